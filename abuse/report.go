@@ -1,0 +1,96 @@
+package abuse
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse/evidence"
+)
+
+// Source says what kind of document a report was read from.
+type Source string
+
+// Sources abusekit reads.
+const (
+	SourceTrustAndSafety Source = "trust-and-safety" // AWS Trust & Safety (ec2-abuse@amazon.com) notices
+	SourceGuardDuty      Source = "guardduty"        // Amazon GuardDuty findings
+	SourceXARF           Source = "x-arf"            // X-ARF v0.1, v0.2 and v4
+	SourceARF            Source = "arf"              // RFC 5965 Abuse Reporting Format
+	SourceFirewallLog    Source = "firewall-log"     // a bare evidence log (iptables, sshd, CSV, …)
+	SourcePlain          Source = "plain"            // free text pasted by an operator
+)
+
+// Kind is the class of abuse a report is about.
+type Kind string
+
+// Kinds of abuse. Values are lower-case and stable: they appear in JSON.
+const (
+	KindPortScan  Kind = "portscan"
+	KindIntrusion Kind = "intrusion" // ssh/rdp brute force, login attacks
+	KindDDoS      Kind = "ddos"
+	KindSpam      Kind = "spam"
+	KindMalware   Kind = "malware" // includes crypto-mining
+	KindPhishing  Kind = "phishing"
+	KindCopyright Kind = "copyright"
+	KindOther     Kind = "other"
+)
+
+// ProviderAWS is the Provider of reports about AWS resources, whether they
+// come from Trust & Safety or from GuardDuty.
+const ProviderAWS = "aws"
+
+// Report is one abuse report, whatever format it came in.
+type Report struct {
+	Provider        string       `json:"provider"` // "aws", … or "" when unknown
+	Source          Source       `json:"source"`
+	Kind            Kind         `json:"kind"`
+	CaseID          string       `json:"case_id"`
+	AccountID       string       `json:"account_id"`
+	AbuseTime       time.Time    `json:"abuse_time,omitzero"` // UTC
+	Deadline        time.Time    `json:"deadline,omitzero"`   // UTC; from "within 24 hours" and the notice's Date
+	Resources       Resources    `json:"resources"`
+	Evidence        []Evidence   `json:"evidence"`
+	Mitigations     []Mitigation `json:"mitigations"`
+	RequiredActions []string     `json:"required_actions"`
+	Reporter        string       `json:"reporter"`
+	Subject         string       `json:"subject"`
+	Received        time.Time    `json:"received,omitzero"` // the notice's Date, UTC
+
+	// Activity is the reported activity as the reporter named it
+	// ("Port Scanning", "Recon:EC2/Portscan").
+	Activity string `json:"activity,omitempty"`
+	// EvidenceCount is the number of evidence records read; it exceeds
+	// len(Evidence) when evidence was streamed or capped (see WithEvidenceFunc
+	// and WithMaxEvidence).
+	EvidenceCount int `json:"evidence_count,omitempty"`
+}
+
+// Resources are the provider resources a report implicates.
+type Resources struct {
+	InstanceIDs    []string     `json:"instance_ids"`
+	Region         string       `json:"region"`
+	IPs            []netip.Addr `json:"ips"`
+	SecurityGroups []string     `json:"security_groups"`
+	Exposures      []Exposure   `json:"exposures"`
+}
+
+// Exposure is an inbound rule the provider saw open to the world, as in the
+// Trust & Safety follow-up "ALL 0.0.0.0/0".
+type Exposure struct {
+	Port  uint16 `json:"port"`  // 0 with Proto "all" means every port
+	Proto string `json:"proto"` // "all", "tcp", "udp", "icmp"
+	CIDR  string `json:"cidr"`  // "0.0.0.0/0", "::/0"
+}
+
+// Evidence is one record of the forwarded log. It is the type of package
+// evidence, so a log parsed alone and one parsed inside a mail are the same.
+type Evidence = evidence.Record
+
+// Mitigation is an action the provider has taken against the resources, as in
+// "Blocked OUTBOUND TCP traffic from instance to remote hosts on port 22".
+type Mitigation struct {
+	Action    string `json:"action"`    // "block"
+	Direction string `json:"direction"` // "outbound", "inbound"
+	Proto     string `json:"proto"`     // "tcp", "udp", "all"
+	Port      uint16 `json:"port"`      // 0 = all ports
+}
