@@ -104,8 +104,8 @@ func TestReadMultipart(t *testing.T) {
 	}
 	type sum struct {
 		MediaType, Filename, Disposition string
-		Alternative, Depth                int
-		Body                              string
+		Alternative, Depth               int
+		Body                             string
 	}
 	var got []sum
 	for _, p := range m.Parts {
