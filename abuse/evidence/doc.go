@@ -1,0 +1,44 @@
+// Package evidence reads the evidence logs that abuse reports forward —
+// "who connected where, when" — one Record per line, fast and in bounded
+// memory, whatever layout the reporter used.
+//
+// ParseLine reads one line; Scanner reads a whole log (or a whole mail
+// body), skipping the lines that are not evidence (prose, headers,
+// separators such as ">>>" and "-----", mail quote markers) and reporting
+// each record's line and Layout. Record.AppendJSON writes a record as
+// encoding/json would, without reflection.
+//
+// # Layouts
+//
+//   - LayoutColumns: the port-scan reporters' "(attacker's IP) (IP being
+//     scanned) (TCP port being scanned)" log, such as
+//     "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023", with the
+//     time before or after the columns, or absent; also "SRC SPORT DST DPORT"
+//     and an optional protocol word. Proto comes from the line, else from a
+//     header line of the log naming "TCP port" or "UDP port" (Scanner only),
+//     else Options.DefaultProto.
+//   - LayoutArrow: "a:p -> b:q", "[a]:p -> [b]:q", "a:p->b:q", tcpdump's
+//     "a.p > b.q" (IPv4 and IPv6), with an optional leading time and
+//     protocol words (TCP, UDP, SYN, …; tcpdump's "Flags [S]" is tcp).
+//
+// # Times
+//
+// Times are read without time.Parse for the layouts found on almost every
+// line: ctime and date(1) ("Thu Apr 27 14:46:47 [UTC] 2023"), RFC 1123 /
+// RFC 5322 ("Thu, 27 Apr 2023 14:46:47 GMT", "+0000", with or without the
+// weekday), ISO 8601 / RFC 3339 ("2023-04-27T14:46:47.123Z", "2023-04-27
+// 14:46:47,123 +09:00", with or without a zone), and syslog without a year
+// ("Apr 27 14:46:47"), whose year is that of Options.Reference, or the year
+// before when that would put the time more than a day after it. Rarer
+// layouts (Apache's "27/Apr/2023:14:46:47 +0000", RFC 850, …) fall back to
+// time.Parse. A time naming no zone is read in the Location of
+// Options.Reference (UTC when Reference is zero). Record times are UTC.
+//
+// # Limits
+//
+// A Scanner holds one buffer of about Options.MaxLineBytes (1 MiB by
+// default); a longer line stops it with a *LineError wrapping
+// ErrLineTooLong, without buffering the line. Binary junk is skipped.
+// Addresses are parsed with net/netip (IPv4-mapped IPv6 addresses are
+// unmapped); no regular expressions are used.
+package evidence

@@ -1,0 +1,152 @@
+package evidence
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the JSON object of r to b and returns the extended
+// buffer. The output is byte for byte what encoding/json.Marshal gives for
+// r (same field names and order, same string escaping, including of HTML
+// characters, control characters, U+2028/U+2029 and invalid UTF-8), without
+// reflection and, for records read by this package, without allocating.
+//
+// encoding/json refuses times whose year is outside 0..9999; AppendJSON
+// writes them as Time.AppendFormat with time.RFC3339Nano does. The parsers
+// of this package never produce such times.
+func (r Record) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if !r.Time.IsZero() {
+		b = append(b, `"time":"`...)
+		b = appendTime(b, r.Time)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"src_ip":"`...)
+	b = appendAddr(b, r.SrcIP)
+	b = append(b, '"')
+	if r.SrcPort != 0 {
+		b = append(b, `,"src_port":`...)
+		b = strconv.AppendUint(b, uint64(r.SrcPort), 10)
+	}
+	b = append(b, `,"dst_ip":"`...)
+	b = appendAddr(b, r.DstIP)
+	b = append(b, '"')
+	if r.DstPort != 0 {
+		b = append(b, `,"dst_port":`...)
+		b = strconv.AppendUint(b, uint64(r.DstPort), 10)
+	}
+	if r.Proto != "" {
+		b = append(b, `,"proto":"`...)
+		b = appendEscaped(b, r.Proto)
+		b = append(b, '"')
+	}
+	b = append(b, `,"raw":"`...)
+	b = appendEscaped(b, r.Raw)
+	return append(b, `"}`...)
+}
+
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Zone() == "" {
+		return a.AppendTo(b)
+	}
+	return appendEscaped(b, a.String())
+}
+
+// appendTime writes t as encoding/json does (RFC 3339 with nanoseconds,
+// trailing zeros of the fraction dropped), quickly when t is in UTC.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.Location() != time.UTC {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	y, m, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	hh, mm, ss := t.Clock()
+	b = append(b,
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-',
+		byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+hh/10), byte('0'+hh%10), ':',
+		byte('0'+mm/10), byte('0'+mm%10), ':',
+		byte('0'+ss/10), byte('0'+ss%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// safe[c] is true for the ASCII bytes encoding/json writes unescaped
+// (with its default HTML escaping).
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendEscaped writes s as the inside of a JSON string, escaping exactly
+// as encoding/json does.
+func appendEscaped(b []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}

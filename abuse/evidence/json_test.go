@@ -1,0 +1,59 @@
+package evidence
+
+import (
+	"encoding/json"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func checkAppendJSON(t *testing.T, r Record) {
+	t.Helper()
+	want, err := json.Marshal(r)
+	if err != nil {
+		t.Fatalf("json.Marshal(%+v): %v", r, err)
+	}
+	got := r.AppendJSON(nil)
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("AppendJSON(%+v) differs from encoding/json (-want +got):\n%s", r, diff)
+	}
+}
+
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	kst := time.FixedZone("KST", 9*3600)
+	for _, r := range []Record{
+		{},
+		{SrcIP: ip("13.125.40.201")},
+		{Time: seedTime, SrcIP: ip("13.125.40.201"), DstIP: ip("192.0.2.15"), DstPort: 22, Proto: "tcp", Raw: "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023"},
+		{Time: utc(2023, 4, 27, 14, 46, 47, 123456000), SrcIP: ip("2001:db8::7"), SrcPort: 65535, DstIP: ip("2001:db8::1"), DstPort: 1},
+		{Time: utc(1, 1, 1, 0, 0, 0, 1)},
+		{Time: utc(9999, 12, 31, 23, 59, 59, 999999999)},
+		{Time: seedTime.In(kst)},
+		{Time: seedTime.Local()},
+		{SrcIP: netip.MustParseAddr("fe80::1%eth0"), DstIP: netip.MustParseAddr("fe80::2%a\"<b>")},
+		{SrcIP: netip.MustParseAddr("::ffff:1.2.3.4")},
+		{Proto: "t\"cp", Raw: "a\\b\"c<d>e&f\x00\x01\x1f\x7f\b\f\n\r\t"},
+		{Raw: "invalid \xff\xfe utf8 \xe2\x82 end"},
+		{Raw: "line sep \u2028 para \u2029 ünïcødé 한국어 😀"},
+	} {
+		checkAppendJSON(t, r)
+	}
+}
+
+func TestAppendJSONAppends(t *testing.T) {
+	r := Record{SrcIP: ip("192.0.2.1"), Raw: "x"}
+	got := string(r.AppendJSON([]byte("prefix ")))
+	if want := `prefix {"src_ip":"192.0.2.1","dst_ip":"","raw":"x"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestAppendJSONAllocs(t *testing.T) {
+	r := Record{Time: seedTime, SrcIP: ip("13.125.40.201"), DstIP: ip("192.0.2.15"), DstPort: 22, Proto: "tcp", Raw: "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023"}
+	buf := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(100, func() { buf = r.AppendJSON(buf[:0]) }); n != 0 {
+		t.Errorf("AppendJSON allocates %v times per record, want 0", n)
+	}
+}

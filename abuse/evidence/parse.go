@@ -1,0 +1,396 @@
+package evidence
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// maxTokens bounds how many whitespace-separated tokens of a line are
+// looked at; the rest of a longer line is ignored (Raw keeps it all).
+const maxTokens = 64
+
+// ParseLine reads one evidence line in any layout that needs no context
+// (every layout but CSV, whose rows need their header: use Scanner). It
+// reports false for a line that is not evidence. Mail quote markers ("> ")
+// and surrounding white space are removed first; Raw is what remains.
+func ParseLine(line []byte, o Options) (Record, bool) {
+	c := newConfig(o)
+	r, _, ok := c.parseLine(line, "")
+	return r, ok
+}
+
+// trimLine removes the line ending, white space around the line, and the
+// quote markers of a forwarded or replied-to mail.
+func trimLine(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case '\n', '\r', ' ', '\t', '\v', '\f':
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	for len(b) > 0 && (b[0] == '>' || b[0] == ' ' || b[0] == '\t' || b[0] == '|') {
+		b = b[1:]
+	}
+	return b
+}
+
+// tokenize splits b at runs of spaces and tabs into at most len(dst) tokens.
+func tokenize(b []byte, dst [][]byte) [][]byte {
+	dst = dst[:0]
+	i := 0
+	for i < len(b) && len(dst) < cap(dst) {
+		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
+			j++
+		}
+		if j > i {
+			dst = append(dst, b[i:j])
+		}
+		i = j
+	}
+	return dst
+}
+
+// parseLine recognises the layout of one line. hint is the proto a column
+// log's header named ("tcp" for "TCP port being scanned"), if any.
+func (c *config) parseLine(line []byte, hint string) (Record, Layout, bool) {
+	line = trimLine(line)
+	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
+		return Record{}, LayoutUnknown, false
+	}
+	var arr [maxTokens][]byte
+	toks := tokenize(line, arr[:])
+	if len(toks) < 2 {
+		return Record{}, LayoutUnknown, false
+	}
+	var (
+		r  Record
+		l  Layout
+		ok bool
+	)
+	switch {
+	case bytes.Contains(line, []byte("SRC=")):
+		r, l, ok = c.parseNetfilter(line, toks)
+	case bytes.Contains(line, []byte("fail2ban")):
+		r, ok = c.parseFail2ban(toks)
+		l = LayoutFail2ban
+	case isSSHD(line):
+		r, ok = c.parseSSHD(toks)
+		l = LayoutSSHD
+	default:
+		if r, ok = c.parseArrow(toks); ok {
+			l = LayoutArrow
+		} else if r, ok = c.parseColumns(toks, hint); ok {
+			l = LayoutColumns
+		}
+	}
+	if !ok {
+		return Record{}, LayoutUnknown, false
+	}
+	r.Raw = string(line)
+	return r, l, true
+}
+
+// bstr views b as a string without copying, for calls that do not keep it.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// addr parses an IPv4 or IPv6 address; IPv4-mapped IPv6 addresses are
+// unmapped (sshd on a dual-stack socket logs "::ffff:192.0.2.1").
+func addr(b []byte) (netip.Addr, bool) {
+	if len(b) < 2 || len(b) > 64 {
+		return netip.Addr{}, false
+	}
+	// Cheap reject before netip: an address starts with a hex digit or ':'.
+	if c := b[0]; !isDigit(c) && c != ':' && !('a' <= c && c <= 'f') && !('A' <= c && c <= 'F') {
+		return netip.Addr{}, false
+	}
+	s := bstr(b)
+	if bytes.IndexByte(b, '%') >= 0 {
+		s = string(b) // the zone is kept: give netip a string of its own
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// port parses a decimal port number 0..65535.
+func port(b []byte) (uint16, bool) {
+	if len(b) == 0 || len(b) > 5 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 {
+		return 0, false
+	}
+	return uint16(n), true
+}
+
+// protoName maps a protocol name or number, any case, with trailing
+// punctuation, to the lower-case name used in Record.Proto; "" if b is not
+// one. TCP flag words (SYN, ACK, …) name tcp.
+func protoName(b []byte) string {
+	for len(b) > 0 && (b[len(b)-1] == ',' || b[len(b)-1] == ':' || b[len(b)-1] == ';') {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 || len(b) > 9 {
+		return ""
+	}
+	var low [9]byte
+	for i, c := range b {
+		low[i] = lower(c)
+	}
+	switch string(low[:len(b)]) {
+	case "tcp", "6", "syn", "ack", "syn-ack", "fin", "rst", "tcp6", "tcp4":
+		return "tcp"
+	case "udp", "17", "udp6", "udp4":
+		return "udp"
+	case "icmp", "1":
+		return "icmp"
+	case "icmpv6", "ipv6-icmp", "icmp6", "58":
+		return "icmpv6"
+	case "sctp", "132":
+		return "sctp"
+	case "gre", "47":
+		return "gre"
+	case "esp", "50":
+		return "esp"
+	case "ah", "51":
+		return "ah"
+	case "igmp", "2":
+		return "igmp"
+	}
+	return ""
+}
+
+// protoValue is protoName, keeping any other value lower-cased.
+func protoValue(b []byte) string {
+	if p := protoName(b); p != "" {
+		return p
+	}
+	if len(b) == 0 || len(b) > 16 {
+		return ""
+	}
+	return strings.ToLower(string(b))
+}
+
+// parseColumns reads the column log of port-scan reporters:
+//
+//	SRC DST DPORT [PROTO] [TIME]      TIME SRC DST DPORT
+//	SRC SPORT DST DPORT [TIME]
+func (c *config) parseColumns(toks [][]byte, hint string) (Record, bool) {
+	var r Record
+	for i := 0; i+2 < len(toks) && i <= 8; i++ {
+		src, ok := addr(toks[i])
+		if !ok {
+			continue
+		}
+		j := 0
+		if dst, ok := addr(toks[i+1]); ok {
+			if p, ok := port(toks[i+2]); ok {
+				r.SrcIP, r.DstIP, r.DstPort, j = src, dst, p, i+3
+			}
+		} else if sp, ok := port(toks[i+1]); ok && i+3 < len(toks) {
+			if dst, ok := addr(toks[i+2]); ok {
+				if dp, ok := port(toks[i+3]); ok {
+					r.SrcIP, r.SrcPort, r.DstIP, r.DstPort, j = src, sp, dst, dp, i+4
+				}
+			}
+		}
+		if j == 0 {
+			continue
+		}
+		before, after := toks[:i], toks[j:]
+		if len(after) > 0 {
+			if p := protoName(after[0]); p != "" {
+				r.Proto, after = p, after[1:]
+			}
+		}
+		if len(before) > 0 {
+			if p := protoName(before[len(before)-1]); p != "" {
+				r.Proto, before = p, before[:len(before)-1]
+			}
+		}
+		switch {
+		case len(before) > 0:
+			t, ok := c.parseTimeAll(before)
+			if !ok {
+				return Record{}, false // prose that happens to hold addresses
+			}
+			r.Time = t
+		case len(after) > 0:
+			if p := protoName(after[len(after)-1]); p != "" && r.Proto == "" {
+				r.Proto, after = p, after[:len(after)-1]
+			}
+			if t, ok := c.parseTimeAll(after); ok {
+				r.Time = t
+			}
+		}
+		if r.Proto == "" {
+			r.Proto = hint
+		}
+		if r.Proto == "" {
+			r.Proto = c.proto
+		}
+		return r, true
+	}
+	return Record{}, false
+}
+
+// isArrow reports whether b is an arrow between two endpoints.
+func isArrow(b []byte) bool {
+	switch string(b) {
+	case "->", ">", "=>", "-->", "→":
+		return true
+	}
+	return false
+}
+
+// endpoint parses "a:p", "[a]:p", tcpdump's "a.p" (IPv4 and IPv6), or a
+// bare address, with trailing ':' or ',' ignored.
+func endpoint(b []byte) (netip.Addr, uint16, bool) {
+	for len(b) > 0 && (b[len(b)-1] == ':' || b[len(b)-1] == ',' || b[len(b)-1] == ';') {
+		b = b[:len(b)-1]
+	}
+	if len(b) < 2 {
+		return netip.Addr{}, 0, false
+	}
+	if b[0] == '[' {
+		end := bytes.IndexByte(b, ']')
+		if end < 0 {
+			return netip.Addr{}, 0, false
+		}
+		a, ok := addr(b[1:end])
+		if !ok {
+			return netip.Addr{}, 0, false
+		}
+		rest := b[end+1:]
+		if len(rest) == 0 {
+			return a, 0, true
+		}
+		if rest[0] != ':' && rest[0] != '.' {
+			return netip.Addr{}, 0, false
+		}
+		p, ok := port(rest[1:])
+		return a, p, ok
+	}
+	if a, ok := addr(b); ok {
+		// A bare address. "2001:db8::1:22" is read as an address, never as
+		// an address and a port: IPv6 with a port needs brackets or a dot.
+		return a, 0, true
+	}
+	if colon := bytes.IndexByte(b, ':'); colon >= 0 && colon == bytes.LastIndexByte(b, ':') {
+		a, ok1 := addr(b[:colon])
+		p, ok2 := port(b[colon+1:])
+		if ok1 && ok2 && a.Is4() {
+			return a, p, true
+		}
+	}
+	if dot := bytes.LastIndexByte(b, '.'); dot > 0 {
+		a, ok1 := addr(b[:dot])
+		p, ok2 := port(b[dot+1:])
+		if ok1 && ok2 {
+			return a, p, true
+		}
+	}
+	return netip.Addr{}, 0, false
+}
+
+// splitArrow finds "a:p->b:q" written as one token.
+func splitArrow(t []byte) (l, r []byte, ok bool) {
+	if i := bytes.Index(t, []byte("->")); i > 0 && i+2 < len(t) {
+		return t[:i], t[i+2:], true
+	}
+	return nil, nil, false
+}
+
+// parseArrow reads "[TIME] [PROTO…] a:p -> b:q [words]", tcpdump's
+// "TIME IP a.p > b.q: Flags [S], …" and the IPv6 forms of both.
+func (c *config) parseArrow(toks [][]byte) (Record, bool) {
+	var r Record
+	k, left, right := -1, []byte(nil), []byte(nil)
+	for i, t := range toks {
+		if i > 0 && i+1 < len(toks) && isArrow(t) {
+			k, left, right = i, toks[i-1], toks[i+1]
+			break
+		}
+		if l, rr, ok := splitArrow(t); ok {
+			k, left, right = i, l, rr
+			toks = append(toks[:i:i], append([][]byte{l, nil, rr}, toks[i+1:]...)...)
+			k = i + 1
+			break
+		}
+	}
+	if k < 0 {
+		return Record{}, false
+	}
+	var ok bool
+	if r.SrcIP, r.SrcPort, ok = endpoint(left); !ok {
+		return Record{}, false
+	}
+	if r.DstIP, r.DstPort, ok = endpoint(right); !ok {
+		return Record{}, false
+	}
+	before, after := toks[:k-1], toks[k+2:]
+	n := 0
+	if t, used, ok := c.parseTime(before); ok {
+		r.Time, n = t, used
+	} else if len(before) > 0 {
+		if t, ok := c.timeOfDay(before[0]); ok {
+			r.Time, n = t, 1
+		}
+	}
+	for _, w := range before[n:] {
+		if p := protoName(w); p != "" && r.Proto == "" {
+			r.Proto = p
+		}
+	}
+	if r.Time.IsZero() && len(after) > 0 {
+		if t, _, ok := c.parseTime(after); ok {
+			r.Time = t
+		}
+	}
+	if r.Proto == "" {
+		for _, w := range after {
+			if p := protoName(w); p != "" {
+				r.Proto = p
+				break
+			}
+			if string(w) == "Flags" {
+				r.Proto = "tcp"
+				break
+			}
+		}
+	}
+	return r, true
+}
+
+// timeOfDay reads tcpdump's "14:46:47.123456" on the Reference's date.
+func (c *config) timeOfDay(b []byte) (time.Time, bool) {
+	k, ok := parseClock(b)
+	if !ok {
+		return time.Time{}, false
+	}
+	y, m, d := c.ref.In(c.loc).Date()
+	return c.makeTime(y, int(m), d, k, false, 0), true
+}

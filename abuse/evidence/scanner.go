@@ -1,0 +1,143 @@
+package evidence
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrLineTooLong is wrapped by the error of a Scanner that met a line
+// longer than Options.MaxLineBytes.
+var ErrLineTooLong = errors.New("evidence: line too long")
+
+// LineError is an error at a line of the input.
+type LineError struct {
+	Line int // 1-based
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("evidence: line %d: %v", e.Line, e.Err) }
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// minBuffer is the smallest read buffer a Scanner uses, whatever MaxLineBytes.
+const minBuffer = 64 << 10
+
+// Scanner reads the evidence records of a log, one line at a time, in any
+// mix of layouts, skipping the lines that are not evidence (prose, headers,
+// separators). Its memory is one read buffer of about MaxLineBytes.
+//
+//	sc := evidence.NewScanner(r, evidence.Options{})
+//	for sc.Scan() {
+//		rec := sc.Record()
+//		…
+//	}
+//	if err := sc.Err(); err != nil { … }
+type Scanner struct {
+	br     *bufio.Reader
+	c      config
+	line   int // lines read
+	recLn  int // line of rec
+	rec    Record
+	layout Layout
+	err    error
+	hint   string // proto named by a column log's header
+	csv    csvState
+}
+
+// NewScanner returns a Scanner reading r.
+func NewScanner(r io.Reader, o Options) *Scanner {
+	c := newConfig(o)
+	size := c.maxLine + 2 // the line, "\r\n"
+	if size < minBuffer {
+		size = minBuffer
+	}
+	return &Scanner{br: bufio.NewReaderSize(r, size), c: c}
+}
+
+// Scan advances to the next evidence record. It returns false at the end
+// of the input or on an error (see Err).
+func (s *Scanner) Scan() bool {
+	if s.err != nil {
+		return false
+	}
+	for {
+		b, err := s.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || (len(b) > s.c.maxLine && len(bytes.TrimRight(b, "\r\n")) > s.c.maxLine) {
+			s.line++
+			s.err = &LineError{Line: s.line, Err: fmt.Errorf("%w (limit %d bytes)", ErrLineTooLong, s.c.maxLine)}
+			return false
+		}
+		if err != nil && err != io.EOF {
+			// A line cut short by a read error is not trusted.
+			s.err = &LineError{Line: s.line + 1, Err: err}
+			return false
+		}
+		if len(b) > 0 {
+			s.line++
+			if s.scanLine(b) {
+				return true
+			}
+		}
+		if err == io.EOF {
+			s.err = io.EOF
+			return false
+		}
+	}
+}
+
+// scanLine reads one line into s.rec; it reports whether it was evidence.
+func (s *Scanner) scanLine(b []byte) bool {
+	if s.csv.active() {
+		if r, ok := s.csv.parse(&s.c, b); ok {
+			s.rec, s.layout, s.recLn = r, LayoutCSV, s.line
+			return true
+		}
+	}
+	r, l, ok := s.c.parseLine(b, s.hint)
+	if ok {
+		s.rec, s.layout, s.recLn = r, l, s.line
+		return true
+	}
+	s.notEvidence(b)
+	return false
+}
+
+// notEvidence learns from a line that is not evidence: a CSV header, or
+// a column log's header naming the protocol ("TCP port being scanned").
+func (s *Scanner) notEvidence(b []byte) {
+	b = trimLine(b)
+	if len(b) == 0 {
+		return
+	}
+	if s.csv.header(b) {
+		return
+	}
+	switch {
+	case containsFold(b, "tcp port"):
+		s.hint = "tcp"
+	case containsFold(b, "udp port"):
+		s.hint = "udp"
+	}
+}
+
+// Record returns the current record.
+func (s *Scanner) Record() Record { return s.rec }
+
+// Line returns the 1-based line of the current record.
+func (s *Scanner) Line() int { return s.recLn }
+
+// Layout returns the layout of the current record.
+func (s *Scanner) Layout() Layout { return s.layout }
+
+// Err returns the first error the Scanner met, nil at the end of the input.
+// A line longer than Options.MaxLineBytes gives a *LineError wrapping
+// ErrLineTooLong.
+func (s *Scanner) Err() error {
+	if s.err == io.EOF {
+		return nil
+	}
+	return s.err
+}
