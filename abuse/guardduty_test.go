@@ -1,0 +1,439 @@
+package abuse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// gdSamples are the GuardDuty samples in testdata/guardduty, each with a
+// golden parse beside it (<name>.golden.json).
+var gdSamples = []string{
+	"getfindings-sshbruteforce.json",
+	"getfindings-probe-and-dos.json",
+	"finding-portscan.json",
+	"eventbridge-bitcoin-dns.json",
+	"eventbridge-stream.jsonl",
+	"array-c2-and-apicall.json",
+}
+
+// arfMarshalReports is the golden form of a parse: indented JSON.
+func arfMarshalReports(t *testing.T, reps []Report) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(reps); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func gdGoldenName(sample string) string {
+	return strings.TrimSuffix(sample, filepath.Ext(sample)) + ".golden.json"
+}
+
+func TestParseGuardDutyGolden(t *testing.T) {
+	for _, name := range gdSamples {
+		t.Run(name, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("testdata", "guardduty", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			reps, err := ParseGuardDuty(context.Background(), f)
+			if err != nil {
+				t.Fatalf("ParseGuardDuty: %v", err)
+			}
+			checkGolden(t, filepath.Join("guardduty", gdGoldenName(name)), arfMarshalReports(t, reps))
+		})
+	}
+}
+
+// TestParseGuardDutyFields checks the mapping field by field on the shared
+// corpus sample, independently of the golden file.
+func TestParseGuardDutyFields(t *testing.T) {
+	data, err := os.ReadFile("testdata/guardduty/getfindings-sshbruteforce.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := ParseGuardDuty(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Report{{
+		Provider:  "aws",
+		Source:    SourceGuardDuty,
+		Kind:      KindIntrusion,
+		CaseID:    "0e1f2a3b4c5d6e7f8091a2b3c4d5e6f7",
+		AccountID: "123456789012",
+		AbuseTime: time.Date(2026, 11, 2, 8, 51, 9, 0, time.UTC),
+		Resources: Resources{
+			InstanceIDs:    []string{"i-0fedcba9876543210"},
+			Region:         "us-west-2",
+			IPs:            []netip.Addr{netip.MustParseAddr("52.12.34.56"), netip.MustParseAddr("10.0.1.25")},
+			SecurityGroups: []string{"sg-0123abcd4567ef890"},
+			Exposures:      []Exposure{},
+		},
+		Evidence: []Evidence{{
+			Time:    time.Date(2026, 11, 2, 8, 51, 9, 0, time.UTC),
+			SrcIP:   netip.MustParseAddr("10.0.1.25"),
+			SrcPort: 51544,
+			DstIP:   netip.MustParseAddr("198.51.100.23"),
+			DstPort: 22,
+			Proto:   "tcp",
+			Raw:     "UnauthorizedAccess:EC2/SSHBruteForce OUTBOUND TCP 10.0.1.25:51544 -> 198.51.100.23:22 count=212 first_seen=2026-11-02T08:51:09Z last_seen=2026-11-02T09:10:44Z",
+		}},
+		Mitigations:     []Mitigation{},
+		RequiredActions: []string{},
+		Reporter:        "Amazon GuardDuty",
+		Subject:         "i-0fedcba9876543210 is performing SSH brute force attacks.",
+		Received:        time.Date(2026, 11, 2, 9, 14, 22, 511000000, time.UTC),
+		Activity:        "UnauthorizedAccess:EC2/SSHBruteForce",
+		EvidenceCount:   1,
+	}}
+	if d := cmp.Diff(want, reps, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+}
+
+// TestParseGuardDutyShapes checks that the three shapes of the same finding
+// (PascalCase GetFindings, raw camelCase, EventBridge) parse the same.
+func TestParseGuardDutyShapes(t *testing.T) {
+	raw, err := os.ReadFile("testdata/guardduty/getfindings-sshbruteforce.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	base, err := ParseGuardDuty(ctx, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// camelCase: lower the first letter of every key.
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	camel, err := json.Marshal(gdCamel(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string]string{
+		"getfindings": `{"Findings":[` + string(raw) + `],"UnprocessedFindings":[]}`,
+		"camel":       string(camel),
+		"eventbridge": `{"version":"0","id":"x","detail-type":"GuardDuty Finding","source":"aws.guardduty","account":"123456789012","time":"2026-11-02T09:14:22.511Z","region":"us-west-2","resources":[],"detail":` + string(camel) + `}`,
+		"array":       "[" + string(camel) + "]",
+		"bom+spaces":  "\xef\xbb\xbf\n\n  " + string(raw) + "\n\n",
+		"wrapped":     `{"detail-type":"GuardDuty Finding","source":"aws.guardduty","detail":{"findings":[` + string(camel) + `]}}`,
+	}
+	for name, in := range shapes {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseGuardDuty(ctx, strings.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(base, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+				t.Errorf("(-getfindings +%s):\n%s", name, d)
+			}
+		})
+	}
+}
+
+func gdCamel(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[strings.ToLower(k[:1])+k[1:]] = gdCamel(e)
+		}
+		return m
+	case []any:
+		for i := range x {
+			x[i] = gdCamel(x[i])
+		}
+	}
+	return v
+}
+
+func TestGuardDutyKind(t *testing.T) {
+	tests := map[string]Kind{
+		"Recon:EC2/Portscan":                           KindPortScan,
+		"Recon:EC2/PortProbeUnprotectedPort":           KindPortScan,
+		"Recon:EC2/PortProbeEMRUnprotectedPort":        KindPortScan,
+		"Impact:EC2/PortSweep":                         KindPortScan,
+		"UnauthorizedAccess:EC2/SSHBruteForce":         KindIntrusion,
+		"UnauthorizedAccess:EC2/RDPBruteForce":         KindIntrusion,
+		"Impact:EC2/WinRMBruteForce":                   KindIntrusion,
+		"Backdoor:EC2/DenialOfService.Tcp":             KindDDoS,
+		"Backdoor:EC2/DenialOfService.UdpOnTcpPorts":   KindDDoS,
+		"Backdoor:EC2/Spambot":                         KindSpam,
+		"CryptoCurrency:EC2/BitcoinTool.B!DNS":         KindMalware,
+		"CryptoCurrency:EC2/BitcoinTool.B":             KindMalware,
+		"Impact:EC2/BitcoinDomainRequest.Reputation":   KindMalware,
+		"Impact:EC2/MaliciousDomainRequest.Reputation": KindMalware,
+		"Trojan:EC2/DNSDataExfiltration":               KindMalware,
+		"Backdoor:EC2/C&CActivity.B!DNS":               KindMalware,
+		"Impact:Runtime/CryptoMinerExecuted":           KindMalware,
+		"UnauthorizedAccess:EC2/TorClient":             KindOther,
+		"Behavior:EC2/NetworkPortUnusual":              KindOther,
+		"Policy:IAMUser/RootCredentialUsage":           KindOther,
+		"":                                             KindOther,
+		"garbage":                                      KindOther,
+		// Not in the table: classified by purpose and family.
+		"Trojan:Lambda/NewDropper":                      KindMalware,
+		"Backdoor:Lambda/C&CActivity.B":                 KindMalware,
+		"CryptoCurrency:Lambda/BitcoinTool.B":           KindMalware,
+		"UnauthorizedAccess:Lambda/SSHBruteForce":       KindIntrusion,
+		"Recon:ECS/Portscan":                            KindPortScan,
+		"Backdoor:Runtime/DenialOfService.Tcp":          KindDDoS,
+		"Execution:Runtime/MaliciousFileExecuted.Other": KindMalware,
+	}
+	for typ, want := range tests {
+		if got := GuardDutyKind(typ); got != want {
+			t.Errorf("GuardDutyKind(%q) = %q, want %q", typ, got, want)
+		}
+	}
+}
+
+// TestParseGuardDutyDirections checks who is src and who is dst.
+func TestParseGuardDutyDirections(t *testing.T) {
+	ctx := context.Background()
+	f, err := os.Open("testdata/guardduty/getfindings-probe-and-dos.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	reps, err := ParseGuardDuty(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("got %d reports, want 2", len(reps))
+	}
+	probe := reps[0]
+	if probe.Kind != KindPortScan || len(probe.Evidence) != 2 {
+		t.Fatalf("probe: kind %q, %d evidence", probe.Kind, len(probe.Evidence))
+	}
+	// The instance is the TARGET: remote → instance; a probe without
+	// localIpDetails falls back on the instance's private address.
+	for i, want := range [][3]string{{"192.0.2.99", "172.16.0.10", "3389"}, {"198.51.100.7", "172.16.0.10", "22"}} {
+		e := probe.Evidence[i]
+		if got := [3]string{e.SrcIP.String(), e.DstIP.String(), fmt.Sprint(e.DstPort)}; got != want {
+			t.Errorf("probe evidence %d = %v, want %v", i, got, want)
+		}
+	}
+	dos := reps[1]
+	if dos.Kind != KindDDoS || dos.Evidence[0].SrcIP.String() != "172.16.4.21" || dos.Evidence[0].DstIP.String() != "203.0.113.10" || dos.Evidence[0].DstPort != 443 {
+		t.Errorf("dos: %+v", dos.Evidence)
+	}
+	stream, err := os.ReadFile("testdata/guardduty/eventbridge-stream.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err = ParseGuardDuty(ctx, bytes.NewReader(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := reps[0].Evidence[0] // INBOUND SSH brute force against the instance
+	if in.SrcIP.String() != "192.0.2.201" || in.SrcPort != 58112 || in.DstPort != 22 || in.DstIP.String() != "10.0.1.25" {
+		t.Errorf("inbound: %+v", in)
+	}
+}
+
+func TestParseGuardDutyOptions(t *testing.T) {
+	data, err := os.ReadFile("testdata/guardduty/getfindings-probe-and-dos.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	t.Run("max evidence", func(t *testing.T) {
+		reps, err := ParseGuardDuty(ctx, bytes.NewReader(data), WithMaxEvidence(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reps[0].Evidence) != 1 || reps[0].EvidenceCount != 2 {
+			t.Errorf("kept %d, counted %d; want 1, 2", len(reps[0].Evidence), reps[0].EvidenceCount)
+		}
+	})
+	t.Run("evidence and report funcs", func(t *testing.T) {
+		var order []string
+		reps, err := ParseGuardDuty(ctx, bytes.NewReader(data),
+			WithEvidenceFunc(func(e Evidence) error { order = append(order, "e:"+e.SrcIP.String()); return nil }),
+			WithReportFunc(func(r Report) error {
+				order = append(order, fmt.Sprintf("r:%s:%d:%d", r.Kind, len(r.Evidence), r.EvidenceCount))
+				return nil
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reps) != 0 {
+			t.Errorf("with a report func, got %d reports back", len(reps))
+		}
+		want := []string{"e:192.0.2.99", "e:198.51.100.7", "r:portscan:0:2", "e:172.16.4.21", "r:ddos:0:1"}
+		if d := cmp.Diff(want, order); d != "" {
+			t.Errorf("order (-want +got):\n%s", d)
+		}
+	})
+	t.Run("callback error stops", func(t *testing.T) {
+		stop := errors.New("stop")
+		n := 0
+		_, err := ParseGuardDuty(ctx, bytes.NewReader(data), WithReportFunc(func(Report) error { n++; return stop }))
+		if !errors.Is(err, stop) || n != 1 {
+			t.Errorf("err %v after %d reports; want stop after 1", err, n)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		_, err := ParseGuardDuty(ctx, bytes.NewReader(data), WithLimits(Limits{MaxBytes: 100}))
+		var pe *ParseError
+		if !errors.Is(err, ErrTooLarge) || !errors.As(err, &pe) || pe.Format != "guardduty" {
+			t.Errorf("err = %v; want a guardduty *ParseError wrapping ErrTooLarge", err)
+		}
+	})
+	t.Run("max reports", func(t *testing.T) {
+		_, err := ParseGuardDuty(ctx, bytes.NewReader(data), WithLimits(Limits{MaxReports: 1}))
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("err = %v; want ErrTooLarge", err)
+		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := ParseGuardDuty(cctx, bytes.NewReader(data)); !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v; want context.Canceled", err)
+		}
+	})
+}
+
+// TestParseGuardDutyManyFindings parses a large array within limits: one
+// report per element, evidence streamed.
+func TestParseGuardDutyManyFindings(t *testing.T) {
+	raw, err := os.ReadFile("testdata/guardduty/finding-portscan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	var b bytes.Buffer
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.Write(bytes.Replace(raw, []byte(`"id": "a4c1f29e8b7d6c5e4f3a2b1c0d9e8f7a"`), fmt.Appendf(nil, `"id": "f%d"`, i), 1))
+	}
+	b.WriteString("]")
+	count, ev := 0, 0
+	_, err = ParseGuardDuty(context.Background(), &b,
+		WithEvidenceFunc(func(Evidence) error { ev++; return nil }),
+		WithReportFunc(func(r Report) error {
+			if r.CaseID != fmt.Sprintf("f%d", count) {
+				return fmt.Errorf("report %d has case %q", count, r.CaseID)
+			}
+			count++
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != n || ev != n {
+		t.Errorf("%d reports, %d evidence; want %d each", count, ev, n)
+	}
+}
+
+func TestParseGuardDutyBadInput(t *testing.T) {
+	good, err := os.ReadFile("testdata/guardduty/finding-portscan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		in      string
+		line    int
+		errText string
+	}{
+		{"empty", "", 1, "no JSON value"},
+		{"spaces", "  \n\n ", 3, "no JSON value"},
+		{"truncated", string(good[:len(good)/2]), strings.Count(string(good[:len(good)/2]), "\n") + 1, "truncated"},
+		{"syntax", "{\n\"type\": \"Recon:EC2/Portscan\",\n\"service\": {,}\n}", 3, "invalid character"},
+		{"severity string", "{\"type\":\"Recon:EC2/Portscan\",\n\"service\":{},\n\"severity\":\"high\"}", 3, "severity"},
+		{"port string", `{"type":"Recon:EC2/Portscan","service":{"action":{"networkConnectionAction":{"localPortDetails":{"port":"22"}}}}}`, 1, "port"},
+		{"port range", `{"type":"Recon:EC2/Portscan","service":{"action":{"networkConnectionAction":{"localPortDetails":{"port":70000}}}}}`, 1, "out of range"},
+		{"bad time", `{"type":"Recon:EC2/Portscan","service":{"eventFirstSeen":"yesterday"}}`, 1, "eventFirstSeen"},
+		{"not object", `[1, 2]`, 1, "expected a JSON object"},
+		{"unrelated object", `{"hello": "world"}`, 1, "not a GuardDuty finding"},
+		{"list findings", `{"FindingIds": ["abc"]}`, 1, "ListFindings"},
+		{"other event", `{"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {"state": "running"}}`, 1, "detail-type"},
+		{"findings not array", `{"Findings": {"Type": "x"}}`, 1, "cannot unmarshal"},
+		{"second line bad", `{"type":"Recon:EC2/Portscan","service":{}}` + "\n" + `{"type":"Recon:EC2/Portscan","service":{"count":"many"}}`, 2, "count"},
+		{"trailing junk", string(good) + "\n}", strings.Count(string(good), "\n") + 2, "invalid character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reps, err := ParseGuardDuty(context.Background(), strings.NewReader(tt.in))
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v (%d reports); want *ParseError", err, len(reps))
+			}
+			if pe.Format != "guardduty" || pe.Line != tt.line || !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("err = %v (format %q, line %d); want line %d containing %q", err, pe.Format, pe.Line, tt.line, tt.errText)
+			}
+		})
+	}
+}
+
+func TestGuardDutySniff(t *testing.T) {
+	for _, name := range gdSamples {
+		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !gdSniff(data) {
+			t.Errorf("%s: not sniffed as GuardDuty", name)
+		}
+	}
+	for _, s := range []string{"", "From: a@b\n", `{"Version":"2","ReporterInfo":{},"Report":{}}`, `{"hello":"guardduty"}`, "Hello,\nWe have observed"} {
+		if gdSniff([]byte(s)) {
+			t.Errorf("%q sniffed as GuardDuty", s)
+		}
+	}
+}
+
+func FuzzGuardDuty(f *testing.F) {
+	for _, name := range gdSamples {
+		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"Findings":[{"Type":"Recon:EC2/Portscan","Service":{"Action":{"PortProbeAction":{"PortProbeDetails":[{}]}}}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reps, err := ParseGuardDuty(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20}))
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Format != "guardduty" {
+				t.Fatalf("error is not a guardduty *ParseError: %v", err)
+			}
+			return
+		}
+		for _, r := range reps {
+			if r.Source != SourceGuardDuty || r.Provider != ProviderAWS || r.EvidenceCount < len(r.Evidence) {
+				t.Fatalf("bad report: %+v", r)
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("report does not marshal: %v", err)
+			}
+		}
+	})
+}
