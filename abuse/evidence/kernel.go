@@ -21,6 +21,9 @@ func (c *config) parseNetfilter(line []byte, toks [][]byte) (Record, Layout, boo
 	}
 	var haveSrc, haveDst, haveProto, haveSpt, haveDpt, seenIn bool
 	for _, t := range toks {
+		if haveSrc && t[0] == '[' {
+			break // the offending packet inside an ICMP error
+		}
 		if len(t) < 3 {
 			continue
 		}

@@ -33,6 +33,7 @@ type config struct {
 	loc     *time.Location
 	maxLine int
 	proto   string
+	raw     *rawArena // where Raw strings are carved from; nil: allocate each
 }
 
 func newConfig(o Options) config {

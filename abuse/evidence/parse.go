@@ -18,7 +18,8 @@ const maxTokens = 64
 // and surrounding white space are removed first; Raw is what remains.
 func ParseLine(line []byte, o Options) (Record, bool) {
 	c := newConfig(o)
-	r, _, ok := c.parseLine(line, "")
+	var toks [maxTokens][]byte
+	r, _, ok := c.parseLine(line, "", toks[:])
 	return r, ok
 }
 
@@ -39,35 +40,38 @@ func trimLine(b []byte) []byte {
 	return b
 }
 
-// tokenize splits b at runs of spaces and tabs into at most len(dst) tokens.
+// tokenize splits b at runs of spaces and tabs into at most cap(dst) tokens.
 func tokenize(b []byte, dst [][]byte) [][]byte {
 	dst = dst[:0]
+	n := cap(dst)
 	i := 0
-	for i < len(b) && len(dst) < cap(dst) {
-		for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+	for i < len(b) {
+		if b[i] == ' ' || b[i] == '\t' {
 			i++
+			continue
 		}
-		j := i
+		if len(dst) == n {
+			break
+		}
+		j := i + 1
 		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
 			j++
 		}
-		if j > i {
-			dst = append(dst, b[i:j])
-		}
+		dst = append(dst, b[i:j])
 		i = j
 	}
 	return dst
 }
 
 // parseLine recognises the layout of one line. hint is the proto a column
-// log's header named ("tcp" for "TCP port being scanned"), if any.
-func (c *config) parseLine(line []byte, hint string) (Record, Layout, bool) {
+// log's header named ("tcp" for "TCP port being scanned"), if any. tokBuf
+// is scratch space for the line's tokens (maxTokens of them).
+func (c *config) parseLine(line []byte, hint string, tokBuf [][]byte) (Record, Layout, bool) {
 	line = trimLine(line)
 	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
 		return Record{}, LayoutUnknown, false
 	}
-	var arr [maxTokens][]byte
-	toks := tokenize(line, arr[:])
+	toks := tokenize(line, tokBuf[:0:maxTokens])
 	if len(toks) < 2 {
 		return Record{}, LayoutUnknown, false
 	}
@@ -77,7 +81,11 @@ func (c *config) parseLine(line []byte, hint string) (Record, Layout, bool) {
 		ok bool
 	)
 	switch {
-	case bytes.Contains(line, []byte("SRC=")):
+	case len(toks) >= 3 && startsColumns(toks, &r):
+		// The fast path: a column log line with the addresses first.
+		r, ok = c.columnsRest(r, toks, 0, 3, hint), true
+		l = LayoutColumns
+	case bytes.IndexByte(line, '=') >= 0 && bytes.Contains(line, []byte("SRC=")):
 		r, l, ok = c.parseNetfilter(line, toks)
 	case bytes.Contains(line, []byte("fail2ban")):
 		r, ok = c.parseFail2ban(toks)
@@ -86,7 +94,7 @@ func (c *config) parseLine(line []byte, hint string) (Record, Layout, bool) {
 		r, ok = c.parseSSHD(toks)
 		l = LayoutSSHD
 	default:
-		if r, ok = c.parseArrow(toks); ok {
+		if r, ok = c.parseArrow(line, toks); ok {
 			l = LayoutArrow
 		} else if r, ok = c.parseColumns(toks, hint); ok {
 			l = LayoutColumns
@@ -95,8 +103,54 @@ func (c *config) parseLine(line []byte, hint string) (Record, Layout, bool) {
 	if !ok {
 		return Record{}, LayoutUnknown, false
 	}
-	r.Raw = string(line)
+	if c.raw != nil {
+		r.Raw = c.raw.str(line)
+	} else {
+		r.Raw = string(line)
+	}
 	return r, l, true
+}
+
+// rawChunk is the size of the blocks a Scanner carves Raw strings from.
+const rawChunk = 32 << 10
+
+// rawArena hands out strings carved from shared blocks, so that a
+// Scanner makes one allocation per few hundred records rather than one per
+// record. A block stays alive while any string carved from it does.
+type rawArena struct{ buf []byte }
+
+func (a *rawArena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > rawChunk/16 {
+		return string(b)
+	}
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, rawChunk)
+	}
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}
+
+// startsColumns reports whether toks begin "ADDR ADDR PORT", and if so
+// sets them in r.
+func startsColumns(toks [][]byte, r *Record) bool {
+	p, ok := port(toks[2])
+	if !ok {
+		return false
+	}
+	src, ok := addr(toks[0])
+	if !ok {
+		return false
+	}
+	dst, ok := addr(toks[1])
+	if !ok {
+		return false
+	}
+	r.SrcIP, r.DstIP, r.DstPort = src, dst, p
+	return true
 }
 
 // bstr views b as a string without copying, for calls that do not keep it.
@@ -117,6 +171,9 @@ func addr(b []byte) (netip.Addr, bool) {
 	if c := b[0]; !isDigit(c) && c != ':' && !('a' <= c && c <= 'f') && !('A' <= c && c <= 'F') {
 		return netip.Addr{}, false
 	}
+	if a, ok := ipv4(b); ok {
+		return a, true
+	}
 	s := bstr(b)
 	if bytes.IndexByte(b, '%') >= 0 {
 		s = string(b) // the zone is kept: give netip a string of its own
@@ -126,6 +183,40 @@ func addr(b []byte) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
+}
+
+// ipv4 parses dotted-quad IPv4 the way netip.ParseAddr does (no leading
+// zeros, each part 0..255), faster. It reports false for anything else,
+// which then goes to netip.
+func ipv4(b []byte) (netip.Addr, bool) {
+	var a [4]byte
+	part, val, digits := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			if digits > 0 && val == 0 {
+				return netip.Addr{}, false // leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.':
+			if digits == 0 || part == 3 {
+				return netip.Addr{}, false
+			}
+			a[part] = byte(val)
+			part, val, digits = part+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if part != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	a[3] = byte(val)
+	return netip.AddrFrom4(a), true
 }
 
 // port parses a decimal port number 0..65535.
@@ -220,41 +311,53 @@ func (c *config) parseColumns(toks [][]byte, hint string) (Record, bool) {
 		if j == 0 {
 			continue
 		}
-		before, after := toks[:i], toks[j:]
-		if len(after) > 0 {
-			if p := protoName(after[0]); p != "" {
-				r.Proto, after = p, after[1:]
-			}
+		if i > 0 && !c.timeBefore(&r, toks[:i]) {
+			return Record{}, false // prose that happens to hold addresses
 		}
-		if len(before) > 0 {
-			if p := protoName(before[len(before)-1]); p != "" {
-				r.Proto, before = p, before[:len(before)-1]
-			}
-		}
-		switch {
-		case len(before) > 0:
-			t, ok := c.parseTimeAll(before)
-			if !ok {
-				return Record{}, false // prose that happens to hold addresses
-			}
-			r.Time = t
-		case len(after) > 0:
-			if p := protoName(after[len(after)-1]); p != "" && r.Proto == "" {
-				r.Proto, after = p, after[:len(after)-1]
-			}
-			if t, ok := c.parseTimeAll(after); ok {
-				r.Time = t
-			}
-		}
-		if r.Proto == "" {
-			r.Proto = hint
-		}
-		if r.Proto == "" {
-			r.Proto = c.proto
-		}
-		return r, true
+		return c.columnsRest(r, toks, i, j, hint), true
 	}
 	return Record{}, false
+}
+
+// timeBefore reads the tokens before the columns (a time, perhaps a
+// protocol word after it) into r.
+func (c *config) timeBefore(r *Record, before [][]byte) bool {
+	if p := protoName(before[len(before)-1]); p != "" {
+		r.Proto, before = p, before[:len(before)-1]
+		if len(before) == 0 {
+			return true
+		}
+	}
+	t, ok := c.parseTimeAll(before)
+	r.Time = t
+	return ok
+}
+
+// columnsRest completes a column record whose columns are toks[i:j]: a
+// protocol word and a time after them (when none came before), and the
+// default protocol.
+func (c *config) columnsRest(r Record, toks [][]byte, i, j int, hint string) Record {
+	after := toks[j:]
+	if len(after) > 0 {
+		if p := protoName(after[0]); p != "" {
+			r.Proto, after = p, after[1:]
+		}
+	}
+	if i == 0 && len(after) > 0 {
+		if p := protoName(after[len(after)-1]); p != "" && r.Proto == "" {
+			r.Proto, after = p, after[:len(after)-1]
+		}
+		if t, ok := c.parseTimeAll(after); ok {
+			r.Time = t
+		}
+	}
+	if r.Proto == "" {
+		r.Proto = hint
+	}
+	if r.Proto == "" {
+		r.Proto = c.proto
+	}
+	return r
 }
 
 // isArrow reports whether b is an arrow between two endpoints.
@@ -326,8 +429,11 @@ func splitArrow(t []byte) (l, r []byte, ok bool) {
 
 // parseArrow reads "[TIME] [PROTO…] a:p -> b:q [words]", tcpdump's
 // "TIME IP a.p > b.q: Flags [S], …" and the IPv6 forms of both.
-func (c *config) parseArrow(toks [][]byte) (Record, bool) {
+func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 	var r Record
+	if bytes.IndexByte(line, '>') < 0 && !bytes.Contains(line, []byte("→")) {
+		return Record{}, false
+	}
 	k, left, right := -1, []byte(nil), []byte(nil)
 	for i, t := range toks {
 		if i > 0 && i+1 < len(toks) && isArrow(t) {

@@ -36,7 +36,8 @@ func runLineCases(t *testing.T, o Options, cases []lineCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig(o)
-			got, lay, ok := c.parseLine([]byte(tc.line), "")
+			var toks [maxTokens][]byte
+			got, lay, ok := c.parseLine([]byte(tc.line), "", toks[:])
 			if ok != tc.ok {
 				t.Fatalf("parseLine(%q) ok = %v, want %v (got %+v)", tc.line, ok, tc.ok, got)
 			}

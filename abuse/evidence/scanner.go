@@ -45,6 +45,8 @@ type Scanner struct {
 	err    error
 	hint   string // proto named by a column log's header
 	csv    csvState
+	toks   [maxTokens][]byte
+	raw    rawArena
 }
 
 // NewScanner returns a Scanner reading r.
@@ -54,7 +56,9 @@ func NewScanner(r io.Reader, o Options) *Scanner {
 	if size < minBuffer {
 		size = minBuffer
 	}
-	return &Scanner{br: bufio.NewReaderSize(r, size), c: c}
+	s := &Scanner{br: bufio.NewReaderSize(r, size), c: c}
+	s.c.raw = &s.raw
+	return s
 }
 
 // Scan advances to the next evidence record. It returns false at the end
@@ -96,7 +100,7 @@ func (s *Scanner) scanLine(b []byte) bool {
 			return true
 		}
 	}
-	r, l, ok := s.c.parseLine(b, s.hint)
+	r, l, ok := s.c.parseLine(b, s.hint, s.toks[:])
 	if ok {
 		s.rec, s.layout, s.recLn = r, l, s.line
 		return true

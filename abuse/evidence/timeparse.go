@@ -148,14 +148,40 @@ func parseClock(b []byte) (clock, bool) {
 	return c, true
 }
 
-// namedZones are the zone abbreviations of RFC 822 and a few more that are
-// not ambiguous. Other names are not zones to this parser.
-var namedZones = map[string]int{
-	"UT": 0, "UTC": 0, "GMT": 0, "Z": 0,
-	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
-	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
-	"CET": 3600, "CEST": 2 * 3600, "EET": 2 * 3600, "EEST": 3 * 3600,
-	"KST": 9 * 3600, "JST": 9 * 3600,
+// namedZone returns the offset of the zone abbreviations of RFC 822 and a
+// few more that are not ambiguous (upper-case). Other names are not zones
+// to this parser.
+func namedZone(up string) (int, bool) {
+	const h = 3600
+	switch up {
+	case "UT", "UTC", "GMT", "Z":
+		return 0, true
+	case "EST":
+		return -5 * h, true
+	case "EDT":
+		return -4 * h, true
+	case "CST":
+		return -6 * h, true
+	case "CDT":
+		return -5 * h, true
+	case "MST":
+		return -7 * h, true
+	case "MDT":
+		return -6 * h, true
+	case "PST":
+		return -8 * h, true
+	case "PDT":
+		return -7 * h, true
+	case "CET":
+		return h, true
+	case "CEST", "EET":
+		return 2 * h, true
+	case "EEST":
+		return 3 * h, true
+	case "KST", "JST":
+		return 9 * h, true
+	}
+	return 0, false
 }
 
 // parseZone reads Z, UTC, GMT (and the names above), ±hh:mm, ±hhmm or ±hh,
@@ -190,7 +216,7 @@ func parseZone(b []byte) (int, bool) {
 		}
 		return off, true
 	}
-	if len(b) > 4 {
+	if len(b) > 4 || isDigit(b[0]) {
 		return 0, false
 	}
 	// Upper-case for the map look-up without allocating.
@@ -201,8 +227,7 @@ func parseZone(b []byte) (int, bool) {
 		}
 		up[i] = c
 	}
-	off, ok := namedZones[string(up[:len(b)])]
-	return off, ok
+	return namedZone(string(up[:len(b)]))
 }
 
 // parseDate reads "2006-01-02" or "2006/01/02" at the start of b.
