@@ -1,0 +1,525 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"os/user"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/abusekit/abusekit/internal/procfs"
+)
+
+// Signal names a kind of evidence that adds to a suspect's score.
+type Signal string
+
+// Signals Detect weighs. A Reason carries one, with its weight.
+const (
+	SignalReport       Signal = "report"        // sockets matching the abuse report's evidence
+	SignalSynFanout    Signal = "syn-fanout"    // SYN_SENT to many hosts or ports
+	SignalConnectRate  Signal = "connect-rate"  // new outbound connections per second over the window
+	SignalRawSocket    Signal = "raw-socket"    // raw IP socket
+	SignalPacketSocket Signal = "packet-socket" // AF_PACKET socket (masscan, zmap)
+	SignalExeDeleted   Signal = "exe-deleted"   // executable deleted from disk
+	SignalExeLocation  Signal = "exe-location"  // executable under /tmp, /dev/shm, /var/tmp or a hidden directory
+	SignalCommMismatch Signal = "comm-mismatch" // process name and executable disagree
+	SignalKnownName    Signal = "known-name"    // a scanner or miner name
+	SignalCPU          Signal = "cpu"           // high CPU use
+	SignalCron         Signal = "cron"          // started by cron or at
+)
+
+// Weights of the signals. The report correlation weighs most.
+const (
+	weightReportDst      = 60 // remote address in the report's evidence
+	weightReportPort     = 20 // SYN_SENT to a reported destination port
+	weightReportSrc      = 15 // local address is the reported source
+	weightFanout         = 25 // ≥ 5 distinct destinations in SYN_SENT
+	weightFanoutHigh     = 35 // ≥ 16
+	weightFanoutMassive  = 50 // ≥ 64
+	weightRate           = 25 // ≥ 5 new outbound connections/s
+	weightRateHigh       = 40 // ≥ 50/s
+	weightRaw            = 20
+	weightPacket         = 25
+	weightExeDeleted     = 25
+	weightExeLocation    = 20
+	weightExeHiddenInTmp = 30
+	weightCommMismatch   = 10
+	weightKnownName      = 45
+	weightCPU            = 15 // ≥ 50 % of one CPU
+	weightCPUHigh        = 20 // ≥ 90 %
+	weightCron           = 15
+)
+
+// Reason is one signal's contribution to a score.
+type Reason struct {
+	Signal Signal `json:"signal"`
+	Weight int    `json:"weight"`
+	Text   string `json:"text"`
+}
+
+func (r Reason) String() string { return fmt.Sprintf("+%d %s", r.Weight, r.Text) }
+
+// Parent is one process up a suspect's parent chain.
+type Parent struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	Exe  string `json:"exe,omitempty"`
+}
+
+// Suspect is a process Detect scored at or above Options.MinScore.
+type Suspect struct {
+	PID        int       `json:"pid"`
+	PPID       int       `json:"ppid"`
+	UID        uint32    `json:"uid"`
+	User       string    `json:"user"`
+	Comm       string    `json:"comm"`
+	Exe        string    `json:"exe"` // without the " (deleted)" suffix
+	ExeDeleted bool      `json:"exe_deleted"`
+	Cmdline    []string  `json:"cmdline"`
+	StartTime  time.Time `json:"start_time,omitzero"`
+	CPUPercent float64   `json:"cpu_percent"` // of one CPU, over the window or, in one snapshot, the process's life
+	Score      int       `json:"score"`
+	Reasons    []Reason  `json:"reasons"`
+	Parents    []Parent  `json:"parents,omitempty"` // parent first, up to PID 1
+	NetNS      uint64    `json:"netns"`
+	// Sockets it holds (and, with a window, held during it), at most
+	// Options.MaxSockets of them; SocketCount counts all.
+	Sockets     []Socket `json:"sockets"`
+	SocketCount int      `json:"socket_count"`
+}
+
+// Detect finds the processes most likely behind an abuse report: it reads
+// every process and socket of the host (sampling for Options.Window), scores
+// each process on the signals above and returns those scoring at least
+// Options.MinScore, highest first.
+func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
+	o := opts.withDefaults()
+	fs, err := procfs.NewFS(o.Root)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	first, err := take(ctx, fs, o)
+	if err != nil {
+		return nil, err
+	}
+	h := newHistory(first)
+	last := first
+	if o.afterSample != nil {
+		o.afterSample(0)
+	}
+	if o.Window > 0 {
+		n := 0
+		deadline := time.Now().Add(o.Window) // real time, whatever o.Now says
+		for {
+			wait := min(o.Interval, time.Until(deadline))
+			if wait <= 0 {
+				break
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+			s, err := take(ctx, fs, o)
+			if err != nil {
+				return nil, err
+			}
+			h.add(s)
+			last = s
+			if o.afterSample != nil {
+				n++
+				o.afterSample(n)
+			}
+		}
+	}
+	boot, err := fs.BootTime()
+	if err != nil {
+		o.Logger.Debug("scan: no boot time; start times and lifetime CPU unknown", "err", err)
+	}
+	rep := newReportIndex(o)
+	var out []Suspect
+	for pid, p := range last.procs {
+		if p.kthread {
+			continue
+		}
+		s := score(fs, o, h, first, last, p, boot, rep)
+		if s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore) {
+			continue
+		}
+		fill(fs, o, last, &s, boot)
+		out = append(out, s)
+		_ = pid
+	}
+	slices.SortFunc(out, func(a, b Suspect) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
+	})
+	return out, nil
+}
+
+// history accumulates what each process held across the samples.
+type history struct {
+	seen  map[int]map[uint64]*Socket // pid → inode → socket, every sample
+	fresh map[int]int                // pid → outbound TCP sockets that appeared after the first sample
+	start map[int]uint64             // pid → start time, to tell a reused PID
+}
+
+func newHistory(s *snapshot) *history {
+	h := &history{seen: map[int]map[uint64]*Socket{}, fresh: map[int]int{}, start: map[int]uint64{}}
+	h.merge(s, false)
+	return h
+}
+
+func (h *history) add(s *snapshot) { h.merge(s, true) }
+
+func (h *history) merge(s *snapshot, later bool) {
+	for pid, p := range s.procs {
+		if st, ok := h.start[pid]; ok && st != p.stat.StartTime {
+			delete(h.seen, pid) // PID reused: forget the old process
+			delete(h.fresh, pid)
+		}
+		h.start[pid] = p.stat.StartTime
+		m := h.seen[pid]
+		for _, ino := range p.inodes {
+			sk, ok := s.socks[ino]
+			if !ok {
+				continue
+			}
+			if m == nil {
+				m = map[uint64]*Socket{}
+				h.seen[pid] = m
+			}
+			if _, had := m[ino]; had {
+				continue
+			}
+			m[ino] = sk
+			if later && outbound(sk) {
+				h.fresh[pid]++
+			}
+		}
+	}
+}
+
+// outbound reports whether a TCP socket is a connection this host opened
+// to a non-loopback peer (connect rate counts those).
+func outbound(s *Socket) bool {
+	if s.Proto != ProtoTCP || !s.Remote.IsValid() || s.Remote.Addr().IsUnspecified() || s.Remote.Addr().IsLoopback() {
+		return false
+	}
+	switch s.State {
+	case "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE", "LAST_ACK", "CLOSING", "CLOSE_WAIT":
+		// An accepted connection has the local port of a listener; this
+		// cannot tell it apart without the listener table, so the
+		// ephemeral range decides.
+		return s.Local.Port() >= 32768 || s.State == "SYN_SENT"
+	}
+	return false
+}
+
+// reportIndex holds what of a report can be matched against sockets.
+type reportIndex struct {
+	dst   map[netip.Addr]bool
+	ports map[uint16]bool
+	src   map[netip.Addr]bool
+}
+
+func newReportIndex(o Options) *reportIndex {
+	r := o.Report
+	if r == nil {
+		return nil
+	}
+	x := &reportIndex{dst: map[netip.Addr]bool{}, ports: map[uint16]bool{}, src: map[netip.Addr]bool{}}
+	for _, ip := range r.Resources.IPs {
+		x.src[ip.Unmap()] = true
+	}
+	for _, e := range r.Evidence {
+		if e.DstIP.IsValid() {
+			x.dst[e.DstIP.Unmap()] = true
+		}
+		if e.DstPort != 0 {
+			x.ports[e.DstPort] = true
+		}
+		if e.SrcIP.IsValid() {
+			x.src[e.SrcIP.Unmap()] = true
+		}
+	}
+	return x
+}
+
+// score weighs the signals for one process.
+func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, boot time.Time, rep *reportIndex) Suspect {
+	s := Suspect{PID: p.pid, PPID: p.stat.PPID, Comm: p.stat.Comm, NetNS: p.netns}
+	add := func(sig Signal, w int, format string, args ...any) {
+		s.Reasons = append(s.Reasons, Reason{Signal: sig, Weight: w, Text: fmt.Sprintf(format, args...)})
+		s.Score += w
+	}
+	socks := h.seen[p.pid]
+
+	// The report first: it weighs most.
+	if rep != nil {
+		var dstHits, portHits, srcHits int
+		var example string
+		for _, sk := range socks {
+			if sk.Proto != ProtoTCP && sk.Proto != ProtoUDP {
+				continue
+			}
+			ra := sk.Remote.Addr()
+			if ra.IsValid() && rep.dst[ra] {
+				dstHits++
+				if example == "" {
+					example = sk.Remote.String()
+				}
+			}
+			if sk.State == "SYN_SENT" && rep.ports[sk.Remote.Port()] {
+				portHits++
+			}
+			if rep.src[sk.Local.Addr()] && sk.State == "SYN_SENT" {
+				srcHits++
+			}
+		}
+		if dstHits > 0 {
+			add(SignalReport, weightReportDst, "%d socket(s) to addresses in the report's evidence (e.g. %s)", dstHits, example)
+		}
+		if portHits > 0 {
+			add(SignalReport, weightReportPort, "%d SYN_SENT socket(s) to ports in the report's evidence", portHits)
+		}
+		if srcHits > 0 {
+			add(SignalReport, weightReportSrc, "%d SYN_SENT socket(s) from the instance address the report names", srcHits)
+		}
+	}
+
+	// SYN_SENT fan-out, raw and packet sockets (in any sample).
+	hosts := map[netip.Addr]bool{}
+	ports := map[uint16]bool{}
+	synSent, raw, packet := 0, 0, 0
+	for _, sk := range socks {
+		switch sk.Proto {
+		case ProtoTCP:
+			if sk.State == "SYN_SENT" {
+				synSent++
+				hosts[sk.Remote.Addr()] = true
+				ports[sk.Remote.Port()] = true
+			}
+		case ProtoRaw:
+			raw++
+		case ProtoPacket:
+			packet++
+		}
+	}
+	if n := max(len(hosts), len(ports)); synSent >= 5 && n >= 5 {
+		w := weightFanout
+		switch {
+		case n >= 64:
+			w = weightFanoutMassive
+		case n >= 16:
+			w = weightFanoutHigh
+		}
+		add(SignalSynFanout, w, "%d SYN_SENT sockets to %d distinct hosts and %d distinct ports", synSent, len(hosts), len(ports))
+	}
+	if raw > 0 {
+		add(SignalRawSocket, weightRaw, "%d raw IP socket(s)", raw)
+	}
+	if packet > 0 {
+		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s): can send hand-built packets (masscan, zmap)", packet)
+	}
+
+	// Connect rate over the window.
+	if el := last.at.Sub(first.at).Seconds(); el > 0 {
+		if n := h.fresh[p.pid]; n > 0 {
+			rate := float64(n) / el
+			switch {
+			case rate >= 50:
+				add(SignalConnectRate, weightRateHigh, "%.0f new outbound connections/s over %s", rate, last.at.Sub(first.at).Round(time.Millisecond))
+			case rate >= 5:
+				add(SignalConnectRate, weightRate, "%.1f new outbound connections/s over %s", rate, last.at.Sub(first.at).Round(time.Millisecond))
+			}
+		}
+	}
+
+	// The executable.
+	exe, deleted := strings.CutSuffix(p.exe, " (deleted)")
+	if deleted {
+		add(SignalExeDeleted, weightExeDeleted, "executable %s was deleted from disk", exe)
+	}
+	if exe != "" {
+		tmp, hidden := exeLocation(exe)
+		switch {
+		case tmp != "" && hidden != "":
+			add(SignalExeLocation, weightExeHiddenInTmp, "executable in hidden directory %s under %s", hidden, tmp)
+		case tmp != "":
+			add(SignalExeLocation, weightExeLocation, "executable under %s", tmp)
+		case hidden != "":
+			add(SignalExeLocation, weightExeLocation, "executable in hidden directory %s", hidden)
+		}
+	}
+	base := path.Base(exe)
+	if exe != "" && !isInterpreter(base) && !commMatches(p.stat.Comm, base) {
+		add(SignalCommMismatch, weightCommMismatch, "process name %q does not match executable %q", p.stat.Comm, base)
+	}
+	if k := knownName(p.stat.Comm); k != "" {
+		add(SignalKnownName, weightKnownName, "process name %q is a known scanner/miner name (%s)", p.stat.Comm, k)
+	} else if k := knownName(base); exe != "" && k != "" {
+		add(SignalKnownName, weightKnownName, "executable %q is a known scanner/miner name (%s)", base, k)
+	}
+
+	// CPU: over the window when sampled, else over the process's life.
+	s.CPUPercent = cpuPercent(first, last, p, boot)
+	switch {
+	case s.CPUPercent >= 90:
+		add(SignalCPU, weightCPUHigh, "%.0f%% CPU", s.CPUPercent)
+	case s.CPUPercent >= 50:
+		add(SignalCPU, weightCPU, "%.0f%% CPU", s.CPUPercent)
+	}
+
+	// Started by cron or at: the parent chain, or the cgroup systemd put
+	// the job in (which survives the job daemonizing).
+	if c := cronAncestor(last, p); c != "" {
+		add(SignalCron, weightCron, "started by %s", c)
+	} else if c := cronCgroup(fs, p.pid); c != "" {
+		add(SignalCron, weightCron, "runs in cgroup of %s", c)
+	}
+	return s
+}
+
+// exeLocation says whether an executable path is under a world-writable
+// scratch directory and whether a directory on its path is hidden.
+func exeLocation(exe string) (tmp, hidden string) {
+	for _, d := range []string{"/tmp", "/dev/shm", "/var/tmp", "/run/shm", "/dev/mqueue"} {
+		if exe == d || strings.HasPrefix(exe, d+"/") {
+			tmp = d
+			break
+		}
+	}
+	dir := path.Dir(exe)
+	for dir != "/" && dir != "." && dir != "" {
+		b := path.Base(dir)
+		if strings.HasPrefix(b, ".") {
+			hidden = dir
+		}
+		dir = path.Dir(dir)
+	}
+	return tmp, hidden
+}
+
+// commMatches compares a comm (at most 15 bytes) with an executable's name.
+func commMatches(comm, base string) bool {
+	if comm == "" || base == "" {
+		return true
+	}
+	if len(base) > 15 {
+		base = base[:15]
+	}
+	return comm == base || strings.HasPrefix(base, comm)
+}
+
+func cpuPercent(first, last *snapshot, p *proc, boot time.Time) float64 {
+	ticks := p.stat.UTime + p.stat.STime
+	if f, ok := first.procs[p.pid]; ok && first != last && f.stat.StartTime == p.stat.StartTime {
+		el := last.at.Sub(first.at).Seconds()
+		if el <= 0 {
+			return 0
+		}
+		return 100 * float64(ticks-min(ticks, f.stat.UTime+f.stat.STime)) / procfs.UserHZ / el
+	}
+	if boot.IsZero() {
+		return 0
+	}
+	start := boot.Add(time.Duration(p.stat.StartTime) * time.Second / procfs.UserHZ)
+	life := last.at.Sub(start).Seconds()
+	if life < 1 {
+		return 0 // too young to tell
+	}
+	return 100 * float64(ticks) / procfs.UserHZ / life
+}
+
+func cronAncestor(s *snapshot, p *proc) string {
+	seen := map[int]bool{}
+	for pid := p.stat.PPID; pid > 0 && !seen[pid]; {
+		seen[pid] = true
+		q, ok := s.procs[pid]
+		if !ok {
+			return ""
+		}
+		if slices.Contains(cronDaemons, q.stat.Comm) {
+			return fmt.Sprintf("%s (pid %d)", q.stat.Comm, pid)
+		}
+		pid = q.stat.PPID
+	}
+	return ""
+}
+
+func cronCgroup(fs procfs.FS, pid int) string {
+	b, err := fs.ReadFile(strconv.Itoa(pid), "cgroup")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, unit := range []string{"cron.service", "crond.service", "atd.service", "anacron.service"} {
+			if strings.Contains(line, "/"+unit) {
+				return unit
+			}
+		}
+	}
+	return ""
+}
+
+// fill adds the details read only for suspects.
+func fill(fs procfs.FS, o Options, s *snapshot, sus *Suspect, boot time.Time) {
+	p := s.procs[sus.PID]
+	sus.Exe, sus.ExeDeleted = strings.CutSuffix(p.exe, " (deleted)")
+	sus.Cmdline, _ = fs.Cmdline(sus.PID)
+	if st, err := fs.Status(sus.PID); err == nil {
+		sus.UID = st.UIDs[0]
+		sus.User = userName(st.UIDs[0])
+	}
+	if !boot.IsZero() {
+		sus.StartTime = boot.Add(time.Duration(p.stat.StartTime) * time.Second / procfs.UserHZ).UTC()
+	}
+	seen := map[int]bool{}
+	for pid := p.stat.PPID; pid > 0 && !seen[pid]; {
+		seen[pid] = true
+		q, ok := s.procs[pid]
+		if !ok {
+			break
+		}
+		exe, _ := strings.CutSuffix(q.exe, " (deleted)")
+		sus.Parents = append(sus.Parents, Parent{PID: pid, Comm: q.stat.Comm, Exe: exe})
+		pid = q.stat.PPID
+	}
+	sus.Sockets = sus.Sockets[:0]
+	for _, ino := range p.inodes {
+		if sk, ok := s.socks[ino]; ok {
+			sus.SocketCount++
+			if len(sus.Sockets) < o.MaxSockets {
+				sus.Sockets = append(sus.Sockets, *sk)
+			}
+		}
+	}
+	slices.SortFunc(sus.Sockets, func(a, b Socket) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), a.Remote.Compare(b.Remote), a.Local.Compare(b.Local))
+	})
+	if sus.Sockets == nil {
+		sus.Sockets = []Socket{}
+	}
+}
+
+var userCache sync.Map // uint32 → string
+
+func userName(uid uint32) string {
+	if n, ok := userCache.Load(uid); ok {
+		return n.(string)
+	}
+	n := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(n); err == nil {
+		n = u.Username
+	}
+	userCache.Store(uid, n)
+	return n
+}

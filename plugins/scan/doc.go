@@ -1,0 +1,29 @@
+// Package scan finds the process behind an abuse report and stops it
+// without losing evidence.
+//
+// Sockets maps every TCP, UDP, raw and packet socket of a host to the
+// processes holding it. On the live host TCP and UDP come through netlink
+// sock_diag (INET_DIAG), one dump per network namespace that a process is
+// in; raw and AF_PACKET sockets (masscan and zmap send from the latter and
+// never show up as SYN_SENT) and any root that is not the live /proc are
+// read from /proc/PID/net/*, once per namespace. Socket inodes are mapped to
+// processes by reading each /proc/PID/fd with getdents and readlinkat, in
+// parallel.
+//
+// Detect scores every process on the signals listed with the Signal
+// constants (SYN_SENT fan-out, connect rate over Options.Window, raw and
+// packet sockets, deleted or scratch-directory executables, comm and
+// executable disagreeing, known scanner and miner names, CPU, a cron
+// parent) and, given an abuse.Report, on sockets matching its evidence,
+// which weighs most. Each Suspect carries the reasons for its score, each
+// with its weight.
+//
+// PlanStop and Stop stop a process safely: the plan checks the refusals
+// (PID 1, kernel threads, the caller and its ancestors, a changed identity)
+// and records the process's identity; Stop, only when told to apply,
+// freezes the process tree, captures evidence most volatile first into a
+// directory with a SHA-256 manifest, re-checks the identity and kills.
+//
+// Every function takes the procfs mount point in its options, so tests
+// and offline analysis run on a fake tree (see package scantest).
+package scan

@@ -1,0 +1,77 @@
+package scan
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse"
+)
+
+// DefaultMinScore is the score from which Detect lists a process. It is set
+// so that no single weak signal (an executable under /tmp, a cron parent, a
+// busy CPU, a packet socket) lists a process on its own; two do.
+const DefaultMinScore = 30
+
+// DefaultInterval is the time between samples within a sampling window.
+const DefaultInterval = 250 * time.Millisecond
+
+// Options configure Sockets and Detect. The zero value reads the live host
+// in one snapshot.
+type Options struct {
+	// Root is the procfs mount point to read; "" means "/proc". A root
+	// that is not the live procfs of the caller's PID namespace (a fake
+	// tree, a mount from elsewhere) is read through /proc files only.
+	Root string
+	// Window is how long Detect samples for connect rates and CPU; 0 takes
+	// one snapshot.
+	Window time.Duration
+	// Interval is the time between samples within Window; default
+	// DefaultInterval.
+	Interval time.Duration
+	// Report, when given, is correlated with the sockets seen: its
+	// evidence (destination IPs and ports, the instance's own addresses)
+	// weighs most.
+	Report *abuse.Report
+	// MinScore is the score from which a process is listed; default
+	// DefaultMinScore. Negative lists every process with any signal.
+	MinScore int
+	// MaxSockets caps the sockets listed per suspect (the counts in the
+	// reasons cover all of them); default 64.
+	MaxSockets int
+	// NoNetlink reads sockets from /proc/PID/net files even on the live
+	// host. By default the live host's TCP and UDP sockets come through
+	// netlink sock_diag, namespace by namespace.
+	NoNetlink bool
+	// Workers bounds the goroutines reading /proc; default 2×GOMAXPROCS.
+	Workers int
+	// Logger receives debug records; default discards.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now. Tests on fake trees set it so
+	// that CPU shares and start times are deterministic.
+	Now func() time.Time
+
+	// afterSample, in tests, runs after each sample (0 = the first).
+	afterSample func(n int)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Root == "" {
+		o.Root = "/proc"
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.MinScore == 0 {
+		o.MinScore = DefaultMinScore
+	}
+	if o.MaxSockets <= 0 {
+		o.MaxSockets = 64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}

@@ -1,0 +1,272 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/abusekit/abusekit/internal/procfs"
+)
+
+// Protocols a Socket can have.
+const (
+	ProtoTCP    = "tcp"
+	ProtoUDP    = "udp"
+	ProtoRaw    = "raw"
+	ProtoPacket = "packet"
+)
+
+// Socket is one socket and the processes holding it.
+type Socket struct {
+	Proto  string         `json:"proto"`            // "tcp", "udp", "raw", "packet"
+	Family int            `json:"family,omitempty"` // 4 or 6; 0 for packet
+	Local  netip.AddrPort `json:"local,omitzero"`   // for raw sockets the port is the IP protocol
+	Remote netip.AddrPort `json:"remote,omitzero"`
+	State  string         `json:"state,omitempty"` // TCP: "SYN_SENT", "ESTABLISHED", …; UDP: "UNCONN"/"ESTABLISHED"
+	UID    uint32         `json:"uid"`
+	Inode  uint64         `json:"inode"`
+	NetNS  uint64         `json:"netns"`           // inode of the network namespace
+	PIDs   []int          `json:"pids,omitempty"`  // processes holding it, ascending
+	Iface  int            `json:"iface,omitempty"` // packet: interface index (0 = any)
+	// EtherType is a packet socket's protocol (0x0003 = all).
+	EtherType uint16 `json:"ethertype,omitempty"`
+}
+
+func (s Socket) String() string {
+	switch s.Proto {
+	case ProtoPacket:
+		return fmt.Sprintf("packet iface=%d proto=0x%04x inode=%d", s.Iface, s.EtherType, s.Inode)
+	case ProtoRaw:
+		return fmt.Sprintf("raw%d %s proto=%d inode=%d", s.Family, s.Local.Addr(), s.Local.Port(), s.Inode)
+	}
+	return fmt.Sprintf("%s%d %s -> %s %s", s.Proto, s.Family, s.Local, s.Remote, s.State)
+}
+
+// proc is what one pass learns about a process.
+type proc struct {
+	pid     int
+	stat    procfs.ProcStat
+	exe     string // link target, "" if unreadable
+	netns   uint64
+	inodes  []uint64
+	nfd     int
+	kthread bool
+}
+
+// snapshot is one pass over the host.
+type snapshot struct {
+	at    time.Time
+	procs map[int]*proc
+	socks map[uint64]*Socket // by inode; socket inodes are unique host-wide
+}
+
+// Sockets returns every TCP, UDP, raw and packet socket of the host, in
+// every network namespace a process is in, each with the processes that
+// hold it. Sockets no process holds (TIME_WAIT, orphans) are listed with
+// no PIDs. The order is by namespace, protocol, then local address.
+func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
+	o := opts.withDefaults()
+	fs, err := procfs.NewFS(o.Root)
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	snap, err := take(ctx, fs, o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Socket, 0, len(snap.socks))
+	for _, s := range snap.socks {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b Socket) int {
+		return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto),
+			a.Local.Compare(b.Local), a.Remote.Compare(b.Remote), cmp.Compare(a.Inode, b.Inode))
+	})
+	return out, nil
+}
+
+// take makes one pass: processes (in parallel), then the socket tables of
+// each network namespace that a process holding sockets is in.
+func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
+	pids, err := fs.PIDs()
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	procs := make([]proc, len(pids))
+	workers := o.Workers
+	if workers <= 0 {
+		workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(pids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(pids) {
+					return
+				}
+				readProc(fs, pids[i], &procs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	snap := &snapshot{at: o.Now(), procs: make(map[int]*proc, len(pids))}
+	owners := make(map[uint64][]int, 1024) // socket inode → pids
+	nsRep := map[uint64]int{}              // netns → a pid in it holding sockets
+	nsOrder := []uint64{}
+	nsock := 0
+	for i := range procs {
+		p := &procs[i]
+		if p.pid == 0 {
+			continue // vanished
+		}
+		snap.procs[p.pid] = p
+		if len(p.inodes) == 0 {
+			continue
+		}
+		nsock += len(p.inodes)
+		if _, ok := nsRep[p.netns]; !ok {
+			nsRep[p.netns] = p.pid
+			nsOrder = append(nsOrder, p.netns)
+		}
+	}
+	owners = make(map[uint64][]int, nsock)
+	for i := range procs {
+		p := &procs[i]
+		for _, ino := range p.inodes {
+			owners[ino] = append(owners[ino], p.pid)
+		}
+	}
+	snap.socks = make(map[uint64]*Socket, nsock)
+	live := !o.NoNetlink && fs.IsLive()
+	for _, ns := range nsOrder {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rep := nsRep[ns]
+		if err := readNetNS(fs, rep, ns, live, snap.socks, o); err != nil {
+			o.Logger.Debug("scan: socket tables of namespace", "netns", ns, "pid", rep, "err", err)
+		}
+	}
+	for ino, s := range snap.socks {
+		if pids, ok := owners[ino]; ok {
+			slices.Sort(pids)
+			s.PIDs = pids
+		}
+	}
+	return snap, nil
+}
+
+// readProc fills p; on any error reading stat (the process exited) it
+// leaves p.pid zero.
+func readProc(fs procfs.FS, pid int, p *proc) {
+	st, err := fs.Stat(pid)
+	if err != nil {
+		return
+	}
+	p.stat = st
+	if st.IsKernelThread() {
+		// Kernel threads hold no descriptors and have no executable.
+		p.pid, p.kthread = pid, true
+		return
+	}
+	p.exe, _ = fs.Readlink(pid, "exe")
+	p.netns, _ = fs.NetNS(pid)
+	p.inodes, p.nfd, _ = fs.SocketInodes(pid, nil)
+	p.pid = pid
+}
+
+// readNetNS reads the socket tables of one network namespace, through the
+// eyes of process rep, into socks.
+func readNetNS(fs procfs.FS, rep int, ns uint64, live bool, socks map[uint64]*Socket, o Options) error {
+	var errs []error
+	viaNetlink := false
+	if live {
+		if err := netlinkSockets(fs, rep, ns, socks); err != nil {
+			o.Logger.Debug("scan: netlink sock_diag failed, reading /proc", "pid", rep, "err", err)
+		} else {
+			viaNetlink = true
+		}
+	}
+	tables := []struct {
+		name   string
+		proto  string
+		family int
+	}{
+		{"tcp", ProtoTCP, 4}, {"tcp6", ProtoTCP, 6}, {"udp", ProtoUDP, 4}, {"udp6", ProtoUDP, 6},
+		{"raw", ProtoRaw, 4}, {"raw6", ProtoRaw, 6},
+	}
+	for _, t := range tables {
+		if viaNetlink && t.proto != ProtoRaw {
+			continue
+		}
+		lines, err := fs.NetIP(rep, t.name)
+		if err != nil {
+			if !errors.Is(err, procfs.ErrFileParse) && len(lines) == 0 {
+				// Missing tables (no IPv6) are normal.
+				continue
+			}
+			errs = append(errs, err)
+		}
+		for i := range lines {
+			l := &lines[i]
+			if _, ok := socks[l.Inode]; ok || l.Inode == 0 {
+				continue
+			}
+			s := &Socket{Proto: t.proto, Family: t.family, Local: unmapPort(l.Local), Remote: unmapPort(l.Remote),
+				UID: l.UID, Inode: l.Inode, NetNS: ns}
+			s.State = stateName(t.proto, l.State)
+			socks[l.Inode] = s
+		}
+	}
+	pk, err := fs.NetPacket(rep)
+	if err != nil && errors.Is(err, procfs.ErrFileParse) {
+		errs = append(errs, err)
+	}
+	for _, l := range pk {
+		if _, ok := socks[l.Inode]; ok || l.Inode == 0 {
+			continue
+		}
+		socks[l.Inode] = &Socket{Proto: ProtoPacket, UID: l.UID, Inode: l.Inode, NetNS: ns, Iface: l.Iface, EtherType: l.Proto}
+	}
+	return errors.Join(errs...)
+}
+
+func stateName(proto string, st uint8) string {
+	switch proto {
+	case ProtoTCP:
+		return procfs.TCPStateName(st)
+	case ProtoUDP:
+		if st == procfs.TCPEstablished {
+			return "ESTABLISHED"
+		}
+		return "UNCONN"
+	}
+	return ""
+}
+
+// unmapPort turns an IPv4-mapped IPv6 address into the IPv4 one, so that a
+// dual-stack socket compares with reported IPv4 addresses.
+func unmapPort(a netip.AddrPort) netip.AddrPort {
+	if a.Addr().Is4In6() {
+		return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	}
+	return a
+}
