@@ -112,6 +112,9 @@ func (g *guardReader) Read(p []byte) (int, error) {
 		}
 	}
 	g.n += int64(n)
+	if err != nil && err != io.EOF {
+		g.err = err // the input's own error, never taken for broken MIME
+	}
 	if g.n > g.maxB {
 		g.err = &LimitError{Limit: "bytes", Max: g.maxB, Line: g.line + 1}
 		return n - int(g.n-g.maxB), g.err

@@ -1,0 +1,249 @@
+package abuse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/abusekit/abusekit/internal/mailmsg"
+)
+
+const mailFormatName = "mail"
+
+// ParseMail reads one RFC 5322 message (.eml): MIME multipart/mixed and
+// alternative, forwarded message/rfc822 parts, quoted-printable and base64,
+// any charset golang.org/x/text knows, HTML-only bodies. The reports inside
+// are read by the first mail format that recognises the message (a Trust &
+// Safety notice, ARF, X-ARF), else by the first that recognises a message
+// it forwards, else the body is read as plain text. The reports carry the
+// mail's From as Reporter, its Subject and its Date as Received.
+func ParseMail(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
+	o := buildOptions(opts)
+	return parseMailReader(ctx, newLimitedReader(r, o.limits.MaxBytes, mailFormatName), &o)
+}
+
+func mailLimits(o *options) mailmsg.Limits {
+	return mailmsg.Limits{
+		MaxBytes:     o.limits.MaxBytes,
+		MaxLineBytes: o.limits.MaxLineBytes,
+		MaxParts:     o.limits.MaxParts,
+		MaxDepth:     o.limits.MaxDepth,
+	}
+}
+
+func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
+	m, err := mailmsg.Read(r, mailLimits(o))
+	if err != nil {
+		return nil, mailError(mailFormatName, 0, err)
+	}
+	reps, err := parseMailMessage(ctx, m, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &reportSink{o: o, format: mailFormatName}
+	for _, rep := range reps {
+		if err := s.add(rep); err != nil {
+			return nil, err
+		}
+	}
+	return s.reports, nil
+}
+
+// mailError turns an error of package mailmsg into a *ParseError; base is
+// the line of the input before the message's first line.
+func mailError(format string, base int, err error) error {
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		return err
+	}
+	var le *mailmsg.LimitError
+	if errors.As(err, &le) {
+		line := 0
+		if le.Line > 0 {
+			line = base + le.Line
+		}
+		return &ParseError{Format: format, Line: line, Err: fmt.Errorf("more than %d %s: %w", le.Max, limitUnit(le.Limit), ErrTooLarge)}
+	}
+	return &ParseError{Format: format, Line: base, Err: err}
+}
+
+func limitUnit(l string) string {
+	switch l {
+	case "bytes":
+		return "bytes in the message"
+	case "line":
+		return "bytes in one line"
+	case "parts":
+		return "MIME parts"
+	case "depth":
+		return "levels of MIME nesting"
+	}
+	return l
+}
+
+// parseMailMessage reads the reports of a decoded message (see ParseMail).
+// The reports it returns are not yet handed to a WithReportFunc.
+func parseMailMessage(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
+	for _, n := range m.Notes {
+		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n)
+	}
+	var tried []string
+	for _, f := range mailFormats {
+		tried = append(tried, f.name)
+		if f.match(m) {
+			return f.parse(ctx, m, o)
+		}
+	}
+	for _, fm := range m.Forwarded {
+		reps, err := parseMailMessage(ctx, fm, o)
+		if err == nil {
+			return reps, nil
+		}
+		if !errors.Is(err, ErrUnknownFormat) {
+			return nil, err
+		}
+	}
+	n := newNoticeReader(o, mailFormatName)
+	n.plain = true
+	if err := readMailInto(ctx, n, m); err != nil {
+		return nil, err
+	}
+	if !n.useful() {
+		return nil, &ParseError{Format: mailFormatName, Err: fmt.Errorf("%w: a mail that is none of %s and names no resources or evidence", ErrUnknownFormat, strings.Join(append(tried, "plain"), ", "))}
+	}
+	rep := n.finish()
+	rep.Source = SourcePlain
+	return []Report{rep}, nil
+}
+
+// readMailInto feeds a message to a notice reader: the header fields, the
+// body text, then the evidence in text attachments and forwarded messages.
+func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message) error {
+	n.rep.Reporter = m.From()
+	n.rep.Subject = m.Subject()
+	if d := m.Date(); !d.IsZero() {
+		n.rep.Received = d.UTC()
+	}
+	if hasTnsMarker(strings.ToLower(n.rep.Subject)) {
+		n.recognized = true
+	}
+	if err := n.read(ctx, strings.NewReader(m.Text())); err != nil {
+		return err
+	}
+	for _, p := range m.Parts {
+		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
+			continue
+		}
+		if err := n.scan(ctx, bytes.NewReader(p.Body), n.lineBase); err != nil {
+			return err
+		}
+	}
+	for _, fm := range m.Forwarded {
+		t := fm.Text()
+		if n.kindForward == "" {
+			if k := kindFromText(headOf(t, 8<<10)); k != KindOther {
+				n.kindForward = k
+			}
+		}
+		if err := n.scan(ctx, strings.NewReader(t), n.lineBase); err != nil {
+			return err
+		}
+	}
+	if n.rep.CaseID == "" {
+		n.rep.CaseID = caseFromSubject(n.rep.Subject)
+	}
+	if n.rep.AccountID == "" {
+		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
+			n.rep.AccountID = mm[1]
+		}
+	}
+	return nil
+}
+
+func headOf(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// tnsMailMatch recognises a Trust & Safety notice: sent by Amazon's abuse
+// desk, or carrying the notice's wording in its body.
+func tnsMailMatch(m *mailmsg.Message) bool {
+	from := m.From()
+	if strings.HasPrefix(from, "ec2-abuse@") || (strings.Contains(from, "abuse") && (strings.HasSuffix(from, "@amazon.com") || strings.HasSuffix(from, "@amazonaws.com"))) {
+		return true
+	}
+	return hasTnsMarker(strings.ToLower(headOf(m.Text(), 64<<10)))
+}
+
+func tnsMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
+	n := newNoticeReader(o, tnsFormat)
+	n.recognized = true
+	if err := readMailInto(ctx, n, m); err != nil {
+		return nil, err
+	}
+	rep := n.finish()
+	rep.Source = SourceTrustAndSafety
+	rep.Provider = ProviderAWS
+	return []Report{rep}, nil
+}
+
+// knownHeaders are header fields whose presence marks a mail.
+var knownHeaders = map[string]bool{
+	"from": true, "to": true, "subject": true, "date": true, "received": true,
+	"message-id": true, "mime-version": true, "return-path": true, "delivered-to": true,
+	"content-type": true, "reply-to": true, "cc": true, "sender": true, "x-arf": true,
+	"dkim-signature": true, "authentication-results": true, "x-original-to": true,
+}
+
+// mailSniff recognises an RFC 5322 header block at the start of head.
+func mailSniff(head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+	known, lines := 0, 0
+	for len(head) > 0 && lines < 200 {
+		i := bytes.IndexByte(head, '\n')
+		var l []byte
+		if i < 0 {
+			l, head = head, nil
+		} else {
+			l, head = head[:i], head[i+1:]
+		}
+		l = bytes.TrimRight(l, "\r")
+		if len(l) == 0 {
+			return lines > 0 && known > 0
+		}
+		lines++
+		if l[0] == ' ' || l[0] == '\t' {
+			if lines == 1 {
+				return false
+			}
+			continue
+		}
+		name, _, ok := bytes.Cut(l, []byte(":"))
+		if !ok || len(name) == 0 || !isHeaderName(name) {
+			return false
+		}
+		if knownHeaders[strings.ToLower(string(name))] {
+			known++
+		}
+	}
+	return lines > 0 && known >= 2 && head == nil
+}
+
+func isHeaderName(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func init() {
+	registerFormat(format{name: mailFormatName, priority: 30, sniff: mailSniff, parse: parseMailReader})
+	registerMailFormat(mailFormat{name: tnsFormat, priority: 50, match: tnsMailMatch, parse: tnsMailParse})
+}

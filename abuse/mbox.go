@@ -1,0 +1,86 @@
+package abuse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/abusekit/abusekit/internal/mailmsg"
+)
+
+const mboxFormat = "mbox"
+
+// ParseMbox reads an mbox (mboxo or mboxrd) of mails, each as ParseMail
+// does, streaming: one message is in memory at a time, and with
+// WithReportFunc each message's reports are handed over before the next
+// message is read. Messages that hold no report (not a notice, no resources,
+// no evidence) are skipped with a log record; any other error stops parsing
+// and names the line of the mbox.
+func ParseMbox(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
+	o := buildOptions(opts)
+	return parseMbox(ctx, newLimitedReader(r, o.limits.MaxBytes, mboxFormat), &o)
+}
+
+func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
+	mr := mailmsg.NewMboxReader(r, o.limits.MaxLineBytes)
+	s := &reportSink{o: o, format: mboxFormat}
+	msgs, ok := 0, 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		msg, err := mr.Next()
+		if err == io.EOF {
+			break
+		}
+		if errors.Is(err, mailmsg.ErrNotMbox) {
+			return nil, &ParseError{Format: mboxFormat, Line: 1, Err: fmt.Errorf("%w: no \"From \" line at the start", ErrUnknownFormat)}
+		}
+		if err != nil {
+			return nil, mailError(mboxFormat, 0, err)
+		}
+		msgs++
+		line := mr.Line()
+		m, err := mailmsg.Read(msg, mailLimits(o))
+		if err != nil {
+			return nil, mailError(mboxFormat, line, err)
+		}
+		reps, err := parseMailMessage(ctx, m, o)
+		if errors.Is(err, ErrUnknownFormat) {
+			o.logger.Info("mbox: message holds no report", "line", line, "subject", m.Subject(), "err", err)
+			continue
+		}
+		if err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) && pe.Line > 0 {
+				return nil, &ParseError{Format: mboxFormat, Line: line, Err: err}
+			}
+			return nil, &ParseError{Format: mboxFormat, Line: line, Err: err}
+		}
+		ok++
+		for _, rep := range reps {
+			if err := s.add(rep); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ok == 0 {
+		return nil, &ParseError{Format: mboxFormat, Err: fmt.Errorf("%w: none of the %d messages holds a report", ErrUnknownFormat, msgs)}
+	}
+	return s.reports, nil
+}
+
+func mboxSniff(head []byte) bool {
+	head = bytes.TrimLeft(head, "\r\n")
+	if !bytes.HasPrefix(head, []byte("From ")) {
+		return false
+	}
+	_, rest, ok := bytes.Cut(head, []byte("\n"))
+	return !ok || mailSniff(rest) || len(rest) == 0
+}
+
+func init() {
+	registerFormat(format{name: mboxFormat, priority: 20, sniff: mboxSniff, parse: parseMbox})
+}

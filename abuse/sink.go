@@ -1,0 +1,127 @@
+package abuse
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+)
+
+// reportSink collects reports, or hands them to the caller's WithReportFunc,
+// counting them against Limits.MaxReports.
+type reportSink struct {
+	o       *options
+	format  string
+	reports []Report
+	n       int
+}
+
+func (s *reportSink) add(r Report) error {
+	s.n++
+	if s.n > s.o.limits.MaxReports {
+		return &ParseError{Format: s.format, Err: fmt.Errorf("more than %d reports: %w", s.o.limits.MaxReports, ErrTooLarge)}
+	}
+	fillReport(&r)
+	if s.o.reportFn != nil {
+		return s.o.reportFn(r)
+	}
+	s.reports = append(s.reports, r)
+	return nil
+}
+
+// addEvidence counts e in r and keeps it (up to maxEvidence), or streams it
+// to the caller's WithEvidenceFunc.
+func addEvidence(o *options, r *Report, e Evidence) error {
+	r.EvidenceCount++
+	if o.evidenceFn != nil {
+		return o.evidenceFn(e)
+	}
+	if o.maxEvidence < 0 || len(r.Evidence) < o.maxEvidence {
+		r.Evidence = append(r.Evidence, e)
+	}
+	return nil
+}
+
+// fillReport gives every list of r a non-nil value, so that reports marshal
+// with [] rather than null whatever format they came from.
+func fillReport(r *Report) {
+	if r.Resources.InstanceIDs == nil {
+		r.Resources.InstanceIDs = []string{}
+	}
+	if r.Resources.IPs == nil {
+		r.Resources.IPs = []netip.Addr{}
+	}
+	if r.Resources.SecurityGroups == nil {
+		r.Resources.SecurityGroups = []string{}
+	}
+	if r.Resources.Exposures == nil {
+		r.Resources.Exposures = []Exposure{}
+	}
+	if r.Evidence == nil {
+		r.Evidence = []Evidence{}
+	}
+	if r.Mitigations == nil {
+		r.Mitigations = []Mitigation{}
+	}
+	if r.RequiredActions == nil {
+		r.RequiredActions = []string{}
+	}
+}
+
+// limitedReader fails with an error wrapping ErrTooLarge once more than max
+// bytes were read, instead of silently stopping as io.LimitReader does.
+type limitedReader struct {
+	r      io.Reader
+	max, n int64
+	format string
+}
+
+func newLimitedReader(r io.Reader, max int64, format string) *limitedReader {
+	return &limitedReader{r: r, max: max, format: format}
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n > l.max {
+		return 0, &ParseError{Format: l.format, Err: fmt.Errorf("more than %d bytes: %w", l.max, ErrTooLarge)}
+	}
+	if rem := l.max - l.n + 1; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.n > l.max {
+		return n, &ParseError{Format: l.format, Err: fmt.Errorf("more than %d bytes: %w", l.max, ErrTooLarge)}
+	}
+	return n, err
+}
+
+// readLine reads one line (without its line ending) of at most max bytes
+// from br; a longer line is an error wrapping ErrTooLarge and is never
+// buffered whole. scratch is reused between calls.
+func readLine(br *bufio.Reader, max int, scratch *[]byte) ([]byte, error) {
+	l, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		*scratch = append((*scratch)[:0], l...)
+		for err == bufio.ErrBufferFull {
+			if len(*scratch) > max {
+				return nil, fmt.Errorf("line longer than %d bytes: %w", max, ErrTooLarge)
+			}
+			l, err = br.ReadSlice('\n')
+			*scratch = append(*scratch, l...)
+		}
+		l = *scratch
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if err == io.EOF && len(l) == 0 {
+		return nil, io.EOF
+	}
+	for len(l) > 0 && (l[len(l)-1] == '\n' || l[len(l)-1] == '\r') {
+		l = l[:len(l)-1]
+	}
+	if len(l) > max {
+		return nil, fmt.Errorf("line longer than %d bytes: %w", max, ErrTooLarge)
+	}
+	return l, nil
+}

@@ -1,0 +1,583 @@
+package abuse
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse/evidence"
+)
+
+const tnsFormat = "trust-and-safety"
+
+// tnsMarkers are phrases (lower-case) that only AWS Trust & Safety notices
+// carry.
+var tnsMarkers = []string{
+	"aws trust & safety", "aws trust and safety", "aws trust &amp; safety",
+	"ec2-abuse@amazon.com", "abuse@amazonaws.com",
+	"abuse report implicating resources on your account",
+	"aws acceptable use policy", "your ec2 abuse report",
+	"beginning of forwarded report(s)",
+}
+
+func hasTnsMarker(lower string) bool {
+	for _, m := range tnsMarkers {
+		if strings.Contains(lower, m) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account\s+(?:ID|number))\s*[:#]?\s*(\d{12})\b`)
+	reRegion   = regexp.MustCompile(`(?i)\bregion\s*[:=]\s*([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)\b`)
+	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
+	reSG       = regexp.MustCompile(`\bsg-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
+	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\([^)]*\))?\s*:\s*(.+)$`)
+	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type)\s*:\s*(.+)$`)
+	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
+	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
+	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
+	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
+	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
+	reForward  = regexp.MustCompile(`(?i)-{2,}\s*beginning\s+of\s+(?:the\s+)?forwarded\s+report`)
+)
+
+// noticeReader turns the text of a notice (Trust & Safety, or plain text an
+// operator pasted) into a Report, line by line. Before the "---Beginning of
+// forwarded report(s)---" line it reads the notice's fields (and any
+// evidence); after it, the forwarded report streams through an
+// evidence.Scanner, so a forwarded log of any size takes bounded memory.
+type noticeReader struct {
+	o      *options
+	format string // for errors
+	plain  bool   // also take every IP of non-evidence lines as a resource
+	// noSrcIPs keeps evidence source addresses out of Resources.IPs (a bare
+	// firewall log does not say whose they are).
+	noSrcIPs bool
+	rep      Report
+
+	within      time.Duration
+	kindNotice  Kind // from the notice's prose
+	kindForward Kind // from the forwarded report's prose
+	recognized  bool // saw a Trust & Safety marker
+	fields      int  // notice fields found
+	ipSeen      map[netip.Addr]bool
+	idSeen      map[string]bool
+	earliest    time.Time
+	sshLike     int
+	dstPorts    map[uint16]bool
+	lineBase    int // lines before the text being read, for errors
+}
+
+func newNoticeReader(o *options, format string) *noticeReader {
+	return &noticeReader{o: o, format: format, ipSeen: map[netip.Addr]bool{}, idSeen: map[string]bool{}, dstPorts: map[uint16]bool{}}
+}
+
+// maxResourceIPs bounds how many distinct IPs a report collects from
+// evidence (the reported instance's own addresses are few).
+const maxResourceIPs = 64
+
+func (n *noticeReader) evidenceOptions() evidence.Options {
+	ref := n.o.now
+	if ref.IsZero() {
+		ref = n.rep.Received
+	}
+	return evidence.Options{Reference: ref, MaxLineBytes: n.o.limits.MaxLineBytes}
+}
+
+// read reads a text to its end. It can be called for several texts of one
+// mail (body, attachments); lineBase numbers lines across them.
+func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var scratch []byte
+	line := 0
+	for {
+		if line&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		b, err := readLine(br, n.o.limits.MaxLineBytes, &scratch)
+		if err == io.EOF {
+			n.lineBase += line
+			return nil
+		}
+		line++
+		if err != nil {
+			return &ParseError{Format: n.format, Line: n.lineBase + line, Err: err}
+		}
+		if reForward.Match(b) {
+			n.recognized = true
+			return n.forwarded(ctx, br, line)
+		}
+		if err := n.line(b); err != nil {
+			return err
+		}
+	}
+}
+
+// forwarded streams the forwarded report after the marker at line.
+func (n *noticeReader) forwarded(ctx context.Context, br *bufio.Reader, line int) error {
+	if head, _ := br.Peek(8 << 10); len(head) > 0 && n.kindForward == "" {
+		if k := kindFromText(string(head)); k != KindOther {
+			n.kindForward = k
+		}
+	}
+	if err := n.scan(ctx, br, n.lineBase+line); err != nil {
+		return err
+	}
+	return nil
+}
+
+// scan reads evidence from r, whose first line is line base+1 of the input.
+func (n *noticeReader) scan(ctx context.Context, r io.Reader, base int) error {
+	sc := evidence.NewScanner(r, n.evidenceOptions())
+	i := 0
+	for sc.Scan() {
+		if i++; i&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := n.evidence(sc.Record()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		var le *evidence.LineError
+		line := 0
+		if errors.As(err, &le) {
+			line = base + le.Line
+			err = le.Err
+		}
+		if errors.Is(err, evidence.ErrLineTooLong) {
+			err = fmt.Errorf("%w: %w", err, ErrTooLarge)
+		}
+		return &ParseError{Format: n.format, Line: line, Err: err}
+	}
+	return nil
+}
+
+func (n *noticeReader) evidence(e Evidence) error {
+	if !e.Time.IsZero() && (n.earliest.IsZero() || e.Time.Before(n.earliest)) {
+		n.earliest = e.Time
+	}
+	if e.SrcIP.IsValid() && !n.noSrcIPs {
+		n.addIP(e.SrcIP)
+	}
+	if len(n.dstPorts) < 1024 && e.DstPort != 0 {
+		n.dstPorts[e.DstPort] = true
+	}
+	if e.DstPort == 22 || e.DstPort == 3389 {
+		l := strings.ToLower(e.Raw)
+		if strings.Contains(l, "sshd") || strings.Contains(l, "fail2ban") || strings.Contains(l, "password") || strings.Contains(l, "invalid user") {
+			n.sshLike++
+		}
+	}
+	return addEvidence(n.o, &n.rep, e)
+}
+
+func (n *noticeReader) addIP(a netip.Addr) {
+	a = a.Unmap()
+	if n.ipSeen[a] || len(n.rep.Resources.IPs) >= maxResourceIPs {
+		return
+	}
+	n.ipSeen[a] = true
+	n.rep.Resources.IPs = append(n.rep.Resources.IPs, a)
+}
+
+func (n *noticeReader) addID(list *[]string, id string) {
+	if n.idSeen[id] {
+		return
+	}
+	n.idSeen[id] = true
+	*list = append(*list, id)
+}
+
+// line reads one line of the notice (before any forwarded report).
+func (n *noticeReader) line(raw []byte) error {
+	t := bytes.TrimSpace(raw)
+	for len(t) > 0 && t[0] == '>' { // quote markers of a replied-to notice
+		t = bytes.TrimSpace(t[1:])
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	s := string(t)
+	lower := strings.ToLower(s)
+	if !n.recognized && hasTnsMarker(lower) {
+		n.recognized = true
+	}
+	isField := n.fieldsOf(s, lower)
+	if isField {
+		n.fields++
+	} else if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
+		return n.evidence(e)
+	}
+	if n.plain {
+		for _, a := range ipsIn(s) {
+			n.addIP(a)
+			n.fields++
+		}
+	}
+	if n.kindNotice == "" {
+		if k := kindFromText(lower); k != KindOther {
+			n.kindNotice = k
+		}
+	}
+	return nil
+}
+
+// fieldsOf reads the notice fields of one line; it reports whether the
+// line held any (such a line is not evidence).
+func (n *noticeReader) fieldsOf(s, lower string) bool {
+	r := &n.rep
+	found := false
+	if m := reAccount.FindStringSubmatch(s); m != nil {
+		if r.AccountID == "" {
+			r.AccountID = m[1]
+		}
+		found = true
+	}
+	if m := reRegion.FindStringSubmatch(s); m != nil {
+		if r.Resources.Region == "" {
+			r.Resources.Region = strings.ToLower(m[1])
+		}
+		found = true
+	}
+	for _, id := range reInstance.FindAllString(s, -1) {
+		n.addID(&r.Resources.InstanceIDs, id)
+		found = true
+	}
+	for _, id := range reSG.FindAllString(s, -1) {
+		n.addID(&r.Resources.SecurityGroups, id)
+		found = true
+	}
+	if strings.Contains(lower, "case") {
+		if m := reCaseNumber.FindStringSubmatch(s); m != nil {
+			if r.CaseID == "" {
+				r.CaseID = m[1]
+			}
+			found = true
+		}
+	}
+	if m := reAbuseTim.FindStringSubmatch(s); m != nil {
+		if t, ok := parseLooseTime(m[1]); ok && r.AbuseTime.IsZero() {
+			r.AbuseTime = t
+		}
+		found = true
+	}
+	if m := reActivity.FindStringSubmatch(s); m != nil {
+		if r.Activity == "" {
+			r.Activity = strings.TrimSpace(m[1])
+		}
+		found = true
+	}
+	if m := reRequired.FindStringSubmatch(s); m != nil {
+		for _, a := range strings.Split(m[1], ";") {
+			if a = strings.TrimSpace(strings.TrimRight(a, ".")); a != "" && !containsString(r.RequiredActions, a) {
+				r.RequiredActions = append(r.RequiredActions, a)
+			}
+		}
+		found = true
+	}
+	if m := reWithin.FindStringSubmatch(s); m != nil && n.within == 0 {
+		v, _ := strconv.Atoi(m[1])
+		d := time.Duration(v) * time.Hour
+		if strings.HasPrefix(strings.ToLower(m[2]), "d") {
+			d *= 24
+		}
+		n.within = d
+	}
+	if m := reBlock.FindStringSubmatch(s); m != nil {
+		n.mitigations(m)
+		found = true
+	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !strings.Contains(lower, " may ") {
+		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: "stop"})
+		found = true
+	}
+	if xs, ok := exposuresOf(s); ok {
+		for _, x := range xs {
+			if !containsExposure(r.Resources.Exposures, x) {
+				r.Resources.Exposures = append(r.Resources.Exposures, x)
+			}
+		}
+		found = true
+	}
+	if m := reIPLabel.FindStringSubmatch(s); m != nil {
+		for _, a := range ipsIn(m[1]) {
+			n.addIP(a)
+			found = true
+		}
+	}
+	return found
+}
+
+func (n *noticeReader) mitigations(m []string) {
+	dir := strings.ToLower(m[1])
+	switch dir {
+	case "egress":
+		dir = "outbound"
+	case "ingress":
+		dir = "inbound"
+	}
+	proto := strings.ToLower(m[2])
+	if proto == "" {
+		proto = "all"
+	}
+	var ports []uint16
+	if pm := rePorts.FindStringSubmatch(m[3]); pm != nil {
+		for _, f := range strings.FieldsFunc(pm[1], func(r rune) bool { return r < '0' || r > '9' }) {
+			if p, err := strconv.ParseUint(f, 10, 16); err == nil {
+				ports = append(ports, uint16(p))
+			}
+		}
+	}
+	if len(ports) == 0 {
+		ports = []uint16{0}
+	}
+	for _, p := range ports {
+		n.rep.Mitigations = appendMitigation(n.rep.Mitigations, Mitigation{Action: "block", Direction: dir, Proto: proto, Port: p})
+	}
+}
+
+func appendMitigation(list []Mitigation, m Mitigation) []Mitigation {
+	for _, x := range list {
+		if x == m {
+			return list
+		}
+	}
+	return append(list, m)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsExposure(list []Exposure, e Exposure) bool {
+	for _, x := range list {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+// exposuresOf reads a line of the open-ports advice: a CIDR with a protocol
+// and/or port, as in "ALL 0.0.0.0/0", "TCP 22 0.0.0.0/0", "3389 ::/0",
+// "tcp/22-25 0.0.0.0/0". Every token must be one of those, so prose never
+// matches.
+func exposuresOf(s string) ([]Exposure, bool) {
+	toks := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '|' || r == ';' })
+	if len(toks) < 2 || len(toks) > 5 {
+		return nil, false
+	}
+	var cidr, proto string
+	var lo, hi int = -1, -1
+	for _, t := range toks {
+		lt := strings.ToLower(t)
+		if strings.Contains(lt, "/") {
+			if p, err := netip.ParsePrefix(lt); err == nil {
+				if cidr != "" {
+					return nil, false
+				}
+				cidr = p.String()
+				continue
+			}
+			// "tcp/22" or "22/tcp"
+			a, b, _ := strings.Cut(lt, "/")
+			if isProto(a) && isPortRange(b) {
+				proto = protoWord(a)
+				lo, hi = portRange(b)
+				continue
+			}
+			if isProto(b) && isPortRange(a) {
+				proto = protoWord(b)
+				lo, hi = portRange(a)
+				continue
+			}
+			return nil, false
+		}
+		switch {
+		case isProto(lt) && proto == "":
+			proto = protoWord(lt)
+		case isPortRange(lt) && lo < 0:
+			lo, hi = portRange(lt)
+		case lt == "port" || lt == "ports" || lt == "-" || lt == "open":
+		default:
+			return nil, false
+		}
+	}
+	if cidr == "" || (proto == "" && lo < 0) {
+		return nil, false
+	}
+	if proto == "" {
+		proto = "tcp"
+	}
+	if lo < 0 {
+		return []Exposure{{Port: 0, Proto: proto, CIDR: cidr}}, true
+	}
+	if proto == "all" && lo == 0 {
+		return []Exposure{{Port: 0, Proto: "all", CIDR: cidr}}, true
+	}
+	if hi-lo > 64 { // a wide range: its first port stands for it
+		hi = lo
+	}
+	var out []Exposure
+	for p := lo; p <= hi; p++ {
+		out = append(out, Exposure{Port: uint16(p), Proto: proto, CIDR: cidr})
+	}
+	return out, true
+}
+
+func isProto(s string) bool {
+	switch strings.ToLower(s) {
+	case "all", "any", "tcp", "udp", "icmp", "-1", "all-traffic":
+		return true
+	}
+	return false
+}
+
+func protoWord(s string) string {
+	switch s = strings.ToLower(s); s {
+	case "any", "-1", "all-traffic":
+		return "all"
+	}
+	return s
+}
+
+func isPortRange(s string) bool {
+	lo, hi := portRange(s)
+	return lo >= 0 && hi >= lo
+}
+
+func portRange(s string) (int, int) {
+	a, b, ok := strings.Cut(s, "-")
+	pa, err := strconv.ParseUint(a, 10, 16)
+	if err != nil {
+		return -1, -1
+	}
+	if !ok {
+		return int(pa), int(pa)
+	}
+	pb, err := strconv.ParseUint(b, 10, 16)
+	if err != nil || pb < pa {
+		return -1, -1
+	}
+	return int(pa), int(pb)
+}
+
+// ipsIn is every IP address written in s (IPv4 or IPv6, possibly in
+// brackets or followed by punctuation or a ":port").
+func ipsIn(s string) []netip.Addr {
+	var out []netip.Addr
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == ',' || r == ';' || r == '(' || r == ')' || r == '[' || r == ']' || r == '<' || r == '>' || r == '"' || r == '\''
+	}) {
+		f = strings.TrimRight(f, ".:")
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, a)
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(f); err == nil {
+			out = append(out, ap.Addr())
+		}
+	}
+	return out
+}
+
+// finish completes the report once all its text was read.
+func (n *noticeReader) finish() Report {
+	r := n.rep
+	if n.recognized || r.AccountID != "" || len(r.Resources.InstanceIDs) > 0 {
+		r.Provider = ProviderAWS
+	}
+	switch {
+	case r.Activity != "":
+		r.Kind = kindFromText(r.Activity)
+	case n.kindNotice != "":
+		r.Kind = n.kindNotice
+	case n.kindForward != "":
+		r.Kind = n.kindForward
+	case n.sshLike > 0 && n.sshLike*2 >= r.EvidenceCount:
+		r.Kind = KindIntrusion
+	case len(n.dstPorts) > 1 || r.EvidenceCount > 1:
+		r.Kind = KindPortScan
+	default:
+		r.Kind = KindOther
+	}
+	if r.AbuseTime.IsZero() && !n.earliest.IsZero() {
+		r.AbuseTime = n.earliest.UTC()
+	}
+	if n.within > 0 {
+		base := r.Received
+		if base.IsZero() {
+			base = n.o.now
+		}
+		if !base.IsZero() {
+			r.Deadline = base.Add(n.within).UTC()
+		}
+	}
+	return r
+}
+
+// useful reports whether the text held anything a responder can act on.
+func (n *noticeReader) useful() bool {
+	r := &n.rep
+	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0
+}
+
+// ParseTrustAndSafety reads the text of an AWS Trust & Safety notice (the
+// body of the mail, pasted without its headers): the first notice (AWS ID,
+// Region, EC2 Instance Id, Case Number, forwarded report), the follow-up
+// ("Abuse Time", "Reported Activity", "Required Actions", "within 24
+// hours"), the mitigation notice ("Blocked OUTBOUND TCP traffic … on port
+// 22") and the open-ports advice ("ALL 0.0.0.0/0"). Without the mail's Date,
+// the deadline is read against WithReferenceTime, and left zero without it.
+// A mail (.eml) goes to ParseMail instead.
+func ParseTrustAndSafety(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
+	o := buildOptions(opts)
+	return parseTnsText(ctx, newLimitedReader(r, o.limits.MaxBytes, tnsFormat), &o)
+}
+
+func parseTnsText(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
+	n := newNoticeReader(o, tnsFormat)
+	if err := n.read(ctx, r); err != nil {
+		return nil, err
+	}
+	if !n.useful() {
+		return nil, &ParseError{Format: tnsFormat, Err: fmt.Errorf("%w: no notice fields, resources or evidence in the text", ErrUnknownFormat)}
+	}
+	rep := n.finish()
+	rep.Source = SourceTrustAndSafety
+	s := &reportSink{o: o, format: tnsFormat}
+	if err := s.add(rep); err != nil {
+		return nil, err
+	}
+	return s.reports, nil
+}
+
+// tnsSniff recognises the pasted text of a notice.
+func tnsSniff(head []byte) bool {
+	return looksLikeText(head) && hasTnsMarker(strings.ToLower(string(head)))
+}
+
+func init() {
+	registerFormat(format{name: tnsFormat, priority: 60, sniff: tnsSniff, parse: parseTnsText})
+}

@@ -1,0 +1,116 @@
+package abuse
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+)
+
+// kindRules map words of a reported activity ("Port Scanning", "SSH brute
+// force", "Hosting phishing site") to a Kind, tried in order: the more
+// specific classes first, so that "SSH brute-force scanning" is an
+// intrusion and "phishing spam" is phishing.
+var kindRules = []struct {
+	kind  Kind
+	words []string
+}{
+	{KindPhishing, []string{"phish"}},
+	{KindCopyright, []string{"copyright", "dmca", "infringement", "piracy", "pirated"}},
+	{KindSpam, []string{"spam", "unsolicited", "bulk e-mail", "bulk email", "email abuse", "e-mail abuse", "open relay", "smtp abuse"}},
+	{KindDDoS, []string{"ddos", "denial of service", "denial-of-service", "dos attack", "flood", "amplification", "reflection attack", "reflective"}},
+	{KindIntrusion, []string{"brute", "login attempt", "failed login", "unauthorized access", "unauthorised access", "intrusion", "hacking", "exploit", "sql injection", "credential", "password", "ssh attack", "rdp attack", "web attack", "web application attack", "login attack"}},
+	{KindPortScan, []string{"port scan", "portscan", "port-scan", "scanning", "scan ", "scanner", "probing", "probe", "recon", "open ports", "open tcp ports"}},
+	{KindMalware, []string{"malware", "mining", "miner", "cryptocurrency", "crypto-currency", "bitcoin", "monero", "botnet", "command and control", "c&c", "trojan", "virus", "ransomware", "malicious software", "hosting malicious"}},
+}
+
+// kindFromText is the Kind a reported activity names, KindOther when it
+// names none of them. It is shared by the text formats (Trust & Safety,
+// plain text, X-ARF/ARF categories).
+func kindFromText(s string) Kind {
+	l := strings.ToLower(s) + " "
+	for _, r := range kindRules {
+		for _, w := range r.words {
+			if strings.Contains(l, w) {
+				return r.kind
+			}
+		}
+	}
+	return KindOther
+}
+
+// zoneOffsets are the zone abbreviations found in notices, as offsets in
+// seconds east of UTC (time.Parse would read an unknown abbreviation as UTC).
+var zoneOffsets = map[string]int{
+	"UT": 0, "UTC": 0, "GMT": 0, "Z": 0,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+	"CET": 3600, "CEST": 2 * 3600, "BST": 3600, "EET": 2 * 3600, "EEST": 3 * 3600,
+	"JST": 9 * 3600, "KST": 9 * 3600, "SGT": 8 * 3600, "AEST": 10 * 3600, "AEDT": 11 * 3600,
+}
+
+var looseLayouts = []string{
+	"2 Jan 2006 15:04:05",
+	"Mon, 2 Jan 2006 15:04:05",
+	"Mon 2 Jan 2006 15:04:05",
+	"Mon Jan _2 15:04:05 2006",
+	"Jan _2 2006 15:04:05",
+	"Jan _2, 2006 15:04:05",
+	"January _2, 2006 15:04:05",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04",
+	"2006/01/02 15:04:05",
+	"02/01/2006 15:04:05",
+}
+
+// parseLooseTime reads the times Trust & Safety and reporters write
+// ("27 Apr 2023 14:46:47 GMT", RFC 1123, RFC 3339, ctime, "2023-04-27
+// 14:46:47 UTC"); a time naming no zone is UTC. The result is in UTC.
+func parseLooseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "."))
+	if s == "" {
+		return time.Time{}, false
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), true
+	}
+	if t, err := mail.ParseDate(s); err == nil {
+		return t.UTC(), true
+	}
+	// Split off a trailing zone: "GMT", "+0000", "(UTC)", "UTC+9".
+	fields := strings.Fields(s)
+	off, haveZone := 0, false
+	if n := len(fields); n > 1 {
+		z := strings.Trim(fields[n-1], "()")
+		if o, ok := zoneOffsets[strings.ToUpper(z)]; ok {
+			off, haveZone = o, true
+		} else if t, err := time.Parse("-0700", z); err == nil {
+			_, off = t.Zone()
+			haveZone = true
+		} else if t, err := time.Parse("-07:00", z); err == nil {
+			_, off = t.Zone()
+			haveZone = true
+		}
+		if haveZone {
+			fields = fields[:n-1]
+		}
+	}
+	// ctime with a zone before the year: "Thu Apr 27 14:46:47 UTC 2023".
+	if n := len(fields); n == 6 {
+		if o, ok := zoneOffsets[strings.ToUpper(fields[4])]; ok {
+			off, haveZone = o, true
+			fields = append(fields[:4], fields[5])
+		}
+	}
+	rest := strings.Join(fields, " ")
+	rest = strings.TrimSuffix(rest, "Z")
+	for _, layout := range looseLayouts {
+		if t, err := time.ParseInLocation(layout, rest, time.UTC); err == nil {
+			return t.Add(-time.Duration(off) * time.Second).UTC(), true
+		}
+		if t, err := time.ParseInLocation(layout+".999999999", rest, time.UTC); err == nil {
+			return t.Add(-time.Duration(off) * time.Second).UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
