@@ -491,12 +491,18 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 	return r, true
 }
 
-// timeOfDay reads tcpdump's "14:46:47.123456" on the Reference's date.
+// timeOfDay reads tcpdump's "14:46:47.123456" on the Reference's date, or
+// the day before when that would put it after the Reference.
 func (c *config) timeOfDay(b []byte) (time.Time, bool) {
 	k, ok := parseClock(b)
 	if !ok {
 		return time.Time{}, false
 	}
 	y, m, d := c.ref.In(c.loc).Date()
-	return c.makeTime(y, int(m), d, k, false, 0), true
+	t := c.makeTime(y, int(m), d, k, false, 0)
+	if t.After(c.ref) {
+		y, m, d = c.ref.In(c.loc).AddDate(0, 0, -1).Date()
+		t = c.makeTime(y, int(m), d, k, false, 0)
+	}
+	return t, true
 }
