@@ -1,0 +1,39 @@
+// Package persist finds and removes a malware's persistence, reversibly,
+// on the live host (Root "/") or on an offline root (a snapshot volume
+// mounted elsewhere).
+//
+// [Find] examines every place such malware uses: /etc/crontab,
+// /etc/cron.d, cron.{hourly,daily,weekly,monthly}, anacrontab, user
+// crontabs (Debian /var/spool/cron/crontabs, RHEL /var/spool/cron), at
+// jobs; systemd units, timers, drop-ins and *.wants/ links (system and
+// user); rc.local and init.d; the shell start-up files of every account
+// and /etc/profile.d; authorized_keys and authorized_keys2; /etc/ld.so.preload
+// and the library it names; /etc/hosts; uid-0 and odd-shell accounts;
+// sudoers; udev rules; update-motd.d; binaries dropped in /tmp, /var/tmp
+// and /dev/shm (hidden directories included); files marked immutable. A
+// command that names a file makes that file a finding too.
+//
+// Entries are judged by what they do — a download piped to a shell, base64
+// decoded into a shell, execution from world-writable or hidden places,
+// mining pools and miner flags, reverse shells, chattr, switching off
+// security tools, erasing history — not by names. Where the root carries
+// dpkg metadata (/var/lib/dpkg/info/*.md5sums and the conffiles in
+// /var/lib/dpkg/status) an unchanged packaged file is stock and capped at
+// Info; rpm's database is not read (Berkeley DB or SQLite), so rpm roots
+// are judged by content alone. A stock Debian, Ubuntu or Amazon Linux
+// root yields nothing above Info (see package hosttest for the fixtures).
+//
+// [Plan] turns findings into changes, file by file and line by line;
+// [Apply] quarantines whole files into a quarantine directory with a
+// manifest (path, SHA-256, mode, owner, times, xattrs, inode flags, the
+// reason), removes only the bad lines of line-oriented files (crontabs,
+// shell start-up files, authorized_keys, passwd, hosts, sudoers) keeping
+// the rest byte-identical, disables systemd units (their wants links go
+// into quarantine too) and clears immutable flags where needed, recording
+// them. [Restore] puts everything back byte- and metadata-identical.
+//
+// Every read and write goes through an [os.Root]; symbolic links inside
+// the root are resolved as if chrooted into it (package internal/rootfs),
+// files are opened with O_NOFOLLOW, and a planted link (/etc/cron.d/x ->
+// /etc/shadow, ~/.ssh -> /) is itself a finding, never a way out.
+package persist

@@ -1,0 +1,457 @@
+package persist
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/abusekit/abusekit/internal/rootfs"
+)
+
+// Find examines the root for persistence and returns every entry found,
+// highest severity first. A stock Debian, Ubuntu or Amazon Linux root
+// yields nothing above Info. Find only reads; it never writes.
+func Find(ctx context.Context, opts Options) ([]Finding, error) {
+	o := opts.withDefaults()
+	r, err := rootfs.Open(o.Root)
+	if err != nil {
+		return nil, fmt.Errorf("persist: %w", err)
+	}
+	defer r.Close()
+	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}}
+	f.db = loadDpkg(ctx, r, o.MaxFileBytes)
+	f.loadShells()
+	steps := []func(){
+		f.findAccounts, // first: the user list feeds later checks
+		f.findCron,
+		f.findAt,
+		f.findSystemd,
+		f.findRC,
+		f.findShell,
+		f.findSSHKeys,
+		f.findPreload,
+		f.findHosts,
+		f.findSudoers,
+		f.findUdev,
+		f.findMotd,
+		f.findTemp,
+	}
+	for _, step := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		step()
+	}
+	f.findReferenced()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return sortFindings(f.out), nil
+}
+
+type refSource struct {
+	from string
+	sev  Severity
+}
+
+type finder struct {
+	ctx    context.Context
+	fs     *rootfs.FS
+	o      Options
+	db     *pkgDB
+	out    []Finding
+	users  []passwdEntry
+	shells map[string]bool
+	refs   map[string]refSource
+	homes  []home
+}
+
+type home struct {
+	user string
+	dir  string
+}
+
+// file is a file read from the root.
+type file struct {
+	path  string
+	data  []byte
+	fi    fs.FileInfo
+	flags uint32
+	pkg   string
+	owned bool
+	stock bool
+}
+
+func (f *finder) add(fd Finding) {
+	if len(fd.Content) > 4096 {
+		fd.Content = fd.Content[:4096] + "…"
+	}
+	if fd.Stock && fd.Severity > Info {
+		fd.Reasons = append(fd.Reasons, "capped at info: file is unchanged from package "+fd.Package)
+		fd.Severity = Info
+	}
+	if fd.Severity == Info && fd.Action != ActionClearFlags {
+		fd.Action = ActionNone
+	}
+	f.out = append(f.out, fd)
+}
+
+// read reads a file in a persistence location. Links are resolved within
+// the root; a link is reported when linkOK is false (a planted link in
+// /etc/cron.d and the like). Problems reading are reported as findings,
+// never as errors: a hostile tree must not stop the examination.
+func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
+	li, err := f.fs.Lstat(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errNotDir) {
+			f.problem(p, kind, err)
+		}
+		return nil, false
+	}
+	if li.Mode()&fs.ModeSymlink != 0 {
+		target, _ := f.fs.Readlink(p)
+		rel, rerr := f.fs.Resolve(p, true)
+		if rerr != nil {
+			f.add(Finding{Path: p, Kind: KindSymlink, Severity: High, Action: ActionRemoveLink, Content: target,
+				Reasons: []string{fmt.Sprintf("symbolic link %s -> %s cannot be resolved inside the root: %v", p, target, rerr)}})
+			return nil, false
+		}
+		if !linkOK {
+			f.add(Finding{Path: p, Kind: KindSymlink, Severity: High, Action: ActionRemoveLink, Content: target,
+				Reasons: []string{fmt.Sprintf("planted symbolic link in a %s location: -> %s (resolves to %s inside the root)", kind, target, rootfs.Abs(rel))}})
+			return nil, false
+		}
+	}
+	rel, err := f.fs.Resolve(p, true)
+	if err != nil {
+		f.problem(p, kind, err)
+		return nil, false
+	}
+	fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+	if err != nil {
+		f.problem(p, kind, err)
+		return nil, false
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		f.problem(p, kind, err)
+		return nil, false
+	}
+	if !fi.Mode().IsRegular() {
+		if !fi.IsDir() {
+			f.add(Finding{Path: p, Kind: kind, Severity: Medium, Reasons: []string{"not a regular file: " + fi.Mode().Type().String()}})
+		}
+		return nil, false
+	}
+	fl := &file{path: p, fi: fi}
+	fl.flags, _ = rootfs.Flags(fh)
+	f.checkFlags(p, kind, fl.flags)
+	data, err := rootfs.ReadAll(fh, p, f.o.MaxFileBytes)
+	if err != nil {
+		f.problem(p, kind, err)
+		return nil, false
+	}
+	fl.data = data
+	fl.pkg, fl.owned, fl.stock = f.db.check(p, data)
+	return fl, true
+}
+
+var errNotDir = errors.New("not a directory")
+
+func (f *finder) problem(p string, kind Kind, err error) {
+	sev := Low
+	var reason string
+	switch {
+	case errors.Is(err, rootfs.ErrSymlinkEscape):
+		sev = High
+		reason = "a symbolic link on the way points out of the root: " + err.Error()
+	case errors.Is(err, rootfs.ErrTooManyLinks):
+		sev = Medium
+		reason = "symbolic link loop: " + err.Error()
+	case errors.Is(err, rootfs.ErrTooLarge):
+		reason = "too large to examine: " + err.Error()
+	default:
+		if strings.Contains(err.Error(), "not a directory") {
+			return
+		}
+		f.o.Logger.Debug("persist: cannot read", "path", p, "err", err)
+		reason = "cannot read: " + err.Error()
+	}
+	f.add(Finding{Path: p, Kind: kind, Severity: sev, Reasons: []string{reason}})
+}
+
+func (f *finder) checkFlags(p string, kind Kind, flags uint32) {
+	if flags&(rootfs.FlagImmutable|rootfs.FlagAppend) == 0 {
+		return
+	}
+	var r []string
+	if flags&rootfs.FlagImmutable != 0 {
+		r = append(r, "marked immutable (chattr +i) to resist removal")
+	}
+	if flags&rootfs.FlagAppend != 0 {
+		r = append(r, "marked append-only (chattr +a)")
+	}
+	f.add(Finding{Path: p, Kind: KindImmutable, Severity: High, Reasons: r, Action: ActionClearFlags, Content: kind.String()})
+}
+
+func (k Kind) String() string { return string(k) }
+
+// dirFlags checks the inode flags of a directory we list.
+func (f *finder) dirFlags(p string, kind Kind) {
+	rel, err := f.fs.Resolve(p, true)
+	if err != nil {
+		return
+	}
+	fh, err := f.fs.OpenRel(rel, os.O_RDONLY|0x10000 /* O_DIRECTORY */, 0)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
+	if fl, err := rootfs.Flags(fh); err == nil {
+		f.checkFlags(p, kind, fl)
+	}
+}
+
+// list returns the names in directory p (sorted), following links within
+// the root; a missing directory is empty.
+func (f *finder) list(p string, kind Kind) []fs.DirEntry {
+	ents, err := f.fs.ReadDir(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) && !strings.Contains(err.Error(), "not a directory") {
+			f.problem(p, kind, err)
+		}
+		return nil
+	}
+	f.dirFlags(p, kind)
+	return ents
+}
+
+// since adds a reason when the file changed inside the incident window.
+func (f *finder) since(fl *file) (string, bool) {
+	if f.o.Since.IsZero() || fl == nil || fl.fi == nil {
+		return "", false
+	}
+	if fl.fi.ModTime().After(f.o.Since) {
+		return fmt.Sprintf("changed %s, after %s", fl.fi.ModTime().UTC().Format(time.RFC3339), f.o.Since.UTC().Format(time.RFC3339)), true
+	}
+	return "", false
+}
+
+// entry records a judged line.
+func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v verdict, action Action) {
+	fd := Finding{Path: fl.path, Line: line, Kind: kind, Severity: v.sev, Reasons: v.reasons, Content: content,
+		Referenced: v.refs, User: user, Package: fl.pkg, Stock: fl.stock}
+	if r, ok := f.since(fl); ok && (line == 0 || fd.Severity > Info) {
+		// A whole file new in the window is worth a look; a line of an
+		// edited file is judged by what it does.
+		fd.Reasons = append(fd.Reasons, r)
+		if fd.Severity < Low {
+			fd.Severity = Low
+		}
+	}
+	if fd.Severity > Info {
+		fd.Action = action
+	}
+	if fd.Reasons == nil {
+		fd.Reasons = []string{kindInventory[kind]}
+	}
+	if !fd.Stock {
+		f.noteRefs(fd)
+	}
+	f.add(fd)
+}
+
+var kindInventory = map[Kind]string{
+	KindCron: "scheduled command", KindAt: "pending at job", KindSystemd: "service unit",
+	KindRCLocal: "runs at boot", KindInitd: "init script", KindShellProfile: "runs at login",
+	KindSSHKey: "authorized key", KindPreload: "preloaded library", KindHosts: "static host entry",
+	KindAccount: "account", KindSudoers: "sudo rule", KindUdev: "udev program", KindMotd: "runs at login (motd)",
+}
+
+// noteRefs remembers referenced files of entries worth acting on.
+func (f *finder) noteRefs(fd Finding) {
+	if fd.Severity < Medium {
+		return
+	}
+	loc := fd.Path
+	if fd.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", fd.Path, fd.Line)
+	}
+	for _, p := range fd.Referenced {
+		if old, ok := f.refs[p]; !ok || fd.Severity > old.sev {
+			f.refs[p] = refSource{from: loc, sev: fd.Severity}
+		}
+	}
+}
+
+// script judges a whole script (cron.daily, init.d, update-motd.d, at
+// job): one finding for the file, naming the lines that matter.
+func (f *finder) script(fl *file, kind Kind, action Action) {
+	var all verdict
+	var bad []string
+	for i, line := range splitLines(fl.data) {
+		v := analyzeCommand(line)
+		if v.sev > Info {
+			for _, r := range v.reasons {
+				all.reasons = appendUnique(all.reasons, fmt.Sprintf("line %d: %s", i+1, r))
+			}
+			if v.sev > all.sev {
+				all.sev = v.sev
+			}
+			bad = append(bad, strings.TrimSpace(line))
+			all.refs = appendUnique(all.refs, v.refs...)
+		}
+	}
+	content := strings.Join(bad, "\n")
+	if all.sev == Info {
+		if fl.owned || (!f.db.present && !strings.HasPrefix(string(fl.data), "\x7fELF")) {
+			// Stock (or unknowable) and harmless: inventory only.
+			f.entry(fl, kind, 0, "", "", all, ActionNone)
+			return
+		}
+		if f.db.present && !fl.owned {
+			all.add(Low, "not installed by any package")
+		}
+	}
+	if fl.owned && !fl.stock {
+		all.reasons = append(all.reasons, "differs from the copy installed by package "+fl.pkg)
+	}
+	if hasELF(fl.data) {
+		all.add(High, "an ELF binary where a script belongs")
+	}
+	f.entry(fl, kind, 0, content, "", all, action)
+}
+
+func (f *finder) loadShells() {
+	f.shells = map[string]bool{}
+	if data, err := f.fs.ReadFile("/etc/shells", f.o.MaxFileBytes); err == nil {
+		for _, l := range splitLines(data) {
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "/") {
+				f.shells[l] = true
+				for _, a := range usrAliases(l) {
+					f.shells[a] = true
+				}
+			}
+		}
+	}
+}
+
+func fingerprint(blob []byte) string {
+	s := sha256.Sum256(blob)
+	return "SHA256:" + base64.RawStdEncoding.EncodeToString(s[:])
+}
+
+// findReferenced turns files named by suspicious entries into findings of
+// their own, so that Plan quarantines the payload with the entry.
+func (f *finder) findReferenced() {
+	for p, src := range f.refs {
+		if f.ctx.Err() != nil {
+			return
+		}
+		rel, err := f.fs.Resolve(p, true)
+		if err != nil {
+			continue
+		}
+		fi, err := f.fs.Root().Lstat(rel)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && (inWritable(p) || strings.Contains(p, "/.")) {
+				f.add(Finding{Path: p, Kind: KindReferenced, Severity: Low,
+					Reasons: []string{"referenced by " + src.from + " but missing (deleted after it ran?)"}})
+			}
+			continue
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		real := rootfs.Abs(rel)
+		if pf, ok := f.db.lookup(real); ok {
+			fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+			if err != nil {
+				continue
+			}
+			data, err := rootfs.ReadAll(fh, real, f.o.MaxFileBytes)
+			fh.Close()
+			if err == nil {
+				if _, _, stock := f.db.check(real, data); stock {
+					continue // a stock tool (curl, sh, run-parts) named by a bad entry stays
+				}
+			}
+			_ = pf
+		} else if !f.db.present && systemPath(real) && !inWritable(real) {
+			continue // no package DB: never quarantine system binaries on a guess
+		}
+		if isPersistenceConfig(real) {
+			continue // judged on its own by the location checks
+		}
+		fl, ok := f.read(real, KindReferenced, true)
+		if !ok {
+			continue
+		}
+		reasons := []string{"run or loaded by " + src.from}
+		if hasELF(fl.data) {
+			reasons = append(reasons, "ELF executable")
+		}
+		sev := src.sev
+		if hasShebang(fl.data) {
+			var v verdict
+			for _, line := range splitLines(fl.data) {
+				v.merge(analyzeCommand(line))
+			}
+			if v.sev > sev {
+				sev = v.sev
+			}
+			reasons = append(reasons, v.reasons...)
+		}
+		if fl.owned && !fl.stock {
+			reasons = append(reasons, "differs from the copy installed by package "+fl.pkg)
+		}
+		f.add(Finding{Path: real, Kind: KindReferenced, Severity: sev, Reasons: reasons, Action: ActionQuarantine, Package: fl.pkg})
+	}
+}
+
+func systemPath(p string) bool {
+	for _, pre := range []string{"/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/libexec/", "/usr/share/", "/etc/"} {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+// isPersistenceConfig: files the location checks judge line by line; a
+// bad entry that names /etc/crontab (chattr +i /etc/crontab) must not make
+// Plan quarantine the whole crontab.
+func isPersistenceConfig(p string) bool {
+	switch p {
+	case "/etc/crontab", "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/hosts", "/etc/sudoers",
+		"/etc/ld.so.preload", "/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/rc.local", "/etc/anacrontab":
+		return true
+	}
+	if strings.Contains(p, "/.ssh/") || strings.HasPrefix(p, "/var/spool/cron/") || strings.HasPrefix(p, "/etc/cron") {
+		return true
+	}
+	b := path.Base(p)
+	switch b {
+	case ".bashrc", ".profile", ".bash_profile", ".zshrc", ".bash_login":
+		return true
+	}
+	return false
+}
+
+// drain discards the rest of a reader; used by walkers that only need a
+// file's head.
+func readHead(fh *os.File, n int) []byte {
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(fh, buf)
+	return buf[:k]
+}

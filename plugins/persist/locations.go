@@ -1,0 +1,771 @@
+package persist
+
+import (
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/abusekit/abusekit/internal/rootfs"
+)
+
+// ---- accounts: /etc/passwd, /etc/shadow ----
+
+var noLoginShells = map[string]bool{"/usr/sbin/nologin": true, "/sbin/nologin": true, "/bin/false": true, "/usr/bin/false": true,
+	"/bin/sync": true, "/sbin/shutdown": true, "/sbin/halt": true, "/usr/sbin/shutdown": true, "/usr/sbin/halt": true, "/usr/bin/sync": true, "": true}
+
+func (f *finder) findAccounts() {
+	fl, ok := f.read("/etc/passwd", KindAccount, false)
+	if !ok {
+		return
+	}
+	f.users = parsePasswd(fl.data)
+	hashes := map[string]string{}
+	if sh, ok := f.read("/etc/shadow", KindAccount, false); ok {
+		for _, e := range parseShadow(sh.data) {
+			hashes[e.Name] = e.Hash
+		}
+	}
+	seen := map[string]int{}
+	for _, u := range f.users {
+		var v verdict
+		if u.Err != nil {
+			v.add(Medium, "malformed passwd line: "+u.Err.Error())
+			f.entry(fl, KindAccount, u.Line, u.Raw, u.Name, v, ActionRemoveLine)
+			continue
+		}
+		if n, dup := seen[u.Name]; dup {
+			v.add(High, fmt.Sprintf("duplicate account name (first at line %d)", n))
+		}
+		seen[u.Name] = u.Line
+		if u.UID == 0 && u.Name != "root" {
+			v.add(Critical, "a second uid-0 account: full root under another name")
+		}
+		if u.Pass == "" {
+			v.add(High, "no password in passwd: anyone can log in")
+		}
+		login := !noLoginShells[u.Shell]
+		if login && len(f.shells) > 0 && !f.shells[u.Shell] {
+			v.add(High, "login shell "+u.Shell+" is not listed in /etc/shells")
+		}
+		if u.Shell != "" {
+			if jp := judgePath(u.Shell); jp.sev > Info {
+				v.add(Critical, "login shell in a world-writable or hidden place: "+u.Shell)
+			}
+		}
+		if inWritable(u.Home+"/") || strings.HasPrefix(u.Home, "/dev/shm") {
+			v.add(High, "home directory in a world-writable place: "+u.Home)
+		}
+		if h, ok := hashes[u.Name]; ok && login && h == "" {
+			v.add(High, "empty password in shadow for an account with a login shell")
+		}
+		if login && u.UID > 0 && u.UID < 1000 && u.UID != 65534 {
+			if h := hashes[u.Name]; h != "" && h[0] != '*' && h[0] != '!' {
+				v.add(Medium, "system account with a login shell and a usable password")
+			}
+		}
+		if v.sev == Info {
+			if u.UID < 1000 || !login {
+				continue // system accounts that cannot log in: not worth listing
+			}
+			v.reasons = []string{fmt.Sprintf("login account uid=%d shell=%s home=%s", u.UID, u.Shell, u.Home)}
+		}
+		f.entry(fl, KindAccount, u.Line, u.Raw, u.Name, v, ActionRemoveLine)
+	}
+	// Homes of every account, for shell start-up files and ssh keys.
+	seenHome := map[string]bool{}
+	for _, u := range f.users {
+		h := path.Clean("/" + u.Home)
+		if u.Err != nil || h == "/" || h == "/nonexistent" || seenHome[h] || strings.HasPrefix(h, "/proc") || strings.HasPrefix(h, "/sys") {
+			continue
+		}
+		if u.UID != 0 && u.UID < 1000 && noLoginShells[u.Shell] && !strings.HasPrefix(h, "/home/") {
+			// Daemon accounts (www-data: /var/www) still get their keys
+			// checked when the home exists.
+			if _, err := f.fs.Stat(h + "/.ssh"); err != nil {
+				continue
+			}
+		}
+		seenHome[h] = true
+		f.homes = append(f.homes, home{user: u.Name, dir: h})
+	}
+	if !seenHome["/root"] {
+		f.homes = append(f.homes, home{user: "root", dir: "/root"})
+	}
+}
+
+func (f *finder) userExists(name string) (passwdEntry, bool) {
+	for _, u := range f.users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return passwdEntry{}, false
+}
+
+// ---- cron ----
+
+func (f *finder) findCron() {
+	f.crontab("/etc/crontab", true, "")
+	for _, e := range f.list("/etc/cron.d", KindCron) {
+		f.crontab("/etc/cron.d/"+e.Name(), true, "")
+	}
+	for _, d := range []string{"hourly", "daily", "weekly", "monthly", "yearly"} {
+		dir := "/etc/cron." + d
+		for _, e := range f.list(dir, KindCron) {
+			if fl, ok := f.read(dir+"/"+e.Name(), KindCron, false); ok {
+				f.script(fl, KindCron, ActionQuarantine)
+			}
+		}
+	}
+	if fl, ok := f.read("/etc/anacrontab", KindCron, false); ok {
+		for _, l := range parseAnacrontab(fl.data) {
+			v := analyzeCommand(l.Command)
+			if l.Err != nil {
+				v.add(Low, "unparseable anacrontab line")
+			}
+			if l.Env && v.sev == Info {
+				continue
+			}
+			f.entry(fl, KindCron, l.Line, l.Raw, "root", v, ActionRemoveLine)
+		}
+	}
+	// Debian: /var/spool/cron/crontabs/<user>; RHEL: /var/spool/cron/<user>.
+	for _, dir := range []string{"/var/spool/cron/crontabs", "/var/spool/cron", "/var/spool/cron/tabs"} {
+		for _, e := range f.list(dir, KindCron) {
+			if e.IsDir() || e.Name() == "crontabs" || e.Name() == "atjobs" || e.Name() == "atspool" || e.Name() == "tabs" || strings.HasPrefix(e.Name(), ".") && e.Name() != "." && (e.Name() == ".SEQ" || e.Name() == ".placeholder") {
+				continue
+			}
+			f.crontab(dir+"/"+e.Name(), false, e.Name())
+		}
+	}
+}
+
+func (f *finder) crontab(p string, system bool, owner string) {
+	fl, ok := f.read(p, KindCron, false)
+	if !ok {
+		return
+	}
+	if owner != "" {
+		if _, ok := f.userExists(owner); !ok && len(f.users) > 0 {
+			f.add(Finding{Path: p, Kind: KindCron, Severity: Medium, Action: ActionQuarantine,
+				Reasons: []string{"crontab for a user not in /etc/passwd: " + owner}})
+		}
+	}
+	if hasELF(fl.data) {
+		f.add(Finding{Path: p, Kind: KindCron, Severity: High, Action: ActionQuarantine, Reasons: []string{"an ELF binary where a crontab belongs"}})
+		return
+	}
+	for _, l := range parseCrontab(fl.data, system) {
+		user := l.User
+		if !system {
+			user = owner
+		}
+		v := analyzeCommand(l.Command)
+		if l.Err != nil {
+			v.add(Low, "unparseable cron line: "+l.Err.Error())
+		}
+		if l.Env {
+			if v.sev == Info {
+				continue
+			}
+		} else if system && user != "" && len(f.users) > 0 {
+			if _, ok := f.userExists(user); !ok {
+				v.add(Medium, "runs as a user not in /etc/passwd: "+user)
+			}
+		}
+		if f.db.present && !fl.owned && system && p != "/etc/crontab" && v.sev == Info {
+			v.reasons = append(v.reasons, "not installed by any package")
+		}
+		f.entry(fl, KindCron, l.Line, l.Raw, user, v, ActionRemoveLine)
+	}
+}
+
+// ---- at ----
+
+func (f *finder) findAt() {
+	for _, dir := range []string{"/var/spool/cron/atjobs", "/var/spool/at"} {
+		for _, e := range f.list(dir, KindAt) {
+			if e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			if fl, ok := f.read(dir+"/"+e.Name(), KindAt, false); ok {
+				f.script(fl, KindAt, ActionQuarantine)
+			}
+		}
+	}
+}
+
+// ---- systemd ----
+
+var systemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+var userUnitDirs = []string{"/etc/systemd/user", "/usr/lib/systemd/user", "/lib/systemd/user"}
+
+func isUnitName(n string) bool {
+	for _, s := range []string{".service", ".timer", ".socket", ".path", ".mount", ".target", ".automount"} {
+		if strings.HasSuffix(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var reSecUnit = regexp.MustCompile(`(?i)^(apparmor|auditd|firewalld|ufw|aegis|aliyun|cloudmonitor|amazon-ssm-agent|snap\.amazon-ssm-agent\.amazon-ssm-agent|amazon-cloudwatch-agent|falcon-sensor|osqueryd|wazuh-agent|ossec|clamav-daemon|clamav-freshclam|rsyslog|systemd-journald|auditd)\.service$`)
+
+func (f *finder) findSystemd() {
+	seen := map[string]bool{}
+	for _, d := range systemUnitDirs {
+		f.unitDir(d, true, "", seen)
+	}
+	for _, d := range userUnitDirs {
+		f.unitDir(d, true, "", seen)
+	}
+	for _, h := range f.homes {
+		f.unitDir(h.dir+"/.config/systemd/user", false, h.user, seen)
+	}
+}
+
+func (f *finder) unitDir(dir string, system bool, user string, seen map[string]bool) {
+	rel, err := f.fs.Resolve(dir, true)
+	if err != nil || seen[rel] {
+		return
+	}
+	seen[rel] = true
+	vendor := strings.HasPrefix(dir, "/lib/") || strings.HasPrefix(dir, "/usr/lib/")
+	for _, e := range f.list(dir, KindSystemd) {
+		name := e.Name()
+		p := dir + "/" + name
+		switch {
+		case e.IsDir() && (strings.HasSuffix(name, ".wants") || strings.HasSuffix(name, ".requires") || strings.HasSuffix(name, ".upholds")):
+			f.wantsDir(p)
+		case e.IsDir() && strings.HasSuffix(name, ".d"):
+			for _, c := range f.list(p, KindSystemd) {
+				if strings.HasSuffix(c.Name(), ".conf") {
+					if fl, ok := f.read(p+"/"+c.Name(), KindSystemd, true); ok {
+						f.unitFile(fl, strings.TrimSuffix(name, ".d"), user, true, false)
+					}
+				}
+			}
+		case e.Type()&fs.ModeSymlink != 0 && isUnitName(name):
+			target, _ := f.fs.Readlink(p)
+			if target == "/dev/null" {
+				if reSecUnit.MatchString(name) {
+					f.add(Finding{Path: p, Kind: KindSystemd, Severity: High, Unit: name, Content: target, Action: ActionRemoveLink,
+						Reasons: []string{"masks a security or logging service: " + name}})
+				}
+				continue
+			}
+			if v := judgePath(target); v.sev > Info {
+				f.add(Finding{Path: p, Kind: KindSystemd, Severity: v.sev, Unit: name, Content: target, Action: ActionRemoveLink, Reasons: v.reasons})
+			}
+		case e.Type().IsRegular() && isUnitName(name):
+			if fl, ok := f.read(p, KindSystemd, true); ok {
+				f.unitFile(fl, name, user, false, vendor)
+			}
+		}
+	}
+}
+
+func (f *finder) wantsDir(dir string) {
+	for _, e := range f.list(dir, KindSystemd) {
+		p := dir + "/" + e.Name()
+		target, err := f.fs.Readlink(p)
+		if err != nil {
+			continue
+		}
+		var v verdict
+		if tv := judgePath(target); tv.sev > Info {
+			v.merge(tv)
+		}
+		if _, err := f.fs.Resolve(p, true); err != nil {
+			v.add(High, "wants link cannot be resolved inside the root: "+err.Error())
+		}
+		if v.sev > Info {
+			f.add(Finding{Path: p, Kind: KindSystemd, Severity: v.sev, Unit: e.Name(), Content: target, Action: ActionRemoveLink, Reasons: v.reasons})
+		}
+	}
+}
+
+func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
+	var all verdict
+	line := 0
+	content := ""
+	for _, e := range parseUnit(fl.data) {
+		var v verdict
+		switch {
+		case strings.HasPrefix(e.Key, "Exec"):
+			v = analyzeCommand(execCommand(e.Value))
+		case e.Key == "Environment" || e.Key == "EnvironmentFile" || e.Key == "PassEnvironment":
+			v = analyzeCommand(e.Value)
+			if strings.HasPrefix(e.Key, "EnvironmentFile") {
+				v.merge(judgePath(strings.TrimLeft(e.Value, "-")))
+			}
+		case e.Key == "WorkingDirectory" || e.Key == "RootDirectory":
+			if jv := judgePath(e.Value + "/"); jv.sev > Info {
+				v.add(Medium, "works in a world-writable or hidden directory: "+e.Value)
+			}
+		}
+		if v.sev > all.sev || (line == 0 && strings.HasPrefix(e.Key, "ExecStart")) {
+			line = e.Line
+			content = e.Key + "=" + e.Value
+		}
+		all.merge(v)
+	}
+	if all.sev == Info {
+		if vendor && (fl.stock || !f.db.present || fl.owned) {
+			if fl.owned && !fl.stock {
+				all.add(Medium, "vendor unit differs from the copy installed by package "+fl.pkg)
+				f.entry(fl, KindSystemd, 0, "", user, all, ActionQuarantine)
+			}
+			return // vendor units: listed only when something is wrong
+		}
+		if vendor && f.db.present && !fl.owned {
+			all.add(Low, "vendor unit not installed by any package")
+		}
+	}
+	if dropin {
+		all.reasons = append(all.reasons, "drop-in for "+unit)
+	}
+	fd := Finding{Path: fl.path, Line: line, Kind: KindSystemd, Severity: all.sev, Reasons: all.reasons, Content: content,
+		Referenced: all.refs, Unit: unit, User: user, Package: fl.pkg, Stock: fl.stock}
+	if r, ok := f.since(fl); ok {
+		fd.Reasons = append(fd.Reasons, r)
+		if fd.Severity < Low {
+			fd.Severity = Low
+		}
+	}
+	if fd.Severity > Info {
+		if dropin {
+			fd.Action = ActionQuarantine
+		} else {
+			fd.Action = ActionDisableUnit
+		}
+	}
+	if fd.Reasons == nil {
+		fd.Reasons = []string{kindInventory[KindSystemd]}
+	}
+	if !fd.Stock {
+		f.noteRefs(fd)
+	}
+	f.add(fd)
+}
+
+// ---- rc.local and init.d ----
+
+func (f *finder) findRC() {
+	for _, p := range []string{"/etc/rc.local", "/etc/rc.d/rc.local"} {
+		fl, ok := f.read(p, KindRCLocal, p == "/etc/rc.d/rc.local" || p == "/etc/rc.local")
+		if !ok {
+			continue
+		}
+		if hasELF(fl.data) {
+			f.add(Finding{Path: p, Kind: KindRCLocal, Severity: High, Action: ActionQuarantine, Reasons: []string{"an ELF binary where a script belongs"}})
+			continue
+		}
+		f.lines(fl, KindRCLocal, "root")
+	}
+	for _, e := range f.list("/etc/init.d", KindInitd) {
+		if e.IsDir() {
+			continue
+		}
+		if fl, ok := f.read("/etc/init.d/"+e.Name(), KindInitd, true); ok {
+			f.script(fl, KindInitd, ActionQuarantine)
+		}
+	}
+}
+
+// lines judges each line of a shell file on its own (rc.local, .bashrc):
+// bad lines go, the rest stays byte-identical.
+func (f *finder) lines(fl *file, kind Kind, user string) {
+	any := false
+	for i, line := range splitLines(fl.data) {
+		v := analyzeCommand(line)
+		if v.sev == Info {
+			continue
+		}
+		any = true
+		f.entry(fl, kind, i+1, line, user, v, ActionRemoveLine)
+	}
+	if !any {
+		if r, ok := f.since(fl); ok {
+			f.add(Finding{Path: fl.path, Kind: kind, Severity: Low, User: user, Reasons: []string{r}})
+		}
+	}
+}
+
+// ---- shell start-up files ----
+
+var userShellFiles = []string{".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc", ".zprofile", ".zshenv", ".zlogin", ".cshrc", ".tcshrc", ".kshrc", ".config/fish/config.fish"}
+
+func (f *finder) findShell() {
+	for _, p := range []string{"/etc/profile", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zsh/zshrc", "/etc/zsh/zshenv", "/etc/zshrc", "/etc/csh.cshrc", "/etc/environment"} {
+		if fl, ok := f.read(p, KindShellProfile, true); ok {
+			f.lines(fl, KindShellProfile, "")
+		}
+	}
+	for _, e := range f.list("/etc/profile.d", KindShellProfile) {
+		if fl, ok := f.read("/etc/profile.d/"+e.Name(), KindShellProfile, true); ok {
+			f.script(fl, KindShellProfile, ActionQuarantine)
+		}
+	}
+	for _, h := range f.homes {
+		for _, n := range userShellFiles {
+			p := h.dir + "/" + n
+			if fl, ok := f.read(p, KindShellProfile, true); ok {
+				f.lines(fl, KindShellProfile, h.user)
+			}
+		}
+	}
+}
+
+// ---- ssh keys ----
+
+func (f *finder) findSSHKeys() {
+	seenKey := map[string]string{}
+	for _, h := range f.homes {
+		for _, n := range []string{"authorized_keys", "authorized_keys2"} {
+			p := h.dir + "/.ssh/" + n
+			li, err := f.fs.Lstat(h.dir + "/.ssh")
+			if err == nil && li.Mode()&fs.ModeSymlink != 0 {
+				target, _ := f.fs.Readlink(h.dir + "/.ssh")
+				f.add(Finding{Path: h.dir + "/.ssh", Kind: KindSymlink, Severity: High, User: h.user, Content: target, Action: ActionRemoveLink,
+					Reasons: []string{"~/.ssh is a symbolic link (-> " + target + "): keys are not read through it"}})
+				break
+			}
+			fl, ok := f.read(p, KindSSHKey, false)
+			if !ok {
+				continue
+			}
+			keys := parseAuthorizedKeys(fl.data)
+			recent, recentReason := f.since(fl)
+			for i, k := range keys {
+				var v verdict
+				if k.Err != nil {
+					v.add(Low, "unparseable authorized_keys line")
+				} else {
+					fp := fingerprint(k.Blob)
+					v.reasons = append(v.reasons, fmt.Sprintf("%s key %s %s", k.Type, fp, k.Comment))
+					if other, dup := seenKey[fp]; dup && other != h.user {
+						v.reasons = append(v.reasons, "same key also authorizes "+other)
+					}
+					seenKey[fp] = h.user
+				}
+				if cmd, ok := optionValue(k.Options, "command"); ok {
+					cv := analyzeCommand(cmd)
+					v.merge(cv)
+				}
+				if n == "authorized_keys2" {
+					v.add(Medium, "authorized_keys2: deprecated file favoured by malware")
+				}
+				if recentReason {
+					if i == len(keys)-1 {
+						v.add(High, "last key of a file "+recent+": appended during the incident window?")
+					} else {
+						v.add(Medium, "key file "+recent)
+					}
+				}
+				f.entry(&file{path: fl.path}, KindSSHKey, k.Line, k.Raw, h.user, v, ActionRemoveLine)
+			}
+		}
+	}
+}
+
+// ---- ld.so.preload ----
+
+func (f *finder) findPreload() {
+	fl, ok := f.read("/etc/ld.so.preload", KindPreload, false)
+	if !ok {
+		return
+	}
+	for i, line := range splitLines(fl.data) {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		var v verdict
+		for _, lib := range strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' }) {
+			v.add(High, "preloads "+lib+" into every process (rootkit technique)")
+			v.merge(judgePath(lib))
+			if jp := judgePath(lib); jp.sev > Info {
+				v.add(Critical, "preloaded library in a world-writable or hidden place")
+			}
+			if f.db.present {
+				if _, owned := f.db.lookup(lib); !owned {
+					v.add(Critical, "preloaded library not installed by any package: "+lib)
+				}
+			}
+			if strings.HasPrefix(lib, "/") {
+				v.refs = appendUnique(v.refs, lib)
+				if _, err := f.fs.Stat(lib); err != nil {
+					v.reasons = append(v.reasons, "library missing: "+lib)
+				}
+			}
+		}
+		f.entry(fl, KindPreload, i+1, line, "", v, ActionRemoveLine)
+	}
+}
+
+// ---- /etc/hosts ----
+
+var reSensitiveHost = regexp.MustCompile(`(?i)(aliyun|aegis|qcloud|tencent|baidubce|amazonaws\.com|ubuntu\.com|debian\.org|centos\.org|fedoraproject\.org|amazonlinux|github\.com|githubusercontent\.com|docker\.(com|io)|pypi\.org|clamav|virustotal|crowdstrike|sentinelone|microsoft\.com|google\.com|letsencrypt\.org|rubygems\.org|npmjs\.org|golang\.org)`)
+
+func (f *finder) findHosts() {
+	fl, ok := f.read("/etc/hosts", KindHosts, false)
+	if !ok {
+		return
+	}
+	hostname := ""
+	if b, err := f.fs.ReadFile("/etc/hostname", 4096); err == nil {
+		hostname = strings.TrimSpace(string(b))
+	}
+	for _, e := range parseHosts(fl.data) {
+		addr, err := netip.ParseAddr(e.Addr)
+		var v verdict
+		if err != nil {
+			v.add(Low, "unparseable address "+e.Addr)
+			f.entry(fl, KindHosts, e.Line, e.Raw, "", v, ActionRemoveLine)
+			continue
+		}
+		local := addr.IsLoopback() || addr.IsUnspecified()
+		for _, n := range e.Names {
+			ln := strings.ToLower(n)
+			if ln == "localhost" || strings.HasPrefix(ln, "localhost") || strings.HasPrefix(ln, "ip6-") || ln == strings.ToLower(hostname) ||
+				strings.HasPrefix(ln, strings.ToLower(hostname)+".") || !strings.Contains(ln, ".") || strings.HasSuffix(ln, ".local") ||
+				strings.HasSuffix(ln, ".internal") || strings.HasSuffix(ln, ".localdomain") || strings.HasSuffix(ln, ".lan") {
+				continue
+			}
+			switch {
+			case rePoolHost.MatchString(ln):
+				v.add(High, "pins a mining pool host: "+n)
+			case reSensitiveHost.MatchString(ln) && local:
+				v.add(High, "blackholes "+n+" (blocks updates or security tools)")
+			case reSensitiveHost.MatchString(ln):
+				v.add(High, "redirects "+n+" to "+e.Addr)
+			case local:
+				v.add(Low, "blackholes "+n)
+			case addr.IsPrivate() || addr.IsLinkLocalUnicast():
+				v.add(Info, "maps "+n+" to a private address")
+			default:
+				v.add(Low, "redirects "+n+" to "+e.Addr)
+			}
+		}
+		if v.sev > Info {
+			f.entry(fl, KindHosts, e.Line, e.Raw, "", v, ActionRemoveLine)
+		}
+	}
+}
+
+// ---- sudoers ----
+
+var reSudoSpec = regexp.MustCompile(`^(\S+)\s+\S+\s*=\s*(\([^)]*\)\s*)?(.*)$`)
+
+func (f *finder) findSudoers() {
+	f.sudoersFile("/etc/sudoers")
+	for _, e := range f.list("/etc/sudoers.d", KindSudoers) {
+		n := e.Name()
+		if strings.Contains(n, ".") || strings.HasSuffix(n, "~") {
+			continue // sudo skips these names
+		}
+		f.sudoersFile("/etc/sudoers.d/" + n)
+	}
+}
+
+func (f *finder) sudoersFile(p string) {
+	fl, ok := f.read(p, KindSudoers, false)
+	if !ok {
+		return
+	}
+	for i, line := range splitLines(fl.data) {
+		t := strings.TrimSpace(line)
+		if t == "" || (strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "#include")) {
+			continue
+		}
+		var v verdict
+		switch {
+		case strings.HasPrefix(t, "#include") || strings.HasPrefix(t, "@include"):
+			f2 := strings.Fields(t)
+			if len(f2) == 2 && f2[1] != "/etc/sudoers.d" {
+				v.add(Low, "includes "+f2[1])
+			}
+		case strings.HasPrefix(t, "Defaults"):
+			if strings.Contains(t, "!authenticate") {
+				v.add(High, "turns off sudo authentication")
+			}
+			if strings.Contains(t, "LD_PRELOAD") || strings.Contains(t, "LD_LIBRARY_PATH") {
+				v.add(High, "keeps a library-injection variable")
+			}
+			if strings.Contains(t, "!logfile") || strings.Contains(t, "!syslog") {
+				v.add(Medium, "turns off sudo logging")
+			}
+		case strings.Contains(t, "_Alias"):
+		default:
+			m := reSudoSpec.FindStringSubmatch(t)
+			if m == nil {
+				continue
+			}
+			who, cmds := m[1], m[3]
+			all := strings.Contains(cmds, "ALL")
+			nopw := strings.Contains(cmds, "NOPASSWD")
+			v.merge(analyzeCommand(cmds))
+			switch {
+			case who == "ALL" && all:
+				v.add(Critical, "every user may run anything as root")
+			case strings.HasPrefix(who, "%"):
+				if nopw && all && who != "%sudo" && who != "%wheel" && who != "%admin" {
+					v.add(Medium, "group "+who+" may run anything without a password")
+				}
+			case who == "root":
+			default:
+				u, ok := f.userExists(who)
+				switch {
+				case !ok && len(f.users) > 0:
+					v.add(High, "grants sudo to "+who+", who is not in /etc/passwd")
+				case ok && u.UID == 0 && all:
+					v.add(High, "grants sudo to a second uid-0 account "+who)
+				case ok && u.UID < 1000 && u.UID != 0 && all:
+					v.add(High, "grants root to system account "+who)
+				}
+			}
+			if v.sev == Info {
+				v.reasons = []string{"sudo rule for " + who}
+			}
+		}
+		if v.sev > Info || (f.db.present && !fl.owned && p != "/etc/sudoers") {
+			f.entry(fl, KindSudoers, i+1, line, "", v, ActionRemoveLine)
+		}
+	}
+}
+
+// ---- udev ----
+
+func (f *finder) findUdev() {
+	seen := map[string]bool{}
+	for _, dir := range []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"} {
+		rel, err := f.fs.Resolve(dir, true)
+		if err != nil || seen[rel] {
+			continue
+		}
+		seen[rel] = true
+		for _, e := range f.list(dir, KindUdev) {
+			if !strings.HasSuffix(e.Name(), ".rules") {
+				continue
+			}
+			fl, ok := f.read(dir+"/"+e.Name(), KindUdev, true)
+			if !ok {
+				continue
+			}
+			var all verdict
+			line, content := 0, ""
+			for _, c := range parseUdevRules(fl.data) {
+				v := analyzeCommand(c.Command)
+				if v.sev > all.sev {
+					line, content = c.Line, c.Key+"+=\""+c.Command+"\""
+				}
+				all.merge(v)
+			}
+			if all.sev > Info {
+				for i := range all.reasons {
+					all.reasons[i] = "RUN: " + all.reasons[i]
+				}
+				f.entry(fl, KindUdev, line, content, "root", all, ActionQuarantine)
+			}
+		}
+	}
+}
+
+// ---- update-motd.d ----
+
+func (f *finder) findMotd() {
+	for _, e := range f.list("/etc/update-motd.d", KindMotd) {
+		if fl, ok := f.read("/etc/update-motd.d/"+e.Name(), KindMotd, true); ok {
+			f.script(fl, KindMotd, ActionQuarantine)
+		}
+	}
+}
+
+// ---- binaries dropped in world-writable places ----
+
+func (f *finder) findTemp() {
+	for _, dir := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
+		n := 0
+		f.walkTemp(dir, 0, &n)
+		if n > f.o.MaxTempEntries {
+			f.add(Finding{Path: dir, Kind: KindDroppedBinary, Severity: Low,
+				Reasons: []string{fmt.Sprintf("walk stopped after %d entries: examine the rest by hand", f.o.MaxTempEntries)}})
+		}
+	}
+}
+
+func (f *finder) walkTemp(dir string, depth int, n *int) {
+	if depth > 12 || *n > f.o.MaxTempEntries || f.ctx.Err() != nil {
+		return
+	}
+	rel, err := f.fs.Resolve(dir, depth == 0)
+	if err != nil {
+		return
+	}
+	fh, err := f.fs.OpenRel(rel, os.O_RDONLY|0x10000, 0)
+	if err != nil {
+		return
+	}
+	ents, err := fh.ReadDir(f.o.MaxTempEntries + 1 - *n)
+	fh.Close()
+	if err != nil && len(ents) == 0 {
+		return
+	}
+	for _, e := range ents {
+		*n++
+		if *n > f.o.MaxTempEntries {
+			return
+		}
+		p := dir + "/" + e.Name()
+		switch {
+		case e.IsDir():
+			f.walkTemp(p, depth+1, n)
+		case e.Type().IsRegular():
+			f.tempFile(rel+"/"+e.Name(), p)
+		}
+	}
+}
+
+func (f *finder) tempFile(rel, p string) {
+	fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	head := readHead(fh, 4)
+	hidden, _ := hiddenComponent(strings.TrimPrefix(p, "/tmp/.X11-unix"))
+	hidden = hidden || strings.Contains(p, "/.")
+	exec := fi.Mode()&0o111 != 0
+	var v verdict
+	switch {
+	case hasELF(head):
+		v.add(High, "ELF binary dropped in a world-writable directory")
+		if hidden {
+			v.add(Critical, "ELF binary in a hidden path")
+		}
+	case hasShebang(head) && exec:
+		v.add(Medium, "executable script in a world-writable directory")
+		if hidden {
+			v.add(High, "executable script in a hidden path")
+		}
+	case exec && hidden:
+		v.add(Medium, "executable file in a hidden path")
+	default:
+		return
+	}
+	if fl, err := rootfs.Flags(fh); err == nil {
+		f.checkFlags(p, KindDroppedBinary, fl)
+	}
+	uid, _ := rootfs.Owner(fi)
+	v.reasons = append(v.reasons, fmt.Sprintf("size %d, mode %v, uid %d, modified %s", fi.Size(), fi.Mode().Perm(), uid, fi.ModTime().UTC().Format("2006-01-02T15:04:05Z")))
+	f.add(Finding{Path: p, Kind: KindDroppedBinary, Severity: v.sev, Reasons: v.reasons, Action: ActionQuarantine})
+}

@@ -1,0 +1,451 @@
+package persist
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Parsers here are pure functions over file contents: table-tested and
+// fuzzed alone, never touching the file system.
+
+// splitLines splits data into lines without their terminators; a final
+// line without "\n" is kept. Line i (0-based) is line i+1 of the file.
+func splitLines(data []byte) []string {
+	if len(data) == 0 {
+		return nil
+	}
+	s := string(data)
+	s = strings.TrimSuffix(s, "\n")
+	return strings.Split(s, "\n")
+}
+
+type cronLine struct {
+	Line     int
+	Raw      string
+	Env      bool   // NAME=value
+	User     string // system crontabs only
+	Schedule string
+	Command  string
+	Err      error
+}
+
+var errCronFields = errors.New("too few fields for a cron entry")
+var errCronSchedule = errors.New("bad schedule field")
+
+var cronSpecials = map[string]bool{"@reboot": true, "@yearly": true, "@annually": true, "@monthly": true, "@weekly": true, "@daily": true, "@midnight": true, "@hourly": true}
+
+// parseCrontab parses a crontab. system crontabs (/etc/crontab,
+// /etc/cron.d/*) carry a user field after the schedule. Comments and blank
+// lines are left out; environment settings are returned with Env set.
+func parseCrontab(data []byte, system bool) []cronLine {
+	var out []cronLine
+	for i, raw := range splitLines(data) {
+		t := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		cl := cronLine{Line: i + 1, Raw: raw}
+		if isEnvLine(t) {
+			cl.Env = true
+			cl.Command = t
+			out = append(out, cl)
+			continue
+		}
+		fields := strings.Fields(t)
+		nsched := 5
+		if strings.HasPrefix(fields[0], "@") {
+			if !cronSpecials[strings.ToLower(fields[0])] {
+				cl.Err = errCronSchedule
+				cl.Command = t
+				out = append(out, cl)
+				continue
+			}
+			nsched = 1
+		}
+		need := nsched + 1
+		if system {
+			need++
+		}
+		if len(fields) < need {
+			cl.Err = errCronFields
+			cl.Command = t
+			out = append(out, cl)
+			continue
+		}
+		for _, f := range fields[:nsched] {
+			if nsched == 5 && !validCronField(f) {
+				cl.Err = errCronSchedule
+			}
+		}
+		cl.Schedule = strings.Join(fields[:nsched], " ")
+		rest := fields[nsched:]
+		if system {
+			cl.User = rest[0]
+			rest = rest[1:]
+		}
+		cl.Command = commandTail(t, len(fields)-len(rest))
+		out = append(out, cl)
+	}
+	return out
+}
+
+// commandTail returns t after its first n whitespace-separated fields,
+// keeping the command's own spacing.
+func commandTail(t string, n int) string {
+	s := t
+	for i := 0; i < n; i++ {
+		s = strings.TrimLeft(s, " \t")
+		j := strings.IndexAny(s, " \t")
+		if j < 0 {
+			return ""
+		}
+		s = s[j:]
+	}
+	return strings.TrimSpace(s)
+}
+
+func validCronField(f string) bool {
+	for _, r := range f {
+		switch {
+		case r >= '0' && r <= '9', r == '*', r == '/', r == ',', r == '-', r == '?':
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		default:
+			return false
+		}
+	}
+	return f != ""
+}
+
+func isEnvLine(t string) bool {
+	eq := strings.IndexByte(t, '=')
+	if eq <= 0 {
+		return false
+	}
+	name := strings.TrimSpace(t[:eq])
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+type anacronLine struct {
+	Line    int
+	Raw     string
+	Env     bool
+	Command string
+	Err     error
+}
+
+// parseAnacrontab parses /etc/anacrontab: "period delay id command".
+func parseAnacrontab(data []byte) []anacronLine {
+	var out []anacronLine
+	for i, raw := range splitLines(data) {
+		t := strings.TrimSpace(raw)
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		al := anacronLine{Line: i + 1, Raw: raw}
+		if isEnvLine(t) && !strings.ContainsAny(strings.SplitN(t, "=", 2)[0], " \t") {
+			al.Env = true
+			al.Command = t
+		} else if f := strings.Fields(t); len(f) < 4 {
+			al.Err = errCronFields
+			al.Command = t
+		} else {
+			al.Command = commandTail(t, 3)
+		}
+		out = append(out, al)
+	}
+	return out
+}
+
+type unitEntry struct {
+	Line    int // line of the key
+	Section string
+	Key     string
+	Value   string
+}
+
+// parseUnit parses a systemd unit or drop-in (an INI dialect: sections,
+// Key=Value, comments with # or ;, lines continued with a backslash).
+func parseUnit(data []byte) []unitEntry {
+	var out []unitEntry
+	section := ""
+	lines := splitLines(data)
+	for i := 0; i < len(lines); i++ {
+		t := strings.TrimSpace(strings.TrimSuffix(lines[i], "\r"))
+		if t == "" || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		if t[0] == '[' {
+			if j := strings.IndexByte(t, ']'); j > 0 {
+				section = t[1:j]
+			}
+			continue
+		}
+		start := i
+		for strings.HasSuffix(t, "\\") && i+1 < len(lines) && i-start < 1000 {
+			i++
+			t = strings.TrimSuffix(t, "\\") + " " + strings.TrimSpace(lines[i])
+		}
+		eq := strings.IndexByte(t, '=')
+		if eq <= 0 {
+			continue
+		}
+		out = append(out, unitEntry{Line: start + 1, Section: section, Key: strings.TrimSpace(t[:eq]), Value: strings.TrimSpace(t[eq+1:])})
+	}
+	return out
+}
+
+// execCommand strips the systemd Exec prefixes (@ - : + !) from an
+// ExecStart= value.
+func execCommand(v string) string {
+	return strings.TrimLeft(v, "@-:+! ")
+}
+
+type passwdEntry struct {
+	Line               int
+	Raw                string
+	Name, Pass         string
+	UID, GID           int
+	Gecos, Home, Shell string
+	Err                error
+}
+
+var errPasswdFields = errors.New("not 7 colon-separated fields")
+var errPasswdID = errors.New("uid or gid not a number")
+
+// parsePasswd parses /etc/passwd; NIS "+"/"-" lines and comments are kept
+// out.
+func parsePasswd(data []byte) []passwdEntry {
+	var out []passwdEntry
+	for i, raw := range splitLines(data) {
+		t := strings.TrimSuffix(raw, "\r")
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
+			continue
+		}
+		e := passwdEntry{Line: i + 1, Raw: raw}
+		f := strings.Split(t, ":")
+		if len(f) != 7 {
+			e.Err = errPasswdFields
+			if len(f) > 0 {
+				e.Name = f[0]
+			}
+			out = append(out, e)
+			continue
+		}
+		e.Name, e.Pass, e.Gecos, e.Home, e.Shell = f[0], f[1], f[4], f[5], f[6]
+		var err1, err2 error
+		e.UID, err1 = strconv.Atoi(f[2])
+		e.GID, err2 = strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			e.Err = errPasswdID
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+type shadowEntry struct {
+	Line int
+	Name string
+	Hash string
+}
+
+func parseShadow(data []byte) []shadowEntry {
+	var out []shadowEntry
+	for i, raw := range splitLines(data) {
+		f := strings.SplitN(raw, ":", 3)
+		if len(f) < 2 || f[0] == "" || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		out = append(out, shadowEntry{Line: i + 1, Name: f[0], Hash: f[1]})
+	}
+	return out
+}
+
+type keyEntry struct {
+	Line    int
+	Raw     string
+	Options string
+	Type    string
+	Blob    []byte
+	Comment string
+	Err     error
+}
+
+var errKeyFormat = errors.New("not an authorized_keys entry")
+
+func isKeyType(s string) bool {
+	switch {
+	case s == "ssh-rsa", s == "ssh-dss", s == "ssh-ed25519", s == "ssh-ed448",
+		strings.HasPrefix(s, "ecdsa-sha2-"), strings.HasPrefix(s, "sk-"),
+		strings.HasSuffix(s, "-cert-v01@openssh.com"):
+		return true
+	}
+	return false
+}
+
+// parseAuthorizedKeys parses authorized_keys: [options] type base64 [comment].
+// Options may hold quoted strings with spaces (command="…").
+func parseAuthorizedKeys(data []byte) []keyEntry {
+	var out []keyEntry
+	for i, raw := range splitLines(data) {
+		t := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		e := keyEntry{Line: i + 1, Raw: raw}
+		rest := t
+		if f := strings.Fields(rest); len(f) == 0 || !isKeyType(f[0]) {
+			// Options come first: scan to the first unquoted blank.
+			inq := false
+			j := 0
+			for ; j < len(rest); j++ {
+				c := rest[j]
+				if c == '\\' && inq && j+1 < len(rest) {
+					j++
+					continue
+				}
+				if c == '"' {
+					inq = !inq
+				}
+				if !inq && (c == ' ' || c == '\t') {
+					break
+				}
+			}
+			e.Options = rest[:j]
+			rest = strings.TrimSpace(rest[min(j, len(rest)):])
+		}
+		f := strings.Fields(rest)
+		if len(f) < 2 || !isKeyType(f[0]) {
+			e.Err = errKeyFormat
+			out = append(out, e)
+			continue
+		}
+		e.Type = f[0]
+		blob, err := base64.StdEncoding.DecodeString(f[1])
+		if err != nil {
+			e.Err = errKeyFormat
+		}
+		e.Blob = blob
+		if len(f) > 2 {
+			e.Comment = strings.Join(f[2:], " ")
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// optionValue returns the value of a key option (command="…").
+func optionValue(opts, name string) (string, bool) {
+	i := strings.Index(strings.ToLower(opts), strings.ToLower(name)+"=\"")
+	if i < 0 {
+		return "", false
+	}
+	s := opts[i+len(name)+2:]
+	var b strings.Builder
+	for j := 0; j < len(s); j++ {
+		if s[j] == '\\' && j+1 < len(s) {
+			j++
+			b.WriteByte(s[j])
+			continue
+		}
+		if s[j] == '"' {
+			break
+		}
+		b.WriteByte(s[j])
+	}
+	return b.String(), true
+}
+
+type hostsEntry struct {
+	Line  int
+	Raw   string
+	Addr  string
+	Names []string
+}
+
+// parseHosts parses /etc/hosts.
+func parseHosts(data []byte) []hostsEntry {
+	var out []hostsEntry
+	for i, raw := range splitLines(data) {
+		t := raw
+		if j := strings.IndexByte(t, '#'); j >= 0 {
+			t = t[:j]
+		}
+		f := strings.Fields(t)
+		if len(f) < 2 {
+			continue
+		}
+		out = append(out, hostsEntry{Line: i + 1, Raw: raw, Addr: f[0], Names: f[1:]})
+	}
+	return out
+}
+
+type udevCmd struct {
+	Line    int
+	Key     string
+	Command string
+}
+
+// parseUdevRules extracts the programs a rules file runs: RUN, PROGRAM and
+// IMPORT{program} assignments.
+func parseUdevRules(data []byte) []udevCmd {
+	var out []udevCmd
+	lines := splitLines(data)
+	for i := 0; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		start := i
+		for strings.HasSuffix(t, "\\") && i+1 < len(lines) && i-start < 1000 {
+			i++
+			t = strings.TrimSuffix(t, "\\") + strings.TrimSpace(lines[i])
+		}
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		for _, kv := range splitUdev(t) {
+			k := kv[0]
+			if strings.HasPrefix(k, "RUN") || k == "PROGRAM" || k == "IMPORT{program}" {
+				out = append(out, udevCmd{Line: start + 1, Key: k, Command: kv[1]})
+			}
+		}
+	}
+	return out
+}
+
+// splitUdev splits `K=="v", K2+="v2"` into key/value pairs.
+func splitUdev(t string) [][2]string {
+	var out [][2]string
+	for len(t) > 0 {
+		t = strings.TrimLeft(t, ", \t")
+		j := strings.IndexAny(t, "=+-!:")
+		if j <= 0 {
+			break
+		}
+		key := strings.TrimSpace(t[:j])
+		q := strings.IndexByte(t, '"')
+		if q < 0 {
+			break
+		}
+		e := strings.IndexByte(t[q+1:], '"')
+		if e < 0 {
+			break
+		}
+		out = append(out, [2]string{key, t[q+1 : q+1+e]})
+		t = t[q+1+e+1:]
+	}
+	return out
+}
+
+// hasELF reports an ELF header; hasShebang a script.
+func hasELF(head []byte) bool     { return bytes.HasPrefix(head, []byte("\x7fELF")) }
+func hasShebang(head []byte) bool { return bytes.HasPrefix(head, []byte("#!")) }
