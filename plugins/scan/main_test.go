@@ -1,0 +1,151 @@
+package scan
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test binary act as a helper process instead of
+// running tests: "busy" (a benign loopback server), "hold:N" (N loopback
+// connections held open, for benchmarks).
+const helperEnv = "ABUSEKIT_SCAN_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if h := os.Getenv(helperEnv); h != "" {
+		runHelper(h)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func runHelper(h string) {
+	// Die with the test: the parent's death closes our stdin.
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	switch {
+	case h == "busy":
+		busyServer()
+	case strings.HasPrefix(h, "hold:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
+		holdConns(n)
+	}
+	fmt.Println("ready")
+	select {}
+}
+
+// busyServer is a benign server: hundreds of established loopback
+// connections, echo traffic on them, reconnects, and some CPU.
+func busyServer() {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(c, c)
+		}
+	}()
+	conns := make([]net.Conn, 300)
+	for i := range conns {
+		if conns[i], err = net.Dial("tcp4", ln.Addr().String()); err != nil {
+			panic(err)
+		}
+	}
+	go func() {
+		buf := make([]byte, 64)
+		for i := 0; ; i++ {
+			c := conns[i%len(conns)]
+			c.Write(buf)
+			io.ReadFull(c, buf)
+			if i%50 == 0 { // churn: replace a connection now and then
+				c.Close()
+				if nc, err := net.Dial("tcp4", ln.Addr().String()); err == nil {
+					conns[i%len(conns)] = nc
+				}
+			}
+			if i%200 == 0 {
+				// some CPU, about a fifth of a core
+				t := time.Now()
+				for time.Since(t) < 2*time.Millisecond {
+				}
+				time.Sleep(8 * time.Millisecond)
+			}
+		}
+	}()
+}
+
+// holdConns opens n connections to its own loopback listener and keeps
+// both ends: 2n+1 sockets.
+func holdConns(n int) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < uint64(2*n+64) {
+		lim.Cur = min(max(lim.Max, uint64(2*n+64)), uint64(2*n+64))
+		if lim.Max < lim.Cur {
+			lim.Max = lim.Cur
+		}
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	var keep []net.Conn
+	for range n {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			panic(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			panic(err)
+		}
+		keep = append(keep, c, s)
+	}
+	holdKeep = keep
+}
+
+var holdKeep []net.Conn
+
+// startHelper starts the test binary as a helper and waits for it to be
+// ready. It is killed (by PID) and reaped at cleanup.
+func startHelper(t testing.TB, mode string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "ready\n" {
+		t.Fatalf("helper %s: %q %v", mode, buf, err)
+	}
+	return cmd
+}

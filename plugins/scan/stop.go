@@ -1,0 +1,490 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/abusekit/abusekit/internal/procfs"
+	"golang.org/x/sys/unix"
+)
+
+// Refusals and failures of PlanStop and Stop, testable with errors.Is.
+var (
+	ErrProtectedPID    = errors.New("scan: refusing to stop PID 1")
+	ErrKernelThread    = errors.New("scan: refusing to stop a kernel thread")
+	ErrSelfOrAncestor  = errors.New("scan: refusing to stop the calling process or one of its ancestors")
+	ErrIdentityChanged = errors.New("scan: process identity changed since the plan (PID reused?)")
+	ErrProcessGone     = errors.New("scan: process no longer exists")
+	ErrNotLive         = errors.New("scan: can only stop processes of the live /proc of this PID namespace")
+)
+
+// Freezer methods.
+const (
+	FreezeSignal = "sigstop" // SIGSTOP through a pidfd to every process of the tree
+)
+
+// DefaultMaxFileSize caps each file Stop copies (the executable, deleted
+// files held open) unless StopOptions says otherwise.
+const DefaultMaxFileSize = 512 << 20
+
+// StopOptions configure PlanStop.
+type StopOptions struct {
+	// Root is the procfs mount point; "" means "/proc". Stop acts only on
+	// the live one.
+	Root string
+	// EvidenceDir is where Stop writes the evidence; default
+	// /var/lib/abusekit/evidence/pid-<PID>-<start ticks>. It must not
+	// exist or be empty.
+	EvidenceDir string
+	// NoTree stops only the process, not its descendants.
+	NoTree bool
+	// MaxMemory is how many bytes of the process's readable memory
+	// regions Stop copies from /proc/PID/mem; 0 copies none.
+	MaxMemory int64
+	// MaxFileSize caps each copied file; default DefaultMaxFileSize.
+	MaxFileSize int64
+	// FreezeWait bounds the wait for the tree to stop; default 5 s.
+	FreezeWait time.Duration
+	// Logger receives progress records; default discards.
+	Logger *slog.Logger `json:"-"`
+}
+
+// Identity is what tells a process apart from a later one with the same
+// PID: its start time and its executable's device and inode.
+type Identity struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_ticks"` // clock ticks after boot
+	ExeDev    uint64 `json:"exe_dev"`
+	ExeIno    uint64 `json:"exe_ino"`
+	Comm      string `json:"comm"`
+	Exe       string `json:"exe"` // the link target, " (deleted)" included
+}
+
+// StopPlan is what Stop will do. PlanStop makes it without touching
+// anything; it serializes to JSON for approval.
+type StopPlan struct {
+	Target      Identity    `json:"target"`
+	Tree        []Identity  `json:"tree"` // descendants, frozen and killed with it
+	Freeze      string      `json:"freeze"`
+	EvidenceDir string      `json:"evidence_dir"`
+	Steps       []string    `json:"steps"`
+	Options     StopOptions `json:"options"`
+}
+
+// PlanStop checks that pid may be stopped and describes how. It refuses
+// (errors.Is) ErrProtectedPID, ErrKernelThread, ErrSelfOrAncestor and
+// ErrProcessGone.
+func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) {
+	if opts.Root == "" {
+		opts.Root = "/proc"
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if opts.FreezeWait <= 0 {
+		opts.FreezeWait = 5 * time.Second
+	}
+	fs, err := procfs.NewFS(opts.Root)
+	if err != nil {
+		return StopPlan{}, fmt.Errorf("scan: %w", err)
+	}
+	if pid == 1 {
+		return StopPlan{}, fmt.Errorf("%w: pid %d", ErrProtectedPID, pid)
+	}
+	if pid <= 0 {
+		return StopPlan{}, fmt.Errorf("%w: pid %d", ErrProcessGone, pid)
+	}
+	id, st, err := identify(fs, pid)
+	if err != nil {
+		return StopPlan{}, err
+	}
+	if st.IsKernelThread() || pid == 2 || st.PPID == 2 {
+		return StopPlan{}, fmt.Errorf("%w: pid %d (%s)", ErrKernelThread, pid, st.Comm)
+	}
+	if err := refuseSelf(fs, pid); err != nil {
+		return StopPlan{}, err
+	}
+	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts}
+	if !opts.NoTree {
+		for _, d := range descendants(fs, pid) {
+			did, dst, err := identify(fs, d)
+			if err != nil || dst.IsKernelThread() {
+				continue
+			}
+			if refuseSelf(fs, d) != nil {
+				return StopPlan{}, fmt.Errorf("%w: pid %d is an ancestor of this process", ErrSelfOrAncestor, d)
+			}
+			plan.Tree = append(plan.Tree, did)
+		}
+	}
+	plan.EvidenceDir = opts.EvidenceDir
+	if plan.EvidenceDir == "" {
+		plan.EvidenceDir = filepath.Join("/var/lib/abusekit/evidence", fmt.Sprintf("pid-%d-%d", pid, id.StartTime))
+	}
+	n := len(plan.Tree) + 1
+	mem := "no memory regions"
+	if opts.MaxMemory > 0 {
+		mem = fmt.Sprintf("memory regions up to %d bytes", opts.MaxMemory)
+	}
+	plan.Steps = []string{
+		fmt.Sprintf("re-check identity of pid %d (%s, start %d, exe %s inode %d)", pid, id.Comm, id.StartTime, id.Exe, id.ExeIno),
+		fmt.Sprintf("freeze %d process(es) with SIGSTOP through pidfds: %v", n, treePIDs(plan)),
+		fmt.Sprintf("capture evidence into %s: sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, mem),
+		"re-check identity of every frozen process",
+		fmt.Sprintf("SIGKILL %d process(es) and wait for them to exit", n),
+	}
+	return plan, nil
+}
+
+func treePIDs(p StopPlan) []int {
+	out := []int{p.Target.PID}
+	for _, t := range p.Tree {
+		out = append(out, t.PID)
+	}
+	return out
+}
+
+// identify reads a process's identity.
+func identify(fs procfs.FS, pid int) (Identity, procfs.ProcStat, error) {
+	st, err := fs.Stat(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			return Identity{}, st, fmt.Errorf("%w: pid %d", ErrProcessGone, pid)
+		}
+		return Identity{}, st, fmt.Errorf("scan: pid %d: %w", pid, err)
+	}
+	id := Identity{PID: pid, StartTime: st.StartTime, Comm: st.Comm}
+	if st.IsKernelThread() {
+		return id, st, nil
+	}
+	id.Exe, _ = fs.Readlink(pid, "exe")
+	var s unix.Stat_t
+	if err := unix.Stat(fs.PIDPath(pid, "exe"), &s); err == nil {
+		id.ExeDev, id.ExeIno = s.Dev, s.Ino
+	}
+	return id, st, nil
+}
+
+// same reports whether the live process has the planned identity.
+func same(fs procfs.FS, want Identity) error {
+	got, _, err := identify(fs, want.PID)
+	if err != nil {
+		return err
+	}
+	if got.StartTime != want.StartTime || got.ExeDev != want.ExeDev || got.ExeIno != want.ExeIno {
+		return fmt.Errorf("%w: pid %d was %s (start %d, exe %d:%d), is %s (start %d, exe %d:%d)", ErrIdentityChanged,
+			want.PID, want.Comm, want.StartTime, want.ExeDev, want.ExeIno, got.Comm, got.StartTime, got.ExeDev, got.ExeIno)
+	}
+	return nil
+}
+
+// refuseSelf refuses the calling process and its ancestors. On a root that
+// is not the live /proc the caller has no PID there, so only the root's
+// view of "self" is checked.
+func refuseSelf(fs procfs.FS, pid int) error {
+	self := os.Getpid()
+	if !fs.IsLive() {
+		l, err := os.Readlink(fs.Path("self"))
+		if err != nil {
+			return nil
+		}
+		if n, err := strconv.Atoi(l); err == nil {
+			self = n
+		} else {
+			return nil
+		}
+	}
+	seen := map[int]bool{}
+	for p := self; p > 0 && !seen[p]; {
+		if p == pid {
+			if p == self {
+				return fmt.Errorf("%w: pid %d is this process", ErrSelfOrAncestor, pid)
+			}
+			return fmt.Errorf("%w: pid %d is an ancestor of this process", ErrSelfOrAncestor, pid)
+		}
+		seen[p] = true
+		st, err := fs.Stat(p)
+		if err != nil {
+			break
+		}
+		p = st.PPID
+	}
+	return nil
+}
+
+// descendants lists pid's descendants, breadth first.
+func descendants(fs procfs.FS, pid int) []int {
+	pids, err := fs.PIDs()
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, p := range pids {
+		if st, err := fs.Stat(p); err == nil {
+			children[st.PPID] = append(children[st.PPID], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	seen := map[int]bool{pid: true}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	return out
+}
+
+// ApplyOptions say whether Stop acts. The zero value is a dry run.
+type ApplyOptions struct {
+	// Apply carries the plan out; without it Stop only reports the plan.
+	Apply bool
+	// Logger receives progress records; default the plan's, else discards.
+	Logger *slog.Logger
+}
+
+// StopResult is what Stop did.
+type StopResult struct {
+	DryRun      bool     `json:"dry_run"`
+	Plan        StopPlan `json:"plan"`
+	Frozen      []int    `json:"frozen"`
+	Killed      []int    `json:"killed"`
+	EvidenceDir string   `json:"evidence_dir,omitempty"`
+	Manifest    string   `json:"manifest,omitempty"` // path of manifest.json
+	Warnings    []string `json:"warnings,omitempty"` // evidence that could not be captured
+}
+
+// Stop carries out a plan: it re-checks the identity, freezes the tree,
+// captures evidence into plan.EvidenceDir with a manifest of SHA-256
+// hashes, re-checks every identity and kills the tree. Without
+// ApplyOptions.Apply it is a dry run and touches nothing. If an identity
+// changed it kills nothing and returns ErrIdentityChanged; a frozen tree is
+// then resumed.
+func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, error) {
+	res := StopResult{Plan: plan, DryRun: !ao.Apply}
+	if !ao.Apply {
+		return res, nil
+	}
+	log := ao.Logger
+	if log == nil {
+		log = plan.Options.Logger
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fs, err := procfs.NewFS(plan.Options.Root)
+	if err != nil {
+		return res, fmt.Errorf("scan: %w", err)
+	}
+	if !fs.IsLive() {
+		return res, fmt.Errorf("%w: %s", ErrNotLive, plan.Options.Root)
+	}
+	if plan.Target.PID == 1 {
+		return res, ErrProtectedPID
+	}
+	if err := refuseSelf(fs, plan.Target.PID); err != nil {
+		return res, err
+	}
+	for _, t := range plan.Tree {
+		if err := refuseSelf(fs, t.PID); err != nil {
+			return res, err
+		}
+	}
+	// Open pidfds first and check identities through them: once open, a
+	// pidfd names this process even if the PID is reused.
+	target, err := openChecked(fs, plan.Target)
+	if err != nil {
+		return res, err
+	}
+	defer unix.Close(target.fd)
+	members := []pidfd{target}
+	for _, t := range plan.Tree {
+		m, err := openChecked(fs, t)
+		if err != nil {
+			log.Warn("scan: tree member skipped", "pid", t.PID, "err", err)
+			res.Warnings = append(res.Warnings, fmt.Sprintf("tree member %d skipped: %v", t.PID, err))
+			continue
+		}
+		defer unix.Close(m.fd)
+		members = append(members, m)
+	}
+
+	// Freeze: the target first so it cannot fork more, then the tree,
+	// then any child born in between.
+	frozen := map[int]bool{}
+	for round := 0; round < 3; round++ {
+		for _, m := range members {
+			if frozen[m.id.PID] {
+				continue
+			}
+			if err := unix.PidfdSendSignal(m.fd, unix.SIGSTOP, nil, 0); err != nil {
+				log.Warn("scan: SIGSTOP failed", "pid", m.id.PID, "err", err)
+				continue
+			}
+			frozen[m.id.PID] = true
+			res.Frozen = append(res.Frozen, m.id.PID)
+		}
+		if plan.Options.NoTree {
+			break
+		}
+		added := false
+		for _, d := range descendants(fs, plan.Target.PID) {
+			if frozen[d] || slices.ContainsFunc(members, func(m pidfd) bool { return m.id.PID == d }) {
+				continue
+			}
+			id, st, err := identify(fs, d)
+			if err != nil || st.IsKernelThread() {
+				continue
+			}
+			m, err := openChecked(fs, id)
+			if err != nil {
+				continue
+			}
+			defer unix.Close(m.fd)
+			members = append(members, m)
+			res.Warnings = append(res.Warnings, fmt.Sprintf("pid %d (%s) was born after the plan; frozen and killed with the tree", d, id.Comm))
+			added = true
+		}
+		if !added {
+			break
+		}
+	}
+	resume := func() {
+		for _, m := range members {
+			_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
+		}
+	}
+	if err := waitStopped(ctx, fs, members, plan.Options.FreezeWait); err != nil {
+		res.Warnings = append(res.Warnings, err.Error())
+	}
+	log.Info("scan: frozen", "pids", res.Frozen)
+
+	// Capture, most volatile first.
+	res.EvidenceDir = plan.EvidenceDir
+	manifest, warns, err := capture(ctx, fs, plan, members)
+	res.Warnings = append(res.Warnings, warns...)
+	if err != nil {
+		resume()
+		return res, fmt.Errorf("scan: capture evidence (tree resumed, nothing killed): %w", err)
+	}
+	res.Manifest = manifest
+
+	// Right before the kill: is every process still the one planned?
+	for _, m := range members {
+		if err := same(fs, m.id); err != nil {
+			if m.id.PID == plan.Target.PID {
+				resume()
+				return res, err
+			}
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+	}
+	for _, m := range members {
+		if err := unix.PidfdSendSignal(m.fd, unix.SIGKILL, nil, 0); err != nil {
+			if !errors.Is(err, unix.ESRCH) {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("SIGKILL pid %d: %v", m.id.PID, err))
+			}
+			continue
+		}
+		res.Killed = append(res.Killed, m.id.PID)
+	}
+	if err := waitGone(ctx, fs, members, 5*time.Second); err != nil {
+		res.Warnings = append(res.Warnings, err.Error())
+	}
+	log.Info("scan: killed", "pids", res.Killed, "evidence", res.EvidenceDir)
+	return res, nil
+}
+
+type pidfd struct {
+	fd int
+	id Identity
+}
+
+// openChecked opens a pidfd and checks, after it is open, that the PID
+// still has the planned identity.
+func openChecked(fs procfs.FS, id Identity) (pidfd, error) {
+	fd, err := unix.PidfdOpen(id.PID, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return pidfd{}, fmt.Errorf("%w: pid %d", ErrProcessGone, id.PID)
+		}
+		return pidfd{}, fmt.Errorf("scan: pidfd_open %d: %w", id.PID, err)
+	}
+	if err := same(fs, id); err != nil {
+		unix.Close(fd)
+		return pidfd{}, err
+	}
+	return pidfd{fd: fd, id: id}, nil
+}
+
+func waitStopped(ctx context.Context, fs procfs.FS, ms []pidfd, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		var running []int
+		for _, m := range ms {
+			st, err := fs.Stat(m.id.PID)
+			if err != nil {
+				continue
+			}
+			if st.State != 'T' && st.State != 't' && st.State != 'Z' && st.State != 'X' {
+				running = append(running, m.id.PID)
+			}
+		}
+		if len(running) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v not stopped after %s (uninterruptible?)", running, max)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func waitGone(ctx context.Context, fs procfs.FS, ms []pidfd, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for {
+		var alive []int
+		for _, m := range ms {
+			st, err := fs.Stat(m.id.PID)
+			if err != nil || st.StartTime != m.id.StartTime || st.State == 'Z' || st.State == 'X' {
+				continue
+			}
+			alive = append(alive, m.id.PID)
+		}
+		if len(alive) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v still alive %s after SIGKILL", alive, max)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// deletedSuffix marks link targets of files removed from disk.
+const deletedSuffix = " (deleted)"
+
+func isDeleted(target string) bool { return strings.HasSuffix(target, deletedSuffix) }
