@@ -1,0 +1,339 @@
+// Command parse-report reads abuse reports (a Trust & Safety mail, an mbox,
+// a GuardDuty finding, ARF, X-ARF, a bare evidence log or pasted text) and
+// prints what they say.
+//
+//	parse-report [-json] [-evidence N] FILE... | -
+//
+// By default it prints a summary a responder reads first: kind, case,
+// account, region, instances, abuse time, deadline and the time left,
+// the provider's mitigations, the exposures it pointed at, and the evidence
+// (count, first lines, distinct targets and ports). With -json it prints one
+// JSON document per report per line on stdout, in the abuse.Report model,
+// streaming the evidence so that a forwarded log of any size is printed in
+// full in bounded memory. Errors go to stderr; the exit status is 1 when a
+// file could not be read, 2 on bad usage.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parse-report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonOut := fs.Bool("json", false, "print one JSON document per report per line")
+	show := fs.Int("evidence", 5, "evidence lines shown in the summary")
+	nowFlag := fs.String("now", "", "current time for the deadline's time left (RFC 3339; default: now)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parse-report [-json] [-evidence N] FILE... | -")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	now := time.Now()
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			fmt.Fprintf(stderr, "parse-report: -now: %v\n", err)
+			return 2
+		}
+		now = t
+	}
+	w := bufio.NewWriterSize(stdout, 256<<10)
+	code := 0
+	for _, name := range fs.Args() {
+		err := func() error {
+			var r io.Reader = stdin
+			if name != "-" {
+				f, err := os.Open(name)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			if *jsonOut {
+				return printJSON(ctx, r, w)
+			}
+			return printSummary(ctx, r, w, name, *show, now)
+		}()
+		if err != nil {
+			w.Flush()
+			fmt.Fprintf(stderr, "parse-report: %s: %v\n", name, err)
+			code = 1
+		}
+	}
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "parse-report: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// printJSON streams each report as one line: its evidence first, written
+// record by record as the parser reads it, then the report's other fields.
+// Memory stays bounded whatever the size of the evidence log.
+func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer) error {
+	buf := make([]byte, 0, 64<<10)
+	open := false
+	flush := func() error {
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	evidenceFn := func(e abuse.Evidence) error {
+		if open {
+			buf = append(buf, ',')
+		} else {
+			buf = append(buf, `{"evidence":[`...)
+			open = true
+		}
+		buf = e.AppendJSON(buf)
+		if len(buf) >= 60<<10 {
+			return flush()
+		}
+		return nil
+	}
+	reportFn := func(rep abuse.Report) error {
+		if !open {
+			buf = append(buf, `{"evidence":[`...)
+		}
+		open = false
+		rep.Evidence = nil
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		// b is {"provider":…,"evidence":null,…}: drop the evidence field
+		// (a quote inside a string is always escaped, so this is the field)
+		// and append the rest after the streamed array.
+		b = bytes.Replace(b, []byte(`,"evidence":null`), nil, 1)
+		buf = append(buf, "],"...)
+		buf = append(buf, b[1:]...)
+		buf = append(buf, '\n')
+		return flush()
+	}
+	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn))
+	if err != nil {
+		if open { // end the cut-short document's line so the next one starts clean
+			buf = append(buf, '\n')
+		}
+		flush()
+		return err
+	}
+	return nil
+}
+
+// evidenceStats is what the summary shows of a report's evidence.
+type evidenceStats struct {
+	first   []abuse.Evidence
+	targets map[string]bool
+	ports   map[uint16]int
+	protos  map[string]bool
+}
+
+const maxDistinct = 100000
+
+func newStats() *evidenceStats {
+	return &evidenceStats{targets: map[string]bool{}, ports: map[uint16]int{}, protos: map[string]bool{}}
+}
+
+func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, show int, now time.Time) error {
+	st := newStats()
+	n := 0
+	evidenceFn := func(e abuse.Evidence) error {
+		if len(st.first) < show {
+			st.first = append(st.first, e)
+		}
+		if e.DstIP.IsValid() && len(st.targets) < maxDistinct {
+			st.targets[e.DstIP.String()] = true
+		}
+		if e.DstPort != 0 && len(st.ports) < maxDistinct {
+			st.ports[e.DstPort]++
+		}
+		if e.Proto != "" {
+			st.protos[e.Proto] = true
+		}
+		return nil
+	}
+	reportFn := func(rep abuse.Report) error {
+		n++
+		writeSummary(w, name, n, rep, st, now)
+		st = newStats()
+		return nil
+	}
+	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn))
+	return err
+}
+
+func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceStats, now time.Time) {
+	p := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "  %-12s "+format+"\n", append([]any{label + ":"}, args...)...)
+	}
+	provider := r.Provider
+	if provider == "" {
+		provider = "unknown provider"
+	}
+	if name == "-" {
+		name = "stdin"
+	}
+	fmt.Fprintf(w, "%s #%d: %s report (%s), kind %s\n", name, n, r.Source, provider, r.Kind)
+	if r.CaseID != "" {
+		p("case", "%s", r.CaseID)
+	}
+	p("incident", "%s", abuse.IncidentID(r))
+	if r.Activity != "" {
+		p("activity", "%s", r.Activity)
+	}
+	if r.AccountID != "" || r.Resources.Region != "" {
+		p("account", "%s  region %s", orDash(r.AccountID), orDash(r.Resources.Region))
+	}
+	if len(r.Resources.InstanceIDs) > 0 {
+		p("instances", "%s", strings.Join(r.Resources.InstanceIDs, ", "))
+	}
+	if len(r.Resources.IPs) > 0 {
+		ips := make([]string, len(r.Resources.IPs))
+		for i, a := range r.Resources.IPs {
+			ips[i] = a.String()
+		}
+		p("ips", "%s", strings.Join(ips, ", "))
+	}
+	if len(r.Resources.SecurityGroups) > 0 {
+		p("sec groups", "%s", strings.Join(r.Resources.SecurityGroups, ", "))
+	}
+	if !r.AbuseTime.IsZero() {
+		p("abuse time", "%s", r.AbuseTime.Format(time.RFC3339))
+	}
+	if !r.Received.IsZero() {
+		p("received", "%s", r.Received.Format(time.RFC3339))
+	}
+	if !r.Deadline.IsZero() {
+		left := r.Deadline.Sub(now).Round(time.Minute)
+		if left >= 0 {
+			p("deadline", "%s (%s left)", r.Deadline.Format(time.RFC3339), humanDuration(left))
+		} else {
+			p("deadline", "%s (OVERDUE by %s)", r.Deadline.Format(time.RFC3339), humanDuration(-left))
+		}
+	}
+	for _, a := range r.RequiredActions {
+		p("required", "%s", a)
+	}
+	for _, m := range r.Mitigations {
+		s := m.Action
+		if m.Direction != "" {
+			s += " " + m.Direction
+		}
+		if m.Proto != "" {
+			s += " " + m.Proto
+		}
+		if m.Port != 0 {
+			s += fmt.Sprintf(" port %d", m.Port)
+		}
+		p("mitigation", "%s", s)
+	}
+	for _, x := range r.Resources.Exposures {
+		port := "all ports"
+		if x.Port != 0 {
+			port = fmt.Sprintf("port %d", x.Port)
+		}
+		p("exposure", "%s %s open to %s", x.Proto, port, x.CIDR)
+	}
+	if r.Reporter != "" {
+		p("reporter", "%s", r.Reporter)
+	}
+	if r.Subject != "" {
+		p("subject", "%s", r.Subject)
+	}
+	if r.EvidenceCount == 0 {
+		p("evidence", "none")
+		return
+	}
+	p("evidence", "%d records, %d distinct targets, %d distinct ports%s", r.EvidenceCount, len(st.targets), len(st.ports), protoList(st.protos))
+	if len(st.ports) > 0 {
+		p("top ports", "%s", topPorts(st.ports, 10))
+	}
+	for _, e := range st.first {
+		fmt.Fprintf(w, "    %s\n", e.Raw)
+	}
+	if r.EvidenceCount > len(st.first) {
+		fmt.Fprintf(w, "    … %d more\n", r.EvidenceCount-len(st.first))
+	}
+}
+
+func protoList(m map[string]bool) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var l []string
+	for k := range m {
+		l = append(l, k)
+	}
+	slices.Sort(l)
+	return " (" + strings.Join(l, ", ") + ")"
+}
+
+func topPorts(m map[uint16]int, n int) string {
+	ports := make([]uint16, 0, len(m))
+	for p := range m {
+		ports = append(ports, p)
+	}
+	slices.SortFunc(ports, func(a, b uint16) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return int(a) - int(b)
+	})
+	if len(ports) > n {
+		ports = ports[:n]
+	}
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = fmt.Sprintf("%d×%d", p, m[p])
+	}
+	return strings.Join(s, " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// humanDuration writes d as "2d 3h", "5h 12m" or "12m".
+func humanDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh", days, h)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+	return fmt.Sprintf("%dm", m)
+}

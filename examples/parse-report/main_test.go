@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/abusekit/abusekit/abuse"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parse-report-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "parse-report")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const testdata = "../../abuse/testdata/"
+
+func runBin(t *testing.T, stdin io.Reader, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = stdin
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+func TestSummary(t *testing.T) {
+	out, errOut, code := runBin(t, nil, "-now", "2023-04-29T12:00:00Z", testdata+"trust-and-safety/followup-no-response.eml", testdata+"trust-and-safety/open-ports-advice.eml", testdata+"trust-and-safety/mitigation-notice.eml")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"trust-and-safety report (aws), kind portscan",
+		"case:        17001234567",
+		"activity:    Port Scanning",
+		"account:     123456789012  region ap-northeast-2",
+		"instances:   i-0123456789abcdef0",
+		"abuse time:  2023-04-27T14:46:47Z",
+		"deadline:    2023-04-29T18:02:11Z (6h 2m left)",
+		"required:    investigate root cause",
+		"evidence:    5 records, 5 distinct targets, 4 distinct ports (tcp)",
+		"top ports:   22×2 23×1 2375×1 6379×1",
+		"    13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023",
+		"exposure:    all all ports open to 0.0.0.0/0",
+		"exposure:    tcp port 3389 open to ::/0",
+		"mitigation:  block outbound tcp port 22",
+		"deadline:    2023-04-30T20:15:40Z (1d 8h left)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestJSONMatchesParse checks that the streamed -json output, read back,
+// is exactly what abuse.Parse returns for every sample.
+func TestJSONMatchesParse(t *testing.T) {
+	files, _ := filepath.Glob(testdata + "*/*")
+	n := 0
+	for _, p := range files {
+		if strings.HasSuffix(p, ".json") || strings.Contains(p, "/fuzz") {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, perr := abuse.Parse(context.Background(), f)
+		f.Close()
+		if perr != nil {
+			continue // not every testdata file is a report (some are broken on purpose)
+		}
+		n++
+		out, errOut, code := runBin(t, nil, "-json", p)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", p, code, errOut)
+			continue
+		}
+		var got []abuse.Report
+		sc := bufio.NewScanner(strings.NewReader(out))
+		sc.Buffer(nil, 16<<20)
+		for sc.Scan() {
+			var r abuse.Report
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatalf("%s: line %q: %v", p, sc.Text(), err)
+			}
+			got = append(got, r)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("%s: -json differs from Parse (-want +got):\n%s", p, diff)
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d samples parsed", n)
+	}
+}
+
+func TestStdinAndErrors(t *testing.T) {
+	f, err := os.Open(testdata + "trust-and-safety/initial-notice.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, _, code := runBin(t, f, "-")
+	if code != 0 || !strings.Contains(out, "stdin #1: trust-and-safety report (aws), kind portscan") {
+		t.Errorf("stdin: exit %d\n%s", code, out)
+	}
+
+	out, errOut, code := runBin(t, strings.NewReader("\x00\x01\x02binary junk\xff"), "-json", "-", testdata+"trust-and-safety/initial-notice.eml", "/nonexistent/notice.eml")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut, "parse-report: -: abuse: unknown report format") || !strings.Contains(errOut, "/nonexistent/notice.eml: open") {
+		t.Errorf("stderr = %q", errOut)
+	}
+	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `"case_id":"17001234567"`) {
+		t.Errorf("the good file must still be printed, stdout = %q", out)
+	}
+
+	if _, errOut, code := runBin(t, nil); code != 2 || !strings.Contains(errOut, "usage:") {
+		t.Errorf("no args: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestLargeLogStreams pipes a forwarded log of 200,000 lines through -json
+// and checks every record comes out, in order.
+func TestLargeLogStreams(t *testing.T) {
+	const lines = 200000
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriter(pw)
+		fmt.Fprint(w, "(attacker's IP) (IP being scanned) (TCP port being scanned)\n")
+		for i := 0; i < lines; i++ {
+			fmt.Fprintf(w, "13.125.40.201  10.%d.%d.%d  %d  Thu Apr 27 14:%02d:%02d 2023\n", i>>16&255, i>>8&255, i&255, 1+i%1024, i/60%60, i%60)
+		}
+		w.Flush()
+		pw.Close()
+	}()
+	out, errOut, code := runBin(t, pr, "-json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r struct {
+		Evidence      []abuse.Evidence `json:"evidence"`
+		EvidenceCount int              `json:"evidence_count"`
+		Source        string           `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Evidence) != lines || r.EvidenceCount != lines || r.Source != "firewall-log" {
+		t.Fatalf("%d records, count %d, source %q", len(r.Evidence), r.EvidenceCount, r.Source)
+	}
+	if last := r.Evidence[lines-1]; last.DstPort != 1+(lines-1)%1024 {
+		t.Errorf("last record %+v", last)
+	}
+}
