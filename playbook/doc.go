@@ -1,0 +1,60 @@
+// Package playbook composes abusekit's response steps into playbooks that
+// plan, wait for approval, apply, journal and resume, with every step served
+// by an out-of-process plugin (hashicorp/go-plugin over gRPC).
+//
+// A playbook is a list of steps, each an action of a plugin with an input
+// document; a step's input and condition can refer to the outputs of earlier
+// steps by name (steps.detect.suspects[0].pid). Build one in Go with New, or
+// read a YAML file with Load; both validate, and a YAML error names file,
+// line and field.
+//
+// A Runner runs one playbook for one incident:
+//
+//	r, err := playbook.NewRunner(pb, playbook.Options{
+//		Incident:   "case-123",
+//		Plugins:    []playbook.PluginSpec{playbook.Builtin("scan"), playbook.External("greeter", path, sha)},
+//		JournalDir: "/var/lib/abusekit/journal",
+//		Approve:    askOperator, // or playbook.AutoApprove
+//	})
+//	defer r.Close()
+//	run, err := r.Run(ctx) // Plan, Approve, Apply
+//
+// Plan asks every step whose input is known for its plan and returns one
+// typed Plan; Apply runs it, reporting typed Events and slog records. A
+// failed step stops the run with a *StepError whose Err keeps the plugin's
+// error identity across the process boundary (see plugin.RegisterError).
+//
+// # Journal and resume
+//
+// Each incident has one append-only JSON-lines journal. Every step's end is
+// on stable storage (fdatasync) before the next step starts. A runner
+// killed mid-playbook and started again for the same incident resumes: steps
+// the journal shows done are not run again (their outputs come from the
+// journal), and the interrupted step runs again with the same idempotency
+// token, which a plugin uses as the client token of anything it creates. The
+// token is derived from incident, playbook and step, so it is the same in
+// every attempt, retry and resume.
+//
+// # Plugins
+//
+// The Host starts plugins in parallel, over gRPC only, with AutoMTLS, each
+// binary pinned by its SHA-256 (go-plugin's SecureConfig), protocol versions
+// negotiated, and an explicit environment per plugin (SkipHostEnv): cloud
+// credentials reach only the plugins given them. Plugin log records arrive
+// in the host's slog. A plugin exits by itself when its host goes away, even
+// when the host was killed with SIGKILL.
+//
+// Built-in plugins live inside the host's own executable: the host
+// re-executes itself (os.Executable) with the plugin's name in the
+// environment, and plugin.ServeIfPlugin at the top of its main serves it.
+// Third-party plugins are separate binaries, found by path and pinned by
+// SHA-256 (External). Both go through the same host code. A plugin author
+// imports only playbook/plugin; playbook/plugintest tests a plugin
+// in-process and over the real transport.
+//
+// Starting a plugin is refused, with a *PluginError wrapping a sentinel,
+// when its binary does not match its pin (ErrChecksumMismatch), it does not
+// complete the handshake (ErrHandshake), or it speaks no protocol version
+// the host speaks (ErrProtocolVersion); a step naming an action its plugin
+// does not offer fails its plan (ErrUnknownAction).
+package playbook

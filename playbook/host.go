@@ -1,0 +1,589 @@
+package playbook
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/abusekit/abusekit/internal/hclogslog"
+	pb "github.com/abusekit/abusekit/internal/pluginproto"
+	"github.com/abusekit/abusekit/playbook/internal/wire"
+	"github.com/abusekit/abusekit/playbook/plugin"
+)
+
+// PluginSpec says how to start one plugin.
+type PluginSpec struct {
+	// Name is how steps refer to the plugin.
+	Name string
+	// Path is the plugin's executable. Empty means a built-in plugin: the
+	// host's own executable (os.Executable) re-executed with the plugin's
+	// name in its environment, served by plugin.ServeIfPlugin.
+	Path string
+	// SHA256 is the hex SHA-256 the executable must have. Required with
+	// Path; for a built-in plugin it defaults to the host executable's own.
+	SHA256 string
+	// Env is the plugin's whole environment ("KEY=value"); nothing of the
+	// host's environment is inherited, so cloud credentials reach only the
+	// plugins they are given to. Without a PATH entry, PATH is
+	// /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin.
+	Env []string
+	// Reattach, if set, connects to a plugin already being served (by
+	// plugintest, or under a debugger) instead of starting a process. It has
+	// no mTLS and no checksum.
+	Reattach *plugin.ReattachConfig
+	// StartTimeout bounds starting and handshaking (default 30s).
+	StartTimeout time.Duration
+}
+
+// Builtin names a built-in plugin of the host's own executable.
+func Builtin(name string, env ...string) PluginSpec {
+	return PluginSpec{Name: name, Env: env}
+}
+
+// External names a third-party plugin binary, pinned by its SHA-256.
+func External(name, path, sha256Hex string, env ...string) PluginSpec {
+	return PluginSpec{Name: name, Path: path, SHA256: sha256Hex, Env: env}
+}
+
+// Refusals when starting a plugin. Each is wrapped in a *PluginError.
+var (
+	ErrChecksumMismatch = errors.New("playbook: plugin binary checksum mismatch")
+	ErrNotPinned        = errors.New("playbook: plugin binary not pinned by SHA-256")
+	ErrHandshake        = errors.New("playbook: plugin handshake failed")
+	ErrProtocolVersion  = errors.New("playbook: incompatible plugin protocol version")
+	ErrUnknownPlugin    = errors.New("playbook: unknown plugin")
+	// ErrUnknownAction is plugin.ErrUnknownAction: a step asks a plugin
+	// for an action it does not offer.
+	ErrUnknownAction = plugin.ErrUnknownAction
+)
+
+// PluginError is a failure to start or talk to a plugin.
+type PluginError struct {
+	Plugin string
+	Path   string
+	Err    error
+}
+
+func (e *PluginError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("plugin %s (%s): %v", e.Plugin, e.Path, e.Err)
+	}
+	return fmt.Sprintf("plugin %s: %v", e.Plugin, e.Err)
+}
+
+func (e *PluginError) Unwrap() error { return e.Err }
+
+// HostOptions configures a Host.
+type HostOptions struct {
+	// Logger receives the host's records and every plugin's log records
+	// (with a "plugin" attribute). Default: discard.
+	Logger *slog.Logger
+}
+
+// Host starts plugins and talks to them. It is safe for concurrent use.
+type Host struct {
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	plugins map[string]*Plugin
+	closed  bool
+}
+
+// hostVersions is the set of protocol versions this host speaks; a variable
+// so that tests can play an older host.
+var hostVersions = []int{wire.ProtocolVersion}
+
+// NewHost returns a Host with no plugins started.
+func NewHost(opts HostOptions) *Host {
+	l := opts.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &Host{logger: l, plugins: make(map[string]*Plugin)}
+}
+
+// Start starts the plugins, in parallel, and handshakes with each. If any
+// fails, the ones this call started are stopped and the errors (each a
+// *PluginError) are returned joined.
+func (h *Host) Start(ctx context.Context, specs ...PluginSpec) error {
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.Name == "" {
+			return errors.New("playbook: plugin spec without a name")
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("playbook: plugin %q given twice", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	h.mu.Lock()
+	for _, s := range specs {
+		if _, ok := h.plugins[s.Name]; ok {
+			h.mu.Unlock()
+			return fmt.Errorf("playbook: plugin %q already started", s.Name)
+		}
+	}
+	h.mu.Unlock()
+
+	started := make([]*Plugin, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Go(func() { started[i], errs[i] = h.start(ctx, s) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, p := range started {
+			if p != nil {
+				p.kill()
+			}
+		}
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		for _, p := range started {
+			p.kill()
+		}
+		return errors.New("playbook: host closed")
+	}
+	for _, p := range started {
+		h.plugins[p.name] = p
+	}
+	return nil
+}
+
+// Plugin returns a started plugin by name.
+func (h *Host) Plugin(name string) (*Plugin, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p, ok := h.plugins[name]
+	if !ok {
+		return nil, &PluginError{Plugin: name, Err: ErrUnknownPlugin}
+	}
+	return p, nil
+}
+
+// Plugins returns the started plugins' names, sorted.
+func (h *Host) Plugins() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.plugins))
+	for n := range h.plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Close stops every plugin process and waits for them to exit.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	ps := h.plugins
+	h.plugins = map[string]*Plugin{}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(p.kill)
+	}
+	wg.Wait()
+	return nil
+}
+
+var selfSum struct {
+	once sync.Once
+	path string
+	sum  string
+	err  error
+}
+
+// executableSum returns the host's own executable and its SHA-256, computed
+// once per process.
+func executableSum() (string, string, error) {
+	selfSum.once.Do(func() {
+		selfSum.path, selfSum.err = os.Executable()
+		if selfSum.err != nil {
+			return
+		}
+		selfSum.sum, selfSum.err = fileSHA256(selfSum.path)
+	})
+	return selfSum.path, selfSum.sum, selfSum.err
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// FileSHA256 returns the hex SHA-256 of a file, the value to pin a plugin
+// binary with.
+func FileSHA256(path string) (string, error) { return fileSHA256(path) }
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
+	logger := h.logger.With("plugin", s.Name)
+	timeout := s.StartTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	versions := map[int]goplugin.PluginSet{}
+	for _, v := range hostVersions {
+		versions[v] = goplugin.PluginSet{wire.PluginName: &wire.GRPCPlugin{}}
+	}
+	cfg := &goplugin.ClientConfig{
+		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: wire.Handshake.MagicCookieKey, MagicCookieValue: wire.Handshake.MagicCookieValue},
+		VersionedPlugins: versions,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           hclogslog.ForPlugin(h.logger, s.Name),
+		StartTimeout:     timeout,
+	}
+	path := s.Path
+	stderr := &tailBuffer{max: 4 << 10}
+	if s.Reattach != nil {
+		addr, err := s.Reattach.ResolveAddr()
+		if err != nil {
+			return nil, &PluginError{Plugin: s.Name, Err: err}
+		}
+		cfg.Reattach = &goplugin.ReattachConfig{
+			Protocol:        goplugin.ProtocolGRPC,
+			ProtocolVersion: s.Reattach.ProtocolVersion,
+			Addr:            addr,
+			Pid:             s.Reattach.Pid,
+			Test:            true,
+		}
+	} else {
+		sum := s.SHA256
+		var env []string
+		if path == "" {
+			self, selfSHA, err := executableSum()
+			if err != nil {
+				return nil, &PluginError{Plugin: s.Name, Err: fmt.Errorf("built-in plugin: own executable: %w", err)}
+			}
+			path = self
+			if sum == "" {
+				sum = selfSHA
+			}
+			env = append(env, wire.EnvBuiltin+"="+s.Name)
+		}
+		if sum == "" {
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: ErrNotPinned}
+		}
+		want, err := hex.DecodeString(sum)
+		if err != nil || len(want) != sha256.Size {
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: SHA256 %q is not 64 hex digits", ErrNotPinned, sum)}
+		}
+		hasPath := false
+		for _, kv := range s.Env {
+			if strings.HasPrefix(kv, "PATH=") {
+				hasPath = true
+			}
+		}
+		env = append(env, s.Env...)
+		if !hasPath {
+			env = append(env, defaultPath)
+		}
+		env = append(env,
+			wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
+			wire.EnvLogLevel+"="+strconv.Itoa(int(minLevel(h.logger))),
+		)
+		cmd := exec.Command(path)
+		cmd.Env = env
+		cfg.Cmd = cmd
+		cfg.SkipHostEnv = true
+		cfg.AutoMTLS = true
+		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+		cfg.Stderr = stderr
+	}
+
+	client := goplugin.NewClient(cfg)
+	type result struct {
+		rpc goplugin.ClientProtocol
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		rpc, err := client.Client()
+		ch <- result{rpc, err}
+	}()
+	var rpc goplugin.ClientProtocol
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			client.Kill()
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: classifyStartError(r.err, path, s, stderr)}
+		}
+		rpc = r.rpc
+	case <-ctx.Done():
+		go func() { <-ch; client.Kill() }()
+		return nil, &PluginError{Plugin: s.Name, Path: path, Err: ctx.Err()}
+	}
+	raw, err := rpc.Dispense(wire.PluginName)
+	if err != nil {
+		client.Kill()
+		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: %v", ErrHandshake, err)}
+	}
+	pc, ok := raw.(pb.PluginClient)
+	if !ok {
+		client.Kill()
+		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)}
+	}
+	p := &Plugin{name: s.Name, path: path, client: client, rpc: pc, version: client.NegotiatedVersion()}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := pc.Describe(dctx, &pb.DescribeRequest{})
+	if err != nil {
+		client.Kill()
+		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: describe: %v", ErrHandshake, err)}
+	}
+	p.pid = int(d.GetPid())
+	p.actions = make(map[string]ActionInfo, len(d.GetActions()))
+	for _, a := range d.GetActions() {
+		p.actions[a.GetName()] = ActionInfo{
+			Name:         a.GetName(),
+			Description:  a.GetDescription(),
+			InputSchema:  json.RawMessage(a.GetInputSchema()),
+			OutputSchema: json.RawMessage(a.GetOutputSchema()),
+		}
+	}
+	logger.Debug("plugin started", "path", path, "pid", p.pid, "protocol", p.version, "actions", len(p.actions))
+	return p, nil
+}
+
+func classifyStartError(err error, path string, s PluginSpec, stderr *tailBuffer) error {
+	msg := err.Error()
+	tail := strings.TrimSpace(stderr.String())
+	if tail != "" {
+		tail = "; plugin stderr: " + tail
+	}
+	switch {
+	case errors.Is(err, goplugin.ErrChecksumsDoNotMatch):
+		got, herr := fileSHA256(path)
+		if herr != nil {
+			return fmt.Errorf("%w: pinned sha256 %s, cannot read file: %v", ErrChecksumMismatch, s.SHA256, herr)
+		}
+		want := s.SHA256
+		if want == "" {
+			_, want, _ = executableSum()
+		}
+		return fmt.Errorf("%w: pinned sha256 %s, file has %s (refusing to run it)", ErrChecksumMismatch, want, got)
+	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
+		return fmt.Errorf("%w: host speaks %v: %v", ErrProtocolVersion, hostVersions, err)
+	default:
+		return fmt.Errorf("%w: %v%s", ErrHandshake, err, tail)
+	}
+}
+
+func minLevel(l *slog.Logger) slog.Level {
+	for _, lv := range []slog.Level{hclogslog.LevelTrace, slog.LevelDebug, slog.LevelInfo, slog.LevelWarn} {
+		if l.Enabled(context.Background(), lv) {
+			return lv
+		}
+	}
+	return slog.LevelError
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.ToValidUTF8(t.b, []byte("?")))
+}
+
+// ActionInfo describes one action a plugin offers.
+type ActionInfo struct {
+	Name         string
+	Description  string
+	InputSchema  json.RawMessage // JSON Schema
+	OutputSchema json.RawMessage // JSON Schema
+}
+
+// Plugin is one started plugin.
+type Plugin struct {
+	name    string
+	path    string
+	client  *goplugin.Client
+	rpc     pb.PluginClient
+	pid     int
+	version int
+	actions map[string]ActionInfo
+}
+
+// Name is the plugin's name.
+func (p *Plugin) Name() string { return p.name }
+
+// PID is the plugin process's id.
+func (p *Plugin) PID() int { return p.pid }
+
+// ProtocolVersion is the negotiated protocol version.
+func (p *Plugin) ProtocolVersion() int { return p.version }
+
+// Exited reports whether the plugin process has exited.
+func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// Actions lists the actions the plugin offers, sorted by name.
+func (p *Plugin) Actions() []ActionInfo {
+	out := make([]ActionInfo, 0, len(p.actions))
+	for _, a := range p.actions {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Action returns one action's description.
+func (p *Plugin) Action(name string) (ActionInfo, bool) {
+	a, ok := p.actions[name]
+	return a, ok
+}
+
+func (p *Plugin) kill() { p.client.Kill() }
+
+// Call is one request to an action, as the runner makes it.
+type Call struct {
+	Action           string
+	Input            json.RawMessage
+	Incident         string
+	Playbook         string
+	Step             string
+	IdempotencyToken string
+	Attempt          int
+}
+
+func (c Call) wire() *pb.Call {
+	return &pb.Call{
+		Action:           c.Action,
+		Input:            c.Input,
+		Incident:         c.Incident,
+		Playbook:         c.Playbook,
+		Step:             c.Step,
+		IdempotencyToken: c.IdempotencyToken,
+		Attempt:          int32(c.Attempt),
+	}
+}
+
+// Plan asks the plugin for an action's plan.
+func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) {
+	if _, ok := p.actions[c.Action]; !ok {
+		return plugin.PlanResponse{}, p.unknownAction(c.Action)
+	}
+	r, err := p.rpc.Plan(ctx, &pb.PlanRequest{Call: c.wire()})
+	if err != nil {
+		return plugin.PlanResponse{}, p.transportError(ctx, err)
+	}
+	if err := wire.Decode(r.GetError()); err != nil {
+		return plugin.PlanResponse{}, err
+	}
+	resp := plugin.PlanResponse{Summary: r.GetSummary()}
+	for _, ch := range r.GetChanges() {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeKind(ch.GetKind()), Target: ch.GetTarget(), Detail: ch.GetDetail()})
+	}
+	return resp, nil
+}
+
+// Progress is one progress report of an action.
+type Progress struct {
+	Message string
+	Done    int64
+	Total   int64
+}
+
+// Apply runs an action, calling progress (if not nil) for each progress
+// report, and returns its output document.
+func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (json.RawMessage, error) {
+	if _, ok := p.actions[c.Action]; !ok {
+		return nil, p.unknownAction(c.Action)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := p.rpc.Apply(ctx, &pb.ApplyRequest{Call: c.wire()})
+	if err != nil {
+		return nil, p.transportError(ctx, err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if err == io.EOF {
+				return nil, fmt.Errorf("%w: apply stream ended without a result", ErrHandshake)
+			}
+			return nil, p.transportError(ctx, err)
+		}
+		switch e := ev.GetEvent().(type) {
+		case *pb.ApplyEvent_Progress:
+			if progress != nil {
+				progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+			}
+		case *pb.ApplyEvent_Result:
+			if err := wire.Decode(e.Result.GetError()); err != nil {
+				return nil, err
+			}
+			out := e.Result.GetOutput()
+			if len(out) == 0 {
+				out = []byte("null")
+			}
+			return json.RawMessage(out), nil
+		}
+	}
+}
+
+func (p *Plugin) unknownAction(name string) error {
+	offered := make([]string, 0, len(p.actions))
+	for n := range p.actions {
+		offered = append(offered, n)
+	}
+	sort.Strings(offered)
+	return fmt.Errorf("%w %q in plugin %s (offered: %v)", ErrUnknownAction, name, p.name, offered)
+}
+
+// transportError reports an RPC failure, preferring the context's error when
+// the context ended (so errors.Is(err, context.Canceled) holds).
+func (p *Plugin) transportError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("plugin %s: %w", p.name, cerr)
+	}
+	if p.client.Exited() {
+		return fmt.Errorf("plugin %s (pid %d) exited: %v", p.name, p.pid, err)
+	}
+	return fmt.Errorf("plugin %s: %v", p.name, err)
+}

@@ -1,0 +1,551 @@
+package playbook_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/abusekit/abusekit/playbook"
+	"github.com/abusekit/abusekit/playbook/plugin"
+)
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []playbook.Event
+}
+
+func (l *eventLog) add(e playbook.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.events {
+		s := string(e.Kind)
+		if e.Step != "" {
+			s += " " + e.Step
+		}
+		if e.Status != "" {
+			s += " " + string(e.Status)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func mustNew(t *testing.T, name string, steps ...playbook.Step) *playbook.Playbook {
+	t.Helper()
+	pb, err := playbook.New(name, steps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+func newRunner(t *testing.T, pb *playbook.Playbook, opts playbook.Options) *playbook.Runner {
+	t.Helper()
+	if opts.Incident == "" {
+		opts.Incident = "case-" + strings.ReplaceAll(t.Name(), "/", "-")
+	}
+	if opts.Plugins == nil && opts.Host == nil {
+		opts.Plugins = []playbook.PluginSpec{playbook.Builtin("util")}
+	}
+	if opts.Approve == nil {
+		opts.Approve = playbook.AutoApprove
+	}
+	r, err := playbook.NewRunner(pb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRunBuiltinPluginOutOfProcess(t *testing.T) {
+	var ev eventLog
+	pb := mustNew(t, "hello", playbook.Step{ID: "greet", Plugin: "util", Action: "greet", Input: map[string]any{"name": "ops"}})
+	r := newRunner(t, pb, playbook.Options{OnEvent: ev.add})
+
+	plan, err := r.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPlan := []playbook.StepPlan{{Step: "greet", Plugin: "util", Action: "greet", Status: playbook.PlanPlanned,
+		Summary: "greet ops", Changes: []plugin.Change{{Kind: plugin.ChangeCreate, Target: "greeting:ops"}},
+		Input: json.RawMessage(`{"name":"ops"}`), IdempotencyToken: playbook.IdempotencyToken(r.Incident(), "hello", "greet")}}
+	if d := cmp.Diff(wantPlan, plan.Steps); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	run, err := r.Apply(t.Context(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != playbook.StatusSucceeded || len(run.Steps) != 1 {
+		t.Fatalf("run = %+v", run)
+	}
+	var out struct {
+		Message   string
+		PID, PPID int
+	}
+	if err := json.Unmarshal(run.Steps[0].Output, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Message != "hello, ops" {
+		t.Errorf("message = %q", out.Message)
+	}
+	if out.PID == os.Getpid() || out.PID != run.Steps[0].PluginPID {
+		t.Errorf("plugin pid %d, step says %d, host %d: want a separate process", out.PID, run.Steps[0].PluginPID, os.Getpid())
+	}
+	if out.PPID != os.Getpid() {
+		t.Errorf("plugin's parent is %d, want the host %d", out.PPID, os.Getpid())
+	}
+	want := []string{"run_started", "step_started greet", "step_finished greet succeeded", "run_finished succeeded"}
+	if d := cmp.Diff(want, ev.kinds()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+func TestErrorIdentityCrossesProcessBoundary(t *testing.T) {
+	pb := mustNew(t, "failing",
+		playbook.Step{ID: "ok", Plugin: "util", Action: "greet"},
+		playbook.Step{ID: "bad", Plugin: "util", Action: "fail", Input: map[string]any{"why": "test"}},
+		playbook.Step{ID: "never", Plugin: "util", Action: "greet"})
+	r := newRunner(t, pb, playbook.Options{})
+	run, err := r.Run(t.Context())
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("err = %v, want errors.Is errBoom", err)
+	}
+	var se *playbook.StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("err %T is not a *StepError", err)
+	}
+	if se.Playbook != "failing" || se.Step != "bad" || se.Plugin != "util" {
+		t.Errorf("StepError = %+v", se)
+	}
+	var re *plugin.RemoteError
+	if !errors.As(err, &re) || re.Code != "playbooktest.boom" || !strings.Contains(re.Message, "failing on purpose (test)") {
+		t.Errorf("RemoteError = %+v", re)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Error("err matches context.Canceled too")
+	}
+	if run.Status != playbook.StatusFailed || len(run.Steps) != 2 || run.Steps[1].Status != playbook.StatusFailed {
+		t.Errorf("run = %+v", run)
+	}
+}
+
+func TestPlanErrorKeepsIdentity(t *testing.T) {
+	r := newRunner(t, mustNew(t, "p", playbook.Step{ID: "x", Plugin: "util", Action: "failplan"}), playbook.Options{})
+	_, err := r.Plan(t.Context())
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("err = %v, want errBoom", err)
+	}
+}
+
+func TestUnknownActionRefused(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger")
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "a", Plugin: "util", Action: "ledger", Input: map[string]any{"ledger": ledger}},
+		playbook.Step{ID: "b", Plugin: "util", Action: "no-such-action"}), playbook.Options{})
+	_, err := r.Run(t.Context())
+	if !errors.Is(err, playbook.ErrUnknownAction) || !strings.Contains(err.Error(), `"no-such-action"`) {
+		t.Fatalf("err = %v, want ErrUnknownAction naming the action", err)
+	}
+	if _, err := os.Stat(ledger); !os.IsNotExist(err) {
+		t.Errorf("a step ran although the plan was refused (%v)", err)
+	}
+}
+
+func TestPanicInActionIsAnError(t *testing.T) {
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "boom", Plugin: "util", Action: "panic"}), playbook.Options{})
+	_, err := r.Run(t.Context())
+	if !errors.Is(err, plugin.ErrPanic) {
+		t.Fatalf("err = %v, want ErrPanic", err)
+	}
+	p, err := r.Host().Plugin("util")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(t.Context(), playbook.Call{Action: "greet", Input: json.RawMessage(`{"name":"x"}`)}, nil); err != nil {
+		t.Errorf("plugin unusable after a panic: %v", err)
+	}
+}
+
+func TestInvalidInputRefused(t *testing.T) {
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "g", Plugin: "util", Action: "greet", Input: map[string]any{"nmae": "typo"}}), playbook.Options{})
+	_, err := r.Plan(t.Context())
+	if !errors.Is(err, plugin.ErrInvalidInput) || !strings.Contains(err.Error(), "nmae") {
+		t.Fatalf("err = %v, want ErrInvalidInput naming the field", err)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTamperedBinaryRefused(t *testing.T) {
+	exe, _ := selfExe(t)
+	bin := filepath.Join(t.TempDir(), "plugin")
+	copyFile(t, exe, bin)
+	sum, err := playbook.FileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pinned, then tampered with.
+	f, err := os.OpenFile(bin, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("evil"))
+	f.Close()
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	err = h.Start(t.Context(), playbook.External("tampered", bin, sum, "ABUSEKIT_PLUGIN=util"))
+	if !errors.Is(err, playbook.ErrChecksumMismatch) {
+		t.Fatalf("err = %v, want ErrChecksumMismatch", err)
+	}
+	var pe *playbook.PluginError
+	if !errors.As(err, &pe) || pe.Plugin != "tampered" || pe.Path != bin {
+		t.Errorf("PluginError = %+v", pe)
+	}
+	if !strings.Contains(err.Error(), sum) {
+		t.Errorf("error %q does not name the pinned sum", err)
+	}
+	// The untampered copy with its right sum starts.
+	good := filepath.Join(t.TempDir(), "plugin")
+	copyFile(t, exe, good)
+	goodSum, _ := playbook.FileSHA256(good)
+	if err := h.Start(t.Context(), playbook.External("good", good, goodSum, "ABUSEKIT_PLUGIN=util")); err != nil {
+		t.Fatalf("pinned binary refused: %v", err)
+	}
+}
+
+func TestUnpinnedBinaryRefused(t *testing.T) {
+	exe, _ := selfExe(t)
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	for _, sum := range []string{"", "abc", strings.Repeat("zz", 32)} {
+		err := h.Start(t.Context(), playbook.External("x", exe, sum))
+		if !errors.Is(err, playbook.ErrNotPinned) {
+			t.Errorf("sha %q: err = %v, want ErrNotPinned", sum, err)
+		}
+	}
+}
+
+func TestWrongHandshakeRefused(t *testing.T) {
+	exe, sum := selfExe(t)
+	for _, mode := range []string{"wrong-cookie", "not-a-plugin"} {
+		t.Run(mode, func(t *testing.T) {
+			h := playbook.NewHost(playbook.HostOptions{})
+			defer h.Close()
+			err := h.Start(t.Context(), playbook.External("other", exe, sum, "PLAYBOOK_TEST_MODE="+mode))
+			if !errors.Is(err, playbook.ErrHandshake) {
+				t.Fatalf("err = %v, want ErrHandshake", err)
+			}
+			if len(h.Plugins()) != 0 {
+				t.Errorf("plugins %v registered after a failed start", h.Plugins())
+			}
+		})
+	}
+}
+
+func TestIncompatibleProtocolVersionRefused(t *testing.T) {
+	defer playbook.SetHostVersions(7)()
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	err := h.Start(t.Context(), playbook.Builtin("util"))
+	if !errors.Is(err, playbook.ErrProtocolVersion) {
+		t.Fatalf("err = %v, want ErrProtocolVersion", err)
+	}
+}
+
+func TestProtocolVersionNegotiated(t *testing.T) {
+	// A host speaking a future version as well still agrees on ours.
+	defer playbook.SetHostVersions(1, 2)()
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	if err := h.Start(t.Context(), playbook.Builtin("util")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("util")
+	if p.ProtocolVersion() != 1 {
+		t.Errorf("negotiated %d, want 1", p.ProtocolVersion())
+	}
+}
+
+func TestPluginEnvironmentIsExplicit(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "host-secret")
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	if err := h.Start(t.Context(),
+		playbook.Builtin("util"),
+		playbook.Builtin("util2", "AWS_REGION=eu-west-1", "AWS_SECRET_ACCESS_KEY=for-cloud-only")); err != nil {
+		t.Fatal(err)
+	}
+	env := func(name string) []string {
+		p, err := h.Plugin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Apply(t.Context(), playbook.Call{Action: "env"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o envOut
+		if err := json.Unmarshal(out, &o); err != nil {
+			t.Fatal(err)
+		}
+		return o.Env
+	}
+	hostEnv := strings.Join(env("util"), "\n")
+	if strings.Contains(hostEnv, "AWS_") || strings.Contains(hostEnv, "host-secret") {
+		t.Errorf("host plugin sees cloud credentials:\n%s", hostEnv)
+	}
+	cloudEnv := strings.Join(env("util2"), "\n")
+	for _, want := range []string{"AWS_REGION=eu-west-1", "AWS_SECRET_ACCESS_KEY=for-cloud-only"} {
+		if !strings.Contains(cloudEnv, want) {
+			t.Errorf("cloud plugin env lacks %s:\n%s", want, cloudEnv)
+		}
+	}
+	if strings.Contains(cloudEnv, "host-secret") {
+		t.Error("cloud plugin sees the host's own secret")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the plugin log goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestPluginLogsReachHostSlog(t *testing.T) {
+	var buf syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	r := newRunner(t, mustNew(t, "p", playbook.Step{ID: "g", Plugin: "util", Action: "greet", Input: map[string]any{"name": "logs"}}),
+		playbook.Options{Logger: logger})
+	if _, err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// The plugin's record arrives through its stderr pipe; give it a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for line := range strings.Lines(buf.String()) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil {
+				continue
+			}
+			if m["msg"] == "greeting" {
+				if m["level"] != "INFO" || m["plugin"] != "util" || m["name"] != "logs" || m["step"] != "g" {
+					t.Errorf("plugin record = %v", m)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("plugin's log record never reached the host's slog; got:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCloseLeavesNoPluginProcess(t *testing.T) {
+	h := playbook.NewHost(playbook.HostOptions{})
+	if err := h.Start(t.Context(), playbook.Builtin("util"), playbook.Builtin("util2")); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, n := range h.Plugins() {
+		p, _ := h.Plugin(n)
+		pids = append(pids, p.PID())
+	}
+	if len(pids) != 2 || pids[0] == pids[1] {
+		t.Fatalf("pids %v", pids)
+	}
+	h.Close()
+	for _, pid := range pids {
+		waitGone(t, pid, 10*time.Second)
+	}
+}
+
+func TestCancelStopsCleanly(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var ev eventLog
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "zzz", Plugin: "util", Action: "sleep"},
+		playbook.Step{ID: "after", Plugin: "util", Action: "greet"}),
+		playbook.Options{OnEvent: func(e playbook.Event) {
+			ev.add(e)
+			if e.Kind == playbook.EventStepStarted {
+				go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+			}
+		}})
+	start := time.Now()
+	run, err := r.Run(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("cancel took %v", time.Since(start))
+	}
+	if run.Status != playbook.StatusCanceled || len(run.Steps) != 1 || run.Steps[0].Status != playbook.StatusCanceled {
+		t.Errorf("run = %+v", run)
+	}
+	want := []string{"run_started", "step_started zzz", "step_finished zzz canceled", "run_finished canceled"}
+	if d := cmp.Diff(want, ev.kinds()); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+func TestTimeoutAndRetry(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger")
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "flaky", Plugin: "util", Action: "ledger", Input: map[string]any{"ledger": ledger, "fail_until": 3},
+			Retry: playbook.Retry{Attempts: 3, Backoff: time.Millisecond}},
+		playbook.Step{ID: "slow", Plugin: "util", Action: "sleep", Timeout: 100 * time.Millisecond}),
+		playbook.Options{})
+	run, err := r.Run(t.Context())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	if run.Steps[0].Status != playbook.StatusSucceeded || run.Steps[0].Attempts != 3 {
+		t.Errorf("flaky step = %+v", run.Steps[0])
+	}
+	b, _ := os.ReadFile(ledger)
+	if n := strings.Count(string(b), "\n"); n != 1 || !strings.Contains(string(b), "attempt=3") {
+		t.Errorf("ledger = %q, want one line from attempt 3", b)
+	}
+	if run.Steps[1].Status != playbook.StatusFailed {
+		t.Errorf("slow step = %+v", run.Steps[1])
+	}
+}
+
+func TestProgressEvents(t *testing.T) {
+	var ev eventLog
+	r := newRunner(t, mustNew(t, "p", playbook.Step{ID: "work", Plugin: "util", Action: "progress"}), playbook.Options{OnEvent: ev.add})
+	if _, err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ev.events {
+		if e.Kind == playbook.EventStepProgress {
+			got = append(got, e.Message+" "+strings.Repeat("#", int(e.Done))+"/"+strings.Repeat("#", int(e.Total)))
+		}
+		if e.Kind == playbook.EventStepFinished && e.Duration <= 0 {
+			t.Errorf("finished event without a duration: %+v", e)
+		}
+	}
+	want := []string{"part 1 #/###", "part 2 ##/###", "part 3 ###/###"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("progress (-want +got):\n%s", d)
+	}
+}
+
+func TestReferencesAndConditions(t *testing.T) {
+	var ev eventLog
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "detect", Plugin: "util", Action: "suspects"},
+		playbook.Step{ID: "greet", Plugin: "util", Action: "greet", If: "steps.detect.suspects",
+			Input: map[string]any{"name": "pid ${{ steps.detect.suspects[0].pid }} (${{ steps.detect.suspects[0].exe }}) of ${{ incident }}"}},
+		playbook.Step{ID: "never", Plugin: "util", Action: "greet", If: "steps.detect.suspects[1]"},
+		playbook.Step{ID: "eq", Plugin: "util", Action: "greet", If: `steps.detect.suspects[0].pid == 4242`,
+			Input: map[string]any{"name": playbook.Ref("inputs.who")}},
+	), playbook.Options{Incident: "case-9", OnEvent: ev.add, Inputs: map[string]any{"who": "operator"}})
+	plan, err := r.Plan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []playbook.PlanStatus
+	for _, s := range plan.Steps {
+		statuses = append(statuses, s.Status)
+	}
+	if d := cmp.Diff([]playbook.PlanStatus{playbook.PlanPlanned, playbook.PlanDeferred, playbook.PlanDeferred, playbook.PlanDeferred}, statuses); d != "" {
+		t.Errorf("plan statuses (-want +got):\n%s", d)
+	}
+	run, err := r.Apply(t.Context(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(i int) string {
+		var o greetOut
+		json.Unmarshal(run.Steps[i].Output, &o)
+		return o.Message
+	}
+	if got := msg(1); got != "hello, pid 4242 (/tmp/.x/work32) of case-9" {
+		t.Errorf("interpolated = %q", got)
+	}
+	if run.Steps[2].Status != playbook.StatusSkipped {
+		t.Errorf("never = %+v", run.Steps[2])
+	}
+	if got := msg(3); run.Steps[3].Status != playbook.StatusSucceeded || got != "hello, operator" {
+		t.Errorf("eq = %+v (%q)", run.Steps[3], got)
+	}
+}
+
+func TestParallelStartOfFivePlugins(t *testing.T) {
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	var specs []playbook.PluginSpec
+	for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		specs = append(specs, playbook.Builtin(n))
+	}
+	if err := h.Start(t.Context(), specs...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, n := range h.Plugins() {
+		p, _ := h.Plugin(n)
+		if seen[p.PID()] || p.PID() == os.Getpid() {
+			t.Errorf("plugin %s pid %d not a process of its own", n, p.PID())
+		}
+		seen[p.PID()] = true
+		if _, ok := p.Action("greet"); !ok {
+			t.Errorf("plugin %s: Describe lost actions: %+v", n, p.Actions())
+		}
+	}
+	if len(seen) != 5 {
+		t.Errorf("%d plugins", len(seen))
+	}
+	// A failed start stops what it started and leaves the host as it was.
+	err := h.Start(t.Context(), playbook.Builtin("util"), playbook.External("bad", "/nonexistent", strings.Repeat("00", 32)))
+	if err == nil || len(h.Plugins()) != 5 {
+		t.Errorf("err = %v, plugins %v", err, h.Plugins())
+	}
+}

@@ -1,0 +1,231 @@
+package playbook
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Journal record types.
+const (
+	RecordRunStarted   = "run_started"
+	RecordStepStarted  = "step_started"
+	RecordStepFinished = "step_finished"
+	RecordRunFinished  = "run_finished"
+)
+
+// Record is one line of a journal.
+type Record struct {
+	Type             string          `json:"type"`
+	Time             time.Time       `json:"time"`
+	Playbook         string          `json:"playbook"`
+	Incident         string          `json:"incident,omitempty"`
+	Step             string          `json:"step,omitempty"`
+	Plugin           string          `json:"plugin,omitempty"`
+	Action           string          `json:"action,omitempty"`
+	Attempt          int             `json:"attempt,omitempty"`
+	IdempotencyToken string          `json:"idempotency_token,omitempty"`
+	Input            json.RawMessage `json:"input,omitempty"`
+	Status           string          `json:"status,omitempty"`
+	Output           json.RawMessage `json:"output,omitempty"`
+	Error            *RecordError    `json:"error,omitempty"`
+	Duration         time.Duration   `json:"duration_ns,omitempty"`
+	RunnerPID        int             `json:"runner_pid,omitempty"`
+	PluginPID        int             `json:"plugin_pid,omitempty"`
+}
+
+// RecordError is an error as a journal keeps it.
+type RecordError struct {
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message"`
+}
+
+// Journal errors.
+var (
+	ErrJournalCorrupt = errors.New("playbook: journal corrupt")
+	ErrJournalLocked  = errors.New("playbook: journal in use by another runner")
+)
+
+// MaxRecordSize bounds one journal line.
+const MaxRecordSize = 16 << 20
+
+// ReadJournal reads journal records. A last line without its newline is
+// the torn tail of a write interrupted by a crash and is ignored; any other
+// bad line is an error naming its line (wrapping ErrJournalCorrupt).
+func ReadJournal(r io.Reader) ([]Record, error) {
+	recs, _, err := readJournal(r)
+	return recs, err
+}
+
+// readJournal also returns how many bytes of whole lines it read.
+func readJournal(r io.Reader) ([]Record, int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		recs []Record
+		good int64
+		line int
+		buf  []byte
+	)
+	for {
+		chunk, err := br.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(buf) > MaxRecordSize {
+				return recs, good, fmt.Errorf("%w: line %d longer than %d bytes", ErrJournalCorrupt, line+1, MaxRecordSize)
+			}
+			continue
+		}
+		if err == io.EOF {
+			// A torn tail (or nothing): ignore.
+			return recs, good, nil
+		}
+		if err != nil {
+			return recs, good, fmt.Errorf("playbook: read journal: %w", err)
+		}
+		line++
+		text := bytes.TrimSpace(buf)
+		if len(text) > 0 {
+			var rec Record
+			dec := json.NewDecoder(bytes.NewReader(text))
+			if err := dec.Decode(&rec); err != nil {
+				return recs, good, fmt.Errorf("%w: line %d: %v", ErrJournalCorrupt, line, err)
+			}
+			if dec.More() {
+				return recs, good, fmt.Errorf("%w: line %d: trailing data", ErrJournalCorrupt, line)
+			}
+			if rec.Type == "" {
+				return recs, good, fmt.Errorf("%w: line %d: record without a type", ErrJournalCorrupt, line)
+			}
+			recs = append(recs, rec)
+		}
+		good += int64(len(buf))
+		buf = buf[:0]
+	}
+}
+
+// Journal is an append-only JSON-lines file, one per incident, that makes a
+// run resumable. It is locked while open, so two runners cannot interleave.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	path string
+}
+
+var safeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// JournalPath returns the journal file of an incident in dir.
+func JournalPath(dir, incident string) string {
+	name := incident
+	if !safeNameRE.MatchString(name) || name == "." || name == ".." {
+		sum := sha256.Sum256([]byte(incident))
+		name = "incident-" + hex.EncodeToString(sum[:12])
+	}
+	return filepath.Join(dir, name+".journal.jsonl")
+}
+
+// OpenJournal opens (creating dir and file as needed) the journal of an
+// incident, locks it, and returns the records already in it. A torn tail
+// left by a crash is cut off before anything is appended.
+func OpenJournal(dir, incident string) (*Journal, []Record, error) {
+	if incident == "" {
+		return nil, nil, errors.New("playbook: journal needs an incident id")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("playbook: journal dir: %w", err)
+	}
+	path := JournalPath(dir, incident)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("playbook: open journal: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, nil, fmt.Errorf("%w: %s", ErrJournalLocked, path)
+		}
+		return nil, nil, fmt.Errorf("playbook: lock journal: %w", err)
+	}
+	recs, good, err := readJournal(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("playbook: journal: %w", err)
+	}
+	if st.Size() != good {
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("playbook: cut torn journal tail: %w", err)
+		}
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("playbook: journal: %w", err)
+	}
+	if st.Size() == 0 {
+		// Make the new file's directory entry durable.
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+	return &Journal{f: f, path: path}, recs, nil
+}
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Append writes one record; with sync it is on stable storage when Append
+// returns.
+func (j *Journal) Append(rec Record, sync bool) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("playbook: journal record: %w", err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("playbook: journal closed")
+	}
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("playbook: journal write: %w", err)
+	}
+	if sync {
+		if err := unix.Fdatasync(int(j.f.Fd())); err != nil {
+			return fmt.Errorf("playbook: journal sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close syncs and closes the journal, releasing its lock.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	err := j.f.Sync()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
+	}
+	j.f = nil
+	return err
+}

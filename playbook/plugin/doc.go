@@ -1,0 +1,70 @@
+// Package plugin is the abusekit plugin SDK: the only package a plugin
+// author imports.
+//
+// A plugin serves actions. An action has plain Go input and output types, a
+// Plan that says what it would change without changing anything, and an
+// Apply that does the work:
+//
+//	type GreetInput struct{ Name string `json:"name"` }
+//	type GreetOutput struct{ Message string `json:"message"` }
+//
+//	type greeter struct{}
+//
+//	func (greeter) Plan(ctx context.Context, req plugin.PlanRequest[GreetInput], resp *plugin.PlanResponse) error {
+//		resp.Summary = "greet " + req.Input.Name
+//		return nil
+//	}
+//
+//	func (greeter) Apply(ctx context.Context, req plugin.ApplyRequest[GreetInput], resp *plugin.ApplyResponse[GreetOutput]) error {
+//		resp.Output.Message = "hello, " + req.Input.Name
+//		return nil
+//	}
+//
+//	func main() {
+//		plugin.Serve(plugin.Actions{"greet": plugin.Typed[GreetInput, GreetOutput](greeter{})})
+//	}
+//
+// Requests and responses are structs, so fields can be added later without
+// breaking anyone; optional behaviour is an extra interface (Describer).
+// Inputs are decoded strictly: an unknown field is an ErrInvalidInput.
+//
+// Serve hides go-plugin: the handshake, AutoMTLS, protocol versions, the
+// process exit, and hclog. Actions log through req.Logger (or slog.Default),
+// which reaches the host's slog with level and attributes intact. A plugin
+// process exits by itself when its host goes away.
+//
+// Errors keep their identity across the process boundary through a registry
+// of well-known codes: a package registers its sentinels once, in an init
+// function linked into both the plugin and the host,
+//
+//	func init() { plugin.RegisterError("persist.symlink_escape", persist.ErrSymlinkEscape) }
+//
+// and an action returning an error that wraps persist.ErrSymlinkEscape makes
+// errors.Is(err, persist.ErrSymlinkEscape) true on the host.
+//
+// # Built-in adapters
+//
+// A typed package (plugins/scan, plugins/persist, …) offers its actions as a
+// value of type Actions, usually from a NewPlugin function beside its typed
+// API; an adapter only converts between the typed API and its request and
+// response, and registers the package's sentinels:
+//
+//	func init() { plugin.RegisterError("scan.not_found", scan.ErrNotFound) }
+//
+//	func NewPlugin() plugin.Actions {
+//		return plugin.Actions{
+//			"detect": plugin.NewAction("find the processes behind a report",
+//				func(ctx context.Context, req plugin.PlanRequest[scan.Config], resp *plugin.PlanResponse) error {
+//					resp.Summary = "read-only: list suspects"
+//					return nil
+//				},
+//				func(ctx context.Context, req plugin.ApplyRequest[scan.Config], resp *plugin.ApplyResponse[scan.Result]) error {
+//					var err error
+//					resp.Output, err = scan.Detect(ctx, req.Input)
+//					return err
+//				}),
+//		}
+//	}
+//
+// A host serves them as built-ins with ServeIfPlugin at the top of main.
+package plugin

@@ -1,0 +1,178 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/abusekit/abusekit/internal/hclogslog"
+	"github.com/abusekit/abusekit/playbook/internal/wire"
+)
+
+// Serve serves actions as a plugin process and exits the process when the
+// host is done with it. It is all a plugin's main does:
+//
+//	func main() { plugin.Serve(plugin.Actions{"greet": greetAction}) }
+//
+// Serve logs through slog to stderr, in the format the host reads back into
+// its own log (slog.Default is set to that logger too), exits when the host
+// process goes away (even when it was killed), and refuses, with a message
+// on stderr and exit status 1, to run when not started by a host.
+func Serve(actions Actions) {
+	os.Exit(serve(actions, os.Stderr))
+}
+
+// ServeIfPlugin serves the built-in plugin named in the environment, if the
+// host started this executable as one, and exits; otherwise it returns at
+// once. A host that offers built-in plugins calls it first thing in main:
+//
+//	func main() {
+//		plugin.ServeIfPlugin(map[string]plugin.Actions{"scan": scanActions})
+//		// … the host's own main …
+//	}
+//
+// The host then names the plugin with playbook.Builtin("scan"), and runs its
+// own executable as that plugin, so nothing needs to be built or installed
+// beside it and the checksum pinned is the host's own.
+func ServeIfPlugin(builtins map[string]Actions) {
+	name, ok := os.LookupEnv(wire.EnvBuiltin)
+	if !ok {
+		return
+	}
+	actions, ok := builtins[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
+		os.Exit(1)
+	}
+	os.Exit(serve(actions, os.Stderr))
+}
+
+// Running reports whether this process was started by a host as a plugin.
+func Running() bool {
+	return os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue
+}
+
+func serve(actions Actions, stderr io.Writer) int {
+	if !Running() {
+		fmt.Fprintln(stderr, "This program is an abusekit plugin: a playbook host starts it. It is not meant to be run directly.")
+		return 1
+	}
+	level := slog.LevelInfo
+	if s := os.Getenv(wire.EnvLogLevel); s != "" {
+		if n, err := strconv.Atoi(s); err == nil {
+			level = slog.Level(n)
+		}
+	}
+	logger := slog.New(hclogslog.NewHandler(stderr, level))
+	slog.SetDefault(logger)
+
+	if err := watchParent(); err != nil {
+		logger.Error("not serving", "error", err)
+		return 1
+	}
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
+		GRPCServer:       goplugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Output:     stderr,
+			Level:      hclog.Warn,
+			JSONFormat: true,
+		}),
+	})
+	return 0
+}
+
+// watchParent makes the plugin exit when the host that started it is gone,
+// however it went (SIGKILL included): the process is re-parented then, which
+// a poll of getppid notices.
+func watchParent() error {
+	ppid := os.Getppid()
+	if s := os.Getenv(wire.EnvParentPID); s != "" {
+		want, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("plugin: bad %s=%q", wire.EnvParentPID, s)
+		}
+		if want != ppid {
+			return fmt.Errorf("plugin: host %d is already gone (parent is %d)", want, ppid)
+		}
+	}
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for range t.C {
+			if os.Getppid() != ppid {
+				slog.Error("host process is gone; exiting", "host_pid", ppid)
+				os.Exit(3)
+			}
+		}
+	}()
+	return nil
+}
+
+// ReattachConfig locates a plugin served in a process the host did not
+// start: a test (see playbook/plugintest) or a debugger. Set it as
+// playbook.PluginSpec.Reattach.
+type ReattachConfig struct {
+	Network         string // "unix" or "tcp"
+	Addr            string
+	Pid             int
+	ProtocolVersion int
+}
+
+// ServeInProcess serves actions from this process over the real transport
+// (gRPC, as a plugin process would) until ctx is cancelled, for tests and
+// debuggers. It returns where to reattach and a channel closed once serving
+// has stopped. The transport has no mTLS in this mode.
+func ServeInProcess(ctx context.Context, actions Actions, logger *slog.Logger) (*ReattachConfig, <-chan struct{}, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reattach := make(chan *goplugin.ReattachConfig, 1)
+	closed := make(chan struct{})
+	go goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
+		GRPCServer:       goplugin.DefaultGRPCServer,
+		Logger:           hclogslog.FromSlog(logger),
+		Test: &goplugin.ServeTestConfig{
+			Context:          ctx,
+			ReattachConfigCh: reattach,
+			CloseCh:          closed,
+		},
+	})
+	select {
+	case rc := <-reattach:
+		return &ReattachConfig{
+			Network:         rc.Addr.Network(),
+			Addr:            rc.Addr.String(),
+			Pid:             rc.Pid,
+			ProtocolVersion: rc.ProtocolVersion,
+		}, closed, nil
+	case <-closed:
+		return nil, closed, errors.New("plugin: in-process server stopped before it started")
+	case <-ctx.Done():
+		return nil, closed, ctx.Err()
+	}
+}
+
+// ResolveAddr turns a ReattachConfig's address back into a net.Addr.
+func (rc *ReattachConfig) ResolveAddr() (net.Addr, error) {
+	switch rc.Network {
+	case "unix":
+		return net.ResolveUnixAddr("unix", rc.Addr)
+	case "tcp":
+		return net.ResolveTCPAddr("tcp", rc.Addr)
+	default:
+		return nil, fmt.Errorf("plugin: unknown reattach network %q", rc.Network)
+	}
+}

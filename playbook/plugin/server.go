@@ -1,0 +1,166 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sort"
+	"sync"
+
+	pb "github.com/abusekit/abusekit/internal/pluginproto"
+	"github.com/abusekit/abusekit/playbook/internal/wire"
+)
+
+// server is the gRPC Plugin service over a set of actions.
+type server struct {
+	pb.UnimplementedPluginServer
+	actions Actions
+	logger  *slog.Logger
+}
+
+func newServer(actions Actions, logger *slog.Logger) *server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &server{actions: actions, logger: logger}
+}
+
+func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	resp := &pb.DescribeResponse{Pid: int64(os.Getpid()), SdkVersion: sdkVersion()}
+	names := make([]string, 0, len(s.actions))
+	for name := range s.actions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a := s.actions[name]
+		if a == nil {
+			continue
+		}
+		r := a.impl()
+		resp.Actions = append(resp.Actions, &pb.ActionSchema{
+			Name:         name,
+			Description:  r.description,
+			InputSchema:  r.inputSchema,
+			OutputSchema: r.outputSchema,
+		})
+	}
+	return resp, nil
+}
+
+func callOf(c *pb.Call) Call {
+	return Call{
+		Action:           c.GetAction(),
+		Incident:         c.GetIncident(),
+		Playbook:         c.GetPlaybook(),
+		Step:             c.GetStep(),
+		IdempotencyToken: c.GetIdempotencyToken(),
+		Attempt:          int(c.GetAttempt()),
+	}
+}
+
+func (s *server) lookup(name string) (*rawAction, error) {
+	a, ok := s.actions[name]
+	if !ok || a == nil {
+		offered := make([]string, 0, len(s.actions))
+		for n := range s.actions {
+			offered = append(offered, n)
+		}
+		sort.Strings(offered)
+		return nil, fmt.Errorf("%w %q (offered: %v)", ErrUnknownAction, name, offered)
+	}
+	return a.impl(), nil
+}
+
+// guard runs f, turning a panic into an ErrPanic error.
+func guard(log *slog.Logger, action string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("action panicked", "action", action, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %s: %v", ErrPanic, action, r)
+		}
+	}()
+	return f()
+}
+
+func (s *server) stepLogger(c Call) *slog.Logger {
+	return s.logger.With("action", c.Action, "step", c.Step)
+}
+
+func (s *server) Plan(ctx context.Context, req *pb.PlanRequest) (*pb.PlanResponse, error) {
+	c := callOf(req.GetCall())
+	resp, err := s.plan(ctx, c, req.GetCall().GetInput())
+	out := &pb.PlanResponse{Error: wire.Encode(err)}
+	if err == nil {
+		out.Summary = resp.Summary
+		for _, ch := range resp.Changes {
+			out.Changes = append(out.Changes, &pb.Change{Kind: string(ch.Kind), Target: ch.Target, Detail: ch.Detail})
+		}
+	}
+	return out, nil
+}
+
+func (s *server) plan(ctx context.Context, c Call, input []byte) (*PlanResponse, error) {
+	a, err := s.lookup(c.Action)
+	if err != nil {
+		return nil, err
+	}
+	var resp PlanResponse
+	log := s.stepLogger(c)
+	err = guard(log, c.Action, func() error { return a.plan(ctx, c, input, log, &resp) })
+	return &resp, err
+}
+
+func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error {
+	c := callOf(req.GetCall())
+	var mu sync.Mutex
+	done := false
+	p := Progress{report: func(msg string, d, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		_ = stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Progress{Progress: &pb.Progress{Message: msg, Done: d, Total: total}}})
+	}}
+	out, err := s.apply(stream.Context(), c, req.GetCall().GetInput(), p)
+	mu.Lock()
+	defer mu.Unlock()
+	done = true
+	res := &pb.ApplyResult{Error: wire.Encode(err)}
+	if err == nil {
+		res.Output = out
+	}
+	return stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Result{Result: res}})
+}
+
+func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress) ([]byte, error) {
+	a, err := s.lookup(c.Action)
+	if err != nil {
+		return nil, err
+	}
+	log := s.stepLogger(c)
+	var out []byte
+	err = guard(log, c.Action, func() error {
+		var err error
+		out, err = a.apply(ctx, c, input, log, p)
+		return err
+	})
+	return out, err
+}
+
+func sdkVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/abusekit/abusekit" {
+				return d.Version
+			}
+		}
+		if bi.Main.Path == "github.com/abusekit/abusekit" {
+			return bi.Main.Version
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,643 @@
+package playbook
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/abusekit/abusekit/playbook/plugin"
+)
+
+// Options configures a Runner.
+type Options struct {
+	// Incident identifies the incident the playbook runs for; it names the
+	// journal and seeds every step's idempotency token. Required.
+	Incident string
+	// Inputs are the playbook's inputs, referred to as inputs.<name>.
+	Inputs map[string]any
+	// Plugins says how to start the plugins the steps name. Plugins already
+	// started on Host need no spec.
+	Plugins []PluginSpec
+	// Host, if set, is shared: the runner starts missing plugins on it and
+	// does not close it. Otherwise the runner has its own and Close stops it.
+	Host *Host
+	// JournalDir holds the incident's journal. Empty: no journal, no resume.
+	JournalDir string
+	// Approve is asked by Run to approve the plan; nil refuses every plan
+	// (dry run). Use AutoApprove to skip approval.
+	Approve func(ctx context.Context, plan *Plan) (bool, error)
+	// OnEvent receives every event (nil: none).
+	OnEvent func(Event)
+	// Logger receives the runner's records (default: discard).
+	Logger *slog.Logger
+}
+
+// AutoApprove approves every plan (the -yes of the examples).
+func AutoApprove(context.Context, *Plan) (bool, error) { return true, nil }
+
+// ErrNotApproved is returned by Run when the plan was not approved.
+var ErrNotApproved = errors.New("playbook: plan not approved")
+
+// PlanStatus says what Apply will do with a step.
+type PlanStatus string
+
+// Plan statuses.
+const (
+	// PlanPlanned: the plugin planned the step with its final input.
+	PlanPlanned PlanStatus = "planned"
+	// PlanDeferred: the step's input or condition depends on outputs of
+	// steps not yet applied; it runs with them once they are known.
+	PlanDeferred PlanStatus = "deferred"
+	// PlanSkip: the step's condition is false; it will not run.
+	PlanSkip PlanStatus = "skip"
+	// PlanDone: an earlier run of this incident completed the step (from
+	// the journal); it will not run again.
+	PlanDone PlanStatus = "done"
+)
+
+// Plan is what a run would do, step by step.
+type Plan struct {
+	Playbook string     `json:"playbook"`
+	Incident string     `json:"incident"`
+	Steps    []StepPlan `json:"steps"`
+}
+
+// StepPlan is one step of a Plan.
+type StepPlan struct {
+	Step             string          `json:"step"`
+	Plugin           string          `json:"plugin"`
+	Action           string          `json:"action"`
+	Status           PlanStatus      `json:"status"`
+	Summary          string          `json:"summary,omitempty"`
+	Changes          []plugin.Change `json:"changes,omitempty"`
+	Input            json.RawMessage `json:"input,omitempty"` // resolved input, when known
+	IdempotencyToken string          `json:"idempotency_token"`
+	Reason           string          `json:"reason,omitempty"` // why deferred, skipped or done
+}
+
+// Run is the outcome of Apply.
+type Run struct {
+	Playbook string        `json:"playbook"`
+	Incident string        `json:"incident"`
+	Status   Status        `json:"status"`
+	HostPID  int           `json:"host_pid"`
+	Journal  string        `json:"journal,omitempty"`
+	Steps    []StepResult  `json:"steps"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// StepResult is the outcome of one step.
+type StepResult struct {
+	ID               string          `json:"id"`
+	Plugin           string          `json:"plugin"`
+	Action           string          `json:"action"`
+	Status           Status          `json:"status"`
+	Resumed          bool            `json:"resumed,omitempty"`
+	PluginPID        int             `json:"plugin_pid,omitempty"`
+	Attempts         int             `json:"attempts,omitempty"`
+	IdempotencyToken string          `json:"idempotency_token"`
+	Output           json.RawMessage `json:"output,omitempty"`
+	Error            string          `json:"error,omitempty"`
+	Duration         time.Duration   `json:"duration_ns,omitempty"`
+}
+
+// Runner runs one playbook for one incident: Plan, then Apply (or Run for
+// both with approval in between). Close it when done.
+type Runner struct {
+	pb      *Playbook
+	opts    Options
+	logger  *slog.Logger
+	host    *Host
+	ownHost bool
+	specs   map[string]PluginSpec
+
+	journal *Journal
+	done    map[string]Record // step id → its completing step_finished record
+}
+
+// NewRunner checks the playbook against the options; it starts nothing.
+func NewRunner(pb *Playbook, opts Options) (*Runner, error) {
+	if pb == nil {
+		return nil, errors.New("playbook: nil playbook")
+	}
+	if err := pb.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Incident == "" {
+		return nil, errors.New("playbook: Options.Incident is required")
+	}
+	r := &Runner{pb: pb, opts: opts, host: opts.Host, specs: map[string]PluginSpec{}}
+	r.logger = opts.Logger
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	r.logger = r.logger.With("playbook", pb.Name, "incident", opts.Incident)
+	if r.host == nil {
+		r.host = NewHost(HostOptions{Logger: opts.Logger})
+		r.ownHost = true
+	}
+	for _, s := range opts.Plugins {
+		r.specs[s.Name] = s
+	}
+	have := map[string]bool{}
+	for _, n := range r.host.Plugins() {
+		have[n] = true
+	}
+	for _, s := range pb.Steps {
+		if _, ok := r.specs[s.Plugin]; !ok && !have[s.Plugin] {
+			return nil, &StepError{Playbook: pb.Name, Step: s.ID, Plugin: s.Plugin,
+				Err: &PluginError{Plugin: s.Plugin, Err: fmt.Errorf("%w: no PluginSpec for it", ErrUnknownPlugin)}}
+		}
+	}
+	return r, nil
+}
+
+// Close closes the journal and, unless the Host was shared, stops the
+// plugins.
+func (r *Runner) Close() error {
+	var err error
+	if r.journal != nil {
+		err = r.journal.Close()
+		r.journal = nil
+	}
+	if r.ownHost {
+		if cerr := r.host.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Incident is the incident the runner runs for.
+func (r *Runner) Incident() string { return r.opts.Incident }
+
+// Host is the plugin host the runner uses.
+func (r *Runner) Host() *Host { return r.host }
+
+// IdempotencyToken is the token of a step of a playbook for an incident:
+// the same for every attempt, retry and resume.
+func IdempotencyToken(incident, playbook, step string) string {
+	h := sha256.New()
+	for _, s := range []string{"abusekit/v1", incident, playbook, step} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Start starts the plugins the playbook's steps use, in parallel. Plan and
+// Apply call it as needed.
+func (r *Runner) Start(ctx context.Context) error {
+	have := map[string]bool{}
+	for _, n := range r.host.Plugins() {
+		have[n] = true
+	}
+	var specs []PluginSpec
+	for _, s := range r.pb.Steps {
+		if have[s.Plugin] {
+			continue
+		}
+		have[s.Plugin] = true
+		specs = append(specs, r.specs[s.Plugin])
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	return r.host.Start(ctx, specs...)
+}
+
+// openJournal opens the journal once and learns which steps are done.
+func (r *Runner) openJournal() error {
+	if r.journal != nil || r.opts.JournalDir == "" {
+		if r.done == nil {
+			r.done = map[string]Record{}
+		}
+		return nil
+	}
+	j, recs, err := OpenJournal(r.opts.JournalDir, r.opts.Incident)
+	if err != nil {
+		return err
+	}
+	r.journal = j
+	r.done = map[string]Record{}
+	for _, rec := range recs {
+		if rec.Playbook != r.pb.Name || rec.Type != RecordStepFinished {
+			continue
+		}
+		switch Status(rec.Status) {
+		case StatusSucceeded, StatusSkipped:
+			r.done[rec.Step] = rec
+		default:
+			delete(r.done, rec.Step)
+		}
+	}
+	return nil
+}
+
+func (r *Runner) newScope() (*scope, error) {
+	sc := &scope{incident: r.opts.Incident, playbook: r.pb.Name, outputs: map[string]any{}}
+	if r.opts.Inputs != nil {
+		b, err := json.Marshal(r.opts.Inputs)
+		if err != nil {
+			return nil, fmt.Errorf("playbook: inputs: %w", err)
+		}
+		v, err := decodeJSON(b)
+		if err != nil {
+			return nil, fmt.Errorf("playbook: inputs: %w", err)
+		}
+		sc.inputs, _ = v.(map[string]any)
+	}
+	return sc, nil
+}
+
+func (r *Runner) addOutput(sc *scope, step string, out json.RawMessage) error {
+	if len(out) == 0 {
+		sc.outputs[step] = nil
+		return nil
+	}
+	v, err := decodeJSON(out)
+	if err != nil {
+		return fmt.Errorf("output of step %s: %w", step, err)
+	}
+	sc.outputs[step] = v
+	return nil
+}
+
+// stepRefsKnown reports whether every steps.X reference of s names a step
+// whose output is in the scope.
+func stepRefsKnown(s Step, sc *scope) bool {
+	known := true
+	check := func(r ref) {
+		if r.root == "steps" {
+			if _, ok := sc.outputs[r.step]; !ok {
+				known = false
+			}
+		}
+	}
+	if s.If != "" {
+		if c, err := parseCondition(s.If); err == nil {
+			for _, r := range c.refs() {
+				check(r)
+			}
+		}
+	}
+	walkStrings(s.Input, "", func(_, str string) {
+		refs, _ := templateRefs(str)
+		for _, r := range refs {
+			check(r)
+		}
+	})
+	return known
+}
+
+func (r *Runner) stepError(s Step, err error) error {
+	return &StepError{Playbook: r.pb.Name, Step: s.ID, Plugin: s.Plugin, Err: err}
+}
+
+func (r *Runner) resolveInput(s Step, sc *scope) (json.RawMessage, error) {
+	if s.Input == nil {
+		return json.RawMessage("{}"), nil
+	}
+	v, err := sc.resolve(s.Input)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(v)
+}
+
+// Plan starts the plugins, checks every step's action exists, and asks each
+// step whose input is known for its plan. It changes nothing.
+func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
+	if err := r.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.openJournal(); err != nil {
+		return nil, err
+	}
+	sc, err := r.newScope()
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Playbook: r.pb.Name, Incident: r.opts.Incident}
+	for _, s := range r.pb.Steps {
+		p, err := r.host.Plugin(s.Plugin)
+		if err != nil {
+			return nil, r.stepError(s, err)
+		}
+		if _, ok := p.Action(s.Action); !ok {
+			return nil, r.stepError(s, p.unknownAction(s.Action))
+		}
+		sp := StepPlan{Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
+		if rec, ok := r.done[s.ID]; ok {
+			sp.Status = PlanDone
+			sp.Reason = fmt.Sprintf("%s by an earlier run (%s)", rec.Status, rec.Time.Format(time.RFC3339))
+			if err := r.addOutput(sc, s.ID, rec.Output); err != nil {
+				return nil, r.stepError(s, err)
+			}
+			plan.Steps = append(plan.Steps, sp)
+			continue
+		}
+		if !stepRefsKnown(s, sc) {
+			sp.Status = PlanDeferred
+			sp.Reason = "input or condition depends on outputs of earlier steps"
+			plan.Steps = append(plan.Steps, sp)
+			continue
+		}
+		if s.If != "" {
+			c, _ := parseCondition(s.If)
+			if !sc.eval(c) {
+				sp.Status = PlanSkip
+				sp.Reason = "condition false: " + s.If
+				plan.Steps = append(plan.Steps, sp)
+				continue
+			}
+		}
+		in, err := r.resolveInput(s, sc)
+		if err != nil {
+			return nil, r.stepError(s, err)
+		}
+		sp.Input = in
+		resp, err := p.Plan(ctx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident,
+			Playbook: r.pb.Name, Step: s.ID, IdempotencyToken: sp.IdempotencyToken, Attempt: 1})
+		if err != nil {
+			return nil, r.stepError(s, err)
+		}
+		sp.Status = PlanPlanned
+		sp.Summary = resp.Summary
+		sp.Changes = resp.Changes
+		plan.Steps = append(plan.Steps, sp)
+	}
+	return plan, nil
+}
+
+// Run plans, asks Options.Approve, and applies.
+func (r *Runner) Run(ctx context.Context) (*Run, error) {
+	plan, err := r.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.opts.Approve == nil {
+		return nil, fmt.Errorf("%w: no approver (dry run)", ErrNotApproved)
+	}
+	ok, err := r.opts.Approve(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotApproved, err)
+	}
+	if !ok {
+		return nil, ErrNotApproved
+	}
+	return r.Apply(ctx, plan)
+}
+
+func (r *Runner) emit(e Event) {
+	e.Time = time.Now()
+	e.Playbook = r.pb.Name
+	e.Incident = r.opts.Incident
+	lvl := slog.LevelInfo
+	switch {
+	case e.Kind == EventStepProgress:
+		lvl = slog.LevelDebug
+	case e.Status == StatusFailed:
+		lvl = slog.LevelError
+	}
+	if r.logger.Enabled(context.Background(), lvl) {
+		attrs := []any{"event", string(e.Kind)}
+		if e.Step != "" {
+			attrs = append(attrs, "step", e.Step, "plugin", e.Plugin, "action", e.Action)
+		}
+		if e.Attempt > 0 {
+			attrs = append(attrs, "attempt", e.Attempt)
+		}
+		if e.Status != "" {
+			attrs = append(attrs, "status", string(e.Status))
+		}
+		if e.Duration > 0 {
+			attrs = append(attrs, "duration", e.Duration)
+		}
+		if e.Error != "" {
+			attrs = append(attrs, "error", e.Error)
+		}
+		msg := string(e.Kind)
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		r.logger.Log(context.Background(), lvl, msg, attrs...)
+	}
+	if r.opts.OnEvent != nil {
+		r.opts.OnEvent(e)
+	}
+}
+
+func (r *Runner) journalAppend(rec Record, sync bool) error {
+	if r.journal == nil {
+		return nil
+	}
+	rec.Time = time.Now().UTC()
+	rec.Playbook = r.pb.Name
+	rec.Incident = r.opts.Incident
+	return r.journal.Append(rec, sync)
+}
+
+// retryable reports whether a failed attempt is worth another.
+func retryable(err error) bool {
+	return !errors.Is(err, plugin.ErrUnknownAction) && !errors.Is(err, plugin.ErrInvalidInput) &&
+		!errors.Is(err, ErrUnresolved) && !errors.Is(err, context.Canceled)
+}
+
+// Apply runs a plan made by this runner's Plan. Steps the journal shows
+// done are not run again; each step's end is synced to the journal before
+// the next step starts. A failed step stops the run with a *StepError; a
+// cancelled ctx stops it after the running step's plugin call returns.
+func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
+	if plan == nil || plan.Playbook != r.pb.Name || plan.Incident != r.opts.Incident || len(plan.Steps) != len(r.pb.Steps) {
+		return nil, errors.New("playbook: Apply needs a plan from this runner's Plan")
+	}
+	if err := r.Start(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.openJournal(); err != nil {
+		return nil, err
+	}
+	sc, err := r.newScope()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	run := &Run{Playbook: r.pb.Name, Incident: r.opts.Incident, HostPID: os.Getpid(), Status: StatusSucceeded}
+	if r.journal != nil {
+		run.Journal = r.journal.Path()
+	}
+	finish := func(err error) (*Run, error) {
+		run.Duration = time.Since(start)
+		rec := Record{Type: RecordRunFinished, Status: string(run.Status), Duration: run.Duration, RunnerPID: os.Getpid()}
+		if err != nil {
+			rec.Error = &RecordError{Code: plugin.ErrorCode(err), Message: err.Error()}
+		}
+		if jerr := r.journalAppend(rec, true); jerr != nil && err == nil {
+			err = jerr
+		}
+		ev := Event{Kind: EventRunFinished, Status: run.Status, Duration: run.Duration}
+		if err != nil {
+			ev.Error = err.Error()
+		}
+		r.emit(ev)
+		return run, err
+	}
+	if err := r.journalAppend(Record{Type: RecordRunStarted, RunnerPID: os.Getpid()}, false); err != nil {
+		return nil, err
+	}
+	r.emit(Event{Kind: EventRunStarted})
+
+	for i, s := range r.pb.Steps {
+		sp := plan.Steps[i]
+		if sp.Step != s.ID {
+			return nil, errors.New("playbook: plan does not match the playbook")
+		}
+		p, err := r.host.Plugin(s.Plugin)
+		if err != nil {
+			run.Status = StatusFailed
+			return finish(r.stepError(s, err))
+		}
+		res := StepResult{ID: s.ID, Plugin: s.Plugin, Action: s.Action, PluginPID: p.PID(),
+			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
+
+		if rec, ok := r.done[s.ID]; ok {
+			res.Status = Status(rec.Status)
+			res.Resumed = true
+			res.Output = rec.Output
+			res.PluginPID = rec.PluginPID
+			if err := r.addOutput(sc, s.ID, rec.Output); err != nil {
+				run.Status = StatusFailed
+				return finish(r.stepError(s, err))
+			}
+			run.Steps = append(run.Steps, res)
+			r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+				Status: res.Status, Resumed: true, PluginPID: rec.PluginPID, Message: "completed by an earlier run; not run again"})
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			run.Status = StatusCanceled
+			return finish(r.stepError(s, err))
+		}
+		if s.If != "" {
+			c, _ := parseCondition(s.If)
+			if !sc.eval(c) {
+				res.Status = StatusSkipped
+				sc.outputs[s.ID] = nil
+				if err := r.journalAppend(Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+					Status: string(StatusSkipped), IdempotencyToken: res.IdempotencyToken}, true); err != nil {
+					run.Status = StatusFailed
+					return finish(r.stepError(s, err))
+				}
+				run.Steps = append(run.Steps, res)
+				r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+					Status: StatusSkipped, PluginPID: p.PID(), Message: "condition false: " + s.If})
+				continue
+			}
+		}
+		out, err := r.applyStep(ctx, s, p, sc, &res)
+		run.Steps = append(run.Steps, res)
+		if err != nil {
+			run.Status = StatusFailed
+			if ctx.Err() != nil {
+				run.Status = StatusCanceled
+			}
+			return finish(r.stepError(s, err))
+		}
+		if err := r.addOutput(sc, s.ID, out); err != nil {
+			run.Status = StatusFailed
+			return finish(r.stepError(s, err))
+		}
+	}
+	return finish(nil)
+}
+
+// applyStep runs one step with its retries, journaling its start and its
+// (synced) end.
+func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, res *StepResult) (json.RawMessage, error) {
+	stepStart := time.Now()
+	in, err := r.resolveInput(s, sc)
+	if err != nil {
+		res.Status = StatusFailed
+		res.Error = err.Error()
+		_ = r.journalAppend(Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+			Status: string(StatusFailed), IdempotencyToken: res.IdempotencyToken,
+			Error: &RecordError{Code: plugin.ErrorCode(err), Message: err.Error()}}, true)
+		r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Status: StatusFailed, Error: err.Error()})
+		return nil, err
+	}
+	attempts := max(s.Retry.Attempts, 1)
+	backoff := s.Retry.Backoff
+	var out json.RawMessage
+	for attempt := 1; ; attempt++ {
+		res.Attempts = attempt
+		if err := r.journalAppend(Record{Type: RecordStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: in, RunnerPID: os.Getpid(), PluginPID: p.PID()}, false); err != nil {
+			return nil, err
+		}
+		r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})
+		t0 := time.Now()
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if s.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, s.Timeout)
+		}
+		out, err = p.Apply(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
+			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt}, func(pr Progress) {
+			r.emit(Event{Kind: EventStepProgress, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt,
+				PluginPID: p.PID(), Message: pr.Message, Done: pr.Done, Total: pr.Total, Duration: time.Since(t0)})
+		})
+		cancel()
+		if err == nil {
+			break
+		}
+		if actx.Err() != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("attempt %d timed out after %v: %w", attempt, s.Timeout, errors.Join(context.DeadlineExceeded, err))
+		}
+		if attempt >= attempts || !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		r.logger.Warn("step attempt failed; retrying", "step", s.ID, "attempt", attempt, "error", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff *= 2
+	}
+	res.Duration = time.Since(stepStart)
+	rec := Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: res.Attempts,
+		IdempotencyToken: res.IdempotencyToken, Duration: res.Duration, RunnerPID: os.Getpid(), PluginPID: p.PID()}
+	ev := Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: res.Attempts,
+		PluginPID: p.PID(), Duration: res.Duration}
+	if err != nil {
+		res.Status = StatusFailed
+		if ctx.Err() != nil {
+			res.Status = StatusCanceled
+		}
+		res.Error = err.Error()
+		rec.Status, ev.Status = string(res.Status), res.Status
+		rec.Error = &RecordError{Code: plugin.ErrorCode(err), Message: err.Error()}
+		ev.Error = err.Error()
+		if jerr := r.journalAppend(rec, true); jerr != nil {
+			r.logger.Error("journal", "error", jerr)
+		}
+		r.emit(ev)
+		return nil, err
+	}
+	res.Status = StatusSucceeded
+	res.Output = out
+	rec.Status, ev.Status = string(StatusSucceeded), StatusSucceeded
+	rec.Output = out
+	if err := r.journalAppend(rec, true); err != nil {
+		res.Status = StatusFailed
+		return nil, err
+	}
+	r.emit(ev)
+	return out, nil
+}
