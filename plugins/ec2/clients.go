@@ -1,0 +1,322 @@
+package ec2
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+)
+
+// One-method client interfaces, one per API operation the package calls.
+// *awsec2.Client, *autoscaling.Client, *elbv2.Client and *cloudwatch.Client
+// satisfy them; tests substitute small fakes.
+
+// DescribeInstancesAPI is the subset of *awsec2.Client for DescribeInstances.
+type DescribeInstancesAPI interface {
+	DescribeInstances(context.Context, *awsec2.DescribeInstancesInput, ...func(*awsec2.Options)) (*awsec2.DescribeInstancesOutput, error)
+}
+
+// DescribeInstanceAttributeAPI is the subset of *awsec2.Client for DescribeInstanceAttribute.
+type DescribeInstanceAttributeAPI interface {
+	DescribeInstanceAttribute(context.Context, *awsec2.DescribeInstanceAttributeInput, ...func(*awsec2.Options)) (*awsec2.DescribeInstanceAttributeOutput, error)
+}
+
+// DescribeInstanceStatusAPI is the subset of *awsec2.Client for DescribeInstanceStatus.
+type DescribeInstanceStatusAPI interface {
+	DescribeInstanceStatus(context.Context, *awsec2.DescribeInstanceStatusInput, ...func(*awsec2.Options)) (*awsec2.DescribeInstanceStatusOutput, error)
+}
+
+// DescribeSecurityGroupsAPI is the subset of *awsec2.Client for DescribeSecurityGroups.
+type DescribeSecurityGroupsAPI interface {
+	DescribeSecurityGroups(context.Context, *awsec2.DescribeSecurityGroupsInput, ...func(*awsec2.Options)) (*awsec2.DescribeSecurityGroupsOutput, error)
+}
+
+// DescribeNetworkInterfacesAPI is the subset of *awsec2.Client for DescribeNetworkInterfaces.
+type DescribeNetworkInterfacesAPI interface {
+	DescribeNetworkInterfaces(context.Context, *awsec2.DescribeNetworkInterfacesInput, ...func(*awsec2.Options)) (*awsec2.DescribeNetworkInterfacesOutput, error)
+}
+
+// DescribeVolumesAPI is the subset of *awsec2.Client for DescribeVolumes.
+type DescribeVolumesAPI interface {
+	DescribeVolumes(context.Context, *awsec2.DescribeVolumesInput, ...func(*awsec2.Options)) (*awsec2.DescribeVolumesOutput, error)
+}
+
+// DescribeSnapshotsAPI is the subset of *awsec2.Client for DescribeSnapshots.
+type DescribeSnapshotsAPI interface {
+	DescribeSnapshots(context.Context, *awsec2.DescribeSnapshotsInput, ...func(*awsec2.Options)) (*awsec2.DescribeSnapshotsOutput, error)
+}
+
+// DescribeImagesAPI is the subset of *awsec2.Client for DescribeImages.
+type DescribeImagesAPI interface {
+	DescribeImages(context.Context, *awsec2.DescribeImagesInput, ...func(*awsec2.Options)) (*awsec2.DescribeImagesOutput, error)
+}
+
+// CreateSecurityGroupAPI is the subset of *awsec2.Client for CreateSecurityGroup.
+type CreateSecurityGroupAPI interface {
+	CreateSecurityGroup(context.Context, *awsec2.CreateSecurityGroupInput, ...func(*awsec2.Options)) (*awsec2.CreateSecurityGroupOutput, error)
+}
+
+// AuthorizeSecurityGroupIngressAPI is the subset of *awsec2.Client for AuthorizeSecurityGroupIngress.
+type AuthorizeSecurityGroupIngressAPI interface {
+	AuthorizeSecurityGroupIngress(context.Context, *awsec2.AuthorizeSecurityGroupIngressInput, ...func(*awsec2.Options)) (*awsec2.AuthorizeSecurityGroupIngressOutput, error)
+}
+
+// AuthorizeSecurityGroupEgressAPI is the subset of *awsec2.Client for AuthorizeSecurityGroupEgress.
+type AuthorizeSecurityGroupEgressAPI interface {
+	AuthorizeSecurityGroupEgress(context.Context, *awsec2.AuthorizeSecurityGroupEgressInput, ...func(*awsec2.Options)) (*awsec2.AuthorizeSecurityGroupEgressOutput, error)
+}
+
+// RevokeSecurityGroupIngressAPI is the subset of *awsec2.Client for RevokeSecurityGroupIngress.
+type RevokeSecurityGroupIngressAPI interface {
+	RevokeSecurityGroupIngress(context.Context, *awsec2.RevokeSecurityGroupIngressInput, ...func(*awsec2.Options)) (*awsec2.RevokeSecurityGroupIngressOutput, error)
+}
+
+// RevokeSecurityGroupEgressAPI is the subset of *awsec2.Client for RevokeSecurityGroupEgress.
+type RevokeSecurityGroupEgressAPI interface {
+	RevokeSecurityGroupEgress(context.Context, *awsec2.RevokeSecurityGroupEgressInput, ...func(*awsec2.Options)) (*awsec2.RevokeSecurityGroupEgressOutput, error)
+}
+
+// ModifyNetworkInterfaceAttributeAPI is the subset of *awsec2.Client for ModifyNetworkInterfaceAttribute.
+type ModifyNetworkInterfaceAttributeAPI interface {
+	ModifyNetworkInterfaceAttribute(context.Context, *awsec2.ModifyNetworkInterfaceAttributeInput, ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error)
+}
+
+// ModifyInstanceAttributeAPI is the subset of *awsec2.Client for ModifyInstanceAttribute.
+type ModifyInstanceAttributeAPI interface {
+	ModifyInstanceAttribute(context.Context, *awsec2.ModifyInstanceAttributeInput, ...func(*awsec2.Options)) (*awsec2.ModifyInstanceAttributeOutput, error)
+}
+
+// CreateTagsAPI is the subset of *awsec2.Client for CreateTags.
+type CreateTagsAPI interface {
+	CreateTags(context.Context, *awsec2.CreateTagsInput, ...func(*awsec2.Options)) (*awsec2.CreateTagsOutput, error)
+}
+
+// DeleteTagsAPI is the subset of *awsec2.Client for DeleteTags.
+type DeleteTagsAPI interface {
+	DeleteTags(context.Context, *awsec2.DeleteTagsInput, ...func(*awsec2.Options)) (*awsec2.DeleteTagsOutput, error)
+}
+
+// CreateSnapshotsAPI is the subset of *awsec2.Client for CreateSnapshots.
+type CreateSnapshotsAPI interface {
+	CreateSnapshots(context.Context, *awsec2.CreateSnapshotsInput, ...func(*awsec2.Options)) (*awsec2.CreateSnapshotsOutput, error)
+}
+
+// RegisterImageAPI is the subset of *awsec2.Client for RegisterImage.
+type RegisterImageAPI interface {
+	RegisterImage(context.Context, *awsec2.RegisterImageInput, ...func(*awsec2.Options)) (*awsec2.RegisterImageOutput, error)
+}
+
+// RunInstancesAPI is the subset of *awsec2.Client for RunInstances.
+type RunInstancesAPI interface {
+	RunInstances(context.Context, *awsec2.RunInstancesInput, ...func(*awsec2.Options)) (*awsec2.RunInstancesOutput, error)
+}
+
+// TerminateInstancesAPI is the subset of *awsec2.Client for TerminateInstances.
+type TerminateInstancesAPI interface {
+	TerminateInstances(context.Context, *awsec2.TerminateInstancesInput, ...func(*awsec2.Options)) (*awsec2.TerminateInstancesOutput, error)
+}
+
+// DescribeAutoScalingInstancesAPI is the subset of *autoscaling.Client for DescribeAutoScalingInstances.
+type DescribeAutoScalingInstancesAPI interface {
+	DescribeAutoScalingInstances(context.Context, *autoscaling.DescribeAutoScalingInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error)
+}
+
+// DescribeAutoScalingGroupsAPI is the subset of *autoscaling.Client for DescribeAutoScalingGroups.
+type DescribeAutoScalingGroupsAPI interface {
+	DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error)
+}
+
+// DetachInstancesAPI is the subset of *autoscaling.Client for DetachInstances.
+type DetachInstancesAPI interface {
+	DetachInstances(context.Context, *autoscaling.DetachInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DetachInstancesOutput, error)
+}
+
+// EnterStandbyAPI is the subset of *autoscaling.Client for EnterStandby.
+type EnterStandbyAPI interface {
+	EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error)
+}
+
+// AttachInstancesAPI is the subset of *autoscaling.Client for AttachInstances (undo of a detach).
+type AttachInstancesAPI interface {
+	AttachInstances(context.Context, *autoscaling.AttachInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.AttachInstancesOutput, error)
+}
+
+// ExitStandbyAPI is the subset of *autoscaling.Client for ExitStandby (undo of standby).
+type ExitStandbyAPI interface {
+	ExitStandby(context.Context, *autoscaling.ExitStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.ExitStandbyOutput, error)
+}
+
+// DescribeTargetGroupsAPI is the subset of *elbv2.Client for DescribeTargetGroups.
+type DescribeTargetGroupsAPI interface {
+	DescribeTargetGroups(context.Context, *elbv2.DescribeTargetGroupsInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
+}
+
+// DescribeTargetHealthAPI is the subset of *elbv2.Client for DescribeTargetHealth.
+type DescribeTargetHealthAPI interface {
+	DescribeTargetHealth(context.Context, *elbv2.DescribeTargetHealthInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
+}
+
+// DeregisterTargetsAPI is the subset of *elbv2.Client for DeregisterTargets.
+type DeregisterTargetsAPI interface {
+	DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error)
+}
+
+// RegisterTargetsAPI is the subset of *elbv2.Client for RegisterTargets (undo of a deregistration).
+type RegisterTargetsAPI interface {
+	RegisterTargets(context.Context, *elbv2.RegisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
+}
+
+// PutMetricAlarmAPI is the subset of *cloudwatch.Client for PutMetricAlarm.
+type PutMetricAlarmAPI interface {
+	PutMetricAlarm(context.Context, *cloudwatch.PutMetricAlarmInput, ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricAlarmOutput, error)
+}
+
+// DescribeAlarmsAPI is the subset of *cloudwatch.Client for DescribeAlarms.
+type DescribeAlarmsAPI interface {
+	DescribeAlarms(context.Context, *cloudwatch.DescribeAlarmsInput, ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+}
+
+// Clients holds one client per API operation the package calls. Each field's
+// `iam` tag names the IAM action the operation needs; iam-policy.json grants
+// exactly those (a test keeps the two in step). Build the real set with New;
+// tests may fill only the fields a step uses — a step checks that its clients
+// are present before it makes any call and fails with ErrMissingClient.
+type Clients struct {
+	DescribeInstances             DescribeInstancesAPI               `iam:"ec2:DescribeInstances"`
+	DescribeInstanceAttribute     DescribeInstanceAttributeAPI       `iam:"ec2:DescribeInstanceAttribute"`
+	DescribeInstanceStatus        DescribeInstanceStatusAPI          `iam:"ec2:DescribeInstanceStatus"`
+	DescribeSecurityGroups        DescribeSecurityGroupsAPI          `iam:"ec2:DescribeSecurityGroups"`
+	DescribeNetworkInterfaces     DescribeNetworkInterfacesAPI       `iam:"ec2:DescribeNetworkInterfaces"`
+	DescribeVolumes               DescribeVolumesAPI                 `iam:"ec2:DescribeVolumes"`
+	DescribeSnapshots             DescribeSnapshotsAPI               `iam:"ec2:DescribeSnapshots"`
+	DescribeImages                DescribeImagesAPI                  `iam:"ec2:DescribeImages"`
+	CreateSecurityGroup           CreateSecurityGroupAPI             `iam:"ec2:CreateSecurityGroup"`
+	AuthorizeSecurityGroupIngress AuthorizeSecurityGroupIngressAPI   `iam:"ec2:AuthorizeSecurityGroupIngress"`
+	AuthorizeSecurityGroupEgress  AuthorizeSecurityGroupEgressAPI    `iam:"ec2:AuthorizeSecurityGroupEgress"`
+	RevokeSecurityGroupIngress    RevokeSecurityGroupIngressAPI      `iam:"ec2:RevokeSecurityGroupIngress"`
+	RevokeSecurityGroupEgress     RevokeSecurityGroupEgressAPI       `iam:"ec2:RevokeSecurityGroupEgress"`
+	ModifyNetworkInterfaceAttr    ModifyNetworkInterfaceAttributeAPI `iam:"ec2:ModifyNetworkInterfaceAttribute"`
+	ModifyInstanceAttribute       ModifyInstanceAttributeAPI         `iam:"ec2:ModifyInstanceAttribute"`
+	CreateTags                    CreateTagsAPI                      `iam:"ec2:CreateTags"`
+	DeleteTags                    DeleteTagsAPI                      `iam:"ec2:DeleteTags"`
+	CreateSnapshots               CreateSnapshotsAPI                 `iam:"ec2:CreateSnapshots"`
+	RegisterImage                 RegisterImageAPI                   `iam:"ec2:RegisterImage"`
+	RunInstances                  RunInstancesAPI                    `iam:"ec2:RunInstances"`
+	TerminateInstances            TerminateInstancesAPI              `iam:"ec2:TerminateInstances"`
+
+	DescribeAutoScalingInstances DescribeAutoScalingInstancesAPI `iam:"autoscaling:DescribeAutoScalingInstances"`
+	DescribeAutoScalingGroups    DescribeAutoScalingGroupsAPI    `iam:"autoscaling:DescribeAutoScalingGroups"`
+	DetachInstances              DetachInstancesAPI              `iam:"autoscaling:DetachInstances"`
+	EnterStandby                 EnterStandbyAPI                 `iam:"autoscaling:EnterStandby"`
+	AttachInstances              AttachInstancesAPI              `iam:"autoscaling:AttachInstances"`
+	ExitStandby                  ExitStandbyAPI                  `iam:"autoscaling:ExitStandby"`
+
+	DescribeTargetGroups DescribeTargetGroupsAPI `iam:"elasticloadbalancing:DescribeTargetGroups"`
+	DescribeTargetHealth DescribeTargetHealthAPI `iam:"elasticloadbalancing:DescribeTargetHealth"`
+	DeregisterTargets    DeregisterTargetsAPI    `iam:"elasticloadbalancing:DeregisterTargets"`
+	RegisterTargets      RegisterTargetsAPI      `iam:"elasticloadbalancing:RegisterTargets"`
+
+	PutMetricAlarm PutMetricAlarmAPI `iam:"cloudwatch:PutMetricAlarm"`
+	DescribeAlarms DescribeAlarmsAPI `iam:"cloudwatch:DescribeAlarms"`
+}
+
+// ClientOptions tune the SDK clients New builds.
+type ClientOptions struct {
+	// MaxAttempts per operation (throttles and 5xx included); default 12.
+	MaxAttempts int
+	// MaxBackoff between attempts; default 20s.
+	MaxBackoff time.Duration
+	// EC2, AutoScaling, ELBv2, CloudWatch are passed to the service
+	// constructors after New's own settings (e.g. to set BaseEndpoint).
+	EC2         []func(*awsec2.Options)
+	AutoScaling []func(*autoscaling.Options)
+	ELBv2       []func(*elbv2.Options)
+	CloudWatch  []func(*cloudwatch.Options)
+}
+
+// New builds the real clients from cfg (load it with config.LoadDefaultConfig
+// for the default credential chain). cfg is copied, never modified. Every
+// service client gets its own adaptive retryer (client-side rate limiting
+// that backs off on throttling), with the retry quota disabled so a long
+// throttled run waits instead of failing, and the attempt count raised.
+func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
+	o := ClientOptions{MaxAttempts: 12, MaxBackoff: 20 * time.Second}
+	for _, fn := range optFns {
+		if fn != nil {
+			fn(&o)
+		}
+	}
+	c := cfg.Copy()
+	c.Retryer = func() aws.Retryer { return newRetryer(o) }
+	c.RetryMaxAttempts = 0
+	c.RetryMode = aws.RetryModeAdaptive
+
+	e := awsec2.NewFromConfig(c, o.EC2...)
+	as := autoscaling.NewFromConfig(c, o.AutoScaling...)
+	lb := elbv2.NewFromConfig(c, o.ELBv2...)
+	cw := cloudwatch.NewFromConfig(c, o.CloudWatch...)
+	return &Clients{
+		DescribeInstances:             e,
+		DescribeInstanceAttribute:     e,
+		DescribeInstanceStatus:        e,
+		DescribeSecurityGroups:        e,
+		DescribeNetworkInterfaces:     e,
+		DescribeVolumes:               e,
+		DescribeSnapshots:             e,
+		DescribeImages:                e,
+		CreateSecurityGroup:           e,
+		AuthorizeSecurityGroupIngress: e,
+		AuthorizeSecurityGroupEgress:  e,
+		RevokeSecurityGroupIngress:    e,
+		RevokeSecurityGroupEgress:     e,
+		ModifyNetworkInterfaceAttr:    e,
+		ModifyInstanceAttribute:       e,
+		CreateTags:                    e,
+		DeleteTags:                    e,
+		CreateSnapshots:               e,
+		RegisterImage:                 e,
+		RunInstances:                  e,
+		TerminateInstances:            e,
+
+		DescribeAutoScalingInstances: as,
+		DescribeAutoScalingGroups:    as,
+		DetachInstances:              as,
+		EnterStandby:                 as,
+		AttachInstances:              as,
+		ExitStandby:                  as,
+
+		DescribeTargetGroups: lb,
+		DescribeTargetHealth: lb,
+		DeregisterTargets:    lb,
+		RegisterTargets:      lb,
+
+		PutMetricAlarm: cw,
+		DescribeAlarms: cw,
+	}
+}
+
+func newRetryer(o ClientOptions) aws.Retryer {
+	return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
+			so.MaxAttempts = o.MaxAttempts
+			so.MaxBackoff = o.MaxBackoff
+			so.RateLimiter = ratelimit.None
+		})
+	})
+}
+
+// retryCodes makes one EC2 call also retry the given error codes (used right
+// after creating a resource, which EC2 may not show yet: eventual consistency).
+func retryCodes(codes ...string) func(*awsec2.Options) {
+	return func(o *awsec2.Options) {
+		if o.Retryer != nil {
+			o.Retryer = retry.AddWithErrorCodes(o.Retryer, codes...)
+		}
+	}
+}

@@ -1,0 +1,841 @@
+package ec2
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+const (
+	stepContain   = "contain"
+	stepSnapshot  = "snapshot"
+	stepRebuild   = "rebuild"
+	stepTerminate = "terminate"
+	stepHarden    = "harden"
+	stepAlarms    = "alarms"
+	stepUndo      = "undo"
+
+	// RoleQuarantine and RolePassthrough are the TagRole values of the groups Contain uses.
+	RoleQuarantine  = "quarantine"
+	RolePassthrough = "passthrough"
+
+	// DefaultQuarantineGroup and DefaultPassthroughGroup are the group names Contain
+	// looks for, and creates, in each VPC.
+	DefaultQuarantineGroup  = "abusekit-quarantine"
+	DefaultPassthroughGroup = "abusekit-passthrough"
+)
+
+// ASGMode says how Contain takes an instance out of its Auto Scaling group.
+type ASGMode string
+
+const (
+	// ASGDetach detaches the instance (DetachInstances). The default.
+	ASGDetach ASGMode = "detach"
+	// ASGStandby puts it in Standby (EnterStandby); it stays a member.
+	ASGStandby ASGMode = "standby"
+	// ASGSkip leaves Auto Scaling alone (the group may replace or
+	// terminate the quarantined instance when its health checks fail).
+	ASGSkip ASGMode = "skip"
+)
+
+// ContainInput names the instances to contain.
+type ContainInput struct {
+	Incident    Incident
+	InstanceIDs []string
+	// QuarantineGroupName and PassthroughGroupName default to
+	// DefaultQuarantineGroup and DefaultPassthroughGroup.
+	QuarantineGroupName  string
+	PassthroughGroupName string
+	AutoScaling          ASGMode // default ASGDetach
+	// AllowASGReplacement detaches without decrementing the desired
+	// capacity, so the group launches a replacement. Without it, Contain
+	// always decrements (no replacement) and PlanContain fails with
+	// ErrASGMinSize where that would go below the group's MinSize.
+	AllowASGReplacement bool
+	SkipLoadBalancers   bool
+}
+
+// GroupPlan is one quarantine or passthrough group in one VPC.
+type GroupPlan struct {
+	VPCID   string `json:"vpc_id"`
+	Role    string `json:"role"`
+	Name    string `json:"name"`
+	GroupID string `json:"group_id,omitempty"` // empty: will be created
+	// Converge lists the rules that must be added (passthrough) or revoked
+	// (quarantine) for an existing group to have exactly its role's rules.
+	Converge []Rule `json:"converge,omitempty"`
+}
+
+// Interface is one network interface and its security groups.
+type Interface struct {
+	NetworkInterfaceID string   `json:"network_interface_id"`
+	Groups             []string `json:"groups"`
+}
+
+// TargetRef is one registration of an instance in an ELBv2 target group.
+type TargetRef struct {
+	TargetGroupARN   string `json:"target_group_arn"`
+	Port             int32  `json:"port,omitempty"`
+	AvailabilityZone string `json:"availability_zone,omitempty"`
+}
+
+// InstanceContain is the plan for one instance.
+type InstanceContain struct {
+	InstanceID string      `json:"instance_id"`
+	VPCID      string      `json:"vpc_id"`
+	State      string      `json:"state"`
+	Interfaces []Interface `json:"interfaces"` // current groups per ENI
+	// Current protection; Contain turns on the ones that are off.
+	TerminationProtection bool              `json:"termination_protection"`
+	StopProtection        bool              `json:"stop_protection"`
+	AutoScalingGroup      string            `json:"auto_scaling_group,omitempty"`
+	ASGAction             ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired      bool              `json:"decrement_desired,omitempty"`
+	TargetGroups          []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd             map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained      bool              `json:"already_contained,omitempty"`
+}
+
+// ContainPlan is what ApplyContain will do. It is JSON-able for review.
+type ContainPlan struct {
+	Step      string            `json:"step"`
+	Incident  Incident          `json:"incident"`
+	Groups    []GroupPlan       `json:"groups"`
+	Instances []InstanceContain `json:"instances"`
+}
+
+// InstanceUndo records what Contain changed on one instance.
+type InstanceUndo struct {
+	InstanceID string `json:"instance_id"`
+	// Interfaces holds the groups each ENI had before Contain touched it;
+	// only ENIs Contain changed are listed.
+	Interfaces []Interface `json:"interfaces,omitempty"`
+	// Previous values of the attributes Contain turned on (nil: untouched).
+	TerminationProtectionWas *bool       `json:"termination_protection_was,omitempty"`
+	StopProtectionWas        *bool       `json:"stop_protection_was,omitempty"`
+	TagsAdded                []string    `json:"tags_added,omitempty"`
+	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
+	ASGAction                ASGMode     `json:"asg_action,omitempty"`
+	Decremented              bool        `json:"decremented,omitempty"`
+	TargetGroups             []TargetRef `json:"target_groups,omitempty"`
+}
+
+// ContainUndo is the typed undo record ApplyContain returns, also when it
+// fails part-way: it lists exactly what was changed.
+type ContainUndo struct {
+	Step          string         `json:"step"`
+	Incident      Incident       `json:"incident"`
+	CreatedGroups []string       `json:"created_groups,omitempty"`
+	Instances     []InstanceUndo `json:"instances"`
+
+	mu    sync.Mutex
+	index map[string]int
+}
+
+// OriginalGroups returns the security groups the instance's interfaces had
+// before containment (union over ENIs), or nil if Contain did not change them.
+func (u *ContainUndo) OriginalGroups(instanceID string) []string {
+	for _, iu := range u.Instances {
+		if iu.InstanceID == instanceID {
+			var g []string
+			for _, e := range iu.Interfaces {
+				g = append(g, e.Groups...)
+			}
+			g = dedupe(g)
+			slices.Sort(g)
+			return g
+		}
+	}
+	return nil
+}
+
+func (u *ContainUndo) update(id string, fn func(*InstanceUndo)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.index == nil {
+		u.index = map[string]int{}
+		for i, iu := range u.Instances {
+			u.index[iu.InstanceID] = i
+		}
+	}
+	i, ok := u.index[id]
+	if !ok {
+		u.Instances = append(u.Instances, InstanceUndo{InstanceID: id})
+		i = len(u.Instances) - 1
+		u.index[id] = i
+	}
+	fn(&u.Instances[i])
+}
+
+func (in *ContainInput) defaults() {
+	if in.QuarantineGroupName == "" {
+		in.QuarantineGroupName = DefaultQuarantineGroup
+	}
+	if in.PassthroughGroupName == "" {
+		in.PassthroughGroupName = DefaultPassthroughGroup
+	}
+	if in.AutoScaling == "" {
+		in.AutoScaling = ASGDetach
+	}
+}
+
+// PlanContain reads the instances, their interfaces, protection attributes,
+// Auto Scaling and target group membership, and the quarantine groups, and
+// returns what ApplyContain would change. It makes no mutating call.
+func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Option) (*ContainPlan, error) {
+	o := buildOptions(opts, 0)
+	if err := in.Incident.validate(stepContain); err != nil {
+		return nil, err
+	}
+	in.defaults()
+	ids := dedupe(in.InstanceIDs)
+	if len(ids) == 0 {
+		return nil, &StepError{Step: stepContain, Err: errf("%w: no instance ids", ErrInvalidInput)}
+	}
+	if c == nil {
+		return nil, &StepError{Step: stepContain, Err: ErrMissingClient}
+	}
+	if err := need(stepContain, c.DescribeInstances, c.DescribeInstanceAttribute, c.DescribeSecurityGroups); err != nil {
+		return nil, err
+	}
+	if in.AutoScaling != ASGSkip {
+		if err := need(stepContain, c.DescribeAutoScalingInstances, c.DescribeAutoScalingGroups); err != nil {
+			return nil, err
+		}
+	}
+	if !in.SkipLoadBalancers {
+		if err := need(stepContain, c.DescribeTargetGroups, c.DescribeTargetHealth); err != nil {
+			return nil, err
+		}
+	}
+	insts, missing, err := describeInstances(ctx, c.DescribeInstances, ids)
+	if err != nil {
+		return nil, stepErr(stepContain, "DescribeInstances", "", err)
+	}
+	if len(missing) > 0 {
+		return nil, &StepError{Step: stepContain, Operation: "DescribeInstances", Resource: missing[0], Err: errf("%w: instances %v", ErrNotFound, missing)}
+	}
+	plan := &ContainPlan{Step: stepContain, Incident: in.Incident}
+
+	// Groups per VPC.
+	vpcs := map[string]bool{}
+	for _, id := range ids {
+		v := aws.ToString(insts[id].VpcId)
+		if v == "" {
+			return nil, &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no VPC (EC2-Classic is not supported)", ErrInvalidInput)}
+		}
+		vpcs[v] = true
+	}
+	vpcList := make([]string, 0, len(vpcs))
+	for v := range vpcs {
+		vpcList = append(vpcList, v)
+	}
+	sort.Strings(vpcList)
+	qid := map[string]string{}
+	for _, v := range vpcList {
+		for _, role := range []string{RolePassthrough, RoleQuarantine} {
+			name := in.QuarantineGroupName
+			if role == RolePassthrough {
+				name = in.PassthroughGroupName
+			}
+			gp, err := planRoleGroup(ctx, c, v, role, name)
+			if err != nil {
+				return nil, err
+			}
+			if role == RoleQuarantine {
+				qid[v] = gp.GroupID
+			}
+			plan.Groups = append(plan.Groups, gp)
+		}
+	}
+
+	// Auto Scaling membership, batched 50 ids a call.
+	asgOf := map[string]string{}
+	asgState := map[string]string{}
+	if in.AutoScaling != ASGSkip {
+		for _, b := range chunks(ids, 50) {
+			p := autoscaling.NewDescribeAutoScalingInstancesPaginator(c.DescribeAutoScalingInstances, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: b, MaxRecords: aws.Int32(50)})
+			for p.HasMorePages() {
+				out, err := p.NextPage(ctx)
+				if err != nil {
+					return nil, stepErr(stepContain, "DescribeAutoScalingInstances", "", err)
+				}
+				for _, ai := range out.AutoScalingInstances {
+					asgOf[aws.ToString(ai.InstanceId)] = aws.ToString(ai.AutoScalingGroupName)
+					asgState[aws.ToString(ai.InstanceId)] = aws.ToString(ai.LifecycleState)
+				}
+			}
+		}
+	}
+	if len(asgOf) > 0 && !in.AllowASGReplacement {
+		count := map[string]int{}
+		for id, g := range asgOf {
+			if !isStandbyOrDetached(asgState[id]) {
+				count[g]++
+			}
+		}
+		names := make([]string, 0, len(count))
+		for g := range count {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		for _, b := range chunks(names, 50) {
+			out, err := c.DescribeAutoScalingGroups.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: b})
+			if err != nil {
+				return nil, stepErr(stepContain, "DescribeAutoScalingGroups", "", err)
+			}
+			for _, g := range out.AutoScalingGroups {
+				name := aws.ToString(g.AutoScalingGroupName)
+				if int(aws.ToInt32(g.DesiredCapacity))-count[name] < int(aws.ToInt32(g.MinSize)) {
+					return nil, &StepError{Step: stepContain, Operation: "DescribeAutoScalingGroups", Resource: name,
+						Err: errf("%w: taking %d instance(s) out without replacement leaves desired %d below min %d; set AllowASGReplacement or lower MinSize",
+							ErrASGMinSize, count[name], aws.ToInt32(g.DesiredCapacity)-int32(count[name]), aws.ToInt32(g.MinSize))}
+				}
+			}
+		}
+	}
+
+	// Target group registrations.
+	targetsOf := map[string][]TargetRef{}
+	if !in.SkipLoadBalancers {
+		want := map[string]bool{}
+		for _, id := range ids {
+			want[id] = true
+		}
+		var tgs []elbtypes.TargetGroup
+		p := elbv2.NewDescribeTargetGroupsPaginator(c.DescribeTargetGroups, &elbv2.DescribeTargetGroupsInput{PageSize: aws.Int32(400)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, stepErr(stepContain, "DescribeTargetGroups", "", err)
+			}
+			tgs = append(tgs, out.TargetGroups...)
+		}
+		for _, tg := range tgs {
+			if tg.TargetType != "" && tg.TargetType != elbtypes.TargetTypeEnumInstance {
+				continue
+			}
+			if tg.VpcId != nil && !vpcs[aws.ToString(tg.VpcId)] {
+				continue
+			}
+			arn := aws.ToString(tg.TargetGroupArn)
+			out, err := c.DescribeTargetHealth.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn})
+			if err != nil {
+				if errors.Is(stepErr("", "", "", err), ErrNotFound) {
+					continue // deleted since listed
+				}
+				return nil, stepErr(stepContain, "DescribeTargetHealth", arn, err)
+			}
+			for _, th := range out.TargetHealthDescriptions {
+				if th.Target == nil || !want[aws.ToString(th.Target.Id)] {
+					continue
+				}
+				if th.TargetHealth != nil && th.TargetHealth.State == elbtypes.TargetHealthStateEnumDraining {
+					continue
+				}
+				id := aws.ToString(th.Target.Id)
+				targetsOf[id] = append(targetsOf[id], TargetRef{TargetGroupARN: arn, Port: aws.ToInt32(th.Target.Port), AvailabilityZone: aws.ToString(th.Target.AvailabilityZone)})
+			}
+		}
+	}
+
+	// Per instance: interfaces, attributes.
+	results := make([]InstanceContain, len(ids))
+	err = forEach(ctx, o.Concurrency, indexes(len(ids)), func(ctx context.Context, i int) error {
+		id := ids[i]
+		inst := insts[id]
+		ic := InstanceContain{InstanceID: id, VPCID: aws.ToString(inst.VpcId)}
+		if inst.State != nil {
+			ic.State = string(inst.State.Name)
+		}
+		q := qid[ic.VPCID]
+		contained := q != ""
+		for _, eni := range inst.NetworkInterfaces {
+			var gs []string
+			for _, g := range eni.Groups {
+				gs = append(gs, aws.ToString(g.GroupId))
+			}
+			if !(len(gs) == 1 && gs[0] == q) {
+				contained = false
+			}
+			ic.Interfaces = append(ic.Interfaces, Interface{NetworkInterfaceID: aws.ToString(eni.NetworkInterfaceId), Groups: gs})
+		}
+		sort.Slice(ic.Interfaces, func(a, b int) bool { return ic.Interfaces[a].NetworkInterfaceID < ic.Interfaces[b].NetworkInterfaceID })
+		if len(ic.Interfaces) == 0 {
+			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
+		}
+		for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop} {
+			out, err := c.DescribeInstanceAttribute.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
+			if err != nil {
+				return stepErr(stepContain, "DescribeInstanceAttribute", id, err)
+			}
+			if attr == types.InstanceAttributeNameDisableApiTermination {
+				ic.TerminationProtection = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
+			} else {
+				ic.StopProtection = out.DisableApiStop != nil && aws.ToBool(out.DisableApiStop.Value)
+			}
+		}
+		if g := asgOf[id]; g != "" && !isStandbyOrDetached(asgState[id]) {
+			ic.AutoScalingGroup = g
+			ic.ASGAction = in.AutoScaling
+			ic.DecrementDesired = !in.AllowASGReplacement
+		}
+		ic.TargetGroups = targetsOf[id]
+		want := map[string]string{TagIncident: in.Incident.ID, TagStep: stepContain}
+		if !in.Incident.AbuseTime.IsZero() {
+			want[TagAbuseTime] = in.Incident.AbuseTime.UTC().Format(time.RFC3339)
+		}
+		for k, v := range want {
+			if tagValue(inst.Tags, k) != v {
+				if ic.TagsToAdd == nil {
+					ic.TagsToAdd = map[string]string{}
+				}
+				ic.TagsToAdd[k] = v
+			}
+		}
+		ic.AlreadyContained = contained && ic.TerminationProtection && ic.StopProtection && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
+		results[i] = ic
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	plan.Instances = results
+	return plan, nil
+}
+
+func isStandbyOrDetached(state string) bool {
+	switch state {
+	case "Standby", "Detaching", "Detached", "EnteringStandby", "Terminating", "Terminating:Wait", "Terminating:Proceed", "Terminated":
+		return true
+	}
+	return false
+}
+
+func indexes(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// ApplyContain carries out plan. For every instance, in this order: tag it
+// with the incident; turn on termination and stop protection; take it out
+// of its Auto Scaling group and target groups (so health checks failing in
+// quarantine cannot make the group terminate it); move every network
+// interface into the passthrough group (all traffic, so tracked connections
+// become untracked); wait Dwell once for the batch; then move every
+// interface into the quarantine group, which cuts them. The returned undo
+// record lists exactly what was changed, also when an error is returned;
+// ApplyContain(PlanContain(…)) again after a failure converges.
+func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Option) (*ContainUndo, error) {
+	o := buildOptions(opts, 0)
+	if plan == nil {
+		return nil, &StepError{Step: stepContain, Err: errf("%w: nil plan", ErrInvalidInput)}
+	}
+	if err := plan.Incident.validate(stepContain); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, &StepError{Step: stepContain, Err: ErrMissingClient}
+	}
+	if err := need(stepContain, c.CreateTags, c.ModifyInstanceAttribute, c.ModifyNetworkInterfaceAttr, c.CreateSecurityGroup,
+		c.AuthorizeSecurityGroupIngress, c.AuthorizeSecurityGroupEgress, c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
+		return nil, err
+	}
+	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident}
+	for _, ic := range plan.Instances {
+		if ic.AutoScalingGroup != "" {
+			if err := need(stepContain, c.DetachInstances, c.EnterStandby); err != nil {
+				return nil, err
+			}
+		}
+		if len(ic.TargetGroups) > 0 {
+			if err := need(stepContain, c.DeregisterTargets); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// 1. Groups.
+	groups := map[string]string{} // role|vpc -> id
+	for _, gp := range plan.Groups {
+		id, created, err := ensureRoleGroup(ctx, c, plan.Incident, gp)
+		if created {
+			undo.CreatedGroups = append(undo.CreatedGroups, id)
+		}
+		if err != nil {
+			return undo, err
+		}
+		groups[gp.Role+"|"+gp.VPCID] = id
+	}
+	todo := make([]InstanceContain, 0, len(plan.Instances))
+	for _, ic := range plan.Instances {
+		if !ic.AlreadyContained {
+			todo = append(todo, ic)
+		}
+	}
+	if len(todo) == 0 {
+		return undo, nil
+	}
+	failed := sync.Map{}
+	var errs []error
+
+	// 2. Tags, batched per identical tag set.
+	byTags := map[string][]string{}
+	tagSets := map[string]map[string]string{}
+	for _, ic := range todo {
+		if len(ic.TagsToAdd) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(ic.TagsToAdd))
+		for k, v := range ic.TagsToAdd {
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		k := join(keys)
+		byTags[k] = append(byTags[k], ic.InstanceID)
+		tagSets[k] = ic.TagsToAdd
+	}
+	tagKeys := make([]string, 0, len(byTags))
+	for k := range byTags {
+		tagKeys = append(tagKeys, k)
+	}
+	sort.Strings(tagKeys)
+	for _, k := range tagKeys {
+		set := tagSets[k]
+		var tags []types.Tag
+		var names []string
+		for kk, v := range set {
+			tags = append(tags, tag(kk, v))
+			names = append(names, kk)
+		}
+		sort.Strings(names)
+		sort.Slice(tags, func(a, b int) bool { return aws.ToString(tags[a].Key) < aws.ToString(tags[b].Key) })
+		for _, b := range chunks(byTags[k], 500) {
+			_, err := c.CreateTags.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: b, Tags: tags}, retryCodes("InvalidInstanceID.NotFound"))
+			if err != nil {
+				errs = append(errs, stepErr(stepContain, "CreateTags", b[0], err))
+				for _, id := range b {
+					failed.Store(id, true)
+				}
+				continue
+			}
+			for _, id := range b {
+				undo.update(id, func(u *InstanceUndo) { u.TagsAdded = append(u.TagsAdded, names...) })
+			}
+		}
+	}
+
+	// 3. Protection, per instance.
+	err := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+		if _, bad := failed.Load(ic.InstanceID); bad {
+			return nil
+		}
+		if !ic.TerminationProtection {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
+			}); err != nil {
+				failed.Store(ic.InstanceID, true)
+				return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
+			}
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
+		}
+		if !ic.StopProtection {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
+			}); err != nil {
+				failed.Store(ic.InstanceID, true)
+				return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
+			}
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.StopProtectionWas = aws.Bool(false) })
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+
+	// 4. Auto Scaling, batched per group (20 ids a call).
+	type asgKey struct {
+		name string
+		mode ASGMode
+		dec  bool
+	}
+	byASG := map[asgKey][]string{}
+	var asgOrder []asgKey
+	for _, ic := range todo {
+		if ic.AutoScalingGroup == "" || ic.ASGAction == ASGSkip {
+			continue
+		}
+		if _, bad := failed.Load(ic.InstanceID); bad {
+			continue
+		}
+		k := asgKey{ic.AutoScalingGroup, ic.ASGAction, ic.DecrementDesired}
+		if _, ok := byASG[k]; !ok {
+			asgOrder = append(asgOrder, k)
+		}
+		byASG[k] = append(byASG[k], ic.InstanceID)
+	}
+	for _, k := range asgOrder {
+		for _, b := range chunks(byASG[k], 20) {
+			var err error
+			if k.mode == ASGStandby {
+				_, err = c.EnterStandby.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String(k.name), InstanceIds: b, ShouldDecrementDesiredCapacity: aws.Bool(k.dec)})
+			} else {
+				_, err = c.DetachInstances.DetachInstances(ctx, &autoscaling.DetachInstancesInput{AutoScalingGroupName: aws.String(k.name), InstanceIds: b, ShouldDecrementDesiredCapacity: aws.Bool(k.dec)})
+			}
+			if err != nil && !alreadyOut(err) {
+				op := "DetachInstances"
+				if k.mode == ASGStandby {
+					op = "EnterStandby"
+				}
+				errs = append(errs, stepErr(stepContain, op, k.name, err))
+				for _, id := range b {
+					failed.Store(id, true)
+				}
+				continue
+			}
+			for _, id := range b {
+				undo.update(id, func(u *InstanceUndo) {
+					u.AutoScalingGroup, u.ASGAction, u.Decremented = k.name, k.mode, k.dec
+				})
+			}
+		}
+	}
+
+	// 5. Target groups, batched per group.
+	byTG := map[string][]elbtypes.TargetDescription{}
+	owner := map[string][]string{}
+	var tgOrder []string
+	for _, ic := range todo {
+		if _, bad := failed.Load(ic.InstanceID); bad {
+			continue
+		}
+		for _, t := range ic.TargetGroups {
+			if _, ok := byTG[t.TargetGroupARN]; !ok {
+				tgOrder = append(tgOrder, t.TargetGroupARN)
+			}
+			td := elbtypes.TargetDescription{Id: aws.String(ic.InstanceID)}
+			if t.Port != 0 {
+				td.Port = aws.Int32(t.Port)
+			}
+			if t.AvailabilityZone != "" {
+				td.AvailabilityZone = aws.String(t.AvailabilityZone)
+			}
+			byTG[t.TargetGroupARN] = append(byTG[t.TargetGroupARN], td)
+			owner[t.TargetGroupARN] = append(owner[t.TargetGroupARN], ic.InstanceID)
+		}
+	}
+	for _, arn := range tgOrder {
+		tds, ids := byTG[arn], owner[arn]
+		for i := 0; i < len(tds); i += 200 {
+			j := min(i+200, len(tds))
+			if _, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: tds[i:j]}); err != nil {
+				errs = append(errs, stepErr(stepContain, "DeregisterTargets", arn, err))
+				for _, id := range ids[i:j] {
+					failed.Store(id, true)
+				}
+				continue
+			}
+			for k := i; k < j; k++ {
+				ref := TargetRef{TargetGroupARN: arn, Port: aws.ToInt32(tds[k].Port), AvailabilityZone: aws.ToString(tds[k].AvailabilityZone)}
+				undo.update(ids[k], func(u *InstanceUndo) { u.TargetGroups = append(u.TargetGroups, ref) })
+			}
+		}
+	}
+
+	// 6. Passthrough, then dwell, then quarantine, per ENI.
+	moveAll := func(role string) error {
+		return forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			if _, bad := failed.Load(ic.InstanceID); bad {
+				return nil
+			}
+			gid := groups[role+"|"+ic.VPCID]
+			for _, eni := range ic.Interfaces {
+				if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
+					continue // already quarantined (a re-run)
+				}
+				if role == RolePassthrough {
+					undo.update(ic.InstanceID, func(u *InstanceUndo) {
+						for _, e := range u.Interfaces {
+							if e.NetworkInterfaceID == eni.NetworkInterfaceID {
+								return
+							}
+						}
+						u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: slices.Clone(eni.Groups)})
+					})
+				}
+				if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+					NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
+				}, retryCodes("InvalidGroup.NotFound")); err != nil {
+					failed.Store(ic.InstanceID, true)
+					return stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := moveAll(RolePassthrough); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Dwell > 0 {
+		t := time.NewTimer(o.Dwell)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			// Fall through: the quarantine move must still happen, on a
+			// context that is not cancelled, bounded in time.
+		}
+	}
+	qctx := ctx
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+	}
+	ctx = qctx
+	if err := moveAll(RoleQuarantine); err != nil {
+		errs = append(errs, err)
+	}
+	undo.sort()
+	return undo, errors.Join(errs...)
+}
+
+func (u *ContainUndo) sort() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	sort.Slice(u.Instances, func(a, b int) bool { return u.Instances[a].InstanceID < u.Instances[b].InstanceID })
+	u.index = nil
+	for i := range u.Instances {
+		sort.Slice(u.Instances[i].Interfaces, func(a, b int) bool {
+			return u.Instances[i].Interfaces[a].NetworkInterfaceID < u.Instances[i].Interfaces[b].NetworkInterfaceID
+		})
+		sort.Strings(u.Instances[i].TagsAdded)
+		u.Instances[i].TagsAdded = slices.Compact(u.Instances[i].TagsAdded)
+	}
+}
+
+func join(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
+
+// alreadyOut: a retried DetachInstances/EnterStandby whose first attempt
+// succeeded fails with a ValidationError naming the instance as not in
+// service / not part of the group.
+func alreadyOut(err error) bool {
+	if errCode(err) != "ValidationError" {
+		return false
+	}
+	m := err.Error()
+	return contains(m, "is not part of Auto Scaling group") || contains(m, "is not in InService") || contains(m, "not in service")
+}
+
+// Contain plans and applies in one call.
+func Contain(ctx context.Context, c *Clients, in ContainInput, opts ...Option) (*ContainUndo, error) {
+	p, err := PlanContain(ctx, c, in, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return ApplyContain(ctx, c, p, opts...)
+}
+
+// Undo reverses a ContainUndo: restores each interface's groups and the
+// protection attributes, puts the instance back in its Auto Scaling group
+// (AttachInstances, or ExitStandby) and target groups, and removes the tags
+// it added. The quarantine groups it created are left in place.
+func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error {
+	o := buildOptions(opts, 0)
+	if u == nil {
+		return &StepError{Step: stepUndo, Err: errf("%w: nil undo record", ErrInvalidInput)}
+	}
+	if c == nil {
+		return &StepError{Step: stepUndo, Err: ErrMissingClient}
+	}
+	if err := need(stepUndo, c.ModifyNetworkInterfaceAttr, c.ModifyInstanceAttribute, c.DeleteTags); err != nil {
+		return err
+	}
+	return forEach(ctx, o.Concurrency, u.Instances, func(ctx context.Context, iu InstanceUndo) error {
+		for _, e := range iu.Interfaces {
+			if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+				NetworkInterfaceId: aws.String(e.NetworkInterfaceID), Groups: e.Groups,
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyNetworkInterfaceAttribute", e.NetworkInterfaceID, err)
+			}
+		}
+		if iu.TerminationProtectionWas != nil {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: iu.TerminationProtectionWas},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if iu.StopProtectionWas != nil {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: iu.StopProtectionWas},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		switch {
+		case iu.AutoScalingGroup != "" && iu.ASGAction == ASGStandby:
+			if err := need(stepUndo, c.ExitStandby); err != nil {
+				return err
+			}
+			if _, err := c.ExitStandby.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil {
+				return stepErr(stepUndo, "ExitStandby", iu.AutoScalingGroup, err)
+			}
+		case iu.AutoScalingGroup != "":
+			if err := need(stepUndo, c.AttachInstances); err != nil {
+				return err
+			}
+			if _, err := c.AttachInstances.AttachInstances(ctx, &autoscaling.AttachInstancesInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil {
+				return stepErr(stepUndo, "AttachInstances", iu.AutoScalingGroup, err)
+			}
+		}
+		for _, t := range iu.TargetGroups {
+			if err := need(stepUndo, c.RegisterTargets); err != nil {
+				return err
+			}
+			td := elbtypes.TargetDescription{Id: aws.String(iu.InstanceID)}
+			if t.Port != 0 {
+				td.Port = aws.Int32(t.Port)
+			}
+			if t.AvailabilityZone != "" {
+				td.AvailabilityZone = aws.String(t.AvailabilityZone)
+			}
+			if _, err := c.RegisterTargets.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(t.TargetGroupARN), Targets: []elbtypes.TargetDescription{td}}); err != nil {
+				return stepErr(stepUndo, "RegisterTargets", t.TargetGroupARN, err)
+			}
+		}
+		if len(iu.TagsAdded) > 0 {
+			var tags []types.Tag
+			for _, k := range iu.TagsAdded {
+				tags = append(tags, types.Tag{Key: aws.String(k)})
+			}
+			if _, err := c.DeleteTags.DeleteTags(ctx, &awsec2.DeleteTagsInput{Resources: []string{iu.InstanceID}, Tags: tags}); err != nil {
+				return stepErr(stepUndo, "DeleteTags", iu.InstanceID, err)
+			}
+		}
+		return nil
+	})
+}

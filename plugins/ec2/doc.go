@@ -1,0 +1,58 @@
+// Package ec2 answers the cloud side of an abuse report on an EC2 instance:
+// contain it, snapshot it, rebuild it, terminate it, harden its security
+// groups and put alarms on its replacement — through aws-sdk-go-v2, with
+// the safety in the types.
+//
+// Every step comes as PlanX (read-only, returns a JSON-able plan to show)
+// and ApplyX (carries the plan out), plus a convenience X doing both:
+//
+//   - Contain moves the instances into a per-VPC quarantine security group
+//     (no rules in, none out) by way of an all-traffic "passthrough" group:
+//     security group changes do not end tracked connections, but flows
+//     through an allow-all group become untracked and are cut when the
+//     quarantine group lands. Before that it tags the instance, turns on
+//     termination and stop protection, and takes it out of its Auto Scaling
+//     group (DetachInstances or EnterStandby, decrementing the desired
+//     capacity: no replacement, by choice) and its ELBv2 target groups.
+//     ApplyContain returns a ContainUndo listing exactly what changed, and
+//     Undo reverses it.
+//   - Snapshot makes one crash-consistent CreateSnapshots per instance of
+//     every attached EBS volume, tagged with the incident, instance, device
+//     and abuse time, waits with the SDK's SnapshotCompleted waiter (bounded
+//     by MaxWait), and returns CompletedSnapshots; optionally it registers
+//     an AMI from them for isolated forensics.
+//   - Rebuild launches a replacement from a launch template, an AMI, or the
+//     old instance's own settings (with hardened groups), requiring IMDSv2,
+//     and waits until it runs and passes both status checks.
+//   - Terminate takes a CompletedSnapshots — a type whose only sources are
+//     ApplySnapshot and VerifySnapshots — and re-verifies coverage of every
+//     attached volume against EC2 before any mutating call; termination
+//     protection is lifted only after that check.
+//   - Harden finds ingress rules open to 0.0.0.0/0 or ::/0 on 22, 3389, all
+//     traffic and caller-named ports, and replaces them with admin CIDRs
+//     (authorize, then revoke). A group other interfaces share is copied
+//     without the open rules and the copy swapped onto this instance's
+//     interfaces, unless the caller asks to fix it in place.
+//   - Alarms puts CloudWatch alarms on NetworkOut, NetworkPacketsOut,
+//     CPUUtilization and StatusCheckFailed, with an SNS action when given.
+//
+// # Idempotency
+//
+// Every resource abusekit creates carries the tags abusekit:incident and
+// abusekit:step. RunInstances uses a client token derived from the incident
+// (Token); security groups are unique by name per VPC; CreateSnapshots,
+// which has no client token, is preceded by a lookup of this incident's
+// snapshots, and a failed call whose outcome is unknown (5xx, transport
+// error) is followed by a lookup before it is retried, so a re-run after a
+// crash creates no second snapshot set or instance.
+//
+// # Clients
+//
+// Clients holds one narrow one-method interface per operation; New builds
+// them from an aws.Config (config.LoadDefaultConfig gives the default
+// credential chain) with adaptive retry. iam-policy.json grants exactly the
+// actions the Clients fields name (and iam:PassRole, which RunInstances
+// needs to pass the old instance's profile on). Package
+// github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
+// emulator the tests and examples run against.
+package ec2

@@ -1,0 +1,90 @@
+package ec2
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+)
+
+// TerminatePlan is what Terminate will do, after the coverage check it
+// shows passed.
+type TerminatePlan struct {
+	Step       string           `json:"step"`
+	Incident   Incident         `json:"incident"`
+	InstanceID string           `json:"instance_id"`
+	Covered    []VolumeSnapshot `json:"covered"`
+	// Termination protection (turned on by Contain) is turned off right
+	// before TerminateInstances, and only after the check.
+	DisableTerminationProtection bool `json:"disable_termination_protection"`
+}
+
+// TerminateResult reports the termination.
+type TerminateResult struct {
+	InstanceID    string           `json:"instance_id"`
+	PreviousState string           `json:"previous_state"`
+	CurrentState  string           `json:"current_state"`
+	Snapshots     []VolumeSnapshot `json:"snapshots"`
+}
+
+// PlanTerminate checks coverage (read-only) and returns the plan.
+func PlanTerminate(ctx context.Context, c *Clients, cs CompletedSnapshots) (*TerminatePlan, error) {
+	set, err := verifyCoverage(ctx, c, cs)
+	if err != nil {
+		return nil, err
+	}
+	return &TerminatePlan{Step: stepTerminate, Incident: set.Incident, InstanceID: set.InstanceID, Covered: set.Snapshots, DisableTerminationProtection: true}, nil
+}
+
+func verifyCoverage(ctx context.Context, c *Clients, cs CompletedSnapshots) (*SnapshotSet, error) {
+	if cs.set == nil || cs.set.InstanceID == "" {
+		return nil, &StepError{Step: stepTerminate, Err: errf("%w: no completed snapshot set (obtain one from ApplySnapshot or VerifySnapshots)", ErrSnapshotsIncomplete)}
+	}
+	if c == nil {
+		return nil, &StepError{Step: stepTerminate, Err: ErrMissingClient}
+	}
+	if err := need(stepTerminate, c.DescribeInstances, c.DescribeSnapshots, c.ModifyInstanceAttribute, c.TerminateInstances); err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, s := range cs.set.Snapshots {
+		ids[s.SnapshotID] = true
+	}
+	return coverage(ctx, c, cs.set.Incident, cs.set.InstanceID, ids)
+}
+
+// Terminate terminates the instance cs covers. Right before any mutating
+// call it re-verifies against EC2 that every EBS volume attached now has a
+// completed snapshot in cs tagged with the incident; if not, it returns
+// ErrSnapshotsIncomplete having changed nothing. Only then does it turn
+// termination protection off and call TerminateInstances. The zero
+// CompletedSnapshots is refused before any call at all.
+func Terminate(ctx context.Context, c *Clients, cs CompletedSnapshots, opts ...Option) (*TerminateResult, error) {
+	set, err := verifyCoverage(ctx, c, cs)
+	if err != nil {
+		return nil, err
+	}
+	id := set.InstanceID
+	if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+		InstanceId: aws.String(id), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(false)},
+	}); err != nil {
+		return nil, stepErr(stepTerminate, "ModifyInstanceAttribute", id, err)
+	}
+	out, err := c.TerminateInstances.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return nil, stepErr(stepTerminate, "TerminateInstances", id, err)
+	}
+	res := &TerminateResult{InstanceID: id, Snapshots: set.Snapshots}
+	for _, ch := range out.TerminatingInstances {
+		if aws.ToString(ch.InstanceId) == id {
+			if ch.PreviousState != nil {
+				res.PreviousState = string(ch.PreviousState.Name)
+			}
+			if ch.CurrentState != nil {
+				res.CurrentState = string(ch.CurrentState.Name)
+			}
+		}
+	}
+	return res, nil
+}
