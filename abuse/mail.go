@@ -22,7 +22,7 @@ const mailFormatName = "mail"
 // mail's From as Reporter, its Subject and its Date as Received.
 func ParseMail(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	return parseMailReader(ctx, newLimitedReader(r, o.limits.MaxBytes, mailFormatName), &o)
+	return parseMailReader(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, mailFormatName), &o)
 }
 
 func mailLimits(o *options) mailmsg.Limits {

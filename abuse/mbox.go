@@ -20,7 +20,7 @@ const mboxFormat = "mbox"
 // and names the line of the mbox.
 func ParseMbox(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	return parseMbox(ctx, newLimitedReader(r, o.limits.MaxBytes, mboxFormat), &o)
+	return parseMbox(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, mboxFormat), &o)
 }
 
 func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {

@@ -26,7 +26,7 @@ import (
 // tried.
 func Parse(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	br := bufio.NewReaderSize(newLimitedReader(r, o.limits.MaxBytes, "input"), sniffBytes)
+	br := bufio.NewReaderSize(newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, "input"), sniffBytes)
 	head, err := br.Peek(sniffBytes)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err

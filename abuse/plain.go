@@ -22,7 +22,7 @@ const (
 // error wrapping ErrUnknownFormat.
 func ParsePlain(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	return parsePlain(ctx, newLimitedReader(r, o.limits.MaxBytes, plainFormat), &o)
+	return parsePlain(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, plainFormat), &o)
 }
 
 func parsePlain(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
@@ -51,7 +51,7 @@ func parsePlain(ctx context.Context, r io.Reader, o *options) ([]Report, error) 
 // or ports: portscan) and its AbuseTime is the earliest record's.
 func ParseLog(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	return parseLog(ctx, newLimitedReader(r, o.limits.MaxBytes, logFormat), &o)
+	return parseLog(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, logFormat), &o)
 }
 
 func parseLog(ctx context.Context, r io.Reader, o *options) ([]Report, error) {

@@ -2,6 +2,8 @@ package abuse
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -66,6 +68,29 @@ func fillReport(r *Report) {
 	if r.RequiredActions == nil {
 		r.RequiredActions = []string{}
 	}
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// parseErr wraps err in a *ParseError of format at line, unless it already
+// is one (from a nested reader, which knows better).
+func parseErr(format string, line int, err error) error {
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return &ParseError{Format: format, Line: line, Err: err}
 }
 
 // limitedReader fails with an error wrapping ErrTooLarge once more than max

@@ -115,7 +115,7 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 		}
 		line++
 		if err != nil {
-			return &ParseError{Format: n.format, Line: n.lineBase + line, Err: err}
+			return parseErr(n.format, n.lineBase+line, err)
 		}
 		if reForward.Match(b) {
 			n.recognized = true
@@ -164,7 +164,7 @@ func (n *noticeReader) scan(ctx context.Context, r io.Reader, base int) error {
 		if errors.Is(err, evidence.ErrLineTooLong) {
 			err = fmt.Errorf("%w: %w", err, ErrTooLarge)
 		}
-		return &ParseError{Format: n.format, Line: line, Err: err}
+		return parseErr(n.format, line, err)
 	}
 	return nil
 }
@@ -553,7 +553,7 @@ func (n *noticeReader) useful() bool {
 // A mail (.eml) goes to ParseMail instead.
 func ParseTrustAndSafety(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
-	return parseTnsText(ctx, newLimitedReader(r, o.limits.MaxBytes, tnsFormat), &o)
+	return parseTnsText(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, tnsFormat), &o)
 }
 
 func parseTnsText(ctx context.Context, r io.Reader, o *options) ([]Report, error) {

@@ -74,9 +74,6 @@ func parseLooseTime(s string) (time.Time, bool) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), true
 	}
-	if t, err := mail.ParseDate(s); err == nil {
-		return t.UTC(), true
-	}
 	// Split off a trailing zone: "GMT", "+0000", "(UTC)", "UTC+9".
 	fields := strings.Fields(s)
 	off, haveZone := 0, false
@@ -111,6 +108,9 @@ func parseLooseTime(s string) (time.Time, bool) {
 		if t, err := time.ParseInLocation(layout+".999999999", rest, time.UTC); err == nil {
 			return t.Add(-time.Duration(off) * time.Second).UTC(), true
 		}
+	}
+	if t, err := mail.ParseDate(s); err == nil { // RFC 5322 with comments, 2-digit years
+		return t.UTC(), true
 	}
 	return time.Time{}, false
 }

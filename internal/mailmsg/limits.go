@@ -1,6 +1,7 @@
 package mailmsg
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -99,17 +100,23 @@ func (g *guardReader) Read(p []byte) (int, error) {
 		p = p[:rem]
 	}
 	n, err := g.r.Read(p)
-	for i := 0; i < n; i++ {
-		if p[i] == '\n' {
-			g.line++
-			g.lineLen = 0
-			continue
+	for off := 0; off < n; {
+		i := bytes.IndexByte(p[off:n], '\n')
+		seg := i
+		if i < 0 {
+			seg = n - off
 		}
-		g.lineLen++
-		if g.lineLen > g.maxLine {
+		if g.lineLen+seg > g.maxLine {
 			g.err = &LimitError{Limit: "line", Max: int64(g.maxLine), Line: g.line + 1}
-			return i, g.err
+			return off, g.err
 		}
+		if i < 0 {
+			g.lineLen += seg
+			break
+		}
+		g.line++
+		g.lineLen = 0
+		off += i + 1
 	}
 	g.n += int64(n)
 	if err != nil && err != io.EOF {

@@ -291,8 +291,8 @@ func TestMboxSkipsUnreadAndLimits(t *testing.T) {
 	}
 	_, err = io.Copy(io.Discard, r)
 	var le *LimitError
-	if !errors.As(err, &le) || le.Line != 2 {
-		t.Errorf("err = %v, want line limit at line 2", err)
+	if !errors.As(err, &le) || le.Line != 1 {
+		t.Errorf("err = %v, want line limit at line 1 of the message", err)
 	}
 }
 

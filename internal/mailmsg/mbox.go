@@ -42,13 +42,18 @@ func NewMboxReader(r io.Reader, maxLineBytes int) *MboxReader {
 
 // Next returns a reader of the next message (without its "From " line,
 // unquoted), or io.EOF after the last. Reading a new message discards what
-// was left unread of the previous one.
+// was left unread of the previous one. A *LimitError from the message's
+// reader numbers lines from the message's first line (as Read does); one
+// from Next numbers the lines of the mbox.
 func (mr *MboxReader) Next() (io.Reader, error) {
 	if mr.err != nil {
 		return nil, mr.err
 	}
 	if mr.cur != nil {
 		if _, err := io.Copy(io.Discard, mr.cur); err != nil {
+			if mr.err != nil {
+				return nil, mr.err // with the line number in the mbox
+			}
 			return nil, err
 		}
 		mr.cur = nil
@@ -146,6 +151,14 @@ func (m *mboxMessage) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			m.done = true
 			return 0, io.EOF
+		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			// Lines of a message count from its first line, as they do
+			// for Read.
+			rel := *le
+			rel.Line -= m.mr.sepLine
+			return 0, &rel
 		}
 		if err != nil {
 			return 0, err

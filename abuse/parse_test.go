@@ -1,0 +1,255 @@
+package abuse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func readSample(t testing.TB, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseDetectsFormat(t *testing.T) {
+	for p, want := range map[string]Source{
+		"trust-and-safety/initial-notice.eml":     SourceTrustAndSafety,
+		"mbox/notices.mbox":                       SourceTrustAndSafety,
+		"plain/pasted-followup.txt":               SourceTrustAndSafety,
+		"plain/instance-list.txt":                 SourcePlain,
+		"plain/column-log.txt":                    SourceFirewallLog,
+		"plain/sshd-auth.log":                     SourceFirewallLog,
+		"mail/operator-note.eml":                  SourcePlain,
+		"trust-and-safety/followup-html-only.eml": SourceTrustAndSafety,
+	} {
+		reps, err := Parse(context.Background(), bytes.NewReader(readSample(t, p)))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if reps[0].Source != want {
+			t.Errorf("%s: source %q, want %q", p, reps[0].Source, want)
+		}
+	}
+}
+
+func TestEachParserAlone(t *testing.T) {
+	ctx := context.Background()
+	notice := readSample(t, "trust-and-safety/followup-no-response.eml")
+	if reps, err := ParseMail(ctx, bytes.NewReader(notice)); err != nil || len(reps) != 1 || reps[0].EvidenceCount != 5 {
+		t.Errorf("ParseMail: %v %+v", err, reps)
+	}
+	if reps, err := ParseMbox(ctx, bytes.NewReader(readSample(t, "mbox/notices.mbox"))); err != nil || len(reps) != 3 {
+		t.Errorf("ParseMbox: %v, %d reports", err, len(reps))
+	}
+	if reps, err := ParseTrustAndSafety(ctx, bytes.NewReader(readSample(t, "plain/pasted-followup.txt"))); err != nil || reps[0].Activity != "Port Scanning" {
+		t.Errorf("ParseTrustAndSafety: %v %+v", err, reps)
+	}
+	if reps, err := ParsePlain(ctx, bytes.NewReader(readSample(t, "plain/pasted-followup.txt"))); err != nil || reps[0].Source != SourcePlain || reps[0].CaseID != "17001234567" {
+		t.Errorf("ParsePlain: %v %+v", err, reps)
+	}
+	if reps, err := ParseLog(ctx, bytes.NewReader(readSample(t, "plain/column-log.txt"))); err != nil || reps[0].EvidenceCount != 3 {
+		t.Errorf("ParseLog: %v %+v", err, reps)
+	}
+	// Each parser rejects what is not its format with ErrUnknownFormat.
+	junk := "nothing to see here\n"
+	for name, fn := range map[string]func(context.Context, io.Reader, ...Option) ([]Report, error){
+		"ParseMbox": ParseMbox, "ParseTrustAndSafety": ParseTrustAndSafety, "ParsePlain": ParsePlain, "ParseLog": ParseLog, "ParseMail": ParseMail,
+	} {
+		_, err := fn(ctx, strings.NewReader(junk))
+		var pe *ParseError
+		if name == "ParseMail" {
+			// "nothing to see here" is a mail with a bad header for net/mail.
+			if !errors.As(err, &pe) || pe.Format != "mail" {
+				t.Errorf("%s: err = %v, want a mail *ParseError", name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrUnknownFormat) || !errors.As(err, &pe) {
+			t.Errorf("%s: err = %v, want *ParseError wrapping ErrUnknownFormat", name, err)
+		}
+	}
+}
+
+func TestParseUnknownFormat(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":       "",
+		"blank":       "\n\n  \n",
+		"binary junk": "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00\x01\x00\x00\x00\xff\xfe",
+		"prose":       "Dear team, thanks for lunch.\n",
+	} {
+		_, err := Parse(context.Background(), strings.NewReader(in))
+		if !errors.Is(err, ErrUnknownFormat) {
+			t.Errorf("%s: err = %v, want ErrUnknownFormat", name, err)
+			continue
+		}
+		if name != "prose" && !strings.Contains(err.Error(), "mbox, mail, trust-and-safety, firewall-log, plain") {
+			t.Errorf("%s: error does not name the formats tried: %v", name, err)
+		}
+	}
+}
+
+func TestParseEvidenceFuncAndReportFunc(t *testing.T) {
+	in := readSample(t, "mbox/notices.mbox")
+	var events []string
+	reps, err := Parse(context.Background(), bytes.NewReader(in),
+		WithEvidenceFunc(func(e Evidence) error {
+			events = append(events, "evidence "+e.DstIP.String())
+			return nil
+		}),
+		WithReportFunc(func(r Report) error {
+			if len(r.Evidence) != 0 {
+				t.Errorf("report keeps %d evidence records with WithEvidenceFunc", len(r.Evidence))
+			}
+			events = append(events, fmt.Sprintf("report %s %d", r.Received.Format("01-02"), r.EvidenceCount))
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 0 {
+		t.Errorf("Parse returned %d reports with WithReportFunc", len(reps))
+	}
+	want := "evidence 192.0.2.15,evidence 192.0.2.16,evidence 192.0.2.40,report 04-27 3," +
+		"evidence 192.0.2.15,evidence 192.0.2.16,evidence 192.0.2.40,evidence 198.51.100.7,evidence 198.51.100.9,report 04-28 5," +
+		"report 04-29 0"
+	if got := strings.Join(events, ","); got != want {
+		t.Errorf("events:\n got %s\nwant %s", got, want)
+	}
+
+	stop := errors.New("stop here")
+	_, err = Parse(context.Background(), bytes.NewReader(in), WithEvidenceFunc(func(Evidence) error { return stop }))
+	if !errors.Is(err, stop) {
+		t.Errorf("evidence func error not returned: %v", err)
+	}
+	_, err = Parse(context.Background(), bytes.NewReader(in), WithReportFunc(func(Report) error { return stop }))
+	if !errors.Is(err, stop) {
+		t.Errorf("report func error not returned: %v", err)
+	}
+}
+
+func TestParseMaxEvidence(t *testing.T) {
+	in := readSample(t, "trust-and-safety/followup-no-response.eml")
+	for max, want := range map[int]int{2: 2, 0: 0, -1: 5, 100: 5} {
+		reps, err := Parse(context.Background(), bytes.NewReader(in), WithMaxEvidence(max))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reps[0].Evidence) != want || reps[0].EvidenceCount != 5 {
+			t.Errorf("max %d: kept %d (count %d), want %d (count 5)", max, len(reps[0].Evidence), reps[0].EvidenceCount, want)
+		}
+	}
+}
+
+// lineGen yields prefix, then n bytes of fill without holding them.
+type lineGen struct {
+	prefix []byte
+	n      int64
+	fill   byte
+}
+
+func (g *lineGen) Read(p []byte) (int, error) {
+	if len(g.prefix) > 0 {
+		n := copy(p, g.prefix)
+		g.prefix = g.prefix[n:]
+		return n, nil
+	}
+	if g.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > g.n {
+		p = p[:g.n]
+	}
+	for i := range p {
+		p[i] = g.fill
+	}
+	g.n -= int64(len(p))
+	return len(p), nil
+}
+
+func TestParseLimits(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	var many strings.Builder
+	many.WriteString("From: ec2-abuse@amazon.com\nSubject: x\nContent-Type: multipart/mixed; boundary=b\n\n")
+	for i := 0; i < 100000; i++ {
+		fmt.Fprintf(&many, "--b\n\n%d\n", i)
+	}
+	many.WriteString("--b--\n")
+	for _, tc := range []struct {
+		name   string
+		r      io.Reader
+		opts   []Option
+		format string
+		line   int
+	}{
+		{"1 GB line in a mail body", &lineGen{prefix: []byte(notice), n: 1 << 30, fill: 'x'}, nil, "mail", 41},
+		{"1 GB line in a pasted notice", &lineGen{prefix: []byte("AWS Trust & Safety\nAWS ID: 123456789012\n"), n: 1 << 30, fill: 'x'}, nil, "trust-and-safety", 3},
+		{"1 GB line in a log", &lineGen{prefix: []byte(strings.Repeat("1.2.3.4 5.6.7.8 22\n", 10)), n: 1 << 30, fill: '9'}, nil, "firewall-log", 11},
+		{"1 GB line in an mbox", &lineGen{prefix: []byte("From x\n" + notice), n: 1 << 30, fill: 'x'}, nil, "mbox", 42},
+		{"100k-part multipart", strings.NewReader(many.String()), nil, "mail", 0},
+		{"max bytes", &lineGen{prefix: []byte("AWS Trust & Safety\n"), n: 1 << 30, fill: '\n'}, []Option{WithLimits(Limits{MaxBytes: 1 << 20})}, "input", 0},
+		{"max reports", strings.NewReader(strings.Repeat("From x\n"+notice+"\n", 5)), []Option{WithLimits(Limits{MaxReports: 3})}, "mbox", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(context.Background(), tc.r, tc.opts...)
+			var pe *ParseError
+			if !errors.Is(err, ErrTooLarge) || !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want *ParseError wrapping ErrTooLarge", err)
+			}
+			if pe.Format != tc.format || (tc.line != 0 && pe.Line != tc.line) {
+				t.Errorf("err = %v: format %q line %d, want %q line %d", err, pe.Format, pe.Line, tc.format, tc.line)
+			}
+		})
+	}
+}
+
+func TestParseDegradedMail(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	for _, tc := range []struct {
+		name, mail string
+		evidence   int
+	}{
+		{"truncated MIME", strings.Replace(notice, "Content-Type: text/plain; charset=UTF-8", "Content-Type: multipart/mixed; boundary=zz", 1)[:0] +
+			"From: ec2-abuse@amazon.com\nSubject: Your EC2 Abuse Report [17001234567]\nContent-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain\n\n" +
+			notice[strings.Index(notice, "Hello,"):strings.Index(notice, "13.125.40.201  192.0.2.40")], 2},
+		{"wrong charset", strings.Replace(notice, "charset=UTF-8", "charset=x-no-such-charset", 1), 3},
+		{"lying charset", strings.Replace(notice, "charset=UTF-8", "charset=utf-16", 1), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reps, err := Parse(context.Background(), strings.NewReader(tc.mail))
+			if tc.name == "lying charset" {
+				// UTF-16 decoding of ASCII text yields junk: the notice is
+				// no longer readable, which must be an error, not a panic.
+				if err == nil && reps[0].CaseID != "17001234567" {
+					t.Errorf("case %q", reps[0].CaseID)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := reps[0]; r.CaseID != "17001234567" || r.EvidenceCount != tc.evidence || r.Source != SourceTrustAndSafety {
+				t.Errorf("case %q evidence %d source %q", r.CaseID, r.EvidenceCount, r.Source)
+			}
+		})
+	}
+}
+
+func TestParseContextCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	log := &lineGen{n: 64 << 20, fill: '\n', prefix: []byte(strings.Repeat("1.2.3.4 5.6.7.8 22\n", 100))}
+	_, err := Parse(ctx, log)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
