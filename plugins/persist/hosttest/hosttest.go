@@ -153,6 +153,12 @@ func Write(dir string, t Tree) error {
 			if err := os.Lchown(full, e.UID, e.GID); err != nil {
 				return err
 			}
+			if e.Link == "" {
+				// chown clears setuid/setgid: set the mode again.
+				if err := os.Chmod(full, defaultMode(e)); err != nil {
+					return err
+				}
+			}
 		}
 		for k, v := range e.Xattrs {
 			if err := unix.Lsetxattr(full, k, []byte(v), 0); err != nil {
