@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/abusekit/abusekit/abuse"
 	"github.com/abusekit/abusekit/internal/procfs"
 )
 
@@ -39,6 +40,7 @@ const (
 	weightReportDst      = 60 // remote address in the report's evidence
 	weightReportPort     = 20 // SYN_SENT to a reported destination port
 	weightReportSrc      = 15 // local address is the reported source
+	weightReportPacket   = 20 // a packet socket when the report is a port scan
 	weightFanout         = 25 // ≥ 5 distinct destinations in SYN_SENT
 	weightFanoutHigh     = 35 // ≥ 16
 	weightFanoutMassive  = 50 // ≥ 64
@@ -228,6 +230,9 @@ type reportIndex struct {
 	dst   map[netip.Addr]bool
 	ports map[uint16]bool
 	src   map[netip.Addr]bool
+	// portScan: the report is about port scanning, which raw-packet
+	// scanners do without any TCP socket to match.
+	portScan bool
 }
 
 func newReportIndex(o Options) *reportIndex {
@@ -235,7 +240,8 @@ func newReportIndex(o Options) *reportIndex {
 	if r == nil {
 		return nil
 	}
-	x := &reportIndex{dst: map[netip.Addr]bool{}, ports: map[uint16]bool{}, src: map[netip.Addr]bool{}}
+	x := &reportIndex{dst: map[netip.Addr]bool{}, ports: map[uint16]bool{}, src: map[netip.Addr]bool{},
+		portScan: r.Kind == abuse.KindPortScan}
 	for _, ip := range r.Resources.IPs {
 		x.src[ip.Unmap()] = true
 	}
@@ -292,6 +298,9 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		}
 		if srcHits > 0 {
 			add(SignalReport, weightReportSrc, "%d SYN_SENT socket(s) from the instance address the report names", srcHits)
+		}
+		if rep.portScan && slices.ContainsFunc(mapValues(socks), func(sk *Socket) bool { return sk.Proto == ProtoPacket }) {
+			add(SignalReport, weightReportPacket, "holds an AF_PACKET socket and the report is about port scanning (masscan and zmap send SYNs that way)")
 		}
 	}
 
@@ -522,4 +531,12 @@ func userName(uid uint32) string {
 	}
 	userCache.Store(uid, n)
 	return n
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -365,3 +365,32 @@ func TestDetectWindow(t *testing.T) {
 		t.Errorf("reason = %q", d.Reasons[0])
 	}
 }
+
+// TestDetectReportPacket: a raw-packet scanner has no TCP socket to match,
+// but a packet socket weighs more when the report is about port scanning.
+func TestDetectReportPacket(t *testing.T) {
+	h := benignHost()
+	h.Procs = append(h.Procs, scantest.Proc{PID: 810, PPID: 1, Comm: "sender", Exe: "/usr/bin/sender", StartTime: 500,
+		Sockets: []scantest.Sock{{Table: "packet", Packet: procfs.PacketSocket{Type: 3, Proto: 3, Iface: 2}}}})
+	root := writeHost(t, h)
+	for _, tc := range []struct {
+		kind abuse.Kind
+		want []Signal
+	}{
+		{abuse.KindPortScan, []Signal{SignalPacketSocket, SignalReport}},
+		{abuse.KindSpam, []Signal{SignalPacketSocket}},
+	} {
+		sus, err := Detect(context.Background(), Options{Root: root, MinScore: -1, Report: &abuse.Report{Kind: tc.kind},
+			Now: func() time.Time { return fakeNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := find(sus, 810)
+		if s == nil {
+			t.Fatalf("%s: pid 810 not listed", tc.kind)
+		}
+		if diff := cmp.Diff(tc.want, signals(*s)); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", tc.kind, diff)
+		}
+	}
+}
