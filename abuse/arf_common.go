@@ -21,6 +21,10 @@ import (
 func arfReadAll(r io.Reader, limit int64, formatName string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		return nil, &ParseError{Format: formatName, Err: fmt.Errorf("read: %w", err)}
 	}
 	if int64(len(data)) > limit {

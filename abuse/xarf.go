@@ -49,7 +49,11 @@ func ParseXARF(ctx context.Context, r io.Reader, opts ...Option) ([]Report, erro
 	o := buildOptions(opts)
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(512)
-	if t := arfTrimHead(head); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+	t := arfTrimHead(head)
+	if len(t) == 0 {
+		return nil, &ParseError{Format: xarfFormat, Line: 1, Err: errors.New("empty input: not X-ARF")}
+	}
+	if t[0] == '{' || t[0] == '[' {
 		return xarfParseJSON(ctx, br, &o)
 	}
 	return xarfParseMail(ctx, br, &o)
@@ -630,7 +634,21 @@ func xarfServiceProto(service string) string {
 	return "tcp"
 }
 
-// xarfParseMail reads an X-ARF v0.1/v0.2 mail.
+// xarfParseMail reads an X-ARF mail: v0.1/v0.2 key-value fields, or JSON
+// in an application/json part.
 func xarfParseMail(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
-	return nil, &ParseError{Format: xarfFormat, Line: 1, Err: errors.New("not X-ARF JSON (X-ARF mail is read by Parse)")}
+	m, err := arfReadMail(r, o, xarfFormat)
+	if err != nil {
+		return nil, err
+	}
+	if arfFeedbackPart(m) != nil {
+		h, err := arfFields(arfFeedbackPart(m).Body)
+		if err == nil && strings.EqualFold(strings.TrimSpace(h.Get("Feedback-Type")), "xarf") {
+			return arfCollect(ctx, m, o, xarfFromMailJSON)
+		}
+	}
+	if !xarfMailMatch(m) {
+		return nil, &ParseError{Format: xarfFormat, Err: errors.New("neither X-ARF JSON nor an X-ARF mail (no X-XARF header, no part with Report-Type and Schema-URL)")}
+	}
+	return arfCollect(ctx, m, o, xarfMailParse)
 }

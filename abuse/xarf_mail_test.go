@@ -1,0 +1,167 @@
+package abuse
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var xarfMailSamples = []string{
+	"v02-login-attack.eml",
+	"v01-portscan-headerstyle.eml",
+	"v02-malware-uri.eml",
+}
+
+func TestParseXARFMailGolden(t *testing.T) {
+	for _, name := range xarfMailSamples {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			reps, err := ParseXARF(context.Background(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("ParseXARF: %v", err)
+			}
+			golden := arfMarshalReports(t, reps)
+			checkGolden(t, filepath.Join("xarf", gdGoldenName(name)), golden)
+			viaParse, err := Parse(context.Background(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := arfMarshalReports(t, viaParse); !bytes.Equal(got, golden) {
+				t.Errorf("Parse differs from ParseXARF:\n%s", got)
+			}
+		})
+	}
+	// The JSON samples go through Parse too.
+	for _, name := range xarfJSONSamples {
+		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps, err := Parse(context.Background(), bytes.NewReader(data))
+		if err != nil || len(reps) == 0 || reps[0].Source != SourceXARF {
+			t.Errorf("Parse(%s): %d reports, err %v", name, len(reps), err)
+		}
+	}
+}
+
+func TestParseXARFMailFields(t *testing.T) {
+	ctx := context.Background()
+	read := func(name string) Report {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reps, err := ParseXARF(ctx, bytes.NewReader(data))
+		if err != nil || len(reps) != 1 {
+			t.Fatalf("%s: %d reports, err %v", name, len(reps), err)
+		}
+		return reps[0]
+	}
+
+	r := read("v02-login-attack.eml")
+	if r.Kind != KindIntrusion || r.CaseID != "4711@honeypot.example" || r.Reporter != "xarf-reports@honeypot.example" ||
+		!r.AbuseTime.Equal(time.Date(2026, 11, 4, 5, 58, 0, 0, time.UTC)) || r.Activity != "abuse/login-attack" ||
+		r.Subject != "abuse report about 52.12.34.56 - 2026-11-04T05:58:00+0000" || r.EvidenceCount != 3 {
+		t.Errorf("login attack: %+v", r)
+	}
+	// sshd lines: the attacker is the source, port 58112; the year comes
+	// from the report's date.
+	if e := r.Evidence[0]; e.SrcIP.String() != "52.12.34.56" || e.SrcPort != 58112 || e.Time.Year() != 2026 {
+		t.Errorf("first sshd record: %+v", e)
+	}
+
+	// YAML that is not YAML ("User-Agent: ScanWatch: collector/2.1") is
+	// read as key-value lines.
+	r = read("v01-portscan-headerstyle.eml")
+	if r.Kind != KindPortScan || r.CaseID != "SW-88412" || !r.AbuseTime.Equal(time.Date(2023, 4, 27, 14, 46, 47, 0, time.UTC)) || r.EvidenceCount != 2 {
+		t.Errorf("portscan: %+v", r)
+	}
+
+	// A URI source without logs: one record naming it; Port is the source's.
+	r = read("v02-malware-uri.eml")
+	if r.Kind != KindMalware || len(r.Resources.IPs) != 0 || r.EvidenceCount != 1 ||
+		r.Evidence[0].Raw != "abuse/malware-attack http://203.0.113.77:8080/update.exe" {
+		t.Errorf("malware uri: %+v", r)
+	}
+}
+
+func TestXARFFields(t *testing.T) {
+	yamlPart := []byte("Reported-From: a@b.example\nReport-Type: login-attack\nPort: 22\nDate: 2014-02-03T02:13:35+01:00\nReport-ID: '1234567'\n")
+	f, err := xarfFields(yamlPart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Reported-From": "a@b.example", "Report-Type": "login-attack", "Port": "22", "Report-Id": "1234567"}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("%s = %q, want %q", k, f[k], v)
+		}
+	}
+	if d, err := xarfTime("Date", f["Date"]); err != nil || !d.Equal(time.Date(2014, 2, 3, 1, 13, 35, 0, time.UTC)) {
+		t.Errorf("Date %q → %v, %v", f["Date"], d, err)
+	}
+	// Not YAML: key-value lines.
+	f, err = xarfFields([]byte("Report-Type: portscan\nUser-Agent: a: b\n"))
+	if err != nil || f["User-Agent"] != "a: b" || f["Report-Type"] != "portscan" {
+		t.Errorf("fallback: %v, %v", f, err)
+	}
+	if _, err := xarfFields([]byte("  \n")); err == nil {
+		t.Error("empty part accepted")
+	}
+}
+
+func TestParseXARFMailBadInput(t *testing.T) {
+	hdr := "From: a@b.example\r\nSubject: x\r\nX-XARF: PLAIN\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+	tests := []struct {
+		name, in, errText string
+	}{
+		{"no machine part", hdr + "--q--\r\n", "without a machine-readable part"},
+		{"bad port", hdr + "--q\r\nContent-Type: text/plain\r\n\r\nReport-Type: portscan\r\nReported-From: a@b.example\r\nPort: twenty-two\r\n--q--\r\n", "Port"},
+		{"bad date", hdr + "--q\r\nContent-Type: text/plain\r\n\r\nReport-Type: portscan\r\nReported-From: a@b.example\r\nDate: someday\r\n--q--\r\n", "Date"},
+		{"plain mail", "From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n", "neither X-ARF JSON nor an X-ARF mail"},
+		{"empty", "", "empty input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseXARF(context.Background(), strings.NewReader(tt.in))
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Format != "x-arf" || !strings.Contains(err.Error(), tt.errText) {
+				t.Errorf("err = %v; want an x-arf *ParseError containing %q", err, tt.errText)
+			}
+		})
+	}
+}
+
+func FuzzXARFMail(f *testing.F) {
+	for _, name := range xarfMailSamples {
+		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reps, err := ParseXARF(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20, MaxParts: 100}))
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Format != "x-arf" {
+				t.Fatalf("error is not an x-arf *ParseError: %v", err)
+			}
+			return
+		}
+		for _, r := range reps {
+			if r.Source != SourceXARF || r.EvidenceCount < len(r.Evidence) {
+				t.Fatalf("bad report: %+v", r)
+			}
+		}
+	})
+}
