@@ -748,12 +748,15 @@ func (f *finder) tempFile(rel, p string) {
 	var v verdict
 	switch {
 	case hasELF(head):
-		v.add(High, "ELF binary dropped in a world-writable directory")
+		// Build trees and installers leave binaries in /tmp too: on its own
+		// an ELF there is medium; hidden, or run by a persistence entry
+		// (merged in from the referenced-file check), it is acted on.
+		v.add(Medium, "ELF binary dropped in a world-writable directory")
 		if hidden {
 			v.add(Critical, "ELF binary in a hidden path")
 		}
 	case hasShebang(head) && exec:
-		v.add(Medium, "executable script in a world-writable directory")
+		v.add(Low, "executable script in a world-writable directory")
 		if hidden {
 			v.add(High, "executable script in a hidden path")
 		}

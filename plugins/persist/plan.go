@@ -361,7 +361,16 @@ func (p *planner) finish() error {
 			}
 		}
 	}
+	self := ""
+	if p.plan.Live {
+		if exe, err := os.Executable(); err == nil {
+			self = exe
+		}
+	}
 	for _, c := range p.byPath {
+		if self != "" && c.Path == self {
+			continue // never quarantine the running cleaner
+		}
 		p.plan.Changes = append(p.plan.Changes, *c)
 	}
 	sort.Slice(p.plan.Changes, func(i, j int) bool {
