@@ -338,6 +338,12 @@ func (c *config) timeBefore(r *Record, before [][]byte) bool {
 // default protocol.
 func (c *config) columnsRest(r Record, toks [][]byte, i, j int, hint string) Record {
 	after := toks[j:]
+	if i == 0 && len(after) > 0 {
+		// The common case first: only a time follows.
+		if t, n, ok := c.parseTime(after); ok && n == len(after) {
+			r.Time, after = t, nil
+		}
+	}
 	if len(after) > 0 {
 		if p := protoName(after[0]); p != "" {
 			r.Proto, after = p, after[1:]

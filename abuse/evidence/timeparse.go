@@ -11,31 +11,58 @@ import (
 // that "Apr  7" and "Apr 7" are the same. Rare layouts fall back to
 // time.Parse (see fallbackLayouts).
 
-var monthNames = [...]string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+var longMonths = [...]string{"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
 
-// month returns 1..12 for a three-letter (or full) English month name, any case.
+// pack3 packs the first three bytes of b, lower-cased, into a uint32.
+func pack3(b []byte) uint32 {
+	return uint32(b[0]|0x20)<<16 | uint32(b[1]|0x20)<<8 | uint32(b[2]|0x20)
+}
+
+// month returns 1..12 for a three-letter (or full) English month name, any
+// case, optionally followed by '.'; else 0.
 func month(b []byte) int {
 	if len(b) < 3 {
 		return 0
 	}
-	c0, c1, c2 := lower(b[0]), lower(b[1]), lower(b[2])
-	for i, m := range monthNames {
-		if m[0] == c0 && m[1] == c1 && m[2] == c2 {
-			if len(b) == 3 || (len(b) == 4 && b[3] == '.') || fullName(b, longMonths[i]) {
-				return i + 1
-			}
-			return 0
-		}
+	var m int
+	switch pack3(b) {
+	case 0x6a616e: // jan
+		m = 1
+	case 0x666562: // feb
+		m = 2
+	case 0x6d6172: // mar
+		m = 3
+	case 0x617072: // apr
+		m = 4
+	case 0x6d6179: // may
+		m = 5
+	case 0x6a756e: // jun
+		m = 6
+	case 0x6a756c: // jul
+		m = 7
+	case 0x617567: // aug
+		m = 8
+	case 0x736570: // sep
+		m = 9
+	case 0x6f6374: // oct
+		m = 10
+	case 0x6e6f76: // nov
+		m = 11
+	case 0x646563: // dec
+		m = 12
+	default:
+		return 0
+	}
+	if len(b) == 3 || (len(b) == 4 && b[3] == '.') || fullName(b, longMonths[m-1]) {
+		return m
 	}
 	return 0
 }
 
-var longMonths = [...]string{"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
-
 var dayNames = [...]string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
 
-// weekday reports whether b is an English day name, short or long, with an
-// optional trailing comma.
+// weekday reports whether b is an English day name, short or long, any
+// case, with an optional trailing comma.
 func weekday(b []byte) bool {
 	if n := len(b); n > 0 && b[n-1] == ',' {
 		b = b[:n-1]
@@ -43,12 +70,26 @@ func weekday(b []byte) bool {
 	if len(b) < 3 {
 		return false
 	}
-	for _, d := range dayNames {
-		if lower(b[0]) == d[0] && lower(b[1]) == d[1] && lower(b[2]) == d[2] {
-			return len(b) == 3 || fullName(b, d)
-		}
+	var d int
+	switch pack3(b) {
+	case 0x73756e: // sun
+		d = 0
+	case 0x6d6f6e: // mon
+		d = 1
+	case 0x747565: // tue
+		d = 2
+	case 0x776564: // wed
+		d = 3
+	case 0x746875: // thu
+		d = 4
+	case 0x667269: // fri
+		d = 5
+	case 0x736174: // sat
+		d = 6
+	default:
+		return false
 	}
-	return false
+	return len(b) == 3 || fullName(b, dayNames[d])
 }
 
 func fullName(b []byte, name string) bool {
