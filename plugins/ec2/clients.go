@@ -257,47 +257,51 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 	c.RetryMaxAttempts = 0
 	c.RetryMode = aws.RetryModeAdaptive
 
-	e := awsec2.NewFromConfig(c, o.EC2...)
-	as := autoscaling.NewFromConfig(c, o.AutoScaling...)
-	lb := elbv2.NewFromConfig(c, o.ELBv2...)
-	cw := cloudwatch.NewFromConfig(c, o.CloudWatch...)
+	// EC2 throttles each API action on its own token bucket, so every
+	// operation gets its own client and with it its own adaptive rate
+	// limiter: throttling of ModifyInstanceAttribute must not slow
+	// CreateSnapshots down.
+	e := func() *awsec2.Client { return awsec2.NewFromConfig(c, o.EC2...) }
+	as := func() *autoscaling.Client { return autoscaling.NewFromConfig(c, o.AutoScaling...) }
+	lb := func() *elbv2.Client { return elbv2.NewFromConfig(c, o.ELBv2...) }
+	cw := func() *cloudwatch.Client { return cloudwatch.NewFromConfig(c, o.CloudWatch...) }
 	return &Clients{
-		DescribeInstances:             e,
-		DescribeInstanceAttribute:     e,
-		DescribeInstanceStatus:        e,
-		DescribeSecurityGroups:        e,
-		DescribeNetworkInterfaces:     e,
-		DescribeVolumes:               e,
-		DescribeSnapshots:             e,
-		DescribeImages:                e,
-		CreateSecurityGroup:           e,
-		AuthorizeSecurityGroupIngress: e,
-		AuthorizeSecurityGroupEgress:  e,
-		RevokeSecurityGroupIngress:    e,
-		RevokeSecurityGroupEgress:     e,
-		ModifyNetworkInterfaceAttr:    e,
-		ModifyInstanceAttribute:       e,
-		CreateTags:                    e,
-		DeleteTags:                    e,
-		CreateSnapshots:               e,
-		RegisterImage:                 e,
-		RunInstances:                  e,
-		TerminateInstances:            e,
+		DescribeInstances:             e(),
+		DescribeInstanceAttribute:     e(),
+		DescribeInstanceStatus:        e(),
+		DescribeSecurityGroups:        e(),
+		DescribeNetworkInterfaces:     e(),
+		DescribeVolumes:               e(),
+		DescribeSnapshots:             e(),
+		DescribeImages:                e(),
+		CreateSecurityGroup:           e(),
+		AuthorizeSecurityGroupIngress: e(),
+		AuthorizeSecurityGroupEgress:  e(),
+		RevokeSecurityGroupIngress:    e(),
+		RevokeSecurityGroupEgress:     e(),
+		ModifyNetworkInterfaceAttr:    e(),
+		ModifyInstanceAttribute:       e(),
+		CreateTags:                    e(),
+		DeleteTags:                    e(),
+		CreateSnapshots:               e(),
+		RegisterImage:                 e(),
+		RunInstances:                  e(),
+		TerminateInstances:            e(),
 
-		DescribeAutoScalingInstances: as,
-		DescribeAutoScalingGroups:    as,
-		DetachInstances:              as,
-		EnterStandby:                 as,
-		AttachInstances:              as,
-		ExitStandby:                  as,
+		DescribeAutoScalingInstances: as(),
+		DescribeAutoScalingGroups:    as(),
+		DetachInstances:              as(),
+		EnterStandby:                 as(),
+		AttachInstances:              as(),
+		ExitStandby:                  as(),
 
-		DescribeTargetGroups: lb,
-		DescribeTargetHealth: lb,
-		DeregisterTargets:    lb,
-		RegisterTargets:      lb,
+		DescribeTargetGroups: lb(),
+		DescribeTargetHealth: lb(),
+		DeregisterTargets:    lb(),
+		RegisterTargets:      lb(),
 
-		PutMetricAlarm: cw,
-		DescribeAlarms: cw,
+		PutMetricAlarm: cw(),
+		DescribeAlarms: cw(),
 	}
 }
 

@@ -435,8 +435,10 @@ func indexes(n int) []int {
 // of its Auto Scaling group and target groups (so health checks failing in
 // quarantine cannot make the group terminate it); move every network
 // interface into the passthrough group (all traffic, so tracked connections
-// become untracked); wait Dwell once for the batch; then move every
-// interface into the quarantine group, which cuts them. The returned undo
+// become untracked); wait Dwell; then move every interface into the
+// quarantine group, which cuts them. Tags, Auto Scaling and target groups
+// are batched across instances; the rest runs per instance, Concurrency at
+// a time. The returned undo
 // record lists exactly what was changed, also when an error is returned;
 // ApplyContain(PlanContain(…)) again after a failure converges.
 func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Option) (*ContainUndo, error) {
@@ -538,36 +540,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 3. Protection, per instance.
-	err := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			return nil
-		}
-		if !ic.TerminationProtection {
-			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
-			}); err != nil {
-				failed.Store(ic.InstanceID, true)
-				return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
-			}
-			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
-		}
-		if !ic.StopProtection {
-			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
-				InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
-			}); err != nil {
-				failed.Store(ic.InstanceID, true)
-				return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
-			}
-			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.StopProtectionWas = aws.Bool(false) })
-		}
-		return nil
-	})
-	if err != nil {
-		errs = append(errs, err)
-	}
-
-	// 4. Auto Scaling, batched per group (20 ids a call).
+	// 3. Auto Scaling, batched per group (20 ids a call).
 	type asgKey struct {
 		name string
 		mode ASGMode
@@ -615,7 +588,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 5. Target groups, batched per group.
+	// 4. Target groups, batched per group.
 	byTG := map[string][]elbtypes.TargetDescription{}
 	owner := map[string][]string{}
 	var tgOrder []string
@@ -656,62 +629,86 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 6. Passthrough, then dwell, then quarantine, per ENI.
-	moveAll := func(role string) error {
-		return forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-			if _, bad := failed.Load(ic.InstanceID); bad {
-				return nil
+	// 5. Per instance, pipelined so that each action's rate limit drains in
+	// parallel: protection; passthrough on every ENI; dwell; quarantine on
+	// every ENI. The quarantine move runs even when ctx is cancelled after
+	// the passthrough move (bounded by a fresh 2-minute timeout), so no
+	// interface is left in the all-traffic group.
+	move := func(ctx context.Context, ic InstanceContain, role string) error {
+		gid := groups[role+"|"+ic.VPCID]
+		for _, eni := range ic.Interfaces {
+			if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
+				continue // already quarantined (a re-run)
 			}
-			gid := groups[role+"|"+ic.VPCID]
-			for _, eni := range ic.Interfaces {
-				if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
-					continue // already quarantined (a re-run)
-				}
-				if role == RolePassthrough {
-					undo.update(ic.InstanceID, func(u *InstanceUndo) {
-						for _, e := range u.Interfaces {
-							if e.NetworkInterfaceID == eni.NetworkInterfaceID {
-								return
-							}
+			if role == RolePassthrough {
+				undo.update(ic.InstanceID, func(u *InstanceUndo) {
+					for _, e := range u.Interfaces {
+						if e.NetworkInterfaceID == eni.NetworkInterfaceID {
+							return
 						}
-						u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: slices.Clone(eni.Groups)})
-					})
-				}
-				if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
-					NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
-				}, retryCodes("InvalidGroup.NotFound")); err != nil {
-					failed.Store(ic.InstanceID, true)
-					return stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err)
-				}
+					}
+					prev := slices.Clone(eni.Groups)
+					if len(prev) == 1 && prev[0] == groups[RolePassthrough+"|"+ic.VPCID] {
+						return // left in passthrough by a crashed run: original unknown here
+					}
+					u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: prev})
+				})
 			}
-			return nil
-		})
-	}
-	if err := moveAll(RolePassthrough); err != nil {
-		errs = append(errs, err)
-	}
-	if o.Dwell > 0 {
-		t := time.NewTimer(o.Dwell)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			// Fall through: the quarantine move must still happen, on a
-			// context that is not cancelled, bounded in time.
+			if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+				NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
+			}, retryCodes("InvalidGroup.NotFound")); err != nil {
+				return stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err)
+			}
 		}
+		return nil
 	}
-	qctx := ctx
-	if ctx.Err() != nil {
-		var cancel context.CancelFunc
-		qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-	}
-	ctx = qctx
-	if err := moveAll(RoleQuarantine); err != nil {
+	err := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+		if _, bad := failed.Load(ic.InstanceID); bad {
+			return nil
+		}
+		if err := protect(ctx, c, ic, undo); err != nil {
+			return err
+		}
+		perr := move(ctx, ic, RolePassthrough)
+		if o.Dwell > 0 {
+			_ = sleep(ctx, o.Dwell)
+		}
+		qctx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+		}
+		// Even if the passthrough move failed part-way, land the quarantine.
+		qerr := move(qctx, ic, RoleQuarantine)
+		return errors.Join(perr, qerr)
+	})
+	if err != nil {
 		errs = append(errs, err)
 	}
 	undo.sort()
 	return undo, errors.Join(errs...)
+}
+
+// protect turns on termination and stop protection where off.
+func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainUndo) error {
+	if !ic.TerminationProtection {
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
+		}); err != nil {
+			return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
+		}
+		undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
+	}
+	if !ic.StopProtection {
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
+		}); err != nil {
+			return stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err)
+		}
+		undo.update(ic.InstanceID, func(u *InstanceUndo) { u.StopProtectionWas = aws.Bool(false) })
+	}
+	return nil
 }
 
 func (u *ContainUndo) sort() {

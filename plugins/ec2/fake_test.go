@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -69,3 +70,5 @@ func (f *fake) TerminateInstances(_ context.Context, in *awsec2.TerminateInstanc
 func (f *fake) clients() *Clients {
 	return &Clients{DescribeInstances: f, DescribeSnapshots: f, ModifyInstanceAttribute: f, TerminateInstances: f}
 }
+
+func isErr(err, target error) bool { return errors.Is(err, target) }

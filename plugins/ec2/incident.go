@@ -80,7 +80,7 @@ type Options struct {
 	PollMin, PollMax time.Duration
 	// Dwell is how long Contain leaves network interfaces in the all-traffic
 	// group before the quarantine group lands (so that tracked connections
-	// turn untracked); default 2s. Applied once per batch, not per instance.
+	// turn untracked); default 2s.
 	Dwell time.Duration
 }
 

@@ -294,7 +294,7 @@ func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 		}
 	})
 	err := w.Wait(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{id}}, o.MaxWait)
-	return waitErr(err, bad, "DescribeInstances", id, o.MaxWait)
+	return waitErr(ctx, err, bad, "DescribeInstances", id, o.MaxWait)
 }
 
 func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *RebuildResult) error {
@@ -330,21 +330,21 @@ func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *Re
 		}
 	})
 	err := w.Wait(ctx, &awsec2.DescribeInstanceStatusInput{InstanceIds: []string{id}, IncludeAllInstances: aws.Bool(true)}, o.MaxWait)
-	if err != nil && bad == nil && strings.Contains(err.Error(), "exceeded max wait time") {
+	if err != nil && bad == nil && waitTimedOut(ctx, err) {
 		return &StepError{Step: stepRebuild, Operation: "DescribeInstanceStatus", Resource: id,
 			Err: errf("%w (%w): status checks instance=%q system=%q after %s", ErrTimeout, ErrUnhealthy, res.InstanceStatus, res.SystemStatus, o.MaxWait)}
 	}
-	return waitErr(err, bad, "DescribeInstanceStatus", id, o.MaxWait)
+	return waitErr(ctx, err, bad, "DescribeInstanceStatus", id, o.MaxWait)
 }
 
-func waitErr(err, bad error, op, id string, max time.Duration) error {
+func waitErr(ctx context.Context, err, bad error, op, id string, max time.Duration) error {
 	if err == nil {
 		return nil
 	}
 	if bad != nil {
 		return bad
 	}
-	if strings.Contains(err.Error(), "exceeded max wait time") {
+	if waitTimedOut(ctx, err) {
 		return &StepError{Step: stepRebuild, Operation: op, Resource: id, Err: errf("%w: after %s", ErrTimeout, max)}
 	}
 	return stepErr(stepRebuild, op, id, err)

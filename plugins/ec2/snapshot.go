@@ -566,7 +566,7 @@ func waitSnapshots(ctx context.Context, api DescribeSnapshotsAPI, ids []string, 
 		if failed != nil {
 			return failed
 		}
-		if strings.Contains(err.Error(), "exceeded max wait time") {
+		if waitTimedOut(ctx, err) {
 			return &StepError{Step: stepSnapshot, Operation: "DescribeSnapshots", Resource: b[0], Err: errf("%w: %d snapshot(s) not completed after %s", ErrTimeout, len(b), o.MaxWait)}
 		}
 		return stepErr(stepSnapshot, "DescribeSnapshots", b[0], err)
@@ -704,4 +704,13 @@ func coverage(ctx context.Context, c *Clients, inc Incident, instanceID string, 
 	}
 	sort.Slice(set.Snapshots, func(a, b int) bool { return set.Snapshots[a].Device < set.Snapshots[b].Device })
 	return set, nil
+}
+
+// waitTimedOut tells a waiter that ran out of its maximum wait (either
+// its own verdict or its internal deadline) from the caller's ctx ending.
+func waitTimedOut(parent context.Context, err error) bool {
+	if err == nil || parent.Err() != nil {
+		return false
+	}
+	return strings.Contains(err.Error(), "exceeded max wait time") || errors.Is(err, context.DeadlineExceeded)
 }
