@@ -117,6 +117,7 @@ const rawChunk = 32 << 10
 // rawArena hands out strings carved from shared blocks, so that a
 // Scanner makes one allocation per few hundred records rather than one per
 // record. A block stays alive while any string carved from it does.
+// Blocks start at 1 KiB and double, so a short log costs little.
 type rawArena struct{ buf []byte }
 
 func (a *rawArena) str(b []byte) string {
@@ -127,7 +128,8 @@ func (a *rawArena) str(b []byte) string {
 		return string(b)
 	}
 	if cap(a.buf)-len(a.buf) < len(b) {
-		a.buf = make([]byte, 0, rawChunk)
+		size := min(max(2*cap(a.buf), 1<<10), rawChunk)
+		a.buf = make([]byte, 0, size)
 	}
 	start := len(a.buf)
 	a.buf = append(a.buf, b...)

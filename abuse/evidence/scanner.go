@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -22,12 +21,10 @@ func (e *LineError) Error() string { return fmt.Sprintf("evidence: line %d: %v",
 
 func (e *LineError) Unwrap() error { return e.Err }
 
-// minBuffer is the smallest read buffer a Scanner uses, whatever MaxLineBytes.
-const minBuffer = 64 << 10
-
 // Scanner reads the evidence records of a log, one line at a time, in any
 // mix of layouts, skipping the lines that are not evidence (prose, headers,
-// separators). Its memory is one read buffer of about MaxLineBytes.
+// separators). Its memory is one read buffer, which starts at 32 KiB and
+// grows only as far as the longest line met (at most MaxLineBytes).
 //
 //	sc := evidence.NewScanner(r, evidence.Options{})
 //	for sc.Scan() {
@@ -36,7 +33,7 @@ const minBuffer = 64 << 10
 //	}
 //	if err := sc.Err(); err != nil { … }
 type Scanner struct {
-	br     *bufio.Reader
+	lr     *lineReader
 	c      config
 	line   int // lines read
 	recLn  int // line of rec
@@ -52,11 +49,7 @@ type Scanner struct {
 // NewScanner returns a Scanner reading r.
 func NewScanner(r io.Reader, o Options) *Scanner {
 	c := newConfig(o)
-	size := c.maxLine + 2 // the line, "\r\n"
-	if size < minBuffer {
-		size = minBuffer
-	}
-	s := &Scanner{br: bufio.NewReaderSize(r, size), c: c}
+	s := &Scanner{lr: newLineReader(r, c.maxLine), c: c}
 	s.c.raw = &s.raw
 	return s
 }
@@ -68,8 +61,8 @@ func (s *Scanner) Scan() bool {
 		return false
 	}
 	for {
-		b, err := s.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) || (len(b) > s.c.maxLine && len(bytes.TrimRight(b, "\r\n")) > s.c.maxLine) {
+		b, err := s.lr.readLine()
+		if err == errTooLong || (len(b) > s.c.maxLine && len(bytes.TrimRight(b, "\r\n")) > s.c.maxLine) {
 			s.line++
 			s.err = &LineError{Line: s.line, Err: fmt.Errorf("%w (limit %d bytes)", ErrLineTooLong, s.c.maxLine)}
 			return false
