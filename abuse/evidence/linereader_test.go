@@ -29,9 +29,9 @@ func TestLineReaderMatchesBufioScanner(t *testing.T) {
 		want = append(want, sc.Text())
 	}
 	for name, r := range map[string]io.Reader{
-		"whole":    bytes.NewReader(in.Bytes()),
+		"whole":     bytes.NewReader(in.Bytes()),
 		"odd reads": &chunkReader{r: bytes.NewReader(in.Bytes()), n: 4093},
-		"half":     iotest.HalfReader(bytes.NewReader(in.Bytes())),
+		"half":      iotest.HalfReader(bytes.NewReader(in.Bytes())),
 	} {
 		lr := newLineReader(r, 80000)
 		var got []string
