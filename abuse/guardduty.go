@@ -109,16 +109,25 @@ func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessag
 		// detail is normally the finding; some tools wrap a findings list.
 		return gdValue(ctx, sink, data, p.Detail, off+int64(bytes.Index(raw, p.Detail)), env)
 	case len(p.Findings) > 0:
-		var list []json.RawMessage
+		// Stream the list: each finding decoded on its own, at its offset.
 		base := off + int64(bytes.Index(raw, p.Findings))
-		if err := json.Unmarshal(p.Findings, &list); err != nil {
+		if p.Findings[0] != '[' {
+			return &ParseError{Format: gdFormat, Line: arfLineAt(data, base), Err: errors.New("Findings: expected an array")}
+		}
+		dec := json.NewDecoder(bytes.NewReader(p.Findings))
+		if _, err := dec.Token(); err != nil {
 			return arfJSONError(gdFormat, data, base, err)
 		}
-		for _, f := range list {
+		for dec.More() {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := gdValue(ctx, sink, data, f, base+int64(bytes.Index(p.Findings, f)), env); err != nil {
+			var f json.RawMessage
+			if err := dec.Decode(&f); err != nil {
+				return arfJSONError(gdFormat, data, base, err)
+			}
+			start := dec.InputOffset() - int64(len(f))
+			if err := gdValue(ctx, sink, data, f, base+start, env); err != nil {
 				return err
 			}
 		}

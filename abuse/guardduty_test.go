@@ -374,7 +374,9 @@ func TestParseGuardDutyBadInput(t *testing.T) {
 		{"unrelated object", `{"hello": "world"}`, 1, "not a GuardDuty finding"},
 		{"list findings", `{"FindingIds": ["abc"]}`, 1, "ListFindings"},
 		{"other event", `{"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {"state": "running"}}`, 1, "detail-type"},
-		{"findings not array", `{"Findings": {"Type": "x"}}`, 1, "cannot unmarshal"},
+		{"findings not array", `{"Findings": {"Type": "x"}}`, 1, "expected an array"},
+		{"second finding bad", "{\"Findings\": [\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":\"Recon:EC2/Portscan\",\n\"Service\":{\"Count\":\"x\"}}]}", 5, "service.count"},
+		{"findings truncated", "{\"Findings\": [\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":", 3, "truncated"},
 		{"second line bad", `{"type":"Recon:EC2/Portscan","service":{}}` + "\n" + `{"type":"Recon:EC2/Portscan","service":{"count":"many"}}`, 2, "count"},
 		{"trailing junk", string(good) + "\n}", strings.Count(string(good), "\n") + 2, "invalid character"},
 	}
@@ -436,4 +438,52 @@ func FuzzGuardDuty(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseGuardDutyViaParse checks that Parse detects every GuardDuty
+// sample and reads it as ParseGuardDuty does.
+func TestParseGuardDutyViaParse(t *testing.T) {
+	for _, name := range gdSamples {
+		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseGuardDuty(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Parse(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", name, err)
+		}
+		if d := cmp.Diff(arfMarshalReports(t, want), arfMarshalReports(t, got)); d != "" {
+			t.Errorf("%s: Parse differs from ParseGuardDuty:\n%s", name, d)
+		}
+	}
+}
+
+// BenchmarkParseGuardDuty parses a GetFindings output of 1,000 findings.
+func BenchmarkParseGuardDuty(b *testing.B) {
+	one, err := os.ReadFile("testdata/guardduty/getfindings-sshbruteforce.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"Findings":[`)
+	for i := range 1000 {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(one)
+	}
+	buf.WriteString(`]}`)
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := ParseGuardDuty(context.Background(), bytes.NewReader(data), WithReportFunc(func(Report) error { n++; return nil })); err != nil || n != 1000 {
+			b.Fatalf("%d reports, err %v", n, err)
+		}
+	}
 }

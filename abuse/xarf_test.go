@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,4 +267,22 @@ func FuzzXARF(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseXARFJSON parses an X-ARF report whose sample carries a
+// 10,000-line column log.
+func BenchmarkParseXARFJSON(b *testing.B) {
+	var log strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&log, "13.125.40.201  192.0.%d.%d  22  Thu Apr 27 14:46:47 2023\\n", i/250, i%250)
+	}
+	data := []byte(`{"Version":"2","Report":{"ReportClass":"Activity","ReportType":"PortScan","Date":"2023-04-27T14:46:47Z","SourceIp":"13.125.40.201","Samples":[{"ContentType":"text/plain","Payload":"` + log.String() + `"}]}}`)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := ParseXARF(context.Background(), bytes.NewReader(data), WithEvidenceFunc(func(Evidence) error { n++; return nil })); err != nil || n != 10000 {
+			b.Fatalf("%d records, err %v", n, err)
+		}
+	}
 }
