@@ -198,6 +198,20 @@ type gdService struct {
 	ResourceRole   string   `json:"resourceRole"`
 	DetectorID     string   `json:"detectorId"`
 	Archived       bool     `json:"archived"`
+	// RuntimeDetails is set by Runtime Monitoring findings: the process
+	// GuardDuty saw on the instance.
+	RuntimeDetails *struct {
+		Process *gdProcess `json:"process"`
+	} `json:"runtimeDetails"`
+}
+
+type gdProcess struct {
+	Name             string `json:"name"`
+	ExecutablePath   string `json:"executablePath"`
+	ExecutableSha256 string `json:"executableSha256"`
+	Pid              int64  `json:"pid"`
+	User             string `json:"user"`
+	Pwd              string `json:"pwd"`
 }
 
 type gdAction struct {
@@ -432,6 +446,15 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		e := Evidence{Time: when, SrcIP: local, Proto: strings.ToLower(dr.Protocol)}
 		e.Raw = fmt.Sprintf("%s DNS_REQUEST %s domain=%s from=%s%s%s%s", f.Type, gdOr(strings.ToUpper(dr.Protocol), "-"), gdOr(dr.Domain, "-"),
 			gdHostPort(e.SrcIP, 0), count, seen, gdBlocked(dr.Blocked))
+		if err := sink.evidence(&r, e); err != nil {
+			return r, err
+		}
+	}
+	if rd := f.Service.RuntimeDetails; rd != nil && rd.Process != nil {
+		p := rd.Process
+		e := Evidence{Time: when, SrcIP: local}
+		e.Raw = fmt.Sprintf("%s PROCESS pid=%d name=%s exe=%s sha256=%s user=%s cwd=%s on=%s%s%s", f.Type, p.Pid, gdOr(p.Name, "-"),
+			gdOr(p.ExecutablePath, "-"), gdOr(p.ExecutableSha256, "-"), gdOr(p.User, "-"), gdOr(p.Pwd, "-"), gdHostPort(local, 0), count, seen)
 		if err := sink.evidence(&r, e); err != nil {
 			return r, err
 		}

@@ -25,6 +25,7 @@ var gdSamples = []string{
 	"eventbridge-bitcoin-dns.json",
 	"eventbridge-stream.jsonl",
 	"array-c2-and-apicall.json",
+	"eventbridge-runtime-cryptominer.json",
 }
 
 // arfMarshalReports is the golden form of a parse: indented JSON.

@@ -391,6 +391,11 @@ func (d *replyDraft) openItems() []string {
 			out = append(out, "An instance was terminated at "+replyTime(a.Time)+" with no snapshot recorded before it.")
 		}
 	}
+	for _, ra := range d.r.RequiredActions {
+		if strings.Contains(strings.ToLower(ra), "root cause") && d.o.rootCause == "" {
+			out = append(out, "The provider requires: "+replyLine(ra)+"; the reply states no root cause (WithRootCause).")
+		}
+	}
 	if len(d.prevention()) == 0 {
 		out = append(out, "No prevention step recorded (restricted security groups, CloudWatch alarms, clean rebuild, rotated credentials).")
 	}

@@ -131,7 +131,8 @@ func TestDraftReplyGolden(t *testing.T) {
 // TestDraftReplyContent checks what the reply must say, independently of
 // the golden files.
 func TestDraftReplyContent(t *testing.T) {
-	full, err := DraftReply(replyTNSReport(), replyWork32Actions(), WithFindings(replyWork32Findings...))
+	full, err := DraftReply(replyTNSReport(), replyWork32Actions(), WithFindings(replyWork32Findings...),
+		WithRootCause("SSH password authentication open to the world; a weak password was guessed."))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +168,9 @@ func TestDraftReplyContent(t *testing.T) {
 	}
 	if !strings.Contains(first.Markdown, "(ALL 0.0.0.0/0) and no rule-revoked action closes them") {
 		t.Errorf("first round does not flag the open security group:\n%s", first.Markdown)
+	}
+	if !strings.Contains(first.Markdown, "The provider requires: investigate root cause") {
+		t.Errorf("first round does not flag the missing root cause:\n%s", first.Markdown)
 	}
 	if strings.Contains(first.Markdown, "No prevention step") {
 		t.Errorf("port change is a prevention step:\n%s", first.Markdown)

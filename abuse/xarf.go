@@ -313,6 +313,9 @@ func xarfJSONReport(sink *arfSink, d *xarfDoc, mi xarfMailInfo) (Report, error) 
 		return Report{}, errors.New(`not X-ARF: neither "Report" (X-ARF v1-v4) nor "xarf_version"/"category" (XARF 4.0.0)`)
 	}
 	f.subject, f.received = mi.subject, mi.received
+	if f.caseID == "" && mi.subject != "" {
+		f.caseID = arfFirst(caseFromSubject(mi.subject), arfBracketRef(mi.subject))
+	}
 	if f.reporter == "" {
 		f.reporter = mi.from
 	}
