@@ -270,6 +270,11 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		if err != nil {
 			return nil, &PluginError{Plugin: s.Name, Err: err}
 		}
+		set, ok := versions[s.Reattach.ProtocolVersion]
+		if !ok {
+			return nil, &PluginError{Plugin: s.Name, Err: fmt.Errorf("%w: plugin serves %d, host speaks %v", ErrProtocolVersion, s.Reattach.ProtocolVersion, hostVersions)}
+		}
+		cfg.Plugins = set
 		cfg.Reattach = &goplugin.ReattachConfig{
 			Protocol:        goplugin.ProtocolGRPC,
 			ProtocolVersion: s.Reattach.ProtocolVersion,
