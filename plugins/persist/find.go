@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -297,6 +296,10 @@ func (f *finder) noteRefs(fd Finding) {
 // job): one finding for the file, naming the lines that matter.
 func (f *finder) script(fl *file, kind Kind, action Action) {
 	var all verdict
+	if fl.stock {
+		f.entry(fl, kind, 0, "", "", all, ActionNone)
+		return
+	}
 	var bad []string
 	for i, line := range splitLines(fl.data) {
 		v := analyzeCommand(line)
@@ -446,12 +449,4 @@ func isPersistenceConfig(p string) bool {
 		return true
 	}
 	return false
-}
-
-// drain discards the rest of a reader; used by walkers that only need a
-// file's head.
-func readHead(fh *os.File, n int) []byte {
-	buf := make([]byte, n)
-	k, _ := io.ReadFull(fh, buf)
-	return buf[:k]
 }

@@ -253,3 +253,26 @@ func TestFindJSONFields(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestFindTempDrops(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/tmp/build/tool", Data: hosttest.FakeELF("tool"), Mode: 0o755},
+		hosttest.Entry{Path: "/tmp/.cache/.x/run.sh", Data: "#!/bin/sh\necho\n", Mode: 0o700},
+		hosttest.Entry{Path: "/tmp/.cache/notes.txt", Data: "plain text"},
+		hosttest.Entry{Path: "/tmp/readme.sh", Data: "#!/bin/sh\n", Mode: 0o644},
+		hosttest.Entry{Path: "/var/tmp/.sys/m", Data: hosttest.FakeELF("miner"), Mode: 0o755},
+		hosttest.Entry{Path: "/tmp/shadow-link", Link: "/etc/shadow"},
+		hosttest.Entry{Path: "/tmp/dirlink", Link: "/etc"},
+	))
+	fs := find(t, dir, time.Time{})
+	got := map[string]Severity{}
+	for _, f := range fs {
+		if f.Kind == KindDroppedBinary {
+			got[f.Path] = f.Severity
+		}
+	}
+	want := map[string]Severity{"/tmp/build/tool": Medium, "/tmp/.cache/.x/run.sh": High, "/var/tmp/.sys/m": Critical}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

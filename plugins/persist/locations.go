@@ -8,8 +8,11 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
+	"golang.org/x/sys/unix"
 )
 
 // ---- accounts: /etc/passwd, /etc/shadow ----
@@ -290,6 +293,9 @@ func (f *finder) wantsDir(dir string) {
 }
 
 func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
+	if vendor && fl.stock {
+		return // unchanged from its package: nothing to judge
+	}
 	var all verdict
 	line := 0
 	content := ""
@@ -699,23 +705,32 @@ func (f *finder) findTemp() {
 	}
 }
 
+// walkTemp walks a world-writable tree with *at system calls on open
+// directory descriptors: each name is a single component opened with
+// O_NOFOLLOW beneath a directory already held open, so nothing can lead
+// the walk out of the tree, and no path is resolved twice.
 func (f *finder) walkTemp(dir string, depth int, n *int) {
+	rel, err := f.fs.Resolve(dir, true)
+	if err != nil {
+		return
+	}
+	d, err := f.fs.OpenRel(rel, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return
+	}
+	f.walkTempFD(d, dir, depth, n)
+}
+
+func (f *finder) walkTempFD(d *os.File, dir string, depth int, n *int) {
+	defer d.Close()
 	if depth > 12 || *n > f.o.MaxTempEntries || f.ctx.Err() != nil {
 		return
 	}
-	rel, err := f.fs.Resolve(dir, depth == 0)
-	if err != nil {
-		return
-	}
-	fh, err := f.fs.OpenRel(rel, os.O_RDONLY|0x10000, 0)
-	if err != nil {
-		return
-	}
-	ents, err := fh.ReadDir(f.o.MaxTempEntries + 1 - *n)
-	fh.Close()
+	ents, err := d.ReadDir(f.o.MaxTempEntries + 1 - *n)
 	if err != nil && len(ents) == 0 {
 		return
 	}
+	dfd := int(d.Fd())
 	for _, e := range ents {
 		*n++
 		if *n > f.o.MaxTempEntries {
@@ -724,27 +739,44 @@ func (f *finder) walkTemp(dir string, depth int, n *int) {
 		p := dir + "/" + e.Name()
 		switch {
 		case e.IsDir():
-			f.walkTemp(p, depth+1, n)
+			fd, err := unix.Openat(dfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+			if err != nil {
+				fd, err = unix.Openat(dfd, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+			if err == nil {
+				f.walkTempFD(os.NewFile(uintptr(fd), p), p, depth+1, n)
+			}
 		case e.Type().IsRegular():
-			f.tempFile(rel+"/"+e.Name(), p)
+			f.tempFile(dfd, e.Name(), p)
 		}
 	}
 }
 
-func (f *finder) tempFile(rel, p string) {
-	fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
-	if err != nil {
+// tempFile judges one regular file in a world-writable tree. Only files
+// that can run (an execute bit) or sit in a hidden path are opened.
+func (f *finder) tempFile(dfd int, name, p string) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return
 	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return
-	}
-	head := readHead(fh, 4)
 	hidden, _ := hiddenComponent(strings.TrimPrefix(p, "/tmp/.X11-unix"))
 	hidden = hidden || strings.Contains(p, "/.")
-	exec := fi.Mode()&0o111 != 0
+	exec := st.Mode&0o111 != 0
+	if !exec && !hidden || st.Size < 4 {
+		return
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOATIME, 0)
+	if err != nil {
+		fd, err = unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+	}
+	fh := os.NewFile(uintptr(fd), p)
+	defer fh.Close()
+	head := make([]byte, 4)
+	k, _ := fh.ReadAt(head, 0)
+	head = head[:k]
 	var v verdict
 	switch {
 	case hasELF(head):
@@ -768,7 +800,7 @@ func (f *finder) tempFile(rel, p string) {
 	if fl, err := rootfs.Flags(fh); err == nil {
 		f.checkFlags(p, KindDroppedBinary, fl)
 	}
-	uid, _ := rootfs.Owner(fi)
-	v.reasons = append(v.reasons, fmt.Sprintf("size %d, mode %v, uid %d, modified %s", fi.Size(), fi.Mode().Perm(), uid, fi.ModTime().UTC().Format("2006-01-02T15:04:05Z")))
+	mt := time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
+	v.reasons = append(v.reasons, fmt.Sprintf("size %d, mode %v, uid %d, modified %s", st.Size, fs.FileMode(st.Mode&0o7777).Perm(), st.Uid, mt.Format("2006-01-02T15:04:05Z")))
 	f.add(Finding{Path: p, Kind: KindDroppedBinary, Severity: v.sev, Reasons: v.reasons, Action: ActionQuarantine})
 }

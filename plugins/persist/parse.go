@@ -197,7 +197,7 @@ func parseUnit(data []byte) []unitEntry {
 			t = strings.TrimSuffix(t, "\\") + " " + strings.TrimSpace(lines[i])
 		}
 		eq := strings.IndexByte(t, '=')
-		if eq <= 0 {
+		if eq <= 0 || strings.TrimSpace(t[:eq]) == "" {
 			continue
 		}
 		out = append(out, unitEntry{Line: start + 1, Section: section, Key: strings.TrimSpace(t[:eq]), Value: strings.TrimSpace(t[eq+1:])})

