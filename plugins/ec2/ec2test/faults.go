@@ -1,0 +1,204 @@
+package ec2test
+
+import (
+	"strings"
+	"time"
+)
+
+// Faults is the fault injection in force. The zero value injects nothing.
+// Change it at run time with SetFaults; random draws come from the
+// server's seeded generator, so a run with WithSeed is repeatable for a
+// given request order.
+type Faults struct {
+	// Throttle enables the token buckets of the RateLimits: a request
+	// finding its bucket empty fails with RequestLimitExceeded (EC2, HTTP
+	// 503) or Throttling (the other services, HTTP 400).
+	Throttle bool
+	// ThrottleFraction throttles this fraction of requests at random,
+	// buckets or not (0..1).
+	ThrottleFraction float64
+	// ServerErrorFraction answers this fraction of requests with
+	// InternalError (500) or ServiceUnavailable (503) at random (0..1).
+	ServerErrorFraction float64
+	// EventualConsistency hides a new resource (instance, volume,
+	// snapshot, security group, image, network interface) from Describe
+	// calls and from lookups by id for this long after its creation; a
+	// lookup by id fails with the resource's .NotFound code meanwhile.
+	EventualConsistency time.Duration
+	// SnapshotErrorFraction makes this fraction of new snapshots end in
+	// state "error" instead of "completed".
+	SnapshotErrorFraction float64
+}
+
+// SetFaults replaces the fault injection in force.
+func (s *Server) SetFaults(f Faults) {
+	s.faultsMu.Lock()
+	s.faults = f
+	s.faultsMu.Unlock()
+}
+
+// CurrentFaults returns the fault injection in force.
+func (s *Server) CurrentFaults() Faults {
+	s.faultsMu.Lock()
+	defer s.faultsMu.Unlock()
+	return s.faults
+}
+
+// Bucket is one token bucket: Size tokens at most, Refill tokens added
+// per second.
+type Bucket struct {
+	Size   float64
+	Refill float64
+}
+
+// RateLimits maps an action category to its bucket. Each action has its
+// own bucket of its category's shape (EC2 evaluates each API separately).
+// Per-action entries (key = action name) override the category.
+type RateLimits map[string]Bucket
+
+// Categories of EC2 API actions for rate limiting.
+const (
+	CategoryNonMutating   = "non-mutating"   // Describe*, Get*, List*
+	CategoryUnfiltered    = "unfiltered"     // Describe* without filters, ids or pagination
+	CategoryMutating      = "mutating"       // Create*, Modify*, Authorize*, …
+	CategoryResourceHeavy = "resource-heavy" // RunInstances, CreateSnapshot(s), CreateImage, …
+	CategoryOther         = "other"          // Auto Scaling, ELBv2 and CloudWatch
+)
+
+// DefaultRateLimits returns buckets shaped like the documented Amazon EC2
+// request-rate limits (bucket size, refill per second): non-mutating
+// 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 200/5,
+// resource-intensive 50/5; the other services get 100/20.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		CategoryNonMutating:   {Size: 100, Refill: 20},
+		CategoryUnfiltered:    {Size: 50, Refill: 10},
+		CategoryMutating:      {Size: 200, Refill: 5},
+		CategoryResourceHeavy: {Size: 50, Refill: 5},
+		CategoryOther:         {Size: 100, Refill: 20},
+	}
+}
+
+// Scaled returns the limits with every size and refill rate multiplied
+// by f, for benchmarks that keep the shape but not the wall-clock time.
+func (l RateLimits) Scaled(f float64) RateLimits {
+	out := make(RateLimits, len(l))
+	for k, b := range l {
+		out[k] = Bucket{Size: b.Size * f, Refill: b.Refill * f}
+	}
+	return out
+}
+
+var resourceHeavy = map[string]bool{
+	"RunInstances": true, "StartInstances": true, "StopInstances": true, "TerminateInstances": true,
+	"CreateSnapshot": true, "CreateSnapshots": true, "CreateImage": true, "RegisterImage": true,
+	"CreateVolume": true, "AttachVolume": true, "DetachVolume": true,
+}
+
+// Category returns the rate-limit category of an action. unfiltered
+// tells a non-mutating call without ids, filters or MaxResults.
+func Category(service, action string, unfiltered bool) string {
+	if service != "ec2" {
+		return CategoryOther
+	}
+	switch {
+	case resourceHeavy[action]:
+		return CategoryResourceHeavy
+	case strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Get") || strings.HasPrefix(action, "List"):
+		if unfiltered {
+			return CategoryUnfiltered
+		}
+		return CategoryNonMutating
+	}
+	return CategoryMutating
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+	b      Bucket
+}
+
+func (k *bucket) take(now time.Time) bool {
+	if el := now.Sub(k.last).Seconds(); el > 0 {
+		k.tokens += el * k.b.Refill
+		if k.tokens > k.b.Size {
+			k.tokens = k.b.Size
+		}
+		k.last = now
+	}
+	if k.tokens >= 1 {
+		k.tokens--
+		return true
+	}
+	return false
+}
+
+func unfilteredQuery(q *qnode) bool {
+	for k := range q.kids {
+		switch k {
+		case "Action", "Version", "DryRun":
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// throttleCode is the error code each service uses for throttling.
+func throttleError(service string) *apiError {
+	if service == "ec2" {
+		return &apiError{status: 503, code: "RequestLimitExceeded", msg: "Request limit exceeded."}
+	}
+	return &apiError{status: 400, code: "Throttling", msg: "Rate exceeded"}
+}
+
+// injectFault decides whether this request fails before it reaches the
+// state: throttled or answered with a 5xx.
+func (s *Server) injectFault(service, action string, q *qnode) *apiError {
+	s.faultsMu.Lock()
+	f := s.faults
+	if !f.Throttle && f.ThrottleFraction <= 0 && f.ServerErrorFraction <= 0 {
+		s.faultsMu.Unlock()
+		return nil
+	}
+	throttled := false
+	if f.Throttle {
+		unf := q != nil && unfilteredQuery(q)
+		cat := Category(service, action, unf)
+		spec, ok := s.opts.limits[action]
+		key := service + "/" + action
+		if !ok {
+			spec, ok = s.opts.limits[cat]
+		}
+		if ok && spec.Size > 0 {
+			if unf {
+				key += "/unfiltered"
+			}
+			bk := s.buckets[key]
+			now := s.now()
+			if bk == nil {
+				bk = &bucket{tokens: spec.Size, last: now, b: spec}
+				s.buckets[key] = bk
+			}
+			throttled = !bk.take(now)
+		}
+	}
+	s.faultsMu.Unlock()
+	if throttled {
+		return throttleError(service)
+	}
+	s.mu.Lock()
+	r1, r2 := s.rng.Float64(), s.rng.Float64()
+	s.mu.Unlock()
+	if f.ThrottleFraction > 0 && r1 < f.ThrottleFraction {
+		return throttleError(service)
+	}
+	if f.ServerErrorFraction > 0 && r2 < f.ServerErrorFraction {
+		if r2 < f.ServerErrorFraction/2 {
+			return &apiError{status: 500, code: "InternalError", msg: "An internal error has occurred"}
+		}
+		return &apiError{status: 503, code: "ServiceUnavailable", msg: "The service is unavailable. Please try again shortly."}
+	}
+	return nil
+}
