@@ -244,23 +244,33 @@ func (n *noticeReader) line(raw []byte) error {
 func (n *noticeReader) fieldsOf(s, lower string) bool {
 	r := &n.rep
 	found := false
-	if m := reAccount.FindStringSubmatch(s); m != nil {
+	has := func(w string) bool { return strings.Contains(lower, w) }
+	sub := func(ok bool, re *regexp.Regexp) []string {
+		if !ok {
+			return nil
+		}
+		return re.FindStringSubmatch(s)
+	}
+	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") {
+		return false
+	}
+	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
 		if r.AccountID == "" {
 			r.AccountID = m[1]
 		}
 		found = true
 	}
-	if m := reRegion.FindStringSubmatch(s); m != nil {
+	if m := sub(has("region"), reRegion); m != nil {
 		if r.Resources.Region == "" {
 			r.Resources.Region = strings.ToLower(m[1])
 		}
 		found = true
 	}
-	for _, id := range reInstance.FindAllString(s, -1) {
+	for _, id := range findAllIf(has("i-"), reInstance, s) {
 		n.addID(&r.Resources.InstanceIDs, id)
 		found = true
 	}
-	for _, id := range reSG.FindAllString(s, -1) {
+	for _, id := range findAllIf(has("sg-"), reSG, s) {
 		n.addID(&r.Resources.SecurityGroups, id)
 		found = true
 	}
@@ -272,19 +282,19 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 			found = true
 		}
 	}
-	if m := reAbuseTim.FindStringSubmatch(s); m != nil {
+	if m := sub(strings.HasPrefix(lower, "abuse"), reAbuseTim); m != nil {
 		if t, ok := parseLooseTime(m[1]); ok && r.AbuseTime.IsZero() {
 			r.AbuseTime = t
 		}
 		found = true
 	}
-	if m := reActivity.FindStringSubmatch(s); m != nil {
+	if m := sub(has(":"), reActivity); m != nil {
 		if r.Activity == "" {
 			r.Activity = strings.TrimSpace(m[1])
 		}
 		found = true
 	}
-	if m := reRequired.FindStringSubmatch(s); m != nil {
+	if m := sub(strings.HasPrefix(lower, "required"), reRequired); m != nil {
 		for _, a := range strings.Split(m[1], ";") {
 			if a = strings.TrimSpace(strings.TrimRight(a, ".")); a != "" && !containsString(r.RequiredActions, a) {
 				r.RequiredActions = append(r.RequiredActions, a)
@@ -292,7 +302,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	if m := reWithin.FindStringSubmatch(s); m != nil && n.within == 0 {
+	if m := sub(has("within"), reWithin); m != nil && n.within == 0 {
 		v, _ := strconv.Atoi(m[1])
 		d := time.Duration(v) * time.Hour
 		if strings.HasPrefix(strings.ToLower(m[2]), "d") {
@@ -300,7 +310,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		n.within = d
 	}
-	if m := reBlock.FindStringSubmatch(s); m != nil {
+	if m := sub(has("block"), reBlock); m != nil {
 		n.mitigations(m)
 		found = true
 	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !strings.Contains(lower, " may ") {
@@ -315,7 +325,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	if m := reIPLabel.FindStringSubmatch(s); m != nil {
+	if m := sub(has("ip"), reIPLabel); m != nil {
 		for _, a := range ipsIn(m[1]) {
 			n.addIP(a)
 			found = true
@@ -384,6 +394,9 @@ func containsExposure(list []Exposure, e Exposure) bool {
 // "tcp/22-25 0.0.0.0/0". Every token must be one of those, so prose never
 // matches.
 func exposuresOf(s string) ([]Exposure, bool) {
+	if !strings.Contains(s, "/") {
+		return nil, false
+	}
 	toks := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '|' || r == ';' })
 	if len(toks) < 2 || len(toks) > 5 {
 		return nil, false
@@ -580,4 +593,11 @@ func tnsSniff(head []byte) bool {
 
 func init() {
 	registerFormat(format{name: tnsFormat, priority: 60, sniff: tnsSniff, parse: parseTnsText})
+}
+
+func findAllIf(ok bool, re *regexp.Regexp, s string) []string {
+	if !ok {
+		return nil
+	}
+	return re.FindAllString(s, -1)
 }
