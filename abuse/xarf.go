@@ -17,7 +17,8 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/abuse/evidence"
-	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 // X-ARF, the eXtended Abuse Reporting Format, in the forms reporters send:
@@ -525,40 +526,83 @@ func XARFKind(class, reportType string) Kind {
 // xarfFields reads the machine-readable part of an X-ARF v0.1/v0.2 mail:
 // YAML, falling back on "Key: value" header lines for parts that are not
 // valid YAML (unquoted values holding ": "). Keys are canonicalised
-// ("report-type" → "Report-Type").
+// ("report-type" → "Report-Type"). Only the scalar values of the top-level
+// mapping are read, from the syntax tree: aliases are never expanded, so a
+// "billion laughs" part costs no more than its size.
 func xarfFields(part []byte) (map[string]string, error) {
 	out := map[string]string{}
-	var m map[string]any
-	if err := yaml.Unmarshal(part, &m); err == nil && len(m) > 0 {
-		for k, v := range m {
-			var s string
-			switch x := v.(type) {
-			case nil:
-			case string:
-				s = x
-			case time.Time:
-				s = x.Format(time.RFC3339Nano)
-			case uint64, int64, int, float64, bool:
-				s = fmt.Sprint(x)
-			default:
-				b, _ := json.Marshal(x)
-				s = string(b)
+	file, err := parser.ParseBytes(part, 0)
+	if err == nil {
+		var m *ast.MappingNode
+		if len(file.Docs) > 0 {
+			m, _ = xarfUnwrap(file.Docs[0].Body).(*ast.MappingNode)
+		}
+		if m == nil {
+			err = errors.New("not a YAML mapping")
+		} else {
+			for _, mv := range m.Values {
+				k, ok := xarfScalar(mv.Key)
+				if !ok || k == "" {
+					continue
+				}
+				v, _ := xarfScalar(mv.Value)
+				out[textproto.CanonicalMIMEHeaderKey(k)] = v
 			}
-			out[textproto.CanonicalMIMEHeaderKey(k)] = strings.TrimSpace(s)
+			if len(out) > 0 {
+				return out, nil
+			}
+			err = errors.New("empty YAML mapping")
 		}
-		return out, nil
-	} else if err != nil {
-		tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(bytes.TrimLeft(part, "\r\n")), strings.NewReader("\r\n\r\n"))))
-		h, herr := tp.ReadMIMEHeader()
-		if herr != nil || len(h) == 0 {
-			return nil, fmt.Errorf("machine-readable part is neither YAML (%v) nor key-value lines", err)
-		}
-		for k, v := range h {
-			out[k] = strings.TrimSpace(v[0])
-		}
-		return out, nil
 	}
-	return nil, errors.New("machine-readable part is empty")
+	tp := textproto.NewReader(bufio.NewReader(io.MultiReader(bytes.NewReader(bytes.TrimLeft(part, "\r\n")), strings.NewReader("\r\n\r\n"))))
+	h, herr := tp.ReadMIMEHeader()
+	if len(h) == 0 {
+		if herr == nil {
+			herr = errors.New("no fields")
+		}
+		return nil, fmt.Errorf("machine-readable part is neither YAML (%v) nor key-value lines (%v)", err, herr)
+	}
+	for k, v := range h {
+		out[k] = strings.TrimSpace(v[0])
+	}
+	return out, nil
+}
+
+// xarfUnwrap looks through anchors and tags; aliases stay unresolved.
+func xarfUnwrap(n ast.Node) ast.Node {
+	for range 16 {
+		switch x := n.(type) {
+		case *ast.AnchorNode:
+			n = x.Value
+		case *ast.TagNode:
+			n = x.Value
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// xarfScalar is the text of a scalar node; false for anything else.
+func xarfScalar(n ast.Node) (string, bool) {
+	n = xarfUnwrap(n)
+	if _, alias := n.(*ast.AliasNode); alias {
+		return "", false
+	}
+	sc, ok := n.(ast.ScalarNode)
+	if !ok {
+		return "", false
+	}
+	switch v := sc.GetValue().(type) {
+	case nil:
+		return "", true
+	case string:
+		return strings.TrimSpace(v), true
+	case time.Time:
+		return v.Format(time.RFC3339Nano), true
+	default:
+		return fmt.Sprint(v), true
+	}
 }
 
 // xarfFieldsReport maps X-ARF v0.1/v0.2 fields, and the logs attached after

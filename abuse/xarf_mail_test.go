@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,28 @@ func FuzzXARFMail(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestXARFFieldsAliasBomb feeds a "billion laughs" part: aliases must not be
+// expanded (the last level would be 9^8 strings).
+func TestXARFFieldsAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("Report-Type: &rt login-attack\nReported-From: *rt\nl0: &l0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [", i, i)
+		for j := range 9 {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "*l%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	f, err := xarfFields([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f["Report-Type"] != "login-attack" || f["L8"] != "" || f["Reported-From"] != "" {
+		t.Errorf("fields: Report-Type %q, len(L8) %d, Reported-From %q", f["Report-Type"], len(f["L8"]), f["Reported-From"])
+	}
 }
