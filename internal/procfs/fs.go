@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -106,6 +107,30 @@ func (l limitReader) Read(p []byte) (int, error) {
 		p = p[:l.n]
 	}
 	return l.f.Read(p)
+}
+
+// smallBufs recycles buffers for the small per-process files read for
+// every process on the host.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// readSmall reads a small file with plain system calls (open, read, close:
+// no poller registration, no second read when the first one came back
+// short, as procfs returns a small file whole). It falls back to readFile
+// when the file fills buf.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Read(fd, buf)
+	unix.Close(fd)
+	if err != nil {
+		return nil, &os.PathError{Op: "read", Path: path, Err: err}
+	}
+	if n == len(buf) {
+		return readFile(path)
+	}
+	return buf[:n], nil
 }
 
 // PIDs lists the numeric entries of the mount point: every process (thread

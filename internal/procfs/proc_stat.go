@@ -26,7 +26,9 @@ func (s ProcStat) IsKernelThread() bool { return s.Flags&PFKthread != 0 }
 
 // Stat reads /proc/PID/stat.
 func (fs FS) Stat(pid int) (ProcStat, error) {
-	b, err := readFile(fs.PIDPath(pid, "stat"))
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	b, err := readSmall(fs.PIDPath(pid, "stat"), *bp)
 	if err != nil {
 		return ProcStat{}, err
 	}

@@ -106,7 +106,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	first, err := take(ctx, fs, o)
+	first, err := take(ctx, fs, o, true)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 				return nil, ctx.Err()
 			case <-t.C:
 			}
-			s, err := take(ctx, fs, o)
+			s, err := take(ctx, fs, o, true)
 			if err != nil {
 				return nil, err
 			}
@@ -391,6 +391,8 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 	// the job in (which survives the job daemonizing).
 	if c := cronAncestor(last, p); c != "" {
 		add(SignalCron, weightCron, "started by %s", c)
+	} else if s.Score+weightCron < o.MinScore {
+		// Reading the cgroup could not change the outcome: skip it.
 	} else if c := cronCgroup(fs, p.pid); c != "" {
 		add(SignalCron, weightCron, "runs in cgroup of %s", c)
 	}

@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 		runHelper(h)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopLoad()
+	os.Exit(code)
 }
 
 func runHelper(h string) {

@@ -1,30 +1,52 @@
 package scan
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 
 	"github.com/abusekit/abusekit/internal/procfs"
-	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
+// diagStates asks for every TCP state but TIME_WAIT and NEW_SYN_RECV:
+// those are kernel-only mini sockets, held by no process (inode 0).
+const diagStates = 0xfff &^ (1 << procfs.TCPTimeWait) &^ (1 << procfs.TCPNewSynRecv)
+
+// inetDiagReq is struct inet_diag_req_v2 with a zero socket id: a dump
+// of one family and protocol, no extensions (no tcp_info: the table
+// needs only the base message, a fraction of the bytes).
+type inetDiagReq struct {
+	family, protocol uint8
+	states           uint32
+}
+
+func (r *inetDiagReq) Len() int { return 56 }
+
+func (r *inetDiagReq) Serialize() []byte {
+	b := make([]byte, 56)
+	b[0], b[1] = r.family, r.protocol
+	binary.NativeEndian.PutUint32(b[4:], r.states)
+	return b
+}
+
 // netlinkSockets dumps the TCP and UDP sockets of the network namespace of
-// process rep through netlink sock_diag (INET_DIAG). For the caller's own
-// namespace the socket is opened in place; for another, netlink opens it in
-// that namespace (setns on a locked thread) and returns.
+// process rep through netlink sock_diag (INET_DIAG), using the request
+// machinery of github.com/vishvananda/netlink. For the caller's own
+// namespace the netlink socket is opened in place; for another it is opened
+// in that namespace (setns on a locked thread, then back).
 func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) error {
 	self, err := fs.NetNS(os.Getpid())
 	if err != nil {
 		return err
 	}
-	var h *netlink.Handle
+	var sock *nl.NetlinkSocket
 	if ns == self {
-		h, err = netlink.NewHandle(unix.NETLINK_INET_DIAG)
+		sock, err = nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_INET_DIAG)
 	} else {
 		var nsh netns.NsHandle
 		nsh, err = netns.GetFromPath(fs.PIDPath(rep, "ns", "net"))
@@ -32,47 +54,92 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) 
 			return fmt.Errorf("open netns of pid %d: %w", rep, err)
 		}
 		defer nsh.Close()
-		h, err = netlink.NewHandleAt(nsh, unix.NETLINK_INET_DIAG)
+		cur, cerr := netns.Get()
+		if cerr != nil {
+			return fmt.Errorf("current netns: %w", cerr)
+		}
+		defer cur.Close()
+		sock, err = nl.GetNetlinkSocketAt(nsh, cur, unix.NETLINK_INET_DIAG)
 	}
 	if err != nil {
-		return fmt.Errorf("netlink handle: %w", err)
+		return fmt.Errorf("netlink socket: %w", err)
 	}
-	defer h.Close()
+	defer sock.Close()
+	if err := sock.SetReceiveTimeout(&nl.SocketTimeoutTv); err != nil {
+		return err
+	}
+	handle := map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: sock}}
 	for _, q := range []struct {
 		proto  string
 		family uint8
-	}{{ProtoTCP, unix.AF_INET}, {ProtoTCP, unix.AF_INET6}, {ProtoUDP, unix.AF_INET}, {ProtoUDP, unix.AF_INET6}} {
-		var list []*netlink.Socket
-		if q.proto == ProtoTCP {
-			list, err = h.SocketDiagTCP(q.family)
-		} else {
-			list, err = h.SocketDiagUDP(q.family)
+		ipp    uint8
+	}{{ProtoTCP, unix.AF_INET, unix.IPPROTO_TCP}, {ProtoTCP, unix.AF_INET6, unix.IPPROTO_TCP},
+		{ProtoUDP, unix.AF_INET, unix.IPPROTO_UDP}, {ProtoUDP, unix.AF_INET6, unix.IPPROTO_UDP}} {
+		req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+		req.Sockets = handle
+		states := uint32(diagStates)
+		if q.proto == ProtoUDP {
+			states = 0xfff
 		}
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return fmt.Errorf("sock_diag %s/%d: %w", q.proto, q.family, err)
-		}
+		req.AddData(&inetDiagReq{family: q.family, protocol: q.ipp, states: states})
 		fam := 4
 		if q.family == unix.AF_INET6 {
 			fam = 6
 		}
-		for _, ns2 := range list {
-			ino := uint64(ns2.INode)
-			if ino == 0 {
-				continue
+		var perr error
+		err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+			s, ok := parseDiagMsg(msg)
+			if !ok {
+				perr = fmt.Errorf("short inet_diag message (%d bytes)", len(msg))
+				return false
 			}
-			if _, ok := socks[ino]; ok {
-				continue
+			if s.Inode == 0 {
+				return true
 			}
-			socks[ino] = &Socket{Proto: q.proto, Family: fam,
-				Local:  netip.AddrPortFrom(ipAddr(ns2.ID.Source), ns2.ID.SourcePort),
-				Remote: netip.AddrPortFrom(ipAddr(ns2.ID.Destination), ns2.ID.DestinationPort),
-				State:  stateName(q.proto, ns2.State), UID: ns2.UID, Inode: ino, NetNS: ns}
+			if _, dup := socks[s.Inode]; dup {
+				return true
+			}
+			s.Proto, s.Family, s.NetNS = q.proto, fam, ns
+			s.State = stateName(q.proto, s.state)
+			socks[s.Inode] = &s.Socket
+			return true
+		})
+		if err != nil && !errors.Is(err, nl.ErrDumpInterrupted) {
+			return fmt.Errorf("sock_diag %s%d: %w", q.proto, fam, err)
+		}
+		if perr != nil {
+			return perr
 		}
 	}
 	return nil
 }
 
-func ipAddr(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
-	return a.Unmap()
+type diagSocket struct {
+	Socket
+	state uint8
+}
+
+// parseDiagMsg decodes struct inet_diag_msg without allocating addresses.
+func parseDiagMsg(b []byte) (diagSocket, bool) {
+	var s diagSocket
+	if len(b) < 72 {
+		return s, false
+	}
+	family := b[0]
+	s.state = b[1]
+	sport := binary.BigEndian.Uint16(b[4:])
+	dport := binary.BigEndian.Uint16(b[6:])
+	var src, dst netip.Addr
+	if family == unix.AF_INET {
+		src = netip.AddrFrom4([4]byte(b[8:12]))
+		dst = netip.AddrFrom4([4]byte(b[24:28]))
+	} else {
+		src = netip.AddrFrom16([16]byte(b[8:24])).Unmap()
+		dst = netip.AddrFrom16([16]byte(b[24:40])).Unmap()
+	}
+	s.Local = netip.AddrPortFrom(src, sport)
+	s.Remote = netip.AddrPortFrom(dst, dport)
+	s.UID = binary.NativeEndian.Uint32(b[64:])
+	s.Inode = uint64(binary.NativeEndian.Uint32(b[68:]))
+	return s, true
 }

@@ -69,15 +69,16 @@ type snapshot struct {
 
 // Sockets returns every TCP, UDP, raw and packet socket of the host, in
 // every network namespace a process is in, each with the processes that
-// hold it. Sockets no process holds (TIME_WAIT, orphans) are listed with
-// no PIDs. The order is by namespace, protocol, then local address.
+// hold it. Sockets no process holds (orphans) are listed with no PIDs;
+// TIME_WAIT and request mini-sockets, which have no inode, are left out.
+// The order is by namespace, protocol, then inode (creation order).
 func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	o := opts.withDefaults()
 	fs, err := procfs.NewFS(o.Root)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
-	snap, err := take(ctx, fs, o)
+	snap, err := take(ctx, fs, o, false)
 	if err != nil {
 		return nil, err
 	}
@@ -86,15 +87,15 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 		out = append(out, *s)
 	}
 	slices.SortFunc(out, func(a, b Socket) int {
-		return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto),
-			a.Local.Compare(b.Local), a.Remote.Compare(b.Remote), cmp.Compare(a.Inode, b.Inode))
+		return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Inode, b.Inode))
 	})
 	return out, nil
 }
 
 // take makes one pass: processes (in parallel), then the socket tables of
-// each network namespace that a process holding sockets is in.
-func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
+// each network namespace that a process holding sockets is in. Without
+// full, only what the socket table needs is read of each process.
+func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, error) {
 	pids, err := fs.PIDs()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
@@ -119,7 +120,7 @@ func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
 				if i >= len(pids) {
 					return
 				}
-				readProc(fs, pids[i], &procs[i])
+				readProc(fs, pids[i], &procs[i], full)
 			}
 		}()
 	}
@@ -128,7 +129,6 @@ func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
 		return nil, err
 	}
 	snap := &snapshot{at: o.Now(), procs: make(map[int]*proc, len(pids))}
-	owners := make(map[uint64][]int, 1024) // socket inode → pids
 	nsRep := map[uint64]int{}              // netns → a pid in it holding sockets
 	nsOrder := []uint64{}
 	nsock := 0
@@ -147,7 +147,7 @@ func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
 			nsOrder = append(nsOrder, p.netns)
 		}
 	}
-	owners = make(map[uint64][]int, nsock)
+	owners := make(map[uint64][]int, nsock) // socket inode → pids
 	for i := range procs {
 		p := &procs[i]
 		for _, ino := range p.inodes {
@@ -174,22 +174,31 @@ func take(ctx context.Context, fs procfs.FS, o Options) (*snapshot, error) {
 	return snap, nil
 }
 
-// readProc fills p; on any error reading stat (the process exited) it
-// leaves p.pid zero.
-func readProc(fs procfs.FS, pid int, p *proc) {
-	st, err := fs.Stat(pid)
-	if err != nil {
+// readProc fills p; when the process exited meanwhile it leaves p.pid
+// zero. Each read is skipped when its answer cannot matter: kernel threads
+// have no descriptors or executable, and the namespace is read only for
+// processes holding sockets.
+func readProc(fs procfs.FS, pid int, p *proc, full bool) {
+	if full {
+		st, err := fs.Stat(pid)
+		if err != nil {
+			return
+		}
+		p.stat = st
+		if st.IsKernelThread() {
+			p.pid, p.kthread = pid, true
+			return
+		}
+		p.exe, _ = fs.Readlink(pid, "exe")
+	}
+	var err error
+	p.inodes, p.nfd, err = fs.SocketInodes(pid, nil)
+	if err != nil && !full {
 		return
 	}
-	p.stat = st
-	if st.IsKernelThread() {
-		// Kernel threads hold no descriptors and have no executable.
-		p.pid, p.kthread = pid, true
-		return
+	if len(p.inodes) > 0 {
+		p.netns, _ = fs.NetNS(pid)
 	}
-	p.exe, _ = fs.Readlink(pid, "exe")
-	p.netns, _ = fs.NetNS(pid)
-	p.inodes, p.nfd, _ = fs.SocketInodes(pid, nil)
 	p.pid = pid
 }
 
