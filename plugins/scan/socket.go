@@ -129,7 +129,7 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 		return nil, err
 	}
 	snap := &snapshot{at: o.Now(), procs: make(map[int]*proc, len(pids))}
-	nsRep := map[uint64]int{}              // netns → a pid in it holding sockets
+	nsRep := map[uint64]int{} // netns → a pid in it holding sockets
 	nsOrder := []uint64{}
 	nsock := 0
 	for i := range procs {
