@@ -236,4 +236,3 @@ func mark(s playbook.Status) string {
 		return "✗"
 	}
 }
-
