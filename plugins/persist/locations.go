@@ -204,7 +204,9 @@ func (f *finder) findAt() {
 
 // ---- systemd ----
 
-var systemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+// /usr/lib before /lib: on a merged-/usr root the two are one directory,
+// reported under its real name.
+var systemUnitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
 var userUnitDirs = []string{"/etc/systemd/user", "/usr/lib/systemd/user", "/lib/systemd/user"}
 
 func isUnitName(n string) bool {
@@ -649,7 +651,7 @@ func (f *finder) sudoersFile(p string) {
 
 func (f *finder) findUdev() {
 	seen := map[string]bool{}
-	for _, dir := range []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"} {
+	for _, dir := range []string{"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/lib/udev/rules.d", "/lib/udev/rules.d"} {
 		rel, err := f.fs.Resolve(dir, true)
 		if err != nil || seen[rel] {
 			continue
