@@ -4,7 +4,6 @@ import "net/http"
 
 // Auto Scaling, ELBv2 and CloudWatch are not served yet: they answer 501.
 
-type alarm struct{}
 type asg struct{}
 type targetGroup struct{}
 
@@ -13,15 +12,10 @@ func (t *targetGroup) remove(string) {}
 
 var asgHandlers = map[string]func(*qnode) (any, error){}
 var elbHandlers = map[string]func(*qnode) (any, error){}
-var cwOps = map[string]func(*qnode) (any, error){}
 
 func notYet(w http.ResponseWriter) {
 	http.Error(w, "ec2test: service not implemented yet", http.StatusNotImplemented)
 }
-
-func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request, body []byte)   { notYet(w) }
-func (s *Server) serveCWJSON(w http.ResponseWriter, r *http.Request, body []byte) { notYet(w) }
-func (s *Server) serveCWQuery(w http.ResponseWriter, action string, q *qnode)     { notYet(w) }
 
 func (s *Server) asgHandler(string) func(*qnode) (any, error) { return nil }
 func (s *Server) elbHandler(string) func(*qnode) (any, error) { return nil }
