@@ -50,6 +50,22 @@ func (r Record) AppendJSON(b []byte) []byte {
 }
 
 func appendAddr(b []byte, a netip.Addr) []byte {
+	if a.Is4() {
+		for i, x := range a.As4() {
+			if i > 0 {
+				b = append(b, '.')
+			}
+			switch {
+			case x >= 100:
+				b = append(b, '0'+x/100, '0'+x/10%10, '0'+x%10)
+			case x >= 10:
+				b = append(b, '0'+x/10, '0'+x%10)
+			default:
+				b = append(b, '0'+x)
+			}
+		}
+		return b
+	}
 	if a.Zone() == "" {
 		return a.AppendTo(b)
 	}
@@ -62,11 +78,14 @@ func appendTime(b []byte, t time.Time) []byte {
 	if t.Location() != time.UTC {
 		return t.AppendFormat(b, time.RFC3339Nano)
 	}
-	y, m, d := t.Date()
-	if y < 0 || y > 9999 {
+	sec := t.Unix()
+	// 0000-01-01 .. 9999-12-31 in Unix seconds.
+	if sec < -62167219200 || sec > 253402300799 {
 		return t.AppendFormat(b, time.RFC3339Nano)
 	}
-	hh, mm, ss := t.Clock()
+	y, m, d := civil(floorDiv(sec, 86400))
+	sod := int(sec - floorDiv(sec, 86400)*86400)
+	hh, mm, ss := sod/3600, sod/60%60, sod%60
 	b = append(b,
 		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
 		byte('0'+int(m)/10), byte('0'+int(m)%10), '-',
@@ -90,6 +109,39 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, 'Z')
 }
 
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) {
+		q--
+	}
+	return q
+}
+
+// civil converts days since 1970-01-01 to a proleptic Gregorian date
+// (Howard Hinnant's days_from_civil, inverted).
+func civil(days int64) (y, m, d int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	if mp < 10 {
+		m = int(mp + 3)
+	} else {
+		m = int(mp - 9)
+	}
+	y = int(yoe + era*400)
+	if m <= 2 {
+		y++
+	}
+	return y, m, d
+}
+
 const hexDigits = "0123456789abcdef"
 
 // safe[c] is true for the ASCII bytes encoding/json writes unescaped
@@ -106,35 +158,28 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether none of the 8 bytes of x needs escaping: no
-// control character, no byte >= 0x80, and none of " \\ < > &. (A byte-wise
-// test of "x has a byte below n" or "equal to c"; its false positives only
-// happen beside a true hit, and the slow path then decides.)
-func plain8(x uint64) bool {
-	const (
-		quote  = lsb * '"'
-		bslash = lsb * '\\'
-		lt     = lsb * '<'
-		gt     = lsb * '>'
-		amp    = lsb * '&'
-	)
-	q, s, l, g, a := x^quote, x^bslash, x^lt, x^gt, x^amp
-	t := (x - lsb*0x20) & ^x
-	t |= (q - lsb) & ^q
-	t |= (s - lsb) & ^s
-	t |= (l - lsb) & ^l
-	t |= (g - lsb) & ^g
-	t |= (a - lsb) & ^a
-	return (t|x)&msb == 0
-}
-
 // appendEscaped writes s as the inside of a JSON string, escaping exactly
 // as encoding/json does.
 func appendEscaped(b []byte, s string) []byte {
 	start := 0
 	sb := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
 	for i := 0; i < len(s); {
-		for i+8 <= len(sb) && plain8(binary.LittleEndian.Uint64(sb[i:])) {
+		// Skip 8 plain bytes at a time: none a control character, >= 0x80,
+		// or one of " \\ < > &. (A byte-wise "x has a byte below n" or
+		// "equal to c" test; its false positives only happen beside a true
+		// hit, and the byte-wise loop below then decides.)
+		for i+8 <= len(sb) {
+			x := binary.LittleEndian.Uint64(sb[i:])
+			qu, bs, lt, gt, am := x^(lsb*'"'), x^(lsb*'\\'), x^(lsb*'<'), x^(lsb*'>'), x^(lsb*'&')
+			t := (x - lsb*0x20) & ^x
+			t |= (qu - lsb) & ^qu
+			t |= (bs - lsb) & ^bs
+			t |= (lt - lsb) & ^lt
+			t |= (gt - lsb) & ^gt
+			t |= (am - lsb) & ^am
+			if (t|x)&msb != 0 {
+				break
+			}
 			i += 8
 		}
 		if i >= len(s) {

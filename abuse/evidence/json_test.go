@@ -57,3 +57,29 @@ func TestAppendJSONAllocs(t *testing.T) {
 		t.Errorf("AppendJSON allocates %v times per record, want 0", n)
 	}
 }
+
+func TestAppendTimeMatchesAppendFormat(t *testing.T) {
+	// Every day boundary and leap rule across the years encoding/json
+	// accepts, plus pseudo-random instants.
+	check := func(tm time.Time) {
+		t.Helper()
+		want := tm.AppendFormat(nil, time.RFC3339Nano)
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm.Unix(), got, want)
+		}
+	}
+	for _, y := range []int{0, 1, 4, 99, 100, 400, 1582, 1600, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 2400, 9999} {
+		for _, md := range [][2]int{{1, 1}, {2, 28}, {2, 29}, {3, 1}, {12, 31}} {
+			check(time.Date(y, time.Month(md[0]), md[1], 0, 0, 0, 0, time.UTC))
+			check(time.Date(y, time.Month(md[0]), md[1], 23, 59, 59, 999999999, time.UTC))
+		}
+	}
+	x := uint64(88172645463325252)
+	for i := 0; i < 20000; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		sec := int64(x%(253402300799+62167219200)) - 62167219200
+		check(time.Unix(sec, int64(x%1e9)).UTC())
+	}
+}

@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"time"
@@ -19,7 +21,8 @@ const maxTokens = 64
 func ParseLine(line []byte, o Options) (Record, bool) {
 	c := newConfig(o)
 	var toks [maxTokens][]byte
-	r, _, ok := c.parseLine(line, "", toks[:])
+	var r Record
+	_, ok := c.parseLine(&r, line, "", toks[:])
 	return r, ok
 }
 
@@ -40,13 +43,14 @@ func trimLine(b []byte) []byte {
 	return b
 }
 
-// tokenize splits b at runs of spaces and tabs into at most cap(dst) tokens.
+// tokenize splits b at runs of white space (and other bytes below '!',
+// control characters included) into at most cap(dst) tokens.
 func tokenize(b []byte, dst [][]byte) [][]byte {
 	dst = dst[:0]
 	n := cap(dst)
 	i := 0
 	for i < len(b) {
-		if b[i] == ' ' || b[i] == '\t' {
+		if b[i] <= ' ' {
 			i++
 			continue
 		}
@@ -54,9 +58,20 @@ func tokenize(b []byte, dst [][]byte) [][]byte {
 			break
 		}
 		j := i + 1
-		for j < len(b) && b[j] != ' ' && b[j] != '\t' {
+		// Find the token's end 8 bytes at a time: the lowest byte below
+		// '!' (bytes >= 0x80 are not separators).
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			if t := (x - lsb*0x21) & ^x & msb; t != 0 {
+				j += bits.TrailingZeros64(t) / 8
+				goto end
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] > ' ' {
 			j++
 		}
+	end:
 		dst = append(dst, b[i:j])
 		i = j
 	}
@@ -66,49 +81,53 @@ func tokenize(b []byte, dst [][]byte) [][]byte {
 // parseLine recognises the layout of one line. hint is the proto a column
 // log's header named ("tcp" for "TCP port being scanned"), if any. tokBuf
 // is scratch space for the line's tokens (maxTokens of them).
-func (c *config) parseLine(line []byte, hint string, tokBuf [][]byte) (Record, Layout, bool) {
+//
+// The record is written to *r (zeroed first, and left zero when the line
+// is not evidence), so that the fast path copies no Record around.
+func (c *config) parseLine(r *Record, line []byte, hint string, tokBuf [][]byte) (Layout, bool) {
+	*r = Record{}
 	line = trimLine(line)
 	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
-		return Record{}, LayoutUnknown, false
+		return LayoutUnknown, false
 	}
 	toks := tokenize(line, tokBuf[:0:maxTokens])
 	if len(toks) < 2 {
-		return Record{}, LayoutUnknown, false
+		return LayoutUnknown, false
 	}
 	var (
-		r  Record
 		l  Layout
 		ok bool
 	)
 	switch {
-	case len(toks) >= 3 && startsColumns(toks, &r):
+	case len(toks) >= 3 && startsColumns(toks, r):
 		// The fast path: a column log line with the addresses first.
-		r, ok = c.columnsRest(r, toks, 0, 3, hint), true
-		l = LayoutColumns
+		c.columnsRest(r, toks, 0, 3, hint)
+		l, ok = LayoutColumns, true
 	case bytes.IndexByte(line, '=') >= 0 && bytes.Contains(line, []byte("SRC=")):
-		r, l, ok = c.parseNetfilter(line, toks)
+		*r, l, ok = c.parseNetfilter(line, toks)
 	case bytes.Contains(line, []byte("fail2ban")):
-		r, ok = c.parseFail2ban(toks)
+		*r, ok = c.parseFail2ban(toks)
 		l = LayoutFail2ban
 	case isSSHD(line):
-		r, ok = c.parseSSHD(toks)
+		*r, ok = c.parseSSHD(toks)
 		l = LayoutSSHD
 	default:
-		if r, ok = c.parseArrow(line, toks); ok {
+		if *r, ok = c.parseArrow(line, toks); ok {
 			l = LayoutArrow
-		} else if r, ok = c.parseColumns(toks, hint); ok {
+		} else if *r, ok = c.parseColumns(toks, hint); ok {
 			l = LayoutColumns
 		}
 	}
 	if !ok {
-		return Record{}, LayoutUnknown, false
+		*r = Record{}
+		return LayoutUnknown, false
 	}
 	if c.raw != nil {
 		r.Raw = c.raw.str(line)
 	} else {
 		r.Raw = string(line)
 	}
-	return r, l, true
+	return l, true
 }
 
 // rawChunk is the size of the blocks a Scanner carves Raw strings from.
@@ -116,24 +135,27 @@ const rawChunk = 32 << 10
 
 // rawArena hands out strings carved from shared blocks, so that a
 // Scanner makes one allocation per few hundred records rather than one per
-// record. A block stays alive while any string carved from it does.
-// Blocks start at 1 KiB and double, so a short log costs little.
-type rawArena struct{ buf []byte }
+// record. A block stays alive while any string carved from it does. Blocks
+// start at 1 KiB and double, so a short log costs little. A block is a
+// strings.Builder: it allocates without zeroing, and the bytes already
+// written never change, so the strings carved from it are immutable.
+type rawArena struct{ b strings.Builder }
 
-func (a *rawArena) str(b []byte) string {
-	if len(b) == 0 {
+func (a *rawArena) str(line []byte) string {
+	if len(line) == 0 {
 		return ""
 	}
-	if len(b) > rawChunk/16 {
-		return string(b)
+	if len(line) > rawChunk/16 {
+		return string(line)
 	}
-	if cap(a.buf)-len(a.buf) < len(b) {
-		size := min(max(2*cap(a.buf), 1<<10), rawChunk)
-		a.buf = make([]byte, 0, size)
+	if a.b.Cap()-a.b.Len() < len(line) {
+		size := min(max(2*a.b.Cap(), 1<<10), rawChunk)
+		a.b = strings.Builder{}
+		a.b.Grow(size)
 	}
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return unsafe.String(&a.buf[start], len(b))
+	start := a.b.Len()
+	a.b.Write(line)
+	return a.b.String()[start:]
 }
 
 // startsColumns reports whether toks begin "ADDR ADDR PORT", and if so
@@ -316,7 +338,8 @@ func (c *config) parseColumns(toks [][]byte, hint string) (Record, bool) {
 		if i > 0 && !c.timeBefore(&r, toks[:i]) {
 			return Record{}, false // prose that happens to hold addresses
 		}
-		return c.columnsRest(r, toks, i, j, hint), true
+		c.columnsRest(&r, toks, i, j, hint)
+		return r, true
 	}
 	return Record{}, false
 }
@@ -338,7 +361,7 @@ func (c *config) timeBefore(r *Record, before [][]byte) bool {
 // columnsRest completes a column record whose columns are toks[i:j]: a
 // protocol word and a time after them (when none came before), and the
 // default protocol.
-func (c *config) columnsRest(r Record, toks [][]byte, i, j int, hint string) Record {
+func (c *config) columnsRest(r *Record, toks [][]byte, i, j int, hint string) {
 	after := toks[j:]
 	if i == 0 && len(after) > 0 {
 		// The common case first: only a time follows.
@@ -365,7 +388,6 @@ func (c *config) columnsRest(r Record, toks [][]byte, i, j int, hint string) Rec
 	if r.Proto == "" {
 		r.Proto = c.proto
 	}
-	return r
 }
 
 // isArrow reports whether b is an arrow between two endpoints.

@@ -37,7 +37,8 @@ func runLineCases(t *testing.T, o Options, cases []lineCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig(o)
 			var toks [maxTokens][]byte
-			got, lay, ok := c.parseLine([]byte(tc.line), "", toks[:])
+			var got Record
+			lay, ok := c.parseLine(&got, []byte(tc.line), "", toks[:])
 			if ok != tc.ok {
 				t.Fatalf("parseLine(%q) ok = %v, want %v (got %+v)", tc.line, ok, tc.ok, got)
 			}

@@ -93,9 +93,8 @@ func (s *Scanner) scanLine(b []byte) bool {
 			return true
 		}
 	}
-	r, l, ok := s.c.parseLine(b, s.hint, s.toks[:])
-	if ok {
-		s.rec, s.layout, s.recLn = r, l, s.line
+	if l, ok := s.c.parseLine(&s.rec, b, s.hint, s.toks[:]); ok {
+		s.layout, s.recLn = l, s.line
 		return true
 	}
 	s.notEvidence(b)
