@@ -531,7 +531,13 @@ func XARFKind(class, reportType string) Kind {
 // "billion laughs" part costs no more than its size.
 func xarfFields(part []byte) (map[string]string, error) {
 	out := map[string]string{}
-	file, err := parser.ParseBytes(part, 0)
+	var file *ast.File
+	var err error
+	if xarfYAMLBounded(part) {
+		file, err = parser.ParseBytes(part, 0)
+	} else {
+		err = errors.New("too large or too deeply nested for X-ARF fields")
+	}
 	if err == nil {
 		var m *ast.MappingNode
 		if len(file.Docs) > 0 {
@@ -566,6 +572,17 @@ func xarfFields(part []byte) (map[string]string, error) {
 		out[k] = strings.TrimSpace(v[0])
 	}
 	return out, nil
+}
+
+// xarfYAMLBounded reports whether part is small and flat enough for the
+// YAML parser, whose time grows with the square of the nesting: X-ARF
+// fields are a flat mapping of a few hundred bytes. Anything else is read
+// as key-value lines, in linear time.
+func xarfYAMLBounded(part []byte) bool {
+	if len(part) > 64<<10 {
+		return false
+	}
+	return bytes.Count(part, []byte("["))+bytes.Count(part, []byte("{"))+bytes.Count(part, []byte("- ")) <= 256
 }
 
 // xarfUnwrap looks through anchors and tags; aliases stay unresolved.

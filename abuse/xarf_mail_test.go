@@ -190,3 +190,35 @@ func TestXARFFieldsAliasBomb(t *testing.T) {
 		t.Errorf("fields: Report-Type %q, len(L8) %d, Reported-From %q", f["Report-Type"], len(f["L8"]), f["Reported-From"])
 	}
 }
+
+// TestXARFFieldsDeep feeds deeply nested YAML, whose parse time would grow
+// with the square of the depth: it is read as key-value lines instead.
+func TestXARFFieldsDeep(t *testing.T) {
+	for _, in := range []string{
+		"Report-Type: portscan\nk: " + strings.Repeat("[", 200000) + "\n",
+		"Report-Type: portscan\nk:\n" + strings.Repeat(" - ", 200000) + "x\n",
+		"Report-Type: portscan\nk: " + strings.Repeat("{a: ", 100000) + "\n",
+	} {
+		f, err := xarfFields([]byte(in))
+		if err != nil || f["Report-Type"] != "portscan" {
+			t.Errorf("fields %v, err %v", len(f), err)
+		}
+	}
+}
+
+func FuzzXARFFields(f *testing.F) {
+	f.Add([]byte("Reported-From: a@b.example\nReport-Type: login-attack\nPort: 22\nDate: 2014-02-03T02:13:35+01:00\n"))
+	f.Add([]byte("Report-Type: &a x\nb: *a\nc: !!str 5\nd: [1, {e: f}]\n"))
+	f.Add([]byte("User-Agent: a: b\nReport-Type: portscan\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fields, err := xarfFields(data)
+		if err == nil && len(fields) == 0 {
+			t.Fatal("no error and no fields")
+		}
+		for k, v := range fields {
+			if len(k)+len(v) > 2*len(data)+64 {
+				t.Fatalf("field %q of %d bytes from %d bytes of input", k, len(v), len(data))
+			}
+		}
+	})
+}
