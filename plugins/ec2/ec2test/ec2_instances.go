@@ -8,21 +8,25 @@ import (
 	"time"
 )
 
-// ec2Handlers maps EC2 actions to handlers. Handlers run with Server.mu
-// held and state ticked to now.
-var ec2Handlers map[string]func(*qnode) (any, error)
-
-// handlersFor binds the handler table to a server lazily: handlers are
-// methods on *Server, looked up by name at dispatch.
-func init() {
-	ec2Handlers = map[string]func(*qnode) (any, error){}
-	for _, name := range ec2Actions {
-		ec2Handlers[name] = unbound
+// knownActions maps each served action to its service, for requests
+// that carry neither a SigV4 scope nor a known API version. EC2 wins
+// where names collide (DescribeTags).
+var knownActions = func() map[string]string {
+	m := map[string]string{}
+	for op := range cwOps {
+		m[op] = "monitoring"
 	}
-}
-
-// unbound marks a known action; Server.ec2 binds it.
-func unbound(*qnode) (any, error) { return nil, nil }
+	for _, op := range elbActions {
+		m[op] = "elasticloadbalancing"
+	}
+	for _, op := range asgActions {
+		m[op] = "autoscaling"
+	}
+	for _, op := range ec2Actions {
+		m[op] = "ec2"
+	}
+	return m
+}()
 
 var ec2Actions = []string{
 	"DescribeInstances", "RunInstances", "TerminateInstances", "StopInstances", "StartInstances",
@@ -933,14 +937,15 @@ func (st *state) runInstances(q *qnode) (any, error) {
 	return st.reservationOut(resID), nil
 }
 
-func (st *state) reservationOut(resID string) any {
-	type out struct {
-		ReservationID string           `xml:"reservationId"`
-		OwnerID       string           `xml:"ownerId"`
-		Groups        items[xGroup]    `xml:"groupSet"`
-		Instances     items[xInstance] `xml:"instancesSet"`
-	}
-	o := out{ReservationID: resID, OwnerID: AccountID}
+type runOut struct {
+	ReservationID string           `xml:"reservationId"`
+	OwnerID       string           `xml:"ownerId"`
+	Groups        items[xGroup]    `xml:"groupSet"`
+	Instances     items[xInstance] `xml:"instancesSet"`
+}
+
+func (st *state) reservationOut(resID string) runOut {
+	o := runOut{ReservationID: resID, OwnerID: AccountID}
 	for _, in := range st.instances.all() {
 		if in.reservationID == resID {
 			o.Instances.Item = append(o.Instances.Item, st.xInstance(in))

@@ -71,6 +71,8 @@ type options struct {
 	stopDelay     time.Duration
 	termDelay     time.Duration
 	statusDelay   time.Duration
+	healthDelay   time.Duration
+	deregDelay    time.Duration
 	clock         func() time.Time
 	seed          uint64
 	faults        Faults
@@ -102,6 +104,14 @@ func WithInstanceDelays(pending, stopping, shuttingDown time.Duration) Option {
 // WithStatusCheckDelay sets how long after reaching running an instance's
 // status checks stay "initializing" before they are "ok" (default 0).
 func WithStatusCheckDelay(d time.Duration) Option { return func(o *options) { o.statusDelay = d } }
+
+// WithTargetDelays sets how long a newly registered ELB target stays
+// "initial" before it is "healthy", and how long a deregistered target
+// stays "draining" (default 0 each; AWS's deregistration delay defaults to
+// 300 s).
+func WithTargetDelays(health, deregistration time.Duration) Option {
+	return func(o *options) { o.healthDelay, o.deregDelay = health, deregistration }
+}
 
 // WithClock replaces time.Now for every state transition, timestamp and
 // token bucket. Tests that drive snapshot completion advance it.
@@ -430,15 +440,8 @@ func serviceForVersion(version, action string) string {
 	case "2010-08-01":
 		return "monitoring"
 	}
-	switch {
-	case ec2Handlers[action] != nil:
-		return "ec2"
-	case asgHandlers[action] != nil:
-		return "autoscaling"
-	case elbHandlers[action] != nil:
-		return "elasticloadbalancing"
-	case cwOps[action] != nil:
-		return "monitoring"
+	if svc, ok := knownActions[action]; ok {
+		return svc
 	}
 	return "ec2"
 }

@@ -80,11 +80,9 @@ func writeEC2(w http.ResponseWriter, action, reqID string, res any) {
 func writeAWSQuery(w http.ResponseWriter, service, action, reqID string, res any) {
 	var b bytes.Buffer
 	b.WriteString("<" + action + `Response xmlns="` + xmlnsFor(service) + `">`)
-	if inner := innerXML(res); len(inner) > 0 {
-		b.WriteString("<" + action + "Result>")
-		b.Write(inner)
-		b.WriteString("</" + action + "Result>")
-	}
+	b.WriteString("<" + action + "Result>")
+	b.Write(innerXML(res))
+	b.WriteString("</" + action + "Result>")
 	b.WriteString("<ResponseMetadata><RequestId>" + reqID + "</RequestId></ResponseMetadata></" + action + "Response>")
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
