@@ -379,3 +379,47 @@ func TestPlanReloadsListed(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// An immutable directory holding a payload: Apply clears the directory's
+// flag to remove the file, records it, and Restore sets it again.
+func TestApplyRestoreImmutableDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chattr +i")
+	}
+	ctx := context.Background()
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: "/etc/cron.hourly/sync", Data: "#!/bin/sh\n/var/tmp/.k/k >/dev/null 2>&1\n", Mtime: hosttest.InfectionTime, Immutable: true},
+		hosttest.Entry{Path: "/etc/cron.hourly", Dir: true, Immutable: true},
+	)
+	dir := build(t, tree)
+	before := snapshot(t, dir)
+	fs1, _ := Find(ctx, Options{Root: dir})
+	plan, err := Plan(ctx, fs1, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, c := range plan.Changes {
+		ops = append(ops, string(c.Op)+" "+c.Path)
+	}
+	want := []string{"clear-flags /etc/cron.hourly", "quarantine /etc/cron.hourly/sync"}
+	if diff := cmp.Diff(want, ops); diff != "" {
+		t.Fatalf("plan (-want +got):\n%s", diff)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc/cron.hourly/sync")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("payload not removed")
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+	if n := snapshot(t, dir)["/etc/cron.hourly"]; n.Flags&rootfs.FlagImmutable == 0 {
+		t.Error("directory flag not restored")
+	}
+}

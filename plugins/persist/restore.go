@@ -110,6 +110,13 @@ func restoreEntry(r *rootfs.FS, q *os.Root, e Entry, force bool) error {
 	}
 	switch e.Op {
 	case OpClearFlags:
+		// Entries inside it are back by now (reverse order): give the
+		// directory its times before it becomes immutable again.
+		if e.Type == "dir" {
+			if err := r.Lutimes(e.Path, e.Atime, e.Mtime); err != nil {
+				return err
+			}
+		}
 		return setFlags(r, rel, e)
 	case OpUnlink:
 		if _, err := r.Root().Lstat(rel); err == nil {
