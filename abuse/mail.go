@@ -35,11 +35,16 @@ func mailLimits(o *options) mailmsg.Limits {
 }
 
 func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
-	m, err := mailmsg.Read(r, mailLimits(o))
+	m, stream, err := mailmsg.ReadStream(r, mailLimits(o), sniffBytes)
 	if err != nil {
 		return nil, mailError(mailFormatName, 0, err)
 	}
-	reps, err := parseMailMessage(ctx, m, o)
+	var reps []Report
+	if stream != nil {
+		reps, err = parseMailStream(ctx, m, stream, o)
+	} else {
+		reps, err = parseMailMessage(ctx, m, o)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +55,29 @@ func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, er
 		}
 	}
 	return s.reports, nil
+}
+
+// parseMailStream reads a single-part text/plain mail whose body streams
+// from text (m holds the body's first bytes, for matching): a Trust &
+// Safety notice or plain text is read as it streams, so that a forwarded
+// log of any size takes bounded memory; another mail format gets the whole
+// body read first.
+func parseMailStream(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options) ([]Report, error) {
+	for _, f := range mailFormats {
+		if !f.match(m) {
+			continue
+		}
+		if f.name == tnsFormat {
+			return tnsMailRead(ctx, m, text, o)
+		}
+		whole, err := io.ReadAll(text)
+		if err != nil {
+			return nil, mailError(mailFormatName, 0, err)
+		}
+		m.Parts[0].Body, m.Parts[0].Truncated = whole, false
+		return f.parse(ctx, m, o)
+	}
+	return plainMailRead(ctx, m, text, o, nil)
 }
 
 // mailError turns an error of package mailmsg into a *ParseError; base is
@@ -106,9 +134,20 @@ func parseMailMessage(ctx context.Context, m *mailmsg.Message, o *options) ([]Re
 			return nil, err
 		}
 	}
+	return plainMailRead(ctx, m, nil, o, tried)
+}
+
+// plainMailRead reads a mail no format recognised as plain text (text nil:
+// the message's Text).
+func plainMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options, tried []string) ([]Report, error) {
+	if tried == nil {
+		for _, f := range mailFormats {
+			tried = append(tried, f.name)
+		}
+	}
 	n := newNoticeReader(o, mailFormatName)
 	n.plain = true
-	if err := readMailInto(ctx, n, m); err != nil {
+	if err := readMailInto(ctx, n, m, text); err != nil {
 		return nil, err
 	}
 	if !n.useful() {
@@ -120,8 +159,9 @@ func parseMailMessage(ctx context.Context, m *mailmsg.Message, o *options) ([]Re
 }
 
 // readMailInto feeds a message to a notice reader: the header fields, the
-// body text, then the evidence in text attachments and forwarded messages.
-func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message) error {
+// body text (text, or the message's Text when nil), then the evidence in
+// text attachments and forwarded messages.
+func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader) error {
 	n.rep.Reporter = m.From()
 	n.rep.Subject = m.Subject()
 	if d := m.Date(); !d.IsZero() {
@@ -130,7 +170,10 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message) erro
 	if hasTnsMarker(strings.ToLower(n.rep.Subject)) {
 		n.recognized = true
 	}
-	if err := n.read(ctx, strings.NewReader(m.Text())); err != nil {
+	if text == nil {
+		text = strings.NewReader(m.Text())
+	}
+	if err := n.read(ctx, text); err != nil {
 		return err
 	}
 	for _, p := range m.Parts {
@@ -181,9 +224,15 @@ func tnsMailMatch(m *mailmsg.Message) bool {
 }
 
 func tnsMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
+	return tnsMailRead(ctx, m, nil, o)
+}
+
+// tnsMailRead reads a notice from its mail, its text streaming from text
+// (nil: the message's Text).
+func tnsMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options) ([]Report, error) {
 	n := newNoticeReader(o, tnsFormat)
 	n.recognized = true
-	if err := readMailInto(ctx, n, m); err != nil {
+	if err := readMailInto(ctx, n, m, text); err != nil {
 		return nil, err
 	}
 	rep := n.finish()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readSample(t testing.TB, p string) []byte {
@@ -191,7 +192,7 @@ func TestParseLimits(t *testing.T) {
 		format string
 		line   int
 	}{
-		{"1 GB line in a mail body", &lineGen{prefix: []byte(notice), n: 1 << 30, fill: 'x'}, nil, "mail", 41},
+		{"1 GB line in a mail body", &lineGen{prefix: []byte(notice), n: 1 << 30, fill: 'x'}, nil, "trust-and-safety", 41},
 		{"1 GB line in a pasted notice", &lineGen{prefix: []byte("AWS Trust & Safety\nAWS ID: 123456789012\n"), n: 1 << 30, fill: 'x'}, nil, "trust-and-safety", 3},
 		{"1 GB line in a log", &lineGen{prefix: []byte(strings.Repeat("1.2.3.4 5.6.7.8 22\n", 10)), n: 1 << 30, fill: '9'}, nil, "firewall-log", 11},
 		{"1 GB line in an mbox", &lineGen{prefix: []byte("From x\n" + notice), n: 1 << 30, fill: 'x'}, nil, "mbox", 42},
@@ -251,5 +252,54 @@ func TestParseContextCanceled(t *testing.T) {
 	_, err := Parse(ctx, log)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestParseMailStreams checks a notice's forwarded log is parsed while the
+// mail is still arriving: the writer waits for the first record before it
+// writes the rest, which would deadlock a parser that read the whole mail
+// first.
+func TestParseMailStreams(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	head := notice[:strings.Index(notice, "13.125.40.201  192.0.2.15")]
+	for _, tc := range []struct{ name, headers string }{
+		{"8bit", ""},
+		{"quoted-printable", "Content-Transfer-Encoding: quoted-printable\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := strings.Replace(head, "MIME-Version: 1.0\n", "MIME-Version: 1.0\n"+tc.headers, 1)
+			pr, pw := io.Pipe()
+			first := make(chan struct{})
+			const lines = 50000
+			go func() {
+				defer pw.Close()
+				io.WriteString(pw, h+"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n")
+				io.WriteString(pw, strings.Repeat("filler line that is not evidence\n", 3000)) // past the sniffing
+				select {
+				case <-first:
+				case <-time.After(20 * time.Second):
+					return // the parser never got to the first record
+				}
+				for i := 1; i < lines; i++ {
+					fmt.Fprintf(pw, "13.125.40.201  192.0.2.%d  %d  Thu Apr 27 14:46:47 2023\n", i%250, 1+i%1000)
+				}
+			}()
+			n := 0
+			var got Report
+			_, err := Parse(context.Background(), pr,
+				WithEvidenceFunc(func(Evidence) error {
+					if n++; n == 1 {
+						close(first)
+					}
+					return nil
+				}),
+				WithReportFunc(func(r Report) error { got = r; return nil }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != lines || got.EvidenceCount != lines || got.CaseID != "17001234567" || len(got.Evidence) != 0 {
+				t.Errorf("records %d, report count %d case %q kept %d", n, got.EvidenceCount, got.CaseID, len(got.Evidence))
+			}
+		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+
+	"github.com/abusekit/abusekit/internal/mailmsg"
 )
 
 // reportSink collects reports, or hands them to the caller's WithReportFunc,
@@ -89,6 +91,10 @@ func parseErr(format string, line int, err error) error {
 	var pe *ParseError
 	if errors.As(err, &pe) {
 		return err
+	}
+	var le *mailmsg.LimitError
+	if errors.As(err, &le) { // a streamed mail body: the mail's own line
+		return mailError(format, 0, err)
 	}
 	return &ParseError{Format: format, Line: line, Err: err}
 }

@@ -62,6 +62,9 @@ type Part struct {
 	// parts of one alternative share the number.
 	Alternative int
 	Depth       int // 0 for the body of a single-part message
+	// Truncated says Body holds only the first bytes of the part (see
+	// ReadStream); the rest was streamed, not kept.
+	Truncated bool
 }
 
 // IsText reports whether the part is text (text/*).

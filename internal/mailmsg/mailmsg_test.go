@@ -319,3 +319,55 @@ func TestMboxMessagesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestReadStream(t *testing.T) {
+	long := strings.Repeat("1.2.3.4 5.6.7.8 22\n", 10000)
+	for _, tc := range []struct {
+		name, msg string
+		want      string
+		stream    bool
+	}{
+		{"plain", "Subject: x\n\n" + long, long, true},
+		{"quoted-printable latin-1", "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 =\nlong line\n" + long, "café long line\n" + long, true},
+		{"base64 with junk and no padding", "Content-Transfer-Encoding: base64\n\nYWJj\n ZGVm\nZw\n", "abcdefg", true},
+		{"base64 junk after padding", "Content-Transfer-Encoding: base64\n\nYWI=\nZZZZ\n", "ab", true},
+		{"multipart is read whole", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nfirst\n--b--\n", "first", false},
+		{"html is read whole", "Content-Type: text/html\n\n<p>x</p>", "x\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, r, err := ReadStream(strings.NewReader(tc.msg), Limits{}, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (r != nil) != tc.stream {
+				t.Fatalf("stream = %v, want %v", r != nil, tc.stream)
+			}
+			if !tc.stream {
+				if got := m.Text(); got != tc.want {
+					t.Errorf("Text = %q, want %q", got, tc.want)
+				}
+				return
+			}
+			b, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, string(b)); diff != "" {
+				t.Errorf("stream -want +got\n%s", diff)
+			}
+			p := m.Parts[0]
+			if p.Truncated != (len(tc.want) > 1024) || !strings.HasPrefix(tc.want, string(p.Body)) {
+				t.Errorf("preview truncated=%v %q", p.Truncated, p.Body)
+			}
+		})
+	}
+	_, r, err := ReadStream(io.MultiReader(strings.NewReader("Subject: x\n\nshort\n"), &genReader{n: 1 << 30, fill: 'a'}), Limits{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, r)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "line" || le.Line != 4 {
+		t.Errorf("err = %v, want line limit at line 4", err)
+	}
+}
