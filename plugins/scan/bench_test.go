@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	gnet "github.com/shirou/gopsutil/v4/net"
 )
@@ -78,6 +80,24 @@ func idleLoad(b *testing.B) {
 	})
 }
 
+// cpuTime is the CPU time used so far by this process and, with children,
+// by its reaped children.
+func cpuTime(children bool) time.Duration {
+	who := syscall.RUSAGE_SELF
+	if children {
+		who = syscall.RUSAGE_CHILDREN
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds a cpu-ms/op metric: on a shared machine wall time
+// includes waiting for a CPU, CPU time does not.
+func reportCPU(b *testing.B, children bool, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(children)-start)/1e6/float64(b.N), "cpu-ms/op")
+}
+
 func benchSizes(b *testing.B, fn func(b *testing.B)) {
 	if testing.Short() {
 		b.Skip("starts 75 (and 2,000) helper processes")
@@ -91,6 +111,7 @@ func benchSizes(b *testing.B, fn func(b *testing.B)) {
 func BenchmarkSockets(b *testing.B) {
 	benchSizes(b, func(b *testing.B) {
 		n := 0
+		defer reportCPU(b, false, cpuTime(false))
 		for b.Loop() {
 			s, err := Sockets(context.Background(), Options{})
 			if err != nil {
@@ -105,6 +126,7 @@ func BenchmarkSockets(b *testing.B) {
 func BenchmarkSocketsProcNet(b *testing.B) {
 	benchSizes(b, func(b *testing.B) {
 		n := 0
+		defer reportCPU(b, false, cpuTime(false))
 		for b.Loop() {
 			s, err := Sockets(context.Background(), Options{NoNetlink: true})
 			if err != nil {
@@ -119,6 +141,7 @@ func BenchmarkSocketsProcNet(b *testing.B) {
 func BenchmarkGopsutil(b *testing.B) {
 	benchSizes(b, func(b *testing.B) {
 		n := 0
+		defer reportCPU(b, false, cpuTime(false))
 		for b.Loop() {
 			c, err := gnet.ConnectionsWithContext(context.Background(), "all")
 			if err != nil {
@@ -135,6 +158,7 @@ func BenchmarkSS(b *testing.B) {
 		b.Skip("no ss")
 	}
 	benchSizes(b, func(b *testing.B) {
+		defer reportCPU(b, true, cpuTime(true))
 		for b.Loop() {
 			if err := exec.Command("ss", "-tanp").Run(); err != nil {
 				b.Fatal(err)
@@ -145,6 +169,7 @@ func BenchmarkSS(b *testing.B) {
 
 func BenchmarkDetect(b *testing.B) {
 	benchSizes(b, func(b *testing.B) {
+		defer reportCPU(b, false, cpuTime(false))
 		for b.Loop() {
 			if _, err := Detect(context.Background(), Options{}); err != nil {
 				b.Fatal(err)

@@ -166,20 +166,42 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	return out, nil
 }
 
-// history accumulates what each process held across the samples.
+// history accumulates what each process held across the samples. With a
+// single sample it keeps nothing and reads the snapshot directly.
 type history struct {
+	first *snapshot
+	multi bool
 	seen  map[int]map[uint64]*Socket // pid → inode → socket, every sample
 	fresh map[int]int                // pid → outbound TCP sockets that appeared after the first sample
 	start map[int]uint64             // pid → start time, to tell a reused PID
 }
 
 func newHistory(s *snapshot) *history {
-	h := &history{seen: map[int]map[uint64]*Socket{}, fresh: map[int]int{}, start: map[int]uint64{}}
-	h.merge(s, false)
-	return h
+	return &history{first: s}
 }
 
-func (h *history) add(s *snapshot) { h.merge(s, true) }
+func (h *history) add(s *snapshot) {
+	if !h.multi {
+		h.multi = true
+		h.seen, h.fresh, h.start = map[int]map[uint64]*Socket{}, map[int]int{}, map[int]uint64{}
+		h.merge(h.first, false)
+	}
+	h.merge(s, true)
+}
+
+// sockets returns what process p held: in any sample, or in the one.
+func (h *history) sockets(s *snapshot, p *proc) []*Socket {
+	if !h.multi {
+		out := make([]*Socket, 0, len(p.inodes))
+		for _, ino := range p.inodes {
+			if sk, ok := s.socks[ino]; ok {
+				out = append(out, sk)
+			}
+		}
+		return out
+	}
+	return mapValues(h.seen[p.pid])
+}
 
 func (h *history) merge(s *snapshot, later bool) {
 	for pid, p := range s.procs {
@@ -266,7 +288,7 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		s.Reasons = append(s.Reasons, Reason{Signal: sig, Weight: w, Text: fmt.Sprintf(format, args...)})
 		s.Score += w
 	}
-	socks := h.seen[p.pid]
+	socks := h.sockets(last, p)
 
 	// The report first: it weighs most.
 	if rep != nil {
@@ -299,19 +321,22 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		if srcHits > 0 {
 			add(SignalReport, weightReportSrc, "%d SYN_SENT socket(s) from the instance address the report names", srcHits)
 		}
-		if rep.portScan && slices.ContainsFunc(mapValues(socks), func(sk *Socket) bool { return sk.Proto == ProtoPacket }) {
+		if rep.portScan && slices.ContainsFunc(socks, func(sk *Socket) bool { return sk.Proto == ProtoPacket }) {
 			add(SignalReport, weightReportPacket, "holds an AF_PACKET socket and the report is about port scanning (masscan and zmap send SYNs that way)")
 		}
 	}
 
 	// SYN_SENT fan-out, raw and packet sockets (in any sample).
-	hosts := map[netip.Addr]bool{}
-	ports := map[uint16]bool{}
+	var hosts map[netip.Addr]bool
+	var ports map[uint16]bool
 	synSent, raw, packet := 0, 0, 0
 	for _, sk := range socks {
 		switch sk.Proto {
 		case ProtoTCP:
 			if sk.State == "SYN_SENT" {
+				if hosts == nil {
+					hosts, ports = map[netip.Addr]bool{}, map[uint16]bool{}
+				}
 				synSent++
 				hosts[sk.Remote.Addr()] = true
 				ports[sk.Remote.Port()] = true
@@ -341,7 +366,7 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 
 	// Connect rate over the window.
 	if el := last.at.Sub(first.at).Seconds(); el > 0 {
-		if n := h.fresh[p.pid]; n > 0 {
+		if n := h.fresh[p.pid]; h.multi && n > 0 {
 			rate := float64(n) / el
 			switch {
 			case rate >= 50:

@@ -1,0 +1,189 @@
+// Command triage-host finds the process behind an abuse report on this host
+// and, when told to, stops it without losing evidence.
+//
+//	triage-host                          # suspects, one snapshot, human table
+//	triage-host -window 5s -json         # sample 5 s; {"suspects":[…]} on stdout
+//	triage-host -report notice.eml       # correlate with the report's evidence
+//	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
+//	triage-host -stop 4242 -apply -evidence /var/lib/abusekit/evidence/case-1
+//
+// Errors go to stderr and the exit status is non-zero.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/plugins/scan"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "triage-host:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("triage-host", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	jsonOut := fl.Bool("json", false, "print JSON on stdout")
+	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
+	reportFile := fl.String("report", "", "abuse report to correlate with (mail, GuardDuty JSON, ARF, X-ARF, text)")
+	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")
+	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
+	evidence := fl.String("evidence", "", "with -stop: evidence directory (default /var/lib/abusekit/evidence/pid-PID-START)")
+	mem := fl.Int64("mem", 0, "with -stop: bytes of process memory to capture (0 = none)")
+	root := fl.String("root", "/proc", "procfs mount point")
+	minScore := fl.Int("min-score", scan.DefaultMinScore, "list processes scoring at least this (negative: any signal)")
+	verbose := fl.Bool("v", false, "log progress to stderr")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	if *stopPID != 0 {
+		return runStop(ctx, stdout, *stopPID, *apply, *jsonOut, scan.StopOptions{
+			Root: *root, EvidenceDir: *evidence, MaxMemory: *mem, Logger: logger})
+	}
+	if *apply {
+		return errors.New("-apply needs -stop PID")
+	}
+	opts := scan.Options{Root: *root, Window: *window, MinScore: *minScore, Logger: logger}
+	if *reportFile != "" {
+		rep, err := readReport(ctx, *reportFile)
+		if err != nil {
+			return err
+		}
+		opts.Report = rep
+	}
+	sus, err := scan.Detect(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if sus == nil {
+		sus = []scan.Suspect{}
+	}
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(struct {
+			Suspects []scan.Suspect `json:"suspects"`
+		}{sus})
+	}
+	printSuspects(stdout, sus)
+	return nil
+}
+
+// readReport parses a report file and merges what it holds into one
+// report: every evidence record and address of every report in it.
+func readReport(ctx context.Context, path string) (*abuse.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	reps, err := abuse.Parse(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", path, err)
+	}
+	if len(reps) == 0 {
+		return nil, fmt.Errorf("report %s: no report found", path)
+	}
+	merged := reps[0]
+	for _, r := range reps[1:] {
+		merged.Evidence = append(merged.Evidence, r.Evidence...)
+		merged.Resources.IPs = append(merged.Resources.IPs, r.Resources.IPs...)
+		if merged.Kind == "" {
+			merged.Kind = r.Kind
+		}
+	}
+	return &merged, nil
+}
+
+func printSuspects(w io.Writer, sus []scan.Suspect) {
+	if len(sus) == 0 {
+		fmt.Fprintln(w, "no suspects")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCORE\tPID\tPPID\tUSER\tCPU%\tSOCKETS\tEXE\tCMDLINE")
+	for _, s := range sus {
+		exe := s.Exe
+		if s.ExeDeleted {
+			exe += " (deleted)"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%.0f\t%d\t%s\t%s\n", s.Score, s.PID, s.PPID, s.User, s.CPUPercent, s.SocketCount, exe, trunc(strings.Join(s.Cmdline, " "), 60))
+	}
+	tw.Flush()
+	for _, s := range sus {
+		fmt.Fprintf(w, "\npid %d (%s), started %s:\n", s.PID, s.Comm, s.StartTime.Format(time.RFC3339))
+		for _, r := range s.Reasons {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+		remotes := map[netip.Addr]int{}
+		for _, sk := range s.Sockets {
+			if sk.Remote.IsValid() && !sk.Remote.Addr().IsUnspecified() {
+				remotes[sk.Remote.Addr()]++
+			}
+		}
+		if len(remotes) > 0 {
+			fmt.Fprintf(w, "  remote hosts: %d (of %d sockets listed)\n", len(remotes), len(s.Sockets))
+		}
+	}
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}
+
+func runStop(ctx context.Context, w io.Writer, pid int, apply, jsonOut bool, so scan.StopOptions) error {
+	plan, err := scan.PlanStop(ctx, pid, so)
+	if err != nil {
+		return err
+	}
+	res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: apply, Logger: so.Logger})
+	if jsonOut {
+		if jerr := json.NewEncoder(w).Encode(res); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	fmt.Fprintf(w, "plan to stop pid %d (%s, exe %s):\n", plan.Target.PID, plan.Target.Comm, plan.Target.Exe)
+	for i, s := range plan.Steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	if err != nil {
+		return err
+	}
+	if res.DryRun {
+		fmt.Fprintln(w, "dry run: nothing done; add -apply to carry it out")
+		return nil
+	}
+	fmt.Fprintf(w, "frozen %v, killed %v\nevidence: %s\nmanifest: %s\n", res.Frozen, res.Killed, res.EvidenceDir, res.Manifest)
+	for _, wn := range res.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+	return nil
+}
