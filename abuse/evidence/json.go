@@ -49,22 +49,24 @@ func (r Record) AppendJSON(b []byte) []byte {
 	return append(b, `"}`...)
 }
 
+// decimal holds "0" … "255".
+var decimal = func() (d [256]string) {
+	for i := range d {
+		d[i] = strconv.Itoa(i)
+	}
+	return d
+}()
+
 func appendAddr(b []byte, a netip.Addr) []byte {
 	if a.Is4() {
-		for i, x := range a.As4() {
-			if i > 0 {
-				b = append(b, '.')
-			}
-			switch {
-			case x >= 100:
-				b = append(b, '0'+x/100, '0'+x/10%10, '0'+x%10)
-			case x >= 10:
-				b = append(b, '0'+x/10, '0'+x%10)
-			default:
-				b = append(b, '0'+x)
-			}
-		}
-		return b
+		q := a.As4()
+		b = append(b, decimal[q[0]]...)
+		b = append(b, '.')
+		b = append(b, decimal[q[1]]...)
+		b = append(b, '.')
+		b = append(b, decimal[q[2]]...)
+		b = append(b, '.')
+		return append(b, decimal[q[3]]...)
 	}
 	if a.Zone() == "" {
 		return a.AppendTo(b)

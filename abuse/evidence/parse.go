@@ -214,32 +214,33 @@ func addr(b []byte) (netip.Addr, bool) {
 // which then goes to netip.
 func ipv4(b []byte) (netip.Addr, bool) {
 	var a [4]byte
-	part, val, digits := 0, 0, 0
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			if digits > 0 && val == 0 {
-				return netip.Addr{}, false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
 				return netip.Addr{}, false
 			}
-		case c == '.':
-			if digits == 0 || part == 3 {
-				return netip.Addr{}, false
-			}
-			a[part] = byte(val)
-			part, val, digits = part+1, 0, 0
-		default:
+			i++
+		}
+		if i >= len(b) || b[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
+		v := uint(b[i] - '0')
+		i++
+		if v != 0 { // "0" stands alone: no leading zeros
+			for k := 0; k < 2 && i < len(b) && b[i]-'0' <= 9; k++ {
+				v = v*10 + uint(b[i]-'0')
+				i++
+			}
+			if v > 255 {
+				return netip.Addr{}, false
+			}
+		}
+		a[part] = byte(v)
 	}
-	if part != 3 || digits == 0 {
+	if i != len(b) {
 		return netip.Addr{}, false
 	}
-	a[3] = byte(val)
 	return netip.AddrFrom4(a), true
 }
 

@@ -133,3 +133,17 @@ func TestParseLineArrow(t *testing.T) {
 		{name: "port too big", line: "13.125.40.201:70000 -> 192.0.2.15:22"},
 	})
 }
+
+func TestIPv4MatchesNetip(t *testing.T) {
+	for _, s := range []string{
+		"0.0.0.0", "255.255.255.255", "1.2.3.4", "203.0.113.201", "10.0.0.1",
+		"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.04", "1.2.3.00", "1..2.3", ".1.2.3",
+		"1.2.3.4.", "1.2.3.-4", "1.2.3.4a", "1234.1.1.1", "", "1", "::1", "1.2.3.4:22", "1.2.3.25x", "1.2.3.2555",
+	} {
+		a, ok := ipv4([]byte(s))
+		b, err := netip.ParseAddr(s)
+		if ok != (err == nil && b.Is4()) || (ok && a != b) {
+			t.Errorf("ipv4(%q) = %v, %v; netip says %v, %v", s, a, ok, b, err)
+		}
+	}
+}

@@ -42,7 +42,6 @@ type Scanner struct {
 	err    error
 	hint   string // proto named by a column log's header
 	csv    csvState
-	toks   [maxTokens][]byte
 	raw    rawArena
 }
 
@@ -93,7 +92,8 @@ func (s *Scanner) scanLine(b []byte) bool {
 			return true
 		}
 	}
-	if l, ok := s.c.parseLine(&s.rec, b, s.hint, s.toks[:]); ok {
+	var toks [maxTokens][]byte // on the stack: no write barriers
+	if l, ok := s.c.parseLine(&s.rec, b, s.hint, toks[:]); ok {
 		s.layout, s.recLn = l, s.line
 		return true
 	}
