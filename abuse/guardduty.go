@@ -1,7 +1,9 @@
 package abuse
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,15 +35,26 @@ func init() {
 }
 
 // ParseGuardDuty reads GuardDuty findings (raw, GetFindings output or
-// EventBridge events; one, an array, or JSON lines) into one Report per
-// finding. Errors are *ParseError values with Format "guardduty".
+// EventBridge events; one, an array, or JSON lines; plain or gzip as in
+// GuardDuty's S3 exports) into one Report per finding. Errors are
+// *ParseError values with Format "guardduty".
 func ParseGuardDuty(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
 	return gdParse(ctx, r, &o)
 }
 
-// gdSniff reports whether head looks like GuardDuty JSON.
+// gdSniff reports whether head looks like GuardDuty JSON, plain or
+// gzip-compressed (GuardDuty's S3 exports are .jsonl.gz).
 func gdSniff(head []byte) bool {
+	if gdGzipped(head) {
+		zr, err := gzip.NewReader(bytes.NewReader(head))
+		if err != nil {
+			return false
+		}
+		plain := make([]byte, 16<<10)
+		n, _ := io.ReadFull(zr, plain)
+		head = plain[:n]
+	}
 	head = arfTrimHead(head)
 	if len(head) == 0 || (head[0] != '{' && head[0] != '[') {
 		return false
@@ -53,7 +66,20 @@ func gdSniff(head []byte) bool {
 		(bytes.Contains(l, []byte(`"resourcerole"`)) && bytes.Contains(l, []byte(`"instancedetails"`)))
 }
 
+func gdGzipped(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
 func gdParse(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); gdGzipped(magic) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &ParseError{Format: gdFormat, Err: fmt.Errorf("gzip: %w", err)}
+		}
+		defer zr.Close()
+		r = zr // MaxBytes bounds what it inflates to
+	} else {
+		r = br
+	}
 	data, err := arfReadAll(r, o.limits.MaxBytes, gdFormat)
 	if err != nil {
 		return nil, err

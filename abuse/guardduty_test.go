@@ -2,6 +2,7 @@ package abuse
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ var gdSamples = []string{
 	"eventbridge-stream.jsonl",
 	"array-c2-and-apicall.json",
 	"eventbridge-runtime-cryptominer.json",
+	"s3-export.jsonl.gz",
 }
 
 // arfMarshalReports is the golden form of a parse: indented JSON.
@@ -42,7 +44,7 @@ func arfMarshalReports(t *testing.T, reps []Report) []byte {
 }
 
 func gdGoldenName(sample string) string {
-	return strings.TrimSuffix(sample, filepath.Ext(sample)) + ".golden.json"
+	return strings.TrimSuffix(strings.TrimSuffix(sample, ".gz"), filepath.Ext(strings.TrimSuffix(sample, ".gz"))) + ".golden.json"
 }
 
 func TestParseGuardDutyGolden(t *testing.T) {
@@ -485,6 +487,38 @@ func BenchmarkParseGuardDuty(b *testing.B) {
 		n := 0
 		if _, err := ParseGuardDuty(context.Background(), bytes.NewReader(data), WithReportFunc(func(Report) error { n++; return nil })); err != nil || n != 1000 {
 			b.Fatalf("%d reports, err %v", n, err)
+		}
+	}
+}
+
+func TestParseGuardDutyGzip(t *testing.T) {
+	ctx := context.Background()
+	gz, err := os.ReadFile("testdata/guardduty/s3-export.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := ParseGuardDuty(ctx, bytes.NewReader(gz))
+	if err != nil || len(reps) != 3 {
+		t.Fatalf("%d reports, err %v", len(reps), err)
+	}
+	if reps[0].Kind != KindIntrusion || reps[1].Kind != KindSpam || reps[2].Kind != KindPortScan {
+		t.Errorf("kinds %s %s %s", reps[0].Kind, reps[1].Kind, reps[2].Kind)
+	}
+	// Inflating past MaxBytes stops with ErrTooLarge (a gzip bomb).
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write([]byte("["))
+	zw.Write(bytes.Repeat([]byte(" "), 4<<20))
+	zw.Close()
+	if _, err := ParseGuardDuty(ctx, &bomb, WithLimits(Limits{MaxBytes: 1 << 20})); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("bomb: err = %v, want ErrTooLarge", err)
+	}
+	// Corrupt and truncated gzip: a guardduty *ParseError.
+	for _, in := range [][]byte{gz[:len(gz)/2], append([]byte{0x1f, 0x8b, 9}, gz[3:]...)} {
+		_, err := ParseGuardDuty(ctx, bytes.NewReader(in))
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Format != "guardduty" {
+			t.Errorf("err = %v, want a guardduty *ParseError", err)
 		}
 	}
 }
