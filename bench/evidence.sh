@@ -46,26 +46,31 @@ echo "parse-report -json wrote $(wc -c <"$tmp/out.json") bytes, $got evidence re
 [ "$got" -ge "$N" ] || die "parse-report -json wrote $got evidence records, want $N"
 rm -f "$tmp/out.json"
 
-# now_ns prints a monotonic-enough wall clock in nanoseconds.
-now_ns() { date +%s%N; }
-
-# run_ns CMD... runs CMD with stdout to /dev/null and prints its wall time in ns.
-run_ns() {
-	local t0 t1
-	t0=$(now_ns)
-	"$@" >/dev/null
-	t1=$(now_ns)
-	echo $((t1 - t0))
+# timed CMD... runs CMD with stdout to /dev/null and prints "WALL CPU" in
+# seconds (bash's time keyword: wall clock, and user+system CPU).
+timed() {
+	local TIMEFORMAT='%3R %3U %3S'
+	{ time "$@" >/dev/null 2>"$tmp/stderr"; } 2>"$tmp/time" || {
+		cat "$tmp/stderr" >&2
+		die "$1 failed"
+	}
+	awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$tmp/time"
 }
 
 best_awk=
 best_pr=
+cpu_awk=
+cpu_pr=
+# lt A B: A < B for decimals (or B empty).
+lt() { [ -z "$2" ] || awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 for i in $(seq "$RUNS"); do
-	a=$(run_ns "$AWK" '{print $3,$5,$7}' "$tmp/log.txt")
-	p=$(run_ns "$tmp/parse-report" -json "$tmp/log.txt")
-	[ -z "$best_awk" ] || [ "$a" -lt "$best_awk" ] && best_awk=$a
-	[ -z "$best_pr" ] || [ "$p" -lt "$best_pr" ] && best_pr=$p
-	printf 'run %d: awk %.3fs  parse-report -json %.3fs\n' "$i" "$(echo "$a" | awk '{print $1/1e9}')" "$(echo "$p" | awk '{print $1/1e9}')"
+	read -r aw ac < <(timed "$AWK" '{print $3,$5,$7}' "$tmp/log.txt")
+	read -r pw pc < <(timed "$tmp/parse-report" -json "$tmp/log.txt")
+	lt "$aw" "$best_awk" && best_awk=$aw
+	lt "$pw" "$best_pr" && best_pr=$pw
+	lt "$ac" "$cpu_awk" && cpu_awk=$ac
+	lt "$pc" "$cpu_pr" && cpu_pr=$pc
+	printf 'run %d: awk %ss (cpu %ss)  parse-report -json %ss (cpu %ss)\n' "$i" "$aw" "$ac" "$pw" "$pc"
 done
 
 # Peak RSS of parse-report: GNU time when installed (apt package "time"),
@@ -86,11 +91,11 @@ else
 	rss_how="VmHWM, polled"
 fi
 
-awk -v a="$best_awk" -v p="$best_pr" -v n="$N" -v size="$size" -v rss="$rss_kb" -v how="$rss_how" -v runs="$RUNS" -v limit="$LIMIT" 'BEGIN {
+awk -v a="$best_awk" -v p="$best_pr" -v ca="$cpu_awk" -v cp="$cpu_pr" -v n="$N" -v size="$size" -v rss="$rss_kb" -v how="$rss_how" -v runs="$RUNS" -v limit="$LIMIT" 'BEGIN {
 	printf "\nlines: %d (%.1f MB), best of %d runs each\n", n, size/1e6, runs
-	printf "awk {print $3,$5,$7}: %.3f s\n", a/1e9
-	printf "parse-report -json:   %.3f s  (%.0f ns/record, %.1f MB/s)\n", p/1e9, p/n, size/(p/1e9)/1e6
-	printf "ratio parse-report/awk: %.2f (limit %s)\n", p/a, limit
+	printf "awk {print $3,$5,$7}: %.3f s wall, %.3f s cpu\n", a, ca
+	printf "parse-report -json:   %.3f s wall, %.3f s cpu  (%.0f ns/record, %.1f MB/s)\n", p, cp, p*1e9/n, size/p/1e6
+	printf "ratio parse-report/awk: %.2f wall (limit %s), %.2f cpu\n", p/a, limit, cp/ca
 	printf "parse-report peak RSS: %.1f MiB (%s)\n", rss/1024, how
 	exit (p/a > limit) ? 1 : 0
 }'

@@ -16,7 +16,7 @@ func (c *config) parseNetfilter(line []byte, toks [][]byte) (Record, Layout, boo
 	if bytes.Contains(line, []byte("[UFW ")) {
 		layout = LayoutUFW
 	}
-	if t, _, ok := c.parseTime(toks); ok {
+	if t, ok := c.prefixTime(toks); ok {
 		r.Time = t
 	}
 	var haveSrc, haveDst, haveProto, haveSpt, haveDpt, seenIn bool
@@ -138,7 +138,7 @@ func isSSHD(line []byte) bool {
 // the local port; Proto is tcp.
 func (c *config) parseSSHD(toks [][]byte) (Record, bool) {
 	r := Record{Proto: "tcp", DstPort: 22}
-	if t, _, ok := c.parseTime(toks); ok {
+	if t, ok := c.prefixTime(toks); ok {
 		r.Time = t
 	}
 	for k := 1; k+1 < len(toks); k++ {
@@ -202,7 +202,7 @@ var sshJails = map[string]bool{"sshd": true, "ssh": true, "sshd-ddos": true, "ss
 // DstPort is 22 for the jails that guard sshd; Proto is tcp.
 func (c *config) parseFail2ban(toks [][]byte) (Record, bool) {
 	r := Record{Proto: "tcp"}
-	if t, _, ok := c.parseTime(toks); ok {
+	if t, ok := c.prefixTime(toks); ok {
 		r.Time = t
 	}
 	for k := 1; k+1 < len(toks); k++ {

@@ -90,3 +90,12 @@ func TestParseLineFail2ban(t *testing.T) {
 		{name: "startup", line: "2023-04-27 14:46:47,000 fail2ban.server [812]: INFO Starting Fail2ban v1.0.2"},
 	})
 }
+
+func TestParseLineRFC5424(t *testing.T) {
+	runLineCases(t, Options{Reference: ref}, []lineCase{
+		{name: "sshd", line: "<38>1 2023-04-27T14:46:47.003Z web1 sshd 1234 - - Failed password for root from 203.0.113.5 port 50123 ssh2",
+			want: Record{Time: utc(2023, 4, 27, 14, 46, 47, 3e6), SrcIP: ip("203.0.113.5"), SrcPort: 50123, DstPort: 22, Proto: "tcp"}, lay: LayoutSSHD, ok: true},
+		{name: "kernel", line: "<4>1 2023-04-27T14:46:47Z gw kernel - - - [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.5 DST=192.0.2.15 PROTO=UDP SPT=5353 DPT=161",
+			want: Record{Time: seedTime, SrcIP: ip("203.0.113.5"), SrcPort: 5353, DstIP: ip("192.0.2.15"), DstPort: 161, Proto: "udp"}, lay: LayoutUFW, ok: true},
+	})
+}

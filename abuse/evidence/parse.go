@@ -177,6 +177,16 @@ func startsColumns(toks [][]byte, r *Record) bool {
 	return true
 }
 
+// prefixTime reads the time a log line starts with, after an RFC 5424
+// "<PRI>VERSION" token if there is one.
+func (c *config) prefixTime(toks [][]byte) (time.Time, bool) {
+	if len(toks) > 1 && len(toks[0]) > 2 && toks[0][0] == '<' {
+		toks = toks[1:]
+	}
+	t, _, ok := c.parseTime(toks)
+	return t, ok
+}
+
 // bstr views b as a string without copying, for calls that do not keep it.
 func bstr(b []byte) string {
 	if len(b) == 0 {
