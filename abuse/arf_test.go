@@ -209,3 +209,29 @@ func FuzzARF(f *testing.F) {
 		}
 	})
 }
+
+// TestParseARFMbox reads a feedback-loop mbox holding ARF and X-ARF mails
+// through Parse.
+func TestParseARFMbox(t *testing.T) {
+	var b bytes.Buffer
+	for _, n := range []string{"arf/spam-abuse.eml", "arf/phishing-fraud.eml", "xarf/v02-login-attack.eml", "arf/xarf-over-arf.eml"} {
+		d, err := os.ReadFile(filepath.Join("testdata", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("From MAILER-DAEMON Thu Nov  5 10:00:00 2026\n")
+		b.Write(bytes.ReplaceAll(d, []byte("\r\n"), []byte("\n")))
+		b.WriteString("\n")
+	}
+	reps, err := Parse(context.Background(), &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range reps {
+		got = append(got, fmt.Sprintf("%s/%s/%d", r.Source, r.Kind, r.EvidenceCount))
+	}
+	if want := "arf/spam/1 arf/phishing/1 x-arf/intrusion/3 x-arf/intrusion/2"; strings.Join(got, " ") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}
