@@ -20,9 +20,8 @@ const maxTokens = 64
 // and surrounding white space are removed first; Raw is what remains.
 func ParseLine(line []byte, o Options) (Record, bool) {
 	c := newConfig(o)
-	var toks [maxTokens][]byte
 	var r Record
-	_, ok := c.parseLine(&r, line, "", toks[:])
+	_, ok := c.parseLine(&r, line, "")
 	return r, ok
 }
 
@@ -78,31 +77,59 @@ func tokenize(b []byte, dst [][]byte) [][]byte {
 	return dst
 }
 
+// fastTokens is how many tokens the fast path looks at: enough for any
+// column-log line; other layouts are tokenized again, up to maxTokens.
+const fastTokens = 16
+
 // parseLine recognises the layout of one line. hint is the proto a column
-// log's header named ("tcp" for "TCP port being scanned"), if any. tokBuf
-// is scratch space for the line's tokens (maxTokens of them).
+// log's header named ("tcp" for "TCP port being scanned"), if any.
 //
 // The record is written to *r (zeroed first, and left zero when the line
 // is not evidence), so that the fast path copies no Record around.
-func (c *config) parseLine(r *Record, line []byte, hint string, tokBuf [][]byte) (Layout, bool) {
+func (c *config) parseLine(r *Record, line []byte, hint string) (Layout, bool) {
 	*r = Record{}
 	line = trimLine(line)
 	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
 		return LayoutUnknown, false
 	}
-	toks := tokenize(line, tokBuf[:0:maxTokens])
+	// Tokens live on the stack (no write barriers while the GC marks); the
+	// fast path's array is small, so that clearing it costs little.
+	var arr [fastTokens][]byte
+	toks := tokenize(line, arr[:0:fastTokens])
+	if len(toks) >= 3 && len(toks) < fastTokens && startsColumns(toks, r) {
+		// The fast path: a column log line with the addresses first.
+		c.columnsRest(r, toks, 0, 3, hint)
+		c.setRaw(r, line)
+		return LayoutColumns, true
+	}
 	if len(toks) < 2 {
 		return LayoutUnknown, false
 	}
-	var (
-		l  Layout
-		ok bool
-	)
+	l, ok := c.parseOther(r, line, hint)
+	if !ok {
+		*r = Record{}
+		return LayoutUnknown, false
+	}
+	c.setRaw(r, line)
+	return l, true
+}
+
+func (c *config) setRaw(r *Record, line []byte) {
+	if c.raw != nil {
+		r.Raw = c.raw.str(line)
+	} else {
+		r.Raw = string(line)
+	}
+}
+
+// parseOther reads the layouts off the fast path.
+func (c *config) parseOther(r *Record, line []byte, hint string) (l Layout, ok bool) {
+	var arr [maxTokens][]byte
+	toks := tokenize(line, arr[:0:maxTokens])
 	switch {
 	case len(toks) >= 3 && startsColumns(toks, r):
-		// The fast path: a column log line with the addresses first.
 		c.columnsRest(r, toks, 0, 3, hint)
-		l, ok = LayoutColumns, true
+		return LayoutColumns, true
 	case bytes.IndexByte(line, '=') >= 0 && bytes.Contains(line, []byte("SRC=")):
 		*r, l, ok = c.parseNetfilter(line, toks)
 	case bytes.Contains(line, []byte("fail2ban")):
@@ -118,16 +145,7 @@ func (c *config) parseLine(r *Record, line []byte, hint string, tokBuf [][]byte)
 			l = LayoutColumns
 		}
 	}
-	if !ok {
-		*r = Record{}
-		return LayoutUnknown, false
-	}
-	if c.raw != nil {
-		r.Raw = c.raw.str(line)
-	} else {
-		r.Raw = string(line)
-	}
-	return l, true
+	return l, ok
 }
 
 // rawChunk is the size of the blocks a Scanner carves Raw strings from.
@@ -223,7 +241,7 @@ func addr(b []byte) (netip.Addr, bool) {
 // zeros, each part 0..255), faster. It reports false for anything else,
 // which then goes to netip.
 func ipv4(b []byte) (netip.Addr, bool) {
-	var a [4]byte
+	var ip uint32 // accumulated in a register: no store-to-load stall
 	i := 0
 	for part := 0; part < 4; part++ {
 		if part > 0 {
@@ -246,12 +264,12 @@ func ipv4(b []byte) (netip.Addr, bool) {
 				return netip.Addr{}, false
 			}
 		}
-		a[part] = byte(v)
+		ip = ip<<8 | uint32(v)
 	}
 	if i != len(b) {
 		return netip.Addr{}, false
 	}
-	return netip.AddrFrom4(a), true
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
 }
 
 // port parses a decimal port number 0..65535.

@@ -36,9 +36,8 @@ func runLineCases(t *testing.T, o Options, cases []lineCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newConfig(o)
-			var toks [maxTokens][]byte
 			var got Record
-			lay, ok := c.parseLine(&got, []byte(tc.line), "", toks[:])
+			lay, ok := c.parseLine(&got, []byte(tc.line), "")
 			if ok != tc.ok {
 				t.Fatalf("parseLine(%q) ok = %v, want %v (got %+v)", tc.line, ok, tc.ok, got)
 			}

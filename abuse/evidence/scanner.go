@@ -92,8 +92,7 @@ func (s *Scanner) scanLine(b []byte) bool {
 			return true
 		}
 	}
-	var toks [maxTokens][]byte // on the stack: no write barriers
-	if l, ok := s.c.parseLine(&s.rec, b, s.hint, toks[:]); ok {
+	if l, ok := s.c.parseLine(&s.rec, b, s.hint); ok {
 		s.layout, s.recLn = l, s.line
 		return true
 	}
