@@ -79,6 +79,9 @@ type ApplyOptions struct {
 	// live root "/": elsewhere Apply fails with ErrNotLive before changing
 	// anything.
 	RunReloads bool
+	// Incident names the quarantine directory (with the time), so that a
+	// responder finds it by case; default none.
+	Incident string
 	// Run executes a reload command; default os/exec.
 	Run    func(ctx context.Context, argv []string) error
 	Logger *slog.Logger
@@ -112,7 +115,7 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		return nil, fmt.Errorf("persist: apply: %w", err)
 	}
 	defer r.Close()
-	q, qdir, err := openQuarantine(r, opts.QuarantineDir)
+	q, qdir, err := openQuarantine(r, opts.QuarantineDir, opts.Incident)
 	if err != nil {
 		return nil, err
 	}
@@ -160,8 +163,11 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	return res, nil
 }
 
-func openQuarantine(r *rootfs.FS, dir string) (*os.Root, string, error) {
+func openQuarantine(r *rootfs.FS, dir, incident string) (*os.Root, string, error) {
 	name := time.Now().UTC().Format("20060102T150405Z") + "-" + randHex(4)
+	if incident != "" {
+		name = safeName(incident) + "-" + name
+	}
 	if dir == "" {
 		base := rootfs.Rel(DefaultQuarantineBase)
 		rel, err := r.Resolve(base, true)
@@ -193,6 +199,23 @@ func openQuarantine(r *rootfs.FS, dir string) (*os.Root, string, error) {
 	}
 	abs, _ := filepath.Abs(full)
 	return q, abs, nil
+}
+
+// safeName keeps letters, digits, dot, dash and underscore of s (an
+// incident ID from a report) for use as one path component.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	return strings.TrimLeft(b.String(), ".")
 }
 
 func randHex(n int) string {
@@ -254,6 +277,9 @@ func (a *applier) apply(c Change) error {
 	}
 	a.parentTimes(&e)
 	meta(&e, li)
+	if e.Nlink > 1 && li.Mode().IsRegular() && c.Op == OpQuarantine {
+		e.Reasons = append(append([]string{}, e.Reasons...), fmt.Sprintf("warning: %d hard links; the other names keep this content (find them by inode)", e.Nlink))
+	}
 	switch {
 	case li.Mode()&fs.ModeSymlink != 0:
 		e.Type = "symlink"

@@ -251,11 +251,11 @@ func TestApplyDefaultQuarantineInsideRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Apply(ctx, plan, ApplyOptions{})
+	res, err := Apply(ctx, plan, ApplyOptions{Incident: "case 123/../x"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(res.ManifestPath, filepath.Join(dir, "var/lib/abusekit/quarantine")+"/") {
+	if !strings.HasPrefix(res.ManifestPath, filepath.Join(dir, "var/lib/abusekit/quarantine", "case_123_.._x-")) {
 		t.Errorf("manifest at %s", res.ManifestPath)
 	}
 	if strings.Contains(mustRead(t, dir, "/etc/crontab"), "203.0.113.7") {

@@ -9,9 +9,24 @@
 // user); rc.local and init.d; the shell start-up files of every account
 // and /etc/profile.d; authorized_keys and authorized_keys2; /etc/ld.so.preload
 // and the library it names; /etc/hosts; uid-0 and odd-shell accounts;
-// sudoers; udev rules; update-motd.d; binaries dropped in /tmp, /var/tmp
-// and /dev/shm (hidden directories included); files marked immutable. A
-// command that names a file makes that file a finding too.
+// sudoers; udev rules; update-motd.d; sshd's key sources
+// (AuthorizedKeysFile, AuthorizedKeysCommand); binaries dropped in /tmp,
+// /var/tmp and /dev/shm (hidden directories included); files marked
+// immutable; packaged tools (ps, ss, sshd, crontab …) that no longer match
+// their package. A command that names a file makes that file a finding
+// too; on the live root, a named file that was deleted but is still
+// running is reported with its pids.
+//
+// In /tmp, /var/tmp and /dev/shm only files that can run (an execute bit)
+// or sit in a hidden path are opened: an ELF there is medium on its own
+// (build trees leave binaries in /tmp), critical in a hidden path, and
+// acted on when a persistence entry runs it.
+//
+// Keys "added recently": with Options.Since (the incident window, e.g. the
+// report's abuse time minus a margin) an authorized_keys file changed
+// after it has its last key marked high (malware appends with >>) and the
+// others medium; without Since keys are listed as info. Package-unknown
+// or edited files are compared against Since the same way.
 //
 // Entries are judged by what they do — a download piped to a shell, base64
 // decoded into a shell, execution from world-writable or hidden places,
@@ -30,7 +45,13 @@
 // shell start-up files, authorized_keys, passwd, hosts, sudoers) keeping
 // the rest byte-identical, disables systemd units (their wants links go
 // into quarantine too) and clears immutable flags where needed, recording
-// them. [Restore] puts everything back byte- and metadata-identical.
+// them. [Restore] puts everything back byte- and metadata-identical:
+// contents, mode (setuid bits included), owner, access and modification
+// times, xattrs (trusted.* as root), inode flags, symbolic links, and the
+// times of the directories involved. Not restorable: change times
+// (ctime), inode numbers of quarantined files, and xattrs of symbolic
+// links (not recorded). A quarantined file with other hard links keeps
+// its content under those names; the manifest says so.
 //
 // Every read and write goes through an [os.Root]; symbolic links inside
 // the root are resolved as if chrooted into it (package internal/rootfs),

@@ -117,7 +117,7 @@ func NewPlugin() plugin.Actions {
 					return nil
 				}
 				req.Progress.Report("applying", 0, int64(len(plan.Changes)))
-				res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: req.Input.QuarantineDir, RunReloads: req.Input.RunReloads, Logger: req.Logger})
+				res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: req.Input.QuarantineDir, RunReloads: req.Input.RunReloads, Incident: req.Incident, Logger: req.Logger})
 				if res != nil {
 					resp.Output.ManifestPath = res.ManifestPath
 					resp.Output.ReloadErrors = res.ReloadErrors
