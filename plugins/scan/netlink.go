@@ -69,6 +69,7 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) 
 		return err
 	}
 	handle := map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: {Socket: sock}}
+	var slab []Socket // sockets are allocated in blocks, not one by one
 	for _, q := range []struct {
 		proto  string
 		family uint8
@@ -101,7 +102,11 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) 
 			}
 			s.Proto, s.Family, s.NetNS = q.proto, fam, ns
 			s.State = stateName(q.proto, s.state)
-			socks[s.Inode] = &s.Socket
+			if len(slab) == cap(slab) {
+				slab = make([]Socket, 0, 1024)
+			}
+			slab = append(slab, s.Socket)
+			socks[s.Inode] = &slab[len(slab)-1]
 			return true
 		})
 		if err != nil && !errors.Is(err, nl.ErrDumpInterrupted) {

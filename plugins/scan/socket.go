@@ -147,11 +147,23 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			nsOrder = append(nsOrder, p.netns)
 		}
 	}
-	owners := make(map[uint64][]int, nsock) // socket inode → pids
+	// Socket inode → holder; shared sockets (inherited across fork) are
+	// rare, so they alone get a slice.
+	owner := make(map[uint64]int, nsock)
+	shared := map[uint64][]int{}
 	for i := range procs {
 		p := &procs[i]
 		for _, ino := range p.inodes {
-			owners[ino] = append(owners[ino], p.pid)
+			if prev, ok := owner[ino]; !ok {
+				owner[ino] = p.pid
+			} else if prev != p.pid {
+				if len(shared[ino]) == 0 {
+					shared[ino] = append(shared[ino], prev)
+				}
+				if !slices.Contains(shared[ino], p.pid) {
+					shared[ino] = append(shared[ino], p.pid)
+				}
+			}
 		}
 	}
 	snap.socks = make(map[uint64]*Socket, nsock)
@@ -165,10 +177,14 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			o.Logger.Debug("scan: socket tables of namespace", "netns", ns, "pid", rep, "err", err)
 		}
 	}
+	one := make([]int, 0, len(snap.socks))
 	for ino, s := range snap.socks {
-		if pids, ok := owners[ino]; ok {
+		if pids, ok := shared[ino]; ok {
 			slices.Sort(pids)
 			s.PIDs = pids
+		} else if pid, ok := owner[ino]; ok {
+			one = append(one, pid)
+			s.PIDs = one[len(one)-1 : len(one) : len(one)]
 		}
 	}
 	return snap, nil

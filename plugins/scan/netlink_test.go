@@ -1,0 +1,119 @@
+package scan
+
+import (
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// TestNetlinkMatchesProc checks that the netlink dump and the /proc tables
+// give the same sockets for this process.
+func TestNetlinkMatchesProc(t *testing.T) {
+	if _, err := os.Stat("/proc/self/net/tcp"); err != nil {
+		t.Skip("no live /proc")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ln6, err := net.Listen("tcp6", "[::1]:0")
+	if err == nil {
+		defer ln6.Close()
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	ports := map[uint16]bool{
+		uint16(ln.Addr().(*net.TCPAddr).Port):     true,
+		uint16(c.LocalAddr().(*net.TCPAddr).Port): true,
+		uint16(u.LocalAddr().(*net.UDPAddr).Port): true,
+	}
+	if ln6 != nil {
+		ports[uint16(ln6.Addr().(*net.TCPAddr).Port)] = true
+	}
+	mine := func(nonl bool) []Socket {
+		socks, err := Sockets(context.Background(), Options{NoNetlink: nonl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Socket
+		for _, s := range socks {
+			for _, p := range s.PIDs {
+				if p == os.Getpid() && ports[s.Local.Port()] {
+					out = append(out, s)
+				}
+			}
+		}
+		return out
+	}
+	viaNetlink, viaProc := mine(false), mine(true)
+	if len(viaNetlink) < 4 {
+		t.Fatalf("only %d sockets of this process: %v", len(viaNetlink), viaNetlink)
+	}
+	if diff := cmp.Diff(viaProc, viaNetlink, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("/proc and netlink differ (-proc +netlink):\n%s", diff)
+	}
+}
+
+func diagMsg(family uint8, state uint8, src, dst netip.AddrPort, uid, ino uint32) []byte {
+	b := make([]byte, 72)
+	b[0], b[1] = family, state
+	binary.BigEndian.PutUint16(b[4:], src.Port())
+	binary.BigEndian.PutUint16(b[6:], dst.Port())
+	if family == unix.AF_INET {
+		a, d := src.Addr().As4(), dst.Addr().As4()
+		copy(b[8:], a[:])
+		copy(b[24:], d[:])
+	} else {
+		a, d := src.Addr().As16(), dst.Addr().As16()
+		copy(b[8:], a[:])
+		copy(b[24:], d[:])
+	}
+	binary.NativeEndian.PutUint32(b[64:], uid)
+	binary.NativeEndian.PutUint32(b[68:], ino)
+	return b
+}
+
+func TestParseDiagMsg(t *testing.T) {
+	src, dst := netip.MustParseAddrPort("10.200.1.1:40000"), netip.MustParseAddrPort("10.200.1.2:22")
+	s, ok := parseDiagMsg(diagMsg(unix.AF_INET, 2, src, dst, 1000, 4242))
+	if !ok || s.Local != src || s.Remote != dst || s.state != 2 || s.UID != 1000 || s.Inode != 4242 {
+		t.Errorf("v4: %+v %v", s, ok)
+	}
+	src6 := netip.MustParseAddrPort("[::ffff:127.0.0.1]:80")
+	s, ok = parseDiagMsg(diagMsg(unix.AF_INET6, 10, src6, netip.MustParseAddrPort("[::]:0"), 0, 7))
+	if !ok || s.Local != netip.MustParseAddrPort("127.0.0.1:80") || s.Inode != 7 {
+		t.Errorf("v4-mapped v6 not unmapped: %+v", s)
+	}
+	if _, ok := parseDiagMsg(make([]byte, 71)); ok {
+		t.Error("short message accepted")
+	}
+}
+
+func FuzzParseDiagMsg(f *testing.F) {
+	f.Add(diagMsg(unix.AF_INET, 2, netip.MustParseAddrPort("10.200.1.1:40000"), netip.MustParseAddrPort("10.200.1.2:22"), 0, 1))
+	f.Add(diagMsg(unix.AF_INET6, 1, netip.MustParseAddrPort("[2001:db8::1]:1"), netip.MustParseAddrPort("[2001:db8::2]:2"), 0, 1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, ok := parseDiagMsg(b)
+		if ok != (len(b) >= 72) {
+			t.Fatalf("ok = %v for %d bytes", ok, len(b))
+		}
+		if ok && (!s.Local.IsValid() || !s.Remote.IsValid()) {
+			t.Fatalf("invalid addresses from %x", b)
+		}
+	})
+}
