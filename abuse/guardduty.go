@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/abusekit/abusekit/internal/mailmsg"
 )
 
 // Amazon GuardDuty findings.
@@ -24,7 +26,10 @@ import (
 //   - an EventBridge event: {"detail-type": "GuardDuty Finding", "source":
 //     "aws.guardduty", "detail": {camelCase finding}}.
 // Any of them may come as a JSON array or as a sequence of JSON values (JSON
-// lines). Keys are matched case-insensitively, as encoding/json does, which
+// lines), gzip-compressed (S3 exports), inside an SNS notification
+// ({"Type": "Notification", "Message": "<event JSON>"}, as SQS and HTTP
+// subscribers receive it), or as the body of the mail an SNS email
+// subscription sends (a mail format, so Parse finds it in .eml and mbox). Keys are matched case-insensitively, as encoding/json does, which
 // is what lets one set of types read both the camelCase and the PascalCase
 // forms.
 
@@ -32,6 +37,7 @@ const gdFormat = "guardduty"
 
 func init() {
 	registerFormat(format{name: gdFormat, priority: 10, sniff: gdSniff, parse: gdParse})
+	registerMailFormat(mailFormat{name: gdFormat, priority: 40, match: gdMailMatch, parse: gdMailParse})
 }
 
 // ParseGuardDuty reads GuardDuty findings (raw, GetFindings output or
@@ -64,6 +70,48 @@ func gdSniff(head []byte) bool {
 		bytes.Contains(l, []byte(`"guardduty finding"`)) ||
 		bytes.Contains(l, []byte(`:guardduty:`)) ||
 		(bytes.Contains(l, []byte(`"resourcerole"`)) && bytes.Contains(l, []byte(`"instancedetails"`)))
+}
+
+// gdMailMatch recognises a GuardDuty finding delivered by mail (an SNS
+// email subscription to the EventBridge rule's topic): a body that opens
+// with GuardDuty JSON.
+func gdMailMatch(m *mailmsg.Message) bool {
+	t := strings.TrimSpace(m.Text())
+	return strings.HasPrefix(t, "{") && gdSniff([]byte(t[:min(len(t), sniffBytes)]))
+}
+
+// gdMailParse reads the JSON values at the start of the body, stopping at
+// the first text that is not JSON (SNS appends an unsubscribe footer).
+func gdMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
+	data := []byte(strings.TrimSpace(m.Text()))
+	sink := arfMailSink(o, gdFormat)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		off := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if n > 0 {
+				break // the footer
+			}
+			return nil, arfJSONError(gdFormat, data, 0, err)
+		}
+		for off < int64(len(data)) && strings.IndexByte(" \t\r\n", data[off]) >= 0 {
+			off++
+		}
+		if err := gdValue(ctx, sink, data, raw, off, gdEnvelope{}); err != nil {
+			return nil, err
+		}
+	}
+	mi := arfMailInfo(m)
+	for i := range sink.reports {
+		if sink.reports[i].Received.IsZero() {
+			sink.reports[i].Received = mi.received
+		}
+	}
+	return sink.reports, nil
 }
 
 func gdGzipped(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
@@ -114,6 +162,7 @@ type gdProbe struct {
 	Type       string          `json:"type"`
 	Resource   json.RawMessage `json:"resource"`
 	Service    json.RawMessage `json:"service"`
+	Message    json.RawMessage `json:"message"` // SNS: the event, as a JSON string
 }
 
 // gdValue reads one JSON value: an event, a GetFindings output or a finding.
@@ -127,6 +176,13 @@ func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessag
 		return arfJSONError(gdFormat, data, off, err)
 	}
 	switch {
+	case strings.EqualFold(p.Type, "Notification") && len(p.Message) > 0 && p.Message[0] == '"':
+		// An SNS notification (SQS queue, HTTP subscription) around the event.
+		var msg string
+		if err := json.Unmarshal(p.Message, &msg); err != nil {
+			return arfJSONError(gdFormat, data, off, err)
+		}
+		return gdValue(ctx, sink, data, json.RawMessage(msg), off, env)
 	case len(p.Detail) > 0 && !bytes.Equal(p.Detail, []byte("null")):
 		if p.DetailType != "" && !strings.EqualFold(p.DetailType, "GuardDuty Finding") {
 			return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: fmt.Errorf("EventBridge event of detail-type %q, not a GuardDuty Finding", p.DetailType)}

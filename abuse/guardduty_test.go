@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/mailmsg"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -28,6 +29,7 @@ var gdSamples = []string{
 	"array-c2-and-apicall.json",
 	"eventbridge-runtime-cryptominer.json",
 	"s3-export.jsonl.gz",
+	"sns-notification.json",
 }
 
 // arfMarshalReports is the golden form of a parse: indented JSON.
@@ -521,4 +523,40 @@ func TestParseGuardDutyGzip(t *testing.T) {
 			t.Errorf("err = %v, want a guardduty *ParseError", err)
 		}
 	}
+}
+
+// TestParseGuardDutyMail reads a finding mailed by an SNS email
+// subscription: JSON body, unsubscribe footer.
+func TestParseGuardDutyMail(t *testing.T) {
+	data, err := os.ReadFile("testdata/guardduty/sns-email.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := Parse(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "guardduty/sns-email.golden.json", arfMarshalReports(t, reps))
+	if len(reps) != 1 || reps[0].Source != SourceGuardDuty || reps[0].Kind != KindPortScan || reps[0].CaseID != "a4c1f29e8b7d6c5e4f3a2b1c0d9e8f7a" ||
+		!reps[0].Received.Equal(time.Date(2023, 4, 27, 15, 41, 0, 0, time.UTC)) {
+		t.Errorf("got %+v", reps)
+	}
+	// A mail whose body is not GuardDuty JSON is left to the other formats.
+	bad := []byte("From: AWS Notifications <no-reply@sns.amazonaws.com>\r\nSubject: AWS Notification Message\r\n\r\n" +
+		`{"version":"0","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{"instance-id":"i-0123456789abcdef0","state":"stopped"}}` + "\r\n")
+	if gdMailMatch(mustReadMail(t, bad)) {
+		t.Error("EC2 state-change mail matched as GuardDuty")
+	}
+	if reps, err := Parse(context.Background(), bytes.NewReader(bad)); err == nil && len(reps) > 0 && reps[0].Source == SourceGuardDuty {
+		t.Errorf("non-GuardDuty JSON mail read as GuardDuty")
+	}
+}
+
+func mustReadMail(t *testing.T, b []byte) *mailmsg.Message {
+	t.Helper()
+	m, err := mailmsg.Read(bytes.NewReader(b), mailmsg.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
