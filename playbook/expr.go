@@ -298,6 +298,22 @@ func (sc *scope) resolve(v any) (any, error) {
 	}
 }
 
+// findOperator finds the first == or != outside a quoted string.
+func findOperator(s string) (int, string) {
+	inQuote := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inQuote && c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && i+1 < len(s) && (c == '=' || c == '!') && s[i+1] == '=':
+			return i, s[i : i+2]
+		}
+	}
+	return -1, ""
+}
+
 // condition is a parsed If.
 type condition struct {
 	not   bool
@@ -347,8 +363,9 @@ func parseCondition(s string) (condition, error) {
 		s = strings.TrimSpace(s[len(openDelim) : len(s)-len(closeDelim)])
 	}
 	var c condition
-	for _, op := range []string{"==", "!="} {
-		if l, r, ok := strings.Cut(s, op); ok {
+	if i, op := findOperator(s); i >= 0 {
+		l, r := s[:i], s[i+len(op):]
+		{
 			c.op = op
 			var err error
 			if c.left, err = parseOperand(l); err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
+	"golang.org/x/sys/unix"
 
 	"github.com/abusekit/abusekit/internal/hclogslog"
 	pb "github.com/abusekit/abusekit/internal/pluginproto"
@@ -244,6 +245,66 @@ func fileSHA256(path string) (string, error) {
 // binary with.
 func FileSHA256(path string) (string, error) { return fileSHA256(path) }
 
+// verified caches successful checksum checks by file identity, so that a
+// binary started many times (the host's own executable serving every
+// built-in plugin, say) is hashed once. Any change to the file changes its
+// ctime (which no caller can set) and so misses the cache.
+var verified struct {
+	sync.Mutex
+	m map[fileID]string
+}
+
+type fileID struct {
+	path         string
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+func identify(path string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, nil
+}
+
+// verifyChecksum checks the binary against its pin with go-plugin's
+// SecureConfig, unless the same file (by identity) was verified against the
+// same pin before.
+func verifyChecksum(path string, want []byte) error {
+	id, err := identify(path)
+	if err != nil {
+		return fmt.Errorf("error verifying checksum: %w", err)
+	}
+	key := hex.EncodeToString(want)
+	verified.Lock()
+	hit := verified.m[id] == key
+	verified.Unlock()
+	if hit {
+		return nil
+	}
+	sc := &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+	ok, err := sc.Check(path)
+	if err != nil {
+		return fmt.Errorf("error verifying checksum: %w", err)
+	}
+	if !ok {
+		return goplugin.ErrChecksumsDoNotMatch
+	}
+	if after, err := identify(path); err != nil || after != id {
+		return fmt.Errorf("%w: the file changed while it was being verified", goplugin.ErrChecksumsDoNotMatch)
+	}
+	verified.Lock()
+	if verified.m == nil {
+		verified.m = map[fileID]string{}
+	}
+	verified.m[id] = key
+	verified.Unlock()
+	return nil
+}
+
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
@@ -317,12 +378,14 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 			wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 			wire.EnvLogLevel+"="+strconv.Itoa(int(minLevel(h.logger))),
 		)
+		if err := verifyChecksum(path, want); err != nil {
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: classifyStartError(err, path, s, stderr)}
+		}
 		cmd := exec.Command(path)
 		cmd.Env = env
 		cfg.Cmd = cmd
 		cfg.SkipHostEnv = true
 		cfg.AutoMTLS = true
-		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
 		cfg.Stderr = stderr
 	}
 

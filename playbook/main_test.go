@@ -195,7 +195,11 @@ func TestMain(m *testing.M) {
 		os.Exit(runnerMain())
 	}
 	plugin.ServeIfPlugin(builtins)
-	os.Exit(m.Run())
+	code := m.Run()
+	if greeterBin.path != "" {
+		os.RemoveAll(filepath.Dir(greeterBin.path))
+	}
+	os.Exit(code)
 }
 
 // selfExe returns the test binary and its SHA-256.

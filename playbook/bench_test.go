@@ -1,0 +1,148 @@
+package playbook_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/abusekit/abusekit/playbook"
+)
+
+// BenchmarkStepOutOfProcess measures one step through an out-of-process
+// plugin, journal included (the step's start appended, its end appended and
+// fdatasync'd). It runs a playbook of b.N steps and reports the median step.
+func BenchmarkStepOutOfProcess(b *testing.B) {
+	for _, mode := range []string{"journal-fsync", "no-journal"} {
+		b.Run(mode, func(b *testing.B) {
+			steps := make([]playbook.Step, b.N)
+			for i := range steps {
+				steps[i] = playbook.Step{ID: fmt.Sprintf("s%d", i), Plugin: "util", Action: "greet", Input: map[string]any{"name": "bench"}}
+			}
+			pb, err := playbook.New("bench", steps...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var started time.Time
+			durs := make([]time.Duration, 0, b.N)
+			opts := playbook.Options{
+				Incident: fmt.Sprintf("bench-%d", time.Now().UnixNano()),
+				Plugins:  []playbook.PluginSpec{playbook.Builtin("util")},
+				OnEvent: func(e playbook.Event) {
+					switch e.Kind {
+					case playbook.EventStepStarted:
+						started = e.Time
+					case playbook.EventStepFinished:
+						durs = append(durs, e.Time.Sub(started))
+					}
+				},
+			}
+			if mode == "journal-fsync" {
+				opts.JournalDir = b.TempDir()
+			}
+			r, err := playbook.NewRunner(pb, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			plan, err := r.Plan(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			if _, err := r.Apply(b.Context(), plan); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			slices.Sort(durs)
+			b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "µs/step-median")
+			b.ReportMetric(float64(durs[len(durs)*9/10].Microseconds()), "µs/step-p90")
+		})
+	}
+}
+
+var greeterBin struct {
+	once      sync.Once
+	path, sum string
+	err       error
+}
+
+// buildGreeter builds the example's third-party plugin once per benchmark
+// run.
+func buildGreeter(b *testing.B) (string, string) {
+	greeterBin.once.Do(func() {
+		dir, err := os.MkdirTemp("", "bench-greeter-")
+		if err != nil {
+			greeterBin.err = err
+			return
+		}
+		greeterBin.path = filepath.Join(dir, "greeter")
+		out, err := exec.Command("go", "build", "-o", greeterBin.path, "github.com/abusekit/abusekit/examples/custom-plugin/greeter").CombinedOutput()
+		if err != nil {
+			greeterBin.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		greeterBin.sum, greeterBin.err = playbook.FileSHA256(greeterBin.path)
+	})
+	if greeterBin.err != nil {
+		b.Fatal(greeterBin.err)
+	}
+	return greeterBin.path, greeterBin.sum
+}
+
+// BenchmarkStartFivePlugins measures starting and handshaking all plugins
+// of a five-plugin playbook (checksum check, exec, mTLS, Describe), in
+// parallel. ns/op is the total for the five.
+func BenchmarkStartFivePlugins(b *testing.B) {
+	b.Run("external", func(b *testing.B) {
+		path, sum := buildGreeter(b)
+		var specs []playbook.PluginSpec
+		for i := range 5 {
+			specs = append(specs, playbook.External(fmt.Sprintf("g%d", i), path, sum))
+		}
+		benchStart(b, specs)
+	})
+	b.Run("builtin", func(b *testing.B) {
+		var specs []playbook.PluginSpec
+		for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
+			specs = append(specs, playbook.Builtin(n))
+		}
+		benchStart(b, specs)
+	})
+}
+
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchStart(b *testing.B, specs []playbook.PluginSpec) {
+	var total time.Duration
+	durs := make([]time.Duration, 0, b.N)
+	cpu0 := cpuTime(syscall.RUSAGE_SELF) + cpuTime(syscall.RUSAGE_CHILDREN)
+	for b.Loop() {
+		h := playbook.NewHost(playbook.HostOptions{})
+		t0 := time.Now()
+		if err := h.Start(b.Context(), specs...); err != nil {
+			b.Fatal(err)
+		}
+		d := time.Since(t0)
+		total += d
+		durs = append(durs, d)
+		b.StopTimer()
+		h.Close()
+		b.StartTimer()
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "ms/start-median")
+	// CPU time of host and plugins (the plugins' once they have exited),
+	// which, unlike wall time, a loaded machine does not inflate much.
+	cpu := cpuTime(syscall.RUSAGE_SELF) + cpuTime(syscall.RUSAGE_CHILDREN) - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
