@@ -1,16 +1,61 @@
 // Package abuse reads cloud abuse reports into one typed Report and drafts
 // the reply to the provider.
 //
-// Parse detects the format of what an operator received: a mail (RFC 5322
-// .eml or an mbox of several, MIME multipart, forwarded message/rfc822,
-// quoted-printable, base64, ISO-8859-1 and Windows-1252 charsets, HTML-only
-// bodies), an AWS Trust & Safety notice inside it, a forwarded evidence log in
-// any of the layouts reporters use (see package evidence), X-ARF, ARF (RFC
-// 5965), a GuardDuty finding (raw, GetFindings output, or an EventBridge
-// event), or plain text. Each format's parser can also be called alone.
+// # Reading reports
 //
-// Parsers never panic on bad input and never buffer without bound: Limits caps
-// lines, parts, nesting and total size, and errors are *ParseError values
-// naming the format and line. Input that no parser recognises gives an error
-// that wraps ErrUnknownFormat.
+// Parse detects the format of what an operator received from its first
+// 64 KiB and streams the input through that format's parser. The formats, in
+// the order they are tried:
+//
+//   - GuardDuty findings (raw, GetFindings output, an EventBridge event) and
+//     X-ARF v4 JSON: ParseGuardDuty, ParseXARF.
+//   - An mbox (mboxo or mboxrd) of mails, read one message at a time:
+//     ParseMbox.
+//   - A mail (RFC 5322 .eml): ParseMail. MIME multipart/mixed and
+//     alternative (text/plain preferred), forwarded message/rfc822 parts,
+//     quoted-printable and base64, every charset golang.org/x/text knows
+//     (UTF-8, ISO-8859-1, Windows-1252, …; an unknown or wrong charset
+//     degrades, it does not fail), and HTML-only bodies (text extracted).
+//     Inside the mail, X-ARF, ARF (RFC 5965; also alone: ParseARF) and AWS
+//     Trust & Safety notices are recognised, in the mail itself or in a
+//     message it forwards; a mail that is none of them is read as plain
+//     text.
+//   - The pasted text of a Trust & Safety notice: ParseTrustAndSafety.
+//   - A bare evidence log (Source "firewall-log"): ParseLog, with the
+//     layouts of package evidence (column logs, arrow logs, CSV feeds,
+//     iptables/UFW/nftables, sshd, fail2ban).
+//   - Plain text naming instances, IP addresses, a case or evidence:
+//     ParsePlain.
+//
+// Trust & Safety notices come in four kinds, all read by the same parser:
+// the first notice (AWS ID, Region, EC2 Instance Id, Case Number, the
+// forwarded report after "---Beginning of forwarded report(s)---"), the
+// follow-up ("Abuse Time", "Reported Activity", "Required Actions",
+// "within 24 hours", which with the mail's Date gives the Deadline), the
+// mitigation notice ("Blocked OUTBOUND TCP traffic from instance to remote
+// hosts on port 22" gives a Mitigation) and the open-ports advice ("ALL
+// 0.0.0.0/0", "TCP 22 0.0.0.0/0" give Exposures). The case number, from
+// "Case Number: 17001234567-1" or "[17001234567]" in the subject, is the
+// CaseID; IncidentID derives the incident's identifier from it.
+//
+// # Streaming and limits
+//
+// A forwarded log can be millions of lines. With WithEvidenceFunc each
+// evidence record goes to the caller as it is read and reports keep only
+// EvidenceCount; with WithReportFunc each report goes to the caller when
+// complete (an mbox message by message). A single-part mail streams its
+// body, so a notice with a 1,000,000-line forwarded log parses in a few
+// megabytes of memory. Without WithEvidenceFunc, a report keeps at most
+// WithMaxEvidence records.
+//
+// Parsers never panic on bad input and never buffer without bound: Limits
+// caps the input's size, line length, MIME parts, nesting and reports, and
+// exceeding one gives an error wrapping ErrTooLarge. Errors are *ParseError
+// values naming the format and line. Input that no parser recognises gives
+// an error that wraps ErrUnknownFormat and names the formats tried.
+//
+// # Replying
+//
+// DraftReply writes the answer to the provider from a Report and the
+// corrective actions taken.
 package abuse

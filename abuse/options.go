@@ -76,9 +76,11 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithLimits replaces DefaultLimits; zero fields keep their default.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
-// WithReferenceTime sets the time that times without a year (syslog) and
-// relative deadlines are read against. By default, the notice's Date header,
-// else the current time.
+// WithReferenceTime sets the time that times without a year (syslog) are
+// read against, instead of the notice's Date header (else the current time).
+// A relative deadline ("within 24 hours") counts from the notice's Date, or
+// from this time when the input has none (pasted text); with neither,
+// Report.Deadline stays zero rather than being guessed.
 func WithReferenceTime(t time.Time) Option { return func(o *options) { o.now = t } }
 
 // WithMaxEvidence caps how many evidence records each Report keeps in

@@ -179,9 +179,8 @@ func (n *noticeReader) evidence(e Evidence) error {
 	if len(n.dstPorts) < 1024 && e.DstPort != 0 {
 		n.dstPorts[e.DstPort] = true
 	}
-	if e.DstPort == 22 || e.DstPort == 3389 {
-		l := strings.ToLower(e.Raw)
-		if strings.Contains(l, "sshd") || strings.Contains(l, "fail2ban") || strings.Contains(l, "password") || strings.Contains(l, "invalid user") {
+	if e.DstPort == 22 || e.DstPort == 3389 || e.DstPort == 0 {
+		if r := e.Raw; strings.Contains(r, "sshd") || strings.Contains(r, "fail2ban") || strings.Contains(r, "assword") || strings.Contains(r, "nvalid user") || strings.Contains(r, "uthentication fail") {
 			n.sshLike++
 		}
 	}

@@ -273,7 +273,7 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 		p("evidence", "none")
 		return
 	}
-	p("evidence", "%d records, %d distinct targets, %d distinct ports%s", r.EvidenceCount, len(st.targets), len(st.ports), protoList(st.protos))
+	p("evidence", "%d records, %s distinct targets, %s distinct ports%s", r.EvidenceCount, atLeast(len(st.targets)), atLeast(len(st.ports)), protoList(st.protos))
 	if len(st.ports) > 0 {
 		p("top ports", "%s", topPorts(st.ports, 10))
 	}
@@ -336,4 +336,13 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dh %dm", h, m)
 	}
 	return fmt.Sprintf("%dm", m)
+}
+
+// atLeast writes a count of distinct values, which stops growing at
+// maxDistinct to bound memory.
+func atLeast(n int) string {
+	if n >= maxDistinct {
+		return fmt.Sprintf("at least %d", n)
+	}
+	return fmt.Sprint(n)
 }
