@@ -34,6 +34,11 @@ type config struct {
 	maxLine int
 	proto   string
 	raw     *rawArena // where Raw strings are carved from; nil: allocate each
+	tcache  struct {  // the last time text read after the columns, and its time
+		key [40]byte
+		n   int
+		t   time.Time
+	}
 }
 
 func newConfig(o Options) config {

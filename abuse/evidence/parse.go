@@ -98,6 +98,9 @@ func (c *config) parseLine(r *Record, line []byte, hint string) (Layout, bool) {
 	toks := tokenize(line, arr[:0:fastTokens])
 	if len(toks) >= 3 && len(toks) < fastTokens && startsColumns(toks, r) {
 		// The fast path: a column log line with the addresses first.
+		if len(toks) > 3 && c.cachedTime(r, line, toks[3:]) {
+			toks = toks[:3] // the rest was the time
+		}
 		c.columnsRest(r, toks, 0, 3, hint)
 		c.setRaw(r, line)
 		return LayoutColumns, true
@@ -112,6 +115,31 @@ func (c *config) parseLine(r *Record, line []byte, hint string) (Layout, bool) {
 	}
 	c.setRaw(r, line)
 	return l, true
+}
+
+// cachedTime reads the time that the tokens after a line's columns spell,
+// remembering the last one: in a log, runs of lines share a time. Tokens
+// are subslices of line, so their offsets come from their capacities.
+func (c *config) cachedTime(r *Record, line []byte, after [][]byte) bool {
+	first, last := after[0], after[len(after)-1]
+	start := cap(line) - cap(first)
+	end := cap(line) - cap(last) + len(last)
+	if start < 0 || end > len(line) || start >= end || end-start > len(c.tcache.key) {
+		return false
+	}
+	text := line[start:end]
+	if c.tcache.n > 0 && string(c.tcache.key[:c.tcache.n]) == string(text) {
+		r.Time = c.tcache.t
+		return true
+	}
+	t, n, ok := c.parseTime(after)
+	if !ok || n != len(after) {
+		return false
+	}
+	c.tcache.n = copy(c.tcache.key[:], text)
+	c.tcache.t = t
+	r.Time = t
+	return true
 }
 
 func (c *config) setRaw(r *Record, line []byte) {

@@ -160,3 +160,28 @@ func TestScannerBinaryJunk(t *testing.T) {
 		t.Errorf("the record after the junk was lost: %+v", got)
 	}
 }
+
+func TestScannerTimeCacheMatchesParseLine(t *testing.T) {
+	lines := []string{
+		"203.0.113.1 192.0.2.1 22 Thu Apr 27 14:46:47 2023",
+		"203.0.113.2 192.0.2.2 23 Thu Apr 27 14:46:47 2023",
+		"203.0.113.3 192.0.2.3 24 Thu Apr 27 14:46:48 2023",
+		"203.0.113.4 192.0.2.4 25 Thu Apr  27 14:46:48 2023",
+		"203.0.113.5 192.0.2.5 26 Apr 27 14:46:48",
+		"203.0.113.6 192.0.2.6 27 Apr 27 14:46:48",
+		"203.0.113.7 192.0.2.7 28 Thu Apr 27 14:46:48 2023 extra",
+		"203.0.113.8 192.0.2.8 29 Thu Apr 27 14:46:48 2023",
+		"203.0.113.9 192.0.2.9 30",
+		"203.0.113.9 192.0.2.9 31 Thu Apr 27 14:46:48 2023",
+	}
+	got, err := scanAll(t, strings.NewReader(strings.Join(lines, "\n")), Options{Reference: ref})
+	if err != nil || len(got) != len(lines) {
+		t.Fatalf("got %d records, err %v", len(got), err)
+	}
+	for i, g := range got {
+		want, _ := ParseLine([]byte(lines[i]), Options{Reference: ref})
+		if diff := cmp.Diff(want, g.Rec, cmpRecord); diff != "" {
+			t.Errorf("line %d (-ParseLine +Scanner):\n%s", i+1, diff)
+		}
+	}
+}
