@@ -147,7 +147,13 @@ type gdEnvelope struct {
 	Account string
 	Region  string
 	Time    string
+	depth   int // envelopes and lists around the finding so far
 }
+
+// gdMaxDepth bounds the wrapping a finding may come in (SNS around an
+// event around a findings list …), so that a hostile chain of "detail"
+// objects costs no more than a few passes over the input.
+const gdMaxDepth = 4
 
 // gdProbe tells the shapes apart.
 type gdProbe struct {
@@ -171,10 +177,15 @@ func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessag
 	if len(raw) == 0 || raw[0] != '{' {
 		return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: errors.New("expected a JSON object (finding, GetFindings output or EventBridge event)")}
 	}
+	if env.depth > gdMaxDepth {
+		return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: fmt.Errorf("finding wrapped in more than %d envelopes", gdMaxDepth)}
+	}
 	var p gdProbe
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return arfJSONError(gdFormat, data, off, err)
 	}
+	inner := env
+	inner.depth++
 	switch {
 	case strings.EqualFold(p.Type, "Notification") && len(p.Message) > 0 && p.Message[0] == '"':
 		// An SNS notification (SQS queue, HTTP subscription) around the event.
@@ -182,14 +193,14 @@ func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessag
 		if err := json.Unmarshal(p.Message, &msg); err != nil {
 			return arfJSONError(gdFormat, data, off, err)
 		}
-		return gdValue(ctx, sink, data, json.RawMessage(msg), off, env)
+		return gdValue(ctx, sink, data, json.RawMessage(msg), off, inner)
 	case len(p.Detail) > 0 && !bytes.Equal(p.Detail, []byte("null")):
 		if p.DetailType != "" && !strings.EqualFold(p.DetailType, "GuardDuty Finding") {
 			return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: fmt.Errorf("EventBridge event of detail-type %q, not a GuardDuty Finding", p.DetailType)}
 		}
-		env = gdEnvelope{Account: p.Account, Region: p.Region, Time: p.Time}
+		inner = gdEnvelope{Account: p.Account, Region: p.Region, Time: p.Time, depth: inner.depth}
 		// detail is normally the finding; some tools wrap a findings list.
-		return gdValue(ctx, sink, data, p.Detail, off+int64(bytes.Index(raw, p.Detail)), env)
+		return gdValue(ctx, sink, data, p.Detail, off+int64(bytes.Index(raw, p.Detail)), inner)
 	case len(p.Findings) > 0:
 		// Stream the list: each finding decoded on its own, at its offset.
 		base := off + int64(bytes.Index(raw, p.Findings))
@@ -209,7 +220,7 @@ func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessag
 				return arfJSONError(gdFormat, data, base, err)
 			}
 			start := dec.InputOffset() - int64(len(f))
-			if err := gdValue(ctx, sink, data, f, base+start, env); err != nil {
+			if err := gdValue(ctx, sink, data, f, base+start, inner); err != nil {
 				return err
 			}
 		}

@@ -383,6 +383,7 @@ func TestParseGuardDutyBadInput(t *testing.T) {
 		{"second finding bad", "{\"Findings\": [\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":\"Recon:EC2/Portscan\",\n\"Service\":{\"Count\":\"x\"}}]}", 5, "service.count"},
 		{"findings truncated", "{\"Findings\": [\n{\"Type\":\"Recon:EC2/Portscan\",\"Service\":{}},\n{\"Type\":", 3, "truncated"},
 		{"second line bad", `{"type":"Recon:EC2/Portscan","service":{}}` + "\n" + `{"type":"Recon:EC2/Portscan","service":{"count":"many"}}`, 2, "count"},
+		{"deep detail chain", strings.Repeat(`{"detail":`, 50) + `{"type":"Recon:EC2/Portscan","service":{}}` + strings.Repeat("}", 50), 1, "envelopes"},
 		{"trailing junk", string(good) + "\n}", strings.Count(string(good), "\n") + 2, "invalid character"},
 	}
 	for _, tt := range tests {
