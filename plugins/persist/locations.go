@@ -282,7 +282,9 @@ func (f *finder) wantsDir(dir string) {
 			continue
 		}
 		var v verdict
-		if tv := judgePath(target); tv.sev > Info {
+		// A link into ~/.config/systemd/user is how user units are
+		// enabled: only world-writable or hidden system places count.
+		if tv := judgePath(target); tv.sev > Low {
 			v.merge(tv)
 		}
 		if _, err := f.fs.Resolve(p, true); err != nil {
