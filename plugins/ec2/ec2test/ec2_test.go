@@ -22,6 +22,9 @@ func newEC2(t *testing.T, opts ...ec2test.Option) (*ec2test.Server, *ec2.Client)
 	t.Cleanup(srv.Close)
 	cfg := srv.Config()
 	cfg.RetryMaxAttempts = 1
+	// Adaptive mode would slow the client down after each throttle; the
+	// tests count raw server answers.
+	cfg.RetryMode = aws.RetryModeStandard
 	return srv, ec2.NewFromConfig(cfg)
 }
 
