@@ -232,6 +232,12 @@ type ClientOptions struct {
 	MaxAttempts int
 	// MaxBackoff between attempts; default 20s.
 	MaxBackoff time.Duration
+	// RetryMode is aws.RetryModeAdaptive (the default: client-side rate
+	// limiting that slows down on throttling) or aws.RetryModeStandard.
+	RetryMode aws.RetryMode
+	// Backoff replaces the SDK's backoff (which waits at least 1s after a
+	// throttle); tests against the emulator shorten it.
+	Backoff retry.BackoffDelayer
 	// EC2, AutoScaling, ELBv2, CloudWatch are passed to the service
 	// constructors after New's own settings (e.g. to set BaseEndpoint).
 	EC2         []func(*awsec2.Options)
@@ -253,9 +259,12 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 		}
 	}
 	c := cfg.Copy()
+	if o.RetryMode == "" {
+		o.RetryMode = aws.RetryModeAdaptive
+	}
 	c.Retryer = func() aws.Retryer { return newRetryer(o) }
 	c.RetryMaxAttempts = 0
-	c.RetryMode = aws.RetryModeAdaptive
+	c.RetryMode = o.RetryMode
 
 	// EC2 throttles each API action on its own token bucket, so every
 	// operation gets its own client and with it its own adaptive rate
@@ -306,12 +315,19 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 }
 
 func newRetryer(o ClientOptions) aws.Retryer {
+	std := func(so *retry.StandardOptions) {
+		so.MaxAttempts = o.MaxAttempts
+		so.MaxBackoff = o.MaxBackoff
+		so.RateLimiter = ratelimit.None
+		if o.Backoff != nil {
+			so.Backoff = o.Backoff
+		}
+	}
+	if o.RetryMode == aws.RetryModeStandard {
+		return retry.NewStandard(std)
+	}
 	return retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
-		ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) {
-			so.MaxAttempts = o.MaxAttempts
-			so.MaxBackoff = o.MaxBackoff
-			so.RateLimiter = ratelimit.None
-		})
+		ao.StandardOptions = append(ao.StandardOptions, std)
 	})
 }
 

@@ -96,8 +96,11 @@ type InstanceContain struct {
 	State      string      `json:"state"`
 	Interfaces []Interface `json:"interfaces"` // current groups per ENI
 	// Current protection; Contain turns on the ones that are off.
-	TerminationProtection bool              `json:"termination_protection"`
-	StopProtection        bool              `json:"stop_protection"`
+	// nil: not read at plan time (batches above PlanAttributeLimit);
+	// ApplyContain reads them right before acting, so the undo record
+	// stays exact.
+	TerminationProtection *bool             `json:"termination_protection"`
+	StopProtection        *bool             `json:"stop_protection"`
 	AutoScalingGroup      string            `json:"auto_scaling_group,omitempty"`
 	ASGAction             ASGMode           `json:"asg_action,omitempty"`
 	DecrementDesired      bool              `json:"decrement_desired,omitempty"`
@@ -374,16 +377,12 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		if len(ic.Interfaces) == 0 {
 			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
 		}
-		for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop} {
-			out, err := c.DescribeInstanceAttribute.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
+		if len(ids) <= PlanAttributeLimit {
+			tp, sp, err := readProtection(ctx, c, id)
 			if err != nil {
-				return stepErr(stepContain, "DescribeInstanceAttribute", id, err)
+				return err
 			}
-			if attr == types.InstanceAttributeNameDisableApiTermination {
-				ic.TerminationProtection = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
-			} else {
-				ic.StopProtection = out.DisableApiStop != nil && aws.ToBool(out.DisableApiStop.Value)
-			}
+			ic.TerminationProtection, ic.StopProtection = &tp, &sp
 		}
 		if g := asgOf[id]; g != "" && !isStandbyOrDetached(asgState[id]) {
 			ic.AutoScalingGroup = g
@@ -403,7 +402,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 				ic.TagsToAdd[k] = v
 			}
 		}
-		ic.AlreadyContained = contained && ic.TerminationProtection && ic.StopProtection && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
+		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
 	})
@@ -452,7 +451,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	if c == nil {
 		return nil, &StepError{Step: stepContain, Err: ErrMissingClient}
 	}
-	if err := need(stepContain, c.CreateTags, c.ModifyInstanceAttribute, c.ModifyNetworkInterfaceAttr, c.CreateSecurityGroup,
+	if err := need(stepContain, c.CreateTags, c.ModifyInstanceAttribute, c.DescribeInstanceAttribute, c.ModifyNetworkInterfaceAttr, c.CreateSecurityGroup,
 		c.AuthorizeSecurityGroupIngress, c.AuthorizeSecurityGroupEgress, c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
 		return nil, err
 	}
@@ -611,27 +610,43 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 			owner[t.TargetGroupARN] = append(owner[t.TargetGroupARN], ic.InstanceID)
 		}
 	}
-	for _, arn := range tgOrder {
-		tds, ids := byTG[arn], owner[arn]
-		for i := 0; i < len(tds); i += 200 {
-			j := min(i+200, len(tds))
-			if _, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: tds[i:j]}); err != nil {
-				errs = append(errs, stepErr(stepContain, "DeregisterTargets", arn, err))
-				for _, id := range ids[i:j] {
-					failed.Store(id, true)
-				}
-				continue
+	// Detaching from an Auto Scaling group already deregisters the instance
+	// from the group's target groups; DeregisterTargets then answers
+	// InvalidTarget for the whole batch, so a failed batch is retried one
+	// target at a time and InvalidTarget counts as done (and is not
+	// recorded for undo: re-attaching to the group re-registers it).
+	deregister := func(arn string, tds []elbtypes.TargetDescription, ids []string) {
+		_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: tds})
+		if err != nil && errCode(err) == "InvalidTarget" && len(tds) > 1 {
+			for k := range tds {
+				deregisterOne(ctx, c, arn, tds[k], ids[k], undo, &errs, &failed)
 			}
-			for k := i; k < j; k++ {
+			return
+		}
+		if err != nil && errCode(err) != "InvalidTarget" {
+			errs = append(errs, stepErr(stepContain, "DeregisterTargets", arn, err))
+			for _, id := range ids {
+				failed.Store(id, true)
+			}
+			return
+		}
+		if err == nil {
+			for k := range tds {
 				ref := TargetRef{TargetGroupARN: arn, Port: aws.ToInt32(tds[k].Port), AvailabilityZone: aws.ToString(tds[k].AvailabilityZone)}
 				undo.update(ids[k], func(u *InstanceUndo) { u.TargetGroups = append(u.TargetGroups, ref) })
 			}
 		}
 	}
+	for _, arn := range tgOrder {
+		tds, ids := byTG[arn], owner[arn]
+		for i := 0; i < len(tds); i += 200 {
+			j := min(i+200, len(tds))
+			deregister(arn, tds[i:j], ids[i:j])
+		}
+	}
 
-	// 5. Per instance, pipelined so that each action's rate limit drains in
-	// parallel: protection; passthrough on every ENI; dwell; quarantine on
-	// every ENI. The quarantine move runs even when ctx is cancelled after
+	// 5. Per instance: protection; and passthrough on every ENI, dwell,
+	// quarantine on every ENI. The quarantine move runs even when ctx is cancelled after
 	// the passthrough move (bounded by a fresh 2-minute timeout), so no
 	// interface is left in the all-traffic group.
 	move := func(ctx context.Context, ic InstanceContain, role string) error {
@@ -662,37 +677,94 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 		return nil
 	}
-	err := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			return nil
-		}
-		if err := protect(ctx, c, ic, undo); err != nil {
-			return err
-		}
-		perr := move(ctx, ic, RolePassthrough)
-		if o.Dwell > 0 {
-			_ = sleep(ctx, o.Dwell)
-		}
-		qctx := ctx
-		if ctx.Err() != nil {
-			var cancel context.CancelFunc
-			qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			defer cancel()
-		}
-		// Even if the passthrough move failed part-way, land the quarantine.
-		qerr := move(qctx, ic, RoleQuarantine)
-		return errors.Join(perr, qerr)
-	})
-	if err != nil {
+	// Protection and the group moves are independent, and EC2 rate-limits
+	// each action on its own bucket: two pools run side by side so neither
+	// waits on the other's throttling.
+	var perr, merr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		perr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			if _, bad := failed.Load(ic.InstanceID); bad {
+				return nil
+			}
+			return protect(ctx, c, ic, undo)
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		merr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			if _, bad := failed.Load(ic.InstanceID); bad {
+				return nil
+			}
+			perr := move(ctx, ic, RolePassthrough)
+			if o.Dwell > 0 {
+				_ = sleep(ctx, o.Dwell)
+			}
+			qctx := ctx
+			if ctx.Err() != nil {
+				var cancel context.CancelFunc
+				qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+				defer cancel()
+			}
+			// Even if the passthrough move failed part-way, land the quarantine.
+			qerr := move(qctx, ic, RoleQuarantine)
+			return errors.Join(perr, qerr)
+		})
+	}()
+	wg.Wait()
+	if err := errors.Join(perr, merr); err != nil {
 		errs = append(errs, err)
 	}
 	undo.sort()
 	return undo, errors.Join(errs...)
 }
 
+func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.TargetDescription, id string, undo *ContainUndo, errs *[]error, failed *sync.Map) {
+	_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: []elbtypes.TargetDescription{td}})
+	switch {
+	case err == nil:
+		ref := TargetRef{TargetGroupARN: arn, Port: aws.ToInt32(td.Port), AvailabilityZone: aws.ToString(td.AvailabilityZone)}
+		undo.update(id, func(u *InstanceUndo) { u.TargetGroups = append(u.TargetGroups, ref) })
+	case errCode(err) == "InvalidTarget":
+	default:
+		*errs = append(*errs, stepErr(stepContain, "DeregisterTargets", arn, err))
+		failed.Store(id, true)
+	}
+}
+
+// PlanAttributeLimit is the batch size up to which PlanContain reads each
+// instance's protection attributes (two DescribeInstanceAttribute calls
+// per instance); above it ApplyContain reads them in its per-instance
+// pipeline, where their rate limit drains alongside the others.
+const PlanAttributeLimit = 100
+
+func readProtection(ctx context.Context, c *Clients, id string) (term, stop bool, err error) {
+	for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop} {
+		out, err := c.DescribeInstanceAttribute.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
+		if err != nil {
+			return false, false, stepErr(stepContain, "DescribeInstanceAttribute", id, err)
+		}
+		if attr == types.InstanceAttributeNameDisableApiTermination {
+			term = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
+		} else {
+			stop = out.DisableApiStop != nil && aws.ToBool(out.DisableApiStop.Value)
+		}
+	}
+	return term, stop, nil
+}
+
 // protect turns on termination and stop protection where off.
 func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainUndo) error {
-	if !ic.TerminationProtection {
+	if ic.TerminationProtection == nil || ic.StopProtection == nil {
+		tp, sp, err := readProtection(ctx, c, ic.InstanceID)
+		if err != nil {
+			return err
+		}
+		ic.TerminationProtection, ic.StopProtection = &tp, &sp
+	}
+	if !*ic.TerminationProtection {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
@@ -700,7 +772,7 @@ func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainU
 		}
 		undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
 	}
-	if !ic.StopProtection {
+	if !*ic.StopProtection {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
