@@ -43,7 +43,7 @@ type ManifestFile struct {
 // capture writes the evidence of a frozen tree. It returns the manifest's
 // path and the evidence it could not get; err is for failures that leave
 // no usable evidence directory.
-func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd) (string, []string, error) {
+func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd, cgroupsBefore map[int]string) (string, []string, error) {
 	dir := plan.EvidenceDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, err
@@ -105,6 +105,10 @@ func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd) 
 		p = st.PPID
 	}
 	c.json("parents.json", "/proc/PID/stat of each ancestor", chain)
+	if cgroupsBefore != nil {
+		// /proc/PID/cgroup now names the freezer; this is where they were.
+		c.json("cgroups-before-freeze.json", "/proc/PID/cgroup before the move to the freezer", cgroupsBefore)
+	}
 
 	m.Finished = time.Now().UTC()
 	m.Errors = c.warns

@@ -20,9 +20,14 @@
 //
 // PlanStop and Stop stop a process safely: the plan checks the refusals
 // (PID 1, kernel threads, the caller and its ancestors, a changed identity)
-// and records the process's identity; Stop, only when told to apply,
-// freezes the process tree, captures evidence most volatile first into a
-// directory with a SHA-256 manifest, re-checks the identity and kills.
+// and records the process's identity (start time, executable device and
+// inode); Stop, only when told to apply, opens pidfds (so a reused PID can
+// never be signalled), freezes the process tree (a cgroup v2 freezer when
+// the host has one, else SIGSTOP), captures evidence most volatile first
+// into a directory with a SHA-256 manifest (sockets, descriptors, maps,
+// optionally memory, environ, cmdline, status, links, parent chain, the
+// executable copied through /proc/PID/exe even when deleted, and deleted
+// files held open), re-checks every identity right before and kills.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest).

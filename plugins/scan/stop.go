@@ -54,6 +54,10 @@ type StopOptions struct {
 	MaxFileSize int64
 	// FreezeWait bounds the wait for the tree to stop; default 5 s.
 	FreezeWait time.Duration
+	// Freezer picks how the tree is frozen: FreezeCgroup, FreezeSignal,
+	// or "" for the cgroup v2 freezer when the host has a cgroup v2
+	// hierarchy and SIGSTOP otherwise (and when the cgroup cannot be made).
+	Freezer string
 	// Logger receives progress records; default discards.
 	Logger *slog.Logger `json:"-"`
 }
@@ -73,8 +77,9 @@ type Identity struct {
 // anything; it serializes to JSON for approval.
 type StopPlan struct {
 	Target      Identity    `json:"target"`
-	Tree        []Identity  `json:"tree"` // descendants, frozen and killed with it
-	Freeze      string      `json:"freeze"`
+	Tree        []Identity  `json:"tree"`                 // descendants, frozen and killed with it
+	Freeze      string      `json:"freeze"`               // FreezeCgroup or FreezeSignal
+	CgroupDir   string      `json:"cgroup_dir,omitempty"` // the freezer cgroup Stop creates
 	EvidenceDir string      `json:"evidence_dir"`
 	Steps       []string    `json:"steps"`
 	Options     StopOptions `json:"options"`
@@ -114,6 +119,18 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 		return StopPlan{}, err
 	}
 	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts}
+	switch opts.Freezer {
+	case "", FreezeCgroup:
+		if m := cgroup2Mount(fs); m != "" {
+			plan.Freeze = FreezeCgroup
+			plan.CgroupDir = filepath.Join(m, fmt.Sprintf("abusekit-freeze-%d-%d", pid, id.StartTime))
+		} else if opts.Freezer == FreezeCgroup {
+			return StopPlan{}, errors.New("scan: no cgroup v2 hierarchy for the cgroup freezer")
+		}
+	case FreezeSignal:
+	default:
+		return StopPlan{}, fmt.Errorf("scan: unknown freezer %q", opts.Freezer)
+	}
 	if !opts.NoTree {
 		for _, d := range descendants(fs, pid) {
 			did, dst, err := identify(fs, d)
@@ -137,12 +154,19 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	}
 	plan.Steps = []string{
 		fmt.Sprintf("re-check identity of pid %d (%s, start %d, exe %s inode %d)", pid, id.Comm, id.StartTime, id.Exe, id.ExeIno),
-		fmt.Sprintf("freeze %d process(es) with SIGSTOP through pidfds: %v", n, treePIDs(plan)),
+		freezeStep(plan, n),
 		fmt.Sprintf("capture evidence into %s: sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, mem),
 		"re-check identity of every frozen process",
 		fmt.Sprintf("SIGKILL %d process(es) and wait for them to exit", n),
 	}
 	return plan, nil
+}
+
+func freezeStep(p StopPlan, n int) string {
+	if p.Freeze == FreezeCgroup {
+		return fmt.Sprintf("freeze %d process(es) %v in cgroup %s (cgroup v2 freezer; SIGSTOP if it cannot be made)", n, treePIDs(p), p.CgroupDir)
+	}
+	return fmt.Sprintf("freeze %d process(es) with SIGSTOP through pidfds: %v", n, treePIDs(p))
 }
 
 func treePIDs(p StopPlan) []int {
@@ -261,6 +285,7 @@ type ApplyOptions struct {
 // StopResult is what Stop did.
 type StopResult struct {
 	DryRun      bool     `json:"dry_run"`
+	Freeze      string   `json:"freeze,omitempty"` // the freezer used
 	Plan        StopPlan `json:"plan"`
 	Frozen      []int    `json:"frozen"`
 	Killed      []int    `json:"killed"`
@@ -326,18 +351,50 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 
 	// Freeze: the target first so it cannot fork more, then the tree,
 	// then any child born in between.
+	var fz *cgroupFreezer
+	if plan.Freeze == FreezeCgroup {
+		fz, err = newCgroupFreezer(fs, cgroup2Mount(fs), plan.CgroupDir)
+		if err != nil {
+			if plan.Options.Freezer == FreezeCgroup {
+				return res, fmt.Errorf("scan: %w", err)
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("cgroup freezer unavailable, using SIGSTOP: %v", err))
+		}
+	}
+	res.Freeze = FreezeSignal
+	if fz != nil {
+		res.Freeze = FreezeCgroup
+	}
+	var stopped []pidfd // frozen with SIGSTOP
 	frozen := map[int]bool{}
+	freeze := func(m pidfd) {
+		if fz != nil {
+			err := fz.add(m.id.PID)
+			if err == nil {
+				if len(frozen) == 0 {
+					err = fz.set(true)
+				}
+				if err == nil {
+					frozen[m.id.PID] = true
+					res.Frozen = append(res.Frozen, m.id.PID)
+					return
+				}
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("pid %d: %v; using SIGSTOP", m.id.PID, err))
+		}
+		if err := unix.PidfdSendSignal(m.fd, unix.SIGSTOP, nil, 0); err != nil {
+			log.Warn("scan: SIGSTOP failed", "pid", m.id.PID, "err", err)
+			return
+		}
+		stopped = append(stopped, m)
+		frozen[m.id.PID] = true
+		res.Frozen = append(res.Frozen, m.id.PID)
+	}
 	for round := 0; round < 3; round++ {
 		for _, m := range members {
-			if frozen[m.id.PID] {
-				continue
+			if !frozen[m.id.PID] {
+				freeze(m)
 			}
-			if err := unix.PidfdSendSignal(m.fd, unix.SIGSTOP, nil, 0); err != nil {
-				log.Warn("scan: SIGSTOP failed", "pid", m.id.PID, "err", err)
-				continue
-			}
-			frozen[m.id.PID] = true
-			res.Frozen = append(res.Frozen, m.id.PID)
 		}
 		if plan.Options.NoTree {
 			break
@@ -365,18 +422,30 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		}
 	}
 	resume := func() {
-		for _, m := range members {
+		if fz != nil {
+			fz.release()
+		}
+		for _, m := range stopped {
 			_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
 		}
 	}
-	if err := waitStopped(ctx, fs, members, plan.Options.FreezeWait); err != nil {
+	if fz != nil && len(stopped) < len(res.Frozen) {
+		if err := fz.wait(ctx, plan.Options.FreezeWait); err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+	}
+	if err := waitStopped(ctx, fs, stopped, plan.Options.FreezeWait); err != nil {
 		res.Warnings = append(res.Warnings, err.Error())
 	}
-	log.Info("scan: frozen", "pids", res.Frozen)
+	log.Info("scan: frozen", "pids", res.Frozen, "freezer", res.Freeze)
 
 	// Capture, most volatile first.
 	res.EvidenceDir = plan.EvidenceDir
-	manifest, warns, err := capture(ctx, fs, plan, members)
+	var before map[int]string
+	if fz != nil {
+		before = fz.before
+	}
+	manifest, warns, err := capture(ctx, fs, plan, members, before)
 	res.Warnings = append(res.Warnings, warns...)
 	if err != nil {
 		resume()
@@ -405,6 +474,11 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	}
 	if err := waitGone(ctx, fs, members, 5*time.Second); err != nil {
 		res.Warnings = append(res.Warnings, err.Error())
+	}
+	if fz != nil {
+		if err := fz.remove(5 * time.Second); err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
 	}
 	log.Info("scan: killed", "pids", res.Killed, "evidence", res.EvidenceDir)
 	return res, nil

@@ -63,9 +63,20 @@ func state(pid int) byte {
 }
 
 // TestStopRealProcess stops a real process running from a copied binary
-// that was then deleted, holding a deleted file open, with a child.
+// that was then deleted, holding a deleted file open, with a child, with
+// each freezer.
 func TestStopRealProcess(t *testing.T) {
 	needLiveRoot(t)
+	t.Run("sigstop", func(t *testing.T) { testStopReal(t, FreezeSignal) })
+	t.Run("cgroup", func(t *testing.T) {
+		if cgroup2Mount(procfs.NewDefaultFS()) == "" {
+			t.Skip("no cgroup v2 hierarchy mounted")
+		}
+		testStopReal(t, FreezeCgroup)
+	})
+}
+
+func testStopReal(t *testing.T, freezer string) {
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "work32")
 	sum := copyBinary(t, "/bin/sh", exe)
@@ -99,7 +110,7 @@ func TestStopRealProcess(t *testing.T) {
 	}
 
 	ev := filepath.Join(dir, "evidence")
-	plan, err := PlanStop(context.Background(), pid, StopOptions{EvidenceDir: ev, MaxMemory: 1 << 20})
+	plan, err := PlanStop(context.Background(), pid, StopOptions{EvidenceDir: ev, MaxMemory: 1 << 20, Freezer: freezer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +130,13 @@ func TestStopRealProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Killed, []int{pid, child}) {
-		t.Errorf("killed %v, want [%d %d]", res.Killed, pid, child)
+	if !slices.Equal(res.Killed, []int{pid, child}) || res.Freeze != freezer {
+		t.Errorf("killed %v with %s, want [%d %d] with %s (warnings %v)", res.Killed, res.Freeze, pid, child, freezer, res.Warnings)
+	}
+	if plan.CgroupDir != "" {
+		if _, err := os.Stat(plan.CgroupDir); !os.IsNotExist(err) {
+			t.Errorf("freezer cgroup %s left behind: %v", plan.CgroupDir, err)
+		}
 	}
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.String() != "signal: killed" {
@@ -272,4 +288,47 @@ func kernelThread() int {
 		}
 	}
 	return 0
+}
+
+// TestCgroupFreezer freezes a real process in a cgroup v2 freezer, checks
+// that it is frozen there, and releases it back where it was.
+func TestCgroupFreezer(t *testing.T) {
+	needLiveRoot(t)
+	fs := procfs.NewDefaultFS()
+	mount := cgroup2Mount(fs)
+	if mount == "" {
+		t.Skip("no cgroup v2 hierarchy mounted")
+	}
+	cmd := exec.Command("/bin/sleep", "600")
+	startCmd(t, cmd)
+	pid := cmd.Process.Pid
+	before := cgroupPath(fs, pid)
+	dir := filepath.Join(mount, "abusekit-test-"+itoa(os.Getpid()))
+	fz, err := newCgroupFreezer(fs, mount, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fz.release() })
+	if err := fz.add(pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := fz.set(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := fz.wait(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := cgroupPath(fs, pid); got != "/"+filepath.Base(dir) {
+		t.Errorf("cgroup while frozen = %q", got)
+	}
+	fz.release()
+	if got := cgroupPath(fs, pid); got != before {
+		t.Errorf("cgroup after release = %q, want %q", got, before)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("freezer cgroup not removed: %v", err)
+	}
+	if s := state(pid); s != 'S' {
+		t.Errorf("state after release %c, want S", s)
+	}
 }
