@@ -23,8 +23,8 @@
 //     tcpdump's time of day without a date takes the date of
 //     Options.Reference (the day before, if that would be after it).
 //   - LayoutCSV: a comma-, semicolon- or tab-separated feed whose header
-//     names the columns: timestamp/time/date, src/src_ip/source/source_ip/
-//     attacker, dst/dst_ip/destination/target/victim, src_port/sport,
+//     names the columns: timestamp/time/date, src/src_ip/source/source_ip/attacker,
+//     dst/dst_ip/destination/target/victim, src_port/sport,
 //     dst_port/dport/port, proto/protocol (any case; spaces, '-' and '_'
 //     alike). Rows are split by encoding/csv; times are any layout below,
 //     or Unix seconds or milliseconds. Only Scanner reads CSV: a row means
@@ -59,9 +59,12 @@
 //
 // # Limits
 //
-// A Scanner holds one buffer of about Options.MaxLineBytes (1 MiB by
+// A Scanner holds one line buffer, which starts at 32 KiB and grows only as
+// far as the longest line met, at most Options.MaxLineBytes (1 MiB by
 // default); a longer line stops it with a *LineError wrapping
-// ErrLineTooLong, without buffering the line. Binary junk is skipped.
+// ErrLineTooLong, without buffering the line. Binary junk is skipped. A
+// read error stops it too (a line cut short by it is not read), as a
+// *LineError naming the line it was reading.
 // Addresses are parsed with net/netip (IPv4-mapped IPv6 addresses are
 // unmapped); no regular expressions are used.
 //
@@ -69,7 +72,10 @@
 //
 // The column layout with ctime times, the shape of the seed incident's log,
 // takes a fast path: byte-level field splitting, a hand-written IPv4 and
-// time parser, and Raw strings carved from shared 32 KiB blocks (a Scanner
-// allocates once per few hundred records). BenchmarkScanner and
-// bench/evidence.sh measure a 1,000,000-line log against awk.
+// time parser (remembering the last time text, as runs of lines share
+// one), and Raw strings carved from shared blocks of up to 32 KiB (a
+// Scanner allocates once per few hundred records). Record.AppendJSON
+// escapes 8 bytes at a time and formats IPv4 and UTC times by hand.
+// BenchmarkScanner and bench/evidence.sh measure a 1,000,000-line log
+// against awk (see bench/evidence.md).
 package evidence

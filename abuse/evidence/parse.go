@@ -166,14 +166,19 @@ func (c *config) parseOther(r *Record, line []byte, hint string) (l Layout, ok b
 	case isSSHD(line):
 		*r, ok = c.parseSSHD(toks)
 		l = LayoutSSHD
-	default:
-		if *r, ok = c.parseArrow(line, toks); ok {
-			l = LayoutArrow
-		} else if *r, ok = c.parseColumns(toks, hint); ok {
-			l = LayoutColumns
-		}
 	}
-	return l, ok
+	if ok {
+		return l, true
+	}
+	// Not what its keywords suggested (or none): arrows, then columns
+	// after a time.
+	if *r, ok = c.parseArrow(line, toks); ok {
+		return LayoutArrow, true
+	}
+	if *r, ok = c.parseColumns(toks, hint); ok {
+		return LayoutColumns, true
+	}
+	return LayoutUnknown, false
 }
 
 // rawChunk is the size of the blocks a Scanner carves Raw strings from.

@@ -146,3 +146,12 @@ func TestIPv4MatchesNetip(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLineKeywordsFallThrough(t *testing.T) {
+	runLineCases(t, Options{Reference: ref}, []lineCase{
+		{name: "sshd phrase in an arrow line", line: "Connection from 203.0.113.7:50123 -> 192.0.2.15:22",
+			want: Record{SrcIP: ip("203.0.113.7"), SrcPort: 50123, DstIP: ip("192.0.2.15"), DstPort: 22}, lay: LayoutArrow, ok: true},
+		{name: "fail2ban word in a column line", line: "2023-04-27T14:46:47Z 203.0.113.7 192.0.2.15 22 fail2ban",
+			want: Record{Time: seedTime, SrcIP: ip("203.0.113.7"), DstIP: ip("192.0.2.15"), DstPort: 22}, lay: LayoutColumns, ok: true},
+	})
+}
