@@ -188,6 +188,9 @@ func (d *replyDraft) caseRef() string {
 }
 
 func (d *replyDraft) subject() string {
+	if d.r.Source == SourceGuardDuty {
+		return "GuardDuty finding " + arfFirst(d.r.CaseID, "(no ID)") + " (" + d.activity() + "): corrective actions taken"
+	}
 	s := replyLine(d.r.Subject)
 	if s != "" {
 		if !strings.HasPrefix(strings.ToLower(s), "re:") {
@@ -430,8 +433,17 @@ func (d *replyDraft) text() string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("%s\n\n", d.greeting())
 	intro := "Thank you for the report regarding " + d.caseRef() + " (" + d.activity()
+	if d.r.Source == SourceGuardDuty {
+		// A finding, not a complaint: the text is the incident note sent to
+		// the security team (or quoted to the provider).
+		intro = "Regarding GuardDuty finding " + arfFirst(d.r.CaseID, "(no ID)") + " (" + d.activity()
+	}
 	if !d.r.AbuseTime.IsZero() {
-		intro += ", abuse time " + replyTime(d.r.AbuseTime)
+		if d.r.Source == SourceGuardDuty {
+			intro += ", first seen " + replyTime(d.r.AbuseTime)
+		} else {
+			intro += ", abuse time " + replyTime(d.r.AbuseTime)
+		}
 	}
 	intro += ")."
 	switch {
