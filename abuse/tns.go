@@ -51,6 +51,8 @@ var (
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
 	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
 	reForward  = regexp.MustCompile(`(?i)-{2,}\s*beginning\s+of\s+(?:the\s+)?forwarded\s+report`)
+	// The header of a column log pasted without the notice around it.
+	reLogStart = regexp.MustCompile(`(?i)^\W*\(attacker'?s\s+ip\)|^-+\s*log\s+of\s+(?:tcp|udp)\s+port\s+scans`)
 )
 
 // noticeReader turns the text of a notice (Trust & Safety, or plain text an
@@ -120,6 +122,12 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 		if reForward.Match(b) {
 			n.recognized = true
 			return n.forwarded(ctx, br, line)
+		}
+		if reLogStart.Match(b) {
+			// The rest is the log: let the evidence scanner read it from
+			// its header, which names the protocol of the columns.
+			hdr := append(append([]byte(nil), b...), '\n')
+			return n.scan(ctx, io.MultiReader(bytes.NewReader(hdr), br), n.lineBase+line-1)
 		}
 		if err := n.line(b); err != nil {
 			return err

@@ -184,3 +184,23 @@ func TestIncidentID(t *testing.T) {
 		t.Errorf("caseFromSubject = %q", c)
 	}
 }
+
+// A column log pasted without its notice keeps the protocol its header
+// names, and the lines after the header are read as one log.
+func TestPastedColumnLog(t *testing.T) {
+	text := "instance i-0123456789abcdef0 got this from AWS:\n" +
+		"(attacker's IP) (IP being scanned) (TCP port being scanned)\n>>>\n" +
+		"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n" +
+		"13.125.40.201  192.0.2.16  23  Thu Apr 27 14:46:48 2023\n"
+	reps, err := ParsePlain(context.Background(), strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reps[0]
+	if r.EvidenceCount != 2 || r.Evidence[0].Proto != "tcp" || r.Evidence[1].DstPort != 23 || r.Kind != KindPortScan {
+		t.Errorf("%+v", r)
+	}
+	if len(r.Resources.InstanceIDs) != 1 || len(r.Resources.IPs) != 1 || r.Resources.IPs[0].String() != "13.125.40.201" {
+		t.Errorf("resources %+v", r.Resources)
+	}
+}

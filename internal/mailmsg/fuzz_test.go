@@ -68,3 +68,24 @@ func FuzzHTMLText(f *testing.F) {
 		_ = HTMLText(b)
 	})
 }
+
+func FuzzReadStream(f *testing.F) {
+	seedFiles(f)
+	f.Add([]byte("Content-Transfer-Encoding: base64\n\nYW=Jj\n ZGVm\nZw"))
+	f.Add([]byte("Content-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: quoted-printable\n\n=FF=FEa=00=\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l := Limits{MaxBytes: 1 << 20, MaxLineBytes: 4 << 10, MaxParts: 50, MaxDepth: 5}
+		m, r, err := ReadStream(strings.NewReader(string(b)), l, 256)
+		if err != nil {
+			return
+		}
+		if r == nil {
+			_ = m.Text()
+			return
+		}
+		n, _ := io.Copy(io.Discard, r)
+		if n > 8<<20 {
+			t.Fatalf("%d bytes decoded from %d", n, len(b))
+		}
+	})
+}
