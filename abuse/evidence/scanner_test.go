@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/abusekit/abusekit/abuse/evidence/internal/loggen"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -183,5 +184,31 @@ func TestScannerTimeCacheMatchesParseLine(t *testing.T) {
 		if diff := cmp.Diff(want, g.Rec, cmpRecord); diff != "" {
 			t.Errorf("line %d (-ParseLine +Scanner):\n%s", i+1, diff)
 		}
+	}
+}
+
+func TestScannerMemoryStaysBounded(t *testing.T) {
+	// A 200,000-line log (~11 MB), generated into a pipe and never held
+	// whole: after a GC, the heap must hold far less than the log.
+	const lines = 200_000
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(loggen.Columns(pw, lines)) }()
+	sc := NewScanner(pr, Options{})
+	n := 0
+	var peak uint64
+	for sc.Scan() {
+		if n++; n%50_000 == 0 {
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+		}
+	}
+	if err := sc.Err(); err != nil || n != lines {
+		t.Fatalf("read %d records, err %v", n, err)
+	}
+	t.Logf("peak heap after GC: %d KiB", peak>>10)
+	if peak > 4<<20 {
+		t.Errorf("heap reached %d bytes while streaming a %d-line log", peak, lines)
 	}
 }
