@@ -218,13 +218,59 @@ func wrapEscape(err error) error {
 	return err
 }
 
-// Open opens name for reading, following links within the root.
+// ErrNotRegular is returned (wrapped) by OpenRegular and ReadFile for
+// anything but a regular file.
+var ErrNotRegular = errors.New("rootfs: not a regular file")
+
+// Open opens the regular file name for reading, following links within
+// the root (see OpenRegular).
 func (f *FS) Open(name string) (*os.File, error) {
 	rel, err := f.Resolve(name, true)
 	if err != nil {
 		return nil, err
 	}
-	return f.OpenRel(rel, os.O_RDONLY, 0)
+	return f.OpenRegular(rel)
+}
+
+// OpenRegular opens a resolved relative path for reading only if it is a
+// regular file. Device nodes on a mounted snapshot are the host's devices
+// (opening /dev/watchdog arms it), and a FIFO blocks an open for reading:
+// the type is checked before opening, the open is non-blocking, and the
+// type is checked again on the open file against a swap in between.
+func (f *FS) OpenRegular(rel string) (*os.File, error) {
+	li, err := f.root.Lstat(rel)
+	if err != nil {
+		return nil, wrapEscape(err)
+	}
+	if !li.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is %s", ErrNotRegular, Abs(rel), typeName(li.Mode()))
+	}
+	fh, err := f.OpenRel(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := fh.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		fh.Close()
+		return nil, fmt.Errorf("%w: %s changed type while opening", ErrNotRegular, Abs(rel))
+	}
+	return fh, nil
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
 
 // ReadFile reads name (following links within the root), at most max

@@ -406,7 +406,7 @@ func (a *applier) store(fh *os.File, seq int) (string, string, error) {
 }
 
 func (a *applier) quarantine(e *Entry, rel string, c Change) error {
-	fh, err := a.fs.OpenRel(rel, os.O_RDONLY, 0)
+	fh, err := a.fs.OpenRegular(rel)
 	if err != nil {
 		return err
 	}
@@ -434,7 +434,7 @@ func (a *applier) quarantine(e *Entry, rel string, c Change) error {
 }
 
 func (a *applier) removeLines(e *Entry, rel string, c Change) error {
-	fh, err := a.fs.OpenRel(rel, os.O_RDONLY, 0)
+	fh, err := a.fs.OpenRegular(rel)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (f *finder) findTrojaned() {
 		if !ok || pf.conffile {
 			continue
 		}
-		fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+		fh, err := f.fs.OpenRegular(rel)
 		if err != nil {
 			continue
 		}

@@ -137,8 +137,16 @@ func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
 		f.problem(p, kind, err)
 		return nil, false
 	}
-	fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+	fh, err := f.fs.OpenRegular(rel)
 	if err != nil {
+		if errors.Is(err, rootfs.ErrNotRegular) {
+			if st, serr := f.fs.Root().Lstat(rel); serr == nil && st.IsDir() {
+				return nil, false
+			}
+			// A FIFO, socket or device where a file belongs: never opened.
+			f.add(Finding{Path: p, Kind: kind, Severity: Medium, Reasons: []string{err.Error()}})
+			return nil, false
+		}
 		f.problem(p, kind, err)
 		return nil, false
 	}
@@ -146,12 +154,6 @@ func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
 	fi, err := fh.Stat()
 	if err != nil {
 		f.problem(p, kind, err)
-		return nil, false
-	}
-	if !fi.Mode().IsRegular() {
-		if !fi.IsDir() {
-			f.add(Finding{Path: p, Kind: kind, Severity: Medium, Reasons: []string{"not a regular file: " + fi.Mode().Type().String()}})
-		}
 		return nil, false
 	}
 	fl := &file{path: p, fi: fi}
@@ -387,7 +389,7 @@ func (f *finder) findReferenced() {
 		}
 		real := rootfs.Abs(rel)
 		if pf, ok := f.db.lookup(real); ok {
-			fh, err := f.fs.OpenRel(rel, os.O_RDONLY, 0)
+			fh, err := f.fs.OpenRegular(rel)
 			if err != nil {
 				continue
 			}

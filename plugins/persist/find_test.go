@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"sort"
@@ -275,4 +276,34 @@ func TestFindTempDrops(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+}
+
+// A FIFO or device node where a config file belongs is reported and never
+// opened: a FIFO would block Find, a device on a mounted snapshot is the
+// host's device.
+func TestFindNeverOpensSpecialFiles(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/root/.bashrc", Link: "/dev/watchdog"}))
+	if err := unix.Mkfifo(filepath.Join(dir, "etc/cron.d/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "tmp/.pipe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// A character device node (1,3: null) planted as a crontab.
+		if err := unix.Mknod(filepath.Join(dir, "var/spool/cron/crontabs/root"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	fs, err := Find(ctx, Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := []want{{"/etc/cron.d/fifo", 0, KindCron, Medium, ActionNone}}
+	if os.Geteuid() == 0 {
+		wants = append(wants, want{"/var/spool/cron/crontabs/root", 0, KindCron, Medium, ActionNone})
+	}
+	checkWant(t, fs, wants)
 }

@@ -317,7 +317,7 @@ func (p *planner) finish() error {
 				c.Op, c.Lines = OpUnlink, nil
 			}
 		case li.Mode().IsRegular():
-			fh, err := p.fs.OpenRel(rel, os.O_RDONLY, 0)
+			fh, err := p.fs.OpenRegular(rel)
 			if err != nil {
 				return fmt.Errorf("persist: plan %s: %w", c.Path, err)
 			}

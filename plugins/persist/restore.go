@@ -157,7 +157,12 @@ func restoreEntry(r *rootfs.FS, q *os.Root, e Entry, force bool) error {
 		if err != nil {
 			return err
 		}
-		fh, err := r.OpenRel(rel, os.O_RDWR, 0)
+		if li, err := r.Root().Lstat(rel); err != nil {
+			return err
+		} else if !li.Mode().IsRegular() {
+			return fmt.Errorf("%w: %s is no longer a regular file", ErrChanged, e.Path)
+		}
+		fh, err := r.OpenRel(rel, os.O_RDWR|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return err
 		}
