@@ -160,6 +160,19 @@ const (
 	msb = 0x8080808080808080
 )
 
+// plain8 reports whether none of the 8 bytes of x needs escaping: none a
+// control character, >= 0x80, or one of " \\ < > &. (A byte-wise "x has a
+// byte below n" or "equal to c" test; its false positives only happen
+// beside a true hit, and the byte-wise loop then decides.)
+func plain8(x uint64) bool {
+	// With no byte >= 0x80 (checked last), a byte's high bit after the
+	// subtraction is set only by a byte below 0x20, a zero (a byte equal to
+	// the one xored in), or a borrow from such a byte below it.
+	t := (x - lsb*0x20) | (x ^ lsb*'"' - lsb) | (x ^ lsb*'\\' - lsb) |
+		(x ^ lsb*'<' - lsb) | (x ^ lsb*'>' - lsb) | (x ^ lsb*'&' - lsb)
+	return (t|x)&msb == 0
+}
+
 // appendEscaped writes s as the inside of a JSON string, escaping exactly
 // as encoding/json does.
 func appendEscaped(b []byte, s string) []byte {
@@ -170,19 +183,12 @@ func appendEscaped(b []byte, s string) []byte {
 		// or one of " \\ < > &. (A byte-wise "x has a byte below n" or
 		// "equal to c" test; its false positives only happen beside a true
 		// hit, and the byte-wise loop below then decides.)
-		for i+8 <= len(sb) {
-			x := binary.LittleEndian.Uint64(sb[i:])
-			qu, bs, lt, gt, am := x^(lsb*'"'), x^(lsb*'\\'), x^(lsb*'<'), x^(lsb*'>'), x^(lsb*'&')
-			t := (x - lsb*0x20) & ^x
-			t |= (qu - lsb) & ^qu
-			t |= (bs - lsb) & ^bs
-			t |= (lt - lsb) & ^lt
-			t |= (gt - lsb) & ^gt
-			t |= (am - lsb) & ^am
-			if (t|x)&msb != 0 {
-				break
-			}
+		for i+8 <= len(sb) && plain8(binary.LittleEndian.Uint64(sb[i:])) {
 			i += 8
+		}
+		// The tail: one overlapping load of the last 8 bytes.
+		if i < len(sb) && i+8 > len(sb) && len(sb) >= 8 && plain8(binary.LittleEndian.Uint64(sb[len(sb)-8:])) {
+			i = len(sb)
 		}
 		if i >= len(s) {
 			break

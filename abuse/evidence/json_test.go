@@ -83,3 +83,43 @@ func TestAppendTimeMatchesAppendFormat(t *testing.T) {
 		check(time.Unix(sec, int64(x%1e9)).UTC())
 	}
 }
+
+func TestPlain8(t *testing.T) {
+	allSafe := func(x uint64) bool {
+		for i := 0; i < 8; i++ {
+			c := byte(x >> (8 * i))
+			if c >= 0x80 || !safe[c] {
+				return false
+			}
+		}
+		return true
+	}
+	// Every byte value in every position, among plain bytes.
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			x := uint64(0x6161616161616161) &^ (0xff << (8 * pos)) // "aaaaaaaa"
+			x |= uint64(c) << (8 * pos)
+			if plain8(x) != allSafe(x) {
+				t.Fatalf("plain8(%#x) = %v", x, plain8(x))
+			}
+		}
+	}
+	// Random words of mostly printable ASCII with some specials.
+	s := uint64(2463534242)
+	for i := 0; i < 200000; i++ {
+		var x uint64
+		for j := 0; j < 8; j++ {
+			s ^= s << 13
+			s ^= s >> 7
+			s ^= s << 17
+			c := byte(0x20 + s%0x60)
+			if s>>60 == 0 {
+				c = byte(s >> 8)
+			}
+			x |= uint64(c) << (8 * j)
+		}
+		if plain8(x) != allSafe(x) {
+			t.Fatalf("plain8(%#x) = %v", x, plain8(x))
+		}
+	}
+}
