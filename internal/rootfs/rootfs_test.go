@@ -5,7 +5,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func mk(t *testing.T, dir string, files map[string]string, links map[string]string) {
@@ -188,5 +190,34 @@ func TestFlagsAndXattrs(t *testing.T) {
 		if string(x[k]) != string(v) {
 			t.Errorf("xattr %s = %q want %q", k, x[k], v)
 		}
+	}
+}
+
+func TestOpenRegularRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	mk(t, dir, map[string]string{"etc/ok": "x"}, map[string]string{"etc/link": "fifo"})
+	if err := syscall.Mkfifo(filepath.Join(dir, "etc/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { _, err := f.ReadFile("/etc/link", 0); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("FIFO read: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening a FIFO blocked")
+	}
+	if _, err := f.ReadFile("/etc", 0); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("directory read: %v", err)
+	}
+	if b, err := f.ReadFile("/etc/ok", 0); err != nil || string(b) != "x" {
+		t.Errorf("regular read: %q %v", b, err)
 	}
 }
