@@ -99,21 +99,28 @@ func buildGreeter(b *testing.B) (string, string) {
 // of a five-plugin playbook (checksum check, exec, mTLS, Describe), in
 // parallel. ns/op is the total for the five.
 func BenchmarkStartFivePlugins(b *testing.B) {
-	b.Run("external", func(b *testing.B) {
-		path, sum := buildGreeter(b)
-		var specs []playbook.PluginSpec
-		for i := range 5 {
-			specs = append(specs, playbook.External(fmt.Sprintf("g%d", i), path, sum))
+	for _, auto := range []bool{false, true} {
+		tlsMode := "ed25519-mtls"
+		if auto {
+			tlsMode = "go-plugin-automtls"
 		}
-		benchStart(b, specs)
-	})
-	b.Run("builtin", func(b *testing.B) {
-		var specs []playbook.PluginSpec
-		for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
-			specs = append(specs, playbook.Builtin(n))
-		}
-		benchStart(b, specs)
-	})
+		opts := playbook.HostOptions{GoPluginAutoMTLS: auto}
+		b.Run("external/"+tlsMode, func(b *testing.B) {
+			path, sum := buildGreeter(b)
+			var specs []playbook.PluginSpec
+			for i := range 5 {
+				specs = append(specs, playbook.External(fmt.Sprintf("g%d", i), path, sum))
+			}
+			benchStart(b, opts, specs)
+		})
+		b.Run("builtin/"+tlsMode, func(b *testing.B) {
+			var specs []playbook.PluginSpec
+			for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
+				specs = append(specs, playbook.Builtin(n))
+			}
+			benchStart(b, opts, specs)
+		})
+	}
 }
 
 func cpuTime(who int) time.Duration {
@@ -122,12 +129,12 @@ func cpuTime(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchStart(b *testing.B, specs []playbook.PluginSpec) {
+func benchStart(b *testing.B, opts playbook.HostOptions, specs []playbook.PluginSpec) {
 	var total time.Duration
 	durs := make([]time.Duration, 0, b.N)
 	cpu0 := cpuTime(syscall.RUSAGE_SELF) + cpuTime(syscall.RUSAGE_CHILDREN)
 	for b.Loop() {
-		h := playbook.NewHost(playbook.HostOptions{})
+		h := playbook.NewHost(opts)
 		t0 := time.Now()
 		if err := h.Start(b.Context(), specs...); err != nil {
 			b.Fatal(err)

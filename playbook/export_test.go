@@ -7,3 +7,9 @@ func SetHostVersions(v ...int) func() {
 	hostVersions = v
 	return func() { hostVersions = old }
 }
+
+// PluginAddr is where a started plugin listens.
+func PluginAddr(p *Plugin) (network, addr string) {
+	a := p.client.ReattachConfig().Addr
+	return a.Network(), a.String()
+}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -79,7 +80,7 @@ func serve(actions Actions, stderr io.Writer) int {
 		logger.Error("not serving", "error", err)
 		return 1
 	}
-	goplugin.Serve(&goplugin.ServeConfig{
+	cfg := &goplugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
 		GRPCServer:       goplugin.DefaultGRPCServer,
@@ -88,7 +89,19 @@ func serve(actions Actions, stderr io.Writer) int {
 			Level:      hclog.Warn,
 			JSONFormat: true,
 		}),
-	})
+	}
+	// The host minted this process's one-time mTLS identity; without it
+	// (a host using go-plugin's AutoMTLS) go-plugin negotiates its own.
+	if env, ok := os.LookupEnv(wire.EnvTLS); ok {
+		os.Unsetenv(wire.EnvTLS) // not for the plugin's own children
+		tlsConfig, err := wire.ServerTLS(env)
+		if err != nil {
+			logger.Error("not serving", "error", err)
+			return 1
+		}
+		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
+	}
+	goplugin.Serve(cfg)
 	return 0
 }
 
