@@ -289,31 +289,35 @@ func ruleText(r *sgRule) string {
 	return "peer: " + peer + ", " + p + ", from port: " + strconv.Itoa(int(r.from)) + ", to port: " + strconv.Itoa(int(r.to)) + ", ALLOW"
 }
 
+type xRefGroup struct {
+	GroupID string `xml:"groupId"`
+	UserID  string `xml:"userId"`
+}
+
 type xRule struct {
-	ID          string   `xml:"securityGroupRuleId"`
-	GroupID     string   `xml:"groupId"`
-	GroupOwner  string   `xml:"groupOwnerId"`
-	IsEgress    bool     `xml:"isEgress"`
-	IPProtocol  string   `xml:"ipProtocol"`
-	FromPort    int32    `xml:"fromPort"`
-	ToPort      int32    `xml:"toPort"`
-	CidrIPv4    string   `xml:"cidrIpv4,omitempty"`
-	CidrIPv6    string   `xml:"cidrIpv6,omitempty"`
-	PrefixList  string   `xml:"prefixListId,omitempty"`
-	RefGroupID  string   `xml:"referencedGroupInfo>groupId,omitempty"`
-	RefUserID   string   `xml:"referencedGroupInfo>userId,omitempty"`
-	Description string   `xml:"description,omitempty"`
-	Arn         string   `xml:"securityGroupRuleArn"`
-	Tags        []xmlTag `xml:"tagSet>item"`
+	ID          string     `xml:"securityGroupRuleId"`
+	GroupID     string     `xml:"groupId"`
+	GroupOwner  string     `xml:"groupOwnerId"`
+	IsEgress    bool       `xml:"isEgress"`
+	IPProtocol  string     `xml:"ipProtocol"`
+	FromPort    int32      `xml:"fromPort"`
+	ToPort      int32      `xml:"toPort"`
+	CidrIPv4    string     `xml:"cidrIpv4,omitempty"`
+	CidrIPv6    string     `xml:"cidrIpv6,omitempty"`
+	PrefixList  string     `xml:"prefixListId,omitempty"`
+	RefGroup    *xRefGroup `xml:"referencedGroupInfo,omitempty"`
+	Description string     `xml:"description,omitempty"`
+	Arn         string     `xml:"securityGroupRuleArn"`
+	Tags        []xmlTag   `xml:"tagSet>item"`
 }
 
 func (st *state) xRule(r *sgRule) xRule {
 	x := xRule{ID: r.id, GroupID: r.groupID, GroupOwner: AccountID, IsEgress: r.egress, IPProtocol: r.protocol,
 		FromPort: r.from, ToPort: r.to, CidrIPv4: r.cidr4, CidrIPv6: r.cidr6, PrefixList: r.prefixList,
-		RefGroupID: r.refGroup, Description: r.desc, Tags: st.tagSet(r.id),
+		Description: r.desc, Tags: st.tagSet(r.id),
 		Arn: "arn:aws:ec2:" + st.region + ":" + AccountID + ":security-group-rule/" + r.id}
 	if r.refGroup != "" {
-		x.RefUserID = AccountID
+		x.RefGroup = &xRefGroup{GroupID: r.refGroup, UserID: AccountID}
 	}
 	return x
 }

@@ -172,7 +172,7 @@ func (st *state) progress(sn *snapshot) string {
 	}
 	total := sn.doneAt.Sub(sn.startTime)
 	if total <= 0 {
-		return "99%"
+		return "0%"
 	}
 	p := int(100 * st.now.Sub(sn.startTime) / total)
 	if p > 99 {

@@ -1,0 +1,211 @@
+package ec2test_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+)
+
+const awsCLI = "/usr/bin/aws"
+
+type cliError struct {
+	err    error
+	stderr string
+}
+
+func (e *cliError) Error() string { return e.err.Error() + ": " + e.stderr }
+
+// awsRun runs the Debian AWS CLI v2 against url and decodes its JSON.
+func awsRun(t *testing.T, url string, out any, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := append([]string{"--endpoint-url", url, "--region", "us-east-1", "--no-cli-pager", "--output", "json"}, args...)
+	cmd := exec.CommandContext(ctx, awsCLI, full...)
+	cmd.Env = []string{"AWS_ACCESS_KEY_ID=AKIDEC2TEST", "AWS_SECRET_ACCESS_KEY=ec2test", "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true", "HOME=" + t.TempDir(), "PATH=/usr/bin:/bin"}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return &cliError{err: err, stderr: stderr.String()}
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("aws %v: decode %q: %v", args, b, err)
+		}
+	}
+	return nil
+}
+
+func needCLI(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(awsCLI); err != nil {
+		t.Skip("needs the AWS CLI v2 from Debian's awscli package at /usr/bin/aws (apt-get install awscli)")
+	}
+}
+
+func TestAWSCLI(t *testing.T) {
+	needCLI(t)
+	srv := ec2test.NewServer(ec2test.WithSeed(11))
+	defer srv.Close()
+	u := srv.URL
+
+	var run struct {
+		Instances []struct{ InstanceId string }
+	}
+	if err := awsRun(t, u, &run, "ec2", "run-instances", "--image-id", srv.ImageID(ec2test.ImageDebian12), "--instance-type", "t3.micro",
+		"--count", "1", "--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=cli}]"); err != nil {
+		t.Fatal(err)
+	}
+	id := run.Instances[0].InstanceId
+	var desc struct {
+		Reservations []struct {
+			Instances []struct {
+				InstanceId string
+				State      struct{ Name string }
+			}
+		}
+	}
+	if err := awsRun(t, u, &desc, "ec2", "describe-instances", "--filters", "Name=tag:Name,Values=cli"); err != nil {
+		t.Fatal(err)
+	}
+	if len(desc.Reservations) != 1 || desc.Reservations[0].Instances[0].InstanceId != id || desc.Reservations[0].Instances[0].State.Name != "running" {
+		t.Fatalf("describe-instances = %+v", desc)
+	}
+	var snaps struct {
+		Snapshots []struct{ SnapshotId, State, VolumeId string }
+	}
+	if err := awsRun(t, u, &snaps, "ec2", "create-snapshots", "--instance-specification", "InstanceId="+id,
+		"--tag-specifications", "ResourceType=snapshot,Tags=[{Key=Incident,Value=7}]"); err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps.Snapshots) != 1 || snaps.Snapshots[0].State != "pending" {
+		t.Fatalf("create-snapshots = %+v", snaps)
+	}
+	if err := awsRun(t, u, &snaps, "ec2", "describe-snapshots", "--owner-ids", "self", "--filters", "Name=tag:Incident,Values=7"); err != nil {
+		t.Fatal(err)
+	}
+	if len(snaps.Snapshots) != 1 || snaps.Snapshots[0].State != "completed" {
+		t.Fatalf("describe-snapshots = %+v", snaps)
+	}
+	sg := srv.DefaultSecurityGroup()
+	var auth struct {
+		Return             bool
+		SecurityGroupRules []struct{ CidrIpv4 string }
+	}
+	if err := awsRun(t, u, &auth, "ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"); err != nil {
+		t.Fatal(err)
+	}
+	if !auth.Return || len(auth.SecurityGroupRules) != 1 || auth.SecurityGroupRules[0].CidrIpv4 != "0.0.0.0/0" {
+		t.Errorf("authorize = %+v", auth)
+	}
+	err := awsRun(t, u, nil, "ec2", "authorize-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0")
+	if err == nil || !strings.Contains(err.Error(), "InvalidPermission.Duplicate") {
+		t.Errorf("duplicate authorize: %v", err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "revoke-security-group-ingress", "--group-id", sg, "--protocol", "tcp", "--port", "22", "--cidr", "0.0.0.0/0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "cloudwatch", "put-metric-alarm", "--alarm-name", id+"-cpu", "--metric-name", "CPUUtilization",
+		"--namespace", "AWS/EC2", "--statistic", "Average", "--period", "300", "--threshold", "80", "--comparison-operator",
+		"GreaterThanThreshold", "--evaluation-periods", "2", "--dimensions", "Name=InstanceId,Value="+id); err != nil {
+		t.Fatal(err)
+	}
+	var alarms struct {
+		MetricAlarms []struct {
+			AlarmName  string
+			Threshold  float64
+			Period     int
+			Dimensions []struct{ Name, Value string }
+		}
+	}
+	if err := awsRun(t, u, &alarms, "cloudwatch", "describe-alarms", "--alarm-names", id+"-cpu"); err != nil {
+		t.Fatal(err)
+	}
+	if len(alarms.MetricAlarms) != 1 || alarms.MetricAlarms[0].Threshold != 80 || alarms.MetricAlarms[0].Period != 300 ||
+		alarms.MetricAlarms[0].Dimensions[0].Value != id {
+		t.Errorf("describe-alarms = %+v", alarms)
+	}
+	err = awsRun(t, u, nil, "ec2", "describe-instances", "--instance-ids", "i-0123456789abcdef0")
+	if err == nil || !strings.Contains(err.Error(), "InvalidInstanceID.NotFound") {
+		t.Errorf("missing instance: %v", err)
+	}
+	var got []string
+	for _, c := range srv.Calls() {
+		got = append(got, c.Service+" "+c.Protocol+" "+c.Operation+" "+c.Error)
+	}
+	want := []string{
+		"ec2 ec2query RunInstances ", "ec2 ec2query DescribeInstances ", "ec2 ec2query CreateSnapshots ",
+		"ec2 ec2query DescribeSnapshots ", "ec2 ec2query AuthorizeSecurityGroupIngress ",
+		"ec2 ec2query AuthorizeSecurityGroupIngress InvalidPermission.Duplicate", "ec2 ec2query RevokeSecurityGroupIngress ",
+		"monitoring awsquery PutMetricAlarm ", "monitoring awsquery DescribeAlarms ", "ec2 ec2query DescribeInstances InvalidInstanceID.NotFound",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+}
+
+// TestStandaloneBinary builds cmd/ec2test, starts it on a free loopback
+// port and talks to it with the AWS CLI (without the CLI it checks only
+// the ready line).
+func TestStandaloneBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := filepath.Join(t.TempDir(), "ec2test")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ec2test")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-json", "-region", "eu-west-1", "-seed", "5")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt) //nolint:errcheck // Wait reports
+		cmd.Wait()                       //nolint:errcheck // exit status after SIGINT
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready struct {
+		URL, Region string
+		Images      map[string]string
+	}
+	if err := json.Unmarshal([]byte(line), &ready); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	if !strings.HasPrefix(ready.URL, "http://127.0.0.1:") || ready.Region != "eu-west-1" || ready.Images["al2023"] == "" {
+		t.Fatalf("ready = %+v", ready)
+	}
+	if _, err := os.Stat(awsCLI); err != nil {
+		return
+	}
+	var azs struct {
+		AvailabilityZones []struct{ ZoneName string }
+	}
+	if err := awsRun(t, ready.URL, &azs, "--region", "eu-west-1", "ec2", "describe-availability-zones"); err != nil {
+		t.Fatal(err)
+	}
+	if len(azs.AvailabilityZones) != 3 || azs.AvailabilityZones[0].ZoneName != "eu-west-1a" {
+		t.Errorf("zones = %+v", azs)
+	}
+}

@@ -1,0 +1,83 @@
+// Command ec2test serves the ec2test AWS emulator on a loopback address,
+// so the AWS CLI and other SDKs can be pointed at it:
+//
+//	go run ./plugins/ec2/ec2test/cmd/ec2test -addr 127.0.0.1:4599 &
+//	aws --endpoint-url http://127.0.0.1:4599 --region us-east-1 ec2 describe-instances
+//
+// It prints one JSON line with the URL, region and seeded resource ids
+// on stdout once it is listening (-json), or a human summary otherwise,
+// and serves until SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "ec2test:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("ec2test", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback `address` to listen on")
+	region := fs.String("region", "us-east-1", "`region` of the emulated account")
+	snapDelay := fs.Duration("snapshot-delay", 0, "how long snapshots stay pending")
+	seed := fs.Uint64("seed", 0, "seed for ids and random faults")
+	throttle := fs.Bool("throttle", false, "enable EC2-shaped token-bucket throttling")
+	throttleFrac := fs.Float64("throttle-fraction", 0, "fraction of requests throttled at random")
+	errFrac := fs.Float64("error-fraction", 0, "fraction of requests answered with a 5xx")
+	ec := fs.Duration("eventual-consistency", 0, "how long new resources stay invisible")
+	asJSON := fs.Bool("json", false, "print the ready line as JSON")
+	verbose := fs.Bool("v", false, "log each request to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := []ec2test.Option{
+		ec2test.WithAddr(*addr), ec2test.WithRegion(*region), ec2test.WithSnapshotDelay(*snapDelay), ec2test.WithSeed(*seed),
+		ec2test.WithFaults(ec2test.Faults{Throttle: *throttle, ThrottleFraction: *throttleFrac,
+			ServerErrorFraction: *errFrac, EventualConsistency: *ec}),
+	}
+	if *verbose {
+		opts = append(opts, ec2test.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	srv, err := ec2test.Listen(opts...)
+	if err != nil {
+		return err
+	}
+	srv.Start()
+	defer srv.Close()
+	ready := map[string]any{
+		"url": srv.URL, "region": srv.Region(), "vpc": srv.DefaultVPC(), "subnets": srv.DefaultSubnets(),
+		"security_group": srv.DefaultSecurityGroup(),
+		"images": map[string]string{
+			"al2023": srv.ImageID(ec2test.ImageAmazonLinux2023), "ubuntu-24.04": srv.ImageID(ec2test.ImageUbuntu2404),
+			"debian-12": srv.ImageID(ec2test.ImageDebian12),
+		},
+	}
+	if *asJSON {
+		b, _ := json.Marshal(ready)
+		fmt.Println(string(b))
+	} else {
+		fmt.Printf("ec2test listening on %s (region %s)\n  default VPC %s, security group %s\n  images: %v\n",
+			srv.URL, srv.Region(), srv.DefaultVPC(), srv.DefaultSecurityGroup(), ready["images"])
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	_, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return nil
+}
