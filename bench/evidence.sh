@@ -75,7 +75,8 @@ done
 
 # Peak RSS of parse-report: GNU time when installed (apt package "time"),
 # else the VmHWM of /proc/PID/status, polled while it runs.
-if [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
+# (RSS=vmhwm forces the latter.)
+if [ "${RSS:-}" != vmhwm ] && [ -x /usr/bin/time ] && /usr/bin/time -f %M true >/dev/null 2>&1; then
 	rss_kb=$(/usr/bin/time -f %M -o "$tmp/rss" "$tmp/parse-report" -json "$tmp/log.txt" >/dev/null && cat "$tmp/rss")
 	rss_how="GNU time"
 else
