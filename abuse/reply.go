@@ -524,6 +524,9 @@ func (d *replyDraft) markdown() string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	title := "Abuse report"
+	if d.r.Source == SourceGuardDuty {
+		title = "GuardDuty finding"
+	}
 	if d.r.CaseID != "" {
 		title += " " + d.r.CaseID
 	}
