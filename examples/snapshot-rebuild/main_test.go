@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+)
+
+func runJSON(t *testing.T, args ...string) []map[string]any {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var docs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("not one JSON document per line: %q: %v", line, err)
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+func steps(docs []map[string]any) []string {
+	var s []string
+	for _, d := range docs {
+		s = append(s, d["step"].(string))
+	}
+	return s
+}
+
+func TestDemoDryRunChangesNothing(t *testing.T) {
+	docs := runJSON(t, "-demo", "-json", "-terminate")
+	if got := strings.Join(steps(docs), ","); got != "contain,snapshot,harden,rebuild,alarms,terminate" {
+		t.Fatalf("steps = %s", got)
+	}
+	for _, d := range docs {
+		if d["dry_run"] != true {
+			t.Errorf("%s: dry_run = %v", d["step"], d["dry_run"])
+		}
+		if _, ok := d["result"]; ok {
+			t.Errorf("%s: a dry run has a result: %v", d["step"], d["result"])
+		}
+	}
+	plan := docs[2]["plan"].(map[string]any)
+	g := plan["groups"].([]any)[0].(map[string]any)
+	if g["action"] != "copy" || g["shared"] != true {
+		t.Errorf("harden plan = %v", g)
+	}
+}
+
+func TestDemoApply(t *testing.T) {
+	docs := runJSON(t, "-demo", "-json", "-apply", "-terminate")
+	if got := strings.Join(steps(docs), ","); got != "contain,snapshot,harden,rebuild,alarms,terminate" {
+		t.Fatalf("steps = %s", got)
+	}
+	res := docs[3]["result"].(map[string]any)
+	if res["state"] != "running" || res["instance_status"] != "ok" {
+		t.Errorf("rebuild result = %v", res)
+	}
+	snaps := docs[1]["result"].([]any)[0].(map[string]any)["snapshots"].([]any)
+	if len(snaps) != 2 {
+		t.Errorf("snapshots = %v", snaps)
+	}
+	term := docs[5]["result"].(map[string]any)
+	if term["current_state"] != "shutting-down" && term["current_state"] != "terminated" {
+		t.Errorf("terminate = %v", term)
+	}
+	alarms := docs[4]["plan"].(map[string]any)
+	if alarms["instance_id"] != res["instance_id"] {
+		t.Errorf("alarms on %v, want the replacement %v", alarms["instance_id"], res["instance_id"])
+	}
+}
+
+// TestEndpointFlag runs the non-demo path (default credential chain from
+// the environment, -endpoint) against a standalone emulator.
+func TestEndpointFlag(t *testing.T) {
+	srv := ec2test.NewServer()
+	defer srv.Close()
+	sg, err := srv.AddSecurityGroup("open", "open", "", ec2test.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := srv.AddInstance(ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", ec2test.TestAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", ec2test.TestSecretAccessKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	docs := runJSON(t, "-endpoint", srv.URL, "-region", "us-east-1", "-instance", id, "-incident", "case-77", "-json")
+	if len(docs) != 5 {
+		t.Fatalf("docs = %v", docs)
+	}
+	if n := len(srv.State().Snapshots); n != 0 {
+		t.Errorf("dry run created %d snapshots", n)
+	}
+	for _, c := range srv.Calls() {
+		if !strings.HasPrefix(c.Operation, "Describe") {
+			t.Errorf("dry run called %s", c.Operation)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"-nonsense"}, 2},
+		{[]string{"extra"}, 2},
+		{[]string{"-demo", "-ports", "70000"}, 1},
+		{[]string{"-demo", "-abuse-time", "yesterday"}, 1},
+		{[]string{"-demo", "-admin-cidr", "0.0.0.0/0"}, 1},
+		{[]string{"-demo", "-instance", "i-0123456789abcdef0"}, 1},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), tc.args, &out, &errb); code != tc.code || errb.Len() == 0 {
+			t.Errorf("%v: exit %d (stderr %q), want %d with a message", tc.args, code, errb.String(), tc.code)
+		}
+	}
+}
