@@ -35,16 +35,7 @@ func mailLimits(o *options) mailmsg.Limits {
 }
 
 func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
-	m, stream, err := mailmsg.ReadStream(r, mailLimits(o), sniffBytes)
-	if err != nil {
-		return nil, mailError(mailFormatName, 0, err)
-	}
-	var reps []Report
-	if stream != nil {
-		reps, err = parseMailStream(ctx, m, stream, o)
-	} else {
-		reps, err = parseMailMessage(ctx, m, o)
-	}
+	reps, err := mailReports(ctx, r, o, mailFormatName, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +46,21 @@ func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, er
 		}
 	}
 	return s.reports, nil
+}
+
+// mailReports reads one mail from r and returns its reports (not yet handed
+// to a WithReportFunc). A single-part text mail streams (see
+// parseMailStream); others are read whole within the limits. base is the
+// line of the input before the mail, for errors.
+func mailReports(ctx context.Context, r io.Reader, o *options, format string, base int) ([]Report, error) {
+	m, stream, err := mailmsg.ReadStream(r, mailLimits(o), sniffBytes)
+	if err != nil {
+		return nil, mailError(format, base, err)
+	}
+	if stream != nil {
+		return parseMailStream(ctx, m, stream, o)
+	}
+	return parseMailMessage(ctx, m, o)
 }
 
 // parseMailStream reads a single-part text/plain mail whose body streams

@@ -13,7 +13,8 @@ import (
 const mboxFormat = "mbox"
 
 // ParseMbox reads an mbox (mboxo or mboxrd) of mails, each as ParseMail
-// does, streaming: one message is in memory at a time, and with
+// does, streaming: at most one message is in memory at a time (and of a
+// single-part text message, not even that), and with
 // WithReportFunc each message's reports are handed over before the next
 // message is read. Messages that hold no report (not a notice, no resources,
 // no evidence) are skipped with a log record; any other error stops parsing
@@ -43,19 +44,15 @@ func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 		}
 		msgs++
 		line := mr.Line()
-		m, err := mailmsg.Read(msg, mailLimits(o))
-		if err != nil {
-			return nil, mailError(mboxFormat, line, err)
-		}
-		reps, err := parseMailMessage(ctx, m, o)
+		reps, err := mailReports(ctx, msg, o, mboxFormat, line)
 		if errors.Is(err, ErrUnknownFormat) {
-			o.logger.Info("mbox: message holds no report", "line", line, "subject", m.Subject(), "err", err)
+			o.logger.Info("mbox: message holds no report", "line", line, "err", err)
 			continue
 		}
 		if err != nil {
 			var pe *ParseError
-			if errors.As(err, &pe) && pe.Line > 0 {
-				return nil, &ParseError{Format: mboxFormat, Line: line, Err: err}
+			if errors.As(err, &pe) && pe.Format == mboxFormat {
+				return nil, err
 			}
 			return nil, &ParseError{Format: mboxFormat, Line: line, Err: err}
 		}
