@@ -38,8 +38,10 @@ func (c *csvState) active() bool { return c.on }
 var columnNames = map[string]string{
 	"timestamp": "time", "time": "time", "date": "time", "datetime": "time", "date_time": "time",
 	"event_time": "time", "ts": "time", "time_utc": "time", "timestamp_utc": "time",
+	"reportdate": "time", "report_date": "time", "reported_at": "time", "date_utc": "time",
 	"src": "src", "src_ip": "src", "source": "src", "source_ip": "src", "srcip": "src", "sourceip": "src",
 	"attacker": "src", "attacker_ip": "src", "src_addr": "src", "source_address": "src",
+	"ip": "src", "ip_address": "src", "offender": "src", "offender_ip": "src",
 	"dst": "dst", "dst_ip": "dst", "destination": "dst", "destination_ip": "dst", "dstip": "dst",
 	"target": "dst", "target_ip": "dst", "victim": "dst", "victim_ip": "dst", "dst_addr": "dst", "destination_address": "dst",
 	"src_port": "sport", "sport": "sport", "source_port": "sport", "srcport": "sport",

@@ -55,3 +55,15 @@ func TestCSVHeaderNeedsSource(t *testing.T) {
 		t.Errorf("header(tab): %+v", c)
 	}
 }
+
+func TestScannerCSVAbuseIPDBStyle(t *testing.T) {
+	in := "IP,Categories,ReportDate,Comment\n203.0.113.7,\"14,15\",2023-04-27T14:46:47Z,\"Port scan: 22, 23\"\n"
+	got, err := scanAll(t, strings.NewReader(in), Options{Reference: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []scanned{{2, LayoutCSV, Record{Time: seedTime, SrcIP: ip("203.0.113.7"), Raw: "203.0.113.7,\"14,15\",2023-04-27T14:46:47Z,\"Port scan: 22, 23\""}}}
+	if diff := cmp.Diff(want, got, cmpRecord); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

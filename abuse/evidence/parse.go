@@ -360,6 +360,15 @@ func protoName(b []byte) string {
 	return ""
 }
 
+// protoWord is protoName for a word of free text, where a bare number is
+// a port or a count, never a protocol.
+func protoWord(b []byte) string {
+	if len(b) == 0 || isDigit(b[0]) {
+		return ""
+	}
+	return protoName(b)
+}
+
 // protoValue is protoName, keeping any other value lower-cased.
 func protoValue(b []byte) string {
 	if p := protoName(b); p != "" {
@@ -397,19 +406,47 @@ func (c *config) parseColumns(toks [][]byte, hint string) (Record, bool) {
 		if j == 0 {
 			continue
 		}
-		if i > 0 && !c.timeBefore(&r, toks[:i]) {
-			return Record{}, false // prose that happens to hold addresses
+		before, saved := toks[:i], r
+		if !c.timeBefore(&r, before) {
+			// Perhaps a row number first ("12. TIME SRC DST PORT").
+			r = saved
+			if b := skipCounter(before); len(b) == len(before) || !c.timeBefore(&r, b) {
+				return Record{}, false // prose that happens to hold addresses
+			} else {
+				before = b
+			}
 		}
-		c.columnsRest(&r, toks, i, j, hint)
+		c.columnsRest(&r, toks, len(before), j, hint)
 		return r, true
 	}
 	return Record{}, false
 }
 
+// skipCounter drops a leading row number ("1", "12.", "3)", "#4") from
+// the tokens before a row's columns.
+func skipCounter(before [][]byte) [][]byte {
+	if len(before) == 0 {
+		return before
+	}
+	t := before[0]
+	if len(t) > 1 && t[0] == '#' {
+		t = t[1:]
+	} else if n := len(t); n > 1 && (t[n-1] == '.' || t[n-1] == ')' || t[n-1] == ':') {
+		t = t[:n-1]
+	}
+	if _, ok := digits(t); !ok {
+		return before
+	}
+	return before[1:]
+}
+
 // timeBefore reads the tokens before the columns (a time, perhaps a
 // protocol word after it) into r.
 func (c *config) timeBefore(r *Record, before [][]byte) bool {
-	if p := protoName(before[len(before)-1]); p != "" {
+	if len(before) == 0 {
+		return true
+	}
+	if p := protoWord(before[len(before)-1]); p != "" {
 		r.Proto, before = p, before[:len(before)-1]
 		if len(before) == 0 {
 			return true
@@ -420,9 +457,9 @@ func (c *config) timeBefore(r *Record, before [][]byte) bool {
 	return ok
 }
 
-// columnsRest completes a column record whose columns are toks[i:j]: a
-// protocol word and a time after them (when none came before), and the
-// default protocol.
+// columnsRest completes a column record whose columns end at toks[j]: a
+// protocol word and a time after them (when no time came before, i == 0),
+// and the default protocol.
 func (c *config) columnsRest(r *Record, toks [][]byte, i, j int, hint string) {
 	after := toks[j:]
 	if i == 0 && len(after) > 0 {
@@ -432,12 +469,12 @@ func (c *config) columnsRest(r *Record, toks [][]byte, i, j int, hint string) {
 		}
 	}
 	if len(after) > 0 {
-		if p := protoName(after[0]); p != "" {
+		if p := protoWord(after[0]); p != "" {
 			r.Proto, after = p, after[1:]
 		}
 	}
 	if i == 0 && len(after) > 0 {
-		if p := protoName(after[len(after)-1]); p != "" && r.Proto == "" {
+		if p := protoWord(after[len(after)-1]); p != "" && r.Proto == "" {
 			r.Proto, after = p, after[:len(after)-1]
 		}
 		if t, ok := c.parseTimeAll(after); ok {
@@ -559,7 +596,7 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 		}
 	}
 	for _, w := range before[n:] {
-		if p := protoName(w); p != "" && r.Proto == "" {
+		if p := protoWord(w); p != "" && r.Proto == "" {
 			r.Proto = p
 		}
 	}
@@ -570,7 +607,7 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 	}
 	if r.Proto == "" {
 		for _, w := range after {
-			if p := protoName(w); p != "" {
+			if p := protoWord(w); p != "" {
 				r.Proto = p
 				break
 			}

@@ -155,3 +155,14 @@ func TestParseLineKeywordsFallThrough(t *testing.T) {
 			want: Record{Time: seedTime, SrcIP: ip("203.0.113.7"), DstIP: ip("192.0.2.15"), DstPort: 22}, lay: LayoutColumns, ok: true},
 	})
 }
+
+func TestParseLineNumberedRows(t *testing.T) {
+	rec := Record{Time: seedTime, SrcIP: ip("203.0.113.7"), DstIP: ip("192.0.2.15"), DstPort: 22}
+	runLineCases(t, Options{Reference: ref}, []lineCase{
+		{name: "number", line: "1 203.0.113.7 192.0.2.15 22 2023-04-27T14:46:47Z", want: rec, lay: LayoutColumns, ok: true},
+		{name: "number dot", line: "12. 203.0.113.7 192.0.2.15 22 Thu Apr 27 14:46:47 2023", want: rec, lay: LayoutColumns, ok: true},
+		{name: "hash", line: "#3 2023-04-27T14:46:47Z 203.0.113.7 192.0.2.15 22", want: rec, lay: LayoutColumns, ok: true},
+		{name: "paren then time", line: "4) Thu Apr 27 14:46:47 2023 203.0.113.7 192.0.2.15 22", want: rec, lay: LayoutColumns, ok: true},
+		{name: "word is not a counter", line: "see 203.0.113.7 192.0.2.15 22"},
+	})
+}
