@@ -379,7 +379,10 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 
 	// The executable.
 	exe, deleted := strings.CutSuffix(p.exe, " (deleted)")
-	if deleted {
+	switch {
+	case deleted && strings.HasPrefix(exe, "/memfd:"):
+		add(SignalExeDeleted, weightExeDeleted, "executable is an anonymous memory file %s (fileless execution)", exe)
+	case deleted:
 		add(SignalExeDeleted, weightExeDeleted, "executable %s was deleted from disk", exe)
 	}
 	if exe != "" {

@@ -117,6 +117,11 @@ func TestDetectSignals(t *testing.T) {
 			want: []Signal{SignalExeDeleted},
 		},
 		{
+			name: "fileless: executing from a memfd",
+			proc: scantest.Proc{Comm: "memfd:x", Exe: "/memfd:x (deleted)"},
+			want: []Signal{SignalExeDeleted},
+		},
+		{
 			name: "executable under /dev/shm",
 			proc: scantest.Proc{Comm: "a", Exe: "/dev/shm/a"},
 			want: []Signal{SignalExeLocation},
