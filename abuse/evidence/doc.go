@@ -23,7 +23,7 @@
 //     tcpdump's time of day without a date takes the date of
 //     Options.Reference (the day before, if that would be after it).
 //   - LayoutCSV: a comma-, semicolon- or tab-separated feed whose header
-//     names the columns: timestamp/time/date, src/src_ip/source/source_ip/attacker,
+//     names the columns: timestamp/time/date, src/src_ip/source/source_ip/attacker/ip,
 //     dst/dst_ip/destination/target/victim, src_port/sport,
 //     dst_port/dport/port, proto/protocol (any case; spaces, '-' and '_'
 //     alike). Rows are split by encoding/csv; times are any layout below,
