@@ -75,9 +75,20 @@ func gdSniff(head []byte) bool {
 // gdMailMatch recognises a GuardDuty finding delivered by mail (an SNS
 // email subscription to the EventBridge rule's topic): a body that opens
 // with GuardDuty JSON.
+// Only the head of the first inline text/plain part is looked at, so that
+// a mail with a large inline log costs nothing here.
 func gdMailMatch(m *mailmsg.Message) bool {
-	t := strings.TrimSpace(m.Text())
-	return strings.HasPrefix(t, "{") && gdSniff([]byte(t[:min(len(t), sniffBytes)]))
+	for _, p := range m.Parts {
+		if !p.IsText() || p.Disposition == "attachment" {
+			continue
+		}
+		if p.MediaType != "text/plain" {
+			return false
+		}
+		head := arfTrimHead(p.Body[:min(len(p.Body), sniffBytes)])
+		return len(head) > 0 && head[0] == '{' && gdSniff(head)
+	}
+	return false
 }
 
 // gdMailParse reads the JSON values at the start of the body, stopping at
