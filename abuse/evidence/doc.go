@@ -13,8 +13,9 @@
 //   - LayoutColumns: the port-scan reporters' "(attacker's IP) (IP being
 //     scanned) (TCP port being scanned)" log, such as
 //     "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023", with the
-//     time before or after the columns, or absent; also "SRC SPORT DST DPORT"
-//     and an optional protocol word. Proto comes from the line, else from a
+//     time before or after the columns, or absent; also "SRC SPORT DST DPORT",
+//     an optional protocol word, and an optional row number first ("12.",
+//     "#12"). Proto comes from the line, else from a
 //     header line of the log naming "TCP port" or "UDP port" (Scanner only),
 //     else Options.DefaultProto.
 //   - LayoutArrow: "a:p -> b:q", "[a]:p -> [b]:q", "a:p->b:q", tcpdump's
