@@ -2,7 +2,7 @@
 // when asked, removes it reversibly.
 //
 //	clean-host [-root DIR] [-json] [-since TIME] [-all]                  dry run: print findings and the plan
-//	clean-host [-root DIR] -apply [-min-severity high] [-quarantine DIR] [-reload]
+//	clean-host [-root DIR] -apply [-min-severity high] [-quarantine DIR] [-incident ID] [-reload]
 //	clean-host -restore MANIFEST [-root DIR] [-force]
 //
 // The default root is "/" (the live host); point -root at a snapshot
@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	minSev := fl.String("min-severity", "high", "act on findings at or above this severity (info, low, medium, high, critical)")
 	all := fl.Bool("all", false, "print info findings too (the inventory)")
 	qdir := fl.String("quarantine", "", "host directory for the quarantine (default: /var/lib/abusekit/quarantine inside the root)")
+	incident := fl.String("incident", "", "with -apply: incident ID naming the quarantine directory")
 	reload := fl.Bool("reload", false, "with -apply on the live root /: run the plan's reloads (cron, systemctl daemon-reload)")
 	verbose := fl.Bool("v", false, "debug log on stderr")
 	if err := fl.Parse(args); err != nil {
@@ -126,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Logger: log})
+	res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log})
 	if res != nil {
 		if *asJSON {
 			_ = enc.Encode(struct {

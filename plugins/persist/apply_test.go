@@ -496,3 +496,41 @@ func TestSeverityText(t *testing.T) {
 		t.Error("unknown severity parsed")
 	}
 }
+
+// The work32 infection on Amazon Linux (no dpkg metadata, RHEL crontab
+// path): cleaned, then restored identically.
+func TestApplyRestoreRoundTripAmazonLinux(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chattr +i on the crontab")
+	}
+	ctx := context.Background()
+	dir := build(t, hosttest.Work32(hosttest.AmazonLinux2023(), "/home/ec2-user"))
+	before := snapshot(t, dir)
+	fs1, err := Find(ctx, Options{Root: dir, Since: hosttest.InfectionTime.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Plan(ctx, fs1, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Find(ctx, Options{Root: dir})
+	for _, f := range again {
+		if f.Severity >= High {
+			t.Errorf("after Apply: %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tmp/.X11-unix/.work32")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("payload not quarantined")
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+}

