@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"golang.org/x/sys/unix"
 
@@ -332,7 +333,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: wire.Handshake.MagicCookieKey, MagicCookieValue: wire.Handshake.MagicCookieValue},
 		VersionedPlugins: versions,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclogslog.ForPlugin(h.logger, s.Name),
+		Logger:           quietStderr{hclogslog.ForPlugin(h.logger, s.Name)},
 		StartTimeout:     timeout,
 	}
 	path := s.Path
@@ -414,7 +415,8 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		cmd.Env = env
 		cfg.Cmd = cmd
 		cfg.SkipHostEnv = true
-		cfg.Stderr = stderr
+		stderrLog := hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name))
+		cfg.Stderr = io.MultiWriter(stderr, stderrLog)
 	}
 
 	client := goplugin.NewClient(cfg)
@@ -503,6 +505,24 @@ func minLevel(l *slog.Logger) slog.Level {
 	}
 	return slog.LevelError
 }
+
+// quietStderr is the go-plugin client's logger with go-plugin's own parsing
+// of plugin stderr turned off: that parser panics on a JSON line whose
+// @message or @level is not a string, which would let a plugin crash its
+// host. The host reads the raw stderr (ClientConfig.Stderr) with
+// hclogslog.StderrWriter instead. go-plugin names the stderr logger after
+// the plugin's executable; its only other named logger is "stdio".
+type quietStderr struct{ hclog.Logger }
+
+func (q quietStderr) Named(name string) hclog.Logger {
+	if name == "stdio" {
+		return q.Logger.Named(name)
+	}
+	return offLogger
+}
+
+// offLogger is at level Off, which is what makes go-plugin skip parsing.
+var offLogger = hclog.New(&hclog.LoggerOptions{Level: hclog.Off, Output: io.Discard})
 
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {

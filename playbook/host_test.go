@@ -549,3 +549,24 @@ func TestParallelStartOfFivePlugins(t *testing.T) {
 		t.Errorf("err = %v, plugins %v", err, h.Plugins())
 	}
 }
+
+func TestMalformedPluginLogDoesNotCrashHost(t *testing.T) {
+	exe, sum := selfExe(t)
+	var buf syncBuffer
+	h := playbook.NewHost(playbook.HostOptions{Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	defer h.Close()
+	if err := h.Start(t.Context(), playbook.External("bad", exe, sum, "PLAYBOOK_TEST_MODE=bad-log", "ABUSEKIT_PLUGIN=util")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("bad")
+	if _, err := p.Apply(t.Context(), playbook.Call{Action: "greet", Input: json.RawMessage(`{"name":"x"}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), `"msg":"{\"a\":1}"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("malformed record not logged; got:\n%s", buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -191,6 +191,11 @@ func TestMain(m *testing.M) {
 	case "not-a-plugin":
 		fmt.Println("hello, I am not a plugin")
 		os.Exit(0)
+	case "bad-log":
+		// A compromised plugin writing log lines crafted to crash a host
+		// that trusts their shape, then serving normally.
+		fmt.Fprintln(os.Stderr, `{"@message":1,"@level":["x"],"@timestamp":{}}`)
+		fmt.Fprintln(os.Stderr, `{"@message":{"a":1},"@level":"error"}`)
 	case "runner":
 		os.Exit(runnerMain())
 	}
