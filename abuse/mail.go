@@ -69,6 +69,9 @@ func mailReports(ctx context.Context, r io.Reader, o *options, format string, ba
 // log of any size takes bounded memory; another mail format gets the whole
 // body read first.
 func parseMailStream(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options) ([]Report, error) {
+	for _, n := range m.Notes {
+		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n)
+	}
 	for _, f := range mailFormats {
 		if !f.match(m) {
 			continue

@@ -39,6 +39,9 @@ func Parse(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 		}
 		o.logger.Debug("abuse: format detected", "format", f.name)
 		reps, err := f.parse(ctx, br, &o)
+		if errors.Is(err, ErrUnknownFormat) {
+			return nil, fmt.Errorf("%w (formats tried: %s)", err, strings.Join(tried, ", "))
+		}
 		if err != nil {
 			return nil, err
 		}
