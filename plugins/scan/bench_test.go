@@ -177,3 +177,31 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDetectProcs is one-shot Detect on the host as it is, then with
+// 2,000 idle processes added, without the socket load (bench/scan.sh runs
+// it in a process of its own).
+func BenchmarkDetectProcs(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts 2,000 processes")
+	}
+	run := func(b *testing.B) {
+		defer reportCPU(b, false, cpuTime(false))
+		n := 0
+		for b.Loop() {
+			if _, err := Detect(context.Background(), Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		pids, _ := os.ReadDir("/proc")
+		for _, p := range pids {
+			if p.Name()[0] >= '0' && p.Name()[0] <= '9' {
+				n++
+			}
+		}
+		b.ReportMetric(float64(n), "procs")
+	}
+	b.Run("host", run)
+	idleLoad(b)
+	b.Run("host+2000", run)
+}
