@@ -563,27 +563,36 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 	if bytes.IndexByte(line, '>') < 0 && !bytes.Contains(line, []byte("→")) {
 		return Record{}, false
 	}
-	k, left, right := -1, []byte(nil), []byte(nil)
+	// The first arrow between two endpoints; "x > y" in prose before it
+	// does not count.
+	k := -1
+	var ok bool
 	for i, t := range toks {
-		if i > 0 && i+1 < len(toks) && isArrow(t) {
-			k, left, right = i, toks[i-1], toks[i+1]
-			break
+		var left, right []byte
+		switch {
+		case i > 0 && i+1 < len(toks) && isArrow(t):
+			left, right = toks[i-1], toks[i+1]
+		default:
+			var found bool
+			if left, right, found = splitArrow(t); !found {
+				continue
+			}
 		}
-		if l, rr, ok := splitArrow(t); ok {
-			k, left, right = i, l, rr
-			toks = append(toks[:i:i], append([][]byte{l, nil, rr}, toks[i+1:]...)...)
-			k = i + 1
-			break
+		if r.SrcIP, r.SrcPort, ok = endpoint(left); !ok {
+			continue
 		}
+		if r.DstIP, r.DstPort, ok = endpoint(right); !ok {
+			continue
+		}
+		if !isArrow(t) {
+			// "a:p->b:q" as one token: lay it out as three.
+			toks = append(toks[:i:i], append([][]byte{left, nil, right}, toks[i+1:]...)...)
+			i++
+		}
+		k = i
+		break
 	}
 	if k < 0 {
-		return Record{}, false
-	}
-	var ok bool
-	if r.SrcIP, r.SrcPort, ok = endpoint(left); !ok {
-		return Record{}, false
-	}
-	if r.DstIP, r.DstPort, ok = endpoint(right); !ok {
 		return Record{}, false
 	}
 	before, after := toks[:k-1], toks[k+2:]

@@ -166,3 +166,12 @@ func TestParseLineNumberedRows(t *testing.T) {
 		{name: "word is not a counter", line: "see 203.0.113.7 192.0.2.15 22"},
 	})
 }
+
+func TestParseLineArrowAfterProse(t *testing.T) {
+	runLineCases(t, Options{Reference: ref}, []lineCase{
+		{name: "prose arrow first", line: "cost > benefit: 203.0.113.7:50123 -> 192.0.2.15:22",
+			want: Record{SrcIP: ip("203.0.113.7"), SrcPort: 50123, DstIP: ip("192.0.2.15"), DstPort: 22}, lay: LayoutArrow, ok: true},
+		{name: "icmp tcpdump", line: "14:46:47.000000 IP 203.0.113.7 > 192.0.2.15: ICMP echo request, id 1, seq 1, length 64",
+			want: Record{Time: utc(2023, 4, 30, 14, 46, 47, 0), SrcIP: ip("203.0.113.7"), DstIP: ip("192.0.2.15"), Proto: "icmp"}, lay: LayoutArrow, ok: true},
+	})
+}
