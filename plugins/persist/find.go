@@ -44,6 +44,10 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findTemp,
 		f.findSSHConfig,
 		f.findTrojaned,
+		f.findSystemdManager,
+		f.findLibraryPath,
+		f.findPAM,
+		f.findAutostart,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

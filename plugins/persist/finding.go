@@ -98,6 +98,9 @@ const (
 	KindSymlink       Kind = "symlink"         // a planted link in a persistence location
 	KindSSHConfig     Kind = "sshd-config"     // AuthorizedKeysFile / AuthorizedKeysCommand
 	KindPackageFile   Kind = "modified-binary" // a packaged tool (ps, ss, ls …) that differs from its package
+	KindPAM           Kind = "pam"             // pam_exec.so in /etc/pam.d
+	KindAutostart     Kind = "autostart"       // XDG autostart .desktop files
+	KindLibraryPath   Kind = "library-path"    // /etc/ld.so.conf.d search paths
 )
 
 // Action is what Plan does about a finding.

