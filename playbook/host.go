@@ -333,6 +333,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		HandshakeConfig:  goplugin.HandshakeConfig{MagicCookieKey: wire.Handshake.MagicCookieKey, MagicCookieValue: wire.Handshake.MagicCookieValue},
 		VersionedPlugins: versions,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		GRPCDialOptions:  wire.DialOptions,
 		Logger:           quietStderr{hclogslog.ForPlugin(h.logger, s.Name)},
 		StartTimeout:     timeout,
 	}
@@ -624,6 +625,9 @@ func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) 
 	if _, ok := p.actions[c.Action]; !ok {
 		return plugin.PlanResponse{}, p.unknownAction(c.Action)
 	}
+	if len(c.Input) > wire.MaxPayload {
+		return plugin.PlanResponse{}, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
+	}
 	r, err := p.rpc.Plan(ctx, &pb.PlanRequest{Call: c.wire()})
 	if err != nil {
 		return plugin.PlanResponse{}, p.transportError(ctx, err)
@@ -650,6 +654,9 @@ type Progress struct {
 func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (json.RawMessage, error) {
 	if _, ok := p.actions[c.Action]; !ok {
 		return nil, p.unknownAction(c.Action)
+	}
+	if len(c.Input) > wire.MaxPayload {
+		return nil, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

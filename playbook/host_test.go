@@ -570,3 +570,28 @@ func TestMalformedPluginLogDoesNotCrashHost(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestLargePayloads(t *testing.T) {
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	if err := h.Start(t.Context(), playbook.Builtin("util")); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("util")
+	out, err := p.Apply(t.Context(), playbook.Call{Action: "big", Input: json.RawMessage(`{"bytes":6000000}`)}, nil)
+	if err != nil || len(out) != 6000002 {
+		t.Fatalf("6 MB output: %d bytes, %v", len(out), err)
+	}
+	_, err = p.Apply(t.Context(), playbook.Call{Action: "big", Input: json.RawMessage(`{"bytes":9000000}`)}, nil)
+	if err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Errorf("9 MB output: %v, want a clear refusal", err)
+	}
+	big := json.RawMessage(`{"name":"` + strings.Repeat("y", 9<<20) + `"}`)
+	if _, err := p.Plan(t.Context(), playbook.Call{Action: "greet", Input: big}); !errors.Is(err, plugin.ErrInvalidInput) {
+		t.Errorf("9 MB input: %v, want ErrInvalidInput", err)
+	}
+	// The plugin is still fine.
+	if _, err := p.Apply(t.Context(), playbook.Call{Action: "greet", Input: json.RawMessage(`{"name":"x"}`)}, nil); err != nil {
+		t.Error(err)
+	}
+}

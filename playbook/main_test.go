@@ -124,6 +124,13 @@ var utilActions = plugin.Actions{
 				return errors.New("not cancelled within a minute")
 			}
 		}),
+	"big": plugin.NewAction("returns a large output", nil,
+		func(_ context.Context, req plugin.ApplyRequest[struct {
+			Bytes int `json:"bytes"`
+		}], resp *plugin.ApplyResponse[string]) error {
+			resp.Output = strings.Repeat("x", req.Input.Bytes)
+			return nil
+		}),
 	"env": plugin.NewAction("returns the environment", nil,
 		func(_ context.Context, _ plugin.ApplyRequest[empty], resp *plugin.ApplyResponse[envOut]) error {
 			resp.Output.Env = os.Environ()

@@ -177,21 +177,24 @@ func newRaw[In, Out any](
 			if err != nil {
 				return nil, fmt.Errorf("plugin: marshal output of %s: %w", c.Action, err)
 			}
+			if len(out) > maxPayload {
+				return nil, fmt.Errorf("plugin: output of %s is %d bytes, more than the %d allowed", c.Action, len(out), maxPayload)
+			}
 			return out, nil
 		},
 	}
 }
 
-// maxInput bounds an action's input document.
-const maxInput = 16 << 20
+// maxPayload bounds an action's input and output documents.
+const maxPayload = wire.MaxPayload
 
 func decodeInput[In any](b []byte) (In, error) {
 	var in In
 	if len(b) == 0 {
 		return in, nil
 	}
-	if len(b) > maxInput {
-		return in, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalidInput, len(b), maxInput)
+	if len(b) > maxPayload {
+		return in, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalidInput, len(b), maxPayload)
 	}
 	if err := unmarshalStrict(b, &in); err != nil {
 		return in, fmt.Errorf("%w: %v", ErrInvalidInput, err)

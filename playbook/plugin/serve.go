@@ -83,7 +83,7 @@ func serve(actions Actions, stderr io.Writer) int {
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
-		GRPCServer:       goplugin.DefaultGRPCServer,
+		GRPCServer:       wire.GRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     stderr,
 			Level:      hclog.Warn,
@@ -155,7 +155,7 @@ func ServeInProcess(ctx context.Context, actions Actions, logger *slog.Logger) (
 	go goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
-		GRPCServer:       goplugin.DefaultGRPCServer,
+		GRPCServer:       wire.GRPCServer,
 		Logger:           hclogslog.FromSlog(logger),
 		Test: &goplugin.ServeTestConfig{
 			Context:          ctx,

@@ -32,6 +32,22 @@ var Handshake = goplugin.HandshakeConfig{
 	MagicCookieValue: "d3b07384d113edec49eaa6238ad5ff00-abusekit-playbook-plugin",
 }
 
+// MaxPayload bounds an action's input and output documents. A journal
+// record (MaxRecordSize in package playbook) holds one of them with room to
+// spare, and the gRPC message limits are set just above it.
+const MaxPayload = 8 << 20
+
+// MaxMessage is the gRPC message size limit on both ends.
+const MaxMessage = MaxPayload + 1<<20
+
+// GRPCServer builds the plugin's gRPC server with abusekit's message limits.
+func GRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage))...)
+}
+
+// DialOptions are the host's gRPC options for a plugin connection.
+var DialOptions = []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage))}
+
 // PluginName is the one go-plugin "plugin" every abusekit plugin serves.
 const PluginName = "actions"
 
