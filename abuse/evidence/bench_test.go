@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"bytes"
-	"io"
 	"sync"
 	"testing"
 
@@ -84,5 +83,4 @@ func BenchmarkAppendJSON(b *testing.B) {
 	for b.Loop() {
 		out = r.AppendJSON(out[:0])
 	}
-	_ = io.Discard
 }
