@@ -50,6 +50,7 @@ var (
 	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
 	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
+	reResemble = regexp.MustCompile(`(?i)\bactivity\s+which\s+resembles\s+(.+?)(?:\.\s|\.$|$)`)
 	reForward  = regexp.MustCompile(`(?i)-{2,}\s*beginning\s+of\s+(?:the\s+)?forwarded\s+report`)
 	// The header of a column log pasted without the notice around it.
 	reLogStart = regexp.MustCompile(`(?i)^\W*\(attacker'?s\s+ip\)|^-+\s*log\s+of\s+(?:tcp|udp)\s+port\s+scans`)
@@ -70,10 +71,11 @@ type noticeReader struct {
 	rep      Report
 
 	within      time.Duration
-	kindNotice  Kind // from the notice's prose
-	kindForward Kind // from the forwarded report's prose
-	recognized  bool // saw a Trust & Safety marker
-	fields      int  // notice fields found
+	kindNotice  Kind   // from the notice's prose
+	resembles   string // "activity which resembles …" in the notice
+	kindForward Kind   // from the forwarded report's prose
+	recognized  bool   // saw a Trust & Safety marker
+	fields      int    // notice fields found
 	ipSeen      map[netip.Addr]bool
 	idSeen      map[string]bool
 	earliest    time.Time
@@ -258,7 +260,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") {
+	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
@@ -294,6 +296,9 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 			r.AbuseTime = t
 		}
 		found = true
+	}
+	if m := sub(n.resembles == "" && has("resembles"), reResemble); m != nil {
+		n.resembles = strings.TrimSpace(m[1])
 	}
 	if m := sub(has(":"), reActivity); m != nil {
 		if r.Activity == "" {
@@ -528,9 +533,15 @@ func (n *noticeReader) finish() Report {
 	if n.recognized || r.AccountID != "" || len(r.Resources.InstanceIDs) > 0 {
 		r.Provider = ProviderAWS
 	}
+	if r.Activity == "" && n.resembles != "" {
+		r.Activity = n.resembles
+	}
 	switch {
 	case r.Activity != "":
 		r.Kind = kindFromText(r.Activity)
+		if r.Kind == KindOther && n.kindNotice != "" {
+			r.Kind = n.kindNotice
+		}
 	case n.kindNotice != "":
 		r.Kind = n.kindNotice
 	case n.kindForward != "":
