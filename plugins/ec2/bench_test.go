@@ -15,7 +15,8 @@ import (
 
 var (
 	benchInstances = flag.Int("ec2.instances", 1000, "instances in BenchmarkContainSnapshot")
-	benchScale     = flag.Float64("ec2.refillscale", 15, "multiplier on the emulator's refill rates (bucket sizes kept as documented, wall clock shortened)")
+	benchConc      = flag.Int("ec2.concurrency", 32, "WithConcurrency in BenchmarkContainSnapshot")
+	benchScale     = flag.Float64("ec2.refillscale", 5, "multiplier on the emulator's refill rates (bucket sizes kept as documented, wall clock shortened)")
 )
 
 // Floor is the least time the emulator's token buckets allow for a trace:
@@ -70,7 +71,7 @@ func BenchmarkContainSnapshot(b *testing.B) {
 		srv.ResetCalls()
 		srv.SetFaults(ec2test.Faults{Throttle: true})
 		ctx := context.Background()
-		opts := []Option{WithDwell(0), WithConcurrency(32), WithPoll(200*time.Millisecond, time.Second), WithMaxWait(10 * time.Minute)}
+		opts := []Option{WithDwell(0), WithConcurrency(*benchConc), WithPoll(200*time.Millisecond, time.Second), WithMaxWait(10 * time.Minute)}
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
