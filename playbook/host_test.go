@@ -595,3 +595,33 @@ func TestLargePayloads(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestTypoInLateStepStopsPlan(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger")
+	pb, err := playbook.Parse("typo.yaml", []byte(`name: typo
+steps:
+  - id: first
+    plugin: util
+    action: ledger
+    input: {ledger: `+ledger+`}
+  - id: later
+    plugin: util
+    action: greet
+    input:
+      name: ${{ steps.first.line }}
+      nmae: oops
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, pb, playbook.Options{})
+	_, err = r.Run(t.Context())
+	var ve *playbook.ValidationError
+	if !errors.Is(err, plugin.ErrInvalidInput) || !errors.As(err, &ve) || ve.Line != 12 || ve.Field != "steps[1].input.nmae" {
+		t.Fatalf("err = %v (%+v), want ErrInvalidInput at typo.yaml:12 steps[1].input.nmae", err, ve)
+	}
+	if _, err := os.Stat(ledger); !os.IsNotExist(err) {
+		t.Error("the first step ran although a later step's input has a typo")
+	}
+}

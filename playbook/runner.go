@@ -325,7 +325,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	plan := &Plan{Playbook: r.pb.Name, Incident: r.opts.Incident}
-	for _, s := range r.pb.Steps {
+	for i, s := range r.pb.Steps {
 		p, err := r.host.Plugin(s.Plugin)
 		if err != nil {
 			return nil, r.stepError(s, err)
@@ -335,6 +335,9 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		}
 		sp := StepPlan{Step: s.ID, Plugin: s.Plugin, Action: s.Action,
 			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
+		if err := r.checkInputFields(i, s, p); err != nil {
+			return nil, r.stepError(s, err)
+		}
 		if rec, ok := r.done[s.ID]; ok {
 			sp.Status = PlanDone
 			sp.Reason = fmt.Sprintf("%s by an earlier run (%s)", rec.Status, rec.Time.Format(time.RFC3339))
@@ -375,6 +378,41 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		plan.Steps = append(plan.Steps, sp)
 	}
 	return plan, nil
+}
+
+// checkInputFields checks a step's input field names against the input
+// schema its plugin described, so that a typo in a late step's input stops
+// the plan before any step has changed anything (rather than failing that
+// step after earlier ones ran).
+func (r *Runner) checkInputFields(i int, s Step, p *Plugin) error {
+	info, _ := p.Action(s.Action)
+	var schema struct {
+		Properties           map[string]json.RawMessage `json:"properties"`
+		AdditionalProperties *bool                      `json:"additionalProperties"`
+	}
+	if json.Unmarshal(info.InputSchema, &schema) != nil || schema.AdditionalProperties == nil || *schema.AdditionalProperties {
+		return nil
+	}
+	for _, k := range sortedKeys(s.Input) {
+		if _, ok := schema.Properties[k]; ok {
+			continue
+		}
+		known := sortedKeys(func() map[string]any {
+			m := map[string]any{}
+			for n := range schema.Properties {
+				m[n] = nil
+			}
+			return m
+		}())
+		field := fmt.Sprintf("steps[%d].input.%s", i, k)
+		ve := &ValidationError{File: r.pb.file, Field: field,
+			Err: fmt.Errorf("%w: %s.%s has no input field %q (it has %v)", plugin.ErrInvalidInput, s.Plugin, s.Action, k, known)}
+		if r.pb.pos != nil {
+			ve.Line, ve.Column = r.pb.pos(field)
+		}
+		return ve
+	}
+	return nil
 }
 
 // Run plans, asks Options.Approve, and applies.
