@@ -3,7 +3,7 @@
 //
 //	clean-host [-root DIR] [-json] [-since TIME] [-all]                  dry run: print findings and the plan
 //	clean-host [-root DIR] -apply [-min-severity high] [-quarantine DIR] [-incident ID] [-reload]
-//	clean-host -restore MANIFEST [-root DIR] [-force]
+//	clean-host -restore MANIFEST [-root DIR] [-force] [-reload]
 //
 // The default root is "/" (the live host); point -root at a snapshot
 // volume mounted elsewhere to clean it offline. -json prints one JSON
@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	all := fl.Bool("all", false, "print info findings too (the inventory)")
 	qdir := fl.String("quarantine", "", "host directory for the quarantine (default: /var/lib/abusekit/quarantine inside the root)")
 	incident := fl.String("incident", "", "with -apply: incident ID naming the quarantine directory")
-	reload := fl.Bool("reload", false, "with -apply on the live root /: run the plan's reloads (cron, systemctl daemon-reload)")
+	reload := fl.Bool("reload", false, "with -apply or -restore on the live root /: run the reloads (cron, systemctl daemon-reload)")
 	verbose := fl.Bool("v", false, "debug log on stderr")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 
 	if *restore != "" {
-		opts := persist.RestoreOptions{Force: *force, Logger: log}
+		opts := persist.RestoreOptions{Force: *force, RunReloads: *reload, Logger: log}
 		if rootSet(fl) {
 			opts.Root = *root
 		}
@@ -74,6 +74,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			} else {
 				for _, p := range res.Restored {
 					fmt.Fprintln(stdout, "restored", p)
+				}
+				if !*reload {
+					for _, r := range res.Reloads {
+						fmt.Fprintf(stdout, "then run: %s  (%s)\n", strings.Join(r.Command, " "), r.Reason)
+					}
 				}
 			}
 		}

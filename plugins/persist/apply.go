@@ -39,7 +39,10 @@ type Manifest struct {
 	Created       time.Time `json:"created"`
 	QuarantineDir string    `json:"quarantine_dir"` // host path
 	Entries       []Entry   `json:"entries"`
-	Reloads       []Reload  `json:"reloads,omitempty"`
+	// Reloads are the plan's reloads; ReloadsRun says Apply ran them.
+	// Restore needs the same ones to make services see the old files.
+	Reloads    []Reload `json:"reloads,omitempty"`
+	ReloadsRun bool     `json:"reloads_run,omitempty"`
 }
 
 // Entry is one change Apply made.
@@ -121,7 +124,7 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	}
 	defer q.Close()
 	a := &applier{ctx: ctx, fs: r, q: q, log: log, m: &Manifest{Version: 1, Root: r.Dir(), Live: plan.Live,
-		Created: time.Now().UTC(), QuarantineDir: qdir}}
+		Created: time.Now().UTC(), QuarantineDir: qdir, Reloads: plan.Reloads}}
 	res := &Result{ManifestPath: filepath.Join(qdir, ManifestName), Manifest: a.m}
 	if err := a.save(); err != nil {
 		return res, err
@@ -137,30 +140,36 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 			return res, err
 		}
 	}
-	if opts.RunReloads {
-		run := opts.Run
-		if run == nil {
-			run = func(ctx context.Context, argv []string) error {
-				out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-				if err != nil {
-					return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
-				}
-				return nil
-			}
-		}
-		for _, rl := range plan.Reloads {
-			if err := run(ctx, rl.Command); err != nil {
-				res.ReloadErrors = append(res.ReloadErrors, err.Error())
-				log.Warn("persist: reload failed", "command", rl.Command, "err", err)
-				continue
-			}
-			a.m.Reloads = append(a.m.Reloads, rl)
-		}
+	if opts.RunReloads && len(plan.Reloads) > 0 {
+		res.ReloadErrors = runReloads(ctx, plan.Reloads, opts.Run, log)
+		a.m.ReloadsRun = true
 		if err := a.save(); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// runReloads runs each reload, collecting failures (a failed reload does
+// not undo the files already changed).
+func runReloads(ctx context.Context, reloads []Reload, run func(context.Context, []string) error, log *slog.Logger) []string {
+	if run == nil {
+		run = func(ctx context.Context, argv []string) error {
+			out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
+			}
+			return nil
+		}
+	}
+	var errs []string
+	for _, rl := range reloads {
+		if err := run(ctx, rl.Command); err != nil {
+			errs = append(errs, err.Error())
+			log.Warn("persist: reload failed", "command", rl.Command, "err", err)
+		}
+	}
+	return errs
 }
 
 func openQuarantine(r *rootfs.FS, dir, incident string) (*os.Root, string, error) {

@@ -534,3 +534,38 @@ func TestApplyRestoreRoundTripAmazonLinux(t *testing.T) {
 		t.Errorf("restore is not identical (-before +after):\n%s", diff)
 	}
 }
+
+// On the live root the reloads run (through the injected runner: nothing
+// on this host is changed, the plan has no file changes and the
+// quarantine is a temporary directory); elsewhere Restore refuses them.
+func TestReloadsRunOnLiveRoot(t *testing.T) {
+	ctx := context.Background()
+	var ran []string
+	run := func(_ context.Context, argv []string) error {
+		ran = append(ran, strings.Join(argv, " "))
+		if argv[0] == "udevadm" {
+			return errors.New("udevadm: not here")
+		}
+		return nil
+	}
+	plan := &CleanPlan{Root: "/", Live: true, Reloads: []Reload{{Command: []string{"systemctl", "daemon-reload"}}, {Command: []string{"udevadm", "control", "--reload-rules"}}}}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir(), RunReloads: true, Run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"systemctl daemon-reload", "udevadm control --reload-rules"}, ran); diff != "" {
+		t.Error(diff)
+	}
+	if len(res.ReloadErrors) != 1 || !res.Manifest.ReloadsRun || len(res.Manifest.Reloads) != 2 {
+		t.Errorf("result: %+v", res)
+	}
+	// The same manifest restored against a non-live root with reloads asked.
+	_, err = Restore(ctx, res.ManifestPath, RestoreOptions{Root: t.TempDir(), RunReloads: true, Run: run})
+	if !errors.Is(err, ErrNotLive) {
+		t.Errorf("restore reloads off the live root: %v", err)
+	}
+	rr, err := Restore(ctx, res.ManifestPath, RestoreOptions{RunReloads: true, Run: run})
+	if err != nil || len(rr.Reloads) != 2 || len(ran) != 4 {
+		t.Errorf("restore on live root: %+v %v ran=%v", rr, err, ran)
+	}
+}

@@ -10,7 +10,10 @@
 // and /etc/profile.d; authorized_keys and authorized_keys2; /etc/ld.so.preload
 // and the library it names; /etc/hosts; uid-0 and odd-shell accounts;
 // sudoers; udev rules; update-motd.d; sshd's key sources
-// (AuthorizedKeysFile, AuthorizedKeysCommand); binaries dropped in /tmp,
+// (AuthorizedKeysFile, AuthorizedKeysCommand); pam_exec and PAM modules
+// loaded from writable places; systemd's DefaultEnvironment and
+// environment.d; library search paths in /etc/ld.so.conf.d; XDG autostart
+// entries; binaries dropped in /tmp,
 // /var/tmp and /dev/shm (hidden directories included); files marked
 // immutable; packaged tools (ps, ss, sshd, crontab …) that no longer match
 // their package. A command that names a file makes that file a finding

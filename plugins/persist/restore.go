@@ -24,13 +24,19 @@ type RestoreOptions struct {
 	// now).
 	Root string
 	// Force restores edited files even when they changed after Apply.
-	Force  bool
-	Logger *slog.Logger
+	Force bool
+	// RunReloads runs the manifest's reloads after restoring, on the live
+	// root only (ErrNotLive elsewhere, before anything is restored).
+	RunReloads bool
+	Run        func(ctx context.Context, argv []string) error // default os/exec
+	Logger     *slog.Logger
 }
 
 // RestoreResult lists what Restore put back.
 type RestoreResult struct {
-	Restored []string `json:"restored"` // paths inside the root, in restore order
+	Restored     []string `json:"restored"`          // paths inside the root, in restore order
+	Reloads      []Reload `json:"reloads,omitempty"` // to run on a live root so services see the old files
+	ReloadErrors []string `json:"reload_errors,omitempty"`
 }
 
 // ReadManifest reads and checks a quarantine manifest.
@@ -70,6 +76,9 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 	if root == "" {
 		root = m.Root
 	}
+	if opts.RunReloads && len(m.Reloads) > 0 && !isLiveRoot(root) {
+		return nil, fmt.Errorf("%w: root is %s", ErrNotLive, root)
+	}
 	r, err := rootfs.Open(root)
 	if err != nil {
 		return nil, fmt.Errorf("persist: restore: %w", err)
@@ -80,7 +89,7 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
 	defer q.Close()
-	res := &RestoreResult{}
+	res := &RestoreResult{Reloads: m.Reloads}
 	var errs []error
 	for i := len(m.Entries) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
@@ -99,6 +108,13 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 		if !e.ParentMtime.IsZero() {
 			_ = r.Lutimes(path.Dir(e.Path), e.ParentAtime, e.ParentMtime)
 		}
+	}
+	if opts.RunReloads && len(m.Reloads) > 0 {
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		res.ReloadErrors = runReloads(ctx, m.Reloads, opts.Run, log)
 	}
 	return res, errors.Join(errs...)
 }
