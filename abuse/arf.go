@@ -341,7 +341,7 @@ func xarfFromMailJSON(ctx context.Context, m *mailmsg.Message, o *options) ([]Re
 	for _, p := range m.Parts {
 		if p.MediaType == "application/json" || strings.HasSuffix(strings.ToLower(p.Filename), ".json") {
 			sink := arfMailSink(o, xarfFormat)
-			if err := xarfJSONInto(ctx, sink, p.Body, arfMailInfo(m)); err != nil {
+			if err := xarfJSONInto(ctx, sink, arfNewLoc(bytes.NewReader(p.Body)), arfMailInfo(m)); err != nil {
 				return nil, err
 			}
 			return sink.reports, nil

@@ -6,6 +6,7 @@ package abuse
 // WithReportFunc.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,36 +14,83 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
-// arfReadAll reads all of r, failing with an error that wraps ErrTooLarge
-// when r holds more than limit bytes. It never reads more than limit+1.
-func arfReadAll(r io.Reader, limit int64, formatName string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		var pe *ParseError
-		if errors.As(err, &pe) {
-			return nil, err
-		}
-		return nil, &ParseError{Format: formatName, Err: fmt.Errorf("read: %w", err)}
-	}
-	if int64(len(data)) > limit {
-		return nil, &ParseError{Format: formatName, Err: fmt.Errorf("input larger than %d bytes: %w", limit, ErrTooLarge)}
-	}
-	return data, nil
+// arfLimit fails with a *ParseError wrapping ErrTooLarge once r yields
+// more than max bytes, instead of silently stopping as io.LimitReader does.
+func arfLimit(r io.Reader, max int64, formatName string) io.Reader {
+	return &arfLimited{r: r, left: max, max: max, format: formatName}
 }
 
-// arfLineAt is the 1-based line of data holding byte offset off.
-func arfLineAt(data []byte, off int64) int {
-	if off < 0 {
-		off = 0
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	return 1 + bytes.Count(data[:off], []byte{'\n'})
+type arfLimited struct {
+	r         io.Reader
+	left, max int64
+	format    string
 }
+
+func (l *arfLimited) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, l.err()
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, l.err()
+	}
+	return n, err
+}
+
+func (l *arfLimited) err() error {
+	return &ParseError{Format: l.format, Err: fmt.Errorf("input larger than %d bytes: %w", l.max, ErrTooLarge)}
+}
+
+// arfLoc reads a JSON input and maps its byte offsets to 1-based lines. It
+// keeps the offsets of the newlines it may still be asked about (those
+// after the prune point), so a stream of any length costs memory for one
+// value's worth of lines.
+type arfLoc struct {
+	r      io.Reader
+	n      int64   // bytes read
+	nl     []int64 // offsets of the newlines at or after the prune point
+	pruned int     // newlines before the prune point
+}
+
+func arfNewLoc(r io.Reader) *arfLoc { return &arfLoc{r: r} }
+
+func (l *arfLoc) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; {
+		j := bytes.IndexByte(p[i:n], '\n')
+		if j < 0 {
+			break
+		}
+		l.nl = append(l.nl, l.n+int64(i+j))
+		i += j + 1
+	}
+	l.n += int64(n)
+	return n, err
+}
+
+// line is the line holding byte off (at or after the prune point).
+func (l *arfLoc) line(off int64) int {
+	i, _ := slices.BinarySearch(l.nl, off)
+	return 1 + l.pruned + i
+}
+
+// prune forgets the newlines before off.
+func (l *arfLoc) prune(off int64) {
+	i, _ := slices.BinarySearch(l.nl, off)
+	l.pruned += i
+	l.nl = append(l.nl[:0], l.nl[i:]...)
+}
+
+// arfLineAt is the 1-based line of the input holding byte offset off.
+func arfLineAt(l *arfLoc, off int64) int { return l.line(max(off, 0)) }
 
 // arfTrimHead drops a UTF-8 byte-order mark and leading white space.
 func arfTrimHead(b []byte) []byte {
@@ -51,8 +99,9 @@ func arfTrimHead(b []byte) []byte {
 }
 
 // arfJSONError turns a JSON decoding error into a *ParseError naming the
-// line: base is the offset in data where the value being decoded starts.
-func arfJSONError(formatName string, data []byte, base int64, err error) error {
+// line: base is the offset in the input where the value being decoded
+// starts.
+func arfJSONError(formatName string, l *arfLoc, base int64, err error) error {
 	var pe *ParseError
 	if errors.As(err, &pe) {
 		return err
@@ -61,74 +110,92 @@ func arfJSONError(formatName string, data []byte, base int64, err error) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return &ParseError{Format: formatName, Line: arfLineAt(data, base+syn.Offset), Err: err}
+		return &ParseError{Format: formatName, Line: arfLineAt(l, base+syn.Offset), Err: err}
 	case errors.As(err, &typ):
-		return &ParseError{Format: formatName, Line: arfLineAt(data, base+typ.Offset), Err: err}
+		return &ParseError{Format: formatName, Line: arfLineAt(l, base+typ.Offset), Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &ParseError{Format: formatName, Line: arfLineAt(data, int64(len(data))), Err: fmt.Errorf("truncated JSON: %w", err)}
+		return &ParseError{Format: formatName, Line: arfLineAt(l, l.n), Err: fmt.Errorf("truncated JSON: %w", err)}
 	}
-	return &ParseError{Format: formatName, Line: arfLineAt(data, base), Err: err}
+	return &ParseError{Format: formatName, Line: arfLineAt(l, base), Err: err}
 }
 
-// arfJSONStream calls fn for every JSON value in data: a single value, a
-// sequence of values (JSON lines, concatenated documents), or the elements
-// of a top-level array (streamed one by one). off is where the value starts.
-func arfJSONStream(ctx context.Context, formatName string, data []byte, fn func(raw json.RawMessage, off int64) error) error {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	dec := json.NewDecoder(bytes.NewReader(data))
-	next := func() int64 {
-		off := dec.InputOffset()
-		for off < int64(len(data)) && strings.IndexByte(" \t\r\n,", data[off]) >= 0 {
-			off++
-		}
-		return off
+// arfJSONStream calls fn for every JSON value read from l: a single value,
+// a sequence of values (JSON lines, concatenated documents), or the
+// elements of a top-level array, streamed one by one: memory holds one
+// value at a time. off is where the value starts in the input.
+func arfJSONStream(ctx context.Context, formatName string, l *arfLoc, fn func(raw json.RawMessage, off int64) error) error {
+	br := bufio.NewReader(l)
+	var skipped int64
+	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+		skipped += 3
 	}
+	first := byte(0)
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				return err
+			}
+			break
+		}
+		if strings.IndexByte(" \t\r\n", b[0]) < 0 {
+			first = b[0]
+			break
+		}
+		br.Discard(1)
+		skipped++
+	}
+	dec := json.NewDecoder(br)
 	n := 0
+	value := func(raw json.RawMessage) error {
+		end := skipped + dec.InputOffset()
+		start := end - int64(len(raw))
+		if err := fn(raw, start); err != nil {
+			return err
+		}
+		l.prune(end)
+		n++
+		return nil
+	}
+	if first == '[' {
+		if _, err := dec.Token(); err != nil {
+			return arfJSONError(formatName, l, skipped, err)
+		}
+		for dec.More() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return arfJSONError(formatName, l, skipped, err)
+			}
+			if err := value(raw); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return arfJSONError(formatName, l, skipped, err)
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		start := next()
-		if start >= int64(len(data)) {
-			break
-		}
-		if data[start] == '[' {
-			if _, err := dec.Token(); err != nil {
-				return arfJSONError(formatName, data, 0, err)
-			}
-			for dec.More() {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				var raw json.RawMessage
-				off := next()
-				if err := dec.Decode(&raw); err != nil {
-					return arfJSONError(formatName, data, 0, err)
-				}
-				if err := fn(raw, off); err != nil {
-					return err
-				}
-				n++
-			}
-			if _, err := dec.Token(); err != nil {
-				return arfJSONError(formatName, data, 0, err)
-			}
-			continue
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return arfJSONError(formatName, data, 0, err)
+			return arfJSONError(formatName, l, skipped, err)
 		}
-		if err := fn(raw, start); err != nil {
+		if err := value(raw); err != nil {
 			return err
 		}
-		n++
 	}
 	if n == 0 {
-		return &ParseError{Format: formatName, Line: arfLineAt(data, int64(len(data))), Err: errors.New("no JSON value in input")}
+		return &ParseError{Format: formatName, Line: arfLineAt(l, l.n), Err: errors.New("no JSON value in input")}
 	}
 	return nil
 }

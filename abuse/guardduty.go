@@ -94,14 +94,13 @@ func gdMailMatch(m *mailmsg.Message) bool {
 // gdMailParse reads the JSON values at the start of the body, stopping at
 // the first text that is not JSON (SNS appends an unsubscribe footer).
 func gdMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
-	data := []byte(strings.TrimSpace(m.Text()))
+	data := arfNewLoc(strings.NewReader(strings.TrimSpace(m.Text())))
 	sink := arfMailSink(o, gdFormat)
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(data)
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		off := dec.InputOffset()
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if n > 0 {
@@ -109,9 +108,7 @@ func gdMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report,
 			}
 			return nil, arfJSONError(gdFormat, data, 0, err)
 		}
-		for off < int64(len(data)) && strings.IndexByte(" \t\r\n", data[off]) >= 0 {
-			off++
-		}
+		off := dec.InputOffset() - int64(len(raw))
 		if err := gdValue(ctx, sink, data, raw, off, gdEnvelope{}); err != nil {
 			return nil, err
 		}
@@ -139,12 +136,9 @@ func gdParse(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 	} else {
 		r = br
 	}
-	data, err := arfReadAll(r, o.limits.MaxBytes, gdFormat)
-	if err != nil {
-		return nil, err
-	}
+	data := arfNewLoc(arfLimit(r, o.limits.MaxBytes, gdFormat))
 	sink := arfNewSink(o, gdFormat)
-	err = arfJSONStream(ctx, gdFormat, data, func(raw json.RawMessage, off int64) error {
+	err := arfJSONStream(ctx, gdFormat, data, func(raw json.RawMessage, off int64) error {
 		return gdValue(ctx, sink, data, raw, off, gdEnvelope{})
 	})
 	if err != nil {
@@ -183,7 +177,7 @@ type gdProbe struct {
 }
 
 // gdValue reads one JSON value: an event, a GetFindings output or a finding.
-func gdValue(ctx context.Context, sink *arfSink, data []byte, raw json.RawMessage, off int64, env gdEnvelope) error {
+func gdValue(ctx context.Context, sink *arfSink, data *arfLoc, raw json.RawMessage, off int64, env gdEnvelope) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: errors.New("expected a JSON object (finding, GetFindings output or EventBridge event)")}

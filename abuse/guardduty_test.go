@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -560,4 +562,68 @@ func mustReadMail(t *testing.T, b []byte) *mailmsg.Message {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// gdStream yields n copies of a finding as JSON lines, generated as it is
+// read: the input never exists whole in memory.
+type gdStream struct {
+	line []byte
+	n    int
+	buf  []byte
+}
+
+func (s *gdStream) Read(p []byte) (int, error) {
+	if len(s.buf) == 0 {
+		if s.n == 0 {
+			return 0, io.EOF
+		}
+		s.n--
+		s.buf = s.line
+	}
+	k := copy(p, s.buf)
+	s.buf = s.buf[k:]
+	return k, nil
+}
+
+// TestParseGuardDutyStreamsMemory parses 12 MB of JSON lines with
+// WithReportFunc and checks that the heap never holds the input: findings
+// are decoded one at a time.
+func TestParseGuardDutyStreamsMemory(t *testing.T) {
+	raw, err := os.ReadFile("testdata/guardduty/finding-portscan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, raw); err != nil {
+		t.Fatal(err)
+	}
+	line := append(compact.Bytes(), '\n')
+	n := (12 << 20) / len(line)
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, uint64(0)
+	count := 0
+	_, err = ParseGuardDuty(context.Background(), &gdStream{line: line, n: n},
+		WithLimits(Limits{MaxBytes: 1 << 30}),
+		WithEvidenceFunc(func(Evidence) error { return nil }),
+		WithReportFunc(func(Report) error {
+			count++
+			if count%500 == 0 {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != n {
+		t.Fatalf("%d reports, want %d", count, n)
+	}
+	grown := int64(peak) - int64(base)
+	t.Logf("%d findings, %d MB of input; heap grew by at most %.1f MB", n, n*len(line)>>20, float64(grown)/(1<<20))
+	if grown > 6<<20 {
+		t.Errorf("heap grew by %d MB parsing a 12 MB stream: the input is being buffered", grown>>20)
+	}
 }

@@ -73,12 +73,8 @@ func xarfSniffJSON(head []byte) bool {
 }
 
 func xarfParseJSON(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
-	data, err := arfReadAll(r, o.limits.MaxBytes, xarfFormat)
-	if err != nil {
-		return nil, err
-	}
 	sink := arfNewSink(o, xarfFormat)
-	if err := xarfJSONInto(ctx, sink, data, xarfMailInfo{}); err != nil {
+	if err := xarfJSONInto(ctx, sink, arfNewLoc(arfLimit(r, o.limits.MaxBytes, xarfFormat)), xarfMailInfo{}); err != nil {
 		return nil, err
 	}
 	return sink.reports, nil
@@ -92,7 +88,7 @@ type xarfMailInfo struct {
 }
 
 // xarfJSONInto reads X-ARF JSON documents from data into sink.
-func xarfJSONInto(ctx context.Context, sink *arfSink, data []byte, mi xarfMailInfo) error {
+func xarfJSONInto(ctx context.Context, sink *arfSink, data *arfLoc, mi xarfMailInfo) error {
 	return arfJSONStream(ctx, xarfFormat, data, func(raw json.RawMessage, off int64) error {
 		raw = bytes.TrimSpace(raw)
 		if len(raw) == 0 || raw[0] != '{' {
