@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMTLSRoundTrip(t *testing.T) {
+	host, err := NewIdentity("host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plug, err := NewIdentity("plugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := EncodeTLSEnv(host, plug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ServerTLS(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handshake := func(client *tls.Config) error {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		errc := make(chan error, 1)
+		go func() {
+			s := tls.Server(b, srv)
+			s.SetDeadline(time.Now().Add(time.Second))
+			errc <- s.Handshake()
+		}()
+		c := tls.Client(a, client)
+		c.SetDeadline(time.Now().Add(time.Second))
+		cerr := c.Handshake()
+		if cerr == nil {
+			// TLS 1.3: the server's verdict on the client arrives later.
+			_, cerr = c.Read(make([]byte, 1))
+			if ne, ok := cerr.(net.Error); ok && ne.Timeout() {
+				cerr = nil
+			}
+		}
+		serr := <-errc
+		if serr != nil {
+			return serr
+		}
+		return cerr
+	}
+	if err := handshake(ClientTLS(host, plug)); err != nil {
+		t.Fatalf("host ↔ its plugin: %v", err)
+	}
+	stranger, _ := NewIdentity("stranger")
+	if err := handshake(ClientTLS(stranger, plug)); err == nil {
+		t.Error("a stranger's client certificate was accepted")
+	}
+	other, _ := NewIdentity("other-plugin")
+	if err := handshake(ClientTLS(host, other)); err == nil {
+		t.Error("the host accepted a plugin certificate it did not mint for this plugin")
+	}
+	for _, bad := range []string{"", "!!", "e30", strings.Repeat("A", 40)} {
+		if _, err := ServerTLS(bad); err == nil {
+			t.Errorf("ServerTLS(%q) accepted", bad)
+		}
+	}
+}
+
+type schemaIn struct {
+	Name     string            `json:"name"`
+	Skip     string            `json:"-"`
+	Opt      *int              `json:"opt,omitempty"`
+	When     time.Time         `json:"when"`
+	Labels   map[string]string `json:"labels"`
+	Raw      []byte            `json:"raw"`
+	Self     *schemaIn         `json:"self"`
+	embedded
+	unexported int
+}
+
+type embedded struct {
+	Inner bool `json:"inner"`
+}
+
+func TestSchema(t *testing.T) {
+	var got map[string]any
+	if err := json.Unmarshal(Schema(reflect.TypeFor[schemaIn]()), &got); err != nil {
+		t.Fatal(err)
+	}
+	props := got["properties"].(map[string]any)
+	var names []string
+	for k := range props {
+		names = append(names, k)
+	}
+	want := map[string]string{"name": "string", "opt": "integer", "when": "string", "labels": "object", "raw": "string", "self": "object", "inner": "boolean"}
+	if len(props) != len(want) {
+		t.Errorf("properties %v, want %v", names, want)
+	}
+	for k, typ := range want {
+		p, ok := props[k].(map[string]any)
+		if !ok || p["type"] != typ {
+			t.Errorf("property %s = %v, want type %s", k, props[k], typ)
+		}
+	}
+}
