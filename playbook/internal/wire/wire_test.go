@@ -72,13 +72,13 @@ func TestMTLSRoundTrip(t *testing.T) {
 }
 
 type schemaIn struct {
-	Name     string            `json:"name"`
-	Skip     string            `json:"-"`
-	Opt      *int              `json:"opt,omitempty"`
-	When     time.Time         `json:"when"`
-	Labels   map[string]string `json:"labels"`
-	Raw      []byte            `json:"raw"`
-	Self     *schemaIn         `json:"self"`
+	Name   string            `json:"name"`
+	Skip   string            `json:"-"`
+	Opt    *int              `json:"opt,omitempty"`
+	When   time.Time         `json:"when"`
+	Labels map[string]string `json:"labels"`
+	Raw    []byte            `json:"raw"`
+	Self   *schemaIn         `json:"self"`
 	embedded
 	unexported int
 }
