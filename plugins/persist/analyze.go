@@ -37,6 +37,7 @@ var (
 	reRevShell   = regexp.MustCompile(`/dev/(tcp|udp)/|\b(nc|ncat|netcat)\b[^|;&]*\s-(e|c)\s|\bsocat\b[^|;&]*\bexec:|\bbash\s+-i\s*>&|pty\.spawn|socket\.socket\(.*connect`)
 	reMining     = regexp.MustCompile(`(?i)stratum\+(tcp|ssl|tls)://|--donate-level|--cpu-max-threads-hint|--randomx|\s-a\s+(rx/0|cn/r|cn/\w+|argon2)|--coin[= ](monero|xmr)|--rig-id|--nicehash|\bxmrig\b|cryptonight`)
 	rePoolHost   = regexp.MustCompile(`(?i)\b(\w[\w-]*\.)*(minexmr\.com|supportxmr\.com|nanopool\.org|moneroocean\.stream|hashvault\.pro|c3pool\.(com|org)|2miners\.com|f2pool\.com|nicehash\.com|xmrpool\.eu|minergate\.com|herominers\.com|monerohash\.com|dwarfpool\.com|unmineable\.com|crypto-pool\.fr|ethermine\.org|xmr\.pool\.\w+)\b`)
+	reInsmod     = regexp.MustCompile(`\binsmod\s+(-\S+\s+)*\S+\.ko\b`)
 	reChattr     = regexp.MustCompile(`(^|[^\w-])(chattr|tntrecht|lsattr\s.*;\s*chattr)\b`)
 	reDisableSec = regexp.MustCompile(`(?i)\b(systemctl|service|chkconfig|update-rc\.d)\b[^|;&]*\b(stop|disable|mask|off|remove)\b[^|;&]*\b(apparmor|auditd?|firewalld|ufw|selinux|aegis|aliyun\w*|cloudmonitor|qcloud\w*|yunjing|barad_agent|amazon-ssm-agent|amazon-cloudwatch-agent|falcon-sensor|osqueryd?|wazuh\w*|ossec\w*|clamav\w*|clamd|rkhunter|crowdstrike|sentinel\w*|bcm-agent|snoopy)\b|\bsetenforce\s+0\b|\bufw\s+disable\b|\biptables\s+(-F|--flush)\b|SELINUX=disabled|\bnmi_watchdog\b|kernel\.nmi_watchdog=0`)
 	reKillOthers = regexp.MustCompile(`(?i)\b(pkill|killall)\s+(-9\s+)?(-f\s+)?\S+|\bps\b[^|]*\|[^|]*\bgrep\b[^|]*\|[^|]*(awk|cut)[^|]*\|\s*(xargs\s+)?(-I\s*\S+\s+)?kill\b`)
@@ -131,6 +132,9 @@ func analyzeCommand(cmd string) verdict {
 		v.add(Critical, "runs a cryptocurrency miner (pool protocol or miner flags)")
 	} else if rePoolHost.MatchString(c) {
 		v.add(Critical, "names a mining pool host")
+	}
+	if reInsmod.MatchString(c) {
+		v.add(High, "loads a kernel module from a file (insmod)")
 	}
 	if reChattr.MatchString(c) {
 		v.add(High, "changes immutable attributes (chattr)")

@@ -48,6 +48,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findLibraryPath,
 		f.findPAM,
 		f.findAutostart,
+		f.findModules,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

