@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,4 +222,31 @@ func FuzzXARFFields(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseXARFMailJSONPart reads an X-XARF mail whose report is a JSON
+// attachment rather than key-value fields.
+func TestParseXARFMailJSONPart(t *testing.T) {
+	js, err := os.ReadFile("testdata/xarf/xarf4-port-scan.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: NSM <alerts@netsec-mon.example>\r\nSubject: X-ARF report [NSM-7731]\r\nDate: Sat, 11 Jan 2025 11:30:00 +0000\r\nX-XARF: PLAIN\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"j\"\r\n\r\n--j\r\nContent-Type: text/plain\r\n\r\nPort scan from your network, report attached.\r\n" +
+		"--j\r\nContent-Type: application/json; name=\"report.json\"\r\nContent-Disposition: attachment; filename=\"report.json\"\r\n\r\n" + string(js) + "\r\n--j--\r\n"
+	want, err := ParseXARF(context.Background(), bytes.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parse := range []func(context.Context, io.Reader, ...Option) ([]Report, error){ParseXARF, Parse} {
+		got, err := parse(context.Background(), strings.NewReader(msg))
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%d reports, err %v", len(got), err)
+		}
+		r := got[0]
+		if r.Kind != KindPortScan || r.CaseID != want[0].CaseID || r.EvidenceCount != want[0].EvidenceCount ||
+			r.Subject != "X-ARF report [NSM-7731]" || !r.Received.Equal(time.Date(2025, 1, 11, 11, 30, 0, 0, time.UTC)) {
+			t.Errorf("got %+v", r)
+		}
+	}
 }
