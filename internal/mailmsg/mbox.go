@@ -138,43 +138,65 @@ func (mr *MboxReader) readLine() ([]byte, error) {
 
 type mboxMessage struct {
 	mr   *MboxReader
-	buf  []byte
+	buf  []byte // rest of the current line (in the reader's buffer)
 	done bool
+	err  error // met after some bytes were returned
 }
 
+// Read fills p with as many lines of the message as fit.
 func (m *mboxMessage) Read(p []byte) (int, error) {
-	for len(m.buf) == 0 {
-		if m.done {
-			return 0, io.EOF
+	n := 0
+	for n < len(p) {
+		if len(m.buf) == 0 {
+			if m.done || m.err != nil {
+				break
+			}
+			if err := m.next(); err != nil {
+				m.err = err
+				break
+			}
+			continue
 		}
-		l, err := m.mr.readLine()
-		if err == io.EOF {
-			m.done = true
-			return 0, io.EOF
-		}
-		var le *LimitError
-		if errors.As(err, &le) {
-			// Lines of a message count from its first line, as they do
-			// for Read.
-			rel := *le
-			rel.Line -= m.mr.sepLine
-			return 0, &rel
-		}
-		if err != nil {
-			return 0, err
-		}
-		if bytes.HasPrefix(l, []byte("From ")) {
-			m.mr.next = append(m.mr.next[:0], l...)
-			m.mr.nextAt = m.mr.line
-			m.done = true
-			return 0, io.EOF
-		}
-		if i := bytes.IndexFunc(l, func(r rune) bool { return r != '>' }); i > 0 && bytes.HasPrefix(l[i:], []byte("From ")) {
-			l = l[1:]
-		}
-		m.buf = l
+		c := copy(p[n:], m.buf)
+		m.buf = m.buf[c:]
+		n += c
 	}
-	n := copy(p, m.buf)
-	m.buf = m.buf[n:]
-	return n, nil
+	if n > 0 {
+		return n, nil
+	}
+	if m.err != nil {
+		return 0, m.err
+	}
+	return 0, io.EOF
+}
+
+// next reads the message's next line into buf, or marks the message done.
+func (m *mboxMessage) next() error {
+	l, err := m.mr.readLine()
+	if err == io.EOF {
+		m.done = true
+		return nil
+	}
+	var le *LimitError
+	if errors.As(err, &le) {
+		// Lines of a message count from its first line, as they do
+		// for Read.
+		rel := *le
+		rel.Line -= m.mr.sepLine
+		return &rel
+	}
+	if err != nil {
+		return err
+	}
+	if bytes.HasPrefix(l, []byte("From ")) {
+		m.mr.next = append(m.mr.next[:0], l...)
+		m.mr.nextAt = m.mr.line
+		m.done = true
+		return nil
+	}
+	if i := bytes.IndexFunc(l, func(r rune) bool { return r != '>' }); i > 0 && bytes.HasPrefix(l[i:], []byte("From ")) {
+		l = l[1:]
+	}
+	m.buf = l
+	return nil
 }
