@@ -90,6 +90,9 @@ type Suspect struct {
 	Reasons    []Reason  `json:"reasons"`
 	Parents    []Parent  `json:"parents,omitempty"` // parent first, up to PID 1
 	NetNS      uint64    `json:"netns"`
+	// Exited is set for a process seen during the window that was gone
+	// by its end; what it held is still listed.
+	Exited bool `json:"exited,omitempty"`
 	// Sockets it holds (and, with a window, held during it), at most
 	// Options.MaxSockets of them; SocketCount counts all.
 	Sockets     []Socket `json:"sockets"`
@@ -147,8 +150,12 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		o.Logger.Debug("scan: no boot time; start times and lifetime CPU unknown", "err", err)
 	}
 	rep := newReportIndex(o)
+	procs := last.procs
+	if h.multi {
+		procs = h.latest // including processes that exited during the window
+	}
 	var out []Suspect
-	for pid, p := range last.procs {
+	for pid, p := range procs {
 		if p.kthread {
 			continue
 		}
@@ -156,9 +163,9 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		if s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore) {
 			continue
 		}
-		fill(fs, o, last, &s, boot)
+		s.Exited = last.procs[pid] == nil
+		fill(fs, o, last, p, h.sockets(last, p), &s, boot)
 		out = append(out, s)
-		_ = pid
 	}
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
@@ -169,11 +176,12 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 // history accumulates what each process held across the samples. With a
 // single sample it keeps nothing and reads the snapshot directly.
 type history struct {
-	first *snapshot
-	multi bool
-	seen  map[int]map[uint64]*Socket // pid → inode → socket, every sample
-	fresh map[int]int                // pid → outbound TCP sockets that appeared after the first sample
-	start map[int]uint64             // pid → start time, to tell a reused PID
+	first  *snapshot
+	multi  bool
+	seen   map[int]map[uint64]*Socket // pid → inode → socket, every sample
+	latest map[int]*proc              // pid → as last seen
+	fresh  map[int]int                // pid → outbound TCP sockets that appeared after the first sample
+	start  map[int]uint64             // pid → start time, to tell a reused PID
 }
 
 func newHistory(s *snapshot) *history {
@@ -183,7 +191,7 @@ func newHistory(s *snapshot) *history {
 func (h *history) add(s *snapshot) {
 	if !h.multi {
 		h.multi = true
-		h.seen, h.fresh, h.start = map[int]map[uint64]*Socket{}, map[int]int{}, map[int]uint64{}
+		h.seen, h.fresh, h.start, h.latest = map[int]map[uint64]*Socket{}, map[int]int{}, map[int]uint64{}, map[int]*proc{}
 		h.merge(h.first, false)
 	}
 	h.merge(s, true)
@@ -210,6 +218,7 @@ func (h *history) merge(s *snapshot, later bool) {
 			delete(h.fresh, pid)
 		}
 		h.start[pid] = p.stat.StartTime
+		h.latest[pid] = p
 		m := h.seen[pid]
 		for _, ino := range p.inodes {
 			sk, ok := s.socks[ino]
@@ -510,8 +519,7 @@ func cronCgroup(fs procfs.FS, pid int) string {
 }
 
 // fill adds the details read only for suspects.
-func fill(fs procfs.FS, o Options, s *snapshot, sus *Suspect, boot time.Time) {
-	p := s.procs[sus.PID]
+func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *Suspect, boot time.Time) {
 	sus.Exe, sus.ExeDeleted = strings.CutSuffix(p.exe, " (deleted)")
 	sus.Cmdline, _ = fs.Cmdline(sus.PID)
 	if st, err := fs.Status(sus.PID); err == nil {
@@ -533,12 +541,10 @@ func fill(fs procfs.FS, o Options, s *snapshot, sus *Suspect, boot time.Time) {
 		pid = q.stat.PPID
 	}
 	sus.Sockets = sus.Sockets[:0]
-	for _, ino := range p.inodes {
-		if sk, ok := s.socks[ino]; ok {
-			sus.SocketCount++
-			if len(sus.Sockets) < o.MaxSockets {
-				sus.Sockets = append(sus.Sockets, *sk)
-			}
+	for _, sk := range socks {
+		sus.SocketCount++
+		if len(sus.Sockets) < o.MaxSockets {
+			sus.Sockets = append(sus.Sockets, *sk)
 		}
 	}
 	slices.SortFunc(sus.Sockets, func(a, b Socket) int {

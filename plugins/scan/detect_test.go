@@ -328,6 +328,10 @@ func TestDetectWindow(t *testing.T) {
 			scantest.Proc{PID: 900, PPID: 1, Comm: "dialer", Exe: "/usr/bin/dialer", StartTime: 500, UTime: cpu, Sockets: conns(n, "198.51.100.9")},
 			scantest.Proc{PID: 901, PPID: 1, Comm: "local", Exe: "/usr/bin/local", StartTime: 500, Sockets: conns(n, "127.0.0.1")},
 		)
+		if n == 1 {
+			// A burst scanner that is gone by the second sample.
+			h.Procs = append(h.Procs, scantest.Proc{PID: 902, PPID: 1, Comm: "burst", Exe: "/dev/shm/burst", StartTime: 500, Sockets: synSent(10, 10)})
+		}
 		return h
 	}
 	if err := scantest.Write(root, build(1, 0)); err != nil {
@@ -365,6 +369,12 @@ func TestDetectWindow(t *testing.T) {
 	}
 	if l := find(sus, 901); l != nil {
 		t.Errorf("loopback dialer listed: %v", l.Reasons)
+	}
+	if b := find(sus, 902); b == nil || !b.Exited || b.SocketCount != 10 || !hasSignal(*b, SignalSynFanout) {
+		t.Errorf("exited burst scanner: %+v", b)
+	}
+	if d.Exited || d.SocketCount != 21 {
+		t.Errorf("dialer exited=%v sockets=%d, want running with 21", d.Exited, d.SocketCount)
 	}
 	if fmt.Sprint(d.Reasons[0]) != "+25 20.0 new outbound connections/s over 1s" {
 		t.Errorf("reason = %q", d.Reasons[0])
