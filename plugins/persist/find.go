@@ -25,7 +25,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		return nil, fmt.Errorf("persist: %w", err)
 	}
 	defer r.Close()
-	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}}
+	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}, mtimes: map[string]time.Time{}, keyFiles: map[string]int{}}
 	f.db = loadDpkg(ctx, r, o.MaxFileBytes)
 	f.loadShells()
 	steps := []func(){
@@ -60,6 +60,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	f.correlateKeys()
 	return sortFindings(f.out), nil
 }
 
@@ -69,16 +70,18 @@ type refSource struct {
 }
 
 type finder struct {
-	deleted map[string][]int // live root: deleted executables still running
-	ctx     context.Context
-	fs      *rootfs.FS
-	o       Options
-	db      *pkgDB
-	out     []Finding
-	users   []passwdEntry
-	shells  map[string]bool
-	refs    map[string]refSource
-	homes   []home
+	deleted  map[string][]int     // live root: deleted executables still running
+	mtimes   map[string]time.Time // modification time of every file read
+	keyFiles map[string]int       // authorized_keys file -> line of its last key
+	ctx      context.Context
+	fs       *rootfs.FS
+	o        Options
+	db       *pkgDB
+	out      []Finding
+	users    []passwdEntry
+	shells   map[string]bool
+	refs     map[string]refSource
+	homes    []home
 }
 
 type home struct {
@@ -162,6 +165,9 @@ func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
 		return nil, false
 	}
 	fl := &file{path: p, fi: fi}
+	if f.mtimes != nil {
+		f.mtimes[p] = fi.ModTime()
+	}
 	fl.flags, _ = rootfs.Flags(fh)
 	f.checkFlags(p, kind, fl.flags)
 	data, err := rootfs.ReadAll(fh, p, f.o.MaxFileBytes)
@@ -435,6 +441,52 @@ func (f *finder) findReferenced() {
 			reasons = append(reasons, "differs from the copy installed by package "+fl.pkg)
 		}
 		f.add(Finding{Path: real, Kind: KindReferenced, Severity: sev, Reasons: reasons, Action: ActionQuarantine, Package: fl.pkg})
+	}
+}
+
+// correlateKeys judges "keys added recently" without Options.Since: an
+// authorized_keys file changed within an hour of a file holding a high or
+// critical finding was most likely changed by the same intrusion; its last
+// key (malware appends) is marked high, its other keys medium.
+func (f *finder) correlateKeys() {
+	if !f.o.Since.IsZero() || len(f.keyFiles) == 0 {
+		return
+	}
+	type anchor struct {
+		path string
+		t    time.Time
+	}
+	var anchors []anchor
+	for _, fd := range f.out {
+		if fd.Severity >= High && fd.Kind != KindSSHKey {
+			if t, ok := f.mtimes[fd.Path]; ok {
+				anchors = append(anchors, anchor{fd.Path, t})
+			}
+		}
+	}
+	for i := range f.out {
+		fd := &f.out[i]
+		last, ok := f.keyFiles[fd.Path]
+		if !ok || fd.Kind != KindSSHKey {
+			continue
+		}
+		kt := f.mtimes[fd.Path]
+		for _, a := range anchors {
+			d := kt.Sub(a.t)
+			if d < -time.Hour || d > time.Hour || a.path == fd.Path {
+				continue
+			}
+			sev, what := Medium, "key file"
+			if fd.Line == last {
+				sev, what = High, "last key of a file"
+			}
+			if fd.Severity < sev {
+				fd.Severity = sev
+			}
+			fd.Action = ActionRemoveLine
+			fd.Reasons = append(fd.Reasons, fmt.Sprintf("%s changed %s, within an hour of %s (same intrusion?)", what, kt.UTC().Format(time.RFC3339), a.path))
+			break
+		}
 	}
 }
 

@@ -450,6 +450,9 @@ func (f *finder) findSSHKeys() {
 				continue
 			}
 			keys := parseAuthorizedKeys(fl.data)
+			if len(keys) > 0 {
+				f.keyFiles[p] = keys[len(keys)-1].Line
+			}
 			recent, recentReason := f.since(fl)
 			for i, k := range keys {
 				var v verdict
