@@ -193,6 +193,33 @@ func (h *Host) Plugin(name string) (*Plugin, error) {
 	return p, nil
 }
 
+// Restart replaces a plugin whose process has exited (crashed, killed)
+// with a freshly started one from the same spec. A plugin still running is
+// returned as it is.
+func (h *Host) Restart(ctx context.Context, name string) (*Plugin, error) {
+	old, err := h.Plugin(name)
+	if err != nil {
+		return nil, err
+	}
+	if !old.Exited() {
+		return old, nil
+	}
+	old.kill()
+	p, err := h.start(ctx, old.spec)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		p.kill()
+		return nil, errors.New("playbook: host closed")
+	}
+	h.plugins[name] = p
+	h.logger.Warn("plugin process had exited; restarted", "plugin", name, "old_pid", old.pid, "pid", p.pid)
+	return p, nil
+}
+
 // Plugins returns the started plugins' names, sorted.
 func (h *Host) Plugins() []string {
 	h.mu.Lock()
@@ -452,7 +479,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		client.Kill()
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)}
 	}
-	p := &Plugin{name: s.Name, path: path, client: client, rpc: pc, version: client.NegotiatedVersion()}
+	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion()}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := pc.Describe(dctx, &pb.DescribeRequest{})
@@ -560,6 +587,7 @@ type ActionInfo struct {
 type Plugin struct {
 	name    string
 	path    string
+	spec    PluginSpec
 	client  *goplugin.Client
 	rpc     pb.PluginClient
 	pid     int
@@ -578,6 +606,19 @@ func (p *Plugin) ProtocolVersion() int { return p.version }
 
 // Exited reports whether the plugin process has exited.
 func (p *Plugin) Exited() bool { return p.client.Exited() }
+
+// exitedWithin reports whether the plugin process exits within d: after a
+// transport error the process may be dying but not yet reaped.
+func (p *Plugin) exitedWithin(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !p.client.Exited() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
 
 // Actions lists the actions the plugin offers, sorted by name.
 func (p *Plugin) Actions() []ActionInfo {

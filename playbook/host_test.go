@@ -625,3 +625,31 @@ steps:
 		t.Error("the first step ran although a later step's input has a typo")
 	}
 }
+
+func TestCrashedPluginRestartedForRetry(t *testing.T) {
+	var ev eventLog
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "before", Plugin: "util", Action: "greet"},
+		playbook.Step{ID: "crash", Plugin: "util", Action: "crash-once", Retry: playbook.Retry{Attempts: 2, Backoff: time.Millisecond}},
+		playbook.Step{ID: "after", Plugin: "util", Action: "greet"}),
+		playbook.Options{OnEvent: ev.add})
+	run, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out greetOut
+	json.Unmarshal(run.Steps[1].Output, &out)
+	if run.Steps[1].Attempts != 2 || out.PID != run.Steps[1].PluginPID || out.PID == run.Steps[0].PluginPID {
+		t.Errorf("steps %+v: want attempt 2 in a new plugin process", run.Steps)
+	}
+	if run.Steps[2].PluginPID != out.PID {
+		t.Errorf("later step ran in pid %d, want the restarted %d", run.Steps[2].PluginPID, out.PID)
+	}
+	// Without retries the crash fails the step clearly.
+	r2 := newRunner(t, mustNew(t, "q", playbook.Step{ID: "crash", Plugin: "util", Action: "crash-once"}), playbook.Options{})
+	_, err = r2.Run(t.Context())
+	var se *playbook.StepError
+	if !errors.As(err, &se) || se.Step != "crash" {
+		t.Errorf("err = %v", err)
+	}
+}

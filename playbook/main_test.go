@@ -131,6 +131,14 @@ var utilActions = plugin.Actions{
 			resp.Output = strings.Repeat("x", req.Input.Bytes)
 			return nil
 		}),
+	"crash-once": plugin.NewAction("kills its own process on the first attempt", nil,
+		func(_ context.Context, req plugin.ApplyRequest[empty], resp *plugin.ApplyResponse[greetOut]) error {
+			if req.Attempt == 1 {
+				os.Exit(7)
+			}
+			resp.Output.PID = os.Getpid()
+			return nil
+		}),
 	"env": plugin.NewAction("returns the environment", nil,
 		func(_ context.Context, _ plugin.ApplyRequest[empty], resp *plugin.ApplyResponse[envOut]) error {
 			resp.Output.Env = os.Environ()

@@ -616,6 +616,18 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, re
 	var out json.RawMessage
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
+		var remote *plugin.RemoteError
+		if attempt > 1 && (p.Exited() || (!errors.As(err, &remote) && !errors.Is(err, context.DeadlineExceeded) && p.exitedWithin(ctx, time.Second))) {
+			// The plugin process died (crashed, was killed): start it
+			// again for the retry, which keeps the idempotency token.
+			np, rerr := r.host.Restart(ctx, s.Plugin)
+			if rerr != nil {
+				err = errors.Join(err, rerr)
+				break
+			}
+			p = np
+			res.PluginPID = p.PID()
+		}
 		if err := r.journalAppend(Record{Type: RecordStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
 			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: in, RunnerPID: os.Getpid(), PluginPID: p.PID()}, false); err != nil {
 			return nil, err
