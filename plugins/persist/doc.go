@@ -28,8 +28,15 @@
 // Keys "added recently": with Options.Since (the incident window, e.g. the
 // report's abuse time minus a margin) an authorized_keys file changed
 // after it has its last key marked high (malware appends with >>) and the
-// others medium; without Since keys are listed as info. Package-unknown
-// or edited files are compared against Since the same way.
+// others medium. Without Since, the key file's mtime is compared with the
+// rest: changed within an hour of a file holding a high finding, it is
+// judged the same way; otherwise keys are listed as info. Files new in the
+// window are low at least.
+//
+// Kernel modules named for loading at boot (/etc/modules,
+// modules-load.d) are compared with what the installed kernels ship
+// (modules.dep, modules.builtin); modprobe.d install hooks are judged as
+// commands.
 //
 // Entries are judged by what they do — a download piped to a shell, base64
 // decoded into a shell, execution from world-writable or hidden places,
