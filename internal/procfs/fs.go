@@ -24,7 +24,8 @@ const maxFileSize = 64 << 20
 
 // FS is a procfs tree rooted at a mount point.
 type FS struct {
-	root string
+	root   string
+	procfs bool // the tree is a kernel procfs (statfs), not a fake
 }
 
 // NewFS returns the FS mounted at mountPoint. It fails when mountPoint is not
@@ -40,11 +41,17 @@ func NewFS(mountPoint string) (FS, error) {
 	if !fi.IsDir() {
 		return FS{}, fmt.Errorf("procfs: %s is not a directory", mountPoint)
 	}
-	return FS{root: filepath.Clean(mountPoint)}, nil
+	var st unix.Statfs_t
+	isProc := unix.Statfs(mountPoint, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+	return FS{root: filepath.Clean(mountPoint), procfs: isProc}, nil
 }
 
 // NewDefaultFS returns the FS at /proc.
-func NewDefaultFS() FS { return FS{root: DefaultMountPoint} }
+func NewDefaultFS() FS {
+	var st unix.Statfs_t
+	isProc := unix.Statfs(DefaultMountPoint, &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+	return FS{root: DefaultMountPoint, procfs: isProc}
+}
 
 // Root is the mount point the FS was built from.
 func (fs FS) Root() string { return fs.root }

@@ -341,3 +341,31 @@ func TestFakeTree(t *testing.T) {
 		t.Error("NewFS on a missing dir succeeded")
 	}
 }
+
+// TestSocketInodesMany holds more sockets than one getdents buffer lists,
+// so that the reader must page through the fd directory.
+func TestSocketInodesMany(t *testing.T) {
+	fs := NewDefaultFS()
+	if !fs.IsLive() {
+		t.Skip("/proc is not this process's procfs")
+	}
+	before, _, err := fs.SocketInodes(os.Getpid(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000 // ~24 bytes per dirent: more than the 32 KiB buffer
+	for i := 0; i < n; i++ {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Skipf("after %d sockets: %v", i, err)
+		}
+		defer c.Close()
+	}
+	after, nfd, err := fs.SocketInodes(os.Getpid(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after)-len(before) < n || nfd < n {
+		t.Errorf("SocketInodes found %d sockets (%d before), %d fds; want %d more", len(after), len(before), nfd, n)
+	}
+}
