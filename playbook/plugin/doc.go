@@ -28,7 +28,7 @@
 // breaking anyone; optional behaviour is an extra interface (Describer).
 // Inputs are decoded strictly: an unknown field is an ErrInvalidInput.
 //
-// Serve hides go-plugin: the handshake, AutoMTLS, protocol versions, the
+// Serve hides go-plugin: the handshake, mutual TLS, protocol versions, the
 // process exit, and hclog. Actions log through req.Logger (or slog.Default),
 // which reaches the host's slog with level and attributes intact. A plugin
 // process exits by itself when its host goes away.
