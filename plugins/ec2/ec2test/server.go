@@ -185,7 +185,7 @@ func newServer(opts ...Option) (*Server, error) {
 		URL:      "http://" + ln.Addr().String(),
 		Listener: ln,
 		opts:     o,
-		rng:      rand.New(rand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
+		rng:      newRand(o.seed),
 		faults:   o.faults,
 		buckets:  make(map[string]*bucket),
 	}
@@ -193,6 +193,10 @@ func newServer(opts ...Option) (*Server, error) {
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+
+func fixedNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 
 // Start serves on the listener. It panics if called twice.
 func (s *Server) Start() {
