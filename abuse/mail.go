@@ -175,6 +175,7 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 	n.rep.Subject = m.Subject()
 	if d := m.Date(); !d.IsZero() {
 		n.rep.Received = d.UTC()
+		n.outerLoc = d.Location()
 	}
 	if hasTnsMarker(strings.ToLower(n.rep.Subject)) {
 		n.recognized = true

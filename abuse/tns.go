@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -51,6 +52,8 @@ var (
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
 	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
 	reResemble = regexp.MustCompile(`(?i)\bactivity\s+which\s+resembles\s+(.+?)(?:\.\s|\.$|$)`)
+	reFwdStart = regexp.MustCompile(`(?i)^(?:-{2,}\s*(?:forwarded\s+message|original\s+message)\s*-{2,}|begin\s+forwarded\s+message:?)$`)
+	reFwdField = regexp.MustCompile(`(?i)^(from|date|sent|subject)\s*:\s*(.*)$`)
 	reForward  = regexp.MustCompile(`(?i)-{2,}\s*beginning\s+of\s+(?:the\s+)?forwarded\s+report`)
 	// The header of a column log pasted without the notice around it.
 	reLogStart = regexp.MustCompile(`(?i)^\W*\(attacker'?s\s+ip\)|^-+\s*log\s+of\s+(?:tcp|udp)\s+port\s+scans`)
@@ -82,6 +85,16 @@ type noticeReader struct {
 	sshLike     int
 	dstPorts    map[uint16]bool
 	lineBase    int // lines before the text being read, for errors
+
+	// An inline-forwarded notice ("---------- Forwarded message ---------",
+	// "-----Original Message-----", "Begin forwarded message:"): its header
+	// lines name the real reporter, date and subject.
+	fwdBlock int            // header lines of the block left to read; 0 outside
+	fwdFrom  string         // From of the block being read
+	fwdDate  time.Time      // its Date, UTC
+	fwdSubj  string         // its Subject
+	fwdDone  bool           // a block from the provider was applied
+	outerLoc *time.Location // the zone of the outer mail's Date, for zone-less dates
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -221,12 +234,18 @@ func (n *noticeReader) line(raw []byte) error {
 		t = bytes.TrimSpace(t[1:])
 	}
 	if len(t) == 0 {
+		if n.fwdBlock > 0 && (n.fwdFrom != "" || n.fwdSubj != "" || !n.fwdDate.IsZero()) {
+			n.endForwardBlock() // a blank line right after the start line does not end it
+		}
 		return nil
 	}
 	s := string(t)
 	lower := strings.ToLower(s)
 	if !n.recognized && hasTnsMarker(lower) {
 		n.recognized = true
+	}
+	if n.inlineForward(s) {
+		return nil
 	}
 	isField := n.fieldsOf(s, lower)
 	if isField {
@@ -618,4 +637,102 @@ func findAllIf(ok bool, re *regexp.Regexp, s string) []string {
 		return nil
 	}
 	return re.FindAllString(s, -1)
+}
+
+// inlineForward follows the header block of an inline-forwarded message;
+// it reports whether s was part of it.
+func (n *noticeReader) inlineForward(s string) bool {
+	if !n.fwdDone && reFwdStart.MatchString(s) {
+		n.fwdBlock, n.fwdFrom, n.fwdDate, n.fwdSubj = 8, "", time.Time{}, ""
+		return true
+	}
+	if n.fwdBlock == 0 {
+		return false
+	}
+	n.fwdBlock--
+	m := reFwdField.FindStringSubmatch(s)
+	if m == nil {
+		if n.fwdBlock == 0 {
+			n.endForwardBlock()
+		}
+		return false
+	}
+	v := strings.TrimSpace(m[2])
+	switch strings.ToLower(m[1]) {
+	case "from":
+		if a, err := mail.ParseAddress(v); err == nil {
+			n.fwdFrom = strings.ToLower(a.Address)
+		} else if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
+			n.fwdFrom = strings.ToLower(v[i+1 : j])
+		}
+	case "date", "sent":
+		n.fwdDate = n.forwardedDate(v)
+	case "subject":
+		n.fwdSubj = v
+	}
+	if n.fwdBlock == 0 {
+		n.endForwardBlock()
+	}
+	return true
+}
+
+// endForwardBlock applies a forwarded header block that came from the
+// provider's abuse desk: the notice's own reporter, date and subject replace
+// those of the mail that forwarded it.
+func (n *noticeReader) endForwardBlock() {
+	n.fwdBlock = 0
+	f := n.fwdFrom
+	if f == "" || !(strings.HasSuffix(f, "@amazon.com") || strings.HasSuffix(f, "@amazonaws.com")) {
+		return
+	}
+	n.fwdDone = true
+	n.recognized = true
+	n.rep.Reporter = f
+	if !n.fwdDate.IsZero() {
+		n.rep.Received = n.fwdDate
+	}
+	if n.fwdSubj != "" {
+		n.rep.Subject = n.fwdSubj
+	}
+}
+
+// fwdLayouts are the dates mail clients write in a forwarded header block,
+// without a zone: the forwarder's own zone is meant.
+var reGMTOffset = regexp.MustCompile(`(?i)\s*(?:GMT|UTC)([+-]\d{1,2})(?::?(\d{2}))?$`)
+
+var fwdLayouts = []string{
+	"Mon, Jan 2, 2006 at 3:04 PM",     // Gmail
+	"Mon, 2 Jan 2006 at 15:04",        // Gmail, 24-hour locales
+	"Monday, January 2, 2006 3:04 PM", // Outlook
+	"Monday, January 2, 2006 15:04",
+	"January 2, 2006 at 3:04:05 PM MST", // Apple Mail (with a zone)
+	"January 2, 2006 at 3:04:05 PM",
+	"2 Jan 2006, at 15:04",
+}
+
+func (n *noticeReader) forwardedDate(v string) time.Time {
+	v = strings.Join(strings.Fields(strings.ReplaceAll(v, "\u202f", " ")), " ")
+	if t, ok := parseLooseTime(v); ok {
+		return t
+	}
+	loc := n.outerLoc
+	if loc == nil {
+		loc = time.UTC
+	}
+	if m := reGMTOffset.FindStringSubmatch(v); m != nil { // Apple Mail: "GMT+2"
+		h, _ := strconv.Atoi(m[1])
+		mins, _ := strconv.Atoi(m[2])
+		off := h*3600 + mins*60
+		if h < 0 || strings.HasPrefix(m[1], "-") {
+			off = h*3600 - mins*60
+		}
+		loc = time.FixedZone("", off)
+		v = strings.TrimSpace(v[:len(v)-len(m[0])])
+	}
+	for _, l := range fwdLayouts {
+		if t, err := time.ParseInLocation(l, v, loc); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

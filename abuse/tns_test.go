@@ -204,3 +204,29 @@ func TestPastedColumnLog(t *testing.T) {
 		t.Errorf("resources %+v", r.Resources)
 	}
 }
+
+func TestInlineForwardHeader(t *testing.T) {
+	outer := "From: kim@example.com\nSubject: FW: abuse\nDate: Fri, 28 Apr 2023 20:10:00 +0200\n\n"
+	for _, tc := range []struct {
+		name, block     string
+		reporter, recvd string
+	}{
+		{"outlook", "-----Original Message-----\nFrom: AWS Trust & Safety <ec2-abuse@amazon.com>\nSent: Friday, April 28, 2023 8:02 PM\nTo: admin@example.com\nSubject: RE: Your EC2 Abuse Report [17001234567]\n", "ec2-abuse@amazon.com", "2023-04-28T18:02:00Z"},
+		{"apple mail", "Begin forwarded message:\n\nFrom: AWS Trust & Safety <ec2-abuse@amazon.com>\nSubject: RE: Your EC2 Abuse Report [17001234567]\nDate: April 28, 2023 at 8:02:11 PM GMT+2\nTo: admin@example.com\n", "ec2-abuse@amazon.com", "2023-04-28T18:02:11Z"},
+		{"start line alone", "Begin forwarded message:\n\n", "kim@example.com", "2023-04-28T18:10:00Z"},
+		{"rfc 5322 date", "---------- Forwarded message ---------\nFrom: ec2-abuse@amazon.com\nDate: Fri, 28 Apr 2023 18:02:11 +0000\n", "ec2-abuse@amazon.com", "2023-04-28T18:02:11Z"},
+		{"a colleague's forward is not the notice", "---------- Forwarded message ---------\nFrom: Lee <lee@example.com>\nDate: Fri, 28 Apr 2023 09:00:00 +0000\n", "kim@example.com", "2023-04-28T18:10:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := outer + tc.block + "\nAWS Trust & Safety\nCase Number: 17001234567-1\nwithin 24 hours\n"
+			reps, err := ParseMail(context.Background(), strings.NewReader(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := reps[0]
+			if r.Reporter != tc.reporter || r.Received.Format(time.RFC3339) != tc.recvd || !r.Deadline.Equal(r.Received.Add(24*time.Hour)) {
+				t.Errorf("reporter %q received %v deadline %v", r.Reporter, r.Received, r.Deadline)
+			}
+		})
+	}
+}
