@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -115,7 +116,9 @@ func watchParent() error {
 		if err != nil {
 			return fmt.Errorf("plugin: bad %s=%q", wire.EnvParentPID, s)
 		}
-		if want != ppid {
+		// A parent other than the host is a wrapper (a script that did not
+		// exec); then the host must at least still be there.
+		if want != ppid && syscall.Kill(want, 0) != nil {
 			return fmt.Errorf("plugin: host %d is already gone (parent is %d)", want, ppid)
 		}
 	}
