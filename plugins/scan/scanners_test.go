@@ -191,13 +191,16 @@ func TestScannerConnect(t *testing.T) {
 		t.Fatalf("build connscan: %v\n%s", err, out)
 	}
 	srv := startHelper(t, "busy")
-	tn.runIn(t, 20, bin, "-host", tn.victimIP.String(), "-from", "20", "-to", "59", "-hold", "15s")
+	// 120 ports, one every 25 ms: about 40 connects a second for 3 s.
+	tn.runIn(t, 20, bin, "-host", tn.victimIP.String(), "-from", "20", "-to", "139", "-hold", "15s", "-delay", "25ms")
 	// Without the report it is listed for its fan-out and location (on a
 	// shared machine, other test binaries running from /tmp with CPU may
 	// rank near it); with the report it is the top suspect.
 	top := waitListed(t, Options{Window: time.Second}, "connscan", srv.Process.Pid)
-	if !hasSignal(top, SignalSynFanout) || !hasSignal(top, SignalExeLocation) {
-		t.Errorf("connscan reasons: %v", top.Reasons)
+	for _, sig := range []Signal{SignalSynFanout, SignalExeLocation, SignalConnectRate} {
+		if !hasSignal(top, sig) {
+			t.Errorf("connscan lacks %s: %v", sig, top.Reasons)
+		}
 	}
 	// With the report, its sockets match the evidence.
 	top = waitTop(t, Options{Report: tn.report(22, 23, 25)}, "connscan", srv.Process.Pid)

@@ -19,6 +19,7 @@ func main() {
 	from := flag.Int("from", 1, "first port")
 	to := flag.Int("to", 40, "last port")
 	hold := flag.Duration("hold", 15*time.Second, "give up on each connect after this")
+	delay := flag.Duration("delay", 5*time.Millisecond, "pause between connects")
 	flag.Parse()
 	if *host == "" || *to-*from > 1000 {
 		fmt.Fprintln(os.Stderr, "connscan: -host required, at most 1000 ports")
@@ -34,7 +35,7 @@ func main() {
 				c.Close()
 			}
 		}()
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(*delay)
 	}
 	wg.Wait()
 }
