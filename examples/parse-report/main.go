@@ -257,11 +257,14 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 		p("mitigation", "%s", s)
 	}
 	for _, x := range r.Resources.Exposures {
-		port := "all ports"
-		if x.Port != 0 {
-			port = fmt.Sprintf("port %d", x.Port)
+		what := x.Proto + " all ports"
+		switch {
+		case x.Port != 0:
+			what = fmt.Sprintf("%s port %d", x.Proto, x.Port)
+		case x.Proto == "all":
+			what = "all traffic"
 		}
-		p("exposure", "%s %s open to %s", x.Proto, port, x.CIDR)
+		p("exposure", "%s open to %s", what, x.CIDR)
 	}
 	if r.Reporter != "" {
 		p("reporter", "%s", r.Reporter)

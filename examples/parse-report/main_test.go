@@ -76,7 +76,7 @@ func TestSummary(t *testing.T) {
 		"evidence:    5 records, 5 distinct targets, 4 distinct ports (tcp)",
 		"top ports:   22×2 23×1 2375×1 6379×1",
 		"    13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023",
-		"exposure:    all all ports open to 0.0.0.0/0",
+		"exposure:    all traffic open to 0.0.0.0/0",
 		"exposure:    tcp port 3389 open to ::/0",
 		"mitigation:  block outbound tcp port 22",
 		"deadline:    2023-04-30T20:15:40Z (1d 8h left)",
