@@ -194,6 +194,10 @@ func (f *finder) problem(p string, kind Kind, err error) {
 		reason = "symbolic link loop: " + err.Error()
 	case errors.Is(err, rootfs.ErrTooLarge):
 		reason = "too large to examine: " + err.Error()
+	case errors.Is(err, fs.ErrPermission):
+		// The examiner's limit, not the host's: run as root to see it.
+		sev = Info
+		reason = "not examined (permission denied; run as root): " + err.Error()
 	default:
 		if strings.Contains(err.Error(), "not a directory") {
 			return
