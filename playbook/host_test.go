@@ -653,3 +653,14 @@ func TestCrashedPluginRestartedForRetry(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestMissingInputStopsPlan(t *testing.T) {
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "a", Plugin: "util", Action: "suspects"},
+		playbook.Step{ID: "b", Plugin: "util", Action: "greet", Input: map[string]any{"name": "${{ steps.a.suspects[0].exe }} ${{ inputs.who }}"}}),
+		playbook.Options{Inputs: map[string]any{"whom": "typo"}})
+	_, err := r.Plan(t.Context())
+	if !errors.Is(err, playbook.ErrUnresolved) || !strings.Contains(err.Error(), `no field "who"`) {
+		t.Fatalf("err = %v, want ErrUnresolved naming inputs.who", err)
+	}
+}

@@ -338,6 +338,9 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		if err := r.checkInputFields(i, s, p); err != nil {
 			return nil, r.stepError(s, err)
 		}
+		if err := checkInputRefs(s, sc); err != nil {
+			return nil, r.stepError(s, err)
+		}
 		if rec, ok := r.done[s.ID]; ok {
 			sp.Status = PlanDone
 			sp.Reason = fmt.Sprintf("%s by an earlier run (%s)", rec.Status, rec.Time.Format(time.RFC3339))
@@ -413,6 +416,24 @@ func (r *Runner) checkInputFields(i int, s Step, p *Plugin) error {
 		return ve
 	}
 	return nil
+}
+
+// checkInputRefs resolves a step's references to the playbook's inputs, so
+// that a missing input stops the plan, not the run halfway.
+func checkInputRefs(s Step, sc *scope) error {
+	var first error
+	walkStrings(s.Input, "", func(_, str string) {
+		refs, _ := templateRefs(str)
+		for _, r := range refs {
+			if r.root != "inputs" || first != nil {
+				continue
+			}
+			if _, err := sc.lookup(r); err != nil {
+				first = fmt.Errorf("%w (Options.Inputs)", err)
+			}
+		}
+	})
+	return first
 }
 
 // Run plans, asks Options.Approve, and applies.
