@@ -13,6 +13,10 @@ import (
 
 const mailFormatName = "mail"
 
+// errMailHeader marks a mail whose header could not be read (an mbox skips
+// such a message rather than giving up on the others).
+var errMailHeader = errors.New("unreadable mail header")
+
 // ParseMail reads one RFC 5322 message (.eml): MIME multipart/mixed and
 // alternative, forwarded message/rfc822 parts, quoted-printable and base64,
 // any charset golang.org/x/text knows, HTML-only bodies. The reports inside
@@ -55,6 +59,11 @@ func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, er
 func mailReports(ctx context.Context, r io.Reader, o *options, format string, base int) ([]Report, error) {
 	m, stream, err := mailmsg.ReadStream(r, mailLimits(o), sniffBytes)
 	if err != nil {
+		var le *mailmsg.LimitError
+		var pe *ParseError
+		if !errors.As(err, &le) && !errors.As(err, &pe) && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %w", errMailHeader, err)
+		}
 		return nil, mailError(format, base, err)
 	}
 	if stream != nil {

@@ -17,8 +17,9 @@ const mboxFormat = "mbox"
 // single-part text message, not even that), and with
 // WithReportFunc each message's reports are handed over before the next
 // message is read. Messages that hold no report (not a notice, no resources,
-// no evidence) are skipped with a log record; any other error stops parsing
-// and names the line of the mbox.
+// no evidence) or whose header is unreadable are skipped with a log record;
+// any other error (a limit, an error of a WithEvidenceFunc or
+// WithReportFunc) stops parsing and names the line of the mbox.
 func ParseMbox(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error) {
 	o := buildOptions(opts)
 	return parseMbox(ctx, newLimitedReader(ctxReader{ctx, r}, o.limits.MaxBytes, mboxFormat), &o)
@@ -47,6 +48,10 @@ func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 		reps, err := mailReports(ctx, msg, o, mboxFormat, line)
 		if errors.Is(err, ErrUnknownFormat) {
 			o.logger.Info("mbox: message holds no report", "line", line, "err", err)
+			continue
+		}
+		if errors.Is(err, errMailHeader) {
+			o.logger.Warn("mbox: message skipped, its header is unreadable", "line", line, "err", err)
 			continue
 		}
 		if err != nil {

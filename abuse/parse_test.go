@@ -303,3 +303,20 @@ func TestParseMailStreams(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMboxSkipsBrokenMessage(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	in := "From a\n" + notice + "\nFrom b\nthis is no header at all\n\nbody\n\nFrom c\n" + notice
+	reps, err := ParseMbox(context.Background(), strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 2 {
+		t.Errorf("%d reports, want 2 (the broken message skipped)", len(reps))
+	}
+	_, err = ParseMail(context.Background(), strings.NewReader("this is no header at all\n\nbody\n"))
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Format != "mail" || !strings.Contains(err.Error(), "unreadable mail header") {
+		t.Errorf("err = %v", err)
+	}
+}
