@@ -527,10 +527,8 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		for _, b := range chunks(byTags[k], 500) {
 			_, err := c.CreateTags.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: b, Tags: tags}, retryCodes("InvalidInstanceID.NotFound"))
 			if err != nil {
+				// A missing tag does not stop containment.
 				errs = append(errs, stepErr(stepContain, "CreateTags", b[0], err))
-				for _, id := range b {
-					failed.Store(id, true)
-				}
 				continue
 			}
 			for _, id := range b {
@@ -649,8 +647,13 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	// quarantine on every ENI. The quarantine move runs even when ctx is cancelled after
 	// the passthrough move (bounded by a fresh 2-minute timeout), so no
 	// interface is left in the all-traffic group.
+	// move puts every interface of ic into the role's group, carrying on
+	// past a failed interface. If the quarantine move of an interface fails,
+	// its original groups are put back, so none stays in the all-traffic
+	// group.
 	move := func(ctx context.Context, ic InstanceContain, role string) error {
 		gid := groups[role+"|"+ic.VPCID]
+		var errs []error
 		for _, eni := range ic.Interfaces {
 			if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
 				continue // already quarantined (a re-run)
@@ -669,13 +672,27 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 					u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: prev})
 				})
 			}
-			if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+			_, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
 				NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
-			}, retryCodes("InvalidGroup.NotFound")); err != nil {
-				return stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err)
+			}, retryCodes("InvalidGroup.NotFound"))
+			if err == nil {
+				continue
+			}
+			errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err))
+			if role == RoleQuarantine && !(len(eni.Groups) == 1 && eni.Groups[0] == groups[RolePassthrough+"|"+ic.VPCID]) {
+				// Never leave an interface in the all-traffic group: put
+				// its own groups back, on a context of its own.
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				_, rerr := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(rctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+					NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: eni.Groups})
+				cancel()
+				if rerr != nil {
+					errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID,
+						errf("restoring the original groups after the quarantine move failed: %w", rerr)))
+				}
 			}
 		}
-		return nil
+		return errors.Join(errs...)
 	}
 	// Protection and the group moves are independent, and EC2 rate-limits
 	// each action on its own bucket: two pools run side by side so neither

@@ -3,11 +3,13 @@ package ec2
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -161,5 +163,42 @@ func TestContainUnknownInstance(t *testing.T) {
 	_, err := PlanContain(context.Background(), c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{"i-0123456789abcdef0"}})
 	if err == nil || !isErr(err, ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}
+
+// failQuarantine fails every move into the quarantine group.
+type failQuarantine struct {
+	ModifyNetworkInterfaceAttributeAPI
+	quarantine func() string
+}
+
+func (f failQuarantine) ModifyNetworkInterfaceAttribute(ctx context.Context, in *awsec2.ModifyNetworkInterfaceAttributeInput, opts ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error) {
+	if len(in.Groups) == 1 && in.Groups[0] == f.quarantine() {
+		return nil, &smithy.GenericAPIError{Code: "UnauthorizedOperation", Message: "denied"}
+	}
+	return f.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
+}
+
+func TestContainNeverLeavesPassthrough(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	c.ModifyNetworkInterfaceAttr = failQuarantine{c.ModifyNetworkInterfaceAttr, func() string {
+		g, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
+		if g == nil {
+			return ""
+		}
+		return aws.ToString(g.GroupId)
+	}}
+	undo, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}}, fastOpts...)
+	var se *StepError
+	if !errors.As(err, &se) || se.Operation != "ModifyNetworkInterfaceAttribute" {
+		t.Fatalf("err = %v, want the failed quarantine move", err)
+	}
+	if d := cmp.Diff([][]string{{w.openSG}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
+		t.Errorf("interface left outside its own groups:\n%s", d)
+	}
+	if len(undo.Instances) != 1 || !attr(t, e, w.infected, types.InstanceAttributeNameDisableApiTermination) {
+		t.Errorf("undo = %+v", undo.Instances)
 	}
 }
