@@ -7,27 +7,87 @@
 //	defer srv.Close()
 //	client := ec2.NewFromConfig(srv.Config())
 //
+// # Protocols
+//
 // It speaks the real wire protocols, so the unmodified aws-sdk-go-v2
-// clients and the AWS CLI work against it: the EC2 Query protocol
-// (form-encoded Action=…&Version=2016-11-15, EC2-flavoured XML with <item>
-// lists and <Response><Errors> errors). Requests are routed by the SigV4
-// credential scope's service name, then by API version and action.
+// clients and the AWS CLI work against it:
+//
+//   - EC2: the EC2 Query protocol (form-encoded Action=…&Version=2016-11-15,
+//     EC2-flavoured XML with <item> lists, errors as
+//     <Response><Errors><Error><Code>…</Code>…</Errors><RequestID>).
+//   - Auto Scaling (2011-01-01) and Elastic Load Balancing v2 (2015-12-01):
+//     the awsquery protocol (<XResponse><XResult>, <member> lists, errors
+//     as <ErrorResponse><Error><Type>Sender</Type><Code>…).
+//   - CloudWatch (2010-08-01): RPC v2 CBOR as the current Go SDK sends it
+//     (POST /service/GraniteServiceVersion20100801/operation/Op,
+//     Smithy-Protocol: rpc-v2-cbor, errors with __type and
+//     X-Amzn-Query-Error), awsJson1_0 (X-Amz-Target), and awsquery as older
+//     clients such as AWS CLI v2.9 send it. CBOR goes through smithy-go's
+//     encoding/cbor codec.
+//
+// Requests are routed by protocol headers, then by the SigV4 credential
+// scope's service name (ec2, autoscaling, elasticloadbalancing,
+// monitoring), then by API version and action name. Signatures are not
+// verified.
+//
+// # Operations
+//
+// EC2: RunInstances (image block devices become EBS volumes, a primary
+// network interface with private and public addresses, TagSpecifications,
+// ClientToken idempotency, LaunchTemplate, DryRun), DescribeInstances,
+// Start/Stop/TerminateInstances (protection attributes honoured,
+// DeleteOnTermination), Modify/DescribeInstanceAttribute,
+// DescribeInstanceStatus, DescribeVolumes, CreateSnapshot(s) (multi-volume,
+// CopyTagsFromSource), DescribeSnapshots, DeleteSnapshot, CreateImage,
+// RegisterImage, DescribeImages, DeregisterImage, Create/Delete/
+// DescribeSecurityGroups, Authorize/Revoke ingress and egress (IpPermissions
+// or SecurityGroupRuleIds), DescribeSecurityGroupRules,
+// DescribeNetworkInterfaces, ModifyNetworkInterfaceAttribute,
+// Create/Delete/DescribeTags, DescribeVpcs, DescribeSubnets,
+// DescribeAvailabilityZones, CreateLaunchTemplate,
+// DescribeLaunchTemplates, DescribeLaunchTemplateVersions.
+// Auto Scaling: CreateAutoScalingGroup (launches from its template),
+// DescribeAutoScalingGroups, DescribeAutoScalingInstances, DetachInstances,
+// EnterStandby, ExitStandby, AttachInstances, DeleteAutoScalingGroup.
+// ELBv2: CreateTargetGroup, DescribeTargetGroups, Register/DeregisterTargets,
+// DescribeTargetHealth, DeleteTargetGroup. CloudWatch: PutMetricAlarm,
+// DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState,
+// Enable/DisableAlarmActions. Describe calls page with MaxResults/NextToken
+// and filter as EC2 does (tag:Key, tag-key, wildcards, …); errors carry the
+// real codes (InvalidInstanceID.NotFound, IncorrectInstanceState,
+// OperationNotPermitted, InvalidPermission.Duplicate, DryRunOperation, …).
+//
+// # State
 //
 // The account starts like a fresh one in any region: a default VPC
 // (172.31.0.0/16) with a default subnet per availability zone and a
 // default security group, and three public images (Amazon Linux 2023,
-// Ubuntu 24.04, Debian 12) with EBS root devices. Instances launch with
-// EBS root volumes and a primary network interface; snapshots go from
-// pending to completed after WithSnapshotDelay.
+// Ubuntu 24.04, Debian 12) with EBS root devices. Time-driven transitions
+// (pending → running, stopping → stopped, shutting-down → terminated,
+// snapshot pending → completed with rising progress, ELB draining) follow
+// the server clock (WithClock) and the delays set by options.
+// AddInstances, AddSecurityGroup, AddTargetGroup and AddAutoScalingGroup
+// seed state without requests; State returns a copy for assertions; Calls
+// and Operations return the request trace.
 //
-// Fault injection (Faults, SetFaults): token-bucket throttling shaped
-// like EC2's documented request-rate limits (DefaultRateLimits), a random
-// fraction of throttles and of 5xx answers, eventual consistency for new
-// resources, and failing snapshots. WithSeed makes ids and draws
-// repeatable.
+// # Faults
 //
-// Divergences from AWS: signatures are not verified; there is one
-// account; key pairs and IAM instance profiles are not checked for
+// Faults (WithFaults, SetFaults at run time): token-bucket throttling
+// shaped like EC2's documented request-rate limits (DefaultRateLimits:
+// each action has its own bucket of its category's size and refill rate),
+// a random fraction of throttles (RequestLimitExceeded, Throttling) and of
+// 5xx answers (InternalError, ServiceUnavailable), eventual consistency
+// (new resources invisible to Describe calls and lookups by id for a
+// while) and failing snapshots. WithSeed makes ids and draws repeatable.
+//
+// # Divergences from AWS
+//
+// One account; key pairs and IAM instance profiles are not checked for
 // existence; DescribeSnapshots without ids or owners lists only the
-// account's own snapshots.
+// account's own snapshots; Auto Scaling replaces detached or standby
+// instances only when the group has a launch template and does not
+// replace terminated ones; the resource-token buckets of RunInstances and
+// friends are not modelled, only request tokens.
+//
+// The standalone server is cmd/ec2test.
 package ec2test
