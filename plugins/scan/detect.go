@@ -85,11 +85,14 @@ type Suspect struct {
 	ExeDeleted bool      `json:"exe_deleted"`
 	Cmdline    []string  `json:"cmdline"`
 	StartTime  time.Time `json:"start_time,omitzero"`
-	CPUPercent float64   `json:"cpu_percent"` // of one CPU, over the window or, in one snapshot, the process's life
-	Score      int       `json:"score"`
-	Reasons    []Reason  `json:"reasons"`
-	Parents    []Parent  `json:"parents,omitempty"` // parent first, up to PID 1
-	NetNS      uint64    `json:"netns"`
+	// StartTicks is the start time as the kernel counts it (clock ticks
+	// after boot): with PID, the identity StopInput and PlanStop check.
+	StartTicks uint64   `json:"start_ticks"`
+	CPUPercent float64  `json:"cpu_percent"` // of one CPU, over the window or, in one snapshot, the process's life
+	Score      int      `json:"score"`
+	Reasons    []Reason `json:"reasons"`
+	Parents    []Parent `json:"parents,omitempty"` // parent first, up to PID 1
+	NetNS      uint64   `json:"netns"`
 	// Exited is set for a process seen during the window that was gone
 	// by its end; what it held is still listed.
 	Exited bool `json:"exited,omitempty"`
@@ -521,6 +524,7 @@ func cronCgroup(fs procfs.FS, pid int) string {
 // fill adds the details read only for suspects.
 func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *Suspect, boot time.Time) {
 	sus.Exe, sus.ExeDeleted = strings.CutSuffix(p.exe, " (deleted)")
+	sus.StartTicks = p.stat.StartTime
 	sus.Cmdline, _ = fs.Cmdline(sus.PID)
 	if st, err := fs.Status(sus.PID); err == nil {
 		sus.UID = st.UIDs[0]

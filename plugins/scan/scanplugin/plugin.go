@@ -1,0 +1,161 @@
+// Package scanplugin serves plugins/scan as abusekit plugin actions
+// (playbook/plugin): "detect" and "stop". It only converts between the
+// typed API and requests; the logic lives in package scan. Importing it
+// registers scan's sentinel errors, so that errors.Is works on the host for
+// an error a plugin returned.
+package scanplugin
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/playbook/plugin"
+	"github.com/abusekit/abusekit/plugins/scan"
+)
+
+func init() {
+	plugin.RegisterError("scan.protected_pid", scan.ErrProtectedPID)
+	plugin.RegisterError("scan.kernel_thread", scan.ErrKernelThread)
+	plugin.RegisterError("scan.self_or_ancestor", scan.ErrSelfOrAncestor)
+	plugin.RegisterError("scan.identity_changed", scan.ErrIdentityChanged)
+	plugin.RegisterError("scan.process_gone", scan.ErrProcessGone)
+	plugin.RegisterError("scan.not_live", scan.ErrNotLive)
+}
+
+// DetectInput is the input of "detect".
+type DetectInput struct {
+	Root     string        `json:"root,omitempty"`      // procfs mount point; default "/proc"
+	Window   string        `json:"window,omitempty"`    // sampling window ("5s"); "" or "0" = one snapshot
+	MinScore int           `json:"min_score,omitempty"` // default scan.DefaultMinScore
+	Report   *abuse.Report `json:"report,omitempty"`    // correlate with this report's evidence
+}
+
+// DetectOutput is the output of "detect": suspects, top first.
+type DetectOutput struct {
+	Suspects []scan.Suspect `json:"suspects"`
+}
+
+// StopInput is the input of "stop".
+type StopInput struct {
+	PID int `json:"pid"`
+	// StartTicks, when set (from detect's suspect), must match the
+	// process's start time: the step then acts only on the process detect
+	// saw, never on a later one with the same PID.
+	StartTicks  uint64 `json:"start_ticks,omitempty"`
+	Root        string `json:"root,omitempty"`
+	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
+	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture
+	NoTree      bool   `json:"no_tree,omitempty"`
+	Freezer     string `json:"freezer,omitempty"` // "", "cgroup-v2", "sigstop"
+}
+
+// StopOutput is the output of "stop".
+type StopOutput struct {
+	Result scan.StopResult `json:"result"`
+}
+
+// NewPlugin returns the actions.
+func NewPlugin() plugin.Actions {
+	return plugin.Actions{
+		"detect": plugin.NewAction("find the processes behind an abuse report (sockets, behaviour, report evidence); read-only",
+			func(ctx context.Context, req plugin.PlanRequest[DetectInput], resp *plugin.PlanResponse) error {
+				if _, err := detectOptions(req.Input); err != nil {
+					return err
+				}
+				resp.Summary = "read-only: score the processes and sockets of " + orDefault(req.Input.Root, "/proc")
+				return nil
+			},
+			func(ctx context.Context, req plugin.ApplyRequest[DetectInput], resp *plugin.ApplyResponse[DetectOutput]) error {
+				o, err := detectOptions(req.Input)
+				if err != nil {
+					return err
+				}
+				o.Logger = req.Logger
+				sus, err := scan.Detect(ctx, o)
+				if sus == nil {
+					sus = []scan.Suspect{}
+				}
+				resp.Output.Suspects = sus
+				return err
+			}),
+		"stop": plugin.NewAction("freeze a process tree, capture its evidence with a SHA-256 manifest, re-check its identity, kill it",
+			func(ctx context.Context, req plugin.PlanRequest[StopInput], resp *plugin.PlanResponse) error {
+				plan, err := planStop(ctx, req.Input, req.Incident)
+				if err != nil {
+					return err
+				}
+				resp.Summary = fmt.Sprintf("stop pid %d (%s) and %d descendant(s); evidence into %s", plan.Target.PID, plan.Target.Comm, len(plan.Tree), plan.EvidenceDir)
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: plan.EvidenceDir, Detail: "evidence and manifest.json"})
+				for _, id := range append([]scan.Identity{plan.Target}, plan.Tree...) {
+					resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeDelete, Target: fmt.Sprintf("pid %d", id.PID),
+						Detail: fmt.Sprintf("%s (%s), frozen with %s, then SIGKILL", id.Comm, id.Exe, plan.Freeze)})
+				}
+				return nil
+			},
+			func(ctx context.Context, req plugin.ApplyRequest[StopInput], resp *plugin.ApplyResponse[StopOutput]) error {
+				plan, err := planStop(ctx, req.Input, req.Incident)
+				if err != nil {
+					return err
+				}
+				plan.Options.Logger = req.Logger
+				req.Progress.Report("freezing and capturing", 0, 0)
+				res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: true, Logger: req.Logger})
+				resp.Output.Result = res
+				if err == nil {
+					req.Progress.Report(fmt.Sprintf("killed %v", res.Killed), int64(len(res.Killed)), int64(len(res.Killed)))
+				}
+				return err
+			}),
+	}
+}
+
+func detectOptions(in DetectInput) (scan.Options, error) {
+	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report}
+	if in.Window != "" && in.Window != "0" {
+		d, err := time.ParseDuration(in.Window)
+		if err != nil || d < 0 {
+			return o, fmt.Errorf("%w: window %q", plugin.ErrInvalidInput, in.Window)
+		}
+		o.Window = d
+	}
+	return o, nil
+}
+
+func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan, error) {
+	if in.PID <= 0 {
+		return scan.StopPlan{}, fmt.Errorf("%w: pid %d", plugin.ErrInvalidInput, in.PID)
+	}
+	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, NoTree: in.NoTree, Freezer: in.Freezer}
+	plan, err := scan.PlanStop(ctx, in.PID, so)
+	if err != nil {
+		return plan, err
+	}
+	if in.StartTicks != 0 && in.StartTicks != plan.Target.StartTime {
+		return scan.StopPlan{}, fmt.Errorf("%w: pid %d started at tick %d, detect saw %d", scan.ErrIdentityChanged, in.PID, plan.Target.StartTime, in.StartTicks)
+	}
+	if in.EvidenceDir == "" && incident != "" {
+		// One directory per incident: plan again with it, so that the
+		// plan's steps name it.
+		so.EvidenceDir = filepath.Join("/var/lib/abusekit/evidence", filepath.Base(filepath.Clean("/"+incident)),
+			fmt.Sprintf("pid-%d-%d", plan.Target.PID, plan.Target.StartTime))
+		again, err := scan.PlanStop(ctx, in.PID, so)
+		if err != nil {
+			return again, err
+		}
+		if again.Target != plan.Target {
+			return scan.StopPlan{}, fmt.Errorf("%w: pid %d changed while planning", scan.ErrIdentityChanged, in.PID)
+		}
+		plan = again
+	}
+	return plan, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
