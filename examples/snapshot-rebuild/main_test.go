@@ -128,3 +128,34 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSEndpointURL: the SDK's standard AWS_ENDPOINT_URL reaches every
+// service without -endpoint.
+func TestAWSEndpointURL(t *testing.T) {
+	srv := ec2test.NewServer()
+	defer srv.Close()
+	id, err := srv.AddInstance(ec2test.InstanceSpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", ec2test.TestAccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", ec2test.TestSecretAccessKey)
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	docs := runJSON(t, "-instance", id, "-incident", "case-78", "-json", "-apply", "-dwell", "0", "-forensic-image=false")
+	if got := strings.Join(steps(docs), ","); got != "contain,snapshot,harden,rebuild,alarms" {
+		t.Fatalf("steps = %s", got)
+	}
+	services := map[string]bool{}
+	for _, c := range srv.Calls() {
+		services[c.Service] = true
+	}
+	for _, s := range []string{"ec2", "autoscaling", "elasticloadbalancing", "monitoring"} {
+		if !services[s] {
+			t.Errorf("no %s call reached the emulator: %v", s, services)
+		}
+	}
+}
