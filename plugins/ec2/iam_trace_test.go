@@ -1,0 +1,110 @@
+package ec2
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+)
+
+// TestIAMPolicyCoversTrace runs every step against the emulator, seeded
+// only through its Go helpers (which leave no trace), and checks that
+// every operation the package sent is granted by iam-policy.json.
+func TestIAMPolicyCoversTrace(t *testing.T) {
+	srv, c, _ := emu(t)
+	sg, err := srv.AddSecurityGroup("open", "open", "", ec2test.Rule{Protocol: "-1", CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, DataVolumes: map[string]int32{"/dev/sdf": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := srv.AddTargetGroup("web", 80, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddAutoScalingGroup("asg", []string{tg}, ids[0], ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.AddTargetGroup("api", 8080, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inc := Incident{ID: "iam"}
+	undo, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[:1]}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[1:2], AutoScaling: ASGStandby}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Undo(ctx, c, u2, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3]}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Undo(ctx, c, u3, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := Snapshot(ctx, c, SnapshotInput{Incident: inc, InstanceIDs: ids[:1], RegisterImage: true}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Harden(ctx, c, HardenInput{Incident: inc, InstanceID: ids[2], AdminCIDRs: []string{"198.51.100.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Harden(ctx, c, HardenInput{Incident: inc, GroupIDs: undo.OriginalGroups(ids[0]), AdminCIDRs: []string{"198.51.100.0/24"}, InPlace: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Undo(ctx, c, undo, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Rebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: ids[0], SecurityGroupIDs: h.Hardened([]string{sg})}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Alarms(ctx, c, AlarmsInput{Incident: inc, InstanceID: rb.InstanceID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Terminate(ctx, c, sets[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	data, err := os.ReadFile("iam-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pol struct{ Statement []struct{ Action []string } }
+	if err := json.Unmarshal(data, &pol); err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]bool{}
+	for _, s := range pol.Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+		}
+	}
+	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch"}
+	seen := map[string]bool{}
+	for _, call := range srv.Calls() {
+		a := prefix[call.Service] + ":" + call.Operation
+		seen[a] = true
+		if !granted[a] {
+			t.Errorf("the package called %s, which iam-policy.json does not grant", a)
+		}
+	}
+	// And the run exercises every grant: none is extra.
+	for a := range granted {
+		if !seen[a] && !strings.HasPrefix(a, "iam:") {
+			t.Errorf("iam-policy.json grants %s, which the full run never called", a)
+		}
+	}
+}
