@@ -664,3 +664,34 @@ func TestMissingInputStopsPlan(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnresolved naming inputs.who", err)
 	}
 }
+
+func TestApplyTwiceRunsNothingTwice(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		dir := t.TempDir()
+		ledger := filepath.Join(dir, "ledger")
+		opts := playbook.Options{Incident: "case-twice"}
+		if journal {
+			opts.JournalDir = dir
+		}
+		r := newRunner(t, mustNew(t, "p",
+			playbook.Step{ID: "a", Plugin: "util", Action: "ledger", Input: map[string]any{"ledger": ledger}},
+			playbook.Step{ID: "b", Plugin: "util", Action: "ledger", If: "steps.a.nope", Input: map[string]any{"ledger": ledger}}),
+			opts)
+		for range 2 {
+			if _, err := r.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plan, err := r.Plan(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Steps[0].Status != playbook.PlanDone || plan.Steps[1].Status != playbook.PlanDone {
+			t.Errorf("journal=%v: plan after two runs %+v", journal, plan.Steps)
+		}
+		b, _ := os.ReadFile(ledger)
+		if n := strings.Count(string(b), "\n"); n != 1 {
+			t.Errorf("journal=%v: step a ran %d times", journal, n)
+		}
+	}
+}

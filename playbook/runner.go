@@ -590,11 +590,13 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			if !sc.eval(c) {
 				res.Status = StatusSkipped
 				sc.outputs[s.ID] = nil
-				if err := r.journalAppend(Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
-					Status: string(StatusSkipped), IdempotencyToken: res.IdempotencyToken}, true); err != nil {
+				rec := Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+					Status: string(StatusSkipped), IdempotencyToken: res.IdempotencyToken, Time: time.Now().UTC()}
+				if err := r.journalAppend(rec, true); err != nil {
 					run.Status = StatusFailed
 					return finish(r.stepError(s, err))
 				}
+				r.done[s.ID] = rec
 				run.Steps = append(run.Steps, res)
 				r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
 					Status: StatusSkipped, PluginPID: p.PID(), Message: "condition false: " + s.If})
@@ -705,10 +707,12 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, re
 	res.Output = out
 	rec.Status, ev.Status = string(StatusSucceeded), StatusSucceeded
 	rec.Output = out
+	rec.Time = time.Now().UTC()
 	if err := r.journalAppend(rec, true); err != nil {
 		res.Status = StatusFailed
 		return nil, err
 	}
+	r.done[s.ID] = rec
 	r.emit(ev)
 	return out, nil
 }

@@ -67,3 +67,25 @@ func ExampleNewAction() {
 	fmt.Println(out.Message)
 	// Output: HELLO, OPS!
 }
+
+// A host with built-in plugins serves one of them when it was started as
+// that plugin; otherwise ServeIfPlugin returns and main goes on. The host
+// then names the plugin with playbook.Builtin("greeter").
+func ExampleServeIfPlugin() {
+	plugin.ServeIfPlugin(map[string]plugin.Actions{
+		"greeter": {"greet": plugin.Typed[GreetInput, GreetOutput](greet{})},
+	})
+	fmt.Println("not started as a plugin: the host's main goes on")
+	// Output: not started as a plugin: the host's main goes on
+}
+
+// A package registers its sentinel errors once, in an init function that
+// both the plugin and the host link, so errors.Is works across processes.
+func ExampleRegisterError() {
+	errSymlinkEscape := errors.New("persist: symlink escapes the root")
+	plugin.RegisterError("example.symlink_escape", errSymlinkEscape)
+
+	err := fmt.Errorf("quarantine /etc/cron.d/x: %w", errSymlinkEscape)
+	fmt.Println(plugin.ErrorCode(err))
+	// Output: example.symlink_escape
+}
