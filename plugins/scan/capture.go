@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
@@ -45,13 +46,8 @@ type ManifestFile struct {
 // no usable evidence directory.
 func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd, cgroupsBefore map[int]string) (string, []string, error) {
 	dir := plan.EvidenceDir
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := prepareEvidenceDir(dir); err != nil {
 		return "", nil, err
-	}
-	if ents, err := os.ReadDir(dir); err != nil {
-		return "", nil, err
-	} else if len(ents) > 0 {
-		return "", nil, fmt.Errorf("evidence directory %s is not empty", dir)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -319,4 +315,29 @@ func (c *capturer) memory(d string, pid int) {
 			c.memLeft -= f.Size
 		}
 	}
+}
+
+// prepareEvidenceDir makes the evidence directory, or checks an existing
+// one: on a compromised host it must be ours alone (not a symlink planted to
+// redirect the evidence, not writable by others) and empty.
+func prepareEvidenceDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("evidence directory %s is not a directory (symlink?)", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0) {
+		return fmt.Errorf("evidence directory %s is owned by uid %d or writable by others (mode %v)", dir, st.Uid, fi.Mode().Perm())
+	}
+	if ents, err := os.ReadDir(dir); err != nil {
+		return err
+	} else if len(ents) > 0 {
+		return fmt.Errorf("evidence directory %s is not empty", dir)
+	}
+	return nil
 }

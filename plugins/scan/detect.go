@@ -525,6 +525,9 @@ func cronCgroup(fs procfs.FS, pid int) string {
 func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *Suspect, boot time.Time) {
 	sus.Exe, sus.ExeDeleted = strings.CutSuffix(p.exe, " (deleted)")
 	sus.StartTicks = p.stat.StartTime
+	if sus.NetNS == 0 && !sus.Exited {
+		sus.NetNS, _ = fs.NetNS(sus.PID) // read only for socket holders so far
+	}
 	sus.Cmdline, _ = fs.Cmdline(sus.PID)
 	if st, err := fs.Status(sus.PID); err == nil {
 		sus.UID = st.UIDs[0]

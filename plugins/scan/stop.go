@@ -330,6 +330,10 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			return res, err
 		}
 	}
+	// The evidence directory is checked before the process is touched.
+	if err := prepareEvidenceDir(plan.EvidenceDir); err != nil {
+		return res, fmt.Errorf("scan: %w", err)
+	}
 	// Open pidfds first and check identities through them: once open, a
 	// pidfd names this process even if the PID is reused.
 	target, err := openChecked(fs, plan.Target)

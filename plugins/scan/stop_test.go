@@ -259,6 +259,28 @@ func TestStopRefusals(t *testing.T) {
 	if s := state(cmd.Process.Pid); s != 'S' {
 		t.Errorf("process state %c after refused stops, want S", s)
 	}
+	// A planted symlink or a shared directory is refused as evidence
+	// directory, and nothing is killed.
+	victim := t.TempDir()
+	link := filepath.Join(t.TempDir(), "ev")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o777)
+	for _, dir := range []string{link, shared} {
+		p := plan
+		p.EvidenceDir = dir
+		if _, err := Stop(ctx, p, ApplyOptions{Apply: true}); err == nil || !strings.Contains(err.Error(), "evidence directory") {
+			t.Errorf("evidence dir %s: err = %v", dir, err)
+		}
+		if s := state(cmd.Process.Pid); s != 'S' && s != 'R' {
+			t.Errorf("after refused evidence dir %s: state %c", dir, s)
+		}
+	}
 	// Gone between plan and stop.
 	cmd.Process.Kill()
 	cmd.Wait()
