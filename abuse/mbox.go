@@ -79,7 +79,12 @@ func mboxSniff(head []byte) bool {
 	if !bytes.HasPrefix(head, []byte("From ")) {
 		return false
 	}
-	_, rest, ok := bytes.Cut(head, []byte("\n"))
+	first, rest, ok := bytes.Cut(head, []byte("\n"))
+	// "From sender@example.com Thu Apr 27 16:20:31 2023": a separator,
+	// whatever follows; else the next lines must be a mail header.
+	if f := bytes.Fields(first); len(f) >= 4 && bytes.Count(first, []byte(":")) >= 2 {
+		return true
+	}
 	return !ok || mailSniff(rest) || len(rest) == 0
 }
 

@@ -2,7 +2,7 @@
 // a GuardDuty finding, ARF, X-ARF, a bare evidence log or pasted text) and
 // prints what they say.
 //
-//	parse-report [-json] [-evidence N] FILE... | -
+//	parse-report [-json] [-v] [-evidence N] FILE... | -
 //
 // By default it prints a summary a responder reads first: kind, case,
 // account, region, instances, abuse time, deadline and the time left,
@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -44,8 +45,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	jsonOut := fs.Bool("json", false, "print one JSON document per report per line")
 	show := fs.Int("evidence", 5, "evidence lines shown in the summary")
 	nowFlag := fs.String("now", "", "current time for the deadline's time left (RFC 3339; default: now)")
+	verbose := fs.Bool("v", false, "log what the parsers skipped or degraded (stderr)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parse-report [-json] [-evidence N] FILE... | -")
+		fmt.Fprintln(stderr, "usage: parse-report [-json] [-v] [-evidence N] FILE... | -")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +66,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		now = t
 	}
+	// Warnings (an mbox message skipped) always reach stderr; -v adds the
+	// parsers' debug records (format detected, charset degraded).
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	code := 0
 	for _, name := range fs.Args() {
@@ -78,9 +87,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				r = f
 			}
 			if *jsonOut {
-				return printJSON(ctx, r, w)
+				return printJSON(ctx, r, w, logger)
 			}
-			return printSummary(ctx, r, w, name, *show, now)
+			return printSummary(ctx, r, w, name, *show, now, logger)
 		}()
 		if err != nil {
 			w.Flush()
@@ -98,7 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // printJSON streams each report as one line: its evidence first, written
 // record by record as the parser reads it, then the report's other fields.
 // Memory stays bounded whatever the size of the evidence log.
-func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer) error {
+func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.Logger) error {
 	buf := make([]byte, 0, 64<<10)
 	open := false
 	flush := func() error {
@@ -138,7 +147,7 @@ func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer) error {
 		buf = append(buf, '\n')
 		return flush()
 	}
-	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn))
+	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn), abuse.WithLogger(logger))
 	if err != nil {
 		if open { // end the cut-short document's line so the next one starts clean
 			buf = append(buf, '\n')
@@ -163,7 +172,7 @@ func newStats() *evidenceStats {
 	return &evidenceStats{targets: map[string]bool{}, ports: map[uint16]int{}, protos: map[string]bool{}}
 }
 
-func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, show int, now time.Time) error {
+func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, show int, now time.Time, logger *slog.Logger) error {
 	st := newStats()
 	n := 0
 	evidenceFn := func(e abuse.Evidence) error {
@@ -187,7 +196,7 @@ func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, sh
 		st = newStats()
 		return nil
 	}
-	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn))
+	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn), abuse.WithLogger(logger))
 	return err
 }
 

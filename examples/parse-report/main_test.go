@@ -190,3 +190,17 @@ func TestLargeLogStreams(t *testing.T) {
 		t.Errorf("last record %+v", last)
 	}
 }
+
+// A broken message of an mbox is skipped with a warning on stderr; the
+// others are printed and the exit status is 0.
+func TestMboxWarning(t *testing.T) {
+	notice, err := os.ReadFile(testdata + "trust-and-safety/initial-notice.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := "From a@example.com Thu Apr 27 16:20:31 2023\nbroken header line\n\nx\n\nFrom ec2-abuse@amazon.com Thu Apr 27 16:20:31 2023\n" + string(notice)
+	out, errOut, code := runBin(t, strings.NewReader(in), "-json", "-")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "level=WARN") || !strings.Contains(errOut, "line=1") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+}
