@@ -17,7 +17,7 @@ var kindRules = []struct {
 	{KindPhishing, []string{"phish"}},
 	{KindCopyright, []string{"copyright", "dmca", "infringement", "piracy", "pirated"}},
 	{KindSpam, []string{"spam", "unsolicited", "bulk e-mail", "bulk email", "email abuse", "e-mail abuse", "open relay", "smtp abuse"}},
-	{KindDDoS, []string{"ddos", "denial of service", "denial-of-service", "dos attack", "flood", "amplification", "reflection attack", "reflective"}},
+	{KindDDoS, []string{"ddos", "denial of service", "denial-of-service", "dos attack", "flood", "amplification", "reflection attack", "reflective", "open resolver", "open dns resolver"}},
 	{KindIntrusion, []string{"brute", "login attempt", "failed login", "unauthorized access", "unauthorised access", "intrusion", "hacking", "exploit", "sql injection", "credential", "password", "ssh attack", "rdp attack", "web attack", "web application attack", "login attack"}},
 	{KindPortScan, []string{"port scan", "portscan", "port-scan", "scanning", "scan ", "scanner", "probing", "probe", "recon", "open ports", "open tcp ports"}},
 	{KindMalware, []string{"malware", "mining", "miner", "cryptocurrency", "crypto-currency", "bitcoin", "monero", "botnet", "command and control", "c&c", "trojan", "virus", "ransomware", "malicious software", "hosting malicious"}},
