@@ -40,6 +40,7 @@ var ec2Actions = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"DescribeVpcs", "DescribeSubnets", "DescribeAvailabilityZones",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "CreateLaunchTemplate",
+	"ModifyInstanceMetadataOptions",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -117,6 +118,8 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.describeLaunchTemplateVersions
 	case "CreateLaunchTemplate":
 		return st.createLaunchTemplate
+	case "ModifyInstanceMetadataOptions":
+		return st.modifyInstanceMetadataOptions
 	}
 	return nil
 }
@@ -258,6 +261,20 @@ type xInstance struct {
 	PlatformDetails string        `xml:"platformDetails"`
 	UsageOperation  string        `xml:"usageOperation"`
 	BootMode        string        `xml:"currentInstanceBootMode"`
+	Metadata        xMetadata     `xml:"metadataOptions"`
+}
+
+type xMetadata struct {
+	State    string `xml:"state"`
+	Tokens   string `xml:"httpTokens"`
+	HopLimit int64  `xml:"httpPutResponseHopLimit"`
+	Endpoint string `xml:"httpEndpoint"`
+	IPv6     string `xml:"httpProtocolIpv6"`
+	Tags     string `xml:"instanceMetadataTags"`
+}
+
+func xMD(md metadataOptions, state string) xMetadata {
+	return xMetadata{State: state, Tokens: md.tokens, HopLimit: md.hopLimit, Endpoint: md.endpoint, IPv6: md.ipv6, Tags: md.tags}
 }
 
 type xReservation struct {
@@ -299,7 +316,7 @@ func (st *state) xInstance(in *instance) xInstance {
 		RootDeviceType: "ebs", RootDeviceName: in.rootDevice, Virtualization: "hvm",
 		ClientToken: in.clientToken, Tags: st.tagSet(in.id), Hypervisor: "xen",
 		EbsOptimized: in.ebsOptimized, EnaSupport: true, PlatformDetails: "Linux/UNIX",
-		UsageOperation: "RunInstances", BootMode: "legacy-bios",
+		UsageOperation: "RunInstances", BootMode: "legacy-bios", Metadata: xMD(in.md, "applied"),
 	}
 	if in.state == "terminated" {
 		x.SubnetID, x.VpcID = "", ""
@@ -548,6 +565,7 @@ type runSpec struct {
 	monitoring                                          bool
 	ebsOptimized                                        bool
 	ltID, ltName, ltVersion                             string
+	md                                                  []*qnode
 }
 
 func parseBDMs(q *qnode, key string) ([]bdmSpec, error) {
@@ -626,6 +644,9 @@ func (st *state) resolveLaunchTemplate(q *qnode, spec *runSpec) error {
 	spec.tagSpecs = append(spec.tagSpecs, d.tagSpecs...)
 	spec.bdms = d.bdms
 	spec.ltID, spec.ltName, spec.ltVersion = tpl.id, tpl.name, strconv.FormatInt(v.num, 10)
+	if d.md != nil {
+		spec.md = append(spec.md, d.md)
+	}
 	return nil
 }
 
@@ -649,6 +670,9 @@ func (st *state) parseRunSpec(q *qnode) (*runSpec, error) {
 	set(&spec.profileName, q.str("IamInstanceProfile", "Name"))
 	set(&spec.userData, q.str("UserData"))
 	set(&spec.shutdown, q.str("InstanceInitiatedShutdownBehavior"))
+	if m := q.child("MetadataOptions"); m != nil {
+		spec.md = append(spec.md, m)
+	}
 	if v := q.strs("SecurityGroupId"); len(v) > 0 {
 		spec.sgIDs = v
 	}
@@ -847,6 +871,17 @@ func (st *state) runInstances(q *qnode) (any, error) {
 			}
 		}
 	}
+	// instance metadata service: the image's default, then the template's
+	// and the request's settings
+	md := metadataOptions{tokens: "optional", endpoint: "enabled", ipv6: "disabled", tags: "disabled", hopLimit: 1}
+	if img.name == ImageAmazonLinux2023 {
+		md.tokens, md.hopLimit = "required", 2
+	}
+	for _, n := range spec.md {
+		if md, err = parseMetadataOptions(n, md); err != nil {
+			return nil, err
+		}
+	}
 	// idempotency
 	token := q.str("ClientToken")
 	fp := fingerprint(q)
@@ -877,7 +912,7 @@ func (st *state) runInstances(q *qnode) (any, error) {
 			disableTerm: spec.disableTerm, disableStop: spec.disableStop, shutdownBehavior: spec.shutdown,
 			clientToken: token, architecture: img.arch, ebsOptimized: spec.ebsOptimized, monitoring: "disabled",
 			ltID: spec.ltID, ltName: spec.ltName, ltVersion: spec.ltVersion, userData: spec.userData,
-			launchIndex: int(i), visibleAt: st.visibleAt(),
+			launchIndex: int(i), visibleAt: st.visibleAt(), md: md,
 		}
 		if spec.monitoring {
 			in.monitoring = "enabled"
@@ -1414,3 +1449,30 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 }
 
 var _ = fmt.Sprintf
+
+func (st *state) modifyInstanceMetadataOptions(q *qnode) (any, error) {
+	id := q.str("InstanceId")
+	if id == "" {
+		return nil, errf("MissingParameter", "The request must contain the parameter InstanceId")
+	}
+	ins, err := st.lookupInstances([]string{id})
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	if in.state == "terminated" || in.state == "shutting-down" {
+		return nil, errf("IncorrectInstanceState", "The instance '%s' is not in a state from which its metadata options can be modified.", in.id)
+	}
+	md, err := parseMetadataOptions(q, in.md)
+	if err != nil {
+		return nil, err
+	}
+	if err := dryRun(q); err != nil {
+		return nil, err
+	}
+	in.md = md
+	return struct {
+		InstanceID string    `xml:"instanceId"`
+		Options    xMetadata `xml:"instanceMetadataOptions"`
+	}{in.id, xMD(md, "pending")}, nil
+}

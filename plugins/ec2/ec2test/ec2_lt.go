@@ -52,6 +52,10 @@ func (st *state) createLaunchTemplate(q *qnode) (any, error) {
 			data.sgIDs = g
 		}
 	}
+	data.md = d.child("MetadataOptions")
+	if _, err := parseMetadataOptions(data.md, metadataOptions{}); err != nil {
+		return nil, err
+	}
 	data.disableTerm, _, _ = d.boolean("DisableApiTermination")
 	data.disableStop, _, _ = d.boolean("DisableApiStop")
 	specs, err := parseTagSpecs(d, "TagSpecification")

@@ -400,3 +400,37 @@ func TestCloudWatchJSON(t *testing.T) {
 		t.Errorf("delete missing: %d %v %v", code, out, h)
 	}
 }
+
+func TestInstanceMetadataOptions(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	in := runOne(t, c, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageDebian12))})
+	if md := in.MetadataOptions; md == nil || md.HttpTokens != types.HttpTokensStateOptional || aws.ToInt32(md.HttpPutResponseHopLimit) != 1 {
+		t.Fatalf("debian default: %+v", in.MetadataOptions)
+	}
+	in = runOne(t, c, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageDebian12)),
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired, HttpPutResponseHopLimit: aws.Int32(3)}})
+	if md := in.MetadataOptions; md.HttpTokens != types.HttpTokensStateRequired || aws.ToInt32(md.HttpPutResponseHopLimit) != 3 ||
+		md.HttpEndpoint != types.InstanceMetadataEndpointStateEnabled {
+		t.Errorf("requested: %+v", md)
+	}
+	first := runOne(t, c, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageDebian12))})
+	out, err := c.ModifyInstanceMetadataOptions(ctx, &ec2.ModifyInstanceMetadataOptionsInput{InstanceId: first.InstanceId, HttpTokens: types.HttpTokensStateRequired})
+	if err != nil || out.InstanceMetadataOptions.State != types.InstanceMetadataOptionsStatePending {
+		t.Fatalf("modify: %+v %v", out, err)
+	}
+	var got string
+	for _, i := range srv.State().Instances {
+		if i.ID == *first.InstanceId {
+			got = i.MetadataHTTPTokens
+		}
+	}
+	if got != "required" {
+		t.Errorf("after modify: %q", got)
+	}
+	_, err = c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageDebian12)), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		MetadataOptions: &types.InstanceMetadataOptionsRequest{HttpTokens: "sometimes"}})
+	if code := apiCode(t, err); code != "InvalidParameterValue" {
+		t.Errorf("bad tokens: %s", code)
+	}
+}

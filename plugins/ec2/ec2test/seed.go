@@ -258,6 +258,7 @@ type InstanceState struct {
 	NetworkInterfaceIDs                               []string
 	VolumeIDs                                         []string // attached, in device order
 	DisableAPITermination, DisableAPIStop             bool
+	MetadataHTTPTokens                                string // "optional" or "required"
 	Tags                                              map[string]string
 }
 
@@ -337,7 +338,7 @@ func (s *Server) State() State {
 	for _, in := range st.instances.all() {
 		x := InstanceState{ID: in.id, State: in.state, ImageID: in.imageID, InstanceType: in.instanceType, SubnetID: in.subnetID,
 			VPCID: in.vpcID, KeyName: in.keyName, IAMInstanceProfileARN: in.profileARN,
-			DisableAPITermination: in.disableTerm, DisableAPIStop: in.disableStop, Tags: st.tagMap(in.id),
+			DisableAPITermination: in.disableTerm, DisableAPIStop: in.disableStop, Tags: st.tagMap(in.id), MetadataHTTPTokens: in.md.tokens,
 			SecurityGroupIDs: append([]string(nil), st.instanceGroups(in)...), NetworkInterfaceIDs: append([]string(nil), in.enis...)}
 		if e, ok := st.enis.get(firstOr(in.enis)); ok {
 			x.PrivateIP, x.PublicIP = e.privateIP, e.publicIP

@@ -139,6 +139,7 @@ type instance struct {
 	ltID, ltName, ltVersion            string
 	userData                           string
 	launchIndex                        int
+	md                                 metadataOptions
 	visibleAt                          time.Time
 	terminatedAt                       time.Time
 }
@@ -197,7 +198,57 @@ type image struct {
 	visibleAt           time.Time
 }
 
+// metadataOptions is an instance's IMDS configuration.
+type metadataOptions struct {
+	tokens, endpoint, ipv6, tags string
+	hopLimit                     int64
+}
+
+// parseMetadataOptions applies MetadataOptions.* over base.
+func parseMetadataOptions(n *qnode, base metadataOptions) (metadataOptions, error) {
+	if n == nil {
+		return base, nil
+	}
+	md := base
+	check := func(field, v string, allowed ...string) (string, error) {
+		if v == "" {
+			return "", nil
+		}
+		for _, a := range allowed {
+			if v == a {
+				return v, nil
+			}
+		}
+		return "", errf("InvalidParameterValue", "Value (%s) for parameter %s is invalid.", v, field)
+	}
+	for _, f := range []struct {
+		key     string
+		dst     *string
+		allowed []string
+	}{
+		{"HttpTokens", &md.tokens, []string{"optional", "required"}},
+		{"HttpEndpoint", &md.endpoint, []string{"enabled", "disabled"}},
+		{"HttpProtocolIpv6", &md.ipv6, []string{"enabled", "disabled"}},
+		{"InstanceMetadataTags", &md.tags, []string{"enabled", "disabled"}},
+	} {
+		v, err := check(f.key, n.str(f.key), f.allowed...)
+		if err != nil {
+			return md, err
+		}
+		if v != "" {
+			*f.dst = v
+		}
+	}
+	if h, ok, err := n.integer("HttpPutResponseHopLimit"); err != nil || (ok && (h < 1 || h > 64)) {
+		return md, errf("InvalidParameterValue", "HttpPutResponseHopLimit must be between 1 and 64")
+	} else if ok {
+		md.hopLimit = h
+	}
+	return md, nil
+}
+
 type ltData struct {
+	md                             *qnode
 	imageID, instanceType, keyName string
 	sgIDs, sgNames                 []string
 	profileARN, profileName        string
