@@ -2,7 +2,6 @@ package ec2
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -317,5 +316,3 @@ func openWorld(cidr string) bool {
 func sortRules(rs []Rule) {
 	sort.Slice(rs, func(a, b int) bool { return rs[a].key() < rs[b].key() })
 }
-
-var _ = errors.Is
