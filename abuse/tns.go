@@ -42,6 +42,7 @@ var (
 	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account\s+(?:ID|number))\s*[:#]?\s*(\d{12})\b`)
 	reRegion   = regexp.MustCompile(`(?i)\bregion\s*[:=]\s*([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)\b`)
 	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
+	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
 	reSG       = regexp.MustCompile(`\bsg-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\([^)]*\))?\s*:\s*(.+)$`)
 	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type)\s*:\s*(.+)$`)
@@ -279,12 +280,21 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") {
+	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
 		if r.AccountID == "" {
 			r.AccountID = m[1]
+		}
+		found = true
+	}
+	if m := sub(has("arn:"), reARN); m != nil { // "arn:aws:ec2:us-east-1:123456789012:instance/i-…"
+		if r.AccountID == "" {
+			r.AccountID = m[2]
+		}
+		if r.Resources.Region == "" {
+			r.Resources.Region = m[1]
 		}
 		found = true
 	}

@@ -78,6 +78,11 @@ func TestNoticeFields(t *testing.T) {
 				t.Errorf("deadline %v, want %v", r.Deadline, want)
 			}
 		}},
+		{"resource ARN", "AWS Trust & Safety\nImplicated resource: arn:aws:ec2:eu-central-1:123456789012:instance/i-0aaaaaaaaaaaaaaaa\n", func(t *testing.T, r Report) {
+			if r.AccountID != "123456789012" || r.Resources.Region != "eu-central-1" || len(r.Resources.InstanceIDs) != 1 || r.Resources.InstanceIDs[0] != "i-0aaaaaaaaaaaaaaaa" {
+				t.Errorf("%+v", r)
+			}
+		}},
 		{"required actions list", "AWS Trust & Safety\nRequired Actions: investigate root cause; stop the activity.; investigate root cause\n", func(t *testing.T, r Report) {
 			if diff := cmp.Diff([]string{"investigate root cause", "stop the activity"}, r.RequiredActions); diff != "" {
 				t.Error(diff)
