@@ -695,3 +695,32 @@ func TestApplyTwiceRunsNothingTwice(t *testing.T) {
 		}
 	}
 }
+
+func TestDeclaredInputs(t *testing.T) {
+	pb, err := playbook.Parse("in.yaml", []byte(`name: in
+inputs:
+  who: {required: true}
+  greeting: {default: hi}
+steps:
+  - id: g
+    plugin: util
+    action: greet
+    input: {name: "${{ inputs.greeting }} ${{ inputs.who }}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := playbook.NewRunner(pb, playbook.Options{Incident: "c", Plugins: []playbook.PluginSpec{playbook.Builtin("util")}}); !errors.Is(err, playbook.ErrUnresolved) || !strings.Contains(err.Error(), "[who]") {
+		t.Errorf("missing required input: %v", err)
+	}
+	r := newRunner(t, pb, playbook.Options{Inputs: map[string]any{"who": "ops"}})
+	run, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o greetOut
+	json.Unmarshal(run.Steps[0].Output, &o)
+	if o.Message != "hello, hi ops" {
+		t.Errorf("message %q", o.Message)
+	}
+}

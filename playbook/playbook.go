@@ -13,7 +13,12 @@ import (
 type Playbook struct {
 	Name        string
 	Description string
-	Steps       []Step
+	// Inputs declares the playbook's inputs (Options.Inputs), referred to
+	// as inputs.<name>. When any are declared, a reference to an undeclared
+	// one is a validation error, a required one missing stops NewRunner,
+	// and defaults fill in what Options.Inputs leaves out.
+	Inputs map[string]Input
+	Steps  []Step
 
 	file string     // source file, "" for playbooks built in Go
 	pos  positioner // YAML positions, nil for playbooks built in Go
@@ -40,6 +45,13 @@ type Step struct {
 	Timeout time.Duration
 	// Retry retries a failed attempt.
 	Retry Retry
+}
+
+// Input declares one input of a playbook.
+type Input struct {
+	Description string
+	Required    bool
+	Default     any // used when the input is not given; nil: none
 }
 
 // Retry says how often to retry a step that failed.
@@ -132,6 +144,27 @@ func (p *Playbook) Validate() error {
 		add("steps", "%d steps is more than the %d allowed", len(p.Steps), maxSteps)
 		return errors.Join(errs...)
 	}
+	for _, name := range sortedKeys(inputNames(p.Inputs)) {
+		if !idRE.MatchString(name) {
+			add("inputs."+name, "%q is not an input name", name)
+		}
+		if p.Inputs[name].Required && p.Inputs[name].Default != nil {
+			add("inputs."+name, "a required input cannot have a default")
+		}
+	}
+	checkInput := func(field string, r ref) {
+		if r.root != "inputs" || len(p.Inputs) == 0 {
+			return
+		}
+		if len(r.path) == 0 {
+			return
+		}
+		if name, ok := r.path[0].(string); ok {
+			if _, declared := p.Inputs[name]; !declared {
+				add(field, "%s refers to input %q, which the playbook does not declare", r.text, name)
+			}
+		}
+	}
 	earlier := map[string]int{}
 	for i, s := range p.Steps {
 		f := fmt.Sprintf("steps[%d]", i)
@@ -173,6 +206,7 @@ func (p *Playbook) Validate() error {
 					if msg := checkRef(r, earlier, s.ID); msg != "" {
 						add(f+".if", "%s", msg)
 					}
+					checkInput(f+".if", r)
 				}
 			}
 		}
@@ -186,6 +220,7 @@ func (p *Playbook) Validate() error {
 				if msg := checkRef(r, earlier, s.ID); msg != "" {
 					add(field, "%s", msg)
 				}
+				checkInput(field, r)
 			}
 		})
 		if s.ID != "" {
@@ -225,4 +260,12 @@ func walkStrings(v any, field string, f func(field, s string)) {
 			walkStrings(e, fmt.Sprintf("%s[%d]", field, i), f)
 		}
 	}
+}
+
+func inputNames(m map[string]Input) map[string]any {
+	out := make(map[string]any, len(m))
+	for k := range m {
+		out[k] = nil
+	}
+	return out
 }

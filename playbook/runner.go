@@ -132,6 +132,29 @@ func NewRunner(pb *Playbook, opts Options) (*Runner, error) {
 	if opts.Incident == "" {
 		return nil, errors.New("playbook: Options.Incident is required")
 	}
+	if len(pb.Inputs) > 0 {
+		merged := make(map[string]any, len(pb.Inputs))
+		for k, v := range opts.Inputs {
+			merged[k] = v
+		}
+		var missing []string
+		for _, name := range sortedKeys(inputNames(pb.Inputs)) {
+			in := pb.Inputs[name]
+			if _, ok := merged[name]; ok {
+				continue
+			}
+			switch {
+			case in.Default != nil:
+				merged[name] = in.Default
+			case in.Required:
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("playbook %s: %w: required inputs not given: %v", pb.Name, ErrUnresolved, missing)
+		}
+		opts.Inputs = merged
+	}
 	r := &Runner{pb: pb, opts: opts, host: opts.Host, specs: map[string]PluginSpec{}}
 	r.logger = opts.Logger
 	if r.logger == nil {

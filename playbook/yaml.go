@@ -16,9 +16,16 @@ import (
 const MaxFileSize = 1 << 20
 
 type fileYAML struct {
-	Name        string     `yaml:"name"`
-	Description string     `yaml:"description"`
-	Steps       []stepYAML `yaml:"steps"`
+	Name        string               `yaml:"name"`
+	Description string               `yaml:"description"`
+	Inputs      map[string]inputYAML `yaml:"inputs"`
+	Steps       []stepYAML           `yaml:"steps"`
+}
+
+type inputYAML struct {
+	Description string `yaml:"description"`
+	Required    bool   `yaml:"required"`
+	Default     any    `yaml:"default"`
 }
 
 type stepYAML struct {
@@ -65,11 +72,13 @@ func Load(path string) (*Playbook, error) {
 //
 //	name: portscan-response
 //	description: stop what a port-scan report is about
+//	inputs:
+//	  root: {description: host root to inspect, default: /}
 //	steps:
 //	  - id: detect
 //	    plugin: scan
 //	    action: detect
-//	    input: {root: /}
+//	    input: {root: "${{ inputs.root }}"}
 //	    timeout: 2m
 //	  - id: stop
 //	    plugin: scan
@@ -122,6 +131,12 @@ func Parse(filename string, data []byte) (*Playbook, error) {
 	}
 	pos := func(field string) (int, int) { return position(file, field) }
 	p := &Playbook{Name: fy.Name, Description: fy.Description, file: filename, pos: pos}
+	if len(fy.Inputs) > 0 {
+		p.Inputs = make(map[string]Input, len(fy.Inputs))
+		for name, in := range fy.Inputs {
+			p.Inputs[name] = Input{Description: in.Description, Required: in.Required, Default: normalizeValue(in.Default)}
+		}
+	}
 	var errs []error
 	for i, sy := range fy.Steps {
 		s := Step{ID: sy.ID, Plugin: sy.Plugin, Action: sy.Action, Input: sy.Input, If: sy.If}

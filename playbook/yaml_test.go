@@ -22,9 +22,13 @@ func TestLoadPlaybook(t *testing.T) {
 	want := &playbook.Playbook{
 		Name:        "portscan-response",
 		Description: "stop what a port-scan report is about",
+		Inputs: map[string]playbook.Input{
+			"root": {Description: "host root to inspect", Default: "/"},
+			"case": {Required: true},
+		},
 		Steps: []playbook.Step{
 			{ID: "detect", Plugin: "scan", Action: "detect", Timeout: 2 * time.Minute,
-				Input: map[string]any{"root": "/", "ports": []any{uint64(22), uint64(3389)}}},
+				Input: map[string]any{"root": "${{ inputs.root }}", "ports": []any{uint64(22), uint64(3389)}}},
 			{ID: "stop", Plugin: "scan", Action: "stop", If: "steps.detect.suspects",
 				Input: map[string]any{"pid": "${{ steps.detect.suspects[0].pid }}",
 					"reason": "suspect ${{ steps.detect.suspects[0].exe }} for ${{ incident }}"},
@@ -48,6 +52,7 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 		{"unknown-field.yaml", 6, "", "timeuot"},
 		{"bad-timeout.yaml", 6, "steps[0].timeout", "soon"},
 		{"alias.yaml", 2, "", "anchors and aliases"},
+		{"undeclared-input.yaml", 9, "steps[0].input.pid", `input "pdi", which the playbook does not declare`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
