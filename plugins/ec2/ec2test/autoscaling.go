@@ -218,6 +218,13 @@ func (st *state) deleteASG(q *qnode) (any, error) {
 	if len(g.instances) > 0 && !force {
 		return nil, &apiError{status: 400, code: "ResourceInUse", msg: "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group."}
 	}
+	// ForceDelete terminates the group's instances, as AWS does.
+	for _, m := range g.instances {
+		if in, ok := st.instances.get(m.id); ok && in.state != "terminated" && in.state != "shutting-down" {
+			in.state, in.stateAt = "shutting-down", st.now.Add(st.srv.opts.termDelay)
+			st.moving[in.id] = struct{}{}
+		}
+	}
 	st.asgs.del(g.name)
 	return nil, nil
 }
