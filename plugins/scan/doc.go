@@ -30,5 +30,13 @@
 // files held open), re-checks every identity right before and kills.
 //
 // Every function takes the procfs mount point in its options, so tests
-// and offline analysis run on a fake tree (see package scantest).
+// and offline analysis run on a fake tree (see package scantest). Package
+// scanplugin serves Detect and Stop as playbook plugin actions.
+//
+// Speed is measured, not asserted: bench/scan.sh loads the host with ~30,000
+// loopback TCP sockets held by 75 processes (then 2,000 more processes) and
+// runs Sockets, Detect, gopsutil v4 net.ConnectionsWithContext and
+// `ss -tanp` side by side, printing wall-clock and CPU-time ratios. Nearly
+// all of Sockets' time is the kernel's: one readlinkat per descriptor on
+// the host and one sock_diag dump per network namespace.
 package scan

@@ -371,12 +371,15 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	}
 	var stopped []pidfd // frozen with SIGSTOP
 	frozen := map[int]bool{}
+	cgroupFrozen := false
 	freeze := func(m pidfd) {
 		if fz != nil {
 			err := fz.add(m.id.PID)
 			if err == nil {
-				if len(frozen) == 0 {
-					err = fz.set(true)
+				if !cgroupFrozen {
+					if err = fz.set(true); err == nil {
+						cgroupFrozen = true
+					}
 				}
 				if err == nil {
 					frozen[m.id.PID] = true
