@@ -711,24 +711,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	}()
 	go func() {
 		defer wg.Done()
-		merr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-			if _, bad := failed.Load(ic.InstanceID); bad {
-				return nil
-			}
-			perr := move(ctx, ic, RolePassthrough)
-			if o.Dwell > 0 {
-				_ = sleep(ctx, o.Dwell)
-			}
-			qctx := ctx
-			if ctx.Err() != nil {
-				var cancel context.CancelFunc
-				qctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-				defer cancel()
-			}
-			// Even if the passthrough move failed part-way, land the quarantine.
-			qerr := move(qctx, ic, RoleQuarantine)
-			return errors.Join(perr, qerr)
-		})
+		merr = moveAll(ctx, o, todo, &failed, move)
 	}()
 	wg.Wait()
 	if err := errors.Join(perr, merr); err != nil {
@@ -749,6 +732,71 @@ func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.Targ
 		*errs = append(*errs, stepErr(stepContain, "DeregisterTargets", arn, err))
 		failed.Store(id, true)
 	}
+}
+
+// moveAll moves every instance's interfaces to the passthrough group and,
+// Dwell later, to the quarantine group, as a two-stage pipeline: the dwell
+// of one instance does not hold up the others. Every instance that reached
+// the passthrough stage gets its quarantine move, even when ctx ends (on a
+// context of its own, bounded to two minutes).
+func moveAll(ctx context.Context, o Options, todo []InstanceContain, failed *sync.Map, move func(context.Context, InstanceContain, string) error) error {
+	type staged struct {
+		ic    InstanceContain
+		ready time.Time
+		err   error
+	}
+	ch := make(chan staged, len(todo))
+	var errs []error
+	var mu sync.Mutex
+	// after is the context the quarantine moves use once ctx has ended:
+	// not cancelled with it, bounded to two minutes from then.
+	var (
+		after       context.Context
+		cancelAfter context.CancelFunc
+		afterOnce   sync.Once
+	)
+	afterCtx := func() context.Context {
+		afterOnce.Do(func() { after, cancelAfter = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute) })
+		return after
+	}
+	defer func() {
+		if cancelAfter != nil {
+			cancelAfter()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for st := range ch {
+				if d := time.Until(st.ready); d > 0 {
+					_ = sleep(ctx, d) // cut short if ctx ends: quarantine at once
+				}
+				c := ctx
+				if ctx.Err() != nil {
+					c = afterCtx()
+				}
+				// Even if the passthrough move failed part-way, land the quarantine.
+				if err := errors.Join(st.err, move(c, st.ic, RoleQuarantine)); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	serr := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+		if _, bad := failed.Load(ic.InstanceID); bad {
+			return nil
+		}
+		err := move(ctx, ic, RolePassthrough)
+		ch <- staged{ic: ic, ready: time.Now().Add(o.Dwell), err: err}
+		return nil
+	})
+	close(ch)
+	wg.Wait()
+	return errors.Join(append(errs, serr)...)
 }
 
 // PlanAttributeLimit is the batch size up to which PlanContain reads each

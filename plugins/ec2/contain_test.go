@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -200,5 +201,57 @@ func TestContainNeverLeavesPassthrough(t *testing.T) {
 	}
 	if len(undo.Instances) != 1 || !attr(t, e, w.infected, types.InstanceAttributeNameDisableApiTermination) {
 		t.Errorf("undo = %+v", undo.Instances)
+	}
+}
+
+// cancelAfterPassthrough cancels the run's context as soon as the first
+// interface reaches the passthrough group.
+type cancelAfterPassthrough struct {
+	ModifyNetworkInterfaceAttributeAPI
+	passthrough func() string
+	cancel      context.CancelFunc
+}
+
+func (f cancelAfterPassthrough) ModifyNetworkInterfaceAttribute(ctx context.Context, in *awsec2.ModifyNetworkInterfaceAttributeInput, opts ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error) {
+	out, err := f.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
+	if err == nil && len(in.Groups) == 1 && in.Groups[0] == f.passthrough() {
+		f.cancel()
+	}
+	return out, err
+}
+
+func TestContainCancelledStillQuarantines(t *testing.T) {
+	srv, c, e := emu(t)
+	w := seed(t, e)
+	seedFleet(t, e, w, 5)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bg := context.Background()
+	c.ModifyNetworkInterfaceAttr = cancelAfterPassthrough{c.ModifyNetworkInterfaceAttr, func() string {
+		g, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup)
+		if g == nil {
+			return ""
+		}
+		return aws.ToString(g.GroupId)
+	}, cancel}
+	_, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: w.fleet}, WithDwell(time.Hour), WithConcurrency(2))
+	if err == nil {
+		t.Fatal("no error from a cancelled run")
+	}
+	pt, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup)
+	q, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
+	moved := 0
+	for _, in := range srv.State().Instances {
+		for _, g := range in.SecurityGroupIDs {
+			if g == aws.ToString(pt.GroupId) {
+				t.Errorf("%s left in the passthrough group", in.ID)
+			}
+			if g == aws.ToString(q.GroupId) {
+				moved++
+			}
+		}
+	}
+	if moved == 0 {
+		t.Error("the instance that reached passthrough was not quarantined")
 	}
 }
