@@ -751,3 +751,29 @@ func (p *Plugin) transportError(ctx context.Context, err error) error {
 	}
 	return fmt.Errorf("plugin %s: %v", p.name, err)
 }
+
+// AWSEnv names the variables the AWS SDK's default credential and config
+// chain reads, for HostEnv: give them to the cloud plugins, and to no other.
+var AWSEnv = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+	"AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_EC2_METADATA_DISABLED",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_CA_BUNDLE", "HOME",
+}
+
+// HostEnv returns "NAME=value" for each named variable set in the host's
+// environment, for PluginSpec.Env:
+//
+//	playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+func HostEnv(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			out = append(out, n+"="+v)
+		}
+	}
+	return out
+}

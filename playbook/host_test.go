@@ -724,3 +724,14 @@ steps:
 		t.Errorf("message %q", o.Message)
 	}
 }
+
+func TestHostEnv(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-central-1")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SESSION_TOKEN", "x") // restored after the test
+	os.Unsetenv("AWS_SESSION_TOKEN")
+	got := playbook.HostEnv("AWS_REGION", "AWS_PROFILE", "AWS_SESSION_TOKEN")
+	if d := cmp.Diff([]string{"AWS_REGION=eu-central-1", "AWS_PROFILE="}, got); d != "" {
+		t.Errorf("HostEnv (-want +got):\n%s", d)
+	}
+}
