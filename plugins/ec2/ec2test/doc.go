@@ -74,7 +74,9 @@
 //
 // Faults (WithFaults, SetFaults at run time): token-bucket throttling
 // shaped like EC2's documented request-rate limits (DefaultRateLimits:
-// each action has its own bucket of its category's size and refill rate),
+// each action has its own bucket of its category's size and refill rate,
+// and RunInstances, Start/Stop/TerminateInstances also draw instance
+// tokens from resource buckets),
 // a random fraction of throttles (RequestLimitExceeded, Throttling) and of
 // 5xx answers (InternalError, ServiceUnavailable), eventual consistency
 // (new resources invisible to Describe calls and lookups by id for a
@@ -86,8 +88,8 @@
 // existence; DescribeSnapshots without ids or owners lists only the
 // account's own snapshots; Auto Scaling replaces detached or standby
 // instances only when the group has a launch template and does not
-// replace terminated ones; the resource-token buckets of RunInstances and
-// friends are not modelled, only request tokens.
+// replace terminated ones; RequestResourceCountExceeded (resource-token
+// exhaustion) is answered with HTTP 503.
 //
 // The standalone server is cmd/ec2test.
 package ec2test

@@ -65,17 +65,29 @@ const (
 	CategoryOther         = "other"          // Auto Scaling, ELBv2 and CloudWatch
 )
 
+// ResourcePrefix marks RateLimits entries that meter instances rather
+// than requests: "resource:RunInstances" is drawn by MaxCount, the
+// others by the number of InstanceId values. A request that finds too
+// few tokens fails with RequestResourceCountExceeded (HTTP 503).
+const ResourcePrefix = "resource:"
+
 // DefaultRateLimits returns buckets shaped like the documented Amazon EC2
 // request-rate limits (bucket size, refill per second): non-mutating
 // 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 200/5,
-// resource-intensive 50/5; the other services get 100/20.
+// resource-intensive 50/5; the other services get 100/20. Resource
+// (instance) tokens: RunInstances 1000/2, TerminateInstances 1000/20,
+// StopInstances 1000/20, StartInstances 1000/2.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		CategoryNonMutating:   {Size: 100, Refill: 20},
-		CategoryUnfiltered:    {Size: 50, Refill: 10},
-		CategoryMutating:      {Size: 200, Refill: 5},
-		CategoryResourceHeavy: {Size: 50, Refill: 5},
-		CategoryOther:         {Size: 100, Refill: 20},
+		CategoryNonMutating:                   {Size: 100, Refill: 20},
+		CategoryUnfiltered:                    {Size: 50, Refill: 10},
+		CategoryMutating:                      {Size: 200, Refill: 5},
+		CategoryResourceHeavy:                 {Size: 50, Refill: 5},
+		CategoryOther:                         {Size: 100, Refill: 20},
+		ResourcePrefix + "RunInstances":       {Size: 1000, Refill: 2},
+		ResourcePrefix + "TerminateInstances": {Size: 1000, Refill: 20},
+		ResourcePrefix + "StopInstances":      {Size: 1000, Refill: 20},
+		ResourcePrefix + "StartInstances":     {Size: 1000, Refill: 2},
 	}
 }
 
@@ -119,7 +131,9 @@ type bucket struct {
 	b      Bucket
 }
 
-func (k *bucket) take(now time.Time) bool {
+func (k *bucket) take(now time.Time) bool { return k.takeN(now, 1) }
+
+func (k *bucket) takeN(now time.Time, n float64) bool {
 	if el := now.Sub(k.last).Seconds(); el > 0 {
 		k.tokens += el * k.b.Refill
 		if k.tokens > k.b.Size {
@@ -127,11 +141,26 @@ func (k *bucket) take(now time.Time) bool {
 		}
 		k.last = now
 	}
-	if k.tokens >= 1 {
-		k.tokens--
+	if k.tokens >= n {
+		k.tokens -= n
 		return true
 	}
 	return false
+}
+
+// resourceCount is how many instance tokens a request draws.
+func resourceCount(action string, q *qnode) float64 {
+	if q == nil {
+		return 0
+	}
+	if action == "RunInstances" {
+		n, _, err := q.integer("MaxCount")
+		if err != nil || n < 1 {
+			return 1
+		}
+		return float64(n)
+	}
+	return float64(len(q.list("InstanceId")))
 }
 
 func unfilteredQuery(q *qnode) bool {
@@ -182,6 +211,20 @@ func (s *Server) injectFault(service, action string, q *qnode) *apiError {
 				s.buckets[key] = bk
 			}
 			throttled = !bk.take(now)
+		}
+		if rspec, ok := s.opts.limits[ResourcePrefix+action]; ok && !throttled && service == "ec2" && rspec.Size > 0 {
+			key := ResourcePrefix + action
+			bk := s.buckets[key]
+			now := s.now()
+			if bk == nil {
+				bk = &bucket{tokens: rspec.Size, last: now, b: rspec}
+				s.buckets[key] = bk
+			}
+			if n := resourceCount(action, q); n > 0 && !bk.takeN(now, n) {
+				s.faultsMu.Unlock()
+				return &apiError{status: 503, code: "RequestResourceCountExceeded",
+					msg: "Request resource count exceeded: " + action + " would use more instance tokens than are available."}
+			}
 		}
 	}
 	s.faultsMu.Unlock()

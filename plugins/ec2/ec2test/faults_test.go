@@ -211,3 +211,26 @@ func TestSeedingAndState(t *testing.T) {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
 }
+
+func TestResourceTokenBucket(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	limits := ec2test.DefaultRateLimits()
+	limits[ec2test.ResourcePrefix+"RunInstances"] = ec2test.Bucket{Size: 10, Refill: 2}
+	srv, c := newEC2(t, ec2test.WithClock(clk.now), ec2test.WithRateLimits(limits), ec2test.WithFaults(ec2test.Faults{Throttle: true}))
+	img := aws.String(srv.ImageID(ec2test.ImageDebian12))
+	if _, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: img, MinCount: aws.Int32(8), MaxCount: aws.Int32(8)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: img, MinCount: aws.Int32(3), MaxCount: aws.Int32(3)})
+	if code := apiCode(t, err); code != "RequestResourceCountExceeded" {
+		t.Fatalf("over the instance budget: %s", code)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if _, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: img, MinCount: aws.Int32(3), MaxCount: aws.Int32(3)}); err != nil {
+		t.Errorf("after refill: %v", err)
+	}
+	if got := len(srv.State().Instances); got != 11 {
+		t.Errorf("instances %d, want 11", got)
+	}
+}
