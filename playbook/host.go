@@ -445,6 +445,10 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		cfg.SkipHostEnv = true
 		stderrLog := hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name))
 		cfg.Stderr = io.MultiWriter(stderr, stderrLog)
+		// What an action prints to os.Stdout or os.Stderr (which go-plugin
+		// streams over gRPC) is logged too, rather than lost.
+		cfg.SyncStdout = hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name, "stream", "stdout"))
+		cfg.SyncStderr = hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name, "stream", "stderr"))
 	}
 
 	client := goplugin.NewClient(cfg)

@@ -365,6 +365,7 @@ func TestPluginLogsReachHostSlog(t *testing.T) {
 	// The plugin's record arrives through its stderr pipe; give it a moment.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		gotRecord, gotPrint := false, false
 		for line := range strings.Lines(buf.String()) {
 			var m map[string]any
 			if json.Unmarshal([]byte(line), &m) != nil {
@@ -374,6 +375,15 @@ func TestPluginLogsReachHostSlog(t *testing.T) {
 				if m["level"] != "INFO" || m["plugin"] != "util" || m["name"] != "logs" || m["step"] != "g" {
 					t.Errorf("plugin record = %v", m)
 				}
+				gotRecord = true
+			}
+			if m["msg"] == "stray print from logs" {
+				if m["level"] != "INFO" || m["plugin"] != "util" || m["stream"] != "stdout" {
+					t.Errorf("stray print record = %v", m)
+				}
+				gotPrint = true
+			}
+			if gotRecord && gotPrint {
 				return
 			}
 		}

@@ -49,6 +49,7 @@ func (greeter) Plan(_ context.Context, req plugin.PlanRequest[greetIn], resp *pl
 
 func (greeter) Apply(_ context.Context, req plugin.ApplyRequest[greetIn], resp *plugin.ApplyResponse[greetOut]) error {
 	req.Logger.Info("greeting", "name", req.Input.Name)
+	fmt.Println("[INFO] stray print from", req.Input.Name)
 	resp.Output = greetOut{Message: "hello, " + req.Input.Name, PID: os.Getpid(), PPID: os.Getppid()}
 	return nil
 }
