@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -188,5 +189,73 @@ func TestFuzzHelpersDeterministic(t *testing.T) {
 	b := fmt.Sprint(newRand(3).Uint64())
 	if a != b {
 		t.Fatal("newRand is not deterministic")
+	}
+}
+
+// FuzzHandlers sends arbitrary form bodies to every EC2, Auto Scaling and
+// ELBv2 action of a seeded server and fails on any handler panic (which
+// ServeHTTP turns into a 500 "handler panic").
+func FuzzHandlers(f *testing.F) {
+	samples(f, ".form")
+	f.Add([]byte("InstanceId.1=i-0123456789abcdef0&DryRun=true"))
+	f.Add([]byte("IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=22&IpPermissions.1.ToPort=22&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0&GroupName=default"))
+	f.Add([]byte("AutoScalingGroupName=g&InstanceIds.member.1=i-1&ShouldDecrementDesiredCapacity=true&MinSize=0&MaxSize=2&AvailabilityZones.member.1=us-east-1a"))
+	f.Add([]byte("Name=tg&Protocol=HTTP&Port=80&Targets.member.1.Id=i-1&TargetGroupArn=x"))
+	var actions []string
+	for op, svc := range knownActions {
+		if svc != "monitoring" {
+			actions = append(actions, svc+" "+op)
+		}
+	}
+	sortStrings(actions)
+	srv := NewUnstartedServer(WithSeed(1), WithClock(fixedNow))
+	defer srv.Close()
+	ids, err := srv.AddInstances(2, InstanceSpec{DataVolumes: map[string]int32{"/dev/sdf": 5}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tg, _ := srv.AddTargetGroup("tg", 80, ids...)
+	if err := srv.AddAutoScalingGroup("g", []string{tg}, ids...); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > 4096 {
+			return
+		}
+		// Put real ids where the fuzzer wrote placeholders.
+		b := bytes.ReplaceAll(body, []byte("i-1"), []byte(ids[0]))
+		for _, a := range actions {
+			svc, op, _ := strings.Cut(a, " ")
+			start := time.Now()
+			req, _ := http.NewRequest(http.MethodPost, "/", bytes.NewReader(append([]byte("Action="+op+"&"), b...)))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"+svc+"/aws4_request, SignedHeaders=host, Signature=0")
+			rec := &recorder{h: http.Header{}}
+			srv.ServeHTTP(rec, req)
+			if rec.code >= 500 && bytes.Contains(rec.body.Bytes(), []byte("handler panic")) {
+				t.Fatalf("%s %s panicked: %s", svc, op, rec.body.String())
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("%s %s took %v on %q", svc, op, d, b)
+			}
+		}
+	})
+}
+
+type recorder struct {
+	h    http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.h }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
 	}
 }
