@@ -67,24 +67,30 @@ func busyServer() {
 			panic(err)
 		}
 	}
+	// Echo traffic paced at a few thousand messages a second, a
+	// reconnect now and then, and a slice of busy CPU: a busy server, but
+	// nowhere near a core (about a fifth of one, more under -race).
 	go func() {
 		buf := make([]byte, 64)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
 		for i := 0; ; i++ {
-			c := conns[i%len(conns)]
-			c.Write(buf)
-			io.ReadFull(c, buf)
+			<-tick.C
+			for j := range 3 {
+				c := conns[(i*3+j)%len(conns)]
+				c.Write(buf)
+				io.ReadFull(c, buf)
+			}
 			if i%50 == 0 { // churn: replace a connection now and then
-				c.Close()
+				k := i % len(conns)
+				conns[k].Close()
 				if nc, err := net.Dial("tcp4", ln.Addr().String()); err == nil {
-					conns[i%len(conns)] = nc
+					conns[k] = nc
 				}
 			}
-			if i%200 == 0 {
-				// some CPU, about a fifth of a core
-				t := time.Now()
-				for time.Since(t) < 2*time.Millisecond {
+			if i%20 == 0 {
+				for t := time.Now(); time.Since(t) < 2*time.Millisecond; {
 				}
-				time.Sleep(8 * time.Millisecond)
 			}
 		}
 	}()

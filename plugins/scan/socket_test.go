@@ -1,0 +1,46 @@
+package scan
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/abusekit/abusekit/plugins/scan/scantest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestSocketsFakeTree checks the table on a fake tree: a socket shared by
+// a parent and its child, raw and packet sockets, a second network
+// namespace whose tables only its processes see, and a socket nobody holds.
+func TestSocketsFakeTree(t *testing.T) {
+	shared := scantest.Sock{Table: "tcp", IP: procfs.NetIPSocket{Inode: 501,
+		Local: netip.MustParseAddrPort("0.0.0.0:8080"), Remote: netip.MustParseAddrPort("0.0.0.0:0"), State: procfs.TCPListen}}
+	h := scantest.Host{Procs: []scantest.Proc{
+		{PID: 1, Comm: "init", Exe: "/sbin/init"},
+		{PID: 10, PPID: 1, Comm: "srv", Exe: "/usr/bin/srv", Sockets: []scantest.Sock{shared}},
+		{PID: 11, PPID: 10, Comm: "srv", Exe: "/usr/bin/srv", Sockets: []scantest.Sock{shared,
+			{Table: "udp6", IP: procfs.NetIPSocket{Inode: 502, Local: netip.MustParseAddrPort("[::]:53"), Remote: netip.MustParseAddrPort("[::]:0"), State: 7}}}},
+		{PID: 20, PPID: 1, Comm: "ping", Exe: "/usr/bin/ping", Sockets: []scantest.Sock{
+			{Table: "raw", IP: procfs.NetIPSocket{Inode: 503, Local: netip.MustParseAddrPort("0.0.0.0:1"), Remote: netip.MustParseAddrPort("0.0.0.0:0"), State: 7}}}},
+		{PID: 30, PPID: 1, Comm: "masscan", Exe: "/usr/bin/masscan", NetNS: 4026532999, Sockets: []scantest.Sock{
+			{Table: "packet", Packet: procfs.PacketSocket{Inode: 504, Type: 3, Proto: 3, Iface: 2}},
+			{Table: "tcp", IP: procfs.NetIPSocket{Inode: 505, Local: netip.MustParseAddrPort("10.200.1.1:40000"), Remote: netip.MustParseAddrPort("10.200.1.2:22"), State: procfs.TCPSynSent}}}},
+	}}
+	root := writeHost(t, h)
+	got, err := Sockets(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, other := uint64(scantest.DefaultNetNS), uint64(4026532999)
+	want := []Socket{
+		{Proto: "raw", Family: 4, Local: netip.MustParseAddrPort("0.0.0.0:1"), Remote: netip.MustParseAddrPort("0.0.0.0:0"), Inode: 503, NetNS: def, PIDs: []int{20}},
+		{Proto: "tcp", Family: 4, Local: netip.MustParseAddrPort("0.0.0.0:8080"), Remote: netip.MustParseAddrPort("0.0.0.0:0"), State: "LISTEN", Inode: 501, NetNS: def, PIDs: []int{10, 11}},
+		{Proto: "udp", Family: 6, Local: netip.MustParseAddrPort("[::]:53"), Remote: netip.MustParseAddrPort("[::]:0"), State: "UNCONN", Inode: 502, NetNS: def, PIDs: []int{11}},
+		{Proto: "packet", Inode: 504, NetNS: other, PIDs: []int{30}, Iface: 2, EtherType: 3},
+		{Proto: "tcp", Family: 4, Local: netip.MustParseAddrPort("10.200.1.1:40000"), Remote: netip.MustParseAddrPort("10.200.1.2:22"), State: "SYN_SENT", Inode: 505, NetNS: other, PIDs: []int{30}},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
