@@ -206,6 +206,7 @@ func (st *state) describeLaunchTemplateVersions(q *qnode) (any, error) {
 		DisableStop  bool       `xml:"disableApiStop"`
 		UserData     string     `xml:"userData,omitempty"`
 		TagSpecs     []xTagSpec `xml:"tagSpecificationSet>item"`
+		Metadata     *xLTMD     `xml:"metadataOptions,omitempty"`
 	}
 	type xVer struct {
 		ID         string `xml:"launchTemplateId"`
@@ -238,6 +239,10 @@ func (st *state) describeLaunchTemplateVersions(q *qnode) (any, error) {
 			d := xData{ImageID: v.data.imageID, InstanceType: v.data.instanceType, KeyName: v.data.keyName,
 				SGIDs: v.data.sgIDs, SGNames: v.data.sgNames, ProfileArn: v.data.profileARN, ProfileName: v.data.profileName,
 				DisableTerm: v.data.disableTerm, DisableStop: v.data.disableStop, UserData: v.data.userData}
+			if v.data.md != nil {
+				md, _ := parseMetadataOptions(v.data.md, metadataOptions{})
+				d.Metadata = &xLTMD{State: "applied", Tokens: md.tokens, HopLimit: md.hopLimit, Endpoint: md.endpoint}
+			}
 			for _, ts := range v.data.tagSpecs {
 				x := xTagSpec{ResourceType: ts.resourceType}
 				for _, kv := range ts.tags {
@@ -250,4 +255,11 @@ func (st *state) describeLaunchTemplateVersions(q *qnode) (any, error) {
 		}
 	}
 	return o, nil
+}
+
+type xLTMD struct {
+	State    string `xml:"state"`
+	Tokens   string `xml:"httpTokens,omitempty"`
+	HopLimit int64  `xml:"httpPutResponseHopLimit,omitempty"`
+	Endpoint string `xml:"httpEndpoint,omitempty"`
 }

@@ -276,6 +276,7 @@ func TestLaunchTemplateAndIdempotency(t *testing.T) {
 		LaunchTemplateData: &types.RequestLaunchTemplateData{ImageId: aws.String(srv.ImageID(ec2test.ImageUbuntu2404)),
 			InstanceType: types.InstanceTypeM5Large, KeyName: aws.String("ops"), SecurityGroupIds: []string{sg},
 			IamInstanceProfile: &types.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: aws.String("app")},
+			MetadataOptions:    &types.LaunchTemplateInstanceMetadataOptionsRequest{HttpTokens: types.LaunchTemplateHttpTokensStateRequired},
 			TagSpecifications: []types.LaunchTemplateTagSpecificationRequest{{ResourceType: types.ResourceTypeInstance,
 				Tags: []types.Tag{{Key: aws.String("Role"), Value: aws.String("app")}}}}}})
 	if err != nil {
@@ -286,7 +287,8 @@ func TestLaunchTemplateAndIdempotency(t *testing.T) {
 		t.Fatalf("describe lt: %+v %v", lts, err)
 	}
 	vers, err := c.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: lt.LaunchTemplate.LaunchTemplateId})
-	if err != nil || len(vers.LaunchTemplateVersions) != 1 || aws.ToString(vers.LaunchTemplateVersions[0].LaunchTemplateData.KeyName) != "ops" {
+	if err != nil || len(vers.LaunchTemplateVersions) != 1 || aws.ToString(vers.LaunchTemplateVersions[0].LaunchTemplateData.KeyName) != "ops" ||
+		vers.LaunchTemplateVersions[0].LaunchTemplateData.MetadataOptions.HttpTokens != types.LaunchTemplateHttpTokensStateRequired {
 		t.Fatalf("versions: %+v %v", vers, err)
 	}
 	in := &ec2.RunInstancesInput{MinCount: aws.Int32(1), MaxCount: aws.Int32(1), ClientToken: aws.String("incident-42-rebuild"),
@@ -297,7 +299,8 @@ func TestLaunchTemplateAndIdempotency(t *testing.T) {
 	}
 	got := first.Instances[0]
 	if got.InstanceType != types.InstanceTypeM5Large || aws.ToString(got.KeyName) != "ops" || *got.SecurityGroups[0].GroupId != sg ||
-		!strings.HasSuffix(aws.ToString(got.IamInstanceProfile.Arn), "instance-profile/app") || aws.ToString(got.Tags[0].Value) != "app" {
+		!strings.HasSuffix(aws.ToString(got.IamInstanceProfile.Arn), "instance-profile/app") || aws.ToString(got.Tags[0].Value) != "app" ||
+		got.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
 		t.Errorf("from template: %+v", got)
 	}
 	again, err := c.RunInstances(ctx, in)
