@@ -1264,6 +1264,8 @@ func (st *state) modifyInstanceAttribute(q *qnode) (any, error) {
 			return nil, errf("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", in.id)
 		}
 		apply = func() { in.userData = c.val }
+	case "kernel", "ramdisk", "sriovNetSupport", "enaSupport":
+		return nil, errf("UnsupportedOperation", "The attribute '%s' cannot be modified on instance '%s' (HVM instance with an EBS root device).", c.attr, in.id)
 	default:
 		return nil, errf("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Unknown attribute.", c.attr)
 	}

@@ -93,6 +93,10 @@ func TestInstanceLifecycle(t *testing.T) {
 	if code := apiCode(t, err); code != "IncorrectInstanceState" {
 		t.Errorf("resize while stopping: %s", code)
 	}
+	_, err = c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{InstanceId: &id, Attribute: types.InstanceAttributeNameKernel, Value: aws.String("aki-1")})
+	if code := apiCode(t, err); code != "UnsupportedOperation" {
+		t.Errorf("modify kernel: %s", code)
+	}
 	clk.t = clk.t.Add(2 * time.Second)
 	if got := state(); got != "stopped" {
 		t.Errorf("after stop: %s", got)
