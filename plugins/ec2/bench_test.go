@@ -15,7 +15,8 @@ import (
 
 var (
 	benchInstances = flag.Int("ec2.instances", 1000, "instances in BenchmarkContainSnapshot")
-	benchConc      = flag.Int("ec2.concurrency", 32, "WithConcurrency in BenchmarkContainSnapshot")
+	benchConc      = flag.Int("ec2.concurrency", 16, "WithConcurrency in BenchmarkContainSnapshot (16 is the package default)")
+	benchDwell     = flag.Duration("ec2.dwell", 2*time.Second, "WithDwell in BenchmarkContainSnapshot (2s is the package default)")
 	benchScale     = flag.Float64("ec2.refillscale", 5, "multiplier on the emulator's refill rates (bucket sizes kept as documented, wall clock shortened)")
 )
 
@@ -71,7 +72,7 @@ func BenchmarkContainSnapshot(b *testing.B) {
 		srv.ResetCalls()
 		srv.SetFaults(ec2test.Faults{Throttle: true})
 		ctx := context.Background()
-		opts := []Option{WithDwell(0), WithConcurrency(*benchConc), WithPoll(200*time.Millisecond, time.Second), WithMaxWait(10 * time.Minute)}
+		opts := []Option{WithDwell(*benchDwell), WithConcurrency(*benchConc), WithPoll(200*time.Millisecond, time.Second), WithMaxWait(10 * time.Minute)}
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
