@@ -20,9 +20,9 @@
 # Contain and Snapshot run with the package's production settings: New's
 # adaptive retry (one rate limiter per operation), Concurrency 16, Dwell 2s.
 # Measured on the shared 2-CPU box: REFILL=5 ratio 1.006 (72.5 s vs 72 s);
-# REFILL=1 (EC2's real rates) ratio 1.005 (361.7 s vs 360 s). Prints every run and exits 1 if
-# the median ratio is above LIMIT or any call failed for good on throttling
-# (a failure fails the benchmark).
+# REFILL=1 (EC2's real rates) ratio 1.005 (361.7 s vs 360 s).
+# Prints every run and exits 1 if the median ratio is above LIMIT or any
+# call failed for good on throttling (a failure fails the benchmark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"

@@ -147,8 +147,7 @@ func TestRebuildRefusesOpenGroupsAndIsIdempotent(t *testing.T) {
 	if d := cmp.Diff([][]string{groups}, eniGroups(inst)); d != "" {
 		t.Errorf("replacement groups:\n%s", d)
 	}
-	// (ec2test does not report MetadataOptions yet; check when it does.)
-	if inst.MetadataOptions != nil && inst.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
+	if inst.MetadataOptions == nil || inst.MetadataOptions.HttpTokens != types.HttpTokensStateRequired {
 		t.Errorf("IMDSv2 not required: %+v", inst.MetadataOptions)
 	}
 	// Re-run after a "crash": same token, same instance, no second one.
