@@ -8,6 +8,7 @@ import (
 
 	"github.com/abusekit/abusekit/plugins/ec2"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+	"github.com/aws/aws-sdk-go-v2/config"
 )
 
 // infected starts the emulator with the seed incident: a security group
@@ -180,4 +181,63 @@ func ExampleAlarms() {
 	// NetworkPacketsOut Sum GreaterThanThreshold 1e+06
 	// CPUUtilization Average GreaterThanThreshold 90
 	// StatusCheckFailed Maximum GreaterThanOrEqualToThreshold 1
+}
+
+func ExampleUndo() {
+	srv, c, victim, openSG := infected()
+	defer srv.Close()
+	ctx := context.Background()
+
+	undo, err := ec2.Contain(ctx, c, ec2.ContainInput{Incident: ec2.Incident{ID: "case-1234"}, InstanceIDs: []string{victim}}, quick...)
+	if err != nil {
+		panic(err)
+	}
+	if err := ec2.Undo(ctx, c, undo, quick...); err != nil {
+		panic(err)
+	}
+	for _, in := range srv.State().Instances {
+		if in.ID == victim {
+			fmt.Println("back in its own group:", len(in.SecurityGroupIDs) == 1 && in.SecurityGroupIDs[0] == openSG)
+			fmt.Println("protection:", in.DisableAPITermination, in.DisableAPIStop)
+		}
+	}
+	// Output:
+	// back in its own group: true
+	// protection: false false
+}
+
+func ExampleVerifySnapshots() {
+	srv, c, victim, _ := infected()
+	defer srv.Close()
+	ctx := context.Background()
+	inc := ec2.Incident{ID: "case-1234"}
+
+	// Before any snapshot: coverage is incomplete.
+	_, err := ec2.VerifySnapshots(ctx, c, inc, victim)
+	fmt.Println(errors.Is(err, ec2.ErrSnapshotsIncomplete))
+
+	if _, err := ec2.Snapshot(ctx, c, ec2.SnapshotInput{Incident: inc, InstanceIDs: []string{victim}}, quick...); err != nil {
+		panic(err)
+	}
+	// A resumed run (say, from a journal) gets its CompletedSnapshots back
+	// from EC2, not from a file it could have been handed.
+	cs, err := ec2.VerifySnapshots(ctx, c, inc, victim)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cs.InstanceID() == victim, len(cs.Set().Snapshots))
+	// Output:
+	// true
+	// true 2
+}
+
+// New takes an aws.Config; config.LoadDefaultConfig gives the default
+// credential chain (environment, shared files, SSO, instance role …).
+func ExampleNew() {
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("eu-west-1"))
+	if err != nil {
+		panic(err)
+	}
+	c := ec2.New(cfg, func(o *ec2.ClientOptions) { o.MaxAttempts = 20 })
+	_ = c
 }
