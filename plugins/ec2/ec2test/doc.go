@@ -37,7 +37,9 @@
 // ClientToken idempotency, LaunchTemplate, DryRun), DescribeInstances,
 // Start/Stop/TerminateInstances (protection attributes honoured,
 // DeleteOnTermination), Modify/DescribeInstanceAttribute,
-// DescribeInstanceStatus, DescribeVolumes, CreateSnapshot(s) (multi-volume,
+// DescribeInstanceStatus, ModifyInstanceMetadataOptions, DescribeVolumes,
+// CreateVolume (ClientToken idempotency), Attach/Detach/DeleteVolume,
+// CreateSnapshot(s) (multi-volume,
 // CopyTagsFromSource), DescribeSnapshots, DeleteSnapshot, CreateImage,
 // RegisterImage, DescribeImages, DeregisterImage, Create/Delete/
 // DescribeSecurityGroups, Authorize/Revoke ingress and egress (IpPermissions

@@ -40,7 +40,7 @@ var ec2Actions = []string{
 	"CreateTags", "DeleteTags", "DescribeTags",
 	"DescribeVpcs", "DescribeSubnets", "DescribeAvailabilityZones",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "CreateLaunchTemplate",
-	"ModifyInstanceMetadataOptions",
+	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -120,6 +120,14 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.createLaunchTemplate
 	case "ModifyInstanceMetadataOptions":
 		return st.modifyInstanceMetadataOptions
+	case "CreateVolume":
+		return st.createVolume
+	case "AttachVolume":
+		return st.attachVolume
+	case "DetachVolume":
+		return st.detachVolume
+	case "DeleteVolume":
+		return st.deleteVolume
 	}
 	return nil
 }

@@ -441,3 +441,70 @@ func TestInstanceMetadataOptions(t *testing.T) {
 		t.Errorf("bad tokens: %s", code)
 	}
 }
+
+func TestForensicVolumeFromSnapshot(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	srv, c := newEC2(t, ec2test.WithClock(clk.now), ec2test.WithSnapshotDelay(time.Minute))
+	ids, err := srv.AddInstances(2, ec2test.InstanceSpec{SubnetID: srv.DefaultSubnets()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infected, forensic := ids[0], ids[1]
+	snaps, err := c.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{InstanceSpecification: &types.InstanceSpecification{InstanceId: &infected}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snaps.Snapshots[0].SnapshotId
+	_, err = c.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), SnapshotId: snap})
+	if code := apiCode(t, err); code != "IncorrectState" {
+		t.Errorf("volume from pending snapshot: %s", code)
+	}
+	clk.t = clk.t.Add(time.Minute)
+	in := &ec2.CreateVolumeInput{AvailabilityZone: aws.String("us-east-1a"), SnapshotId: snap, ClientToken: aws.String("ir-7-vol"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeVolume, Tags: []types.Tag{{Key: aws.String("Evidence"), Value: aws.String("7")}}}}}
+	vol, err := c.CreateVolume(ctx, in)
+	if err != nil || vol.State != types.VolumeStateCreating || aws.ToInt32(vol.Size) != 8 {
+		t.Fatalf("create volume: %+v %v", vol, err)
+	}
+	again, err := c.CreateVolume(ctx, in)
+	if err != nil || *again.VolumeId != *vol.VolumeId {
+		t.Errorf("replay: %v %v", again, err)
+	}
+	w := ec2.NewVolumeAvailableWaiter(c, func(o *ec2.VolumeAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = time.Millisecond, time.Millisecond })
+	if err := w.Wait(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{*vol.VolumeId}}, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	att, err := c.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: vol.VolumeId, InstanceId: &forensic, Device: aws.String("/dev/sdz")})
+	if err != nil || att.State != types.VolumeAttachmentStateAttaching {
+		t.Fatalf("attach: %+v %v", att, err)
+	}
+	_, err = c.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: vol.VolumeId, InstanceId: &forensic, Device: aws.String("/dev/sdy")})
+	if code := apiCode(t, err); code != "VolumeInUse" {
+		t.Errorf("attach twice: %s", code)
+	}
+	_, err = c.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: vol.VolumeId})
+	if code := apiCode(t, err); code != "VolumeInUse" {
+		t.Errorf("delete attached: %s", code)
+	}
+	var devs []string
+	for _, i := range srv.State().Instances {
+		if i.ID == forensic {
+			devs = i.VolumeIDs
+		}
+	}
+	if len(devs) != 2 || devs[1] != *vol.VolumeId {
+		t.Errorf("forensic volumes: %v", devs)
+	}
+	if _, err := c.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: vol.VolumeId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: vol.VolumeId}); err != nil {
+		t.Fatal(err)
+	}
+	root := srv.State().Instances[0].VolumeIDs[0]
+	_, err = c.DetachVolume(ctx, &ec2.DetachVolumeInput{VolumeId: &root})
+	if code := apiCode(t, err); code != "IncorrectState" {
+		t.Errorf("detach running root: %s", code)
+	}
+}

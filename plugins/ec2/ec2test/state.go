@@ -468,6 +468,11 @@ func (st *state) tick(now time.Time) {
 			}
 			delete(st.moving, id)
 			im.state = "available"
+		case strings.HasPrefix(id, "vol-"):
+			if v, ok := st.volumes.get(id); ok && v.state == "creating" {
+				v.state = "available"
+			}
+			delete(st.moving, id)
 		default:
 			delete(st.moving, id)
 		}
