@@ -206,3 +206,46 @@ func TestAlarmsOnEmulator(t *testing.T) {
 		t.Errorf("period 45: %v", err)
 	}
 }
+
+// TestUndoFromPlan: the plan, journaled before apply, is enough to undo a
+// run whose own undo record was lost — and harmless when nothing was applied.
+func TestUndoFromPlan(t *testing.T) {
+	srv, c, _ := emu(t)
+	w := seedASG(t, srv)
+	ctx := context.Background()
+	before := srv.State()
+	plan, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: w.ids[:2]}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing applied yet: undoing from the plan changes nothing.
+	if err := Undo(ctx, c, plan.UndoRecord(), fastOpts...); err != nil {
+		t.Fatalf("undo before apply: %v", err)
+	}
+	if _, err := ApplyContain(ctx, c, plan, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if err := Undo(ctx, c, plan.UndoRecord(), fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	after := srv.State()
+	groupsOf := func(s ec2test.State) map[string][]string {
+		m := map[string][]string{}
+		for _, in := range s.Instances {
+			m[in.ID] = in.SecurityGroupIDs
+		}
+		return m
+	}
+	if d := cmp.Diff(groupsOf(before), groupsOf(after)); d != "" {
+		t.Errorf("groups after undo from plan:\n%s", d)
+	}
+	m := asgMembers(t, c)
+	if m["desired"] != "3" || m[w.ids[0]] == "" || m[w.ids[1]] == "" {
+		t.Errorf("asg after undo: %v", m)
+	}
+	for _, in := range after.Instances {
+		if in.DisableAPITermination || in.DisableAPIStop || in.Tags[TagIncident] != "" {
+			t.Errorf("%s not restored: %+v", in.ID, in)
+		}
+	}
+}

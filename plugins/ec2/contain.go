@@ -884,6 +884,39 @@ func alreadyOut(err error) bool {
 	return contains(m, "is not part of Auto Scaling group") || contains(m, "is not in InService") || contains(m, "not in service")
 }
 
+// UndoRecord returns the undo record for everything the plan could have
+// changed, from the state the plan recorded. Keep the plan (it is JSON) in
+// a journal before ApplyContain: if the process dies mid-apply and
+// ApplyContain's own record is lost, Undo(ctx, c, plan.UndoRecord())
+// restores each interface's groups, the protection attributes the plan
+// read, Auto Scaling and target group membership, and removes the tags.
+// Undo tolerates the steps that had not happened yet.
+func (p *ContainPlan) UndoRecord() *ContainUndo {
+	u := &ContainUndo{Step: stepContain, Incident: p.Incident}
+	for _, ic := range p.Instances {
+		if ic.AlreadyContained {
+			continue
+		}
+		iu := InstanceUndo{InstanceID: ic.InstanceID, AutoScalingGroup: ic.AutoScalingGroup, ASGAction: ic.ASGAction,
+			Decremented: ic.DecrementDesired, TargetGroups: slices.Clone(ic.TargetGroups)}
+		for _, e := range ic.Interfaces {
+			iu.Interfaces = append(iu.Interfaces, Interface{NetworkInterfaceID: e.NetworkInterfaceID, Groups: slices.Clone(e.Groups)})
+		}
+		if ic.TerminationProtection != nil && !*ic.TerminationProtection {
+			iu.TerminationProtectionWas = aws.Bool(false)
+		}
+		if ic.StopProtection != nil && !*ic.StopProtection {
+			iu.StopProtectionWas = aws.Bool(false)
+		}
+		for k := range ic.TagsToAdd {
+			iu.TagsAdded = append(iu.TagsAdded, k)
+		}
+		u.Instances = append(u.Instances, iu)
+	}
+	u.sort()
+	return u
+}
+
 // Contain plans and applies in one call.
 func Contain(ctx context.Context, c *Clients, in ContainInput, opts ...Option) (*ContainUndo, error) {
 	p, err := PlanContain(ctx, c, in, opts...)
@@ -935,14 +968,16 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 			if err := need(stepUndo, c.ExitStandby); err != nil {
 				return err
 			}
-			if _, err := c.ExitStandby.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil {
+			if _, err := c.ExitStandby.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil &&
+				!(errCode(err) == "ValidationError" && contains(err.Error(), "is not in Standby")) {
 				return stepErr(stepUndo, "ExitStandby", iu.AutoScalingGroup, err)
 			}
 		case iu.AutoScalingGroup != "":
 			if err := need(stepUndo, c.AttachInstances); err != nil {
 				return err
 			}
-			if _, err := c.AttachInstances.AttachInstances(ctx, &autoscaling.AttachInstancesInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil {
+			if _, err := c.AttachInstances.AttachInstances(ctx, &autoscaling.AttachInstancesInput{AutoScalingGroupName: aws.String(iu.AutoScalingGroup), InstanceIds: []string{iu.InstanceID}}); err != nil &&
+				!(errCode(err) == "ValidationError" && contains(err.Error(), "already part of")) {
 				return stepErr(stepUndo, "AttachInstances", iu.AutoScalingGroup, err)
 			}
 		}
