@@ -190,3 +190,38 @@ func TestRebuildFromLaunchTemplate(t *testing.T) {
 }
 
 func containsSub(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && contains(s, sub) }
+
+func TestRebuildCarriesOldSettings(t *testing.T) {
+	srv, c, _ := emu(t)
+	sg, err := srv.AddSecurityGroup("web", "web", "", ec2test.Rule{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:iam::123456789012:instance-profile/web"
+	old, err := srv.AddInstance(ec2test.InstanceSpec{InstanceType: "m5.large", KeyName: "ops", SecurityGroupIDs: []string{sg},
+		IAMInstanceProfileARN: arn, Tags: map[string]string{"Name": "web-1", "team": "payments", TagIncident: "stale"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Rebuild(context.Background(), c, RebuildInput{Incident: Incident{ID: "c"}, InstanceID: old}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o, n ec2test.InstanceState
+	for _, in := range srv.State().Instances {
+		switch in.ID {
+		case old:
+			o = in
+		case res.InstanceID:
+			n = in
+		}
+	}
+	got := []string{n.ImageID, n.InstanceType, n.SubnetID, n.KeyName, n.IAMInstanceProfileARN, n.Tags["Name"], n.Tags["team"], n.Tags[TagIncident], n.Tags["abusekit:replaces"]}
+	want := []string{o.ImageID, "m5.large", o.SubnetID, "ops", arn, "web-1", "payments", "c", old}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("replacement settings (-old +new):\n%s", d)
+	}
+	if d := cmp.Diff([]string{sg}, n.SecurityGroupIDs); d != "" {
+		t.Errorf("groups:\n%s", d)
+	}
+}
