@@ -84,10 +84,10 @@ func arfCollect(ctx context.Context, m *mailmsg.Message, o *options, parse func(
 
 // arfMailSink is a sink for the mail formats: reports are returned to the
 // mail parser, which hands them on (evidence still streams as it is read).
-func arfMailSink(o *options, formatName string) *arfSink {
+func arfMailSink(o *options, formatName string) *reportSink {
 	oo := *o
 	oo.reportFn = nil
-	return arfNewSink(&oo, formatName)
+	return &reportSink{o: &oo, format: formatName}
 }
 
 func arfMediaType(v string) (string, map[string]string) {
@@ -202,10 +202,10 @@ func arfMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report
 		}
 	}
 	e := Evidence{Time: r.AbuseTime, SrcIP: src, SrcPort: port, Raw: strings.Join(raw, "; ")}
-	if err := sink.evidence(&r, e); err != nil {
+	if err := addEvidence(sink.o, &r, e); err != nil {
 		return nil, err
 	}
-	if err := sink.report(r); err != nil {
+	if err := sink.add(r); err != nil {
 		return nil, err
 	}
 	return sink.reports, nil
@@ -417,7 +417,7 @@ func xarfMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Repor
 		}
 		return nil, &ParseError{Format: xarfFormat, Err: err}
 	}
-	if err := sink.report(r); err != nil {
+	if err := sink.add(r); err != nil {
 		return nil, err
 	}
 	return sink.reports, nil

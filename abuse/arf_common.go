@@ -1,9 +1,9 @@
 package abuse
 
-// Helpers shared by the structured formats (GuardDuty, X-ARF, ARF): bounded
-// reading, JSON value streams with line numbers in errors, and the
-// evidence/report sinks that honour WithMaxEvidence, WithEvidenceFunc and
-// WithReportFunc.
+// Helpers shared by the structured formats (GuardDuty, X-ARF, ARF): JSON
+// value streams with line numbers in errors, and the address, port and list
+// helpers. Bounded reading (limitedReader) and the report and evidence sinks
+// (reportSink, addEvidence) are those of every format, in sink.go.
 
 import (
 	"bufio"
@@ -17,37 +17,6 @@ import (
 	"slices"
 	"strings"
 )
-
-// arfLimit fails with a *ParseError wrapping ErrTooLarge once r yields
-// more than max bytes, instead of silently stopping as io.LimitReader does.
-func arfLimit(r io.Reader, max int64, formatName string) io.Reader {
-	return &arfLimited{r: r, left: max, max: max, format: formatName}
-}
-
-type arfLimited struct {
-	r         io.Reader
-	left, max int64
-	format    string
-}
-
-func (l *arfLimited) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, l.err()
-	}
-	if int64(len(p)) > l.left+1 {
-		p = p[:l.left+1]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		return n, l.err()
-	}
-	return n, err
-}
-
-func (l *arfLimited) err() error {
-	return &ParseError{Format: l.format, Err: fmt.Errorf("input larger than %d bytes: %w", l.max, ErrTooLarge)}
-}
 
 // arfLoc reads a JSON input and maps its byte offsets to 1-based lines. It
 // keeps the offsets of the newlines it may still be asked about (those
@@ -160,20 +129,9 @@ func arfJSONStream(ctx context.Context, formatName string, l *arfLoc, fn func(ra
 		return nil
 	}
 	if first == '[' {
-		if _, err := dec.Token(); err != nil {
-			return arfJSONError(formatName, l, skipped, err)
-		}
-		for dec.More() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return arfJSONError(formatName, l, skipped, err)
-			}
-			if err := value(raw); err != nil {
-				return err
-			}
+		err := arfJSONElements(ctx, formatName, l, skipped, dec, func(raw json.RawMessage, _ int64) error { return value(raw) })
+		if err != nil {
+			return err
 		}
 		if _, err := dec.Token(); err != nil {
 			return arfJSONError(formatName, l, skipped, err)
@@ -200,66 +158,26 @@ func arfJSONStream(ctx context.Context, formatName string, l *arfLoc, fn func(ra
 	return nil
 }
 
-// arfSink collects reports and evidence under the parser options.
-type arfSink struct {
-	o       *options
-	format  string
-	reports []Report
-	n       int
-}
-
-func arfNewSink(o *options, formatName string) *arfSink { return &arfSink{o: o, format: formatName} }
-
-// evidence adds e to r, or streams it to the caller's evidence function.
-func (s *arfSink) evidence(r *Report, e Evidence) error {
-	r.EvidenceCount++
-	if s.o.evidenceFn != nil {
-		return s.o.evidenceFn(e)
+// arfJSONElements streams the elements of the JSON array dec is at, one
+// value in memory at a time: fn gets each with its offset in dec's input.
+// base is the offset of dec's input in l, for errors.
+func arfJSONElements(ctx context.Context, formatName string, l *arfLoc, base int64, dec *json.Decoder, fn func(raw json.RawMessage, start int64) error) error {
+	if _, err := dec.Token(); err != nil {
+		return arfJSONError(formatName, l, base, err)
 	}
-	if s.o.maxEvidence < 0 || len(r.Evidence) < s.o.maxEvidence {
-		r.Evidence = append(r.Evidence, e)
+	for dec.More() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return arfJSONError(formatName, l, base, err)
+		}
+		if err := fn(raw, dec.InputOffset()-int64(len(raw))); err != nil {
+			return err
+		}
 	}
 	return nil
-}
-
-// report hands r to the caller's report function or keeps it.
-func (s *arfSink) report(r Report) error {
-	s.n++
-	if s.n > s.o.limits.MaxReports {
-		return &ParseError{Format: s.format, Err: fmt.Errorf("more than %d reports: %w", s.o.limits.MaxReports, ErrTooLarge)}
-	}
-	arfNormalize(&r)
-	if s.o.reportFn != nil {
-		return s.o.reportFn(r)
-	}
-	s.reports = append(s.reports, r)
-	return nil
-}
-
-// arfNormalize gives every list a non-nil value, so a report marshals with
-// [] rather than null, whatever format it came from.
-func arfNormalize(r *Report) {
-	if r.Resources.InstanceIDs == nil {
-		r.Resources.InstanceIDs = []string{}
-	}
-	if r.Resources.IPs == nil {
-		r.Resources.IPs = []netip.Addr{}
-	}
-	if r.Resources.SecurityGroups == nil {
-		r.Resources.SecurityGroups = []string{}
-	}
-	if r.Resources.Exposures == nil {
-		r.Resources.Exposures = []Exposure{}
-	}
-	if r.Evidence == nil {
-		r.Evidence = []Evidence{}
-	}
-	if r.Mitigations == nil {
-		r.Mitigations = []Mitigation{}
-	}
-	if r.RequiredActions == nil {
-		r.RequiredActions = []string{}
-	}
 }
 
 // arfAppendUnique appends s to list unless it is empty or already there.

@@ -12,39 +12,15 @@ import (
 	"time"
 )
 
-var arfSamples = []string{
-	"spam-abuse.eml",
-	"phishing-fraud.eml",
-	"abuse-malware-text.eml",
-	"xarf-over-arf.eml",
-	"auth-failure.eml",
+var arfCase = formatCase{
+	dir:     "arf",
+	samples: []string{"spam-abuse.eml", "phishing-fraud.eml", "abuse-malware-text.eml", "xarf-over-arf.eml", "auth-failure.eml"},
+	parse:   ParseARF,
+	formats: []string{arfFormat, xarfFormat},
+	sources: []Source{SourceARF, SourceXARF},
 }
 
-func TestParseARFGolden(t *testing.T) {
-	for _, name := range arfSamples {
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "arf", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			reps, err := ParseARF(context.Background(), bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("ParseARF: %v", err)
-			}
-			golden := arfMarshalReports(t, reps)
-			checkGolden(t, filepath.Join("arf", gdGoldenName(name)), golden)
-
-			// Parse detects the format and gives the same reports.
-			viaParse, err := Parse(context.Background(), bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if got := arfMarshalReports(t, viaParse); !bytes.Equal(got, golden) {
-				t.Errorf("Parse differs from ParseARF:\n%s", got)
-			}
-		})
-	}
-}
+func TestParseARFGolden(t *testing.T) { checkFormatGolden(t, arfCase, true) }
 
 func TestParseARFFields(t *testing.T) {
 	tests := map[string]struct {
@@ -185,30 +161,7 @@ func TestParseARFReportFunc(t *testing.T) {
 	}
 }
 
-func FuzzARF(f *testing.F) {
-	for _, name := range arfSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "arf", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		reps, err := ParseARF(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20, MaxParts: 100}))
-		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) || (pe.Format != "arf" && pe.Format != "x-arf") {
-				t.Fatalf("error is not an arf *ParseError: %v", err)
-			}
-			return
-		}
-		for _, r := range reps {
-			if (r.Source != SourceARF && r.Source != SourceXARF) || r.EvidenceCount < len(r.Evidence) {
-				t.Fatalf("bad report: %+v", r)
-			}
-		}
-	})
-}
+func FuzzARF(f *testing.F) { fuzzFormat(f, arfCase, Limits{MaxBytes: 1 << 20, MaxParts: 100}, nil) }
 
 // TestParseARFMbox reads a feedback-loop mbox holding ARF and X-ARF mails
 // through Parse.

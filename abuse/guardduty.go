@@ -136,8 +136,8 @@ func gdParse(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 	} else {
 		r = br
 	}
-	data := arfNewLoc(arfLimit(r, o.limits.MaxBytes, gdFormat))
-	sink := arfNewSink(o, gdFormat)
+	data := arfNewLoc(newLimitedReader(r, o.limits.MaxBytes, gdFormat))
+	sink := &reportSink{o: o, format: gdFormat}
 	err := arfJSONStream(ctx, gdFormat, data, func(raw json.RawMessage, off int64) error {
 		return gdValue(ctx, sink, data, raw, off, gdEnvelope{})
 	})
@@ -177,7 +177,7 @@ type gdProbe struct {
 }
 
 // gdValue reads one JSON value: an event, a GetFindings output or a finding.
-func gdValue(ctx context.Context, sink *arfSink, data *arfLoc, raw json.RawMessage, off int64, env gdEnvelope) error {
+func gdValue(ctx context.Context, sink *reportSink, data *arfLoc, raw json.RawMessage, off int64, env gdEnvelope) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: errors.New("expected a JSON object (finding, GetFindings output or EventBridge event)")}
@@ -213,23 +213,9 @@ func gdValue(ctx context.Context, sink *arfSink, data *arfLoc, raw json.RawMessa
 			return &ParseError{Format: gdFormat, Line: arfLineAt(data, base), Err: errors.New("Findings: expected an array")}
 		}
 		dec := json.NewDecoder(bytes.NewReader(p.Findings))
-		if _, err := dec.Token(); err != nil {
-			return arfJSONError(gdFormat, data, base, err)
-		}
-		for dec.More() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var f json.RawMessage
-			if err := dec.Decode(&f); err != nil {
-				return arfJSONError(gdFormat, data, base, err)
-			}
-			start := dec.InputOffset() - int64(len(f))
-			if err := gdValue(ctx, sink, data, f, base+start, inner); err != nil {
-				return err
-			}
-		}
-		return nil
+		return arfJSONElements(ctx, gdFormat, data, base, dec, func(f json.RawMessage, start int64) error {
+			return gdValue(ctx, sink, data, f, base+start, inner)
+		})
 	case len(p.FindingIDs) > 0:
 		return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: errors.New("ListFindings output holds only finding IDs; pass them to GetFindings and parse its output")}
 	case p.Type != "" && (len(p.Resource) > 0 || len(p.Service) > 0):
@@ -241,7 +227,7 @@ func gdValue(ctx context.Context, sink *arfSink, data *arfLoc, raw json.RawMessa
 		if err != nil {
 			return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: err}
 		}
-		return sink.report(rep)
+		return sink.add(rep)
 	}
 	return &ParseError{Format: gdFormat, Line: arfLineAt(data, off), Err: errors.New("not a GuardDuty finding, GetFindings output or EventBridge event")}
 }
@@ -391,7 +377,7 @@ func gdTime(field, s string) (time.Time, error) {
 }
 
 // gdReport maps one finding onto a Report and feeds its evidence to sink.
-func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
+func gdReport(sink *reportSink, f *gdFinding, env gdEnvelope) (Report, error) {
 	r := Report{
 		Provider:  ProviderAWS,
 		Source:    SourceGuardDuty,
@@ -509,7 +495,7 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		}
 		e.Raw = fmt.Sprintf("%s %s %s %s -> %s%s%s%s", f.Type, gdOr(dir, "UNKNOWN"), gdOr(strings.ToUpper(nc.Protocol), "-"),
 			gdHostPort(e.SrcIP, e.SrcPort), gdHostPort(e.DstIP, e.DstPort), count, seen, gdBlocked(nc.Blocked))
-		if err := sink.evidence(&r, e); err != nil {
+		if err := addEvidence(sink.o, &r, e); err != nil {
 			return r, err
 		}
 	}
@@ -527,7 +513,7 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 			e := Evidence{Time: when, SrcIP: d.RemoteIPDetails.addr(), DstIP: la, DstPort: lp}
 			e.Raw = fmt.Sprintf("%s PORT_PROBE %s -> %s%s%s%s%s", f.Type, gdHostPort(e.SrcIP, 0), gdHostPort(e.DstIP, e.DstPort),
 				gdPortName(d.LocalPortDetails.PortName), count, seen, gdBlocked(pp.Blocked))
-			if err := sink.evidence(&r, e); err != nil {
+			if err := addEvidence(sink.o, &r, e); err != nil {
 				return r, err
 			}
 		}
@@ -536,7 +522,7 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		e := Evidence{Time: when, SrcIP: ac.RemoteIPDetails.addr()}
 		e.Raw = fmt.Sprintf("%s AWS_API_CALL %s:%s caller=%s from=%s%s%s", f.Type, gdOr(ac.ServiceName, "-"), gdOr(ac.API, "-"),
 			gdOr(ac.CallerType, "-"), gdHostPort(e.SrcIP, 0), count, seen)
-		if err := sink.evidence(&r, e); err != nil {
+		if err := addEvidence(sink.o, &r, e); err != nil {
 			return r, err
 		}
 	}
@@ -544,7 +530,7 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		e := Evidence{Time: when, SrcIP: local, Proto: strings.ToLower(dr.Protocol)}
 		e.Raw = fmt.Sprintf("%s DNS_REQUEST %s domain=%s from=%s%s%s%s", f.Type, gdOr(strings.ToUpper(dr.Protocol), "-"), gdOr(dr.Domain, "-"),
 			gdHostPort(e.SrcIP, 0), count, seen, gdBlocked(dr.Blocked))
-		if err := sink.evidence(&r, e); err != nil {
+		if err := addEvidence(sink.o, &r, e); err != nil {
 			return r, err
 		}
 	}
@@ -553,7 +539,7 @@ func gdReport(sink *arfSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		e := Evidence{Time: when, SrcIP: local}
 		e.Raw = fmt.Sprintf("%s PROCESS pid=%d name=%s exe=%s sha256=%s user=%s cwd=%s on=%s%s%s", f.Type, p.Pid, gdOr(p.Name, "-"),
 			gdOr(p.ExecutablePath, "-"), gdOr(p.ExecutableSha256, "-"), gdOr(p.User, "-"), gdOr(p.Pwd, "-"), gdHostPort(local, 0), count, seen)
-		if err := sink.evidence(&r, e); err != nil {
+		if err := addEvidence(sink.o, &r, e); err != nil {
 			return r, err
 		}
 	}

@@ -20,18 +20,24 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// gdSamples are the GuardDuty samples in testdata/guardduty, each with a
-// golden parse beside it (<name>.golden.json).
-var gdSamples = []string{
-	"getfindings-sshbruteforce.json",
-	"getfindings-probe-and-dos.json",
-	"finding-portscan.json",
-	"eventbridge-bitcoin-dns.json",
-	"eventbridge-stream.jsonl",
-	"array-c2-and-apicall.json",
-	"eventbridge-runtime-cryptominer.json",
-	"s3-export.jsonl.gz",
-	"sns-notification.json",
+// gdCase: the GuardDuty samples in testdata/guardduty, each with a golden
+// parse beside it (<name>.golden.json).
+var gdCase = formatCase{
+	dir: "guardduty",
+	samples: []string{
+		"getfindings-sshbruteforce.json",
+		"getfindings-probe-and-dos.json",
+		"finding-portscan.json",
+		"eventbridge-bitcoin-dns.json",
+		"eventbridge-stream.jsonl",
+		"array-c2-and-apicall.json",
+		"eventbridge-runtime-cryptominer.json",
+		"s3-export.jsonl.gz",
+		"sns-notification.json",
+	},
+	parse:   ParseGuardDuty,
+	formats: []string{gdFormat},
+	sources: []Source{SourceGuardDuty},
 }
 
 // arfMarshalReports is the golden form of a parse: indented JSON.
@@ -51,22 +57,8 @@ func gdGoldenName(sample string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(sample, ".gz"), filepath.Ext(strings.TrimSuffix(sample, ".gz"))) + ".golden.json"
 }
 
-func TestParseGuardDutyGolden(t *testing.T) {
-	for _, name := range gdSamples {
-		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("testdata", "guardduty", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := ParseGuardDuty(context.Background(), f)
-			if err != nil {
-				t.Fatalf("ParseGuardDuty: %v", err)
-			}
-			checkGolden(t, filepath.Join("guardduty", gdGoldenName(name)), arfMarshalReports(t, reps))
-		})
-	}
-}
+// Parse detects every GuardDuty sample and reads it as ParseGuardDuty does.
+func TestParseGuardDutyGolden(t *testing.T) { checkFormatGolden(t, gdCase, true) }
 
 // TestParseGuardDutyFields checks the mapping field by field on the shared
 // corpus sample, independently of the golden file.
@@ -403,11 +395,8 @@ func TestParseGuardDutyBadInput(t *testing.T) {
 }
 
 func TestGuardDutySniff(t *testing.T) {
-	for _, name := range gdSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range gdCase.samples {
+		data := gdCase.read(t, name)
 		if !gdSniff(data) {
 			t.Errorf("%s: not sniffed as GuardDuty", name)
 		}
@@ -420,54 +409,12 @@ func TestGuardDutySniff(t *testing.T) {
 }
 
 func FuzzGuardDuty(f *testing.F) {
-	for _, name := range gdSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
 	f.Add([]byte(`{"Findings":[{"Type":"Recon:EC2/Portscan","Service":{"Action":{"PortProbeAction":{"PortProbeDetails":[{}]}}}}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		reps, err := ParseGuardDuty(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20}))
-		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != "guardduty" {
-				t.Fatalf("error is not a guardduty *ParseError: %v", err)
-			}
-			return
-		}
-		for _, r := range reps {
-			if r.Source != SourceGuardDuty || r.Provider != ProviderAWS || r.EvidenceCount < len(r.Evidence) {
-				t.Fatalf("bad report: %+v", r)
-			}
-			if _, err := json.Marshal(r); err != nil {
-				t.Fatalf("report does not marshal: %v", err)
-			}
+	fuzzFormat(f, gdCase, Limits{MaxBytes: 1 << 20}, func(t *testing.T, r Report) {
+		if r.Provider != ProviderAWS {
+			t.Fatalf("provider %q", r.Provider)
 		}
 	})
-}
-
-// TestParseGuardDutyViaParse checks that Parse detects every GuardDuty
-// sample and reads it as ParseGuardDuty does.
-func TestParseGuardDutyViaParse(t *testing.T) {
-	for _, name := range gdSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "guardduty", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := ParseGuardDuty(context.Background(), bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Parse(context.Background(), bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("%s: Parse: %v", name, err)
-		}
-		if d := cmp.Diff(arfMarshalReports(t, want), arfMarshalReports(t, got)); d != "" {
-			t.Errorf("%s: Parse differs from ParseGuardDuty:\n%s", name, d)
-		}
-	}
 }
 
 // BenchmarkParseGuardDuty parses a GetFindings output of 1,000 findings.

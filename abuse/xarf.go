@@ -73,8 +73,8 @@ func xarfSniffJSON(head []byte) bool {
 }
 
 func xarfParseJSON(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
-	sink := arfNewSink(o, xarfFormat)
-	if err := xarfJSONInto(ctx, sink, arfNewLoc(arfLimit(r, o.limits.MaxBytes, xarfFormat)), xarfMailInfo{}); err != nil {
+	sink := &reportSink{o: o, format: xarfFormat}
+	if err := xarfJSONInto(ctx, sink, arfNewLoc(newLimitedReader(r, o.limits.MaxBytes, xarfFormat)), xarfMailInfo{}); err != nil {
 		return nil, err
 	}
 	return sink.reports, nil
@@ -88,7 +88,7 @@ type xarfMailInfo struct {
 }
 
 // xarfJSONInto reads X-ARF JSON documents from data into sink.
-func xarfJSONInto(ctx context.Context, sink *arfSink, data *arfLoc, mi xarfMailInfo) error {
+func xarfJSONInto(ctx context.Context, sink *reportSink, data *arfLoc, mi xarfMailInfo) error {
 	return arfJSONStream(ctx, xarfFormat, data, func(raw json.RawMessage, off int64) error {
 		raw = bytes.TrimSpace(raw)
 		if len(raw) == 0 || raw[0] != '{' {
@@ -102,7 +102,7 @@ func xarfJSONInto(ctx context.Context, sink *arfSink, data *arfLoc, mi xarfMailI
 		if err != nil {
 			return &ParseError{Format: xarfFormat, Line: arfLineAt(data, off), Err: err}
 		}
-		return sink.report(rep)
+		return sink.add(rep)
 	})
 }
 
@@ -205,7 +205,7 @@ type xarfFacts struct {
 	sourceDescribed string // Source as given, when it is not an address (a URL, a domain)
 }
 
-func xarfJSONReport(sink *arfSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
+func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
 	var f xarfFacts
 	var err error
 	switch {
@@ -320,7 +320,7 @@ func xarfJSONReport(sink *arfSink, d *xarfDoc, mi xarfMailInfo) (Report, error) 
 }
 
 // xarfBuild turns the facts into a Report, feeding evidence to sink.
-func xarfBuild(sink *arfSink, f *xarfFacts) (Report, error) {
+func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	r := Report{
 		Source:   SourceXARF,
 		Kind:     XARFKind(f.class, f.typ),
@@ -368,19 +368,19 @@ func xarfBuild(sink *arfSink, f *xarfFacts) (Report, error) {
 				e.Raw += " " + x
 			}
 		}
-		return r, sink.evidence(&r, e)
+		return r, addEvidence(sink.o, &r, e)
 	case f.sourceDescribed != "" || f.url != "":
 		e := Evidence{Time: f.date, Raw: label + " " + arfFirst(f.url, f.sourceDescribed)}
-		return r, sink.evidence(&r, e)
+		return r, addEvidence(sink.o, &r, e)
 	}
 	return r, nil
 }
 
 // arfScanEvidence feeds the evidence lines of a log to sink.
-func arfScanEvidence(sink *arfSink, r *Report, log []byte, ref time.Time, proto string) error {
+func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string) error {
 	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto})
 	for sc.Scan() {
-		if err := sink.evidence(r, sc.Record()); err != nil {
+		if err := addEvidence(sink.o, r, sc.Record()); err != nil {
 			return err
 		}
 	}
@@ -620,7 +620,7 @@ func xarfScalar(n ast.Node) (string, bool) {
 
 // xarfFieldsReport maps X-ARF v0.1/v0.2 fields, and the logs attached after
 // them, onto a Report.
-func xarfFieldsReport(sink *arfSink, fields map[string]string, logs [][]byte, mi xarfMailInfo) (Report, error) {
+func xarfFieldsReport(sink *reportSink, fields map[string]string, logs [][]byte, mi xarfMailInfo) (Report, error) {
 	if fields["Report-Type"] == "" && fields["Category"] == "" {
 		return Report{}, errors.New("machine-readable part has no Report-Type or Category")
 	}

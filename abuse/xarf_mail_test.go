@@ -13,46 +13,15 @@ import (
 	"time"
 )
 
-var xarfMailSamples = []string{
-	"v02-login-attack.eml",
-	"v01-portscan-headerstyle.eml",
-	"v02-malware-uri.eml",
+var xarfMailCase = formatCase{
+	dir:     "xarf",
+	samples: []string{"v02-login-attack.eml", "v01-portscan-headerstyle.eml", "v02-malware-uri.eml"},
+	parse:   ParseXARF,
+	formats: []string{xarfFormat},
+	sources: []Source{SourceXARF},
 }
 
-func TestParseXARFMailGolden(t *testing.T) {
-	for _, name := range xarfMailSamples {
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			reps, err := ParseXARF(context.Background(), bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("ParseXARF: %v", err)
-			}
-			golden := arfMarshalReports(t, reps)
-			checkGolden(t, filepath.Join("xarf", gdGoldenName(name)), golden)
-			viaParse, err := Parse(context.Background(), bytes.NewReader(data))
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if got := arfMarshalReports(t, viaParse); !bytes.Equal(got, golden) {
-				t.Errorf("Parse differs from ParseXARF:\n%s", got)
-			}
-		})
-	}
-	// The JSON samples go through Parse too.
-	for _, name := range xarfJSONSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		reps, err := Parse(context.Background(), bytes.NewReader(data))
-		if err != nil || len(reps) == 0 || reps[0].Source != SourceXARF {
-			t.Errorf("Parse(%s): %d reports, err %v", name, len(reps), err)
-		}
-	}
-}
+func TestParseXARFMailGolden(t *testing.T) { checkFormatGolden(t, xarfMailCase, true) }
 
 func TestParseXARFMailFields(t *testing.T) {
 	ctx := context.Background()
@@ -144,28 +113,7 @@ func TestParseXARFMailBadInput(t *testing.T) {
 }
 
 func FuzzXARFMail(f *testing.F) {
-	for _, name := range xarfMailSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		reps, err := ParseXARF(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20, MaxParts: 100}))
-		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != "x-arf" {
-				t.Fatalf("error is not an x-arf *ParseError: %v", err)
-			}
-			return
-		}
-		for _, r := range reps {
-			if r.Source != SourceXARF || r.EvidenceCount < len(r.Evidence) {
-				t.Fatalf("bad report: %+v", r)
-			}
-		}
-	})
+	fuzzFormat(f, xarfMailCase, Limits{MaxBytes: 1 << 20, MaxParts: 100}, nil)
 }
 
 // TestXARFFieldsAliasBomb feeds a "billion laughs" part: aliases must not be

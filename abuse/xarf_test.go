@@ -12,32 +12,18 @@ import (
 	"time"
 )
 
-// xarfJSONSamples are the X-ARF JSON samples in testdata/xarf, each with a
+// xarfJSONCase: the X-ARF JSON samples in testdata/xarf, each with a
 // golden parse beside it.
-var xarfJSONSamples = []string{
-	"abusix-v2-portscan.json",
-	"abusix-v4-loginattack.json",
-	"xarf4-port-scan.json",
-	"xarf3-ddos.json",
-	"mixed-stream.jsonl",
+var xarfJSONCase = formatCase{
+	dir:     "xarf",
+	samples: []string{"abusix-v2-portscan.json", "abusix-v4-loginattack.json", "xarf4-port-scan.json", "xarf3-ddos.json", "mixed-stream.jsonl"},
+	parse:   ParseXARF,
+	formats: []string{xarfFormat},
+	sources: []Source{SourceXARF},
 }
 
-func TestParseXARFJSONGolden(t *testing.T) {
-	for _, name := range xarfJSONSamples {
-		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(filepath.Join("testdata", "xarf", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := ParseXARF(context.Background(), f)
-			if err != nil {
-				t.Fatalf("ParseXARF: %v", err)
-			}
-			checkGolden(t, filepath.Join("xarf", gdGoldenName(name)), arfMarshalReports(t, reps))
-		})
-	}
-}
+// Parse detects the JSON samples as X-ARF and reads them as ParseXARF does.
+func TestParseXARFJSONGolden(t *testing.T) { checkFormatGolden(t, xarfJSONCase, true) }
 
 // TestParseXARFJSONFields checks the facts that matter on each sample,
 // independently of the golden files.
@@ -223,11 +209,8 @@ func TestParseXARFJSONLimits(t *testing.T) {
 }
 
 func TestXARFSniffJSON(t *testing.T) {
-	for _, name := range xarfJSONSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range xarfJSONCase.samples {
+		data := xarfJSONCase.read(t, name)
 		if !xarfSniffJSON(data) {
 			t.Errorf("%s: not sniffed as X-ARF", name)
 		}
@@ -244,30 +227,7 @@ func TestXARFSniffJSON(t *testing.T) {
 	}
 }
 
-func FuzzXARF(f *testing.F) {
-	for _, name := range xarfJSONSamples {
-		data, err := os.ReadFile(filepath.Join("testdata", "xarf", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		reps, err := ParseXARF(context.Background(), bytes.NewReader(data), WithLimits(Limits{MaxBytes: 1 << 20}))
-		if err != nil {
-			var pe *ParseError
-			if !errors.As(err, &pe) || pe.Format != "x-arf" {
-				t.Fatalf("error is not an x-arf *ParseError: %v", err)
-			}
-			return
-		}
-		for _, r := range reps {
-			if r.Source != SourceXARF || r.EvidenceCount < len(r.Evidence) {
-				t.Fatalf("bad report: %+v", r)
-			}
-		}
-	})
-}
+func FuzzXARF(f *testing.F) { fuzzFormat(f, xarfJSONCase, Limits{MaxBytes: 1 << 20}, nil) }
 
 // BenchmarkParseXARFJSON parses an X-ARF report whose sample carries a
 // 10,000-line column log.
