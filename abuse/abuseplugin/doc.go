@@ -1,0 +1,39 @@
+// Package abuseplugin serves package abuse as abusekit plugin actions
+// (playbook/plugin): "parse" reads an abuse report into typed reports and
+// the incident's identifier, "reply" drafts the answer to the provider. It
+// only converts between the typed API (abuse.Parse, abuse.IncidentID,
+// abuse.DraftReply) and requests; the logic lives in package abuse.
+// Importing it registers abuse's sentinel errors (ErrUnknownFormat,
+// ErrTooLarge, ErrNoActions) and ErrExists, so that errors.Is works on the
+// host for an error a plugin returned.
+//
+// # parse
+//
+// The input is exactly one of path (a file the plugin reads host-side:
+// a regular file, at most limits.max_bytes, 256 MiB unless told otherwise),
+// text or data (the report itself; data is base64 in JSON), with an optional
+// reference_time (abuse.WithReferenceTime), limits (abuse.Limits) and
+// max_evidence (evidence records kept per report; DefaultMaxEvidence, so
+// that the output fits the plugin transport's payload limit; negative: no
+// cap; evidence_count still counts every record). The output is
+// {"reports": [...], "incident_id": "..."}, the reports as abuse.Parse
+// returns them and abuse.IncidentID of the first. Plan reads nothing but
+// the input: it says which file of how many bytes would be read and, from a
+// streamed parse that keeps no evidence, the detected sources, the number
+// of reports and the incident; junk input fails the plan with
+// abuse.ErrUnknownFormat and an oversized file with abuse.ErrTooLarge.
+//
+// # reply
+//
+// The input is the report (usually ${{ steps.parse.reports[0] }}), the
+// corrective actions, findings, root_cause, prevention and signature that
+// abuse.DraftReply takes. The output is the abuse.Reply (subject, text,
+// markdown). Only with output_dir does the action write anything: the draft
+// mail "<incident>-reply.txt" (a Subject line, a blank line, the text) and
+// the incident summary "<incident>-summary.md", each written whole to a
+// temporary file and then linked into place, mode 0600. An existing file is
+// never replaced unless overwrite is set: one with the same bytes (a re-run
+// of the same step) is left as it is, any other fails with ErrExists. Plan
+// drafts the reply, names the files and whether each would be created,
+// replaced or left, and writes nothing.
+package abuseplugin
