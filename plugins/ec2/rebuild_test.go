@@ -225,3 +225,42 @@ func TestRebuildCarriesOldSettings(t *testing.T) {
 		t.Errorf("groups:\n%s", d)
 	}
 }
+
+func TestHardenCallerPortsAndRemoval(t *testing.T) {
+	srv, c, _ := emu(t)
+	sg, err := srv.AddSecurityGroup("app", "app", "",
+		ec2test.Rule{Protocol: "tcp", FromPort: 8080, ToPort: 8080, CIDR: "0.0.0.0/0"},
+		ec2test.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDRv6: "::/0"},
+		ec2test.Rule{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "0.0.0.0/0"},
+		ec2test.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "198.51.100.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := srv.AddInstance(ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	plan, err := PlanHarden(ctx, c, HardenInput{Incident: Incident{ID: "c"}, InstanceID: id, Ports: []int32{8080}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := plan.Groups[0]
+	if g.Shared || g.Action != HardenInPlace || len(g.Open) != 2 || len(g.Add) != 0 {
+		t.Fatalf("plan = %+v", g)
+	}
+	if _, err := ApplyHarden(ctx, c, plan); err != nil {
+		t.Fatal(err)
+	}
+	gs, _ := describeGroupsByID(ctx, c.DescribeSecurityGroups, []string{sg})
+	var ingress []string
+	for _, r := range groupRules(gs[sg]) {
+		if r.Direction == "ingress" {
+			ingress = append(ingress, r.String())
+		}
+	}
+	slices.Sort(ingress)
+	if d := cmp.Diff([]string{"ingress tcp 22-22 198.51.100.0/24", "ingress tcp 443-443 0.0.0.0/0"}, ingress); d != "" {
+		t.Errorf("ingress after removal:\n%s", d)
+	}
+}
