@@ -1,7 +1,6 @@
 package ec2test
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -1457,8 +1456,6 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 	}
 	return out{Set: items[xIS]{Item: hits[start:end]}, NextToken: next}, nil
 }
-
-var _ = fmt.Sprintf
 
 func (st *state) modifyInstanceMetadataOptions(q *qnode) (any, error) {
 	id := q.str("InstanceId")

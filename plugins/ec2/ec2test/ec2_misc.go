@@ -287,7 +287,6 @@ func (st *state) taggable(id string) error {
 	if st.resourceType(id) == "" {
 		return notFoundFor(id)
 	}
-	var at []string
 	switch st.resourceType(id) {
 	case "instance":
 		in, _ := st.instances.get(id)
@@ -310,7 +309,6 @@ func (st *state) taggable(id string) error {
 			return notFoundFor(id)
 		}
 	}
-	_ = at
 	return nil
 }
 

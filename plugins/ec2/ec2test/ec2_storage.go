@@ -3,7 +3,6 @@ package ec2test
 import (
 	"strconv"
 	"strings"
-	"time"
 )
 
 type xVolAttach struct {
@@ -773,5 +772,3 @@ func (st *state) deregisterImage(q *qnode) (any, error) {
 	delete(st.tags, id)
 	return ec2Return{Return: true}, nil
 }
-
-var _ = time.Second
