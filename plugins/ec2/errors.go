@@ -21,9 +21,6 @@ var (
 	ErrInvalidInput = errors.New("ec2: invalid input")
 	// ErrMissingClient: a Clients field the step calls is nil.
 	ErrMissingClient = errors.New("ec2: missing client")
-	// ErrPlanStale: the world changed between Plan and Apply in a way the plan
-	// cannot absorb (e.g. the instance was replaced); plan again.
-	ErrPlanStale = errors.New("ec2: plan is stale")
 	// ErrUnhealthy: a launched instance failed its status checks or stopped.
 	ErrUnhealthy = errors.New("ec2: instance unhealthy")
 	// ErrASGMinSize: detaching the instance would take its Auto Scaling group
