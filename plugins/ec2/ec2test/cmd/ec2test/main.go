@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
@@ -40,6 +39,8 @@ func run(args []string) error {
 	throttleFrac := fs.Float64("throttle-fraction", 0, "fraction of requests throttled at random")
 	errFrac := fs.Float64("error-fraction", 0, "fraction of requests answered with a 5xx")
 	ec := fs.Duration("eventual-consistency", 0, "how long new resources stay invisible")
+	snapErr := fs.Float64("snapshot-error-fraction", 0, "fraction of new snapshots that end in state error")
+	rateScale := fs.Float64("rate-scale", 1, "multiply every throttling bucket size and refill rate by this `factor`")
 	asJSON := fs.Bool("json", false, "print the ready line as JSON")
 	verbose := fs.Bool("v", false, "log each request to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -48,8 +49,12 @@ func run(args []string) error {
 	opts := []ec2test.Option{
 		ec2test.WithAddr(*addr), ec2test.WithRegion(*region), ec2test.WithSnapshotDelay(*snapDelay), ec2test.WithSeed(*seed),
 		ec2test.WithFaults(ec2test.Faults{Throttle: *throttle, ThrottleFraction: *throttleFrac,
-			ServerErrorFraction: *errFrac, EventualConsistency: *ec}),
+			ServerErrorFraction: *errFrac, EventualConsistency: *ec, SnapshotErrorFraction: *snapErr}),
 	}
+	if *rateScale <= 0 {
+		return fmt.Errorf("-rate-scale %v: must be positive", *rateScale)
+	}
+	opts = append(opts, ec2test.WithRateLimits(ec2test.DefaultRateLimits().Scaled(*rateScale)))
 	if *verbose {
 		opts = append(opts, ec2test.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
@@ -77,7 +82,5 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	_, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
 	return nil
 }
