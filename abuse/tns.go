@@ -83,9 +83,11 @@ type noticeReader struct {
 	ipSeen      map[netip.Addr]bool
 	idSeen      map[string]bool
 	earliest    time.Time
-	sshLike     int
-	dstPorts    map[uint16]bool
-	lineBase    int // lines before the text being read, for errors
+	sshLike     int        // records of sshd or fail2ban (login attempts)
+	firstPort   uint16     // the first non-zero destination port of the evidence
+	manyPorts   bool       // evidence went to more than one destination port
+	lastIP      netip.Addr // the last address addIP saw, to skip the map for runs of one
+	lineBase    int        // lines before the text being read, for errors
 
 	// An inline-forwarded notice ("---------- Forwarded message ---------",
 	// "-----Original Message-----", "Begin forwarded message:"): its header
@@ -99,7 +101,7 @@ type noticeReader struct {
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
-	return &noticeReader{o: o, format: format, ipSeen: map[netip.Addr]bool{}, idSeen: map[string]bool{}, dstPorts: map[uint16]bool{}}
+	return &noticeReader{o: o, format: format, ipSeen: map[netip.Addr]bool{}, idSeen: map[string]bool{}}
 }
 
 // maxResourceIPs bounds how many distinct IPs a report collects from
@@ -174,7 +176,7 @@ func (n *noticeReader) scan(ctx context.Context, r io.Reader, base int) error {
 				return err
 			}
 		}
-		if err := n.evidence(sc.Record()); err != nil {
+		if err := n.evidence(sc.Record(), sc.Layout()); err != nil {
 			return err
 		}
 	}
@@ -193,19 +195,32 @@ func (n *noticeReader) scan(ctx context.Context, r io.Reader, base int) error {
 	return nil
 }
 
-func (n *noticeReader) evidence(e Evidence) error {
+// evidence takes one record of the notice's evidence, of the given layout
+// (LayoutUnknown when a pasted line was read alone).
+func (n *noticeReader) evidence(e Evidence, layout evidence.Layout) error {
 	if !e.Time.IsZero() && (n.earliest.IsZero() || e.Time.Before(n.earliest)) {
 		n.earliest = e.Time
 	}
 	if e.SrcIP.IsValid() && !n.noSrcIPs {
 		n.addIP(e.SrcIP)
 	}
-	if len(n.dstPorts) < 1024 && e.DstPort != 0 {
-		n.dstPorts[e.DstPort] = true
+	if p := e.DstPort; p != 0 && !n.manyPorts {
+		if n.firstPort == 0 {
+			n.firstPort = p
+		} else if p != n.firstPort {
+			n.manyPorts = true
+		}
 	}
-	if e.DstPort == 22 || e.DstPort == 3389 || e.DstPort == 0 {
-		if r := e.Raw; strings.Contains(r, "sshd") || strings.Contains(r, "fail2ban") || strings.Contains(r, "assword") || strings.Contains(r, "nvalid user") || strings.Contains(r, "uthentication fail") {
-			n.sshLike++
+	switch layout {
+	case evidence.LayoutSSHD, evidence.LayoutFail2ban:
+		n.sshLike++
+	case evidence.LayoutUnknown:
+		// A line read alone (ParseLine gives no layout): tell a login
+		// attempt by its text.
+		if e.DstPort == 22 || e.DstPort == 3389 || e.DstPort == 0 {
+			if r := e.Raw; strings.Contains(r, "sshd") || strings.Contains(r, "fail2ban") || strings.Contains(r, "assword") || strings.Contains(r, "nvalid user") || strings.Contains(r, "uthentication fail") {
+				n.sshLike++
+			}
 		}
 	}
 	return addEvidence(n.o, &n.rep, e)
@@ -213,6 +228,10 @@ func (n *noticeReader) evidence(e Evidence) error {
 
 func (n *noticeReader) addIP(a netip.Addr) {
 	a = a.Unmap()
+	if a == n.lastIP {
+		return
+	}
+	n.lastIP = a
 	if n.ipSeen[a] || len(n.rep.Resources.IPs) >= maxResourceIPs {
 		return
 	}
@@ -252,7 +271,7 @@ func (n *noticeReader) line(raw []byte) error {
 	if isField {
 		n.fields++
 	} else if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
-		return n.evidence(e)
+		return n.evidence(e, evidence.LayoutUnknown)
 	}
 	if n.plain {
 		for _, a := range ipsIn(s) {
@@ -577,7 +596,7 @@ func (n *noticeReader) finish() Report {
 		r.Kind = n.kindForward
 	case n.sshLike > 0 && n.sshLike*2 >= r.EvidenceCount:
 		r.Kind = KindIntrusion
-	case len(n.dstPorts) > 1 || r.EvidenceCount > 1:
+	case n.manyPorts || r.EvidenceCount > 1:
 		r.Kind = KindPortScan
 	default:
 		r.Kind = KindOther

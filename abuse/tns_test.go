@@ -235,3 +235,42 @@ func TestInlineForwardHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestKindFromEvidence: a log of login attempts (sshd, fail2ban, by the
+// scanner's layout, or by their text when pasted alone) is an intrusion; a
+// connection log is a port scan, whether to one port or many.
+func TestKindFromEvidence(t *testing.T) {
+	sshd := "Apr 27 14:46:47 web1 sshd[1234]: Invalid user oracle from 203.0.113.7 port 50123\n" +
+		"Apr 27 14:46:49 web1 sshd[1234]: Failed password for invalid user oracle from 203.0.113.7 port 50123 ssh2\n"
+	f2b := "2023-04-27 14:46:47,123 fail2ban.filter         [812]: INFO    [sshd] Found 203.0.113.7 - 2023-04-27 14:46:47\n" +
+		"2023-04-27 14:46:49,456 fail2ban.filter         [812]: INFO    [sshd] Found 203.0.113.7 - 2023-04-27 14:46:49\n"
+	cols22 := "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n13.125.40.201  192.0.2.16  22  Thu Apr 27 14:46:48 2023\n"
+	colsMany := "13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n13.125.40.201  192.0.2.15  3389  Thu Apr 27 14:46:48 2023\n"
+	tests := []struct {
+		name string
+		in   string
+		want Kind
+	}{
+		{"sshd log", sshd, KindIntrusion},
+		{"fail2ban log", f2b, KindIntrusion},
+		{"column log, one port", cols22, KindPortScan},
+		{"column log, two ports", colsMany, KindPortScan},
+		{"pasted notice with an sshd line", "AWS Trust & Safety\nCase Number: 17001234567-1\n\n" + sshd, KindIntrusion},
+	}
+	ref := WithReferenceTime(time.Date(2023, 5, 1, 0, 0, 0, 0, time.UTC))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parse := ParseLog
+			if strings.HasPrefix(tt.in, "AWS") {
+				parse = ParseTrustAndSafety
+			}
+			reps, err := parse(context.Background(), strings.NewReader(tt.in), ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(reps) != 1 || reps[0].Kind != tt.want || reps[0].EvidenceCount != 2 {
+				t.Fatalf("got %d reports %+v; want one of kind %q with 2 records", len(reps), reps, tt.want)
+			}
+		})
+	}
+}
