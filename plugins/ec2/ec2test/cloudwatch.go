@@ -50,6 +50,72 @@ var cwOps = map[string]cwHandler{
 	"SetAlarmState":           cwSetAlarmState,
 	"EnableAlarmActions":      func(st *state, in map[string]any) (map[string]any, error) { return cwAlarmActions(st, in, true) },
 	"DisableAlarmActions":     func(st *state, in map[string]any) (map[string]any, error) { return cwAlarmActions(st, in, false) },
+	"ListTagsForResource":     cwListTags,
+	"TagResource":             cwTagResource,
+	"UntagResource":           cwUntagResource,
+}
+
+func cwAlarmByARN(st *state, in map[string]any) (*alarm, error) {
+	arn := gStr(in, "ResourceARN")
+	if arn == "" {
+		return nil, errf("MissingParameter", "The parameter ResourceARN is required.")
+	}
+	for _, a := range st.alarms.all() {
+		if a.arn == arn {
+			return a, nil
+		}
+	}
+	return nil, errf("ResourceNotFoundException", "Resource %s not found", arn)
+}
+
+func cwListTags(st *state, in map[string]any) (map[string]any, error) {
+	a, err := cwAlarmByARN(st, in)
+	if err != nil {
+		return nil, err
+	}
+	tags := make([]any, 0, len(a.tags))
+	for _, t := range a.tags {
+		tags = append(tags, map[string]any{"Key": t[0], "Value": t[1]})
+	}
+	return map[string]any{"Tags": tags}, nil
+}
+
+func cwTagResource(st *state, in map[string]any) (map[string]any, error) {
+	a, err := cwAlarmByARN(st, in)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range gPairs(in, "Tags", "Key", "Value") {
+		replaced := false
+		for i := range a.tags {
+			if a.tags[i][0] == t[0] {
+				a.tags[i][1], replaced = t[1], true
+			}
+		}
+		if !replaced {
+			a.tags = append(a.tags, t)
+		}
+	}
+	return map[string]any{}, nil
+}
+
+func cwUntagResource(st *state, in map[string]any) (map[string]any, error) {
+	a, err := cwAlarmByARN(st, in)
+	if err != nil {
+		return nil, err
+	}
+	drop := map[string]bool{}
+	for _, k := range gStrs(in, "TagKeys") {
+		drop[k] = true
+	}
+	kept := a.tags[:0]
+	for _, t := range a.tags {
+		if !drop[t[0]] {
+			kept = append(kept, t)
+		}
+	}
+	a.tags = kept
+	return map[string]any{}, nil
 }
 
 // cwError maps an error code to its RPC v2 shape name (the "__type") and

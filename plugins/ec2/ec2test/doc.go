@@ -54,7 +54,8 @@
 // ELBv2: CreateTargetGroup, DescribeTargetGroups, Register/DeregisterTargets,
 // DescribeTargetHealth, DeleteTargetGroup. CloudWatch: PutMetricAlarm,
 // DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, SetAlarmState,
-// Enable/DisableAlarmActions. Describe calls page with MaxResults/NextToken
+// Enable/DisableAlarmActions, Tag/UntagResource, ListTagsForResource.
+// Describe calls page with MaxResults/NextToken
 // and filter as EC2 does (tag:Key, tag-key, wildcards, …); errors carry the
 // real codes (InvalidInstanceID.NotFound, IncorrectInstanceState,
 // OperationNotPermitted, InvalidPermission.Duplicate, DryRunOperation, …).

@@ -171,7 +171,7 @@ func FuzzDecodeCBOR(f *testing.F) {
 		srv.rng = newRand(1)
 		st := newState(srv)
 		srv.st = st
-		for _, op := range []string{"PutMetricAlarm", "DescribeAlarms", "DeleteAlarms", "DescribeAlarmsForMetric", "SetAlarmState"} {
+		for _, op := range []string{"PutMetricAlarm", "DescribeAlarms", "DeleteAlarms", "DescribeAlarmsForMetric", "SetAlarmState", "TagResource", "UntagResource", "ListTagsForResource"} {
 			out, err := cwOps[op](st, in)
 			if err == nil {
 				_ = cbor.Encode(toCBOR(out))

@@ -157,4 +157,16 @@ func TestCloudWatchAlarmStateAndActions(t *testing.T) {
 	if got := len(srv.State().Alarms); got != 4 {
 		t.Errorf("state alarms: %d", got)
 	}
+	arn := aws.String("arn:aws:cloudwatch:us-east-1:123456789012:alarm:i-0abc-CPUUtilization")
+	if _, err := cw.TagResource(ctx, &cloudwatch.TagResourceInput{ResourceARN: arn, Tags: []cwtypes.Tag{{Key: aws.String("Incident"), Value: aws.String("42")}}}); err != nil {
+		t.Fatal(err)
+	}
+	tags, err := cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: arn})
+	if err != nil || len(tags.Tags) != 1 || *tags.Tags[0].Value != "42" {
+		t.Errorf("tags: %+v %v", tags, err)
+	}
+	_, err = cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: aws.String("arn:aws:cloudwatch:us-east-1:123456789012:alarm:nope")})
+	if code := apiCode(t, err); code != "ResourceNotFoundException" {
+		t.Errorf("missing alarm: %s", code)
+	}
 }
