@@ -22,6 +22,11 @@
 // streamed parse that keeps no evidence, the detected sources, the number
 // of reports and the incident; junk input fails the plan with
 // abuse.ErrUnknownFormat and an oversized file with abuse.ErrTooLarge.
+// Reports cross the plugin boundary as JSON, so a string that is not valid
+// UTF-8 (a raw evidence line of a binary log) arrives with U+FFFD in place of
+// its invalid bytes; everything else arrives as abuse.Parse returned it.
+// An output larger than the transport carries (8 MiB) fails with
+// abuse.ErrTooLarge and a hint to lower max_evidence.
 //
 // # reply
 //

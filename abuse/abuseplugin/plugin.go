@@ -80,6 +80,19 @@ type ParseOutput struct {
 	Reports []abuse.Report `json:"reports"`
 	// IncidentID is abuse.IncidentID of the first report ("" when none).
 	IncidentID string `json:"incident_id"`
+
+	// encoded is the JSON of the fields above when "parse" made it to
+	// check its size, so that it is not encoded twice.
+	encoded []byte
+}
+
+// MarshalJSON encodes o.
+func (o ParseOutput) MarshalJSON() ([]byte, error) {
+	if o.encoded != nil {
+		return o.encoded, nil
+	}
+	type plain ParseOutput // without the method
+	return json.Marshal(plain(o))
 }
 
 // ReplyInput is the input of "reply": the arguments of abuse.DraftReply and,
@@ -177,6 +190,7 @@ func applyParse(ctx context.Context, req plugin.ApplyRequest[ParseInput], resp *
 		return fmt.Errorf("%s: %w: %d reports are %d bytes of JSON, more than the %d a plugin may return; lower max_evidence",
 			src.name, abuse.ErrTooLarge, len(reps), len(b), maxOutput)
 	}
+	resp.Output.encoded = b
 	req.Progress.Report(fmt.Sprintf("parsed %d report(s)", len(reps)), src.size, src.size)
 	return nil
 }

@@ -15,14 +15,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/abusekit/abusekit/abuse"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/playbook/plugintest"
 )
 
-// cmpOpts compares reports: netip.Addr by value.
-var cmpOpts = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b })}
+// cmpOpts compares reports: netip.Addr by value, ParseOutput without its
+// encoding cache.
+var cmpOpts = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmpopts.IgnoreUnexported(ParseOutput{})}
 
 // testdata is abuse's sample reports.
 func testdata(parts ...string) string {
