@@ -1,0 +1,64 @@
+// Package ec2plugin serves plugins/ec2 as abusekit plugin actions
+// (playbook/plugin): "contain", "snapshot", "terminate", "rebuild",
+// "harden" and "alarms". It only converts between JSON inputs and the typed
+// API: each action's Plan is the package's PlanX (read-only) rendered as
+// changes for the operator, and its Apply is PlanX then ApplyX, with the
+// plan (or its result) as output. The logic, and the safety, live in
+// package ec2. Importing ec2plugin registers ec2's sentinel errors
+// ("ec2.not_found", "ec2.snapshots_incomplete", "ec2.snapshot_failed",
+// "ec2.timeout", "ec2.invalid_input", "ec2.missing_client",
+// "ec2.unhealthy", "ec2.asg_min_size"), so that errors.Is works on the host
+// for an error the plugin returned.
+//
+// # AWS credentials and endpoint
+//
+// The clients are built in the plugin process with config.LoadDefaultConfig,
+// the SDK's standard chain: AWS_ACCESS_KEY_ID…, AWS_PROFILE, web identity,
+// container and instance roles, AWS_REGION, AWS_ENDPOINT_URL. A host hands
+// those variables to this plugin alone:
+//
+//	playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+//
+// The inputs' endpoint and region override the chain's (endpoint is meant
+// for an emulator such as plugins/ec2/ec2test). Clients are kept for the
+// life of the plugin process, one set per endpoint and region.
+//
+// # Inputs and outputs
+//
+// Every input embeds Common: incident (default: the playbook's incident),
+// abuse_time, endpoint, region, max_wait, poll_min, poll_max ("30m",
+// "2s": Go durations) and concurrency. The incident id seeds every tag,
+// group name and client token the package derives (ec2.Token), so a
+// retried or resumed step — which runs with the same incident and the same
+// req.IdempotencyToken — finds what an interrupted attempt created instead
+// of creating it twice.
+//
+//   - contain: instance_id / instance_ids, quarantine_group,
+//     passthrough_group, asg_mode (detach, standby, skip),
+//     allow_asg_replacement, skip_load_balancers, dwell. Output: plan
+//     (ec2.ContainPlan), undo (ec2.ContainUndo) and groups, the instances'
+//     original security groups — the groups to harden.
+//   - snapshot: instance_id / instance_ids, register_image, description.
+//     Output: sets (one ec2.SnapshotSet per instance, completed) and
+//     snapshot_ids.
+//   - terminate: set (an ec2.SnapshotSet, usually ${{ steps.snapshot.sets[0] }})
+//     or instance_id. The set only names the instance and the incident:
+//     coverage is never taken from the input. Plan and Apply each obtain an
+//     ec2.CompletedSnapshots from ec2.VerifySnapshots against EC2, and
+//     ec2.Terminate checks it once more right before its first mutating
+//     call, so an instance any of whose attached volumes lacks a completed
+//     snapshot from the incident is refused with ec2.ErrSnapshotsIncomplete
+//     (on the host too) and left untouched. Output: ec2.TerminateResult.
+//   - rebuild: instance_id, launch_template {id|name, version}, image_id,
+//     instance_type, subnet_id, key_name, security_group_ids (usually
+//     ${{ steps.harden.hardened }}), allow_open_groups, user_data. Output:
+//     ec2.RebuildResult and the client_token RunInstances used.
+//   - harden: instance_id and/or group_ids (usually ${{ steps.contain.groups }}),
+//     ports, admin_cidrs, in_place. Output: plan, ec2.HardenResult and
+//     hardened (group_ids mapped to the groups now carrying their rules).
+//   - alarms: instance_id, sns_topic_arn, thresholds (ec2.Thresholds).
+//     Output: plan (the alarms put).
+//
+// Inputs are decoded strictly; an unknown field, a malformed duration or
+// endpoint, or an unknown asg_mode is a plugin.ErrInvalidInput.
+package ec2plugin

@@ -1,0 +1,679 @@
+package ec2plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/abusekit/abusekit/playbook/plugin"
+	"github.com/abusekit/abusekit/plugins/ec2"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
+)
+
+func init() {
+	plugin.RegisterError("ec2.not_found", ec2.ErrNotFound)
+	plugin.RegisterError("ec2.snapshots_incomplete", ec2.ErrSnapshotsIncomplete)
+	plugin.RegisterError("ec2.snapshot_failed", ec2.ErrSnapshotFailed)
+	plugin.RegisterError("ec2.timeout", ec2.ErrTimeout)
+	plugin.RegisterError("ec2.invalid_input", ec2.ErrInvalidInput)
+	plugin.RegisterError("ec2.missing_client", ec2.ErrMissingClient)
+	plugin.RegisterError("ec2.unhealthy", ec2.ErrUnhealthy)
+	plugin.RegisterError("ec2.asg_min_size", ec2.ErrASGMinSize)
+}
+
+// Common holds the fields every action takes besides its own.
+type Common struct {
+	// Incident is the incident id that tags, names and client tokens are
+	// derived from; default: the playbook's incident. A re-run must use
+	// the same one (the runner's incident does not change on resume).
+	Incident string `json:"incident,omitempty"`
+	// AbuseTime is when the abuse was reported or seen (snapshot tags).
+	AbuseTime time.Time `json:"abuse_time,omitzero"`
+	// Endpoint overrides the AWS endpoint of every service (an emulator);
+	// default: the SDK's own resolution (AWS_ENDPOINT_URL, …).
+	Endpoint string `json:"endpoint,omitempty"`
+	// Region overrides AWS_REGION and the shared config's region.
+	Region string `json:"region,omitempty"`
+	// MaxWait bounds each waiter ("30m"); default the package's
+	// (2h for snapshots, 15m for instances).
+	MaxWait string `json:"max_wait,omitempty"`
+	// PollMin and PollMax bound the delay between waiter polls ("2s", "30s").
+	PollMin string `json:"poll_min,omitempty"`
+	PollMax string `json:"poll_max,omitempty"`
+	// Concurrency bounds parallel calls in multi-instance steps (default 16).
+	Concurrency int `json:"concurrency,omitempty"`
+}
+
+// ContainInput is the input of "contain" (ec2.ContainInput).
+type ContainInput struct {
+	Common
+	InstanceID           string   `json:"instance_id,omitempty"`
+	InstanceIDs          []string `json:"instance_ids,omitempty"`
+	QuarantineGroupName  string   `json:"quarantine_group,omitempty"`
+	PassthroughGroupName string   `json:"passthrough_group,omitempty"`
+	// ASGMode: "detach" (default), "standby" or "skip".
+	ASGMode             string `json:"asg_mode,omitempty"`
+	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
+	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
+	// Dwell in the all-traffic group before the quarantine group lands
+	// ("2s", the default; "0s" for none).
+	Dwell string `json:"dwell,omitempty"`
+}
+
+// ContainOutput is the output of "contain".
+type ContainOutput struct {
+	Plan *ec2.ContainPlan `json:"plan"`
+	// Undo lists exactly what was changed; keep it to reverse containment.
+	Undo *ec2.ContainUndo `json:"undo"`
+	// Groups is the union of the security groups the contained instances'
+	// interfaces had before (ContainUndo.OriginalGroups), sorted: the
+	// groups to harden before a rebuild.
+	Groups []string `json:"groups"`
+}
+
+// SnapshotInput is the input of "snapshot" (ec2.SnapshotInput).
+type SnapshotInput struct {
+	Common
+	InstanceID    string   `json:"instance_id,omitempty"`
+	InstanceIDs   []string `json:"instance_ids,omitempty"`
+	RegisterImage bool     `json:"register_image,omitempty"`
+	Description   string   `json:"description,omitempty"`
+}
+
+// SnapshotOutput is the output of "snapshot": one completed set per
+// instance, in input order.
+type SnapshotOutput struct {
+	Sets []ec2.SnapshotSet `json:"sets"`
+	// SnapshotIDs lists every snapshot of every set.
+	SnapshotIDs []string `json:"snapshot_ids"`
+}
+
+// TerminateInput is the input of "terminate". The instance (and, unless
+// given, the incident) come from Set, typically ${{ steps.snapshot.sets[0] }},
+// or from InstanceID. Coverage is established by ec2.VerifySnapshots
+// against EC2 at plan and at apply time, never taken from the input.
+type TerminateInput struct {
+	Common
+	InstanceID string           `json:"instance_id,omitempty"`
+	Set        *ec2.SnapshotSet `json:"set,omitempty"`
+}
+
+// TerminateOutput is the output of "terminate".
+type TerminateOutput struct {
+	ec2.TerminateResult
+}
+
+// RebuildInput is the input of "rebuild" (ec2.RebuildInput).
+type RebuildInput struct {
+	Common
+	InstanceID       string                 `json:"instance_id"`
+	LaunchTemplate   *ec2.LaunchTemplateRef `json:"launch_template,omitempty"`
+	ImageID          string                 `json:"image_id,omitempty"`
+	InstanceType     string                 `json:"instance_type,omitempty"`
+	SubnetID         string                 `json:"subnet_id,omitempty"`
+	KeyName          string                 `json:"key_name,omitempty"`
+	SecurityGroupIDs []string               `json:"security_group_ids,omitempty"`
+	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty"`
+	UserData         string                 `json:"user_data,omitempty"` // base64
+}
+
+// RebuildOutput is the output of "rebuild".
+type RebuildOutput struct {
+	ec2.RebuildResult
+	ClientToken string `json:"client_token"`
+}
+
+// HardenInput is the input of "harden" (ec2.HardenInput).
+type HardenInput struct {
+	Common
+	InstanceID string   `json:"instance_id,omitempty"`
+	GroupIDs   []string `json:"group_ids,omitempty"`
+	Ports      []int32  `json:"ports,omitempty"`
+	AdminCIDRs []string `json:"admin_cidrs,omitempty"`
+	InPlace    bool     `json:"in_place,omitempty"`
+}
+
+// HardenOutput is the output of "harden".
+type HardenOutput struct {
+	Plan *ec2.HardenPlan `json:"plan"`
+	ec2.HardenResult
+	// Hardened is GroupIDs mapped to the groups that now carry their
+	// hardened rules (HardenResult.Hardened): the groups for a rebuild.
+	Hardened []string `json:"hardened"`
+}
+
+// AlarmsInput is the input of "alarms" (ec2.AlarmsInput).
+type AlarmsInput struct {
+	Common
+	InstanceID  string         `json:"instance_id"`
+	SNSTopicARN string         `json:"sns_topic_arn,omitempty"`
+	Thresholds  ec2.Thresholds `json:"thresholds,omitzero"`
+}
+
+// AlarmsOutput is the output of "alarms": the alarms put.
+type AlarmsOutput struct {
+	Plan *ec2.AlarmsPlan `json:"plan"`
+}
+
+// NewPlugin returns the actions "contain", "snapshot", "terminate",
+// "rebuild", "harden" and "alarms". The AWS clients are built in the plugin
+// process from config.LoadDefaultConfig and kept for the process's life,
+// one set per endpoint and region.
+func NewPlugin() plugin.Actions {
+	a := &adapter{clients: map[string]*ec2.Clients{}}
+	return plugin.Actions{
+		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain),
+		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
+		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
+		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild),
+		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden),
+		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms),
+	}
+}
+
+type adapter struct {
+	mu      sync.Mutex
+	clients map[string]*ec2.Clients
+}
+
+// client returns the clients for c's endpoint and region, loading the
+// default config chain the first time.
+func (a *adapter) client(ctx context.Context, c Common) (*ec2.Clients, error) {
+	if c.Endpoint != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%w: endpoint %q is not an http(s) URL", plugin.ErrInvalidInput, c.Endpoint)
+		}
+	}
+	key := c.Endpoint + "|" + c.Region
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cl, ok := a.clients[key]; ok {
+		return cl, nil
+	}
+	// The SDK's own warnings go to the plugin's log (which reaches the
+	// host's), not to raw stderr.
+	opts := []func(*config.LoadOptions) error{config.WithLogger(logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		level := slog.LevelDebug
+		if c == logging.Warn {
+			level = slog.LevelWarn
+		}
+		slog.Default().Log(context.Background(), level, "aws sdk: "+fmt.Sprintf(format, v...))
+	}))}
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
+	}
+	if c.Endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(c.Endpoint))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ec2plugin: load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("%w: no AWS region (set AWS_REGION in the plugin's environment or region in the input)", plugin.ErrInvalidInput)
+	}
+	cl := ec2.New(cfg)
+	a.clients[key] = cl
+	return cl, nil
+}
+
+func incident(c Common, call plugin.Call) ec2.Incident {
+	id := c.Incident
+	if id == "" {
+		id = call.Incident
+	}
+	return ec2.Incident{ID: id, AbuseTime: c.AbuseTime}
+}
+
+func duration(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%w: %s %q is not a non-negative duration", plugin.ErrInvalidInput, field, s)
+	}
+	return d, nil
+}
+
+// options maps the common fields (and a dwell) onto ec2 step options.
+func options(c Common, dwell string) ([]ec2.Option, error) {
+	var o []ec2.Option
+	wait, err := duration("max_wait", c.MaxWait)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		o = append(o, ec2.WithMaxWait(wait))
+	}
+	pmin, err := duration("poll_min", c.PollMin)
+	if err != nil {
+		return nil, err
+	}
+	pmax, err := duration("poll_max", c.PollMax)
+	if err != nil {
+		return nil, err
+	}
+	if pmin > 0 || pmax > 0 {
+		o = append(o, ec2.WithPoll(pmin, pmax))
+	}
+	if c.Concurrency < 0 {
+		return nil, fmt.Errorf("%w: concurrency %d", plugin.ErrInvalidInput, c.Concurrency)
+	}
+	if c.Concurrency > 0 {
+		o = append(o, ec2.WithConcurrency(c.Concurrency))
+	}
+	if dwell != "" {
+		d, err := duration("dwell", dwell)
+		if err != nil {
+			return nil, err
+		}
+		o = append(o, ec2.WithDwell(d))
+	}
+	return o, nil
+}
+
+func ids(one string, many []string) []string {
+	if one == "" {
+		return many
+	}
+	return append([]string{one}, many...)
+}
+
+// --- contain
+
+func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
+	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
+		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
+		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers}
+}
+
+func (in ContainInput) check() error {
+	switch ec2.ASGMode(in.ASGMode) {
+	case "", ec2.ASGDetach, ec2.ASGStandby, ec2.ASGSkip:
+		return nil
+	}
+	return fmt.Errorf("%w: asg_mode %q (want detach, standby or skip)", plugin.ErrInvalidInput, in.ASGMode)
+}
+
+func (a *adapter) containPlan(ctx context.Context, in ContainInput, call plugin.Call, log *slog.Logger) (*ec2.Clients, *ec2.ContainPlan, []ec2.Option, error) {
+	if err := in.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	o, err := options(in.Common, in.Dwell)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o = append(o, ec2.WithLogger(log))
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := ec2.PlanContain(ctx, c, in.typed(call), o...)
+	return c, p, o, err
+}
+
+func (a *adapter) planContain(ctx context.Context, req plugin.PlanRequest[ContainInput], resp *plugin.PlanResponse) error {
+	_, p, _, err := a.containPlan(ctx, req.Input, req.Call, req.Logger)
+	if err != nil {
+		return err
+	}
+	*resp = describeContain(p)
+	return nil
+}
+
+func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[ContainInput], resp *plugin.ApplyResponse[ContainOutput]) error {
+	c, p, o, err := a.containPlan(ctx, req.Input, req.Call, req.Logger)
+	if err != nil {
+		return err
+	}
+	req.Progress.Report("containing", 0, int64(len(p.Instances)))
+	undo, err := ec2.ApplyContain(ctx, c, p, o...)
+	resp.Output = ContainOutput{Plan: p, Undo: undo, Groups: []string{}}
+	if undo != nil {
+		seen := map[string]bool{}
+		for _, ic := range p.Instances {
+			for _, g := range undo.OriginalGroups(ic.InstanceID) {
+				if !seen[g] {
+					seen[g] = true
+					resp.Output.Groups = append(resp.Output.Groups, g)
+				}
+			}
+		}
+		sort.Strings(resp.Output.Groups)
+	}
+	if err == nil {
+		req.Progress.Report("contained", int64(len(p.Instances)), int64(len(p.Instances)))
+	}
+	return err
+}
+
+func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
+	var r plugin.PlanResponse
+	already := 0
+	for _, g := range p.Groups {
+		switch {
+		case g.GroupID == "":
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID})
+		case len(g.Converge) > 0:
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: g.GroupID, Detail: fmt.Sprintf("%s group: converge %d rule(s)", g.Role, len(g.Converge))})
+		}
+	}
+	for _, ic := range p.Instances {
+		if ic.AlreadyContained {
+			already++
+			continue
+		}
+		var d []string
+		if len(ic.TagsToAdd) > 0 {
+			d = append(d, fmt.Sprintf("tag (%d)", len(ic.TagsToAdd)))
+		}
+		if ic.TerminationProtection == nil || !*ic.TerminationProtection || ic.StopProtection == nil || !*ic.StopProtection {
+			d = append(d, "termination and stop protection on")
+		}
+		if ic.AutoScalingGroup != "" && ic.ASGAction != ec2.ASGSkip && ic.ASGAction != "" {
+			s := string(ic.ASGAction) + " from Auto Scaling group " + ic.AutoScalingGroup
+			if ic.DecrementDesired {
+				s += " (desired capacity decremented)"
+			}
+			d = append(d, s)
+		}
+		if len(ic.TargetGroups) > 0 {
+			d = append(d, fmt.Sprintf("deregister from %d target group(s)", len(ic.TargetGroups)))
+		}
+		d = append(d, fmt.Sprintf("%d interface(s): passthrough, then quarantine", len(ic.Interfaces)))
+		r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ic.InstanceID, Detail: strings.Join(d, "; ")})
+	}
+	r.Summary = fmt.Sprintf("contain %d instance(s) for incident %s", len(p.Instances)-already, p.Incident.ID)
+	if already > 0 {
+		r.Summary += fmt.Sprintf(" (%d already contained)", already)
+	}
+	return r
+}
+
+// --- snapshot
+
+func (a *adapter) snapshotPlan(ctx context.Context, in SnapshotInput, call plugin.Call, log *slog.Logger) (*ec2.Clients, *ec2.SnapshotPlan, []ec2.Option, error) {
+	o, err := options(in.Common, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o = append(o, ec2.WithLogger(log))
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := ec2.PlanSnapshot(ctx, c, ec2.SnapshotInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
+		RegisterImage: in.RegisterImage, Description: in.Description}, o...)
+	return c, p, o, err
+}
+
+func (a *adapter) planSnapshot(ctx context.Context, req plugin.PlanRequest[SnapshotInput], resp *plugin.PlanResponse) error {
+	_, p, _, err := a.snapshotPlan(ctx, req.Input, req.Call, req.Logger)
+	if err != nil {
+		return err
+	}
+	create := 0
+	for _, ip := range p.Instances {
+		for _, v := range ip.Volumes {
+			if v.Existing == "" {
+				create++
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "snapshot of " + v.VolumeID,
+					Detail: fmt.Sprintf("%s %s %d GiB of %s", v.Device, v.VolumeType, v.SizeGiB, ip.InstanceID)})
+			} else {
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeRead, Target: v.Existing,
+					Detail: fmt.Sprintf("reuse %s snapshot of %s (%s) from an earlier run", v.ExistingState, v.VolumeID, v.Device)})
+			}
+		}
+		if ip.Image != nil && ip.Image.Existing == "" {
+			resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "image " + ip.Image.Name, Detail: "AMI of " + ip.InstanceID + " for isolated forensics"})
+		}
+	}
+	resp.Summary = fmt.Sprintf("snapshot %d volume(s) of %d instance(s) for incident %s, wait until completed", create, len(p.Instances), p.Incident.ID)
+	return nil
+}
+
+func (a *adapter) applySnapshot(ctx context.Context, req plugin.ApplyRequest[SnapshotInput], resp *plugin.ApplyResponse[SnapshotOutput]) error {
+	c, p, o, err := a.snapshotPlan(ctx, req.Input, req.Call, req.Logger)
+	if err != nil {
+		return err
+	}
+	req.Progress.Report("snapshotting", 0, int64(len(p.Instances)))
+	done, err := ec2.ApplySnapshot(ctx, c, p, o...)
+	resp.Output = SnapshotOutput{Sets: []ec2.SnapshotSet{}, SnapshotIDs: []string{}}
+	for _, cs := range done {
+		s := cs.Set()
+		resp.Output.Sets = append(resp.Output.Sets, s)
+		for _, v := range s.Snapshots {
+			resp.Output.SnapshotIDs = append(resp.Output.SnapshotIDs, v.SnapshotID)
+		}
+	}
+	if err == nil {
+		req.Progress.Report("snapshots completed", int64(len(done)), int64(len(p.Instances)))
+	}
+	return err
+}
+
+// --- terminate
+
+// verified obtains the CompletedSnapshots for the instance from EC2.
+func (a *adapter) verified(ctx context.Context, in TerminateInput, call plugin.Call) (*ec2.Clients, ec2.CompletedSnapshots, error) {
+	inst, inc := in.InstanceID, incident(in.Common, call)
+	if in.Set != nil {
+		if inst != "" && in.Set.InstanceID != inst {
+			return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: instance_id %s but set is of %s", plugin.ErrInvalidInput, inst, in.Set.InstanceID)
+		}
+		inst = in.Set.InstanceID
+		if in.Incident == "" && in.Set.Incident.ID != "" {
+			inc = in.Set.Incident
+		}
+	}
+	if inst == "" {
+		return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: instance_id or set is required", plugin.ErrInvalidInput)
+	}
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, ec2.CompletedSnapshots{}, err
+	}
+	cs, err := ec2.VerifySnapshots(ctx, c, inc, inst)
+	return c, cs, err
+}
+
+func (a *adapter) planTerminate(ctx context.Context, req plugin.PlanRequest[TerminateInput], resp *plugin.PlanResponse) error {
+	if _, err := options(req.Input.Common, ""); err != nil {
+		return err
+	}
+	c, cs, err := a.verified(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	p, err := ec2.PlanTerminate(ctx, c, cs)
+	if err != nil {
+		return err
+	}
+	var covered []string
+	for _, v := range p.Covered {
+		covered = append(covered, v.SnapshotID+" ("+v.Device+")")
+	}
+	if p.DisableTerminationProtection {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: p.InstanceID, Detail: "termination protection off, after the coverage check"})
+	}
+	resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeDelete, Target: p.InstanceID, Detail: "terminate; volumes covered by " + strings.Join(covered, ", ")})
+	resp.Summary = fmt.Sprintf("terminate %s: %d volume(s) covered by completed snapshots of incident %s", p.InstanceID, len(p.Covered), p.Incident.ID)
+	return nil
+}
+
+func (a *adapter) applyTerminate(ctx context.Context, req plugin.ApplyRequest[TerminateInput], resp *plugin.ApplyResponse[TerminateOutput]) error {
+	o, err := options(req.Input.Common, "")
+	if err != nil {
+		return err
+	}
+	c, cs, err := a.verified(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	res, err := ec2.Terminate(ctx, c, cs, append(o, ec2.WithLogger(req.Logger))...)
+	if res != nil {
+		resp.Output.TerminateResult = *res
+	}
+	return err
+}
+
+// --- rebuild
+
+func (a *adapter) rebuildPlan(ctx context.Context, in RebuildInput, call plugin.Call) (*ec2.Clients, *ec2.RebuildPlan, []ec2.Option, error) {
+	o, err := options(in.Common, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := ec2.PlanRebuild(ctx, c, ec2.RebuildInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, LaunchTemplate: in.LaunchTemplate,
+		ImageID: in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
+		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData})
+	return c, p, o, err
+}
+
+func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[RebuildInput], resp *plugin.PlanResponse) error {
+	_, p, _, err := a.rebuildPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	from := "image " + p.ImageID
+	if p.LaunchTemplate != nil {
+		from = "launch template " + p.LaunchTemplate.ID + p.LaunchTemplate.Name
+		if p.ImageID != "" {
+			from += ", image " + p.ImageID
+		}
+	}
+	resp.Summary = fmt.Sprintf("launch a replacement for %s from %s (IMDSv2), wait for status checks", p.OldInstanceID, from)
+	resp.Changes = []plugin.Change{{Kind: plugin.ChangeCreate, Target: "instance replacing " + p.OldInstanceID,
+		Detail: fmt.Sprintf("type %s, subnet %s, groups %s, client token %s", p.InstanceType, p.SubnetID, strings.Join(p.SecurityGroupIDs, ","), p.ClientToken)}}
+	return nil
+}
+
+func (a *adapter) applyRebuild(ctx context.Context, req plugin.ApplyRequest[RebuildInput], resp *plugin.ApplyResponse[RebuildOutput]) error {
+	c, p, o, err := a.rebuildPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	req.Progress.Report("launching", 0, 0)
+	res, err := ec2.ApplyRebuild(ctx, c, p, append(o, ec2.WithLogger(req.Logger))...)
+	resp.Output.ClientToken = p.ClientToken
+	if res != nil {
+		resp.Output.RebuildResult = *res
+	}
+	return err
+}
+
+// --- harden
+
+func (a *adapter) hardenPlan(ctx context.Context, in HardenInput, call plugin.Call) (*ec2.Clients, *ec2.HardenPlan, error) {
+	if _, err := options(in.Common, ""); err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := ec2.PlanHarden(ctx, c, ec2.HardenInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, GroupIDs: in.GroupIDs,
+		Ports: in.Ports, AdminCIDRs: in.AdminCIDRs, InPlace: in.InPlace})
+	return c, p, err
+}
+
+func (a *adapter) planHarden(ctx context.Context, req plugin.PlanRequest[HardenInput], resp *plugin.PlanResponse) error {
+	_, p, err := a.hardenPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, g := range p.Groups {
+		open := make([]string, len(g.Open))
+		for i, r := range g.Open {
+			open[i] = r.String()
+		}
+		switch g.Action {
+		case ec2.HardenInPlace:
+			n++
+			resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: g.GroupID,
+				Detail: fmt.Sprintf("%s: authorize %d admin rule(s), then revoke %s", g.Name, len(g.Add), strings.Join(open, ", "))})
+		case ec2.HardenCopy:
+			n++
+			if g.CopyID == "" {
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.CopyName,
+					Detail: fmt.Sprintf("copy of shared %s (%s) without %s", g.GroupID, g.Name, strings.Join(open, ", "))})
+			}
+		}
+	}
+	for _, ifc := range p.Interfaces {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ifc.NetworkInterfaceID, Detail: "swap hardened copies in for " + strings.Join(ifc.Groups, ",")})
+	}
+	resp.Summary = fmt.Sprintf("harden %d of %d group(s) open to the world", n, len(p.Groups))
+	return nil
+}
+
+func (a *adapter) applyHarden(ctx context.Context, req plugin.ApplyRequest[HardenInput], resp *plugin.ApplyResponse[HardenOutput]) error {
+	c, p, err := a.hardenPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	res, err := ec2.ApplyHarden(ctx, c, p)
+	resp.Output.Plan = p
+	resp.Output.Hardened = []string{}
+	if res != nil {
+		resp.Output.HardenResult = *res
+		if h := res.Hardened(req.Input.GroupIDs); h != nil {
+			resp.Output.Hardened = h
+		}
+	}
+	return err
+}
+
+// --- alarms
+
+func (a *adapter) alarmsPlan(ctx context.Context, in AlarmsInput, call plugin.Call) (*ec2.Clients, *ec2.AlarmsPlan, error) {
+	if _, err := options(in.Common, ""); err != nil {
+		return nil, nil, err
+	}
+	c, err := a.client(ctx, in.Common)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := ec2.PlanAlarms(ctx, c, ec2.AlarmsInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, SNSTopicARN: in.SNSTopicARN, Thresholds: in.Thresholds})
+	return c, p, err
+}
+
+func (a *adapter) planAlarms(ctx context.Context, req plugin.PlanRequest[AlarmsInput], resp *plugin.PlanResponse) error {
+	_, p, err := a.alarmsPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	for _, al := range p.Alarms {
+		k := plugin.ChangeCreate
+		if al.Exists {
+			k = plugin.ChangeUpdate
+		}
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: k, Target: "alarm " + al.Name,
+			Detail: fmt.Sprintf("%s(%s) %s %g", al.Statistic, al.Metric, al.Comparison, al.Threshold)})
+	}
+	resp.Summary = fmt.Sprintf("put %d CloudWatch alarm(s) on %s", len(p.Alarms), p.InstanceID)
+	return nil
+}
+
+func (a *adapter) applyAlarms(ctx context.Context, req plugin.ApplyRequest[AlarmsInput], resp *plugin.ApplyResponse[AlarmsOutput]) error {
+	c, p, err := a.alarmsPlan(ctx, req.Input, req.Call)
+	if err != nil {
+		return err
+	}
+	resp.Output.Plan = p
+	return ec2.ApplyAlarms(ctx, c, p)
+}
