@@ -38,6 +38,15 @@
 // "Case Number: 17001234567-1" or "[17001234567]" in the subject, is the
 // CaseID; IncidentID derives the incident's identifier from it.
 //
+// Report.Role says which side of the activity the implicated resources were
+// on: RoleActor when they did it (every Trust & Safety notice; a GuardDuty
+// finding with resourceRole ACTOR), RoleTarget when they were probed,
+// attacked or infected (resourceRole TARGET: Recon:EC2/PortProbeUnprotectedPort,
+// an inbound SSHBruteForce, a Runtime Monitoring finding), "" when the
+// report does not say (X-ARF, ARF, logs and plain text are not classified
+// yet). Report.Severity is GuardDuty's severity with its label (low,
+// medium, high, critical).
+//
 // # Streaming and limits
 //
 // A forwarded log can be millions of lines. With WithEvidenceFunc each
@@ -57,5 +66,8 @@
 // # Replying
 //
 // DraftReply writes the answer to the provider from a Report and the
-// corrective actions taken.
+// corrective actions taken. For a target-role report it says that the
+// instance was the target of the activity, not its source, never that "the
+// reported activity has stopped", and the incident summary asks to check
+// whether the attack succeeded.
 package abuse

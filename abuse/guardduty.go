@@ -391,6 +391,13 @@ func gdReport(sink *reportSink, f *gdFinding, env gdEnvelope) (Report, error) {
 	if r.AccountID == "" {
 		r.AccountID = env.Account
 	}
+	switch strings.ToUpper(strings.TrimSpace(f.Service.ResourceRole)) {
+	case "ACTOR":
+		r.Role = RoleActor
+	case "TARGET":
+		r.Role = RoleTarget
+	}
+	r.Severity = gdSeverity(f.Severity)
 	r.Resources.Region = f.Region
 	if r.Resources.Region == "" {
 		r.Resources.Region = env.Region
@@ -544,6 +551,26 @@ func gdReport(sink *reportSink, f *gdFinding, env gdEnvelope) (Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// gdSeverity labels a GuardDuty severity on GuardDuty's scale: low
+// 1.0–3.9, medium 4.0–6.9, high 7.0–8.9, critical 9.0–10.0. A finding
+// without one (or out of range) gives the zero Severity.
+func gdSeverity(score float64) Severity {
+	var label string
+	switch {
+	case !(score >= 1 && score <= 10): // also NaN
+		return Severity{}
+	case score < 4:
+		label = "low"
+	case score < 7:
+		label = "medium"
+	case score < 9:
+		label = "high"
+	default:
+		label = "critical"
+	}
+	return Severity{Score: score, Label: label}
 }
 
 func gdOr(s, def string) string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -101,6 +102,8 @@ func TestParseGuardDutyFields(t *testing.T) {
 		Received:        time.Date(2026, 11, 2, 9, 14, 22, 511000000, time.UTC),
 		Activity:        "UnauthorizedAccess:EC2/SSHBruteForce",
 		EvidenceCount:   1,
+		Role:            RoleActor,
+		Severity:        Severity{Score: 2, Label: "low"},
 	}}
 	if d := cmp.Diff(want, reps, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
 		t.Errorf("report (-want +got):\n%s", d)
@@ -572,5 +575,51 @@ func TestParseGuardDutyStreamsMemory(t *testing.T) {
 	t.Logf("%d findings, %d MB of input; heap grew by at most %.1f MB", n, n*len(line)>>20, float64(grown)/(1<<20))
 	if grown > 6<<20 {
 		t.Errorf("heap grew by %d MB parsing a 12 MB stream: the input is being buffered", grown>>20)
+	}
+}
+
+// TestParseGuardDutyRoleSeverity: service.resourceRole gives Role (the
+// inbound brute force and the port probe: target; the outbound ones:
+// actor) and severity its label on GuardDuty's scale.
+func TestParseGuardDutyRoleSeverity(t *testing.T) {
+	type rs struct {
+		Type, Role string
+		Severity   Severity
+	}
+	tests := map[string][]rs{
+		"getfindings-sshbruteforce.json": {{"UnauthorizedAccess:EC2/SSHBruteForce", RoleActor, Severity{2, "low"}}},
+		"getfindings-probe-and-dos.json": {
+			{"Recon:EC2/PortProbeUnprotectedPort", RoleTarget, Severity{2, "low"}},
+			{"Backdoor:EC2/DenialOfService.Tcp", RoleActor, Severity{8, "high"}},
+		},
+		"eventbridge-stream.jsonl": {
+			{"UnauthorizedAccess:EC2/SSHBruteForce", RoleTarget, Severity{2, "low"}},
+			{"Backdoor:EC2/Spambot", RoleActor, Severity{5, "medium"}},
+		},
+	}
+	for name, want := range tests {
+		reps, err := ParseGuardDuty(context.Background(), bytes.NewReader(gdCase.read(t, name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []rs
+		for _, r := range reps {
+			got = append(got, rs{r.Activity, r.Role, r.Severity})
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s (-want +got):\n%s", name, d)
+		}
+	}
+	for _, tt := range []struct {
+		score float64
+		want  Severity
+	}{
+		{0, Severity{}}, {0.9, Severity{}}, {1, Severity{1, "low"}}, {3.9, Severity{3.9, "low"}}, {4, Severity{4, "medium"}},
+		{6.9, Severity{6.9, "medium"}}, {7, Severity{7, "high"}}, {8.9, Severity{8.9, "high"}}, {9, Severity{9, "critical"}},
+		{10, Severity{10, "critical"}}, {10.5, Severity{}}, {-3, Severity{}}, {math.NaN(), Severity{}},
+	} {
+		if got := gdSeverity(tt.score); got != tt.want {
+			t.Errorf("gdSeverity(%v) = %+v, want %+v", tt.score, got, tt.want)
+		}
 	}
 }

@@ -257,6 +257,7 @@ func tnsMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *opt
 	rep := n.finish()
 	rep.Source = SourceTrustAndSafety
 	rep.Provider = ProviderAWS
+	rep.Role = RoleActor // a notice is about abuse from the resources
 	return []Report{rep}, nil
 }
 

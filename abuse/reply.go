@@ -119,8 +119,10 @@ var ErrNoActions = errors.New("abuse: reply: no corrective actions to report")
 // evidence, and the steps that prevent a recurrence, as plain text to paste
 // into the reply and as a Markdown incident summary (which also lists open
 // items: a reported exposure no action closed, an instance terminated
-// without a recorded snapshot, …). Actions are listed in time order. The
-// output depends only on its arguments.
+// without a recorded snapshot, …). A report whose Role is RoleTarget is
+// answered as one about an instance that was attacked, not the attacker.
+// Actions are listed in time order. The output depends only on its
+// arguments.
 func DraftReply(r Report, actions []Action, opts ...ReplyOption) (Reply, error) {
 	var o replyOptions
 	for _, opt := range opts {
@@ -375,7 +377,12 @@ func (d *replyDraft) prevention() []string {
 // openItems are what the Markdown summary flags for the operator.
 func (d *replyDraft) openItems() []string {
 	var out []string
-	if !d.has(replyStopping...) {
+	switch {
+	case d.target() && d.r.Kind == KindMalware:
+		out = append(out, "Our instance was the target of malware: find how it got in and what else it changed (users, keys, persistence) before closing.")
+	case d.target():
+		out = append(out, "Our instance was the target: check whether the attack succeeded (logins accepted from the evidence addresses, new users, keys or processes) before closing.")
+	case !d.has(replyStopping...):
 		out = append(out, "No action records that the activity was stopped (process-stopped, instance-contained, instance-stopped or instance-terminated).")
 	}
 	if len(d.r.Resources.Exposures) > 0 && !d.has(StepRuleRevoked) {
@@ -446,6 +453,20 @@ func (d *replyDraft) text() string {
 		}
 	}
 	intro += ")."
+	if d.target() {
+		// The instance was probed or attacked: nothing of ours to stop,
+		// the question is whether the attack got in.
+		intro += " " + d.targetNote()
+		switch {
+		case d.has(replyStopping...):
+			intro += " We investigated and secured the instance. The actions we took are listed below."
+		default:
+			intro += " We investigated and took the actions listed below."
+		}
+		w("%s\n", intro)
+		d.textBody(w)
+		return b.String()
+	}
 	switch {
 	case d.has(replyStopping...) && (d.o.rootCause != "" || len(d.o.findings) > 0):
 		intro += " We investigated, found the cause and stopped the activity. The corrective actions we took are listed below."
@@ -455,7 +476,30 @@ func (d *replyDraft) text() string {
 		intro += " We investigated and took the corrective actions listed below."
 	}
 	w("%s\n", intro)
+	d.textBody(w)
+	return b.String()
+}
 
+// target reports whether the report names the resources as the target of
+// the activity rather than its source.
+func (d *replyDraft) target() bool { return d.r.Role == RoleTarget }
+
+// targetNote says, for a target-role report, which way the activity went.
+func (d *replyDraft) targetNote() string {
+	who := "The report names"
+	if d.r.Source == SourceGuardDuty {
+		who = "GuardDuty names"
+	}
+	if d.r.Kind == KindMalware {
+		// Runtime and malware findings name the instance the malware ran
+		// on as the TARGET: compromised, not reported attacking others.
+		return who + " our instance as the target of this activity: the instance was affected by it, not reported attacking others."
+	}
+	return who + " our instance as the target of this activity, not its source: it was probed or attacked from the remote addresses in the evidence."
+}
+
+// textBody writes the text after the introduction.
+func (d *replyDraft) textBody(w func(string, ...any)) {
 	if rows := d.resources(); len(rows) > 0 {
 		w("\nAffected resources:\n")
 		for _, row := range rows {
@@ -503,16 +547,17 @@ func (d *replyDraft) text() string {
 		}
 		w("\nThe cause has been removed; we kindly ask you to lift the mitigation applied to our instance (%s).\n", strings.Join(ms, "; "))
 	}
-	if d.has(replyStopping...) {
-		w("\nThe reported activity has stopped. ")
-	} else {
-		w("\n")
+	switch {
+	case d.target():
+		w("\nPlease let us know if you observe any activity originating from these resources.\n\nRegards,\n")
+	case d.has(replyStopping...):
+		w("\nThe reported activity has stopped. Please let us know if you observe any further activity from these resources.\n\nRegards,\n")
+	default:
+		w("\nPlease let us know if you observe any further activity from these resources.\n\nRegards,\n")
 	}
-	w("Please let us know if you observe any further activity from these resources.\n\nRegards,\n")
 	if s := strings.TrimSpace(d.o.signature); s != "" {
 		w("%s\n", s)
 	}
-	return b.String()
 }
 
 // replyCell makes s safe inside a Markdown table cell.
@@ -542,6 +587,15 @@ func (d *replyDraft) markdown() string {
 	row("Provider", d.r.Provider)
 	row("Kind", string(d.r.Kind))
 	row("Reported activity", d.r.Activity)
+	switch d.r.Role {
+	case RoleActor:
+		row("Role", "actor (the activity came from our resources)")
+	case RoleTarget:
+		row("Role", "target (our resources were on the receiving end: probed, attacked or infected, not the attacker)")
+	}
+	if sv := d.r.Severity; sv.Label != "" {
+		row("Severity", strconv.FormatFloat(sv.Score, 'f', -1, 64)+" ("+sv.Label+")")
+	}
 	if !d.r.AbuseTime.IsZero() {
 		row("Abuse time", replyTime(d.r.AbuseTime))
 	}

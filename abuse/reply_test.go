@@ -92,6 +92,7 @@ func TestDraftReplyGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstRound := replyWork32Actions()[1:5]
+	target := gdTargetReport(t)
 	tests := []struct {
 		name    string
 		report  Report
@@ -111,6 +112,12 @@ func TestDraftReplyGolden(t *testing.T) {
 			{Time: replyAt("2026-11-02T09:40:00Z"), Step: StepInstanceContained, Evidence: []string{"sg-0quarantine00000001 attached; sg-0123abcd4567ef890 detached"}},
 			{Time: replyAt("2026-11-02T09:41:30Z"), Step: StepSnapshot, Evidence: []string{"snap-0ffff000011112222 (vol-0abc, completed)"}},
 			{Time: replyAt("2026-11-02T09:58:00Z"), Step: StepCredentialsRotated},
+		}, nil},
+		// GuardDuty's resourceRole TARGET: the instance was brute-forced,
+		// it did not attack anyone.
+		{"guardduty-ssh-bruteforce-target", target, []Action{
+			{Time: replyAt("2026-11-04T06:50:00Z"), Step: StepRuleRevoked, Evidence: []string{"sg-0123abcd4567ef890: tcp/22 from 0.0.0.0/0"}},
+			{Time: replyAt("2026-11-04T06:55:00Z"), Step: "logins-reviewed", Summary: "Reviewed sshd logs: no login accepted from 192.0.2.201"},
 		}, nil},
 		{"terminated-without-snapshot", Report{Provider: ProviderAWS, Source: SourceTrustAndSafety, Kind: KindDDoS, CaseID: "17009999999",
 			Resources: Resources{InstanceIDs: []string{"i-0aaaaaaaaaaaaaaaa", "i-0bbbbbbbbbbbbbbbb"}, Region: "us-east-1"}},
@@ -231,5 +238,80 @@ func TestDraftReplyErrors(t *testing.T) {
 	}
 	if _, err := DraftReply(r, []Action{{Time: replyAt("2026-01-01T00:00:00Z"), Step: "custom-thing", Summary: "Did the custom thing"}}); err != nil {
 		t.Errorf("custom step with summary: %v", err)
+	}
+}
+
+// gdTargetReport is the inbound SSHBruteForce finding (resourceRole
+// TARGET) of the EventBridge sample.
+func gdTargetReport(t *testing.T) Report {
+	t.Helper()
+	data, err := os.ReadFile("testdata/guardduty/eventbridge-stream.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := ParseGuardDuty(context.Background(), strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reps[0]
+	if r.Role != RoleTarget || r.Activity != "UnauthorizedAccess:EC2/SSHBruteForce" {
+		t.Fatalf("sample's first finding: role %q activity %q, want an inbound SSHBruteForce", r.Role, r.Activity)
+	}
+	return r
+}
+
+// TestDraftReplyTarget: a reply about a target-role report says the
+// instance was attacked, not the attacker, and never that "the reported
+// activity has stopped"; the actor-role reply keeps its wording.
+func TestDraftReplyTarget(t *testing.T) {
+	acts := []Action{{Time: replyAt("2026-11-04T06:50:00Z"), Step: StepInstanceContained}}
+	target := gdTargetReport(t)
+	got, err := DraftReply(target, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GuardDuty names our instance as the target of this activity, not its source", "We investigated and secured the instance.", "any activity originating from these resources"} {
+		if !strings.Contains(got.Text, want) {
+			t.Errorf("target text lacks %q:\n%s", want, got.Text)
+		}
+	}
+	for _, not := range []string{"The reported activity has stopped", "stopped the activity"} {
+		if strings.Contains(got.Text, not) {
+			t.Errorf("target text says %q:\n%s", not, got.Text)
+		}
+	}
+	for _, want := range []string{"| Role | target (our resources were on the receiving end: probed, attacked or infected, not the attacker) |", "| Severity | 2 (low) |", "check whether the attack succeeded"} {
+		if !strings.Contains(got.Markdown, want) {
+			t.Errorf("target markdown lacks %q:\n%s", want, got.Markdown)
+		}
+	}
+	if strings.Contains(got.Markdown, "No action records that the activity was stopped") {
+		t.Errorf("target markdown asks to stop the activity:\n%s", got.Markdown)
+	}
+
+	// A malware finding on the instance (Runtime Monitoring names it
+	// TARGET): affected, not "probed or attacked".
+	mal := target
+	mal.Kind = KindMalware
+	got, err = DraftReply(mal, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got.Text, "the instance was affected by it, not reported attacking others") || strings.Contains(got.Text, "probed or attacked from") ||
+		!strings.Contains(got.Markdown, "target of malware: find how it got in") {
+		t.Errorf("malware target reply:\n%s\n%s", got.Text, got.Markdown)
+	}
+
+	actor := target
+	actor.Role = RoleActor
+	got, err = DraftReply(actor, acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got.Text, "The reported activity has stopped.") || strings.Contains(got.Text, "as the target") {
+		t.Errorf("actor text:\n%s", got.Text)
+	}
+	if !strings.Contains(got.Markdown, "| Role | actor (the activity came from our resources) |") {
+		t.Errorf("actor markdown:\n%s", got.Markdown)
 	}
 }

@@ -63,6 +63,36 @@ type Report struct {
 	// len(Evidence) when evidence was streamed or capped (see WithEvidenceFunc
 	// and WithMaxEvidence).
 	EvidenceCount int `json:"evidence_count,omitempty"`
+
+	// Role is the part the implicated resources played in the activity:
+	// RoleActor when they did it (scanned, attacked, sent spam: what a
+	// Trust & Safety notice is about), RoleTarget when they were on the
+	// receiving end (probed, brute-forced: GuardDuty's resourceRole TARGET,
+	// as in Recon:EC2/PortProbeUnprotectedPort or an inbound
+	// SSHBruteForce; Runtime Monitoring also names the instance malware
+	// ran on TARGET), "" when the report does not say. A target-role
+	// report calls for checking whether the attack succeeded, not for
+	// stopping an attack of ours; DraftReply words the reply accordingly.
+	Role string `json:"role,omitempty"`
+	// Severity is how serious the provider rates the report, when it says
+	// so (GuardDuty findings); zero otherwise.
+	Severity Severity `json:"severity,omitzero"`
+}
+
+// Roles of the implicated resources (Report.Role).
+const (
+	RoleActor  = "actor"  // the resources did it
+	RoleTarget = "target" // the resources were probed or attacked
+)
+
+// Severity is a provider's rating of a report: its number and the label
+// the provider's scale gives it.
+type Severity struct {
+	// Score is the provider's number: GuardDuty's severity, 1.0 to 10.0.
+	Score float64 `json:"score"`
+	// Label is "low", "medium", "high" or "critical" (GuardDuty: 1.0–3.9,
+	// 4.0–6.9, 7.0–8.9, 9.0–10.0).
+	Label string `json:"label"`
 }
 
 // Resources are the provider resources a report implicates.

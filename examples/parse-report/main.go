@@ -219,6 +219,15 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 	if r.Activity != "" {
 		p("activity", "%s", r.Activity)
 	}
+	switch r.Role {
+	case abuse.RoleActor:
+		p("role", "actor (the activity came from these resources)")
+	case abuse.RoleTarget:
+		p("role", "target (these resources were probed or attacked, not the attacker)")
+	}
+	if r.Severity.Label != "" {
+		p("severity", "%g (%s)", r.Severity.Score, r.Severity.Label)
+	}
 	if r.AccountID != "" || r.Resources.Region != "" {
 		p("account", "%s  region %s", orDash(r.AccountID), orDash(r.Resources.Region))
 	}

@@ -68,6 +68,7 @@ func TestSummary(t *testing.T) {
 		"trust-and-safety report (aws), kind portscan",
 		"case:        17001234567",
 		"activity:    Port Scanning",
+		"role:        actor (the activity came from these resources)",
 		"account:     123456789012  region ap-northeast-2",
 		"instances:   i-0123456789abcdef0",
 		"abuse time:  2023-04-27T14:46:47Z",
@@ -80,6 +81,23 @@ func TestSummary(t *testing.T) {
 		"exposure:    tcp port 3389 open to ::/0",
 		"mitigation:  block outbound tcp port 22",
 		"deadline:    2023-04-30T20:15:40Z (1d 8h left)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestSummaryTarget: a GuardDuty finding about an inbound brute force says
+// the instance was the target, with the finding's severity.
+func TestSummaryTarget(t *testing.T) {
+	out, errOut, code := runBin(t, nil, testdata+"guardduty/eventbridge-stream.jsonl")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"activity:    UnauthorizedAccess:EC2/SSHBruteForce\n  role:        target (these resources were probed or attacked, not the attacker)\n  severity:    2 (low)",
+		"activity:    Backdoor:EC2/Spambot\n  role:        actor (the activity came from these resources)\n  severity:    5 (medium)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
