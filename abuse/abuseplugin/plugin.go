@@ -137,25 +137,26 @@ func planParse(ctx context.Context, req plugin.PlanRequest[ParseInput], resp *pl
 	defer src.Close()
 	// A streamed parse that keeps no evidence: bounded memory whatever the
 	// input, and junk fails the plan rather than the apply.
-	var reps []abuse.Report
-	evidence := 0
+	var (
+		reports, evidence int
+		sources           []string
+		id                string
+	)
 	_, err = abuse.Parse(ctx, src, append(parseOptions(in, req.Logger),
 		abuse.WithEvidenceFunc(func(abuse.Evidence) error { evidence++; return nil }),
-		abuse.WithReportFunc(func(r abuse.Report) error { reps = append(reps, r); return nil }))...)
+		abuse.WithReportFunc(func(r abuse.Report) error {
+			if reports++; reports == 1 {
+				id = abuse.IncidentID(r)
+			}
+			if !slices.Contains(sources, string(r.Source)) {
+				sources = append(sources, string(r.Source))
+			}
+			return nil
+		}))...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.name, err)
 	}
-	var sources []string
-	for _, r := range reps {
-		if !slices.Contains(sources, string(r.Source)) {
-			sources = append(sources, string(r.Source))
-		}
-	}
-	id := ""
-	if len(reps) > 0 {
-		id = abuse.IncidentID(reps[0])
-	}
-	detail := fmt.Sprintf("%d bytes: %d report(s) [%s], %d evidence record(s)", src.size, len(reps), strings.Join(sources, ", "), evidence)
+	detail := fmt.Sprintf("%d bytes: %d report(s) [%s], %d evidence record(s)", src.size, reports, strings.Join(sources, ", "), evidence)
 	if id != "" {
 		detail += ", incident " + id
 	}

@@ -417,3 +417,31 @@ func TestReplyFiles(t *testing.T) {
 		t.Errorf("output_dir a file: err = %v", err)
 	}
 }
+
+// A link at a draft's name is never followed nor replaced, even with
+// overwrite: the draft could otherwise land wherever the link points.
+func TestReplyDoesNotFollowLinks(t *testing.T) {
+	ctx := context.Background()
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	target := filepath.Join(elsewhere, "authorized_keys")
+	if err := os.WriteFile(target, []byte("ssh-ed25519 AAAA ops\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "17001234567-reply.txt")); err != nil {
+		t.Fatal(err)
+	}
+	in := replyInput(t)
+	in.OutputDir, in.Overwrite = dir, true
+	if _, err := plugintest.Plan(ctx, NewPlugin()["reply"], in); !errors.Is(err, ErrExists) {
+		t.Errorf("plan: err = %v, want ErrExists", err)
+	}
+	if _, err := plugintest.Apply[ReplyOutput](ctx, NewPlugin()["reply"], in); !errors.Is(err, ErrExists) {
+		t.Errorf("apply: err = %v, want ErrExists", err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "ssh-ed25519 AAAA ops\n" {
+		t.Errorf("link target changed: %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d entries in the output dir, want the link alone", len(ents))
+	}
+}
