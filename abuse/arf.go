@@ -48,18 +48,9 @@ func ParseARF(ctx context.Context, r io.Reader, opts ...Option) ([]Report, error
 
 // arfReadMail reads one mail message within the options' limits.
 func arfReadMail(r io.Reader, o *options, formatName string) (*mailmsg.Message, error) {
-	m, err := mailmsg.Read(io.LimitReader(r, o.limits.MaxBytes+1), mailmsg.Limits{
-		MaxBytes:     o.limits.MaxBytes,
-		MaxLineBytes: o.limits.MaxLineBytes,
-		MaxParts:     o.limits.MaxParts,
-		MaxDepth:     o.limits.MaxDepth,
-	})
+	m, err := mailmsg.Read(io.LimitReader(r, o.limits.MaxBytes+1), mailLimits(o))
 	if err != nil {
-		var le *mailmsg.LimitError
-		if errors.As(err, &le) {
-			return nil, &ParseError{Format: formatName, Line: le.Line, Err: fmt.Errorf("more than %d %s: %w", le.Max, le.Limit, ErrTooLarge)}
-		}
-		return nil, &ParseError{Format: formatName, Err: err}
+		return nil, mailError(formatName, 0, err)
 	}
 	return m, nil
 }
