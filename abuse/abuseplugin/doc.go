@@ -7,6 +7,30 @@
 // ErrTooLarge, ErrNoActions) and ErrExists, so that errors.Is works on the
 // host for an error a plugin returned.
 //
+// A host offers the actions as the built-in plugin "abuse":
+//
+//	func main() {
+//		plugin.ServeIfPlugin(map[string]plugin.Actions{"abuse": abuseplugin.NewPlugin()})
+//		// … NewRunner with playbook.Builtin("abuse") …
+//	}
+//
+// and a playbook step refers to the parsed report by name:
+//
+//	- id: parse
+//	  plugin: abuse
+//	  action: parse
+//	  input: {path: ${{ inputs.notice }}}
+//	- id: reply
+//	  plugin: abuse
+//	  action: reply
+//	  if: steps.parse.incident_id
+//	  input:
+//	    report: ${{ steps.parse.reports[0] }}
+//	    actions: [{time: 2023-04-27T17:02:15Z, step: process-stopped}]
+//	    output_dir: /var/lib/abusekit/replies
+//
+// (testdata/reply.yaml is a complete one).
+//
 // # parse
 //
 // The input is exactly one of path (a file the plugin reads host-side:
