@@ -36,11 +36,7 @@ func parsePlain(ctx context.Context, r io.Reader, o *options) ([]Report, error) 
 	}
 	rep := n.finish()
 	rep.Source = SourcePlain
-	s := &reportSink{o: o, format: plainFormat}
-	if err := s.add(rep); err != nil {
-		return nil, err
-	}
-	return s.reports, nil
+	return oneReport(o, plainFormat, rep)
 }
 
 // ParseLog reads a bare evidence log (Source "firewall-log"): a forwarded
@@ -65,11 +61,7 @@ func parseLog(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 	}
 	rep := n.finish()
 	rep.Source = SourceFirewallLog
-	s := &reportSink{o: o, format: logFormat}
-	if err := s.add(rep); err != nil {
-		return nil, err
-	}
-	return s.reports, nil
+	return oneReport(o, logFormat, rep)
 }
 
 // logSniff recognises a log: at least three in ten of the non-blank lines

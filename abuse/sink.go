@@ -33,6 +33,16 @@ func (s *reportSink) add(r Report) error {
 	return nil
 }
 
+// oneReport is the result of a parser that reads one report from its
+// input: rep goes through a reportSink like any other.
+func oneReport(o *options, format string, rep Report) ([]Report, error) {
+	s := &reportSink{o: o, format: format}
+	if err := s.add(rep); err != nil {
+		return nil, err
+	}
+	return s.reports, nil
+}
+
 // addEvidence counts e in r and keeps it (up to maxEvidence), or streams it
 // to the caller's WithEvidenceFunc.
 func addEvidence(o *options, r *Report, e Evidence) error {

@@ -646,11 +646,7 @@ func parseTnsText(ctx context.Context, r io.Reader, o *options) ([]Report, error
 	rep := n.finish()
 	rep.Source = SourceTrustAndSafety
 	rep.Role = RoleActor
-	s := &reportSink{o: o, format: tnsFormat}
-	if err := s.add(rep); err != nil {
-		return nil, err
-	}
-	return s.reports, nil
+	return oneReport(o, tnsFormat, rep)
 }
 
 // tnsSniff recognises the pasted text of a notice.
