@@ -16,18 +16,19 @@
 //
 // and a playbook step refers to the parsed report by name:
 //
-//	- id: parse
-//	  plugin: abuse
-//	  action: parse
-//	  input: {path: ${{ inputs.notice }}}
-//	- id: reply
-//	  plugin: abuse
-//	  action: reply
-//	  if: steps.parse.incident_id
-//	  input:
-//	    report: ${{ steps.parse.reports[0] }}
-//	    actions: [{time: 2023-04-27T17:02:15Z, step: process-stopped}]
-//	    output_dir: /var/lib/abusekit/replies
+//	steps:
+//	  - id: parse
+//	    plugin: abuse
+//	    action: parse
+//	    input: {path: ${{ inputs.notice }}}
+//	  - id: reply
+//	    plugin: abuse
+//	    action: reply
+//	    if: steps.parse.incident_id
+//	    input:
+//	      report: ${{ steps.parse.reports[0] }}
+//	      actions: [{time: 2023-04-27T17:02:15Z, step: process-stopped}]
+//	      output_dir: /var/lib/abusekit/replies
 //
 // (testdata/reply.yaml is a complete one).
 //
