@@ -2,6 +2,7 @@ package ec2plugin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -185,11 +186,8 @@ type adapter struct {
 // client returns the clients for c's endpoint and region, loading the
 // default config chain the first time.
 func (a *adapter) client(ctx context.Context, c Common) (*ec2.Clients, error) {
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("%w: endpoint %q is not an http(s) URL", plugin.ErrInvalidInput, c.Endpoint)
-		}
+	if err := checkEndpoint(c.Endpoint); err != nil {
+		return nil, err
 	}
 	key := c.Endpoint + "|" + c.Region
 	a.mu.Lock()
@@ -222,6 +220,17 @@ func (a *adapter) client(ctx context.Context, c Common) (*ec2.Clients, error) {
 	cl := ec2.New(cfg)
 	a.clients[key] = cl
 	return cl, nil
+}
+
+func checkEndpoint(e string) error {
+	if e == "" {
+		return nil
+	}
+	u, err := url.Parse(e)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%w: endpoint %q is not an http(s) URL", plugin.ErrInvalidInput, e)
+	}
+	return nil
 }
 
 func incident(c Common, call plugin.Call) ec2.Incident {
@@ -349,10 +358,18 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 		}
 		sort.Strings(resp.Output.Groups)
 	}
-	if err == nil {
-		req.Progress.Report("contained", int64(len(p.Instances)), int64(len(p.Instances)))
+	if err != nil {
+		// A failed step has no output on the host: keep the record of
+		// what did change in the host's log.
+		if undo != nil {
+			if b, jerr := json.Marshal(undo); jerr == nil {
+				req.Logger.Error("contain failed part-way; undo record of what changed", "undo", string(b))
+			}
+		}
+		return err
 	}
-	return err
+	req.Progress.Report("contained", int64(len(p.Instances)), int64(len(p.Instances)))
+	return nil
 }
 
 func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
