@@ -20,7 +20,8 @@
 //	  - id: parse
 //	    plugin: abuse
 //	    action: parse
-//	    input: {path: ${{ inputs.notice }}}
+//	    input:
+//	      path: ${{ inputs.notice }}
 //	  - id: reply
 //	    plugin: abuse
 //	    action: reply
