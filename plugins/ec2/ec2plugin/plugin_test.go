@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ type world struct {
 	infected, neighbour string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	srv := ec2test.NewServer()
 	t.Cleanup(srv.Close)
@@ -48,7 +49,7 @@ func newWorld(t *testing.T) *world {
 
 // awsEnv is the environment the AWS chain needs to reach the emulator: test
 // credentials, its region, no instance metadata, and no shared files.
-func awsEnv(t *testing.T, srv *ec2test.Server) []string {
+func awsEnv(t testing.TB, srv *ec2test.Server) []string {
 	home := t.TempDir()
 	return []string{
 		"AWS_ACCESS_KEY_ID=" + ec2test.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ec2test.TestSecretAccessKey,
@@ -59,7 +60,7 @@ func awsEnv(t *testing.T, srv *ec2test.Server) []string {
 
 // setAWSEnv puts awsEnv into this process's environment for the in-process
 // tests (the endpoint comes from the input there).
-func setAWSEnv(t *testing.T, srv *ec2test.Server) {
+func setAWSEnv(t testing.TB, srv *ec2test.Server) {
 	for _, kv := range awsEnv(t, srv) {
 		k, v, _ := splitKV(kv)
 		t.Setenv(k, v)
@@ -387,5 +388,86 @@ func TestNoRegion(t *testing.T) {
 	_, err := plugintest.Plan(context.Background(), NewPlugin()["snapshot"], SnapshotInput{Common: Common{Endpoint: w.srv.URL}, InstanceID: w.infected})
 	if !errors.Is(err, plugin.ErrInvalidInput) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A retried or resumed step (same incident) creates nothing twice.
+func TestRetryCreatesNothingTwice(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	c := fast
+	c.Endpoint = w.srv.URL
+	first, err := plugintest.Apply[SnapshotOutput](ctx, NewPlugin()["snapshot"], SnapshotInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fresh plugin process would start with fresh clients.
+	second, err := plugintest.Apply[SnapshotOutput](ctx, NewPlugin()["snapshot"], SnapshotInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ec2.ApplySnapshot leaves StartTime zero for snapshots it reuses.
+	if d := cmp.Diff(first, second, cmpopts.IgnoreFields(ec2.VolumeSnapshot{}, "StartTime")); d != "" {
+		t.Errorf("second run differs:\n%s", d)
+	}
+	if n := len(w.srv.State().Snapshots); n != 2 {
+		t.Errorf("%d snapshots after two runs, want 2", n)
+	}
+	n := 0
+	for _, op := range w.srv.Operations() {
+		if op == "CreateSnapshots" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("CreateSnapshots called %d times", n)
+	}
+}
+
+// Inputs map straight onto the typed options: Auto Scaling standby and
+// alarm thresholds.
+func TestInputsMapOntoOptions(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	if err := w.srv.AddAutoScalingGroup("web-asg", nil, w.infected, w.neighbour); err != nil {
+		t.Fatal(err)
+	}
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	plan, err := plugintest.Plan(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, ASGMode: "standby"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := plan.Changes[len(plan.Changes)-1]; !strings.Contains(last.Detail, "standby from Auto Scaling group web-asg") {
+		t.Errorf("plan: %+v", plan)
+	}
+	if _, err := plugintest.Apply[ContainOutput](ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, ASGMode: "standby", Dwell: "0s"}); err != nil {
+		t.Fatal(err)
+	}
+	asg := w.srv.State().AutoScaling[0]
+	if asg.Instances[w.infected] != "Standby" || asg.Instances[w.neighbour] != "InService" {
+		t.Errorf("asg: %+v", asg)
+	}
+
+	th := ec2.Thresholds{NetworkOutBytes: 5e8, NetworkPacketsOut: 2e5, CPUPercent: 75, Period: 60, EvaluationPeriods: 3}
+	out, err := plugintest.Apply[AlarmsOutput](ctx, acts["alarms"], AlarmsInput{Common: c, InstanceID: w.neighbour, Thresholds: th})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, a := range w.srv.State().Alarms {
+		got[a.MetricName] = a.Threshold
+		if a.MetricName == "CPUUtilization" && (a.Period != 60 || a.EvaluationPeriods != 3) {
+			t.Errorf("cpu alarm: %+v", a)
+		}
+	}
+	want := map[string]float64{"NetworkOut": 5e8, "NetworkPacketsOut": 2e5, "CPUUtilization": 75}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s threshold %v, want %v (plan %+v)", k, got[k], v, out.Plan)
+		}
 	}
 }
