@@ -252,3 +252,70 @@ func TestReattachedTransport(t *testing.T) {
 		t.Errorf("infected %s", got)
 	}
 }
+
+// A run interrupted as the harden step starts, and run again with the same
+// journal and incident: contain and snapshot are not run again (their
+// outputs come from the journal and feed the later steps), the rest runs,
+// and the account holds one snapshot set and one hardened copy.
+func TestResumeAfterInterruption(t *testing.T) {
+	w := newWorld(t)
+	spec := builtin(t, w.srv)
+	pb, err := playbook.Load("testdata/incident.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	journal := t.TempDir()
+	inputs := map[string]any{"instance": w.infected, "admin_cidr": "198.51.100.0/24", "dwell": "0s", "poll": "10ms"}
+	run := func(ctx context.Context, onEvent func(playbook.Event)) (*playbook.Run, error) {
+		r, err := playbook.NewRunner(pb, playbook.Options{Incident: incidentID, Inputs: inputs, Plugins: []playbook.PluginSpec{spec},
+			JournalDir: journal, Approve: playbook.AutoApprove, OnEvent: onEvent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return r.Run(ctx)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := run(ctx, func(e playbook.Event) {
+		if e.Kind == playbook.EventStepStarted && e.Step == "harden" {
+			cancel()
+		}
+	}); err == nil {
+		t.Fatal("interrupted run succeeded")
+	}
+	if got := w.instance(t, w.infected).State; got != "running" {
+		t.Fatalf("infected %s after the interrupted run", got)
+	}
+
+	res, err := run(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed := map[string]bool{}
+	for _, s := range res.Steps {
+		resumed[s.ID] = s.Resumed
+	}
+	if d := cmp.Diff(map[string]bool{"contain": true, "snapshot": true, "harden": false, "alarms": false, "terminate": false}, resumed); d != "" {
+		t.Errorf("resumed steps (-want +got):\n%s", d)
+	}
+	creates := 0
+	for _, op := range w.srv.Operations() {
+		if op == "CreateSnapshots" {
+			creates++
+		}
+	}
+	st := w.srv.State()
+	copies := 0
+	for _, g := range st.SecurityGroups {
+		if strings.Contains(g.Name, "hardened") {
+			copies++
+		}
+	}
+	if creates != 1 || len(st.Snapshots) != 2 || copies != 1 {
+		t.Errorf("CreateSnapshots %d times, %d snapshots, %d hardened copies; want 1, 2, 1", creates, len(st.Snapshots), copies)
+	}
+	if got := w.instance(t, w.infected).State; got != "terminated" && got != "shutting-down" {
+		t.Errorf("infected %s", got)
+	}
+}
