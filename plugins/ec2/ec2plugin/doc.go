@@ -1,6 +1,6 @@
 // Package ec2plugin serves plugins/ec2 as abusekit plugin actions
 // (playbook/plugin): "contain", "snapshot", "terminate", "rebuild",
-// "harden" and "alarms". It only converts between JSON inputs and the typed
+// "harden" and "alarms", plus "undo", which reverses a contain. It only converts between JSON inputs and the typed
 // API: each action's Plan is the package's PlanX (read-only) rendered as
 // changes for the operator, and its Apply is PlanX then ApplyX, with the
 // plan (or its result) as output. The logic, and the safety, live in
@@ -58,6 +58,13 @@
 //     hardened (group_ids mapped to the groups now carrying their rules).
 //   - alarms: instance_id, sns_topic_arn, thresholds (ec2.Thresholds).
 //     Output: plan (the alarms put).
+//   - undo: undo, the contain step's record (${{ steps.contain.undo }});
+//     ec2.Undo puts each instance's groups, protection, Auto Scaling and
+//     target group membership back and removes the tags. Its plan is read
+//     from the record alone. Output: instances.
+//
+// A failed step has no output on the host; a contain that fails part-way
+// logs its undo record (what did change) at error level to the host's log.
 //
 // Inputs are decoded strictly; an unknown field, a malformed duration or
 // endpoint, or an unknown asg_mode is a plugin.ErrInvalidInput.

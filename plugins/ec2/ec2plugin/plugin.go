@@ -162,8 +162,21 @@ type AlarmsOutput struct {
 	Plan *ec2.AlarmsPlan `json:"plan"`
 }
 
+// UndoInput is the input of "undo": the undo record of a contain step,
+// usually ${{ steps.contain.undo }}. Its incident is the record's.
+type UndoInput struct {
+	Common
+	Undo *ec2.ContainUndo `json:"undo"`
+}
+
+// UndoOutput is the output of "undo": the instances put back.
+type UndoOutput struct {
+	Instances []string `json:"instances"`
+}
+
 // NewPlugin returns the actions "contain", "snapshot", "terminate",
-// "rebuild", "harden" and "alarms". The AWS clients are built in the plugin
+// "rebuild", "harden" and "alarms", and "undo", which reverses a contain
+// step from its undo record. The AWS clients are built in the plugin
 // process from config.LoadDefaultConfig and kept for the process's life,
 // one set per endpoint and region.
 func NewPlugin() plugin.Actions {
@@ -175,6 +188,7 @@ func NewPlugin() plugin.Actions {
 		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild),
 		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden),
 		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms),
+		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo),
 	}
 }
 
@@ -693,4 +707,66 @@ func (a *adapter) applyAlarms(ctx context.Context, req plugin.ApplyRequest[Alarm
 	}
 	resp.Output.Plan = p
 	return ec2.ApplyAlarms(ctx, c, p)
+}
+
+// --- undo
+
+func (in UndoInput) check() error {
+	if in.Undo == nil {
+		return fmt.Errorf("%w: undo (the contain step's undo record) is required", plugin.ErrInvalidInput)
+	}
+	return nil
+}
+
+// planUndo lists what the record says would be restored; it reads nothing.
+func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput], resp *plugin.PlanResponse) error {
+	if err := req.Input.check(); err != nil {
+		return err
+	}
+	if _, err := options(req.Input.Common, ""); err != nil {
+		return err
+	}
+	for _, iu := range req.Input.Undo.Instances {
+		var d []string
+		for _, e := range iu.Interfaces {
+			d = append(d, e.NetworkInterfaceID+" back to "+strings.Join(e.Groups, ","))
+		}
+		if iu.TerminationProtectionWas != nil || iu.StopProtectionWas != nil {
+			d = append(d, "protection as it was")
+		}
+		if iu.AutoScalingGroup != "" {
+			d = append(d, "back into Auto Scaling group "+iu.AutoScalingGroup)
+		}
+		if len(iu.TargetGroups) > 0 {
+			d = append(d, fmt.Sprintf("re-register in %d target group(s)", len(iu.TargetGroups)))
+		}
+		if len(iu.TagsAdded) > 0 {
+			d = append(d, fmt.Sprintf("remove %d tag(s)", len(iu.TagsAdded)))
+		}
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: iu.InstanceID, Detail: strings.Join(d, "; ")})
+	}
+	resp.Summary = fmt.Sprintf("release %d instance(s) of incident %s from containment (quarantine groups stay)", len(req.Input.Undo.Instances), req.Input.Undo.Incident.ID)
+	return nil
+}
+
+func (a *adapter) applyUndo(ctx context.Context, req plugin.ApplyRequest[UndoInput], resp *plugin.ApplyResponse[UndoOutput]) error {
+	if err := req.Input.check(); err != nil {
+		return err
+	}
+	o, err := options(req.Input.Common, "")
+	if err != nil {
+		return err
+	}
+	c, err := a.client(ctx, req.Input.Common)
+	if err != nil {
+		return err
+	}
+	if err := ec2.Undo(ctx, c, req.Input.Undo, append(o, ec2.WithLogger(req.Logger))...); err != nil {
+		return err
+	}
+	resp.Output.Instances = []string{}
+	for _, iu := range req.Input.Undo.Instances {
+		resp.Output.Instances = append(resp.Output.Instances, iu.InstanceID)
+	}
+	return nil
 }

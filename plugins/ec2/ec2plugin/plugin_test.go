@@ -471,3 +471,44 @@ func TestInputsMapOntoOptions(t *testing.T) {
 		}
 	}
 }
+
+// undo puts a contained instance back as it was, from the contain step's
+// record.
+func TestUndoAction(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	if err := w.srv.AddAutoScalingGroup("web-asg", nil, w.infected, w.neighbour); err != nil {
+		t.Fatal(err)
+	}
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	before := w.instance(t, w.infected)
+	contained, err := plugintest.Apply[ContainOutput](ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, ASGMode: "standby", Dwell: "0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: c}); !errors.Is(err, plugin.ErrInvalidInput) {
+		t.Errorf("undo without a record: %v", err)
+	}
+	w.srv.ResetCalls()
+	plan, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: Common{Endpoint: w.srv.URL}, Undo: contained.Undo})
+	if err != nil || len(plan.Changes) != 1 || !strings.Contains(plan.Changes[0].Detail, "back to "+w.openSG) || !strings.Contains(plan.Changes[0].Detail, "web-asg") {
+		t.Fatalf("undo plan: %+v %v", plan, err)
+	}
+	if ops := w.srv.Operations(); len(ops) != 0 {
+		t.Errorf("undo plan called %v", ops)
+	}
+	out, err := plugintest.Apply[UndoOutput](ctx, acts["undo"], UndoInput{Common: Common{Endpoint: w.srv.URL}, Undo: contained.Undo})
+	if err != nil || len(out.Instances) != 1 {
+		t.Fatalf("undo: %+v %v", out, err)
+	}
+	after := w.instance(t, w.infected)
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("instance after undo (-before +after):\n%s", d)
+	}
+	if st := w.srv.State().AutoScaling[0].Instances[w.infected]; st != "InService" {
+		t.Errorf("asg state %s", st)
+	}
+}
