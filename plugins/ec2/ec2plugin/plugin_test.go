@@ -512,3 +512,17 @@ func TestUndoAction(t *testing.T) {
 		t.Errorf("asg state %s", st)
 	}
 }
+
+// Every ec2 sentinel has its code, also wrapped as the package wraps it.
+func TestSentinelsRegistered(t *testing.T) {
+	for code, err := range map[string]error{
+		"ec2.not_found": ec2.ErrNotFound, "ec2.snapshots_incomplete": ec2.ErrSnapshotsIncomplete,
+		"ec2.snapshot_failed": ec2.ErrSnapshotFailed, "ec2.timeout": ec2.ErrTimeout,
+		"ec2.invalid_input": ec2.ErrInvalidInput, "ec2.missing_client": ec2.ErrMissingClient,
+		"ec2.unhealthy": ec2.ErrUnhealthy, "ec2.asg_min_size": ec2.ErrASGMinSize,
+	} {
+		if got := plugin.ErrorCode(&ec2.StepError{Step: "x", Err: err}); got != code {
+			t.Errorf("%v: code %q, want %q", err, got, code)
+		}
+	}
+}
