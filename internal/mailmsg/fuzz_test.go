@@ -89,3 +89,33 @@ func FuzzReadStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadStreamParts: whatever the input, a streamed attachment reads to
+// its end, Rest reads the rest, and both stay within the limits.
+func FuzzReadStreamParts(f *testing.F) {
+	seedFiles(f)
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhi\n--b\nContent-Disposition: attachment\nContent-Transfer-Encoding: base64\n\n" + strings.Repeat("YWJjZGVm\n", 60) + "--b\nContent-Type: message/rfc822\n\nSubject: x\n\ny\n--b--\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l := Limits{MaxBytes: 1 << 20, MaxLineBytes: 4 << 10, MaxParts: 50, MaxDepth: 5}
+		s, err := ReadStreamParts(strings.NewReader(string(b)), l, 256)
+		if err != nil {
+			return
+		}
+		if s.Body != nil {
+			n, _ := io.Copy(io.Discard, s.Body)
+			if n > 8<<20 {
+				t.Fatalf("%d bytes decoded from %d", n, len(b))
+			}
+			if s.Part != s.Message.Parts[len(s.Message.Parts)-1] {
+				t.Fatal("streamed part is not the last part read")
+			}
+		}
+		if err := s.Rest(); err != nil {
+			return
+		}
+		_ = s.Message.Text()
+		if len(s.Message.Parts) > l.MaxParts {
+			t.Fatalf("%d parts, limit %d", len(s.Message.Parts), l.MaxParts)
+		}
+	})
+}
