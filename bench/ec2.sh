@@ -5,7 +5,7 @@
 #
 # Issue #5: within 1.2x the rate-limit floor, with 0 throttling failures.
 # The emulator's token buckets keep EC2's documented sizes (non-mutating
-# 100, mutating 200, resource-intensive 50); their refill rates (20, 5, 5
+# 100, mutating 50, resource-intensive 50); their refill rates (20, 5, 5
 # per second) are multiplied by REFILL (default 5) so a run takes ~80 s
 # instead of ~6 minutes (REFILL=1 is EC2's real rates; higher REFILL
 # makes the run CPU-bound on a loaded 2-core box, which measures the box). The floor is computed from the request trace:

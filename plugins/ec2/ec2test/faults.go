@@ -73,15 +73,16 @@ const ResourcePrefix = "resource:"
 
 // DefaultRateLimits returns buckets shaped like the documented Amazon EC2
 // request-rate limits (bucket size, refill per second): non-mutating
-// 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 200/5,
-// resource-intensive 50/5; the other services get 100/20. Resource
+// 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 50/5,
+// resource-intensive 50/5; the other services get 100/20. Each action
+// draws on a bucket of its own, as EC2 evaluates each API individually. Resource
 // (instance) tokens: RunInstances 1000/2, TerminateInstances 1000/20,
 // StopInstances 1000/20, StartInstances 1000/2.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		CategoryNonMutating:                   {Size: 100, Refill: 20},
 		CategoryUnfiltered:                    {Size: 50, Refill: 10},
-		CategoryMutating:                      {Size: 200, Refill: 5},
+		CategoryMutating:                      {Size: 50, Refill: 5},
 		CategoryResourceHeavy:                 {Size: 50, Refill: 5},
 		CategoryOther:                         {Size: 100, Refill: 20},
 		ResourcePrefix + "RunInstances":       {Size: 1000, Refill: 2},
@@ -101,10 +102,15 @@ func (l RateLimits) Scaled(f float64) RateLimits {
 	return out
 }
 
+// resourceHeavy are the actions EC2 documents as resource-intensive.
+// Instance launches and stops are metered by the resource buckets
+// (ResourcePrefix) on top of their mutating request bucket.
 var resourceHeavy = map[string]bool{
-	"RunInstances": true, "StartInstances": true, "StopInstances": true, "TerminateInstances": true,
-	"CreateSnapshot": true, "CreateSnapshots": true, "CreateImage": true, "RegisterImage": true,
-	"CreateVolume": true, "AttachVolume": true, "DetachVolume": true,
+	"AuthorizeSecurityGroupEgress": true, "AuthorizeSecurityGroupIngress": true,
+	"RevokeSecurityGroupEgress": true, "RevokeSecurityGroupIngress": true,
+	"CreateKeyPair": true, "AcceptVpcPeeringConnection": true, "CreateVpcPeeringConnection": true,
+	"DeleteVpcPeeringConnection": true, "RejectVpcPeeringConnection": true,
+	"CancelSpotFleetRequests": true, "RequestSpotFleet": true,
 }
 
 // Category returns the rate-limit category of an action. unfiltered
