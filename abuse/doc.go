@@ -54,8 +54,10 @@
 // EvidenceCount; with WithReportFunc each report goes to the caller when
 // complete (an mbox message by message). A single-part mail streams its
 // body, so a notice with a 1,000,000-line forwarded log parses in a few
-// megabytes of memory. Without WithEvidenceFunc, a report keeps at most
-// WithMaxEvidence records.
+// megabytes of memory; so does a Trust & Safety notice whose log is a text
+// attachment larger than 64 KiB (recognised from the parts before it; other
+// multipart mails are read whole, within Limits). Without
+// WithEvidenceFunc, a report keeps at most WithMaxEvidence records.
 //
 // Parsers never panic on bad input and never buffer without bound: Limits
 // caps the input's size, line length, MIME parts, nesting and reports, and

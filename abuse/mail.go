@@ -57,7 +57,7 @@ func parseMailReader(ctx context.Context, r io.Reader, o *options) ([]Report, er
 // parseMailStream); others are read whole within the limits. base is the
 // line of the input before the mail, for errors.
 func mailReports(ctx context.Context, r io.Reader, o *options, format string, base int) ([]Report, error) {
-	m, stream, err := mailmsg.ReadStream(r, mailLimits(o), sniffBytes)
+	st, err := mailmsg.ReadStreamParts(r, mailLimits(o), sniffBytes)
 	if err != nil {
 		var le *mailmsg.LimitError
 		var pe *ParseError
@@ -66,10 +66,59 @@ func mailReports(ctx context.Context, r io.Reader, o *options, format string, ba
 		}
 		return nil, mailError(format, base, err)
 	}
-	if stream != nil {
-		return parseMailStream(ctx, m, stream, o)
+	switch {
+	case st.Body == nil:
+		return parseMailMessage(ctx, st.Message, o)
+	case st.Attachment:
+		return parseMailAttachmentStream(ctx, st, o, format, base)
+	}
+	return parseMailStream(ctx, st.Message, st.Body, o)
+}
+
+// parseMailAttachmentStream reads a multipart mail whose large text
+// attachment streams (st.Body; the parts before it are in st.Message): a
+// Trust & Safety notice, recognised from the parts before the attachment,
+// scans the attachment as it streams, so that a log of any size takes
+// bounded memory; any other mail is read whole first and goes the way of
+// parseMailMessage.
+func parseMailAttachmentStream(ctx context.Context, st *mailmsg.Stream, o *options, format string, base int) ([]Report, error) {
+	m := st.Message
+	for _, f := range mailFormats {
+		if f.match(m) {
+			if f.name == tnsFormat {
+				return tnsMailStream(ctx, st, o)
+			}
+			break
+		}
+	}
+	whole, err := io.ReadAll(st.Body)
+	if err != nil && !errors.Is(err, mailmsg.ErrBrokenEncoding) {
+		return nil, mailError(format, base, err)
+	}
+	if err != nil {
+		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", err.Error())
+	}
+	st.Part.Body, st.Part.Truncated = whole, false
+	if err := st.Rest(); err != nil {
+		return nil, mailError(format, base, err)
 	}
 	return parseMailMessage(ctx, m, o)
+}
+
+// brokenAsEOF ends a streamed attachment where its encoding breaks, keeping
+// what decoded before, as a mail read whole does.
+type brokenAsEOF struct {
+	r io.Reader
+	o *options
+}
+
+func (b brokenAsEOF) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && errors.Is(err, mailmsg.ErrBrokenEncoding) {
+		b.o.logger.Debug("mail degraded", "note", err.Error())
+		err = io.EOF
+	}
+	return n, err
 }
 
 // parseMailStream reads a single-part text/plain mail whose body streams
@@ -180,6 +229,13 @@ func plainMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *o
 // body text (text, or the message's Text when nil), then the evidence in
 // text attachments and forwarded messages.
 func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader) error {
+	return readMailStreamInto(ctx, n, m, text, nil)
+}
+
+// readMailStreamInto is readMailInto for a message whose text attachment
+// st.Part streams (st nil: none): it is scanned from st.Body, then the
+// parts after it are read (st.Rest) and fed in turn.
+func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader, st *mailmsg.Stream) error {
 	n.rep.Reporter = m.From()
 	n.rep.Subject = m.Subject()
 	if d := m.Date(); !d.IsZero() {
@@ -195,11 +251,21 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 	if err := n.read(ctx, text); err != nil {
 		return err
 	}
-	for _, p := range m.Parts {
-		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
-			continue
+	if err := n.scanAttachments(ctx, m.Parts, st); err != nil {
+		return err
+	}
+	if st != nil {
+		before := len(m.Parts)
+		if err := st.Rest(); err != nil {
+			return parseErr(n.format, 0, err)
 		}
-		if err := n.scan(ctx, bytes.NewReader(p.Body), n.lineBase); err != nil {
+		later := m.Parts[before:]
+		if t := (&mailmsg.Message{Parts: later}).Text(); t != "" {
+			if err := n.read(ctx, strings.NewReader(t)); err != nil {
+				return err
+			}
+		}
+		if err := n.scanAttachments(ctx, later, nil); err != nil {
 			return err
 		}
 	}
@@ -220,6 +286,24 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
 			n.rep.AccountID = mm[1]
+		}
+	}
+	return nil
+}
+
+// scanAttachments scans the text attachments among parts for evidence,
+// st.Part from st.Body.
+func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Part, st *mailmsg.Stream) error {
+	for _, p := range parts {
+		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
+			continue
+		}
+		var r io.Reader = bytes.NewReader(p.Body)
+		if st != nil && p == st.Part {
+			r = brokenAsEOF{st.Body, n.o}
+		}
+		if err := n.scan(ctx, r, n.lineBase); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -249,9 +333,19 @@ func tnsMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report
 // tnsMailRead reads a notice from its mail, its text streaming from text
 // (nil: the message's Text).
 func tnsMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options) ([]Report, error) {
+	return tnsMailFrom(ctx, m, text, nil, o)
+}
+
+// tnsMailStream reads a notice whose text attachment streams (see
+// parseMailAttachmentStream).
+func tnsMailStream(ctx context.Context, st *mailmsg.Stream, o *options) ([]Report, error) {
+	return tnsMailFrom(ctx, st.Message, nil, st, o)
+}
+
+func tnsMailFrom(ctx context.Context, m *mailmsg.Message, text io.Reader, st *mailmsg.Stream, o *options) ([]Report, error) {
 	n := newNoticeReader(o, tnsFormat)
 	n.recognized = true
-	if err := readMailInto(ctx, n, m, text); err != nil {
+	if err := readMailStreamInto(ctx, n, m, text, st); err != nil {
 		return nil, err
 	}
 	rep := n.finish()

@@ -3,13 +3,18 @@ package abuse
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/abusekit/abusekit/internal/mailmsg"
+	"github.com/google/go-cmp/cmp"
 )
 
 func readSample(t testing.TB, p string) []byte {
@@ -318,5 +323,121 @@ func TestParseMboxSkipsBrokenMessage(t *testing.T) {
 	var pe *ParseError
 	if !errors.As(err, &pe) || pe.Format != "mail" || !strings.Contains(err.Error(), "unreadable mail header") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// attachedLogMail is a Trust & Safety notice (or, with from, another mail)
+// whose log of n lines is a text attachment in the given transfer
+// encoding, followed by an inline text part and a forwarded message.
+func attachedLogMail(from, cte string, n int) string {
+	var log strings.Builder
+	for i := range n {
+		fmt.Fprintf(&log, "13.125.40.201  192.0.%d.%d  %d  Thu Apr 27 14:46:47 2023\n", i/250%250, i%250, 1+i%1000)
+	}
+	body := log.String()
+	switch cte {
+	case "base64":
+		enc := base64.StdEncoding.EncodeToString([]byte(body))
+		var b strings.Builder
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\n")
+			enc = enc[76:]
+		}
+		body = b.String() + enc + "\n"
+	case "quoted-printable":
+		body = strings.ReplaceAll(body, "  ", " =20")
+	}
+	hdr := ""
+	if cte != "" {
+		hdr = "Content-Transfer-Encoding: " + cte + "\n"
+	}
+	return "From: " + from + "\nTo: admin@example.com\nSubject: Your EC2 Abuse Report [17007778889]\nDate: Sat, 06 May 2023 04:00:00 +0000\n" +
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"mix\"\n\n" +
+		"--mix\nContent-Type: text/plain\n\nHello,\n\nEC2 Instance Id: i-0d0d0d0d0d0d0d0d0\n\nactivity which resembles Port Scanning. The log is attached.\n" +
+		"--mix\nContent-Type: text/plain; name=\"scan.log\"\nContent-Disposition: attachment; filename=\"scan.log\"\n" + hdr + "\n" + body +
+		"--mix\nContent-Type: text/plain\n\nRequired Actions: investigate root cause\n" +
+		"--mix\nContent-Type: message/rfc822\n\nFrom: honeypot@example.net\nSubject: scan\n\n13.125.40.201  192.0.2.99  23  Thu Apr 27 14:50:00 2023\n" +
+		"--mix--\n"
+}
+
+// TestParseMailAttachmentStreamsLikeWhole: a mail whose large text
+// attachment streams gives the reports the mail read whole gives.
+func TestParseMailAttachmentStreamsLikeWhole(t *testing.T) {
+	for _, tc := range []struct{ name, from, cte string }{
+		{"notice 8bit", `"AWS Trust & Safety" <ec2-abuse@amazon.com>`, ""},
+		{"notice quoted-printable", `"AWS Trust & Safety" <ec2-abuse@amazon.com>`, "quoted-printable"},
+		{"notice base64", `"AWS Trust & Safety" <ec2-abuse@amazon.com>`, "base64"},
+		{"plain mail base64", "noc@isp.example", "base64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mail := attachedLogMail(tc.from, tc.cte, 5000) // ~270 KB: past the 64 KiB preview
+			o := buildOptions(nil)
+			m, err := mailmsg.Read(strings.NewReader(mail), mailLimits(&o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := parseMailMessage(context.Background(), m, &o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				fillReport(&want[i])
+			}
+			got, err := ParseMail(context.Background(), strings.NewReader(mail))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+				t.Errorf("streamed differs from whole (-whole +streamed):\n%s", d)
+			}
+			if strings.Contains(tc.from, "ec2-abuse") && (len(got) != 1 || got[0].EvidenceCount != 5001 || len(got[0].RequiredActions) != 1) {
+				t.Errorf("%d reports; %+v", len(got), got)
+			}
+		})
+	}
+}
+
+// TestParseMailAttachmentStreams: the log attached to a notice is read as
+// it arrives: the first record reaches the caller before the rest of the
+// mail is written (a parser that read the mail whole would wait forever).
+func TestParseMailAttachmentStreams(t *testing.T) {
+	mail := attachedLogMail(`"AWS Trust & Safety" <ec2-abuse@amazon.com>`, "base64", 1)
+	i := strings.Index(mail, "--mix\nContent-Type: text/plain\n\nRequired")
+	head, tail := mail[:i], mail[i:]
+	head = strings.Replace(head, "Content-Transfer-Encoding: base64\n", "", 1)
+	head = head[:strings.Index(head, "filename=\"scan.log\"\n")+len("filename=\"scan.log\"\n")+1]
+	pr, pw := io.Pipe()
+	first := make(chan struct{})
+	const lines = 50000
+	go func() {
+		defer pw.Close()
+		io.WriteString(pw, head+"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n")
+		io.WriteString(pw, strings.Repeat("filler line that is not evidence\n", 3000)) // past the preview
+		select {
+		case <-first:
+		case <-time.After(20 * time.Second):
+			return // the parser never got to the first record
+		}
+		for i := 1; i < lines; i++ {
+			fmt.Fprintf(pw, "13.125.40.201  192.0.2.%d  %d  Thu Apr 27 14:46:47 2023\n", i%250, 1+i%1000)
+		}
+		io.WriteString(pw, tail)
+	}()
+	n := 0
+	var got Report
+	_, err := Parse(context.Background(), pr,
+		WithEvidenceFunc(func(Evidence) error {
+			if n++; n == 1 {
+				close(first)
+			}
+			return nil
+		}),
+		WithReportFunc(func(r Report) error { got = r; return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The forwarded message after the attachment adds one record.
+	if n != lines+1 || got.EvidenceCount != lines+1 || got.CaseID != "17007778889" || got.Source != SourceTrustAndSafety || len(got.RequiredActions) != 1 {
+		t.Errorf("records %d, report %d records, case %q source %q required %v", n, got.EvidenceCount, got.CaseID, got.Source, got.RequiredActions)
 	}
 }

@@ -150,6 +150,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 	case !utf8ish:
 		rd.note(m, "unknown charset %q: body kept as it is", params["charset"])
 	}
+	body = &encodingErrReader{r: body, g: rd.g}
 	br := bufio.NewReaderSize(body, head)
 	peek, err := br.Peek(head)
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) && rd.g.err == nil {
@@ -220,6 +221,27 @@ func (rd *reader) mixedStream(m *Message, body io.Reader, boundary string, head 
 		return err
 	}
 	return s, nil
+}
+
+// ErrBrokenEncoding is wrapped by the error of a stream (ReadStream,
+// ReadStreamParts) whose transfer encoding or charset turned out broken
+// while the input itself read fine: what was decoded before it is good, as
+// Read keeps it.
+var ErrBrokenEncoding = errors.New("mailmsg: broken encoding")
+
+// encodingErrReader marks the errors of a decoding chain that did not come
+// from the input (the guard) as ErrBrokenEncoding.
+type encodingErrReader struct {
+	r io.Reader
+	g *guardReader
+}
+
+func (e *encodingErrReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.g.err == nil {
+		err = fmt.Errorf("%w: %w", ErrBrokenEncoding, err)
+	}
+	return n, err
 }
 
 // isAttachment reports whether a part's Content-Disposition is attachment.
