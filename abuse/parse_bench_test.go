@@ -54,3 +54,9 @@ func BenchmarkParseNoticeWithLog(b *testing.B) {
 	in := append([]byte(head+"---Beginning of forwarded report(s)---\n\n"), forwardedLog(100000)...)
 	benchParse(b, in)
 }
+
+// BenchmarkParseNoticeLogAttachment: a Trust & Safety notice with the
+// same log as a base64 text attachment (streamed, not read whole).
+func BenchmarkParseNoticeLogAttachment(b *testing.B) {
+	benchParse(b, []byte(attachedLogMail(`"AWS Trust & Safety" <ec2-abuse@amazon.com>`, "base64", 100000)))
+}
