@@ -53,87 +53,23 @@ func (st *state) lookupVolume(id string) (*volume, error) {
 }
 
 func (st *state) describeVolumes(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
 	ids := q.strs("VolumeId")
-	max, err := maxResults(q, 5, 500)
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter volumeSet cannot be used with the parameter maxResults")
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	var cand []*volume
-	if len(ids) > 0 {
-		var missing []string
-		for _, id := range ids {
-			v, err := st.lookupVolume(id)
-			if err != nil {
-				if asAPIError(err).code == "InvalidVolumeID.Malformed" {
-					return nil, err
-				}
-				missing = append(missing, id)
-				continue
-			}
-			cand = append(cand, v)
-		}
-		if len(missing) > 0 {
-			return nil, errf("InvalidVolume.NotFound", "The volume '%s' does not exist.", strings.Join(missing, "', '"))
-		}
-	} else {
-		for _, v := range st.volumes.all() {
-			if st.visible(v.visibleAt) {
-				cand = append(cand, v)
-			}
-		}
-	}
-	var hits []xVolume
-	for _, v := range cand {
-		ok, err := st.match(filters, v.id, func(name string) ([]string, bool) {
-			switch name {
-			case "volume-id":
-				return one(v.id), true
-			case "status":
-				return one(v.state), true
-			case "availability-zone":
-				return one(v.az), true
-			case "volume-type":
-				return one(v.volType), true
-			case "size":
-				return one(strconv.Itoa(int(v.size))), true
-			case "snapshot-id":
-				return one(v.snapshotID), true
-			case "encrypted":
-				return one(strconv.FormatBool(v.encrypted)), true
-			case "attachment.instance-id", "attachment.device", "attachment.status", "attachment.delete-on-termination":
-				if v.attach == nil {
-					return nil, true
-				}
-				switch name {
-				case "attachment.instance-id":
-					return one(v.attach.instanceID), true
-				case "attachment.device":
-					return one(v.attach.device), true
-				case "attachment.status":
-					return one(v.attach.state), true
-				}
-				return one(strconv.FormatBool(v.attach.deleteOnTerm)), true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xVolume(v))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	hits, next, err := describe(st, q, describeSpec[*volume, xVolume]{
+		lo: 5, hi: 500, named: len(ids) > 0, namedParam: "volumeSet",
+		lookup: func() ([]*volume, error) {
+			return lookupAllOrMissing(ids, st.lookupVolume,
+				func(code string) bool { return code != "InvalidVolumeID.Malformed" },
+				func(list string) error {
+					return errf("InvalidVolume.NotFound", "The volume '%s' does not exist.", list)
+				})
+		},
+		all: func() []*volume {
+			return visibleOf(st.volumes.all(), func(v *volume) bool { return st.visible(v.visibleAt) })
+		},
+		id:   func(v *volume) string { return v.id },
+		attr: st.volumeAttr,
+		item: st.xVolume,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +77,43 @@ func (st *state) describeVolumes(q *qnode) (any, error) {
 		Volumes   items[xVolume] `xml:"volumeSet"`
 		NextToken string         `xml:"nextToken,omitempty"`
 	}
-	return out{Volumes: items[xVolume]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Volumes: items[xVolume]{Item: hits}, NextToken: next}, nil
+}
+
+// volumeAttr returns a volume's values for the DescribeVolumes filters.
+func (st *state) volumeAttr(v *volume) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "volume-id":
+			return one(v.id), true
+		case "status":
+			return one(v.state), true
+		case "availability-zone":
+			return one(v.az), true
+		case "volume-type":
+			return one(v.volType), true
+		case "size":
+			return one(strconv.Itoa(int(v.size))), true
+		case "snapshot-id":
+			return one(v.snapshotID), true
+		case "encrypted":
+			return one(strconv.FormatBool(v.encrypted)), true
+		case "attachment.instance-id", "attachment.device", "attachment.status", "attachment.delete-on-termination":
+			if v.attach == nil {
+				return nil, true
+			}
+			switch name {
+			case "attachment.instance-id":
+				return one(v.attach.instanceID), true
+			case "attachment.device":
+				return one(v.attach.device), true
+			case "attachment.status":
+				return one(v.attach.state), true
+			}
+			return one(strconv.FormatBool(v.attach.deleteOnTerm)), true
+		}
+		return nil, false
+	}
 }
 
 // --- snapshots ---
@@ -333,98 +305,28 @@ func (st *state) lookupSnapshot(id string) (*snapshot, error) {
 }
 
 func (st *state) describeSnapshots(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	ids := q.strs("SnapshotId")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter snapshotSet cannot be used with the parameter maxResults")
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	owners := q.strs("Owner")
-	var cand []*snapshot
-	if len(ids) > 0 {
-		var missing []string
-		for _, id := range ids {
-			sn, err := st.lookupSnapshot(id)
-			if err != nil {
-				if asAPIError(err).code != "InvalidSnapshot.NotFound" {
-					return nil, err
-				}
-				missing = append(missing, id)
-				continue
-			}
-			cand = append(cand, sn)
-		}
-		if len(missing) > 0 {
-			return nil, errf("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", strings.Join(missing, "', '"))
-		}
-	} else {
-		for _, sn := range st.snapshots.all() {
-			if !st.visible(sn.visibleAt) {
-				continue
-			}
-			// Without ids or owners, only the account's own snapshots (the
-			// public catalogue is not listed).
-			if len(owners) == 0 && sn.ownerID != AccountID {
-				continue
-			}
-			cand = append(cand, sn)
-		}
-	}
-	var hits []xSnapshot
-	for _, sn := range cand {
-		if len(owners) > 0 {
-			hit := false
-			for _, o := range owners {
-				if o == sn.ownerID || (o == "self" && sn.ownerID == AccountID) || (o != "" && o == sn.ownerAlias) {
-					hit = true
-				}
-			}
-			if !hit {
-				continue
-			}
-		}
-		ok, err := st.match(filters, sn.id, func(name string) ([]string, bool) {
-			switch name {
-			case "snapshot-id":
-				return one(sn.id), true
-			case "volume-id":
-				return one(sn.volumeID), true
-			case "status":
-				return one(sn.state), true
-			case "owner-id":
-				return one(sn.ownerID), true
-			case "owner-alias":
-				return one(sn.ownerAlias), true
-			case "description":
-				return one(sn.desc), true
-			case "progress":
-				return one(st.progress(sn)), true
-			case "volume-size":
-				return one(strconv.Itoa(int(sn.volumeSize))), true
-			case "encrypted":
-				return one(strconv.FormatBool(sn.encrypted)), true
-			case "start-time":
-				return one(ts(sn.startTime)), true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xSnapshot(sn))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	ids, owners := q.strs("SnapshotId"), q.strs("Owner")
+	hits, next, err := describe(st, q, describeSpec[*snapshot, xSnapshot]{
+		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "snapshotSet",
+		lookup: func() ([]*snapshot, error) {
+			return lookupAllOrMissing(ids, st.lookupSnapshot,
+				func(code string) bool { return code == "InvalidSnapshot.NotFound" },
+				func(list string) error {
+					return errf("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", list)
+				})
+		},
+		// Without ids or owners, only the account's own snapshots (the
+		// public catalogue is not listed).
+		all: func() []*snapshot {
+			return visibleOf(st.snapshots.all(), func(sn *snapshot) bool {
+				return st.visible(sn.visibleAt) && (len(owners) > 0 || sn.ownerID == AccountID)
+			})
+		},
+		keep: func(sn *snapshot) bool { return ownedBy(owners, sn.ownerID, sn.ownerAlias) },
+		id:   func(sn *snapshot) string { return sn.id },
+		attr: st.snapshotAttr,
+		item: st.xSnapshot,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +334,51 @@ func (st *state) describeSnapshots(q *qnode) (any, error) {
 		Set       items[xSnapshot] `xml:"snapshotSet"`
 		NextToken string           `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xSnapshot]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xSnapshot]{Item: hits}, NextToken: next}, nil
+}
+
+// ownedBy reports whether a snapshot or image of owner (alias) passes
+// the Owner parameters (account ids, "self" or an alias); no owners
+// passes all.
+func ownedBy(owners []string, owner, alias string) bool {
+	if len(owners) == 0 {
+		return true
+	}
+	for _, o := range owners {
+		if o == owner || (o == "self" && owner == AccountID) || (o != "" && o == alias) {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshotAttr returns a snapshot's values for the DescribeSnapshots filters.
+func (st *state) snapshotAttr(sn *snapshot) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "snapshot-id":
+			return one(sn.id), true
+		case "volume-id":
+			return one(sn.volumeID), true
+		case "status":
+			return one(sn.state), true
+		case "owner-id":
+			return one(sn.ownerID), true
+		case "owner-alias":
+			return one(sn.ownerAlias), true
+		case "description":
+			return one(sn.desc), true
+		case "progress":
+			return one(st.progress(sn)), true
+		case "volume-size":
+			return one(strconv.Itoa(int(sn.volumeSize))), true
+		case "encrypted":
+			return one(strconv.FormatBool(sn.encrypted)), true
+		case "start-time":
+			return one(ts(sn.startTime)), true
+		}
+		return nil, false
+	}
 }
 
 func (st *state) deleteSnapshot(q *qnode) (any, error) {
@@ -662,87 +608,19 @@ func (st *state) registerImage(q *qnode) (any, error) {
 }
 
 func (st *state) describeImages(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	ids := q.strs("ImageId")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	owners := q.strs("Owner")
-	var cand []*image
-	if len(ids) > 0 {
-		for _, id := range ids {
-			im, err := st.lookupImage(id)
-			if err != nil {
-				return nil, err
-			}
-			cand = append(cand, im)
-		}
-	} else {
-		for _, im := range st.images.all() {
-			if st.visible(im.visibleAt) && im.state != "deregistered" {
-				cand = append(cand, im)
-			}
-		}
-	}
-	var hits []xImage
-	for _, im := range cand {
-		if len(owners) > 0 {
-			hit := false
-			for _, o := range owners {
-				if o == im.ownerID || (o == "self" && im.ownerID == AccountID) || (o != "" && o == im.ownerAlias) {
-					hit = true
-				}
-			}
-			if !hit {
-				continue
-			}
-		}
-		ok, err := st.match(filters, im.id, func(name string) ([]string, bool) {
-			switch name {
-			case "image-id":
-				return one(im.id), true
-			case "name":
-				return one(im.name), true
-			case "state":
-				return one(im.state), true
-			case "owner-id":
-				return one(im.ownerID), true
-			case "owner-alias":
-				return one(im.ownerAlias), true
-			case "architecture":
-				return one(im.arch), true
-			case "is-public":
-				return one(strconv.FormatBool(im.public)), true
-			case "root-device-type":
-				return one("ebs"), true
-			case "virtualization-type":
-				return one("hvm"), true
-			case "image-type":
-				return one("machine"), true
-			case "block-device-mapping.snapshot-id":
-				var out []string
-				for _, b := range im.bdms {
-					out = append(out, b.snapshotID)
-				}
-				return out, true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xImage(im))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	ids, owners := q.strs("ImageId"), q.strs("Owner")
+	hits, next, err := describe(st, q, describeSpec[*image, xImage]{
+		// EC2 lets ImageId go with MaxResults (no namedParam).
+		lo: 5, hi: 1000, named: len(ids) > 0,
+		lookup: func() ([]*image, error) { return lookupEach(ids, st.lookupImage) },
+		all: func() []*image {
+			return visibleOf(st.images.all(), func(im *image) bool { return st.visible(im.visibleAt) && im.state != "deregistered" })
+		},
+		keep: func(im *image) bool { return ownedBy(owners, im.ownerID, im.ownerAlias) },
+		id:   func(im *image) string { return im.id },
+		attr: imageAttr,
+		item: st.xImage,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -750,7 +628,42 @@ func (st *state) describeImages(q *qnode) (any, error) {
 		Set       items[xImage] `xml:"imagesSet"`
 		NextToken string        `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xImage]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xImage]{Item: hits}, NextToken: next}, nil
+}
+
+// imageAttr returns an image's values for the DescribeImages filters.
+func imageAttr(im *image) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "image-id":
+			return one(im.id), true
+		case "name":
+			return one(im.name), true
+		case "state":
+			return one(im.state), true
+		case "owner-id":
+			return one(im.ownerID), true
+		case "owner-alias":
+			return one(im.ownerAlias), true
+		case "architecture":
+			return one(im.arch), true
+		case "is-public":
+			return one(strconv.FormatBool(im.public)), true
+		case "root-device-type":
+			return one("ebs"), true
+		case "virtualization-type":
+			return one("hvm"), true
+		case "image-type":
+			return one("machine"), true
+		case "block-device-mapping.snapshot-id":
+			var out []string
+			for _, b := range im.bdms {
+				out = append(out, b.snapshotID)
+			}
+			return out, true
+		}
+		return nil, false
+	}
 }
 
 func (st *state) deregisterImage(q *qnode) (any, error) {

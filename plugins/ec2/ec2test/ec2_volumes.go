@@ -89,15 +89,6 @@ func (st *state) createVolume(q *qnode) (any, error) {
 	return st.xVolume(v), nil
 }
 
-type xAttachment struct {
-	VolumeID     string `xml:"volumeId"`
-	InstanceID   string `xml:"instanceId"`
-	Device       string `xml:"device"`
-	Status       string `xml:"status"`
-	AttachTime   string `xml:"attachTime"`
-	DeleteOnTerm bool   `xml:"deleteOnTermination"`
-}
-
 func (st *state) attachVolume(q *qnode) (any, error) {
 	vid, iid, dev := q.str("VolumeId"), q.str("InstanceId"), q.str("Device")
 	if vid == "" || iid == "" || dev == "" {
@@ -135,15 +126,11 @@ func (st *state) attachVolume(q *qnode) (any, error) {
 	v.state = "in-use"
 	v.attach = &volAttach{instanceID: in.id, device: dev, state: "attached", time: st.now}
 	in.bdms = append(in.bdms, bdm{device: dev, volumeID: v.id, attachTime: st.now})
-	return xAttachment{VolumeID: v.id, InstanceID: in.id, Device: dev, Status: "attaching", AttachTime: ts(st.now)}, nil
+	return xVolAttach{VolumeID: v.id, InstanceID: in.id, Device: dev, Status: "attaching", AttachTime: ts(st.now)}, nil
 }
 
 func (st *state) detachVolume(q *qnode) (any, error) {
-	vid := q.str("VolumeId")
-	if vid == "" {
-		return nil, errf("MissingParameter", "The request must contain the parameter VolumeId")
-	}
-	v, err := st.lookupVolume(vid)
+	v, err := st.volumeParam(q)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +147,7 @@ func (st *state) detachVolume(q *qnode) (any, error) {
 	if err := dryRun(q); err != nil {
 		return nil, err
 	}
-	out := xAttachment{VolumeID: v.id, InstanceID: v.attach.instanceID, Device: v.attach.device, Status: "detaching",
+	out := xVolAttach{VolumeID: v.id, InstanceID: v.attach.instanceID, Device: v.attach.device, Status: "detaching",
 		AttachTime: ts(v.attach.time), DeleteOnTerm: v.attach.deleteOnTerm}
 	if in != nil {
 		kept := in.bdms[:0]
@@ -176,11 +163,7 @@ func (st *state) detachVolume(q *qnode) (any, error) {
 }
 
 func (st *state) deleteVolume(q *qnode) (any, error) {
-	vid := q.str("VolumeId")
-	if vid == "" {
-		return nil, errf("MissingParameter", "The request must contain the parameter VolumeId")
-	}
-	v, err := st.lookupVolume(vid)
+	v, err := st.volumeParam(q)
 	if err != nil {
 		return nil, err
 	}
@@ -193,4 +176,13 @@ func (st *state) deleteVolume(q *qnode) (any, error) {
 	st.volumes.del(v.id)
 	delete(st.tags, v.id)
 	return ec2Return{Return: true}, nil
+}
+
+// volumeParam returns the volume the request's VolumeId names.
+func (st *state) volumeParam(q *qnode) (*volume, error) {
+	vid := q.str("VolumeId")
+	if vid == "" {
+		return nil, errf("MissingParameter", "The request must contain the parameter VolumeId")
+	}
+	return st.lookupVolume(vid)
 }
