@@ -494,47 +494,16 @@ func (st *state) instanceAttr(in *instance) attrFunc {
 }
 
 func (st *state) describeInstances(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
 	ids := q.strs("InstanceId")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFilters(filters, st.instanceAttr(&instance{})); err != nil {
-		return nil, err
-	}
-	var cand []*instance
-	if len(ids) > 0 {
-		if cand, err = st.lookupInstances(ids); err != nil {
-			return nil, err
-		}
-	} else {
-		for _, in := range st.instances.all() {
-			if st.instanceVisible(in) {
-				cand = append(cand, in)
-			}
-		}
-	}
-	var hits []*instance
-	for _, in := range cand {
-		ok, err := st.match(filters, in.id, st.instanceAttr(in))
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, in)
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	hits, next, err := describe(st, q, describeSpec[*instance, *instance]{
+		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "instancesSet",
+		check:  st.instanceAttr(&instance{}),
+		lookup: func() ([]*instance, error) { return st.lookupInstances(ids) },
+		all:    st.visibleInstances,
+		id:     func(in *instance) string { return in.id },
+		attr:   st.instanceAttr,
+		item:   func(in *instance) *instance { return in },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -545,7 +514,7 @@ func (st *state) describeInstances(q *qnode) (any, error) {
 	var o out
 	o.NextToken = next
 	idx := map[string]int{}
-	for _, in := range hits[start:end] {
+	for _, in := range hits {
 		i, ok := idx[in.reservationID]
 		if !ok {
 			i = len(o.Reservations.Item)
@@ -555,6 +524,11 @@ func (st *state) describeInstances(q *qnode) (any, error) {
 		o.Reservations.Item[i].Instances.Item = append(o.Reservations.Item[i].Instances.Item, st.xInstance(in))
 	}
 	return o, nil
+}
+
+// visibleInstances returns the instances Describe calls show.
+func (st *state) visibleInstances() []*instance {
+	return visibleOf(st.instances.all(), st.instanceVisible)
 }
 
 // runSpec is the merged launch request.
@@ -1378,34 +1352,8 @@ type xStatusSummary struct {
 }
 
 func (st *state) describeInstanceStatus(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
 	ids := q.strs("InstanceId")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-	}
 	all, _, _ := q.boolean("IncludeAllInstances")
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	var cand []*instance
-	if len(ids) > 0 {
-		if cand, err = st.lookupInstances(ids); err != nil {
-			return nil, err
-		}
-	} else {
-		for _, in := range st.instances.all() {
-			if st.instanceVisible(in) {
-				cand = append(cand, in)
-			}
-		}
-	}
 	type xIS struct {
 		InstanceID string         `xml:"instanceId"`
 		AZ         string         `xml:"availabilityZone"`
@@ -1414,39 +1362,33 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 		Instance   xStatusSummary `xml:"instanceStatus"`
 		Ebs        xStatusSummary `xml:"attachedEbsStatus"`
 	}
-	var hits []xIS
-	for _, in := range cand {
-		if !all && in.state != "running" {
-			continue
-		}
-		status, detail := "not-applicable", "not-applicable"
-		if in.state == "running" {
-			status, detail = "ok", "passed"
-			if st.now.Before(in.runningSince.Add(st.srv.opts.statusDelay)) {
-				status, detail = "initializing", "initializing"
+	hits, next, err := describe(st, q, describeSpec[*instance, xIS]{
+		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "instancesSet",
+		lookup: func() ([]*instance, error) { return st.lookupInstances(ids) },
+		all:    st.visibleInstances,
+		keep:   func(in *instance) bool { return all || in.state == "running" },
+		id:     func(in *instance) string { return in.id },
+		attr: func(in *instance) attrFunc {
+			status, detail := st.instanceStatus(in)
+			return func(name string) ([]string, bool) {
+				switch name {
+				case "instance-status.status", "system-status.status":
+					return one(status), true
+				case "instance-status.reachability", "system-status.reachability":
+					return one(detail), true
+				}
+				return st.instanceAttr(in)(name)
 			}
-		}
-		sum := xStatusSummary{Status: status}
-		if in.state == "running" {
-			sum.Details = []xStatusDetail{{Name: "reachability", Status: detail}}
-		}
-		ok, err := st.match(filters, in.id, func(name string) ([]string, bool) {
-			switch name {
-			case "instance-status.status", "system-status.status":
-				return one(status), true
-			case "instance-status.reachability", "system-status.reachability":
-				return one(detail), true
+		},
+		item: func(in *instance) xIS {
+			status, detail := st.instanceStatus(in)
+			sum := xStatusSummary{Status: status}
+			if in.state == "running" {
+				sum.Details = []xStatusDetail{{Name: "reachability", Status: detail}}
 			}
-			return st.instanceAttr(in)(name)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, xIS{InstanceID: in.id, AZ: in.az, State: mkState(in.state), System: sum, Instance: sum, Ebs: sum})
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+			return xIS{InstanceID: in.id, AZ: in.az, State: mkState(in.state), System: sum, Instance: sum, Ebs: sum}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -1454,7 +1396,19 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 		Set       items[xIS] `xml:"instanceStatusSet"`
 		NextToken string     `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xIS]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xIS]{Item: hits}, NextToken: next}, nil
+}
+
+// instanceStatus is an instance's status check and its reachability detail.
+func (st *state) instanceStatus(in *instance) (status, detail string) {
+	status, detail = "not-applicable", "not-applicable"
+	if in.state == "running" {
+		status, detail = "ok", "passed"
+		if st.now.Before(in.runningSince.Add(st.srv.opts.statusDelay)) {
+			status, detail = "initializing", "initializing"
+		}
+	}
+	return status, detail
 }
 
 func (st *state) modifyInstanceMetadataOptions(q *qnode) (any, error) {

@@ -63,93 +63,17 @@ func (st *state) lookupENI(id string) (*eni, error) {
 }
 
 func (st *state) describeNetworkInterfaces(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
 	ids := q.strs("NetworkInterfaceId")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if len(ids) > 0 && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter networkInterfaceIdSet cannot be used with the parameter maxResults")
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	var cand []*eni
-	if len(ids) > 0 {
-		for _, id := range ids {
-			e, err := st.lookupENI(id)
-			if err != nil {
-				return nil, err
-			}
-			cand = append(cand, e)
-		}
-	} else {
-		for _, e := range st.enis.all() {
-			if st.visible(e.visibleAt) {
-				cand = append(cand, e)
-			}
-		}
-	}
-	var hits []xENI
-	for _, e := range cand {
-		ok, err := st.match(filters, e.id, func(name string) ([]string, bool) {
-			switch name {
-			case "network-interface-id":
-				return one(e.id), true
-			case "subnet-id":
-				return one(e.subnetID), true
-			case "vpc-id":
-				return one(e.vpcID), true
-			case "availability-zone":
-				return one(e.az), true
-			case "status":
-				return one(e.status), true
-			case "private-ip-address", "addresses.private-ip-address":
-				return one(e.privateIP), true
-			case "association.public-ip":
-				return one(e.publicIP), true
-			case "group-id":
-				return e.groups, true
-			case "group-name":
-				var out []string
-				for _, g := range st.groupRefs(e.groups) {
-					out = append(out, g.GroupName)
-				}
-				return out, true
-			case "owner-id":
-				return one(AccountID), true
-			case "description":
-				return one(e.desc), true
-			case "mac-address":
-				return one(e.mac), true
-			case "attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index":
-				if e.attach == nil {
-					return nil, true
-				}
-				switch name {
-				case "attachment.instance-id":
-					return one(e.attach.instanceID), true
-				case "attachment.attachment-id":
-					return one(e.attach.id), true
-				case "attachment.status":
-					return one(e.attach.status), true
-				}
-				return one(strconv.Itoa(int(e.attach.deviceIndex))), true
-			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xENI(e))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	hits, next, err := describe(st, q, describeSpec[*eni, xENI]{
+		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "networkInterfaceIdSet",
+		lookup: func() ([]*eni, error) { return lookupEach(ids, st.lookupENI) },
+		all: func() []*eni {
+			return visibleOf(st.enis.all(), func(e *eni) bool { return st.visible(e.visibleAt) })
+		},
+		id:   func(e *eni) string { return e.id },
+		attr: st.eniAttr,
+		item: st.xENI,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +81,58 @@ func (st *state) describeNetworkInterfaces(q *qnode) (any, error) {
 		Set       items[xENI] `xml:"networkInterfaceSet"`
 		NextToken string      `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xENI]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xENI]{Item: hits}, NextToken: next}, nil
+}
+
+// eniAttr returns a network interface's values for the
+// DescribeNetworkInterfaces filters.
+func (st *state) eniAttr(e *eni) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "network-interface-id":
+			return one(e.id), true
+		case "subnet-id":
+			return one(e.subnetID), true
+		case "vpc-id":
+			return one(e.vpcID), true
+		case "availability-zone":
+			return one(e.az), true
+		case "status":
+			return one(e.status), true
+		case "private-ip-address", "addresses.private-ip-address":
+			return one(e.privateIP), true
+		case "association.public-ip":
+			return one(e.publicIP), true
+		case "group-id":
+			return e.groups, true
+		case "group-name":
+			var out []string
+			for _, g := range st.groupRefs(e.groups) {
+				out = append(out, g.GroupName)
+			}
+			return out, true
+		case "owner-id":
+			return one(AccountID), true
+		case "description":
+			return one(e.desc), true
+		case "mac-address":
+			return one(e.mac), true
+		case "attachment.instance-id", "attachment.attachment-id", "attachment.status", "attachment.device-index":
+			if e.attach == nil {
+				return nil, true
+			}
+			switch name {
+			case "attachment.instance-id":
+				return one(e.attach.instanceID), true
+			case "attachment.attachment-id":
+				return one(e.attach.id), true
+			case "attachment.status":
+				return one(e.attach.status), true
+			}
+			return one(strconv.Itoa(int(e.attach.deviceIndex))), true
+		}
+		return nil, false
+	}
 }
 
 func (st *state) modifyNetworkInterfaceAttribute(q *qnode) (any, error) {
