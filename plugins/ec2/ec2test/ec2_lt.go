@@ -138,40 +138,24 @@ func (st *state) selectLTs(q *qnode) ([]*launchTemplate, error) {
 }
 
 func (st *state) describeLaunchTemplates(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	max, err := maxResults(q, 1, 200)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	lts, err := st.selectLTs(q)
-	if err != nil {
-		return nil, err
-	}
-	var hits []xLaunchTemplate
-	for _, lt := range lts {
-		ok, err := st.match(filters, lt.id, func(name string) ([]string, bool) {
-			switch name {
-			case "launch-template-name":
-				return one(lt.name), true
-			case "launch-template-id":
-				return one(lt.id), true
+	hits, next, err := describe(st, q, describeSpec[*launchTemplate, xLaunchTemplate]{
+		// The candidates are what selectLTs picks (ids, names or all).
+		lo: 1, hi: 200,
+		lookup: func() ([]*launchTemplate, error) { return st.selectLTs(q) },
+		id:     func(lt *launchTemplate) string { return lt.id },
+		attr: func(lt *launchTemplate) attrFunc {
+			return func(name string) ([]string, bool) {
+				switch name {
+				case "launch-template-name":
+					return one(lt.name), true
+				case "launch-template-id":
+					return one(lt.id), true
+				}
+				return nil, false
 			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xLT(lt))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+		},
+		item: st.xLT,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +163,7 @@ func (st *state) describeLaunchTemplates(q *qnode) (any, error) {
 		Set       items[xLaunchTemplate] `xml:"launchTemplates"`
 		NextToken string                 `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xLaunchTemplate]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xLaunchTemplate]{Item: hits}, NextToken: next}, nil
 }
 
 func (st *state) describeLaunchTemplateVersions(q *qnode) (any, error) {

@@ -571,83 +571,28 @@ func ruleAttr(r *sgRule, name string, egress bool) ([]string, bool) {
 }
 
 func (st *state) describeSecurityGroups(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
 	ids, names := q.strs("GroupId"), q.strs("GroupName")
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	if (len(ids) > 0 || len(names) > 0) && max > 0 {
-		return nil, errf("InvalidParameterCombination", "The parameter groupIds cannot be used with the parameter maxResults")
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	var cand []*securityGroup
-	switch {
-	case len(ids) > 0 || len(names) > 0:
-		for _, id := range ids {
-			g, err := st.lookupGroup(id)
+	hits, next, err := describe(st, q, describeSpec[*securityGroup, xSecurityGroup]{
+		lo: 5, hi: 1000, named: len(ids) > 0 || len(names) > 0, namedParam: "groupIds",
+		lookup: func() ([]*securityGroup, error) {
+			cand, err := lookupEach(ids, st.lookupGroup)
 			if err != nil {
 				return nil, err
 			}
-			cand = append(cand, g)
-		}
-		for _, n := range names {
-			g := st.groupByName(st.defaultVPC, n)
-			if g == nil {
-				return nil, errf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, st.defaultVPC)
-			}
-			cand = append(cand, g)
-		}
-	default:
-		for _, g := range st.sgs.all() {
-			if st.visible(g.visibleAt) {
+			for _, n := range names {
+				g := st.groupByName(st.defaultVPC, n)
+				if g == nil {
+					return nil, errf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", n, st.defaultVPC)
+				}
 				cand = append(cand, g)
 			}
-		}
-	}
-	var hits []xSecurityGroup
-	for _, g := range cand {
-		ok, err := st.match(filters, g.id, func(name string) ([]string, bool) {
-			switch name {
-			case "group-id":
-				return one(g.id), true
-			case "group-name":
-				return one(g.name), true
-			case "vpc-id":
-				return one(g.vpcID), true
-			case "description":
-				return one(g.desc), true
-			case "owner-id":
-				return one(AccountID), true
-			}
-			egress := strings.HasPrefix(name, "egress.")
-			field, ok := strings.CutPrefix(strings.TrimPrefix(name, "egress."), "ip-permission.")
-			if !ok {
-				return nil, false
-			}
-			var out []string
-			for _, r := range g.rules {
-				v, known := ruleAttr(r, field, egress)
-				if !known {
-					return nil, false
-				}
-				out = append(out, v...)
-			}
-			return out, true
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xSecurityGroup(g))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+			return cand, nil
+		},
+		all:  st.visibleGroups,
+		id:   func(g *securityGroup) string { return g.id },
+		attr: sgAttr,
+		item: st.xSecurityGroup,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -655,57 +600,82 @@ func (st *state) describeSecurityGroups(q *qnode) (any, error) {
 		Set       items[xSecurityGroup] `xml:"securityGroupInfo"`
 		NextToken string                `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xSecurityGroup]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xSecurityGroup]{Item: hits}, NextToken: next}, nil
+}
+
+// visibleGroups returns the security groups Describe calls show.
+func (st *state) visibleGroups() []*securityGroup {
+	return visibleOf(st.sgs.all(), func(g *securityGroup) bool { return st.visible(g.visibleAt) })
+}
+
+// sgAttr returns a security group's values for the
+// DescribeSecurityGroups filters.
+func sgAttr(g *securityGroup) attrFunc {
+	return func(name string) ([]string, bool) {
+		switch name {
+		case "group-id":
+			return one(g.id), true
+		case "group-name":
+			return one(g.name), true
+		case "vpc-id":
+			return one(g.vpcID), true
+		case "description":
+			return one(g.desc), true
+		case "owner-id":
+			return one(AccountID), true
+		}
+		egress := strings.HasPrefix(name, "egress.")
+		field, ok := strings.CutPrefix(strings.TrimPrefix(name, "egress."), "ip-permission.")
+		if !ok {
+			return nil, false
+		}
+		var out []string
+		for _, r := range g.rules {
+			v, known := ruleAttr(r, field, egress)
+			if !known {
+				return nil, false
+			}
+			out = append(out, v...)
+		}
+		return out, true
+	}
 }
 
 func (st *state) describeSecurityGroupRules(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	max, err := maxResults(q, 5, 1000)
-	if err != nil {
-		return nil, err
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
 	ids := q.strs("SecurityGroupRuleId")
-	var cand []*sgRule
-	if len(ids) > 0 {
-		for _, id := range ids {
-			r, ok := st.rules[id]
-			if !ok {
-				return nil, errf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
-			}
-			cand = append(cand, r)
-		}
-	} else {
-		for _, g := range st.sgs.all() {
-			if st.visible(g.visibleAt) {
+	hits, next, err := describe(st, q, describeSpec[*sgRule, xRule]{
+		// EC2 lets SecurityGroupRuleId go with MaxResults (no namedParam).
+		lo: 5, hi: 1000, named: len(ids) > 0,
+		lookup: func() ([]*sgRule, error) {
+			return lookupEach(ids, func(id string) (*sgRule, error) {
+				r, ok := st.rules[id]
+				if !ok {
+					return nil, errf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+				}
+				return r, nil
+			})
+		},
+		all: func() []*sgRule {
+			var cand []*sgRule
+			for _, g := range st.visibleGroups() {
 				cand = append(cand, g.rules...)
 			}
-		}
-	}
-	var hits []xRule
-	for _, r := range cand {
-		ok, err := st.match(filters, r.id, func(name string) ([]string, bool) {
-			switch name {
-			case "group-id":
-				return one(r.groupID), true
-			case "security-group-rule-id":
-				return one(r.id), true
+			return cand
+		},
+		id: func(r *sgRule) string { return r.id },
+		attr: func(r *sgRule) attrFunc {
+			return func(name string) ([]string, bool) {
+				switch name {
+				case "group-id":
+					return one(r.groupID), true
+				case "security-group-rule-id":
+					return one(r.id), true
+				}
+				return nil, false
 			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			hits = append(hits, st.xRule(r))
-		}
-	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+		},
+		item: st.xRule,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -713,5 +683,5 @@ func (st *state) describeSecurityGroupRules(q *qnode) (any, error) {
 		Set       items[xRule] `xml:"securityGroupRuleSet"`
 		NextToken string       `xml:"nextToken,omitempty"`
 	}
-	return out{Set: items[xRule]{Item: hits[start:end]}, NextToken: next}, nil
+	return out{Set: items[xRule]{Item: hits}, NextToken: next}, nil
 }
