@@ -7,8 +7,10 @@ import "strings"
 // candidates (named ones or the whole list), matching and paging.
 // R is the stored resource, X what a page item is.
 type describeSpec[R any, X any] struct {
-	// lo and hi bound MaxResults.
-	lo, hi int64
+	// lo and hi bound MaxResults; an unpaged action reads neither
+	// MaxResults nor NextToken and answers with every hit.
+	lo, hi  int64
+	unpaged bool
 	// named reports that the request names resources (ids, names);
 	// namedParam, when set, is the parameter EC2 says cannot go with
 	// MaxResults ("volumeSet").
@@ -35,9 +37,12 @@ func describe[R any, X any](st *state, q *qnode, s describeSpec[R, X]) ([]X, str
 	if err := dryRun(q); err != nil {
 		return nil, "", err
 	}
-	max, err := maxResults(q, s.lo, s.hi)
-	if err != nil {
-		return nil, "", err
+	var max int64
+	if !s.unpaged {
+		var err error
+		if max, err = maxResults(q, s.lo, s.hi); err != nil {
+			return nil, "", err
+		}
 	}
 	if s.named && s.namedParam != "" && max > 0 {
 		return nil, "", errf("InvalidParameterCombination", "The parameter %s cannot be used with the parameter maxResults", s.namedParam)
@@ -71,6 +76,9 @@ func describe[R any, X any](st *state, q *qnode, s describeSpec[R, X]) ([]X, str
 		if ok {
 			hits = append(hits, s.item(r))
 		}
+	}
+	if s.unpaged {
+		return hits, "", nil
 	}
 	start, end, next, err := page(len(hits), max, q.str("NextToken"))
 	if err != nil {
@@ -124,4 +132,26 @@ func visibleOf[R any](all []R, keep func(R) bool) []R {
 		}
 	}
 	return out
+}
+
+// namedOf checks that every id exists and returns the resources of all
+// that are named (every one when ids is empty), in all's order.
+func namedOf[R any](ids []string, all []R, id func(R) string, exists func(string) bool, notFound func(id string) error) ([]R, error) {
+	want := map[string]bool{}
+	for _, i := range ids {
+		if !exists(i) {
+			return nil, notFound(i)
+		}
+		want[i] = true
+	}
+	if len(want) == 0 {
+		return all, nil
+	}
+	var out []R
+	for _, r := range all {
+		if want[id(r)] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -438,20 +438,6 @@ func (st *state) describeTags(q *qnode) (any, error) {
 // --- VPCs, subnets, zones ---
 
 func (st *state) describeVpcs(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	filters, err := parseFilters(q)
-	if err != nil {
-		return nil, err
-	}
-	ids := map[string]bool{}
-	for _, id := range q.strs("VpcId") {
-		if _, ok := st.vpcs.get(id); !ok {
-			return nil, errf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
-		}
-		ids[id] = true
-	}
 	type xVpc struct {
 		VpcID     string   `xml:"vpcId"`
 		State     string   `xml:"state"`
@@ -462,54 +448,45 @@ func (st *state) describeVpcs(q *qnode) (any, error) {
 		OwnerID   string   `xml:"ownerId"`
 		Tags      []xmlTag `xml:"tagSet>item"`
 	}
-	var o struct {
-		Set items[xVpc] `xml:"vpcSet"`
-	}
-	for _, v := range st.vpcs.all() {
-		if len(ids) > 0 && !ids[v.id] {
-			continue
-		}
-		ok, err := st.match(filters, v.id, func(name string) ([]string, bool) {
-			switch name {
-			case "vpc-id":
-				return one(v.id), true
-			case "is-default", "isDefault":
-				return one(strconv.FormatBool(v.isDefault)), true
-			case "cidr", "cidr-block-association.cidr-block":
-				return one(v.cidr), true
-			case "state":
-				return one("available"), true
-			case "owner-id":
-				return one(AccountID), true
+	hits, _, err := describe(st, q, describeSpec[*vpc, xVpc]{
+		unpaged: true,
+		lookup: func() ([]*vpc, error) {
+			return namedOf(q.strs("VpcId"), st.vpcs.all(), func(v *vpc) string { return v.id },
+				func(id string) bool { _, ok := st.vpcs.get(id); return ok },
+				func(id string) error { return errf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id) })
+		},
+		id: func(v *vpc) string { return v.id },
+		attr: func(v *vpc) attrFunc {
+			return func(name string) ([]string, bool) {
+				switch name {
+				case "vpc-id":
+					return one(v.id), true
+				case "is-default", "isDefault":
+					return one(strconv.FormatBool(v.isDefault)), true
+				case "cidr", "cidr-block-association.cidr-block":
+					return one(v.cidr), true
+				case "state":
+					return one("available"), true
+				case "owner-id":
+					return one(AccountID), true
+				}
+				return nil, false
 			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			o.Set.Item = append(o.Set.Item, xVpc{VpcID: v.id, State: "available", CidrBlock: v.cidr, DHCP: "dopt-0a1b2c3d",
-				Tenancy: "default", IsDefault: v.isDefault, OwnerID: AccountID, Tags: st.tagSet(v.id)})
-		}
-	}
-	return o, nil
-}
-
-func (st *state) describeSubnets(q *qnode) (any, error) {
-	if err := dryRun(q); err != nil {
-		return nil, err
-	}
-	filters, err := parseFilters(q)
+		},
+		item: func(v *vpc) xVpc {
+			return xVpc{VpcID: v.id, State: "available", CidrBlock: v.cidr, DHCP: "dopt-0a1b2c3d",
+				Tenancy: "default", IsDefault: v.isDefault, OwnerID: AccountID, Tags: st.tagSet(v.id)}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]bool{}
-	for _, id := range q.strs("SubnetId") {
-		if _, ok := st.subnets.get(id); !ok {
-			return nil, errf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
-		}
-		ids[id] = true
-	}
+	return struct {
+		Set items[xVpc] `xml:"vpcSet"`
+	}{items[xVpc]{Item: hits}}, nil
+}
+
+func (st *state) describeSubnets(q *qnode) (any, error) {
 	type xSubnet struct {
 		SubnetID     string   `xml:"subnetId"`
 		State        string   `xml:"state"`
@@ -523,40 +500,47 @@ func (st *state) describeSubnets(q *qnode) (any, error) {
 		Arn          string   `xml:"subnetArn"`
 		Tags         []xmlTag `xml:"tagSet>item"`
 	}
-	var o struct {
-		Set items[xSubnet] `xml:"subnetSet"`
-	}
-	for _, s := range st.subnets.all() {
-		if len(ids) > 0 && !ids[s.id] {
-			continue
-		}
-		ok, err := st.match(filters, s.id, func(name string) ([]string, bool) {
-			switch name {
-			case "subnet-id":
-				return one(s.id), true
-			case "vpc-id":
-				return one(s.vpcID), true
-			case "availability-zone", "availabilityZone":
-				return one(s.az), true
-			case "default-for-az", "defaultForAz":
-				return one(strconv.FormatBool(s.defaultForAz)), true
-			case "cidr-block", "cidr", "cidrBlock":
-				return one(s.cidr), true
-			case "state":
-				return one("available"), true
+	hits, _, err := describe(st, q, describeSpec[*subnet, xSubnet]{
+		unpaged: true,
+		lookup: func() ([]*subnet, error) {
+			return namedOf(q.strs("SubnetId"), st.subnets.all(), func(s *subnet) string { return s.id },
+				func(id string) bool { _, ok := st.subnets.get(id); return ok },
+				func(id string) error {
+					return errf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+				})
+		},
+		id: func(s *subnet) string { return s.id },
+		attr: func(s *subnet) attrFunc {
+			return func(name string) ([]string, bool) {
+				switch name {
+				case "subnet-id":
+					return one(s.id), true
+				case "vpc-id":
+					return one(s.vpcID), true
+				case "availability-zone", "availabilityZone":
+					return one(s.az), true
+				case "default-for-az", "defaultForAz":
+					return one(strconv.FormatBool(s.defaultForAz)), true
+				case "cidr-block", "cidr", "cidrBlock":
+					return one(s.cidr), true
+				case "state":
+					return one("available"), true
+				}
+				return nil, false
 			}
-			return nil, false
-		})
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			o.Set.Item = append(o.Set.Item, xSubnet{SubnetID: s.id, State: "available", VpcID: s.vpcID, CidrBlock: s.cidr,
+		},
+		item: func(s *subnet) xSubnet {
+			return xSubnet{SubnetID: s.id, State: "available", VpcID: s.vpcID, CidrBlock: s.cidr,
 				AvailableIPs: 4091, AZ: s.az, DefaultForAz: s.defaultForAz, MapPublic: s.mapPublic, OwnerID: AccountID,
-				Arn: "arn:aws:ec2:" + st.region + ":" + AccountID + ":subnet/" + s.id, Tags: st.tagSet(s.id)})
-		}
+				Arn: "arn:aws:ec2:" + st.region + ":" + AccountID + ":subnet/" + s.id, Tags: st.tagSet(s.id)}
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	return o, nil
+	return struct {
+		Set items[xSubnet] `xml:"subnetSet"`
+	}{items[xSubnet]{Item: hits}}, nil
 }
 
 func (st *state) describeAvailabilityZones(q *qnode) (any, error) {
