@@ -261,11 +261,29 @@ func (st *state) xASGInstance(g *asg, m *asgInstance, withGroup bool) xASGInstan
 	return x
 }
 
+// maxRecords reads MaxRecords, which must lie in [1, hi] when given.
+func maxRecords(q *qnode, hi int64) (int64, error) {
+	max, ok, err := q.integer("MaxRecords")
+	if err != nil || (ok && (max < 1 || max > hi)) {
+		return 0, validation("MaxRecords must be between 1 and %d", hi)
+	}
+	return max, nil
+}
+
+// asgPage is page with the Auto Scaling error for a bad NextToken.
+func asgPage(q *qnode, n int, max int64) (start, end int, next string, err error) {
+	start, end, next, err = page(n, max, q.str("NextToken"))
+	if err != nil {
+		return 0, 0, "", &apiError{status: 400, code: "InvalidNextToken", msg: "The token is invalid."}
+	}
+	return start, end, next, nil
+}
+
 func (st *state) describeASGs(q *qnode) (any, error) {
 	names := q.strs("AutoScalingGroupNames")
-	max, ok, err := q.integer("MaxRecords")
-	if err != nil || (ok && (max < 1 || max > 100)) {
-		return nil, validation("MaxRecords must be between 1 and 100")
+	max, err := maxRecords(q, 100)
+	if err != nil {
+		return nil, err
 	}
 	type xTag struct {
 		Key, Value, ResourceID, ResourceType string
@@ -312,9 +330,9 @@ func (st *state) describeASGs(q *qnode) (any, error) {
 		}
 		hits = append(hits, x)
 	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	start, end, next, err := asgPage(q, len(hits), max)
 	if err != nil {
-		return nil, &apiError{status: 400, code: "InvalidNextToken", msg: "The token is invalid."}
+		return nil, err
 	}
 	return struct {
 		Groups    members[xASG] `xml:"AutoScalingGroups"`
@@ -324,9 +342,9 @@ func (st *state) describeASGs(q *qnode) (any, error) {
 
 func (st *state) describeASGInstances(q *qnode) (any, error) {
 	ids := q.strs("InstanceIds")
-	max, ok, err := q.integer("MaxRecords")
-	if err != nil || (ok && (max < 1 || max > 50)) {
-		return nil, validation("MaxRecords must be between 1 and 50")
+	max, err := maxRecords(q, 50)
+	if err != nil {
+		return nil, err
 	}
 	want := map[string]bool{}
 	for _, id := range ids {
@@ -341,9 +359,9 @@ func (st *state) describeASGInstances(q *qnode) (any, error) {
 			hits = append(hits, st.xASGInstance(g, m, true))
 		}
 	}
-	start, end, next, err := page(len(hits), max, q.str("NextToken"))
+	start, end, next, err := asgPage(q, len(hits), max)
 	if err != nil {
-		return nil, &apiError{status: 400, code: "InvalidNextToken", msg: "The token is invalid."}
+		return nil, err
 	}
 	return struct {
 		Instances members[xASGInstance] `xml:"AutoScalingInstances"`
@@ -401,16 +419,26 @@ func (st *state) decrementParam(q *qnode) (bool, error) {
 	return v, nil
 }
 
-func (st *state) detachInstances(q *qnode) (any, error) {
+// membersDecrementParams reads the group, ShouldDecrementDesiredCapacity
+// and the member instances, in that order (the first error wins).
+func (st *state) membersDecrementParams(q *qnode) (*asg, bool, []*asgInstance, error) {
 	g, err := st.asgParam(q)
 	if err != nil {
-		return nil, err
+		return nil, false, nil, err
 	}
 	dec, err := st.decrementParam(q)
 	if err != nil {
-		return nil, err
+		return nil, false, nil, err
 	}
 	ms, err := st.membersParam(q, g)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	return g, dec, ms, nil
+}
+
+func (st *state) detachInstances(q *qnode) (any, error) {
+	g, dec, ms, err := st.membersDecrementParams(q)
 	if err != nil {
 		return nil, err
 	}
@@ -471,15 +499,7 @@ func (st *state) deleteTagKey(id, key string) {
 }
 
 func (st *state) enterStandby(q *qnode) (any, error) {
-	g, err := st.asgParam(q)
-	if err != nil {
-		return nil, err
-	}
-	dec, err := st.decrementParam(q)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := st.membersParam(q, g)
+	g, dec, ms, err := st.membersDecrementParams(q)
 	if err != nil {
 		return nil, err
 	}

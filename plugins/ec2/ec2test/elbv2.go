@@ -274,12 +274,21 @@ func parseTargets(q *qnode, tg *targetGroup) ([]target, error) {
 	return out, nil
 }
 
-func (st *state) registerTargetsOp(q *qnode) (any, error) {
+// tgTargetsParams reads the target group and then its Targets.
+func (st *state) tgTargetsParams(q *qnode) (*targetGroup, []target, error) {
 	tg, err := st.tgParam(q)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ts, err := parseTargets(q, tg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tg, ts, nil
+}
+
+func (st *state) registerTargetsOp(q *qnode) (any, error) {
+	tg, ts, err := st.tgTargetsParams(q)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +321,7 @@ func (st *state) registerTargetsOp(q *qnode) (any, error) {
 }
 
 func (st *state) deregisterTargetsOp(q *qnode) (any, error) {
-	tg, err := st.tgParam(q)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := parseTargets(q, tg)
+	tg, ts, err := st.tgTargetsParams(q)
 	if err != nil {
 		return nil, err
 	}
