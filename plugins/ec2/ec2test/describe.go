@@ -1,6 +1,9 @@
 package ec2test
 
-import "strings"
+import (
+	"encoding/xml"
+	"strings"
+)
 
 // describeSpec is what one EC2 Describe* action adds to the shape they
 // all share: DryRun, MaxResults, the ids-with-MaxResults rule, filters,
@@ -154,4 +157,37 @@ func namedOf[R any](ids []string, all []R, id func(R) string, exists func(string
 		}
 	}
 	return out, nil
+}
+
+// ec2Page is an EC2 Describe answer: <set><item>…</item></set>, then
+// <nextToken>…</nextToken> unless it is the last page.
+type ec2Page[X any] struct {
+	set   string
+	items []X
+	next  string
+}
+
+// MarshalXML writes the page as the fields of start.
+func (p ec2Page[X]) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	if err := e.EncodeElement(items[X]{Item: p.items}, xml.StartElement{Name: xml.Name{Local: p.set}}); err != nil {
+		return err
+	}
+	if p.next != "" {
+		if err := e.EncodeElement(p.next, xml.StartElement{Name: xml.Name{Local: "nextToken"}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// describeSet runs describe and answers with the page as the list set.
+func describeSet[R any, X any](st *state, q *qnode, set string, s describeSpec[R, X]) (any, error) {
+	hits, next, err := describe(st, q, s)
+	if err != nil {
+		return nil, err
+	}
+	return ec2Page[X]{set: set, items: hits, next: next}, nil
 }

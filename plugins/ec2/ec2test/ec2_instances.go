@@ -1362,7 +1362,7 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 		Instance   xStatusSummary `xml:"instanceStatus"`
 		Ebs        xStatusSummary `xml:"attachedEbsStatus"`
 	}
-	hits, next, err := describe(st, q, describeSpec[*instance, xIS]{
+	return describeSet(st, q, "instanceStatusSet", describeSpec[*instance, xIS]{
 		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "instancesSet",
 		lookup: func() ([]*instance, error) { return st.lookupInstances(ids) },
 		all:    st.visibleInstances,
@@ -1389,14 +1389,6 @@ func (st *state) describeInstanceStatus(q *qnode) (any, error) {
 			return xIS{InstanceID: in.id, AZ: in.az, State: mkState(in.state), System: sum, Instance: sum, Ebs: sum}
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xIS] `xml:"instanceStatusSet"`
-		NextToken string     `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xIS]{Item: hits}, NextToken: next}, nil
 }
 
 // instanceStatus is an instance's status check and its reachability detail.

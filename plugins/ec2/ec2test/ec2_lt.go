@@ -138,7 +138,7 @@ func (st *state) selectLTs(q *qnode) ([]*launchTemplate, error) {
 }
 
 func (st *state) describeLaunchTemplates(q *qnode) (any, error) {
-	hits, next, err := describe(st, q, describeSpec[*launchTemplate, xLaunchTemplate]{
+	return describeSet(st, q, "launchTemplates", describeSpec[*launchTemplate, xLaunchTemplate]{
 		// The candidates are what selectLTs picks (ids, names or all).
 		lo: 1, hi: 200,
 		lookup: func() ([]*launchTemplate, error) { return st.selectLTs(q) },
@@ -156,14 +156,6 @@ func (st *state) describeLaunchTemplates(q *qnode) (any, error) {
 		},
 		item: st.xLT,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xLaunchTemplate] `xml:"launchTemplates"`
-		NextToken string                 `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xLaunchTemplate]{Item: hits}, NextToken: next}, nil
 }
 
 func (st *state) describeLaunchTemplateVersions(q *qnode) (any, error) {

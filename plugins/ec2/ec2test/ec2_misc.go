@@ -64,7 +64,7 @@ func (st *state) lookupENI(id string) (*eni, error) {
 
 func (st *state) describeNetworkInterfaces(q *qnode) (any, error) {
 	ids := q.strs("NetworkInterfaceId")
-	hits, next, err := describe(st, q, describeSpec[*eni, xENI]{
+	return describeSet(st, q, "networkInterfaceSet", describeSpec[*eni, xENI]{
 		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "networkInterfaceIdSet",
 		lookup: func() ([]*eni, error) { return lookupEach(ids, st.lookupENI) },
 		all: func() []*eni {
@@ -74,14 +74,6 @@ func (st *state) describeNetworkInterfaces(q *qnode) (any, error) {
 		attr: st.eniAttr,
 		item: st.xENI,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xENI] `xml:"networkInterfaceSet"`
-		NextToken string      `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xENI]{Item: hits}, NextToken: next}, nil
 }
 
 // eniAttr returns a network interface's values for the
@@ -448,7 +440,7 @@ func (st *state) describeVpcs(q *qnode) (any, error) {
 		OwnerID   string   `xml:"ownerId"`
 		Tags      []xmlTag `xml:"tagSet>item"`
 	}
-	hits, _, err := describe(st, q, describeSpec[*vpc, xVpc]{
+	return describeSet(st, q, "vpcSet", describeSpec[*vpc, xVpc]{
 		unpaged: true,
 		lookup: func() ([]*vpc, error) {
 			return namedOf(q.strs("VpcId"), st.vpcs.all(), func(v *vpc) string { return v.id },
@@ -478,12 +470,6 @@ func (st *state) describeVpcs(q *qnode) (any, error) {
 				Tenancy: "default", IsDefault: v.isDefault, OwnerID: AccountID, Tags: st.tagSet(v.id)}
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Set items[xVpc] `xml:"vpcSet"`
-	}{items[xVpc]{Item: hits}}, nil
 }
 
 func (st *state) describeSubnets(q *qnode) (any, error) {
@@ -500,7 +486,7 @@ func (st *state) describeSubnets(q *qnode) (any, error) {
 		Arn          string   `xml:"subnetArn"`
 		Tags         []xmlTag `xml:"tagSet>item"`
 	}
-	hits, _, err := describe(st, q, describeSpec[*subnet, xSubnet]{
+	return describeSet(st, q, "subnetSet", describeSpec[*subnet, xSubnet]{
 		unpaged: true,
 		lookup: func() ([]*subnet, error) {
 			return namedOf(q.strs("SubnetId"), st.subnets.all(), func(s *subnet) string { return s.id },
@@ -535,12 +521,6 @@ func (st *state) describeSubnets(q *qnode) (any, error) {
 				Arn: "arn:aws:ec2:" + st.region + ":" + AccountID + ":subnet/" + s.id, Tags: st.tagSet(s.id)}
 		},
 	})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		Set items[xSubnet] `xml:"subnetSet"`
-	}{items[xSubnet]{Item: hits}}, nil
 }
 
 func (st *state) describeAvailabilityZones(q *qnode) (any, error) {

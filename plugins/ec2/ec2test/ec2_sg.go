@@ -572,7 +572,7 @@ func ruleAttr(r *sgRule, name string, egress bool) ([]string, bool) {
 
 func (st *state) describeSecurityGroups(q *qnode) (any, error) {
 	ids, names := q.strs("GroupId"), q.strs("GroupName")
-	hits, next, err := describe(st, q, describeSpec[*securityGroup, xSecurityGroup]{
+	return describeSet(st, q, "securityGroupInfo", describeSpec[*securityGroup, xSecurityGroup]{
 		lo: 5, hi: 1000, named: len(ids) > 0 || len(names) > 0, namedParam: "groupIds",
 		lookup: func() ([]*securityGroup, error) {
 			cand, err := lookupEach(ids, st.lookupGroup)
@@ -593,14 +593,6 @@ func (st *state) describeSecurityGroups(q *qnode) (any, error) {
 		attr: sgAttr,
 		item: st.xSecurityGroup,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xSecurityGroup] `xml:"securityGroupInfo"`
-		NextToken string                `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xSecurityGroup]{Item: hits}, NextToken: next}, nil
 }
 
 // visibleGroups returns the security groups Describe calls show.
@@ -643,7 +635,7 @@ func sgAttr(g *securityGroup) attrFunc {
 
 func (st *state) describeSecurityGroupRules(q *qnode) (any, error) {
 	ids := q.strs("SecurityGroupRuleId")
-	hits, next, err := describe(st, q, describeSpec[*sgRule, xRule]{
+	return describeSet(st, q, "securityGroupRuleSet", describeSpec[*sgRule, xRule]{
 		// EC2 lets SecurityGroupRuleId go with MaxResults (no namedParam).
 		lo: 5, hi: 1000, named: len(ids) > 0,
 		lookup: func() ([]*sgRule, error) {
@@ -676,12 +668,4 @@ func (st *state) describeSecurityGroupRules(q *qnode) (any, error) {
 		},
 		item: st.xRule,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xRule] `xml:"securityGroupRuleSet"`
-		NextToken string       `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xRule]{Item: hits}, NextToken: next}, nil
 }

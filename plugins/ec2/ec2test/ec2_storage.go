@@ -54,7 +54,7 @@ func (st *state) lookupVolume(id string) (*volume, error) {
 
 func (st *state) describeVolumes(q *qnode) (any, error) {
 	ids := q.strs("VolumeId")
-	hits, next, err := describe(st, q, describeSpec[*volume, xVolume]{
+	return describeSet(st, q, "volumeSet", describeSpec[*volume, xVolume]{
 		lo: 5, hi: 500, named: len(ids) > 0, namedParam: "volumeSet",
 		lookup: func() ([]*volume, error) {
 			return lookupAllOrMissing(ids, st.lookupVolume,
@@ -70,14 +70,6 @@ func (st *state) describeVolumes(q *qnode) (any, error) {
 		attr: st.volumeAttr,
 		item: st.xVolume,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Volumes   items[xVolume] `xml:"volumeSet"`
-		NextToken string         `xml:"nextToken,omitempty"`
-	}
-	return out{Volumes: items[xVolume]{Item: hits}, NextToken: next}, nil
 }
 
 // volumeAttr returns a volume's values for the DescribeVolumes filters.
@@ -306,7 +298,7 @@ func (st *state) lookupSnapshot(id string) (*snapshot, error) {
 
 func (st *state) describeSnapshots(q *qnode) (any, error) {
 	ids, owners := q.strs("SnapshotId"), q.strs("Owner")
-	hits, next, err := describe(st, q, describeSpec[*snapshot, xSnapshot]{
+	return describeSet(st, q, "snapshotSet", describeSpec[*snapshot, xSnapshot]{
 		lo: 5, hi: 1000, named: len(ids) > 0, namedParam: "snapshotSet",
 		lookup: func() ([]*snapshot, error) {
 			return lookupAllOrMissing(ids, st.lookupSnapshot,
@@ -327,14 +319,6 @@ func (st *state) describeSnapshots(q *qnode) (any, error) {
 		attr: st.snapshotAttr,
 		item: st.xSnapshot,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xSnapshot] `xml:"snapshotSet"`
-		NextToken string           `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xSnapshot]{Item: hits}, NextToken: next}, nil
 }
 
 // ownedBy reports whether a snapshot or image of owner (alias) passes
@@ -609,7 +593,7 @@ func (st *state) registerImage(q *qnode) (any, error) {
 
 func (st *state) describeImages(q *qnode) (any, error) {
 	ids, owners := q.strs("ImageId"), q.strs("Owner")
-	hits, next, err := describe(st, q, describeSpec[*image, xImage]{
+	return describeSet(st, q, "imagesSet", describeSpec[*image, xImage]{
 		// EC2 lets ImageId go with MaxResults (no namedParam).
 		lo: 5, hi: 1000, named: len(ids) > 0,
 		lookup: func() ([]*image, error) { return lookupEach(ids, st.lookupImage) },
@@ -621,14 +605,6 @@ func (st *state) describeImages(q *qnode) (any, error) {
 		attr: imageAttr,
 		item: st.xImage,
 	})
-	if err != nil {
-		return nil, err
-	}
-	type out struct {
-		Set       items[xImage] `xml:"imagesSet"`
-		NextToken string        `xml:"nextToken,omitempty"`
-	}
-	return out{Set: items[xImage]{Item: hits}, NextToken: next}, nil
 }
 
 // imageAttr returns an image's values for the DescribeImages filters.
