@@ -980,6 +980,25 @@ type stateChangeOut struct {
 	Instances items[xStateChange] `xml:"instancesSet"`
 }
 
+// changeStates applies move to each instance in turn and answers with
+// every instance's previous and current state.
+func changeStates(ins []*instance, move func(in *instance)) stateChangeOut {
+	var o stateChangeOut
+	for _, in := range ins {
+		prev := in.state
+		move(in)
+		o.Instances.Item = append(o.Instances.Item, xStateChange{InstanceID: in.id, Current: mkState(in.state), Previous: mkState(prev)})
+	}
+	return o
+}
+
+// userMove starts a user-initiated transition to state, done after delay.
+func (st *state) userMove(in *instance, state string, delay time.Duration) {
+	in.state, in.stateAt = state, st.now.Add(delay)
+	in.stateReason = "User initiated (" + st.now.Format("2006-01-02 15:04:05 MST") + ")"
+	st.moving[in.id] = struct{}{}
+}
+
 func (st *state) instanceIDsParam(q *qnode) ([]*instance, error) {
 	ids := q.strs("InstanceId")
 	if len(ids) == 0 {
@@ -1005,17 +1024,11 @@ func (st *state) terminateInstances(q *qnode) (any, error) {
 	if err := dryRun(q); err != nil {
 		return nil, err
 	}
-	var o stateChangeOut
-	for _, in := range ins {
-		prev := in.state
+	return changeStates(ins, func(in *instance) {
 		if in.state != "terminated" && in.state != "shutting-down" {
-			in.state, in.stateAt = "shutting-down", st.now.Add(st.srv.opts.termDelay)
-			in.stateReason = "User initiated (" + st.now.Format("2006-01-02 15:04:05 MST") + ")"
-			st.moving[in.id] = struct{}{}
+			st.userMove(in, "shutting-down", st.srv.opts.termDelay)
 		}
-		o.Instances.Item = append(o.Instances.Item, xStateChange{InstanceID: in.id, Current: mkState(in.state), Previous: mkState(prev)})
-	}
-	return o, nil
+	}), nil
 }
 
 func (st *state) stopInstances(q *qnode) (any, error) {
@@ -1035,17 +1048,11 @@ func (st *state) stopInstances(q *qnode) (any, error) {
 	if err := dryRun(q); err != nil {
 		return nil, err
 	}
-	var o stateChangeOut
-	for _, in := range ins {
-		prev := in.state
+	return changeStates(ins, func(in *instance) {
 		if in.state == "running" || in.state == "pending" {
-			in.state, in.stateAt = "stopping", st.now.Add(st.srv.opts.stopDelay)
-			in.stateReason = "User initiated (" + st.now.Format("2006-01-02 15:04:05 MST") + ")"
-			st.moving[in.id] = struct{}{}
+			st.userMove(in, "stopping", st.srv.opts.stopDelay)
 		}
-		o.Instances.Item = append(o.Instances.Item, xStateChange{InstanceID: in.id, Current: mkState(in.state), Previous: mkState(prev)})
-	}
-	return o, nil
+	}), nil
 }
 
 func (st *state) startInstances(q *qnode) (any, error) {
@@ -1062,24 +1069,21 @@ func (st *state) startInstances(q *qnode) (any, error) {
 	if err := dryRun(q); err != nil {
 		return nil, err
 	}
-	var o stateChangeOut
-	for _, in := range ins {
-		prev := in.state
-		if in.state == "stopped" {
-			in.state, in.stateAt, in.stateReason = "pending", st.now.Add(st.srv.opts.pendingDelay), ""
-			st.moving[in.id] = struct{}{}
-			if len(in.enis) > 0 {
-				if e, ok := st.enis.get(in.enis[0]); ok {
-					if sn, ok := st.subnets.get(e.subnetID); ok && sn.mapPublic {
-						e.publicIP = st.publicIP()
-						e.publicDNS = st.publicDNS(e.publicIP)
-					}
+	return changeStates(ins, func(in *instance) {
+		if in.state != "stopped" {
+			return
+		}
+		in.state, in.stateAt, in.stateReason = "pending", st.now.Add(st.srv.opts.pendingDelay), ""
+		st.moving[in.id] = struct{}{}
+		if len(in.enis) > 0 {
+			if e, ok := st.enis.get(in.enis[0]); ok {
+				if sn, ok := st.subnets.get(e.subnetID); ok && sn.mapPublic {
+					e.publicIP = st.publicIP()
+					e.publicDNS = st.publicDNS(e.publicIP)
 				}
 			}
 		}
-		o.Instances.Item = append(o.Instances.Item, xStateChange{InstanceID: in.id, Current: mkState(in.state), Previous: mkState(prev)})
-	}
-	return o, nil
+	}), nil
 }
 
 // setInstanceGroups replaces the groups of an instance's primary ENI.
