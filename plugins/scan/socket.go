@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -82,13 +83,24 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Socket, 0, len(snap.socks))
-	for _, s := range snap.socks {
-		out = append(out, *s)
+	// Sort small keys, not the sockets: moving a Socket costs as much
+	// as comparing a key, and there may be tens of thousands of them.
+	type key struct {
+		ns, ino uint64
+		proto   string
+		s       *Socket
 	}
-	slices.SortFunc(out, func(a, b Socket) int {
-		return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Inode, b.Inode))
+	keys := make([]key, 0, len(snap.socks))
+	for _, s := range snap.socks {
+		keys = append(keys, key{s.NetNS, s.Inode, s.Proto, s})
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.proto, b.proto), cmp.Compare(a.ino, b.ino))
 	})
+	out := make([]Socket, len(keys))
+	for i, k := range keys {
+		out[i] = *k.s
+	}
 	return out, nil
 }
 
@@ -99,6 +111,15 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	pids, err := fs.PIDs()
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
+	}
+	// The TCP and UDP tables of this process's own namespace, where most
+	// sockets usually are, are dumped while the processes are read: the
+	// dump is one thread's work, the process pass keeps the others busy.
+	live := !o.NoNetlink && fs.IsLive()
+	var pre *selfDump
+	if live {
+		pre = startSelfDump(fs)
+		defer pre.wait() // also on the error paths: no goroutine outlives take
 	}
 	procs := make([]proc, len(pids))
 	workers := o.Workers
@@ -147,45 +168,59 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			nsOrder = append(nsOrder, p.netns)
 		}
 	}
-	// Socket inode → holder; shared sockets (inherited across fork) are
-	// rare, so they alone get a slice.
-	owner := make(map[uint64]int, nsock)
-	shared := map[uint64][]int{}
-	for i := range procs {
-		p := &procs[i]
-		for _, ino := range p.inodes {
-			if prev, ok := owner[ino]; !ok {
-				owner[ino] = p.pid
-			} else if prev != p.pid {
-				if len(shared[ino]) == 0 {
-					shared[ino] = append(shared[ino], prev)
-				}
-				if !slices.Contains(shared[ino], p.pid) {
-					shared[ino] = append(shared[ino], p.pid)
-				}
-			}
+	snap.socks = nil
+	if pre != nil {
+		pre.wait()
+		if _, ok := nsRep[pre.ns]; ok && pre.err == nil {
+			snap.socks = pre.socks // taken over, not copied
+		} else if pre.err != nil {
+			o.Logger.Debug("scan: netlink sock_diag of own namespace failed", "err", pre.err)
 		}
 	}
-	snap.socks = make(map[uint64]*Socket, nsock)
-	live := !o.NoNetlink && fs.IsLive()
+	if snap.socks == nil {
+		snap.socks = make(map[uint64]*Socket, nsock)
+	}
 	for _, ns := range nsOrder {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		rep := nsRep[ns]
-		if err := readNetNS(fs, rep, ns, live, snap.socks, o); err != nil {
+		dumped := pre != nil && pre.err == nil && ns == pre.ns
+		if err := readNetNS(fs, rep, ns, live, dumped, snap.socks, o); err != nil {
 			o.Logger.Debug("scan: socket tables of namespace", "netns", ns, "pid", rep, "err", err)
 		}
 	}
-	one := make([]int, 0, len(snap.socks))
-	for ino, s := range snap.socks {
-		if pids, ok := shared[ino]; ok {
-			slices.Sort(pids)
-			s.PIDs = pids
-		} else if pid, ok := owner[ino]; ok {
-			one = append(one, pid)
-			s.PIDs = one[len(one)-1 : len(one) : len(one)]
+	// Holders, straight from each process's inodes into the table. One
+	// holder is the rule: those share one block of one-element slices
+	// (capacity 1, so that adding a second holder copies). Processes are
+	// visited one at a time, so a socket a process holds twice (dup) has
+	// that process last.
+	one := make([]int, 0, nsock)
+	var shared []*Socket
+	for i := range procs {
+		p := &procs[i]
+		if p.pid == 0 {
+			continue
 		}
+		for _, ino := range p.inodes {
+			s, ok := snap.socks[ino]
+			if !ok {
+				continue
+			}
+			switch n := len(s.PIDs); {
+			case n == 0:
+				one = append(one, p.pid)
+				s.PIDs = one[len(one)-1 : len(one) : len(one)]
+			case s.PIDs[n-1] != p.pid:
+				if n == 1 {
+					shared = append(shared, s)
+				}
+				s.PIDs = append(s.PIDs, p.pid)
+			}
+		}
+	}
+	for _, s := range shared {
+		slices.Sort(s.PIDs) // the listing order of a fake tree is not numeric
 	}
 	return snap, nil
 }
@@ -218,12 +253,36 @@ func readProc(fs procfs.FS, pid int, p *proc, full bool) {
 	p.pid = pid
 }
 
+// selfDump is the netlink dump of the caller's own network namespace,
+// taken in the background.
+type selfDump struct {
+	ns    uint64
+	socks map[uint64]*Socket
+	err   error
+	done  chan struct{}
+}
+
+func startSelfDump(fs procfs.FS) *selfDump {
+	d := &selfDump{socks: map[uint64]*Socket{}, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.ns, d.err = fs.NetNS(os.Getpid())
+		if d.err == nil {
+			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks)
+		}
+	}()
+	return d
+}
+
+func (d *selfDump) wait() { <-d.done }
+
 // readNetNS reads the socket tables of one network namespace, through the
-// eyes of process rep, into socks.
-func readNetNS(fs procfs.FS, rep int, ns uint64, live bool, socks map[uint64]*Socket, o Options) error {
+// eyes of process rep, into socks. With dumped, its TCP and UDP sockets
+// are in socks already (from netlink).
+func readNetNS(fs procfs.FS, rep int, ns uint64, live, dumped bool, socks map[uint64]*Socket, o Options) error {
 	var errs []error
-	viaNetlink := false
-	if live {
+	viaNetlink := dumped
+	if live && !dumped {
 		if err := netlinkSockets(fs, rep, ns, socks); err != nil {
 			o.Logger.Debug("scan: netlink sock_diag failed, reading /proc", "pid", rep, "err", err)
 		} else {
