@@ -42,7 +42,7 @@
 // identity), protocol versions negotiated (VersionedPlugins), and an
 // explicit environment per plugin (SkipHostEnv): cloud credentials reach
 // only the plugins given them. The channel is mutually authenticated TLS
-// with one-time certificates: by default Ed25519 certificates the host mints
+// with one-time certificates: by default ECDSA P-256 certificates the host mints
 // for itself and for each plugin process (TLS 1.3, each end accepting only
 // the other's certificate); HostOptions.GoPluginAutoMTLS selects go-plugin's
 // own AutoMTLS instead, whose P-521 certificates make a plugin start about

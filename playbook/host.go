@@ -97,7 +97,7 @@ type HostOptions struct {
 	Logger *slog.Logger
 	// GoPluginAutoMTLS uses go-plugin's own AutoMTLS (one-time P-521
 	// certificates negotiated at start) instead of the default: one-time
-	// Ed25519 certificates the host mints for itself and for each plugin
+	// ECDSA P-256 certificates the host mints for itself and for each plugin
 	// process, which authenticate both ends the same way at a fraction of
 	// the start-up cost.
 	GoPluginAutoMTLS bool

@@ -22,7 +22,7 @@ import (
 // modes.
 func TestPluginChannelIsMutuallyAuthenticated(t *testing.T) {
 	for _, auto := range []bool{false, true} {
-		name := "ed25519"
+		name := "p256"
 		if auto {
 			name = "go-plugin-automtls"
 		}
