@@ -123,3 +123,13 @@ func FuzzParseHexAddrPort(f *testing.F) {
 		_ = netip.AddrPort(a)
 	})
 }
+
+func FuzzParseSockstatInUse(f *testing.F) {
+	f.Add(readTestdata(f, "net_sockstat"))
+	f.Add(readTestdata(f, "net_sockstat6"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n := parseSockstatInUse(b); n < 0 {
+			t.Fatalf("negative count %d", n)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"runtime"
@@ -23,6 +24,9 @@ const (
 	ProtoRaw    = "raw"
 	ProtoPacket = "packet"
 )
+
+// protoOrder is the protocols in the order of their names.
+var protoOrder = []string{ProtoPacket, ProtoRaw, ProtoTCP, ProtoUDP}
 
 // Socket is one socket and the processes holding it.
 type Socket struct {
@@ -83,20 +87,49 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Sort small keys, not the sockets: moving a Socket costs as much
-	// as comparing a key, and there may be tens of thousands of them.
+	// Sort small keys, not the sockets: moving a Socket costs more than
+	// comparing a key, and there may be tens of thousands of them. The
+	// order (namespace, protocol, inode) packs into one number: the rank
+	// of the namespace, of the protocol name and the inode, which is 32
+	// bits on Linux; a tree where it does not fit is sorted field by field.
 	type key struct {
-		ns, ino uint64
-		proto   string
-		s       *Socket
+		k uint64
+		s *Socket
 	}
-	keys := make([]key, 0, len(snap.socks))
+	rank := map[uint64]uint64{} // namespace → rank
+	var last uint64
 	for _, s := range snap.socks {
-		keys = append(keys, key{s.NetNS, s.Inode, s.Proto, s})
+		if s.NetNS != last || len(rank) == 0 {
+			rank[s.NetNS], last = 0, s.NetNS
+		}
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		return cmp.Or(cmp.Compare(a.ns, b.ns), cmp.Compare(a.proto, b.proto), cmp.Compare(a.ino, b.ino))
-	})
+	nss := slices.Sorted(maps.Keys(rank))
+	for i, ns := range nss {
+		rank[ns] = uint64(i)
+	}
+	packed := len(nss) <= 1<<16
+	keys := make([]key, 0, len(snap.socks))
+	lastNS, lastRank := uint64(0), uint64(0)
+	if len(nss) > 0 {
+		lastNS, lastRank = nss[0], 0
+	}
+	for _, s := range snap.socks {
+		pr := slices.Index(protoOrder, s.Proto)
+		if pr < 0 || s.Inode >= 1<<40 {
+			packed = false
+		}
+		if s.NetNS != lastNS {
+			lastNS, lastRank = s.NetNS, rank[s.NetNS]
+		}
+		keys = append(keys, key{lastRank<<44 | uint64(pr&0xf)<<40 | s.Inode&(1<<40-1), s})
+	}
+	if packed {
+		slices.SortFunc(keys, func(a, b key) int { return cmp.Compare(a.k, b.k) })
+	} else {
+		slices.SortFunc(keys, func(a, b key) int {
+			return cmp.Or(cmp.Compare(a.s.NetNS, b.s.NetNS), cmp.Compare(a.s.Proto, b.s.Proto), cmp.Compare(a.s.Inode, b.s.Inode))
+		})
+	}
 	out := make([]Socket, len(keys))
 	for i, k := range keys {
 		out[i] = *k.s
@@ -263,9 +296,13 @@ type selfDump struct {
 }
 
 func startSelfDump(fs procfs.FS) *selfDump {
-	d := &selfDump{socks: map[uint64]*Socket{}, done: make(chan struct{})}
+	d := &selfDump{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
+		// Sized from the kernel's count: growing a map of tens of
+		// thousands costs as much again as filling it.
+		hint, _ := fs.SocketsInUse(os.Getpid())
+		d.socks = make(map[uint64]*Socket, min(hint+64, 1<<20))
 		d.ns, d.err = fs.NetNS(os.Getpid())
 		if d.err == nil {
 			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks)
