@@ -115,14 +115,34 @@ func BenchmarkStartFivePlugins(b *testing.B) {
 			for i := range 5 {
 				specs = append(specs, playbook.External(fmt.Sprintf("g%d", i), path, sum))
 			}
-			benchStart(b, opts, specs)
+			benchStart(b, opts, specs, false)
 		})
 		b.Run("builtin/"+tlsMode, func(b *testing.B) {
 			var specs []playbook.PluginSpec
 			for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
 				specs = append(specs, playbook.Builtin(n))
 			}
-			benchStart(b, opts, specs)
+			benchStart(b, opts, specs, false)
+		})
+		if auto {
+			continue
+		}
+		// Cold: every start is a fresh host process's first, which hashes
+		// each binary (the five share one) before running it.
+		b.Run("external-cold/"+tlsMode, func(b *testing.B) {
+			path, sum := buildGreeter(b)
+			var specs []playbook.PluginSpec
+			for i := range 5 {
+				specs = append(specs, playbook.External(fmt.Sprintf("g%d", i), path, sum))
+			}
+			benchStart(b, opts, specs, true)
+		})
+		b.Run("builtin-cold/"+tlsMode, func(b *testing.B) {
+			var specs []playbook.PluginSpec
+			for _, n := range []string{"p1", "p2", "p3", "p4", "p5"} {
+				specs = append(specs, playbook.Builtin(n))
+			}
+			benchStart(b, opts, specs, true)
 		})
 	}
 }
@@ -133,11 +153,14 @@ func cpuTime(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func benchStart(b *testing.B, opts playbook.HostOptions, specs []playbook.PluginSpec) {
+func benchStart(b *testing.B, opts playbook.HostOptions, specs []playbook.PluginSpec, cold bool) {
 	var total time.Duration
 	durs := make([]time.Duration, 0, b.N)
 	cpu0 := cpuTime(syscall.RUSAGE_SELF) + cpuTime(syscall.RUSAGE_CHILDREN)
 	for b.Loop() {
+		if cold {
+			playbook.ForgetVerifiedBinaries()
+		}
 		h := playbook.NewHost(opts)
 		t0 := time.Now()
 		if err := h.Start(b.Context(), specs...); err != nil {

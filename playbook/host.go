@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -262,7 +263,26 @@ func executableSum() (string, string, error) {
 		if selfSum.err != nil {
 			return
 		}
+		before, err := identify(selfSum.path)
+		if err != nil {
+			selfSum.err = err
+			return
+		}
 		selfSum.sum, selfSum.err = fileSHA256(selfSum.path)
+		if selfSum.err != nil {
+			return
+		}
+		// The file was just hashed: if it did not change meanwhile, that
+		// hash is a verification of the built-in plugins' pin (which
+		// defaults to it), and need not be done again for each of them.
+		if after, err := identify(selfSum.path); err == nil && after == before {
+			verified.Lock()
+			if verified.m == nil {
+				verified.m = map[fileID]string{}
+			}
+			verified.m[before] = selfSum.sum
+			verified.Unlock()
+		}
 	})
 	return selfSum.path, selfSum.sum, selfSum.err
 }
@@ -288,9 +308,26 @@ func FileSHA256(path string) (string, error) { return fileSHA256(path) }
 // binary started many times (the host's own executable serving every
 // built-in plugin, say) is hashed once. Any change to the file changes its
 // ctime (which no caller can set) and so misses the cache.
+//
+// Concurrent checks of one file against one pin (the plugins of one
+// playbook started in parallel from one binary) share a single hashing.
 var verified struct {
 	sync.Mutex
-	m map[fileID]string
+	m        map[fileID]string
+	inflight map[verifyKey]*verifyCall
+}
+
+// binaryHashes counts the plugin binaries hashed by verifyChecksum.
+var binaryHashes atomic.Int64
+
+type verifyKey struct {
+	id  fileID
+	pin string
+}
+
+type verifyCall struct {
+	done chan struct{}
+	err  error
 }
 
 type fileID struct {
@@ -318,12 +355,35 @@ func verifyChecksum(path string, want []byte) error {
 		return fmt.Errorf("error verifying checksum: %w", err)
 	}
 	key := hex.EncodeToString(want)
+	vk := verifyKey{id, key}
 	verified.Lock()
-	hit := verified.m[id] == key
-	verified.Unlock()
-	if hit {
+	if verified.m[id] == key {
+		verified.Unlock()
 		return nil
 	}
+	if c, ok := verified.inflight[vk]; ok {
+		verified.Unlock()
+		<-c.done
+		return c.err
+	}
+	c := &verifyCall{done: make(chan struct{})}
+	if verified.inflight == nil {
+		verified.inflight = map[verifyKey]*verifyCall{}
+	}
+	verified.inflight[vk] = c
+	verified.Unlock()
+	c.err = hashAndCache(path, id, want, key)
+	verified.Lock()
+	delete(verified.inflight, vk)
+	verified.Unlock()
+	close(c.done)
+	return c.err
+}
+
+// hashAndCache hashes the file at path, identified as id, against want and
+// caches a match.
+func hashAndCache(path string, id fileID, want []byte, key string) error {
+	binaryHashes.Add(1)
 	sc := &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
 	ok, err := sc.Check(path)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -241,6 +242,68 @@ func TestTamperedBinaryRefused(t *testing.T) {
 	goodSum, _ := playbook.FileSHA256(good)
 	if err := h.Start(t.Context(), playbook.External("good", good, goodSum, "ABUSEKIT_PLUGIN=util")); err != nil {
 		t.Fatalf("pinned binary refused: %v", err)
+	}
+}
+
+// TestConcurrentStartsHashABinaryOnce: plugins started together from one
+// binary share one verification of its pin, a tampered binary is still
+// refused to every one of them, and built-in plugins reuse the hash the
+// host took of its own executable.
+func TestConcurrentStartsHashABinaryOnce(t *testing.T) {
+	playbook.ForgetVerifiedBinaries()
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	n0 := playbook.BinaryHashes()
+	if err := h.Start(t.Context(), playbook.Builtin("p1"), playbook.Builtin("p2"), playbook.Builtin("p3")); err != nil {
+		t.Fatal(err)
+	}
+	if n := playbook.BinaryHashes() - n0; n != 0 {
+		t.Errorf("built-in plugins: own executable hashed again %d times", n)
+	}
+
+	exe, _ := selfExe(t)
+	bin := filepath.Join(t.TempDir(), "plugin")
+	copyFile(t, exe, bin)
+	sum, err := playbook.FileSHA256(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []playbook.PluginSpec
+	for i := range 4 {
+		specs = append(specs, playbook.External(fmt.Sprintf("e%d", i), bin, sum, "ABUSEKIT_PLUGIN=util"))
+	}
+	n0 = playbook.BinaryHashes()
+	if err := h.Start(t.Context(), specs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := playbook.BinaryHashes() - n0; n != 1 {
+		t.Errorf("4 plugins of one binary started together: hashed %d times, want 1", n)
+	}
+
+	tampered := filepath.Join(t.TempDir(), "plugin")
+	copyFile(t, exe, tampered)
+	f, err := os.OpenFile(tampered, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("evil"))
+	f.Close()
+	for i := range specs {
+		specs[i].Name = fmt.Sprintf("t%d", i)
+		specs[i].Path = tampered
+	}
+	err = h.Start(t.Context(), specs...)
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("tampered binary: err = %v, want one error per plugin", err)
+	}
+	if errs := joined.Unwrap(); len(errs) != len(specs) {
+		t.Errorf("tampered binary: %d errors for %d plugins: %v", len(errs), len(specs), err)
+	}
+	for _, e := range joined.Unwrap() {
+		if !errors.Is(e, playbook.ErrChecksumMismatch) {
+			t.Errorf("tampered binary: %v, want ErrChecksumMismatch", e)
+		}
 	}
 }
 
