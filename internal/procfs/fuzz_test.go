@@ -124,12 +124,14 @@ func FuzzParseHexAddrPort(f *testing.F) {
 	})
 }
 
-func FuzzParseSockstatInUse(f *testing.F) {
+func FuzzParseSockstat(f *testing.F) {
 	f.Add(readTestdata(f, "net_sockstat"))
 	f.Add(readTestdata(f, "net_sockstat6"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if n := parseSockstatInUse(b); n < 0 {
-			t.Fatalf("negative count %d", n)
+		var c SocketCounts
+		parseSockstat(b, &c)
+		if c.TCP < 0 || c.UDP < 0 || c.TCP6 < 0 || c.UDP6 < 0 {
+			t.Fatalf("negative count %+v", c)
 		}
 	})
 }

@@ -39,7 +39,12 @@ func (r *inetDiagReq) Serialize() []byte {
 // machinery of github.com/vishvananda/netlink. For the caller's own
 // namespace the netlink socket is opened in place; for another it is opened
 // in that namespace (setns on a locked thread, then back).
-func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) error {
+//
+// counts, when not nil, is what the namespace's sockstat says is in use:
+// a family and protocol it counts none of is not dumped (the dump would
+// walk the whole TCP hash table, every IPv4 socket included, to find no
+// IPv6 one).
+func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket, counts *procfs.SocketCounts) error {
 	self, err := fs.NetNS(os.Getpid())
 	if err != nil {
 		return err
@@ -76,6 +81,9 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) 
 		ipp    uint8
 	}{{ProtoTCP, unix.AF_INET, unix.IPPROTO_TCP}, {ProtoTCP, unix.AF_INET6, unix.IPPROTO_TCP},
 		{ProtoUDP, unix.AF_INET, unix.IPPROTO_UDP}, {ProtoUDP, unix.AF_INET6, unix.IPPROTO_UDP}} {
+		if counts != nil && inUse(counts, q.proto, q.family) == 0 {
+			continue
+		}
 		req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
 		req.Sockets = handle
 		states := uint32(diagStates)
@@ -117,6 +125,24 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket) 
 		}
 	}
 	return nil
+}
+
+// inUse is the count of one family and protocol; -1 when unknown.
+func inUse(c *procfs.SocketCounts, proto string, family uint8) int {
+	v6 := family == unix.AF_INET6
+	switch {
+	case v6 && c.NoIPv6:
+		return -1
+	case proto == ProtoTCP && v6:
+		return c.TCP6
+	case proto == ProtoTCP:
+		return c.TCP
+	case proto == ProtoUDP && v6:
+		return c.UDP6
+	case proto == ProtoUDP:
+		return c.UDP
+	}
+	return -1
 }
 
 type diagSocket struct {

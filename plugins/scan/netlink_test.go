@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -116,4 +117,52 @@ func FuzzParseDiagMsg(f *testing.F) {
 			t.Fatalf("invalid addresses from %x", b)
 		}
 	})
+}
+
+// TestNetlinkSkipsUncounted checks that a family and protocol sockstat
+// counts none of is not dumped, and that what it counts is.
+func TestNetlinkSkipsUncounted(t *testing.T) {
+	fs, err := procfs.NewFS("/proc")
+	if err != nil || !fs.IsLive() {
+		t.Skip("no live /proc")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	self, err := fs.NetNS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(counts *procfs.SocketCounts) bool {
+		t.Helper()
+		socks := map[uint64]*Socket{}
+		if err := netlinkSockets(fs, os.Getpid(), self, socks, counts); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range socks {
+			if s.Proto == ProtoTCP && s.Local.Port() == port && s.State == "LISTEN" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(nil) {
+		t.Error("no counts: listener not dumped")
+	}
+	if has(&procfs.SocketCounts{UDP: 1, TCP6: 1, UDP6: 1}) {
+		t.Error("TCP counted zero: dumped anyway")
+	}
+	if !has(&procfs.SocketCounts{TCP: 1}) {
+		t.Error("TCP counted: listener not dumped")
+	}
+	c, err := fs.SocketCounts(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TCP < 1 || !has(&c) {
+		t.Errorf("sockstat counts %+v: listener not dumped", c)
+	}
 }

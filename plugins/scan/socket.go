@@ -301,11 +301,15 @@ func startSelfDump(fs procfs.FS) *selfDump {
 		defer close(d.done)
 		// Sized from the kernel's count: growing a map of tens of
 		// thousands costs as much again as filling it.
-		hint, _ := fs.SocketsInUse(os.Getpid())
+		var counts *procfs.SocketCounts
+		hint := 0
+		if c, err := fs.SocketCounts(os.Getpid()); err == nil {
+			counts, hint = &c, c.Total()
+		}
 		d.socks = make(map[uint64]*Socket, min(hint+64, 1<<20))
 		d.ns, d.err = fs.NetNS(os.Getpid())
 		if d.err == nil {
-			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks)
+			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks, counts)
 		}
 	}()
 	return d
@@ -320,7 +324,11 @@ func readNetNS(fs procfs.FS, rep int, ns uint64, live, dumped bool, socks map[ui
 	var errs []error
 	viaNetlink := dumped
 	if live && !dumped {
-		if err := netlinkSockets(fs, rep, ns, socks); err != nil {
+		var counts *procfs.SocketCounts
+		if c, err := fs.SocketCounts(rep); err == nil {
+			counts = &c
+		}
+		if err := netlinkSockets(fs, rep, ns, socks, counts); err != nil {
 			o.Logger.Debug("scan: netlink sock_diag failed, reading /proc", "pid", rep, "err", err)
 		} else {
 			viaNetlink = true
