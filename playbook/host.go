@@ -426,6 +426,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	}
 	path := s.Path
 	stderr := &tailBuffer{max: 4 << 10}
+	var tlsPipe *os.File // the plugin's one-time mTLS material, for fd 3
 	if s.Reattach != nil {
 		addr, err := s.Reattach.ResolveAddr()
 		if err != nil {
@@ -496,11 +497,18 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 			if err != nil {
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: err}
 			}
-			env = append(env, wire.EnvTLS+"="+tlsEnv)
+			tlsPipe, err = wire.TLSPipe(tlsEnv)
+			if err != nil {
+				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("plugin mTLS pipe: %w", err)}
+			}
+			env = append(env, fmt.Sprintf("%s=fd:%d", wire.EnvTLS, wire.TLSFD))
 			cfg.TLSConfig = wire.ClientTLS(h.id, pid)
 		}
 		cmd := exec.Command(path)
 		cmd.Env = env
+		if tlsPipe != nil {
+			cmd.ExtraFiles = []*os.File{tlsPipe} // fd 3 in the plugin
+		}
 		cfg.Cmd = cmd
 		cfg.SkipHostEnv = true
 		stderrLog := hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name))
@@ -519,6 +527,11 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	ch := make(chan result, 1)
 	go func() {
 		rpc, err := client.Client()
+		// The plugin has its copy of the mTLS pipe (or never will): the
+		// host's goes, here where no start can still be under way.
+		if tlsPipe != nil {
+			tlsPipe.Close()
+		}
 		ch <- result{rpc, err}
 	}()
 	var rpc goplugin.ClientProtocol

@@ -805,3 +805,35 @@ func TestHostEnv(t *testing.T) {
 		t.Errorf("HostEnv (-want +got):\n%s", d)
 	}
 }
+
+// The plugin's one-time private key reaches it through a pipe, never
+// through the environment: /proc/PID/environ keeps the environment a
+// process started with for its whole life, readable by its user.
+func TestPluginKeyNotInEnviron(t *testing.T) {
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	if err := h.Start(t.Context(), playbook.Builtin("util")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := h.Plugin("util")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID()))
+	if err != nil {
+		t.Skipf("cannot read the plugin's environ: %v", err)
+	}
+	var tlsVars []string
+	for _, kv := range strings.Split(string(raw), "\x00") {
+		if strings.HasPrefix(kv, "ABUSEKIT_PLUGIN_TLS=") {
+			tlsVars = append(tlsVars, kv)
+		}
+	}
+	if want := []string{"ABUSEKIT_PLUGIN_TLS=fd:3"}; !cmp.Equal(tlsVars, want) {
+		t.Errorf("plugin started with %q, want %q (the mTLS material belongs in the pipe)", tlsVars, want)
+	}
+	// And the channel still works.
+	if _, err := p.Apply(t.Context(), playbook.Call{Action: "env"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}

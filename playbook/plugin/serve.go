@@ -95,7 +95,12 @@ func serve(actions Actions, stderr io.Writer) int {
 	// (a host using go-plugin's AutoMTLS) go-plugin negotiates its own.
 	if env, ok := os.LookupEnv(wire.EnvTLS); ok {
 		os.Unsetenv(wire.EnvTLS) // not for the plugin's own children
-		tlsConfig, err := wire.ServerTLS(env)
+		material, err := wire.ReadTLSFD(env)
+		if err != nil {
+			logger.Error("not serving", "error", err)
+			return 1
+		}
+		tlsConfig, err := wire.ServerTLS(material)
 		if err != nil {
 			logger.Error("not serving", "error", err)
 			return 1

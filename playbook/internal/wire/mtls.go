@@ -11,14 +11,74 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// EnvTLS carries the one-time mTLS material of a plugin process: the host's
-// client certificate, and the plugin's own certificate and private key, all
-// minted by the host for this one process.
+// EnvTLS tells a plugin process where to read its one-time mTLS material:
+// the host's client certificate, and the plugin's own certificate and
+// private key, all minted by the host for this one process. Its value is
+// "fd:N", a pipe the host wrote the material into (see TLSFD): a private
+// key never travels in the environment, which /proc/PID/environ shows to
+// every process of the same user for the plugin's whole life.
 const EnvTLS = "ABUSEKIT_PLUGIN_TLS"
+
+// TLSFD is the descriptor the host passes the mTLS pipe on: the first of
+// exec.Cmd.ExtraFiles.
+const TLSFD = 3
+
+// maxTLSMaterial bounds what a plugin reads from the mTLS pipe.
+const maxTLSMaterial = 64 << 10
+
+// ReadTLSFD reads the mTLS material from the descriptor an EnvTLS value
+// names ("fd:3") and closes it.
+func ReadTLSFD(env string) (string, error) {
+	n, ok := strings.CutPrefix(env, "fd:")
+	fd, err := strconv.Atoi(n)
+	if !ok || err != nil || fd < 3 {
+		return "", fmt.Errorf("plugin: %s=%q: want fd:N with N >= 3", EnvTLS, env)
+	}
+	f := os.NewFile(uintptr(fd), "mtls")
+	if f == nil {
+		return "", fmt.Errorf("plugin: %s: descriptor %d is not open", EnvTLS, fd)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTLSMaterial+1))
+	if err != nil {
+		return "", fmt.Errorf("plugin: %s: %w", EnvTLS, err)
+	}
+	if len(b) > maxTLSMaterial {
+		return "", fmt.Errorf("plugin: %s: more than %d bytes", EnvTLS, maxTLSMaterial)
+	}
+	return string(b), nil
+}
+
+// TLSPipe returns the read end of a pipe holding material (as EncodeTLSEnv
+// makes it), for exec.Cmd.ExtraFiles[0]. The write end is already closed;
+// the caller closes the read end once the child has started.
+func TLSPipe(material string) (*os.File, error) {
+	if len(material) > maxTLSMaterial {
+		return nil, fmt.Errorf("mtls material of %d bytes does not fit the pipe", len(material))
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	// Far below the pipe's capacity: the write does not block.
+	_, err = io.WriteString(w, material)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
 
 // ServerName is the name in every plugin's one-time certificate.
 const ServerName = "abusekit-plugin"

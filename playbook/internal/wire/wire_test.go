@@ -3,9 +3,11 @@ package wire
 import (
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -106,5 +108,34 @@ func TestSchema(t *testing.T) {
 		if !ok || p["type"] != typ {
 			t.Errorf("property %s = %v, want type %s", k, props[k], typ)
 		}
+	}
+}
+
+func TestTLSPipeRoundTrip(t *testing.T) {
+	material := strings.Repeat("m", 3000)
+	r, err := TLSPipe(material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ReadTLSFD owns and closes the descriptor, as in a plugin process.
+	fd, err := syscall.Dup(int(r.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	got, err := ReadTLSFD(fmt.Sprintf("fd:%d", fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != material {
+		t.Errorf("read %d bytes back, want %d", len(got), len(material))
+	}
+	for _, bad := range []string{"", "3", "fd:", "fd:x", "fd:2", "fd:-1", "AAAA"} {
+		if _, err := ReadTLSFD(bad); err == nil {
+			t.Errorf("ReadTLSFD(%q) accepted", bad)
+		}
+	}
+	if _, err := TLSPipe(strings.Repeat("m", maxTLSMaterial+1)); err == nil {
+		t.Error("TLSPipe took more than the pipe may carry")
 	}
 }
