@@ -69,13 +69,10 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 				dst = append(dst, ino)
 			}
 		}
-		// procfs fills the buffer until the last descriptor; room left
-		// for another entry (fd names are short) means it is done, which
-		// saves a getdents per process. Other filesystems may return
-		// less than fits, so a fake tree is read to the end.
-		if fs.procfs && n+64 <= len(buf) {
-			break
-		}
+		// Read to the end (a getdents that returns nothing): a short
+		// answer does not mean the end, as procfs stops filling the
+		// buffer early when a signal is pending (SIGPROF, SIGCHLD, the
+		// Go runtime's preemption signal).
 	}
 	return dst, nfd, nil
 }

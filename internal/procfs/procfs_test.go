@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -367,5 +369,49 @@ func TestSocketInodesMany(t *testing.T) {
 	}
 	if len(after)-len(before) < n || nfd < n {
 		t.Errorf("SocketInodes found %d sockets (%d before), %d fds; want %d more", len(after), len(before), nfd, n)
+	}
+}
+
+// TestSocketInodesSignals lists a large fd directory while another
+// goroutine keeps signalling the listing thread: procfs cuts a getdents
+// short when a signal is pending, which must not end the listing.
+func TestSocketInodesSignals(t *testing.T) {
+	fs := NewDefaultFS()
+	if !fs.IsLive() {
+		t.Skip("/proc is not this process's procfs")
+	}
+	const n = 1500
+	for i := 0; i < n; i++ {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Skipf("after %d sockets: %v", i, err)
+		}
+		defer c.Close()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid, pid := unix.Gettid(), os.Getpid()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				unix.Tgkill(pid, tid, unix.SIGURG) // the Go runtime ignores a stray SIGURG
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 3 {
+		got, _, err := fs.SocketInodes(pid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) < n {
+			t.Fatalf("listing %d: %d sockets, want at least %d", i, len(got), n)
+		}
 	}
 }
