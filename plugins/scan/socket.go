@@ -148,11 +148,15 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	// The TCP and UDP tables of this process's own namespace, where most
 	// sockets usually are, are dumped while the processes are read: the
 	// dump is one thread's work, the process pass keeps the others busy.
+	// Only a large table is worth it: a small one is dumped after the
+	// pass, and only when a process in the namespace holds a socket.
 	live := !o.NoNetlink && fs.IsLive()
 	var pre *selfDump
 	if live {
-		pre = startSelfDump(fs)
-		defer pre.wait() // also on the error paths: no goroutine outlives take
+		if c, err := fs.SocketCounts(os.Getpid()); err == nil && c.Total() >= prefetchMin {
+			pre = startSelfDump(fs, c)
+			defer pre.wait() // also on the error paths: no goroutine outlives take
+		}
 	}
 	procs := make([]proc, len(pids))
 	workers := o.Workers
@@ -295,21 +299,22 @@ type selfDump struct {
 	done  chan struct{}
 }
 
-func startSelfDump(fs procfs.FS) *selfDump {
+// prefetchMin is the number of sockets in use in the caller's own
+// namespace from which take dumps it during the process pass.
+const prefetchMin = 1024
+
+// startSelfDump dumps the caller's own namespace, where counts (from its
+// sockstat) says the sockets in use are.
+func startSelfDump(fs procfs.FS, counts procfs.SocketCounts) *selfDump {
 	d := &selfDump{done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
 		// Sized from the kernel's count: growing a map of tens of
 		// thousands costs as much again as filling it.
-		var counts *procfs.SocketCounts
-		hint := 0
-		if c, err := fs.SocketCounts(os.Getpid()); err == nil {
-			counts, hint = &c, c.Total()
-		}
-		d.socks = make(map[uint64]*Socket, min(hint+64, 1<<20))
+		d.socks = make(map[uint64]*Socket, min(counts.Total()+64, 1<<20))
 		d.ns, d.err = fs.NetNS(os.Getpid())
 		if d.err == nil {
-			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks, counts)
+			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks, &counts)
 		}
 	}()
 	return d
