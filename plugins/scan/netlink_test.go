@@ -166,3 +166,58 @@ func TestNetlinkSkipsUncounted(t *testing.T) {
 		t.Errorf("sockstat counts %+v: listener not dumped", c)
 	}
 }
+
+// TestSocketsPrefetch checks that dumping the own namespace during the
+// process pass (done for large tables) gives the sockets and holders the
+// dump after the pass gives.
+func TestSocketsPrefetch(t *testing.T) {
+	fs, err := procfs.NewFS("/proc")
+	if err != nil || !fs.IsLive() {
+		t.Skip("no live /proc")
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, err := ln.Accept() // an unaccepted connection has no inode
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ours := func(min int) []Socket {
+		t.Helper()
+		saved := prefetchMin
+		prefetchMin = min
+		defer func() { prefetchMin = saved }()
+		all, err := Sockets(context.Background(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Socket
+		for _, s := range all {
+			if s.Proto == ProtoTCP && (s.Local.Port() == port || s.Remote.Port() == port) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	after, during := ours(1<<30), ours(0)
+	if len(during) != 3 { // listener and both ends of the connection
+		t.Fatalf("with the dump during the pass: %d sockets, want 3: %v", len(during), during)
+	}
+	for _, s := range during {
+		if len(s.PIDs) != 1 || s.PIDs[0] != os.Getpid() {
+			t.Errorf("%v: holders %v, want [%d]", s, s.PIDs, os.Getpid())
+		}
+	}
+	if diff := cmp.Diff(after, during, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+		t.Errorf("dump after the pass vs during (-after +during):\n%s", diff)
+	}
+}

@@ -301,7 +301,7 @@ type selfDump struct {
 
 // prefetchMin is the number of sockets in use in the caller's own
 // namespace from which take dumps it during the process pass.
-const prefetchMin = 1024
+var prefetchMin = 1024 // a variable for tests
 
 // startSelfDump dumps the caller's own namespace, where counts (from its
 // sockstat) says the sockets in use are.
