@@ -273,32 +273,8 @@ func TestParseMailStreams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := strings.Replace(head, "MIME-Version: 1.0\n", "MIME-Version: 1.0\n"+tc.headers, 1)
-			pr, pw := io.Pipe()
-			first := make(chan struct{})
 			const lines = 50000
-			go func() {
-				defer pw.Close()
-				io.WriteString(pw, h+"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n")
-				io.WriteString(pw, strings.Repeat("filler line that is not evidence\n", 3000)) // past the sniffing
-				select {
-				case <-first:
-				case <-time.After(20 * time.Second):
-					return // the parser never got to the first record
-				}
-				for i := 1; i < lines; i++ {
-					fmt.Fprintf(pw, "13.125.40.201  192.0.2.%d  %d  Thu Apr 27 14:46:47 2023\n", i%250, 1+i%1000)
-				}
-			}()
-			n := 0
-			var got Report
-			_, err := Parse(context.Background(), pr,
-				WithEvidenceFunc(func(Evidence) error {
-					if n++; n == 1 {
-						close(first)
-					}
-					return nil
-				}),
-				WithReportFunc(func(r Report) error { got = r; return nil }))
+			n, got, err := parseWhileWriting(h, "", lines)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -406,13 +382,29 @@ func TestParseMailAttachmentStreams(t *testing.T) {
 	head, tail := mail[:i], mail[i:]
 	head = strings.Replace(head, "Content-Transfer-Encoding: base64\n", "", 1)
 	head = head[:strings.Index(head, "filename=\"scan.log\"\n")+len("filename=\"scan.log\"\n")+1]
+	const lines = 50000
+	n, got, err := parseWhileWriting(head, tail, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The forwarded message after the attachment adds one record.
+	if n != lines+1 || got.EvidenceCount != lines+1 || got.CaseID != "17007778889" || got.Source != SourceTrustAndSafety || len(got.RequiredActions) != 1 {
+		t.Errorf("records %d, report %d records, case %q source %q required %v", n, got.EvidenceCount, got.CaseID, got.Source, got.RequiredActions)
+	}
+}
+
+// parseWhileWriting parses head, one evidence line, filler past what the
+// parsers read ahead, then (only once the first record has reached the
+// caller) lines-1 more evidence lines and tail. A parser that read its
+// input whole before handing out records would wait 20 s and then see the
+// input end early. It returns the records streamed and the report.
+func parseWhileWriting(head, tail string, lines int) (int, Report, error) {
 	pr, pw := io.Pipe()
 	first := make(chan struct{})
-	const lines = 50000
 	go func() {
 		defer pw.Close()
 		io.WriteString(pw, head+"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023\n")
-		io.WriteString(pw, strings.Repeat("filler line that is not evidence\n", 3000)) // past the preview
+		io.WriteString(pw, strings.Repeat("filler line that is not evidence\n", 3000)) // past the sniffing and the preview
 		select {
 		case <-first:
 		case <-time.After(20 * time.Second):
@@ -433,11 +425,5 @@ func TestParseMailAttachmentStreams(t *testing.T) {
 			return nil
 		}),
 		WithReportFunc(func(r Report) error { got = r; return nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The forwarded message after the attachment adds one record.
-	if n != lines+1 || got.EvidenceCount != lines+1 || got.CaseID != "17007778889" || got.Source != SourceTrustAndSafety || len(got.RequiredActions) != 1 {
-		t.Errorf("records %d, report %d records, case %q source %q required %v", n, got.EvidenceCount, got.CaseID, got.Source, got.RequiredActions)
-	}
+	return n, got, err
 }
