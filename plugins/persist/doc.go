@@ -42,11 +42,16 @@
 // decoded into a shell, execution from world-writable or hidden places,
 // mining pools and miner flags, reverse shells, chattr, switching off
 // security tools, erasing history — not by names. Where the root carries
-// dpkg metadata (/var/lib/dpkg/info/*.md5sums and the conffiles in
-// /var/lib/dpkg/status) an unchanged packaged file is stock and capped at
-// Info; rpm's database is not read (Berkeley DB or SQLite), so rpm roots
-// are judged by content alone. A stock Debian, Ubuntu or Amazon Linux
-// root yields nothing above Info (see package hosttest for the fixtures).
+// package metadata an unchanged packaged file is stock and capped at Info,
+// and a changed one says which package it came from: dpkg's
+// (/var/lib/dpkg/info/*.md5sums and the conffiles in /var/lib/dpkg/status)
+// and rpm's database (SQLite on Amazon Linux 2023, RHEL 9 and Fedora;
+// Berkeley DB on Amazon Linux 2 and RHEL 7), whose SHA-256 or MD5 of every
+// file is compared with the file. An rpm database that cannot be read (a
+// corrupt file, a link out of the root) is itself a finding, and the
+// root's files are then judged by content alone. A stock Debian, Ubuntu or
+// Amazon Linux root yields nothing above Info (see package hosttest for
+// the fixtures).
 //
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a

@@ -1,7 +1,6 @@
 package persist
 
 import (
-	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -87,7 +86,7 @@ var commonlyTrojaned = []string{
 
 func (f *finder) findTrojaned() {
 	if !f.db.present {
-		return // rpm roots: no cheap package checksums (see the package doc)
+		return // no package metadata: nothing to compare with
 	}
 	seen := map[string]bool{}
 	for _, p := range commonlyTrojaned {
@@ -105,15 +104,19 @@ func (f *finder) findTrojaned() {
 		if err != nil {
 			continue
 		}
-		h := md5.New()
+		h := newHash(pf.algo)
+		if h == nil {
+			fh.Close()
+			continue
+		}
 		_, err = io.Copy(h, io.LimitReader(fh, 256<<20))
 		fh.Close()
 		if err != nil {
 			continue
 		}
-		if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, pf.md5) {
+		if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, pf.digest) {
 			f.add(Finding{Path: real, Kind: KindPackageFile, Severity: High, Package: pf.pkg,
-				Reasons: []string{fmt.Sprintf("differs from package %s (md5 %s, package says %s): replaced by a trojan? Reinstall the package; it is left in place", pf.pkg, sum, pf.md5)}})
+				Reasons: []string{fmt.Sprintf("differs from package %s (%s %s, package says %s): replaced by a trojan? Reinstall the package; it is left in place", pf.pkg, algoName(pf.algo), sum, pf.digest)}})
 		}
 	}
 }

@@ -26,7 +26,8 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	}
 	defer r.Close()
 	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}, mtimes: map[string]time.Time{}, keyFiles: map[string]int{}}
-	f.db = loadDpkg(ctx, r, o.MaxFileBytes)
+	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
+	f.pkgDBProblem()
 	f.loadShells()
 	steps := []func(){
 		f.findAccounts, // first: the user list feeds later checks
@@ -91,13 +92,14 @@ type home struct {
 
 // file is a file read from the root.
 type file struct {
-	path  string
-	data  []byte
-	fi    fs.FileInfo
-	flags uint32
-	pkg   string
-	owned bool
-	stock bool
+	path     string
+	data     []byte
+	fi       fs.FileInfo
+	flags    uint32
+	pkg      string
+	owned    bool
+	stock    bool
+	conffile bool // the package marks it a configuration file (dpkg conffile, rpm %config)
 }
 
 func (f *finder) add(fd Finding) {
@@ -176,11 +178,31 @@ func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
 		return nil, false
 	}
 	fl.data = data
-	fl.pkg, fl.owned, fl.stock = f.db.check(p, data)
+	fl.pkg, fl.owned, fl.stock, fl.conffile = f.db.check(p, data)
 	return fl, true
 }
 
 var errNotDir = errors.New("not a directory")
+
+// pkgDBProblem reports an rpm database the root has but that could not be
+// read: packaged files then lose their stock/changed verdict, and on a
+// compromised host a damaged package database is worth a look of its own.
+func (f *finder) pkgDBProblem() {
+	err := f.db.rpmErr
+	if err == nil {
+		return
+	}
+	p := f.db.rpmPath
+	if p == "" {
+		p = "/var/lib/rpm"
+	}
+	if errors.Is(err, rootfs.ErrSymlinkEscape) || errors.Is(err, rootfs.ErrTooManyLinks) || errors.Is(err, fs.ErrPermission) {
+		f.problem(p, KindPackageDB, err)
+		return
+	}
+	f.add(Finding{Path: p, Kind: KindPackageDB, Severity: Medium, Reasons: []string{
+		"the rpm database cannot be read, so packaged files are judged by content alone: " + err.Error()}})
+}
 
 func (f *finder) problem(p string, kind Kind, err error) {
 	sev := Low
@@ -335,17 +357,27 @@ func (f *finder) script(fl *file, kind Kind, action Action) {
 		}
 	}
 	content := strings.Join(bad, "\n")
-	if all.sev == Info {
-		if fl.owned || (!f.db.present && !strings.HasPrefix(string(fl.data), "\x7fELF")) {
-			// Stock (or unknowable) and harmless: inventory only.
-			f.entry(fl, kind, 0, "", "", all, ActionNone)
-			return
-		}
-		if f.db.present && !fl.owned {
-			all.add(Low, "not installed by any package")
-		}
+	changed := fl.owned && !fl.stock
+	switch {
+	case all.sev > Info:
+	case changed && !fl.conffile:
+		// Harmless to read, but a packaged script that is not a
+		// configuration file has no business changing: what was added may
+		// be what the analysis cannot read.
+		all.add(Low, "differs from the copy installed by package "+fl.pkg+", and it is not a configuration file")
+		changed = false
+	case changed:
+		all.reasons = append(all.reasons, "differs from the copy installed by package "+fl.pkg+" (a configuration file, which administrators edit)")
+		f.entry(fl, kind, 0, "", "", all, ActionNone)
+		return
+	case fl.owned || (!f.db.present && !strings.HasPrefix(string(fl.data), "\x7fELF")):
+		// Stock (or unknowable) and harmless: inventory only.
+		f.entry(fl, kind, 0, "", "", all, ActionNone)
+		return
+	case f.db.present:
+		all.add(Low, "not installed by any package")
 	}
-	if fl.owned && !fl.stock {
+	if changed {
 		all.reasons = append(all.reasons, "differs from the copy installed by package "+fl.pkg)
 	}
 	if hasELF(fl.data) {
@@ -411,7 +443,7 @@ func (f *finder) findReferenced() {
 			data, err := rootfs.ReadAll(fh, real, f.o.MaxFileBytes)
 			fh.Close()
 			if err == nil {
-				if _, _, stock := f.db.check(real, data); stock {
+				if _, _, stock, _ := f.db.check(real, data); stock {
 					continue // a stock tool (curl, sh, run-parts) named by a bad entry stays
 				}
 			}

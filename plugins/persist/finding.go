@@ -102,6 +102,7 @@ const (
 	KindAutostart     Kind = "autostart"       // XDG autostart .desktop files
 	KindLibraryPath   Kind = "library-path"    // /etc/ld.so.conf.d search paths
 	KindKernelModule  Kind = "kernel-module"   // modules-load.d, /etc/modules, modprobe.d install hooks
+	KindPackageDB     Kind = "package-db"      // a package database that cannot be read (corrupt, planted link)
 )
 
 // Action is what Plan does about a finding.

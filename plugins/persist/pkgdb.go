@@ -4,28 +4,84 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/md5"
+	"crypto"
+	_ "crypto/md5" // crypto.MD5 for digest: dpkg, old rpm
+	_ "crypto/sha1"
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"encoding/hex"
+	"errors"
+	"hash"
 	"strings"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
+	"github.com/abusekit/abusekit/internal/rpmdb"
 )
 
 // pkgDB tells stock files from changed ones using the root's own package
 // metadata. dpkg keeps an MD5 of every installed file in
 // /var/lib/dpkg/info/<pkg>.md5sums and of every conffile in
-// /var/lib/dpkg/status; both are plain text and cheap to read. The rpm
-// database (Berkeley DB or SQLite) is not read: on rpm roots files are
-// judged by content alone.
+// /var/lib/dpkg/status; both are plain text and cheap to read. rpm keeps a
+// digest (SHA-256 on current distributions, MD5 on old ones) of every file
+// in its database, SQLite on Amazon Linux 2023, RHEL 9 and Fedora, Berkeley
+// DB on Amazon Linux 2 and RHEL 7 (package internal/rpmdb reads both).
 type pkgDB struct {
 	present bool
-	files   map[string]pkgFile // "/etc/crontab" -> …
+	files   map[string]pkgFile // "etc/crontab" -> …
+	// rpmErr is why a root that has an rpm database could not have it
+	// read (corrupt, beyond limits, a link out of the root); nil otherwise.
+	rpmErr  error
+	rpmPath string
 }
 
 type pkgFile struct {
 	pkg      string
-	md5      string
+	digest   string      // lower-case hex
+	algo     crypto.Hash // 0 = MD5 (dpkg)
 	conffile bool
+}
+
+// loadPkgDB reads whichever package metadata the root has: dpkg's, rpm's,
+// or both (a Debian root with rpm installed keeps an rpm database too;
+// dpkg's record wins for a file both list).
+func loadPkgDB(ctx context.Context, r *rootfs.FS, max int64) *pkgDB {
+	db := loadDpkg(ctx, r, max)
+	loc, err := rpmdb.Locate(r)
+	if errors.Is(err, rpmdb.ErrNoDatabase) {
+		return db
+	}
+	if err == nil {
+		db.rpmPath = loc.Path
+		var pkgs []rpmdb.Package
+		pkgs, err = rpmdb.ReadDatabase(ctx, r, loc, rpmdb.Limits{})
+		if err == nil {
+			db.present = true
+			db.addRpm(pkgs)
+			return db
+		}
+	}
+	db.rpmErr = err
+	return db
+}
+
+// addRpm records the regular files of pkgs that rpm keeps a digest of.
+// Ghosts (owned, never shipped) and entries whose digest algorithm Go
+// does not know are left out: their content says nothing about the
+// package.
+func (db *pkgDB) addRpm(pkgs []rpmdb.Package) {
+	for i := range pkgs {
+		p := &pkgs[i]
+		for _, f := range p.Files {
+			if f.Digest == "" || f.Ghost() || f.Algo == 0 || !f.Algo.Available() {
+				continue
+			}
+			key := strings.TrimPrefix(f.Path, "/")
+			if _, ok := db.files[key]; ok {
+				continue
+			}
+			db.files[key] = pkgFile{pkg: p.Name, digest: f.Digest, algo: f.Algo, conffile: f.Config()}
+		}
+	}
 }
 
 func loadDpkg(ctx context.Context, r *rootfs.FS, max int64) *pkgDB {
@@ -79,7 +135,7 @@ func parseMD5Sums(data []byte, pkg string, into map[string]pkgFile) {
 			continue
 		}
 		p := strings.TrimLeft(strings.TrimSpace(line[33:]), "/")
-		into[p] = pkgFile{pkg: pkg, md5: line[:32]}
+		into[p] = pkgFile{pkg: pkg, digest: line[:32]}
 	}
 }
 
@@ -100,7 +156,7 @@ func parseDpkgConffiles(data []byte, into map[string]pkgFile) {
 		case in && strings.HasPrefix(line, " "):
 			f := strings.Fields(line)
 			if len(f) >= 2 && strings.HasPrefix(f[0], "/") {
-				into[f[0][1:]] = pkgFile{pkg: pkg, md5: f[1], conffile: true}
+				into[f[0][1:]] = pkgFile{pkg: pkg, digest: f[1], conffile: true}
 			}
 		default:
 			in = false
@@ -135,12 +191,44 @@ func (db *pkgDB) lookup(p string) (pkgFile, bool) {
 	return pkgFile{}, false
 }
 
-// check reports whether path belongs to a package and is unchanged.
-func (db *pkgDB) check(p string, data []byte) (pkg string, owned, stock bool) {
+// check reports whether path belongs to a package, is unchanged, and is
+// a configuration file of it.
+func (db *pkgDB) check(p string, data []byte) (pkg string, owned, stock, conffile bool) {
 	f, ok := db.lookup(p)
 	if !ok {
-		return "", false, false
+		return "", false, false, false
 	}
-	sum := md5.Sum(data)
-	return f.pkg, true, strings.EqualFold(hex.EncodeToString(sum[:]), f.md5)
+	return f.pkg, true, strings.EqualFold(digest(f.algo, data), f.digest), f.conffile
+}
+
+// newHash returns a hash of algo (MD5 when 0), or nil when Go has no
+// implementation of it linked in (the imports above register every
+// algorithm dpkg and rpm use).
+func newHash(algo crypto.Hash) hash.Hash {
+	if algo == 0 {
+		algo = crypto.MD5
+	}
+	if !algo.Available() {
+		return nil
+	}
+	return algo.New()
+}
+
+// algoName names algo as a finding's reason does ("SHA-256").
+func algoName(algo crypto.Hash) string {
+	if algo == 0 {
+		return crypto.MD5.String()
+	}
+	return algo.String()
+}
+
+// digest is the lower-case hex digest of data with algo, "" when algo is
+// unavailable.
+func digest(algo crypto.Hash, data []byte) string {
+	h := newHash(algo)
+	if h == nil {
+		return ""
+	}
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -136,12 +136,38 @@ func mustGet(t Tree, p string) string {
 	return e.Data
 }
 
+// al2023Pkgs are the packages that own the Amazon Linux 2023 fixture's
+// files, as `rpm -qf` names them on a real instance.
+var al2023Pkgs = []Package{
+	{Name: "setup", Files: []string{"/etc/passwd", "/etc/shadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"},
+		Conffiles: []string{"/etc/passwd", "/etc/shadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"}},
+	{Name: "crontabs", Files: []string{"/etc/crontab"}, Conffiles: []string{"/etc/crontab"}},
+	{Name: "cronie", Files: []string{"/etc/cron.d/0hourly", "/usr/lib/systemd/system/crond.service"}, Conffiles: []string{"/etc/cron.d/0hourly"}},
+	{Name: "cronie-anacron", Files: []string{"/etc/anacrontab", "/etc/cron.hourly/0anacron"}, Conffiles: []string{"/etc/anacrontab"}},
+	{Name: "logrotate", Files: []string{"/etc/cron.daily/logrotate"}},
+	{Name: "sudo", Files: []string{"/etc/sudoers"}, Conffiles: []string{"/etc/sudoers"}},
+	{Name: "coreutils-common", Files: []string{"/etc/profile.d/colorls.sh"}, Conffiles: []string{"/etc/profile.d/colorls.sh"}},
+	{Name: "openssh-server", Files: []string{"/usr/lib/systemd/system/sshd.service"}},
+	{Name: "chrony", Files: []string{"/usr/lib/systemd/system/chronyd.service"}},
+	{Name: "amazon-ssm-agent", Files: []string{"/usr/lib/systemd/system/amazon-ssm-agent.service"}},
+	{Name: "filesystem", Files: []string{"/bin", "/sbin", "/lib", "/lib64"}},
+}
+
 // AmazonLinux2023 is a stock Amazon Linux 2023 root: cronie's 0hourly and
 // anacron, systemd units under /usr/lib with absolute wants links, the
-// ec2-user account, cloud-init's sudoers rule, root's restricted key. It
-// has no dpkg metadata (rpm's database is not read), so it is judged by
-// content alone.
+// ec2-user account, cloud-init's sudoers rule, root's restricted key, and
+// rpm's database (/var/lib/rpm/rpmdb.sqlite) with the SHA-256 of every
+// packaged file, so that a changed packaged file is told from a stock one.
 func AmazonLinux2023() Tree {
+	return al2023().WithRpm(al2023Pkgs...)
+}
+
+// AmazonLinux2023Packages gives the packages AmazonLinux2023 records in
+// its rpm database; a test that changes a packaged file and wants the
+// database to agree calls t.WithRpm(hosttest.AmazonLinux2023Packages()...).
+func AmazonLinux2023Packages() []Package { return append([]Package(nil), al2023Pkgs...) }
+
+func al2023() Tree {
 	t := fromStock("al2023").With(mergedUsr()...)
 	t = t.With(
 		Entry{Path: "/root", Dir: true, Mode: 0o550},
