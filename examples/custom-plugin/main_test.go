@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 // buildHost builds this example as a real binary, once per test run.
@@ -35,9 +37,7 @@ func gone(pid int) bool {
 }
 
 func TestEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("needs the go tool to build the plugin")
-	}
+	testenv.LookPath(t, "go", "golang-go (or Go from go.dev)")
 	bin := buildHost(t)
 
 	t.Run("json", func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 func mk(t *testing.T, dir string, files map[string]string, links map[string]string) {
@@ -143,9 +145,7 @@ func TestLutimesAndLchownDoNotFollow(t *testing.T) {
 }
 
 func TestFlagsAndXattrs(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chattr +i and trusted.* xattrs")
-	}
+	testenv.NeedRoot(t, "chattr +i and trusted.* xattrs")
 	dir := t.TempDir()
 	mk(t, dir, map[string]string{"f": "x"}, nil)
 	f, err := Open(dir)
@@ -160,7 +160,7 @@ func TestFlagsAndXattrs(t *testing.T) {
 	defer fh.Close()
 	fl, err := Flags(fh)
 	if errors.Is(err, ErrFlagsUnsupported) {
-		t.Skipf("file system of %s: %v", dir, err)
+		testenv.Skipf(t, "file system of %s: %v", dir, err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +180,7 @@ func TestFlagsAndXattrs(t *testing.T) {
 	}
 	want := map[string][]byte{"user.a": []byte("1"), "trusted.b": {0, 1, 2}}
 	if err := SetXattrs(fh, want); err != nil {
-		t.Skipf("xattrs unsupported here: %v", err)
+		testenv.Skipf(t, "xattrs unsupported here: %v", err)
 	}
 	x, err := Xattrs(fh)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
 	"github.com/google/go-cmp/cmp"
 )
@@ -150,11 +151,8 @@ func TestRpmDatabaseUnreadable(t *testing.T) {
 // package into a root; Find then takes its files for stock, and a replaced
 // binary for a trojan.
 func TestRealRpmRoot(t *testing.T) {
-	for _, tool := range []string{"rpm", "rpmbuild"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (Debian package rpm): %v", tool, err)
-		}
-	}
+	testenv.LookPath(t, "rpm", "rpm")
+	testenv.LookPath(t, "rpmbuild", "rpm")
 	work := t.TempDir()
 	spec := filepath.Join(work, "procps-ng.spec")
 	if err := os.WriteFile(spec, []byte(`Name: procps-ng

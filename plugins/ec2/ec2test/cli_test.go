@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
 
@@ -51,7 +52,7 @@ func awsRun(t *testing.T, url string, out any, args ...string) error {
 func needCLI(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(awsCLI); err != nil {
-		t.Skip("needs the AWS CLI v2 from Debian's awscli package at /usr/bin/aws (apt-get install awscli)")
+		testenv.Skipf(t, "needs the AWS CLI v2 from Debian's awscli package at %s (apt-get install awscli): %v", awsCLI, err)
 	}
 }
 
