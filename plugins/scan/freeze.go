@@ -70,6 +70,11 @@ func newCgroupFreezer(fs procfs.FS, mount, dir string) (*cgroupFreezer, error) {
 	if mount == "" || dir == "" {
 		return nil, errors.New("no cgroup v2 hierarchy")
 	}
+	// A plan can be edited after approval: the freezer is made nowhere
+	// but directly under the hierarchy's root.
+	if filepath.Dir(filepath.Clean(dir)) != filepath.Clean(mount) {
+		return nil, fmt.Errorf("freezer cgroup %s is not directly under the cgroup v2 mount %s", dir, mount)
+	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create freezer cgroup: %w", err)
 	}

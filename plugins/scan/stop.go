@@ -112,8 +112,8 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if err != nil {
 		return StopPlan{}, err
 	}
-	if st.IsKernelThread() || pid == 2 || st.PPID == 2 {
-		return StopPlan{}, fmt.Errorf("%w: pid %d (%s)", ErrKernelThread, pid, st.Comm)
+	if err := kernelThreadErr(pid, st); err != nil {
+		return StopPlan{}, err
 	}
 	if err := refuseSelf(fs, pid); err != nil {
 		return StopPlan{}, err
@@ -319,13 +319,24 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	if !fs.IsLive() {
 		return res, fmt.Errorf("%w: %s", ErrNotLive, plan.Options.Root)
 	}
+	// The refusals of PlanStop again: a plan may be hand-built or edited
+	// between approval and apply.
 	if plan.Target.PID == 1 {
 		return res, ErrProtectedPID
+	}
+	if plan.Target.PID <= 0 {
+		return res, fmt.Errorf("%w: pid %d", ErrProcessGone, plan.Target.PID)
+	}
+	if err := refuseKernelThread(fs, plan.Target.PID); err != nil {
+		return res, err
 	}
 	if err := refuseSelf(fs, plan.Target.PID); err != nil {
 		return res, err
 	}
 	for _, t := range plan.Tree {
+		if t.PID == 1 {
+			return res, fmt.Errorf("%w: in the tree", ErrProtectedPID)
+		}
 		if err := refuseSelf(fs, t.PID); err != nil {
 			return res, err
 		}
@@ -344,6 +355,12 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	members := []pidfd{target}
 	for _, t := range plan.Tree {
 		m, err := openChecked(fs, t)
+		if err == nil {
+			if kerr := refuseKernelThread(fs, t.PID); kerr != nil {
+				unix.Close(m.fd)
+				err = kerr
+			}
+		}
 		if err != nil {
 			log.Warn("scan: tree member skipped", "pid", t.PID, "err", err)
 			res.Warnings = append(res.Warnings, fmt.Sprintf("tree member %d skipped: %v", t.PID, err))
@@ -358,6 +375,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	var fz *cgroupFreezer
 	if plan.Freeze == FreezeCgroup {
 		fz, err = newCgroupFreezer(fs, cgroup2Mount(fs), plan.CgroupDir)
+		if err != nil {
+			fz = nil
+		}
 		if err != nil {
 			if plan.Options.Freezer == FreezeCgroup {
 				return res, fmt.Errorf("scan: %w", err)
@@ -461,6 +481,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	res.Manifest = manifest
 
 	// Right before the kill: is every process still the one planned?
+	if beforeKill != nil {
+		beforeKill(members)
+	}
 	for _, m := range members {
 		if err := same(fs, m.id); err != nil {
 			if m.id.PID == plan.Target.PID {
@@ -489,6 +512,31 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	}
 	log.Info("scan: killed", "pids", res.Killed, "evidence", res.EvidenceDir)
 	return res, nil
+}
+
+// beforeKill, in tests, runs after the capture and before the identity
+// re-check that precedes the kill; a test changes an identity in it to
+// stand for a PID reused meanwhile.
+var beforeKill func(members []pidfd)
+
+// refuseKernelThread refuses a kernel thread (PF_KTHREAD, kthreadd or one
+// of its children).
+func refuseKernelThread(fs procfs.FS, pid int) error {
+	st, err := fs.Stat(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("%w: pid %d", ErrProcessGone, pid)
+		}
+		return fmt.Errorf("scan: pid %d: %w", pid, err)
+	}
+	return kernelThreadErr(pid, st)
+}
+
+func kernelThreadErr(pid int, st procfs.ProcStat) error {
+	if st.IsKernelThread() || pid == 2 || st.PPID == 2 {
+		return fmt.Errorf("%w: pid %d (%s)", ErrKernelThread, pid, st.Comm)
+	}
+	return nil
 }
 
 type pidfd struct {
