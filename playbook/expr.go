@@ -314,12 +314,14 @@ func findOperator(s string) (int, string) {
 	return -1, ""
 }
 
-// condition is a parsed If.
+// condition is a parsed If: one comparison or truth test, or (all) the
+// conjunction of several joined by &&.
 type condition struct {
 	not   bool
 	op    string // "", "==", "!="
 	left  operand
 	right operand
+	all   []condition
 }
 
 type operand struct {
@@ -330,6 +332,9 @@ type operand struct {
 
 func (c condition) refs() []ref {
 	var out []ref
+	for _, t := range c.all {
+		out = append(out, t.refs()...)
+	}
 	for _, o := range []operand{c.left, c.right} {
 		if o.isRef {
 			out = append(out, o.ref)
@@ -357,11 +362,47 @@ func parseOperand(s string) (operand, error) {
 	return operand{isRef: true, ref: r}, nil
 }
 
+// splitAnd splits s at each && outside a quoted string.
+func splitAnd(s string) []string {
+	var parts []string
+	inQuote, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inQuote && c == '\\':
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && c == '&' && i+1 < len(s) && s[i+1] == '&':
+			parts = append(parts, s[start:i])
+			start = i + 2
+			i++
+		}
+	}
+	return append(parts, s[start:])
+}
+
 func parseCondition(s string) (condition, error) {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, openDelim) && strings.HasSuffix(s, closeDelim) {
 		s = strings.TrimSpace(s[len(openDelim) : len(s)-len(closeDelim)])
 	}
+	if parts := splitAnd(s); len(parts) > 1 {
+		var c condition
+		for _, p := range parts {
+			t, err := parseTerm(p)
+			if err != nil {
+				return c, err
+			}
+			c.all = append(c.all, t)
+		}
+		return c, nil
+	}
+	return parseTerm(s)
+}
+
+// parseTerm parses one comparison or truth test of a condition.
+func parseTerm(s string) (condition, error) {
+	s = strings.TrimSpace(s)
 	var c condition
 	if i, op := findOperator(s); i >= 0 {
 		l, r := s[:i], s[i+len(op):]
@@ -400,6 +441,14 @@ func (sc *scope) value(o operand) any {
 }
 
 func (sc *scope) eval(c condition) bool {
+	if c.all != nil {
+		for _, t := range c.all {
+			if !sc.eval(t) {
+				return false
+			}
+		}
+		return true
+	}
 	l := sc.value(c.left)
 	switch c.op {
 	case "==":

@@ -9,21 +9,27 @@ func TestConditions(t *testing.T) {
 	out, _ := decodeJSON([]byte(`{"suspects":[{"pid":4242,"exe":"a==b"}],"none":[],"n":0,"name":"x"}`))
 	sc := &scope{incident: "case-1", playbook: "p", outputs: map[string]any{"d": out}, inputs: map[string]any{"flag": true}}
 	tests := map[string]bool{
-		"steps.d.suspects":                  true,
-		"!steps.d.suspects":                 false,
-		"steps.d.none":                      false,
-		"steps.d.n":                         false,
-		"steps.d.missing":                   false,
-		"steps.d.suspects[3].pid":           false,
-		"steps.d.suspects[0].pid == 4242":   true,
-		"steps.d.suspects[0].pid == 4242.0": true,
-		"steps.d.suspects[0].pid != 4242":   false,
-		`steps.d.suspects[0].exe == "a==b"`: true,
-		`steps.d.name == "x"`:               true,
-		`incident == "case-1"`:              true,
-		"inputs.flag":                       true,
-		"${{ inputs.flag }}":                true,
-		"steps.d.none == []":                true,
+		"steps.d.suspects":                                    true,
+		"!steps.d.suspects":                                   false,
+		"steps.d.none":                                        false,
+		"steps.d.n":                                           false,
+		"steps.d.missing":                                     false,
+		"steps.d.suspects[3].pid":                             false,
+		"steps.d.suspects[0].pid == 4242":                     true,
+		"steps.d.suspects[0].pid == 4242.0":                   true,
+		"steps.d.suspects[0].pid != 4242":                     false,
+		`steps.d.suspects[0].exe == "a==b"`:                   true,
+		`steps.d.name == "x"`:                                 true,
+		`incident == "case-1"`:                                true,
+		"inputs.flag":                                         true,
+		"${{ inputs.flag }}":                                  true,
+		"steps.d.none == []":                                  true,
+		"inputs.flag && steps.d.suspects":                     true,
+		"inputs.flag && steps.d.none":                         false,
+		"steps.d.none && inputs.flag":                         false,
+		`inputs.flag && steps.d.name == "x" && !steps.d.none`: true,
+		`steps.d.suspects[0].exe == "a&&b" && inputs.flag`:    false,
+		`steps.d.name != "&&" && inputs.flag`:                 true,
 	}
 	for src, want := range tests {
 		c, err := parseCondition(src)
@@ -35,7 +41,7 @@ func TestConditions(t *testing.T) {
 			t.Errorf("%s = %v, want %v", src, got, want)
 		}
 	}
-	for _, bad := range []string{"", "steps", "steps.", "x.y", "steps.d ==", `"unterminated == 1`, "steps.d[01x]"} {
+	for _, bad := range []string{"", "steps", "steps.", "x.y", "steps.d ==", `"unterminated == 1`, "steps.d[01x]", "inputs.flag &&", "&& inputs.flag", "inputs.flag && x.y"} {
 		if _, err := parseCondition(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

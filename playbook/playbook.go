@@ -39,7 +39,8 @@ type Step struct {
 	// If, when not empty, is a condition: the step runs only when it holds,
 	// else it is skipped. A condition is a reference (true unless null,
 	// false, 0, "", [] or {}; a missing field is null), "!ref", or
-	// "a == b" / "a != b" where a and b are references or JSON literals.
+	// "a == b" / "a != b" where a and b are references or JSON literals;
+	// "c1 && c2" holds when each of them does.
 	If string
 	// Timeout bounds one attempt (0: no limit but the run's context).
 	Timeout time.Duration
