@@ -2,6 +2,7 @@ package scan
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
@@ -32,6 +33,13 @@ type Options struct {
 	// evidence (destination IPs and ports, the instance's own addresses)
 	// weighs most.
 	Report *abuse.Report
+	// InstanceAddrs are this instance's own addresses as its sockets show
+	// them, matched like the report's source addresses. On EC2 a report
+	// names the public (or Elastic) IP, which the internet gateway
+	// translates: the instance's sockets show its private address, so
+	// give the private addresses of the interfaces the public one maps
+	// to (instance metadata: local-ipv4, or DescribeInstances).
+	InstanceAddrs []netip.Addr
 	// MinScore is the score from which a process is listed; default
 	// DefaultMinScore. Negative lists every process with any signal.
 	MinScore int
@@ -42,6 +50,11 @@ type Options struct {
 	// host. By default the live host's TCP and UDP sockets come through
 	// netlink sock_diag, namespace by namespace.
 	NoNetlink bool
+	// NoBPF reads each process's descriptors from /proc/PID/fd even on
+	// the live host. By default a large host (iterMinProcs processes or
+	// prefetchMin sockets) is read in one pass of a BPF task_file
+	// iterator, where the kernel runs one (see internal/taskfiles).
+	NoBPF bool
 	// Workers bounds the goroutines reading /proc; default 2×GOMAXPROCS.
 	Workers int
 	// Logger receives debug records; default discards.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/abusekit/abusekit/plugins/scan/internal/taskfiles"
 )
 
 // Protocols a Socket can have.
@@ -150,15 +151,31 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	// dump is one thread's work, the process pass keeps the others busy.
 	// Only a large table is worth it: a small one is dumped after the
 	// pass, and only when a process in the namespace holds a socket.
-	live := !o.NoNetlink && fs.IsLive()
+	isLive := fs.IsLive()
+	live := !o.NoNetlink && isLive
 	var pre *selfDump
-	if live {
+	many := len(pids) >= iterMinProcs
+	if isLive {
 		if c, err := fs.SocketCounts(os.Getpid()); err == nil && c.Total() >= prefetchMin {
-			pre = startSelfDump(fs, c)
-			defer pre.wait() // also on the error paths: no goroutine outlives take
+			many = true
+			if live {
+				pre = startSelfDump(fs, c)
+				defer pre.wait() // also on the error paths: no goroutine outlives take
+			}
 		}
 	}
 	procs := make([]proc, len(pids))
+	// On a large host, every descriptor of every process in one pass of
+	// a BPF iterator, instead of a readlink per descriptor; processes it
+	// does not list (kernel threads, any the kernel hides from it) are
+	// read through /proc.
+	var known []bool
+	if isLive && many && !o.NoBPF {
+		var err error
+		if known, err = iterFiles(pids, procs); err != nil {
+			o.Logger.Debug("scan: BPF descriptor pass failed, reading /proc/PID/fd", "err", err)
+		}
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = 2 * runtime.GOMAXPROCS(0)
@@ -178,7 +195,7 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 				if i >= len(pids) {
 					return
 				}
-				readProc(fs, pids[i], &procs[i], full)
+				readProc(fs, pids[i], &procs[i], full, known != nil && known[i])
 			}
 		}()
 	}
@@ -265,8 +282,9 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 // readProc fills p; when the process exited meanwhile it leaves p.pid
 // zero. Each read is skipped when its answer cannot matter: kernel threads
 // have no descriptors or executable, and the namespace is read only for
-// processes holding sockets.
-func readProc(fs procfs.FS, pid int, p *proc, full bool) {
+// processes holding sockets. With known, p.inodes and p.nfd are filled
+// already (from the BPF pass).
+func readProc(fs procfs.FS, pid int, p *proc, full, known bool) {
 	if full {
 		st, err := fs.Stat(pid)
 		if err != nil {
@@ -279,15 +297,93 @@ func readProc(fs procfs.FS, pid int, p *proc, full bool) {
 		}
 		p.exe, _ = fs.Readlink(pid, "exe")
 	}
-	var err error
-	p.inodes, p.nfd, err = fs.SocketInodes(pid, nil)
-	if err != nil && !full {
-		return
+	if !known {
+		var err error
+		p.inodes, p.nfd, err = fs.SocketInodes(pid, nil)
+		if err != nil && !full {
+			return
+		}
 	}
 	if len(p.inodes) > 0 {
 		p.netns, _ = fs.NetNS(pid)
 	}
 	p.pid = pid
+}
+
+// iterMinProcs is the number of processes from which take reads
+// descriptors through the BPF iterator even with few sockets in use: its
+// fixed cost (the kernel's BTF, loading the program: ~2-3 ms) is less
+// than a /proc/PID/fd read of that many processes.
+var iterMinProcs = 256 // a variable for tests
+
+// readFiles is taskfiles.Read; tests wrap it.
+var readFiles = taskfiles.Read
+
+// iterFiles fills the inodes and descriptor counts of procs (one per pid)
+// from one pass of the BPF task_file iterator, and says which pids it
+// listed; it fails when the iterator cannot run here.
+func iterFiles(pids []int, procs []proc) ([]bool, error) {
+	index := func(pid int) int {
+		if i, ok := slices.BinarySearch(pids, pid); ok {
+			return i
+		}
+		return -1
+	}
+	if !slices.IsSorted(pids) { // not from a live procfs, but to be safe
+		m := make(map[int]int, len(pids))
+		for i, pid := range pids {
+			m[pid] = i
+		}
+		index = func(pid int) int {
+			if i, ok := m[pid]; ok {
+				return i
+			}
+			return -1
+		}
+	}
+	files, err := readFiles(nil)
+	if err != nil {
+		return nil, err
+	}
+	// Which proc each file is of: the iterator goes by thread id, so
+	// files come grouped by process in ascending order, but for threads
+	// with a descriptor table of their own.
+	at := make([]int32, len(files))
+	nsock := make([]int32, len(pids))
+	lastPID, last := -1, -1
+	for k, f := range files {
+		if int(f.PID) != lastPID {
+			lastPID = int(f.PID)
+			last = index(lastPID)
+		}
+		at[k] = int32(last)
+		if last >= 0 && f.Inode != 0 {
+			nsock[last]++
+		}
+	}
+	total := 0
+	for _, n := range nsock {
+		total += int(n)
+	}
+	block := make([]uint64, total) // one block for every process's inodes
+	known := make([]bool, len(pids))
+	for k, f := range files {
+		i := at[k]
+		if i < 0 {
+			continue // started after the listing
+		}
+		p := &procs[i]
+		if !known[i] {
+			known[i] = true
+			p.inodes = block[:0:nsock[i]]
+			block = block[nsock[i]:]
+		}
+		p.nfd++
+		if f.Inode != 0 {
+			p.inodes = append(p.inodes, uint64(f.Inode))
+		}
+	}
+	return known, nil
 }
 
 // selfDump is the netlink dump of the caller's own network namespace,
