@@ -106,12 +106,6 @@ func Plan(ctx context.Context, findings []Finding, opts PlanOptions) (*CleanPlan
 	return p.plan, nil
 }
 
-func isLiveRoot(root string) bool {
-	a, err1 := os.Stat(root)
-	b, err2 := os.Stat("/")
-	return err1 == nil && err2 == nil && os.SameFile(a, b)
-}
-
 type planner struct {
 	ctx    context.Context
 	fs     *rootfs.FS
