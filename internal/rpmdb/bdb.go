@@ -108,8 +108,8 @@ func walkBDB(ctx context.Context, r io.ReaderAt, size int64, maxValue int, fn fu
 	if meta[26]&metaChecksum != 0 {
 		d.overhead += 6 // PG_CHKSUM: unused[2], chksum[4]
 	}
-	if size/int64(ps) > 1<<31 {
-		return d.errf(0, ErrCorrupt, "%d bytes", size)
+	if size < int64(ps) || size/int64(ps) > 1<<31 {
+		return d.errf(0, ErrCorrupt, "%d bytes with %d-byte pages", size, ps)
 	}
 	d.npages = uint32(size / int64(ps))
 	d.visited = make([]uint64, (d.npages+63)/64)

@@ -1,6 +1,7 @@
 package rpmdb
 
 import (
+	"bytes"
 	"crypto"
 	"encoding/binary"
 	"fmt"
@@ -236,20 +237,11 @@ func (h *header) cstr(e entry, off int) (a, b int, err error) {
 	if off >= len(h.data) {
 		return 0, 0, h.errf(e, "string at %d past the data", off)
 	}
-	n := indexNUL(h.data[off:])
+	n := bytes.IndexByte(h.data[off:], 0)
 	if n < 0 {
 		return 0, 0, h.errf(e, "string at %d has no terminating NUL", off)
 	}
 	return off, off + n, nil
-}
-
-func indexNUL(b []byte) int {
-	for i, c := range b {
-		if c == 0 {
-			return i
-		}
-	}
-	return -1
 }
 
 type span struct{ a, b int32 }
@@ -446,33 +438,36 @@ func (h *header) pkg(maxFiles int) (*Package, error) {
 			return nil, h.errf(h.get(tagBasenames), "file names and digests exceed %d bytes", maxStrings)
 		}
 	}
-	buf := make([]byte, 0, total)
+	// A strings.Builder hands over its buffer as the string without a
+	// copy.
+	var buf strings.Builder
+	buf.Grow(total)
 	offs := make([]span, 3*n) // path, digest, link in buf
 	for i := range n {
-		a := len(buf)
+		a := buf.Len()
 		if dirs != nil {
 			d := dirs[binary.BigEndian.Uint32(dirIdx[4*i:])]
-			buf = append(buf, h.data[d.a:d.b]...)
+			buf.Write(h.data[d.a:d.b])
 		}
-		buf = append(buf, h.data[bases[i].a:bases[i].b]...)
-		offs[3*i] = span{int32(a), int32(len(buf))}
+		buf.Write(h.data[bases[i].a:bases[i].b])
+		offs[3*i] = span{int32(a), int32(buf.Len())}
 		if digests != nil {
-			a = len(buf)
-			for _, c := range h.data[digests[i].a:digests[i].b] {
-				if 'A' <= c && c <= 'F' {
-					c += 'a' - 'A'
-				}
-				buf = append(buf, c)
+			a = buf.Len()
+			dg := h.data[digests[i].a:digests[i].b]
+			if bytes.IndexFunc(dg, func(r rune) bool { return 'A' <= r && r <= 'F' }) < 0 {
+				buf.Write(dg)
+			} else {
+				buf.Write(bytes.ToLower(dg))
 			}
-			offs[3*i+1] = span{int32(a), int32(len(buf))}
+			offs[3*i+1] = span{int32(a), int32(buf.Len())}
 		}
 		if links != nil {
-			a = len(buf)
-			buf = append(buf, h.data[links[i].a:links[i].b]...)
-			offs[3*i+2] = span{int32(a), int32(len(buf))}
+			a = buf.Len()
+			buf.Write(h.data[links[i].a:links[i].b])
+			offs[3*i+2] = span{int32(a), int32(buf.Len())}
 		}
 	}
-	s := string(buf)
+	s := buf.String()
 	p.Files = make([]File, n)
 	for i := range p.Files {
 		f := &p.Files[i]

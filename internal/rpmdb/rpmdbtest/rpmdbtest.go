@@ -178,7 +178,7 @@ func Entries(pkg rpmdb.Package) []Entry {
 		modes = append(modes, f.Mode)
 		flags = append(flags, f.Flags)
 		lsizes = append(lsizes, uint64(f.Size))
-		if f.Size > math.MaxUint32-1 {
+		if f.Size < 0 || f.Size > math.MaxUint32-1 {
 			needLong = true
 		}
 		sizes = append(sizes, uint32(f.Size))
