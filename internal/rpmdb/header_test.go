@@ -275,3 +275,32 @@ func TestFileFlags(t *testing.T) {
 		t.Errorf("EVR = %q", got)
 	}
 }
+
+func TestVerify(t *testing.T) {
+	content := "hello\n"
+	tests := []struct {
+		algo   crypto.Hash
+		digest string
+	}{
+		{crypto.MD5, "b1946ac92492d2347c6235b4d2611184"},
+		{crypto.SHA1, "f572d396fae9206628714fb2ce00f72e94f2258f"},
+		{crypto.SHA224, "2d6d67d91d0badcdd06cbbba1fe11538a68a37ec9c2e26457ceff12b"},
+		{crypto.SHA256, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"},
+		{crypto.SHA384, "1d0f284efe3edea4b9ca3bd514fa134b17eae361ccc7a1eefeff801b9bd6604e01f21f6bf249ef030599f0c218f2ba8c"},
+		{crypto.SHA512, "e7c22b994c59d9cf2b48e549b1e24666636045930d3da7c1acb299d1c3b7f931f94aae41edda2c2b207a36e10f8bcb8d45223e54878f5b316e7ce3b6bc019629"},
+	}
+	for _, tt := range tests {
+		f := rpmdb.File{Path: "/x", Digest: tt.digest, Algo: tt.algo}
+		if ok, err := f.Verify(strings.NewReader(content)); !ok || err != nil {
+			t.Errorf("%v: Verify = %v, %v", tt.algo, ok, err)
+		}
+		if ok, err := f.Verify(strings.NewReader(content + "x")); ok || err != nil {
+			t.Errorf("%v: Verify of changed content = %v, %v", tt.algo, ok, err)
+		}
+	}
+	for _, f := range []rpmdb.File{{Path: "/dir", Algo: crypto.SHA256}, {Path: "/odd", Digest: "00", Algo: 0}} {
+		if _, err := f.Verify(strings.NewReader(content)); !errors.Is(err, rpmdb.ErrUnsupported) {
+			t.Errorf("%s: Verify = %v, want ErrUnsupported", f.Path, err)
+		}
+	}
+}

@@ -280,4 +280,37 @@ func TestReadRealRPMSQLite(t *testing.T) {
 	if d := cmp.Diff(rpmQuery(t, root, "/var/lib/rpm"), got, equateEmpty); d != "" {
 		t.Errorf("Read vs rpm -qa (-rpm +Read):\n%s", d)
 	}
+	// Every installed regular file verifies; a changed one does not.
+	verify := func(f rpmdb.File) bool {
+		fh, err := os.Open(filepath.Join(root, f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		ok, err := f.Verify(fh)
+		if err != nil {
+			t.Fatalf("Verify %s: %v", f.Path, err)
+		}
+		return ok
+	}
+	n := 0
+	for _, p := range got {
+		for _, f := range p.Files {
+			if f.Digest != "" {
+				n++
+				if !verify(f) {
+					t.Errorf("%s: stock file does not verify", f.Path)
+				}
+			}
+		}
+	}
+	if n != 502 {
+		t.Errorf("%d files with digests, want 502", n)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/bin/probe"), []byte("#!/bin/sh\ncurl x | sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if verify(probe.Files[1]) {
+		t.Error("changed /usr/bin/probe verifies")
+	}
 }
