@@ -15,6 +15,7 @@ import (
 
 	"github.com/abusekit/abusekit/abuse"
 	"github.com/abusekit/abusekit/internal/procfs"
+	"golang.org/x/sys/unix"
 )
 
 // Signal names a kind of evidence that adds to a suspect's score.
@@ -35,12 +36,17 @@ const (
 	SignalCron         Signal = "cron"          // started by cron or at
 )
 
-// Weights of the signals. The report correlation weighs most.
+// Weights of the signals. The report correlation weighs most: a socket to
+// an address in the report's evidence, or from the reported source address
+// to a reported port (reports list a sample of the targets, so the rest of
+// a scan goes to addresses they do not name), each outweighs any one
+// behavioural signal and a known name with high CPU together.
 const (
-	weightReportDst      = 60 // remote address in the report's evidence
-	weightReportPort     = 20 // SYN_SENT to a reported destination port
-	weightReportSrc      = 15 // local address is the reported source
-	weightReportPacket   = 20 // a packet socket when the report is a port scan
+	weightReportDst      = 80 // remote address in the report's evidence
+	weightReportFlow     = 70 // outbound from a reported source address to a reported destination port
+	weightReportPort     = 25 // outbound to a reported destination port (from another address)
+	weightReportSrc      = 20 // outbound from a reported source address (to another port)
+	weightReportPacket   = 20 // a packet socket that can send any frame, or a raw TCP socket, when the report is a port scan
 	weightFanout         = 25 // ≥ 5 distinct destinations in SYN_SENT
 	weightFanoutHigh     = 35 // ≥ 16
 	weightFanoutMassive  = 50 // ≥ 64
@@ -76,15 +82,20 @@ type Parent struct {
 
 // Suspect is a process Detect scored at or above Options.MinScore.
 type Suspect struct {
-	PID        int       `json:"pid"`
-	PPID       int       `json:"ppid"`
-	UID        uint32    `json:"uid"`
-	User       string    `json:"user"`
-	Comm       string    `json:"comm"`
-	Exe        string    `json:"exe"` // without the " (deleted)" suffix
-	ExeDeleted bool      `json:"exe_deleted"`
-	Cmdline    []string  `json:"cmdline"`
-	StartTime  time.Time `json:"start_time,omitzero"`
+	PID        int    `json:"pid"`
+	PPID       int    `json:"ppid"`
+	UID        uint32 `json:"uid"`
+	User       string `json:"user"`
+	Comm       string `json:"comm"`
+	Exe        string `json:"exe"` // without the " (deleted)" suffix
+	ExeDeleted bool   `json:"exe_deleted"`
+	// ExeDev and ExeIno identify the executable (stat of /proc/PID/exe,
+	// 0 when unreadable): with PID and StartTicks, what the scanplugin
+	// "stop" action checks before acting.
+	ExeDev    uint64    `json:"exe_dev"`
+	ExeIno    uint64    `json:"exe_ino"`
+	Cmdline   []string  `json:"cmdline"`
+	StartTime time.Time `json:"start_time,omitzero"`
 	// StartTicks is the start time as the kernel counts it (clock ticks
 	// after boot): with PID, the identity StopInput and PlanStop check.
 	StartTicks uint64   `json:"start_ticks"`
@@ -153,6 +164,9 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		o.Logger.Debug("scan: no boot time; start times and lifetime CPU unknown", "err", err)
 	}
 	rep := newReportIndex(o)
+	if rep != nil {
+		rep.listeners = h.listeners(last)
+	}
 	procs := last.procs
 	if h.multi {
 		procs = h.latest // including processes that exited during the window
@@ -185,6 +199,7 @@ type history struct {
 	latest map[int]*proc              // pid → as last seen
 	fresh  map[int]int                // pid → outbound TCP sockets that appeared after the first sample
 	start  map[int]uint64             // pid → start time, to tell a reused PID
+	listen map[*snapshot]listeners    // each sample's listening ports, made when needed
 }
 
 func newHistory(s *snapshot) *history {
@@ -195,6 +210,7 @@ func (h *history) add(s *snapshot) {
 	if !h.multi {
 		h.multi = true
 		h.seen, h.fresh, h.start, h.latest = map[int]map[uint64]*Socket{}, map[int]int{}, map[int]uint64{}, map[int]*proc{}
+		h.listen = map[*snapshot]listeners{}
 		h.merge(h.first, false)
 	}
 	h.merge(s, true)
@@ -215,6 +231,10 @@ func (h *history) sockets(s *snapshot, p *proc) []*Socket {
 }
 
 func (h *history) merge(s *snapshot, later bool) {
+	var ls listeners
+	if later {
+		ls = h.listeners(s)
+	}
 	for pid, p := range s.procs {
 		if st, ok := h.start[pid]; ok && st != p.stat.StartTime {
 			delete(h.seen, pid) // PID reused: forget the old process
@@ -236,27 +256,103 @@ func (h *history) merge(s *snapshot, later bool) {
 				continue
 			}
 			m[ino] = sk
-			if later && outbound(sk) {
+			if later && outbound(sk, ls) {
 				h.fresh[pid]++
 			}
 		}
 	}
 }
 
+// listeners are the TCP ports listened on, by network namespace.
+type listeners map[listenKey]bool
+
+type listenKey struct {
+	netns uint64
+	port  uint16
+}
+
+// listeners returns (and keeps) the listening ports of a sample.
+func (h *history) listeners(s *snapshot) listeners {
+	if ls, ok := h.listen[s]; ok {
+		return ls
+	}
+	ls := listenersOf(s)
+	if h.listen == nil {
+		h.listen = map[*snapshot]listeners{}
+	}
+	h.listen[s] = ls
+	return ls
+}
+
+func listenersOf(s *snapshot) listeners {
+	ls := listeners{}
+	for _, sk := range s.socks {
+		if sk.Proto == ProtoTCP && sk.State == "LISTEN" {
+			ls[listenKey{sk.NetNS, sk.Local.Port()}] = true
+		}
+	}
+	return ls
+}
+
 // outbound reports whether a TCP socket is a connection this host opened
-// to a non-loopback peer (connect rate counts those).
-func outbound(s *Socket) bool {
+// to a non-loopback peer (connect rate and the report's source and port
+// count those). A connection whose local port is listened on in its
+// namespace was accepted, not opened, whatever the port: a server on a
+// port of the ephemeral range is no dialer.
+func outbound(s *Socket, ls listeners) bool {
 	if s.Proto != ProtoTCP || !s.Remote.IsValid() || s.Remote.Addr().IsUnspecified() || s.Remote.Addr().IsLoopback() {
 		return false
 	}
 	switch s.State {
-	case "SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE", "LAST_ACK", "CLOSING", "CLOSE_WAIT":
-		// An accepted connection has the local port of a listener; this
-		// cannot tell it apart without the listener table, so the
-		// ephemeral range decides.
-		return s.Local.Port() >= 32768 || s.State == "SYN_SENT"
+	case "SYN_SENT":
+		return true
+	case "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "CLOSE", "LAST_ACK", "CLOSING", "CLOSE_WAIT":
+		if ls[listenKey{s.NetNS, s.Local.Port()}] {
+			return false
+		}
+		// A listener closed since still leaves its accepted connections
+		// on its port: below the ephemeral range they count as accepted.
+		return s.Local.Port() >= 32768
 	}
 	return false
+}
+
+// ethPAll is ETH_P_ALL, the EtherType of a packet socket taking every
+// protocol.
+const ethPAll = 0x0003
+
+// framePacket reports whether a packet socket can send and see any frame:
+// bound to every protocol (ETH_P_ALL, how libpcap, masscan and zmap open
+// theirs) or to none (send-only). One bound to a single protocol (IP, ARP,
+// LLDP: DHCP clients, systemd-networkd, lldpd) is not counted.
+func framePacket(sk *Socket) bool {
+	return sk.Proto == ProtoPacket && (sk.EtherType == ethPAll || sk.EtherType == 0)
+}
+
+// rawTCP reports whether a socket is a raw IP socket that sends TCP
+// segments by hand (IPPROTO_TCP or IPPROTO_RAW), as SYN scanners do.
+func rawTCP(sk *Socket) bool {
+	return sk.Proto == ProtoRaw && (sk.Local.Port() == 6 || sk.Local.Port() == 255)
+}
+
+// dhcpClient reports whether a process is a DHCP client from the system:
+// it holds the DHCP client port (UDP 68, or 546 for DHCPv6) and runs an
+// executable from a system directory that is still on disk. dhclient's
+// packet socket takes every protocol (with a filter /proc does not show).
+func dhcpClient(socks []*Socket, exe string) bool {
+	deleted := strings.HasSuffix(exe, " (deleted)")
+	if deleted || exe == "" {
+		return false
+	}
+	sys := false
+	for _, d := range []string{"/sbin/", "/usr/sbin/", "/bin/", "/usr/bin/", "/usr/lib/", "/lib/", "/usr/libexec/"} {
+		if strings.HasPrefix(exe, d) {
+			sys = true
+		}
+	}
+	return sys && slices.ContainsFunc(socks, func(sk *Socket) bool {
+		return sk.Proto == ProtoUDP && (sk.Local.Port() == 68 || sk.Local.Port() == 546)
+	})
 }
 
 // reportIndex holds what of a report can be matched against sockets.
@@ -267,6 +363,9 @@ type reportIndex struct {
 	// portScan: the report is about port scanning, which raw-packet
 	// scanners do without any TCP socket to match.
 	portScan bool
+	// listeners of the last sample: connections accepted on them are
+	// not outbound.
+	listeners listeners
 }
 
 func newReportIndex(o Options) *reportIndex {
@@ -276,6 +375,9 @@ func newReportIndex(o Options) *reportIndex {
 	}
 	x := &reportIndex{dst: map[netip.Addr]bool{}, ports: map[uint16]bool{}, src: map[netip.Addr]bool{},
 		portScan: r.Kind == abuse.KindPortScan}
+	for _, ip := range o.InstanceAddrs {
+		x.src[ip.Unmap()] = true
+	}
 	for _, ip := range r.Resources.IPs {
 		x.src[ip.Unmap()] = true
 	}
@@ -302,10 +404,13 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 	}
 	socks := h.sockets(last, p)
 
+	// DHCP clients hold packet sockets that take every protocol.
+	dhcp := dhcpClient(socks, p.exe)
+
 	// The report first: it weighs most.
 	if rep != nil {
-		var dstHits, portHits, srcHits int
-		var example string
+		var dstHits, flowHits, portHits, srcHits int
+		var example, flowExample string
 		for _, sk := range socks {
 			if sk.Proto != ProtoTCP && sk.Proto != ProtoUDP {
 				continue
@@ -317,24 +422,46 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 					example = sk.Remote.String()
 				}
 			}
-			if sk.State == "SYN_SENT" && rep.ports[sk.Remote.Port()] {
-				portHits++
+			// Sockets this host opened: TCP in any state of a connection
+			// it made (SYN_SENT, or established or closing since), a
+			// connected UDP socket.
+			out := outbound(sk, rep.listeners)
+			if sk.Proto == ProtoUDP {
+				out = ra.IsValid() && !ra.IsUnspecified() && !ra.IsLoopback() && sk.Remote.Port() != 0
 			}
-			if rep.src[sk.Local.Addr()] && sk.State == "SYN_SENT" {
+			if !out {
+				continue
+			}
+			port, src := rep.ports[sk.Remote.Port()], rep.src[sk.Local.Addr().Unmap()]
+			switch {
+			case port && src:
+				flowHits++
+				if flowExample == "" {
+					flowExample = sk.Local.String() + " -> " + sk.Remote.String()
+				}
+			case port:
+				portHits++
+			case src:
 				srcHits++
 			}
 		}
 		if dstHits > 0 {
 			add(SignalReport, weightReportDst, "%d socket(s) to addresses in the report's evidence (e.g. %s)", dstHits, example)
 		}
-		if portHits > 0 {
-			add(SignalReport, weightReportPort, "%d SYN_SENT socket(s) to ports in the report's evidence", portHits)
+		if flowHits > 0 {
+			add(SignalReport, weightReportFlow, "%d outbound socket(s) from the reported source address to ports in the report's evidence (e.g. %s)", flowHits, flowExample)
+		} else {
+			if portHits > 0 {
+				add(SignalReport, weightReportPort, "%d outbound socket(s) to ports in the report's evidence", portHits)
+			}
+			if srcHits > 0 {
+				add(SignalReport, weightReportSrc, "%d outbound socket(s) from the reported source address", srcHits)
+			}
 		}
-		if srcHits > 0 {
-			add(SignalReport, weightReportSrc, "%d SYN_SENT socket(s) from the instance address the report names", srcHits)
-		}
-		if rep.portScan && slices.ContainsFunc(socks, func(sk *Socket) bool { return sk.Proto == ProtoPacket }) {
-			add(SignalReport, weightReportPacket, "holds an AF_PACKET socket and the report is about port scanning (masscan and zmap send SYNs that way)")
+		if rep.portScan && !dhcp && slices.ContainsFunc(socks, framePacket) {
+			add(SignalReport, weightReportPacket, "holds an AF_PACKET socket taking every protocol and the report is about port scanning (masscan and zmap send SYNs that way)")
+		} else if rep.portScan && slices.ContainsFunc(socks, rawTCP) {
+			add(SignalReport, weightReportPacket, "holds a raw TCP socket and the report is about port scanning (SYN scanners send that way)")
 		}
 	}
 
@@ -356,7 +483,9 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		case ProtoRaw:
 			raw++
 		case ProtoPacket:
-			packet++
+			if framePacket(sk) && !dhcp {
+				packet++
+			}
 		}
 	}
 	if n := max(len(hosts), len(ports)); synSent >= 5 && n >= 5 {
@@ -373,7 +502,7 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		add(SignalRawSocket, weightRaw, "%d raw IP socket(s)", raw)
 	}
 	if packet > 0 {
-		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s): can send hand-built packets (masscan, zmap)", packet)
+		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s) taking every protocol: can send hand-built packets (masscan, zmap)", packet)
 	}
 
 	// Connect rate over the window.
@@ -525,6 +654,12 @@ func cronCgroup(fs procfs.FS, pid int) string {
 func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *Suspect, boot time.Time) {
 	sus.Exe, sus.ExeDeleted = strings.CutSuffix(p.exe, " (deleted)")
 	sus.StartTicks = p.stat.StartTime
+	if !sus.Exited {
+		var st unix.Stat_t
+		if unix.Stat(fs.PIDPath(sus.PID, "exe"), &st) == nil {
+			sus.ExeDev, sus.ExeIno = st.Dev, st.Ino
+		}
+	}
 	if sus.NetNS == 0 && !sus.Exited {
 		sus.NetNS, _ = fs.NetNS(sus.PID) // read only for socket holders so far
 	}

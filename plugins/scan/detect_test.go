@@ -281,9 +281,8 @@ func TestDetectReport(t *testing.T) {
 		rs = append(rs, r.String())
 	}
 	want := []string{
-		"+60 3 socket(s) to addresses in the report's evidence (e.g. 203.0.113.7:22)",
-		"+20 3 SYN_SENT socket(s) to ports in the report's evidence",
-		"+15 3 SYN_SENT socket(s) from the instance address the report names",
+		"+80 3 socket(s) to addresses in the report's evidence (e.g. 203.0.113.7:22)",
+		"+70 3 outbound socket(s) from the reported source address to ports in the report's evidence (e.g. 172.31.5.9:41000 -> 203.0.113.7:22)",
 	}
 	if diff := cmp.Diff(want, rs); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)
