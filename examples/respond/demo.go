@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+	"github.com/abusekit/abusekit/plugins/scan/scantest"
+)
+
+// demo is the seed incident laid out in a temporary directory, with an
+// EC2 emulator serving the instance on loopback.
+type demo struct {
+	dir, report, proc, root string
+	instance, endpoint      string
+	region                  string
+	group                   string // the world-open security group the instance starts in
+	awsEnv                  []string
+	srv                     *ec2test.Server
+}
+
+// newDemo builds the seed incident: the provider's notice, a /proc in
+// which work32 (started by cron from a deleted binary in a hidden /tmp
+// directory) holds SYN_SENT sockets to the notice's targets, a Debian 12
+// root carrying work32's persistence, and the instance behind a
+// launch-wizard group open to the world on all traffic.
+func newDemo(ctx context.Context) (_ *demo, err error) {
+	dir, err := os.MkdirTemp("", "respond-demo-")
+	if err != nil {
+		return nil, err
+	}
+	w := &demo{dir: dir, report: filepath.Join(dir, "notice.eml"), proc: filepath.Join(dir, "proc"), root: filepath.Join(dir, "root")}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	notice, err := demoFiles.ReadFile("demo/notice.eml")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(w.report, notice, 0o600); err != nil {
+		return nil, err
+	}
+	rep, err := readReport(ctx, w.report)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{w.proc, w.root} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
+	// The scanner's sockets go to the report's own targets, from the
+	// instance's private address.
+	local := netip.MustParseAddr("172.31.5.9")
+	work32 := scantest.Proc{PID: 2314, PPID: 880, Comm: "work32", Exe: "/tmp/.X11-unix/.work32 (deleted)",
+		Cmdline: []string{"/tmp/.X11-unix/.work32"}, UTime: 9000, StartTime: 4000}
+	for i, e := range rep.Evidence {
+		if !e.DstIP.IsValid() || e.DstPort == 0 {
+			continue
+		}
+		work32.Sockets = append(work32.Sockets, scantest.Sock{Table: "tcp", IP: procfs.NetIPSocket{
+			Local:  netip.AddrPortFrom(local, uint16(40000+i)),
+			Remote: netip.AddrPortFrom(e.DstIP, e.DstPort),
+			State:  procfs.TCPSynSent}})
+	}
+	sshd := scantest.Proc{PID: 612, PPID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"},
+		Sockets: []scantest.Sock{{Table: "tcp", IP: procfs.NetIPSocket{Local: netip.MustParseAddrPort("0.0.0.0:22"), State: procfs.TCPListen}}}}
+	if err := scantest.Write(w.proc, scantest.Host{Procs: []scantest.Proc{
+		{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}},
+		sshd,
+		{PID: 880, PPID: 1, Comm: "cron", Exe: "/usr/sbin/cron", Cmdline: []string{"/usr/sbin/cron", "-f"}},
+		work32,
+	}}); err != nil {
+		return nil, err
+	}
+
+	tree := hosttest.Work32(hosttest.Debian12(), "/home/admin")
+	if err := hosttest.Write(w.root, tree); errors.Is(err, hosttest.ErrUnsupported) {
+		// Not root, or a file system without inode flags: the same
+		// infection without chattr +i.
+		hosttest.ClearImmutable(w.root)
+		if err := os.RemoveAll(w.root); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(w.root, 0o755); err != nil {
+			return nil, err
+		}
+		for i := range tree {
+			tree[i].Immutable = false
+		}
+		err = hosttest.Write(w.root, tree)
+		if err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+
+	region := rep.Resources.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	w.srv = ec2test.NewServer(ec2test.WithRegion(region))
+	sg, err := w.srv.AddSecurityGroup("launch-wizard-1", "launch-wizard-1 created by the EC2 console", "",
+		ec2test.Rule{Protocol: "-1", CIDR: "0.0.0.0/0"})
+	if err != nil {
+		return nil, err
+	}
+	ids, err := w.srv.AddInstances(1, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, KeyName: "ops",
+		Tags: map[string]string{"Name": "work32-victim"}})
+	if err != nil {
+		return nil, err
+	}
+	w.instance, w.endpoint, w.region, w.group = ids[0], w.srv.URL, region, sg
+	w.awsEnv = []string{
+		"AWS_ACCESS_KEY_ID=" + ec2test.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ec2test.TestSecretAccessKey,
+		"AWS_REGION=" + region, "AWS_EC2_METADATA_DISABLED=true",
+	}
+	return w, nil
+}
+
+// Close stops the emulator and removes the demo's files.
+func (w *demo) Close() {
+	if w.srv != nil {
+		w.srv.Close()
+	}
+	hosttest.ClearImmutable(w.root)
+	if err := os.RemoveAll(w.dir); err != nil {
+		fmt.Fprintln(os.Stderr, "respond: demo cleanup:", err)
+	}
+}

@@ -1,0 +1,330 @@
+// Command respond answers a port-scan abuse report end to end with the
+// playbook in respond.yaml, every step served by a built-in plugin out of
+// process: parse the report, find the process behind it and (on a live
+// host) freeze, capture and kill it, quarantine the malware's persistence,
+// contain and snapshot the instance, close the world-open security group
+// rules, launch a clean replacement with alarms, and draft the reply to
+// the provider.
+//
+//	respond -demo                  # plan it all against a demo incident: no AWS account, no root
+//	respond -demo -apply           # carry it out on the demo incident and print the drafted reply
+//	respond -report notice.eml -instance i-0abc… [-root /] [-apply] [-terminate]
+//
+// -demo builds the seed incident in a temporary directory: the provider's
+// notice, a /proc tree with the work32 scanner SYN-scanning the report's
+// targets, a Debian root with work32's crontab, binary and ssh key, and an
+// in-process EC2 emulator holding the instance behind a security group
+// open to the world. The demo's /proc is a fake tree, so its stop step is
+// skipped (a live host's is not).
+//
+// By default it only plans. -apply acts. -json prints one JSON document per
+// line on stdout: the plan, each event, the run, and the reply. Errors go
+// to stderr with exit status 1; bad usage exits 2.
+package main
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/abuse/abuseplugin"
+	"github.com/abusekit/abusekit/playbook"
+	"github.com/abusekit/abusekit/playbook/plugin"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
+	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
+	"github.com/abusekit/abusekit/plugins/scan/scanplugin"
+)
+
+//go:embed respond.yaml
+var playbookYAML []byte
+
+//go:embed demo/notice.eml
+var demoFiles embed.FS
+
+// inspectDemo, when set (by tests), sees the demo world after the run and
+// before it is removed.
+var inspectDemo func(*demo)
+
+func main() {
+	// Built-in plugins are this executable, re-executed by the host.
+	plugin.ServeIfPlugin(map[string]plugin.Actions{
+		"abuse":   abuseplugin.NewPlugin(),
+		"scan":    scanplugin.NewPlugin(),
+		"persist": persistplugin.NewPlugin(),
+		"ec2":     ec2plugin.NewPlugin(),
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type config struct {
+	demo, apply, jsonOut, terminate, verbose bool
+	report, instance, root, proc             string
+	endpoint, region, journal, evidence      string
+	quarantine, adminCIDRs, incident         string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("respond", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&c.demo, "demo", false, "run on a demo incident (temporary tree and an in-process EC2 emulator)")
+	fs.BoolVar(&c.apply, "apply", false, "act (default: plan only)")
+	fs.BoolVar(&c.jsonOut, "json", false, "one JSON document per line on stdout")
+	fs.BoolVar(&c.terminate, "terminate", false, "terminate the old instance once its snapshots are verified complete")
+	fs.BoolVar(&c.verbose, "v", false, "log (plugins' logs included) to stderr")
+	fs.StringVar(&c.report, "report", "", "the abuse report file")
+	fs.StringVar(&c.instance, "instance", "", "EC2 instance to act on (default: the report's first)")
+	fs.StringVar(&c.root, "root", "/", "root of the host's file system")
+	fs.StringVar(&c.proc, "proc", "/proc", "procfs of the host (the live one to stop a process)")
+	fs.StringVar(&c.endpoint, "endpoint", "", "AWS endpoint override for every service (an emulator)")
+	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
+	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run with the same one resumes (default: a temporary one)")
+	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
+	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
+	fs.StringVar(&c.adminCIDRs, "admin-cidr", "", "comma-separated CIDRs that keep SSH/RDP access when world-open rules close")
+	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 0 || (c.demo == (c.report != "")) {
+		return nil, errors.New("usage: respond -demo [-apply] [-json] | respond -report FILE [-instance ID] [-root DIR] [-proc DIR] [-apply] [-terminate] [-json]")
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, err)
+		}
+		return 2
+	}
+	if err := respond(ctx, c, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "respond:", err)
+		return 1
+	}
+	return 0
+}
+
+func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
+	logger := slog.New(slog.DiscardHandler)
+	if c.verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	live := true
+	ec2Plugin := playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+	if c.demo {
+		w, err := newDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer func() {
+			if inspectDemo != nil {
+				inspectDemo(w)
+			}
+			w.Close()
+		}()
+		c.report, c.proc, c.root, c.instance, c.endpoint, c.region = w.report, w.proc, w.root, w.instance, w.endpoint, w.region
+		c.evidence, c.quarantine = filepath.Join(w.dir, "evidence"), filepath.Join(w.dir, "quarantine")
+		live = false
+		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
+	}
+	rep, err := readReport(ctx, c.report)
+	if err != nil {
+		return err
+	}
+	if c.instance == "" {
+		if len(rep.Resources.InstanceIDs) == 0 {
+			return errors.New("the report names no EC2 instance: give -instance")
+		}
+		c.instance = rep.Resources.InstanceIDs[0]
+	}
+	if c.region == "" {
+		c.region = rep.Resources.Region
+	}
+	if c.incident == "" {
+		c.incident = rep.CaseID
+	}
+	if c.incident == "" {
+		c.incident = "respond-" + time.Now().UTC().Format("20060102T150405")
+	}
+	if c.journal == "" {
+		dir, err := os.MkdirTemp("", "respond-journal-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		c.journal = dir
+	}
+	pb, err := playbook.Parse("respond.yaml", playbookYAML)
+	if err != nil {
+		return err
+	}
+	var cidrs []any
+	for _, s := range strings.Split(c.adminCIDRs, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cidrs = append(cidrs, s)
+		}
+	}
+	out := newPrinter(stdout, c.jsonOut)
+	finished := map[string]time.Time{}
+	onEvent := func(e playbook.Event) {
+		if e.Kind == playbook.EventStepFinished {
+			finished[e.Step] = e.Time
+		}
+		out.event(e)
+	}
+	r, err := playbook.NewRunner(pb, playbook.Options{
+		Incident: c.incident,
+		Inputs: map[string]any{
+			"report": c.report, "proc": c.proc, "root": c.root, "live": live,
+			"evidence_dir": c.evidence, "quarantine_dir": c.quarantine,
+			"instance": c.instance, "endpoint": c.endpoint, "region": c.region,
+			"admin_cidrs": cidrs, "terminate": c.terminate,
+		},
+		Plugins: []playbook.PluginSpec{
+			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist"), ec2Plugin,
+		},
+		JournalDir: c.journal,
+		Logger:     logger,
+		OnEvent:    onEvent,
+	})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	plan, err := r.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	out.plan(plan, c.demo)
+	if !c.apply {
+		out.note("dry run: nothing changed (-apply acts)")
+		return nil
+	}
+	res, err := r.Apply(ctx, plan)
+	if res != nil {
+		out.run(res)
+	}
+	if err != nil {
+		return err
+	}
+	reply, err := draftReply(rep, res, finished)
+	if err != nil {
+		return err
+	}
+	out.reply(reply)
+	return nil
+}
+
+func readReport(ctx context.Context, path string) (abuse.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return abuse.Report{}, err
+	}
+	defer f.Close()
+	reps, err := abuse.Parse(ctx, f)
+	if err != nil {
+		return abuse.Report{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return reps[0], nil
+}
+
+// printer writes the human view or JSON lines.
+type printer struct {
+	w    io.Writer
+	json bool
+	enc  *json.Encoder
+}
+
+func newPrinter(w io.Writer, jsonOut bool) *printer {
+	return &printer{w: w, json: jsonOut, enc: json.NewEncoder(w)}
+}
+
+func (p *printer) doc(kind string, v any) {
+	_ = p.enc.Encode(map[string]any{kind: v})
+}
+
+func (p *printer) note(s string) {
+	if !p.json {
+		fmt.Fprintln(p.w, s)
+	}
+}
+
+func (p *printer) plan(plan *playbook.Plan, demo bool) {
+	if p.json {
+		p.doc("plan", plan)
+		return
+	}
+	fmt.Fprintf(p.w, "plan for incident %s (%s)\n", plan.Incident, plan.Playbook)
+	for _, s := range plan.Steps {
+		fmt.Fprintf(p.w, "  %-9s %-7s %-9s %s\n", s.Step, s.Plugin, s.Status, firstNonEmpty(s.Summary, s.Reason))
+		for i, ch := range s.Changes {
+			if i == 8 {
+				fmt.Fprintf(p.w, "              … and %d more\n", len(s.Changes)-i)
+				break
+			}
+			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, ch.Target, ch.Detail)
+		}
+	}
+	if demo {
+		fmt.Fprintln(p.w, "  (demo: the /proc is a fake tree, so the stop step is skipped; on a live host it freezes, captures and kills)")
+	}
+}
+
+func (p *printer) event(e playbook.Event) {
+	if p.json {
+		p.doc("event", e)
+		return
+	}
+	if e.Step != "" && e.Message != "" {
+		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, e.Message)
+	}
+}
+
+func (p *printer) run(res *playbook.Run) {
+	if p.json {
+		p.doc("run", res)
+		return
+	}
+	fmt.Fprintf(p.w, "run %s: %s in %s\n", res.Incident, res.Status, res.Duration.Round(time.Millisecond))
+	for _, s := range res.Steps {
+		line := fmt.Sprintf("  %-9s %-9s", s.ID, s.Status)
+		if s.Error != "" {
+			line += " " + s.Error
+		}
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *printer) reply(r abuse.Reply) {
+	if p.json {
+		p.doc("reply", r)
+		return
+	}
+	fmt.Fprintf(p.w, "\n---- reply to the provider ----\nSubject: %s\n\n%s", r.Subject, r.Text)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

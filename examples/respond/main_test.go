@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/abusekit/abusekit/abuse/abuseplugin"
+	"github.com/abusekit/abusekit/playbook/plugin"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
+	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
+	"github.com/abusekit/abusekit/plugins/scan/scanplugin"
+)
+
+// TestMain serves the built-in plugins when the playbook host re-executes
+// this test binary, as main does for the real command.
+func TestMain(m *testing.M) {
+	plugin.ServeIfPlugin(map[string]plugin.Actions{
+		"abuse":   abuseplugin.NewPlugin(),
+		"scan":    scanplugin.NewPlugin(),
+		"persist": persistplugin.NewPlugin(),
+		"ec2":     ec2plugin.NewPlugin(),
+	})
+	os.Exit(m.Run())
+}
+
+func runDocs(t *testing.T, args ...string) map[string][]json.RawMessage {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	docs := map[string][]json.RawMessage{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var d map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(line), &d); err != nil || len(d) != 1 {
+			t.Fatalf("not one JSON document per line: %q: %v", line, err)
+		}
+		for k, v := range d {
+			docs[k] = append(docs[k], v)
+		}
+	}
+	return docs
+}
+
+// The demo without -apply plans every step it can and changes nothing: the
+// infection is still on the root and the instance still in its open group.
+func TestDemoDryRun(t *testing.T) {
+	var crontab, open string
+	var groups []string
+	inspectDemo = func(w *demo) {
+		b, _ := os.ReadFile(filepath.Join(w.root, "var/spool/cron/crontabs/root"))
+		crontab = string(b)
+		groups, open = instanceGroups(t, w, w.instance), w.group
+	}
+	t.Cleanup(func() { inspectDemo = nil })
+	docs := runDocs(t, "-demo", "-json")
+	if len(docs["plan"]) != 1 || len(docs["run"]) != 0 || len(docs["reply"]) != 0 {
+		t.Fatalf("dry run gave %d plans, %d runs, %d replies", len(docs["plan"]), len(docs["run"]), len(docs["reply"]))
+	}
+	var plan struct {
+		Steps []struct{ Step, Status string }
+	}
+	if err := json.Unmarshal(docs["plan"][0], &plan); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range plan.Steps {
+		got[s.Step] = s.Status
+	}
+	want := map[string]string{"parse": "planned", "detect": "deferred", "stop": "deferred", "find": "planned", "clean": "planned",
+		"contain": "deferred", "snapshot": "deferred", "harden": "deferred", "rebuild": "deferred", "alarms": "deferred", "terminate": "deferred"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("plan (-want +got):\n%s", d)
+	}
+	if !strings.Contains(crontab, "/tmp/.X11-unix/.work32") {
+		t.Errorf("a dry run changed the crontab:\n%s", crontab)
+	}
+	if d := cmp.Diff([]string{open}, groups); d != "" {
+		t.Errorf("a dry run changed the instance's groups (-want +got):\n%s", d)
+	}
+}
+
+// The demo with -apply runs the whole response through the plugins and
+// drafts a reply that names what was done; the demo world shows it done.
+func TestDemoApply(t *testing.T) {
+	type state struct {
+		crontab, bashrc string
+		manifests       []string
+		oldGroups       []string
+		openGroup       string
+		snapshots       int
+		replacement     []string
+	}
+	var st state
+	inspectDemo = func(w *demo) {
+		b, _ := os.ReadFile(filepath.Join(w.root, "var/spool/cron/crontabs/root"))
+		st.crontab = string(b)
+		b, _ = os.ReadFile(filepath.Join(w.root, "home/admin/.bashrc"))
+		st.bashrc = string(b)
+		st.manifests, _ = filepath.Glob(filepath.Join(w.dir, "quarantine", "*", "manifest.json"))
+		st.oldGroups, st.openGroup = instanceGroups(t, w, w.instance), w.group
+		c := awsec2.NewFromConfig(w.srv.Config())
+		snaps, err := c.DescribeSnapshots(context.Background(), &awsec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		st.snapshots = len(snaps.Snapshots)
+		res, err := c.DescribeInstances(context.Background(), &awsec2.DescribeInstancesInput{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for _, r := range res.Reservations {
+			for _, in := range r.Instances {
+				if aws.ToString(in.InstanceId) != w.instance && in.State.Name == types.InstanceStateNameRunning {
+					st.replacement = append(st.replacement, aws.ToString(in.InstanceId))
+				}
+			}
+		}
+	}
+	t.Cleanup(func() { inspectDemo = nil })
+	docs := runDocs(t, "-demo", "-apply", "-json")
+	if len(docs["run"]) != 1 || len(docs["reply"]) != 1 {
+		t.Fatalf("got %d runs and %d replies", len(docs["run"]), len(docs["reply"]))
+	}
+	var run struct {
+		Status string
+		Steps  []struct{ ID, Status, Error string }
+	}
+	if err := json.Unmarshal(docs["run"][0], &run); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range run.Steps {
+		got[s.ID] = s.Status + s.Error
+	}
+	want := map[string]string{"parse": "succeeded", "detect": "succeeded", "stop": "skipped", "find": "succeeded", "clean": "succeeded",
+		"contain": "succeeded", "snapshot": "succeeded", "harden": "succeeded", "rebuild": "succeeded", "alarms": "succeeded", "terminate": "skipped"}
+	if d := cmp.Diff(want, got); d != "" || run.Status != "succeeded" {
+		t.Errorf("run %s (-want +got):\n%s", run.Status, d)
+	}
+
+	if strings.Contains(st.crontab, "work32") || strings.Contains(st.crontab, "y.sh") || !strings.Contains(st.crontab, "/var/log/app") {
+		t.Errorf("crontab after the run (bad lines gone, the admin's line kept):\n%s", st.crontab)
+	}
+	if strings.Contains(st.bashrc, "b.sh") {
+		t.Errorf(".bashrc still downloads:\n%s", st.bashrc)
+	}
+	if len(st.manifests) != 1 {
+		t.Errorf("quarantine manifests: %v", st.manifests)
+	}
+	if len(st.oldGroups) != 1 || st.oldGroups[0] == st.openGroup {
+		t.Errorf("old instance groups %v: not contained (open group %s)", st.oldGroups, st.openGroup)
+	}
+	if st.snapshots == 0 || len(st.replacement) != 1 {
+		t.Errorf("%d snapshots, replacement %v", st.snapshots, st.replacement)
+	}
+
+	var reply struct{ Subject, Text string }
+	if err := json.Unmarshal(docs["reply"][0], &reply); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reply.Subject, "17001234567") {
+		t.Errorf("reply subject %q lacks the case id", reply.Subject)
+	}
+	for _, s := range []string{"snap-", "0.0.0.0/0", "/var/spool/cron/crontabs/root", "/tmp/.X11-unix/.work32", "PID 2314"} {
+		if !strings.Contains(reply.Text, s) {
+			t.Errorf("reply text lacks %q:\n%s", s, reply.Text)
+		}
+	}
+	for _, r := range st.replacement {
+		if !strings.Contains(reply.Text, r) {
+			t.Errorf("reply text lacks the replacement %s", r)
+		}
+	}
+}
+
+// instanceGroups gives the security groups of instance id in the demo's
+// emulator, read with the real SDK.
+func instanceGroups(t *testing.T, w *demo, id string) []string {
+	t.Helper()
+	c := awsec2.NewFromConfig(w.srv.Config())
+	res, err := c.DescribeInstances(context.Background(), &awsec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil || len(res.Reservations) != 1 || len(res.Reservations[0].Instances) != 1 {
+		t.Errorf("describe %s: %v", id, err)
+		return nil
+	}
+	var out []string
+	for _, g := range res.Reservations[0].Instances[0].SecurityGroups {
+		out = append(out, aws.ToString(g.GroupId))
+	}
+	return out
+}
+
+func TestUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"-demo", "-report", "x.eml"}, {"-demo", "extra"}, {"-nosuchflag"}} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errb.String())
+		}
+		if out.Len() != 0 {
+			t.Errorf("%v: wrote to stdout: %q", args, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-report", filepath.Join(t.TempDir(), "missing.eml")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.eml") {
+		t.Errorf("missing report: exit %d, stderr %q", code, errb.String())
+	}
+}
