@@ -39,6 +39,10 @@ type pkgFile struct {
 	digest   string      // lower-case hex
 	algo     crypto.Hash // 0 = MD5 (dpkg)
 	conffile bool
+	// also: other rpm packages owning the same path with another digest
+	// (multilib pairs, conflicting packages); the file is stock if it
+	// matches any owner.
+	also []pkgFile
 }
 
 // loadPkgDB reads whichever package metadata the root has: dpkg's, rpm's,
@@ -76,10 +80,15 @@ func (db *pkgDB) addRpm(pkgs []rpmdb.Package) {
 				continue
 			}
 			key := strings.TrimPrefix(f.Path, "/")
-			if _, ok := db.files[key]; ok {
-				continue
+			pf := pkgFile{pkg: p.Name, digest: f.Digest, algo: f.Algo, conffile: f.Config()}
+			if old, ok := db.files[key]; ok {
+				if old.algo != 0 && !strings.EqualFold(old.digest, pf.digest) {
+					old.also = append(old.also, pf)
+					db.files[key] = old
+				}
+				continue // dpkg's record, or the same content, stands
 			}
-			db.files[key] = pkgFile{pkg: p.Name, digest: f.Digest, algo: f.Algo, conffile: f.Config()}
+			db.files[key] = pf
 		}
 	}
 }
@@ -198,7 +207,15 @@ func (db *pkgDB) check(p string, data []byte) (pkg string, owned, stock, conffil
 	if !ok {
 		return "", false, false, false
 	}
-	return f.pkg, true, strings.EqualFold(digest(f.algo, data), f.digest), f.conffile
+	if strings.EqualFold(digest(f.algo, data), f.digest) {
+		return f.pkg, true, true, f.conffile
+	}
+	for _, o := range f.also {
+		if strings.EqualFold(digest(o.algo, data), o.digest) {
+			return o.pkg, true, true, o.conffile
+		}
+	}
+	return f.pkg, true, false, f.conffile
 }
 
 // newHash returns a hash of algo (MD5 when 0), or nil when Go has no

@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"crypto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/rpmdb"
 	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
 	"github.com/google/go-cmp/cmp"
@@ -201,5 +203,38 @@ printf 'SHELL=/bin/bash\n*/10 * * * * root /usr/bin/ps -e >/dev/null\n' > %{buil
 	m = byPath(find(t, root, time.Time{}))
 	if ps := m["/usr/bin/ps"]; ps.Kind != KindPackageFile || ps.Severity < High || ps.Package != "procps-ng" {
 		t.Errorf("replaced ps under a real rpm database: %+v", ps)
+	}
+}
+
+// Two packages owning one path with different contents (a multilib pair,
+// conflicting packages): the file is stock when it matches either, and
+// dpkg's record of a path stands over rpm's.
+func TestRpmSharedPathEitherOwner(t *testing.T) {
+	sum := func(s string) string { return digest(crypto.SHA256, []byte(s)) }
+	const unit = "/usr/lib/systemd/system/crond.service"
+	db := &pkgDB{files: map[string]pkgFile{}}
+	db.addRpm([]rpmdb.Package{
+		{Name: "cronie", Files: []rpmdb.File{{Path: unit, Digest: sum("a"), Algo: crypto.SHA256}}},
+		{Name: "cronie-compat", Files: []rpmdb.File{{Path: unit, Digest: sum("b"), Algo: crypto.SHA256}}},
+		{Name: "cronie-i686", Files: []rpmdb.File{{Path: unit, Digest: sum("a"), Algo: crypto.SHA256}}},
+	})
+	type verdict struct {
+		Pkg          string
+		Owned, Stock bool
+	}
+	for content, want := range map[string]verdict{
+		"a": {"cronie", true, true},
+		"b": {"cronie-compat", true, true},
+		"c": {"cronie", true, false},
+	} {
+		pkg, owned, stock, _ := db.check(unit, []byte(content))
+		if d := cmp.Diff(want, verdict{pkg, owned, stock}); d != "" {
+			t.Errorf("content %q (-want +got):\n%s", content, d)
+		}
+	}
+	dpkg := &pkgDB{files: map[string]pkgFile{"etc/crontab": {pkg: "cron", digest: digest(0, []byte("x"))}}}
+	dpkg.addRpm([]rpmdb.Package{{Name: "crontabs", Files: []rpmdb.File{{Path: "/etc/crontab", Digest: sum("y"), Algo: crypto.SHA256}}}})
+	if pkg, _, stock, _ := dpkg.check("/etc/crontab", []byte("x")); pkg != "cron" || !stock {
+		t.Errorf("dpkg's record did not stand: %s stock=%v", pkg, stock)
 	}
 }
