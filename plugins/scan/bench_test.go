@@ -18,6 +18,10 @@ import (
 // held by 75 helper processes (and, for the ".../procs=2000" variants,
 // 2,000 more idle processes). bench/scan.sh runs them side by side and
 // prints the ratios. Timings are reported, never asserted.
+//
+// Nothing is kept between calls: each Sockets or Detect call reads the
+// kernel's BTF and loads its BPF program anew, so a call in a loop costs
+// what a one-shot call in a fresh process costs (less the process start).
 
 const (
 	benchHolders  = 75
@@ -123,6 +127,23 @@ func BenchmarkSockets(b *testing.B) {
 	})
 }
 
+// BenchmarkSocketsNoBPF maps inodes to processes through /proc/PID/fd (a
+// readlink per descriptor), as where the BPF iterator cannot run.
+func BenchmarkSocketsNoBPF(b *testing.B) {
+	benchSizes(b, func(b *testing.B) {
+		n := 0
+		defer reportCPU(b, false, cpuTime(false))
+		for b.Loop() {
+			s, err := Sockets(context.Background(), Options{NoBPF: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(s)
+		}
+		b.ReportMetric(float64(n), "sockets")
+	})
+}
+
 func BenchmarkSocketsProcNet(b *testing.B) {
 	benchSizes(b, func(b *testing.B) {
 		n := 0
@@ -204,4 +225,33 @@ func BenchmarkDetectProcs(b *testing.B) {
 	b.Run("host", run)
 	idleLoad(b)
 	b.Run("host+2000", run)
+}
+
+// synthSockets is n sockets as a netlink dump leaves them: allocated in
+// blocks, in hash order, in a map by inode; a few in a second namespace.
+func synthSockets(n int) map[uint64]*Socket {
+	socks := make(map[uint64]*Socket, n)
+	var slab []Socket
+	for i := range n {
+		if len(slab) == cap(slab) {
+			slab = make([]Socket, 0, 1024)
+		}
+		ino := uint64(1000000 + (i*7919)%n) // not in inode order
+		s := Socket{Proto: protoOrder[2+i%2], Family: 4, Inode: ino, NetNS: 4026531840, State: "ESTABLISHED", PIDs: []int{i % 75}}
+		if i%100 == 0 {
+			s.NetNS = 4026532000
+		}
+		slab = append(slab, s)
+		socks[ino] = &slab[len(slab)-1]
+	}
+	return socks
+}
+
+// BenchmarkSortedSockets is the ordering Sockets does after the pass.
+func BenchmarkSortedSockets(b *testing.B) {
+	socks := synthSockets(30000)
+	defer reportCPU(b, false, cpuTime(false))
+	for b.Loop() {
+		sortedSockets(socks)
+	}
 }

@@ -7,8 +7,11 @@
 // in; raw and AF_PACKET sockets (masscan and zmap send from the latter and
 // never show up as SYN_SENT) and any root that is not the live /proc are
 // read from /proc/PID/net/*, once per namespace. Socket inodes are mapped to
-// processes by reading each /proc/PID/fd with getdents and readlinkat, in
-// parallel.
+// processes, on a large live host (256 processes or 1,024 sockets), in one
+// pass of a BPF task_file iterator over every process's descriptor table
+// (package internal/taskfiles: no readlink per descriptor); elsewhere, and
+// for any process the iterator does not list or where it cannot run, by
+// reading each /proc/PID/fd with getdents and readlinkat, in parallel.
 //
 // Detect scores every process on the signals listed with the Signal
 // constants (SYN_SENT fan-out, connect rate over Options.Window, raw and
@@ -36,7 +39,8 @@
 // Speed is measured, not asserted: bench/scan.sh loads the host with ~30,000
 // loopback TCP sockets held by 75 processes (then 2,000 more processes) and
 // runs Sockets, Detect, gopsutil v4 net.ConnectionsWithContext and
-// `ss -tanp` side by side, printing wall-clock and CPU-time ratios. Nearly
-// all of Sockets' time is the kernel's: one readlinkat per descriptor on
-// the host and one sock_diag dump per network namespace.
+// `ss -tanp` side by side, printing wall-clock and CPU-time ratios. Most of
+// Sockets' time is the kernel's: the sock_diag dump of each network
+// namespace, and the descriptor pass (the BPF iterator's, or one
+// readlinkat per descriptor on the host without it).
 package scan

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"os"
 	"runtime"
@@ -88,54 +87,77 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Sort small keys, not the sockets: moving a Socket costs more than
-	// comparing a key, and there may be tens of thousands of them. The
-	// order (namespace, protocol, inode) packs into one number: the rank
-	// of the namespace, of the protocol name and the inode, which is 32
-	// bits on Linux; a tree where it does not fit is sorted field by field.
-	type key struct {
-		k uint64
-		s *Socket
-	}
-	rank := map[uint64]uint64{} // namespace → rank
-	var last uint64
-	for _, s := range snap.socks {
-		if s.NetNS != last || len(rank) == 0 {
-			rank[s.NetNS], last = 0, s.NetNS
+	return sortedSockets(snap.socks), nil
+}
+
+// sortedSockets copies the sockets out in the order of Sockets.
+func sortedSockets(socks map[uint64]*Socket) []Socket {
+	// Sort numbers, not sockets: moving a Socket costs more than comparing
+	// a number, and there may be tens of thousands of them. The order
+	// (namespace, protocol, inode) and the socket's place in ptrs pack
+	// into one number: rank of the namespace (10 bits), of the protocol
+	// (2 bits), the inode (32 bits on Linux) and the place (20 bits); a
+	// table where one does not fit is sorted field by field.
+	const placeBits, inodeBits, protoBits = 20, 32, 2
+	ptrs := make([]*Socket, 0, len(socks))
+	var nss []uint64 // namespaces, usually one or a few
+	last := uint64(0)
+	for _, s := range socks {
+		ptrs = append(ptrs, s)
+		if s.NetNS != last || len(nss) == 0 {
+			if last = s.NetNS; !slices.Contains(nss, last) {
+				nss = append(nss, last)
+			}
 		}
 	}
-	nss := slices.Sorted(maps.Keys(rank))
-	for i, ns := range nss {
-		rank[ns] = uint64(i)
-	}
-	packed := len(nss) <= 1<<16
-	keys := make([]key, 0, len(snap.socks))
+	slices.Sort(nss)
+	packed := len(ptrs) < 1<<placeBits && len(nss) <= 1<<(64-placeBits-inodeBits-protoBits)
+	keys := make([]uint64, 0, len(ptrs))
 	lastNS, lastRank := uint64(0), uint64(0)
 	if len(nss) > 0 {
-		lastNS, lastRank = nss[0], 0
+		lastNS = nss[0]
 	}
-	for _, s := range snap.socks {
-		pr := slices.Index(protoOrder, s.Proto)
-		if pr < 0 || s.Inode >= 1<<40 {
+	for i, s := range ptrs {
+		if !packed {
+			break
+		}
+		var pr uint64
+		switch s.Proto { // the order of protoOrder
+		case ProtoPacket:
+			pr = 0
+		case ProtoRaw:
+			pr = 1
+		case ProtoTCP:
+			pr = 2
+		case ProtoUDP:
+			pr = 3
+		default:
+			packed = false
+		}
+		if s.Inode >= 1<<inodeBits {
 			packed = false
 		}
 		if s.NetNS != lastNS {
-			lastNS, lastRank = s.NetNS, rank[s.NetNS]
+			r, _ := slices.BinarySearch(nss, s.NetNS)
+			lastNS, lastRank = s.NetNS, uint64(r)
 		}
-		keys = append(keys, key{lastRank<<44 | uint64(pr&0xf)<<40 | s.Inode&(1<<40-1), s})
+		keys = append(keys, lastRank<<(protoBits+inodeBits+placeBits)|pr<<(inodeBits+placeBits)|s.Inode<<placeBits|uint64(i))
 	}
+	out := make([]Socket, len(ptrs))
 	if packed {
-		slices.SortFunc(keys, func(a, b key) int { return cmp.Compare(a.k, b.k) })
-	} else {
-		slices.SortFunc(keys, func(a, b key) int {
-			return cmp.Or(cmp.Compare(a.s.NetNS, b.s.NetNS), cmp.Compare(a.s.Proto, b.s.Proto), cmp.Compare(a.s.Inode, b.s.Inode))
-		})
+		slices.Sort(keys)
+		for i, k := range keys {
+			out[i] = *ptrs[k&(1<<placeBits-1)]
+		}
+		return out
 	}
-	out := make([]Socket, len(keys))
-	for i, k := range keys {
-		out[i] = *k.s
+	slices.SortFunc(ptrs, func(a, b *Socket) int {
+		return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Inode, b.Inode))
+	})
+	for i, s := range ptrs {
+		out[i] = *s
 	}
-	return out, nil
+	return out
 }
 
 // take makes one pass: processes (in parallel), then the socket tables of

@@ -1,13 +1,16 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/plugins/scan/scantest"
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestSocketsFakeTree checks the table on a fake tree: a socket shared by
@@ -40,7 +43,40 @@ func TestSocketsFakeTree(t *testing.T) {
 		{Proto: "packet", Inode: 504, NetNS: other, PIDs: []int{30}, Iface: 2, EtherType: 3},
 		{Proto: "tcp", Family: 4, Local: netip.MustParseAddrPort("10.200.1.1:40000"), Remote: netip.MustParseAddrPort("10.200.1.2:22"), State: "SYN_SENT", Inode: 505, NetNS: other, PIDs: []int{30}},
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
+	if diff := gocmp.Diff(want, got, addrPortEq); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSortedSockets checks the packed-key order against a plain sort by
+// namespace, protocol and inode, also where the keys do not pack (an
+// inode above 32 bits, a protocol outside protoOrder).
+func TestSortedSockets(t *testing.T) {
+	ref := func(socks map[uint64]*Socket) []Socket {
+		var out []Socket
+		for _, s := range socks {
+			out = append(out, *s)
+		}
+		slices.SortFunc(out, func(a, b Socket) int {
+			return cmp.Or(cmp.Compare(a.NetNS, b.NetNS), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Inode, b.Inode))
+		})
+		return out
+	}
+	big := synthSockets(5000)
+	wide := synthSockets(300)
+	wide[1<<33] = &Socket{Proto: ProtoTCP, Inode: 1 << 33, NetNS: 4026531840}
+	odd := synthSockets(300)
+	odd[7] = &Socket{Proto: "sctp", Inode: 7, NetNS: 4026531840}
+	many := synthSockets(3000)
+	i := 0
+	for _, s := range many {
+		s.NetNS = uint64(4026532000 + i%1500) // more namespaces than pack
+		i++
+	}
+	for name, socks := range map[string]map[uint64]*Socket{"packed": big, "wide inode": wide, "odd protocol": odd,
+		"many namespaces": many, "empty": {}} {
+		if diff := gocmp.Diff(ref(socks), sortedSockets(socks), cmpopts.EquateEmpty(), addrPortEq); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", name, diff)
+		}
 	}
 }
