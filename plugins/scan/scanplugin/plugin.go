@@ -8,6 +8,7 @@ package scanplugin
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -31,6 +32,9 @@ type DetectInput struct {
 	Window   string        `json:"window,omitempty"`    // sampling window ("5s"); "" or "0" = one snapshot
 	MinScore int           `json:"min_score,omitempty"` // default scan.DefaultMinScore
 	Report   *abuse.Report `json:"report,omitempty"`    // correlate with this report's evidence
+	// InstanceAddrs are the instance's private addresses when the report
+	// names its public one (EC2): see scan.Options.InstanceAddrs.
+	InstanceAddrs []netip.Addr `json:"instance_addrs,omitempty"`
 }
 
 // DetectOutput is the output of "detect": suspects, top first.
@@ -38,13 +42,24 @@ type DetectOutput struct {
 	Suspects []scan.Suspect `json:"suspects"`
 }
 
-// StopInput is the input of "stop".
+// StopInput is the input of "stop". What was approved is a process, not a
+// PID: StartTicks (detect's suspect's start_ticks) is required, and must
+// match the process's start time at plan and at apply, so the step never
+// acts on a later process that got the same PID. ExeDev and ExeIno (the
+// suspect's exe_dev and exe_ino), when given, must match its executable
+// too. Force acts on whatever process has the PID when planned.
+//
+//	input:
+//	  pid: ${{ steps.detect.suspects[0].pid }}
+//	  start_ticks: ${{ steps.detect.suspects[0].start_ticks }}
+//	  exe_dev: ${{ steps.detect.suspects[0].exe_dev }}
+//	  exe_ino: ${{ steps.detect.suspects[0].exe_ino }}
 type StopInput struct {
-	PID int `json:"pid"`
-	// StartTicks, when set (from detect's suspect), must match the
-	// process's start time: the step then acts only on the process detect
-	// saw, never on a later one with the same PID.
+	PID         int    `json:"pid"`
 	StartTicks  uint64 `json:"start_ticks,omitempty"`
+	ExeDev      uint64 `json:"exe_dev,omitempty"`
+	ExeIno      uint64 `json:"exe_ino,omitempty"`
+	Force       bool   `json:"force,omitempty"` // allow a PID without start_ticks
 	Root        string `json:"root,omitempty"`
 	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
 	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture
@@ -113,7 +128,7 @@ func NewPlugin() plugin.Actions {
 }
 
 func detectOptions(in DetectInput) (scan.Options, error) {
-	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report}
+	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report, InstanceAddrs: in.InstanceAddrs}
 	if in.Window != "" && in.Window != "0" {
 		d, err := time.ParseDuration(in.Window)
 		if err != nil || d < 0 {
@@ -128,6 +143,9 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	if in.PID <= 0 {
 		return scan.StopPlan{}, fmt.Errorf("%w: pid %d", plugin.ErrInvalidInput, in.PID)
 	}
+	if in.StartTicks == 0 && !in.Force {
+		return scan.StopPlan{}, fmt.Errorf("%w: start_ticks is required (the suspect's start_ticks from detect), so that only the process that was approved is stopped; \"force\": true stops whatever process has pid %d", plugin.ErrInvalidInput, in.PID)
+	}
 	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, NoTree: in.NoTree, Freezer: in.Freezer}
 	plan, err := scan.PlanStop(ctx, in.PID, so)
 	if err != nil {
@@ -135,6 +153,10 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	}
 	if in.StartTicks != 0 && in.StartTicks != plan.Target.StartTime {
 		return scan.StopPlan{}, fmt.Errorf("%w: pid %d started at tick %d, detect saw %d", scan.ErrIdentityChanged, in.PID, plan.Target.StartTime, in.StartTicks)
+	}
+	if (in.ExeDev != 0 || in.ExeIno != 0) && (in.ExeDev != plan.Target.ExeDev || in.ExeIno != plan.Target.ExeIno) {
+		return scan.StopPlan{}, fmt.Errorf("%w: pid %d runs executable %d:%d (%s), detect saw %d:%d", scan.ErrIdentityChanged, in.PID,
+			plan.Target.ExeDev, plan.Target.ExeIno, plan.Target.Exe, in.ExeDev, in.ExeIno)
 	}
 	if in.EvidenceDir == "" && incident != "" {
 		// One directory per incident: plan again with it, so that the

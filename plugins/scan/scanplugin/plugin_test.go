@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/procfs"
@@ -14,6 +15,7 @@ import (
 	"github.com/abusekit/abusekit/playbook/plugintest"
 	"github.com/abusekit/abusekit/plugins/scan"
 	"github.com/abusekit/abusekit/plugins/scan/scantest"
+	"golang.org/x/sys/unix"
 )
 
 func fakeRoot(t *testing.T) string {
@@ -25,7 +27,8 @@ func fakeRoot(t *testing.T) string {
 			Remote: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 22), State: procfs.TCPSynSent}})
 	}
 	dir := t.TempDir()
-	if err := scantest.Write(dir, scantest.Host{Procs: []scantest.Proc{{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd"}, p}}); err != nil {
+	if err := scantest.Write(dir, scantest.Host{Procs: []scantest.Proc{{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd"},
+		{PID: 2, Comm: "kthreadd", KernelThr: true, StartTime: 2}, {PID: 3, PPID: 2, Comm: "kworker/0:1", KernelThr: true, StartTime: 3}, p}}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -55,7 +58,7 @@ func TestStopAction(t *testing.T) {
 	ctx := context.Background()
 	root := fakeRoot(t)
 	acts := NewPlugin()
-	plan, err := plugintest.Plan(ctx, acts["stop"], StopInput{PID: 4242, Root: root, EvidenceDir: "/evidence/x"})
+	plan, err := plugintest.Plan(ctx, acts["stop"], StopInput{PID: 4242, StartTicks: 777, Root: root, EvidenceDir: "/evidence/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +70,38 @@ func TestStopAction(t *testing.T) {
 		in   StopInput
 		want error
 	}{
-		{StopInput{PID: 1, Root: root}, scan.ErrProtectedPID},
+		{StopInput{PID: 1, StartTicks: 1, Root: root}, scan.ErrProtectedPID},
+		{StopInput{PID: 2, StartTicks: 2, Root: root}, scan.ErrKernelThread},
+		{StopInput{PID: 3, StartTicks: 3, Root: root}, scan.ErrKernelThread},
 		{StopInput{PID: 4242, StartTicks: 1, Root: root}, scan.ErrIdentityChanged},
-		{StopInput{PID: 999, Root: root}, scan.ErrProcessGone},
-		{StopInput{PID: 4242, Root: root}, scan.ErrNotLive}, // apply on a fake root
+		{StopInput{PID: 4242, StartTicks: 777, ExeDev: 8, ExeIno: 1234, Root: root}, scan.ErrIdentityChanged}, // its exe is unreadable: 0:0
+		{StopInput{PID: 999, StartTicks: 1, Root: root}, scan.ErrProcessGone},
+		{StopInput{PID: 4242, StartTicks: 777, Root: root}, scan.ErrNotLive}, // apply on a fake root
+		{StopInput{PID: 4242, Force: true, Root: root}, scan.ErrNotLive},     // forced: no start_ticks needed
+		// What was approved must name the process, not only the PID.
+		{StopInput{PID: 4242, Root: root}, plugin.ErrInvalidInput},
+		{StopInput{PID: 0, Force: true, Root: root}, plugin.ErrInvalidInput},
 	} {
 		if _, err := plugintest.Apply[StopOutput](ctx, acts["stop"], tc.in); !errors.Is(err, tc.want) {
-			t.Errorf("%+v: err = %v, want %v", tc.in, err, tc.want)
+			t.Errorf("apply %+v: err = %v, want %v", tc.in, err, tc.want)
+		}
+		if tc.want == scan.ErrNotLive {
+			continue // planning on a fake root is fine
+		}
+		if _, err := plugintest.Plan(ctx, acts["stop"], tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("plan %+v: err = %v, want %v", tc.in, err, tc.want)
+		}
+	}
+	// The caller itself (and its ancestors), on the live /proc.
+	fs := procfs.NewDefaultFS()
+	if fs.IsLive() {
+		st, err := fs.Stat(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := StopInput{PID: os.Getpid(), StartTicks: st.StartTime}
+		if _, err := plugintest.Apply[StopOutput](ctx, acts["stop"], in); !errors.Is(err, scan.ErrSelfOrAncestor) {
+			t.Errorf("self: err = %v, want ErrSelfOrAncestor", err)
 		}
 	}
 }
@@ -81,9 +109,22 @@ func TestStopAction(t *testing.T) {
 // TestStopActionLive stops a real process through the action.
 func TestStopActionLive(t *testing.T) {
 	if os.Geteuid() != 0 || !procfs.NewDefaultFS().IsLive() {
+		if os.Getenv("ABUSEKIT_REQUIRE_ROOT") == "1" {
+			t.Fatal("ABUSEKIT_REQUIRE_ROOT=1 but not root on the live /proc")
+		}
 		t.Skip("needs root and the live /proc")
 	}
-	cmd := exec.Command("/bin/sleep", "600")
+	// A copy of sleep under /tmp: a suspect (its location), with an
+	// executable of its own.
+	bin := filepath.Join(t.TempDir(), "sleeper")
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "600")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +133,34 @@ func TestStopActionLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The identity detect reports for it.
+	sus, err := scan.Detect(context.Background(), scan.Options{MinScore: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exe unix.Stat_t
+	if err := unix.Stat(bin, &exe); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(sus, func(s scan.Suspect) bool { return s.PID == cmd.Process.Pid })
+	if i < 0 {
+		t.Fatalf("sleeper %d not a suspect", cmd.Process.Pid)
+	}
+	if s := sus[i]; s.ExeDev != exe.Dev || s.ExeIno != exe.Ino || s.StartTicks != st.StartTime {
+		t.Errorf("suspect identity %d:%d start %d, want %d:%d start %d", s.ExeDev, s.ExeIno, s.StartTicks, exe.Dev, exe.Ino, st.StartTime)
+	}
 	ev := filepath.Join(t.TempDir(), "ev")
-	out, err := plugintest.Apply[StopOutput](context.Background(), NewPlugin()["stop"],
-		StopInput{PID: cmd.Process.Pid, StartTicks: st.StartTime, EvidenceDir: ev})
+	act := NewPlugin()["stop"]
+	// Another executable than the one approved: refused, nothing done.
+	in := StopInput{PID: cmd.Process.Pid, StartTicks: st.StartTime, ExeDev: exe.Dev, ExeIno: exe.Ino + 1, EvidenceDir: ev}
+	if _, err := plugintest.Apply[StopOutput](context.Background(), act, in); !errors.Is(err, scan.ErrIdentityChanged) {
+		t.Errorf("other executable: err = %v, want ErrIdentityChanged", err)
+	}
+	if _, err := os.Stat(ev); !os.IsNotExist(err) {
+		t.Errorf("evidence directory made for a refused stop: %v", err)
+	}
+	in.ExeIno = exe.Ino
+	out, err := plugintest.Apply[StopOutput](context.Background(), act, in)
 	if err != nil {
 		t.Fatal(err)
 	}
