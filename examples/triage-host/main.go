@@ -4,6 +4,7 @@
 //	triage-host                          # suspects, one snapshot, human table
 //	triage-host -window 5s -json         # sample 5 s; {"suspects":[…]} on stdout
 //	triage-host -report notice.eml       # correlate with the report's evidence
+//	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
 //	triage-host -stop 4242 -apply -evidence /var/lib/abusekit/evidence/case-1
 //
@@ -29,6 +30,9 @@ import (
 	"github.com/abusekit/abusekit/plugins/scan"
 )
 
+// detect is scan.Detect; tests replace it to see the options the flags make.
+var detect = scan.Detect
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "triage-host:", err)
@@ -46,6 +50,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
 	evidence := fl.String("evidence", "", "with -stop: evidence directory (default /var/lib/abusekit/evidence/pid-PID-START)")
 	mem := fl.Int64("mem", 0, "with -stop: bytes of process memory to capture (0 = none)")
+	instance := fl.String("instance-addrs", "", "comma-separated private addresses of this instance, matched as the report's source (on EC2 a report names the public IP)")
 	root := fl.String("root", "/proc", "procfs mount point")
 	minScore := fl.Int("min-score", scan.DefaultMinScore, "list processes scoring at least this (negative: any signal)")
 	verbose := fl.Bool("v", false, "log progress to stderr")
@@ -69,7 +74,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *apply {
 		return errors.New("-apply needs -stop PID")
 	}
+	if *window < 0 {
+		return fmt.Errorf("-window %s: negative", *window)
+	}
 	opts := scan.Options{Root: *root, Window: *window, MinScore: *minScore, Logger: logger}
+	for _, a := range strings.Split(*instance, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return fmt.Errorf("-instance-addrs: %w", err)
+		}
+		opts.InstanceAddrs = append(opts.InstanceAddrs, ip)
+	}
 	if *reportFile != "" {
 		rep, err := readReport(ctx, *reportFile)
 		if err != nil {
@@ -77,7 +95,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Report = rep
 	}
-	sus, err := scan.Detect(ctx, opts)
+	sus, err := detect(ctx, opts)
 	if err != nil {
 		return err
 	}
