@@ -9,5 +9,7 @@
 // kernel's types. It needs root (CAP_BPF and CAP_PERFMON, or
 // CAP_SYS_ADMIN), a kernel with BTF (5.8 or later) and the caller in the
 // initial PID namespace; otherwise Read wraps ErrUnsupported and callers
-// read /proc.
+// read /proc. Nothing is kept loaded between calls: each Read loads the
+// program, reads the iterator to the end and unloads it (where the kernel
+// audits BPF, each load and unload is logged).
 package taskfiles
