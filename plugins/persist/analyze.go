@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"path"
 	"regexp"
 	"strings"
 )
@@ -172,12 +173,16 @@ func analyzeCommand(cmd string) verdict {
 	if reBlob.MatchString(c) {
 		v.add(Medium, "contains a long encoded blob")
 	}
+	// Where a command runs from is judged for what it executes (the
+	// program, a script given to a shell or interpreter, a preloaded
+	// library); the paths it merely names (tar's archive, dd's disk, rm's
+	// victim) are data, listed in refs but not judged as run.
 	v.refs = commandRefs(c)
-	for _, p := range v.refs {
+	for _, p := range execTargets(c) {
 		v.merge(judgePath(p))
+		v.refs = appendUnique(v.refs, p)
 	}
-	// A bare-word miner name in argv[0] is judged by the pool flags above;
-	// a path under /tmp is judged by judgePath.
+	// A bare-word miner name in argv[0] is judged by the pool flags above.
 	return v
 }
 
@@ -203,4 +208,410 @@ func judgePath(p string) verdict {
 		}
 	}
 	return v
+}
+
+// ---- what a command line runs ----
+
+// maxShellDepth bounds the nesting execTargets follows (sh -c inside
+// $(…) inside sh -c …): hostile input must not recurse without end.
+const maxShellDepth = 8
+
+// execTargets returns the absolute paths a command line runs or loads:
+// the program of each simple command (of pipelines, lists, subshells and
+// $(…)/`…` substitutions), found after variable assignments, shell
+// keywords and wrappers (env, sudo, nohup, nice, timeout, setsid, …);
+// the command string of sh -c / bash -c, judged the same way; scripts
+// handed to an interpreter (sh X, python X, perl X, . X); and LD_PRELOAD
+// values. Arguments are data: `tar czf /var/tmp/x.tgz /etc` runs tar,
+// not /var/tmp/x.tgz, and `hdparm -S 120 /dev/sdb` runs hdparm.
+func execTargets(cmd string) []string {
+	var out []string
+	execTargetsDepth(cmd, 0, &out)
+	return out
+}
+
+func execTargetsDepth(cmd string, depth int, out *[]string) {
+	if depth > maxShellDepth {
+		return
+	}
+	cmds, subs := shellSplit(cmd)
+	for _, s := range subs {
+		execTargetsDepth(s, depth+1, out)
+	}
+	for _, words := range cmds {
+		simpleTargets(words, depth, out)
+	}
+}
+
+func addTarget(out *[]string, p string) {
+	p = strings.TrimRight(p, ",")
+	if !strings.HasPrefix(p, "/") || ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
+		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") {
+		return
+	}
+	*out = appendUnique(*out, p)
+}
+
+// shellKeywords start or join commands without being one.
+var shellKeywords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "fi": true, "do": true, "done": true,
+	"while": true, "until": true, "!": true, "{": true, "}": true, "time": true, "esac": true, "in": false}
+
+// wrapperArgs names, for each command that runs another command given
+// after it, the options that take a value.
+var wrapperArgs = map[string]string{
+	"env": "uSC", "sudo": "ugCDhprtUT", "doas": "uC", "nohup": "", "setsid": "", "stdbuf": "ioe", "exec": "a",
+	"command": "", "builtin": "", "nice": "n", "ionice": "cnp", "timeout": "sk", "chrt": "", "taskset": "", "runuser": "ugs",
+	"busybox": "", "strace": "oeEpsu", "ltrace": "oeu", "watch": "nd", "caffeinate": "", "unbuffer": "", "daemonize": "acelopu",
+	"chroot": "", "flock": "wEc", "systemd-run": "pEu", "catchsegv": "", "proxychains": "f", "proxychains4": "f", "torsocks": "",
+}
+
+var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "ash": true, "mksh": true, "csh": true, "tcsh": true, "fish": true}
+
+func isInterpreter(b string) bool {
+	for _, p := range []string{"python", "perl", "ruby", "php", "node", "nodejs", "lua", "tclsh", "pwsh", "Rscript"} {
+		if b == p || strings.HasPrefix(b, p) && strings.Trim(b[len(p):], "0123456789.") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// assignment splits NAME=value.
+func assignment(w string) (string, string, bool) {
+	eq := strings.IndexByte(w, '=')
+	if eq <= 0 {
+		return "", "", false
+	}
+	for _, r := range w[:eq] {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return "", "", false
+		}
+	}
+	return w[:eq], w[eq+1:], true
+}
+
+func assignTargets(name, value string, out *[]string) {
+	if name == "LD_PRELOAD" || name == "LD_AUDIT" {
+		for _, lib := range strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' }) {
+			addTarget(out, lib)
+		}
+	}
+}
+
+// simpleTargets finds what one simple command (its words, quotes removed)
+// runs.
+func simpleTargets(words []string, depth int, out *[]string) {
+	i := 0
+	for i < len(words) {
+		w := words[i]
+		if name, val, ok := assignment(w); ok {
+			assignTargets(name, val, out)
+			i++
+			continue
+		}
+		if shellKeywords[w] {
+			i++
+			continue
+		}
+		b := path.Base(w)
+		switch {
+		case b == "export" || b == "declare" || b == "typeset" || b == "readonly" || b == "local":
+			for _, a := range words[i+1:] {
+				if name, val, ok := assignment(a); ok {
+					assignTargets(name, val, out)
+				}
+			}
+			return
+		case b == "." || b == "source":
+			if i+1 < len(words) {
+				addTarget(out, words[i+1])
+			}
+			return
+		case b == "su":
+			// su [-] [user] -c 'cmd'
+			for j := i + 1; j+1 < len(words); j++ {
+				if words[j] == "-c" || words[j] == "--command" {
+					execTargetsDepth(words[j+1], depth+1, out)
+				}
+			}
+			addTarget(out, w)
+			return
+		case b == "start-stop-daemon":
+			for j := i + 1; j+1 < len(words); j++ {
+				switch words[j] {
+				case "-x", "--exec", "-a", "--startas":
+					addTarget(out, words[j+1])
+				}
+			}
+			addTarget(out, w)
+			return
+		case b == "java":
+			for j := i + 1; j+1 < len(words); j++ {
+				if words[j] == "-jar" {
+					addTarget(out, words[j+1])
+				}
+			}
+			addTarget(out, w)
+			return
+		case shells[b]:
+			addTarget(out, w)
+			interpTargets(words[i+1:], true, depth, out)
+			return
+		case isInterpreter(b):
+			addTarget(out, w)
+			interpTargets(words[i+1:], false, depth, out)
+			return
+		}
+		if opts, ok := wrapperArgs[b]; ok {
+			addTarget(out, w)
+			i = skipWrapper(b, opts, words, i+1, depth, out)
+			continue
+		}
+		addTarget(out, w)
+		return
+	}
+}
+
+// skipWrapper steps over a wrapper's options (and values the wrapper
+// takes before the command: nice's increment, timeout's duration, chrt's
+// priority, taskset's mask, flock's lock file) and returns the index of
+// the wrapped command.
+func skipWrapper(b, opts string, words []string, i, depth int, out *[]string) int {
+	for i < len(words) {
+		w := words[i]
+		if w == "--" {
+			return i + 1
+		}
+		if name, val, ok := assignment(w); ok && b == "env" {
+			assignTargets(name, val, out)
+			i++
+			continue
+		}
+		if !strings.HasPrefix(w, "-") || w == "-" {
+			break
+		}
+		if b == "env" && (w == "-S" || strings.HasPrefix(w, "--split-string")) {
+			s := strings.TrimPrefix(strings.TrimPrefix(w, "--split-string"), "=")
+			if s == "" && i+1 < len(words) {
+				s = words[i+1]
+			}
+			execTargetsDepth(s, depth+1, out)
+			return len(words)
+		}
+		if (b == "flock" || b == "su" || b == "runuser") && (w == "-c" || w == "--command") && i+1 < len(words) {
+			execTargetsDepth(words[i+1], depth+1, out)
+			return len(words)
+		}
+		i++
+		if !strings.HasPrefix(w, "--") && len(w) == 2 && strings.IndexByte(opts, w[1]) >= 0 && i < len(words) {
+			i++ // the option's value
+		}
+	}
+	// Values some wrappers take before the command.
+	switch b {
+	case "nice", "chrt", "taskset":
+		if i < len(words) && strings.Trim(words[i], "0123456789,-xabcdef") == "" {
+			i++
+		}
+	case "timeout":
+		if i < len(words) {
+			i++ // the duration
+		}
+	case "flock", "chroot", "runuser", "watch":
+		if b == "flock" || b == "chroot" {
+			if i < len(words) {
+				i++ // the lock file, the new root
+			}
+		}
+	}
+	return i
+}
+
+// interpTargets handles the arguments of a shell (sh -c 'cmd', sh
+// script) or another interpreter (python script.py; python -c code runs
+// no file).
+func interpTargets(args []string, shell bool, depth int, out *[]string) {
+	for j := 0; j < len(args); j++ {
+		a := args[j]
+		if a == "--" {
+			if j+1 < len(args) {
+				addTarget(out, args[j+1])
+			}
+			return
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			if shell && !strings.HasPrefix(a, "--") && strings.ContainsRune(a[1:], 'c') {
+				if j+1 < len(args) {
+					execTargetsDepth(args[j+1], depth+1, out)
+				}
+				return
+			}
+			if !shell && (a == "-c" || a == "-e" || a == "-E" || a == "-m" || a == "-r") {
+				return // inline code or a module: no script file
+			}
+			if shell && (a == "-o" || a == "+o" || a == "-O" || a == "+O") || !shell && (a == "-W" || a == "-X" || a == "-I" || a == "-M") {
+				j++ // the option's value
+			}
+			continue
+		}
+		addTarget(out, a)
+		return
+	}
+}
+
+// shellSplit splits a command line into simple commands (their words,
+// quotes removed, redirections and comments left out) at ; & | && || and
+// parentheses, and returns the bodies of $(…), `…`, <(…) and >(…)
+// substitutions separately. It is a reader of what a line runs, not a
+// shell: unbalanced input ends the current word, never an error.
+func shellSplit(s string) (cmds [][]string, subs []string) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	skipTarget := false // the next word is a redirection's target
+	endWord := func() {
+		if inWord {
+			if skipTarget {
+				skipTarget = false
+			} else {
+				words = append(words, cur.String())
+			}
+			cur.Reset()
+			inWord = false
+		}
+	}
+	endCmd := func() {
+		endWord()
+		skipTarget = false
+		if len(words) > 0 {
+			cmds = append(cmds, words)
+			words = nil
+		}
+	}
+	n := len(s)
+	for i := 0; i < n; i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < n:
+			i++
+			if s[i] != '\n' {
+				cur.WriteByte(s[i])
+				inWord = true
+			}
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				j = n - i - 1
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			inWord = true
+			i += j + 1
+		case c == '"':
+			inWord = true
+			i++
+			for ; i < n && s[i] != '"'; i++ {
+				switch {
+				case s[i] == '\\' && i+1 < n:
+					i++
+					cur.WriteByte(s[i])
+				case s[i] == '$' && i+1 < n && s[i+1] == '(':
+					body, end := matchParen(s, i+2)
+					subs = append(subs, body)
+					cur.WriteString("$SUB")
+					i = end
+				case s[i] == '`':
+					j := strings.IndexByte(s[i+1:], '`')
+					if j < 0 {
+						j = n - i - 1
+					}
+					subs = append(subs, s[i+1:i+1+j])
+					cur.WriteString("$SUB")
+					i += j + 1
+				default:
+					cur.WriteByte(s[i])
+				}
+			}
+		case c == '$' && i+1 < n && s[i+1] == '(':
+			body, end := matchParen(s, i+2)
+			subs = append(subs, body)
+			cur.WriteString("$SUB")
+			inWord = true
+			i = end
+		case c == '`':
+			j := strings.IndexByte(s[i+1:], '`')
+			if j < 0 {
+				j = n - i - 1
+			}
+			subs = append(subs, s[i+1:i+1+j])
+			cur.WriteString("$SUB")
+			inWord = true
+			i += j + 1
+		case (c == '<' || c == '>') && i+1 < n && s[i+1] == '(':
+			body, end := matchParen(s, i+2)
+			subs = append(subs, body)
+			endWord()
+			i = end
+		case c == '<' || c == '>' || c == '&' && i+1 < n && s[i+1] == '>':
+			// A redirection: a file descriptor number before it is part
+			// of it, the word after it is its target.
+			if inWord && strings.Trim(cur.String(), "0123456789") == "" {
+				cur.Reset()
+				inWord = false
+			}
+			endWord()
+			for i+1 < n && strings.IndexByte("<>&|", s[i+1]) >= 0 {
+				i++
+			}
+			if s[i] == '&' && i+1 < n && (s[i+1] == '-' || s[i+1] >= '0' && s[i+1] <= '9') {
+				// >&2, 2>&1, >&-: a descriptor, not a file.
+				for i+1 < n && (s[i+1] == '-' || s[i+1] >= '0' && s[i+1] <= '9') {
+					i++
+				}
+				continue
+			}
+			skipTarget = true
+		case c == ';' || c == '|' || c == '&' || c == '(' || c == ')' || c == '\n':
+			endCmd()
+		case c == ' ' || c == '\t' || c == '\r':
+			endWord()
+		case c == '#' && !inWord:
+			j := strings.IndexByte(s[i:], '\n')
+			if j < 0 {
+				i = n
+			} else {
+				i += j - 1
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	endCmd()
+	return cmds, subs
+}
+
+// matchParen returns the text from i up to the parenthesis that closes
+// one opened before i, and the index of that parenthesis (or the end).
+func matchParen(s string, i int) (string, int) {
+	depth := 1
+	for j := i; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '\'':
+			k := strings.IndexByte(s[j+1:], '\'')
+			if k < 0 {
+				return s[i:], len(s)
+			}
+			j += k + 1
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return s[i:j], j
+			}
+		}
+	}
+	return s[i:], len(s)
 }

@@ -13,8 +13,6 @@ import (
 
 // ---- sshd_config: where keys are read from ----
 
-var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true}
-
 func (f *finder) findSSHConfig() {
 	files := []string{"/etc/ssh/sshd_config"}
 	for _, e := range f.list("/etc/ssh/sshd_config.d", KindSSHConfig) {
@@ -27,13 +25,9 @@ func (f *finder) findSSHConfig() {
 		if !ok {
 			continue
 		}
-		for i, line := range splitLines(fl.data) {
-			fields := strings.Fields(line)
-			if len(fields) < 2 || strings.HasPrefix(fields[0], "#") || !sshdKeyDirectives[strings.ToLower(fields[0])] {
-				continue
-			}
-			v := judgeSSHDirective(strings.ToLower(fields[0]), fields[1:])
-			f.entry(fl, KindSSHConfig, i+1, line, "", v, ActionRemoveLine)
+		for _, d := range parseSSHDKeySources(fl.data) {
+			v := judgeSSHDirective(d.Name, d.Args)
+			f.entry(fl, KindSSHConfig, d.Line, d.Raw, "", v, ActionRemoveLine)
 		}
 	}
 }

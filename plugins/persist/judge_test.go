@@ -104,3 +104,28 @@ func TestPlanRemovesAttackerKeys(t *testing.T) {
 		}
 	}
 }
+
+// Paths a command only names are data: an admin's backup, cleanup and
+// disk lines, with the files they name present, give nothing above info
+// and nothing to plan.
+func TestFindArgumentsAreData(t *testing.T) {
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: "/etc/cron.d/admin", Data: "0 3 * * * root tar czf /var/tmp/etc.tgz /etc\n" +
+			"30 3 * * * root rm -rf /tmp/.cache/old\n" +
+			"@reboot root hdparm -S 120 /dev/sdb\n" +
+			"0 4 * * 0 root dd if=/dev/sda of=/var/tmp/mbr.img bs=512 count=1 2>/dev/null\n"},
+		hosttest.Entry{Path: "/var/tmp/etc.tgz", Data: "\x1f\x8b\x08\x00archive", Mode: 0o644},
+		hosttest.Entry{Path: "/tmp/.cache/old/x", Data: "cache"},
+		hosttest.Entry{Path: "/etc/udev/rules.d/60-disk.rules", Data: `KERNEL=="sd*", PROGRAM="/sbin/blkid -o udev -p /dev/%k", RUN+="/usr/sbin/hdparm -B 254 /dev/%k"` + "\n"},
+	).WithDpkg(hosttest.Package{Name: "admin-cron", Files: []string{"/etc/cron.d/admin"}})
+	dir := build(t, tree)
+	p, fs := planFor(t, dir, time.Time{})
+	for _, f := range fs {
+		if f.Severity > Info {
+			t.Errorf("argument judged as run: %s", f)
+		}
+	}
+	if len(p.Changes) > 0 {
+		t.Errorf("plan changes %+v", p.Changes)
+	}
+}

@@ -493,13 +493,9 @@ func (f *finder) findPreload() {
 	if !ok {
 		return
 	}
-	for i, line := range splitLines(fl.data) {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
+	for _, pl := range parsePreload(fl.data) {
 		var v verdict
-		for _, lib := range strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' }) {
+		for _, lib := range pl.Libs {
 			v.add(High, "preloads "+lib+" into every process (rootkit technique)")
 			v.merge(judgePath(lib))
 			if jp := judgePath(lib); jp.sev > Info {
@@ -517,7 +513,7 @@ func (f *finder) findPreload() {
 				}
 			}
 		}
-		f.entry(fl, KindPreload, i+1, line, "", v, ActionRemoveLine)
+		f.entry(fl, KindPreload, pl.Line, pl.Raw, "", v, ActionRemoveLine)
 	}
 }
 
@@ -573,8 +569,6 @@ func (f *finder) findHosts() {
 
 // ---- sudoers ----
 
-var reSudoSpec = regexp.MustCompile(`^(\S+)\s+\S+\s*=\s*(\([^)]*\)\s*)?(.*)$`)
-
 func (f *finder) findSudoers() {
 	f.sudoersFile("/etc/sudoers")
 	for _, e := range f.list("/etc/sudoers.d", KindSudoers) {
@@ -591,19 +585,15 @@ func (f *finder) sudoersFile(p string) {
 	if !ok {
 		return
 	}
-	for i, line := range splitLines(fl.data) {
-		t := strings.TrimSpace(line)
-		if t == "" || (strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "#include")) {
-			continue
-		}
+	for _, sl := range parseSudoers(fl.data) {
+		line, t := sl.Raw, sl.Settings
 		var v verdict
-		switch {
-		case strings.HasPrefix(t, "#include") || strings.HasPrefix(t, "@include"):
-			f2 := strings.Fields(t)
-			if len(f2) == 2 && f2[1] != "/etc/sudoers.d" {
-				v.add(Low, "includes "+f2[1])
+		switch sl.Kind {
+		case sudoInclude:
+			if sl.Include != "" && sl.Include != "/etc/sudoers.d" {
+				v.add(Low, "includes "+sl.Include)
 			}
-		case strings.HasPrefix(t, "Defaults"):
+		case sudoDefaults:
 			if strings.Contains(t, "!authenticate") {
 				v.add(High, "turns off sudo authentication")
 			}
@@ -613,16 +603,12 @@ func (f *finder) sudoersFile(p string) {
 			if strings.Contains(t, "!logfile") || strings.Contains(t, "!syslog") {
 				v.add(Medium, "turns off sudo logging")
 			}
-		case strings.Contains(t, "_Alias"):
+		case sudoAlias:
 		default:
-			m := reSudoSpec.FindStringSubmatch(t)
-			if m == nil {
-				continue
+			who, all, nopw := sl.Who, sl.All, sl.NoPasswd
+			for _, c := range sl.Commands {
+				v.merge(analyzeCommand(c))
 			}
-			who, cmds := m[1], m[3]
-			all := strings.Contains(cmds, "ALL")
-			nopw := strings.Contains(cmds, "NOPASSWD")
-			v.merge(analyzeCommand(cmds))
 			switch {
 			case who == "ALL" && all:
 				v.add(Critical, "every user may run anything as root")
@@ -647,7 +633,7 @@ func (f *finder) sudoersFile(p string) {
 			}
 		}
 		if v.sev > Info || (f.db.present && !fl.owned && p != "/etc/sudoers") {
-			f.entry(fl, KindSudoers, i+1, line, "", v, ActionRemoveLine)
+			f.entry(fl, KindSudoers, sl.Line, line, "", v, ActionRemoveLine)
 		}
 	}
 }

@@ -28,19 +28,14 @@ func (f *finder) findModules() {
 		if !ok {
 			continue
 		}
-		for i, line := range splitLines(fl.data) {
-			t := strings.TrimSpace(line)
-			if t == "" || t[0] == '#' || t[0] == ';' {
-				continue
-			}
-			name := modName(strings.Fields(t)[0])
+		for _, m := range parseModulesLoad(fl.data) {
 			var v verdict
-			if known && !shipped[name] {
-				v.add(High, "loads module "+name+", which no installed kernel ships (an LKM rootkit?)")
+			if known && !shipped[m.Name] {
+				v.add(High, "loads module "+m.Name+", which no installed kernel ships (an LKM rootkit?)")
 			} else {
-				v.reasons = []string{"loads module " + name + " at boot"}
+				v.reasons = []string{"loads module " + m.Name + " at boot"}
 			}
-			f.entry(fl, KindKernelModule, i+1, line, "", v, ActionRemoveLine)
+			f.entry(fl, KindKernelModule, m.Line, m.Raw, "", v, ActionRemoveLine)
 		}
 	}
 	for _, e := range f.list("/etc/modprobe.d", KindKernelModule) {
@@ -51,18 +46,14 @@ func (f *finder) findModules() {
 		if !ok {
 			continue
 		}
-		for i, line := range splitLines(fl.data) {
-			fields := strings.Fields(line)
-			if len(fields) < 3 || (fields[0] != "install" && fields[0] != "remove") {
-				continue
-			}
-			cmd := strings.Join(fields[2:], " ")
-			if cmd == "/bin/true" || cmd == "/bin/false" || cmd == "/usr/bin/true" || cmd == "/usr/bin/false" {
+		for _, h := range parseModprobeHooks(fl.data) {
+			switch h.Command {
+			case "/bin/true", "/bin/false", "/usr/bin/true", "/usr/bin/false":
 				continue // the usual way to blacklist a module
 			}
-			v := analyzeCommand(cmd)
+			v := analyzeCommand(h.Command)
 			if v.sev > Info {
-				f.entry(fl, KindKernelModule, i+1, line, "", v, ActionRemoveLine)
+				f.entry(fl, KindKernelModule, h.Line, h.Raw, "", v, ActionRemoveLine)
 			}
 		}
 	}

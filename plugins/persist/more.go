@@ -48,17 +48,25 @@ func (f *finder) findLibraryPath() {
 		if !ok {
 			continue
 		}
-		for i, line := range splitLines(fl.data) {
-			t := strings.TrimSpace(line)
-			if t == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "include") {
-				continue
-			}
-			v := judgePath(strings.TrimSuffix(t, "/") + "/")
+		var v verdict
+		var cur ldConfLine
+		flush := func() {
 			if v.sev > Low {
-				v.add(High, "adds a world-writable or hidden directory to the library search path: "+t)
-				f.entry(fl, KindLibraryPath, i+1, line, "", v, ActionRemoveLine)
+				f.entry(fl, KindLibraryPath, cur.Line, cur.Raw, "", v, ActionRemoveLine)
+			}
+			v = verdict{}
+		}
+		for _, l := range parseLdSoConf(fl.data) {
+			if l.Line != cur.Line {
+				flush()
+			}
+			cur = l
+			if jv := judgePath(strings.TrimSuffix(l.Dir, "/") + "/"); jv.sev > Low {
+				v.merge(jv)
+				v.add(High, "adds a world-writable or hidden directory to the library search path: "+l.Dir)
 			}
 		}
+		flush()
 	}
 }
 
@@ -71,36 +79,23 @@ func (f *finder) findPAM() {
 		if !ok {
 			continue
 		}
-		for i, line := range splitLines(fl.data) {
-			t := strings.TrimSpace(line)
-			if t == "" || strings.HasPrefix(t, "#") {
-				continue
-			}
-			fields := strings.Fields(t)
+		for _, l := range parsePAM(fl.data) {
 			var v verdict
-			for j, w := range fields {
-				if strings.HasSuffix(w, "pam_exec.so") {
-					// Arguments up to the program are options (quiet,
-					// expose_authtok, log=…); the rest is the command.
-					k := j + 1
-					for k < len(fields) && !strings.HasPrefix(fields[k], "/") {
-						k++
-					}
-					cmd := strings.Join(fields[k:], " ")
-					v = analyzeCommand(cmd)
-					v.add(Medium, "pam_exec runs "+cmd+" at every authentication")
-					if strings.Contains(t, "expose_authtok") {
-						v.add(High, "hands users' passwords to the program (expose_authtok)")
-					}
-				} else if strings.HasSuffix(w, ".so") && strings.HasPrefix(w, "/") {
-					if jp := judgePath(w); jp.sev > Low {
-						v.merge(jp)
-						v.add(High, "loads a PAM module from a world-writable or hidden place")
-					}
+			if l.Exec {
+				v = analyzeCommand(l.Command)
+				v.add(Medium, "pam_exec runs "+l.Command+" at every authentication")
+				if l.AuthTok {
+					v.add(High, "hands users' passwords to the program (expose_authtok)")
+				}
+			}
+			for _, m := range l.ModPaths {
+				if jp := judgePath(m); jp.sev > Low {
+					v.merge(jp)
+					v.add(High, "loads a PAM module from a world-writable or hidden place")
 				}
 			}
 			if v.sev > Info {
-				f.entry(fl, KindPAM, i+1, line, "", v, ActionRemoveLine)
+				f.entry(fl, KindPAM, l.Line, l.Raw, "", v, ActionRemoveLine)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -449,3 +450,290 @@ func splitUdev(t string) [][2]string {
 // hasELF reports an ELF header; hasShebang a script.
 func hasELF(head []byte) bool     { return bytes.HasPrefix(head, []byte("\x7fELF")) }
 func hasShebang(head []byte) bool { return bytes.HasPrefix(head, []byte("#!")) }
+
+// sudoKind tells the lines of a sudoers file apart.
+type sudoKind int
+
+const (
+	sudoSpec     sudoKind = iota // user host = (runas) commands
+	sudoInclude                  // #include, @include, #includedir, @includedir
+	sudoDefaults                 // Defaults…
+	sudoAlias                    // User_Alias, Cmnd_Alias …
+)
+
+type sudoLine struct {
+	Line     int
+	Raw      string
+	Kind     sudoKind
+	Include  string   // the included file or directory
+	Settings string   // Defaults: the rest of the line
+	Who      string   // spec: the user, %group or alias the rule is for
+	Commands []string // spec: each command, tags (NOPASSWD:) and runas removed
+	NoPasswd bool
+	All      bool // a command is ALL
+}
+
+var reSudoSpec = regexp.MustCompile(`^(\S+)\s+\S+\s*=\s*(\([^)]*\)\s*)?(.*)$`)
+var reSudoTag = regexp.MustCompile(`^\s*([A-Z_]+:\s*)+`)
+
+// parseSudoers parses a sudoers file line by line: comments and blank
+// lines are left out, as are spec lines it cannot read.
+func parseSudoers(data []byte) []sudoLine {
+	var out []sudoLine
+	for i, line := range splitLines(data) {
+		t := strings.TrimSpace(line)
+		if t == "" || (strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "#include")) {
+			continue
+		}
+		sl := sudoLine{Line: i + 1, Raw: line}
+		switch {
+		case strings.HasPrefix(t, "#include") || strings.HasPrefix(t, "@include"):
+			sl.Kind = sudoInclude
+			if f := strings.Fields(t); len(f) == 2 {
+				sl.Include = f[1]
+			}
+		case strings.HasPrefix(t, "Defaults"):
+			sl.Kind = sudoDefaults
+			sl.Settings = strings.TrimSpace(strings.TrimPrefix(t, "Defaults"))
+		case strings.Contains(t, "_Alias"):
+			sl.Kind = sudoAlias
+		default:
+			m := reSudoSpec.FindStringSubmatch(t)
+			if m == nil {
+				continue
+			}
+			sl.Who = m[1]
+			sl.NoPasswd = strings.Contains(m[3], "NOPASSWD")
+			sl.Commands = sudoCommands(m[3])
+			for _, c := range sl.Commands {
+				if c == "ALL" {
+					sl.All = true
+				}
+			}
+		}
+		out = append(out, sl)
+	}
+	return out
+}
+
+// sudoCommands splits a sudoers command list at unescaped commas and
+// removes each command's runas list and tags (NOPASSWD:, SETENV: …).
+func sudoCommands(s string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		c := strings.TrimSpace(cur.String())
+		cur.Reset()
+		for {
+			c = strings.TrimSpace(reSudoTag.ReplaceAllString(c, ""))
+			if strings.HasPrefix(c, "(") {
+				if j := strings.IndexByte(c, ')'); j > 0 {
+					c = c[j+1:]
+					continue
+				}
+			}
+			break
+		}
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s):
+			cur.WriteByte(s[i+1])
+			i++
+		case s[i] == ',':
+			flush()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	flush()
+	return out
+}
+
+// sshdDirective is one key-source directive of sshd_config.
+type sshdDirective struct {
+	Line int
+	Raw  string
+	Name string // lower case: authorizedkeysfile, authorizedkeyscommand …
+	Args []string
+}
+
+var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true}
+
+// parseSSHDKeySources returns the directives of an sshd_config (or a file
+// of sshd_config.d) that say where keys come from.
+func parseSSHDKeySources(data []byte) []sshdDirective {
+	var out []sshdDirective
+	for i, line := range splitLines(data) {
+		t := line
+		// sshd accepts "Keyword=value" as well as "Keyword value".
+		if j := strings.IndexAny(t, " \t="); j > 0 && t[j] == '=' {
+			t = t[:j] + " " + t[j+1:]
+		}
+		fields := strings.Fields(t)
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") || !sshdKeyDirectives[strings.ToLower(fields[0])] {
+			continue
+		}
+		out = append(out, sshdDirective{Line: i + 1, Raw: line, Name: strings.ToLower(fields[0]), Args: fields[1:]})
+	}
+	return out
+}
+
+// pamLine is one rule of a /etc/pam.d file that runs or loads something
+// worth judging.
+type pamLine struct {
+	Line      int
+	Raw       string
+	Exec      bool     // pam_exec.so
+	Command   string   // pam_exec: the program and its arguments
+	AuthTok   bool     // pam_exec: expose_authtok
+	ModPaths  []string // modules named by absolute path
+	Module    string   // the module as written
+	ModuleArg []string
+}
+
+// parsePAM parses a PAM configuration file: "type control module args".
+// Only lines naming a module are returned.
+func parsePAM(data []byte) []pamLine {
+	var out []pamLine
+	for i, line := range splitLines(data) {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		fields := strings.Fields(t)
+		pl := pamLine{Line: i + 1, Raw: line}
+		found := false
+		for j, w := range fields {
+			if strings.HasSuffix(w, "pam_exec.so") {
+				// Arguments up to the program are options (quiet,
+				// expose_authtok, log=…); the rest is the command.
+				k := j + 1
+				for k < len(fields) && !strings.HasPrefix(fields[k], "/") {
+					if fields[k] == "expose_authtok" {
+						pl.AuthTok = true
+					}
+					k++
+				}
+				pl.Exec = true
+				pl.Module = w
+				pl.Command = strings.Join(fields[k:], " ")
+				pl.ModuleArg = fields[j+1:]
+				if strings.HasPrefix(w, "/") {
+					pl.ModPaths = append(pl.ModPaths, w)
+				}
+				found = true
+				break
+			}
+			if strings.HasSuffix(w, ".so") {
+				if !found {
+					pl.Module = w
+					pl.ModuleArg = fields[j+1:]
+				}
+				if strings.HasPrefix(w, "/") {
+					pl.ModPaths = append(pl.ModPaths, w)
+				}
+				found = true
+			}
+		}
+		if found {
+			out = append(out, pl)
+		}
+	}
+	return out
+}
+
+// preloadLine is one line of /etc/ld.so.preload with the libraries it
+// names (separated by blanks or colons).
+type preloadLine struct {
+	Line int
+	Raw  string
+	Libs []string
+}
+
+func parsePreload(data []byte) []preloadLine {
+	var out []preloadLine
+	for i, line := range splitLines(data) {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		libs := strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' })
+		out = append(out, preloadLine{Line: i + 1, Raw: line, Libs: libs})
+	}
+	return out
+}
+
+// ldConfLine is a directory line of /etc/ld.so.conf or a file it
+// includes.
+type ldConfLine struct {
+	Line int
+	Raw  string
+	Dir  string
+}
+
+func parseLdSoConf(data []byte) []ldConfLine {
+	var out []ldConfLine
+	for i, line := range splitLines(data) {
+		t := strings.TrimSpace(line)
+		if j := strings.IndexByte(t, '#'); j >= 0 {
+			t = strings.TrimSpace(t[:j])
+		}
+		if t == "" || strings.HasPrefix(t, "include") || strings.HasPrefix(t, "hwcap") {
+			continue
+		}
+		// Old glibc allowed "dir=TYPE"; directories may be separated by
+		// blanks, colons or commas.
+		for _, d := range strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' || r == ',' }) {
+			if k := strings.IndexByte(d, '='); k > 0 {
+				d = d[:k]
+			}
+			out = append(out, ldConfLine{Line: i + 1, Raw: line, Dir: d})
+		}
+	}
+	return out
+}
+
+// moduleLine is a module named for loading at boot (/etc/modules,
+// modules-load.d).
+type moduleLine struct {
+	Line int
+	Raw  string
+	Name string // normalised (modName)
+}
+
+func parseModulesLoad(data []byte) []moduleLine {
+	var out []moduleLine
+	for i, line := range splitLines(data) {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '#' || t[0] == ';' {
+			continue
+		}
+		out = append(out, moduleLine{Line: i + 1, Raw: line, Name: modName(strings.Fields(t)[0])})
+	}
+	return out
+}
+
+// modprobeHook is an install or remove command of modprobe.d.
+type modprobeHook struct {
+	Line    int
+	Raw     string
+	Verb    string // install, remove
+	Module  string
+	Command string
+}
+
+func parseModprobeHooks(data []byte) []modprobeHook {
+	var out []modprobeHook
+	for i, line := range splitLines(data) {
+		fields := strings.Fields(line)
+		if len(fields) < 3 || (fields[0] != "install" && fields[0] != "remove") {
+			continue
+		}
+		out = append(out, modprobeHook{Line: i + 1, Raw: line, Verb: fields[0], Module: fields[1], Command: strings.Join(fields[2:], " ")})
+	}
+	return out
+}
