@@ -12,7 +12,7 @@ import (
 // must not be listed, over a window or in one snapshot.
 func TestDetectLiveBenign(t *testing.T) {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		t.Skip("no live /proc")
+		requireRoot(t, "no live /proc")
 	}
 	srv := startHelper(t, "busy")
 	time.Sleep(300 * time.Millisecond)

@@ -44,10 +44,10 @@ func ipCmd(t *testing.T, args ...string) string {
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: network namespaces")
+		requireRoot(t, "needs root: network namespaces")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2 (ip)")
+		requireRoot(t, "needs iproute2 (ip)")
 	}
 	n := int(netnsSeq.Add(1))
 	id := fmt.Sprintf("%d-%d", os.Getpid(), n)
@@ -214,7 +214,7 @@ func TestScannerConnect(t *testing.T) {
 
 func TestScannerNmapConnect(t *testing.T) {
 	if _, err := exec.LookPath("nmap"); err != nil {
-		t.Skip("needs nmap (apt install nmap)")
+		requireRoot(t, "needs nmap (apt install nmap)")
 	}
 	tn := newTestNet(t)
 	srv := startHelper(t, "busy")
@@ -229,7 +229,7 @@ func TestScannerNmapConnect(t *testing.T) {
 
 func TestScannerMasscan(t *testing.T) {
 	if _, err := exec.LookPath("masscan"); err != nil {
-		t.Skip("needs masscan (apt install masscan)")
+		requireRoot(t, "needs masscan (apt install masscan)")
 	}
 	tn := newTestNet(t)
 	srv := startHelper(t, "busy")
