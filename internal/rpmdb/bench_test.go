@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -70,13 +71,27 @@ func BenchmarkRead(b *testing.B) {
 			}
 		}
 	}
-	b.Run("SQLite", func(b *testing.B) {
-		dir := b.TempDir()
-		os.MkdirAll(filepath.Join(dir, "var/lib/rpm"), 0o755)
-		if err := rpmdbtest.WriteSQLite(filepath.Join(dir, "var/lib/rpm/rpmdb.sqlite"), blobs); err != nil {
-			b.Fatal(err)
+	sqliteDir := b.TempDir()
+	os.MkdirAll(filepath.Join(sqliteDir, "var/lib/rpm"), 0o755)
+	if err := rpmdbtest.WriteSQLite(filepath.Join(sqliteDir, "var/lib/rpm/rpmdb.sqlite"), blobs); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("SQLite", func(b *testing.B) { run(b, sqliteDir) })
+	// The peer: rpm itself listing every file and digest of the same
+	// database (what "rpm -Va" starts from).
+	b.Run("rpm-qa", func(b *testing.B) {
+		needRPM(b)
+		b.SetBytes(total)
+		for b.Loop() {
+			out, err := exec.Command("rpm", "--root", sqliteDir, "--dbpath", "/var/lib/rpm", "-qa",
+				"--qf", "[%{FILENAMES} %{FILEDIGESTS} %{FILEMODES} %{FILEFLAGS}\\n]").Output()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(out) < 100000 {
+				b.Fatalf("rpm printed %d bytes", len(out))
+			}
 		}
-		run(b, dir)
 	})
 	b.Run("BerkeleyDB", func(b *testing.B) {
 		dir := b.TempDir()

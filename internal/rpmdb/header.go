@@ -454,11 +454,10 @@ func (h *header) pkg(maxFiles int) (*Package, error) {
 		if digests != nil {
 			a = buf.Len()
 			dg := h.data[digests[i].a:digests[i].b]
-			if bytes.IndexFunc(dg, func(r rune) bool { return 'A' <= r && r <= 'F' }) < 0 {
-				buf.Write(dg)
-			} else {
-				buf.Write(bytes.ToLower(dg))
+			if hasUpperHex(dg) {
+				dg = bytes.ToLower(dg)
 			}
+			buf.Write(dg)
 			offs[3*i+1] = span{int32(a), int32(buf.Len())}
 		}
 		if links != nil {
@@ -488,6 +487,15 @@ func (h *header) pkg(maxFiles int) (*Package, error) {
 		}
 	}
 	return p, nil
+}
+
+func hasUpperHex(b []byte) bool {
+	for _, c := range b {
+		if c-'A' < 6 {
+			return true
+		}
+	}
+	return false
 }
 
 // EVR is the package's [epoch:]version-release, as rpm -q prints it.

@@ -305,6 +305,20 @@ func TestReadHostileLinks(t *testing.T) {
 		{"bdb-fifo", func(t *testing.T) string {
 			return mk(t, "var/lib/rpm/Packages", fifo)
 		}, rootfs.ErrNotRegular},
+		// An absolute link is the root's own file: read, and refused
+		// for what it is.
+		{"bdb-to-shadow", func(t *testing.T) string {
+			root := mk(t, "var/lib/rpm/Packages", link("/etc/shadow"))
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			os.WriteFile(filepath.Join(root, "etc/shadow"), []byte("root:$6$salt$hash:19000:0:99999:7:::\n"), 0o600)
+			return root
+		}, rpmdb.ErrCorrupt},
+		{"sqlite-to-shadow", func(t *testing.T) string {
+			root := mk(t, "var/lib/rpm/rpmdb.sqlite", link("/etc/shadow"))
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			os.WriteFile(filepath.Join(root, "etc/shadow"), []byte("root:$6$salt$hash:19000:0:99999:7:::\n"), 0o600)
+			return root
+		}, rpmdb.ErrCorrupt},
 		{"bdb-device", func(t *testing.T) string {
 			return mk(t, "var/lib/rpm/Packages", link("/dev/zero"))
 		}, rpmdb.ErrNoDatabase},
@@ -380,5 +394,32 @@ func TestLocateNewest(t *testing.T) {
 	}
 	if got := readRoot(t, root); len(got) != 1 || got[0].Name != "bash" {
 		t.Errorf("Read gave %+v, want bash from the newer database", got)
+	}
+}
+
+// TestReadCleansUp: the private copy of an SQLite database is removed
+// after a read, whether it succeeded or not.
+func TestReadCleansUp(t *testing.T) {
+	good := sqliteRoot(t, samplePackages())
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, "var/lib/rpm"), 0o755)
+	os.WriteFile(filepath.Join(bad, "var/lib/rpm/rpmdb.sqlite"), []byte("garbage"), 0o644)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if _, err := readErr(t, good, rpmdb.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readErr(t, bad, rpmdb.Limits{}); err == nil {
+		t.Fatal("garbage read without error")
+	}
+	if _, err := readErr(t, good, rpmdb.Limits{MaxPackages: 1}); err == nil {
+		t.Fatal("limit not enforced")
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
 	}
 }
