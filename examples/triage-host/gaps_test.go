@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -23,7 +24,7 @@ import (
 
 // TestJSONTopFirst: two suspects come out highest score first.
 func TestJSONTopFirst(t *testing.T) {
-	small := scantest.Proc{PID: 300, PPID: 1, Comm: "a", Exe: "/tmp/.cache/a (deleted)", Cmdline: []string{"/tmp/.cache/a"}}
+	small := scantest.Proc{PID: 300, PPID: 1, Comm: "a", Exe: "/tmp/.cache/a (deleted)", Cmdline: []string{"/tmp/.cache/a"}, StartTime: 777}
 	big := scantest.Proc{PID: 4242, PPID: 1, Comm: "work32", Exe: "/tmp/.x/work32 (deleted)", Cmdline: []string{"/tmp/.x/work32"}}
 	for i := range 20 {
 		big.Sockets = append(big.Sockets, scantest.Sock{Table: "tcp", IP: procfs.NetIPSocket{
@@ -51,6 +52,14 @@ func TestJSONTopFirst(t *testing.T) {
 	}
 	if !slices.Equal(got, []int{4242, 300}) || doc.Suspects[0].Score <= doc.Suspects[1].Score {
 		t.Errorf("order %v (scores %+v), want [4242 300] by score", got, doc.Suspects)
+	}
+	// -start-ticks ties -stop to the suspect listed.
+	out.Reset()
+	if err := run([]string{"-root", dir, "-stop", "300", "-start-ticks", "776"}, &out, &errb); !errors.Is(err, scan.ErrIdentityChanged) {
+		t.Errorf("-start-ticks 776 for a process started at 777: %v", err)
+	}
+	if err := run([]string{"-root", dir, "-stop", "300", "-start-ticks", "777"}, &out, &errb); err != nil || !strings.Contains(out.String(), "dry run") {
+		t.Errorf("-start-ticks 777: %v\n%s", err, out.String())
 	}
 }
 

@@ -6,6 +6,7 @@
 //	triage-host -report notice.eml       # correlate with the report's evidence
 //	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
+//	triage-host -stop 4242 -start-ticks 990000   # only if it is still the process detect listed
 //	triage-host -stop 4242 -apply -evidence /var/lib/abusekit/evidence/case-1
 //
 // Errors go to stderr and the exit status is non-zero.
@@ -50,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
 	evidence := fl.String("evidence", "", "with -stop: evidence directory (default /var/lib/abusekit/evidence/pid-PID-START)")
 	mem := fl.Int64("mem", 0, "with -stop: bytes of process memory to capture (0 = none)")
+	startTicks := fl.Uint64("start-ticks", 0, "with -stop: refuse unless the process started at this tick (the suspect's start_ticks), so a reused PID is never stopped")
 	instance := fl.String("instance-addrs", "", "comma-separated private addresses of this instance, matched as the report's source (on EC2 a report names the public IP)")
 	root := fl.String("root", "/proc", "procfs mount point")
 	minScore := fl.Int("min-score", scan.DefaultMinScore, "list processes scoring at least this (negative: any signal)")
@@ -68,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 
 	if *stopPID != 0 {
-		return runStop(ctx, stdout, *stopPID, *apply, *jsonOut, scan.StopOptions{
+		return runStop(ctx, stdout, *stopPID, *startTicks, *apply, *jsonOut, scan.StopOptions{
 			Root: *root, EvidenceDir: *evidence, MaxMemory: *mem, Logger: logger})
 	}
 	if *apply {
@@ -176,10 +178,13 @@ func trunc(s string, n int) string {
 	return s
 }
 
-func runStop(ctx context.Context, w io.Writer, pid int, apply, jsonOut bool, so scan.StopOptions) error {
+func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply, jsonOut bool, so scan.StopOptions) error {
 	plan, err := scan.PlanStop(ctx, pid, so)
 	if err != nil {
 		return err
+	}
+	if startTicks != 0 && plan.Target.StartTime != startTicks {
+		return fmt.Errorf("%w: pid %d started at tick %d, not %d", scan.ErrIdentityChanged, pid, plan.Target.StartTime, startTicks)
 	}
 	res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: apply, Logger: so.Logger})
 	if jsonOut {
