@@ -208,8 +208,13 @@ func loadProgram(bi btfInfo) (int, error) {
 	attr.license = uint64(uintptr(unsafe.Pointer(&license[0])))
 	attr.attachType, attr.attachBTF = attachTraceIter, bi.iterFunc
 	copy(attr.progName[:], "abusekit_fds")
+	// The verifier gives up with EAGAIN when a signal is pending (the Go
+	// runtime preempts with signals): try again, as libbpf does.
 	fd, err := bpf(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
-	if err != nil && !errors.Is(err, unix.EPERM) {
+	for try := 0; try < 20 && (errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR)); try++ {
+		fd, err = bpf(cmdProgLoad, unsafe.Pointer(&attr), unsafe.Sizeof(attr))
+	}
+	if err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 		// Again, with the verifier's log for the error.
 		attr.logLevel, attr.logSize = 1, uint32(len(log))
 		attr.logBuf = uint64(uintptr(unsafe.Pointer(&log[0])))
@@ -252,10 +257,13 @@ func readIter(prog int, dst []File) ([]File, error) {
 	buf := make([]byte, 64<<10)
 	self, pid := uint32(0), uint32(os.Getpid())
 	start := len(dst)
-	for {
+	for again := 0; ; {
 		n, err := unix.Read(it, buf)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
+			// EAGAIN: the kernel stopped after a million objects with
+			// nothing to show; the next read goes on from there.
+			if (errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN)) && again < 1000 {
+				again++
 				continue
 			}
 			return dst[:start], fmt.Errorf("taskfiles: read iterator: %w", err)

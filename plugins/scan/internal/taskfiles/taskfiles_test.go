@@ -222,29 +222,48 @@ func TestReadOwnTable(t *testing.T) {
 	}
 }
 
-// TestReadSignals reads while another goroutine keeps signalling the
-// reading thread: a read cut short must not end the listing.
-func TestReadSignals(t *testing.T) {
-	readOrSkip(t)
-	inodes, _ := udpSockets(t, 1500)
+// signalling keeps signalling the calling thread (locked to it) every
+// pause until the returned stop is called.
+func signalling(t *testing.T, pause time.Duration) (stop func()) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	tid, pid := unix.Gettid(), os.Getpid()
-	stop, done := make(chan struct{}), make(chan struct{})
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			default:
 				unix.Tgkill(pid, tid, unix.SIGURG) // the Go runtime ignores a stray SIGURG
+				if pause > 0 {
+					time.Sleep(pause)
+				}
 			}
 		}
 	}()
-	defer func() { close(stop); <-done }()
+	return func() { close(quit); <-done; runtime.UnlockOSThread() }
+}
+
+// TestReadSignals reads the iterator while another goroutine keeps
+// signalling the reading thread: a read cut short must not end the
+// listing.
+func TestReadSignals(t *testing.T) {
+	readOrSkip(t)
+	inodes, _ := udpSockets(t, 1500)
+	bi, err := kernelBTF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := loadProgram(bi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(prog)
+	stop := signalling(t, 0)
+	defer stop()
 	for i := range 5 {
-		files, err := Read(nil)
+		files, err := readIter(prog, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,6 +276,20 @@ func TestReadSignals(t *testing.T) {
 		}
 		if n != len(inodes) {
 			t.Fatalf("read %d: %d of %d sockets listed", i, n, len(inodes))
+		}
+	}
+}
+
+// TestLoadSignals loads the program while the loading thread is
+// signalled every 100 µs (the runtime preempts every 10 ms): the verifier
+// gives up with EAGAIN when a signal is pending, and Read tries again.
+func TestLoadSignals(t *testing.T) {
+	readOrSkip(t)
+	stop := signalling(t, 100*time.Microsecond)
+	defer stop()
+	for range 20 {
+		if _, err := Read(nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
