@@ -129,3 +129,49 @@ func TestFindArgumentsAreData(t *testing.T) {
 		t.Errorf("plan changes %+v", p.Changes)
 	}
 }
+
+// A temp directory planted as a link to / is reported as the link and
+// never walked: walking it would report the root's own files under false
+// paths (/var/tmp/root/.local/bin/tool) and plan to quarantine them.
+func TestFindTempDirLink(t *testing.T) {
+	tool := hosttest.Entry{Path: "/root/.local/bin/tool", Data: hosttest.FakeELF("pipx tool"), Mode: 0o755}
+	for _, d := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
+		t.Run(strings.TrimPrefix(strings.ReplaceAll(d, "/", "-"), "-"), func(t *testing.T) {
+			tree := hosttest.Debian12().With(tool, hosttest.Entry{Path: d, Link: "/"})
+			if d == "/var/tmp" {
+				tree = hosttest.Hostile(hosttest.Debian12(), "/nonexistent").With(tool)
+			}
+			dir := build(t, tree)
+			p, fs := planFor(t, dir, time.Time{})
+			checkWant(t, fs, []want{{d, 0, KindSymlink, High, ActionRemoveLink}})
+			for _, f := range fs {
+				if strings.HasPrefix(f.Path, d+"/") {
+					t.Errorf("walked through the link: %s", f)
+				}
+			}
+			for _, c := range p.Changes {
+				if c.Op != OpUnlink {
+					t.Errorf("plan %s %s", c.Op, c.Path)
+				}
+			}
+		})
+	}
+	// A link to another temp directory is examined there, once.
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/var/tmp", Link: "/tmp"}, hosttest.Entry{Path: "/tmp/.x/m", Data: hosttest.FakeELF("m"), Mode: 0o755}))
+	fs := find(t, dir, time.Time{})
+	n := 0
+	for _, f := range fs {
+		if f.Kind == KindDroppedBinary {
+			n++
+			if f.Path != "/tmp/.x/m" {
+				t.Errorf("dropped binary under the link's name: %s", f)
+			}
+		}
+		if f.Path == "/var/tmp" && f.Severity > Info {
+			t.Errorf("/var/tmp -> /tmp: %s", f)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d dropped-binary findings, want 1", n)
+	}
+}

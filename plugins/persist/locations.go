@@ -823,8 +823,20 @@ func (f *finder) findMotd() {
 
 // ---- binaries dropped in world-writable places ----
 
+// tempDirs are the world-writable trees walked for dropped binaries.
+var tempDirs = []string{"/tmp", "/var/tmp", "/dev/shm"}
+
 func (f *finder) findTemp() {
-	for _, dir := range []string{"/tmp", "/var/tmp", "/dev/shm"} {
+	walked := map[string]bool{}
+	for _, dir := range tempDirs {
+		if f.tempLink(dir) {
+			continue
+		}
+		rel, err := f.fs.Resolve(dir, true)
+		if err != nil || walked[rel] {
+			continue // a link above it leads to a tree already walked
+		}
+		walked[rel] = true
 		n := 0
 		f.walkTemp(dir, 0, &n)
 		if n > f.o.MaxTempEntries {
@@ -832,6 +844,36 @@ func (f *finder) findTemp() {
 				Reasons: []string{fmt.Sprintf("walk stopped after %d entries: examine the rest by hand", f.o.MaxTempEntries)}})
 		}
 	}
+}
+
+// tempLink reports a temp directory that is itself a symbolic link and
+// tells findTemp not to walk it. /tmp -> / planted by malware would make
+// the walk read the whole root as "dropped" files (/tmp/usr/bin/…) and
+// plan to quarantine the system's own binaries. A link to another temp
+// directory (/var/tmp -> /tmp) is walked there, not twice.
+func (f *finder) tempLink(dir string) bool {
+	li, err := f.fs.Lstat(dir)
+	if err != nil || li.Mode()&fs.ModeSymlink == 0 {
+		return false
+	}
+	target, _ := f.fs.Readlink(dir)
+	where := "cannot be resolved inside the root"
+	if rel, err := f.fs.Resolve(dir, true); err == nil {
+		real := rootfs.Abs(rel)
+		for _, d := range tempDirs {
+			if real == d && d != dir {
+				f.add(Finding{Path: dir, Kind: KindSymlink, Severity: Info, Content: target,
+					Reasons: []string{"world-writable directory " + dir + " is a link to " + d + ", examined there"}})
+				return true
+			}
+		}
+		where = "resolves to " + real + " inside the root"
+	} else {
+		where += ": " + err.Error()
+	}
+	f.add(Finding{Path: dir, Kind: KindSymlink, Severity: High, Action: ActionRemoveLink, Content: target,
+		Reasons: []string{fmt.Sprintf("planted symbolic link: world-writable directory %s is a link (-> %s, %s); not walked. Remove the link and recreate %s as a directory (mode 1777)", dir, target, where, dir)}})
+	return true
 }
 
 // walkTemp walks a world-writable tree with *at system calls on open

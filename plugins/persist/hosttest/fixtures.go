@@ -265,7 +265,9 @@ func Kinsing(base Tree) Tree {
 
 // Hostile adds planted links to base: /etc/cron.d/x -> /etc/shadow, a
 // relative link climbing out of the root, a link to an absolute host path,
-// a link loop, and a user whose ~/.ssh is a link to /.
+// a link loop, a user whose ~/.ssh is a link to /, and /var/tmp -> / (a
+// temp directory walked blindly would report the whole root as dropped
+// files, /var/tmp/usr/bin/…).
 func Hostile(base Tree, outside string) Tree {
 	t := base.With(
 		Entry{Path: "/etc/cron.d/x", Link: "/etc/shadow"},
@@ -275,6 +277,7 @@ func Hostile(base Tree, outside string) Tree {
 		Entry{Path: "/etc/cron.d/loop2", Link: "loop1"},
 		Entry{Path: "/home/eve", Dir: true, UID: 1001, GID: 1001},
 		Entry{Path: "/home/eve/.ssh", Link: "/"},
+		Entry{Path: "/var/tmp", Link: "/"},
 	)
 	return t.Append("/etc/passwd", "eve:x:1001:1001::/home/eve:/bin/bash\n", Epoch)
 }
