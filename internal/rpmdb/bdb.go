@@ -3,6 +3,7 @@ package rpmdb
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -218,8 +219,10 @@ func (d *bdb) bucket(pgno uint32, fn func(uint32, []byte) error) error {
 			if err != nil {
 				return err
 			}
-			key, err := d.value(pgno, k, 4)
-			if err != nil {
+			key, err := d.value(pgno, k, 64)
+			if errors.Is(err, ErrLimit) {
+				return d.errf(pgno, ErrCorrupt, "key longer than a header number")
+			} else if err != nil {
 				return err
 			}
 			if len(key) != 4 {

@@ -255,3 +255,117 @@ func TestReadBDBBad(t *testing.T) {
 		}
 	})
 }
+
+// perlBDB is a Berkeley DB client that does what rpm does to its
+// Packages database over a host's life: single puts that split buckets
+// and grow the table, deletes that free overflow pages, puts that reuse
+// them. Perl's DB_File is built on the same libdb as db_load.
+const perlBDB = `
+use strict;
+use DB_File;
+use Fcntl;
+my ($file, $bsize, $lorder, $ffactor) = @ARGV;
+my $info = DB_File::HASHINFO->new();
+$info->{bsize} = $bsize;
+$info->{lorder} = $lorder;
+$info->{ffactor} = $ffactor if $ffactor;
+tie my %h, 'DB_File', $file, O_RDWR|O_CREAT, 0644, $info or die "tie $file: $!";
+while (my $line = <STDIN>) {
+	chomp $line;
+	my ($op, $k, $v) = split / /, $line;
+	$k = pack("H*", $k);
+	if ($op eq "put") { $h{$k} = pack("H*", $v); } elsif ((tied %h)->del($k) != 0) { die "delete: $!"; }
+}
+untie %h or die "untie: $!";
+`
+
+func needPerlDBFile(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("perl", "-MDB_File", "-e", "1").CombinedOutput(); err != nil {
+		t.Skipf("needs perl with DB_File (libdb): %v %s", err, out)
+	}
+}
+
+// TestReadBDBLifecycle: a database grown by single puts and shrunk by
+// deletes, as rpm -i and rpm -e leave it, reads exactly the live
+// packages, as rpm's own reader lists them.
+func TestReadBDBLifecycle(t *testing.T) {
+	needPerlDBFile(t)
+	var pkgs []rpmdb.Package
+	for i := range 300 {
+		p := bigPackage(i % 70)
+		if i%97 == 0 {
+			p = bigPackage(2500)
+		}
+		p.Name = fmt.Sprintf("pkg%03d", i)
+		pkgs = append(pkgs, p)
+	}
+	for _, tc := range []struct {
+		name    string
+		bsize   int
+		lorder  int
+		ffactor int  // items per bucket before a split; small: many buckets
+		last    bool // erase last: freed pages stay on the free list
+	}{{"4096-le", 4096, 1234, 0, false}, {"1024-be-ffactor2", 1024, 4321, 2, false},
+		{"16384-le-ffactor1", 16384, 1234, 1, false}, {"4096-le-erase-last", 4096, 1234, 0, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := func(h uint32) string {
+				var k [4]byte
+				if tc.lorder == 4321 {
+					binary.BigEndian.PutUint32(k[:], h)
+				} else {
+					binary.LittleEndian.PutUint32(k[:], h)
+				}
+				return hex.EncodeToString(k[:])
+			}
+			var script strings.Builder
+			live := map[uint32]rpmdb.Package{}
+			put := func(h uint32, p rpmdb.Package) {
+				fmt.Fprintf(&script, "put %s %s\n", key(h), hex.EncodeToString(rpmdbtest.Header(p)))
+				live[h] = p
+			}
+			erase := func() {
+				for h := uint32(1); h <= 200; h += 3 { // rpm -e of a third
+					fmt.Fprintf(&script, "del %s\n", key(h))
+					delete(live, h)
+				}
+			}
+			for i, p := range pkgs[:200] {
+				put(uint32(i+1), p)
+			}
+			if !tc.last {
+				erase()
+			}
+			for i, p := range pkgs[200:] { // later installs reuse freed pages
+				put(uint32(201+i), p)
+			}
+			if tc.last {
+				erase()
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "var/lib/rpm/Packages")
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			cmd := exec.Command("perl", "-e", perlBDB, path, fmt.Sprint(tc.bsize), fmt.Sprint(tc.lorder), fmt.Sprint(tc.ffactor))
+			cmd.Stdin = strings.NewReader(script.String())
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("perl DB_File: %v\n%s", err, out)
+			}
+			var want []rpmdb.Package
+			for _, p := range live {
+				want = append(want, p)
+			}
+			sortPkgs(want)
+			got := readRoot(t, dir)
+			if d := cmp.Diff(want, got, equateEmpty); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			if tc.lorder == 1234 {
+				if _, err := exec.LookPath("rpm"); err == nil {
+					if d := cmp.Diff(rpmQuery(t, dir, "/var/lib/rpm", "_db_backend bdb_ro"), got, equateEmpty); d != "" {
+						t.Errorf("rpm bdb_ro vs Read (-rpm +Read):\n%s", d)
+					}
+				}
+			}
+		})
+	}
+}
