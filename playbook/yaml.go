@@ -86,6 +86,9 @@ func Load(path string) (*Playbook, error) {
 //	    if: steps.detect.suspects
 //	    input:
 //	      pid: ${{ steps.detect.suspects[0].pid }}
+//	      start_ticks: ${{ steps.detect.suspects[0].start_ticks }}
+//	      exe_dev: ${{ steps.detect.suspects[0].exe_dev }}
+//	      exe_ino: ${{ steps.detect.suspects[0].exe_ino }}
 //	    retry: {attempts: 3, backoff: 1s}
 //
 // Anchors and aliases are refused.

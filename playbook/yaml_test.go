@@ -31,7 +31,10 @@ func TestLoadPlaybook(t *testing.T) {
 				Input: map[string]any{"root": "${{ inputs.root }}", "ports": []any{uint64(22), uint64(3389)}}},
 			{ID: "stop", Plugin: "scan", Action: "stop", If: "steps.detect.suspects",
 				Input: map[string]any{"pid": "${{ steps.detect.suspects[0].pid }}",
-					"reason": "suspect ${{ steps.detect.suspects[0].exe }} for ${{ incident }}"},
+					"start_ticks": "${{ steps.detect.suspects[0].start_ticks }}",
+					"exe_dev":     "${{ steps.detect.suspects[0].exe_dev }}",
+					"exe_ino":     "${{ steps.detect.suspects[0].exe_ino }}",
+					"reason":      "suspect ${{ steps.detect.suspects[0].exe }} for ${{ incident }}"},
 				Retry: playbook.Retry{Attempts: 3, Backoff: time.Second}},
 		},
 	}

@@ -21,6 +21,7 @@ type demo struct {
 	instance, endpoint      string
 	region                  string
 	group                   string // the world-open security group the instance starts in
+	privateAddr             string // the instance's private address, behind the report's public one
 	awsEnv                  []string
 	srv                     *ec2test.Server
 }
@@ -61,6 +62,7 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 	// The scanner's sockets go to the report's own targets, from the
 	// instance's private address.
 	local := netip.MustParseAddr("172.31.5.9")
+	w.privateAddr = local.String()
 	work32 := scantest.Proc{PID: 2314, PPID: 880, Comm: "work32", Exe: "/tmp/.X11-unix/.work32 (deleted)",
 		Cmdline: []string{"/tmp/.X11-unix/.work32"}, UTime: 9000, StartTime: 4000}
 	for i, e := range rep.Evidence {

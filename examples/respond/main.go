@@ -75,6 +75,7 @@ type config struct {
 	report, instance, root, proc             string
 	endpoint, region, journal, evidence      string
 	quarantine, adminCIDRs, incident         string
+	instanceAddrs                            string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run with the same one resumes (default: a temporary one)")
 	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
+	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
 	fs.StringVar(&c.adminCIDRs, "admin-cidr", "", "comma-separated CIDRs that keep SSH/RDP access when world-open rules close")
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +143,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}()
 		c.report, c.proc, c.root, c.instance, c.endpoint, c.region = w.report, w.proc, w.root, w.instance, w.endpoint, w.region
 		c.evidence, c.quarantine = filepath.Join(w.dir, "evidence"), filepath.Join(w.dir, "quarantine")
+		c.instanceAddrs = w.privateAddr
 		live = false
 		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
 	}
@@ -175,11 +178,14 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var cidrs []any
-	for _, s := range strings.Split(c.adminCIDRs, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			cidrs = append(cidrs, s)
+	list := func(csv string) []any {
+		var out []any
+		for _, s := range strings.Split(csv, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
 		}
+		return out
 	}
 	out := newPrinter(stdout, c.jsonOut)
 	finished := map[string]time.Time{}
@@ -195,7 +201,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"report": c.report, "proc": c.proc, "root": c.root, "live": live,
 			"evidence_dir": c.evidence, "quarantine_dir": c.quarantine,
 			"instance": c.instance, "endpoint": c.endpoint, "region": c.region,
-			"admin_cidrs": cidrs, "terminate": c.terminate,
+			"admin_cidrs": list(c.adminCIDRs), "terminate": c.terminate, "instance_addrs": list(c.instanceAddrs),
 		},
 		Plugins: []playbook.PluginSpec{
 			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist"), ec2Plugin,

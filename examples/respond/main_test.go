@@ -174,7 +174,8 @@ func TestDemoApply(t *testing.T) {
 	if !strings.Contains(reply.Subject, "17001234567") {
 		t.Errorf("reply subject %q lacks the case id", reply.Subject)
 	}
-	for _, s := range []string{"snap-", "0.0.0.0/0", "/var/spool/cron/crontabs/root", "/tmp/.X11-unix/.work32", "PID 2314"} {
+	for _, s := range []string{"snap-", "0.0.0.0/0", "/var/spool/cron/crontabs/root", "/tmp/.X11-unix/.work32", "PID 2314",
+		"from the reported source address"} { // the instance's private address reached detect
 		if !strings.Contains(reply.Text, s) {
 			t.Errorf("reply text lacks %q:\n%s", s, reply.Text)
 		}
