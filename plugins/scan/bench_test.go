@@ -222,9 +222,24 @@ func BenchmarkDetectProcs(b *testing.B) {
 		}
 		b.ReportMetric(float64(n), "procs")
 	}
+	// The same in a fresh process each time (this test binary, started
+	// to run Detect once and exit): what a one-shot command costs, with
+	// the process start and nothing warm in it.
+	fresh := func(b *testing.B) {
+		defer reportCPU(b, true, cpuTime(true))
+		for b.Loop() {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), helperEnv+"=detect-once")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+	}
 	b.Run("host", run)
+	b.Run("host/fresh-process", fresh)
 	idleLoad(b)
 	b.Run("host+2000", run)
+	b.Run("host+2000/fresh-process", fresh)
 }
 
 // synthSockets is n sockets as a netlink dump leaves them: allocated in

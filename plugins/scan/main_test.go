@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,14 @@ func TestMain(m *testing.M) {
 }
 
 func runHelper(h string) {
+	if h == "detect-once" {
+		// One-shot Detect in a fresh process, for BenchmarkDetectProcs.
+		if _, err := Detect(context.Background(), Options{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	// Die with the test: the parent's death closes our stdin.
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
