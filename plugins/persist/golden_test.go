@@ -18,10 +18,9 @@ var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 // fixture, one JSON line per finding as clean-host -json prints them.
 // Regenerate with: go test ./plugins/persist -run Golden -args -update
 func TestGoldenInfected(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the fixture uses chattr +i")
-	}
+	needRoot(t, "the fixture's owners (chown)")
 	dir := build(t, hosttest.Kinsing(hosttest.Work32(hosttest.Debian12(), "/home/admin")))
+	needFlags(t) // the golden findings include the immutable ones
 	fs := find(t, dir, hosttest.InfectionTime.Add(-3600e9))
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

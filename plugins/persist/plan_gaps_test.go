@@ -451,9 +451,7 @@ func TestPlanNeverQuarantinesSelf(t *testing.T) {
 // Restore gives a quarantined link its owner back (lchown, not the
 // target's chown).
 func TestRestoreLinkOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: lchown")
-	}
+	needRoot(t, "lchown")
 	ctx := context.Background()
 	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/etc/cron.d/x", Link: "/etc/shadow", UID: 1000, GID: 1001}))
 	before := snapshot(t, dir)
@@ -483,9 +481,8 @@ func TestRestoreLinkOwner(t *testing.T) {
 // An immutable directory in a persistence location is reported: the
 // malware keeps its cron.d from being emptied.
 func TestFindImmutableDirectory(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: chattr +i")
-	}
+	needRoot(t, "chattr +i")
 	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/etc/cron.d", Dir: true, Immutable: true}))
+	needFlags(t)
 	checkWant(t, find(t, dir, time.Time{}), []want{{"/etc/cron.d", 0, KindImmutable, High, ActionClearFlags}})
 }
