@@ -18,12 +18,13 @@ import (
 
 	"github.com/abusekit/abusekit/internal/rpmdb"
 	"github.com/abusekit/abusekit/internal/rpmdb/rpmdbtest"
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 func needDBLoad(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("db_load"); err != nil {
-		t.Skipf("needs db_load (apt-get install db-util): %v", err)
+		testenv.Skipf(t, "needs db_load (apt-get install db-util): %v", err)
 	}
 }
 
@@ -282,7 +283,7 @@ untie %h or die "untie: $!";
 func needPerlDBFile(t testing.TB) {
 	t.Helper()
 	if out, err := exec.Command("perl", "-MDB_File", "-e", "1").CombinedOutput(); err != nil {
-		t.Skipf("needs perl with DB_File (libdb): %v %s", err, out)
+		testenv.Skipf(t, "needs perl with DB_File (libdb): %v %s", err, out)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/abusekit/abusekit/internal/rootfs"
 	"github.com/abusekit/abusekit/internal/rpmdb"
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 // The packages built with the real rpmbuild. probe holds one file of
@@ -88,7 +89,7 @@ func needRPM(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"rpm", "rpmbuild"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (apt-get install rpm): %v", tool, err)
+			testenv.Skipf(t, "needs %s (apt-get install rpm): %v", tool, err)
 		}
 	}
 }
