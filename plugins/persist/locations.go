@@ -2,6 +2,7 @@ package persist
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -961,7 +962,20 @@ func (f *finder) tempFile(dfd int, name, p string) {
 	case hasShebang(head) && exec:
 		v.add(Low, "executable script in a world-writable directory")
 		if hidden {
-			v.add(High, "executable script in a hidden path")
+			// Checkouts and build trees under /tmp are full of hidden
+			// scripts (.git/hooks/*.sample, .ci/run): a hidden script is
+			// judged by what it does. A persistence entry that runs it
+			// makes it a referenced file of its own, acted on as before.
+			cv, complete := f.tempScript(fh)
+			switch {
+			case cv.sev >= Medium:
+				v.add(High, "executable script in a hidden path")
+				v.merge(cv)
+			case !complete:
+				v.add(High, "executable script in a hidden path, too large to examine whole")
+			default:
+				v.add(Medium, "executable script in a hidden path (its lines look harmless; acted on when an entry runs it)")
+			}
 		}
 	case exec && hidden:
 		v.add(Medium, "executable file in a hidden path")
@@ -974,4 +988,30 @@ func (f *finder) tempFile(dfd int, name, p string) {
 	mt := time.Unix(st.Mtim.Sec, st.Mtim.Nsec).UTC()
 	v.reasons = append(v.reasons, fmt.Sprintf("size %d, mode %v, uid %d, modified %s", st.Size, fs.FileMode(st.Mode&0o7777).Perm(), st.Uid, mt.Format("2006-01-02T15:04:05Z")))
 	f.add(Finding{Path: p, Kind: KindDroppedBinary, Severity: v.sev, Reasons: v.reasons, Action: ActionQuarantine})
+}
+
+// maxTempScript bounds what is read of a script in a temp directory.
+const maxTempScript = 1 << 20
+
+// tempScript judges the lines of a script found in a temp directory;
+// complete is false when it is larger than maxTempScript.
+func (f *finder) tempScript(fh *os.File) (v verdict, complete bool) {
+	limit := int64(maxTempScript)
+	if f.o.MaxFileBytes < limit {
+		limit = f.o.MaxFileBytes
+	}
+	data, err := io.ReadAll(io.NewSectionReader(fh, 0, limit+1))
+	if err != nil || int64(len(data)) > limit {
+		return v, false
+	}
+	for i, line := range splitLines(data) {
+		lv := analyzeCommand(line)
+		for _, r := range lv.reasons {
+			v.reasons = appendUnique(v.reasons, fmt.Sprintf("line %d: %s", i+1, r))
+		}
+		if lv.sev > v.sev {
+			v.sev = lv.sev
+		}
+	}
+	return v, true
 }
