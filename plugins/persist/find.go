@@ -69,6 +69,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 type refSource struct {
 	from string
 	sev  Severity
+	kind Kind // of the entry that names the file
 }
 
 type finder struct {
@@ -330,7 +331,7 @@ func (f *finder) noteRefs(fd Finding) {
 	}
 	for _, p := range fd.Referenced {
 		if old, ok := f.refs[p]; !ok || fd.Severity > old.sev {
-			f.refs[p] = refSource{from: loc, sev: fd.Severity}
+			f.refs[p] = refSource{from: loc, sev: fd.Severity, kind: fd.Kind}
 		}
 	}
 }
@@ -445,12 +446,20 @@ func (f *finder) findReferenced() {
 			fh.Close()
 			if err == nil {
 				if _, _, stock, _ := f.db.check(real, data); stock {
+					if src.kind == KindPreload {
+						// The preload line goes; the library, unchanged
+						// from its package, stays, but is listed.
+						f.add(Finding{Path: real, Kind: KindReferenced, Severity: Info, Package: pf.pkg, Stock: true,
+							Reasons: []string{"preloaded by " + src.from + "; unchanged from package " + pf.pkg + ": left in place"}})
+					}
 					continue // a stock tool (curl, sh, run-parts) named by a bad entry stays
 				}
 			}
-			_ = pf
-		} else if !f.db.present && systemPath(real) && !inWritable(real) {
-			continue // no package DB: never quarantine system binaries on a guess
+		} else if !f.db.present && systemPath(real) && !inWritable(real) && src.kind != KindPreload {
+			// No package DB: never quarantine system binaries on a guess.
+			// A library named in ld.so.preload is no guess: whatever it
+			// is, every process loads it, so it goes with the line.
+			continue
 		}
 		if isPersistenceConfig(real) {
 			continue // judged on its own by the location checks

@@ -222,3 +222,42 @@ func TestFindTempCheckout(t *testing.T) {
 		t.Errorf("bad hidden files not planned: %+v", p.Changes)
 	}
 }
+
+// The library /etc/ld.so.preload names is a finding of its own and goes
+// into quarantine with the line, also where the root has no package
+// database to tell a system library from a planted one.
+func TestFindPreloadLibraryWithoutPackageDB(t *testing.T) {
+	const lib = "/usr/lib64/libprocesshider.so"
+	tree := hosttest.AmazonLinux2023().Without("/var/lib/rpm/rpmdb.sqlite").With(
+		hosttest.Entry{Path: lib, Data: hosttest.FakeELF("libprocesshider"), Mode: 0o755, Mtime: hosttest.InfectionTime},
+		hosttest.Entry{Path: "/etc/ld.so.preload", Data: lib + "\n", Mtime: hosttest.InfectionTime},
+	)
+	dir := build(t, tree)
+	p, fs := planFor(t, dir, time.Time{})
+	checkWant(t, fs, []want{
+		{"/etc/ld.so.preload", 1, KindPreload, High, ActionRemoveLine},
+		{lib, 0, KindReferenced, High, ActionQuarantine},
+	})
+	if c := planned(p, lib); c == nil || c.Op != OpQuarantine {
+		t.Errorf("library not quarantined: %+v", c)
+	}
+}
+
+// A packaged library, unchanged, named in ld.so.preload (an admin's
+// jemalloc) is listed but stays: only the line is planned.
+func TestFindPreloadStockLibrary(t *testing.T) {
+	const lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: lib, Data: hosttest.FakeELF("jemalloc")},
+		hosttest.Entry{Path: "/etc/ld.so.preload", Data: lib + "\n"},
+	).WithDpkg(hosttest.Package{Name: "libjemalloc2", Files: []string{lib}})
+	dir := build(t, tree)
+	p, fs := planFor(t, dir, time.Time{})
+	checkWant(t, fs, []want{{lib, 0, KindReferenced, Info, ActionNone}})
+	if c := planned(p, lib); c != nil {
+		t.Errorf("stock library planned: %+v", *c)
+	}
+	if c := planned(p, "/etc/ld.so.preload"); c == nil {
+		t.Error("preload line not planned")
+	}
+}
