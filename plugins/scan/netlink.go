@@ -105,9 +105,9 @@ func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket, 
 			if s.Inode == 0 {
 				return true
 			}
-			if _, dup := socks[s.Inode]; dup {
-				return true
-			}
+			// No look-up first: inodes are unique host-wide and a dump
+			// lists each socket once, unless the kernel restarted it
+			// (NLM_F_DUMP_INTR), when the later listing wins.
 			s.Proto, s.Family, s.NetNS = q.proto, fam, ns
 			s.State = stateName(q.proto, s.state)
 			if len(slab) == cap(slab) {
