@@ -577,3 +577,68 @@ func hashReader(r io.Reader) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// Check reports, reading only, whether the plan still matches its root:
+// every path it changes still holds the content (or link target) Plan
+// hashed. Paths that moved are ErrChanged, all named in the error. Apply
+// checks each change again as it makes it; Check lets an approver see a
+// stale plan before anything is changed.
+func (plan *CleanPlan) Check(ctx context.Context) error {
+	r, err := rootfs.Open(plan.Root)
+	if err != nil {
+		return fmt.Errorf("persist: check plan: %w", err)
+	}
+	defer r.Close()
+	var errs []error
+	for _, c := range plan.Changes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if c.SHA256 == "" {
+			continue // a directory's flags: nothing hashed
+		}
+		if err := checkChange(r, c); err != nil {
+			errs = append(errs, fmt.Errorf("persist: %s %s: %w", c.Op, c.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkChange(r *rootfs.FS, c Change) error {
+	rel, err := r.Resolve(c.Path, false)
+	if err != nil {
+		return err
+	}
+	li, err := r.Root().Lstat(rel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: gone", ErrChanged)
+		}
+		return err
+	}
+	var sum string
+	switch {
+	case li.Mode()&fs.ModeSymlink != 0:
+		t, err := r.Root().Readlink(rel)
+		if err != nil {
+			return err
+		}
+		sum = hashString(t)
+	case li.Mode().IsRegular():
+		fh, err := r.OpenRegular(rel)
+		if err != nil {
+			return err
+		}
+		sum, err = hashReader(fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: now a %s", ErrChanged, li.Mode().Type())
+	}
+	if sum != c.SHA256 {
+		return fmt.Errorf("%w: sha256 %s, planned %s", ErrChanged, sum, c.SHA256)
+	}
+	return nil
+}

@@ -1,14 +1,29 @@
 // Package persistplugin serves plugins/persist as abusekit plugin actions
-// (playbook/plugin): "find", "clean" and "restore". It only converts
-// between the typed API and requests; the logic lives in package persist.
-// Importing it registers persist's sentinel errors, so that errors.Is
-// works on the host for an error a plugin returned.
+// (playbook/plugin): "find", "plan", "clean" and "restore". It only
+// converts between the typed API and requests; the logic lives in package
+// persist. Importing it registers persist's sentinel errors, so that
+// errors.Is works on the host for an error a plugin returned.
+//
+// What "clean" applies is the plan that was approved, never a fresh look
+// at the root: its Plan phase makes the persist.CleanPlan (every change
+// with the SHA-256 of what it will touch) and its Apply phase applies that
+// very plan, which refuses a file that changed since with
+// persist.ErrChanged. The plan reaches Apply in one of two ways: in the
+// step's input (CleanInput.Plan: the output of "plan", or a reviewed plan
+// file passed as a playbook input), or kept by the plugin between the two
+// phases of one run. A step whose plan was deferred (its input depends on
+// earlier steps' outputs) had no plan to approve: it is planned when it
+// runs, and its output says so (PlannedAtApply).
 package persistplugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/abusekit/abusekit/playbook/plugin"
@@ -36,12 +51,29 @@ type FindOutput struct {
 	Counts   map[string]int    `json:"counts"` // by severity, all findings
 }
 
+// PlanInput is the input of "plan".
+type PlanInput struct {
+	FindInput
+	MinSeverity string `json:"min_severity,omitempty"` // act at or above (default "high")
+}
+
+// PlanOutput is the output of "plan": the plan "clean" takes as input.
+type PlanOutput struct {
+	Plan   *persist.CleanPlan `json:"plan"`
+	SHA256 string             `json:"sha256"` // of the plan, as clean's summary and output show it
+}
+
 // CleanInput is the input of "clean".
 type CleanInput struct {
 	FindInput
 	MinSeverity   string `json:"min_severity,omitempty"`   // act at or above (default "high")
 	QuarantineDir string `json:"quarantine_dir,omitempty"` // host dir; default inside the root
 	RunReloads    bool   `json:"run_reloads,omitempty"`    // live root only
+	// Plan, when set, is the approved plan (the output of "plan", or a
+	// reviewed plan file): clean applies exactly it, without examining
+	// the root again (Root, Since and MinSeverity are then unused). A
+	// file that changed since it was planned is persist.ErrChanged.
+	Plan *persist.CleanPlan `json:"plan,omitempty"`
 }
 
 // CleanOutput is the output of "clean".
@@ -50,22 +82,70 @@ type CleanOutput struct {
 	Changes      []persist.Change `json:"changes"`
 	Reloads      []persist.Reload `json:"reloads,omitempty"`
 	ReloadErrors []string         `json:"reload_errors,omitempty"`
+	// PlanSHA256 is the digest of the plan applied: the one clean's plan
+	// summary showed for approval.
+	PlanSHA256 string `json:"plan_sha256"`
+	// PlannedAtApply: no approved plan reached this step (its plan was
+	// deferred, or the plugin was restarted), so it was planned when it
+	// ran.
+	PlannedAtApply bool `json:"planned_at_apply,omitempty"`
 }
 
 // RestoreInput is the input of "restore".
 type RestoreInput struct {
-	Manifest string `json:"manifest"`
-	Root     string `json:"root,omitempty"` // override the manifest's root
-	Force    bool   `json:"force,omitempty"`
+	Manifest   string `json:"manifest"`
+	Root       string `json:"root,omitempty"` // override the manifest's root
+	Force      bool   `json:"force,omitempty"`
+	RunReloads bool   `json:"run_reloads,omitempty"` // live root only
 }
 
 // RestoreOutput is the output of "restore".
 type RestoreOutput struct {
 	Restored []string `json:"restored"`
+	// Reloads make the services see the restored files; run by Restore
+	// when RunReloads, else for the operator to run (on a live root).
+	Reloads      []persist.Reload `json:"reloads,omitempty"`
+	ReloadsRun   bool             `json:"reloads_run,omitempty"`
+	ReloadErrors []string         `json:"reload_errors,omitempty"`
+}
+
+// approved keeps the plans clean's Plan phase made, for its Apply phase
+// in the same plugin process.
+type approved struct {
+	mu    sync.Mutex
+	plans map[string]*persist.CleanPlan
+}
+
+// key names one step's plan: its idempotency token and what the plan was
+// made from.
+func (a *approved) key(c plugin.Call, in CleanInput) string {
+	b, _ := json.Marshal(struct {
+		Token string
+		Root  string
+		Since time.Time
+		Min   string
+	}{c.IdempotencyToken, root(in.Root), in.Since, in.MinSeverity})
+	return string(b)
+}
+
+func (a *approved) put(k string, p *persist.CleanPlan) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.plans == nil {
+		a.plans = map[string]*persist.CleanPlan{}
+	}
+	a.plans[k] = p
+}
+
+func (a *approved) get(k string) *persist.CleanPlan {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.plans[k]
 }
 
 // NewPlugin returns the actions.
 func NewPlugin() plugin.Actions {
+	kept := &approved{}
 	return plugin.Actions{
 		"find": plugin.NewAction("find persistence (cron, systemd, rc, profiles, ssh keys, ld.so.preload …) on a root; read-only",
 			func(ctx context.Context, req plugin.PlanRequest[FindInput], resp *plugin.PlanResponse) error {
@@ -91,13 +171,35 @@ func NewPlugin() plugin.Actions {
 				}
 				return nil
 			}),
-		"clean": plugin.NewAction("quarantine persistence with a manifest; restorable",
-			func(ctx context.Context, req plugin.PlanRequest[CleanInput], resp *plugin.PlanResponse) error {
-				plan, err := planClean(ctx, req.Input, req.Logger)
+		"plan": plugin.NewAction("plan a clean (changes with the SHA-256 of what each touches) for clean's input; read-only",
+			func(ctx context.Context, req plugin.PlanRequest[PlanInput], resp *plugin.PlanResponse) error {
+				resp.Summary = "read-only: plan a clean of " + root(req.Input.Root)
+				return nil
+			},
+			func(ctx context.Context, req plugin.ApplyRequest[PlanInput], resp *plugin.ApplyResponse[PlanOutput]) error {
+				plan, err := planClean(ctx, CleanInput{FindInput: req.Input.FindInput, MinSeverity: req.Input.MinSeverity}, req.Logger)
 				if err != nil {
 					return err
 				}
-				resp.Summary = fmt.Sprintf("%d changes on %s (quarantined, restorable)", len(plan.Changes), plan.Root)
+				resp.Output = PlanOutput{Plan: plan, SHA256: planDigest(plan)}
+				return nil
+			}),
+		"clean": plugin.NewAction("quarantine persistence with a manifest; restorable; applies exactly the approved plan",
+			func(ctx context.Context, req plugin.PlanRequest[CleanInput], resp *plugin.PlanResponse) error {
+				var plan *persist.CleanPlan
+				if req.Input.Plan != nil {
+					plan = req.Input.Plan
+					if err := plan.Check(ctx); err != nil {
+						return err // stale: nothing to approve
+					}
+				} else {
+					var err error
+					if plan, err = planClean(ctx, req.Input, req.Logger); err != nil {
+						return err
+					}
+					kept.put(kept.key(req.Call, req.Input), plan)
+				}
+				resp.Summary = fmt.Sprintf("%d changes on %s (quarantined, restorable); plan sha256 %s", len(plan.Changes), plan.Root, planDigest(plan))
 				for _, c := range plan.Changes {
 					resp.Changes = append(resp.Changes, change(c))
 				}
@@ -107,10 +209,19 @@ func NewPlugin() plugin.Actions {
 				return nil
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[CleanInput], resp *plugin.ApplyResponse[CleanOutput]) error {
-				plan, err := planClean(ctx, req.Input, req.Logger)
-				if err != nil {
-					return err
+				plan := req.Input.Plan
+				if plan == nil {
+					plan = kept.get(kept.key(req.Call, req.Input))
 				}
+				if plan == nil {
+					req.Logger.Warn("persist: clean: no approved plan reached this step; planning now", "root", root(req.Input.Root))
+					var err error
+					if plan, err = planClean(ctx, req.Input, req.Logger); err != nil {
+						return err
+					}
+					resp.Output.PlannedAtApply = true
+				}
+				resp.Output.PlanSHA256 = planDigest(plan)
 				resp.Output.Changes = plan.Changes
 				resp.Output.Reloads = plan.Reloads
 				if len(plan.Changes) == 0 {
@@ -136,12 +247,22 @@ func NewPlugin() plugin.Actions {
 					e := m.Entries[i]
 					resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: e.Path, Detail: "undo " + string(e.Op)})
 				}
+				for _, r := range m.Reloads {
+					detail := "then run " + fmt.Sprint(r.Command)
+					if req.Input.RunReloads {
+						detail = "run " + fmt.Sprint(r.Command)
+					}
+					resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: "service", Detail: detail})
+				}
 				return nil
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[RestoreInput], resp *plugin.ApplyResponse[RestoreOutput]) error {
-				res, err := persist.Restore(ctx, req.Input.Manifest, persist.RestoreOptions{Root: req.Input.Root, Force: req.Input.Force, Logger: req.Logger})
+				res, err := persist.Restore(ctx, req.Input.Manifest, persist.RestoreOptions{Root: req.Input.Root, Force: req.Input.Force, RunReloads: req.Input.RunReloads, Logger: req.Logger})
 				if res != nil {
 					resp.Output.Restored = res.Restored
+					resp.Output.Reloads = res.Reloads
+					resp.Output.ReloadsRun = req.Input.RunReloads && len(res.Reloads) > 0
+					resp.Output.ReloadErrors = res.ReloadErrors
 				}
 				return err
 			}),
@@ -185,9 +306,20 @@ func planClean(ctx context.Context, in CleanInput, log *slog.Logger) (*persist.C
 	return persist.Plan(ctx, fs, persist.PlanOptions{Root: in.Root, MinSeverity: min, Logger: log})
 }
 
+// planDigest is the SHA-256 of a plan's JSON: what the operator approved
+// and what clean applied can be matched by it.
+func planDigest(p *persist.CleanPlan) string {
+	b, _ := json.Marshal(p)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
 func change(c persist.Change) plugin.Change {
 	kind := plugin.ChangeDelete
 	detail := string(c.Op)
+	if c.SHA256 != "" {
+		detail += " (sha256 " + c.SHA256 + ")"
+	}
 	switch c.Op {
 	case persist.OpRemoveLines, persist.OpClearFlags:
 		kind = plugin.ChangeUpdate
