@@ -58,9 +58,15 @@
 // manifest (path, SHA-256, mode, owner, times, xattrs, inode flags, the
 // reason), removes only the bad lines of line-oriented files (crontabs,
 // shell start-up files, authorized_keys, passwd, hosts, sudoers) keeping
-// the rest byte-identical, disables systemd units (their wants links go
-// into quarantine too) and clears immutable flags where needed, recording
-// them. [Restore] puts everything back byte- and metadata-identical:
+// the rest byte-identical, disables systemd units of the malware's own
+// (their wants links and aliases go into quarantine too, with the timers,
+// paths and sockets that start them, and units linked in from elsewhere
+// by the file the link leads to) and clears immutable flags where needed,
+// recording them. A unit a package ships is never disabled: only its bad
+// lines go (disabling ssh.service for one injected ExecStartPost= would
+// leave no sshd after the next boot; the finding says to reinstall the
+// package). On the live root the plan lists the reloads its changes need
+// (cron, systemctl daemon-reload, each user's manager). [Restore] puts everything back byte- and metadata-identical:
 // contents, mode (setuid bits included), owner, access and modification
 // times, xattrs (trusted.* as root), inode flags, symbolic links, and the
 // times of the directories involved. Not restorable: change times
