@@ -189,3 +189,31 @@ func TestSocketsWorkers(t *testing.T) {
 		t.Errorf("(-1 worker +8 workers):\n%s", diff)
 	}
 }
+
+// TestIterThreshold: the BPF pass runs on a host with many processes or
+// many open files, not on a small one.
+func TestIterThreshold(t *testing.T) {
+	bpfOrSkip(t)
+	runs := withIter(t, nil)
+	savedPre, savedFiles := prefetchMin, iterMinFiles
+	defer func() { prefetchMin, iterMinFiles = savedPre, savedFiles }()
+	prefetchMin = 1 << 30
+	for _, tc := range []struct {
+		name         string
+		procs, files int
+		want         int
+	}{
+		{"small host", 1 << 30, 1 << 30, 0},
+		{"many processes", 0, 1 << 30, 1},
+		{"many files", 1 << 30, 0, 1},
+	} {
+		iterMinProcs, iterMinFiles = tc.procs, tc.files
+		before := *runs
+		if _, err := Sockets(context.Background(), Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := *runs - before; got != tc.want {
+			t.Errorf("%s: the BPF pass ran %d times, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -7,7 +7,7 @@
 // in; raw and AF_PACKET sockets (masscan and zmap send from the latter and
 // never show up as SYN_SENT) and any root that is not the live /proc are
 // read from /proc/PID/net/*, once per namespace. Socket inodes are mapped to
-// processes, on a large live host (256 processes or 1,024 sockets), in one
+// processes, on a large live host (256 processes or 2,048 open files), in one
 // pass of a BPF task_file iterator over every process's descriptor table
 // (package internal/taskfiles: no readlink per descriptor); elsewhere, and
 // for any process the iterator does not list or where it cannot run, by

@@ -51,13 +51,13 @@ type Options struct {
 	// netlink sock_diag, namespace by namespace.
 	NoNetlink bool
 	// NoBPF reads each process's descriptors from /proc/PID/fd even on
-	// the live host. By default a large host (256 processes, or 1,024
-	// sockets in use in the caller's network namespace) is read in one
-	// pass of a BPF task_file iterator where the kernel runs one (root,
-	// kernel BTF): a readlink per descriptor costs ~3 µs of kernel time,
-	// tens of milliseconds on a busy host. Loading the program leaves a
-	// trace where the kernel audits BPF loads (prog-id, op=LOAD/UNLOAD);
-	// set NoBPF to leave none.
+	// the live host. By default a large host (256 processes, 2,048 open
+	// files, or 1,024 sockets in use in the caller's network namespace)
+	// is read in one pass of a BPF task_file iterator where the kernel
+	// runs one (root, kernel BTF): a readlink per descriptor costs ~3 µs
+	// of kernel time, tens of milliseconds on a busy host. Loading the
+	// program leaves a trace where the kernel audits BPF loads (prog-id,
+	// op=LOAD/UNLOAD); set NoBPF to leave none.
 	NoBPF bool
 	// Workers bounds the goroutines reading /proc; default 2×GOMAXPROCS.
 	Workers int

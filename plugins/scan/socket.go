@@ -176,7 +176,13 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	isLive := fs.IsLive()
 	live := !o.NoNetlink && isLive
 	var pre *selfDump
+	// The BPF pass pays on a large host: many processes, or many open
+	// files (a readlink each) on the whole host.
 	many := len(pids) >= iterMinProcs
+	if isLive && !many {
+		n, err := fs.FileHandles()
+		many = err == nil && n >= iterMinFiles
+	}
 	if isLive {
 		if c, err := fs.SocketCounts(os.Getpid()); err == nil && c.Total() >= prefetchMin {
 			many = true
@@ -332,11 +338,15 @@ func readProc(fs procfs.FS, pid int, p *proc, full, known bool) {
 	p.pid = pid
 }
 
-// iterMinProcs is the number of processes from which take reads
-// descriptors through the BPF iterator even with few sockets in use: its
-// fixed cost (the kernel's BTF, loading the program: ~2-3 ms) is less
-// than a /proc/PID/fd read of that many processes.
-var iterMinProcs = 256 // a variable for tests
+// iterMinProcs and iterMinFiles are the numbers of processes, and of open
+// files on the host, from which take reads descriptors through the BPF
+// iterator: its fixed cost (the kernel's BTF, loading the program: ~2-3
+// ms) is then less than reading /proc/PID/fd (~10 µs a process, ~3 µs a
+// descriptor).
+var (
+	iterMinProcs = 256 // variables for tests
+	iterMinFiles = 2048
+)
 
 // readFiles is taskfiles.Read; tests wrap it.
 var readFiles = taskfiles.Read
