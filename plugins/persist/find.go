@@ -181,6 +181,12 @@ func (f *finder) read(p string, kind Kind, linkOK bool) (*file, bool) {
 	}
 	fl.data = data
 	fl.pkg, fl.owned, fl.stock, fl.conffile = f.db.check(p, data)
+	if real := rootfs.Abs(rel); !fl.owned && real != p {
+		// Reached through a link (update-motd.d/50-landscape-sysinfo ->
+		// /usr/share/landscape/…): dpkg records no digest for links, so
+		// the file read is judged by the package that installed it.
+		fl.pkg, fl.owned, fl.stock, fl.conffile = f.db.check(real, data)
+	}
 	return fl, true
 }
 

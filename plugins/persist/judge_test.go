@@ -261,3 +261,40 @@ func TestFindPreloadStockLibrary(t *testing.T) {
 		t.Error("preload line not planned")
 	}
 }
+
+// withoutPackageDB drops a tree's dpkg and rpm databases.
+func withoutPackageDB(t hosttest.Tree) hosttest.Tree {
+	var out hosttest.Tree
+	for _, e := range t {
+		if !strings.HasPrefix(e.Path, "/var/lib/dpkg/") && !strings.HasPrefix(e.Path, "/var/lib/rpm/") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Stock roots whose package database is gone (a trimmed image, a
+// container root, a snapshot of / without /var) still give nothing above
+// info: every stock entry is judged by what it does, not saved by its
+// package (the EBS udev rule's PROGRAM="/usr/sbin/ebsnvme-id -u /dev/%k",
+// snapd's unshare … --mount=/dev/%k, profile.d scripts, cloud-init units).
+func TestStockRootsWithoutPackageDB(t *testing.T) {
+	for name, tree := range map[string]hosttest.Tree{
+		"debian12":        hosttest.Debian12(),
+		"ubuntu2204":      hosttest.Ubuntu2204(),
+		"amazonlinux2023": hosttest.AmazonLinux2023(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := build(t, withoutPackageDB(tree))
+			fs := find(t, dir, time.Time{})
+			for _, f := range fs {
+				if f.Severity > Info || f.Action != ActionNone {
+					t.Errorf("stock root without package db: %s (content %q)", f, f.Content)
+				}
+				if f.Kind == KindPackageDB {
+					t.Errorf("package db finding on a root without one: %s", f)
+				}
+			}
+		})
+	}
+}

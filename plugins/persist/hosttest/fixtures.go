@@ -63,17 +63,69 @@ var debianPkgs = []Package{
 		Conffiles: []string{"/etc/cron.daily/dpkg"}},
 	{Name: "man-db", Files: []string{"/etc/cron.daily/man-db", "/etc/cron.weekly/man-db", "/lib/systemd/system/man-db.service", "/lib/systemd/system/man-db.timer"},
 		Conffiles: []string{"/etc/cron.daily/man-db", "/etc/cron.weekly/man-db"}},
-	{Name: "openssh-server", Files: []string{"/lib/systemd/system/ssh.service"}},
+	{Name: "openssh-server", Files: []string{"/lib/systemd/system/ssh.service", "/etc/pam.d/sshd"}, Conffiles: []string{"/etc/pam.d/sshd"}},
 	{Name: "systemd", Files: []string{"/lib/systemd/system/getty@.service", "/lib/systemd/system/systemd-timesyncd.service", "/lib/udev/rules.d/99-systemd.rules"}},
 	{Name: "util-linux", Files: []string{"/lib/systemd/system/fstrim.service", "/lib/systemd/system/fstrim.timer", "/lib/udev/rules.d/85-hwclock.rules"}},
 	{Name: "bash", Files: []string{"/etc/bash.bashrc", "/etc/skel/.bashrc", "/etc/skel/.profile", "/etc/skel/.bash_logout"},
 		Conffiles: []string{"/etc/bash.bashrc", "/etc/skel/.bashrc", "/etc/skel/.profile", "/etc/skel/.bash_logout"}},
 	{Name: "sudo", Files: []string{"/etc/sudoers", "/etc/sudoers.d/README"}, Conffiles: []string{"/etc/sudoers", "/etc/sudoers.d/README"}},
 	{Name: "base-files", Files: []string{"/etc/update-motd.d/10-uname", "/etc/profile"}, Conffiles: []string{"/etc/update-motd.d/10-uname"}},
+	{Name: "bash-completion", Files: []string{"/etc/profile.d/bash_completion.sh"}, Conffiles: []string{"/etc/profile.d/bash_completion.sh"}},
+	{Name: "libc-bin", Files: []string{"/etc/ld.so.conf", "/etc/ld.so.conf.d/libc.conf"}, Conffiles: []string{"/etc/ld.so.conf", "/etc/ld.so.conf.d/libc.conf"}},
+	{Name: "libc6", Files: []string{"/etc/ld.so.conf.d/x86_64-linux-gnu.conf"}, Conffiles: []string{"/etc/ld.so.conf.d/x86_64-linux-gnu.conf"}},
+	{Name: "cloud-init", Files: cloudInitUnits("/lib/systemd/system/")},
+}
+
+// cloudInitUnitNames are the units of stock/cloudinit, which all three
+// stock roots carry (every cloud image boots with cloud-init).
+var cloudInitUnitNames = []string{"cloud-init-local.service", "cloud-init.service", "cloud-config.service", "cloud-final.service", "cloud-init.target", "cloud-config.target"}
+
+func cloudInitUnits(dir string) []string {
+	var out []string
+	for _, n := range cloudInitUnitNames {
+		out = append(out, dir+n)
+	}
+	return out
+}
+
+// cloudInitLinks enables cloud-init's units as its generator and presets
+// leave them: the four services wanted by cloud-init.target, the target
+// by multi-user.target.
+func cloudInitLinks(dir string) Tree {
+	var t Tree
+	for _, n := range cloudInitUnitNames[:4] {
+		t = append(t, Entry{Path: "/etc/systemd/system/cloud-init.target.wants/" + n, Link: dir + n})
+	}
+	return append(t, Entry{Path: "/etc/systemd/system/multi-user.target.wants/cloud-init.target", Link: dir + "cloud-init.target"})
+}
+
+// mergePkgs returns base with more added: files of a package base already
+// has are added to it, new packages appended.
+func mergePkgs(base []Package, more ...Package) []Package {
+	out := make([]Package, 0, len(base)+len(more))
+	for _, p := range base {
+		p.Files = append([]string(nil), p.Files...)
+		p.Conffiles = append([]string(nil), p.Conffiles...)
+		out = append(out, p)
+	}
+	for _, m := range more {
+		found := false
+		for i := range out {
+			if out[i].Name == m.Name {
+				out[i].Files = append(out[i].Files, m.Files...)
+				out[i].Conffiles = append(out[i].Conffiles, m.Conffiles...)
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func debianBase(user string, uid int) Tree {
-	t := fromStock("debian12").With(mergedUsr()...)
+	t := fromStock("debian12").With(mergedUsr()...).With(fromStock("cloudinit")...).With(cloudInitLinks("/lib/systemd/system/")...)
 	t = t.With(
 		Entry{Path: "/root", Dir: true, Mode: 0o700},
 		Entry{Path: "/root/.bashrc", Data: rootBashrc},
@@ -121,12 +173,31 @@ func Ubuntu2204() Tree {
 	t = t.With(Entry{Path: "/etc/passwd", Data: strings.Join(pw, "\n") + "\n"},
 		Entry{Path: "/etc/shadow", Data: strings.Replace(mustGet(t, "/etc/shadow"), "admin:", "ubuntu:", 1), Mode: 0o640},
 		Entry{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Data: `no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command="echo 'Please login as the user \"ubuntu\" rather than the user \"root\".';echo;sleep 10;exit 142" ` + AuthorizedKey("launch-key", "eu-west-1-ops") + "\n"},
+		Entry{Path: "/etc/update-motd.d/50-landscape-sysinfo", Link: "/usr/share/landscape/landscape-sysinfo.wrapper"},
+		Entry{Path: "/etc/systemd/system/multi-user.target.wants/snapd.service", Link: "/lib/systemd/system/snapd.service"},
+		Entry{Path: "/etc/systemd/system/multi-user.target.wants/snapd.seeded.service", Link: "/lib/systemd/system/snapd.seeded.service"},
+		Entry{Path: "/etc/systemd/system/multi-user.target.wants/snapd.apparmor.service", Link: "/lib/systemd/system/snapd.apparmor.service"},
+		Entry{Path: "/etc/systemd/system/cloud-final.service.wants/snapd.seeded.service", Link: "/lib/systemd/system/snapd.seeded.service"},
+		Entry{Path: "/etc/systemd/system/sockets.target.wants/snapd.socket", Link: "/lib/systemd/system/snapd.socket"},
 	)
-	pkgs := append([]Package{}, debianPkgs...)
-	pkgs = append(pkgs,
-		Package{Name: "base-files", Files: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news", "/etc/update-motd.d/10-uname", "/etc/profile"},
-			Conffiles: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news", "/etc/update-motd.d/10-uname"}},
+	profiled := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, "/etc/profile.d/"+n)
+		}
+		return out
+	}
+	pkgs := mergePkgs(debianPkgs,
+		Package{Name: "base-files", Files: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news"},
+			Conffiles: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news"}},
 		Package{Name: "ubuntu-release-upgrader-core", Files: []string{"/etc/update-motd.d/91-release-upgrade"}, Conffiles: []string{"/etc/update-motd.d/91-release-upgrade"}},
+		Package{Name: "libc-bin", Files: profiled("01-locale-fix.sh"), Conffiles: profiled("01-locale-fix.sh")},
+		Package{Name: "snapd", Files: append(profiled("apps-bin-path.sh"), "/lib/systemd/system/snapd.service", "/lib/systemd/system/snapd.socket",
+			"/lib/systemd/system/snapd.seeded.service", "/lib/systemd/system/snapd.apparmor.service", "/lib/udev/rules.d/66-snapd-autoimport.rules"),
+			Conffiles: profiled("apps-bin-path.sh")},
+		Package{Name: "byobu", Files: profiled("Z97-byobu.sh"), Conffiles: profiled("Z97-byobu.sh")},
+		Package{Name: "cloud-init", Files: profiled("Z99-cloud-locale-test.sh", "Z99-cloudinit-warnings.sh"), Conffiles: profiled("Z99-cloud-locale-test.sh", "Z99-cloudinit-warnings.sh")},
+		Package{Name: "landscape-common", Files: []string{"/usr/share/landscape/landscape-sysinfo.wrapper"}},
 	)
 	return t.WithDpkg(pkgs...)
 }
@@ -151,6 +222,22 @@ var al2023Pkgs = []Package{
 	{Name: "chrony", Files: []string{"/usr/lib/systemd/system/chronyd.service"}},
 	{Name: "amazon-ssm-agent", Files: []string{"/usr/lib/systemd/system/amazon-ssm-agent.service"}},
 	{Name: "filesystem", Files: []string{"/bin", "/sbin", "/lib", "/lib64"}},
+	{Name: "systemd-udev", Files: []string{"/usr/lib/udev/rules.d/60-cdrom_id.rules", "/usr/lib/udev/rules.d/99-systemd.rules"}},
+	{Name: "amazon-ec2-utils", Files: []string{"/usr/lib/udev/rules.d/51-ec2-hvm-devices.rules", "/usr/lib/udev/rules.d/53-ec2-read-ahead-kb.rules", "/usr/lib/udev/rules.d/70-ec2-nvme-devices.rules"}},
+	{Name: "openssh-server", Files: []string{"/etc/pam.d/sshd", "/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/50-redhat.conf"},
+		Conffiles: []string{"/etc/pam.d/sshd", "/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/50-redhat.conf"}},
+	{Name: "authselect-libs", Files: []string{"/etc/pam.d/system-auth"}, Conffiles: []string{"/etc/pam.d/system-auth"}},
+	{Name: "glibc", Files: []string{"/etc/ld.so.conf"}, Conffiles: []string{"/etc/ld.so.conf"}},
+	{Name: "kernel", Files: []string{"/etc/ld.so.conf.d/kernel-6.1.61-85.141.amzn2023.x86_64.conf"}, Conffiles: []string{"/etc/ld.so.conf.d/kernel-6.1.61-85.141.amzn2023.x86_64.conf"}},
+	{Name: "bash-completion", Files: []string{"/etc/profile.d/bash_completion.sh"}},
+	{Name: "which", Files: []string{"/etc/profile.d/which2.sh"}},
+	{Name: "vim-enhanced", Files: []string{"/etc/profile.d/vim.sh"}, Conffiles: []string{"/etc/profile.d/vim.sh"}},
+	{Name: "grep", Files: []string{"/etc/profile.d/colorgrep.sh"}, Conffiles: []string{"/etc/profile.d/colorgrep.sh"}},
+	{Name: "less", Files: []string{"/etc/profile.d/less.sh"}},
+	{Name: "gawk", Files: []string{"/etc/profile.d/gawk.sh"}},
+	{Name: "cloud-init", Files: cloudInitUnits("/usr/lib/systemd/system/")},
+	{Name: "ec2-instance-connect", Files: []string{"/usr/lib/systemd/system/sshd.service.d/ec2-instance-connect.conf"}},
+	{Name: "system-release", Files: []string{"/usr/lib/motd.d/30-banner"}},
 }
 
 // AmazonLinux2023 is a stock Amazon Linux 2023 root: cronie's 0hourly and
@@ -168,7 +255,7 @@ func AmazonLinux2023() Tree {
 func AmazonLinux2023Packages() []Package { return append([]Package(nil), al2023Pkgs...) }
 
 func al2023() Tree {
-	t := fromStock("al2023").With(mergedUsr()...)
+	t := fromStock("al2023").With(mergedUsr()...).With(fromStock("cloudinit")...).With(cloudInitLinks("/usr/lib/systemd/system/")...)
 	t = t.With(
 		Entry{Path: "/root", Dir: true, Mode: 0o550},
 		Entry{Path: "/root/.bashrc", Data: "# .bashrc\n\n# User specific aliases and functions\n\nalias rm='rm -i'\nalias cp='cp -i'\nalias mv='mv -i'\n\n# Source global definitions\nif [ -f /etc/bashrc ]; then\n\t. /etc/bashrc\nfi\n"},
