@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 
@@ -214,6 +216,76 @@ func TestIterThreshold(t *testing.T) {
 		}
 		if got := *runs - before; got != tc.want {
 			t.Errorf("%s: the BPF pass ran %d times, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestSocketsHoldersOnce: a process is listed once as a socket's holder
+// however many descriptors or descriptor tables of it hold the socket
+// (dup, threads sharing a table, a thread with a copy of its own), and
+// a socket shared with another process lists both; with the BPF pass and
+// with /proc.
+func TestSocketsHoldersOnce(t *testing.T) {
+	bpfOrSkip(t)
+	own := startHelper(t, "own-table").Process.Pid
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.(*net.UDPConn).File() // a second descriptor of the socket
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	child := exec.Command("/bin/sleep", "30")
+	child.ExtraFiles = []*os.File{f}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	self, kid := os.Getpid(), child.Process.Pid
+	runs := withIter(t, nil)
+	for _, noBPF := range []bool{true, false} {
+		all, err := Sockets(context.Background(), Options{NoBPF: noBPF})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownSocks := heldBy(all, own)
+		if len(ownSocks) != 1 || !slices.Equal(ownSocks[0].PIDs, []int{own}) {
+			t.Errorf("NoBPF %v: sockets of the process with two tables: %v, want one held by [%d]", noBPF, ownSocks, own)
+		}
+		var shared []Socket
+		for _, s := range all {
+			if s.Proto == ProtoUDP && int(s.Local.Port()) == port {
+				shared = append(shared, s)
+			}
+		}
+		want := []int{min(self, kid), max(self, kid)}
+		if len(shared) != 1 || !slices.Equal(shared[0].PIDs, want) {
+			t.Errorf("NoBPF %v: the socket held twice and shared with a child: %v, want one held by %v", noBPF, shared, want)
+		}
+	}
+	if *runs != 1 {
+		t.Errorf("the BPF pass ran %d times, want once", *runs)
+	}
+	// The case is there: the iterator lists the helper's socket twice
+	// (its two tables).
+	files, err := taskfiles.Read(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, _ := Sockets(context.Background(), Options{NoBPF: true})
+	if ownSocks := heldBy(all, own); len(ownSocks) == 1 {
+		n := 0
+		for _, f := range files {
+			if int(f.PID) == own && uint64(f.Inode) == ownSocks[0].Inode {
+				n++
+			}
+		}
+		if n < 2 {
+			t.Errorf("the iterator lists the socket of the process with two tables %d times, want 2", n)
 		}
 	}
 }

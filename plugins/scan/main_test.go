@@ -7,11 +7,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // helperEnv makes the test binary act as a helper process instead of
@@ -46,6 +49,8 @@ func runHelper(h string) {
 	switch {
 	case h == "busy":
 		busyServer()
+	case h == "own-table":
+		ownTable()
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)
@@ -136,6 +141,28 @@ func holdConns(n int) {
 }
 
 var holdKeep []net.Conn
+
+// ownTable holds a UDP socket, then gives a thread a descriptor table of
+// its own (unshare CLONE_FILES): a copy, so the socket is in both tables
+// of the one process.
+func ownTable() {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	holdPacket = c
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+		done <- unix.Unshare(unix.CLONE_FILES)
+		select {}
+	}()
+	if err := <-done; err != nil {
+		panic(err)
+	}
+}
+
+var holdPacket net.PacketConn
 
 // startHelper starts the test binary as a helper and waits for it to be
 // ready. It is killed (by PID) and reaped at cleanup.
