@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
 	"github.com/google/go-cmp/cmp"
 )
@@ -412,7 +413,7 @@ func TestPlanNeverQuarantinesSelf(t *testing.T) {
 	ctx := context.Background()
 	exe, err := os.Executable()
 	if err != nil {
-		t.Skip(err)
+		testenv.Skipf(t, "no executable path: %v", err)
 	}
 	f := Finding{Path: exe, Kind: KindDroppedBinary, Severity: Critical, Action: ActionQuarantine, Reasons: []string{"test"}}
 	plan, err := Plan(ctx, []Finding{f}, PlanOptions{Root: "/"})
@@ -428,7 +429,7 @@ func TestPlanNeverQuarantinesSelf(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Link(exe, filepath.Join(dir, "tmp/.x/cleaner")); err != nil {
-		t.Skipf("cannot hard-link the test binary into the root: %v", err)
+		testenv.Skipf(t, "cannot hard-link the test binary into the root: %v", err)
 	}
 	f.Path = "/tmp/.x/cleaner"
 	plan, err = Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
