@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/abusekit/abusekit/playbook"
+	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/playbook/plugintest"
 	"github.com/abusekit/abusekit/plugins/persist"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
@@ -140,6 +141,10 @@ func TestCleanTakesAPlan(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "etc/cron.d/later")); err != nil {
 		t.Errorf("clean acted outside the plan: %v", err)
+	}
+	// A plan given with another root is refused.
+	if _, err := plugintest.Plan(ctx, acts["clean"], CleanInput{FindInput: FindInput{Root: t.TempDir()}, Plan: po.Plan}); !errors.Is(err, plugin.ErrInvalidInput) {
+		t.Errorf("plan for another root: %v", err)
 	}
 	// The same plan again: the crontab moved (cleaned), so it is stale.
 	if _, err := plugintest.Plan(ctx, acts["clean"], in); !errors.Is(err, persist.ErrChanged) {

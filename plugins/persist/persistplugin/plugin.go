@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -189,6 +190,9 @@ func NewPlugin() plugin.Actions {
 				var plan *persist.CleanPlan
 				if req.Input.Plan != nil {
 					plan = req.Input.Plan
+					if err := checkPlanRoot(req.Input); err != nil {
+						return err
+					}
 					if err := plan.Check(ctx); err != nil {
 						return err // stale: nothing to approve
 					}
@@ -210,7 +214,11 @@ func NewPlugin() plugin.Actions {
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[CleanInput], resp *plugin.ApplyResponse[CleanOutput]) error {
 				plan := req.Input.Plan
-				if plan == nil {
+				if plan != nil {
+					if err := checkPlanRoot(req.Input); err != nil {
+						return err
+					}
+				} else {
 					plan = kept.get(kept.key(req.Call, req.Input))
 				}
 				if plan == nil {
@@ -304,6 +312,21 @@ func planClean(ctx context.Context, in CleanInput, log *slog.Logger) (*persist.C
 		return nil, err
 	}
 	return persist.Plan(ctx, fs, persist.PlanOptions{Root: in.Root, MinSeverity: min, Logger: log})
+}
+
+// checkPlanRoot refuses a plan given with a root it was not made for.
+func checkPlanRoot(in CleanInput) error {
+	if in.Root == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(in.Root)
+	if err != nil {
+		return err
+	}
+	if abs != in.Plan.Root {
+		return fmt.Errorf("%w: the plan was made for root %s, not %s", plugin.ErrInvalidInput, in.Plan.Root, in.Root)
+	}
+	return nil
 }
 
 // planDigest is the SHA-256 of a plan's JSON: what the operator approved
