@@ -365,14 +365,14 @@ func TestPlanReloadsListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	p := &planner{fs: r, plan: &CleanPlan{}, cron: true, units: true, udev: true, users: map[string]bool{"root": true}}
+	p := &planner{fs: r, plan: &CleanPlan{}, cron: true, units: true, udev: true, users: map[string]bool{"root": true, "": true}}
 	p.reloads()
 	var got []string
 	for _, rl := range p.plan.Reloads {
 		got = append(got, strings.Join(rl.Command, " "))
 	}
 	sort.Strings(got)
-	want := []string{"systemctl --user --machine=root@ daemon-reload", "systemctl daemon-reload", "systemctl reload-or-restart cron", "udevadm control --reload-rules"}
+	want := []string{"systemctl --user --machine=root@ daemon-reload", "systemctl daemon-reload", "systemctl kill --kill-whom=main --signal=SIGHUP user@*.service", "systemctl reload-or-restart cron", "udevadm control --reload-rules"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
 	}
