@@ -157,8 +157,11 @@ func (p *planner) add(f Finding) error {
 			p.userUnits(f.User)
 		case userUnitPath(f.Path):
 			p.userUnits("") // global user units: every user's manager
-		default:
+		case strings.Contains(f.Path, "/systemd/"):
 			p.units = true
+		default:
+			// A unit linked in from elsewhere: the links Plan removes
+			// say which manager loads it (finish).
 		}
 	case strings.Contains(f.Path, "/udev/"):
 		p.udev = true
@@ -297,7 +300,11 @@ func (p *planner) disableUnit(f Finding) {
 	// vendor directories (packaged units stay).
 	user := f.User != "" || userUnitPath(f.Path)
 	dirs := []string{unitDir}
-	if user {
+	if f.User == "" && !strings.Contains(f.Path, "/systemd/") {
+		// A unit linked in from elsewhere (systemctl link): its links may
+		// be in the system's or the global user unit directories.
+		dirs = appendUnique(dirs, "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/etc/systemd/user")
+	} else if user {
 		dirs = appendUnique(dirs, "/etc/systemd/user")
 		if h := p.home(f.User); h != "" {
 			// A unit linked into a home from elsewhere: its links are
@@ -519,6 +526,14 @@ func (p *planner) finish() error {
 		}
 		return a.Path < b.Path
 	})
+	for _, c := range p.plan.Changes {
+		switch {
+		case strings.HasPrefix(c.Path, "/etc/systemd/user/"):
+			p.userUnits("")
+		case strings.HasPrefix(c.Path, "/etc/systemd/system/") || strings.HasPrefix(c.Path, "/run/systemd/system/") || strings.HasPrefix(c.Path, "/usr/local/lib/systemd/system/"):
+			p.units = true
+		}
+	}
 	if p.plan.Live && len(p.plan.Changes) > 0 {
 		p.reloads()
 	}

