@@ -662,6 +662,9 @@ func parsePreload(data []byte) []preloadLine {
 			continue
 		}
 		libs := strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' })
+		if len(libs) == 0 {
+			continue // separators only: the loader ignores the line
+		}
 		out = append(out, preloadLine{Line: i + 1, Raw: line, Libs: libs})
 	}
 	return out
@@ -688,8 +691,11 @@ func parseLdSoConf(data []byte) []ldConfLine {
 		// Old glibc allowed "dir=TYPE"; directories may be separated by
 		// blanks, colons or commas.
 		for _, d := range strings.FieldsFunc(t, func(r rune) bool { return r == ' ' || r == '\t' || r == ':' || r == ',' }) {
-			if k := strings.IndexByte(d, '='); k > 0 {
+			if k := strings.IndexByte(d, '='); k >= 0 {
 				d = d[:k]
+			}
+			if d == "" {
+				continue
 			}
 			out = append(out, ldConfLine{Line: i + 1, Raw: line, Dir: d})
 		}
@@ -712,7 +718,9 @@ func parseModulesLoad(data []byte) []moduleLine {
 		if t == "" || t[0] == '#' || t[0] == ';' {
 			continue
 		}
-		out = append(out, moduleLine{Line: i + 1, Raw: line, Name: modName(strings.Fields(t)[0])})
+		if name := modName(strings.Fields(t)[0]); name != "" {
+			out = append(out, moduleLine{Line: i + 1, Raw: line, Name: name})
+		}
 	}
 	return out
 }
