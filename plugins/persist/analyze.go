@@ -178,9 +178,16 @@ func analyzeCommand(cmd string) verdict {
 	// library); the paths it merely names (tar's archive, dd's disk, rm's
 	// victim) are data, listed in refs but not judged as run.
 	v.refs = commandRefs(c)
-	for _, p := range execTargets(c) {
+	var sc execScan
+	sc.scan(c, 0)
+	for _, p := range sc.out {
 		v.merge(judgePath(p))
 		v.refs = appendUnique(v.refs, p)
+	}
+	for _, d := range sc.pathDirs {
+		if jv := judgePath(d + "/"); jv.sev > Low {
+			v.add(Medium, "puts a world-writable or hidden directory on PATH ("+d+")")
+		}
 	}
 	// A bare-word miner name in argv[0] is judged by the pool flags above.
 	return v
@@ -225,44 +232,70 @@ const maxShellDepth = 8
 // values. Arguments are data: `tar czf /var/tmp/x.tgz /etc` runs tar,
 // not /var/tmp/x.tgz, and `hdparm -S 120 /dev/sdb` runs hdparm.
 func execTargets(cmd string) []string {
-	var out []string
-	execTargetsDepth(cmd, 0, &out)
-	return out
+	var sc execScan
+	sc.scan(cmd, 0)
+	return sc.out
 }
 
-func execTargetsDepth(cmd string, depth int, out *[]string) {
+// execScan collects what a command line runs. cwd follows `cd DIR`
+// through a list, so that `cd /tmp/.x && ./run` runs /tmp/.x/run;
+// pathDirs are directories a PATH= assignment puts on the search path.
+type execScan struct {
+	out      []string
+	cwd      string
+	pathDirs []string
+}
+
+func (sc *execScan) scan(cmd string, depth int) {
 	if depth > maxShellDepth {
 		return
 	}
 	cmds, subs := shellSplit(cmd)
 	for _, s := range subs {
-		execTargetsDepth(s, depth+1, out)
+		sub := execScan{cwd: sc.cwd}
+		sub.scan(s, depth+1)
+		sc.out = appendUnique(sc.out, sub.out...)
+		sc.pathDirs = appendUnique(sc.pathDirs, sub.pathDirs...)
 	}
 	for _, words := range cmds {
-		simpleTargets(words, depth, out)
+		sc.simple(words, depth)
 	}
 }
 
-func addTarget(out *[]string, p string) {
+// add records p as run; a relative p counts when a cd before it said
+// where it is (rel: any relative name, as a script given to an
+// interpreter; otherwise only one with a slash, as a program: a bare
+// name is looked up in PATH).
+func (sc *execScan) add(p string, rel bool) {
 	p = strings.TrimRight(p, ",")
-	if !strings.HasPrefix(p, "/") || ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
+	if p == "" {
+		return
+	}
+	if !strings.HasPrefix(p, "/") {
+		if sc.cwd == "" || strings.Contains(p, "$") || !rel && !strings.Contains(p, "/") {
+			return
+		}
+		p = path.Join(sc.cwd, p)
+	}
+	if ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
 		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") {
 		return
 	}
-	*out = appendUnique(*out, p)
+	sc.out = appendUnique(sc.out, p)
 }
 
 // shellKeywords start or join commands without being one.
 var shellKeywords = map[string]bool{"if": true, "then": true, "else": true, "elif": true, "fi": true, "do": true, "done": true,
-	"while": true, "until": true, "!": true, "{": true, "}": true, "time": true, "esac": true, "in": false}
+	"while": true, "until": true, "!": true, "{": true, "}": true, "time": true, "esac": true}
 
 // wrapperArgs names, for each command that runs another command given
-// after it, the options that take a value.
+// after it, the short options that take a value.
 var wrapperArgs = map[string]string{
 	"env": "uSC", "sudo": "ugCDhprtUT", "doas": "uC", "nohup": "", "setsid": "", "stdbuf": "ioe", "exec": "a",
 	"command": "", "builtin": "", "nice": "n", "ionice": "cnp", "timeout": "sk", "chrt": "", "taskset": "", "runuser": "ugs",
-	"busybox": "", "strace": "oeEpsu", "ltrace": "oeu", "watch": "nd", "caffeinate": "", "unbuffer": "", "daemonize": "acelopu",
+	"busybox": "", "strace": "oeEpsu", "ltrace": "oeu", "watch": "nd", "unbuffer": "", "daemonize": "acelopu",
 	"chroot": "", "flock": "wEc", "systemd-run": "pEu", "catchsegv": "", "proxychains": "f", "proxychains4": "f", "torsocks": "",
+	"unshare": "SGRw", "screen": "SceLlpTt", "xargs": "aIdEeLlnPs", "nsenter": "tSGrwmuinpUC", "setpriv": "",
 }
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "ash": true, "mksh": true, "csh": true, "tcsh": true, "fish": true}
@@ -290,22 +323,28 @@ func assignment(w string) (string, string, bool) {
 	return w[:eq], w[eq+1:], true
 }
 
-func assignTargets(name, value string, out *[]string) {
+func (sc *execScan) assign(name, value string) {
+	if name == "PATH" {
+		for _, d := range strings.Split(value, ":") {
+			if strings.HasPrefix(d, "/") {
+				sc.pathDirs = appendUnique(sc.pathDirs, path.Clean(d))
+			}
+		}
+	}
 	if name == "LD_PRELOAD" || name == "LD_AUDIT" {
 		for _, lib := range strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' }) {
-			addTarget(out, lib)
+			sc.add(lib, false)
 		}
 	}
 }
 
-// simpleTargets finds what one simple command (its words, quotes removed)
-// runs.
-func simpleTargets(words []string, depth int, out *[]string) {
+// simple finds what one simple command (its words, quotes removed) runs.
+func (sc *execScan) simple(words []string, depth int) {
 	i := 0
 	for i < len(words) {
 		w := words[i]
 		if name, val, ok := assignment(w); ok {
-			assignTargets(name, val, out)
+			sc.assign(name, val)
 			i++
 			continue
 		}
@@ -315,59 +354,84 @@ func simpleTargets(words []string, depth int, out *[]string) {
 		}
 		b := path.Base(w)
 		switch {
+		case w == "cd" || w == "pushd":
+			if i+1 < len(words) && strings.HasPrefix(words[i+1], "/") {
+				sc.cwd = path.Clean(words[i+1])
+			} else if i+1 < len(words) && sc.cwd != "" && !strings.HasPrefix(words[i+1], "-") && !strings.Contains(words[i+1], "$") {
+				sc.cwd = path.Join(sc.cwd, words[i+1])
+			} else {
+				sc.cwd = "" // cd, cd ~, cd "$DIR": no longer known
+			}
+			return
 		case b == "export" || b == "declare" || b == "typeset" || b == "readonly" || b == "local":
 			for _, a := range words[i+1:] {
 				if name, val, ok := assignment(a); ok {
-					assignTargets(name, val, out)
+					sc.assign(name, val)
 				}
 			}
 			return
 		case b == "." || b == "source":
 			if i+1 < len(words) {
-				addTarget(out, words[i+1])
+				sc.add(words[i+1], true)
 			}
 			return
 		case b == "su":
 			// su [-] [user] -c 'cmd'
 			for j := i + 1; j+1 < len(words); j++ {
 				if words[j] == "-c" || words[j] == "--command" {
-					execTargetsDepth(words[j+1], depth+1, out)
+					sc.scan(words[j+1], depth+1)
 				}
 			}
-			addTarget(out, w)
+			sc.add(w, false)
 			return
 		case b == "start-stop-daemon":
 			for j := i + 1; j+1 < len(words); j++ {
 				switch words[j] {
 				case "-x", "--exec", "-a", "--startas":
-					addTarget(out, words[j+1])
+					sc.add(words[j+1], false)
 				}
 			}
-			addTarget(out, w)
+			sc.add(w, false)
 			return
 		case b == "java":
 			for j := i + 1; j+1 < len(words); j++ {
 				if words[j] == "-jar" {
-					addTarget(out, words[j+1])
+					sc.add(words[j+1], true)
 				}
 			}
-			addTarget(out, w)
+			sc.add(w, false)
+			return
+		case b == "find":
+			// find … -exec CMD {} ; runs CMD.
+			for j := i + 1; j+1 < len(words); j++ {
+				if words[j] == "-exec" || words[j] == "-execdir" || words[j] == "-ok" {
+					sc.add(words[j+1], false)
+				}
+			}
+			sc.add(w, false)
+			return
+		case b == "tmux":
+			// tmux new-session -d 'cmd': the last word is a shell command.
+			sc.add(w, false)
+			if len(words) > i+2 && !strings.HasPrefix(words[len(words)-1], "-") {
+				sc.scan(words[len(words)-1], depth+1)
+			}
 			return
 		case shells[b]:
-			addTarget(out, w)
-			interpTargets(words[i+1:], true, depth, out)
+			sc.add(w, false)
+			sc.interp(words[i+1:], true, depth)
 			return
 		case isInterpreter(b):
-			addTarget(out, w)
-			interpTargets(words[i+1:], false, depth, out)
+			sc.add(w, false)
+			sc.interp(words[i+1:], false, depth)
 			return
 		}
 		if opts, ok := wrapperArgs[b]; ok {
-			addTarget(out, w)
-			i = skipWrapper(b, opts, words, i+1, depth, out)
+			sc.add(w, false)
+			i = sc.skipWrapper(b, opts, words, i+1, depth)
 			continue
 		}
-		addTarget(out, w)
+		sc.add(w, false)
 		return
 	}
 }
@@ -376,14 +440,14 @@ func simpleTargets(words []string, depth int, out *[]string) {
 // takes before the command: nice's increment, timeout's duration, chrt's
 // priority, taskset's mask, flock's lock file) and returns the index of
 // the wrapped command.
-func skipWrapper(b, opts string, words []string, i, depth int, out *[]string) int {
+func (sc *execScan) skipWrapper(b, opts string, words []string, i, depth int) int {
 	for i < len(words) {
 		w := words[i]
 		if w == "--" {
 			return i + 1
 		}
 		if name, val, ok := assignment(w); ok && b == "env" {
-			assignTargets(name, val, out)
+			sc.assign(name, val)
 			i++
 			continue
 		}
@@ -395,16 +459,17 @@ func skipWrapper(b, opts string, words []string, i, depth int, out *[]string) in
 			if s == "" && i+1 < len(words) {
 				s = words[i+1]
 			}
-			execTargetsDepth(s, depth+1, out)
+			sc.scan(s, depth+1)
 			return len(words)
 		}
-		if (b == "flock" || b == "su" || b == "runuser") && (w == "-c" || w == "--command") && i+1 < len(words) {
-			execTargetsDepth(words[i+1], depth+1, out)
+		if (b == "flock" || b == "runuser") && (w == "-c" || w == "--command") && i+1 < len(words) {
+			sc.scan(words[i+1], depth+1)
 			return len(words)
 		}
 		i++
-		if !strings.HasPrefix(w, "--") && len(w) == 2 && strings.IndexByte(opts, w[1]) >= 0 && i < len(words) {
-			i++ // the option's value
+		// -n 19, or a cluster whose last option takes the value (-dmS name).
+		if !strings.HasPrefix(w, "--") && len(w) >= 2 && strings.IndexByte(opts, w[len(w)-1]) >= 0 && i < len(words) {
+			i++
 		}
 	}
 	// Values some wrappers take before the command.
@@ -413,36 +478,29 @@ func skipWrapper(b, opts string, words []string, i, depth int, out *[]string) in
 		if i < len(words) && strings.Trim(words[i], "0123456789,-xabcdef") == "" {
 			i++
 		}
-	case "timeout":
+	case "timeout", "flock", "chroot":
 		if i < len(words) {
-			i++ // the duration
-		}
-	case "flock", "chroot", "runuser", "watch":
-		if b == "flock" || b == "chroot" {
-			if i < len(words) {
-				i++ // the lock file, the new root
-			}
+			i++ // the duration, the lock file, the new root
 		}
 	}
 	return i
 }
 
-// interpTargets handles the arguments of a shell (sh -c 'cmd', sh
-// script) or another interpreter (python script.py; python -c code runs
-// no file).
-func interpTargets(args []string, shell bool, depth int, out *[]string) {
+// interp handles the arguments of a shell (sh -c 'cmd', sh script) or
+// another interpreter (python script.py; python -c code runs no file).
+func (sc *execScan) interp(args []string, shell bool, depth int) {
 	for j := 0; j < len(args); j++ {
 		a := args[j]
 		if a == "--" {
 			if j+1 < len(args) {
-				addTarget(out, args[j+1])
+				sc.add(args[j+1], true)
 			}
 			return
 		}
 		if strings.HasPrefix(a, "-") && len(a) > 1 {
 			if shell && !strings.HasPrefix(a, "--") && strings.ContainsRune(a[1:], 'c') {
 				if j+1 < len(args) {
-					execTargetsDepth(args[j+1], depth+1, out)
+					sc.scan(args[j+1], depth+1)
 				}
 				return
 			}
@@ -454,7 +512,7 @@ func interpTargets(args []string, shell bool, depth int, out *[]string) {
 			}
 			continue
 		}
-		addTarget(out, a)
+		sc.add(a, true)
 		return
 	}
 }
