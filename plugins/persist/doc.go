@@ -23,15 +23,24 @@
 // In /tmp, /var/tmp and /dev/shm only files that can run (an execute bit)
 // or sit in a hidden path are opened: an ELF there is medium on its own
 // (build trees leave binaries in /tmp), critical in a hidden path, and
-// acted on when a persistence entry runs it.
+// acted on when a persistence entry runs it. A script in a hidden path is
+// judged by its lines: harmless ones (a checkout's .git/hooks/*.sample)
+// are medium, one that downloads or runs code high. A temp directory that
+// is itself a symbolic link (/tmp -> /) is reported as a planted link and
+// not walked.
 //
 // Keys "added recently": with Options.Since (the incident window, e.g. the
 // report's abuse time minus a margin) an authorized_keys file changed
 // after it has its last key marked high (malware appends with >>) and the
 // others medium. Without Since, the key file's mtime is compared with the
-// rest: changed within an hour of a file holding a high finding, it is
-// judged the same way; otherwise keys are listed as info. Files new in the
-// window are low at least.
+// rest: changed within an hour of a file holding a high finding, its keys
+// are medium at most (a guess: bots find a new host minutes after launch,
+// when the operator's own key was written), which the default plan leaves
+// alone; otherwise keys are listed as info. Files new in the window are
+// low at least. The default plan never locks the operator out: a file's
+// only key is not removed unless the key line is bad in itself (a forced
+// command that downloads, runs from /tmp …), and with Since only when
+// another usable key on the host stays.
 //
 // Kernel modules named for loading at boot (/etc/modules,
 // modules-load.d) are compared with what the installed kernels ship
@@ -39,7 +48,11 @@
 // commands.
 //
 // Entries are judged by what they do — a download piped to a shell, base64
-// decoded into a shell, execution from world-writable or hidden places,
+// decoded into a shell, execution from world-writable or hidden places
+// (of what a command runs: the program of each command of a pipeline or
+// list after env, sudo, nohup, nice, timeout, setsid and the like, sh -c
+// strings, scripts handed to an interpreter, LD_PRELOAD values; the paths
+// it merely names, tar's archive or dd's disk, are data),
 // mining pools and miner flags, reverse shells, chattr, switching off
 // security tools, erasing history — not by names. Where the root carries
 // package metadata an unchanged packaged file is stock and capped at Info,
