@@ -32,7 +32,6 @@ const (
 var (
 	loadOnce sync.Once
 	loadCmds []*exec.Cmd
-	idleOnce sync.Once
 	idleCmds []*exec.Cmd
 	loadMu   sync.Mutex
 )
@@ -70,18 +69,31 @@ func socketLoad(b *testing.B) {
 	})
 }
 
+// idleLoad starts the 2,000 idle processes, unless they run already.
 func idleLoad(b *testing.B) {
-	idleOnce.Do(func() {
-		for range benchIdleProc {
-			cmd := exec.Command("/bin/sleep", "3600")
-			if err := cmd.Start(); err != nil {
-				b.Fatal(err)
-			}
-			loadMu.Lock()
-			idleCmds = append(idleCmds, cmd)
-			loadMu.Unlock()
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	for len(idleCmds) < benchIdleProc {
+		cmd := exec.Command("/bin/sleep", "3600")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
 		}
-	})
+		idleCmds = append(idleCmds, cmd)
+	}
+}
+
+// stopIdle kills (by PID) and reaps the idle processes, so that the next
+// ".../procs=75" run sees the host without them.
+func stopIdle() {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	for _, c := range idleCmds {
+		c.Process.Kill()
+	}
+	for _, c := range idleCmds {
+		c.Wait()
+	}
+	idleCmds = nil
 }
 
 // cpuTime is the CPU time used so far by this process and, with children,
@@ -107,6 +119,7 @@ func benchSizes(b *testing.B, fn func(b *testing.B)) {
 		b.Skip("starts 75 (and 2,000) helper processes")
 	}
 	socketLoad(b)
+	stopIdle() // a benchmark before this one left them running
 	b.Run("procs=75", fn)
 	idleLoad(b)
 	b.Run("procs=2000", fn)
@@ -235,6 +248,7 @@ func BenchmarkDetectProcs(b *testing.B) {
 			}
 		}
 	}
+	stopIdle()
 	b.Run("host", run)
 	b.Run("host/fresh-process", fresh)
 	idleLoad(b)
