@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -84,6 +85,47 @@ func hiddenComponent(p string) (hidden, home bool) {
 
 var ignoredRefs = map[string]bool{"/dev/null": true, "/dev/zero": true, "/dev/stdin": true, "/dev/stdout": true, "/dev/stderr": true, "/dev/console": true, "/dev/random": true, "/dev/urandom": true, "/": true}
 
+// maxRefs bounds the paths recorded for one command line, and
+// maxLineReasons the lines of a script named in its reasons: a hostile
+// file of a million distinct paths or bad lines must not make Find slow
+// (each list is kept free of duplicates) or a finding huge.
+const (
+	maxRefs        = 64
+	maxLineReasons = 32
+)
+
+// lineVerdicts judges each line of a script: the verdict of the worst,
+// reasons naming their line (the first maxLineReasons bad lines, then a
+// count of the rest), and the bad lines themselves.
+func lineVerdicts(lines []string) (all verdict, bad []string) {
+	named, more := 0, 0
+	for i, line := range lines {
+		v := analyzeCommand(line)
+		if v.sev == Info {
+			continue
+		}
+		if v.sev > all.sev {
+			all.sev = v.sev
+		}
+		if named < maxLineReasons {
+			named++
+			for _, r := range v.reasons {
+				all.reasons = append(all.reasons, fmt.Sprintf("line %d: %s", i+1, r))
+			}
+			bad = append(bad, strings.TrimSpace(line))
+			if len(all.refs) < maxRefs {
+				all.refs = appendUnique(all.refs, v.refs...)
+			}
+		} else {
+			more++
+		}
+	}
+	if more > 0 {
+		all.reasons = append(all.reasons, fmt.Sprintf("and %d more such lines", more))
+	}
+	return all, bad
+}
+
 // commandRefs extracts the absolute paths a command names, leaving out
 // redirection targets, URLs, globs and pseudo-files.
 func commandRefs(cmd string) []string {
@@ -99,7 +141,9 @@ func commandRefs(cmd string) []string {
 		if strings.Contains(p, "//") {
 			continue
 		}
-		out = appendUnique(out, p)
+		if out = appendUnique(out, p); len(out) >= maxRefs {
+			break
+		}
 	}
 	return out
 }
@@ -254,8 +298,12 @@ func (sc *execScan) scan(cmd string, depth int) {
 	for _, s := range subs {
 		sub := execScan{cwd: sc.cwd}
 		sub.scan(s, depth+1)
-		sc.out = appendUnique(sc.out, sub.out...)
-		sc.pathDirs = appendUnique(sc.pathDirs, sub.pathDirs...)
+		for _, p := range sub.out {
+			sc.add(p, false)
+		}
+		if len(sc.pathDirs) < maxRefs {
+			sc.pathDirs = appendUnique(sc.pathDirs, sub.pathDirs...)
+		}
 	}
 	for _, words := range cmds {
 		sc.simple(words, depth)
@@ -278,7 +326,7 @@ func (sc *execScan) add(p string, rel bool) {
 		p = path.Join(sc.cwd, p)
 	}
 	if ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
-		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") {
+		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") || len(sc.out) >= maxRefs {
 		return
 	}
 	sc.out = appendUnique(sc.out, p)
@@ -326,7 +374,7 @@ func assignment(w string) (string, string, bool) {
 func (sc *execScan) assign(name, value string) {
 	if name == "PATH" {
 		for _, d := range strings.Split(value, ":") {
-			if strings.HasPrefix(d, "/") {
+			if strings.HasPrefix(d, "/") && len(sc.pathDirs) < maxRefs {
 				sc.pathDirs = appendUnique(sc.pathDirs, path.Clean(d))
 			}
 		}

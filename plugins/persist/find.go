@@ -350,20 +350,7 @@ func (f *finder) script(fl *file, kind Kind, action Action) {
 		f.entry(fl, kind, 0, "", "", all, ActionNone)
 		return
 	}
-	var bad []string
-	for i, line := range splitLines(fl.data) {
-		v := analyzeCommand(line)
-		if v.sev > Info {
-			for _, r := range v.reasons {
-				all.reasons = appendUnique(all.reasons, fmt.Sprintf("line %d: %s", i+1, r))
-			}
-			if v.sev > all.sev {
-				all.sev = v.sev
-			}
-			bad = append(bad, strings.TrimSpace(line))
-			all.refs = appendUnique(all.refs, v.refs...)
-		}
-	}
+	all, bad := lineVerdicts(splitLines(fl.data))
 	content := strings.Join(bad, "\n")
 	changed := fl.owned && !fl.stock
 	switch {
@@ -480,10 +467,7 @@ func (f *finder) findReferenced() {
 		}
 		sev := src.sev
 		if hasShebang(fl.data) {
-			var v verdict
-			for _, line := range splitLines(fl.data) {
-				v.merge(analyzeCommand(line))
-			}
+			v, _ := lineVerdicts(splitLines(fl.data))
 			if v.sev > sev {
 				sev = v.sev
 			}

@@ -1026,14 +1026,6 @@ func (f *finder) tempScript(fh *os.File) (v verdict, complete bool) {
 	if err != nil || int64(len(data)) > limit {
 		return v, false
 	}
-	for i, line := range splitLines(data) {
-		lv := analyzeCommand(line)
-		for _, r := range lv.reasons {
-			v.reasons = appendUnique(v.reasons, fmt.Sprintf("line %d: %s", i+1, r))
-		}
-		if lv.sev > v.sev {
-			v.sev = lv.sev
-		}
-	}
+	v, _ = lineVerdicts(splitLines(data))
 	return v, true
 }

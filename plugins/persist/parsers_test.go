@@ -1,6 +1,8 @@
 package persist
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -61,5 +63,30 @@ func TestParseSmallConfigs(t *testing.T) {
 	}
 	if diff := cmp.Diff([]modprobeHook{{Line: 1, Raw: "install usb_storage /bin/sh -c 'x'", Verb: "install", Module: "usb_storage", Command: "/bin/sh -c 'x'"}}, parseModprobeHooks([]byte("install usb_storage /bin/sh -c 'x'\noptions a b\n"))); diff != "" {
 		t.Errorf("modprobe (-want +got):\n%s", diff)
+	}
+}
+
+// A hostile line or script is bounded: a command naming 5,000 distinct
+// paths records maxRefs of them, a script of 2,000 bad lines names the
+// first maxLineReasons and counts the rest.
+func TestAnalyzeBounded(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&b, "/tmp/.x/%d; ", i)
+	}
+	v := analyzeCommand(b.String())
+	if len(v.refs) > 2*maxRefs || v.sev < High {
+		t.Errorf("%d refs, severity %v", len(v.refs), v.sev)
+	}
+	var lines []string
+	for i := 0; i < 2000; i++ {
+		lines = append(lines, fmt.Sprintf("/var/tmp/.m/%d &", i))
+	}
+	all, bad := lineVerdicts(lines)
+	if len(bad) != maxLineReasons || all.sev < High || len(all.reasons) > 3*maxLineReasons+1 {
+		t.Errorf("%d bad lines, %d reasons, severity %v", len(bad), len(all.reasons), all.sev)
+	}
+	if last := all.reasons[len(all.reasons)-1]; last != fmt.Sprintf("and %d more such lines", 2000-maxLineReasons) {
+		t.Errorf("last reason %q", last)
 	}
 }
