@@ -316,8 +316,8 @@ func (sc *execScan) scan(cmd string, depth int) {
 // name is looked up in PATH).
 func (sc *execScan) add(p string, rel bool) {
 	p = strings.TrimRight(p, ",")
-	if p == "" {
-		return
+	if p == "" || strings.ContainsAny(p, "*?[") {
+		return // a glob (a case pattern, for f in /tmp/*): not one file run
 	}
 	if !strings.HasPrefix(p, "/") {
 		if sc.cwd == "" || strings.Contains(p, "$") || !rel && !strings.Contains(p, "/") {
