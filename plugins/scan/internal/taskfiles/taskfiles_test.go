@@ -281,11 +281,12 @@ func TestReadSignals(t *testing.T) {
 }
 
 // TestLoadSignals loads the program while the loading thread is
-// signalled every 100 µs (the runtime preempts every 10 ms): the verifier
-// gives up with EAGAIN when a signal is pending, and Read tries again.
+// signalled every millisecond (the runtime preempts a goroutine after 10
+// ms): the verifier gives up with EAGAIN when a signal is pending, and
+// Read tries again.
 func TestLoadSignals(t *testing.T) {
 	readOrSkip(t)
-	stop := signalling(t, 100*time.Microsecond)
+	stop := signalling(t, time.Millisecond)
 	defer stop()
 	for range 20 {
 		if _, err := Read(nil); err != nil {
