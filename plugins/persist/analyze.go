@@ -98,9 +98,14 @@ const (
 // reasons naming their line (the first maxLineReasons bad lines, then a
 // count of the rest), and the bad lines themselves.
 func lineVerdicts(lines []string) (all verdict, bad []string) {
+	return lineVerdictsWith(lines, analyzeCommand)
+}
+
+// lineVerdictsWith is lineVerdicts with another judge of a line.
+func lineVerdictsWith(lines []string, analyze func(string) verdict) (all verdict, bad []string) {
 	named, more := 0, 0
 	for i, line := range lines {
-		v := analyzeCommand(line)
+		v := analyze(line)
 		if v.sev == Info {
 			continue
 		}
@@ -150,7 +155,15 @@ func commandRefs(cmd string) []string {
 
 // analyzeCommand judges a command line (a cron command, an ExecStart=, a
 // line of a shell start-up file) by what it does.
-func analyzeCommand(cmd string) verdict {
+func analyzeCommand(cmd string) verdict { return analyzeCommandIn(cmd, false) }
+
+// analyzeTempLine judges a line of a script that itself sits in a temp
+// directory: that it runs other files from there (a build's configure
+// sourcing its config.site) says nothing, unless they hide (a hidden
+// path); what the line does still counts.
+func analyzeTempLine(cmd string) verdict { return analyzeCommandIn(cmd, true) }
+
+func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	var v verdict
 	c := strings.TrimSpace(cmd)
 	if c == "" || strings.HasPrefix(c, "#") {
@@ -225,7 +238,9 @@ func analyzeCommand(cmd string) verdict {
 	var sc execScan
 	sc.scan(c, 0)
 	for _, p := range sc.out {
-		v.merge(judgePath(p))
+		if hidden, _ := hiddenComponent(p); !inTemp || !inWritable(p) || hidden {
+			v.merge(judgePath(p))
+		}
 		v.refs = appendUnique(v.refs, p)
 	}
 	for _, d := range sc.pathDirs {

@@ -983,21 +983,23 @@ func (f *finder) tempFile(dfd int, name, p string) {
 		}
 	case hasShebang(head) && exec:
 		v.add(Low, "executable script in a world-writable directory")
-		if hidden {
-			// Checkouts and build trees under /tmp are full of hidden
-			// scripts (.git/hooks/*.sample, .ci/run): a hidden script is
-			// judged by what it does. A persistence entry that runs it
-			// makes it a referenced file of its own, acted on as before.
-			cv, complete := f.tempScript(fh)
-			switch {
-			case cv.sev >= Medium:
+		// Checkouts and build trees under /tmp are full of scripts, hidden
+		// ones too (.git/hooks/*.sample, .ci/run): a script is judged by
+		// what it does. A persistence entry that runs it makes it a
+		// referenced file of its own, acted on as before.
+		cv, complete := f.tempScript(fh)
+		switch {
+		case cv.sev >= Medium:
+			if hidden {
 				v.add(High, "executable script in a hidden path")
-				v.merge(cv)
-			case !complete:
-				v.add(High, "executable script in a hidden path, too large to examine whole")
-			default:
-				v.add(Medium, "executable script in a hidden path (its lines look harmless; acted on when an entry runs it)")
+			} else {
+				v.add(High, "executable script in a world-writable directory that does harm")
 			}
+			v.merge(cv)
+		case hidden && !complete:
+			v.add(High, "executable script in a hidden path, too large to examine whole")
+		case hidden:
+			v.add(Medium, "executable script in a hidden path (its lines look harmless; acted on when an entry runs it)")
 		}
 	case exec && hidden:
 		v.add(Medium, "executable file in a hidden path")
@@ -1026,6 +1028,6 @@ func (f *finder) tempScript(fh *os.File) (v verdict, complete bool) {
 	if err != nil || int64(len(data)) > limit {
 		return v, false
 	}
-	v, _ = lineVerdicts(splitLines(data))
+	v, _ = lineVerdictsWith(splitLines(data), analyzeTempLine)
 	return v, true
 }
