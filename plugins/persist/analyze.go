@@ -567,8 +567,21 @@ func (sc *execScan) interp(args []string, shell bool, depth int) {
 				}
 				return
 			}
-			if !shell && (a == "-c" || a == "-e" || a == "-E" || a == "-m" || a == "-r") {
-				return // inline code or a module: no script file
+			if !shell && (a == "-c" || a == "-e" || a == "-E" || a == "-r") {
+				// Inline code: no script file, but a file it names in a
+				// world-writable or hidden place (os.system('/tmp/.x/y'))
+				// is as good as run; other paths are data.
+				if j+1 < len(args) {
+					for _, p := range commandRefs(args[j+1]) {
+						if h, _ := hiddenComponent(p); inWritable(p) || h {
+							sc.add(p, false)
+						}
+					}
+				}
+				return
+			}
+			if !shell && a == "-m" {
+				return // a module: no script file
 			}
 			if shell && (a == "-o" || a == "+o" || a == "-O" || a == "+O") || !shell && (a == "-W" || a == "-X" || a == "-I" || a == "-M") {
 				j++ // the option's value

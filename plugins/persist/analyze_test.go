@@ -61,6 +61,8 @@ func TestAnalyzeCommand(t *testing.T) {
 		{cmd: "export PATH=/tmp/.bin:$PATH", sev: Medium},
 		{cmd: `PATH="$HOME/.local/bin:$HOME/bin:$PATH"`, sev: Info},
 		{cmd: "cd / && ./usr/local/bin/job", sev: Info},
+		{cmd: `python3 -c "import os; os.system('/tmp/.x/y')"`, sev: High},
+		{cmd: `python3 -c "print(open('/etc/hostname').read())"`, sev: Info},
 		{cmd: `case "$f" in /tmp/*|/var/tmp/*) rm -f "$f" ;; esac`, sev: Info},
 		// paths that are only arguments are data, not "runs from"
 		{cmd: "tar czf /var/tmp/etc.tgz /etc", sev: Info, refs: []string{"/var/tmp/etc.tgz", "/etc"}},
