@@ -461,6 +461,15 @@ func (f *finder) findReferenced() {
 		if !ok {
 			continue
 		}
+		if h, _ := hiddenComponent(real); !inWritable(real) && !h && src.kind != KindPreload &&
+			fi.Mode()&0o111 == 0 && !hasELF(fl.data) && !hasShebang(fl.data) {
+			// Data a bad entry names in a system place (chattr +i
+			// /etc/resolv.conf, a miner's -c /etc/x.json): listed in the
+			// entry's referenced files, never quarantined on its own.
+			// What can run, and anything in a world-writable or hidden
+			// place (a payload's staging), goes with the entry.
+			continue
+		}
 		reasons := []string{"run or loaded by " + src.from}
 		if hasELF(fl.data) {
 			reasons = append(reasons, "ELF executable")

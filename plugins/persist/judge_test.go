@@ -303,3 +303,31 @@ func TestStockRootsWithoutPackageDB(t *testing.T) {
 		})
 	}
 }
+
+// A bad entry's payload goes with it, the data it names in system places
+// stays: chattr +i /etc/resolv.conf must not cost the host its DNS, a
+// miner's config in /etc is listed, its binary quarantined.
+func TestReferencedDataStays(t *testing.T) {
+	tree := hosttest.Debian12().With(
+		hosttest.Entry{Path: "/etc/cron.d/sys", Mtime: hosttest.InfectionTime, Data: "@reboot root chattr +i /etc/resolv.conf\n" +
+			"*/5 * * * * root /usr/local/bin/kworker -o stratum+tcp://198.51.100.4:3333 -c /etc/kw.json\n"},
+		hosttest.Entry{Path: "/etc/resolv.conf", Data: "nameserver 10.0.0.2\n"},
+		hosttest.Entry{Path: "/etc/kw.json", Data: `{"pools":[]}`},
+		hosttest.Entry{Path: "/usr/local/bin/kworker", Data: hosttest.FakeELF("xmrig"), Mode: 0o755},
+	)
+	dir := build(t, tree)
+	p, fs := planFor(t, dir, time.Time{})
+	checkWant(t, fs, []want{
+		{"/etc/cron.d/sys", 1, KindCron, High, ActionRemoveLine},
+		{"/etc/cron.d/sys", 2, KindCron, Critical, ActionRemoveLine},
+		{"/usr/local/bin/kworker", 0, KindReferenced, Critical, ActionQuarantine},
+	})
+	for _, path := range []string{"/etc/resolv.conf", "/etc/kw.json"} {
+		if c := planned(p, path); c != nil {
+			t.Errorf("data file planned: %s %s", c.Op, c.Path)
+		}
+	}
+	if planned(p, "/usr/local/bin/kworker") == nil {
+		t.Error("miner binary not planned")
+	}
+}
