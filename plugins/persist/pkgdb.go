@@ -1,7 +1,6 @@
 package persist
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -149,13 +148,24 @@ func parseMD5Sums(data []byte, pkg string, into map[string]pkgFile) {
 }
 
 // parseDpkgConffiles reads the Conffiles: fields of /var/lib/dpkg/status.
+// The whole file is in memory (bounded by the caller), so lines are cut
+// from it directly: a very long line (a huge Description) is skipped over,
+// never the end of the parse.
 func parseDpkgConffiles(data []byte, into map[string]pkgFile) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	pkg := ""
 	in := false
-	for sc.Scan() {
-		line := sc.Text()
+	for rest := data; len(rest) > 0; {
+		var raw []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			raw, rest = rest[:i], rest[i+1:]
+		} else {
+			raw, rest = rest, nil
+		}
+		if len(raw) > 1<<20 {
+			in = false // no field we read is this long
+			continue
+		}
+		line := strings.TrimSuffix(string(raw), "\r")
 		switch {
 		case strings.HasPrefix(line, "Package: "):
 			pkg = strings.TrimSpace(line[len("Package: "):])
