@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,12 +152,39 @@ func itoa(n uint32) string {
 // and hold copies of every descriptor of the test process.
 const ownTableEnv = "ABUSEKIT_TASKFILES_OWN_TABLE"
 
+// pidNSEnv makes the test binary a helper that runs Read and prints
+// whether it wrapped ErrUnsupported (run in a PID namespace of its own).
+const pidNSEnv = "ABUSEKIT_TASKFILES_PIDNS"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(ownTableEnv) != "" {
 		ownTableHelper()
 		return
 	}
+	if os.Getenv(pidNSEnv) != "" {
+		files, err := Read(nil)
+		fmt.Printf("pid %d: %d files, unsupported=%v, err=%v\n", os.Getpid(), len(files), errors.Is(err, ErrUnsupported), err)
+		return
+	}
 	os.Exit(m.Run())
+}
+
+// TestReadOtherPIDNamespace: in a PID namespace of its own the iterator
+// numbers processes as the initial namespace does, not as the caller's
+// /proc does: Read refuses (ErrUnsupported) and lists nothing, rather than
+// hand out numbers of other processes.
+func TestReadOtherPIDNamespace(t *testing.T) {
+	readOrSkip(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), pidNSEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Skipf("no new PID namespace: %v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "pid 1: 0 files, unsupported=true") {
+		t.Errorf("in a new PID namespace: %s", out)
+	}
 }
 
 func ownTableHelper() {
