@@ -18,8 +18,15 @@
 // packet sockets, deleted or scratch-directory executables, comm and
 // executable disagreeing, known scanner and miner names, CPU, a cron
 // parent) and, given an abuse.Report, on sockets matching its evidence,
-// which weighs most. Each Suspect carries the reasons for its score, each
-// with its weight.
+// which weighs most: a socket to an address the report lists (+80), or
+// from the reported source to a reported port (+70; reports list only a
+// sample of the targets), outweighs any behavioural signal. On EC2 a
+// report names the instance's public address while its sockets show the
+// private one: Options.InstanceAddrs gives the private addresses. Each
+// Suspect carries the reasons for its score, each with its weight, and the
+// identity (start ticks, executable device and inode) that Stop checks.
+// Options.NoBPF keeps the descriptor pass on /proc (on a host that audits
+// BPF, each iterator load and unload is logged).
 //
 // PlanStop and Stop stop a process safely: the plan checks the refusals
 // (PID 1, kernel threads, the caller and its ancestors, a changed identity)
