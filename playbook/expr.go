@@ -298,8 +298,10 @@ func (sc *scope) resolve(v any) (any, error) {
 	}
 }
 
-// findOperator finds the first == or != outside a quoted string.
-func findOperator(s string) (int, string) {
+// outsideQuotes calls f with the index of each byte of s that is not
+// inside a double-quoted string (backslash escapes inside); f returns how
+// many bytes to skip after it, or -1 to stop.
+func outsideQuotes(s string, f func(i int) int) {
 	inQuote := false
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -307,11 +309,27 @@ func findOperator(s string) (int, string) {
 			i++
 		case c == '"':
 			inQuote = !inQuote
-		case !inQuote && i+1 < len(s) && (c == '=' || c == '!') && s[i+1] == '=':
-			return i, s[i : i+2]
+		case !inQuote:
+			n := f(i)
+			if n < 0 {
+				return
+			}
+			i += n
 		}
 	}
-	return -1, ""
+}
+
+// findOperator finds the first == or != outside a quoted string.
+func findOperator(s string) (at int, op string) {
+	at = -1
+	outsideQuotes(s, func(i int) int {
+		if i+1 < len(s) && (s[i] == '=' || s[i] == '!') && s[i+1] == '=' {
+			at, op = i, s[i:i+2]
+			return -1
+		}
+		return 0
+	})
+	return at, op
 }
 
 // condition is a parsed If: one comparison or truth test, or (all) the
@@ -365,19 +383,15 @@ func parseOperand(s string) (operand, error) {
 // splitAnd splits s at each && outside a quoted string.
 func splitAnd(s string) []string {
 	var parts []string
-	inQuote, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case inQuote && c == '\\':
-			i++
-		case c == '"':
-			inQuote = !inQuote
-		case !inQuote && c == '&' && i+1 < len(s) && s[i+1] == '&':
+	start := 0
+	outsideQuotes(s, func(i int) int {
+		if s[i] == '&' && i+1 < len(s) && s[i+1] == '&' {
 			parts = append(parts, s[start:i])
 			start = i + 2
-			i++
+			return 1
 		}
-	}
+		return 0
+	})
 	return append(parts, s[start:])
 }
 

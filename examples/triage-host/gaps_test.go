@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/plugins/scan"
 	"github.com/abusekit/abusekit/plugins/scan/scantest"
 )
@@ -115,10 +116,7 @@ func TestFlagsReachOptions(t *testing.T) {
 // -stop PID -apply -evidence DIR -json.
 func TestStopApplyLive(t *testing.T) {
 	if os.Geteuid() != 0 || !procfs.NewDefaultFS().IsLive() {
-		if os.Getenv("ABUSEKIT_REQUIRE_ROOT") == "1" {
-			t.Fatal("ABUSEKIT_REQUIRE_ROOT=1 but not root on the live /proc")
-		}
-		t.Skip("needs root and the live /proc: stops a process")
+		testenv.Skipf(t, "needs root and the live /proc: stops a process")
 	}
 	cmd := exec.Command("/bin/sleep", "600")
 	if err := cmd.Start(); err != nil {

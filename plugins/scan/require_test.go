@@ -7,22 +7,21 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 // requireEnv, set to 1 (as CI does, running as root with iproute2, nmap and
 // masscan installed), turns the skips of tests needing root, network
 // namespaces or a scanner into failures, so that they cannot pass by not
 // running.
-const requireEnv = "ABUSEKIT_REQUIRE_ROOT"
+const requireEnv = testenv.EnvRequire
 
 // requireRoot skips the test with reason, or fails it when requireEnv is
 // set.
 func requireRoot(t testing.TB, reason string) {
 	t.Helper()
-	if os.Getenv(requireEnv) == "1" {
-		t.Fatalf("%s=1 but %s", requireEnv, reason)
-	}
-	t.Skip(reason)
+	testenv.Skipf(t, "%s", reason)
 }
 
 // TestRequireRootEnv runs this test binary as an unprivileged user on a
@@ -58,7 +57,7 @@ func TestRequireRootEnv(t *testing.T) {
 		switch {
 		case !require && (err != nil || strings.Count(string(out), "--- SKIP") != 2):
 			t.Errorf("unprivileged, not required: %v\n%s", err, out)
-		case require && (err == nil || strings.Count(string(out), "--- FAIL") != 2 || !strings.Contains(string(out), requireEnv+"=1 but needs root")):
+		case require && (err == nil || strings.Count(string(out), "--- FAIL") != 2 || !strings.Contains(string(out), requireEnv+"=1 but the test cannot run: needs root")):
 			t.Errorf("unprivileged, required: %v\n%s", err, out)
 		}
 	}

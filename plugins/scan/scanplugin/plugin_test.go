@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/playbook/plugintest"
 	"github.com/abusekit/abusekit/plugins/scan"
@@ -109,10 +110,7 @@ func TestStopAction(t *testing.T) {
 // TestStopActionLive stops a real process through the action.
 func TestStopActionLive(t *testing.T) {
 	if os.Geteuid() != 0 || !procfs.NewDefaultFS().IsLive() {
-		if os.Getenv("ABUSEKIT_REQUIRE_ROOT") == "1" {
-			t.Fatal("ABUSEKIT_REQUIRE_ROOT=1 but not root on the live /proc")
-		}
-		t.Skip("needs root and the live /proc")
+		testenv.Skipf(t, "needs root and the live /proc")
 	}
 	// A copy of sleep under /tmp: a suspect (its location), with an
 	// executable of its own.
