@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
@@ -20,8 +21,9 @@ type demo struct {
 	dir, report, proc, root string
 	instance, endpoint      string
 	region                  string
-	group                   string // the world-open security group the instance starts in
-	privateAddr             string // the instance's private address, behind the report's public one
+	group                   string    // the world-open security group the instance starts in
+	privateAddr             string    // the instance's private address, behind the report's public one
+	since                   time.Time // the incident window of the demo root (its infection time, less an hour)
 	awsEnv                  []string
 	srv                     *ec2test.Server
 }
@@ -85,6 +87,9 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 		return nil, err
 	}
 
+	// The fixture's files carry their own dates (stock image, then the
+	// infection); its window starts an hour before the infection.
+	w.since = hosttest.InfectionTime.Add(-time.Hour)
 	tree := hosttest.Work32(hosttest.Debian12(), "/home/admin")
 	if err := hosttest.Write(w.root, tree); errors.Is(err, hosttest.ErrUnsupported) {
 		// Not root, or a file system without inode flags: the same

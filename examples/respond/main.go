@@ -75,7 +75,7 @@ type config struct {
 	report, instance, root, proc             string
 	endpoint, region, journal, evidence      string
 	quarantine, adminCIDRs, incident         string
-	instanceAddrs                            string
+	instanceAddrs, since                     string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -97,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
 	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
+	fs.StringVar(&c.since, "since", "", "start of the incident window, RFC 3339: files and keys changed after it are suspect (default: 24h before the report's abuse time)")
 	fs.StringVar(&c.adminCIDRs, "admin-cidr", "", "comma-separated CIDRs that keep SSH/RDP access when world-open rules close")
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
 	if err := fs.Parse(args); err != nil {
@@ -144,6 +145,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		c.report, c.proc, c.root, c.instance, c.endpoint, c.region = w.report, w.proc, w.root, w.instance, w.endpoint, w.region
 		c.evidence, c.quarantine = filepath.Join(w.dir, "evidence"), filepath.Join(w.dir, "quarantine")
 		c.instanceAddrs = w.privateAddr
+		c.since = w.since.Format(time.RFC3339)
 		live = false
 		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
 	}
@@ -162,6 +164,17 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	if c.incident == "" {
 		c.incident = rep.CaseID
+	}
+	var since any // null: no window
+	switch {
+	case c.since != "":
+		t, err := time.Parse(time.RFC3339, c.since)
+		if err != nil {
+			return fmt.Errorf("-since: %w", err)
+		}
+		since = t.UTC().Format(time.RFC3339)
+	case !rep.AbuseTime.IsZero():
+		since = rep.AbuseTime.Add(-24 * time.Hour).UTC().Format(time.RFC3339)
 	}
 	if c.incident == "" {
 		c.incident = "respond-" + time.Now().UTC().Format("20060102T150405")
@@ -201,7 +214,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"report": c.report, "proc": c.proc, "root": c.root, "live": live,
 			"evidence_dir": c.evidence, "quarantine_dir": c.quarantine,
 			"instance": c.instance, "endpoint": c.endpoint, "region": c.region,
-			"admin_cidrs": list(c.adminCIDRs), "terminate": c.terminate, "instance_addrs": list(c.instanceAddrs),
+			"admin_cidrs": list(c.adminCIDRs), "terminate": c.terminate, "instance_addrs": list(c.instanceAddrs), "since": since,
 		},
 		Plugins: []playbook.PluginSpec{
 			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist"), ec2Plugin,

@@ -95,6 +95,8 @@ func TestDemoDryRun(t *testing.T) {
 func TestDemoApply(t *testing.T) {
 	type state struct {
 		crontab, bashrc string
+		rootKeys        string
+		adminKeys       string
 		manifests       []string
 		oldGroups       []string
 		openGroup       string
@@ -107,6 +109,10 @@ func TestDemoApply(t *testing.T) {
 		st.crontab = string(b)
 		b, _ = os.ReadFile(filepath.Join(w.root, "home/admin/.bashrc"))
 		st.bashrc = string(b)
+		b, _ = os.ReadFile(filepath.Join(w.root, "root/.ssh/authorized_keys"))
+		st.rootKeys = string(b)
+		b, _ = os.ReadFile(filepath.Join(w.root, "home/admin/.ssh/authorized_keys"))
+		st.adminKeys = string(b)
 		st.manifests, _ = filepath.Glob(filepath.Join(w.dir, "quarantine", "*", "manifest.json"))
 		st.oldGroups, st.openGroup = instanceGroups(t, w, w.instance), w.group
 		c := awsec2.NewFromConfig(w.srv.Config())
@@ -156,6 +162,11 @@ func TestDemoApply(t *testing.T) {
 	}
 	if strings.Contains(st.bashrc, "b.sh") {
 		t.Errorf(".bashrc still downloads:\n%s", st.bashrc)
+	}
+	// The attacker's key goes (it came within the incident window); the
+	// operator's launch key stays.
+	if strings.Contains(st.rootKeys, "root@work32") || !strings.Contains(st.adminKeys, "eu-west-1-ops") {
+		t.Errorf("keys after the run: root %q, admin %q", st.rootKeys, st.adminKeys)
 	}
 	if len(st.manifests) != 1 {
 		t.Errorf("quarantine manifests: %v", st.manifests)
