@@ -17,6 +17,9 @@
 // open to the world. The demo's /proc is a fake tree, so its stop step is
 // skipped (a live host's is not).
 //
+// The stop step runs only on the live host (-proc /proc and -root /): with
+// -root at a mounted snapshot nothing on this machine is stopped.
+//
 // By default it only plans. -apply acts. -json prints one JSON document per
 // line on stdout: the plan, each event, the run, and the reply. Errors go
 // to stderr with exit status 1; bad usage exits 2.
@@ -129,7 +132,9 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	live := true
+	// Only this machine's own processes can be stopped: examining a
+	// mounted snapshot (-root) or another procfs (-proc) stops nothing.
+	live := filepath.Clean(c.proc) == "/proc" && filepath.Clean(c.root) == "/"
 	ec2Plugin := playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
 	if c.demo {
 		w, err := newDemo(ctx)
