@@ -44,6 +44,10 @@ func (r *inetDiagReq) Serialize() []byte {
 // a family and protocol it counts none of is not dumped (the dump would
 // walk the whole TCP hash table, every IPv4 socket included, to find no
 // IPv6 one).
+// dumpSockDiag is the dump Sockets uses; tests replace it to count its use
+// or to make it fail.
+var dumpSockDiag = netlinkSockets
+
 func netlinkSockets(fs procfs.FS, rep int, ns uint64, socks map[uint64]*Socket, counts *procfs.SocketCounts) error {
 	self, err := fs.NetNS(os.Getpid())
 	if err != nil {

@@ -442,7 +442,7 @@ func startSelfDump(fs procfs.FS, counts procfs.SocketCounts) *selfDump {
 		d.socks = make(map[uint64]*Socket, min(counts.Total()+64, 1<<20))
 		d.ns, d.err = fs.NetNS(os.Getpid())
 		if d.err == nil {
-			d.err = netlinkSockets(fs, os.Getpid(), d.ns, d.socks, &counts)
+			d.err = dumpSockDiag(fs, os.Getpid(), d.ns, d.socks, &counts)
 		}
 	}()
 	return d
@@ -461,7 +461,7 @@ func readNetNS(fs procfs.FS, rep int, ns uint64, live, dumped bool, socks map[ui
 		if c, err := fs.SocketCounts(rep); err == nil {
 			counts = &c
 		}
-		if err := netlinkSockets(fs, rep, ns, socks, counts); err != nil {
+		if err := dumpSockDiag(fs, rep, ns, socks, counts); err != nil {
 			o.Logger.Debug("scan: netlink sock_diag failed, reading /proc", "pid", rep, "err", err)
 		} else {
 			viaNetlink = true
