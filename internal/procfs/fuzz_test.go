@@ -2,6 +2,7 @@ package procfs
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -132,6 +133,34 @@ func FuzzParseSockstat(f *testing.F) {
 		parseSockstat(b, &c)
 		if c.TCP < 0 || c.UDP < 0 || c.TCP6 < 0 || c.UDP6 < 0 {
 			t.Fatalf("negative count %+v", c)
+		}
+	})
+}
+
+func FuzzParseCgroup(f *testing.F) {
+	f.Add([]byte("12:cpu,cpuacct:/user.slice\n0::/system.slice/cron.service\n"))
+	f.Add([]byte("0::/\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, c := range parseCgroup(b) {
+			if c.ID < 0 {
+				t.Fatalf("negative hierarchy id: %+v", c)
+			}
+			for _, ctl := range c.Controllers {
+				if strings.Contains(ctl, ",") || strings.Contains(ctl, "\n") {
+					t.Fatalf("controller %q not split", ctl)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseCgroup2Mounts(f *testing.F) {
+	f.Add([]byte("30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n31 25 0:27 / /mnt/a\\040b rw - cgroup2 none rw\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, m := range parseCgroup2Mounts(b) {
+			if len(m) > len(b) {
+				t.Fatalf("mount point %q longer than the input", m)
+			}
 		}
 	})
 }

@@ -636,13 +636,13 @@ func cronAncestor(s *snapshot, p *proc) string {
 }
 
 func cronCgroup(fs procfs.FS, pid int) string {
-	b, err := fs.ReadFile(strconv.Itoa(pid), "cgroup")
+	cgs, err := fs.Cgroups(pid)
 	if err != nil {
 		return ""
 	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, c := range cgs {
 		for _, unit := range []string{"cron.service", "crond.service", "atd.service", "anacron.service"} {
-			if strings.Contains(line, "/"+unit) {
+			if strings.Contains(c.Path, "/"+unit) {
 				return unit
 			}
 		}

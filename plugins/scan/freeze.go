@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
@@ -24,21 +22,13 @@ const FreezeCgroup = "cgroup-v2"
 // cgroup2Mount finds where the cgroup v2 hierarchy is mounted, from the
 // mount table of the process reading the procfs root.
 func cgroup2Mount(fs procfs.FS) string {
-	b, err := fs.ReadFile("self", "mountinfo")
+	mounts, err := fs.Cgroup2Mounts()
 	if err != nil {
 		return ""
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
-			continue
-		}
-		f := strings.Fields(pre)
-		if len(f) >= 5 {
-			if _, err := os.Stat(filepath.Join(f[4], "cgroup.procs")); err == nil {
-				return f[4]
-			}
+	for _, m := range mounts {
+		if _, err := os.Stat(filepath.Join(m, "cgroup.procs")); err == nil {
+			return m
 		}
 	}
 	return ""
@@ -46,16 +36,11 @@ func cgroup2Mount(fs procfs.FS) string {
 
 // cgroupPath is the v2 ("0::") path of a process's cgroup.
 func cgroupPath(fs procfs.FS, pid int) string {
-	b, err := fs.ReadFile(strconv.Itoa(pid), "cgroup")
+	cgs, err := fs.Cgroups(pid)
 	if err != nil {
 		return ""
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			return p
-		}
-	}
-	return ""
+	return procfs.CgroupV2Path(cgs)
 }
 
 // cgroupFreezer is one freezer cgroup made for one Stop.
