@@ -5,6 +5,9 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
+
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // verdict is what analyzeCommand makes of one command line.
@@ -593,12 +596,197 @@ func (sc *execScan) interp(args []string, shell bool, depth int) {
 	}
 }
 
+// maxParsedLine and maxParsedNesting bound the input handed to the
+// shell parser: anything longer, or nested deeper (the parser recurses
+// per level: 60000 "(" cost it half a second and a deep stack; no real
+// command line nests 64 brackets), goes to shellSplitLoose, which is
+// linear.
+const (
+	maxParsedLine    = 64 << 10
+	maxParsedNesting = 64
+)
+
+// bracketDepth returns how deep (, { and [ nest in s, quotes ignored: an
+// upper bound cheap enough to check before parsing.
+func bracketDepth(s string) int {
+	d, deepest := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(', '{', '[':
+			d++
+			deepest = max(deepest, d)
+		case ')', '}', ']':
+			d = max(d-1, 0)
+		}
+	}
+	return deepest
+}
+
+// shellParsers holds bash parsers for reuse (a Parser is not safe for
+// concurrent use; comments are dropped, as they run nothing).
+var shellParsers = sync.Pool{New: func() any { return syntax.NewParser(syntax.Variant(syntax.LangBash)) }}
+
 // shellSplit splits a command line into simple commands (their words,
+// quotes removed, redirections and comments left out) and returns the
+// bodies of $(…), `…`, <(…) and >(…) substitutions separately, as text
+// for the caller to split in turn. A substitution inside a word leaves
+// "$SUB" in its place; parameter expansions stay as written ("$HOME/x").
+// Assignments before a command (LD_PRELOAD=/x cmd) and those of export,
+// declare, local, readonly and typeset lead the words as NAME=value.
+//
+// The line is read by mvdan.cc/sh's bash parser, which knows quoting,
+// nesting, here-documents, case patterns and compound commands as a
+// shell does. Lines it rejects (truncated, obfuscated or not shell at
+// all: malware writes such lines too), lines over 64 KiB and lines
+// nested more than 64 brackets deep go to shellSplitLoose, the tolerant
+// tokenizer this package had before, so that what a broken or hostile
+// line runs is still read as well as it was, in linear time.
+func shellSplit(s string) (cmds [][]string, subs []string) {
+	if len(s) > maxParsedLine || bracketDepth(s) > maxParsedNesting {
+		return shellSplitLoose(s)
+	}
+	p := shellParsers.Get().(*syntax.Parser)
+	f, err := p.Parse(strings.NewReader(s), "")
+	shellParsers.Put(p)
+	if err != nil {
+		return shellSplitLoose(s)
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.CallExpr:
+			var words []string
+			for _, a := range n.Assigns {
+				if a.Name != nil && a.Index == nil && a.Array == nil {
+					words = append(words, a.Name.Value+"="+wordText(s, a.Value))
+				}
+			}
+			for _, w := range n.Args {
+				if t := wordText(s, w); t != "" || !onlyProcSubst(w) {
+					words = append(words, t)
+				}
+			}
+			if len(words) > 0 {
+				cmds = append(cmds, words)
+			}
+		case *syntax.DeclClause:
+			words := []string{n.Variant.Value}
+			for _, a := range n.Args {
+				switch {
+				case a.Name != nil && a.Naked:
+					words = append(words, a.Name.Value)
+				case a.Name != nil && a.Index == nil && a.Array == nil:
+					words = append(words, a.Name.Value+"="+wordText(s, a.Value))
+				case a.Name == nil && a.Value != nil:
+					words = append(words, wordText(s, a.Value))
+				}
+			}
+			cmds = append(cmds, words)
+		case *syntax.CmdSubst:
+			if n.Backquotes {
+				subs = append(subs, unescapeBackquoted(source(s, n.Left.Offset()+1, n.Right.Offset())))
+			} else {
+				subs = append(subs, source(s, n.Left.Offset()+2, n.Right.Offset()))
+			}
+			return false
+		case *syntax.ProcSubst:
+			subs = append(subs, source(s, n.OpPos.Offset()+2, n.Rparen.Offset()))
+			return false
+		}
+		return true
+	})
+	return cmds, subs
+}
+
+// source returns s[i:j], or "" when the positions do not fit s.
+func source(s string, i, j uint) string {
+	if i > j || j > uint(len(s)) {
+		return ""
+	}
+	return s[i:j]
+}
+
+// wordText returns a word with its quotes removed; parameter and
+// arithmetic expansions stay as written, a command substitution becomes
+// "$SUB" and a process substitution nothing.
+func wordText(s string, w *syntax.Word) string {
+	if w == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range w.Parts {
+		partText(&b, s, p, false)
+	}
+	return b.String()
+}
+
+func partText(b *strings.Builder, s string, p syntax.WordPart, dq bool) {
+	switch p := p.(type) {
+	case *syntax.Lit:
+		unescapeLit(b, p.Value, dq)
+	case *syntax.SglQuoted:
+		if p.Dollar {
+			b.WriteString(source(s, p.Pos().Offset(), p.End().Offset())) // $'…': escapes not decoded
+		} else {
+			b.WriteString(p.Value)
+		}
+	case *syntax.DblQuoted:
+		for _, q := range p.Parts {
+			partText(b, s, q, true)
+		}
+	case *syntax.CmdSubst:
+		b.WriteString("$SUB")
+	case *syntax.ProcSubst:
+	default: // ${…}, $((…)), extended globs: as written
+		b.WriteString(source(s, p.Pos().Offset(), p.End().Offset()))
+	}
+}
+
+// unescapeLit removes the backslashes of a literal: all of them outside
+// double quotes, inside only those before $ ` " \ (as the shell does).
+func unescapeLit(b *strings.Builder, v string, dq bool) {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) && (!dq || strings.IndexByte("$`\"\\\n", v[i+1]) >= 0) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+}
+
+// unescapeBackquoted turns the text between backquotes into the command
+// it runs: there \\, \` and \$ stand for \, ` and $.
+func unescapeBackquoted(v string) string {
+	if !strings.Contains(v, "\\") {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) && strings.IndexByte("\\`$", v[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+// onlyProcSubst reports whether w is made of process substitutions
+// alone (diff <(a) <(b)): such a word is a /dev/fd path, not a word to
+// judge.
+func onlyProcSubst(w *syntax.Word) bool {
+	for _, p := range w.Parts {
+		if _, ok := p.(*syntax.ProcSubst); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// shellSplitLoose is shellSplit's fallback for lines the shell parser
+// rejects: it splits a command line into simple commands (their words,
 // quotes removed, redirections and comments left out) at ; & | && || and
 // parentheses, and returns the bodies of $(…), `…`, <(…) and >(…)
 // substitutions separately. It is a reader of what a line runs, not a
 // shell: unbalanced input ends the current word, never an error.
-func shellSplit(s string) (cmds [][]string, subs []string) {
+func shellSplitLoose(s string) (cmds [][]string, subs []string) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
