@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -161,6 +162,31 @@ func FuzzParseCgroup2Mounts(f *testing.F) {
 			if len(m) > len(b) {
 				t.Fatalf("mount point %q longer than the input", m)
 			}
+		}
+	})
+}
+
+func FuzzNextDirent(f *testing.F) {
+	// Two records as getdents lays them out: ".", then "3".
+	rec := func(name string) []byte {
+		n := (19 + len(name) + 1 + 7) &^ 7
+		b := make([]byte, n)
+		b[16], b[17] = byte(n), byte(n>>8) // little-endian d_reclen (amd64, arm64)
+		copy(b[19:], name)
+		return b
+	}
+	f.Add(append(rec("."), rec("3")...))
+	f.Add(rec("12345"))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		for off := 0; off+19 < len(buf); {
+			name, next, ok := nextDirent(buf, off)
+			if !ok {
+				return
+			}
+			if next <= off || next > len(buf) || len(name) == 0 || bytes.IndexByte(name, 0) < 0 {
+				t.Fatalf("record at %d: next %d, name %q", off, next, name)
+			}
+			off = next
 		}
 	})
 }

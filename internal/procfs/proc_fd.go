@@ -1,6 +1,8 @@
 package procfs
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -46,12 +48,11 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 			break
 		}
 		for off := 0; off+19 < n; {
-			reclen := int(*(*uint16)(unsafe.Pointer(&buf[off+16])))
-			if reclen == 0 || off+reclen > n {
+			name, next, ok := nextDirent(buf[:n], off)
+			if !ok {
 				return dst, nfd, fmt.Errorf("%w: %s: bad dirent", ErrFileParse, path)
 			}
-			name := buf[off+19 : off+reclen]
-			off += reclen
+			off = next
 			if name[0] == '.' || name[0] == 0 {
 				continue // "." and ".."
 			}
@@ -75,6 +76,26 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 		// Go runtime's preemption signal).
 	}
 	return dst, nfd, nil
+}
+
+// nextDirent decodes the linux_dirent64 record at buf[off:] (d_ino 8,
+// d_off 8, d_reclen 2, d_type 1, then the name): its name with the NUL
+// terminator and padding kept (handed to readlinkat as is) and the offset
+// of the next record. ok is false for a record that does not fit buf or
+// whose name is unterminated.
+func nextDirent(buf []byte, off int) (name []byte, next int, ok bool) {
+	if off < 0 || off+19 >= len(buf) {
+		return nil, off, false
+	}
+	reclen := int(binary.NativeEndian.Uint16(buf[off+16:]))
+	if reclen < 20 || off+reclen > len(buf) {
+		return nil, off, false
+	}
+	name = buf[off+19 : off+reclen]
+	if bytes.IndexByte(name, 0) < 0 {
+		return nil, off, false
+	}
+	return name, off + reclen, true
 }
 
 // parseSocketLink parses an fd link target "socket:[12345]".
