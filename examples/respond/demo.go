@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/abusekit/abusekit/abuse"
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
@@ -19,6 +20,7 @@ import (
 // EC2 emulator serving the instance on loopback.
 type demo struct {
 	dir, report, proc, root string
+	rep                     abuse.Report // the notice, parsed
 	instance, endpoint      string
 	region                  string
 	group                   string    // the world-open security group the instance starts in
@@ -55,6 +57,7 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
+	w.rep = rep
 	for _, d := range []string{w.proc, w.root} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return nil, err
@@ -91,24 +94,9 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 	// infection); its window starts an hour before the infection.
 	w.since = hosttest.InfectionTime.Add(-time.Hour)
 	tree := hosttest.Work32(hosttest.Debian12(), "/home/admin")
-	if err := hosttest.Write(w.root, tree); errors.Is(err, hosttest.ErrUnsupported) {
-		// Not root, or a file system without inode flags: the same
-		// infection without chattr +i.
-		hosttest.ClearImmutable(w.root)
-		if err := os.RemoveAll(w.root); err != nil {
-			return nil, err
-		}
-		if err := os.Mkdir(w.root, 0o755); err != nil {
-			return nil, err
-		}
-		for i := range tree {
-			tree[i].Immutable = false
-		}
-		err = hosttest.Write(w.root, tree)
-		if err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	// Not root, or a file system without inode flags: Write has written
+	// the rest of the tree, so the infection is there without chattr +i.
+	if err := hosttest.Write(w.root, tree); err != nil && !errors.Is(err, hosttest.ErrUnsupported) {
 		return nil, err
 	}
 

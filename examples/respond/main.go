@@ -136,6 +136,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	// mounted snapshot (-root) or another procfs (-proc) stops nothing.
 	live := filepath.Clean(c.proc) == "/proc" && filepath.Clean(c.root) == "/"
 	ec2Plugin := playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+	var rep abuse.Report
 	if c.demo {
 		w, err := newDemo(ctx)
 		if err != nil {
@@ -153,10 +154,12 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		c.since = w.since.Format(time.RFC3339)
 		live = false
 		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
-	}
-	rep, err := readReport(ctx, c.report)
-	if err != nil {
-		return err
+		rep = w.rep
+	} else {
+		var err error
+		if rep, err = readReport(ctx, c.report); err != nil {
+			return err
+		}
 	}
 	if c.instance == "" {
 		if len(rep.Resources.InstanceIDs) == 0 {
