@@ -3,6 +3,7 @@ package hosttest
 import (
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -251,8 +252,13 @@ var al2023Pkgs = []Package{
 // rpm's database (/var/lib/rpm/rpmdb.sqlite) with the SHA-256 of every
 // packaged file, so that a changed packaged file is told from a stock one.
 func AmazonLinux2023() Tree {
-	return al2023().WithRpm(al2023Pkgs...)
+	return al2023().withRpmDB(al2023RpmDB())
 }
+
+// al2023RpmDB is the stock Amazon Linux 2023 root's rpm database: the same
+// on every call, so it is built (SQLite in a scratch directory, ~15 ms)
+// once.
+var al2023RpmDB = sync.OnceValue(func() string { return rpmDBOf(al2023(), al2023Pkgs) })
 
 // AmazonLinux2023Packages gives the packages AmazonLinux2023 records in
 // its rpm database; a test that changes a packaged file and wants the

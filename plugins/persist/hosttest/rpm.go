@@ -23,14 +23,24 @@ import (
 // Building the database needs a scratch directory (os.MkdirTemp); WithRpm
 // panics if the machine cannot give one, as a fixture kit may.
 func (t Tree) WithRpm(pkgs ...Package) Tree {
+	return t.withRpmDB(rpmDBOf(t, pkgs))
+}
+
+// withRpmDB adds db as the tree's rpm database.
+func (t Tree) withRpmDB(db string) Tree {
+	return t.With(
+		Entry{Path: "/var/lib/rpm", Dir: true},
+		Entry{Path: "/var/lib/rpm/rpmdb.sqlite", Data: db},
+	)
+}
+
+// rpmDBOf builds the rpm database WithRpm adds.
+func rpmDBOf(t Tree, pkgs []Package) string {
 	blob, err := rpmSQLite(t, pkgs)
 	if err != nil {
 		panic(fmt.Sprintf("hosttest: building the rpm database: %v", err))
 	}
-	return t.With(
-		Entry{Path: "/var/lib/rpm", Dir: true},
-		Entry{Path: "/var/lib/rpm/rpmdb.sqlite", Data: string(blob)},
-	)
+	return string(blob)
 }
 
 // RpmPackages gives the rpm packages WithRpm would record for pkgs in t.
