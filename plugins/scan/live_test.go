@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 // TestDetectLiveBenign runs Detect on the live host with a real busy
@@ -12,7 +14,7 @@ import (
 // must not be listed, over a window or in one snapshot.
 func TestDetectLiveBenign(t *testing.T) {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		requireRoot(t, "no live /proc")
+		testenv.Skipf(t, "no live /proc")
 	}
 	srv := startHelper(t, "busy")
 	time.Sleep(300 * time.Millisecond)

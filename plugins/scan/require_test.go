@@ -17,22 +17,13 @@ import (
 // running.
 const requireEnv = testenv.EnvRequire
 
-// requireRoot skips the test with reason, or fails it when requireEnv is
-// set.
-func requireRoot(t testing.TB, reason string) {
-	t.Helper()
-	testenv.Skipf(t, "%s", reason)
-}
-
 // TestRequireRootEnv runs this test binary as an unprivileged user on a
 // root-only test: it skips, and with requireEnv=1 it fails.
 func TestRequireRootEnv(t *testing.T) {
 	if os.Getenv(requireEnv+"_CHILD") != "" {
 		return
 	}
-	if os.Geteuid() != 0 {
-		requireRoot(t, "needs root: runs the tests as another user")
-	}
+	testenv.NeedRoot(t, "runs the tests as another user")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "scan.test")
 	b, err := os.ReadFile(os.Args[0])

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/internal/testenv"
 )
 
 // The tests in this file run real scanners, each bounded in count and
@@ -43,12 +44,8 @@ func ipCmd(t *testing.T, args ...string) string {
 
 func newTestNet(t *testing.T) *testNet {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		requireRoot(t, "needs root: network namespaces")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		requireRoot(t, "needs iproute2 (ip)")
-	}
+	testenv.NeedRoot(t, "network namespaces")
+	testenv.LookPath(t, "ip", "iproute2")
 	n := int(netnsSeq.Add(1))
 	id := fmt.Sprintf("%d-%d", os.Getpid(), n)
 	sub := (os.Getpid()+n)%250 + 1
@@ -213,9 +210,7 @@ func TestScannerConnect(t *testing.T) {
 }
 
 func TestScannerNmapConnect(t *testing.T) {
-	if _, err := exec.LookPath("nmap"); err != nil {
-		requireRoot(t, "needs nmap (apt install nmap)")
-	}
+	testenv.LookPath(t, "nmap", "nmap")
 	tn := newTestNet(t)
 	srv := startHelper(t, "busy")
 	tn.runIn(t, 20, "nmap", "-sT", "-Pn", "-n", "-p", "1-200", "--max-retries", "0", "--host-timeout", "15s", tn.victimIP.String())
@@ -228,9 +223,7 @@ func TestScannerNmapConnect(t *testing.T) {
 }
 
 func TestScannerMasscan(t *testing.T) {
-	if _, err := exec.LookPath("masscan"); err != nil {
-		requireRoot(t, "needs masscan (apt install masscan)")
-	}
+	testenv.LookPath(t, "masscan", "masscan")
 	tn := newTestNet(t)
 	srv := startHelper(t, "busy")
 	// Raw packets only out of the veth, to the victim, slowly, bounded.
