@@ -25,7 +25,8 @@
 //     old instance's own settings (with hardened groups), requiring IMDSv2,
 //     and waits until it runs and passes both status checks.
 //   - Terminate takes a CompletedSnapshots — a type whose only sources are
-//     ApplySnapshot and VerifySnapshots — and re-verifies coverage of every
+//     ApplySnapshot and VerifySnapshots (which counts only the snapshot ids
+//     the snapshot step journaled) — and re-verifies coverage of every
 //     attached volume against EC2 before any mutating call; termination
 //     protection is lifted only after that check.
 //   - Harden finds ingress rules open to 0.0.0.0/0 or ::/0 on 22, 3389, all

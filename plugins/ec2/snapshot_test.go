@@ -96,7 +96,7 @@ func TestSnapshotWaitsTagsAndIsIdempotent(t *testing.T) {
 	}
 
 	// VerifySnapshots (the journal's way back) agrees.
-	v, err := VerifySnapshots(ctx, c, inc, w.infected)
+	v, err := VerifySnapshots(ctx, c, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,15 @@ func TestSnapshotErrorStateFailsClearly(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSnapshotFailed", err)
 	}
 	// And Terminate cannot be reached: VerifySnapshots refuses.
-	if _, err := VerifySnapshots(context.Background(), c, Incident{ID: "c"}, w.infected); !errors.Is(err, ErrSnapshotsIncomplete) {
+	snaps, err := incidentSnapshots(context.Background(), c.DescribeSnapshots, "c")
+	if err != nil || len(snaps) == 0 {
+		t.Fatalf("the failed snapshots: %v %v", snaps, err)
+	}
+	set := SnapshotSet{Incident: Incident{ID: "c"}, InstanceID: w.infected}
+	for _, s := range snaps {
+		set.Snapshots = append(set.Snapshots, VolumeSnapshot{VolumeID: aws.ToString(s.VolumeId), SnapshotID: aws.ToString(s.SnapshotId)})
+	}
+	if _, err := VerifySnapshots(context.Background(), c, set); !errors.Is(err, ErrSnapshotsIncomplete) {
 		t.Fatalf("verify err = %v", err)
 	}
 }

@@ -41,9 +41,10 @@
 //   - snapshot: instance_id / instance_ids, register_image, description.
 //     Output: sets (one ec2.SnapshotSet per instance, completed) and
 //     snapshot_ids.
-//   - terminate: set (an ec2.SnapshotSet, usually ${{ steps.snapshot.sets[0] }})
-//     or instance_id. The set only names the instance and the incident:
-//     coverage is never taken from the input. Plan and Apply each obtain an
+//   - terminate: set (an ec2.SnapshotSet, usually ${{ steps.snapshot.sets[0] }},
+//     required). The set names the instance, the incident and the snapshot
+//     ids the snapshot step created (journaled by the runner); only those
+//     ids count, never snapshots found by tag. Plan and Apply each obtain an
 //     ec2.CompletedSnapshots from ec2.VerifySnapshots against EC2, and
 //     ec2.Terminate checks it once more right before its first mutating
 //     call, so an instance any of whose attached volumes lacks a completed

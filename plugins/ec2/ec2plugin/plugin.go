@@ -96,9 +96,11 @@ type SnapshotOutput struct {
 }
 
 // TerminateInput is the input of "terminate". The instance (and, unless
-// given, the incident) come from Set, typically ${{ steps.snapshot.sets[0] }},
-// or from InstanceID. Coverage is established by ec2.VerifySnapshots
-// against EC2 at plan and at apply time, never taken from the input.
+// given, the incident) come from Set, typically ${{ steps.snapshot.sets[0] }}:
+// the snapshot ids the snapshot step created and the runner journaled.
+// Coverage is established by ec2.VerifySnapshots against EC2 at plan and
+// at apply time from those ids only; without a set, terminate is refused
+// (ec2.ErrSnapshotsIncomplete), whatever snapshots carry the incident's tag.
 type TerminateInput struct {
 	Common
 	InstanceID string           `json:"instance_id,omitempty"`
@@ -494,7 +496,10 @@ func (a *adapter) applySnapshot(ctx context.Context, req plugin.ApplyRequest[Sna
 
 // --- terminate
 
-// verified obtains the CompletedSnapshots for the instance from EC2.
+// verified obtains the CompletedSnapshots for the instance: the snapshot
+// ids of the snapshot step's set (journaled by the runner), checked
+// against EC2. Without a set nothing is covered: snapshots found by tag
+// do not count (anyone who may tag a snapshot could satisfy that).
 func (a *adapter) verified(ctx context.Context, in TerminateInput, call plugin.Call) (*ec2.Clients, ec2.CompletedSnapshots, error) {
 	inst, inc := in.InstanceID, incident(in.Common, call)
 	if in.Set != nil {
@@ -509,11 +514,17 @@ func (a *adapter) verified(ctx context.Context, in TerminateInput, call plugin.C
 	if inst == "" {
 		return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: instance_id or set is required", plugin.ErrInvalidInput)
 	}
+	if in.Set == nil || len(in.Set.Snapshots) == 0 {
+		return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: terminate %s: no snapshot set from this incident's snapshot step (pass set: steps.<snapshot>.sets[i])",
+			ec2.ErrSnapshotsIncomplete, inst)
+	}
 	c, err := a.client(ctx, in.Common)
 	if err != nil {
 		return nil, ec2.CompletedSnapshots{}, err
 	}
-	cs, err := ec2.VerifySnapshots(ctx, c, inc, inst)
+	set := *in.Set
+	set.Incident = inc
+	cs, err := ec2.VerifySnapshots(ctx, c, set)
 	return c, cs, err
 }
 

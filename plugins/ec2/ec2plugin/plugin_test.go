@@ -156,7 +156,7 @@ func TestActionsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := ec2.VerifySnapshots(ctx, w.direct, inc, w.infected)
+	cs, err := ec2.VerifySnapshots(ctx, w.direct, snaps.Sets[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,18 +297,63 @@ func TestTerminateRefusesVolumeAttachedLater(t *testing.T) {
 	// A set from another incident does not count either.
 	attachless := newWorld(t)
 	c.Endpoint = attachless.srv.URL
-	if _, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: attachless.infected}); err != nil {
+	snaps2, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: attachless.infected})
+	if err != nil {
 		t.Fatal(err)
 	}
 	other := c
 	other.Incident = "case-other"
-	_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: other, InstanceID: attachless.infected})
+	_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: other, Set: &snaps2.Sets[0]})
 	if !errors.Is(err, ec2.ErrSnapshotsIncomplete) {
 		t.Fatalf("other incident: err = %v, want ec2.ErrSnapshotsIncomplete", err)
 	}
 }
 
-func attachVolume(t *testing.T, w *world, instance string) {
+// A snapshot anyone tagged with the incident (here a nightly backup of a
+// volume attached after the snapshot step, hand-tagged) does not cover
+// the instance: only the ids the snapshot step created and the runner
+// journaled count.
+func TestTerminateIgnoresHandTaggedSnapshots(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	snaps, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := attachVolume(t, w, w.infected)
+	e := awsec2.NewFromConfig(w.srv.Config())
+	backup, err := e.CreateSnapshot(ctx, &awsec2.CreateSnapshotInput{VolumeId: aws.String(vol), Description: aws.String("nightly backup"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: []types.Tag{
+			{Key: aws.String(ec2.TagIncident), Value: aws.String(incidentID)}, {Key: aws.String(ec2.TagStep), Value: aws.String("snapshot")},
+			{Key: aws.String(ec2.TagInstance), Value: aws.String(w.infected)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := awsec2.NewSnapshotCompletedWaiter(e).Wait(ctx, &awsec2.DescribeSnapshotsInput{SnapshotIds: []string{aws.ToString(backup.SnapshotId)}}, time.Minute,
+		func(o *awsec2.SnapshotCompletedWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		}); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.ResetCalls()
+	for _, phase := range []string{"plan", "apply"} {
+		if phase == "plan" {
+			_, err = plugintest.Plan(ctx, acts["terminate"], TerminateInput{Common: c, Set: &snaps.Sets[0]})
+		} else {
+			_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: c, Set: &snaps.Sets[0]})
+		}
+		if !errors.Is(err, ec2.ErrSnapshotsIncomplete) {
+			t.Errorf("%s: err = %v, want ec2.ErrSnapshotsIncomplete (the hand-tagged backup must not count)", phase, err)
+		}
+	}
+	noMutation(t, w)
+}
+
+func attachVolume(t *testing.T, w *world, instance string) string {
 	t.Helper()
 	ctx := context.Background()
 	e := awsec2.NewFromConfig(w.srv.Config())
@@ -324,6 +369,7 @@ func attachVolume(t *testing.T, w *world, instance string) {
 	if _, err := e.AttachVolume(ctx, &awsec2.AttachVolumeInput{InstanceId: aws.String(instance), VolumeId: vol.VolumeId, Device: aws.String("/dev/sdg")}); err != nil {
 		t.Fatal(err)
 	}
+	return aws.ToString(vol.VolumeId)
 }
 
 // noMutation fails if the trace since the last ResetCalls holds a call that
