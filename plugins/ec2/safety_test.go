@@ -5,9 +5,12 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
 )
 
 // failTerminate lets the coverage check and the protection change through
@@ -43,5 +46,109 @@ func TestTerminateFailureRestoresProtection(t *testing.T) {
 	}
 	if st := getInstance(t, e, w.infected).State; st == nil || st.Name != types.InstanceStateNameRunning {
 		t.Errorf("state = %+v", st)
+	}
+}
+
+// TestContainQuarantineGroupChangedAfterPlan: a quarantine group created,
+// or given rules, between PlanContain and ApplyContain (by anyone who may
+// edit groups) is emptied and verified before any interface moves into it.
+func TestContainQuarantineGroupChangedAfterPlan(t *testing.T) {
+	openAll := []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}, Ipv6Ranges: []types.Ipv6Range{{CidrIpv6: aws.String("::/0")}}}}
+	for _, existsAtPlan := range []bool{false, true} {
+		name := "created after plan"
+		if existsAtPlan {
+			name = "rules added after plan"
+		}
+		t.Run(name, func(t *testing.T) {
+			_, c, e := emu(t)
+			w := seed(t, e)
+			ctx := context.Background()
+			var gid *string
+			if existsAtPlan {
+				g, err := e.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(DefaultQuarantineGroup), Description: aws.String("q"), VpcId: aws.String(w.vpc)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gid = g.GroupId
+				if _, err := e.RevokeSecurityGroupEgress(ctx, &awsec2.RevokeSecurityGroupEgressInput{GroupId: gid, IpPermissions: []types.IpPermission{
+					{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			plan, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}, AutoScaling: ASGSkip, SkipLoadBalancers: true}, fastOpts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, gp := range plan.Groups {
+				if gp.Role == RoleQuarantine && len(gp.Converge) != 0 {
+					t.Fatalf("plan already sees rules: %+v", gp)
+				}
+			}
+			// Between plan and apply.
+			if !existsAtPlan {
+				g, err := e.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(DefaultQuarantineGroup), Description: aws.String("q"), VpcId: aws.String(w.vpc)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gid = g.GroupId
+			}
+			if _, err := e.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: gid, IpPermissions: openAll}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ApplyContain(ctx, c, plan, fastOpts...); err != nil {
+				t.Fatal(err)
+			}
+			q, err := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
+			if err != nil || q == nil {
+				t.Fatalf("quarantine group: %v", err)
+			}
+			if aws.ToString(q.GroupId) != aws.ToString(gid) {
+				t.Fatalf("quarantine group %s, want the adopted %s", aws.ToString(q.GroupId), aws.ToString(gid))
+			}
+			if rs := groupRules(*q); len(rs) != 0 {
+				t.Errorf("instance contained in a group with rules: %v", rs)
+			}
+			if d := cmp.Diff([][]string{{aws.ToString(gid)}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
+				t.Errorf("ENI groups:\n%s", d)
+			}
+		})
+	}
+}
+
+// keepOpening re-adds an all-traffic rule to the group after every revoke:
+// the quarantine group can never be verified empty.
+type keepOpening struct {
+	RevokeSecurityGroupIngressAPI
+	e *awsec2.Client
+}
+
+func (k keepOpening) RevokeSecurityGroupIngress(ctx context.Context, in *awsec2.RevokeSecurityGroupIngressInput, opts ...func(*awsec2.Options)) (*awsec2.RevokeSecurityGroupIngressOutput, error) {
+	out, err := k.RevokeSecurityGroupIngressAPI.RevokeSecurityGroupIngress(ctx, in, opts...)
+	_, _ = k.e.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: in.GroupId, IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+	return out, err
+}
+
+// TestContainRefusesQuarantineGroupThatStaysOpen: no interface is moved
+// into a quarantine group that cannot be verified empty.
+func TestContainRefusesQuarantineGroupThatStaysOpen(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	g, err := e.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(DefaultQuarantineGroup), Description: aws.String("q"), VpcId: aws.String(w.vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.RevokeSecurityGroupIngress = keepOpening{c.RevokeSecurityGroupIngress, e}
+	_, err = Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}, AutoScaling: ASGSkip, SkipLoadBalancers: true}, fastOpts...)
+	if !errors.Is(err, ErrQuarantineOpen) {
+		t.Fatalf("err = %v, want ErrQuarantineOpen", err)
+	}
+	if d := cmp.Diff([][]string{{w.openSG}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
+		t.Errorf("interface moved despite an open quarantine group:\n%s", d)
 	}
 }

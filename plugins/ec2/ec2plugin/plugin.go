@@ -26,6 +26,7 @@ func init() {
 	plugin.RegisterError("ec2.missing_client", ec2.ErrMissingClient)
 	plugin.RegisterError("ec2.unhealthy", ec2.ErrUnhealthy)
 	plugin.RegisterError("ec2.asg_min_size", ec2.ErrASGMinSize)
+	plugin.RegisterError("ec2.quarantine_open", ec2.ErrQuarantineOpen)
 }
 
 // Common holds the fields every action takes besides its own.
