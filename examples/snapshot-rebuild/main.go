@@ -76,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.inPlace, "in-place", false, "fix shared security groups in place instead of copying them")
 	fs.BoolVar(&f.image, "forensic-image", true, "register an AMI from the snapshots for isolated forensics")
 	fs.DurationVar(&f.maxWait, "max-wait", 2*time.Hour, "maximum wait for snapshots and for the replacement's status checks")
-	fs.DurationVar(&f.dwell, "dwell", 2*time.Second, "time in the all-traffic group before quarantine")
+	fs.DurationVar(&f.dwell, "dwell", 0, "ignored (kept for scripts written for earlier versions: contain no longer passes through an all-traffic group)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func human(name string, plan, result any) []string {
 				continue
 			}
 			for _, e := range ic.Interfaces {
-				out = append(out, fmt.Sprintf("%s %s: %v -> passthrough -> quarantine", ic.InstanceID, e.NetworkInterfaceID, e.Groups))
+				out = append(out, fmt.Sprintf("%s %s: %v -> quarantine", ic.InstanceID, e.NetworkInterfaceID, e.Groups))
 			}
 			out = append(out, ic.InstanceID+": termination and stop protection on, tagged with the incident")
 			if ic.AutoScalingGroup != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -247,5 +248,74 @@ func TestUndoFromPlan(t *testing.T) {
 		if in.DisableAPITermination || in.DisableAPIStop || in.Tags[TagIncident] != "" {
 			t.Errorf("%s not restored: %+v", in.ID, in)
 		}
+	}
+}
+
+// failDetach fails every DetachInstances/EnterStandby and DeregisterTargets.
+type failDetach struct {
+	DetachInstancesAPI
+	EnterStandbyAPI
+	DeregisterTargetsAPI
+}
+
+func (failDetach) DetachInstances(context.Context, *autoscaling.DetachInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DetachInstancesOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: autoscaling:DetachInstances"}
+}
+
+func (failDetach) EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: autoscaling:EnterStandby"}
+}
+
+func (failDetach) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: elasticloadbalancing:DeregisterTargets"}
+}
+
+// TestContainASGFailureStillIsolatesAndProtects: a failing Auto Scaling or
+// target group call is reported, but after the instance was quarantined
+// and protected (before: it was skipped, left open and unprotected).
+func TestContainASGFailureStillIsolatesAndProtects(t *testing.T) {
+	for _, fail := range []string{"asg", "target-group"} {
+		t.Run(fail, func(t *testing.T) {
+			srv, c, _ := emu(t)
+			w := seedASG(t, srv)
+			ctx := context.Background()
+			victim := w.ids[0]
+			f := failDetach{c.DetachInstances, c.EnterStandby, c.DeregisterTargets}
+			in := ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{victim}}
+			wantOp := "DetachInstances"
+			if fail == "asg" {
+				c.DetachInstances = f
+			} else {
+				in.AutoScaling = ASGSkip
+				c.DeregisterTargets = f
+				wantOp = "DeregisterTargets"
+			}
+			undo, err := Contain(ctx, c, in, fastOpts...)
+			var se *StepError
+			if !errors.As(err, &se) || se.Operation != wantOp {
+				t.Fatalf("err = %v, want the %s failure", err, wantOp)
+			}
+			var st ec2test.InstanceState
+			for _, x := range srv.State().Instances {
+				if x.ID == victim {
+					st = x
+				}
+			}
+			q := ""
+			for _, g := range srv.State().SecurityGroups {
+				if g.Name == DefaultQuarantineGroup {
+					q = g.ID
+				}
+			}
+			if d := cmp.Diff([]string{q}, st.SecurityGroupIDs); q == "" || d != "" {
+				t.Errorf("instance not quarantined (quarantine group %q):\n%s", q, d)
+			}
+			if !st.DisableAPITermination || !st.DisableAPIStop {
+				t.Errorf("protection: termination %v stop %v", st.DisableAPITermination, st.DisableAPIStop)
+			}
+			if len(undo.OriginalGroups(victim)) == 0 {
+				t.Errorf("undo record lacks the original groups: %+v", undo.Instances)
+			}
+		})
 	}
 }

@@ -52,9 +52,12 @@ const (
 type ContainInput struct {
 	Incident    Incident
 	InstanceIDs []string
-	// QuarantineGroupName and PassthroughGroupName default to
-	// DefaultQuarantineGroup and DefaultPassthroughGroup.
-	QuarantineGroupName  string
+	// QuarantineGroupName defaults to DefaultQuarantineGroup.
+	QuarantineGroupName string
+	// PassthroughGroupName is ignored. Earlier versions moved interfaces
+	// through an all-traffic group (open to 0.0.0.0/0 and ::/0) so that
+	// tracked connections became untracked; that opened the instance to
+	// the internet for the dwell, and is no longer done.
 	PassthroughGroupName string
 	AutoScaling          ASGMode // default ASGDetach
 	// AllowASGReplacement detaches without decrementing the desired
@@ -115,7 +118,14 @@ type ContainPlan struct {
 	Incident  Incident          `json:"incident"`
 	Groups    []GroupPlan       `json:"groups"`
 	Instances []InstanceContain `json:"instances"`
+	// Notes tell the operator what the containment does not cover.
+	Notes []string `json:"notes,omitempty"`
 }
+
+// NoteTrackedConnections is the note every ContainPlan carries.
+const NoteTrackedConnections = "security group changes do not end connections the old groups tracked: " +
+	"an established flow (a shell, a pool connection) continues until it idles out; " +
+	"no all-traffic group is used on the way, as it would open the instance to the internet meanwhile"
 
 // InstanceUndo records what Contain changed on one instance.
 type InstanceUndo struct {
@@ -246,21 +256,14 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 	sort.Strings(vpcList)
 	qid := map[string]string{}
 	for _, v := range vpcList {
-		for _, role := range []string{RolePassthrough, RoleQuarantine} {
-			name := in.QuarantineGroupName
-			if role == RolePassthrough {
-				name = in.PassthroughGroupName
-			}
-			gp, err := planRoleGroup(ctx, c, v, role, name)
-			if err != nil {
-				return nil, err
-			}
-			if role == RoleQuarantine {
-				qid[v] = gp.GroupID
-			}
-			plan.Groups = append(plan.Groups, gp)
+		gp, err := planRoleGroup(ctx, c, v, RoleQuarantine, in.QuarantineGroupName)
+		if err != nil {
+			return nil, err
 		}
+		qid[v] = gp.GroupID
+		plan.Groups = append(plan.Groups, gp)
 	}
+	plan.Notes = append(plan.Notes, NoteTrackedConnections)
 
 	// Auto Scaling membership, batched 50 ids a call.
 	asgOf := map[string]string{}
@@ -429,16 +432,26 @@ func indexes(n int) []int {
 	return s
 }
 
-// ApplyContain carries out plan. For every instance, in this order: tag it
-// with the incident; turn on termination and stop protection; take it out
-// of its Auto Scaling group and target groups (so health checks failing in
-// quarantine cannot make the group terminate it); move every network
-// interface into the passthrough group (all traffic, so tracked connections
-// become untracked); wait Dwell; then move every interface into the
-// quarantine group, which cuts them. Tags, Auto Scaling and target groups
-// are batched across instances; the rest runs per instance, Concurrency at
-// a time. The returned undo
-// record lists exactly what was changed, also when an error is returned;
+// ApplyContain carries out plan. In this order: empty the quarantine
+// group of every rule (read back and verified, whatever the plan saw);
+// tag the instances with the incident; then, per instance and side by
+// side, turn on termination and stop protection and move every network
+// interface into the quarantine group; only then take the instances out
+// of their Auto Scaling groups and target groups. A failure in the last
+// two never keeps an instance open or unprotected: it is reported, joined
+// with the others, after isolation and protection were done. Tags, Auto
+// Scaling and target groups are batched across instances; the rest runs
+// per instance, Concurrency at a time.
+//
+// Security group changes do not end connections the groups tracked: an
+// established flow (an attacker's shell, a miner's pool connection) goes
+// on until it idles out; see ContainPlan.Notes. No interface is ever put
+// in a group open to the world on the way.
+//
+// Once an instance's quarantine move has started it completes, on a
+// context detached from ctx and bounded to two minutes, even when ctx is
+// cancelled: no instance is left half moved. The returned undo record
+// lists exactly what was changed, also when an error is returned;
 // ApplyContain(PlanContain(…)) again after a failure converges.
 func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Option) (*ContainUndo, error) {
 	o := buildOptions(opts, 0)
@@ -452,7 +465,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		return nil, &StepError{Step: stepContain, Err: ErrMissingClient}
 	}
 	if err := need(stepContain, c.CreateTags, c.ModifyInstanceAttribute, c.DescribeInstanceAttribute, c.ModifyNetworkInterfaceAttr, c.CreateSecurityGroup,
-		c.AuthorizeSecurityGroupIngress, c.AuthorizeSecurityGroupEgress, c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
+		c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
 		return nil, err
 	}
 	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident}
@@ -469,9 +482,14 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 1. Groups.
-	groups := map[string]string{} // role|vpc -> id
+	// 1. The quarantine group of each VPC, emptied and verified. (Plans
+	// made by earlier versions also list an all-traffic "passthrough"
+	// group: it is no longer used.)
+	groups := map[string]string{} // vpc -> quarantine group id
 	for _, gp := range plan.Groups {
+		if gp.Role != RoleQuarantine {
+			continue
+		}
 		id, created, err := ensureRoleGroup(ctx, c, plan.Incident, gp)
 		if created {
 			undo.CreatedGroups = append(undo.CreatedGroups, id)
@@ -479,7 +497,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		if err != nil {
 			return undo, err
 		}
-		groups[gp.Role+"|"+gp.VPCID] = id
+		groups[gp.VPCID] = id
 	}
 	todo := make([]InstanceContain, 0, len(plan.Instances))
 	for _, ic := range plan.Instances {
@@ -490,7 +508,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	if len(todo) == 0 {
 		return undo, nil
 	}
-	failed := sync.Map{}
+	for _, ic := range todo {
+		if groups[ic.VPCID] == "" {
+			return undo, &StepError{Step: stepContain, Resource: ic.InstanceID, Err: errf("%w: the plan has no quarantine group for %s", ErrInvalidInput, ic.VPCID)}
+		}
+	}
 	var errs []error
 
 	// 2. Tags, batched per identical tag set.
@@ -537,7 +559,30 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 3. Auto Scaling, batched per group (20 ids a call).
+	// 3. Protection and isolation, first. They are independent, and EC2
+	// rate-limits each action on its own bucket: two pools run side by
+	// side so neither waits on the other's throttling.
+	var perr, merr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		perr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			return protect(ctx, c, ic, undo)
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		merr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			return quarantine(ctx, c, ic, groups[ic.VPCID], undo)
+		})
+	}()
+	wg.Wait()
+	if err := errors.Join(perr, merr); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 4. Auto Scaling, batched per group (20 ids a call), after isolation.
 	type asgKey struct {
 		name string
 		mode ASGMode
@@ -549,9 +594,6 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		if ic.AutoScalingGroup == "" || ic.ASGAction == ASGSkip {
 			continue
 		}
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			continue
-		}
 		k := asgKey{ic.AutoScalingGroup, ic.ASGAction, ic.DecrementDesired}
 		if _, ok := byASG[k]; !ok {
 			asgOrder = append(asgOrder, k)
@@ -560,6 +602,10 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	}
 	for _, k := range asgOrder {
 		for _, b := range chunks(byASG[k], 20) {
+			if ctx.Err() != nil {
+				errs = append(errs, stepErr(stepContain, "", k.name, ctx.Err()))
+				break
+			}
 			var err error
 			if k.mode == ASGStandby {
 				_, err = c.EnterStandby.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String(k.name), InstanceIds: b, ShouldDecrementDesiredCapacity: aws.Bool(k.dec)})
@@ -572,9 +618,6 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 					op = "EnterStandby"
 				}
 				errs = append(errs, stepErr(stepContain, op, k.name, err))
-				for _, id := range b {
-					failed.Store(id, true)
-				}
 				continue
 			}
 			for _, id := range b {
@@ -585,14 +628,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 4. Target groups, batched per group.
+	// 5. Target groups, batched per group.
 	byTG := map[string][]elbtypes.TargetDescription{}
 	owner := map[string][]string{}
 	var tgOrder []string
 	for _, ic := range todo {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			continue
-		}
 		for _, t := range ic.TargetGroups {
 			if _, ok := byTG[t.TargetGroupARN]; !ok {
 				tgOrder = append(tgOrder, t.TargetGroupARN)
@@ -617,15 +657,12 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: tds})
 		if err != nil && errCode(err) == "InvalidTarget" && len(tds) > 1 {
 			for k := range tds {
-				deregisterOne(ctx, c, arn, tds[k], ids[k], undo, &errs, &failed)
+				deregisterOne(ctx, c, arn, tds[k], ids[k], undo, &errs)
 			}
 			return
 		}
 		if err != nil && errCode(err) != "InvalidTarget" {
 			errs = append(errs, stepErr(stepContain, "DeregisterTargets", arn, err))
-			for _, id := range ids {
-				failed.Store(id, true)
-			}
 			return
 		}
 		if err == nil {
@@ -638,90 +675,53 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	for _, arn := range tgOrder {
 		tds, ids := byTG[arn], owner[arn]
 		for i := 0; i < len(tds); i += 200 {
+			if ctx.Err() != nil {
+				errs = append(errs, stepErr(stepContain, "", arn, ctx.Err()))
+				break
+			}
 			j := min(i+200, len(tds))
 			deregister(arn, tds[i:j], ids[i:j])
 		}
-	}
-
-	// 5. Per instance: protection; and passthrough on every ENI, dwell,
-	// quarantine on every ENI. The quarantine move runs even when ctx is cancelled after
-	// the passthrough move (bounded by a fresh 2-minute timeout), so no
-	// interface is left in the all-traffic group.
-	// move puts every interface of ic into the role's group, carrying on
-	// past a failed interface. If the quarantine move of an interface fails,
-	// its original groups are put back, so none stays in the all-traffic
-	// group.
-	move := func(ctx context.Context, ic InstanceContain, role string) error {
-		gid := groups[role+"|"+ic.VPCID]
-		var errs []error
-		for _, eni := range ic.Interfaces {
-			if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
-				continue // already quarantined (a re-run)
-			}
-			if role == RolePassthrough {
-				undo.update(ic.InstanceID, func(u *InstanceUndo) {
-					for _, e := range u.Interfaces {
-						if e.NetworkInterfaceID == eni.NetworkInterfaceID {
-							return
-						}
-					}
-					prev := slices.Clone(eni.Groups)
-					if len(prev) == 1 && prev[0] == groups[RolePassthrough+"|"+ic.VPCID] {
-						return // left in passthrough by a crashed run: original unknown here
-					}
-					u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: prev})
-				})
-			}
-			_, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
-				NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
-			}, retryCodes("InvalidGroup.NotFound"))
-			if err == nil {
-				continue
-			}
-			errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err))
-			if role == RoleQuarantine && !(len(eni.Groups) == 1 && eni.Groups[0] == groups[RolePassthrough+"|"+ic.VPCID]) {
-				// Never leave an interface in the all-traffic group: put
-				// its own groups back, on a context of its own.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-				_, rerr := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(rctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
-					NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: eni.Groups})
-				cancel()
-				if rerr != nil {
-					errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID,
-						errf("restoring the original groups after the quarantine move failed: %w", rerr)))
-				}
-			}
-		}
-		return errors.Join(errs...)
-	}
-	// Protection and the group moves are independent, and EC2 rate-limits
-	// each action on its own bucket: two pools run side by side so neither
-	// waits on the other's throttling.
-	var perr, merr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		perr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-			if _, bad := failed.Load(ic.InstanceID); bad {
-				return nil
-			}
-			return protect(ctx, c, ic, undo)
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		merr = moveAll(ctx, o, todo, &failed, move)
-	}()
-	wg.Wait()
-	if err := errors.Join(perr, merr); err != nil {
-		errs = append(errs, err)
 	}
 	undo.sort()
 	return undo, errors.Join(errs...)
 }
 
-func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.TargetDescription, id string, undo *ContainUndo, errs *[]error, failed *sync.Map) {
+// quarantineGrace bounds how long an instance's quarantine move may run on
+// after ctx ends.
+const quarantineGrace = 2 * time.Minute
+
+// quarantine moves every interface of ic into the quarantine group q,
+// carrying on past a failed interface. Once started it runs on a context
+// of its own (not cancelled with ctx, bounded by quarantineGrace), so a
+// cancellation never leaves an instance half moved.
+func quarantine(ctx context.Context, c *Clients, ic InstanceContain, q string, undo *ContainUndo) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quarantineGrace)
+	defer cancel()
+	var errs []error
+	for _, eni := range ic.Interfaces {
+		if len(eni.Groups) == 1 && eni.Groups[0] == q {
+			continue // already quarantined (a re-run)
+		}
+		undo.update(ic.InstanceID, func(u *InstanceUndo) {
+			for _, e := range u.Interfaces {
+				if e.NetworkInterfaceID == eni.NetworkInterfaceID {
+					return
+				}
+			}
+			u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: slices.Clone(eni.Groups)})
+		})
+		_, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(mctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+			NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{q},
+		}, retryCodes("InvalidGroup.NotFound"))
+		if err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.TargetDescription, id string, undo *ContainUndo, errs *[]error) {
 	_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: []elbtypes.TargetDescription{td}})
 	switch {
 	case err == nil:
@@ -730,73 +730,7 @@ func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.Targ
 	case errCode(err) == "InvalidTarget":
 	default:
 		*errs = append(*errs, stepErr(stepContain, "DeregisterTargets", arn, err))
-		failed.Store(id, true)
 	}
-}
-
-// moveAll moves every instance's interfaces to the passthrough group and,
-// Dwell later, to the quarantine group, as a two-stage pipeline: the dwell
-// of one instance does not hold up the others. Every instance that reached
-// the passthrough stage gets its quarantine move, even when ctx ends (on a
-// context of its own, bounded to two minutes).
-func moveAll(ctx context.Context, o Options, todo []InstanceContain, failed *sync.Map, move func(context.Context, InstanceContain, string) error) error {
-	type staged struct {
-		ic    InstanceContain
-		ready time.Time
-		err   error
-	}
-	ch := make(chan staged, len(todo))
-	var errs []error
-	var mu sync.Mutex
-	// after is the context the quarantine moves use once ctx has ended:
-	// not cancelled with it, bounded to two minutes from then.
-	var (
-		after       context.Context
-		cancelAfter context.CancelFunc
-		afterOnce   sync.Once
-	)
-	afterCtx := func() context.Context {
-		afterOnce.Do(func() { after, cancelAfter = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute) })
-		return after
-	}
-	defer func() {
-		if cancelAfter != nil {
-			cancelAfter()
-		}
-	}()
-	var wg sync.WaitGroup
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for st := range ch {
-				if d := time.Until(st.ready); d > 0 {
-					_ = sleep(ctx, d) // cut short if ctx ends: quarantine at once
-				}
-				c := ctx
-				if ctx.Err() != nil {
-					c = afterCtx()
-				}
-				// Even if the passthrough move failed part-way, land the quarantine.
-				if err := errors.Join(st.err, move(c, st.ic, RoleQuarantine)); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	serr := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			return nil
-		}
-		err := move(ctx, ic, RolePassthrough)
-		ch <- staged{ic: ic, ready: time.Now().Add(o.Dwell), err: err}
-		return nil
-	})
-	close(ch)
-	wg.Wait()
-	return errors.Join(append(errs, serr)...)
 }
 
 // PlanAttributeLimit is the batch size up to which PlanContain reads each

@@ -7,15 +7,16 @@
 // and ApplyX (carries the plan out), plus a convenience X doing both:
 //
 //   - Contain moves the instances into a per-VPC quarantine security group
-//     (no rules in, none out) by way of an all-traffic "passthrough" group:
-//     security group changes do not end tracked connections, but flows
-//     through an allow-all group become untracked and are cut when the
-//     quarantine group lands. Before that it tags the instance, turns on
-//     termination and stop protection, and takes it out of its Auto Scaling
-//     group (DetachInstances or EnterStandby, decrementing the desired
-//     capacity: no replacement, by choice) and its ELBv2 target groups.
-//     ApplyContain returns a ContainUndo listing exactly what changed, and
-//     Undo reverses it.
+//     (no rules in, none out; read back and emptied right before use).
+//     It tags the instance, then turns on termination and stop protection
+//     and moves every interface into quarantine, and only then takes it out
+//     of its Auto Scaling group (DetachInstances or EnterStandby,
+//     decrementing the desired capacity: no replacement, by choice) and
+//     its ELBv2 target groups. It never passes through a group open to the
+//     world: security group changes do not end connections already
+//     tracked, and the plan says so (ContainPlan.Notes). ApplyContain
+//     returns a ContainUndo listing exactly what changed, and Undo
+//     reverses it.
 //   - Snapshot makes one crash-consistent CreateSnapshots per instance of
 //     every attached EBS volume, tagged with the incident, instance, device
 //     and abuse time, waits with the SDK's SnapshotCompleted waiter (bounded

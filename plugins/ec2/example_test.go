@@ -59,7 +59,6 @@ func ExamplePlanContain() {
 		}
 	}
 	// Output:
-	// group abusekit-passthrough (passthrough): create=true
 	// group abusekit-quarantine (quarantine): create=true
 	// interfaces: 1 termination protection: false
 	// changed: 1 instance, original groups recorded: 1

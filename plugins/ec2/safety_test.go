@@ -3,6 +3,7 @@ package ec2
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -150,5 +151,57 @@ func TestContainRefusesQuarantineGroupThatStaysOpen(t *testing.T) {
 	}
 	if d := cmp.Diff([][]string{{w.openSG}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
 		t.Errorf("interface moved despite an open quarantine group:\n%s", d)
+	}
+}
+
+// watchOpen checks, at every interface move, the rules of the groups the
+// interface is being put in: none may admit traffic from the whole
+// internet.
+type watchOpen struct {
+	ModifyNetworkInterfaceAttributeAPI
+	t      *testing.T
+	groups DescribeSecurityGroupsAPI
+	mu     *sync.Mutex
+	opened *[]string
+}
+
+func (w watchOpen) ModifyNetworkInterfaceAttribute(ctx context.Context, in *awsec2.ModifyNetworkInterfaceAttributeInput, opts ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error) {
+	gs, err := describeGroupsByID(context.Background(), w.groups, in.Groups)
+	if err != nil {
+		w.t.Errorf("describe %v: %v", in.Groups, err)
+	}
+	for id, g := range gs {
+		for _, r := range rulesOf("ingress", g.IpPermissions) {
+			if openWorld(r.CIDR) {
+				w.mu.Lock()
+				*w.opened = append(*w.opened, id+" "+r.String())
+				w.mu.Unlock()
+			}
+		}
+	}
+	return w.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
+}
+
+// TestContainNeverOpensToTheWorld: no interface is put, even for a moment,
+// in a group whose ingress admits 0.0.0.0/0 or ::/0 (before: the
+// all-traffic passthrough group, for the 2 s dwell).
+func TestContainNeverOpensToTheWorld(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	seedFleet(t, e, w, 3)
+	ctx := context.Background()
+	var opened []string
+	c.ModifyNetworkInterfaceAttr = watchOpen{c.ModifyNetworkInterfaceAttr, t, c.DescribeSecurityGroups, &sync.Mutex{}, &opened}
+	if _, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: append([]string{w.infected}, w.fleet...)}, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) > 0 {
+		t.Errorf("interfaces moved into groups open to the world: %v", opened)
+	}
+	q, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
+	for _, id := range append([]string{w.infected}, w.fleet...) {
+		if d := cmp.Diff([][]string{{aws.ToString(q.GroupId)}}, eniGroups(getInstance(t, e, id))); d != "" {
+			t.Errorf("%s:\n%s", id, d)
+		}
 	}
 }

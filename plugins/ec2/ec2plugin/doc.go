@@ -33,9 +33,10 @@
 // req.IdempotencyToken — finds what an interrupted attempt created instead
 // of creating it twice.
 //
-//   - contain: instance_id / instance_ids, quarantine_group,
-//     passthrough_group, asg_mode (detach, standby, skip),
-//     allow_asg_replacement, skip_load_balancers, dwell. Output: plan
+//   - contain: instance_id / instance_ids, quarantine_group, asg_mode
+//     (detach, standby, skip), allow_asg_replacement, skip_load_balancers
+//     (passthrough_group and dwell are accepted and ignored: no all-traffic
+//     group is used any more). Output: plan
 //     (ec2.ContainPlan), undo (ec2.ContainUndo) and groups, the instances'
 //     original security groups — the groups to harden.
 //   - snapshot: instance_id / instance_ids, register_image, description.

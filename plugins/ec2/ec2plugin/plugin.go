@@ -63,8 +63,8 @@ type ContainInput struct {
 	ASGMode             string `json:"asg_mode,omitempty"`
 	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
 	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
-	// Dwell in the all-traffic group before the quarantine group lands
-	// ("2s", the default; "0s" for none).
+	// Dwell is accepted for playbooks written for earlier versions and
+	// ignored: contain no longer passes through an all-traffic group.
 	Dwell string `json:"dwell,omitempty"`
 }
 
@@ -422,12 +422,15 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 		if len(ic.TargetGroups) > 0 {
 			d = append(d, fmt.Sprintf("deregister from %d target group(s)", len(ic.TargetGroups)))
 		}
-		d = append(d, fmt.Sprintf("%d interface(s): passthrough, then quarantine", len(ic.Interfaces)))
+		d = append(d, fmt.Sprintf("%d interface(s) into quarantine", len(ic.Interfaces)))
 		r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ic.InstanceID, Detail: strings.Join(d, "; ")})
 	}
 	r.Summary = fmt.Sprintf("contain %d instance(s) for incident %s", len(p.Instances)-already, p.Incident.ID)
 	if already > 0 {
 		r.Summary += fmt.Sprintf(" (%d already contained)", already)
+	}
+	for _, n := range p.Notes {
+		r.Summary += "; note: " + n
 	}
 	return r
 }

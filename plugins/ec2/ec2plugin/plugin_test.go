@@ -120,7 +120,8 @@ func TestActionsInProcess(t *testing.T) {
 	if d := cmp.Diff(before, w.srv.State()); d != "" {
 		t.Fatalf("contain plan changed the account:\n%s", d)
 	}
-	if len(plan.Changes) != 3 || plan.Changes[2].Target != w.infected || plan.Changes[0].Kind != plugin.ChangeCreate {
+	if len(plan.Changes) != 2 || plan.Changes[1].Target != w.infected || plan.Changes[0].Kind != plugin.ChangeCreate ||
+		!strings.Contains(plan.Summary, ec2.NoteTrackedConnections) || strings.Contains(plan.Changes[1].Detail, "passthrough") {
 		t.Errorf("contain plan: %+v", plan)
 	}
 	want, err := ec2.PlanContain(ctx, w.direct, ec2.ContainInput{Incident: inc, InstanceIDs: []string{w.infected}}, quick...)
