@@ -453,6 +453,15 @@ func indexes(n int) []int {
 // cancelled: no instance is left half moved. The returned undo record
 // lists exactly what was changed, also when an error is returned;
 // ApplyContain(PlanContain(…)) again after a failure converges.
+//
+// With WithContainStore, the original configuration (plan.UndoRecord, with
+// what the store already holds for the incident taking precedence) is
+// saved before the first mutating call, and ApplyContain fails having
+// changed nothing if it cannot be saved. The record returned, and saved
+// again at the end, is then the incident's: the originals of every
+// instance any run contained, so a re-run after a crash can still undo
+// (a plan made after the crash sees the quarantine group, not the
+// original).
 func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Option) (*ContainUndo, error) {
 	o := buildOptions(opts, 0)
 	if plan == nil {
@@ -482,6 +491,53 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
+	if o.Store == nil {
+		return applyContain(ctx, c, plan, o, undo)
+	}
+	// The original configuration goes to the store before the first
+	// mutating call; what an earlier run of the incident saved wins (it
+	// was read before that run changed anything).
+	prev, err := o.Store.Load(ctx, plan.Incident.ID)
+	if err != nil {
+		return nil, &StepError{Step: stepContain, Operation: "ContainStore.Load", Err: err}
+	}
+	stored := mergeOriginal(prev, plan.originalRecord())
+	if err := o.Store.Save(ctx, stored); err != nil {
+		return nil, &StepError{Step: stepContain, Operation: "ContainStore.Save", Err: err}
+	}
+	done, err := applyContain(ctx, c, plan, o, undo)
+	final := mergeOriginal(stored, done)
+	if serr := o.Store.Save(context.WithoutCancel(ctx), final); serr != nil {
+		err = errors.Join(err, &StepError{Step: stepContain, Operation: "ContainStore.Save", Err: serr})
+	}
+	return final, err
+}
+
+// originalRecord is UndoRecord without the interfaces the plan found
+// already in the quarantine group (whose original only a store can know).
+func (p *ContainPlan) originalRecord() *ContainUndo {
+	q := map[string]string{}
+	for _, g := range p.Groups {
+		if g.Role == RoleQuarantine && g.GroupID != "" {
+			q[g.VPCID] = g.GroupID
+		}
+	}
+	vpc := map[string]string{}
+	for _, ic := range p.Instances {
+		vpc[ic.InstanceID] = ic.VPCID
+	}
+	u := p.UndoRecord()
+	for i := range u.Instances {
+		iu := &u.Instances[i]
+		gid := q[vpc[iu.InstanceID]]
+		iu.Interfaces = slices.DeleteFunc(iu.Interfaces, func(e Interface) bool {
+			return gid != "" && len(e.Groups) == 1 && e.Groups[0] == gid
+		})
+	}
+	return u
+}
+
+func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options, undo *ContainUndo) (*ContainUndo, error) {
 	// 1. The quarantine group of each VPC, emptied and verified. (Plans
 	// made by earlier versions also list an all-traffic "passthrough"
 	// group: it is no longer used.)

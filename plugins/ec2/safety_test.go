@@ -3,6 +3,9 @@ package ec2
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // failTerminate lets the coverage check and the protection change through
@@ -203,5 +207,155 @@ func TestContainNeverOpensToTheWorld(t *testing.T) {
 		if d := cmp.Diff([][]string{{aws.ToString(q.GroupId)}}, eniGroups(getInstance(t, e, id))); d != "" {
 			t.Errorf("%s:\n%s", id, d)
 		}
+	}
+}
+
+// failProtect fails every ModifyInstanceAttribute: together with the
+// discarded undo record, a run that died after moving the interface.
+type failProtect struct{ ModifyInstanceAttributeAPI }
+
+func (failProtect) ModifyInstanceAttribute(context.Context, *awsec2.ModifyInstanceAttributeInput, ...func(*awsec2.Options)) (*awsec2.ModifyInstanceAttributeOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "RequestExpired", Message: "connection lost"}
+}
+
+// checkStored checks, at the first mutating call, that the store already
+// holds the interface's original groups.
+type checkStored struct {
+	CreateSecurityGroupAPI
+	t       *testing.T
+	store   ContainStore
+	inc     string
+	eniWant func(*ContainUndo) bool
+	checked *bool
+}
+
+func (c checkStored) CreateSecurityGroup(ctx context.Context, in *awsec2.CreateSecurityGroupInput, opts ...func(*awsec2.Options)) (*awsec2.CreateSecurityGroupOutput, error) {
+	if !*c.checked {
+		*c.checked = true
+		u, err := c.store.Load(ctx, c.inc)
+		if err != nil || u == nil || !c.eniWant(u) {
+			c.t.Errorf("at the first mutating call the store holds %+v (%v), not the original groups", u, err)
+		}
+	}
+	return c.CreateSecurityGroupAPI.CreateSecurityGroup(ctx, in, opts...)
+}
+
+// TestContainOriginalsSurviveACrash: a run dies after moving the
+// interface into quarantine and its undo record is lost; the re-run's plan
+// sees only the quarantine group. The original groups, saved durably
+// before the first change, still let the re-run finish and then undo.
+// Before: the re-run's record had no interface ("original unknown").
+func TestContainOriginalsSurviveACrash(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	inc := Incident{ID: "case-crash"}
+	store, err := NewFileContainStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := ContainInput{Incident: inc, InstanceIDs: []string{w.infected}}
+	opts := append([]Option{WithContainStore(store)}, fastOpts...)
+
+	// Run 1 dies part-way: the interface moved, protection failed, the
+	// returned record is lost with the process.
+	good := *c
+	checked := false
+	c.CreateSecurityGroup = checkStored{c.CreateSecurityGroup, t, store, inc.ID, func(u *ContainUndo) bool {
+		return cmp.Equal(u.OriginalGroups(w.infected), []string{w.openSG})
+	}, &checked}
+	c.ModifyInstanceAttribute = failProtect{c.ModifyInstanceAttribute}
+	if _, err := Contain(ctx, c, in, opts...); err == nil {
+		t.Fatal("run 1 did not fail")
+	}
+	if !checked {
+		t.Fatal("no CreateSecurityGroup call was seen")
+	}
+	q, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
+	if d := cmp.Diff([][]string{{aws.ToString(q.GroupId)}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
+		t.Fatalf("after run 1:\n%s", d)
+	}
+
+	// Run 2, a new process: plans afresh and finishes.
+	c = &good
+	undo, err := Contain(ctx, c, in, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !attr(t, e, w.infected, types.InstanceAttributeNameDisableApiTermination) {
+		t.Error("run 2 did not finish: protection off")
+	}
+	if got := undo.OriginalGroups(w.infected); !cmp.Equal(got, []string{w.openSG}) {
+		t.Fatalf("run 2 record: original groups %v, want [%s]", got, w.openSG)
+	}
+	// And the incident can be released from what the store kept.
+	saved, err := store.Load(ctx, inc.ID)
+	if err != nil || saved == nil {
+		t.Fatalf("load: %v", err)
+	}
+	if err := Undo(ctx, c, saved, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([][]string{{w.openSG}}, eniGroups(getInstance(t, e, w.infected))); d != "" {
+		t.Errorf("after undo:\n%s", d)
+	}
+	if attr(t, e, w.infected, types.InstanceAttributeNameDisableApiTermination) || attr(t, e, w.infected, types.InstanceAttributeNameDisableApiStop) {
+		t.Error("protection not restored to off")
+	}
+}
+
+// TestContainStoreFailureChangesNothing: no durable record, no change.
+func TestContainStoreFailureChangesNothing(t *testing.T) {
+	srv, c, e := emu(t)
+	w := seed(t, e)
+	dir := t.TempDir()
+	store, err := NewFileContainStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.dir = dir + "/gone" // Save cannot create its file
+	srv.ResetCalls()
+	_, err = Contain(context.Background(), c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}}, append([]Option{WithContainStore(store)}, fastOpts...)...)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, op := range srv.Operations() {
+		if !strings.HasPrefix(op, "Describe") {
+			t.Errorf("mutating call %s without a durable record", op)
+		}
+	}
+}
+
+func TestFileContainStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewFileContainStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Load(ctx, "none"); u != nil || err != nil {
+		t.Fatalf("empty store: %v %v", u, err)
+	}
+	tp := false
+	u := &ContainUndo{Step: "contain", Incident: Incident{ID: "../../etc/x"}, Instances: []InstanceUndo{{InstanceID: "i-1", TerminationProtectionWas: &tp,
+		Interfaces: []Interface{{NetworkInterfaceID: "eni-1", Groups: []string{"sg-1", "sg-2"}}}}}}
+	if err := s.Save(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(s.Path(u.Incident.ID)) != s.dir {
+		t.Errorf("record path %s outside the store", s.Path(u.Incident.ID))
+	}
+	got, err := s.Load(ctx, u.Incident.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(u, got, cmpopts.IgnoreUnexported(ContainUndo{})); d != "" {
+		t.Error(d)
+	}
+	// A record of another incident under the name is refused.
+	if err := os.WriteFile(s.Path("other"), []byte(`{"incident":{"id":"x"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, "other"); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("foreign record: %v", err)
 	}
 }
