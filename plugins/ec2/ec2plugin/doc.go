@@ -36,7 +36,10 @@
 //   - contain: instance_id / instance_ids, quarantine_group, asg_mode
 //     (detach, standby, skip), allow_asg_replacement, skip_load_balancers
 //     (passthrough_group and dwell are accepted and ignored: no all-traffic
-//     group is used any more). Output: plan
+//     group is used any more), state_dir. Before its first change contain
+//     saves the original configuration, fsynced, in an ec2.FileContainStore
+//     under state_dir (default: StateDir), one per endpoint and region; a
+//     re-run after a crash finds it there. Output: plan
 //     (ec2.ContainPlan), undo (ec2.ContainUndo) and groups, the instances'
 //     original security groups — the groups to harden.
 //   - snapshot: instance_id / instance_ids, register_image, description.
@@ -60,13 +63,15 @@
 //     hardened (group_ids mapped to the groups now carrying their rules).
 //   - alarms: instance_id, sns_topic_arn, thresholds (ec2.Thresholds).
 //     Output: plan (the alarms put).
-//   - undo: undo, the contain step's record (${{ steps.contain.undo }});
+//   - undo: undo, the contain step's record (${{ steps.contain.undo }}),
+//     or nothing: release mode, from the record contain saved for the
+//     incident in state_dir (also after a contain that failed or died);
 //     ec2.Undo puts each instance's groups, protection, Auto Scaling and
 //     target group membership back and removes the tags. Its plan is read
 //     from the record alone. Output: instances.
 //
 // A failed step has no output on the host; a contain that fails part-way
-// logs its undo record (what did change) at error level to the host's log.
+// has its record in state_dir and logs it at error level to the host's log.
 //
 // Inputs are decoded strictly; an unknown field, a malformed duration or
 // endpoint, or an unknown asg_mode is a plugin.ErrInvalidInput.

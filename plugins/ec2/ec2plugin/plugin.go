@@ -2,10 +2,14 @@ package ec2plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +67,9 @@ type ContainInput struct {
 	ASGMode             string `json:"asg_mode,omitempty"`
 	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
 	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
+	// StateDir is where the record of the original configuration is kept
+	// (fsynced) before the first change: see StateDir.
+	StateDir string `json:"state_dir,omitempty"`
 	// Dwell is accepted for playbooks written for earlier versions and
 	// ignored: contain no longer passes through an all-traffic group.
 	Dwell string `json:"dwell,omitempty"`
@@ -166,10 +173,14 @@ type AlarmsOutput struct {
 }
 
 // UndoInput is the input of "undo": the undo record of a contain step,
-// usually ${{ steps.contain.undo }}. Its incident is the record's.
+// usually ${{ steps.contain.undo }}; its incident is the record's. Without
+// it, undo releases the incident (Common.Incident, default the playbook's)
+// from the record contain saved in state_dir: the original configuration,
+// also after a contain step that failed or died part-way.
 type UndoInput struct {
 	Common
-	Undo *ec2.ContainUndo `json:"undo"`
+	Undo     *ec2.ContainUndo `json:"undo,omitempty"`
+	StateDir string           `json:"state_dir,omitempty"`
 }
 
 // UndoOutput is the output of "undo": the instances put back.
@@ -329,6 +340,39 @@ func (in ContainInput) check() error {
 	return fmt.Errorf("%w: asg_mode %q (want detach, standby or skip)", plugin.ErrInvalidInput, in.ASGMode)
 }
 
+// StateDir resolves the directory of the contain records: dir if given,
+// else $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else
+// $HOME/.local/state/abusekit/ec2.
+func StateDir(dir string) (string, error) {
+	switch {
+	case dir != "":
+		return dir, nil
+	case os.Getenv("ABUSEKIT_STATE_DIR") != "":
+		return filepath.Join(os.Getenv("ABUSEKIT_STATE_DIR"), "ec2"), nil
+	case os.Getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_STATE_HOME"), "abusekit", "ec2"), nil
+	case os.Getenv("HOME") != "":
+		return filepath.Join(os.Getenv("HOME"), ".local", "state", "abusekit", "ec2"), nil
+	}
+	return "", fmt.Errorf("%w: no state_dir, ABUSEKIT_STATE_DIR, XDG_STATE_HOME or HOME for the contain record", plugin.ErrInvalidInput)
+}
+
+// store is the contain store for c's endpoint and region (the same
+// incident id may be contained in several regions or accounts' endpoints:
+// each keeps its own record), in a subdirectory of StateDir(dir).
+func store(dir string, c Common) (*ec2.FileContainStore, error) {
+	d, err := StateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	region := c.Region
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	h := sha256.Sum256([]byte(c.Endpoint + "|" + region))
+	return ec2.NewFileContainStore(filepath.Join(d, hex.EncodeToString(h[:8])))
+}
+
 func (a *adapter) containPlan(ctx context.Context, in ContainInput, call plugin.Call, log *slog.Logger) (*ec2.Clients, *ec2.ContainPlan, []ec2.Option, error) {
 	if err := in.check(); err != nil {
 		return nil, nil, nil, err
@@ -360,8 +404,12 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 	if err != nil {
 		return err
 	}
+	st, err := store(req.Input.StateDir, req.Input.Common)
+	if err != nil {
+		return err
+	}
 	req.Progress.Report("containing", 0, int64(len(p.Instances)))
-	undo, err := ec2.ApplyContain(ctx, c, p, o...)
+	undo, err := ec2.ApplyContain(ctx, c, p, append(o, ec2.WithContainStore(st))...)
 	resp.Output = ContainOutput{Plan: p, Undo: undo, Groups: []string{}}
 	if undo != nil {
 		seen := map[string]bool{}
@@ -376,11 +424,11 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 		sort.Strings(resp.Output.Groups)
 	}
 	if err != nil {
-		// A failed step has no output on the host: keep the record of
-		// what did change in the host's log.
+		// A failed step has no output on the host: the record is in the
+		// store (undo without a record releases from it), and in the log.
 		if undo != nil {
 			if b, jerr := json.Marshal(undo); jerr == nil {
-				req.Logger.Error("contain failed part-way; undo record of what changed", "undo", string(b))
+				req.Logger.Error("contain failed part-way; original configuration saved", "record", st.Path(p.Incident.ID), "undo", string(b))
 			}
 		}
 		return err
@@ -726,22 +774,37 @@ func (a *adapter) applyAlarms(ctx context.Context, req plugin.ApplyRequest[Alarm
 
 // --- undo
 
-func (in UndoInput) check() error {
-	if in.Undo == nil {
-		return fmt.Errorf("%w: undo (the contain step's undo record) is required", plugin.ErrInvalidInput)
+// record returns the input's undo record, or the one contain saved for
+// the incident.
+func (in UndoInput) record(ctx context.Context, call plugin.Call) (*ec2.ContainUndo, error) {
+	if in.Undo != nil {
+		return in.Undo, nil
 	}
-	return nil
+	st, err := store(in.StateDir, in.Common)
+	if err != nil {
+		return nil, err
+	}
+	inc := incident(in.Common, call)
+	u, err := st.Load(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, fmt.Errorf("%w: no undo record given and none saved for incident %s in %s", ec2.ErrNotFound, inc.ID, st.Path(inc.ID))
+	}
+	return u, nil
 }
 
 // planUndo lists what the record says would be restored; it reads nothing.
 func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput], resp *plugin.PlanResponse) error {
-	if err := req.Input.check(); err != nil {
-		return err
-	}
 	if _, err := options(req.Input.Common, ""); err != nil {
 		return err
 	}
-	for _, iu := range req.Input.Undo.Instances {
+	u, err := req.Input.record(ctx, req.Call)
+	if err != nil {
+		return err
+	}
+	for _, iu := range u.Instances {
 		var d []string
 		for _, e := range iu.Interfaces {
 			d = append(d, e.NetworkInterfaceID+" back to "+strings.Join(e.Groups, ","))
@@ -760,15 +823,16 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: iu.InstanceID, Detail: strings.Join(d, "; ")})
 	}
-	resp.Summary = fmt.Sprintf("release %d instance(s) of incident %s from containment (quarantine groups stay)", len(req.Input.Undo.Instances), req.Input.Undo.Incident.ID)
+	resp.Summary = fmt.Sprintf("release %d instance(s) of incident %s from containment (quarantine groups stay)", len(u.Instances), u.Incident.ID)
 	return nil
 }
 
 func (a *adapter) applyUndo(ctx context.Context, req plugin.ApplyRequest[UndoInput], resp *plugin.ApplyResponse[UndoOutput]) error {
-	if err := req.Input.check(); err != nil {
+	o, err := options(req.Input.Common, "")
+	if err != nil {
 		return err
 	}
-	o, err := options(req.Input.Common, "")
+	u, err := req.Input.record(ctx, req.Call)
 	if err != nil {
 		return err
 	}
@@ -776,11 +840,11 @@ func (a *adapter) applyUndo(ctx context.Context, req plugin.ApplyRequest[UndoInp
 	if err != nil {
 		return err
 	}
-	if err := ec2.Undo(ctx, c, req.Input.Undo, append(o, ec2.WithLogger(req.Logger))...); err != nil {
+	if err := ec2.Undo(ctx, c, u, append(o, ec2.WithLogger(req.Logger))...); err != nil {
 		return err
 	}
 	resp.Output.Instances = []string{}
-	for _, iu := range req.Input.Undo.Instances {
+	for _, iu := range u.Instances {
 		resp.Output.Instances = append(resp.Output.Instances, iu.InstanceID)
 	}
 	return nil

@@ -3,6 +3,7 @@ package ec2plugin
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -536,8 +537,10 @@ func TestUndoAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: c}); !errors.Is(err, plugin.ErrInvalidInput) {
-		t.Errorf("undo without a record: %v", err)
+	other := c
+	other.Incident = "case-never-contained"
+	if _, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: other}); !errors.Is(err, ec2.ErrNotFound) {
+		t.Errorf("undo without a record, none saved: %v", err)
 	}
 	w.srv.ResetCalls()
 	plan, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: Common{Endpoint: w.srv.URL}, Undo: contained.Undo})
@@ -560,6 +563,45 @@ func TestUndoAction(t *testing.T) {
 	}
 }
 
+// Release mode: undo without a record puts the instance back from the
+// original configuration contain saved (fsynced) in the state directory
+// before its first change.
+func TestReleaseFromSavedRecord(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	state := t.TempDir()
+	t.Setenv("ABUSEKIT_STATE_DIR", state)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	before := w.instance(t, w.infected)
+	if _, err := plugintest.Apply[ContainOutput](ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store("", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(st.Path(incidentID), filepath.Join(state, "ec2")+"/") {
+		t.Errorf("record %s not under ABUSEKIT_STATE_DIR/ec2", st.Path(incidentID))
+	}
+	saved, err := st.Load(ctx, incidentID)
+	if err != nil || saved == nil || !cmp.Equal(saved.OriginalGroups(w.infected), []string{w.openSG}) {
+		t.Fatalf("saved record %+v %v", saved, err)
+	}
+	plan, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: c})
+	if err != nil || len(plan.Changes) != 1 || !strings.Contains(plan.Changes[0].Detail, "back to "+w.openSG) {
+		t.Fatalf("release plan: %+v %v", plan, err)
+	}
+	if _, err := plugintest.Apply[UndoOutput](ctx, acts["undo"], UndoInput{Common: c}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(before, w.instance(t, w.infected)); d != "" {
+		t.Errorf("instance after release (-before +after):\n%s", d)
+	}
+}
+
 // Every ec2 sentinel has its code, also wrapped as the package wraps it.
 func TestSentinelsRegistered(t *testing.T) {
 	for code, err := range map[string]error{
@@ -567,6 +609,7 @@ func TestSentinelsRegistered(t *testing.T) {
 		"ec2.snapshot_failed": ec2.ErrSnapshotFailed, "ec2.timeout": ec2.ErrTimeout,
 		"ec2.invalid_input": ec2.ErrInvalidInput, "ec2.missing_client": ec2.ErrMissingClient,
 		"ec2.unhealthy": ec2.ErrUnhealthy, "ec2.asg_min_size": ec2.ErrASGMinSize,
+		"ec2.quarantine_open": ec2.ErrQuarantineOpen,
 	} {
 		if got := plugin.ErrorCode(&ec2.StepError{Step: "x", Err: err}); got != code {
 			t.Errorf("%v: code %q, want %q", err, got, code)
