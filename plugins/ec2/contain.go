@@ -102,14 +102,23 @@ type InstanceContain struct {
 	// nil: not read at plan time (batches above PlanAttributeLimit);
 	// ApplyContain reads them right before acting, so the undo record
 	// stays exact.
-	TerminationProtection *bool             `json:"termination_protection"`
-	StopProtection        *bool             `json:"stop_protection"`
-	AutoScalingGroup      string            `json:"auto_scaling_group,omitempty"`
-	ASGAction             ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired      bool              `json:"decrement_desired,omitempty"`
-	TargetGroups          []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd             map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained      bool              `json:"already_contained,omitempty"`
+	TerminationProtection *bool `json:"termination_protection"`
+	StopProtection        *bool `json:"stop_protection"`
+	// ShutdownBehavior is the instance's current
+	// InstanceInitiatedShutdownBehavior ("" when not read at plan time);
+	// Contain sets it to "stop", first of all, so that a "shutdown -h now"
+	// on the instance does not terminate it.
+	ShutdownBehavior string `json:"shutdown_behavior,omitempty"`
+	// DeleteOnTermination lists the devices whose EBS volume would be
+	// deleted with the instance; Contain sets DeleteOnTermination=false on
+	// each, first of all.
+	DeleteOnTermination []string          `json:"delete_on_termination,omitempty"`
+	AutoScalingGroup    string            `json:"auto_scaling_group,omitempty"`
+	ASGAction           ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired    bool              `json:"decrement_desired,omitempty"`
+	TargetGroups        []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd           map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained    bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -136,6 +145,8 @@ type InstanceUndo struct {
 	// Previous values of the attributes Contain turned on (nil: untouched).
 	TerminationProtectionWas *bool       `json:"termination_protection_was,omitempty"`
 	StopProtectionWas        *bool       `json:"stop_protection_was,omitempty"`
+	ShutdownBehaviorWas      string      `json:"shutdown_behavior_was,omitempty"`
+	DeleteOnTerminationWas   []string    `json:"delete_on_termination_was,omitempty"` // devices set back to true
 	TagsAdded                []string    `json:"tags_added,omitempty"`
 	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
 	ASGAction                ASGMode     `json:"asg_action,omitempty"`
@@ -381,11 +392,11 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
 		}
 		if len(ids) <= PlanAttributeLimit {
-			tp, sp, err := readProtection(ctx, c, id)
+			tp, sp, sb, err := readProtection(ctx, c, id)
 			if err != nil {
 				return err
 			}
-			ic.TerminationProtection, ic.StopProtection = &tp, &sp
+			ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
 		}
 		if g := asgOf[id]; g != "" && !isStandbyOrDetached(asgState[id]) {
 			ic.AutoScalingGroup = g
@@ -405,7 +416,14 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 				ic.TagsToAdd[k] = v
 			}
 		}
-		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
+		for _, b := range inst.BlockDeviceMappings {
+			if b.Ebs != nil && aws.ToBool(b.Ebs.DeleteOnTermination) {
+				ic.DeleteOnTermination = append(ic.DeleteOnTermination, aws.ToString(b.DeviceName))
+			}
+		}
+		sort.Strings(ic.DeleteOnTermination)
+		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
+			len(ic.DeleteOnTermination) == 0 && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
 	})
@@ -571,7 +589,16 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 	}
 	var errs []error
 
-	// 2. Tags, batched per identical tag set.
+	// 2. Before anything else on the instances: a shutdown from inside
+	// stops the instance instead of terminating it, and termination keeps
+	// every volume. A failure here is reported; containment goes on.
+	if err := forEach(ctx, o.Concurrency, indexes(len(todo)), func(ctx context.Context, i int) error {
+		return keepEvidence(ctx, c, &todo[i], undo)
+	}); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 3. Tags, batched per identical tag set.
 	byTags := map[string][]string{}
 	tagSets := map[string]map[string]string{}
 	for _, ic := range todo {
@@ -615,7 +642,7 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 	}
 
-	// 3. Protection and isolation, first. They are independent, and EC2
+	// 4. Protection and isolation, before Auto Scaling and load balancers. They are independent, and EC2
 	// rate-limits each action on its own bucket: two pools run side by
 	// side so neither waits on the other's throttling.
 	var perr, merr error
@@ -638,7 +665,7 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		errs = append(errs, err)
 	}
 
-	// 4. Auto Scaling, batched per group (20 ids a call), after isolation.
+	// 5. Auto Scaling, batched per group (20 ids a call), after isolation.
 	type asgKey struct {
 		name string
 		mode ASGMode
@@ -684,7 +711,7 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 	}
 
-	// 5. Target groups, batched per group.
+	// 6. Target groups, batched per group.
 	byTG := map[string][]elbtypes.TargetDescription{}
 	owner := map[string][]string{}
 	var tgOrder []string
@@ -795,25 +822,70 @@ func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.Targ
 // pipeline, where their rate limit drains alongside the others.
 const PlanAttributeLimit = 100
 
-func readProtection(ctx context.Context, c *Clients, id string) (term, stop bool, err error) {
-	for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop} {
+func readProtection(ctx context.Context, c *Clients, id string) (term, stop bool, shutdown string, err error) {
+	for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop,
+		types.InstanceAttributeNameInstanceInitiatedShutdownBehavior} {
 		out, err := c.DescribeInstanceAttribute.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
 		if err != nil {
-			return false, false, stepErr(stepContain, "DescribeInstanceAttribute", id, err)
+			return false, false, "", stepErr(stepContain, "DescribeInstanceAttribute", id, err)
 		}
-		if attr == types.InstanceAttributeNameDisableApiTermination {
+		switch attr {
+		case types.InstanceAttributeNameDisableApiTermination:
 			term = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
-		} else {
+		case types.InstanceAttributeNameDisableApiStop:
 			stop = out.DisableApiStop != nil && aws.ToBool(out.DisableApiStop.Value)
+		default:
+			if out.InstanceInitiatedShutdownBehavior != nil {
+				shutdown = aws.ToString(out.InstanceInitiatedShutdownBehavior.Value)
+			}
 		}
 	}
-	return term, stop, nil
+	return term, stop, shutdown, nil
+}
+
+// keepEvidence makes the instance stop, not terminate, when it shuts
+// itself down, and keeps every EBS volume when it is terminated. Contain
+// does this before anything else.
+func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *ContainUndo) error {
+	if ic.TerminationProtection == nil || ic.StopProtection == nil || ic.ShutdownBehavior == "" {
+		tp, sp, sb, err := readProtection(ctx, c, ic.InstanceID)
+		if err != nil {
+			return err
+		}
+		ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
+	}
+	var errs []error
+	if ic.ShutdownBehavior != "stop" {
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String("stop")},
+		}); err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err))
+		} else {
+			was := ic.ShutdownBehavior
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.ShutdownBehaviorWas = was })
+		}
+	}
+	if len(ic.DeleteOnTermination) > 0 {
+		var bdms []types.InstanceBlockDeviceMappingSpecification
+		for _, d := range ic.DeleteOnTermination {
+			bdms = append(bdms, types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String(d), Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(false)}})
+		}
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), BlockDeviceMappings: bdms,
+		}); err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err))
+		} else {
+			devs := slices.Clone(ic.DeleteOnTermination)
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.DeleteOnTerminationWas = devs })
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // protect turns on termination and stop protection where off.
 func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainUndo) error {
 	if ic.TerminationProtection == nil || ic.StopProtection == nil {
-		tp, sp, err := readProtection(ctx, c, ic.InstanceID)
+		tp, sp, _, err := readProtection(ctx, c, ic.InstanceID)
 		if err != nil {
 			return err
 		}
@@ -898,6 +970,10 @@ func (p *ContainPlan) UndoRecord() *ContainUndo {
 		if ic.StopProtection != nil && !*ic.StopProtection {
 			iu.StopProtectionWas = aws.Bool(false)
 		}
+		if ic.ShutdownBehavior != "" && ic.ShutdownBehavior != "stop" {
+			iu.ShutdownBehaviorWas = ic.ShutdownBehavior
+		}
+		iu.DeleteOnTerminationWas = slices.Clone(ic.DeleteOnTermination)
 		for k := range ic.TagsToAdd {
 			iu.TagsAdded = append(iu.TagsAdded, k)
 		}
@@ -949,6 +1025,24 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 		if iu.StopProtectionWas != nil {
 			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 				InstanceId: aws.String(iu.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: iu.StopProtectionWas},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if iu.ShutdownBehaviorWas != "" {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String(iu.ShutdownBehaviorWas)},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if len(iu.DeleteOnTerminationWas) > 0 {
+			var bdms []types.InstanceBlockDeviceMappingSpecification
+			for _, d := range iu.DeleteOnTerminationWas {
+				bdms = append(bdms, types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String(d), Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(true)}})
+			}
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), BlockDeviceMappings: bdms,
 			}); err != nil {
 				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
 			}

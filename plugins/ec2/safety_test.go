@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -357,5 +358,87 @@ func TestFileContainStoreRoundTrip(t *testing.T) {
 	}
 	if _, err := s.Load(ctx, "other"); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("foreign record: %v", err)
+	}
+}
+
+// TestContainKeepsEvidenceFirst: an instance that would terminate on a
+// "shutdown -h now" from inside, and whose volumes go with it, is made to
+// stop and keep them before any other change; the plan shows it and Undo
+// puts both back.
+func TestContainKeepsEvidenceFirst(t *testing.T) {
+	srv, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	out, err := e.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String(w.ami), InstanceType: types.InstanceTypeT3Micro, MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		SubnetId: aws.String(w.subnet), SecurityGroupIds: []string{w.openSG}, InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorTerminate,
+		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: aws.String("/dev/sdf"), Ebs: &types.EbsBlockDevice{VolumeSize: aws.Int32(8), DeleteOnTermination: aws.Bool(true)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	dot := func() map[string]bool {
+		m := map[string]bool{}
+		for _, b := range getInstance(t, e, id).BlockDeviceMappings {
+			m[aws.ToString(b.DeviceName)] = aws.ToBool(b.Ebs.DeleteOnTermination)
+		}
+		return m
+	}
+	shutdown := func() string {
+		o, err := e.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: types.InstanceAttributeNameInstanceInitiatedShutdownBehavior})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(o.InstanceInitiatedShutdownBehavior.Value)
+	}
+	dotBefore := dot()
+	if shutdown() != "terminate" || !dotBefore["/dev/sdf"] {
+		t.Fatalf("seed: shutdown %s, delete on termination %v", shutdown(), dotBefore)
+	}
+	plan, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantDevs []string
+	for d, v := range dotBefore {
+		if v {
+			wantDevs = append(wantDevs, d)
+		}
+	}
+	slices.Sort(wantDevs)
+	if ic := plan.Instances[0]; ic.ShutdownBehavior != "terminate" || !cmp.Equal(ic.DeleteOnTermination, wantDevs) {
+		t.Errorf("plan: shutdown %q, delete on termination %v (want %v)", ic.ShutdownBehavior, ic.DeleteOnTermination, wantDevs)
+	}
+	srv.ResetCalls()
+	undo, err := ApplyContain(ctx, c, plan, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := shutdown(); got != "stop" {
+		t.Errorf("shutdown behaviour %q after contain", got)
+	}
+	for d, v := range dot() {
+		if v {
+			t.Errorf("%s still deleted on termination", d)
+		}
+	}
+	// Nothing touched the instance before these two.
+	var order []string
+	for _, call := range srv.Calls() {
+		switch call.Operation {
+		case "ModifyInstanceAttribute", "CreateTags", "ModifyNetworkInterfaceAttribute":
+			order = append(order, call.Operation)
+		}
+	}
+	if len(order) < 2 || order[0] != "ModifyInstanceAttribute" || order[1] != "ModifyInstanceAttribute" {
+		t.Errorf("first changes to the instance: %v", order)
+	}
+	if err := Undo(ctx, c, undo, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if got := shutdown(); got != "terminate" {
+		t.Errorf("shutdown behaviour %q after undo", got)
+	}
+	if d := cmp.Diff(dotBefore, dot()); d != "" {
+		t.Errorf("delete on termination after undo:\n%s", d)
 	}
 }

@@ -146,6 +146,7 @@ func (u *ContainUndo) clone() *ContainUndo {
 			x.Interfaces = append(x.Interfaces, Interface{NetworkInterfaceID: e.NetworkInterfaceID, Groups: slices.Clone(e.Groups)})
 		}
 		x.TagsAdded = slices.Clone(iu.TagsAdded)
+		x.DeleteOnTerminationWas = slices.Clone(iu.DeleteOnTerminationWas)
 		x.TargetGroups = slices.Clone(iu.TargetGroups)
 		c.Instances = append(c.Instances, x)
 	}
@@ -181,6 +182,14 @@ func mergeOriginal(old, add *ContainUndo) *ContainUndo {
 			}
 			if u.StopProtectionWas == nil {
 				u.StopProtectionWas = ai.StopProtectionWas
+			}
+			if u.ShutdownBehaviorWas == "" {
+				u.ShutdownBehaviorWas = ai.ShutdownBehaviorWas
+			}
+			for _, d := range ai.DeleteOnTerminationWas {
+				if !slices.Contains(u.DeleteOnTerminationWas, d) {
+					u.DeleteOnTerminationWas = append(u.DeleteOnTerminationWas, d)
+				}
 			}
 			for _, k := range ai.TagsAdded {
 				if !slices.Contains(u.TagsAdded, k) {

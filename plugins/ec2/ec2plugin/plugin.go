@@ -454,6 +454,12 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 			continue
 		}
 		var d []string
+		if ic.ShutdownBehavior != "stop" {
+			d = append(d, "shutdown behaviour stop")
+		}
+		if len(ic.DeleteOnTermination) > 0 {
+			d = append(d, fmt.Sprintf("keep %d volume(s) on termination (%s)", len(ic.DeleteOnTermination), strings.Join(ic.DeleteOnTermination, ",")))
+		}
 		if len(ic.TagsToAdd) > 0 {
 			d = append(d, fmt.Sprintf("tag (%d)", len(ic.TagsToAdd)))
 		}
@@ -811,6 +817,12 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		if iu.TerminationProtectionWas != nil || iu.StopProtectionWas != nil {
 			d = append(d, "protection as it was")
+		}
+		if iu.ShutdownBehaviorWas != "" {
+			d = append(d, "shutdown behaviour "+iu.ShutdownBehaviorWas)
+		}
+		if len(iu.DeleteOnTerminationWas) > 0 {
+			d = append(d, "delete on termination again for "+strings.Join(iu.DeleteOnTerminationWas, ","))
 		}
 		if iu.AutoScalingGroup != "" {
 			d = append(d, "back into Auto Scaling group "+iu.AutoScalingGroup)
