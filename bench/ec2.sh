@@ -19,7 +19,8 @@
 #   COUNT=3 bash bench/ec2.sh         # median of three
 #
 # Contain and Snapshot run with the package's production settings: New's
-# adaptive retry (one rate limiter per operation), Concurrency 16 (Dwell is
+# retryer (standard mode since it became the default; these numbers were
+# taken with adaptive), Concurrency 16 (Dwell is
 # now ignored). Measured on the shared 2-CPU box, before the passthrough
 # group was dropped: REFILL=5 ratio 1.006 (72.5 s vs 72 s);
 # REFILL=1 (EC2's real rates) ratio 1.005 (361.7 s vs 360 s).

@@ -52,7 +52,7 @@
 //
 // Clients holds one narrow one-method interface per operation; New builds
 // them from an aws.Config (config.LoadDefaultConfig gives the default
-// credential chain) with adaptive retry. iam-policy.json grants exactly the
+// credential chain) with standard retry (adaptive by option). iam-policy.json grants exactly the
 // actions the Clients fields name (and iam:PassRole, which RunInstances
 // needs to pass the old instance's profile on). Package
 // github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
