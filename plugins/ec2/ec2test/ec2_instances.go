@@ -40,6 +40,7 @@ var ec2Actions = []string{
 	"DescribeVpcs", "DescribeSubnets", "DescribeAvailabilityZones",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "CreateLaunchTemplate",
 	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
+	"DescribeIamInstanceProfileAssociations", "AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -127,6 +128,12 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.detachVolume
 	case "DeleteVolume":
 		return st.deleteVolume
+	case "DescribeIamInstanceProfileAssociations":
+		return st.describeIamInstanceProfileAssociations
+	case "AssociateIamInstanceProfile":
+		return st.associateIamInstanceProfile
+	case "DisassociateIamInstanceProfile":
+		return st.disassociateIamInstanceProfile
 	}
 	return nil
 }
