@@ -117,6 +117,21 @@ type RunInstancesAPI interface {
 	RunInstances(context.Context, *awsec2.RunInstancesInput, ...func(*awsec2.Options)) (*awsec2.RunInstancesOutput, error)
 }
 
+// DescribeIamInstanceProfileAssociationsAPI is the subset of *awsec2.Client for DescribeIamInstanceProfileAssociations.
+type DescribeIamInstanceProfileAssociationsAPI interface {
+	DescribeIamInstanceProfileAssociations(context.Context, *awsec2.DescribeIamInstanceProfileAssociationsInput, ...func(*awsec2.Options)) (*awsec2.DescribeIamInstanceProfileAssociationsOutput, error)
+}
+
+// DisassociateIamInstanceProfileAPI is the subset of *awsec2.Client for DisassociateIamInstanceProfile.
+type DisassociateIamInstanceProfileAPI interface {
+	DisassociateIamInstanceProfile(context.Context, *awsec2.DisassociateIamInstanceProfileInput, ...func(*awsec2.Options)) (*awsec2.DisassociateIamInstanceProfileOutput, error)
+}
+
+// AssociateIamInstanceProfileAPI is the subset of *awsec2.Client for AssociateIamInstanceProfile.
+type AssociateIamInstanceProfileAPI interface {
+	AssociateIamInstanceProfile(context.Context, *awsec2.AssociateIamInstanceProfileInput, ...func(*awsec2.Options)) (*awsec2.AssociateIamInstanceProfileOutput, error)
+}
+
 // TerminateInstancesAPI is the subset of *awsec2.Client for TerminateInstances.
 type TerminateInstancesAPI interface {
 	TerminateInstances(context.Context, *awsec2.TerminateInstancesInput, ...func(*awsec2.Options)) (*awsec2.TerminateInstancesOutput, error)
@@ -210,6 +225,10 @@ type Clients struct {
 	RunInstances                  RunInstancesAPI                    `iam:"ec2:RunInstances"`
 	TerminateInstances            TerminateInstancesAPI              `iam:"ec2:TerminateInstances"`
 
+	DescribeIamInstanceProfileAssociations DescribeIamInstanceProfileAssociationsAPI `iam:"ec2:DescribeIamInstanceProfileAssociations"`
+	DisassociateIamInstanceProfile         DisassociateIamInstanceProfileAPI         `iam:"ec2:DisassociateIamInstanceProfile"`
+	AssociateIamInstanceProfile            AssociateIamInstanceProfileAPI            `iam:"ec2:AssociateIamInstanceProfile"`
+
 	DescribeAutoScalingInstances DescribeAutoScalingInstancesAPI `iam:"autoscaling:DescribeAutoScalingInstances"`
 	DescribeAutoScalingGroups    DescribeAutoScalingGroupsAPI    `iam:"autoscaling:DescribeAutoScalingGroups"`
 	DetachInstances              DetachInstancesAPI              `iam:"autoscaling:DetachInstances"`
@@ -300,6 +319,10 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 		RegisterImage:                 e(),
 		RunInstances:                  e(),
 		TerminateInstances:            e(),
+
+		DescribeIamInstanceProfileAssociations: e(),
+		DisassociateIamInstanceProfile:         e(),
+		AssociateIamInstanceProfile:            e(),
 
 		DescribeAutoScalingInstances: as(),
 		DescribeAutoScalingGroups:    as(),

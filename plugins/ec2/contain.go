@@ -66,6 +66,11 @@ type ContainInput struct {
 	// ErrASGMinSize where that would go below the group's MinSize.
 	AllowASGReplacement bool
 	SkipLoadBalancers   bool
+	// KeepInstanceProfile leaves the instance profile attached. By default
+	// Contain disassociates it (first of all, with the shutdown behaviour
+	// and volumes), so the instance gets no new credentials of its role;
+	// Undo associates it again.
+	KeepInstanceProfile bool
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -92,6 +97,12 @@ type TargetRef struct {
 	AvailabilityZone string `json:"availability_zone,omitempty"`
 }
 
+// ProfileAssociation is an instance profile attached to an instance.
+type ProfileAssociation struct {
+	AssociationID string `json:"association_id"`
+	ARN           string `json:"arn"`
+}
+
 // InstanceContain is the plan for one instance.
 type InstanceContain struct {
 	InstanceID string      `json:"instance_id"`
@@ -112,13 +123,16 @@ type InstanceContain struct {
 	// DeleteOnTermination lists the devices whose EBS volume would be
 	// deleted with the instance; Contain sets DeleteOnTermination=false on
 	// each, first of all.
-	DeleteOnTermination []string          `json:"delete_on_termination,omitempty"`
-	AutoScalingGroup    string            `json:"auto_scaling_group,omitempty"`
-	ASGAction           ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired    bool              `json:"decrement_desired,omitempty"`
-	TargetGroups        []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd           map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained    bool              `json:"already_contained,omitempty"`
+	DeleteOnTermination []string `json:"delete_on_termination,omitempty"`
+	// InstanceProfile is the instance profile association Contain removes
+	// (nil: none, or KeepInstanceProfile).
+	InstanceProfile  *ProfileAssociation `json:"instance_profile,omitempty"`
+	AutoScalingGroup string              `json:"auto_scaling_group,omitempty"`
+	ASGAction        ASGMode             `json:"asg_action,omitempty"`
+	DecrementDesired bool                `json:"decrement_desired,omitempty"`
+	TargetGroups     []TargetRef         `json:"target_groups,omitempty"`
+	TagsToAdd        map[string]string   `json:"tags_to_add,omitempty"`
+	AlreadyContained bool                `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -130,6 +144,10 @@ type ContainPlan struct {
 	// Notes tell the operator what the containment does not cover.
 	Notes []string `json:"notes,omitempty"`
 }
+
+// NoteCredentials is the note of a plan that removes instance profiles.
+const NoteCredentials = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
+	"stay valid until they expire (up to hours) unless the role's older sessions are revoked (a deny on aws:TokenIssueTime), which abusekit does not do yet"
 
 // NoteTrackedConnections is the note every ContainPlan carries.
 const NoteTrackedConnections = "security group changes do not end connections the old groups tracked: " +
@@ -147,6 +165,7 @@ type InstanceUndo struct {
 	StopProtectionWas        *bool       `json:"stop_protection_was,omitempty"`
 	ShutdownBehaviorWas      string      `json:"shutdown_behavior_was,omitempty"`
 	DeleteOnTerminationWas   []string    `json:"delete_on_termination_was,omitempty"` // devices set back to true
+	InstanceProfileWas       string      `json:"instance_profile_was,omitempty"`      // ARN associated again
 	TagsAdded                []string    `json:"tags_added,omitempty"`
 	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
 	ASGAction                ASGMode     `json:"asg_action,omitempty"`
@@ -322,6 +341,43 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		}
 	}
 
+	// Instance profile associations.
+	profileOf := map[string]*ProfileAssociation{}
+	if !in.KeepInstanceProfile {
+		var withProfile []string
+		for _, id := range ids {
+			if insts[id].IamInstanceProfile != nil {
+				withProfile = append(withProfile, id)
+			}
+		}
+		if len(withProfile) > 0 {
+			if err := need(stepContain, c.DescribeIamInstanceProfileAssociations); err != nil {
+				return nil, err
+			}
+			plan.Notes = append(plan.Notes, NoteCredentials)
+		}
+		for _, b := range chunks(withProfile, 200) {
+			p := awsec2.NewDescribeIamInstanceProfileAssociationsPaginator(c.DescribeIamInstanceProfileAssociations, &awsec2.DescribeIamInstanceProfileAssociationsInput{
+				Filters: []types.Filter{{Name: aws.String("instance-id"), Values: b}}, MaxResults: aws.Int32(1000)})
+			for p.HasMorePages() {
+				out, err := p.NextPage(ctx)
+				if err != nil {
+					return nil, stepErr(stepContain, "DescribeIamInstanceProfileAssociations", "", err)
+				}
+				for _, a := range out.IamInstanceProfileAssociations {
+					if a.State != types.IamInstanceProfileAssociationStateAssociated && a.State != types.IamInstanceProfileAssociationStateAssociating {
+						continue
+					}
+					pa := &ProfileAssociation{AssociationID: aws.ToString(a.AssociationId)}
+					if a.IamInstanceProfile != nil {
+						pa.ARN = aws.ToString(a.IamInstanceProfile.Arn)
+					}
+					profileOf[aws.ToString(a.InstanceId)] = pa
+				}
+			}
+		}
+	}
+
 	// Target group registrations.
 	targetsOf := map[string][]TargetRef{}
 	if !in.SkipLoadBalancers {
@@ -422,8 +478,9 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			}
 		}
 		sort.Strings(ic.DeleteOnTermination)
+		ic.InstanceProfile = profileOf[id]
 		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
-			len(ic.DeleteOnTermination) == 0 && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
+			len(ic.DeleteOnTermination) == 0 && ic.InstanceProfile == nil && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
 	})
@@ -504,6 +561,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 		if len(ic.TargetGroups) > 0 {
 			if err := need(stepContain, c.DeregisterTargets); err != nil {
+				return nil, err
+			}
+		}
+		if ic.InstanceProfile != nil && !ic.AlreadyContained {
+			if err := need(stepContain, c.DisassociateIamInstanceProfile); err != nil {
 				return nil, err
 			}
 		}
@@ -865,6 +927,17 @@ func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *Co
 			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.ShutdownBehaviorWas = was })
 		}
 	}
+	if pa := ic.InstanceProfile; pa != nil {
+		_, err := c.DisassociateIamInstanceProfile.DisassociateIamInstanceProfile(ctx, &awsec2.DisassociateIamInstanceProfileInput{AssociationId: aws.String(pa.AssociationID)})
+		switch {
+		case err == nil:
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.InstanceProfileWas = pa.ARN })
+		case errCode(err) == "InvalidAssociationID.NotFound":
+			// Gone already (a retried call that went through, or someone else).
+		default:
+			errs = append(errs, stepErr(stepContain, "DisassociateIamInstanceProfile", ic.InstanceID, err))
+		}
+	}
 	if len(ic.DeleteOnTermination) > 0 {
 		var bdms []types.InstanceBlockDeviceMappingSpecification
 		for _, d := range ic.DeleteOnTermination {
@@ -974,6 +1047,9 @@ func (p *ContainPlan) UndoRecord() *ContainUndo {
 			iu.ShutdownBehaviorWas = ic.ShutdownBehavior
 		}
 		iu.DeleteOnTerminationWas = slices.Clone(ic.DeleteOnTermination)
+		if ic.InstanceProfile != nil {
+			iu.InstanceProfileWas = ic.InstanceProfile.ARN
+		}
 		for k := range ic.TagsToAdd {
 			iu.TagsAdded = append(iu.TagsAdded, k)
 		}
@@ -1034,6 +1110,15 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 				InstanceId: aws.String(iu.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String(iu.ShutdownBehaviorWas)},
 			}); err != nil {
 				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if iu.InstanceProfileWas != "" {
+			if err := need(stepUndo, c.AssociateIamInstanceProfile); err != nil {
+				return err
+			}
+			if _, err := c.AssociateIamInstanceProfile.AssociateIamInstanceProfile(ctx, &awsec2.AssociateIamInstanceProfileInput{InstanceId: aws.String(iu.InstanceID),
+				IamInstanceProfile: &types.IamInstanceProfileSpecification{Arn: aws.String(iu.InstanceProfileWas)}}); err != nil && errCode(err) != "IncorrectState" {
+				return stepErr(stepUndo, "AssociateIamInstanceProfile", iu.InstanceID, err)
 			}
 		}
 		if len(iu.DeleteOnTerminationWas) > 0 {

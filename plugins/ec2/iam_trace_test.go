@@ -19,7 +19,8 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, DataVolumes: map[string]int32{"/dev/sdf": 1}})
+	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, DataVolumes: map[string]int32{"/dev/sdf": 1},
+		IAMInstanceProfileARN: "arn:aws:iam::" + ec2test.AccountID + ":instance-profile/web"})
 	if err != nil {
 		t.Fatal(err)
 	}

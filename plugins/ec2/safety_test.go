@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -440,5 +441,60 @@ func TestContainKeepsEvidenceFirst(t *testing.T) {
 	}
 	if d := cmp.Diff(dotBefore, dot()); d != "" {
 		t.Errorf("delete on termination after undo:\n%s", d)
+	}
+}
+
+// TestContainRemovesInstanceProfile: the instance gets no new credentials
+// of its role once contained; the plan shows it and Undo associates the
+// profile again.
+func TestContainRemovesInstanceProfile(t *testing.T) {
+	srv, c, e := emu(t)
+	const arn = "arn:aws:iam::" + ec2test.AccountID + ":instance-profile/web-role"
+	ids, err := srv.AddInstances(1, ec2test.InstanceSpec{IAMInstanceProfileARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ids[0]
+	ctx := context.Background()
+	profile := func() string {
+		if p := getInstance(t, e, id).IamInstanceProfile; p != nil {
+			return aws.ToString(p.Arn)
+		}
+		return ""
+	}
+	plan, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plan.Instances[0].InstanceProfile; p == nil || p.ARN != arn || p.AssociationID == "" {
+		t.Fatalf("plan profile: %+v", p)
+	}
+	if !slices.Contains(plan.Notes, NoteCredentials) {
+		t.Errorf("notes: %v", plan.Notes)
+	}
+	undo, err := ApplyContain(ctx, c, plan, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := profile(); got != "" {
+		t.Errorf("profile still attached after contain: %s", got)
+	}
+	again, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}}, fastOpts...)
+	if err != nil || !again.Instances[0].AlreadyContained {
+		t.Errorf("re-plan: %+v %v", again, err)
+	}
+	if err := Undo(ctx, c, undo, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if got := profile(); got != arn {
+		t.Errorf("profile after undo: %q", got)
+	}
+	// KeepInstanceProfile leaves it alone.
+	kept, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}, KeepInstanceProfile: true}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := profile(); got != arn || kept.Instances[0].InstanceProfileWas != "" {
+		t.Errorf("KeepInstanceProfile: profile %q, record %+v", got, kept.Instances)
 	}
 }

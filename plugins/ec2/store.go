@@ -186,6 +186,9 @@ func mergeOriginal(old, add *ContainUndo) *ContainUndo {
 			if u.ShutdownBehaviorWas == "" {
 				u.ShutdownBehaviorWas = ai.ShutdownBehaviorWas
 			}
+			if u.InstanceProfileWas == "" {
+				u.InstanceProfileWas = ai.InstanceProfileWas
+			}
 			for _, d := range ai.DeleteOnTerminationWas {
 				if !slices.Contains(u.DeleteOnTerminationWas, d) {
 					u.DeleteOnTerminationWas = append(u.DeleteOnTerminationWas, d)

@@ -67,6 +67,9 @@ type ContainInput struct {
 	ASGMode             string `json:"asg_mode,omitempty"`
 	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
 	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
+	// KeepInstanceProfile leaves the instance profile attached (by default
+	// contain removes it; undo puts it back).
+	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -329,7 +332,8 @@ func ids(one string, many []string) []string {
 func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
-		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers}
+		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
+		KeepInstanceProfile: in.KeepInstanceProfile}
 }
 
 func (in ContainInput) check() error {
@@ -459,6 +463,9 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 		}
 		if len(ic.DeleteOnTermination) > 0 {
 			d = append(d, fmt.Sprintf("keep %d volume(s) on termination (%s)", len(ic.DeleteOnTermination), strings.Join(ic.DeleteOnTermination, ",")))
+		}
+		if ic.InstanceProfile != nil {
+			d = append(d, "remove instance profile "+ic.InstanceProfile.ARN)
 		}
 		if len(ic.TagsToAdd) > 0 {
 			d = append(d, fmt.Sprintf("tag (%d)", len(ic.TagsToAdd)))
@@ -820,6 +827,9 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		if iu.ShutdownBehaviorWas != "" {
 			d = append(d, "shutdown behaviour "+iu.ShutdownBehaviorWas)
+		}
+		if iu.InstanceProfileWas != "" {
+			d = append(d, "instance profile "+iu.InstanceProfileWas+" again")
 		}
 		if len(iu.DeleteOnTerminationWas) > 0 {
 			d = append(d, "delete on termination again for "+strings.Join(iu.DeleteOnTerminationWas, ","))
