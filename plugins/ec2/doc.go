@@ -33,7 +33,10 @@
 //     the snapshot step journaled) — and re-verifies coverage of every
 //     attached volume against EC2 before any mutating call; termination
 //     protection is lifted only after that check.
-//   - Harden finds ingress rules open to 0.0.0.0/0 or ::/0 on 22, 3389, all
+//   - Harden finds ingress rules open to the world (judged by the share of
+//     the internet a group admits on a port: 0.0.0.0/0, but also
+//     0.0.0.0/1 plus 128.0.0.0/1, split IPv6 ranges, prefixes of /8 or
+//     larger; private ranges do not count) on 22, 3389, all
 //     traffic and caller-named ports, and replaces them with admin CIDRs
 //     (authorize, then revoke). A group other interfaces share is copied
 //     without the open rules and the copy swapped onto this instance's

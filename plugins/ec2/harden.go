@@ -97,24 +97,11 @@ func (r *HardenResult) Hardened(ids []string) []string {
 	return dedupe(out)
 }
 
-// isOpen reports whether ingress rule r exposes one of ports to the world.
+// isOpen reports whether ingress rule r, on its own, exposes one of ports
+// (or all traffic) to the world (see openRules for a group's rules taken
+// together).
 func isOpen(r Rule, ports []int32) bool {
-	if r.Direction != "ingress" || r.CIDR == "" || !openWorld(r.CIDR) {
-		return false
-	}
-	p := normProto(r.Protocol)
-	if p == "-1" {
-		return true
-	}
-	if p != "tcp" && p != "udp" {
-		return false
-	}
-	for _, port := range ports {
-		if r.FromPort <= port && port <= r.ToPort {
-			return true
-		}
-	}
-	return false
+	return openRules([]Rule{r}, ports)[0]
 }
 
 func parseAdmin(cidrs []string) ([]netip.Prefix, error) {
@@ -124,8 +111,8 @@ func parseAdmin(cidrs []string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q: %v", ErrInvalidInput, c, err)}
 		}
-		if p.Bits() == 0 {
-			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q is the whole internet", ErrInvalidInput, c)}
+		if _, s := shareOf(p.String()); s >= worldShare {
+			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q admits a world-open share of the internet", ErrInvalidInput, c)}
 		}
 		out = append(out, p.Masked())
 	}
@@ -200,8 +187,10 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 			continue // Contain's own groups
 		}
 		gh := GroupHarden{GroupID: gid, Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Action: HardenNone}
-		for _, r := range groupRules(g) {
-			if isOpen(r, ports) {
+		rules := groupRules(g)
+		open := openRules(rules, ports)
+		for i, r := range rules {
+			if open[i] {
 				gh.Open = append(gh.Open, r)
 			} else {
 				gh.Keep = append(gh.Keep, r)

@@ -154,8 +154,10 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 				continue
 			}
 			if !in.AllowOpenGroups {
-				for _, r := range groupRules(g) {
-					if isOpen(r, DefaultRiskyPorts) {
+				rules := groupRules(g)
+				open := openRules(rules, DefaultRiskyPorts)
+				for i, r := range rules {
+					if open[i] {
 						return nil, &StepError{Step: stepRebuild, Resource: id, Err: errf("%w: group %s still allows %s; harden it first or set AllowOpenGroups", ErrInvalidInput, id, r)}
 					}
 				}
