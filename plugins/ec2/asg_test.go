@@ -206,6 +206,24 @@ func TestAlarmsOnEmulator(t *testing.T) {
 	if _, err := PlanAlarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{Period: 45}}); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("period 45: %v", err)
 	}
+	// The periods CloudWatch allows: 10, 20, 30 and multiples of 60.
+	for _, p := range []int32{10, 20, 30, 60, 120} {
+		if _, err := PlanAlarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{Period: p}}); err != nil {
+			t.Errorf("period %d: %v", p, err)
+		}
+	}
+	// A re-run without a topic keeps the actions the alarms have.
+	if _, err := Alarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{CPUPercent: 70}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range srv.State().Alarms {
+		if !cmp.Equal(a.AlarmActions, []string{in.SNSTopicARN}) {
+			t.Errorf("%s: actions %v after a re-run without a topic, want [%s]", a.Name, a.AlarmActions, in.SNSTopicARN)
+		}
+		if a.MetricName == "CPUUtilization" && a.Threshold != 70 {
+			t.Errorf("CPU threshold %v, want 70", a.Threshold)
+		}
+	}
 }
 
 // TestUndoFromPlan: the plan, journaled before apply, is enough to undo a
