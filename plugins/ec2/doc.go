@@ -27,7 +27,10 @@
 //     an AMI from them for isolated forensics.
 //   - Rebuild launches a replacement from a launch template, an AMI, or the
 //     old instance's own settings (with hardened groups), requiring IMDSv2,
-//     and waits until it runs and passes both status checks.
+//     and waits until it runs and passes both status checks. Nothing of the
+//     old credentials is carried over by default: no key pair, no instance
+//     profile; the forensic image and private images created after the
+//     abuse began are refused unless forced.
 //   - Terminate takes a CompletedSnapshots — a type whose only sources are
 //     ApplySnapshot and VerifySnapshots (which counts only the snapshot ids
 //     the snapshot step journaled) — and re-verifies coverage of every

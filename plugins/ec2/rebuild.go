@@ -29,7 +29,20 @@ type RebuildInput struct {
 	ImageID        string // default: the old instance's AMI (a clean base, not its disks)
 	InstanceType   string
 	SubnetID       string
-	KeyName        string
+	// KeyName is a key pair for the replacement; default none (reach it
+	// with SSM Session Manager). The old instance's key may be the way in:
+	// ReuseKeyPair copies it anyway.
+	KeyName      string
+	ReuseKeyPair bool
+	// InstanceProfileARN is an instance profile for the replacement;
+	// default none. The old role's credentials may be stolen:
+	// ReuseInstanceProfile copies the old instance's profile anyway.
+	InstanceProfileARN   string
+	ReuseInstanceProfile bool
+	// AllowSuspectImage permits launching from an image abusekit made of
+	// the infected instance (the forensic image) or one created at or
+	// after the incident's AbuseTime; otherwise planning fails.
+	AllowSuspectImage bool
 	// SecurityGroupIDs for the replacement, typically HardenResult.Hardened
 	// of the old instance's original groups. Default: the old instance's
 	// groups other than Contain's quarantine groups.
@@ -56,6 +69,8 @@ type RebuildPlan struct {
 	SecurityGroupIDs   []string           `json:"security_group_ids,omitempty"`
 	Tags               map[string]string  `json:"tags"`
 	UserData           string             `json:"-"`
+	// Warnings say what the operator chose against the defaults.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RebuildResult is the running, healthy replacement.
@@ -93,7 +108,7 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 		Step: stepRebuild, Incident: in.Incident, OldInstanceID: in.InstanceID,
 		ClientToken: Token(in.Incident.ID, stepRebuild, in.InstanceID),
 		ImageID:     in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
-		SecurityGroupIDs: dedupe(in.SecurityGroupIDs), UserData: in.UserData,
+		InstanceProfileARN: in.InstanceProfileARN, SecurityGroupIDs: dedupe(in.SecurityGroupIDs), UserData: in.UserData,
 	}
 	if in.LaunchTemplate != nil {
 		lt := *in.LaunchTemplate
@@ -114,11 +129,13 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 		if p.SubnetID == "" {
 			p.SubnetID = aws.ToString(old.SubnetId)
 		}
-		if p.KeyName == "" {
+		if p.KeyName == "" && in.ReuseKeyPair && old.KeyName != nil {
 			p.KeyName = aws.ToString(old.KeyName)
+			p.Warnings = append(p.Warnings, "the replacement reuses key pair "+p.KeyName+" of the infected instance")
 		}
-		if old.IamInstanceProfile != nil {
+		if p.InstanceProfileARN == "" && in.ReuseInstanceProfile && old.IamInstanceProfile != nil {
 			p.InstanceProfileARN = aws.ToString(old.IamInstanceProfile.Arn)
+			p.Warnings = append(p.Warnings, "the replacement reuses instance profile "+p.InstanceProfileARN+" of the infected instance: its role's credentials may be stolen")
 		}
 		if len(p.SecurityGroupIDs) == 0 {
 			p.SecurityGroupIDs = instanceGroups(old)
@@ -172,7 +189,50 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 	if p.LaunchTemplate == nil && p.ImageID == "" {
 		return nil, &StepError{Step: stepRebuild, Resource: in.InstanceID, Err: errf("%w: no AMI", ErrInvalidInput)}
 	}
+	if p.ImageID != "" {
+		if err := checkImage(ctx, c, in, p); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// checkImage refuses the forensic image abusekit made of an instance, and
+// any private image created at or after the abuse time (it may carry the
+// intrusion; public and Amazon images are not made from this account's
+// disks), unless AllowSuspectImage, which turns the refusal into a
+// warning.
+func checkImage(ctx context.Context, c *Clients, in RebuildInput, p *RebuildPlan) error {
+	if err := need(stepRebuild, c.DescribeImages); err != nil {
+		return err
+	}
+	out, err := c.DescribeImages.DescribeImages(ctx, &awsec2.DescribeImagesInput{ImageIds: []string{p.ImageID}})
+	if err != nil {
+		return stepErr(stepRebuild, "DescribeImages", p.ImageID, err)
+	}
+	if len(out.Images) == 0 {
+		return &StepError{Step: stepRebuild, Operation: "DescribeImages", Resource: p.ImageID, Err: ErrNotFound}
+	}
+	img := out.Images[0]
+	var why string
+	switch {
+	case tagValue(img.Tags, TagStep) == stepSnapshot || tagValue(img.Tags, TagInstance) != "":
+		why = "it is abusekit's forensic image of " + tagValue(img.Tags, TagInstance)
+	case aws.ToBool(img.Public) || aws.ToString(img.ImageOwnerAlias) == "amazon":
+		// A public or Amazon image is not made from this account's disks.
+	case !in.Incident.AbuseTime.IsZero() && img.CreationDate != nil:
+		if t, err := time.Parse(time.RFC3339, aws.ToString(img.CreationDate)); err == nil && !t.Before(in.Incident.AbuseTime) {
+			why = "it was created at " + t.UTC().Format(time.RFC3339) + ", after the abuse began (" + in.Incident.AbuseTime.UTC().Format(time.RFC3339) + ")"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	if !in.AllowSuspectImage {
+		return &StepError{Step: stepRebuild, Resource: p.ImageID, Err: errf("%w: image %s may carry the intrusion: %s; name a clean image or set AllowSuspectImage", ErrInvalidInput, p.ImageID, why)}
+	}
+	p.Warnings = append(p.Warnings, "launching from image "+p.ImageID+" although "+why)
+	return nil
 }
 
 // ApplyRebuild launches the replacement (RunInstances with the plan's
@@ -242,6 +302,11 @@ func ApplyRebuild(ctx context.Context, c *Clients, p *RebuildPlan, opts ...Optio
 	}
 	out, err := c.RunInstances.RunInstances(ctx, in)
 	if err != nil {
+		if errCode(err) == "IdempotentParameterMismatch" {
+			err = errf("%w: an earlier run of this incident launched the replacement with other settings under client token %s "+
+				"(the plan changed since); look for the instance tagged abusekit:replaces=%s, or rebuild under another incident id: %w",
+				ErrInvalidInput, p.ClientToken, p.OldInstanceID, err)
+		}
 		return nil, stepErr(stepRebuild, "RunInstances", p.OldInstanceID, err)
 	}
 	if len(out.Instances) != 1 {

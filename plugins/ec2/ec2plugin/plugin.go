@@ -134,7 +134,13 @@ type RebuildInput struct {
 	KeyName          string                 `json:"key_name,omitempty"`
 	SecurityGroupIDs []string               `json:"security_group_ids,omitempty"`
 	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty"`
-	UserData         string                 `json:"user_data,omitempty"` // base64
+	// By default the replacement gets no key pair and no instance profile
+	// (ec2.RebuildInput): reuse_* copy the old instance's, with a warning.
+	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty"`
+	InstanceProfileARN   string `json:"instance_profile_arn,omitempty"`
+	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
+	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
+	UserData             string `json:"user_data,omitempty"` // base64
 }
 
 // RebuildOutput is the output of "rebuild".
@@ -646,7 +652,8 @@ func (a *adapter) rebuildPlan(ctx context.Context, in RebuildInput, call plugin.
 	}
 	p, err := ec2.PlanRebuild(ctx, c, ec2.RebuildInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, LaunchTemplate: in.LaunchTemplate,
 		ImageID: in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
-		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData})
+		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData,
+		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage})
 	return c, p, o, err
 }
 
@@ -664,7 +671,11 @@ func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[Rebuil
 	}
 	resp.Summary = fmt.Sprintf("launch a replacement for %s from %s (IMDSv2), wait for status checks", p.OldInstanceID, from)
 	resp.Changes = []plugin.Change{{Kind: plugin.ChangeCreate, Target: "instance replacing " + p.OldInstanceID,
-		Detail: fmt.Sprintf("type %s, subnet %s, groups %s, client token %s", p.InstanceType, p.SubnetID, strings.Join(p.SecurityGroupIDs, ","), p.ClientToken)}}
+		Detail: fmt.Sprintf("type %s, subnet %s, groups %s, key pair %q, instance profile %q, client token %s", p.InstanceType, p.SubnetID,
+			strings.Join(p.SecurityGroupIDs, ","), p.KeyName, p.InstanceProfileARN, p.ClientToken)}}
+	for _, w := range p.Warnings {
+		resp.Summary += "; warning: " + w
+	}
 	return nil
 }
 
