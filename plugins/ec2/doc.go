@@ -61,9 +61,14 @@
 //
 // Clients holds one narrow one-method interface per operation; New builds
 // them from an aws.Config (config.LoadDefaultConfig gives the default
-// credential chain) with standard retry (adaptive by option). iam-policy.json grants exactly the
-// actions the Clients fields name (and iam:PassRole, which RunInstances
-// needs to pass the old instance's profile on). Package
+// credential chain) with standard retry (adaptive by option).
+// iam-policy.json grants exactly the actions the Clients fields name and
+// the ones those calls need implicitly (cloudwatch:TagResource for tagged
+// alarms, ec2:CreateTags for tag-on-create, KMS grants for encrypted
+// volumes, iam:PassRole), and no more: tags only on create
+// (ec2:CreateAction) or abusekit:* keys on instances, KMS only through EC2
+// (kms:ViaService), alarms only named abusekit-*, roles passed only if
+// named abusekit-replacement-*. Package
 // github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
 // emulator the tests and examples run against.
 package ec2
