@@ -81,6 +81,8 @@ type Options struct {
 	// Dwell is ignored: Contain no longer passes interfaces through an
 	// all-traffic group (see ContainInput.PassthroughGroupName).
 	Dwell time.Duration
+	// Progress receives reports of long waits (WithProgress).
+	Progress func(Progress)
 	// Store receives Contain's record of the original configuration
 	// before its first mutating call (WithContainStore).
 	Store ContainStore

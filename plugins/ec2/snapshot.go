@@ -525,6 +525,7 @@ func filterSnaps(snaps []types.Snapshot, instance string) []types.Snapshot {
 func waitSnapshots(ctx context.Context, api DescribeSnapshotsAPI, ids []string, o Options) (map[string]string, error) {
 	states := map[string]string{}
 	var mu sync.Mutex
+	track := newProgressTracker(o.Progress)
 	err := forEach(ctx, 4, chunks(dedupe(ids), describeBatch), func(ctx context.Context, b []string) error {
 		var failed error
 		w := awsec2.NewSnapshotCompletedWaiter(api, func(wo *awsec2.SnapshotCompletedWaiterOptions) {
@@ -537,8 +538,10 @@ func waitSnapshots(ctx context.Context, api DescribeSnapshotsAPI, ids []string, 
 					return false, err
 				}
 				seen := map[string]types.SnapshotState{}
+				now := time.Now()
 				for _, s := range out.Snapshots {
 					seen[aws.ToString(s.SnapshotId)] = s.State
+					track.snapshot(s, now)
 				}
 				mu.Lock()
 				defer mu.Unlock()

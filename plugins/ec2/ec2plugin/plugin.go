@@ -550,6 +550,13 @@ func (a *adapter) applySnapshot(ctx context.Context, req plugin.ApplyRequest[Sna
 		return err
 	}
 	req.Progress.Report("snapshotting", 0, int64(len(p.Instances)))
+	o = append(o, ec2.WithProgress(func(pr ec2.Progress) {
+		msg := fmt.Sprintf("snapshot %s of %s: %s %d%%", pr.Resource, pr.Volume, pr.State, pr.Percent)
+		if pr.ETA > 0 {
+			msg += ", ETA " + pr.ETA.String()
+		}
+		req.Progress.Report(msg, pr.Bytes, pr.TotalBytes)
+	}))
 	done, err := ec2.ApplySnapshot(ctx, c, p, o...)
 	resp.Output = SnapshotOutput{Sets: []ec2.SnapshotSet{}, SnapshotIDs: []string{}}
 	for _, cs := range done {
