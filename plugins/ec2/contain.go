@@ -149,6 +149,14 @@ type ContainPlan struct {
 const NoteCredentials = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
 	"stay valid until they expire (up to hours) unless the role's older sessions are revoked (a deny on aws:TokenIssueTime), which abusekit does not do yet"
 
+// NoteAlwaysTracked and NoteDNS are notes every ContainPlan carries.
+const (
+	NoteAlwaysTracked = "connections that reach the instance through a NAT gateway, a Network or Gateway Load Balancer or a Transit Gateway " +
+		"are always tracked and survive a security group change; only a network ACL cuts them"
+	NoteDNS = "a security group cannot filter DNS to the VPC resolver (the VPC base address +2, 169.254.169.253): " +
+		"the instance can still resolve names (and tunnel over DNS); Route 53 Resolver DNS Firewall can block that"
+)
+
 // NoteTrackedConnections is the note every ContainPlan carries.
 const NoteTrackedConnections = "security group changes do not end connections the old groups tracked: " +
 	"an established flow (a shell, a pool connection) continues until it idles out; " +
@@ -293,7 +301,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		qid[v] = gp.GroupID
 		plan.Groups = append(plan.Groups, gp)
 	}
-	plan.Notes = append(plan.Notes, NoteTrackedConnections)
+	plan.Notes = append(plan.Notes, NoteTrackedConnections, NoteAlwaysTracked, NoteDNS)
 
 	// Auto Scaling membership, batched 50 ids a call.
 	asgOf := map[string]string{}

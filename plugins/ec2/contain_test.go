@@ -64,7 +64,7 @@ func TestContainAndUndo(t *testing.T) {
 	if pt, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup); pt != nil {
 		t.Errorf("an all-traffic passthrough group was created: %+v", pt)
 	}
-	if d := cmp.Diff([]string{NoteTrackedConnections}, plan.Notes); d != "" {
+	if d := cmp.Diff([]string{NoteTrackedConnections, NoteAlwaysTracked, NoteDNS}, plan.Notes); d != "" {
 		t.Errorf("plan notes:\n%s", d)
 	}
 	if d := cmp.Diff([][]string{{aws.ToString(q.GroupId)}}, eniGroups(inst)); d != "" {
