@@ -41,6 +41,7 @@ var ec2Actions = []string{
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "CreateLaunchTemplate",
 	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
 	"DescribeIamInstanceProfileAssociations", "AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
+	"DescribeNetworkAcls", "CreateNetworkAclEntry", "DeleteNetworkAclEntry",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -134,6 +135,12 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.associateIamInstanceProfile
 	case "DisassociateIamInstanceProfile":
 		return st.disassociateIamInstanceProfile
+	case "DescribeNetworkAcls":
+		return st.describeNetworkAcls
+	case "CreateNetworkAclEntry":
+		return st.createNetworkAclEntry
+	case "DeleteNetworkAclEntry":
+		return st.deleteNetworkAclEntry
 	}
 	return nil
 }

@@ -312,6 +312,7 @@ type state struct {
 	enis      ordered[*eni]
 	lts       ordered[*launchTemplate]
 	alarms    ordered[*alarm]
+	nacls     map[string]*networkACL // by VPC id: each VPC's default network ACL
 	asgs      ordered[*asg]
 	tgs       ordered[*targetGroup]
 
