@@ -132,6 +132,21 @@ type AssociateIamInstanceProfileAPI interface {
 	AssociateIamInstanceProfile(context.Context, *awsec2.AssociateIamInstanceProfileInput, ...func(*awsec2.Options)) (*awsec2.AssociateIamInstanceProfileOutput, error)
 }
 
+// DescribeNetworkAclsAPI is the subset of *awsec2.Client for DescribeNetworkAcls.
+type DescribeNetworkAclsAPI interface {
+	DescribeNetworkAcls(context.Context, *awsec2.DescribeNetworkAclsInput, ...func(*awsec2.Options)) (*awsec2.DescribeNetworkAclsOutput, error)
+}
+
+// CreateNetworkAclEntryAPI is the subset of *awsec2.Client for CreateNetworkAclEntry.
+type CreateNetworkAclEntryAPI interface {
+	CreateNetworkAclEntry(context.Context, *awsec2.CreateNetworkAclEntryInput, ...func(*awsec2.Options)) (*awsec2.CreateNetworkAclEntryOutput, error)
+}
+
+// DeleteNetworkAclEntryAPI is the subset of *awsec2.Client for DeleteNetworkAclEntry.
+type DeleteNetworkAclEntryAPI interface {
+	DeleteNetworkAclEntry(context.Context, *awsec2.DeleteNetworkAclEntryInput, ...func(*awsec2.Options)) (*awsec2.DeleteNetworkAclEntryOutput, error)
+}
+
 // TerminateInstancesAPI is the subset of *awsec2.Client for TerminateInstances.
 type TerminateInstancesAPI interface {
 	TerminateInstances(context.Context, *awsec2.TerminateInstancesInput, ...func(*awsec2.Options)) (*awsec2.TerminateInstancesOutput, error)
@@ -228,6 +243,9 @@ type Clients struct {
 	DescribeIamInstanceProfileAssociations DescribeIamInstanceProfileAssociationsAPI `iam:"ec2:DescribeIamInstanceProfileAssociations"`
 	DisassociateIamInstanceProfile         DisassociateIamInstanceProfileAPI         `iam:"ec2:DisassociateIamInstanceProfile"`
 	AssociateIamInstanceProfile            AssociateIamInstanceProfileAPI            `iam:"ec2:AssociateIamInstanceProfile"`
+	DescribeNetworkAcls                    DescribeNetworkAclsAPI                    `iam:"ec2:DescribeNetworkAcls"`
+	CreateNetworkAclEntry                  CreateNetworkAclEntryAPI                  `iam:"ec2:CreateNetworkAclEntry"`
+	DeleteNetworkAclEntry                  DeleteNetworkAclEntryAPI                  `iam:"ec2:DeleteNetworkAclEntry"`
 
 	DescribeAutoScalingInstances DescribeAutoScalingInstancesAPI `iam:"autoscaling:DescribeAutoScalingInstances"`
 	DescribeAutoScalingGroups    DescribeAutoScalingGroupsAPI    `iam:"autoscaling:DescribeAutoScalingGroups"`
@@ -323,6 +341,9 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 		DescribeIamInstanceProfileAssociations: e(),
 		DisassociateIamInstanceProfile:         e(),
 		AssociateIamInstanceProfile:            e(),
+		DescribeNetworkAcls:                    e(),
+		CreateNetworkAclEntry:                  e(),
+		DeleteNetworkAclEntry:                  e(),
 
 		DescribeAutoScalingInstances: as(),
 		DescribeAutoScalingGroups:    as(),

@@ -71,6 +71,12 @@ type ContainInput struct {
 	// and volumes), so the instance gets no new credentials of its role;
 	// Undo associates it again.
 	KeepInstanceProfile bool
+	// NetworkACL also adds deny entries for the instance's addresses to
+	// its subnet's network ACL (stateless: it cuts established and
+	// always-tracked connections, which a security group change does not).
+	// The ACL is the subnet's, shared; the entries name only the
+	// instance's addresses, and Undo deletes them.
+	NetworkACL bool
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -126,13 +132,15 @@ type InstanceContain struct {
 	DeleteOnTermination []string `json:"delete_on_termination,omitempty"`
 	// InstanceProfile is the instance profile association Contain removes
 	// (nil: none, or KeepInstanceProfile).
-	InstanceProfile  *ProfileAssociation `json:"instance_profile,omitempty"`
-	AutoScalingGroup string              `json:"auto_scaling_group,omitempty"`
-	ASGAction        ASGMode             `json:"asg_action,omitempty"`
-	DecrementDesired bool                `json:"decrement_desired,omitempty"`
-	TargetGroups     []TargetRef         `json:"target_groups,omitempty"`
-	TagsToAdd        map[string]string   `json:"tags_to_add,omitempty"`
-	AlreadyContained bool                `json:"already_contained,omitempty"`
+	InstanceProfile *ProfileAssociation `json:"instance_profile,omitempty"`
+	// NetworkACLEntries are the deny entries Contain adds (NetworkACL).
+	NetworkACLEntries []ACLEntry        `json:"network_acl_entries,omitempty"`
+	AutoScalingGroup  string            `json:"auto_scaling_group,omitempty"`
+	ASGAction         ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired  bool              `json:"decrement_desired,omitempty"`
+	TargetGroups      []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd         map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained  bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -174,6 +182,7 @@ type InstanceUndo struct {
 	ShutdownBehaviorWas      string      `json:"shutdown_behavior_was,omitempty"`
 	DeleteOnTerminationWas   []string    `json:"delete_on_termination_was,omitempty"` // devices set back to true
 	InstanceProfileWas       string      `json:"instance_profile_was,omitempty"`      // ARN associated again
+	NetworkACLEntries        []ACLEntry  `json:"network_acl_entries,omitempty"`       // deny entries to delete
 	TagsAdded                []string    `json:"tags_added,omitempty"`
 	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
 	ASGAction                ASGMode     `json:"asg_action,omitempty"`
@@ -495,6 +504,16 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
+	if in.NetworkACL {
+		if err := planNetworkACL(ctx, c, insts, results); err != nil {
+			return nil, err
+		}
+		for i := range results {
+			if len(results[i].NetworkACLEntries) > 0 {
+				results[i].AlreadyContained = false
+			}
+		}
+	}
 	plan.Instances = results
 	return plan, nil
 }
@@ -574,6 +593,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 		if ic.InstanceProfile != nil && !ic.AlreadyContained {
 			if err := need(stepContain, c.DisassociateIamInstanceProfile); err != nil {
+				return nil, err
+			}
+		}
+		if len(ic.NetworkACLEntries) > 0 && !ic.AlreadyContained {
+			if err := need(stepContain, c.CreateNetworkAclEntry); err != nil {
 				return nil, err
 			}
 		}
@@ -727,7 +751,12 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 	go func() {
 		defer wg.Done()
 		merr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-			return quarantine(ctx, c, ic, groups[ic.VPCID], undo)
+			// The deny entries and the quarantine move finish once
+			// started, like the move alone.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quarantineGrace)
+			aerr := denyInACL(actx, c, ic, undo)
+			cancel()
+			return errors.Join(aerr, quarantine(ctx, c, ic, groups[ic.VPCID], undo))
 		})
 	}()
 	wg.Wait()
@@ -1055,6 +1084,7 @@ func (p *ContainPlan) UndoRecord() *ContainUndo {
 			iu.ShutdownBehaviorWas = ic.ShutdownBehavior
 		}
 		iu.DeleteOnTerminationWas = slices.Clone(ic.DeleteOnTermination)
+		iu.NetworkACLEntries = slices.Clone(ic.NetworkACLEntries)
 		if ic.InstanceProfile != nil {
 			iu.InstanceProfileWas = ic.InstanceProfile.ARN
 		}
@@ -1119,6 +1149,9 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 			}); err != nil {
 				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
 			}
+		}
+		if err := removeFromACL(ctx, c, iu); err != nil {
+			return err
 		}
 		if iu.InstanceProfileWas != "" {
 			if err := need(stepUndo, c.AssociateIamInstanceProfile); err != nil {

@@ -46,7 +46,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err := Undo(ctx, c, u2, fastOpts...); err != nil {
 		t.Fatal(err)
 	}
-	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3]}, fastOpts...)
+	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true}, fastOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -498,3 +498,60 @@ func TestContainRemovesInstanceProfile(t *testing.T) {
 		t.Errorf("KeepInstanceProfile: profile %q, record %+v", got, kept.Instances)
 	}
 }
+
+// TestContainNetworkACL: with NetworkACL, deny entries for the instance's
+// address in both directions, numbered before the ACL's allow entries, cut
+// what a security group change cannot; a re-run adds none; Undo deletes
+// them.
+func TestContainNetworkACL(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	ip := aws.ToString(getInstance(t, e, w.infected).PrivateIpAddress)
+	acl := func() []types.NetworkAclEntry {
+		out, err := e.DescribeNetworkAcls(ctx, &awsec2.DescribeNetworkAclsInput{Filters: []types.Filter{{Name: aws.String("association.subnet-id"), Values: []string{w.subnet}}}})
+		if err != nil || len(out.NetworkAcls) != 1 {
+			t.Fatalf("acl: %v", err)
+		}
+		var deny []types.NetworkAclEntry
+		for _, x := range out.NetworkAcls[0].Entries {
+			if x.RuleAction == types.RuleActionDeny && aws.ToInt32(x.RuleNumber) < 100 {
+				deny = append(deny, x)
+			}
+		}
+		return deny
+	}
+	in := ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}, NetworkACL: true}
+	plan, err := PlanContain(ctx, c, in, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(plan.Instances[0].NetworkACLEntries); n != 2 {
+		t.Fatalf("planned entries: %+v", plan.Instances[0].NetworkACLEntries)
+	}
+	undo, err := ApplyContain(ctx, c, plan, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := acl()
+	dirs := map[bool]bool{}
+	for _, x := range deny {
+		if aws.ToString(x.CidrBlock) != ip+"/32" || aws.ToString(x.Protocol) != "-1" {
+			t.Errorf("entry %+v", x)
+		}
+		dirs[aws.ToBool(x.Egress)] = true
+	}
+	if len(deny) != 2 || !dirs[true] || !dirs[false] {
+		t.Errorf("deny entries below 100: %+v", deny)
+	}
+	again, err := PlanContain(ctx, c, in, fastOpts...)
+	if err != nil || len(again.Instances[0].NetworkACLEntries) != 0 || !again.Instances[0].AlreadyContained {
+		t.Errorf("re-plan: %+v %v", again.Instances, err)
+	}
+	if err := Undo(ctx, c, undo, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	if d := acl(); len(d) != 0 {
+		t.Errorf("entries left after undo: %+v", d)
+	}
+}

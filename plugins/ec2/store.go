@@ -147,6 +147,7 @@ func (u *ContainUndo) clone() *ContainUndo {
 		}
 		x.TagsAdded = slices.Clone(iu.TagsAdded)
 		x.DeleteOnTerminationWas = slices.Clone(iu.DeleteOnTerminationWas)
+		x.NetworkACLEntries = slices.Clone(iu.NetworkACLEntries)
 		x.TargetGroups = slices.Clone(iu.TargetGroups)
 		c.Instances = append(c.Instances, x)
 	}
@@ -188,6 +189,11 @@ func mergeOriginal(old, add *ContainUndo) *ContainUndo {
 			}
 			if u.InstanceProfileWas == "" {
 				u.InstanceProfileWas = ai.InstanceProfileWas
+			}
+			for _, e := range ai.NetworkACLEntries {
+				if !slices.Contains(u.NetworkACLEntries, e) {
+					u.NetworkACLEntries = append(u.NetworkACLEntries, e)
+				}
 			}
 			for _, d := range ai.DeleteOnTerminationWas {
 				if !slices.Contains(u.DeleteOnTerminationWas, d) {

@@ -70,6 +70,9 @@ type ContainInput struct {
 	// KeepInstanceProfile leaves the instance profile attached (by default
 	// contain removes it; undo puts it back).
 	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty"`
+	// NetworkACL also denies the instance's addresses in its subnet's
+	// network ACL, which cuts established connections (ec2.ContainInput).
+	NetworkACL bool `json:"network_acl,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -339,7 +342,7 @@ func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
 		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
-		KeepInstanceProfile: in.KeepInstanceProfile}
+		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL}
 }
 
 func (in ContainInput) check() error {
@@ -472,6 +475,9 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 		}
 		if ic.InstanceProfile != nil {
 			d = append(d, "remove instance profile "+ic.InstanceProfile.ARN)
+		}
+		if n := len(ic.NetworkACLEntries); n > 0 {
+			d = append(d, fmt.Sprintf("%d deny entr(ies) in network ACL %s", n, ic.NetworkACLEntries[0].NetworkACLID))
 		}
 		if len(ic.TagsToAdd) > 0 {
 			d = append(d, fmt.Sprintf("tag (%d)", len(ic.TagsToAdd)))
@@ -848,6 +854,9 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		if iu.InstanceProfileWas != "" {
 			d = append(d, "instance profile "+iu.InstanceProfileWas+" again")
+		}
+		if n := len(iu.NetworkACLEntries); n > 0 {
+			d = append(d, fmt.Sprintf("delete %d network ACL deny entr(ies)", n))
 		}
 		if len(iu.DeleteOnTerminationWas) > 0 {
 			d = append(d, "delete on termination again for "+strings.Join(iu.DeleteOnTerminationWas, ","))
