@@ -28,6 +28,19 @@ type Faults struct {
 	// SnapshotErrorFraction makes this fraction of new snapshots end in
 	// state "error" instead of "completed".
 	SnapshotErrorFraction float64
+	// LostReplyFraction answers this fraction of the EC2, Auto Scaling and
+	// ELB requests that succeeded with InternalError (500) all the same:
+	// the change was made, the caller cannot tell (0..1).
+	LostReplyFraction float64
+}
+
+// lostReplyLocked decides whether a request that succeeded is answered
+// with a 500 anyway; s.mu is held, f is LostReplyFraction.
+func (s *Server) lostReplyLocked(f float64) *apiError {
+	if f > 0 && s.rng.Float64() < f {
+		return &apiError{status: 500, code: "InternalError", msg: "An internal error has occurred"}
+	}
+	return nil
 }
 
 // SetFaults replaces the fault injection in force.

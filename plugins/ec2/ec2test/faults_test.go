@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
@@ -232,5 +233,26 @@ func TestResourceTokenBucket(t *testing.T) {
 	}
 	if got := len(srv.State().Instances); got != 11 {
 		t.Errorf("instances %d, want 11", got)
+	}
+}
+
+// A lost reply: the change is made, the caller sees InternalError.
+func TestLostReply(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	srv.SetFaults(ec2test.Faults{LostReplyFraction: 1})
+	_, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("lost"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())},
+		func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InternalError" {
+		t.Fatalf("err = %v, want InternalError", err)
+	}
+	srv.SetFaults(ec2test.Faults{})
+	found := false
+	for _, g := range srv.State().SecurityGroups {
+		found = found || g.Name == "lost"
+	}
+	if !found {
+		t.Error("the group was not created behind the lost reply")
 	}
 }

@@ -364,9 +364,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeQueryError(w, service, action, ferr)
 		return
 	}
+	lostFrac := s.CurrentFaults().LostReplyFraction
 	s.mu.Lock()
 	s.st.tick(s.now())
 	res, herr := s.callHandler(h, q)
+	if herr == nil {
+		if lost := s.lostReplyLocked(lostFrac); lost != nil {
+			herr = lost // applied, but the caller sees a 5xx
+		}
+	}
 	code := ""
 	if herr != nil {
 		code = asAPIError(herr).code
