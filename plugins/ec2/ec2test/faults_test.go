@@ -256,3 +256,39 @@ func TestLostReply(t *testing.T) {
 		t.Error("the group was not created behind the lost reply")
 	}
 }
+
+// Group names stay unique per VPC while eventual consistency hides the
+// first group.
+func TestGroupNameUniqueWhileHidden(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	srv.SetFaults(ec2test.Faults{EventualConsistency: time.Hour})
+	in := &ec2.CreateSecurityGroupInput{GroupName: aws.String("q"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())}
+	if _, err := c.CreateSecurityGroup(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateSecurityGroup(ctx, in)
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidGroup.Duplicate" {
+		t.Fatalf("second group of the same name: %v, want InvalidGroup.Duplicate", err)
+	}
+}
+
+// Revoking a rule that does not exist, in the default VPC: success, with
+// the rule in UnknownIpPermissions.
+func TestRevokeAbsentRuleDefaultVPC(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	g, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("r"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(out.Return) || len(out.UnknownIpPermissions) != 1 || aws.ToString(out.UnknownIpPermissions[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
+		t.Errorf("revoke: return %v unknown %+v", aws.ToBool(out.Return), out.UnknownIpPermissions)
+	}
+}
