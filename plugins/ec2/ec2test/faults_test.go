@@ -292,3 +292,32 @@ func TestRevokeAbsentRuleDefaultVPC(t *testing.T) {
 		t.Errorf("revoke: return %v unknown %+v", aws.ToBool(out.Return), out.UnknownIpPermissions)
 	}
 }
+
+// RunInstances has its own request bucket: 5, refill 2 per second.
+func TestRunInstancesBucket(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	srv, c := newEC2(t, ec2test.WithClock(clk.now), ec2test.WithFaults(ec2test.Faults{Throttle: true}))
+	run := func(n int) (ok, throttled int) {
+		for range n {
+			_, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageAmazonLinux2023)), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)},
+				func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+			switch {
+			case err == nil:
+				ok++
+			case apiCode(t, err) == "RequestLimitExceeded":
+				throttled++
+			default:
+				t.Fatal(err)
+			}
+		}
+		return ok, throttled
+	}
+	if ok, th := run(7); ok != 5 || th != 2 {
+		t.Errorf("burst: %d ok, %d throttled; want 5/2", ok, th)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if ok, th := run(3); ok != 2 || th != 1 {
+		t.Errorf("after 1s: %d ok, %d throttled; want 2/1", ok, th)
+	}
+}
