@@ -41,7 +41,9 @@
 //     0.0.0.0/1 plus 128.0.0.0/1, split IPv6 ranges, prefixes of /8 or
 //     larger; private ranges do not count) on 22, 3389, all
 //     traffic and caller-named ports, and replaces them with admin CIDRs
-//     (authorize, then revoke). A group other interfaces share is copied
+//     (authorize, then revoke). A group other interfaces share (listed in
+//     the plan) is copied, with the access other groups grant by
+//     referencing it granted to the copy too,
 //     without the open rules and the copy swapped onto this instance's
 //     interfaces, unless the caller asks to fix it in place.
 //   - Alarms puts CloudWatch alarms on NetworkOut, NetworkPacketsOut,

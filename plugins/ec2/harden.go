@@ -63,6 +63,18 @@ type GroupHarden struct {
 	Add []Rule `json:"add,omitempty"`
 	// Keep: for a copy, the original's other rules, copied over.
 	Keep []Rule `json:"keep,omitempty"`
+	// Grants: for a copy, the rules of other groups that reference the
+	// original (a database group admitting the web group, say); each is
+	// authorized again referencing the copy, so the instance keeps the
+	// access it had.
+	Grants []Grant `json:"grants,omitempty"`
+}
+
+// Grant is a rule of another group that references the group being
+// copied.
+type Grant struct {
+	GroupID string `json:"group_id"` // the group holding the rule
+	Rule    Rule   `json:"rule"`     // as it is, referencing the original
 }
 
 // HardenPlan is what ApplyHarden will do.
@@ -227,6 +239,22 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 		if gh.Shared && !in.InPlace {
 			gh.Action = HardenCopy
 			gh.CopyName = copyName(gh.Name, in.Incident.ID)
+			for _, f := range []string{"ip-permission.group-id", "egress.ip-permission.group-id"} {
+				refs, err := describeGroups(ctx, c.DescribeSecurityGroups, []types.Filter{{Name: aws.String(f), Values: []string{gid}}})
+				if err != nil {
+					return nil, stepErr(stepHarden, "DescribeSecurityGroups", gid, err)
+				}
+				for _, rg := range refs {
+					if aws.ToString(rg.GroupId) == gid {
+						continue // self-references follow the copy (Keep)
+					}
+					for _, r := range groupRules(rg) {
+						if r.GroupID == gid && !slices.ContainsFunc(gh.Grants, func(x Grant) bool { return x.GroupID == aws.ToString(rg.GroupId) && x.Rule.key() == r.key() }) {
+							gh.Grants = append(gh.Grants, Grant{GroupID: aws.ToString(rg.GroupId), Rule: r})
+						}
+					}
+				}
+			}
 			existing, err := findGroupByName(ctx, c.DescribeSecurityGroups, gh.VPCID, gh.CopyName)
 			if err != nil {
 				return nil, stepErr(stepHarden, "DescribeSecurityGroups", gh.CopyName, err)
@@ -343,6 +371,13 @@ func ApplyHarden(ctx context.Context, c *Clients, plan *HardenPlan) (*HardenResu
 			}
 			if fresh && !hasDefaultEgress {
 				if err := revoke(ctx, c, stepHarden, id, allTraffic("egress", "0.0.0.0/0")); err != nil {
+					return res, err
+				}
+			}
+			for _, g := range gh.Grants {
+				r := g.Rule
+				r.GroupID = id
+				if err := authorize(ctx, c, stepHarden, g.GroupID, r); err != nil {
 					return res, err
 				}
 			}

@@ -153,3 +153,50 @@ func TestHardenSplitHalves(t *testing.T) {
 		t.Errorf("ingress after harden (-want +got):\n%s", d)
 	}
 }
+
+// A copy of a shared group keeps the access other groups grant by
+// referencing the original: a database group admitting the web group
+// admits the hardened copy too. Before, the instance moved onto the copy
+// lost it.
+func TestHardenCopyKeepsReferencedAccess(t *testing.T) {
+	srv, c, _ := emu(t)
+	web, err := srv.AddSecurityGroup("web", "web", "", ec2test.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := srv.AddSecurityGroup("db", "db", "", ec2test.Rule{Protocol: "tcp", FromPort: 5432, ToPort: 5432, GroupID: web})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := srv.AddInstances(2, ec2test.InstanceSpec{SecurityGroupIDs: []string{web}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	plan, err := PlanHarden(ctx, c, HardenInput{Incident: Incident{ID: "c"}, InstanceID: ids[0], AdminCIDRs: []string{"198.51.100.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Groups) != 1 || plan.Groups[0].Action != HardenCopy || len(plan.Groups[0].Grants) != 1 || plan.Groups[0].Grants[0].GroupID != db {
+		t.Fatalf("plan: %+v", plan.Groups)
+	}
+	res, err := ApplyHarden(ctx, c, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyID := res.Groups[web]
+	gs, err := describeGroupsByID(ctx, c.DescribeSecurityGroups, []string{db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, r := range rulesOf("ingress", gs[db].IpPermissions) {
+		refs = append(refs, r.GroupID)
+	}
+	slices.Sort(refs)
+	want := []string{web, copyID}
+	slices.Sort(want)
+	if d := cmp.Diff(want, refs); d != "" {
+		t.Errorf("db group admits (-want +got):\n%s", d)
+	}
+}
