@@ -21,6 +21,9 @@ var knownActions = func() map[string]string {
 	for _, op := range asgActions {
 		m[op] = "autoscaling"
 	}
+	for _, op := range iamActions {
+		m[op] = "iam"
+	}
 	for _, op := range ec2Actions {
 		m[op] = "ec2"
 	}

@@ -349,6 +349,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h = s.asgHandler(action)
 	case "elasticloadbalancing":
 		h = s.elbHandler(action)
+	case "iam":
+		h = s.iamHandler(action)
 	case "monitoring":
 		s.serveCWQuery(w, action, q)
 		return
@@ -431,7 +433,7 @@ func scopeService(auth string) string {
 		return ""
 	}
 	switch parts[3] {
-	case "ec2", "autoscaling", "elasticloadbalancing", "monitoring":
+	case "ec2", "autoscaling", "elasticloadbalancing", "monitoring", "iam":
 		return parts[3]
 	}
 	return ""
@@ -449,6 +451,8 @@ func serviceForVersion(version, action string) string {
 		return "elasticloadbalancing"
 	case "2010-08-01":
 		return "monitoring"
+	case "2010-05-08":
+		return "iam"
 	}
 	if svc, ok := knownActions[action]; ok {
 		return svc

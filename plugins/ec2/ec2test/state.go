@@ -313,8 +313,10 @@ type state struct {
 	lts       ordered[*launchTemplate]
 	alarms    ordered[*alarm]
 	nacls     map[string]*networkACL // by VPC id: each VPC's default network ACL
-	asgs      ordered[*asg]
-	tgs       ordered[*targetGroup]
+	// rolePolicies holds IAM inline role policies: role -> name -> document.
+	rolePolicies map[string]map[string]string
+	asgs         ordered[*asg]
+	tgs          ordered[*targetGroup]
 
 	tags   map[string]map[string]string
 	rules  map[string]*sgRule
