@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
 // One-method client interfaces, one per API operation the package calls.
@@ -147,6 +148,21 @@ type DeleteNetworkAclEntryAPI interface {
 	DeleteNetworkAclEntry(context.Context, *awsec2.DeleteNetworkAclEntryInput, ...func(*awsec2.Options)) (*awsec2.DeleteNetworkAclEntryOutput, error)
 }
 
+// GetInstanceProfileAPI is the subset of *iam.Client for GetInstanceProfile.
+type GetInstanceProfileAPI interface {
+	GetInstanceProfile(context.Context, *iam.GetInstanceProfileInput, ...func(*iam.Options)) (*iam.GetInstanceProfileOutput, error)
+}
+
+// PutRolePolicyAPI is the subset of *iam.Client for PutRolePolicy.
+type PutRolePolicyAPI interface {
+	PutRolePolicy(context.Context, *iam.PutRolePolicyInput, ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
+}
+
+// DeleteRolePolicyAPI is the subset of *iam.Client for DeleteRolePolicy.
+type DeleteRolePolicyAPI interface {
+	DeleteRolePolicy(context.Context, *iam.DeleteRolePolicyInput, ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
+}
+
 // TerminateInstancesAPI is the subset of *awsec2.Client for TerminateInstances.
 type TerminateInstancesAPI interface {
 	TerminateInstances(context.Context, *awsec2.TerminateInstancesInput, ...func(*awsec2.Options)) (*awsec2.TerminateInstancesOutput, error)
@@ -259,6 +275,10 @@ type Clients struct {
 	DeregisterTargets    DeregisterTargetsAPI    `iam:"elasticloadbalancing:DeregisterTargets"`
 	RegisterTargets      RegisterTargetsAPI      `iam:"elasticloadbalancing:RegisterTargets"`
 
+	GetInstanceProfile GetInstanceProfileAPI `iam:"iam:GetInstanceProfile"`
+	PutRolePolicy      PutRolePolicyAPI      `iam:"iam:PutRolePolicy"`
+	DeleteRolePolicy   DeleteRolePolicyAPI   `iam:"iam:DeleteRolePolicy"`
+
 	PutMetricAlarm PutMetricAlarmAPI `iam:"cloudwatch:PutMetricAlarm"`
 	DescribeAlarms DescribeAlarmsAPI `iam:"cloudwatch:DescribeAlarms"`
 }
@@ -284,6 +304,7 @@ type ClientOptions struct {
 	AutoScaling []func(*autoscaling.Options)
 	ELBv2       []func(*elbv2.Options)
 	CloudWatch  []func(*cloudwatch.Options)
+	IAM         []func(*iam.Options)
 }
 
 // New builds the real clients from cfg (load it with config.LoadDefaultConfig
@@ -315,6 +336,7 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 	as := func() *autoscaling.Client { return autoscaling.NewFromConfig(c, o.AutoScaling...) }
 	lb := func() *elbv2.Client { return elbv2.NewFromConfig(c, o.ELBv2...) }
 	cw := func() *cloudwatch.Client { return cloudwatch.NewFromConfig(c, o.CloudWatch...) }
+	im := func() *iam.Client { return iam.NewFromConfig(c, o.IAM...) }
 	return &Clients{
 		DescribeInstances:             e(),
 		DescribeInstanceAttribute:     e(),
@@ -356,6 +378,10 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 		DescribeTargetHealth: lb(),
 		DeregisterTargets:    lb(),
 		RegisterTargets:      lb(),
+
+		GetInstanceProfile: im(),
+		PutRolePolicy:      im(),
+		DeleteRolePolicy:   im(),
 
 		PutMetricAlarm: cw(),
 		DescribeAlarms: cw(),

@@ -77,6 +77,13 @@ type ContainInput struct {
 	// The ACL is the subnet's, shared; the entries name only the
 	// instance's addresses, and Undo deletes them.
 	NetworkACL bool
+	// KeepRoleSessions leaves the role's sessions alone. By default, when
+	// Contain removes an instance profile it also revokes the sessions
+	// of the profile's role issued until then (an inline deny on
+	// aws:TokenIssueTime, as AWS documents): credentials the attacker took
+	// from the instance stop working. Every other holder of the role gets
+	// new credentials on its next refresh. Undo deletes the policy.
+	KeepRoleSessions bool
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -134,13 +141,16 @@ type InstanceContain struct {
 	// (nil: none, or KeepInstanceProfile).
 	InstanceProfile *ProfileAssociation `json:"instance_profile,omitempty"`
 	// NetworkACLEntries are the deny entries Contain adds (NetworkACL).
-	NetworkACLEntries []ACLEntry        `json:"network_acl_entries,omitempty"`
-	AutoScalingGroup  string            `json:"auto_scaling_group,omitempty"`
-	ASGAction         ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired  bool              `json:"decrement_desired,omitempty"`
-	TargetGroups      []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd         map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained  bool              `json:"already_contained,omitempty"`
+	NetworkACLEntries []ACLEntry `json:"network_acl_entries,omitempty"`
+	// RevokeRoleSessions are the roles whose older sessions Contain
+	// revokes (the removed instance profile's).
+	RevokeRoleSessions []string          `json:"revoke_role_sessions,omitempty"`
+	AutoScalingGroup   string            `json:"auto_scaling_group,omitempty"`
+	ASGAction          ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired   bool              `json:"decrement_desired,omitempty"`
+	TargetGroups       []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd          map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained   bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -153,9 +163,15 @@ type ContainPlan struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// NoteCredentials is the note of a plan that removes instance profiles.
-const NoteCredentials = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
-	"stay valid until they expire (up to hours) unless the role's older sessions are revoked (a deny on aws:TokenIssueTime), which abusekit does not do yet"
+// NoteCredentials is the note of a plan that removes instance profiles:
+// NoteCredentialsKept when the role's sessions are kept
+// (KeepRoleSessions).
+const (
+	NoteCredentials = "removing the instance profile stops new credentials for its role, and the role's sessions issued until now are revoked " +
+		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh"
+	NoteCredentialsKept = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
+		"stay valid until they expire (up to hours): the role's sessions are not revoked (KeepRoleSessions)"
+)
 
 // NoteAlwaysTracked and NoteDNS are notes every ContainPlan carries.
 const (
@@ -177,17 +193,18 @@ type InstanceUndo struct {
 	// only ENIs Contain changed are listed.
 	Interfaces []Interface `json:"interfaces,omitempty"`
 	// Previous values of the attributes Contain turned on (nil: untouched).
-	TerminationProtectionWas *bool       `json:"termination_protection_was,omitempty"`
-	StopProtectionWas        *bool       `json:"stop_protection_was,omitempty"`
-	ShutdownBehaviorWas      string      `json:"shutdown_behavior_was,omitempty"`
-	DeleteOnTerminationWas   []string    `json:"delete_on_termination_was,omitempty"` // devices set back to true
-	InstanceProfileWas       string      `json:"instance_profile_was,omitempty"`      // ARN associated again
-	NetworkACLEntries        []ACLEntry  `json:"network_acl_entries,omitempty"`       // deny entries to delete
-	TagsAdded                []string    `json:"tags_added,omitempty"`
-	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
-	ASGAction                ASGMode     `json:"asg_action,omitempty"`
-	Decremented              bool        `json:"decremented,omitempty"`
-	TargetGroups             []TargetRef `json:"target_groups,omitempty"`
+	TerminationProtectionWas *bool        `json:"termination_protection_was,omitempty"`
+	StopProtectionWas        *bool        `json:"stop_protection_was,omitempty"`
+	ShutdownBehaviorWas      string       `json:"shutdown_behavior_was,omitempty"`
+	DeleteOnTerminationWas   []string     `json:"delete_on_termination_was,omitempty"` // devices set back to true
+	InstanceProfileWas       string       `json:"instance_profile_was,omitempty"`      // ARN associated again
+	NetworkACLEntries        []ACLEntry   `json:"network_acl_entries,omitempty"`       // deny entries to delete
+	RolePolicies             []RolePolicy `json:"role_policies,omitempty"`             // revocation policies to delete
+	TagsAdded                []string     `json:"tags_added,omitempty"`
+	AutoScalingGroup         string       `json:"auto_scaling_group,omitempty"`
+	ASGAction                ASGMode      `json:"asg_action,omitempty"`
+	Decremented              bool         `json:"decremented,omitempty"`
+	TargetGroups             []TargetRef  `json:"target_groups,omitempty"`
 }
 
 // ContainUndo is the typed undo record ApplyContain returns, also when it
@@ -371,7 +388,14 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			if err := need(stepContain, c.DescribeIamInstanceProfileAssociations); err != nil {
 				return nil, err
 			}
-			plan.Notes = append(plan.Notes, NoteCredentials)
+			if in.KeepRoleSessions {
+				plan.Notes = append(plan.Notes, NoteCredentialsKept)
+			} else {
+				if err := need(stepContain, c.GetInstanceProfile); err != nil {
+					return nil, err
+				}
+				plan.Notes = append(plan.Notes, NoteCredentials)
+			}
 		}
 		for _, b := range chunks(withProfile, 200) {
 			p := awsec2.NewDescribeIamInstanceProfileAssociationsPaginator(c.DescribeIamInstanceProfileAssociations, &awsec2.DescribeIamInstanceProfileAssociationsInput{
@@ -496,6 +520,13 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		}
 		sort.Strings(ic.DeleteOnTermination)
 		ic.InstanceProfile = profileOf[id]
+		if ic.InstanceProfile != nil && !in.KeepRoleSessions {
+			roles, err := profileRoles(ctx, c, ic.InstanceProfile.ARN)
+			if err != nil {
+				return err
+			}
+			ic.RevokeRoleSessions = roles
+		}
 		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
 			len(ic.DeleteOnTermination) == 0 && ic.InstanceProfile == nil && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
@@ -598,6 +629,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 		if len(ic.NetworkACLEntries) > 0 && !ic.AlreadyContained {
 			if err := need(stepContain, c.CreateNetworkAclEntry); err != nil {
+				return nil, err
+			}
+		}
+		if len(ic.RevokeRoleSessions) > 0 && !ic.AlreadyContained {
+			if err := need(stepContain, c.PutRolePolicy); err != nil {
 				return nil, err
 			}
 		}
@@ -964,6 +1000,9 @@ func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *Co
 			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.ShutdownBehaviorWas = was })
 		}
 	}
+	if err := revokeSessions(ctx, c, undo.Incident, *ic, undo, time.Now()); err != nil {
+		errs = append(errs, err)
+	}
 	if pa := ic.InstanceProfile; pa != nil {
 		_, err := c.DisassociateIamInstanceProfile.DisassociateIamInstanceProfile(ctx, &awsec2.DisassociateIamInstanceProfileInput{AssociationId: aws.String(pa.AssociationID)})
 		switch {
@@ -1085,6 +1124,9 @@ func (p *ContainPlan) UndoRecord() *ContainUndo {
 		}
 		iu.DeleteOnTerminationWas = slices.Clone(ic.DeleteOnTermination)
 		iu.NetworkACLEntries = slices.Clone(ic.NetworkACLEntries)
+		for _, r := range ic.RevokeRoleSessions {
+			iu.RolePolicies = append(iu.RolePolicies, RolePolicy{Role: r, Policy: revokePolicyName(p.Incident.ID)})
+		}
 		if ic.InstanceProfile != nil {
 			iu.InstanceProfileWas = ic.InstanceProfile.ARN
 		}
@@ -1151,6 +1193,9 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 			}
 		}
 		if err := removeFromACL(ctx, c, iu); err != nil {
+			return err
+		}
+		if err := removeRolePolicies(ctx, c, iu); err != nil {
 			return err
 		}
 		if iu.InstanceProfileWas != "" {

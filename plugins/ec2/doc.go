@@ -9,9 +9,9 @@
 //   - Contain moves the instances into a per-VPC quarantine security group
 //     (no rules in, none out; read back and emptied right before use).
 //     First of all it sets the shutdown behaviour to stop, keeps every EBS
-//     volume on termination and removes the instance profile (no new
-//     credentials of the role; see NoteCredentials for those already
-//     issued). It tags the instance, then turns on termination and stop protection
+//     volume on termination, removes the instance profile (no new
+//     credentials of the role) and revokes the role's sessions issued until
+//     then (an inline deny on aws:TokenIssueTime; see NoteCredentials). It tags the instance, then turns on termination and stop protection
 //     and moves every interface into quarantine, and only then takes it out
 //     of its Auto Scaling group (DetachInstances or EnterStandby,
 //     decrementing the desired capacity: no replacement, by choice) and

@@ -92,7 +92,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 			granted[a] = true
 		}
 	}
-	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch"}
+	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam"}
 	seen := map[string]bool{}
 	for _, call := range srv.Calls() {
 		a := prefix[call.Service] + ":" + call.Operation

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -469,8 +471,8 @@ func TestContainRemovesInstanceProfile(t *testing.T) {
 	if p := plan.Instances[0].InstanceProfile; p == nil || p.ARN != arn || p.AssociationID == "" {
 		t.Fatalf("plan profile: %+v", p)
 	}
-	if !slices.Contains(plan.Notes, NoteCredentials) {
-		t.Errorf("notes: %v", plan.Notes)
+	if !slices.Contains(plan.Notes, NoteCredentials) || !cmp.Equal(plan.Instances[0].RevokeRoleSessions, []string{"web-role"}) {
+		t.Errorf("notes: %v, roles %v", plan.Notes, plan.Instances[0].RevokeRoleSessions)
 	}
 	undo, err := ApplyContain(ctx, c, plan, fastOpts...)
 	if err != nil {
@@ -478,6 +480,9 @@ func TestContainRemovesInstanceProfile(t *testing.T) {
 	}
 	if got := profile(); got != "" {
 		t.Errorf("profile still attached after contain: %s", got)
+	}
+	if got := srv.RolePolicies("web-role"); !cmp.Equal(got, []string{revokePolicyName("c")}) {
+		t.Errorf("role policies after contain: %v, want the session revocation", got)
 	}
 	again, err := PlanContain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}}, fastOpts...)
 	if err != nil || !again.Instances[0].AlreadyContained {
@@ -488,6 +493,9 @@ func TestContainRemovesInstanceProfile(t *testing.T) {
 	}
 	if got := profile(); got != arn {
 		t.Errorf("profile after undo: %q", got)
+	}
+	if got := srv.RolePolicies("web-role"); len(got) != 0 {
+		t.Errorf("role policies after undo: %v", got)
 	}
 	// KeepInstanceProfile leaves it alone.
 	kept, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{id}, KeepInstanceProfile: true}, fastOpts...)
@@ -553,5 +561,31 @@ func TestContainNetworkACL(t *testing.T) {
 	}
 	if d := acl(); len(d) != 0 {
 		t.Errorf("entries left after undo: %+v", d)
+	}
+}
+
+// The revocation policy is AWS's documented one: deny everything to
+// sessions issued before the containment.
+func TestRevokeDocument(t *testing.T) {
+	at := time.Date(2026, 12, 7, 19, 0, 0, 0, time.UTC)
+	var doc struct {
+		Statement []struct {
+			Effect    string
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(revokeDocument(at)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Deny", "*", "*", "2026-12-07T19:00:00Z"}
+	s := doc.Statement[0]
+	got := []string{s.Effect, s.Action[0], s.Resource[0], s.Condition["DateLessThan"]["aws:TokenIssueTime"]}
+	if d := cmp.Diff(want, got); d != "" || len(doc.Statement) != 1 {
+		t.Errorf("revocation policy (-want +got):\n%s", d)
+	}
+	if profileName("arn:aws:iam::123456789012:instance-profile/app/web-role") != "web-role" || profileName("arn:aws:iam::1:role/x") != "" {
+		t.Error("profileName")
 	}
 }

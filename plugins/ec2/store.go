@@ -148,6 +148,7 @@ func (u *ContainUndo) clone() *ContainUndo {
 		x.TagsAdded = slices.Clone(iu.TagsAdded)
 		x.DeleteOnTerminationWas = slices.Clone(iu.DeleteOnTerminationWas)
 		x.NetworkACLEntries = slices.Clone(iu.NetworkACLEntries)
+		x.RolePolicies = slices.Clone(iu.RolePolicies)
 		x.TargetGroups = slices.Clone(iu.TargetGroups)
 		c.Instances = append(c.Instances, x)
 	}
@@ -189,6 +190,11 @@ func mergeOriginal(old, add *ContainUndo) *ContainUndo {
 			}
 			if u.InstanceProfileWas == "" {
 				u.InstanceProfileWas = ai.InstanceProfileWas
+			}
+			for _, rp := range ai.RolePolicies {
+				if !slices.Contains(u.RolePolicies, rp) {
+					u.RolePolicies = append(u.RolePolicies, rp)
+				}
 			}
 			for _, e := range ai.NetworkACLEntries {
 				if !slices.Contains(u.NetworkACLEntries, e) {

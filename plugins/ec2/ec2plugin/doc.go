@@ -36,7 +36,8 @@
 //   - contain: instance_id / instance_ids, quarantine_group, asg_mode
 //     (detach, standby, skip), allow_asg_replacement, skip_load_balancers
 //     (passthrough_group and dwell are accepted and ignored: no all-traffic
-//     group is used any more), keep_instance_profile, network_acl (deny
+//     group is used any more), keep_instance_profile, keep_role_sessions,
+//     network_acl (deny
 //     entries for the instance's addresses in its subnet's network ACL:
 //     they cut established connections), state_dir. Before its first change contain
 //     saves the original configuration, fsynced, in an ec2.FileContainStore

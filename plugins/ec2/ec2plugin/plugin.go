@@ -73,6 +73,9 @@ type ContainInput struct {
 	// NetworkACL also denies the instance's addresses in its subnet's
 	// network ACL, which cuts established connections (ec2.ContainInput).
 	NetworkACL bool `json:"network_acl,omitempty"`
+	// KeepRoleSessions leaves the removed profile's role sessions valid
+	// (by default they are revoked; ec2.ContainInput).
+	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -342,7 +345,7 @@ func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
 		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
-		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL}
+		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions}
 }
 
 func (in ContainInput) check() error {
@@ -475,6 +478,9 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 		}
 		if ic.InstanceProfile != nil {
 			d = append(d, "remove instance profile "+ic.InstanceProfile.ARN)
+		}
+		if len(ic.RevokeRoleSessions) > 0 {
+			d = append(d, "revoke the older sessions of role(s) "+strings.Join(ic.RevokeRoleSessions, ","))
 		}
 		if n := len(ic.NetworkACLEntries); n > 0 {
 			d = append(d, fmt.Sprintf("%d deny entr(ies) in network ACL %s", n, ic.NetworkACLEntries[0].NetworkACLID))
@@ -857,6 +863,9 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		if n := len(iu.NetworkACLEntries); n > 0 {
 			d = append(d, fmt.Sprintf("delete %d network ACL deny entr(ies)", n))
+		}
+		for _, rp := range iu.RolePolicies {
+			d = append(d, "delete policy "+rp.Policy+" of role "+rp.Role)
 		}
 		if len(iu.DeleteOnTerminationWas) > 0 {
 			d = append(d, "delete on termination again for "+strings.Join(iu.DeleteOnTerminationWas, ","))
