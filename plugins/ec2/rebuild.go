@@ -71,6 +71,10 @@ type RebuildPlan struct {
 	UserData           string             `json:"-"`
 	// Warnings say what the operator chose against the defaults.
 	Warnings []string `json:"warnings,omitempty"`
+	// NotCarriedOver lists the old instance's data volumes ("/dev/sdf
+	// vol-…"): the replacement starts without them (restore what is
+	// needed from pre-incident snapshots, not from the infected disks).
+	NotCarriedOver []string `json:"not_carried_over,omitempty"`
 }
 
 // RebuildResult is the running, healthy replacement.
@@ -141,6 +145,12 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 			p.SecurityGroupIDs = instanceGroups(old)
 		}
 	}
+	for _, b := range old.BlockDeviceMappings {
+		if b.Ebs != nil && aws.ToString(b.DeviceName) != aws.ToString(old.RootDeviceName) {
+			p.NotCarriedOver = append(p.NotCarriedOver, aws.ToString(b.DeviceName)+" "+aws.ToString(b.Ebs.VolumeId))
+		}
+	}
+	sort.Strings(p.NotCarriedOver)
 	p.Tags = map[string]string{}
 	for _, t := range old.Tags {
 		k := aws.ToString(t.Key)

@@ -290,6 +290,14 @@ func TestRebuildCarriesNothingOver(t *testing.T) {
 	if plan.KeyName != "" || plan.InstanceProfileARN != "" || len(plan.Warnings) != 0 {
 		t.Errorf("default plan carries over: key %q profile %q warnings %v", plan.KeyName, plan.InstanceProfileARN, plan.Warnings)
 	}
+	// The infected instance's data volume is listed as not carried over.
+	wplan, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: w.infected, SecurityGroupIDs: []string{sg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wplan.NotCarriedOver) != 1 || !contains(wplan.NotCarriedOver[0], "/dev/sdf vol-") {
+		t.Errorf("not carried over: %v", wplan.NotCarriedOver)
+	}
 	reuse, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old, ReuseKeyPair: true, ReuseInstanceProfile: true})
 	if err != nil || reuse.KeyName != "ops" || reuse.InstanceProfileARN != arn || len(reuse.Warnings) != 2 {
 		t.Errorf("reuse: %+v %v", reuse, err)

@@ -695,6 +695,9 @@ func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[Rebuil
 	for _, w := range p.Warnings {
 		resp.Summary += "; warning: " + w
 	}
+	if len(p.NotCarriedOver) > 0 {
+		resp.Summary += "; not carried over: " + strings.Join(p.NotCarriedOver, ", ")
+	}
 	return nil
 }
 
