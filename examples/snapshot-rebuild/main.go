@@ -136,6 +136,10 @@ func (p *printer) progress(stderr io.Writer, pr ec2.Progress) {
 		}
 		return
 	}
+	if pr.Volume == "" { // an instance's state
+		fmt.Fprintf(stderr, "  %s %s: %s\n", pr.Step, pr.Resource, pr.State)
+		return
+	}
 	line := fmt.Sprintf("  %s %s of %s: %s %3d%%", pr.Step, pr.Resource, pr.Volume, pr.State, pr.Percent)
 	if pr.TotalBytes > 0 {
 		line += fmt.Sprintf(" (%.1f of %.1f GiB", float64(pr.Bytes)/(1<<30), float64(pr.TotalBytes)/(1<<30))

@@ -12,10 +12,12 @@ import (
 
 // Progress is one report of a long wait: a snapshot's progress as EC2
 // gives it (DescribeSnapshots Progress), with the bytes it stands for and
-// an estimate of the time left.
+// an estimate of the time left; or, while Rebuild waits, the replacement
+// instance's state ("pending", "running") and then its status checks
+// ("status initializing/initializing", "status ok/ok": instance/system).
 type Progress struct {
 	Step     string `json:"step"`
-	Resource string `json:"resource"` // the snapshot id
+	Resource string `json:"resource"` // the snapshot or instance id
 	Volume   string `json:"volume,omitempty"`
 	State    string `json:"state"`
 	Percent  int    `json:"percent"`
@@ -68,6 +70,20 @@ func (t *progressTracker) snapshot(s types.Snapshot, now time.Time) {
 	}
 	t.last[p.Resource] = key
 	t.fn(p)
+}
+
+// state reports a resource's state once per change.
+func (t *progressTracker) state(step, resource, state string) {
+	if t == nil || t.fn == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last[resource] == state {
+		return
+	}
+	t.last[resource] = state
+	t.fn(Progress{Step: step, Resource: resource, State: state})
 }
 
 // parsePercent reads EC2's "42%" (0 for anything else).

@@ -342,6 +342,7 @@ func ApplyRebuild(ctx context.Context, c *Clients, p *RebuildPlan, opts ...Optio
 
 func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 	var bad error
+	track := newProgressTracker(o.Progress)
 	w := awsec2.NewInstanceRunningWaiter(c.DescribeInstances, func(wo *awsec2.InstanceRunningWaiterOptions) {
 		wo.MinDelay, wo.MaxDelay = o.PollMin, o.PollMax
 		wo.Retryable = func(ctx context.Context, in *awsec2.DescribeInstancesInput, out *awsec2.DescribeInstancesOutput, err error) (bool, error) {
@@ -356,6 +357,7 @@ func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 					if aws.ToString(inst.InstanceId) != id || inst.State == nil {
 						continue
 					}
+					track.state(stepRebuild, id, string(inst.State.Name))
 					switch inst.State.Name {
 					case types.InstanceStateNameRunning:
 						return false, nil
@@ -376,6 +378,7 @@ func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 
 func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *RebuildResult) error {
 	var bad error
+	track := newProgressTracker(o.Progress)
 	w := awsec2.NewInstanceStatusOkWaiter(c.DescribeInstanceStatus, func(wo *awsec2.InstanceStatusOkWaiterOptions) {
 		wo.MinDelay, wo.MaxDelay = o.PollMin, o.PollMax
 		wo.Retryable = func(ctx context.Context, in *awsec2.DescribeInstanceStatusInput, out *awsec2.DescribeInstanceStatusOutput, err error) (bool, error) {
@@ -399,6 +402,7 @@ func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *Re
 				if st.SystemStatus != nil {
 					res.SystemStatus = string(st.SystemStatus.Status)
 				}
+				track.state(stepRebuild, id, "status "+res.InstanceStatus+"/"+res.SystemStatus)
 				if res.InstanceStatus == "ok" && res.SystemStatus == "ok" {
 					return false, nil
 				}

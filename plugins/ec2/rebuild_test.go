@@ -339,3 +339,37 @@ func TestRebuildCarriesNothingOver(t *testing.T) {
 		t.Errorf("idempotency mismatch: %v", err)
 	}
 }
+
+// Rebuild reports the replacement's state transitions and status checks
+// while it waits.
+func TestRebuildProgress(t *testing.T) {
+	_, c, e := emu(t, ec2test.WithInstanceDelays(150*time.Millisecond, 0, 0), ec2test.WithStatusCheckDelay(150*time.Millisecond))
+	w := seed(t, e)
+	sg, err := e.CreateSecurityGroup(context.Background(), &awsec2.CreateSecurityGroupInput{GroupName: aws.String("plain"), Description: aws.String("d"), VpcId: aws.String(w.vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	_, err = Rebuild(context.Background(), c, RebuildInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, SecurityGroupIDs: []string{aws.ToString(sg.GroupId)}},
+		WithPoll(20*time.Millisecond, 20*time.Millisecond), WithMaxWait(time.Minute), WithProgress(func(p Progress) {
+			if p.Step == "rebuild" {
+				states = append(states, p.State)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each report is a change, in the order EC2 goes through them; how
+	// many intermediate ones a poll sees depends on timing, so only the
+	// order and the ends are checked.
+	order := map[string]int{"pending": 0, "running": 1, "status initializing/initializing": 2, "status ok/ok": 3}
+	for i, st := range states {
+		n, ok := order[st]
+		if !ok || (i > 0 && n <= order[states[i-1]]) {
+			t.Fatalf("rebuild progress out of order or unknown: %v", states)
+		}
+	}
+	if len(states) < 2 || !slices.Contains(states, "running") || states[len(states)-1] != "status ok/ok" {
+		t.Errorf("rebuild progress: %v", states)
+	}
+}

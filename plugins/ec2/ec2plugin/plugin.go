@@ -707,6 +707,7 @@ func (a *adapter) applyRebuild(ctx context.Context, req plugin.ApplyRequest[Rebu
 		return err
 	}
 	req.Progress.Report("launching", 0, 0)
+	o = append(o, ec2.WithProgress(func(pr ec2.Progress) { req.Progress.Report("replacement "+pr.Resource+": "+pr.State, 0, 0) }))
 	res, err := ec2.ApplyRebuild(ctx, c, p, append(o, ec2.WithLogger(req.Logger))...)
 	resp.Output.ClientToken = p.ClientToken
 	if res != nil {
