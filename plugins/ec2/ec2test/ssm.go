@@ -316,9 +316,12 @@ func (s *Server) ssmSendCommand(in map[string]json.RawMessage) (any, *apiError) 
 	var (
 		doc, comment, bucket, prefix string
 		ids                          []string
-		targets                      []struct{ Key string; Values []string }
-		params                       map[string][]string
-		timeout                      int64 = 3600
+		targets                      []struct {
+			Key    string
+			Values []string
+		}
+		params  map[string][]string
+		timeout int64 = 3600
 	)
 	for name, v := range map[string]any{"DocumentName": &doc, "Comment": &comment, "OutputS3BucketName": &bucket,
 		"OutputS3KeyPrefix": &prefix, "InstanceIds": &ids, "Targets": &targets, "Parameters": &params, "TimeoutSeconds": &timeout} {
