@@ -15,9 +15,11 @@
 //   - EC2: the EC2 Query protocol (form-encoded Action=…&Version=2016-11-15,
 //     EC2-flavoured XML with <item> lists, errors as
 //     <Response><Errors><Error><Code>…</Code>…</Errors><RequestID>).
+//
 //   - Auto Scaling (2011-01-01) and Elastic Load Balancing v2 (2015-12-01):
 //     the awsquery protocol (<XResponse><XResult>, <member> lists, errors
 //     as <ErrorResponse><Error><Type>Sender</Type><Code>…).
+//
 //   - CloudWatch (2010-08-01): RPC v2 CBOR as the current Go SDK sends it
 //     (POST /service/GraniteServiceVersion20100801/operation/Op,
 //     Smithy-Protocol: rpc-v2-cbor, errors with __type and
@@ -29,6 +31,7 @@
 //     AmazonSSM.Op), errors with __type. See ssm.go for what it copies of
 //     the service (output truncation, delivery and execution timeouts,
 //     cancellation, output to S3).
+//
 //   - S3: the REST protocol with path-style addresses, recognised by the
 //     credential scope s3 in the Authorization header or a presigned URL's
 //     X-Amz-Credential; aws-chunked bodies decoded; X-Amz-Expires honoured.
