@@ -39,6 +39,16 @@
 // (Graviton instances are arm64), and Binaries picks the build for it or
 // refuses with ErrPlatformMismatch.
 //
+// SSH (type SSH) is the transport for instances without the agent: the
+// host key is checked against known_hosts or a fingerprint the operator
+// gives (ErrHostKey), never accepted blindly; the binary is copied over
+// the connection when the host lacks a copy with its digest and checked
+// before every run; a cancelled step's process group is killed from a
+// session of its own (OpenSSH does not deliver signals to a root login's
+// session, and without a terminal does not end a program whose client has
+// gone). SSH keeps no record of what was sent, so a resumed run runs the
+// step again.
+//
 // A root attacker on the instance can replace the binary between the
 // script's check and its exec; nothing on that host can stop root. The
 // check guards against a stale or corrupted staged copy and against
