@@ -88,7 +88,7 @@ type config struct {
 	endpoint, region, journal, evidence      string
 	quarantine, adminCIDRs, incident         string
 	instanceAddrs, since                     string
-	out                                      string
+	out, planOut                             string
 	recheck                                  time.Duration
 }
 
@@ -107,7 +107,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.proc, "proc", "/proc", "procfs of the host (the live one to stop a process)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "AWS endpoint override for every service (an emulator)")
 	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
-	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run with the same one resumes (default: a temporary one)")
+	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal; the demo's: a temporary one)")
+	fs.StringVar(&c.planOut, "plan-out", "", "write the whole plan as JSON to this file")
 	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
 	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
@@ -216,13 +217,17 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.incident == "" {
 		c.incident = "respond-" + time.Now().UTC().Format("20060102T150405")
 	}
-	if c.journal == "" {
+	switch {
+	case c.journal != "":
+	case c.demo: // the demo's world is new each run: nothing to resume
 		dir, err := os.MkdirTemp("", "respond-journal-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
 		c.journal = dir
+	default:
+		c.journal = defaultJournalDir()
 	}
 	recheck := ""
 	if c.recheck > 0 {
@@ -274,6 +279,18 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.plan(plan, c.demo)
+	if c.planOut != "" {
+		b, err := json.MarshalIndent(plan, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(c.planOut, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("-plan-out: %w", err)
+		}
+	}
+	if !c.demo {
+		out.note(fmt.Sprintf("journal: %s (run again with -incident %s to resume)", c.journal, c.incident))
+	}
 	if !c.apply {
 		out.note("dry run: nothing changed (-apply acts)")
 		return nil
@@ -310,6 +327,22 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	out.files(files)
 	return nil
+}
+
+// defaultJournalDir is where runs journal by default, so that any run can
+// be resumed: /var/lib/abusekit/journal as root, else the XDG state
+// directory.
+func defaultJournalDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/abusekit/journal"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "abusekit", "journal")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "abusekit", "journal")
+	}
+	return filepath.Join(os.TempDir(), "abusekit-journal")
 }
 
 func readReport(ctx context.Context, path string) (abuse.Report, error) {
@@ -356,7 +389,7 @@ func (p *printer) plan(plan *playbook.Plan, demo bool) {
 		fmt.Fprintf(p.w, "  %-9s %-7s %-9s %s\n", s.Step, s.Plugin, s.Status, firstNonEmpty(s.Summary, s.Reason))
 		for i, ch := range s.Changes {
 			if i == 8 {
-				fmt.Fprintf(p.w, "              … and %d more\n", len(s.Changes)-i)
+				fmt.Fprintf(p.w, "              … and %d more (-plan-out FILE writes the whole plan)\n", len(s.Changes)-i)
 				break
 			}
 			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, ch.Target, ch.Detail)

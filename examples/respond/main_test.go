@@ -280,3 +280,35 @@ func TestUsage(t *testing.T) {
 		t.Errorf("missing report: exit %d, stderr %q", code, errb.String())
 	}
 }
+
+// -plan-out writes the whole plan, every step and change, as JSON.
+func TestPlanOut(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "plan.json")
+	runDocs(t, "-demo", "-json", "-plan-out", file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		Incident string
+		Steps    []struct{ Step string }
+	}
+	if err := json.Unmarshal(b, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if plan.Incident != "17001234567" || len(plan.Steps) != 12 {
+		t.Errorf("plan file: incident %q, %d steps", plan.Incident, len(plan.Steps))
+	}
+}
+
+// The default journal is kept where a later run finds it.
+func TestDefaultJournalDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/state")
+	want := "/state/abusekit/journal"
+	if os.Geteuid() == 0 {
+		want = "/var/lib/abusekit/journal"
+	}
+	if got := defaultJournalDir(); got != want {
+		t.Errorf("defaultJournalDir() = %q, want %q", got, want)
+	}
+}
