@@ -107,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.proc, "proc", "/proc", "procfs of the host (the live one to stop a process)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "AWS endpoint override for every service (an emulator)")
 	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
-	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal; the demo's: a temporary one)")
+	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal, or under $ABUSEKIT_STATE_DIR; the demo's: a temporary one)")
 	fs.StringVar(&c.planOut, "plan-out", "", "write the whole plan as JSON to this file")
 	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
@@ -159,7 +159,10 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	// Only this machine's own processes can be stopped: examining a
 	// mounted snapshot (-root) or another procfs (-proc) stops nothing.
 	live := filepath.Clean(c.proc) == "/proc" && filepath.Clean(c.root) == "/"
-	ec2Plugin := playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+	// The runner's state (journal, the quarantine manifests' key, contain's
+	// saved configuration) lives outside any root being cleaned.
+	stateDir := defaultStateDir()
+	ec2Env := playbook.HostEnv(playbook.AWSEnv...)
 	var rep abuse.Report
 	pids := []any{}
 	if c.demo {
@@ -183,7 +186,8 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		live = true
 		pids = []any{w.scan.PID()}
 		c.terminate = true // the demo's own emulated instance, once its snapshots completed
-		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
+		ec2Env = w.awsEnv
+		stateDir = filepath.Join(w.dir, "state")
 		rep = w.rep
 	} else {
 		var err error
@@ -227,8 +231,10 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 		c.journal = dir
 	default:
-		c.journal = defaultJournalDir()
+		c.journal = filepath.Join(stateDir, "journal")
 	}
+	stateEnv := "ABUSEKIT_STATE_DIR=" + stateDir
+	ec2Plugin := playbook.Builtin("ec2", append(ec2Env, stateEnv)...)
 	recheck := ""
 	if c.recheck > 0 {
 		recheck = c.recheck.String()
@@ -264,7 +270,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"pids": pids, "recheck": recheck,
 		},
 		Plugins: []playbook.PluginSpec{
-			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist"), ec2Plugin,
+			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv), ec2Plugin,
 		},
 		JournalDir: c.journal,
 		Logger:     logger,
@@ -329,20 +335,23 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// defaultJournalDir is where runs journal by default, so that any run can
-// be resumed: /var/lib/abusekit/journal as root, else the XDG state
-// directory.
-func defaultJournalDir() string {
+// defaultStateDir is where the runner keeps its state by default, so that
+// any run can be resumed and its quarantines restored: /var/lib/abusekit
+// as root, else the XDG state directory. The journal is its journal/.
+func defaultStateDir() string {
+	if d := os.Getenv("ABUSEKIT_STATE_DIR"); filepath.IsAbs(d) {
+		return d
+	}
 	if os.Geteuid() == 0 {
-		return "/var/lib/abusekit/journal"
+		return "/var/lib/abusekit"
 	}
 	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "abusekit", "journal")
+		return filepath.Join(x, "abusekit")
 	}
 	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "abusekit", "journal")
+		return filepath.Join(home, ".local", "state", "abusekit")
 	}
-	return filepath.Join(os.TempDir(), "abusekit-journal")
+	return filepath.Join(os.TempDir(), "abusekit-state")
 }
 
 func readReport(ctx context.Context, path string) (abuse.Report, error) {

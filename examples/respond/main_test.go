@@ -301,14 +301,19 @@ func TestPlanOut(t *testing.T) {
 	}
 }
 
-// The default journal is kept where a later run finds it.
-func TestDefaultJournalDir(t *testing.T) {
+// The default state (and journal) is kept where a later run finds it.
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("ABUSEKIT_STATE_DIR", "")
 	t.Setenv("XDG_STATE_HOME", "/state")
-	want := "/state/abusekit/journal"
+	want := "/state/abusekit"
 	if os.Geteuid() == 0 {
-		want = "/var/lib/abusekit/journal"
+		want = "/var/lib/abusekit"
 	}
-	if got := defaultJournalDir(); got != want {
-		t.Errorf("defaultJournalDir() = %q, want %q", got, want)
+	if got := defaultStateDir(); got != want {
+		t.Errorf("defaultStateDir() = %q, want %q", got, want)
+	}
+	t.Setenv("ABUSEKIT_STATE_DIR", "/srv/ir")
+	if got := defaultStateDir(); got != "/srv/ir" {
+		t.Errorf("with ABUSEKIT_STATE_DIR: %q", got)
 	}
 }
