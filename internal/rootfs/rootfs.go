@@ -94,8 +94,9 @@ func Abs(rel string) string { return path.Clean("/" + rel) }
 // a path free of symbolic links, relative to the root, that os.Root can
 // open. Links are followed as if chrooted into the root; the last
 // component is followed only when followLast is true. A component that
-// does not exist ends resolution: the rest is appended unresolved and the
-// caller's open reports fs.ErrNotExist.
+// does not exist is kept as a plain name (the caller's open reports
+// fs.ErrNotExist); the rest is still resolved, so the result is always a
+// clean path inside the root ("missing/.." is the directory above it).
 func (f *FS) Resolve(name string, followLast bool) (string, error) {
 	todo := splitPath(Rel(name))
 	var done []string
@@ -119,13 +120,11 @@ func (f *FS) Resolve(name string, followLast bool) (string, error) {
 			break
 		}
 		fi, err := f.root.Lstat(cur)
-		if err != nil {
-			done = append(done, c)
-			done = append(done, todo...)
-			todo = nil
-			break
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			// Not a link: kept. A missing component is kept as a plain
+			// name too (the caller's open reports the error).
+			// Resolution goes on so that a ".." after it (from a link
+			// target) is applied, and the result stays clean.
 			done = append(done, c)
 			continue
 		}
