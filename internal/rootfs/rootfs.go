@@ -49,6 +49,7 @@ const MaxHops = 40
 // FS is a directory tree opened as a root.
 type FS struct {
 	root *os.Root
+	rfd  *os.File // the root directory, for openat2 (OpenDir)
 	dir  string
 }
 
@@ -61,15 +62,23 @@ func Open(dir string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: open root: %w", err)
 	}
+	rfd, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("rootfs: open root: %w", err)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
-	return &FS{root: r, dir: abs}, nil
+	return &FS{root: r, rfd: rfd, dir: abs}, nil
 }
 
 // Close releases the root.
-func (f *FS) Close() error { return f.root.Close() }
+func (f *FS) Close() error {
+	f.rfd.Close()
+	return f.root.Close()
+}
 
 // Dir is the host path of the root.
 func (f *FS) Dir() string { return f.dir }
