@@ -398,3 +398,13 @@ func (i *info) Mode() fs.FileMode {
 	}
 	return m
 }
+
+// OpenHostDir opens a directory named by a host path the caller trusts
+// (a quarantine directory outside the root) as a Dir.
+func OpenHostDir(name string) (*Dir, error) {
+	fh, err := os.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{f: fh, Rel: name}, nil
+}

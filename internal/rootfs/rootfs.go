@@ -143,6 +143,10 @@ func (f *FS) Resolve(name string, followLast bool) (string, error) {
 		}
 		target, err := f.root.Readlink(cur)
 		if err != nil {
+			if errors.Is(err, syscall.EINVAL) {
+				// A link a moment ago, something else now.
+				return "", fmt.Errorf("%w: readlink %s: %w", ErrPathChanged, Abs(cur), err)
+			}
 			return "", fmt.Errorf("rootfs: readlink %s: %w", Abs(cur), err)
 		}
 		if target == "" {
