@@ -91,6 +91,10 @@ type ApplyOptions struct {
 	// over it is not changed: Apply stops with rootfs.ErrTooLarge
 	// (nothing is removed that was not kept).
 	MaxCopy int64
+	// Key authenticates the manifest (HMAC-SHA256); keep it outside the
+	// root being cleaned. Default: the key in DefaultKeyFile, made on
+	// first use.
+	Key []byte
 	// Run executes a reload command; default os/exec.
 	Run    func(ctx context.Context, argv []string) error
 	Logger *slog.Logger
@@ -124,6 +128,10 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		return nil, fmt.Errorf("persist: apply: %w", err)
 	}
 	defer r.Close()
+	key, err := manifestKey(opts.Key, plan.Root, true)
+	if err != nil {
+		return nil, err
+	}
 	q, qdir, err := openQuarantine(r, opts.QuarantineDir, opts.Incident)
 	if err != nil {
 		return nil, err
@@ -137,8 +145,8 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	if max <= 0 {
 		max = DefaultMaxCopy
 	}
-	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, stored: map[[2]uint64]storedCopy{},
-		m: &Manifest{Version: 1, Root: r.Dir(), Live: plan.Live, Created: time.Now().UTC(), QuarantineDir: qdir, Reloads: plan.Reloads}}
+	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, key: key, stored: map[[2]uint64]storedCopy{},
+		m: &Manifest{Version: 2, Root: r.Dir(), Live: plan.Live, Created: time.Now().UTC(), QuarantineDir: qdir, Reloads: plan.Reloads}}
 	defer a.close()
 	res := &Result{ManifestPath: filepath.Join(qdir, ManifestName), Manifest: a.m}
 	if err := a.save(); err != nil {

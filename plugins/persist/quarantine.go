@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -196,6 +195,7 @@ type applier struct {
 	log    *slog.Logger
 	m      *Manifest
 	max    int64
+	key    []byte                   // authenticates the manifest
 	stored map[[2]uint64]storedCopy // by device and inode: each copied once
 }
 
@@ -208,11 +208,11 @@ func (a *applier) close() {
 // save writes the manifest durably: a new file, fsynced, renamed over the
 // old one, the directory fsynced.
 func (a *applier) save() error {
-	b, err := json.MarshalIndent(a.m, "", "  ")
+	b, err := sealManifest(a.m, a.key)
 	if err != nil {
 		return err
 	}
-	if err := writeDurable(a.q, ManifestName, append(b, '\n')); err != nil {
+	if err := writeDurable(a.q, ManifestName, b); err != nil {
 		return fmt.Errorf("persist: write manifest: %w", err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -26,6 +26,9 @@ type RestoreOptions struct {
 	// Root overrides the manifest's root (the volume is mounted elsewhere
 	// now).
 	Root string
+	// Key checks the manifest's HMAC; default: the key in
+	// DefaultKeyFile.
+	Key []byte
 	// Force restores edited files even when they changed after Apply.
 	Force bool
 	// RunReloads runs the manifest's reloads after restoring, on the live
@@ -42,17 +45,34 @@ type RestoreResult struct {
 	ReloadErrors []string `json:"reload_errors,omitempty"`
 }
 
-// ReadManifest reads and checks a quarantine manifest.
+// ReadManifest reads a quarantine manifest and checks it with the key in
+// DefaultKeyFile (see ReadManifestKey).
 func ReadManifest(manifestPath string) (*Manifest, error) {
-	b, err := os.ReadFile(manifestPath)
+	return ReadManifestKey(manifestPath, nil)
+}
+
+// ReadManifestKey reads a quarantine manifest and checks its HMAC with
+// key (nil: the key in DefaultKeyFile): a manifest forged or edited on
+// the host, or unauthenticated, is ErrBadManifest.
+func ReadManifestKey(manifestPath string, key []byte) (*Manifest, error) {
+	fh, err := os.OpenFile(manifestPath, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadManifest, manifestPath, err)
+	defer fh.Close()
+	b, err := rootfs.ReadAll(fh, manifestPath, 256<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if m.Version != 1 {
+	k, err := manifestKey(key, "", false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	m, err := openManifest(b, k, manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	if m.Version != 2 {
 		return nil, fmt.Errorf("%w: version %d", ErrBadManifest, m.Version)
 	}
 	for _, e := range m.Entries {
@@ -60,7 +80,7 @@ func ReadManifest(manifestPath string) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: entry %d: bad path %q", ErrBadManifest, e.Seq, e.Path)
 		}
 	}
-	return &m, nil
+	return m, nil
 }
 
 // Restore undoes an Apply: in reverse order, every quarantined file and
@@ -71,7 +91,7 @@ func ReadManifest(manifestPath string) (*Manifest, error) {
 // changed after Apply (ErrChanged, unless Force), and carries on with the
 // other entries, returning every error joined.
 func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*RestoreResult, error) {
-	m, err := ReadManifest(manifestPath)
+	m, err := ReadManifestKey(manifestPath, opts.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -84,13 +84,22 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 	if err == nil {
 		t.Error("bad severity accepted")
 	}
-	// A manifest naming a path under a link that climbs out of the root.
-	q := t.TempDir()
-	m := `{"version":1,"root":"` + dir + `","entries":[{"seq":1,"op":"unlink","path":"/etc/escape/x","type":"symlink","link_target":"y"}]}`
-	if err := os.WriteFile(filepath.Join(q, persist.ManifestName), []byte(m), 0o600); err != nil {
+	// A manifest naming a path whose directory became, after the clean,
+	// a link that climbs out of the root.
+	if err := hosttest.Write(dir, hosttest.Tree{{Path: "/etc/d/x", Link: "y"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: filepath.Join(q, persist.ManifestName)})
+	ar, err := persist.Apply(ctx, &persist.CleanPlan{Root: dir, Changes: []persist.Change{{Path: "/etc/d/x", Op: persist.OpUnlink}}}, persist.ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "etc/d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../..", filepath.Join(dir, "etc/d")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: ar.ManifestPath})
 	if !errors.Is(err, persist.ErrSymlinkEscape) {
 		t.Errorf("escape: %v", err)
 	}
