@@ -2,9 +2,11 @@ package persist
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/rootfs"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -346,3 +349,161 @@ func TestQuarantineBaseUnsafe(t *testing.T) {
 		}
 	}
 }
+
+// sparseFile writes a file of size bytes that holds data only in two
+// small extents (the rest is holes) and returns its content's SHA-256.
+func sparseFile(t *testing.T, p string, size int64) string {
+	t.Helper()
+	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	must(t, err)
+	defer fh.Close()
+	must(t, fh.Truncate(size))
+	head := []byte("\x7fELF" + strings.Repeat("m", 4092))
+	_, err = fh.WriteAt(head, 0)
+	must(t, err)
+	_, err = fh.WriteAt([]byte("tail"), size/2)
+	must(t, err)
+	h := sha256.New()
+	rf, err := os.Open(p)
+	must(t, err)
+	defer rf.Close()
+	_, err = io.Copy(h, rf)
+	must(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func allocated(t *testing.T, p string) int64 {
+	t.Helper()
+	var st unix.Stat_t
+	must(t, unix.Lstat(p, &st))
+	return st.Blocks * 512
+}
+
+// A 256 MiB sparse payload is quarantined as a sparse copy (old code: all
+// of it written densely) and restored sparse and identical.
+func TestQuarantineKeepsHoles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/tmp"), 0o755))
+	p := filepath.Join(dir, "var/tmp/big")
+	sum := sparseFile(t, p, 256<<20)
+	if a := allocated(t, p); a > 1<<20 {
+		t.Skipf("the test's file system does not keep holes (%d bytes allocated)", a)
+	}
+	plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/var/tmp/big", Op: OpQuarantine, SHA256: sum}}}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := filepath.Join(res.Manifest.QuarantineDir, res.Manifest.Entries[0].Stored)
+	fi, err := os.Stat(stored)
+	if err != nil || fi.Size() != 256<<20 {
+		t.Fatalf("stored copy: %v %v", fi, err)
+	}
+	if a := allocated(t, stored); a > 1<<20 {
+		t.Errorf("stored copy takes %d bytes on disk for 8 KiB of data", a)
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if a := allocated(t, p); a > 1<<20 {
+		t.Errorf("restored file takes %d bytes on disk", a)
+	}
+	if got := sparseSum(t, p); got != sum {
+		t.Error("restored content differs")
+	}
+}
+
+func sparseSum(t *testing.T, p string) string {
+	h := sha256.New()
+	fh, err := os.Open(p)
+	must(t, err)
+	defer fh.Close()
+	_, err = io.Copy(h, fh)
+	must(t, err)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// A file with more data than ApplyOptions.MaxCopy is not quarantined: it
+// stays, nothing is stored, and the error says why.
+func TestQuarantineCap(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/tmp"), 0o755))
+	data := strings.Repeat("x", 256<<10)
+	must(t, os.WriteFile(filepath.Join(dir, "var/tmp/m"), []byte(data), 0o755))
+	plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/var/tmp/m", Op: OpQuarantine, SHA256: hashString(data)}}}
+	q := t.TempDir()
+	_, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q, MaxCopy: 64 << 10})
+	if !errors.Is(err, rootfs.ErrTooLarge) {
+		t.Errorf("Apply over the cap: %v", err)
+	}
+	if mustRead(t, dir, "/var/tmp/m") != data {
+		t.Error("file over the cap was removed")
+	}
+	if n := storedFiles(t, q); n != 0 {
+		t.Errorf("%d files stored", n)
+	}
+	// Under a cap it fits, sparse data counted, not holes.
+	sum := sparseFile(t, filepath.Join(dir, "var/tmp/s"), 64<<20)
+	plan = &CleanPlan{Root: dir, Changes: []Change{{Path: "/var/tmp/s", Op: OpQuarantine, SHA256: sum}}}
+	if allocated(t, filepath.Join(dir, "var/tmp/s")) < 1<<20 {
+		if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q, MaxCopy: 64 << 10}); err != nil {
+			t.Errorf("sparse file with 8 KiB of data under a 64 KiB cap: %v", err)
+		}
+	}
+}
+
+// Not enough free space on the quarantine's file system: Apply refuses
+// before changing anything and leaves no quarantine directory.
+func TestQuarantineNoSpace(t *testing.T) {
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	saved := statfsAvail
+	statfsAvail = func(*rootfs.Dir) (int64, error) { return 1 << 20, nil }
+	t.Cleanup(func() { statfsAvail = saved })
+	q := t.TempDir()
+	before := mustRead(t, dir, "/etc/crontab")
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q}); !errors.Is(err, ErrNoSpace) {
+		t.Errorf("Apply: %v", err)
+	}
+	if mustRead(t, dir, "/etc/crontab") != before {
+		t.Error("crontab changed")
+	}
+	if ents, _ := os.ReadDir(q); len(ents) != 0 {
+		t.Errorf("quarantine left: %v", ents)
+	}
+}
+
+// Two names of one inode, both quarantined: one copy is stored, and
+// Restore puts both names back.
+func TestQuarantineEachInodeOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/tmp"), 0o755))
+	data := hostELF()
+	must(t, os.WriteFile(filepath.Join(dir, "var/tmp/a"), []byte(data), 0o755))
+	must(t, os.Link(filepath.Join(dir, "var/tmp/a"), filepath.Join(dir, "var/tmp/b")))
+	plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/var/tmp/a", Op: OpQuarantine, SHA256: hashString(data)}, {Path: "/var/tmp/b", Op: OpQuarantine, SHA256: hashString(data)}}}
+	q := t.TempDir()
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := storedFiles(t, q); n != 1 {
+		t.Errorf("%d copies stored for one inode", n)
+	}
+	if e := res.Manifest.Entries; len(e) != 2 || e[0].Stored != e[1].Stored {
+		t.Errorf("entries: %+v", e)
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"/var/tmp/a", "/var/tmp/b"} {
+		if mustRead(t, dir, n) != data {
+			t.Errorf("%s not restored", n)
+		}
+	}
+}
+
+func hostELF() string { return "\x7fELF\x02\x01\x01" + strings.Repeat("\x00", 57) + "miner" }
