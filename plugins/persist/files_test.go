@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
+	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 )
@@ -507,3 +509,68 @@ func TestQuarantineEachInodeOnce(t *testing.T) {
 }
 
 func hostELF() string { return "\x7fELF\x02\x01\x01" + strings.Repeat("\x00", 57) + "miner" }
+
+// chattr +i on a file whose line is removed: cleared for the rewrite,
+// set again on the new file, and Restore puts the original back with it.
+func TestRemoveLinesSetsFlagsBack(t *testing.T) {
+	needRoot(t, "chattr +i")
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	p := filepath.Join(dir, "etc/crontab")
+	before := mustRead(t, dir, "/etc/crontab")
+	if err := hosttest.SetImmutable(p, true); err != nil {
+		testenv.Skipf(t, "chattr +i on the test's file system: %v", err)
+	}
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) })
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(mustRead(t, dir, "/etc/crontab"), "203.0.113.7") {
+		t.Error("line not removed")
+	}
+	if n := snapshot(t, dir)["/etc/crontab"]; n.Flags&rootfs.FlagImmutable == 0 {
+		t.Error("immutable flag not set back after the rewrite")
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := snapshot(t, dir)["/etc/crontab"]; n.Flags&rootfs.FlagImmutable == 0 || mustRead(t, dir, "/etc/crontab") != before {
+		t.Errorf("restore: flags %#x", n.Flags)
+	}
+}
+
+// Issue #16: an attacker key in an immutable authorized_keys is removed
+// (flag cleared, line removed), not only unflagged; the operator's key
+// stays.
+func TestImmutableAuthorizedKeysLineRemoved(t *testing.T) {
+	needRoot(t, "chattr +i")
+	ctx := context.Background()
+	evil := hosttest.AuthorizedKey("kinsing-key", "redis@kinsing")
+	legit := hosttest.AuthorizedKey("launch-key", "eu-west-1-ops")
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/root/.ssh/authorized_keys", Mode: 0o600,
+		Data: legit + "\n" + evil + "\n", Mtime: hosttest.InfectionTime, Immutable: true}))
+	needFlags(t)
+	findings := find(t, dir, hosttest.InfectionTime.Add(-time.Hour))
+	plan, err := Plan(ctx, findings, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := planOps(plan)["/root/.ssh/authorized_keys"]
+	if !ok {
+		t.Fatalf("no change planned for authorized_keys:\n%s", dump(findings))
+	}
+	if c.Op != OpRemoveLines || len(c.Lines) != 1 || c.Lines[0].Line != 2 {
+		t.Fatalf("authorized_keys change: %+v\nfindings:\n%s", c, dump(findings))
+	}
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, dir, "/root/.ssh/authorized_keys"); got != legit+"\n" {
+		t.Errorf("authorized_keys after Apply: %q", got)
+	}
+	n := snapshot(t, dir)["/root/.ssh/authorized_keys"]
+	if c.KeepFlagsCleared != (n.Flags&rootfs.FlagImmutable == 0) {
+		t.Errorf("flags %#x after Apply; the plan keeps them cleared: %v", n.Flags, c.KeepFlagsCleared)
+	}
+}
