@@ -1,7 +1,10 @@
 package rootfs
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -159,5 +162,59 @@ func TestDirOpenRegular(t *testing.T) {
 		if _, err := d.Lstat(bad); !errors.Is(err, fs.ErrInvalid) {
 			t.Errorf("Lstat(%q): %v", bad, err)
 		}
+	}
+}
+
+// CopySparse keeps holes (leading, inner, trailing), copies every byte,
+// and stops at the data cap.
+func TestCopySparse(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.Create(filepath.Join(dir, "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	const size = 32 << 20
+	if err := src.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{1 << 20, 9 << 20} {
+		if _, err := src.WriteAt([]byte("data at this offset"), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst, err := os.Create(filepath.Join(dir, "dst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	h1, h2 := sha256.New(), sha256.New()
+	n, data, err := CopySparse(dst, src, 0, h1)
+	if err != nil || n != size {
+		t.Fatalf("CopySparse: %d %v", n, err)
+	}
+	if data >= 1<<20 {
+		t.Errorf("%d data bytes copied for two small extents", data)
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(h2, src); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h1.Sum(nil), h2.Sum(nil)) {
+		t.Error("hash of the copy differs from the source's")
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "src"))
+	b, _ := os.ReadFile(filepath.Join(dir, "dst"))
+	if !bytes.Equal(a, b) {
+		t.Error("copy differs")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, "dst"), &st); err == nil && st.Blocks*512 > 1<<20 {
+		t.Errorf("copy allocates %d bytes", st.Blocks*512)
+	}
+	if _, _, err := CopySparse(dst, src, 8, nil); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the cap: %v", err)
 	}
 }

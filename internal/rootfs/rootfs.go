@@ -11,6 +11,19 @@
 // path that os.Root opens, and the final component is opened with
 // O_NOFOLLOW, so a link swapped in after resolution cannot redirect the
 // access either.
+//
+// Changes go through a [Dir]: the parent directory, resolved as above and
+// then opened with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS) (or, on a
+// kernel without openat2, a walk opening each component O_NOFOLLOW from
+// the one before, as cyphar/filepath-securejoin does), so a directory
+// swapped for a link after resolution is refused (ErrPathChanged). Every
+// check and action is then an *at call on one name relative to that open
+// directory (fstatat, openat, renameat2, unlinkat): no path is walked again
+// between a check and the act. [Dir.RemoveExact] removes a name only if it
+// is still the inode checked; [CopySparse] copies keeping holes, bounded.
+// Hand-written on x/sys/unix rather than importing filepath-securejoin:
+// the few calls needed are thin wrappers, and Dir adds the same-inode
+// removal the library does not have.
 package rootfs
 
 import (
