@@ -574,3 +574,81 @@ func TestImmutableAuthorizedKeysLineRemoved(t *testing.T) {
 		t.Errorf("flags %#x after Apply; the plan keeps them cleared: %v", n.Flags, c.KeepFlagsCleared)
 	}
 }
+
+// Restore meets a FIFO or a device where the cleaned file was: it
+// refuses (ErrChanged) without blocking on it or writing to it.
+func TestRestoreRefusesFIFOAndDevice(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range []string{"fifo", "device"} {
+		t.Run(kind, func(t *testing.T) {
+			if kind == "device" {
+				needRoot(t, "mknod")
+			}
+			dir, plan := cronTree(t)
+			res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, "etc/crontab")
+			must(t, os.Remove(p))
+			if kind == "fifo" {
+				must(t, unix.Mkfifo(p, 0o644))
+			} else {
+				must(t, unix.Mknod(p, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3)))) // a /dev/null
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Restore(ctx, res.ManifestPath, RestoreOptions{Force: true})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrChanged) {
+					t.Errorf("Restore over a %s: %v", kind, err)
+				}
+			case <-time.After(60 * time.Second):
+				// A deadlock guard, not a speed check.
+				if fh, err := os.OpenFile(p, os.O_RDWR|unix.O_NONBLOCK, 0); err == nil {
+					defer fh.Close()
+				}
+				<-done
+				t.Fatalf("Restore blocked on a %s", kind)
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFREG {
+				t.Errorf("the %s was replaced: %v", kind, err)
+			}
+		})
+	}
+}
+
+// The plan records the resolved parent: a parent re-pointed to another
+// directory holding an identical file is refused, not acted on there.
+func TestApplyRefusesParentResolvedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	payload := "#!/bin/sh\n/var/tmp/.k/k\n"
+	for _, d := range []string{"opt/a", "opt/b"} {
+		must(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, d, "run.sh"), []byte(payload), 0o755))
+	}
+	must(t, os.Symlink("a", filepath.Join(dir, "opt/cur")))
+	f := Finding{Path: "/opt/cur/run.sh", Action: ActionQuarantine, Severity: High, Reasons: []string{"payload"}}
+	plan, err := Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].Dir != "opt/a" {
+		t.Fatalf("plan: %+v", plan.Changes)
+	}
+	must(t, os.Remove(filepath.Join(dir, "opt/cur")))
+	must(t, os.Symlink("b", filepath.Join(dir, "opt/cur")))
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()}); !errors.Is(err, ErrChanged) {
+		t.Errorf("Apply with the parent re-pointed: %v", err)
+	}
+	for _, d := range []string{"opt/a", "opt/b"} {
+		if _, err := os.Lstat(filepath.Join(dir, d, "run.sh")); err != nil {
+			t.Errorf("%s/run.sh: %v", d, err)
+		}
+	}
+}
