@@ -40,25 +40,29 @@ type Manifest struct {
 
 // Entry is one change Apply made.
 type Entry struct {
-	Seq          int               `json:"seq"`
-	Op           Op                `json:"op"`
-	Path         string            `json:"path"` // inside the root
-	Type         string            `json:"type"` // "file", "symlink", "dir"
-	Stored       string            `json:"stored,omitempty"`
-	SHA256       string            `json:"sha256,omitempty"`       // original content (file) or target (link)
-	AfterSHA256  string            `json:"after_sha256,omitempty"` // remove-lines: content Apply left
-	Size         int64             `json:"size"`
-	Mode         uint32            `json:"mode"` // permission, setuid/setgid/sticky bits (fs.FileMode)
-	ModeString   string            `json:"mode_string"`
-	UID          int               `json:"uid"`
-	GID          int               `json:"gid"`
-	Atime        time.Time         `json:"atime"`
-	Mtime        time.Time         `json:"mtime"`
-	Xattrs       map[string][]byte `json:"xattrs,omitempty"`
-	Flags        uint32            `json:"flags,omitempty"` // inode flags before Apply (immutable 0x10, append 0x20)
-	Nlink        uint64            `json:"nlink,omitempty"`
-	LinkTarget   string            `json:"link_target,omitempty"`
-	RemovedLines []LineChange      `json:"removed_lines,omitempty"`
+	Seq         int               `json:"seq"`
+	Op          Op                `json:"op"`
+	Path        string            `json:"path"` // inside the root
+	Type        string            `json:"type"` // "file", "symlink", "dir"
+	Stored      string            `json:"stored,omitempty"`
+	SHA256      string            `json:"sha256,omitempty"`       // original content (file) or target (link)
+	AfterSHA256 string            `json:"after_sha256,omitempty"` // remove-lines: content Apply left
+	Size        int64             `json:"size"`
+	Mode        uint32            `json:"mode"` // permission, setuid/setgid/sticky bits (fs.FileMode)
+	ModeString  string            `json:"mode_string"`
+	UID         int               `json:"uid"`
+	GID         int               `json:"gid"`
+	Atime       time.Time         `json:"atime"`
+	Mtime       time.Time         `json:"mtime"`
+	Xattrs      map[string][]byte `json:"xattrs,omitempty"`
+	Flags       uint32            `json:"flags,omitempty"` // inode flags before Apply (immutable 0x10, append 0x20)
+	// SetBack: the flags were set again at the end of Apply (a directory
+	// made writable only for the changes in it); Restore clears them
+	// while it puts entries back.
+	SetBack      bool         `json:"set_back,omitempty"`
+	Nlink        uint64       `json:"nlink,omitempty"`
+	LinkTarget   string       `json:"link_target,omitempty"`
+	RemovedLines []LineChange `json:"removed_lines,omitempty"`
 	// Dir is the link-free parent directory (relative to the root) Apply
 	// acted in; Restore refuses to act if the path's parent now resolves
 	// elsewhere (a link planted after Apply).
@@ -162,6 +166,9 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		if err := a.save(); err != nil {
 			return res, err
 		}
+	}
+	if err := a.setBack(); err != nil {
+		return res, err
 	}
 	if opts.RunReloads && len(plan.Reloads) > 0 {
 		res.ReloadErrors = runReloads(ctx, plan.Reloads, opts.Run, log)

@@ -652,3 +652,46 @@ func TestApplyRefusesParentResolvedElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// An immutable directory no finding names, holding a payload: Plan clears
+// its flag only to remove the payload (SetBack), Apply sets it again
+// afterwards, and Restore puts the payload back into it and leaves it
+// immutable, identical to before.
+func TestDirectoryFlagsSetBack(t *testing.T) {
+	needRoot(t, "chattr +i")
+	ctx := context.Background()
+	dir := t.TempDir()
+	payload := hostELF()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/tmp/.x"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "var/tmp/.x/miner"), []byte(payload), 0o755))
+	if err := hosttest.SetImmutable(filepath.Join(dir, "var/tmp/.x"), true); err != nil {
+		testenv.Skipf(t, "chattr +i on the test's file system: %v", err)
+	}
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) })
+	before := snapshot(t, dir)
+	f := Finding{Path: "/var/tmp/.x/miner", Action: ActionQuarantine, Severity: High, Reasons: []string{"miner"}}
+	plan, err := Plan(ctx, []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := planOps(plan)
+	if c := ops["/var/tmp/.x"]; c.Op != OpClearFlags || !c.SetBack {
+		t.Fatalf("plan: %+v", plan.Changes)
+	}
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "var/tmp/.x/miner")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("payload not removed")
+	}
+	if n := snapshot(t, dir)["/var/tmp/.x"]; n.Flags&rootfs.FlagImmutable == 0 {
+		t.Error("directory flag not set back after Apply")
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("restore is not identical (-before +after):\n%s", diff)
+	}
+}

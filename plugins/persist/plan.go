@@ -50,9 +50,13 @@ type Change struct {
 	// KeepFlagsCleared: a finding asked for the file's chattr +i/+a to
 	// go, so Apply leaves them cleared after removing lines. Otherwise
 	// flags cleared only to make the rewrite are set back on the new file.
-	KeepFlagsCleared bool     `json:"keep_flags_cleared,omitempty"`
-	Severity         Severity `json:"severity"`
-	Reasons          []string `json:"reasons"`
+	KeepFlagsCleared bool `json:"keep_flags_cleared,omitempty"`
+	// SetBack: a directory's flags cleared only so that entries in it can
+	// be removed or replaced; Apply sets them again once the plan's
+	// changes are made.
+	SetBack  bool     `json:"set_back,omitempty"`
+	Severity Severity `json:"severity"`
+	Reasons  []string `json:"reasons"`
 }
 
 // Reload is a command to run on the live host after Apply so the services
@@ -527,7 +531,7 @@ func (p *planner) finish() error {
 			if _, ok := p.byPath[dir]; !ok {
 				if fl := p.dirFlags(dir); fl != 0 {
 					p.byPath[dir] = &Change{Path: dir, Op: OpClearFlags, Flags: fl, Severity: c.Severity,
-						Reasons: []string{"directory is immutable or append-only; needed to remove " + c.Path}}
+						SetBack: true, Reasons: []string{"directory is immutable or append-only; needed to remove " + c.Path + " (set again afterwards)"}}
 				}
 			}
 		}

@@ -197,6 +197,9 @@ type applier struct {
 	max    int64
 	key    []byte                   // authenticates the manifest
 	stored map[[2]uint64]storedCopy // by device and inode: each copied once
+	// setBackWanted: entries (by Seq) whose flags Apply sets again at the
+	// end (Change.SetBack).
+	setBackWanted map[int]bool
 }
 
 func (a *applier) close() {
@@ -301,7 +304,7 @@ func (a *applier) apply(c Change) error {
 	}
 	switch c.Op {
 	case OpClearFlags:
-		return a.clearFlags(&e, d, base)
+		return a.clearFlags(&e, d, base, c)
 	case OpUnlink:
 		return a.unlink(&e, d, base, c, li)
 	case OpQuarantine:
@@ -373,7 +376,43 @@ func openAt(d *rootfs.Dir, name, typ string) (*os.File, func(), error) {
 	return fh, func() { fh.Close() }, nil
 }
 
-func (a *applier) clearFlags(e *Entry, d *rootfs.Dir, base string) error {
+// setBack sets again the flags of the directories cleared only for the
+// changes in them, and records it.
+func (a *applier) setBack() error {
+	dirty := false
+	for i := range a.m.Entries {
+		e := &a.m.Entries[i]
+		if e.Op != OpClearFlags || !a.setBackWanted[e.Seq] || e.Flags&(rootfs.FlagImmutable|rootfs.FlagAppend) == 0 {
+			continue
+		}
+		d, base, err := a.fs.OpenParentDir(e.Path)
+		if err != nil {
+			return changed(err)
+		}
+		if d.Rel != e.Dir {
+			d.Close()
+			return fmt.Errorf("%w: %s: the parent now resolves to %s", ErrChanged, e.Path, rootfs.Abs(d.Rel))
+		}
+		fh, done, err := openAt(d, base, e.Type)
+		if err != nil {
+			d.Close()
+			return err
+		}
+		err = restoreFlagsFD(fh, e)
+		done()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("persist: set flags of %s again: %w", e.Path, err)
+		}
+		e.SetBack, dirty = true, true
+	}
+	if dirty {
+		return a.save()
+	}
+	return nil
+}
+
+func (a *applier) clearFlags(e *Entry, d *rootfs.Dir, base string, c Change) error {
 	if e.Type == "symlink" {
 		return fmt.Errorf("flags of a symbolic link: %w", fs.ErrInvalid)
 	}
@@ -384,6 +423,12 @@ func (a *applier) clearFlags(e *Entry, d *rootfs.Dir, base string) error {
 	defer done()
 	if err := clearFlagsFD(fh, e); err != nil {
 		return err
+	}
+	if c.SetBack {
+		if a.setBackWanted == nil {
+			a.setBackWanted = map[int]bool{}
+		}
+		a.setBackWanted[e.Seq] = true
 	}
 	return a.record(e)
 }

@@ -114,6 +114,15 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 	defer q.Close()
 	res := &RestoreResult{Reloads: m.Reloads}
 	var errs []error
+	// Directories Apply made immutable again: writable while their
+	// entries go back (their own entry sets the flags last).
+	for _, e := range m.Entries {
+		if e.Op == OpClearFlags && e.SetBack {
+			if err := clearAgain(r, e); err != nil {
+				errs = append(errs, fmt.Errorf("persist: restore: clear flags of %s: %w", e.Path, err))
+			}
+		}
+	}
 	for i := len(m.Entries) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -256,6 +265,25 @@ func restoreEntry(r *rootfs.FS, q *rootfs.Dir, e Entry, force bool) error {
 		return d.Sync()
 	}
 	return fmt.Errorf("%w: unknown op %q", ErrBadManifest, e.Op)
+}
+
+// clearAgain clears the +i/+a flags Apply set back on e's directory.
+func clearAgain(r *rootfs.FS, e Entry) error {
+	d, base, err := r.OpenParentDir(e.Path)
+	if err != nil {
+		return changed(err)
+	}
+	defer d.Close()
+	if e.Dir != "" && d.Rel != e.Dir {
+		return fmt.Errorf("%w: the parent directory now resolves to %s, was %s at Apply", ErrChanged, rootfs.Abs(d.Rel), rootfs.Abs(e.Dir))
+	}
+	fh, done, err := openAt(d, base, e.Type)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var cleared Entry
+	return clearFlagsFD(fh, &cleared)
 }
 
 // restoreCopy writes the stored copy of e into a new file in d with e's
