@@ -157,13 +157,20 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		return res, err
 	}
 	for _, c := range plan.Changes {
-		if err := ctx.Err(); err != nil {
-			return res, err
+		err := ctx.Err()
+		if err == nil {
+			if err = a.apply(c); err != nil {
+				err = fmt.Errorf("persist: apply %s %s: %w", c.Op, c.Path, err)
+			}
 		}
-		if err := a.apply(c); err != nil {
-			return res, fmt.Errorf("persist: apply %s %s: %w", c.Op, c.Path, err)
+		if err == nil {
+			err = a.save()
 		}
-		if err := a.save(); err != nil {
+		if err != nil {
+			// Flags cleared for changes that will not be made go back on.
+			if serr := a.setBack(); serr != nil {
+				err = errors.Join(err, serr)
+			}
 			return res, err
 		}
 	}

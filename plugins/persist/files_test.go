@@ -695,3 +695,32 @@ func TestDirectoryFlagsSetBack(t *testing.T) {
 		t.Errorf("restore is not identical (-before +after):\n%s", diff)
 	}
 }
+
+// Apply stopping on an error still sets back the directory flags it
+// cleared for the change it did not make.
+func TestDirectoryFlagsSetBackOnError(t *testing.T) {
+	needRoot(t, "chattr +i")
+	ctx := context.Background()
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "var/tmp/.x"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "var/tmp/.x/miner"), []byte(hostELF()), 0o755))
+	if err := hosttest.SetImmutable(filepath.Join(dir, "var/tmp/.x"), true); err != nil {
+		testenv.Skipf(t, "chattr +i on the test's file system: %v", err)
+	}
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) })
+	plan, err := Plan(ctx, []Finding{{Path: "/var/tmp/.x/miner", Action: ActionQuarantine, Severity: High}}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plan.Changes {
+		if plan.Changes[i].Op == OpQuarantine {
+			plan.Changes[i].SHA256 = hashString("something else")
+		}
+	}
+	if _, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()}); !errors.Is(err, ErrChanged) {
+		t.Fatalf("Apply: %v", err)
+	}
+	if n := snapshot(t, dir)["/var/tmp/.x"]; n.Flags&rootfs.FlagImmutable == 0 {
+		t.Error("directory left mutable after a failed Apply")
+	}
+}
