@@ -142,7 +142,7 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	}
 	defer q.Close()
 	if err := checkSpace(r, q, plan); err != nil {
-		_ = removeEmpty(q, qdir)
+		_ = removeEmpty(qdir)
 		return nil, err
 	}
 	max := opts.MaxCopy

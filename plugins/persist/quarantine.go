@@ -84,7 +84,10 @@ func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, string, er
 		for _, c := range strings.Split(rootfs.Rel(DefaultQuarantineBase), "/") {
 			next, err := d.OpenDirAt(c)
 			if errors.Is(err, fs.ErrNotExist) {
-				if err = d.Mkdir(c, 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+				if err = d.Mkdir(c, 0o700); err == nil {
+					err = d.Sync()
+				}
+				if err == nil || errors.Is(err, fs.ErrExist) {
 					next, err = d.OpenDirAt(c)
 				}
 			}
@@ -146,8 +149,9 @@ func safeDir(d *rootfs.Dir) error {
 	return nil
 }
 
-// removeEmpty removes a quarantine directory Apply made and left empty.
-func removeEmpty(q *rootfs.Dir, host string) error {
+// removeEmpty removes a quarantine directory Apply made and left empty
+// (rmdir fails on anything else).
+func removeEmpty(host string) error {
 	return unix.Rmdir(host)
 }
 
