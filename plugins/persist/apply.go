@@ -163,9 +163,6 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 				err = fmt.Errorf("persist: apply %s %s: %w", c.Op, c.Path, err)
 			}
 		}
-		if err == nil {
-			err = a.save()
-		}
 		if err != nil {
 			// Flags cleared for changes that will not be made go back on.
 			if serr := a.setBack(); serr != nil {

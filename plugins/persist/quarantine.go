@@ -712,6 +712,9 @@ func (a *applier) removeLines(e *Entry, d *rootfs.Dir, base string, c Change, li
 			return fmt.Errorf("%w: written to while being replaced, and the late content could not be kept: %w", ErrChanged, serr)
 		}
 		a.m.Entries[len(a.m.Entries)-1].Late = name
+		if err := a.save(); err != nil {
+			return err
+		}
 		a.log.Warn("persist: apply: file written to while being replaced; its late content is kept", "path", e.Path, "stored", name)
 	}
 	return nil
