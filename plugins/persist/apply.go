@@ -80,8 +80,10 @@ type Entry struct {
 // ApplyOptions configure Apply.
 type ApplyOptions struct {
 	// QuarantineDir is a host directory to create the quarantine in
-	// (a fresh subdirectory is made inside it). Default: a fresh directory
-	// under DefaultQuarantineBase inside the root.
+	// (a fresh subdirectory, mode 0700, is made inside it). Default: a
+	// fresh directory under DefaultQuarantineBase inside the root, every
+	// component of which must be a real directory (not a link) of this
+	// user, not writable by others (else ErrQuarantineUnsafe).
 	QuarantineDir string
 	// RunReloads runs the plan's reloads after the changes. Only on the
 	// live root "/": elsewhere Apply fails with ErrNotLive before changing
@@ -112,10 +114,14 @@ type Result struct {
 }
 
 // Apply makes the plan's changes, quarantining everything it removes.
-// The manifest is written after every change, so an interrupted Apply
-// leaves a manifest of what it did. It stops at the first error (a file
-// that changed since Plan is ErrChanged) and returns the partial Result
-// with the error.
+// Each change is recorded in the manifest (written durably and
+// authenticated, see DefaultKeyFile) before it is made and backed out of
+// the manifest if it is not made, so an interrupted Apply leaves a
+// manifest of what it did. It acts through the parent directory held open
+// (see the comment at the top of quarantine.go): a file, link or parent
+// that changed since Plan is ErrChanged, and nothing is done to it. It
+// stops at the first error, sets back the directory flags it cleared
+// (Change.SetBack), and returns the partial Result with the error.
 func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, error) {
 	if plan == nil {
 		return nil, errors.New("persist: apply: nil plan")

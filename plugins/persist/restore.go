@@ -88,8 +88,15 @@ func ReadManifestKey(manifestPath string, key []byte) (*Manifest, error) {
 // flags; edited files get their original contents back; cleared flags are
 // set again; parent directories get their times back. It refuses to
 // overwrite something that exists (ErrExists) or an edited file that
-// changed after Apply (ErrChanged, unless Force), and carries on with the
-// other entries, returning every error joined.
+// changed after Apply (ErrChanged, unless Force), and to act in a parent
+// directory that now resolves elsewhere than at Apply (ErrChanged: a link
+// planted since), and carries on with the other entries, returning every
+// error joined. A manifest whose HMAC does not check with the key
+// (RestoreOptions.Key or DefaultKeyFile's) is ErrBadManifest and nothing
+// is restored. Files are created under a private name and renamed into
+// place without replacing anything (RENAME_NOREPLACE), or swapped in for
+// the edited file (RENAME_EXCHANGE); a FIFO or device found in place is
+// never opened for writing.
 func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*RestoreResult, error) {
 	m, err := ReadManifestKey(manifestPath, opts.Key)
 	if err != nil {
