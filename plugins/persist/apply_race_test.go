@@ -243,3 +243,43 @@ func TestApplyReadersNeverSeePartialRace(t *testing.T) {
 		t.Errorf("%d of %d reads saw an empty or partial file", partial, reads)
 	}
 }
+
+// A parent directory swapped back and forth with a link to etc/cron.d
+// while Restore puts a quarantined cron job back: the job never lands in
+// etc/cron.d. Old code resolved the link and restored into etc/cron.d.
+func TestRestoreParentSwapRace(t *testing.T) {
+	ctx := context.Background()
+	job := "* * * * * root /var/tmp/.k/k\n"
+	iters := raceIterations(t, 100)
+	var planted, restored, refused int
+	for i := 0; i < iters; i++ {
+		dir := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(dir, "etc/cron.d"), 0o755))
+		must(t, os.MkdirAll(filepath.Join(dir, "tmp/x"), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "tmp/x/job"), []byte(job), 0o644))
+		must(t, os.Symlink("../etc/cron.d", filepath.Join(dir, "tmp/alt")))
+		plan := &CleanPlan{Root: dir, Changes: []Change{{Path: "/tmp/x/job", Op: OpQuarantine, SHA256: hashString(job)}}}
+		res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		swapLoop(t, filepath.Join(dir, "tmp/x"), filepath.Join(dir, "tmp/alt"), stop, &wg)
+		_, err = Restore(ctx, res.ManifestPath, RestoreOptions{})
+		close(stop)
+		wg.Wait()
+		if _, lerr := os.Lstat(filepath.Join(dir, "etc/cron.d/job")); lerr == nil {
+			planted++
+		}
+		if err == nil {
+			restored++
+		} else {
+			refused++
+		}
+	}
+	t.Logf("%d iterations: job restored into etc/cron.d %d, restored %d, refused %d", iters, planted, restored, refused)
+	if planted > 0 {
+		t.Errorf("Restore wrote the job into etc/cron.d %d/%d times", planted, iters)
+	}
+}
