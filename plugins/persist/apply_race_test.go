@@ -276,6 +276,9 @@ func TestRestoreParentSwapRace(t *testing.T) {
 			restored++
 		} else {
 			refused++
+			if !errors.Is(err, ErrChanged) {
+				t.Errorf("iteration %d: %v", i, err)
+			}
 		}
 	}
 	t.Logf("%d iterations: job restored into etc/cron.d %d, restored %d, refused %d", iters, planted, restored, refused)
