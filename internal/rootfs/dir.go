@@ -255,6 +255,17 @@ func (d *Dir) Unlink(name string) error {
 	return nil
 }
 
+// Rmdir removes the empty directory name.
+func (d *Dir) Rmdir(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := unix.Unlinkat(d.fd(), name, unix.AT_REMOVEDIR); err != nil {
+		return d.pathErr("unlinkat", name, err)
+	}
+	return nil
+}
+
 // Rename renames old in d to new in to (renameat2 with flags:
 // unix.RENAME_NOREPLACE, unix.RENAME_EXCHANGE or 0).
 func (d *Dir) Rename(old string, to *Dir, new string, flags uint) error {

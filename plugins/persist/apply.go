@@ -142,15 +142,18 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	q, qdir, err := openQuarantine(r, opts.QuarantineDir, opts.Incident)
+	q, qdone, err := openQuarantine(r, opts.QuarantineDir, opts.Incident)
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
+	qdir := q.Rel
 	if err := checkSpace(r, q, plan); err != nil {
-		_ = removeEmpty(qdir)
+		q.Close()
+		qdone(true)
 		return nil, err
 	}
+	defer qdone(false)
+	defer q.Close()
 	max := opts.MaxCopy
 	if max <= 0 {
 		max = DefaultMaxCopy

@@ -69,7 +69,11 @@ var ErrNoSpace = errors.New("persist: not enough free space for the quarantine")
 // 0700 when missing; an existing one must be a directory owned by this
 // user and not writable by others. The fresh directory itself must not
 // exist.
-func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, string, error) {
+//
+// It returns the quarantine directory, and a function to call when done
+// with it that releases the base directory held open, first removing the
+// quarantine directory through it when remove is true (it must be empty).
+func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, func(remove bool), error) {
 	name := time.Now().UTC().Format("20060102T150405Z") + "-" + randHex(4)
 	if incident != "" {
 		name = safeName(incident) + "-" + name
@@ -79,7 +83,7 @@ func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, string, er
 	if dir == "" {
 		d, err := r.OpenDir(".")
 		if err != nil {
-			return nil, "", fmt.Errorf("persist: quarantine: %w", err)
+			return nil, nil, fmt.Errorf("persist: quarantine: %w", err)
 		}
 		for _, c := range strings.Split(rootfs.Rel(DefaultQuarantineBase), "/") {
 			next, err := d.OpenDirAt(c)
@@ -94,24 +98,24 @@ func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, string, er
 			d.Close()
 			if err != nil {
 				if errors.Is(err, rootfs.ErrPathChanged) {
-					return nil, "", fmt.Errorf("%w: %s/%s is a link or not a directory: %w", ErrQuarantineUnsafe, rootfs.Abs(d.Rel), c, err)
+					return nil, nil, fmt.Errorf("%w: %s/%s is a link or not a directory: %w", ErrQuarantineUnsafe, rootfs.Abs(d.Rel), c, err)
 				}
-				return nil, "", fmt.Errorf("persist: quarantine: %w", err)
+				return nil, nil, fmt.Errorf("persist: quarantine: %w", err)
 			}
 			d = next
 			if err := safeDir(d); err != nil {
 				d.Close()
-				return nil, "", err
+				return nil, nil, err
 			}
 		}
 		base, host = d, filepath.Join(r.Dir(), filepath.FromSlash(d.Rel))
 	} else {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, "", fmt.Errorf("persist: quarantine: %w", err)
+			return nil, nil, fmt.Errorf("persist: quarantine: %w", err)
 		}
 		d, err := rootfs.OpenHostDir(dir)
 		if err != nil {
-			return nil, "", fmt.Errorf("persist: quarantine: %w", err)
+			return nil, nil, fmt.Errorf("persist: quarantine: %w", err)
 		}
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -119,20 +123,30 @@ func openQuarantine(r *rootfs.FS, dir, incident string) (*rootfs.Dir, string, er
 		}
 		base, host = d, abs
 	}
-	defer base.Close()
 	if err := base.Mkdir(name, 0o700); err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrQuarantineUnsafe, err)
+		base.Close()
+		return nil, nil, fmt.Errorf("%w: %w", ErrQuarantineUnsafe, err)
 	}
 	q, err := base.OpenDirAt(name)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrQuarantineUnsafe, err)
+	if err == nil {
+		err = base.Sync()
 	}
-	if err := base.Sync(); err != nil {
-		q.Close()
-		return nil, "", fmt.Errorf("persist: quarantine: %w", err)
+	if err != nil {
+		_ = base.Rmdir(name)
+		base.Close()
+		if q != nil {
+			q.Close()
+		}
+		return nil, nil, fmt.Errorf("%w: %w", ErrQuarantineUnsafe, err)
 	}
 	q.Rel = filepath.Join(host, name)
-	return q, q.Rel, nil
+	done := func(remove bool) {
+		if remove {
+			_ = base.Rmdir(name)
+		}
+		base.Close()
+	}
+	return q, done, nil
 }
 
 // safeDir refuses a quarantine base directory someone else could change
@@ -147,12 +161,6 @@ func safeDir(d *rootfs.Dir) error {
 		return fmt.Errorf("%w: %s is owned by uid %d with mode %s", ErrQuarantineUnsafe, rootfs.Abs(d.Rel), uid, fi.Mode().Perm())
 	}
 	return nil
-}
-
-// removeEmpty removes a quarantine directory Apply made and left empty
-// (rmdir fails on anything else).
-func removeEmpty(host string) error {
-	return unix.Rmdir(host)
 }
 
 // checkSpace refuses a plan whose copies would not fit on the
