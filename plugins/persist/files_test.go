@@ -724,3 +724,39 @@ func TestDirectoryFlagsSetBackOnError(t *testing.T) {
 		t.Error("directory left mutable after a failed Apply")
 	}
 }
+
+// A writer that opened the crontab before Apply replaced it and writes
+// after: its line is in neither file's name any more, so Apply keeps the
+// old file's final content in the quarantine (Entry.Late).
+func TestRemoveLinesKeepsLateWrites(t *testing.T) {
+	ctx := context.Background()
+	dir, plan := cronTree(t)
+	p := filepath.Join(dir, "etc/crontab")
+	var w *os.File
+	testHookBeforeSwap = func(string) {
+		var err error
+		w, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		must(t, err)
+	}
+	testHookAfterSwap = func(string) {
+		_, err := w.WriteString("# written late\n")
+		must(t, err)
+		w.Close()
+	}
+	t.Cleanup(func() { testHookBeforeSwap, testHookAfterSwap = nil, nil })
+	res, err := Apply(ctx, plan, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.Manifest.Entries[0]
+	if e.Late == "" {
+		t.Fatalf("late write not recorded: %+v", e)
+	}
+	b, err := os.ReadFile(filepath.Join(res.Manifest.QuarantineDir, e.Late))
+	if err != nil || !strings.HasSuffix(string(b), "# written late\n") {
+		t.Errorf("late copy: %q %v", b, err)
+	}
+	if m, err := ReadManifest(res.ManifestPath); err != nil || m.Entries[0].Late != e.Late {
+		t.Errorf("manifest on disk: %+v %v", m, err)
+	}
+}

@@ -475,6 +475,10 @@ func (a *applier) unlink(e *Entry, d *rootfs.Dir, base string, c Change, li fs.F
 // (or its check of a link) and its removal or replacement.
 var testHookBeforeSwap func(rel string)
 
+// testHookAfterSwap runs, in tests only, right after a rewritten file
+// took the old one's name.
+var testHookAfterSwap func(rel string)
+
 // filesDir opens (making it on first use) the quarantine's files/.
 func (a *applier) filesDir() (*rootfs.Dir, error) {
 	if a.files != nil {
@@ -711,6 +715,9 @@ func (a *applier) removeLines(e *Entry, d *rootfs.Dir, base string, c Change, li
 	}
 	if err := d.Sync(); err != nil {
 		return err
+	}
+	if testHookAfterSwap != nil {
+		testHookAfterSwap(path.Join(d.Rel, base))
 	}
 	// A writer that opened the old file before the rename may still have
 	// written to it: keep what it wrote.
