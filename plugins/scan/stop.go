@@ -298,10 +298,14 @@ type StopResult struct {
 // captures evidence into plan.EvidenceDir with a manifest of SHA-256
 // hashes, re-checks every identity and kills the tree. Without
 // ApplyOptions.Apply it is a dry run and touches nothing. If an identity
-// changed it kills nothing and returns ErrIdentityChanged; a frozen tree is
-// then resumed.
-func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, error) {
-	res := StopResult{Plan: plan, DryRun: !ao.Apply}
+// changed it kills nothing and returns ErrIdentityChanged. Whichever way it
+// returns (killed, refused, failed, cancelled), nothing stays frozen: the
+// freezer cgroup is thawed, every process left in it is moved back and it is
+// removed; a process stopped with SIGSTOP and not killed is continued. A
+// member that exits before it is frozen is neither captured nor killed (the
+// move into the freezer is checked through its pidfd; see cgroupFreezer).
+func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, err error) {
+	res = StopResult{Plan: plan, DryRun: !ao.Apply}
 	if !ao.Apply {
 		return res, nil
 	}
@@ -377,8 +381,6 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		fz, err = newCgroupFreezer(fs, cgroup2Mount(fs), plan.CgroupDir)
 		if err != nil {
 			fz = nil
-		}
-		if err != nil {
 			if plan.Options.Freezer == FreezeCgroup {
 				return res, fmt.Errorf("scan: %w", err)
 			}
@@ -390,11 +392,32 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		res.Freeze = FreezeCgroup
 	}
 	var stopped []pidfd // frozen with SIGSTOP
+	killed := map[int]bool{}
+	// Whatever way Stop leaves from here (success, error, cancellation,
+	// identity changed), nothing it froze stays frozen: the freezer cgroup
+	// is thawed, emptied back where each process was and removed; a process
+	// stopped with SIGSTOP and not killed gets SIGCONT.
+	defer func() {
+		if fz != nil {
+			res.Warnings = append(res.Warnings, fz.release(5*time.Second)...)
+		}
+		for _, m := range stopped {
+			if !killed[m.fd] {
+				_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
+			}
+		}
+	}()
 	frozen := map[int]bool{}
+	gone := map[int]bool{} // exited before it could be frozen
 	cgroupFrozen := false
 	freeze := func(m pidfd) {
 		if fz != nil {
-			err := fz.add(m.id.PID)
+			err := fz.add(m)
+			if errors.Is(err, ErrProcessGone) {
+				gone[m.id.PID] = true
+				res.Warnings = append(res.Warnings, err.Error())
+				return
+			}
 			if err == nil {
 				if !cgroupFrozen {
 					if err = fz.set(true); err == nil {
@@ -410,6 +433,11 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			res.Warnings = append(res.Warnings, fmt.Sprintf("pid %d: %v; using SIGSTOP", m.id.PID, err))
 		}
 		if err := unix.PidfdSendSignal(m.fd, unix.SIGSTOP, nil, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				gone[m.id.PID] = true
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%v: pid %d exited before it was frozen", ErrProcessGone, m.id.PID))
+				return
+			}
 			log.Warn("scan: SIGSTOP failed", "pid", m.id.PID, "err", err)
 			return
 		}
@@ -419,9 +447,12 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	}
 	for round := 0; round < 3; round++ {
 		for _, m := range members {
-			if !frozen[m.id.PID] {
+			if !frozen[m.id.PID] && !gone[m.id.PID] {
 				freeze(m)
 			}
+		}
+		if gone[plan.Target.PID] {
+			return res, fmt.Errorf("%w: pid %d exited before it was frozen; nothing killed", ErrProcessGone, plan.Target.PID)
 		}
 		if plan.Options.NoTree {
 			break
@@ -448,14 +479,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			break
 		}
 	}
-	resume := func() {
-		if fz != nil {
-			fz.release()
-		}
-		for _, m := range stopped {
-			_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
-		}
-	}
+	// A member that exited before it was frozen is neither captured nor
+	// killed: its PID may name another process by now.
+	members = slices.DeleteFunc(members, func(m pidfd) bool { return gone[m.id.PID] })
 	if fz != nil && len(stopped) < len(res.Frozen) {
 		if err := fz.wait(ctx, plan.Options.FreezeWait); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
@@ -465,6 +491,12 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		res.Warnings = append(res.Warnings, err.Error())
 	}
 	log.Info("scan: frozen", "pids", res.Frozen, "freezer", res.Freeze)
+	if afterFreeze != nil {
+		afterFreeze()
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("scan: stop cancelled after the freeze (tree resumed, nothing killed): %w", err)
+	}
 
 	// Capture, most volatile first.
 	res.EvidenceDir = plan.EvidenceDir
@@ -475,7 +507,6 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	manifest, warns, err := capture(ctx, fs, plan, members, before)
 	res.Warnings = append(res.Warnings, warns...)
 	if err != nil {
-		resume()
 		return res, fmt.Errorf("scan: capture evidence (tree resumed, nothing killed): %w", err)
 	}
 	res.Manifest = manifest
@@ -487,7 +518,6 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	for _, m := range members {
 		if err := same(fs, m.id); err != nil {
 			if m.id.PID == plan.Target.PID {
-				resume()
 				return res, err
 			}
 			res.Warnings = append(res.Warnings, err.Error())
@@ -500,15 +530,11 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			}
 			continue
 		}
+		killed[m.fd] = true
 		res.Killed = append(res.Killed, m.id.PID)
 	}
 	if err := waitGone(ctx, fs, members, 5*time.Second); err != nil {
 		res.Warnings = append(res.Warnings, err.Error())
-	}
-	if fz != nil {
-		if err := fz.remove(5 * time.Second); err != nil {
-			res.Warnings = append(res.Warnings, err.Error())
-		}
 	}
 	log.Info("scan: killed", "pids", res.Killed, "evidence", res.EvidenceDir)
 	return res, nil
@@ -518,6 +544,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 // re-check that precedes the kill; a test changes an identity in it to
 // stand for a PID reused meanwhile.
 var beforeKill func(members []pidfd)
+
+// afterFreeze, in tests, runs once the tree is frozen, before the capture.
+var afterFreeze func()
 
 // refuseKernelThread refuses a kernel thread (PF_KTHREAD, kthreadd or one
 // of its children).
