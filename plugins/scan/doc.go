@@ -37,12 +37,15 @@
 // into a directory with a SHA-256 manifest (sockets, descriptors, maps,
 // optionally memory, environ, cmdline, status, links, parent chain, the
 // executable copied through /proc/PID/exe even when deleted, and deleted
-// files held open), re-checks every identity right before and kills. On
-// every way out (success, error, cancellation) it thaws what it froze and
-// removes the freezer cgroup; processes are moved into the cgroup by PID
-// number (the kernel has no other way) with a liveness check on their pidfd
-// before and after each write, so a PID reused meanwhile is moved straight
-// back out instead of frozen with the suspect.
+// files held open, each inode once and with its holes kept, every copy
+// within StopOptions.MaxFileSize and all of them within MaxEvidence, after a
+// statfs check that refuses with ErrEvidenceSpace before anything is frozen
+// when the disk has no room), re-checks every identity right before and
+// kills. On every way out (success, error, cancellation) it thaws what it
+// froze and removes the freezer cgroup; processes are moved into the cgroup
+// by PID number (the kernel has no other way) with a liveness check on their
+// pidfd before and after each write, so a PID reused meanwhile is moved
+// straight back out instead of frozen with the suspect.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package

@@ -25,6 +25,7 @@ var (
 	ErrIdentityChanged = errors.New("scan: process identity changed since the plan (PID reused?)")
 	ErrProcessGone     = errors.New("scan: process no longer exists")
 	ErrNotLive         = errors.New("scan: can only stop processes of the live /proc of this PID namespace")
+	ErrEvidenceSpace   = errors.New("scan: not enough free space for the evidence")
 )
 
 // Freezer methods.
@@ -35,6 +36,11 @@ const (
 // DefaultMaxFileSize caps each file Stop copies (the executable, deleted
 // files held open) unless StopOptions says otherwise.
 const DefaultMaxFileSize = 512 << 20
+
+// DefaultMaxEvidence caps everything one Stop writes into its evidence
+// directory unless StopOptions says otherwise. Stop also never plans to
+// leave less than EvidenceReserve free on the evidence filesystem.
+const DefaultMaxEvidence = 1 << 30
 
 // StopOptions configure PlanStop.
 type StopOptions struct {
@@ -52,6 +58,12 @@ type StopOptions struct {
 	MaxMemory int64
 	// MaxFileSize caps each copied file; default DefaultMaxFileSize.
 	MaxFileSize int64
+	// MaxEvidence caps the bytes written into EvidenceDir in all (files,
+	// memory, JSON); default DefaultMaxEvidence. Stop lowers it to what the
+	// filesystem has free above EvidenceReserve, and refuses with
+	// ErrEvidenceSpace, before touching the process, when that is less
+	// than MinEvidence.
+	MaxEvidence int64
 	// FreezeWait bounds the wait for the tree to stop; default 5 s.
 	FreezeWait time.Duration
 	// Freezer picks how the tree is frozen: FreezeCgroup, FreezeSignal,
@@ -94,6 +106,9 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	}
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if opts.MaxEvidence <= 0 {
+		opts.MaxEvidence = DefaultMaxEvidence
 	}
 	if opts.FreezeWait <= 0 {
 		opts.FreezeWait = 5 * time.Second
@@ -155,7 +170,7 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	plan.Steps = []string{
 		fmt.Sprintf("re-check identity of pid %d (%s, start %d, exe %s inode %d)", pid, id.Comm, id.StartTime, id.Exe, id.ExeIno),
 		freezeStep(plan, n),
-		fmt.Sprintf("capture evidence into %s: sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, mem),
+		fmt.Sprintf("capture evidence into %s (at most %d bytes, each file at most %d, each inode once, holes kept): sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, opts.MaxEvidence, opts.MaxFileSize, mem),
 		"re-check identity of every frozen process",
 		fmt.Sprintf("SIGKILL %d process(es) and wait for them to exit", n),
 	}
@@ -349,6 +364,13 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, 
 	if err := prepareEvidenceDir(plan.EvidenceDir); err != nil {
 		return res, fmt.Errorf("scan: %w", err)
 	}
+	budget, warn, err := evidenceBudget(plan.EvidenceDir, plan.Options.MaxEvidence)
+	if err != nil {
+		return res, err
+	}
+	if warn != "" {
+		res.Warnings = append(res.Warnings, warn)
+	}
 	// Open pidfds first and check identities through them: once open, a
 	// pidfd names this process even if the PID is reused.
 	target, err := openChecked(fs, plan.Target)
@@ -504,7 +526,7 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, 
 	if fz != nil {
 		before = fz.before
 	}
-	manifest, warns, err := capture(ctx, fs, plan, members, before)
+	manifest, warns, err := capture(ctx, fs, plan, members, before, budget)
 	res.Warnings = append(res.Warnings, warns...)
 	if err != nil {
 		return res, fmt.Errorf("scan: capture evidence (tree resumed, nothing killed): %w", err)
