@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of plugins/scan (all subpackages) and
+# internal/procfs, one at a time, for FUZZTIME each (default 20s, no
+# minimization), one worker, and fails if any finds something (the failing
+# input is then in that package's testdata/fuzz/<FuzzName>/).
+#
+#   bash bench/scan-fuzz.sh            # 20 s per target
+#   FUZZTIME=5s bash bench/scan-fuzz.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-20s}
+failed=()
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for dir in $(go list -f '{{.Dir}}' ./plugins/scan/... ./internal/procfs/...); do
+	pkg=./${dir#"$PWD"/}
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+		echo "=== $pkg $target ($fuzztime)"
+		if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 0 -parallel 1 "$pkg" >"$out" 2>&1; then
+			tail -2 "$out"
+		else
+			cat "$out"
+			failed+=("$pkg $target")
+		fi
+	done
+done
+if ((${#failed[@]})); then
+	printf 'FAILED: %s\n' "${failed[@]}"
+	exit 1
+fi
+echo "all fuzz targets passed"
