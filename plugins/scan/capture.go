@@ -46,7 +46,7 @@ type ManifestFile struct {
 // capture writes the evidence of a frozen tree. It returns the manifest's
 // path and the evidence it could not get; err is for failures that leave
 // no usable evidence directory.
-func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd, cgroupsBefore map[int]string, budget int64) (string, []string, error) {
+func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd, cgroupsBefore map[int]string, budget int64, hidden map[int][]procfs.Mount) (string, []string, error) {
 	dir := plan.EvidenceDir
 	if err := prepareEvidenceDir(dir); err != nil {
 		return "", nil, err
@@ -104,6 +104,16 @@ func capture(ctx context.Context, fs procfs.FS, plan StopPlan, members []pidfd, 
 		p = st.PPID
 	}
 	c.json("parents.json", "/proc/PID/stat of each ancestor", chain)
+	// Mounts hiding processes of the tree, left in place.
+	mine := map[int][]procfs.Mount{}
+	for _, mb := range members {
+		if ms := hidden[mb.id.PID]; ms != nil {
+			mine[mb.id.PID] = ms
+		}
+	}
+	if len(mine) > 0 {
+		c.json("hidden-mounts.json", "/proc/self/mountinfo: mounts over /proc/PID of the tree (the processes were read through a fresh procfs instance)", mine)
+	}
 	if cgroupsBefore != nil {
 		// /proc/PID/cgroup now names the freezer; this is where they were.
 		c.json("cgroups-before-freeze.json", "/proc/PID/cgroup before the move to the freezer", cgroupsBefore)

@@ -123,6 +123,9 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
+	fs, hidden, done := liveView(fs, o.Logger)
+	defer done()
+	o.hidden = hidden
 	first, err := take(ctx, fs, o, true)
 	if err != nil {
 		return nil, err
@@ -177,7 +180,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			continue
 		}
 		s := score(fs, o, h, first, last, p, boot, rep)
-		if s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore) {
+		if (s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore)) && o.hidden[pid] == nil {
 			continue
 		}
 		s.Exited = last.procs[pid] == nil
@@ -403,6 +406,10 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		s.Score += w
 	}
 	socks := h.sockets(last, p)
+
+	if ms := o.hidden[p.pid]; ms != nil {
+		add(SignalHidden, weightHidden, "%s", hiddenText(p.pid, ms))
+	}
 
 	// DHCP clients hold packet sockets that take every protocol.
 	dhcp := dhcpClient(socks, p.exe)

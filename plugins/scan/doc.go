@@ -47,6 +47,13 @@
 // pidfd before and after each write, so a PID reused meanwhile is moved
 // straight back out instead of frozen with the suspect.
 //
+// A process hidden by a mount over its /proc/PID directory (`mount --bind
+// /empty /proc/PID`) is found in the mount table: Detect lists it as
+// SignalHidden (critical, whatever MinScore says), and Detect, Sockets,
+// PlanStop and Stop then read the host through a fresh, detached procfs
+// instance (fsopen/fsmount) in which it is whole; Stop leaves the mount in
+// place and records it in hidden-mounts.json.
+//
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package
 // scanplugin serves Detect and Stop as playbook plugin actions.

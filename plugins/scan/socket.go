@@ -83,6 +83,8 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
+	fs, _, done := liveView(fs, o.Logger)
+	defer done()
 	snap, err := take(ctx, fs, o, false)
 	if err != nil {
 		return nil, err

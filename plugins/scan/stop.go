@@ -88,13 +88,16 @@ type Identity struct {
 // StopPlan is what Stop will do. PlanStop makes it without touching
 // anything; it serializes to JSON for approval.
 type StopPlan struct {
-	Target      Identity    `json:"target"`
-	Tree        []Identity  `json:"tree"`                 // descendants, frozen and killed with it
-	Freeze      string      `json:"freeze"`               // FreezeCgroup or FreezeSignal
-	CgroupDir   string      `json:"cgroup_dir,omitempty"` // the freezer cgroup Stop creates
-	EvidenceDir string      `json:"evidence_dir"`
-	Steps       []string    `json:"steps"`
-	Options     StopOptions `json:"options"`
+	Target    Identity   `json:"target"`
+	Tree      []Identity `json:"tree"`                 // descendants, frozen and killed with it
+	Freeze    string     `json:"freeze"`               // FreezeCgroup or FreezeSignal
+	CgroupDir string     `json:"cgroup_dir,omitempty"` // the freezer cgroup Stop creates
+	// Hidden lists the processes of the tree hidden by mounts over their
+	// /proc/PID directory, with those mounts.
+	Hidden      map[int][]procfs.Mount `json:"hidden,omitempty"`
+	EvidenceDir string                 `json:"evidence_dir"`
+	Steps       []string               `json:"steps"`
+	Options     StopOptions            `json:"options"`
 }
 
 // PlanStop checks that pid may be stopped and describes how. It refuses
@@ -117,6 +120,14 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if err != nil {
 		return StopPlan{}, fmt.Errorf("scan: %w", err)
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// A process hidden by a mount over /proc/PID is read, planned and
+	// stopped through a fresh procfs instance.
+	fs, hidden, done := liveView(fs, log)
+	defer done()
 	if pid == 1 {
 		return StopPlan{}, fmt.Errorf("%w: pid %d", ErrProtectedPID, pid)
 	}
@@ -158,6 +169,14 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 			plan.Tree = append(plan.Tree, did)
 		}
 	}
+	for _, p := range treePIDs(plan) {
+		if ms := hidden[p]; ms != nil {
+			if plan.Hidden == nil {
+				plan.Hidden = map[int][]procfs.Mount{}
+			}
+			plan.Hidden[p] = ms
+		}
+	}
 	plan.EvidenceDir = opts.EvidenceDir
 	if plan.EvidenceDir == "" {
 		plan.EvidenceDir = filepath.Join("/var/lib/abusekit/evidence", fmt.Sprintf("pid-%d-%d", pid, id.StartTime))
@@ -167,13 +186,19 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if opts.MaxMemory > 0 {
 		mem = fmt.Sprintf("memory regions up to %d bytes", opts.MaxMemory)
 	}
-	plan.Steps = []string{
+	plan.Steps = []string{}
+	for _, p := range treePIDs(plan) {
+		if ms := plan.Hidden[p]; ms != nil {
+			plan.Steps = append(plan.Steps, fmt.Sprintf("pid %d is %s: read and stopped through a fresh procfs instance and its pidfd; the mount is left in place and recorded in hidden-mounts.json", p, hiddenText(p, ms)))
+		}
+	}
+	plan.Steps = append(plan.Steps,
 		fmt.Sprintf("re-check identity of pid %d (%s, start %d, exe %s inode %d)", pid, id.Comm, id.StartTime, id.Exe, id.ExeIno),
 		freezeStep(plan, n),
 		fmt.Sprintf("capture evidence into %s (at most %d bytes, each file at most %d, each inode once, holes kept): sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, opts.MaxEvidence, opts.MaxFileSize, mem),
 		"re-check identity of every frozen process",
 		fmt.Sprintf("SIGKILL %d process(es) and wait for them to exit", n),
-	}
+	)
 	return plan, nil
 }
 
@@ -338,6 +363,8 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, 
 	if !fs.IsLive() {
 		return res, fmt.Errorf("%w: %s", ErrNotLive, plan.Options.Root)
 	}
+	fs, hidden, done := liveView(fs, log)
+	defer done()
 	// The refusals of PlanStop again: a plan may be hand-built or edited
 	// between approval and apply.
 	if plan.Target.PID == 1 {
@@ -526,7 +553,7 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, 
 	if fz != nil {
 		before = fz.before
 	}
-	manifest, warns, err := capture(ctx, fs, plan, members, before, budget)
+	manifest, warns, err := capture(ctx, fs, plan, members, before, budget, hidden)
 	res.Warnings = append(res.Warnings, warns...)
 	if err != nil {
 		return res, fmt.Errorf("scan: capture evidence (tree resumed, nothing killed): %w", err)
