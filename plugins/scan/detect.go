@@ -187,6 +187,18 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		fill(fs, o, last, p, h.sockets(last, p), &s, boot)
 		out = append(out, s)
 	}
+	// Sockets no process holds: checked again in a second pass (a
+	// socket opened between the process pass and the dump has a holder
+	// then), unless the finding could not be listed anyway.
+	if cand, unread := unheld(last), unreadable(last); len(cand) > 0 && (len(unread) == 0 || o.MinScore <= weightUnheldUnsure) {
+		rest, err := stillUnheld(ctx, fs, o, cand)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) > 0 {
+			out = append(out, unheldSuspect(rest, unread, o.MaxSockets))
+		}
+	}
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
 	})

@@ -52,7 +52,10 @@
 // SignalHidden (critical, whatever MinScore says), and Detect, Sockets,
 // PlanStop and Stop then read the host through a fresh, detached procfs
 // instance (fsopen/fsmount) in which it is whole; Stop leaves the mount in
-// place and records it in hidden-mounts.json.
+// place and records it in hidden-mounts.json. Sockets that no process
+// holds in two passes in a row are a finding of their own (SignalUnheld, a
+// Suspect with PID 0): critical when every process's descriptors could be
+// read, weak and naming the unreadable processes otherwise.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package

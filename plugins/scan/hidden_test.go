@@ -105,3 +105,86 @@ func TestHiddenProcess(t *testing.T) {
 		t.Errorf("fds.json lists %d sockets, want 41", n)
 	}
 }
+
+// TestUnheldSockets: a UDP socket passed in flight over a Unix socket pair
+// (SCM_RIGHTS) and closed by its sender is held by no process, though the
+// kernel lists it: Detect reports it as a finding of its own (PID 0, with
+// the socket), whatever MinScore says. A socket the test holds is not in it.
+// Before, it was silently left out.
+func TestUnheldSockets(t *testing.T) {
+	needLiveRoot(t)
+	held, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(held)
+	if err := unix.Bind(held, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	inflight, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(inflight, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := unix.Getsockname(inflight)
+	port := sa.(*unix.SockaddrInet4).Port
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	if err := unix.Sendmsg(pair[0], []byte{0}, unix.UnixRights(inflight), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(inflight)
+	sa, _ = unix.Getsockname(held)
+	heldPort := sa.(*unix.SockaddrInet4).Port
+
+	// Where some process's descriptors cannot be read (PID 1 of some
+	// sandboxes, even for root), the finding is weaker and names them;
+	// MinScore -1 lists it either way.
+	sus, err := Detect(context.Background(), Options{MinScore: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == 0 })
+	if i < 0 {
+		t.Fatalf("no finding for the unheld socket: %+v", sus)
+	}
+	s := sus[i]
+	if len(s.Reasons) != 1 || s.Reasons[0].Signal != SignalUnheld {
+		t.Fatalf("reasons %v", s.Reasons)
+	}
+	unsure := strings.Contains(s.Reasons[0].Text, "could not be read")
+	if (unsure && s.Score != weightUnheldUnsure) || (!unsure && s.Score != weightHidden) {
+		t.Errorf("score %d for %q", s.Score, s.Reasons[0].Text)
+	}
+	t.Logf("finding: %s", s.Reasons[0])
+	if !slices.ContainsFunc(s.Sockets, func(sk Socket) bool { return sk.Proto == ProtoUDP && int(sk.Local.Port()) == port }) {
+		t.Errorf("the in-flight socket 127.0.0.1:%d is not listed: %v", port, s.Sockets)
+	}
+	if slices.ContainsFunc(s.Sockets, func(sk Socket) bool { return int(sk.Local.Port()) == heldPort }) {
+		t.Errorf("the socket this test holds (port %d) is listed as unheld", heldPort)
+	}
+	if _, err := PlanStop(context.Background(), s.PID, StopOptions{}); !errors.Is(err, ErrProcessGone) {
+		t.Errorf("PlanStop of the finding: %v, want a refusal", err)
+	}
+}
+
+// TestUnheldWeight: sockets without a holder are critical when every
+// process's descriptors were read, and weak (below DefaultMinScore, with
+// the unreadable PIDs named) when some were not.
+func TestUnheldWeight(t *testing.T) {
+	socks := []*Socket{{Proto: ProtoTCP, Family: 4, Inode: 9, State: "SYN_SENT"}, {Proto: ProtoTCP, Family: 4, Inode: 7, State: "SYN_SENT"}}
+	s := unheldSuspect(socks, nil, 64)
+	if s.Score != weightHidden || s.SocketCount != 2 || s.Sockets[0].Inode != 7 || s.PID != 0 {
+		t.Errorf("all read: %+v", s)
+	}
+	s = unheldSuspect(socks, []int{1}, 1)
+	if s.Score != weightUnheldUnsure || s.Score >= DefaultMinScore || !strings.Contains(s.Reasons[0].Text, "[1]") || len(s.Sockets) != 1 {
+		t.Errorf("pid 1 unreadable: %+v", s)
+	}
+}

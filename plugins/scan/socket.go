@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
@@ -63,6 +64,7 @@ type proc struct {
 	inodes  []uint64
 	nfd     int
 	kthread bool
+	fdErr   bool // its descriptors could not be read
 }
 
 // snapshot is one pass over the host.
@@ -330,7 +332,11 @@ func readProc(fs procfs.FS, pid int, p *proc, full, known bool) {
 	if !known {
 		var err error
 		p.inodes, p.nfd, err = fs.SocketInodes(pid, nil)
-		if err != nil && !full {
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+			// There, but its descriptors unreadable (permission): a
+			// socket it holds has no holder in the table.
+			p.fdErr = true
+		} else if err != nil && !full {
 			return
 		}
 	}
