@@ -180,7 +180,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			continue
 		}
 		s := score(fs, o, h, first, last, p, boot, rep)
-		if (s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore)) && o.hidden[pid] == nil {
+		if (s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore)) && o.hidden[pid] == nil && !p.unlisted {
 			continue
 		}
 		s.Exited = last.procs[pid] == nil
@@ -421,6 +421,9 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 
 	if ms := o.hidden[p.pid]; ms != nil {
 		add(SignalHidden, weightHidden, "%s", hiddenText(p.pid, ms))
+	}
+	if p.unlisted {
+		add(SignalHidden, weightHidden, "missing from the /proc listing while it runs (seen by the BPF task iterator, not listed twice): hidden from getdents, as kernel rootkits do")
 	}
 
 	// DHCP clients hold packet sockets that take every protocol.

@@ -52,7 +52,9 @@
 // SignalHidden (critical, whatever MinScore says), and Detect, Sockets,
 // PlanStop and Stop then read the host through a fresh, detached procfs
 // instance (fsopen/fsmount) in which it is whole; Stop leaves the mount in
-// place and records it in hidden-mounts.json. Sockets that no process
+// place and records it in hidden-mounts.json. A process the BPF task
+// iterator sees that two /proc listings in a row leave out (hidden from
+// getdents) is read by name and listed as SignalHidden too. Sockets that no process
 // holds in two passes in a row are a finding of their own (SignalUnheld, a
 // Suspect with PID 0): critical when every process's descriptors could be
 // read, weak and naming the unreadable processes otherwise.

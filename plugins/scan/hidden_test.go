@@ -188,3 +188,43 @@ func TestUnheldWeight(t *testing.T) {
 		t.Errorf("pid 1 unreadable: %+v", s)
 	}
 }
+
+// TestUnlistedProcess: a process the /proc listing leaves out (here the
+// listing is filtered, standing for a kernel rootkit's getdents hook; the
+// BPF task iterator is the real one) is found through the iterator, read
+// by name, listed as hidden whatever MinScore says, with its sockets.
+// Before, the iterator's files of an unlisted process were dropped as
+// "started after the listing".
+func TestUnlistedProcess(t *testing.T) {
+	needLiveRoot(t)
+	bpfOrSkip(t)
+	withIter(t, nil)
+	cmd := startHelper(t, "hold:20")
+	pid := cmd.Process.Pid
+	saved := listPIDs
+	t.Cleanup(func() { listPIDs = saved })
+	listPIDs = func(fs procfs.FS) ([]int, error) {
+		pids, err := fs.PIDs()
+		return slices.DeleteFunc(pids, func(p int) bool { return p == pid }), err
+	}
+	sus, err := Detect(context.Background(), Options{MinScore: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == pid })
+	if i < 0 {
+		t.Fatalf("unlisted pid %d not found: %+v", pid, sus)
+	}
+	s := sus[i]
+	if !slices.ContainsFunc(s.Reasons, func(r Reason) bool {
+		return r.Signal == SignalHidden && strings.Contains(r.Text, "missing from the /proc listing")
+	}) || s.SocketCount != 41 || s.Comm == "" {
+		t.Errorf("suspect %s sockets %d reasons %v", s.Comm, s.SocketCount, s.Reasons)
+	}
+	// A process listed normally is not flagged.
+	for _, o := range sus {
+		if o.PID != pid && slices.ContainsFunc(o.Reasons, func(r Reason) bool { return strings.Contains(r.Text, "missing from the /proc listing") }) {
+			t.Errorf("pid %d (%s) flagged as unlisted", o.PID, o.Comm)
+		}
+	}
+}
