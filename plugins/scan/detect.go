@@ -78,6 +78,11 @@ type Parent struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	Exe  string `json:"exe,omitempty"`
+	// Kind is what it is: KindInit, KindSSHD, KindCron, KindTerminal,
+	// KindContainer, KindShell, KindSupervisor or KindProgram.
+	Kind string `json:"kind,omitempty"`
+	// Why says what makes it a supervisor.
+	Why string `json:"why,omitempty"`
 }
 
 // Suspect is a process Detect scored at or above Options.MinScore.
@@ -103,7 +108,11 @@ type Suspect struct {
 	Score      int      `json:"score"`
 	Reasons    []Reason `json:"reasons"`
 	Parents    []Parent `json:"parents,omitempty"` // parent first, up to PID 1
-	NetNS      uint64   `json:"netns"`
+	// Supervisor is the parent that respawns it (a shell loop, or a
+	// parent that forked the same executable again during the window or
+	// runs several of it), which stopping the suspect alone leaves alive.
+	Supervisor *Parent `json:"supervisor,omitempty"`
+	NetNS      uint64  `json:"netns"`
 	// Exited is set for a process seen during the window that was gone
 	// by its end; what it held is still listed.
 	Exited bool `json:"exited,omitempty"`
@@ -185,6 +194,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		}
 		s.Exited = last.procs[pid] == nil
 		fill(fs, o, last, p, h.sockets(last, p), &s, boot)
+		markSupervisor(h, last, p, &s)
 		out = append(out, s)
 	}
 	// Sockets no process holds: checked again in a second pass (a
@@ -701,7 +711,9 @@ func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *S
 			break
 		}
 		exe, _ := strings.CutSuffix(q.exe, " (deleted)")
-		sus.Parents = append(sus.Parents, Parent{PID: pid, Comm: q.stat.Comm, Exe: exe})
+		cmd, _ := fs.Cmdline(pid)
+		kind, why := parentKind(pid, q.stat.Comm, exe, cmd)
+		sus.Parents = append(sus.Parents, Parent{PID: pid, Comm: q.stat.Comm, Exe: exe, Kind: kind, Why: why})
 		pid = q.stat.PPID
 	}
 	sus.Sockets = sus.Sockets[:0]
@@ -739,4 +751,43 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 		out = append(out, v)
 	}
 	return out
+}
+
+// markSupervisor names the suspect's parent as its supervisor when it is a
+// shell loop, or when, being neither init, sshd, cron, a terminal nor a
+// container runtime, it forked other processes of the suspect's executable
+// during the window (or runs several of them now).
+func markSupervisor(h *history, last *snapshot, p *proc, s *Suspect) {
+	if len(s.Parents) == 0 || p.exe == "" {
+		return
+	}
+	par := &s.Parents[0]
+	if par.Kind == KindProgram || par.Kind == KindShell {
+		procs := last.procs
+		if h.multi {
+			procs = h.latest // with those that exited during the window
+		}
+		n := 0
+		for pid, q := range procs {
+			if pid != p.pid && q.stat.PPID == par.PID && q.exe == p.exe {
+				n++
+			}
+		}
+		if n == 0 {
+			return
+		}
+		par.Kind = KindSupervisor
+		par.Why = fmt.Sprintf("it forked %d other process(es) of %s", n, s.Exe)
+		if h.multi {
+			par.Why += " during the window"
+		}
+	}
+	if par.Kind != KindSupervisor {
+		return
+	}
+	sup := *par
+	s.Supervisor = &sup
+	s.Reasons = append(s.Reasons, Reason{Signal: SignalSupervised, Weight: weightSupervised,
+		Text: fmt.Sprintf("supervised by its parent pid %d (%s): %s; stopping it alone is undone", par.PID, par.Comm, par.Why)})
+	s.Score += weightSupervised
 }

@@ -28,6 +28,12 @@
 // Options.NoBPF keeps the descriptor pass on /proc (on a host that audits
 // BPF, each iterator load and unload is logged).
 //
+// Each suspect's parents are listed with what they are (init, sshd, cron,
+// a terminal, a container runtime, a shell, a program); a parent that is a
+// shell loop, or that forked other processes of the suspect's executable
+// during the window, is its Supervisor. PlanStop warns when it would leave
+// a supervisor alive; StopOptions.Supervisor stops the supervisor's tree.
+//
 // PlanStop and Stop stop a process safely: the plan checks the refusals
 // (PID 1, kernel threads, the caller and its ancestors, a changed identity)
 // and records the process's identity (start time, executable device and

@@ -53,6 +53,12 @@ type StopOptions struct {
 	EvidenceDir string
 	// NoTree stops only the process, not its descendants.
 	NoTree bool
+	// Supervisor, when the process has a supervisor (a shell loop, or a
+	// parent running several processes of its executable: see
+	// Suspect.Supervisor), stops the supervisor and its whole tree, the
+	// process included; without it the plan warns that the supervisor
+	// stays alive.
+	Supervisor bool
 	// MaxMemory is how many bytes of the process's readable memory
 	// regions Stop copies from /proc/PID/mem; 0 copies none.
 	MaxMemory int64
@@ -96,8 +102,15 @@ type StopPlan struct {
 	// /proc/PID directory, with those mounts.
 	Hidden      map[int][]procfs.Mount `json:"hidden,omitempty"`
 	EvidenceDir string                 `json:"evidence_dir"`
-	Steps       []string               `json:"steps"`
-	Options     StopOptions            `json:"options"`
+	// Supervisor is the supervisor found for the process asked for: with
+	// StopOptions.Supervisor it is the Target, and the process asked for
+	// is in the Tree.
+	Supervisor *Identity `json:"supervisor,omitempty"`
+	// Warnings are what the plan leaves undone, such as a supervisor left
+	// alive.
+	Warnings []string    `json:"warnings,omitempty"`
+	Steps    []string    `json:"steps"`
+	Options  StopOptions `json:"options"`
 }
 
 // PlanStop checks that pid may be stopped and describes how. It refuses
@@ -144,7 +157,27 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if err := refuseSelf(fs, pid); err != nil {
 		return StopPlan{}, err
 	}
-	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts}
+	var supervisor *Identity
+	var supWarn string
+	if sup, why, ok := supervisorOf(fs, pid); ok {
+		supervisor = &sup
+		if opts.Supervisor {
+			if opts.NoTree {
+				return StopPlan{}, errors.New("scan: Supervisor needs the tree (NoTree is set)")
+			}
+			if err := refuseSelf(fs, sup.PID); err != nil {
+				return StopPlan{}, fmt.Errorf("supervisor of pid %d: %w", pid, err)
+			}
+			pid, id = sup.PID, sup
+			supWarn = fmt.Sprintf("stopping the supervising tree: pid %d (%s) supervises the process asked for (%s)", sup.PID, sup.Comm, why)
+		} else {
+			supWarn = fmt.Sprintf("WARNING: pid %d (%s) supervises pid %d (%s) and would be left alive to start it again; plan with Supervisor (triage-host -tree) to stop its tree", sup.PID, sup.Comm, pid, why)
+		}
+	}
+	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts, Supervisor: supervisor}
+	if supervisor != nil && !opts.Supervisor {
+		plan.Warnings = append(plan.Warnings, supWarn)
+	}
 	switch opts.Freezer {
 	case "", FreezeCgroup:
 		if m := cgroup2Mount(fs); m != "" {
@@ -187,6 +220,9 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 		mem = fmt.Sprintf("memory regions up to %d bytes", opts.MaxMemory)
 	}
 	plan.Steps = []string{}
+	if supWarn != "" {
+		plan.Steps = append(plan.Steps, supWarn)
+	}
 	for _, p := range treePIDs(plan) {
 		if ms := plan.Hidden[p]; ms != nil {
 			plan.Steps = append(plan.Steps, fmt.Sprintf("pid %d is %s: read and stopped through a fresh procfs instance and its pidfd; the mount is left in place and recorded in hidden-mounts.json", p, hiddenText(p, ms)))
