@@ -8,6 +8,7 @@
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
 //	triage-host -stop 4242 -start-ticks 990000   # only if it is still the process detect listed
 //	triage-host -stop 4242 -apply -evidence /var/lib/abusekit/evidence/case-1
+//	triage-host -stop 4242 -tree         # with the shell loop or parent that respawns it
 //
 // Errors go to stderr and the exit status is non-zero.
 package main
@@ -50,7 +51,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")
 	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
 	evidence := fl.String("evidence", "", "with -stop: evidence directory (default /var/lib/abusekit/evidence/pid-PID-START)")
-	mem := fl.Int64("mem", 0, "with -stop: bytes of process memory to capture (0 = none)")
+	mem := fl.Int64("mem", scan.DefaultMaxMemory, "with -stop: bytes of process memory to capture, anonymous memory, heap and stack first (negative = none)")
+	tree := fl.Bool("tree", false, "with -stop: when the process has a supervisor (a shell loop, a parent respawning it), stop the supervisor's whole tree")
 	startTicks := fl.Uint64("start-ticks", 0, "with -stop: refuse unless the process started at this tick (the suspect's start_ticks), so a reused PID is never stopped")
 	instance := fl.String("instance-addrs", "", "comma-separated private addresses of this instance, matched as the report's source (on EC2 a report names the public IP)")
 	root := fl.String("root", "/proc", "procfs mount point")
@@ -71,7 +73,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	if *stopPID != 0 {
 		return runStop(ctx, stdout, *stopPID, *startTicks, *apply, *jsonOut, scan.StopOptions{
-			Root: *root, EvidenceDir: *evidence, MaxMemory: *mem, Logger: logger})
+			Root: *root, EvidenceDir: *evidence, MaxMemory: memOpt(*mem), Supervisor: *tree, Logger: logger})
 	}
 	if *apply {
 		return errors.New("-apply needs -stop PID")
@@ -155,9 +157,25 @@ func printSuspects(w io.Writer, sus []scan.Suspect) {
 	}
 	tw.Flush()
 	for _, s := range sus {
-		fmt.Fprintf(w, "\npid %d (%s), started %s:\n", s.PID, s.Comm, s.StartTime.Format(time.RFC3339))
+		if s.PID == 0 {
+			fmt.Fprintf(w, "\n%s:\n", s.Comm)
+		} else {
+			// The identity -stop checks: -start-ticks, and the executable.
+			fmt.Fprintf(w, "\npid %d (%s), started %s, start ticks %d, exe %d:%d (dev:inode):\n",
+				s.PID, s.Comm, s.StartTime.Format(time.RFC3339), s.StartTicks, s.ExeDev, s.ExeIno)
+		}
 		for _, r := range s.Reasons {
 			fmt.Fprintf(w, "  %s\n", r)
+		}
+		if len(s.Parents) > 0 {
+			var chain []string
+			for _, p := range s.Parents {
+				chain = append(chain, fmt.Sprintf("%d %s [%s]", p.PID, p.Comm, p.Kind))
+			}
+			fmt.Fprintf(w, "  parents: %s\n", strings.Join(chain, " <- "))
+		}
+		if s.Supervisor != nil {
+			fmt.Fprintf(w, "  supervisor: pid %d (%s): %s; stop it with -stop %d -tree\n", s.Supervisor.PID, s.Supervisor.Comm, s.Supervisor.Why, s.PID)
 		}
 		remotes := map[netip.Addr]int{}
 		for _, sk := range s.Sockets {
@@ -169,6 +187,15 @@ func printSuspects(w io.Writer, sus []scan.Suspect) {
 			fmt.Fprintf(w, "  remote hosts: %d (of %d sockets listed)\n", len(remotes), len(s.Sockets))
 		}
 	}
+}
+
+// memOpt maps the -mem flag to StopOptions.MaxMemory: 0 captures none
+// there too.
+func memOpt(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func trunc(s string, n int) string {
@@ -183,8 +210,16 @@ func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply
 	if err != nil {
 		return err
 	}
-	if startTicks != 0 && plan.Target.StartTime != startTicks {
-		return fmt.Errorf("%w: pid %d started at tick %d, not %d", scan.ErrIdentityChanged, pid, plan.Target.StartTime, startTicks)
+	// The identity checked is the process asked for (with -tree the
+	// target is its supervisor, and it is in the tree).
+	asked := plan.Target
+	for _, t := range plan.Tree {
+		if t.PID == pid {
+			asked = t
+		}
+	}
+	if startTicks != 0 && asked.StartTime != startTicks {
+		return fmt.Errorf("%w: pid %d started at tick %d, not %d", scan.ErrIdentityChanged, pid, asked.StartTime, startTicks)
 	}
 	res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: apply, Logger: so.Logger})
 	if jsonOut {
@@ -193,9 +228,16 @@ func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply
 		}
 		return err
 	}
-	fmt.Fprintf(w, "plan to stop pid %d (%s, exe %s):\n", plan.Target.PID, plan.Target.Comm, plan.Target.Exe)
+	fmt.Fprintf(w, "plan to stop pid %d (%s, exe %s, start ticks %d, exe %d:%d):\n", plan.Target.PID, plan.Target.Comm, plan.Target.Exe,
+		plan.Target.StartTime, plan.Target.ExeDev, plan.Target.ExeIno)
 	for i, s := range plan.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	for _, wn := range plan.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+	if startTicks == 0 {
+		fmt.Fprintf(w, "identity (no -start-ticks given): taken from this fresh plan; Stop refuses if it changes before the kill\n")
 	}
 	if err != nil {
 		return err

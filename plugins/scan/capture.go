@@ -420,8 +420,22 @@ func (c *capturer) process(id Identity, target bool) {
 	}
 }
 
-// memory copies readable private and file regions from /proc/PID/mem, up
-// to the remaining budget.
+// memRank orders memory regions for capture: 0 anonymous (heap, stack,
+// anonymous mappings), 1 file-backed writable or from a deleted file, 2
+// other file-backed.
+func memRank(r procfs.MapRegion) int {
+	switch {
+	case r.Inode == 0 || r.Path == "[heap]" || strings.HasPrefix(r.Path, "[stack"):
+		return 0
+	case len(r.Perms) > 1 && r.Perms[1] == 'w', strings.HasSuffix(r.Path, deletedSuffix):
+		return 1
+	}
+	return 2
+}
+
+// memory copies readable regions from /proc/PID/mem, most telling first
+// (memRank), each to its own file hashed in the manifest, up to the
+// remaining memory budget.
 func (c *capturer) memory(d string, pid int) {
 	regions, err := c.fs.Maps(pid)
 	if err != nil {
@@ -438,6 +452,11 @@ func (c *capturer) memory(d string, pid int) {
 		c.warn("%v", err)
 		return
 	}
+	// What is most likely the malware's own first: anonymous memory (heap,
+	// stack, anonymous mappings: unpacked code, configuration, keys), then
+	// file-backed writable data, then file-backed code (on disk already,
+	// unless deleted). Address order within each.
+	slices.SortStableFunc(regions, func(a, b procfs.MapRegion) int { return memRank(a) - memRank(b) })
 	for _, r := range regions {
 		if c.memLeft <= 0 {
 			c.warn("memory of %d: budget exhausted; later regions not captured", pid)

@@ -287,3 +287,70 @@ func TestStopRefusesFullDisk(t *testing.T) {
 		t.Errorf("budget on a 96 MiB tmpfs: %d %q %v, want %d", got, warn, err, free-EvidenceReserve)
 	}
 }
+
+// TestStopMemoryDefault: with no MaxMemory the plan captures up to
+// DefaultMaxMemory; the regions come anonymous (heap, stack, anonymous
+// mappings) first, file-backed writable next, file-backed code last, each
+// in its own file hashed in the manifest; a small budget is spent on
+// anonymous memory only. Before, memory was off by default and went in
+// address order (the executable's own code first).
+func TestStopMemoryDefault(t *testing.T) {
+	needLiveRoot(t)
+	rank := func(src string) int {
+		// Source is "/proc/PID/mem@ADDR (PERMS PATH)".
+		i := strings.LastIndex(src, " (")
+		perms, path, _ := strings.Cut(strings.TrimSuffix(src[i+2:], ")"), " ")
+		switch {
+		case path == "" || strings.HasPrefix(path, "["):
+			return 0
+		case perms[1] == 'w' || strings.HasSuffix(path, " (deleted)"):
+			return 1
+		}
+		return 2
+	}
+	for _, tc := range []struct {
+		max      int64
+		maxRank  int
+		wantPlan int64
+	}{
+		{0, 2, DefaultMaxMemory},
+		{64 << 10, 0, 64 << 10},
+	} {
+		cmd := exec.Command("/bin/sleep", "600")
+		startCmd(t, cmd)
+		ev := filepath.Join(t.TempDir(), "ev")
+		plan, err := PlanStop(context.Background(), cmd.Process.Pid, StopOptions{EvidenceDir: ev, MaxMemory: tc.max, Freezer: FreezeSignal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Options.MaxMemory != tc.wantPlan {
+			t.Errorf("MaxMemory %d planned as %d, want %d", tc.max, plan.Options.MaxMemory, tc.wantPlan)
+		}
+		if _, err := Stop(context.Background(), plan, ApplyOptions{Apply: true}); err != nil {
+			t.Fatal(err)
+		}
+		var m Manifest
+		readJSON(t, filepath.Join(ev, "manifest.json"), &m)
+		last, total, n := 0, int64(0), 0
+		var ranks []int
+		for _, f := range m.Files {
+			if !strings.Contains(f.Path, "/mem/") {
+				continue
+			}
+			n++
+			total += f.Size
+			r := rank(f.Source)
+			ranks = append(ranks, r)
+			if r < last {
+				t.Errorf("MaxMemory %d: region %s (rank %d) after rank %d", tc.max, f.Source, r, last)
+			}
+			last = max(last, r)
+			if len(f.SHA256) != 64 || fileSHA(t, filepath.Join(ev, f.Path)) != f.SHA256 {
+				t.Errorf("region %s: hash %q does not match the file", f.Path, f.SHA256)
+			}
+		}
+		if n == 0 || total > tc.wantPlan || last > tc.maxRank || ranks[0] != 0 {
+			t.Errorf("MaxMemory %d: %d regions, %d bytes, ranks %v", tc.max, n, total, ranks)
+		}
+	}
+}

@@ -41,7 +41,7 @@
 // never be signalled), freezes the process tree (a cgroup v2 freezer when
 // the host has one, else SIGSTOP), captures evidence most volatile first
 // into a directory with a SHA-256 manifest (sockets, descriptors, maps,
-// optionally memory, environ, cmdline, status, links, parent chain, the
+// memory (DefaultMaxMemory, anonymous first), environ, cmdline, status, links, parent chain, the
 // executable copied through /proc/PID/exe even when deleted, and deleted
 // files held open, each inode once and with its holes kept, every copy
 // within StopOptions.MaxFileSize and all of them within MaxEvidence, after a

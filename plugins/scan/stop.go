@@ -37,6 +37,10 @@ const (
 // files held open) unless StopOptions says otherwise.
 const DefaultMaxFileSize = 512 << 20
 
+// DefaultMaxMemory is the memory Stop captures unless StopOptions says
+// otherwise.
+const DefaultMaxMemory = 64 << 20
+
 // DefaultMaxEvidence caps everything one Stop writes into its evidence
 // directory unless StopOptions says otherwise. Stop also never plans to
 // leave less than EvidenceReserve free on the evidence filesystem.
@@ -59,8 +63,10 @@ type StopOptions struct {
 	// process included; without it the plan warns that the supervisor
 	// stays alive.
 	Supervisor bool
-	// MaxMemory is how many bytes of the process's readable memory
-	// regions Stop copies from /proc/PID/mem; 0 copies none.
+	// MaxMemory is how many bytes of the tree's readable memory regions
+	// Stop copies from /proc/PID/mem (the target's first; anonymous memory,
+	// heap and stack before file-backed regions); 0 means
+	// DefaultMaxMemory, negative none.
 	MaxMemory int64
 	// MaxFileSize caps each copied file; default DefaultMaxFileSize.
 	MaxFileSize int64
@@ -125,6 +131,9 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	}
 	if opts.MaxEvidence <= 0 {
 		opts.MaxEvidence = DefaultMaxEvidence
+	}
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = DefaultMaxMemory
 	}
 	if opts.FreezeWait <= 0 {
 		opts.FreezeWait = 5 * time.Second
@@ -217,7 +226,7 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	n := len(plan.Tree) + 1
 	mem := "no memory regions"
 	if opts.MaxMemory > 0 {
-		mem = fmt.Sprintf("memory regions up to %d bytes", opts.MaxMemory)
+		mem = fmt.Sprintf("memory regions up to %d bytes (anonymous, heap and stack first, each hashed)", opts.MaxMemory)
 	}
 	plan.Steps = []string{}
 	if supWarn != "" {

@@ -62,7 +62,7 @@ type StopInput struct {
 	Force       bool   `json:"force,omitempty"` // allow a PID without start_ticks
 	Root        string `json:"root,omitempty"`
 	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
-	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture
+	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture; 0 = scan.DefaultMaxMemory, negative none
 	MaxEvidence int64  `json:"max_evidence,omitempty"` // bytes of evidence in all; default scan.DefaultMaxEvidence
 	NoTree      bool   `json:"no_tree,omitempty"`
 	Freezer     string `json:"freezer,omitempty"` // "", "cgroup-v2", "sigstop"
