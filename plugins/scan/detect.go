@@ -588,6 +588,42 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		add(SignalCPU, weightCPU, "%.0f%% CPU", s.CPUPercent)
 	}
 
+	// Kernel-thread impostors (only user processes get this far: kernel
+	// threads are skipped), pool ports and a miner's shape.
+	if p.exe != "" {
+		cmd, _ := fs.Cmdline(p.pid)
+		if n := impostorName(p.stat.Comm, cmd); n != "" {
+			add(SignalImpostor, weightImpostor, "a user process named like a kernel thread (%q), with executable %s: kernel threads have neither", n, p.exe)
+		}
+	}
+	ls := h.listeners(last)
+	var pool, long int
+	var poolExample string
+	listening := false
+	for _, sk := range socks {
+		if sk.Proto == ProtoTCP && sk.State == "LISTEN" {
+			listening = true
+		}
+		if !outbound(sk, ls) {
+			continue
+		}
+		if PoolPorts[sk.Remote.Port()] {
+			pool++
+			if poolExample == "" {
+				poolExample = sk.Remote.String()
+			}
+		}
+		if sk.State == "ESTABLISHED" {
+			long++
+		}
+	}
+	if pool > 0 {
+		add(SignalPoolPort, weightPoolPort, "%d outbound connection(s) to mining pool ports (e.g. %s)", pool, poolExample)
+	}
+	if s.CPUPercent >= 90 && long >= 1 && long <= 3 && !listening {
+		add(SignalMinerShape, weightMinerShape, "%.0f%% CPU with %d outbound connection(s) and no listener: a miner's shape", s.CPUPercent, long)
+	}
+
 	// Started by cron or at: the parent chain, or the cgroup systemd put
 	// the job in (which survives the job daemonizing).
 	if c := cronAncestor(last, p); c != "" {

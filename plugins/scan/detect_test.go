@@ -139,7 +139,7 @@ func TestDetectSignals(t *testing.T) {
 		{
 			name: "comm disagrees with exe",
 			proc: scantest.Proc{Comm: "[kworker/0:2]", Exe: "/usr/bin/payload"},
-			want: []Signal{SignalCommMismatch},
+			want: []Signal{SignalCommMismatch, SignalImpostor},
 		},
 		{
 			name: "long exe name truncated in comm is no mismatch",

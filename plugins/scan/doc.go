@@ -17,7 +17,9 @@
 // constants (SYN_SENT fan-out, connect rate over Options.Window, raw and
 // packet sockets, deleted or scratch-directory executables, comm and
 // executable disagreeing, known scanner and miner names, CPU, a cron
-// parent) and, given an abuse.Report, on sockets matching its evidence,
+// parent, a user process named like a kernel thread, connections to mining
+// pool ports, a saturated CPU with a few long outbound connections) and,
+// given an abuse.Report, on sockets matching its evidence,
 // which weighs most: a socket to an address the report lists (+80), or
 // from the reported source to a reported port (+70; reports list only a
 // sample of the targets), outweighs any behavioural signal. On EC2 a
