@@ -67,6 +67,12 @@
 // Suspect with PID 0): critical when every process's descriptors could be
 // read, weak and naming the unreadable processes otherwise.
 //
+// Watch attributes outbound TCP connection attempts to processes live, with
+// a BPF program on the inet_sock_set_state raw tracepoint (cilium/ebpf,
+// field offsets from the kernel's BTF): a connect scanner whose targets
+// answer with RST never lingers in the socket table, but each of its
+// attempts passes SYN_SENT in its own connect call.
+//
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package
 // scanplugin serves Detect and Stop as playbook plugin actions.

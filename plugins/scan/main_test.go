@@ -51,6 +51,8 @@ func runHelper(h string) {
 		busyServer()
 	case h == "own-table":
 		ownTable()
+	case h == "connscan":
+		connScan()
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)
@@ -108,6 +110,51 @@ func busyServer() {
 			}
 		}
 	}()
+}
+
+// connScan is a connect scanner whose targets answer with RST: in a
+// network namespace of its own (its loopback up, nothing listening), one
+// thread connects to port after port of 127.0.0.1 at up to ~25,000
+// attempts a second, each refused at once. It stops by itself after 60 s.
+func connScan() {
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			ready <- err
+			return
+		}
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			ready <- err
+			return
+		}
+		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(s)
+		ready <- err
+		deadline := time.Now().Add(60 * time.Second)
+		for i := 0; time.Now().Before(deadline); i++ {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+			if err != nil {
+				continue
+			}
+			unix.Connect(fd, &unix.SockaddrInet4{Port: 1 + i%60000, Addr: [4]byte{127, 0, 0, 1}})
+			unix.Close(fd)
+			if i%100 == 99 {
+				time.Sleep(4 * time.Millisecond)
+			}
+		}
+		os.Exit(0)
+	}()
+	if err := <-ready; err != nil {
+		panic(err)
+	}
 }
 
 // holdConns opens n connections to its own loopback listener and keeps
