@@ -52,6 +52,7 @@ const (
 	weightFanoutMassive  = 50 // ≥ 64
 	weightRate           = 25 // ≥ 5 new outbound connections/s
 	weightRateHigh       = 40 // ≥ 50/s
+	weightRateMassive    = 55 // ≥ 500/s (counted by the live BPF attribution)
 	weightRaw            = 20
 	weightPacket         = 25
 	weightExeDeleted     = 25
@@ -135,6 +136,18 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	fs, hidden, done := liveView(fs, o.Logger)
 	defer done()
 	o.hidden = hidden
+	// Over a window on the live host, every connection attempt is
+	// attributed as it happens (Watch); where that cannot run, the
+	// samples' new sockets stand for it.
+	var stopWatch func() (map[int]ConnRate, float64)
+	if o.Window > 0 && fs.IsLive() && !o.NoBPF {
+		stopWatch = watchDuring(ctx, o.Logger)
+		defer func() { // on the error paths
+			if stopWatch != nil {
+				stopWatch()
+			}
+		}()
+	}
 	first, err := take(ctx, fs, o, true)
 	if err != nil {
 		return nil, err
@@ -170,6 +183,10 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 				o.afterSample(n)
 			}
 		}
+	}
+	if stopWatch != nil {
+		o.watched, o.watchSecs = stopWatch()
+		stopWatch = nil
 	}
 	boot, err := fs.BootTime()
 	if err != nil {
@@ -537,8 +554,24 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s) taking every protocol: can send hand-built packets (masscan, zmap)", packet)
 	}
 
-	// Connect rate over the window.
-	if el := last.at.Sub(first.at).Seconds(); el > 0 {
+	// Connect rate over the window: every attempt, from the live BPF
+	// attribution where it ran, else new sockets between samples.
+	if o.watched != nil {
+		// Reconnecting to one or two services (a pool, a client) is not a
+		// scan: attempts count once they spread over 5 ports or hosts.
+		if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && (r.Ports >= 5 || r.Destinations >= 5) {
+			rate := float64(r.Attempts) / o.watchSecs
+			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; live BPF attribution)", r.Attempts, o.watchSecs, rate, r.Ports, r.Example)
+			switch {
+			case rate >= 500:
+				add(SignalConnectRate, weightRateMassive, "%s", how)
+			case rate >= 50:
+				add(SignalConnectRate, weightRateHigh, "%s", how)
+			case rate >= 5:
+				add(SignalConnectRate, weightRate, "%s", how)
+			}
+		}
+	} else if el := last.at.Sub(first.at).Seconds(); el > 0 {
 		if n := h.fresh[p.pid]; h.multi && n > 0 {
 			rate := float64(n) / el
 			switch {

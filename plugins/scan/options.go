@@ -72,6 +72,10 @@ type Options struct {
 	afterSample func(n int)
 	// hidden is set by Detect: PIDs hidden by mounts over /proc/PID.
 	hidden map[int][]procfs.Mount
+	// watched is set by Detect: connection attempts per PID over
+	// watchSecs, from Watch (nil when it did not run).
+	watched   map[int]ConnRate
+	watchSecs float64
 }
 
 func (o Options) withDefaults() Options {

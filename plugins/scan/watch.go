@@ -121,6 +121,10 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 		case <-ctx.Done():
 			w.rd.Close()
 			<-done
+			// The interval cut short is reported too.
+			if len(agg) > 0 {
+				report(rates(fs, agg, since, time.Now()))
+			}
 			return nil
 		case now := <-tick.C:
 			mu.Lock()
@@ -373,4 +377,56 @@ func connProgram(o sockOffsets, ringFD int) asm.Instructions {
 		asm.Return(),
 	)
 	return insns
+}
+
+// WatchSupported says whether Watch can run here: nil, or an error
+// wrapping ErrWatchUnsupported with the reason. It loads and unloads the
+// program.
+func WatchSupported() error {
+	if !initialPIDNS() {
+		return fmt.Errorf("%w: not in the initial PID namespace", ErrWatchUnsupported)
+	}
+	w, err := loadWatch()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrWatchUnsupported, err)
+	}
+	w.close()
+	return nil
+}
+
+// watchDuring starts Watch in the background; stop ends it and returns
+// what it attributed, summed by PID (the port and destination counts are
+// the largest of one interval), and over how many seconds. Where Watch
+// cannot run, stop returns nil.
+func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]ConnRate, float64)) {
+	wctx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	totals := map[int]ConnRate{}
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Watch(wctx, WatchOptions{Interval: 250 * time.Millisecond, Logger: log}, func(rs []ConnRate) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range rs {
+				t := totals[r.PID]
+				t.PID, t.Comm = r.PID, cmp.Or(r.Comm, t.Comm)
+				t.Attempts += r.Attempts
+				t.Ports = max(t.Ports, r.Ports)
+				t.Destinations = max(t.Destinations, r.Destinations)
+				t.Example = cmp.Or(t.Example, r.Example)
+				totals[r.PID] = t
+			}
+		})
+	}()
+	return func() (map[int]ConnRate, float64) {
+		cancel()
+		if err := <-errc; err != nil {
+			log.Info("scan: no live BPF attribution; connect rates come from sampling", "err", err)
+			return nil, 0
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return totals, time.Since(start).Seconds()
+	}
 }

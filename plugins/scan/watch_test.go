@@ -3,7 +3,9 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,4 +87,44 @@ func FuzzParseConnEvent(f *testing.F) {
 			t.Fatalf("invalid destination accepted: %+v", ev)
 		}
 	})
+}
+
+// TestDetectWindowWatch: over a 1 s window on the live host, the connect
+// scanner whose targets refuse at once is the top suspect, on the live
+// attribution of its attempts. Its sockets last microseconds: sampling
+// alone (NoBPF) does not list it at all.
+func TestDetectWindowWatch(t *testing.T) {
+	needLiveRoot(t)
+	if err := WatchSupported(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	cmd := startHelper(t, "connscan")
+	pid := cmd.Process.Pid
+	sus, err := Detect(context.Background(), Options{Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sus) == 0 || sus[0].PID != pid {
+		t.Fatalf("top suspects %v, want the scanner %d first", top(sus), pid)
+	}
+	if !slices.ContainsFunc(sus[0].Reasons, func(r Reason) bool {
+		return r.Signal == SignalConnectRate && r.Weight == weightRateMassive && strings.Contains(r.Text, "live BPF")
+	}) {
+		t.Errorf("reasons %v", sus[0].Reasons)
+	}
+	sus, err = Detect(context.Background(), Options{Window: time.Second, NoBPF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(sus, func(s Suspect) bool { return s.PID == pid && slices.Contains(signals(s), SignalConnectRate) }) {
+		t.Errorf("sampling alone scored the scanner's connect rate: %v", top(sus))
+	}
+}
+
+func top(sus []Suspect) []string {
+	var out []string
+	for _, s := range sus[:min(len(sus), 5)] {
+		out = append(out, fmt.Sprintf("%d %s %d", s.PID, s.Comm, s.Score))
+	}
+	return out
 }
