@@ -3,6 +3,7 @@
 //
 //	triage-host                          # suspects, one snapshot, human table
 //	triage-host -window 5s -json         # sample 5 s; {"suspects":[…]} on stdout
+//	triage-host -watch                   # live: print each process crossing 50 connection attempts/s
 //	triage-host -report notice.eml       # correlate with the report's evidence
 //	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
@@ -35,6 +36,43 @@ import (
 // detect is scan.Detect; tests replace it to see the options the flags make.
 var detect = scan.Detect
 
+// watchSupported is scan.WatchSupported; tests replace it.
+var watchSupported = scan.WatchSupported
+
+// runWatch prints every process whose outbound connection attempts cross
+// rate (per second, spread over 5 or more ports or hosts) as soon as they
+// do, once per process, until ctx is done or for has passed.
+func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration, jsonOut bool, log *slog.Logger) error {
+	if dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dur)
+		defer cancel()
+	}
+	if !jsonOut {
+		fmt.Fprintf(w, "watching outbound connection attempts (BPF); listing processes above %.0f/s\n", rate)
+	}
+	enc := json.NewEncoder(w)
+	shown := map[[2]int]bool{} // pid, and the rate's power of ten: shown again when it grows tenfold
+	return scan.Watch(ctx, scan.WatchOptions{Interval: 500 * time.Millisecond, Logger: log}, func(rs []scan.ConnRate) {
+		for _, r := range rs {
+			if r.PerSecond < rate || (r.Ports < 5 && r.Destinations < 5) {
+				continue
+			}
+			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", r.PerSecond))}
+			if shown[key] {
+				continue
+			}
+			shown[key] = true
+			if jsonOut {
+				enc.Encode(r)
+				continue
+			}
+			fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s\n",
+				r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example)
+		}
+	})
+}
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "triage-host:", err)
@@ -47,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	jsonOut := fl.Bool("json", false, "print JSON on stdout")
 	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
+	watch := fl.Bool("watch", false, "keep watching outbound connection attempts live (BPF) and print each process as soon as it crosses -watch-rate")
+	watchRate := fl.Float64("watch-rate", 50, "with -watch: attempts/s, spread over 5 or more ports or hosts, from which a process is printed")
+	watchFor := fl.Duration("watch-for", 0, "with -watch: stop after this long (0 = until interrupted)")
 	reportFile := fl.String("report", "", "abuse report to correlate with (mail, GuardDuty JSON, ARF, X-ARF, text)")
 	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")
 	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
@@ -78,6 +119,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *apply {
 		return errors.New("-apply needs -stop PID")
 	}
+	if *watch {
+		return runWatch(ctx, stdout, *watchRate, *watchFor, *jsonOut, logger)
+	}
 	if *window < 0 {
 		return fmt.Errorf("-window %s: negative", *window)
 	}
@@ -99,6 +143,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Report = rep
 	}
+	// Over a window, connection attempts are attributed live with BPF
+	// where it runs (Detect does it); the output says when it could not.
+	attribution := ""
+	if *window > 0 && (*root == "/proc" || *root == "") {
+		if err := watchSupported(); err != nil {
+			attribution = fmt.Sprintf("connection attempts sampled every %s, not attributed live (%v)", scan.DefaultInterval, err)
+		} else {
+			attribution = "connection attempts attributed live with BPF"
+		}
+	}
 	sus, err := detect(ctx, opts)
 	if err != nil {
 		return err
@@ -108,8 +162,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(struct {
-			Suspects []scan.Suspect `json:"suspects"`
-		}{sus})
+			Attribution string         `json:"attribution,omitempty"`
+			Suspects    []scan.Suspect `json:"suspects"`
+		}{attribution, sus})
+	}
+	if attribution != "" {
+		fmt.Fprintf(stdout, "%s\n", attribution)
 	}
 	printSuspects(stdout, sus)
 	return nil
