@@ -52,7 +52,10 @@ func runHelper(h string) {
 	case h == "own-table":
 		ownTable()
 	case h == "connscan":
-		connScan()
+		connScan(25000)
+	case strings.HasPrefix(h, "connscan:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(h, "connscan:"))
+		connScan(max(n, 1))
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)
@@ -114,9 +117,10 @@ func busyServer() {
 
 // connScan is a connect scanner whose targets answer with RST: in a
 // network namespace of its own (its loopback up, nothing listening), one
-// thread connects to port after port of 127.0.0.1 at up to ~25,000
-// attempts a second, each refused at once. It stops by itself after 60 s.
-func connScan() {
+// thread connects to port after port of 127.0.0.1 at up to rate attempts
+// a second ("connscan" 25,000, "connscan:N" N), each refused at once. It
+// stops by itself after 60 s.
+func connScan(rate int) {
 	ready := make(chan error)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the process
@@ -138,7 +142,8 @@ func connScan() {
 		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
 		unix.Close(s)
 		ready <- err
-		deadline := time.Now().Add(60 * time.Second)
+		start := time.Now()
+		deadline := start.Add(60 * time.Second)
 		for i := 0; time.Now().Before(deadline); i++ {
 			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 			if err != nil {
@@ -146,8 +151,10 @@ func connScan() {
 			}
 			unix.Connect(fd, &unix.SockaddrInet4{Port: 1 + i%60000, Addr: [4]byte{127, 0, 0, 1}})
 			unix.Close(fd)
-			if i%100 == 99 {
-				time.Sleep(4 * time.Millisecond)
+			if i%100 == 99 { // paced: attempt i is due at i/rate seconds
+				if ahead := time.Duration(float64(i+1)/float64(rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
 			}
 		}
 		os.Exit(0)

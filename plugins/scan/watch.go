@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net/netip"
 	"os"
 	"slices"
@@ -87,8 +88,15 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 	go func() {
 		defer close(done)
 		var rec ringbuf.Record
+		// The program sends without waking the reader (BPF_RB_NO_WAKEUP):
+		// records are read in batches, every watchPoll, instead of one
+		// wake-up for each of tens of thousands a second.
+		w.rd.SetDeadline(time.Now().Add(watchPoll))
 		for {
-			if err := w.rd.ReadInto(&rec); err != nil {
+			if err := w.rd.ReadInto(&rec); errors.Is(err, os.ErrDeadlineExceeded) {
+				w.rd.SetDeadline(time.Now().Add(watchPoll))
+				continue
+			} else if err != nil {
 				return // closed
 			}
 			ev, ok := parseConnEvent(rec.RawSample)
@@ -98,17 +106,10 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 			mu.Lock()
 			a := agg[ev.tgid]
 			if a == nil {
-				a = &connAgg{dsts: map[netip.Addr]bool{}, ports: map[uint16]bool{}}
+				a = &connAgg{dsts: map[netip.Addr]bool{}, example: ev.dst.String()}
 				agg[ev.tgid] = a
 			}
-			a.n++
-			if len(a.dsts) < 1<<16 {
-				a.dsts[ev.dst.Addr()] = true
-			}
-			a.ports[ev.dst.Port()] = true
-			if a.example == "" {
-				a.example = ev.dst.String()
-			}
+			a.add(ev.dst)
 			mu.Unlock()
 		}
 	}()
@@ -141,16 +142,37 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 
 type connAgg struct {
 	n       int
-	dsts    map[netip.Addr]bool
-	ports   map[uint16]bool
+	dsts    map[netip.Addr]bool // bounded at 1<<16
+	last    netip.Addr          // the address added last: most attempts repeat it
+	ports   [1 << 10]uint64     // a bit per port
 	example string
+}
+
+func (a *connAgg) add(dst netip.AddrPort) {
+	a.n++
+	if addr := dst.Addr(); addr != a.last {
+		a.last = addr
+		if len(a.dsts) < 1<<16 {
+			a.dsts[addr] = true
+		}
+	}
+	p := dst.Port()
+	a.ports[p>>6] |= 1 << (p & 63)
+}
+
+func (a *connAgg) nports() int {
+	n := 0
+	for _, w := range a.ports {
+		n += bits.OnesCount64(w)
+	}
+	return n
 }
 
 func rates(fs procfs.FS, agg map[uint32]*connAgg, since, until time.Time) []ConnRate {
 	secs := until.Sub(since).Seconds()
 	out := make([]ConnRate, 0, len(agg))
 	for tgid, a := range agg {
-		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: len(a.ports), Example: a.example, Since: since, Until: until}
+		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until}
 		if secs > 0 {
 			r.PerSecond = float64(a.n) / secs
 		}
@@ -299,6 +321,13 @@ func memberOffset(t btf.Type, name string) (uint32, bool) {
 // tcpSynSent is TCP_SYN_SENT.
 const tcpSynSent = 2
 
+// bpfRBNoWakeup is BPF_RB_NO_WAKEUP: the record is queued without waking
+// the reader, which polls every watchPoll.
+const (
+	bpfRBNoWakeup = 1
+	watchPoll     = 50 * time.Millisecond
+)
+
 func loadWatch() (*watcher, error) {
 	off, err := kernelSockOffsets()
 	if err != nil {
@@ -371,7 +400,7 @@ func connProgram(o sockOffsets, ringFD int) asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, ev),
 		asm.Mov.Imm(asm.R3, connEventSize),
-		asm.Mov.Imm(asm.R4, 0),
+		asm.Mov.Imm(asm.R4, bpfRBNoWakeup),
 		asm.FnRingbufOutput.Call(),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
 		asm.Return(),

