@@ -26,6 +26,7 @@ const (
 	SignalReport       Signal = "report"        // sockets matching the abuse report's evidence
 	SignalSynFanout    Signal = "syn-fanout"    // SYN_SENT to many hosts or ports
 	SignalConnectRate  Signal = "connect-rate"  // new outbound connections per second over the window
+	SignalRawSend      Signal = "raw-send"      // packets sent from raw or packet sockets over the window (live BPF)
 	SignalRawSocket    Signal = "raw-socket"    // raw IP socket
 	SignalPacketSocket Signal = "packet-socket" // AF_PACKET socket (masscan, zmap)
 	SignalExeDeleted   Signal = "exe-deleted"   // executable deleted from disk
@@ -53,6 +54,7 @@ const (
 	weightRate           = 25 // ≥ 5 new outbound connections/s
 	weightRateHigh       = 40 // ≥ 50/s
 	weightRateMassive    = 55 // ≥ 500/s (counted by the live BPF attribution)
+	weightRawSend        = 40 // ≥ 10 packets/s sent from raw or packet sockets (live BPF attribution)
 	weightRaw            = 20
 	weightPacket         = 25
 	weightExeDeleted     = 25
@@ -552,6 +554,18 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 	}
 	if packet > 0 {
 		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s) taking every protocol: can send hand-built packets (masscan, zmap)", packet)
+	}
+
+	// Packets it sent from raw IP or AF_PACKET sockets (live BPF
+	// attribution): a raw scanner transmits, a capturer does not.
+	if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && r.RawPackets > 0 {
+		if rate := float64(r.RawPackets) / o.watchSecs; rate >= 10 {
+			kind := "raw IP"
+			if r.FromPacketSocket {
+				kind = "AF_PACKET"
+			}
+			add(SignalRawSend, weightRawSend, "sent %d packets (%.0f/s) from %s sockets: hand-built packets, a raw scanner rather than a capturer (live BPF attribution)", r.RawPackets, rate, kind)
+		}
 	}
 
 	// Connect rate over the window: every attempt, from the live BPF

@@ -71,7 +71,10 @@
 // a BPF program on the inet_sock_set_state raw tracepoint (cilium/ebpf,
 // field offsets from the kernel's BTF): a connect scanner whose targets
 // answer with RST never lingers in the socket table, but each of its
-// attempts passes SYN_SENT in its own connect call.
+// attempts passes SYN_SENT in its own connect call. A second program on
+// net_dev_queue counts the packets each process sends from raw IP and
+// AF_PACKET sockets: a raw SYN sender (masscan, hping3) transmits, a
+// capturer holding the same sockets (tcpdump) does not (SignalRawSend).
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package

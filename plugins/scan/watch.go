@@ -42,15 +42,21 @@ type WatchOptions struct {
 // or never answered count as much as those that connect, which a snapshot
 // of the socket table misses.
 type ConnRate struct {
-	PID          int       `json:"pid"`
-	Comm         string    `json:"comm"`
-	Attempts     int       `json:"attempts"`
-	PerSecond    float64   `json:"per_second"`
-	Destinations int       `json:"destinations"` // distinct remote addresses
-	Ports        int       `json:"ports"`        // distinct remote ports
-	Example      string    `json:"example,omitempty"`
-	Since        time.Time `json:"since"`
-	Until        time.Time `json:"until"`
+	PID          int     `json:"pid"`
+	Comm         string  `json:"comm"`
+	Attempts     int     `json:"attempts"`
+	PerSecond    float64 `json:"per_second"`
+	Destinations int     `json:"destinations"` // distinct remote addresses
+	Ports        int     `json:"ports"`        // distinct remote ports
+	Example      string  `json:"example,omitempty"`
+	// RawPackets are packets it sent from raw IP or AF_PACKET sockets
+	// (hand-built packets: masscan, zmap, hping3); a capturer such as
+	// tcpdump holds the same sockets and sends none.
+	RawPackets       int       `json:"raw_packets,omitempty"`
+	RawPerSecond     float64   `json:"raw_per_second,omitempty"`
+	FromPacketSocket bool      `json:"from_packet_socket,omitempty"`
+	Since            time.Time `json:"since"`
+	Until            time.Time `json:"until"`
 }
 
 // Watch attributes every outbound TCP connection attempt of the host to its
@@ -61,9 +67,10 @@ type ConnRate struct {
 // first (nothing when none did). It runs until ctx is done and returns
 // nil then; it wraps ErrWatchUnsupported when the program cannot run.
 //
-// Only TCP connect attempts are attributed so far; raw and packet socket
-// transmissions (masscan, hping3) are not (Detect's raw-socket and
-// packet-socket signals still see those sockets).
+// Packets sent from raw IP and AF_PACKET sockets are attributed too (a
+// second program, on the net_dev_queue raw tracepoint, in the sender's own
+// call): a raw SYN sender transmits, a capturer holding the same kind of
+// socket does not. Stratum's first bytes are not looked at.
 func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) error {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
@@ -106,10 +113,15 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 			mu.Lock()
 			a := agg[ev.tgid]
 			if a == nil {
-				a = &connAgg{dsts: map[netip.Addr]bool{}, example: ev.dst.String()}
+				a = &connAgg{dsts: map[netip.Addr]bool{}}
 				agg[ev.tgid] = a
 			}
-			a.add(ev.dst)
+			if ev.raw {
+				a.rawTx++
+				a.packetTx = a.packetTx || ev.packet
+			} else {
+				a.add(ev.dst)
+			}
 			mu.Unlock()
 		}
 	}()
@@ -141,14 +153,19 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 }
 
 type connAgg struct {
-	n       int
-	dsts    map[netip.Addr]bool // bounded at 1<<16
-	last    netip.Addr          // the address added last: most attempts repeat it
-	ports   [1 << 10]uint64     // a bit per port
-	example string
+	rawTx    int  // packets sent from raw IP or AF_PACKET sockets
+	packetTx bool // some of them from AF_PACKET
+	n        int
+	dsts     map[netip.Addr]bool // bounded at 1<<16
+	last     netip.Addr          // the address added last: most attempts repeat it
+	ports    [1 << 10]uint64     // a bit per port
+	example  string
 }
 
 func (a *connAgg) add(dst netip.AddrPort) {
+	if a.n == 0 {
+		a.example = dst.String()
+	}
 	a.n++
 	if addr := dst.Addr(); addr != a.last {
 		a.last = addr
@@ -172,16 +189,20 @@ func rates(fs procfs.FS, agg map[uint32]*connAgg, since, until time.Time) []Conn
 	secs := until.Sub(since).Seconds()
 	out := make([]ConnRate, 0, len(agg))
 	for tgid, a := range agg {
-		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until}
+		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until,
+			RawPackets: a.rawTx, FromPacketSocket: a.packetTx}
 		if secs > 0 {
 			r.PerSecond = float64(a.n) / secs
+			r.RawPerSecond = float64(a.rawTx) / secs
 		}
 		if st, err := fs.Stat(r.PID); err == nil {
 			r.Comm = st.Comm
 		}
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b ConnRate) int { return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), cmp.Compare(a.PID, b.PID)) })
+	slices.SortFunc(out, func(a, b ConnRate) int {
+		return cmp.Or(cmp.Compare(b.Attempts+b.RawPackets, a.Attempts+a.RawPackets), cmp.Compare(a.PID, b.PID))
+	})
 	return out
 }
 
@@ -205,7 +226,12 @@ func initialPIDNS() bool {
 // padding (4), IPv6 destination (16).
 type connEvent struct {
 	tgid uint32
-	dst  netip.AddrPort
+	dst  netip.AddrPort // a connect attempt
+	// A packet sent from a raw IP (SOCK_RAW) or AF_PACKET socket: kind 1
+	// in bytes 12-16, the family and socket type in place of family and
+	// port.
+	raw    bool
+	packet bool // AF_PACKET rather than raw IP
 }
 
 const connEventSize = 32
@@ -222,6 +248,18 @@ func parseConnEvent(b []byte) (connEvent, bool) {
 		return connEvent{}, false
 	}
 	ev := connEvent{tgid: binary.NativeEndian.Uint32(b[0:])}
+	switch binary.NativeEndian.Uint32(b[12:]) {
+	case 0:
+	case 1:
+		fam, typ := binary.NativeEndian.Uint16(b[4:]), binary.NativeEndian.Uint16(b[6:])
+		if fam != afPacket && typ != sockRaw {
+			return connEvent{}, false
+		}
+		ev.raw, ev.packet = true, fam == afPacket
+		return ev, true
+	default:
+		return connEvent{}, false
+	}
 	port := binary.BigEndian.Uint16(b[6:])
 	switch binary.NativeEndian.Uint16(b[4:]) {
 	case afInet:
@@ -235,21 +273,25 @@ func parseConnEvent(b []byte) (connEvent, bool) {
 }
 
 type watcher struct {
-	prog *ebpf.Program
-	m    *ebpf.Map
-	l    link.Link
-	rd   *ringbuf.Reader
+	prog, xprog *ebpf.Program
+	m           *ebpf.Map
+	l, xl       link.Link
+	rd          *ringbuf.Reader
 }
 
 func (w *watcher) close() {
 	if w.rd != nil {
 		w.rd.Close()
 	}
-	if w.l != nil {
-		w.l.Close()
+	for _, l := range []link.Link{w.l, w.xl} {
+		if l != nil {
+			l.Close()
+		}
 	}
-	if w.prog != nil {
-		w.prog.Close()
+	for _, p := range []*ebpf.Program{w.prog, w.xprog} {
+		if p != nil {
+			p.Close()
+		}
 	}
 	if w.m != nil {
 		w.m.Close()
@@ -260,6 +302,8 @@ func (w *watcher) close() {
 // from the kernel's BTF (struct sock starts with its sock_common).
 type sockOffsets struct {
 	family, dport, daddr, v6daddr uint32
+	skType                        uint32 // struct sock's sk_type
+	skbSk                         uint32 // struct sk_buff's sk
 }
 
 func kernelSockOffsets() (sockOffsets, error) {
@@ -290,7 +334,29 @@ func kernelSockOffsets() (sockOffsets, error) {
 		}
 		*f.dst = base + off
 	}
+	off, ok := memberOffset(sk, "sk_type")
+	if !ok || bitfield(sk, "sk_type") {
+		return sockOffsets{}, errors.New("struct sock has no plain sk_type")
+	}
+	o.skType = off
+	var skb *btf.Struct
+	if err := spec.TypeByName("sk_buff", &skb); err != nil {
+		return sockOffsets{}, err
+	}
+	if o.skbSk, ok = memberOffset(skb, "sk"); !ok {
+		return sockOffsets{}, errors.New("struct sk_buff has no sk")
+	}
 	return o, nil
+}
+
+// bitfield reports whether a direct member of s is a bit field.
+func bitfield(s *btf.Struct, name string) bool {
+	for _, m := range s.Members {
+		if m.Name == name {
+			return m.BitfieldSize != 0
+		}
+	}
+	return false
 }
 
 // memberOffset finds a member by name in a struct or union, looking into
@@ -353,6 +419,21 @@ func loadWatch() (*watcher, error) {
 		w.close()
 		return nil, fmt.Errorf("attach inet_sock_set_state: %w", err)
 	}
+	w.xprog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         "abk_xmit",
+		Type:         ebpf.RawTracepoint,
+		License:      "Dual MIT/GPL",
+		Instructions: xmitProgram(off, w.m.FD()),
+	})
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("load transmit program: %w", err)
+	}
+	w.xl, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "net_dev_queue", Program: w.xprog})
+	if err != nil {
+		w.close()
+		return nil, fmt.Errorf("attach net_dev_queue: %w", err)
+	}
 	w.rd, err = ringbuf.NewReader(w.m)
 	if err != nil {
 		w.close()
@@ -361,20 +442,79 @@ func loadWatch() (*watcher, error) {
 	return w, nil
 }
 
+// probeRead reads size bytes at base+fieldOff into the stack at stackOff.
+func probeRead(stackOff int16, size int32, base asm.Register, fieldOff uint32) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R10),
+		asm.Add.Imm(asm.R1, int32(stackOff)),
+		asm.Mov.Imm(asm.R2, size),
+		asm.Mov.Reg(asm.R3, base),
+		asm.Add.Imm(asm.R3, int32(fieldOff)),
+		asm.FnProbeReadKernel.Call(),
+	}
+}
+
+// Socket families and types the transmit program tells apart.
+const (
+	afPacket = 17
+	sockRaw  = 3
+)
+
+// xmitProgram is the raw tracepoint program on net_dev_queue (args: skb):
+// for a packet queued by a raw IP socket (SOCK_RAW) or an AF_PACKET socket,
+// in the sending process's own call, it sends the current thread group id,
+// the socket's family and type, and the kind 1 to the ring buffer. Packets
+// of stream and datagram sockets, and those with no socket, are left out.
+func xmitProgram(o sockOffsets, ringFD int) asm.Instructions {
+	const ev = -connEventSize
+	const skSlot = ev - 8
+	insns := asm.Instructions{
+		asm.LoadMem(asm.R6, asm.R1, 0, asm.DWord), // skb
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.R10, skSlot, asm.R1, asm.DWord),
+	}
+	insns = append(insns, probeRead(skSlot, 8, asm.R6, o.skbSk)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R7, asm.R10, skSlot, asm.DWord), // sk
+		asm.JEq.Imm(asm.R7, 0, "exit"),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.R10, ev, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R10, ev+8, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R10, ev+16, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R10, ev+24, asm.R1, asm.DWord),
+	)
+	insns = append(insns, probeRead(ev+4, 2, asm.R7, o.family)...)
+	insns = append(insns, probeRead(ev+6, 2, asm.R7, o.skType)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R8, asm.R10, ev+4, asm.Half),
+		asm.JEq.Imm(asm.R8, afPacket, "send"),
+		asm.LoadMem(asm.R8, asm.R10, ev+6, asm.Half),
+		asm.JEq.Imm(asm.R8, sockRaw, "send"),
+		asm.Ja.Label("exit"),
+		asm.FnGetCurrentPidTgid.Call().WithSymbol("send"),
+		asm.RSh.Imm(asm.R0, 32),
+		asm.StoreMem(asm.R10, ev, asm.R0, asm.Word),
+		asm.Mov.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R10, ev+12, asm.R1, asm.Word),
+		asm.LoadMapPtr(asm.R1, ringFD),
+		asm.Mov.Reg(asm.R2, asm.R10),
+		asm.Add.Imm(asm.R2, ev),
+		asm.Mov.Imm(asm.R3, connEventSize),
+		asm.Mov.Imm(asm.R4, bpfRBNoWakeup),
+		asm.FnRingbufOutput.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
+		asm.Return(),
+	)
+	return insns
+}
+
 // connProgram is the raw tracepoint program: for a socket moving to
 // SYN_SENT (args: sk, oldstate, newstate), it sends the current thread
 // group id, the family, destination port and address to the ring buffer.
 func connProgram(o sockOffsets, ringFD int) asm.Instructions {
 	const ev = -connEventSize // the event on the stack: r10-32 … r10-1
 	read := func(stackOff int16, size int32, fieldOff uint32) asm.Instructions {
-		return asm.Instructions{
-			asm.Mov.Reg(asm.R1, asm.R10),
-			asm.Add.Imm(asm.R1, int32(stackOff)),
-			asm.Mov.Imm(asm.R2, size),
-			asm.Mov.Reg(asm.R3, asm.R7),
-			asm.Add.Imm(asm.R3, int32(fieldOff)),
-			asm.FnProbeReadKernel.Call(),
-		}
+		return probeRead(stackOff, size, asm.R7, fieldOff)
 	}
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
@@ -444,6 +584,8 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 				t.Ports = max(t.Ports, r.Ports)
 				t.Destinations = max(t.Destinations, r.Destinations)
 				t.Example = cmp.Or(t.Example, r.Example)
+				t.RawPackets += r.RawPackets
+				t.FromPacketSocket = t.FromPacketSocket || r.FromPacketSocket
 				totals[r.PID] = t
 			}
 		})

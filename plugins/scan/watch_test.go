@@ -135,3 +135,58 @@ func top(sus []Suspect) []string {
 	}
 	return out
 }
+
+// TestWatchRawSenderVsCapturer: a raw SYN sender (raw IP socket, 2,000
+// hand-built SYNs a second) is reported with its packets; a capturer
+// holding an AF_PACKET socket that only reads is not. Detect over a window
+// ranks the sender above the capturer on what it transmits, though the
+// capturer's all-protocol packet socket alone weighs more than a raw
+// socket.
+func TestWatchRawSenderVsCapturer(t *testing.T) {
+	needLiveRoot(t)
+	if err := WatchSupported(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	sender := startHelper(t, "rawsend").Process.Pid
+	capturer := startHelper(t, "capture").Process.Pid
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var sent, captured ConnRate
+	err := Watch(ctx, WatchOptions{Interval: 250 * time.Millisecond}, func(rs []ConnRate) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			switch r.PID {
+			case sender:
+				sent.RawPackets += r.RawPackets
+			case capturer:
+				captured.RawPackets += r.RawPackets
+			}
+		}
+		if sent.RawPackets >= 500 {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if sent.RawPackets < 500 || captured.RawPackets != 0 {
+		t.Errorf("sender %d packets, capturer %d, want >= 500 and 0", sent.RawPackets, captured.RawPackets)
+	}
+	mu.Unlock()
+
+	sus, err := Detect(context.Background(), Options{Window: time.Second, MinScore: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == sender })
+	ci := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == capturer })
+	if si < 0 || ci < 0 || si > ci {
+		t.Fatalf("sender at %d, capturer at %d: %v", si, ci, top(sus))
+	}
+	if !slices.Contains(signals(sus[si]), SignalRawSend) || slices.Contains(signals(sus[ci]), SignalRawSend) {
+		t.Errorf("sender %v, capturer %v", sus[si].Reasons, sus[ci].Reasons)
+	}
+}
