@@ -79,6 +79,16 @@ func TestParseConnEvent(t *testing.T) {
 	if _, ok := parseConnEvent(b[:10]); ok {
 		t.Error("short record accepted")
 	}
+	// A packet sent from an AF_PACKET socket (kind 1, family 17).
+	b = make([]byte, connEventSize)
+	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, 1
+	if ev, ok := parseConnEvent(b); !ok || !ev.raw || !ev.packet || ev.tgid != 7 || ev.dst.IsValid() {
+		t.Errorf("packet transmit: %+v %v", ev, ok)
+	}
+	b[4], b[6] = afInet, 1 // a stream socket's packet: never sent, refused
+	if _, ok := parseConnEvent(b); ok {
+		t.Error("a transmit event of a stream socket accepted")
+	}
 }
 
 func FuzzParseConnEvent(f *testing.F) {
@@ -86,8 +96,13 @@ func FuzzParseConnEvent(f *testing.F) {
 	b[4] = afInet
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if ev, ok := parseConnEvent(b); ok && !ev.dst.IsValid() {
-			t.Fatalf("invalid destination accepted: %+v", ev)
+		ev, ok := parseConnEvent(b)
+		switch {
+		case !ok:
+		case ev.raw && ev.dst.IsValid():
+			t.Fatalf("a transmit event with a destination: %+v", ev)
+		case !ev.raw && !ev.dst.IsValid():
+			t.Fatalf("a connect event without a valid destination: %+v", ev)
 		}
 	})
 }
