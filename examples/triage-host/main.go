@@ -55,10 +55,12 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 	shown := map[[2]int]bool{} // pid, and the rate's power of ten: shown again when it grows tenfold
 	return scan.Watch(ctx, scan.WatchOptions{Interval: 500 * time.Millisecond, Logger: log}, func(rs []scan.ConnRate) {
 		for _, r := range rs {
-			if r.PerSecond < rate || (r.Ports < 5 && r.Destinations < 5) {
+			connects := r.PerSecond >= rate && (r.Ports >= 5 || r.Destinations >= 5)
+			raw := r.RawPerSecond >= rate
+			if !connects && !raw {
 				continue
 			}
-			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", r.PerSecond))}
+			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", max(r.PerSecond, r.RawPerSecond)))}
 			if shown[key] {
 				continue
 			}
@@ -67,8 +69,18 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 				enc.Encode(r)
 				continue
 			}
-			fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s\n",
-				r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example)
+			if connects {
+				fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example)
+			}
+			if raw {
+				kind := "raw IP"
+				if r.FromPacketSocket {
+					kind = "AF_PACKET"
+				}
+				fmt.Fprintf(w, "%s pid %d (%s): %.0f packets/s sent from %s sockets (hand-built packets)\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.RawPerSecond, kind)
+			}
 		}
 	})
 }
@@ -85,8 +97,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	jsonOut := fl.Bool("json", false, "print JSON on stdout")
 	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
-	watch := fl.Bool("watch", false, "keep watching outbound connection attempts live (BPF) and print each process as soon as it crosses -watch-rate")
-	watchRate := fl.Float64("watch-rate", 50, "with -watch: attempts/s, spread over 5 or more ports or hosts, from which a process is printed")
+	watch := fl.Bool("watch", false, "keep watching outbound connection attempts and raw/packet socket sends live (BPF) and print each process as soon as it crosses -watch-rate")
+	watchRate := fl.Float64("watch-rate", 50, "with -watch: connection attempts/s (spread over 5 or more ports or hosts), or packets/s sent from raw or packet sockets, from which a process is printed")
 	watchFor := fl.Duration("watch-for", 0, "with -watch: stop after this long (0 = until interrupted)")
 	reportFile := fl.String("report", "", "abuse report to correlate with (mail, GuardDuty JSON, ARF, X-ARF, text)")
 	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")

@@ -103,3 +103,66 @@ func TestWatchMode(t *testing.T) {
 		t.Errorf("output lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestWatchModeRaw: -watch prints a process sending hand-built packets from
+// a raw IP socket (a thread of this test, in a network namespace of its
+// own, sending TCP SYNs to its loopback).
+func TestWatchModeRaw(t *testing.T) {
+	testenv.NeedRoot(t, "loads a BPF program")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ifr, _ := unix.NewIfreq("lo")
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			ready <- err
+			return
+		}
+		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(s)
+		if err != nil {
+			ready <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		if err != nil {
+			ready <- err
+			return
+		}
+		defer unix.Close(fd)
+		ready <- nil
+		syn := make([]byte, 20)
+		syn[12], syn[13] = 5<<4, 0x02
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			syn[2], syn[3] = byte(i>>8), byte(i)
+			unix.Sendto(fd, syn, 0, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-watch", "-watch-for", "2s", "-watch-rate", "100"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d (", os.Getpid())
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "packets/s sent from raw IP sockets") {
+		t.Errorf("output lacks %q sending raw packets:\n%s", want, out.String())
+	}
+}
