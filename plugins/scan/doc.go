@@ -43,8 +43,9 @@
 // never be signalled), freezes the process tree (a cgroup v2 freezer when
 // the host has one, else SIGSTOP), captures evidence most volatile first
 // into a directory with a SHA-256 manifest (sockets, descriptors, maps,
-// memory (DefaultMaxMemory, anonymous first), environ, cmdline, status, links, parent chain, the
-// executable copied through /proc/PID/exe even when deleted, and deleted
+// memory (DefaultMaxMemory, anonymous first), environ, cmdline, status,
+// links, parent chain, the executable copied through /proc/PID/exe even
+// when deleted, and deleted
 // files held open, each inode once and with its holes kept, every copy
 // within StopOptions.MaxFileSize and all of them within MaxEvidence, after a
 // statfs check that refuses with ErrEvidenceSpace before anything is frozen
@@ -62,8 +63,9 @@
 // instance (fsopen/fsmount) in which it is whole; Stop leaves the mount in
 // place and records it in hidden-mounts.json. A process the BPF task
 // iterator sees that two /proc listings in a row leave out (hidden from
-// getdents) is read by name and listed as SignalHidden too. Sockets that no process
-// holds in two passes in a row are a finding of their own (SignalUnheld, a
+// getdents) is read by name and listed as SignalHidden too. Sockets that
+// no process holds in two passes in a row are a finding of their own
+// (SignalUnheld, a
 // Suspect with PID 0): critical when every process's descriptors could be
 // read, weak and naming the unreadable processes otherwise.
 //
@@ -75,6 +77,10 @@
 // net_dev_queue counts the packets each process sends from raw IP and
 // AF_PACKET sockets: a raw SYN sender (masscan, hping3) transmits, a
 // capturer holding the same sockets (tcpdump) does not (SignalRawSend).
+// Detect over a window on the live host runs Watch alongside its samples
+// and falls back to the samples alone where it cannot run
+// (WatchSupported says which); bench/scan-watch.sh measures it against
+// the sampling path.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package
