@@ -643,11 +643,25 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 			add(SignalImpostor, weightImpostor, "a user process named like a kernel thread (%q), with executable %s: kernel threads have neither", n, p.exe)
 		}
 	}
-	ls := h.listeners(last)
+	// The host's listeners (to tell outbound connections) are made only
+	// for a process that could show a miner's signals.
+	minerLike := s.CPUPercent >= 90
+	for _, sk := range socks {
+		if minerLike = minerLike || (sk.Proto == ProtoTCP && PoolPorts[sk.Remote.Port()]); minerLike {
+			break
+		}
+	}
+	var ls listeners
+	if minerLike {
+		ls = h.listeners(last)
+	}
 	var pool, long int
 	var poolExample string
 	listening := false
 	for _, sk := range socks {
+		if !minerLike {
+			break
+		}
 		if sk.Proto == ProtoTCP && sk.State == "LISTEN" {
 			listening = true
 		}

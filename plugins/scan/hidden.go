@@ -60,6 +60,9 @@ func unheldSuspect(socks []*Socket, unreadable []int, max int) Suspect {
 
 // unheld lists the sockets of a snapshot with an inode and no holder.
 func unheld(s *snapshot) map[uint64]*Socket {
+	if s.held == len(s.socks) {
+		return nil // every socket has a holder: nothing to look for
+	}
 	var out map[uint64]*Socket
 	for ino, sk := range s.socks {
 		if ino != 0 && len(sk.PIDs) == 0 {

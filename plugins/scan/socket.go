@@ -76,6 +76,7 @@ type snapshot struct {
 	at    time.Time
 	procs map[int]*proc
 	socks map[uint64]*Socket // by inode; socket inodes are unique host-wide
+	held  int                // sockets of socks with a holder
 }
 
 // Sockets returns every TCP, UDP, raw and packet socket of the host, in
@@ -312,6 +313,7 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			}
 			switch n := len(s.PIDs); {
 			case n == 0:
+				snap.held++
 				one = append(one, p.pid)
 				s.PIDs = one[len(one)-1 : len(one) : len(one)]
 			case s.PIDs[n-1] != p.pid:
