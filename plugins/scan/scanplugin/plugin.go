@@ -69,7 +69,8 @@ type StopInput struct {
 	Force       bool   `json:"force,omitempty"` // allow a PID without start_ticks
 	Root        string `json:"root,omitempty"`
 	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
-	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture
+	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture; 0 = scan.DefaultMaxMemory, negative none
+	MaxEvidence int64  `json:"max_evidence,omitempty"` // bytes of evidence in all; default scan.DefaultMaxEvidence
 	NoTree      bool   `json:"no_tree,omitempty"`
 	Freezer     string `json:"freezer,omitempty"` // "", "cgroup-v2", "sigstop"
 }
@@ -183,7 +184,7 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	if in.StartTicks == 0 && !in.Force {
 		return scan.StopPlan{}, fmt.Errorf("%w: start_ticks is required (the suspect's start_ticks from detect), so that only the process that was approved is stopped; \"force\": true stops whatever process has pid %d", plugin.ErrInvalidInput, in.PID)
 	}
-	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, NoTree: in.NoTree, Freezer: in.Freezer}
+	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, MaxEvidence: in.MaxEvidence, NoTree: in.NoTree, Freezer: in.Freezer}
 	plan, err := scan.PlanStop(ctx, in.PID, so)
 	if err != nil {
 		return plan, err
