@@ -342,6 +342,9 @@ func (sc *execScan) add(p string, rel bool) {
 			return
 		}
 		p = path.Join(sc.cwd, p)
+		if strings.ContainsAny(p, "*?[") {
+			return // cd to a glob (cd /tmp/.x*): where it runs is not one place
+		}
 	}
 	if ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
 		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") || len(sc.out) >= maxRefs {
