@@ -15,6 +15,7 @@ type verdict struct {
 	sev     Severity
 	reasons []string
 	refs    []string // absolute paths the command names (inside the root)
+	execs   []string // of refs, the programs, scripts and libraries it runs or loads
 }
 
 func (v *verdict) add(s Severity, reason string) {
@@ -30,6 +31,9 @@ func (v *verdict) merge(o verdict) {
 	}
 	v.reasons = appendUnique(v.reasons, o.reasons...)
 	v.refs = appendUnique(v.refs, o.refs...)
+	if len(v.execs) < maxRefs {
+		v.execs = appendUnique(v.execs, o.execs...)
+	}
 }
 
 var (
@@ -109,6 +113,11 @@ func lineVerdictsWith(lines []string, analyze func(string) verdict) (all verdict
 	named, more := 0, 0
 	for i, line := range lines {
 		v := analyze(line)
+		if len(all.execs) < maxRefs {
+			// What every line runs, harmless-looking or not: the caller
+			// checks the programs themselves (packaged or not).
+			all.execs = appendUnique(all.execs, v.execs...)
+		}
 		if v.sev == Info {
 			continue
 		}
@@ -245,6 +254,11 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 			v.merge(judgePath(p))
 		}
 		v.refs = appendUnique(v.refs, p)
+		v.execs = appendUnique(v.execs, p)
+		if reSharedLib.MatchString(path.Base(p)) && libDir(p) && !contains(sc.preloads, p) {
+			// XorDDoS: cp /lib/libudev.so /lib/libudev.so.6; /lib/libudev.so.6
+			v.add(High, "runs a file named as a shared library, in a library directory, as a program ("+p+")")
+		}
 	}
 	for _, d := range sc.pathDirs {
 		if jv := judgePath(d + "/"); jv.sev > Low {
@@ -306,6 +320,7 @@ type execScan struct {
 	out      []string
 	cwd      string
 	pathDirs []string
+	preloads []string // of out, the libraries LD_PRELOAD / LD_AUDIT load
 }
 
 func (sc *execScan) scan(cmd string, depth int) {
@@ -403,6 +418,9 @@ func (sc *execScan) assign(name, value string) {
 	if name == "LD_PRELOAD" || name == "LD_AUDIT" {
 		for _, lib := range strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' }) {
 			sc.add(lib, false)
+			if len(sc.preloads) < maxRefs {
+				sc.preloads = appendUnique(sc.preloads, lib)
+			}
 		}
 	}
 }

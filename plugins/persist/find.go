@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	}
 	defer r.Close()
 	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}, mtimes: map[string]time.Time{}, keyFiles: map[string]int{}}
+	f.live = isLiveRoot(o.Root)
 	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
 	f.pkgDBProblem()
 	f.loadShells()
@@ -74,6 +76,8 @@ type refSource struct {
 
 type finder struct {
 	deleted  map[string][]int     // live root: deleted executables still running
+	progs    map[string]*progInfo // files entries run, looked up once (nil: not a regular file)
+	live     bool                 // the root is this host's own "/"
 	mtimes   map[string]time.Time // modification time of every file read
 	keyFiles map[string]int       // authorized_keys file -> line of its last key
 	ctx      context.Context
@@ -297,6 +301,7 @@ func (f *finder) since(fl *file) (string, bool) {
 
 // entry records a judged line.
 func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v verdict, action Action) {
+	f.programs(&v)
 	fd := Finding{Path: fl.path, Line: line, Kind: kind, Severity: v.sev, Reasons: v.reasons, Content: content,
 		Referenced: v.refs, User: user, Package: fl.pkg, Stock: fl.stock}
 	if r, ok := f.since(fl); ok && (line == 0 || fd.Severity > Info) {
@@ -351,6 +356,7 @@ func (f *finder) script(fl *file, kind Kind, action Action) {
 		return
 	}
 	all, bad := lineVerdicts(splitLines(fl.data))
+	f.programs(&all)
 	content := strings.Join(bad, "\n")
 	changed := fl.owned && !fl.stock
 	switch {
@@ -404,10 +410,18 @@ func fingerprint(blob []byte) string {
 // findReferenced turns files named by suspicious entries into findings of
 // their own, so that Plan quarantines the payload with the entry.
 func (f *finder) findReferenced() {
-	for p, src := range f.refs {
+	queue := make([]string, 0, len(f.refs))
+	for p := range f.refs {
+		queue = append(queue, p)
+	}
+	sort.Strings(queue)
+	for n := 0; len(queue) > 0 && n < maxReferenced; n++ {
 		if f.ctx.Err() != nil {
 			return
 		}
+		p := queue[0]
+		queue = queue[1:]
+		src := f.refs[p]
 		rel, err := f.fs.Resolve(p, true)
 		if err != nil {
 			continue
@@ -475,19 +489,34 @@ func (f *finder) findReferenced() {
 			reasons = append(reasons, "ELF executable")
 		}
 		sev := src.sev
+		var runs []string
 		if hasShebang(fl.data) {
 			v, _ := lineVerdicts(splitLines(fl.data))
+			f.programs(&v)
 			if v.sev > sev {
 				sev = v.sev
 			}
 			reasons = append(reasons, v.reasons...)
+			runs = v.execs
 		}
 		if fl.owned && !fl.stock {
 			reasons = append(reasons, "differs from the copy installed by package "+fl.pkg)
 		}
 		f.add(Finding{Path: real, Kind: KindReferenced, Severity: sev, Reasons: reasons, Action: ActionQuarantine, Package: fl.pkg})
+		// What a script run by a bad entry runs in turn (/etc/update.sh
+		// starting /etc/sysupdate) goes with it.
+		for _, e := range runs {
+			if _, known := f.refs[e]; !known && sev >= Medium {
+				f.refs[e] = refSource{from: real, sev: sev, kind: KindReferenced}
+				queue = append(queue, e)
+			}
+		}
 	}
 }
+
+// maxReferenced bounds the files findReferenced examines: scripts
+// naming scripts must not make Find run without end.
+const maxReferenced = 4096
 
 // keyInfo is what the key checks know of one authorized_keys finding.
 type keyInfo struct {

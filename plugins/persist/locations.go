@@ -381,6 +381,7 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 		switch {
 		case strings.HasPrefix(e.Key, "Exec"):
 			v = analyzeCommand(execCommand(e.Value))
+			f.programs(&v)
 		case e.Key == "Environment" || e.Key == "EnvironmentFile" || e.Key == "PassEnvironment":
 			v = analyzeCommand(e.Value)
 			if strings.HasPrefix(e.Key, "EnvironmentFile") {
@@ -552,6 +553,7 @@ func (f *finder) lines(fl *file, kind Kind, user string) {
 	any := false
 	for i, line := range splitLines(fl.data) {
 		v := analyzeCommand(line)
+		f.programs(&v)
 		if v.sev == Info {
 			continue
 		}
