@@ -47,6 +47,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findTemp,
 		f.findSSHConfig,
 		f.findTrojaned,
+		f.findSweep,
 		f.findSystemdManager,
 		f.findLibraryPath,
 		f.findPAM,
@@ -77,6 +78,7 @@ type refSource struct {
 type finder struct {
 	deleted  map[string][]int     // live root: deleted executables still running
 	progs    map[string]*progInfo // files entries run, looked up once (nil: not a regular file)
+	digested map[string]bool      // packaged files already compared with their digest
 	live     bool                 // the root is this host's own "/"
 	mtimes   map[string]time.Time // modification time of every file read
 	keyFiles map[string]int       // authorized_keys file -> line of its last key
