@@ -53,6 +53,8 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findPAM,
 		f.findAutostart,
 		f.findModules,
+		f.findGroups,
+		f.accountLines,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

@@ -241,6 +241,7 @@ func (f *finder) findSystemd() {
 	for _, h := range f.homes {
 		f.unitDir(h.dir+"/.config/systemd/user", false, h.user, sc)
 	}
+	f.triggers()
 }
 
 // unitScan is the state of one pass over the unit directories.
@@ -820,7 +821,12 @@ func (f *finder) findUdev() {
 			var all verdict
 			line, content := 0, ""
 			for _, c := range parseUdevRules(fl.data) {
-				v := analyzeCommand(c.Command)
+				if strings.HasPrefix(c.Key, "RUN{builtin}") || c.Key == "IMPORT{builtin}" {
+					continue // a udev builtin (kmod load, path_id): no program
+				}
+				cmd := f.udevProgram(c.Command)
+				v := analyzeCommand(cmd)
+				f.programs(&v)
 				if v.sev > all.sev {
 					line, content = c.Line, c.Key+"+=\""+c.Command+"\""
 				}
@@ -834,6 +840,31 @@ func (f *finder) findUdev() {
 			}
 		}
 	}
+}
+
+// udevDirs is where udev looks for a RUN/PROGRAM program named without a
+// slash (its own libexec directory; /lib/udev on older, split-/usr
+// systems).
+var udevDirs = []string{"/usr/lib/udev/", "/lib/udev/"}
+
+// udevProgram returns cmd with a program named without a slash replaced
+// by the file udev would run, when one is there: RUN+="helper" runs
+// /usr/lib/udev/helper (sedexp hides there).
+func (f *finder) udevProgram(cmd string) string {
+	t := strings.TrimLeft(cmd, " \t")
+	prog, rest, _ := strings.Cut(t, " ")
+	if prog == "" || strings.ContainsAny(prog, "/$%") {
+		return cmd
+	}
+	for _, d := range udevDirs {
+		if fi, err := f.fs.Stat(d + prog); err == nil && fi.Mode().IsRegular() {
+			if rest != "" {
+				return d + prog + " " + rest
+			}
+			return d + prog
+		}
+	}
+	return cmd
 }
 
 // ---- update-motd.d ----
