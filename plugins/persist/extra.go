@@ -25,6 +25,12 @@ func (f *finder) findSSHConfig() {
 			continue
 		}
 		for _, d := range parseSSHDKeySources(fl.data) {
+			if sshdSettings[d.Name] {
+				if v := judgeSSHDSetting(d.Name, d.Args); v.sev > Info {
+					f.entry(fl, KindSSHConfig, d.Line, d.Raw, "", v, ActionNone)
+				}
+				continue
+			}
 			v := judgeSSHDirective(d.Name, d.Args)
 			f.entry(fl, KindSSHConfig, d.Line, d.Raw, "", v, ActionRemoveLine)
 		}

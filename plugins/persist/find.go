@@ -55,6 +55,12 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findModules,
 		f.findGroups,
 		f.accountLines,
+		f.findShells,
+		f.findSupervisor,
+		f.findAPTHooks,
+		f.findGenerators,
+		f.findExtraKeyFiles,
+		f.findContainers,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -333,6 +339,7 @@ var kindInventory = map[Kind]string{
 	KindRCLocal: "runs at boot", KindInitd: "init script", KindShellProfile: "runs at login",
 	KindSSHKey: "authorized key", KindPreload: "preloaded library", KindHosts: "static host entry",
 	KindAccount: "account", KindSudoers: "sudo rule", KindUdev: "udev program", KindMotd: "runs at login (motd)",
+	KindSupervisor: "supervisord program", KindAPTHook: "apt hook", KindContainer: "container",
 }
 
 // noteRefs remembers referenced files of entries worth acting on.

@@ -592,7 +592,12 @@ type sshdDirective struct {
 	Args []string
 }
 
-var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true}
+var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true,
+	"permitrootlogin": true, "passwordauthentication": true, "permitemptypasswords": true}
+
+// sshdSettings are the directives of sshdKeyDirectives that are settings,
+// not key sources.
+var sshdSettings = map[string]bool{"permitrootlogin": true, "passwordauthentication": true, "permitemptypasswords": true}
 
 // parseSSHDKeySources returns the directives of an sshd_config (or a file
 // of sshd_config.d) that say where keys come from.
