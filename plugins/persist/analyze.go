@@ -224,8 +224,17 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	if reKeyWrite.MatchString(c) {
 		v.add(High, "adds ssh authorized keys")
 	}
+	var sc execScan
+	sc.scan(c, 0)
 	if rePreload.MatchString(c) {
-		v.add(High, "sets a preloaded library (LD_PRELOAD / ld.so.preload)")
+		if ordinaryPreloads(c, sc.preloads) {
+			// Environment=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2:
+			// an allocator swapped in, from where libraries live. Whether a
+			// package installed it is judged with the root's package db.
+			v.add(Low, "preloads a library from a system library directory (LD_PRELOAD="+strings.Join(sc.preloads, ":")+")")
+		} else {
+			v.add(High, "sets a preloaded library (LD_PRELOAD / ld.so.preload)")
+		}
 	}
 	if dl {
 		switch {
@@ -247,8 +256,6 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	// library); the paths it merely names (tar's archive, dd's disk, rm's
 	// victim) are data, listed in refs but not judged as run.
 	v.refs = commandRefs(c)
-	var sc execScan
-	sc.scan(c, 0)
 	for _, p := range sc.out {
 		if hidden, _ := hiddenComponent(p); !inTemp || !inWritable(p) || hidden {
 			v.merge(judgePath(p))
@@ -267,6 +274,22 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	}
 	// A bare-word miner name in argv[0] is judged by the pool flags above.
 	return v
+}
+
+// ordinaryPreloads reports whether a command's LD_PRELOAD= values are all
+// absolute paths in system library directories, outside world-writable
+// and hidden places, and it does not write /etc/ld.so.preload.
+func ordinaryPreloads(c string, libs []string) bool {
+	if len(libs) == 0 || strings.Contains(c, "/etc/ld.so.preload") || strings.Count(c, "LD_PRELOAD=") != 1 {
+		return false
+	}
+	for _, l := range libs {
+		h, _ := hiddenComponent(l)
+		if !strings.HasPrefix(l, "/") || h || inWritable(l) || !libDir(l) || strings.ContainsAny(l, "$`*?") {
+			return false
+		}
+	}
+	return true
 }
 
 // judgePath judges a path an entry runs or loads, by where it is.

@@ -552,6 +552,9 @@ func (f *finder) keyLines() map[string][]keyInfo {
 		if cmd, ok := optionValue(ks[0].Options, "command"); ok {
 			ki.usable = false
 			ki.indep = analyzeCommand(cmd).sev
+			if cloudInitRestriction(cmd) && ki.indep == Info {
+				continue // never correlated, never guarded: it cannot log in
+			}
 		}
 		if path.Base(fd.Path) == "authorized_keys2" && ki.indep < Medium {
 			ki.indep = Medium

@@ -377,8 +377,14 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	content := ""
 	var bad []unitEntry
 	var badV []verdict
+	mainProg := ""
 	for _, e := range parseUnit(fl.data) {
 		var v verdict
+		if e.Key == "ExecStart" && mainProg == "" {
+			if ts := execTargets(execCommand(e.Value)); len(ts) > 0 {
+				mainProg = ts[0]
+			}
+		}
 		switch {
 		case strings.HasPrefix(e.Key, "Exec"):
 			v = analyzeCommand(execCommand(e.Value))
@@ -400,8 +406,10 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 		if v.sev > Info {
 			bad = append(bad, e)
 			badV = append(badV, v)
+			all.merge(v)
+		} else if v.sev > all.sev {
+			all.sev = v.sev
 		}
-		all.merge(v)
 	}
 	packaged, override := "", ""
 	switch {
@@ -412,6 +420,25 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	case !dropin && linkedFrom == "":
 		if override = f.overridesVendorUnit(unit, user); override != "" {
 			packaged = "an override of the packaged " + override
+		}
+	}
+	if packaged == "" && !dropin && len(bad) > 0 {
+		// A healthy service with a line injected: its own program is
+		// packaged, or neither the unit nor its program changed inside
+		// the incident window. Only the bad lines go; disabling it would
+		// take the service down at the next boot. Lines only noted (its
+		// own program no package installed: low) are not among them.
+		var b2 []unitEntry
+		var v2 []verdict
+		for i := range bad {
+			if badV[i].sev >= Medium {
+				b2, v2 = append(b2, bad[i]), append(v2, badV[i])
+			}
+		}
+		if len(b2) > 0 && mainCommand(b2) < 0 {
+			if packaged = f.healthyService(fl, mainProg); packaged != "" {
+				bad, badV = b2, v2
+			}
 		}
 	}
 	if packaged != "" && len(bad) > 0 && !fl.stock {
@@ -474,11 +501,35 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	f.add(fd)
 }
 
+// healthyService says why a unit of no package is a healthy service to
+// keep enabled ("" when it is not): its main program is packaged, or
+// with an incident window neither the unit nor its program changed
+// inside it (unchanged since before the intrusion).
+func (f *finder) healthyService(fl *file, prog string) string {
+	if prog == "" {
+		return ""
+	}
+	pi, ok := f.prog(prog)
+	if !ok {
+		return ""
+	}
+	if pi.owned {
+		return "a service whose program " + prog + " is from package " + pi.pkg
+	}
+	if f.o.Since.IsZero() || fl.fi == nil || f.inWindow(fl.fi.ModTime(), ctimeOf(fl.fi)) || f.inWindow(pi.mtime, pi.ctime) {
+		return ""
+	}
+	return "a service whose unit and program " + prog + " are unchanged since before the incident window"
+}
+
 // unitLines reports each bad directive of a packaged unit (with its
 // continuation lines) as a line to remove; the unit stays, enabled.
 func (f *finder) unitLines(fl *file, unit, user string, dropin bool, packaged string, bad []unitEntry, badV []verdict) {
 	lines := splitLines(fl.data)
 	fix := "reinstall the package that ships " + unit + " to restore it"
+	if strings.HasPrefix(packaged, "a service ") {
+		fix = "check the rest of the unit by hand"
+	}
 	if fl.owned {
 		fix = "reinstall " + fl.pkg + " to restore it"
 	}
@@ -628,14 +679,20 @@ func (f *finder) findSSHKeys() {
 					}
 					seenKey[fp] = h.user
 				}
+				restricted := false
 				if cmd, ok := optionValue(k.Options, "command"); ok {
 					cv := analyzeCommand(cmd)
 					v.merge(cv)
+					restricted = cloudInitRestriction(cmd)
 				}
 				if n == "authorized_keys2" {
 					v.add(Medium, "authorized_keys2: deprecated file favoured by malware")
 				}
-				if recentReason {
+				if restricted && v.sev == Info {
+					// cloud-init's "Please login as the user …" on root's
+					// key: it prints a message and exits, whenever written.
+					v.reasons = append(v.reasons, "cloud-init's root key restriction: prints a message and exits, no login")
+				} else if recentReason {
 					if i == len(keys)-1 {
 						v.add(High, "last key of a file "+recent+": appended during the incident window?")
 					} else {

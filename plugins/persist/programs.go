@@ -168,3 +168,22 @@ func (f *finder) programs(v *verdict) {
 		v.refs = appendUnique(v.refs, pi.real)
 	}
 }
+
+// ctimeOf returns a file's change time (zero when unknown).
+func ctimeOf(fi fs.FileInfo) time.Time {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	return time.Time{}
+}
+
+// reCloudInitRestriction is the forced command cloud-init puts on root's
+// key when disable_root is set: it names the user to log in as, waits and
+// exits.
+var reCloudInitRestriction = regexp.MustCompile(`^echo 'Please login as the user "[^"';$` + "`" + `\\]+" rather than the user "root"\.';\s*echo;\s*sleep \d+(;\s*exit \d+)?;?$`)
+
+// cloudInitRestriction reports whether cmd is cloud-init's root key
+// restriction.
+func cloudInitRestriction(cmd string) bool {
+	return reCloudInitRestriction.MatchString(strings.TrimSpace(cmd))
+}
