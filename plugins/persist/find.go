@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
+	"golang.org/x/sys/unix"
 )
 
 // Find examines the root for persistence and returns every entry found,
@@ -309,6 +311,63 @@ func (f *finder) since(fl *file) (string, bool) {
 	return "", false
 }
 
+// raisedKinds are the line-oriented files whose every line runs
+// something on its own: a line of such a file that changed inside the
+// window is medium even when what it runs looks harmless.
+var raisedKinds = map[Kind]bool{KindCron: true, KindSupervisor: true, KindAPTHook: true}
+
+// timestomped reports, on the live root with an incident window, a file
+// whose change time (ctime) is inside the window while its modification
+// time claims it is older: touch -r /bin/sh x sets mtime, and the kernel
+// sets ctime to now. Only the live root keeps ctime: a root restored or
+// copied file by file (cp -a, rsync, tar) gets the copy's time as every
+// file's ctime, so ctime is not used offline (see the package doc).
+func (f *finder) timestomped(fl *file) (string, bool) {
+	if !f.live || f.o.Since.IsZero() || fl == nil || fl.fi == nil {
+		return "", false
+	}
+	mt, ct := fl.fi.ModTime(), ctimeOf(fl.fi)
+	if !ct.After(f.o.Since) || mt.After(f.o.Since) || ct.Sub(mt) < time.Minute {
+		return "", false
+	}
+	return fmt.Sprintf("changed %s (ctime), inside the incident window, while its modification time says %s: timestomped (touch -r)?",
+		ct.UTC().Format(time.RFC3339), mt.UTC().Format(time.RFC3339)), true
+}
+
+// dropDirs are the directories where a file is a unit of its own (a
+// package's or an attacker's drop), not a shared file edited line by line
+// like a user's crontab or /etc/crontab.
+var dropDirs = map[string]bool{"/etc/cron.d": true, "/etc/supervisor/conf.d": true, "/etc/supervisord.d": true, "/etc/apt/apt.conf.d": true}
+
+// createdInWindow reports whether a file was created, not only changed,
+// inside the incident window: a file of a drop directory changed in the
+// window (files there are written whole), or, on the live root, a file
+// whose birth time (statx) is in the window. A crontab the malware
+// appended to keeps the operator's older lines: they are not raised.
+func (f *finder) createdInWindow(fl *file) (bool, string) {
+	if f.o.Since.IsZero() || fl.fi == nil || !fl.fi.ModTime().After(f.o.Since) {
+		return false, ""
+	}
+	if dropDirs[path.Dir(fl.path)] {
+		return true, fmt.Sprintf("written %s, inside the incident window", fl.fi.ModTime().UTC().Format(time.RFC3339))
+	}
+	if !f.live {
+		return false, ""
+	}
+	rel, err := f.fs.Resolve(fl.path, true)
+	if err != nil {
+		return false, ""
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, filepath.Join(f.fs.Dir(), rel), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return false, ""
+	}
+	if bt := time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)); bt.After(f.o.Since) {
+		return true, fmt.Sprintf("created %s (birth time), inside the incident window", bt.UTC().Format(time.RFC3339))
+	}
+	return false, ""
+}
+
 // entry records a judged line.
 func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v verdict, action Action) {
 	f.programs(&v)
@@ -320,6 +379,21 @@ func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v ve
 		fd.Reasons = append(fd.Reasons, r)
 		if fd.Severity < Low {
 			fd.Severity = Low
+		}
+	} else if ok && line > 0 && raisedKinds[kind] && !fl.owned && f.db.present {
+		if created, how := f.createdInWindow(fl); created {
+			// A line of a cron, supervisord or APT file of no package
+			// created inside the window: whatever it runs, it was put
+			// there during the incident (or by the operator then: medium,
+			// which the default plan leaves).
+			fd.Reasons = append(fd.Reasons, "a line of a "+string(kind)+" file no package installed, "+how)
+			fd.Severity = Medium
+		}
+	}
+	if r, ok := f.timestomped(fl); ok && (line == 0 || fd.Severity > Info || raisedKinds[kind]) {
+		fd.Reasons = append(fd.Reasons, r)
+		if fd.Severity < Medium {
+			fd.Severity = Medium
 		}
 	}
 	if fd.Severity > Info {
