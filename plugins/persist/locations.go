@@ -1071,6 +1071,11 @@ func (f *finder) tempFile(dfd int, name, p string) {
 		if hidden {
 			v.add(Critical, "ELF binary in a hidden path")
 		}
+		if mt, ct := statTimes(&st); f.inWindow(mt, ct) {
+			// kdevtmpfsi, khugepageds: a program written to /tmp during
+			// the incident is the incident's, run by an entry or not.
+			v.add(High, "ELF binary written inside the incident window")
+		}
 	case hasShebang(head) && exec:
 		v.add(Low, "executable script in a world-writable directory")
 		// Checkouts and build trees under /tmp are full of scripts, hidden

@@ -69,3 +69,24 @@ func TestSinceRaisesCronLines(t *testing.T) {
 		}
 	}
 }
+
+// TestTempELFInWindow: an ELF in /tmp (not hidden, run by nothing Find
+// reads) is medium; written inside the incident window it is high, and
+// the default plan quarantines it.
+func TestTempELFInWindow(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(
+		hosttest.Entry{Path: "/tmp/kdevtmpfsi", Data: hosttest.FakeELF("miner"), Mode: 0o755, Mtime: hosttest.InfectionTime},
+		hosttest.Entry{Path: "/tmp/build/a.out", Data: hosttest.FakeELF("old build"), Mode: 0o755, Mtime: hosttest.Epoch},
+	))
+	win := find(t, dir, hosttest.Window())
+	none := find(t, dir, time.Time{})
+	for _, c := range []struct {
+		fs   []Finding
+		path string
+		want Severity
+	}{{win, "/tmp/kdevtmpfsi", High}, {none, "/tmp/kdevtmpfsi", Medium}, {win, "/tmp/build/a.out", Medium}} {
+		if got := sevAt(c.fs, c.path); got != c.want {
+			t.Errorf("%s: %v, want %v", c.path, got, c.want)
+		}
+	}
+}
