@@ -304,6 +304,10 @@ func (f *finder) sweepHomes() {
 			}
 			f.sweepFD(dd, dir, 1, st, nil, f.homeFile)
 		}
+		if st.dropped > 0 {
+			f.add(Finding{Path: h.dir, Kind: KindDroppedBinary, Severity: Info, User: h.user,
+				Reasons: []string{fmt.Sprintf("%d programs in the home's bin and tool directories (low: ~/.cargo, ~/.pyenv, ~/.local/bin …), not listed one by one", st.dropped)}})
+		}
 	}
 }
 
@@ -356,8 +360,8 @@ func (f *finder) homeFile(dfd int, name, p string, s *unix.Stat_t, st *sweepStat
 	if window {
 		v.add(raise(v.sev), "changed inside the incident window")
 	}
-	if v.sev < High && st.reported >= maxSweepReports {
-		st.dropped++
+	if v.sev < Medium || v.sev < High && st.reported >= maxSweepReports {
+		st.dropped++ // toolchains in ~/.cargo, ~/.pyenv …: counted, not listed
 		return
 	}
 	st.reported++
