@@ -45,8 +45,16 @@ const (
 
 type sweepState struct {
 	n        int
+	limit    int // entries; 0: maxSweepEntries
 	reported int
 	dropped  int
+}
+
+func (st *sweepState) max() int {
+	if st.limit > 0 {
+		return st.limit
+	}
+	return maxSweepEntries
 }
 
 func (f *finder) findSweep() {
@@ -82,7 +90,7 @@ func (f *finder) findSweep() {
 // O_NOFOLLOW beneath a directory held open; links are never followed).
 func (f *finder) sweepFD(d *os.File, dir string, depth int, st *sweepState, skip func(p, name string) bool, visit func(dfd int, name, p string, s *unix.Stat_t, st *sweepState)) {
 	defer d.Close()
-	if depth > maxSweepDepth || st.n > maxSweepEntries || f.ctx.Err() != nil {
+	if depth > maxSweepDepth || st.n > st.max() || f.ctx.Err() != nil {
 		return
 	}
 	ents, err := d.ReadDir(-1)
@@ -92,7 +100,7 @@ func (f *finder) sweepFD(d *os.File, dir string, depth int, st *sweepState, skip
 	dfd := int(d.Fd())
 	for _, e := range ents {
 		st.n++
-		if st.n > maxSweepEntries {
+		if st.n > st.max() {
 			return
 		}
 		p := dir + "/" + e.Name()
@@ -287,11 +295,11 @@ func (f *finder) sweepHomes() {
 		if err != nil {
 			continue
 		}
-		st := &sweepState{}
+		st := &sweepState{limit: f.o.MaxTempEntries}
 		for _, e := range ents {
 			n := e.Name()
-			if !e.IsDir() || !(strings.HasPrefix(n, ".") || n == "bin") || n == ".ssh" {
-				continue
+			if !e.IsDir() || !(strings.HasPrefix(n, ".") || n == "bin") || n == ".ssh" || contains(wellKnownToolDirs, n) {
+				continue // toolchains and caches (~/.cache, ~/.cargo …) are not walked: large, and users' own
 			}
 			dir := h.dir + "/" + n
 			drel, err := f.fs.Resolve(dir, false)
@@ -303,6 +311,10 @@ func (f *finder) sweepHomes() {
 				continue
 			}
 			f.sweepFD(dd, dir, 1, st, nil, f.homeFile)
+		}
+		if st.n > st.max() {
+			f.add(Finding{Path: h.dir, Kind: KindDroppedBinary, Severity: Low, User: h.user,
+				Reasons: []string{fmt.Sprintf("sweep of the home's hidden directories stopped after %d entries: examine the rest by hand", st.max())}})
 		}
 		if st.dropped > 0 {
 			f.add(Finding{Path: h.dir, Kind: KindDroppedBinary, Severity: Info, User: h.user,

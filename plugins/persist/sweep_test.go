@@ -77,7 +77,7 @@ func TestSweep(t *testing.T) {
 		{"/usr/local/bin/fresh", "-", "high"},
 		{"/etc/ssl/certs/helper", "high", "high"},
 		{"/home/admin/.local/bin/top", "high", "high"},
-		{"/home/admin/.cargo/bin/rustc", "-", "-"}, // counted in the home's summary
+		{"/home/admin/.cargo/bin/rustc", "-", "-"}, // a toolchain directory: not walked
 		{"/home/admin/.x/y/z", "medium", "medium"},
 		{"/usr/bin/sudo", "-", "-"}, // packaged SUID, unchanged
 		{"/usr/bin/ps", "-", "-"},
