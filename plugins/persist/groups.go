@@ -102,8 +102,13 @@ func (f *finder) findGroups() {
 			v.add(High, fmt.Sprintf("duplicate group name (first at line %d)", n))
 		}
 		seen[g.Name] = g.Line
+		wholeLine := false // the group itself is bad, not only a member of it
 		if g.GID == 0 && g.Name != "root" {
 			v.add(Critical, "a second gid-0 group: root's group under another name")
+			wholeLine = true
+		}
+		if v.sev > Info {
+			wholeLine = true // a duplicate name
 		}
 		for _, m := range g.Members {
 			u, known := f.userExists(m)
@@ -122,11 +127,21 @@ func (f *finder) findGroups() {
 				}
 			}
 		}
-		if r, isNew := fresh[g.Name]; isNew {
+		if r, isNew := fresh[g.Name]; isNew && len(g.Members) == 0 {
 			v.add(Medium, "the group of an account whose "+r)
+			wholeLine = true
 		}
 		if v.sev > Info {
-			f.entry(fl, KindAccount, g.Line, g.Raw, "", v, ActionRemoveLine)
+			// Removing the line of a group with a bad member would take
+			// the group from every other member too (sudo:x:27:admin,hilde):
+			// a member is taken out by hand (gpasswd -d), the line stays.
+			action := ActionNone
+			if wholeLine {
+				action = ActionRemoveLine
+			} else {
+				v.reasons = append(v.reasons, "remove the member with gpasswd -d; the group line stays (other members need it)")
+			}
+			f.entry(fl, KindAccount, g.Line, g.Raw, "", v, action)
 		}
 	}
 }
