@@ -3,6 +3,7 @@ package abuse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,6 +43,9 @@ func checkReports(t *testing.T, reps []Report, err error) {
 		}
 		if r.Source == "" || r.Kind == "" {
 			t.Fatalf("report without source or kind: %+v", r)
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("report does not marshal: %v", err)
 		}
 		_ = IncidentID(r)
 	}

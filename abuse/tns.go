@@ -610,7 +610,7 @@ func (n *noticeReader) finish() Report {
 			base = n.o.now
 		}
 		if !base.IsZero() {
-			r.Deadline = base.Add(n.within).UTC()
+			r.Deadline = saneOrZero(base.Add(n.within).UTC())
 		}
 	}
 	return r
@@ -757,7 +757,7 @@ func (n *noticeReader) forwardedDate(v string) time.Time {
 	}
 	for _, l := range fwdLayouts {
 		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t.UTC()
+			return saneOrZero(t.UTC())
 		}
 	}
 	return time.Time{}

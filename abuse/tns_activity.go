@@ -65,8 +65,17 @@ var looseLayouts = []string{
 
 // parseLooseTime reads the times Trust & Safety and reporters write
 // ("27 Apr 2023 14:46:47 GMT", RFC 1123, RFC 3339, ctime, "2023-04-27
-// 14:46:47 UTC"); a time naming no zone is UTC. The result is in UTC.
+// 14:46:47 UTC"); a time naming no zone is UTC. The result is in UTC; a
+// time outside the report range (1970–2199) is not read.
 func parseLooseTime(s string) (time.Time, bool) {
+	t, ok := parseLooseTimeAny(s)
+	if !ok || !saneTime(t) {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func parseLooseTimeAny(s string) (time.Time, bool) {
 	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "."))
 	if s == "" {
 		return time.Time{}, false

@@ -453,7 +453,8 @@ var xarfTimeLayouts = []string{
 }
 
 // xarfTime parses an X-ARF date; empty gives the zero time. Times without
-// a zone are UTC.
+// a zone are UTC. A date outside the report range is an error wrapping
+// ErrTimeRange.
 func xarfTime(field, s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -461,11 +462,11 @@ func xarfTime(field, s string) (time.Time, error) {
 	}
 	for _, l := range xarfTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
+			return t.UTC(), checkTime(field, t)
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
-		return t.UTC(), nil
+		return t.UTC(), checkTime(field, t)
 	}
 	return time.Time{}, fmt.Errorf("%s: unrecognised date %q", field, s)
 }
