@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/abusekit/abusekit/abuse/evidence"
 	"github.com/goccy/go-yaml/ast"
@@ -525,14 +526,21 @@ func XARFKind(class, reportType string) Kind {
 // valid YAML (unquoted values holding ": "). Keys are canonicalised
 // ("report-type" → "Report-Type"). Only the scalar values of the top-level
 // mapping are read, from the syntax tree: aliases are never expanded, so a
-// "billion laughs" part costs no more than its size.
+// "billion laughs" part costs no more than its size. A part that is not
+// UTF-8 is read as key-value lines, whose keys and values are bytes of the
+// part as they are.
 func xarfFields(part []byte) (map[string]string, error) {
 	out := map[string]string{}
 	var file *ast.File
 	var err error
-	if xarfYAMLBounded(part) {
+	switch {
+	case !utf8.Valid(part):
+		// The YAML parser would replace every invalid byte by U+FFFD,
+		// three bytes: key-value lines keep the bytes as they are.
+		err = errors.New("not UTF-8")
+	case xarfYAMLBounded(part):
 		file, err = parser.ParseBytes(part, 0)
-	} else {
+	default:
 		err = errors.New("too large or too deeply nested for X-ARF fields")
 	}
 	if err == nil {
