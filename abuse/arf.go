@@ -62,6 +62,12 @@ func arfCollect(ctx context.Context, m *mailmsg.Message, o *options, parse func(
 	if err != nil {
 		return nil, err
 	}
+	ws := mailWarnings(m, "")
+	for i := range reps {
+		for _, w := range ws {
+			addWarning(&reps[i], w)
+		}
+	}
 	if o.reportFn == nil {
 		return reps, nil
 	}

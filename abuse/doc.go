@@ -59,6 +59,17 @@
 // multipart mails are read whole, within Limits). Without
 // WithEvidenceFunc, a report keeps at most WithMaxEvidence records.
 //
+// # Nothing lost silently
+//
+// What a parser could not read or use is a typed Warning on the Report
+// (Report.Warnings, "warnings" in JSON): a MIME part that could not be
+// decoded (WarnUnreadablePart), text in an unknown charset (WarnCharset),
+// a malformed part read as text (WarnMalformedPart), an attachment of a
+// type no reader knows (WarnUnknownAttachment), a report of a known format
+// that gave no evidence and named no resource (WarnNoEvidence). A report
+// date outside 1970–2199 is an error wrapping ErrTimeRange in the strict
+// formats (X-ARF, ARF, GuardDuty) and is not read in prose.
+//
 // Parsers never panic on bad input and never buffer without bound: Limits
 // caps the input's size, line length, MIME parts, nesting and reports, and
 // exceeding one gives an error wrapping ErrTooLarge. Errors are *ParseError

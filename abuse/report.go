@@ -77,7 +77,53 @@ type Report struct {
 	// Severity is how serious the provider rates the report, when it says
 	// so (GuardDuty findings); zero otherwise.
 	Severity Severity `json:"severity,omitzero"`
+
+	// Warnings say what of the input could not be read or used: nothing
+	// is dropped silently. A report with warnings is still a report; a
+	// caller that must not act on a partial reading checks len(Warnings)
+	// (parse-report -strict exits non-zero).
+	Warnings []Warning `json:"warnings"`
 }
+
+// Warning is one thing a parser could not read or use.
+type Warning struct {
+	Code WarningCode `json:"code"`
+	// Part names where: a MIME part ("part 3 (report.zip, application/zip)"),
+	// a forwarded message, or "" for the report as a whole.
+	Part    string `json:"part,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	if w.Part != "" {
+		return string(w.Code) + ": " + w.Part + ": " + w.Message
+	}
+	return string(w.Code) + ": " + w.Message
+}
+
+// WarningCode classifies a Warning. Values are stable: they appear in JSON.
+type WarningCode string
+
+// Warning codes.
+const (
+	// WarnUnreadablePart: a MIME part (or part of one) could not be read:
+	// broken base64 or quoted-printable, a multipart cut short, a
+	// forwarded message with an unreadable header. What decoded was used.
+	WarnUnreadablePart WarningCode = "unreadable-part"
+	// WarnCharset: text in an unknown or wrong charset was kept as it is
+	// or had invalid bytes replaced; addresses and times still read.
+	WarnCharset WarningCode = "charset"
+	// WarnMalformedPart: a bad Content-Type or a multipart without a
+	// boundary, read as plain text.
+	WarnMalformedPart WarningCode = "malformed-part"
+	// WarnUnknownAttachment: an attachment of a type no reader knows (an
+	// archive, a PDF, an image, a binary): it was not read.
+	WarnUnknownAttachment WarningCode = "unknown-attachment"
+	// WarnNoEvidence: a known format that gave no evidence and named no
+	// resource (no instance, IP address or security group): there is
+	// nothing to act on but the report's own words.
+	WarnNoEvidence WarningCode = "no-evidence"
+)
 
 // Roles of the implicated resources (Report.Role).
 const (

@@ -148,7 +148,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 	case enc != nil:
 		body = enc.NewDecoder().Reader(body)
 	case !utf8ish:
-		rd.note(m, "unknown charset %q: body kept as it is", params["charset"])
+		rd.note(m, NoteCharset, "unknown charset %q: body kept as it is", params["charset"])
 	}
 	body = &encodingErrReader{r: body, g: rd.g}
 	br := bufio.NewReaderSize(body, head)
@@ -156,7 +156,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) && rd.g.err == nil {
 		// Broken encoding early on: keep what decoded; the stream will
 		// give the same error to its reader.
-		rd.note(m, "text/plain: %v", err)
+		rd.note(m, NoteUnreadable, "text/plain: %v", err)
 	}
 	p := rd.leaf(h, mt, params, bytes.ToValidUTF8(bytes.Clone(peek), []byte("\uFFFD")), depth, 0)
 	p.Truncated = len(peek) == head
@@ -179,7 +179,7 @@ func (rd *reader) mixedStream(m *Message, body io.Reader, boundary string, head 
 				if rd.g.err != nil {
 					return nil, nil, rd.g.err
 				}
-				rd.note(m, "multipart/mixed: %v: parts after line %d lost", err, rd.g.Line())
+				rd.note(m, NoteUnreadable, "multipart/mixed: %v: parts after line %d lost", err, rd.g.Line())
 				return nil, nil, drain()
 			}
 			var raw io.Reader = p
