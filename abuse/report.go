@@ -165,8 +165,21 @@ type Evidence = evidence.Record
 // Mitigation is an action the provider has taken against the resources, as in
 // "Blocked OUTBOUND TCP traffic from instance to remote hosts on port 22".
 type Mitigation struct {
-	Action    string `json:"action"`    // "block"
-	Direction string `json:"direction"` // "outbound", "inbound"
+	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop
+	Direction string `json:"direction"` // "outbound", "inbound", "all" (both), "" (stop)
 	Proto     string `json:"proto"`     // "tcp", "udp", "all"
 	Port      uint16 `json:"port"`      // 0 = all ports
 }
+
+// Mitigation actions.
+const (
+	// MitigationBlock: traffic of Direction, Proto and Port is blocked
+	// ("Blocked OUTBOUND TCP traffic from instance to remote hosts on port
+	// 22", "Blocked all traffic").
+	MitigationBlock = "block"
+	// MitigationIsolate: all traffic is blocked except administrative
+	// access ("Blocked all traffic, allowing administrative access only").
+	MitigationIsolate = "isolate"
+	// MitigationStop: the provider stopped the instance.
+	MitigationStop = "stop"
+)

@@ -39,7 +39,8 @@ func hasTnsMarker(lower string) bool {
 }
 
 var (
-	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account\s+(?:ID|number))\s*[:#]?\s*(\d{12})\b`)
+	// "AWS ID: N", "AWS account N", "Account ID: N", "Account: N", "from account N".
+	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account(?:\s+(?:ID|number))?)\s*[:#]?\s*(\d{12})\b`)
 	reRegion   = regexp.MustCompile(`(?i)\bregion\s*[:=]\s*([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)\b`)
 	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
@@ -49,7 +50,9 @@ var (
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
 	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
-	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	// "Blocked all traffic, allowing administrative access only".
+	reBlockAll = regexp.MustCompile(`(?i)\bblocked\s+all\s+(?:(tcp|udp)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
 	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
 	reResemble = regexp.MustCompile(`(?i)\bactivity\s+which\s+resembles\s+(.+?)(?:\.\s|\.$|$)`)
@@ -299,7 +302,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
+	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
@@ -323,9 +326,15 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	for _, id := range findAllIf(has("i-"), reInstance, s) {
+	ids := findAllIf(has("i-"), reInstance, s)
+	for _, id := range ids {
 		n.addID(&r.Resources.InstanceIDs, id)
 		found = true
+	}
+	if len(ids) > 0 && !n.plain { // "EC2 Instance Id: i-… [52.12.34.56]": the instance's addresses
+		for _, a := range ipsIn(s) {
+			n.addIP(a)
+		}
 	}
 	for _, id := range findAllIf(has("sg-"), reSG, s) {
 		n.addID(&r.Resources.SecurityGroups, id)
@@ -370,11 +379,23 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		n.within = d
 	}
-	if m := sub(has("block"), reBlock); m != nil {
+	if m := sub(has("block") && !hypothetical(lower), reBlock); m != nil {
 		n.mitigations(m)
 		found = true
-	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !strings.Contains(lower, " may ") {
-		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: "stop"})
+	} else if m := sub(has("blocked all"), reBlockAll); m != nil && !hypothetical(lower) {
+		// All traffic blocked: with administrative access kept, the
+		// instance is isolated (reachable for the clean-up only).
+		mi := Mitigation{Action: MitigationBlock, Direction: "all", Proto: "all"}
+		if p := strings.ToLower(m[1]); p != "" {
+			mi.Proto = p
+		}
+		if rest := strings.ToLower(m[2]); strings.Contains(rest, "administrative") || strings.Contains(rest, "admin access") || strings.Contains(rest, "except") {
+			mi.Action = MitigationIsolate
+		}
+		r.Mitigations = appendMitigation(r.Mitigations, mi)
+		found = true
+	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
+		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationStop})
 		found = true
 	}
 	if xs, ok := exposuresOf(s); ok {
@@ -394,20 +415,38 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 	return found
 }
 
-func (n *noticeReader) mitigations(m []string) {
-	dir := strings.ToLower(m[1])
-	switch dir {
-	case "egress":
-		dir = "outbound"
-	case "ingress":
-		dir = "inbound"
+// hypothetical reports whether a line speaks of what may happen, not of
+// what was done ("we may block outbound traffic if …").
+func hypothetical(lower string) bool {
+	for _, w := range []string{" may ", " might ", " will ", " could ", " would ", "if you ", "failure to "} {
+		if strings.Contains(lower, w) {
+			return true
+		}
 	}
-	proto := strings.ToLower(m[2])
+	return false
+}
+
+func direction(d string) string {
+	switch d = strings.ToLower(d); d {
+	case "egress":
+		return "outbound"
+	case "ingress":
+		return "inbound"
+	}
+	return d
+}
+
+func (n *noticeReader) mitigations(m []string) {
+	dir := direction(m[1])
+	if d2 := direction(m[2]); d2 != "" && d2 != dir {
+		dir = "all" // inbound and outbound
+	}
+	proto := strings.ToLower(m[3])
 	if proto == "" {
 		proto = "all"
 	}
 	var ports []uint16
-	if pm := rePorts.FindStringSubmatch(m[3]); pm != nil {
+	if pm := rePorts.FindStringSubmatch(m[4]); pm != nil {
 		for _, f := range strings.FieldsFunc(pm[1], func(r rune) bool { return r < '0' || r > '9' }) {
 			if p, err := strconv.ParseUint(f, 10, 16); err == nil {
 				ports = append(ports, uint16(p))
@@ -418,7 +457,7 @@ func (n *noticeReader) mitigations(m []string) {
 		ports = []uint16{0}
 	}
 	for _, p := range ports {
-		n.rep.Mitigations = appendMitigation(n.rep.Mitigations, Mitigation{Action: "block", Direction: dir, Proto: proto, Port: p})
+		n.rep.Mitigations = appendMitigation(n.rep.Mitigations, Mitigation{Action: MitigationBlock, Direction: dir, Proto: proto, Port: p})
 	}
 }
 

@@ -9,28 +9,84 @@ import (
 // kindRules map words of a reported activity ("Port Scanning", "SSH brute
 // force", "Hosting phishing site") to a Kind, tried in order: the more
 // specific classes first, so that "SSH brute-force scanning" is an
-// intrusion and "phishing spam" is phishing.
+// intrusion and "phishing spam" is phishing. A rule is a phrase of whole
+// words ("reconfiguring" is not "recon"); a word ending in '*' stands for
+// every word it starts ("scan*": scan, scans, scanning, scanner).
 var kindRules = []struct {
-	kind  Kind
-	words []string
+	kind    Kind
+	phrases []string
 }{
-	{KindPhishing, []string{"phish"}},
-	{KindCopyright, []string{"copyright", "dmca", "infringement", "piracy", "pirated"}},
-	{KindSpam, []string{"spam", "unsolicited", "bulk e-mail", "bulk email", "email abuse", "e-mail abuse", "open relay", "smtp abuse"}},
-	{KindDDoS, []string{"ddos", "denial of service", "denial-of-service", "dos attack", "flood", "amplification", "reflection attack", "reflective", "open resolver", "open dns resolver"}},
-	{KindIntrusion, []string{"brute", "login attempt", "failed login", "unauthorized access", "unauthorised access", "intrusion", "hacking", "exploit", "sql injection", "credential", "password", "ssh attack", "rdp attack", "web attack", "web application attack", "login attack"}},
-	{KindPortScan, []string{"port scan", "portscan", "port-scan", "scanning", "scan ", "scanner", "probing", "probe", "recon", "open ports", "open tcp ports"}},
-	{KindMalware, []string{"malware", "mining", "miner", "cryptocurrency", "crypto-currency", "bitcoin", "monero", "botnet", "command and control", "c&c", "trojan", "virus", "ransomware", "malicious software", "hosting malicious"}},
+	{KindPhishing, []string{"phish*"}},
+	{KindCopyright, []string{"copyright*", "dmca", "infringement*", "infringing", "piracy", "pirated"}},
+	{KindSpam, []string{"spam*", "unsolicited", "bulk e mail", "bulk email", "email abuse", "e mail abuse", "open relay", "smtp abuse"}},
+	{KindDDoS, []string{"ddos", "dos attack*", "denial of service", "flood*", "amplification", "reflection attack*", "reflective", "open resolver*", "open dns resolver*"}},
+	{KindIntrusion, []string{"brute*", "bruteforce*", "login attempt*", "failed login*", "unauthorized access", "unauthorised access", "intrusion*", "hacking", "hack attempt*", "exploit*", "sql injection", "credential*", "password*", "ssh attack*", "rdp attack*", "web attack*", "web application attack*", "login attack*", "without authorization", "without authorisation", "access remote hosts"}},
+	{KindPortScan, []string{"port scan*", "portscan*", "port-scan*", "scan", "scans", "scanned", "scanning", "scanner*", "probing", "probe*", "recon", "reconnaissance", "open ports", "open tcp ports"}},
+	{KindMalware, []string{"malware", "mining", "miner*", "cryptomin*", "cryptojacking", "cryptocurrency", "crypto currency", "bitcoin", "monero", "botnet*", "command and control", "c&c", "trojan*", "virus*", "ransomware", "malicious software", "hosting malicious"}},
+}
+
+// kindPhrases are kindRules split into words once.
+var kindPhrases = func() [][][]string {
+	out := make([][][]string, len(kindRules))
+	for i, r := range kindRules {
+		for _, p := range r.phrases {
+			out[i] = append(out[i], kindWords(p, nil))
+		}
+	}
+	return out
+}()
+
+// kindWords appends the lower-case words of s to dst: runs of letters,
+// digits, '&' and '*' ("port-scan" is two words, "c&c" one).
+func kindWords(s string, dst []string) []string {
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		c := byte(' ')
+		if i < len(s) {
+			c = s[i]
+		}
+		word := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '&' || c == '*' || c >= 0x80
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			dst = append(dst, strings.ToLower(s[start:i]))
+			start = -1
+		}
+	}
+	return dst
+}
+
+func wordMatches(pattern, w string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(w, p)
+	}
+	return pattern == w
+}
+
+// hasPhrase reports whether the words ws hold the phrase p, word by word.
+func hasPhrase(ws, p []string) bool {
+	for i := 0; i+len(p) <= len(ws); i++ {
+		j := 0
+		for j < len(p) && wordMatches(p[j], ws[i+j]) {
+			j++
+		}
+		if j == len(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // kindFromText is the Kind a reported activity names, KindOther when it
 // names none of them. It is shared by the text formats (Trust & Safety,
 // plain text, X-ARF/ARF categories).
 func kindFromText(s string) Kind {
-	l := strings.ToLower(s) + " "
-	for _, r := range kindRules {
-		for _, w := range r.words {
-			if strings.Contains(l, w) {
+	var arr [64]string
+	ws := kindWords(s, arr[:0])
+	for i, r := range kindRules {
+		for _, p := range kindPhrases[i] {
+			if hasPhrase(ws, p) {
 				return r.kind
 			}
 		}
