@@ -59,6 +59,16 @@
 // multipart mails are read whole, within Limits). Without
 // WithEvidenceFunc, a report keeps at most WithMaxEvidence records.
 //
+// # Times
+//
+// A log time that names no zone is read in the zone the report states for
+// its log ("time zone is UTC", "All times are in CET", fail2ban's "Note:
+// Local timezone is +0100 (CET)", "Timezone: Europe/Berlin", "times are
+// Pacific Time"), else in the zone of the mail's Date, else in the
+// Location of WithReferenceTime; with none of them it is read as UTC and
+// the report carries a WarnTimeZone warning. Times in prose may name a zone
+// with daylight saving time ("June 3, 2026 at 3:12 PM Pacific Time").
+//
 // # Nothing lost silently
 //
 // What a parser could not read or use is a typed Warning on the Report
@@ -66,7 +76,8 @@
 // decoded (WarnUnreadablePart), text in an unknown charset (WarnCharset),
 // a malformed part read as text (WarnMalformedPart), an attachment of a
 // type no reader knows (WarnUnknownAttachment), a report of a known format
-// that gave no evidence and named no resource (WarnNoEvidence). A report
+// that gave no evidence and named no resource (WarnNoEvidence), log times
+// read as UTC with nothing saying so (WarnTimeZone). A report
 // date outside 1970–2199 is an error wrapping ErrTimeRange in the strict
 // formats (X-ARF, ARF, GuardDuty) and is not read in prose.
 //

@@ -123,6 +123,10 @@ const (
 	// resource (no instance, IP address or security group): there is
 	// nothing to act on but the report's own words.
 	WarnNoEvidence WarningCode = "no-evidence"
+	// WarnTimeZone: log times named no zone and neither the report (a
+	// "time zone is …" note, the mail's Date) nor the caller
+	// (WithReferenceTime) said which: they were read as UTC.
+	WarnTimeZone WarningCode = "time-zone"
 )
 
 // Roles of the implicated resources (Report.Role).

@@ -101,6 +101,11 @@ type noticeReader struct {
 	fwdSubj  string         // its Subject
 	fwdDone  bool           // a block from the provider was applied
 	outerLoc *time.Location // the zone of the outer mail's Date, for zone-less dates
+
+	// zone is the zone the report states for its log times ("time zone
+	// is UTC"); zoneless counts the evidence times that named none.
+	zone     *time.Location
+	zoneless int
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -116,7 +121,24 @@ func (n *noticeReader) evidenceOptions() evidence.Options {
 	if ref.IsZero() {
 		ref = n.rep.Received
 	}
-	return evidence.Options{Reference: ref, MaxLineBytes: n.o.limits.MaxLineBytes}
+	// A log time naming no zone is in the zone the report states, else in
+	// the zone of the mail's Date, else in the reference's.
+	switch {
+	case n.zone != nil:
+		if ref.IsZero() {
+			ref = time.Now()
+		}
+		ref = ref.In(n.zone)
+	case n.outerLoc != nil && !ref.IsZero() && n.o.now.IsZero():
+		ref = ref.In(n.outerLoc)
+	}
+	return evidence.Options{Reference: ref, MaxLineBytes: n.o.limits.MaxLineBytes, Zoneless: &n.zoneless}
+}
+
+// zoneAssumed reports whether zone-less log times were read as UTC with
+// nothing saying so: no zone note, no mail Date, no reference time.
+func (n *noticeReader) zoneAssumed() bool {
+	return n.zoneless > 0 && n.zone == nil && n.outerLoc == nil && n.o.now.IsZero()
 }
 
 // read reads a text to its end. It can be called for several texts of one
@@ -158,10 +180,13 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 
 // forwarded streams the forwarded report after the marker at line.
 func (n *noticeReader) forwarded(ctx context.Context, br *bufio.Reader, line int) error {
-	if head, _ := br.Peek(8 << 10); len(head) > 0 && n.kindForward == "" {
-		if k := kindFromText(string(head)); k != KindOther {
-			n.kindForward = k
+	if head, _ := br.Peek(8 << 10); len(head) > 0 {
+		if n.kindForward == "" {
+			if k := kindFromText(string(head)); k != KindOther {
+				n.kindForward = k
+			}
 		}
+		n.noteZoneIn(head)
 	}
 	if err := n.scan(ctx, br, n.lineBase+line); err != nil {
 		return err
@@ -269,6 +294,11 @@ func (n *noticeReader) line(raw []byte) error {
 	}
 	if n.inlineForward(s) {
 		return nil
+	}
+	if n.zone == nil {
+		if loc, ok := zoneNote(s); ok {
+			n.zone = loc
+		}
 	}
 	isField := n.fieldsOf(s, lower)
 	if isField {
@@ -642,6 +672,9 @@ func (n *noticeReader) finish() Report {
 	}
 	if r.AbuseTime.IsZero() && !n.earliest.IsZero() {
 		r.AbuseTime = n.earliest.UTC()
+	}
+	if n.zoneAssumed() {
+		addWarning(&r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", n.zoneless)})
 	}
 	if n.within > 0 {
 		base := r.Received

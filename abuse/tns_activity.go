@@ -119,6 +119,22 @@ var looseLayouts = []string{
 	"02/01/2006 15:04:05",
 }
 
+// proseLayouts are the 12-hour layouts of times written in prose with a
+// named zone ("June 3, 2026 at 3:12 PM Pacific Time"); without a zone they
+// are left to the forwarded-header reader, which knows the forwarder's.
+var proseLayouts = []string{
+	"January _2, 2006 3:04:05 PM",
+	"January _2, 2006 at 3:04:05 PM",
+	"January _2, 2006 3:04 PM",
+	"January _2, 2006 at 3:04 PM",
+	"Jan _2, 2006 3:04:05 PM",
+	"Jan _2, 2006 3:04 PM",
+	"Monday, January _2, 2006 3:04:05 PM",
+	"Monday, January _2, 2006 3:04 PM",
+	"2006-01-02 3:04:05 PM",
+	"2006-01-02 3:04 PM",
+}
+
 // parseLooseTime reads the times Trust & Safety and reporters write
 // ("27 Apr 2023 14:46:47 GMT", RFC 1123, RFC 3339, ctime, "2023-04-27
 // 14:46:47 UTC"); a time naming no zone is UTC. The result is in UTC; a
@@ -134,6 +150,16 @@ func parseLooseTime(s string) (time.Time, bool) {
 func parseLooseTimeAny(s string) (time.Time, bool) {
 	s = strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "."))
 	if s == "" {
+		return time.Time{}, false
+	}
+	// A zone named in prose, with daylight saving time: "3:12 AM Pacific
+	// Time", "… (Pacific Time)", "… Europe/Berlin".
+	if rest, loc, ok := proseZone(s); ok {
+		for _, layout := range append(proseLayouts, looseLayouts...) {
+			if t, err := time.ParseInLocation(layout, rest, loc); err == nil {
+				return t.UTC(), true
+			}
+		}
 		return time.Time{}, false
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -178,4 +204,32 @@ func parseLooseTimeAny(s string) (time.Time, bool) {
 		return t.UTC(), true
 	}
 	return time.Time{}, false
+}
+
+// proseZone splits a trailing prose or IANA zone name off s ("… Pacific
+// Time", "… (Pacific Daylight Time)", "… Europe/Berlin").
+func proseZone(s string) (string, *time.Location, bool) {
+	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), ")"))
+	low := strings.ToLower(t)
+	for name := range namedZones {
+		if len(name) < 6 || !strings.HasSuffix(low, name) {
+			continue
+		}
+		head := t[:len(t)-len(name)]
+		if head != "" && head[len(head)-1] != ' ' && head[len(head)-1] != '(' {
+			continue // not a word of its own
+		}
+		rest := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(head), "("))
+		loc, ok := zoneOf(name)
+		if !ok || rest == "" {
+			return "", nil, false
+		}
+		return rest, loc, true
+	}
+	if i := strings.LastIndexByte(t, ' '); i > 0 && strings.Contains(t[i+1:], "/") {
+		if loc, ok := zoneOf(t[i+1:]); ok {
+			return strings.TrimSpace(t[:i]), loc, true
+		}
+	}
+	return "", nil, false
 }

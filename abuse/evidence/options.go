@@ -26,6 +26,11 @@ type Options struct {
 	// nor the log's header ("TCP port being scanned") names one. Empty
 	// leaves Proto empty.
 	DefaultProto string
+	// Zoneless, when not nil, is incremented for every record whose time
+	// named no zone (and was read in Reference's Location), so that a
+	// caller can say which zone it assumed rather than assume UTC
+	// silently.
+	Zoneless *int
 }
 
 // config is Options made ready: the reference resolved once.
@@ -37,10 +42,13 @@ type config struct {
 	proto   string
 	raw     *rawArena // where Raw strings are carved from; nil: allocate each
 	tcache  struct {  // the last time text read after the columns, and its time
-		key [40]byte
-		n   int
-		t   time.Time
+		key      [40]byte
+		n        int
+		t        time.Time
+		zoneless bool
 	}
+	zoneless     *int // Options.Zoneless
+	lastZoneless bool // the last time read named no zone
 }
 
 // The years a Reference may have: syslogTime goes back up to nine years
@@ -48,7 +56,7 @@ type config struct {
 const minRefYear, maxRefYear = 1010, 9998
 
 func newConfig(o Options) config {
-	c := config{ref: o.Reference, loc: time.UTC, maxLine: o.MaxLineBytes, proto: o.DefaultProto}
+	c := config{ref: o.Reference, loc: time.UTC, maxLine: o.MaxLineBytes, proto: o.DefaultProto, zoneless: o.Zoneless}
 	if y := c.ref.Year(); !c.ref.IsZero() && (y < minRefYear || y > maxRefYear) {
 		c.ref = time.Time{} // its year would put times before year 1000 or after 9999
 	}

@@ -90,7 +90,16 @@ const fastTokens = 16
 // The record is written to *r (zeroed first, and left zero when the line
 // is not evidence), so that the fast path copies no Record around.
 func (c *config) parseLine(r *Record, line []byte, hint string) (Layout, bool) {
+	l, ok := c.parseLine1(r, line, hint)
+	if ok && c.zoneless != nil && c.lastZoneless && !r.Time.IsZero() {
+		*c.zoneless++
+	}
+	return l, ok
+}
+
+func (c *config) parseLine1(r *Record, line []byte, hint string) (Layout, bool) {
 	*r = Record{}
+	c.lastZoneless = false
 	line = trimLine(line)
 	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
 		return LayoutUnknown, false
@@ -138,6 +147,7 @@ func (c *config) cachedTime(r *Record, line []byte, after [][]byte) bool {
 	text := line[start:end]
 	if c.tcache.n > 0 && string(c.tcache.key[:c.tcache.n]) == string(text) {
 		r.Time = c.tcache.t
+		c.lastZoneless = c.tcache.zoneless
 		return true
 	}
 	t, n, ok := c.parseTime(after)
@@ -146,6 +156,7 @@ func (c *config) cachedTime(r *Record, line []byte, after [][]byte) bool {
 	}
 	c.tcache.n = copy(c.tcache.key[:], text)
 	c.tcache.t = t
+	c.tcache.zoneless = c.lastZoneless
 	r.Time = t
 	return true
 }

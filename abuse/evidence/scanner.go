@@ -87,8 +87,12 @@ func (s *Scanner) Scan() bool {
 // scanLine reads one line into s.rec; it reports whether it was evidence.
 func (s *Scanner) scanLine(b []byte) bool {
 	if s.csv.active() {
+		s.c.lastZoneless = false
 		if r, ok := s.csv.parse(&s.c, b); ok {
 			s.rec, s.layout, s.recLn = r, LayoutCSV, s.line
+			if s.c.zoneless != nil && s.c.lastZoneless && !r.Time.IsZero() {
+				*s.c.zoneless++
+			}
 			return true
 		}
 	}
