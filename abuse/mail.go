@@ -338,6 +338,7 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	}
 	for _, fm := range m.Forwarded {
 		t := fm.Text()
+		n.noteZoneIn([]byte(headOf(t, 8<<10)))
 		if n.kindForward == "" {
 			if k := kindFromText(headOf(t, 8<<10)); k != KindOther {
 				n.kindForward = k
@@ -365,6 +366,7 @@ func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Par
 		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
 			continue
 		}
+		n.noteZoneIn(p.Body[:min(len(p.Body), 8<<10)]) // "Note: Local timezone is +0100" before the log
 		var r io.Reader = bytes.NewReader(p.Body)
 		if st != nil && p == st.Part {
 			r = brokenAsEOF{r: st.Body, o: n.o, m: st.Message, name: p.Filename}

@@ -61,12 +61,12 @@ func fuzzParser(f *testing.F, fn parseFunc) {
 }
 
 func FuzzParse(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain")
+	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain", "fail2ban")
 	fuzzParser(f, Parse)
 }
 
 func FuzzParseMail(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail")
+	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban")
 	fuzzParser(f, ParseMail)
 }
 

@@ -379,6 +379,14 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 
 // arfScanEvidence feeds the evidence lines of a log to sink.
 func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string) error {
+	// A note before the lines names their zone (fail2ban: "Note: Local
+	// timezone is +0100 (CET)").
+	if loc, ok := zoneNoteIn(headOf(string(log), 8<<10)); ok {
+		if ref.IsZero() {
+			ref = time.Now()
+		}
+		ref = ref.In(loc)
+	}
 	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto})
 	for sc.Scan() {
 		if err := addEvidence(sink.o, r, sc.Record()); err != nil {

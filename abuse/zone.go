@@ -93,10 +93,17 @@ func (n *noticeReader) noteZoneIn(head []byte) {
 	if n.zone != nil {
 		return
 	}
-	for _, line := range strings.Split(string(head), "\n") {
+	if loc, ok := zoneNoteIn(string(head)); ok {
+		n.zone = loc
+	}
+}
+
+// zoneNoteIn is the zone the first zone note of text states.
+func zoneNoteIn(text string) (*time.Location, bool) {
+	for line := range strings.Lines(text) {
 		if loc, ok := zoneNote(line); ok {
-			n.zone = loc
-			return
+			return loc, true
 		}
 	}
+	return nil, false
 }

@@ -251,7 +251,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			rd.altSeq++
 			alt = rd.altSeq
 		}
-		mr := multipart.NewReader(body, params["boundary"])
+		mr := multipart.NewReader(newPartHeaderFixer(body, params["boundary"]), params["boundary"])
 		for {
 			p, err := mr.NextRawPart()
 			if err == io.EOF {

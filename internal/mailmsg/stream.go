@@ -166,7 +166,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 // mixedStream reads the parts of a multipart/mixed body whole until a
 // text/plain attachment of more than head bytes, which it streams.
 func (rd *reader) mixedStream(m *Message, body io.Reader, boundary string, head int, drain func() error) (*Stream, error) {
-	mr := multipart.NewReader(body, boundary)
+	mr := multipart.NewReader(newPartHeaderFixer(body, boundary), boundary)
 	// next reads parts into m; with stream, it stops at a large text
 	// attachment and returns its stream.
 	next := func(stream bool) (*Part, io.Reader, error) {
