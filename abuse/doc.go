@@ -7,6 +7,10 @@
 // 64 KiB and streams the input through that format's parser. The formats, in
 // the order they are tried:
 //
+//   - AWS Health abuse events (EventBridge "aws.health" events with an
+//     AWS_ABUSE_…_REPORT eventTypeCode, one, an array or JSON lines, and
+//     "aws health describe-event-details" output): ParseAWSHealth. The
+//     event's description is read as the notice it is.
 //   - GuardDuty findings (raw, GetFindings output, an EventBridge event) and
 //     X-ARF v4 JSON: ParseGuardDuty, ParseXARF.
 //   - An mbox (mboxo or mboxrd) of mails, read one message at a time:

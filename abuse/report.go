@@ -18,6 +18,7 @@ const (
 	SourceARF            Source = "arf"              // RFC 5965 Abuse Reporting Format
 	SourceFirewallLog    Source = "firewall-log"     // a bare evidence log (iptables, sshd, CSV, …)
 	SourcePlain          Source = "plain"            // free text pasted by an operator
+	// SourceAWSHealth (health.go): AWS Health abuse events.
 )
 
 // Kind is the class of abuse a report is about.
