@@ -351,6 +351,8 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	if n.rep.CaseID == "" {
 		n.rep.CaseID = caseFromSubject(n.rep.Subject)
 	}
+	n.providerFields(n.rep.Subject, strings.ToLower(n.rep.Subject)) // "[AbuseID:…]", "Ticket #…", "API Project …"
+
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
 			n.rep.AccountID = mm[1]

@@ -61,12 +61,12 @@ func fuzzParser(f *testing.F, fn parseFunc) {
 }
 
 func FuzzParse(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain", "fail2ban")
+	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain", "fail2ban", "providers")
 	fuzzParser(f, Parse)
 }
 
 func FuzzParseMail(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban")
+	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban", "providers")
 	fuzzParser(f, ParseMail)
 }
 

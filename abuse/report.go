@@ -42,7 +42,7 @@ const ProviderAWS = "aws"
 
 // Report is one abuse report, whatever format it came in.
 type Report struct {
-	Provider        string       `json:"provider"` // "aws", … or "" when unknown
+	Provider        string       `json:"provider"` // ProviderAWS, ProviderHetzner, … or "" when unknown
 	Source          Source       `json:"source"`
 	Kind            Kind         `json:"kind"`
 	CaseID          string       `json:"case_id"`
@@ -153,6 +153,9 @@ type Resources struct {
 	IPs            []netip.Addr `json:"ips"`
 	SecurityGroups []string     `json:"security_groups"`
 	Exposures      []Exposure   `json:"exposures"`
+	// Projects are the cloud projects a notice names instead of addresses
+	// (Google Cloud: "API Project my-app-123", project numbers).
+	Projects []string `json:"projects,omitempty"`
 }
 
 // Exposure is an inbound rule the provider saw open to the world, as in the

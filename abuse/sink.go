@@ -80,7 +80,7 @@ func fillReport(r *Report) {
 	if r.RequiredActions == nil {
 		r.RequiredActions = []string{}
 	}
-	if r.EvidenceCount == 0 && len(r.Resources.InstanceIDs) == 0 && len(r.Resources.IPs) == 0 && len(r.Resources.SecurityGroups) == 0 && !hasWarning(r.Warnings, WarnNoEvidence) {
+	if r.EvidenceCount == 0 && len(r.Resources.InstanceIDs) == 0 && len(r.Resources.IPs) == 0 && len(r.Resources.SecurityGroups) == 0 && len(r.Resources.Projects) == 0 && !hasWarning(r.Warnings, WarnNoEvidence) {
 		r.Warnings = append(r.Warnings, Warning{Code: WarnNoEvidence, Message: fmt.Sprintf("%s report with no evidence and no instance, IP address or security group", r.Source)})
 	}
 	if r.Warnings == nil {

@@ -106,6 +106,7 @@ type noticeReader struct {
 	// is UTC"); zoneless counts the evidence times that named none.
 	zone     *time.Location
 	zoneless int
+	provider string // another provider's notice, by its words or sender
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -301,6 +302,9 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 	}
 	isField := n.fieldsOf(s, lower)
+	if n.providerFields(s, lower) {
+		isField = true
+	}
 	if isField {
 		n.fields++
 	} else if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
@@ -647,7 +651,14 @@ func ipsIn(s string) []netip.Addr {
 // finish completes the report once all its text was read.
 func (n *noticeReader) finish() Report {
 	r := n.rep
-	if n.recognized || r.AccountID != "" || len(r.Resources.InstanceIDs) > 0 {
+	switch {
+	case n.recognized:
+		r.Provider = ProviderAWS
+	case providerOfSender(r.Reporter) != "":
+		r.Provider = providerOfSender(r.Reporter)
+	case n.provider != "":
+		r.Provider = n.provider
+	case r.AccountID != "" || len(r.Resources.InstanceIDs) > 0:
 		r.Provider = ProviderAWS
 	}
 	if r.Activity == "" && n.resembles != "" {
@@ -691,7 +702,7 @@ func (n *noticeReader) finish() Report {
 // useful reports whether the text held anything a responder can act on.
 func (n *noticeReader) useful() bool {
 	r := &n.rep
-	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0
+	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0
 }
 
 // ParseTrustAndSafety reads the text of an AWS Trust & Safety notice (the

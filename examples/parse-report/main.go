@@ -274,6 +274,9 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 		}
 		p("ips", "%s", strings.Join(ips, ", "))
 	}
+	if len(r.Resources.Projects) > 0 {
+		p("projects", "%s", strings.Join(r.Resources.Projects, ", "))
+	}
 	if len(r.Resources.SecurityGroups) > 0 {
 		p("sec groups", "%s", strings.Join(r.Resources.SecurityGroups, ", "))
 	}
