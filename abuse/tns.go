@@ -27,6 +27,7 @@ var tnsMarkers = []string{
 	"abuse report implicating resources on your account",
 	"aws acceptable use policy", "your ec2 abuse report",
 	"beginning of forwarded report(s)",
+	"dear amazon ec2 customer", "we've received a report that your instance",
 }
 
 func hasTnsMarker(lower string) bool {
@@ -281,6 +282,12 @@ func (n *noticeReader) line(raw []byte) error {
 	t := bytes.TrimSpace(raw)
 	for len(t) > 0 && t[0] == '>' { // quote markers of a replied-to notice
 		t = bytes.TrimSpace(t[1:])
+	}
+	for _, b := range [][]byte{[]byte("* "), []byte("- "), []byte("\u2022 ")} { // a bullet: "* Abuse Time: …"
+		if bytes.HasPrefix(t, b) {
+			t = bytes.TrimSpace(t[len(b):])
+			break
+		}
 	}
 	if len(t) == 0 {
 		if n.fwdBlock > 0 && (n.fwdFrom != "" || n.fwdSubj != "" || !n.fwdDate.IsZero()) {

@@ -95,3 +95,23 @@ func TestTnsHypotheticalMitigation(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestTnsLegacyBullets: the older notice ("Dear Amazon EC2 Customer",
+// "Instance Id:", "IP Address:", "Case number:") lists the reporter's
+// fields as bullets ("* Abuse Time: …").
+func TestTnsLegacyBullets(t *testing.T) {
+	f, err := os.Open("testdata/trust-and-safety/legacy-intrusion-bullets.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	reps, err := Parse(context.Background(), f)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("%d reports, err %v", len(reps), err)
+	}
+	r := reps[0]
+	if r.Source != SourceTrustAndSafety || r.Kind != KindIntrusion || r.CaseID != "12812792268" ||
+		!r.AbuseTime.Equal(time.Date(2015, 10, 11, 22, 27, 0, 0, time.UTC)) || len(r.Resources.InstanceIDs) != 1 || len(r.Resources.IPs) != 1 {
+		t.Errorf("%+v", r)
+	}
+}
