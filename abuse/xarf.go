@@ -81,6 +81,9 @@ func xarfParseJSON(ctx context.Context, r io.Reader, o *options) ([]Report, erro
 	return sink.reports, nil
 }
 
+// maxScannedPorts bounds the records made from one ports_scanned list.
+const maxScannedPorts = 65536
+
 // xarfMailInfo is what a carrying mail adds to a report.
 type xarfMailInfo struct {
 	subject  string
@@ -134,6 +137,7 @@ type xarfDoc struct {
 	Type             string `json:"type"`
 	DestinationIP    string `json:"destination_ip"`
 	DestinationPort  int64  `json:"destination_port"`
+	PortsScanned     []any  `json:"ports_scanned"` // connection/port_scan: numbers (some senders write strings)
 	Protocol         string `json:"protocol"`
 	FirstSeen        string `json:"first_seen"`
 	LastSeen         string `json:"last_seen"`
@@ -203,7 +207,8 @@ type xarfFacts struct {
 	samples         []xarfSample
 	subject         string
 	received        time.Time
-	sourceDescribed string // Source as given, when it is not an address (a URL, a domain)
+	sourceDescribed string   // Source as given, when it is not an address (a URL, a domain)
+	ports           []uint16 // XARF 4 ports_scanned
 }
 
 func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
@@ -300,6 +305,31 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 			return Report{}, err
 		}
 		f.proto, f.url = d.Protocol, d.URL
+		for i, v := range d.PortsScanned {
+			if i >= maxScannedPorts {
+				break
+			}
+			var n int64
+			switch x := v.(type) {
+			case float64:
+				n = int64(x)
+				if float64(n) != x {
+					return Report{}, fmt.Errorf("ports_scanned[%d]: %v is not a port", i, x)
+				}
+			case string:
+				var err error
+				if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); err != nil {
+					return Report{}, fmt.Errorf("ports_scanned[%d]: %q is not a port", i, x)
+				}
+			default:
+				return Report{}, fmt.Errorf("ports_scanned[%d]: %v is not a port", i, v)
+			}
+			p, err := arfPort(n, fmt.Sprintf("ports_scanned[%d]", i))
+			if err != nil {
+				return Report{}, err
+			}
+			f.ports = append(f.ports, p)
+		}
 		for i, e := range d.Evidence {
 			data, err := base64.StdEncoding.DecodeString(xarfSpaceless(e.Payload))
 			if err != nil {
@@ -358,6 +388,20 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	}
 	label := arfFirst(r.Activity, "x-arf")
 	switch {
+	case f.src.IsValid() && len(f.ports) > 0:
+		// XARF 4 port scans list the ports instead of logging them: one
+		// record per port scanned.
+		for _, p := range f.ports {
+			e := Evidence{Time: f.date, SrcIP: f.src, SrcPort: f.srcPort, DstIP: f.dst, DstPort: p, Proto: proto}
+			e.Raw = label + " " + gdHostPort(f.src, f.srcPort) + " -> " + gdHostPort(f.dst, p)
+			if proto != "" {
+				e.Raw += " " + proto
+			}
+			if err := addEvidence(sink.o, &r, e); err != nil {
+				return r, err
+			}
+		}
+		return r, nil
 	case f.src.IsValid():
 		e := Evidence{Time: f.date, SrcIP: f.src, SrcPort: f.srcPort, DstIP: f.dst, DstPort: f.dstPort, Proto: proto}
 		e.Raw = label + " " + gdHostPort(f.src, f.srcPort)
