@@ -111,6 +111,12 @@ func mailWarnings(m *mailmsg.Message, where string) []Warning {
 		if p.Filename != "" {
 			name = fmt.Sprintf("%spart %d (%s, %s)", where, i+1, p.Filename, p.MediaType)
 		}
+		if isZipPart(p) {
+			if w, ok := zipWarning(p, name); ok {
+				ws = append(ws, w)
+			}
+			continue
+		}
 		ws = append(ws, Warning{Code: WarnUnknownAttachment, Part: name, Message: "attachment of a type no reader knows: not read"})
 	}
 	for i, fm := range m.Forwarded {
@@ -365,6 +371,12 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 // st.Part from st.Body.
 func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Part, st *mailmsg.Stream) error {
 	for _, p := range parts {
+		if isZipPart(p) {
+			if err := n.scanZip(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
 		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
 			continue
 		}

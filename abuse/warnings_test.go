@@ -29,10 +29,14 @@ func TestWarnings(t *testing.T) {
 		want  []Warning
 	}{
 		{"clean notice", ParseMail, hdr + "\r\n" + notice + log, []Warning{}},
-		{"zip attachment", ParseMail, mixed(
+		{"7z attachment", ParseMail, mixed(
+			"Content-Type: text/plain\r\n\r\n"+notice,
+			"Content-Type: application/x-7z-compressed; name=\"scan-log.7z\"\r\nContent-Disposition: attachment; filename=\"scan-log.7z\"\r\nContent-Transfer-Encoding: base64\r\n\r\nN3q8ryccAAQ=\r\n",
+		), []Warning{{Code: WarnUnknownAttachment, Part: "part 2 (scan-log.7z, application/x-7z-compressed)", Message: "attachment of a type no reader knows: not read"}}},
+		{"broken zip", ParseMail, mixed(
 			"Content-Type: text/plain\r\n\r\n"+notice,
 			"Content-Type: application/zip; name=\"scan-log.zip\"\r\nContent-Disposition: attachment; filename=\"scan-log.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBAoAAAAAAA==\r\n",
-		), []Warning{{Code: WarnUnknownAttachment, Part: "part 2 (scan-log.zip, application/zip)", Message: "attachment of a type no reader knows: not read"}}},
+		), []Warning{{Code: WarnUnreadablePart, Part: "part 2 (scan-log.zip, application/zip)", Message: "zip attachment unreadable: zip: not a valid zip file"}}},
 		{"inline logo is no attachment", ParseMail, mixed(
 			"Content-Type: text/plain\r\n\r\n"+notice+log,
 			"Content-Type: image/png\r\nContent-Disposition: inline\r\nContent-ID: <logo@amazon>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n",

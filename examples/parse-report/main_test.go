@@ -229,12 +229,12 @@ func TestMboxWarning(t *testing.T) {
 func TestStrictWarnings(t *testing.T) {
 	mail := "From: ec2-abuse@amazon.com\r\nSubject: Your EC2 Abuse Report [17001234567]\r\nDate: Thu, 27 Apr 2023 15:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAWS ID: 123456789012 Region: us-east-1 EC2 Instance Id: i-0123456789abcdef0\r\n" +
-		"--b\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"scan-log.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBAoAAAAAAA==\r\n--b--\r\n"
+		"--b\r\nContent-Type: application/x-7z-compressed\r\nContent-Disposition: attachment; filename=\"scan-log.7z\"\r\nContent-Transfer-Encoding: base64\r\n\r\nN3q8ryccAAQ=\r\n--b--\r\n"
 	p := filepath.Join(t.TempDir(), "notice.eml")
 	if err := os.WriteFile(p, []byte(mail), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const warning = "unknown-attachment: part 2 (scan-log.zip, application/zip): attachment of a type no reader knows: not read"
+	const warning = "unknown-attachment: part 2 (scan-log.7z, application/x-7z-compressed): attachment of a type no reader knows: not read"
 	out, errOut, code := runBin(t, nil, p)
 	if code != 0 || errOut != "" || !strings.Contains(out, "WARNING:     "+warning) {
 		t.Errorf("summary: exit %d, stderr %q\n%s", code, errOut, out)
