@@ -358,6 +358,7 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 		n.rep.CaseID = caseFromSubject(n.rep.Subject)
 	}
 	n.providerFields(n.rep.Subject, strings.ToLower(n.rep.Subject)) // "[AbuseID:…]", "Ticket #…", "API Project …"
+	n.spamcopSubject(n.rep.Subject)
 
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
@@ -371,6 +372,12 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 // st.Part from st.Body.
 func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Part, st *mailmsg.Stream) error {
 	for _, p := range parts {
+		if cysconPart(p) {
+			if err := n.scanCyscon(p); err != nil {
+				return err
+			}
+			continue
+		}
 		if isZipPart(p) {
 			if err := n.scanZip(ctx, p); err != nil {
 				return err

@@ -308,6 +308,9 @@ func (n *noticeReader) line(raw []byte) error {
 			n.zone = loc
 		}
 	}
+	if n.spamcopLine(s) {
+		return nil
+	}
 	isField := n.fieldsOf(s, lower)
 	if n.providerFields(s, lower) {
 		isField = true

@@ -1,0 +1,41 @@
+package abuse
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestFeedMails reads SpamCop's report mail and a Cyscon key-value
+// attachment.
+func TestFeedMails(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		kind     Kind
+		caseID   string
+		ip       string
+		abuse    time.Time
+		evidence int
+	}{
+		{"spamcop-report.eml", KindSpam, "7299950015", "54.210.3.4", time.Date(2026, 11, 20, 14, 47, 3, 0, time.UTC), 0},
+		{"cyscon-phishing.eml", KindPhishing, "", "54.210.3.4", time.Date(2026, 11, 21, 6, 41, 19, 0, time.UTC), 1},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f, err := os.Open("testdata/feeds/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			reps, err := Parse(context.Background(), f)
+			if err != nil || len(reps) != 1 {
+				t.Fatalf("%d reports, err %v", len(reps), err)
+			}
+			r := reps[0]
+			if r.Kind != tc.kind || r.CaseID != tc.caseID || len(r.Resources.IPs) == 0 || r.Resources.IPs[0].String() != tc.ip ||
+				!r.AbuseTime.Equal(tc.abuse) || r.EvidenceCount != tc.evidence || len(r.Warnings) != 0 {
+				t.Errorf("%+v", r)
+			}
+		})
+	}
+}
