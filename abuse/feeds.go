@@ -3,6 +3,7 @@ package abuse
 import (
 	"bufio"
 	"bytes"
+	"net/netip"
 	"path"
 	"regexp"
 	"strings"
@@ -15,11 +16,15 @@ import (
 //   - SpamCop's own report mail ("[ SpamCop V5.x ]", "Email from A / DATE",
 //     "[ Offending message ]", the report id in the subject as
 //     "id:7299950015"): kind spam, the address and time of the spam.
+//   - Project Honey Pot's digests: "A (H)" lines (H harvester, S spam
+//     server, D dictionary attacker, C comment spammer, R rule breaker),
+//     each followed by "  - DATE": one record per address, kind spam.
 //   - Cyscon's key-value attachments (<feed>-report.txt: "ip: …",
 //     "domain: …", "uri: …", "last_seen: …"): one record per report, the
 //     feed's name giving the kind.
 
 var (
+	reHoneypot     = regexp.MustCompile(`^([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+) \(([HSDCR])\)$`)
 	reSpamcopEmail = regexp.MustCompile(`^Email from ([0-9A-Fa-f:.]+) / (.+)$`)
 	reSpamcopID    = regexp.MustCompile(`(?i)\bid:\s*(\d{6,15})\b`)
 )
@@ -111,4 +116,37 @@ func (n *noticeReader) scanCyscon(p *mailmsg.Part) error {
 		n.addIP(e.SrcIP)
 	}
 	return addEvidence(n.o, &n.rep, e)
+}
+
+// honeypotLine reads the lines of a Project Honey Pot digest: "A (T)"
+// then "  - DATE". raw is the line as written (its indent matters).
+func (n *noticeReader) honeypotLine(raw []byte) (bool, error) {
+	t := bytes.TrimSpace(raw)
+	if n.hpAddr.IsValid() {
+		a := n.hpAddr
+		n.hpAddr = netip.Addr{}
+		if rest, ok := bytes.CutPrefix(t, []byte("- ")); ok && len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+			tm, _ := parseLooseTime(string(rest))
+			e := Evidence{Time: tm, SrcIP: a, Raw: "projecthoneypot " + a.String() + " (" + n.hpType + ") " + string(rest)}
+			if !tm.IsZero() && (n.earliest.IsZero() || tm.Before(n.earliest)) {
+				n.earliest = tm
+			}
+			n.addIP(a)
+			n.kindNotice = KindSpam
+			return true, addEvidence(n.o, &n.rep, e)
+		}
+	}
+	if len(t) < 10 || t[len(t)-1] != ')' {
+		return false, nil
+	}
+	m := reHoneypot.FindSubmatch(t)
+	if m == nil {
+		return false, nil
+	}
+	a := arfParseAddr(string(m[1]))
+	if !a.IsValid() {
+		return false, nil
+	}
+	n.hpAddr, n.hpType = a, string(m[2])
+	return true, nil
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// TestFeedMails reads SpamCop's report mail and a Cyscon key-value
-// attachment.
+// TestFeedMails reads SpamCop's report mail, a Cyscon key-value
+// attachment, a Project Honey Pot digest and Netcraft's X-ARF over ARF.
 func TestFeedMails(t *testing.T) {
 	for _, tc := range []struct {
 		file     string
@@ -20,6 +20,8 @@ func TestFeedMails(t *testing.T) {
 	}{
 		{"spamcop-report.eml", KindSpam, "7299950015", "54.210.3.4", time.Date(2026, 11, 20, 14, 47, 3, 0, time.UTC), 0},
 		{"cyscon-phishing.eml", KindPhishing, "", "54.210.3.4", time.Date(2026, 11, 21, 6, 41, 19, 0, time.UTC), 1},
+		{"projecthoneypot-digest.eml", KindSpam, "", "54.210.3.4", time.Date(2026, 11, 21, 17, 12, 9, 0, time.UTC), 2},
+		{"netcraft-xarf-over-arf.eml", KindMalware, "87654321", "54.210.3.4", time.Date(2026, 11, 22, 8, 29, 30, 0, time.UTC), 1},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			f, err := os.Open("testdata/feeds/" + tc.file)

@@ -108,6 +108,9 @@ type noticeReader struct {
 	zone     *time.Location
 	zoneless int
 	provider string // another provider's notice, by its words or sender
+
+	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
+	hpType string
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -279,6 +282,9 @@ func (n *noticeReader) addID(list *[]string, id string) {
 
 // line reads one line of the notice (before any forwarded report).
 func (n *noticeReader) line(raw []byte) error {
+	if ok, err := n.honeypotLine(raw); ok || err != nil {
+		return err
+	}
 	t := bytes.TrimSpace(raw)
 	for len(t) > 0 && t[0] == '>' { // quote markers of a replied-to notice
 		t = bytes.TrimSpace(t[1:])
