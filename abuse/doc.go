@@ -20,10 +20,14 @@
 //     quoted-printable and base64, every charset golang.org/x/text knows
 //     (UTF-8, ISO-8859-1, Windows-1252, …; an unknown or wrong charset
 //     degrades, it does not fail), and HTML-only bodies (text extracted).
-//     Inside the mail, X-ARF, ARF (RFC 5965; also alone: ParseARF) and AWS
-//     Trust & Safety notices are recognised, in the mail itself or in a
-//     message it forwards; a mail that is none of them is read as plain
-//     text.
+//     Inside the mail, X-ARF, ARF (RFC 5965; also alone: ParseARF), ACNS
+//     copyright notices (XML, Source "acns") and AWS Trust & Safety notices
+//     are recognised, in the mail itself or in a message it forwards; a
+//     mail that is none of them is read as plain text, which also reads the
+//     notices of other providers (Hetzner, Google Cloud, DigitalOcean, OVH,
+//     Azure, Linode: Report.Provider), fail2ban's complain and
+//     xarf-login-attack mails, SpamCop reports, Project Honey Pot digests,
+//     Cyscon key-value attachments and zipped CSV feeds (Shadowserver).
 //   - The pasted text of a Trust & Safety notice: ParseTrustAndSafety.
 //   - A bare evidence log (Source "firewall-log"): ParseLog, with the
 //     layouts of package evidence (column logs, arrow logs, CSV feeds,

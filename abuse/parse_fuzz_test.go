@@ -66,7 +66,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func FuzzParseMail(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban", "providers")
+	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban", "providers", "acns", "feeds")
 	fuzzParser(f, ParseMail)
 }
 
