@@ -111,6 +111,7 @@ type noticeReader struct {
 
 	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
 	hpType string
+	wrap   []byte // the last line, when long and neither field nor evidence: a wrapped line's first half
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -296,6 +297,7 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 	}
 	if len(t) == 0 {
+		n.wrap = n.wrap[:0]
 		if n.fwdBlock > 0 && (n.fwdFrom != "" || n.fwdSubj != "" || !n.fwdDate.IsZero()) {
 			n.endForwardBlock() // a blank line right after the start line does not end it
 		}
@@ -321,10 +323,24 @@ func (n *noticeReader) line(raw []byte) error {
 	if n.providerFields(s, lower) {
 		isField = true
 	}
+	wrapped := n.wrap
+	n.wrap = n.wrap[:0]
 	if isField {
 		n.fields++
 	} else if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
 		return n.evidence(e, evidence.LayoutUnknown)
+	} else {
+		if len(wrapped) > 0 {
+			// A line a mail client wrapped: the two halves joined are
+			// evidence.
+			joined := append(append(wrapped, ' '), t...)
+			if e, ok := evidence.ParseLine(joined, n.evidenceOptions()); ok {
+				return n.evidence(e, evidence.LayoutUnknown)
+			}
+		}
+		if len(t) >= 60 && len(t) <= 1024 {
+			n.wrap = append(n.wrap[:0], t...)
+		}
 	}
 	if n.plain {
 		for _, a := range ipsIn(s) {

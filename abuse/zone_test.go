@@ -71,3 +71,22 @@ func TestProseTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeJoinsWrappedLines: a log line in a notice's text (not after a
+// forwarded-report marker) that a mail client wrapped is read whole; a
+// blank line between two lines keeps them apart.
+func TestNoticeJoinsWrappedLines(t *testing.T) {
+	in := "Our SSH honeypot recorded the following login attempts from your network:\n" +
+		"Nov 14 03:12:40 hp1 sshd[20411]: Failed password for invalid user oracle from\n" +
+		"52.18.77.140 port 40112 ssh2\n" +
+		"Nov 14 03:12:43 hp1 sshd[20411]: Failed password for invalid user oracle from\n" +
+		"\n" +
+		"52.18.77.140 port 40113 ssh2\n"
+	reps, err := ParsePlain(context.Background(), strings.NewReader(in), WithReferenceTime(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := reps[0]; r.EvidenceCount != 1 || r.Evidence[0].SrcPort != 40112 {
+		t.Errorf("%d records: %+v", r.EvidenceCount, r.Evidence)
+	}
+}
