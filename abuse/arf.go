@@ -125,7 +125,11 @@ func arfFields(body []byte) (textproto.MIMEHeader, error) {
 func arfMailInfo(m *mailmsg.Message) xarfMailInfo {
 	mi := xarfMailInfo{subject: m.Subject(), from: m.From(), received: m.Date()}
 	if !mi.received.IsZero() {
+		mi.loc = mi.received.Location()
 		mi.received = saneOrZero(mi.received.UTC())
+		if mi.received.IsZero() {
+			mi.loc = nil
+		}
 	}
 	return mi
 }

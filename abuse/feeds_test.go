@@ -41,3 +41,22 @@ func TestFeedMails(t *testing.T) {
 		})
 	}
 }
+
+// TestBlocklistDeXARF: Blocklist.de's X-ARF mail; its log lines name no
+// zone and are read in the zone of the mail's Date (+0100), not as UTC.
+func TestBlocklistDeXARF(t *testing.T) {
+	f, err := os.Open("testdata/feeds/blocklistde-xarf.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	reps, err := Parse(context.Background(), f)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("%d reports, err %v", len(reps), err)
+	}
+	r := reps[0]
+	if r.Source != SourceXARF || r.Kind != KindIntrusion || r.CaseID != "1795396305@blocklist.de" || r.EvidenceCount != 2 ||
+		!r.Evidence[0].Time.Equal(time.Date(2026, 11, 23, 1, 11, 40, 0, time.UTC)) || !r.AbuseTime.Equal(time.Date(2026, 11, 23, 1, 11, 45, 0, time.UTC)) {
+		t.Errorf("%+v", r)
+	}
+}

@@ -89,6 +89,7 @@ type xarfMailInfo struct {
 	subject  string
 	from     string
 	received time.Time
+	loc      *time.Location // the zone of the mail's Date, for log times that name none
 }
 
 // xarfJSONInto reads X-ARF JSON documents from data into sink.
@@ -207,8 +208,9 @@ type xarfFacts struct {
 	samples         []xarfSample
 	subject         string
 	received        time.Time
-	sourceDescribed string   // Source as given, when it is not an address (a URL, a domain)
-	ports           []uint16 // XARF 4 ports_scanned
+	sourceDescribed string         // Source as given, when it is not an address (a URL, a domain)
+	ports           []uint16       // XARF 4 ports_scanned
+	loc             *time.Location // the carrying mail's zone
 }
 
 func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
@@ -340,7 +342,7 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 	default:
 		return Report{}, errors.New(`not X-ARF: neither "Report" (X-ARF v1-v4) nor "xarf_version"/"category" (XARF 4.0.0)`)
 	}
-	f.subject, f.received = mi.subject, mi.received
+	f.subject, f.received, f.loc = mi.subject, mi.received, mi.loc
 	if f.caseID == "" && mi.subject != "" {
 		f.caseID = arfFirst(caseFromSubject(mi.subject), arfBracketRef(mi.subject))
 	}
@@ -372,6 +374,9 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	ref := sink.o.now
 	if ref.IsZero() {
 		ref = arfFirstTime(f.date, f.received)
+		if f.loc != nil && !ref.IsZero() {
+			ref = ref.In(f.loc) // log times naming no zone are in the mail Date's
+		}
 	}
 	// The attached logs are the evidence; the report's own fields make one
 	// record only when no log line could be read.
@@ -692,6 +697,7 @@ func xarfFieldsReport(sink *reportSink, fields map[string]string, logs [][]byte,
 		reporter: arfFirst(fields["Reported-From"], mi.from),
 		subject:  mi.subject,
 		received: mi.received,
+		loc:      mi.loc,
 		proto:    fields["Protocol"],
 	}
 	var err error
