@@ -67,7 +67,9 @@ var (
 	reTicket = regexp.MustCompile(`(?i)\bticket\s*(?:number|no\.?|id)?\s*[:#]?\s*#?\s*(\d{5,12})\b`)
 	// Google Cloud names projects, not addresses: "API Project my-app-123",
 	// "Project ID: my-app-123", "project number: 625834285688".
-	reProject = regexp.MustCompile(`(?i)\b(?:api\s+project|project\s+id|project\s+number|project)\s*[:=]\s*([a-z][a-z0-9-]{4,28}[a-z0-9]|\d{6,15})\b|\bapi\s+project\s+([a-z][a-z0-9-]{4,28}[a-z0-9]|\d{6,15})\b`)
+	// "Project my-app-123 (id: 625834285688)": the project's number.
+	reProjectNumber = regexp.MustCompile(`(?i)\bproject\s+[a-z][a-z0-9-]{4,28}[a-z0-9]\s*\((?:id|number)\s*:?\s*(\d{6,15})\)`)
+	reProject       = regexp.MustCompile(`(?i)\b(?:api\s+project|project\s+id|project\s+number|project)\s*[:=]\s*([a-z][a-z0-9-]{4,28}[a-z0-9]|\d{6,15})\b|\bapi\s+project\s+([a-z][a-z0-9-]{4,28}[a-z0-9]|\d{6,15})\b`)
 	// A time in prose: "The activity was observed on November 18, 2026 at
 	// 4:12 PM Pacific Time from …".
 	reProseTime = regexp.MustCompile(`(?i)\b(?:observed|detected|occurred|seen|noticed|started)\s+(?:on|at|since)\s+(.+?)(?:\s+(?:from|by|on|against)\s|[.;,]?\s*$|\.\s)`)
@@ -93,7 +95,11 @@ func (n *noticeReader) providerFields(s, lower string) bool {
 		}
 	}
 	if strings.Contains(lower, "project") {
-		for _, m := range reProject.FindAllStringSubmatch(s, 4) {
+		ms := reProject.FindAllStringSubmatch(s, 4)
+		for _, m := range reProjectNumber.FindAllStringSubmatch(s, 4) {
+			ms = append(ms, []string{m[0], m[1], ""})
+		}
+		for _, m := range ms {
 			p := arfFirst(m[1], m[2])
 			if p != "" && !containsString(n.rep.Resources.Projects, p) && len(n.rep.Resources.Projects) < 16 {
 				n.rep.Resources.Projects = append(n.rep.Resources.Projects, p)

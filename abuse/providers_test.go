@@ -28,7 +28,7 @@ func TestProviderNotices(t *testing.T) {
 		want facts
 	}{
 		{"hetzner-netscan.eml", facts{ProviderHetzner, "1A2B3C", KindPortScan, []string{"198.51.100.23"}, nil, time.Date(2026, 11, 17, 7, 51, 10, 0, time.UTC), 3}},
-		{"gcp-action-required.eml", facts{ProviderGoogleCloud, "", KindPortScan, []string{"34.105.22.7"}, []string{"my-shop-prod-4711"}, time.Date(2026, 11, 19, 0, 12, 0, 0, time.UTC), 0}},
+		{"gcp-action-required.eml", facts{ProviderGoogleCloud, "", KindPortScan, []string{"34.105.22.7"}, []string{"my-shop-prod-4711", "625834285688"}, time.Date(2026, 11, 19, 0, 12, 0, 0, time.UTC), 0}},
 		{"digitalocean-ticket.eml", facts{ProviderDigitalOcean, "8812345", KindIntrusion, []string{"159.65.10.20"}, nil, time.Date(2026, 11, 19, 11, 58, 1, 0, time.UTC), 2}},
 	}
 	for _, tt := range tests {
