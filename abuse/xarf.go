@@ -211,6 +211,7 @@ type xarfFacts struct {
 	sourceDescribed string         // Source as given, when it is not an address (a URL, a domain)
 	ports           []uint16       // XARF 4 ports_scanned
 	loc             *time.Location // the carrying mail's zone
+	dateLoc         *time.Location // the zone the report's date names, if any
 }
 
 func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
@@ -226,6 +227,7 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 		if ri := d.ReporterInfo; ri != nil {
 			f.reporter = xarfWho(ri.ReporterOrg, arfFirst(ri.ReporterOrgEmail, ri.ReporterContactEmail))
 		}
+		f.dateLoc = xarfZone(rp.Date)
 		if f.date, err = xarfTime("Report.Date", rp.Date); err != nil {
 			return Report{}, err
 		}
@@ -291,9 +293,9 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 		if err != nil {
 			return Report{}, err
 		}
-		f.date = first
+		f.date, f.dateLoc = first, xarfZone(d.FirstSeen)
 		if f.date.IsZero() {
-			f.date = ts
+			f.date, f.dateLoc = ts, xarfZone(d.Timestamp)
 		}
 		f.src = arfParseAddr(d.SourceIdentifier)
 		if !f.src.IsValid() {
@@ -376,6 +378,8 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 		ref = arfFirstTime(f.date, f.received)
 		if f.loc != nil && !ref.IsZero() {
 			ref = ref.In(f.loc) // log times naming no zone are in the mail Date's
+		} else if f.dateLoc != nil && !ref.IsZero() {
+			ref = ref.In(f.dateLoc) // or in the zone of the report's own date
 		}
 	}
 	// The attached logs are the evidence; the report's own fields make one
@@ -384,7 +388,7 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 		if !xarfTextual(s.contentType) {
 			continue
 		}
-		if err := arfScanEvidence(sink, &r, s.data, ref, proto); err != nil {
+		if err := arfScanEvidence(sink, &r, s.data, ref, proto, f.loc != nil || f.dateLoc != nil || !sink.o.now.IsZero()); err != nil {
 			return r, fmt.Errorf("sample %d: %w", i+1, err)
 		}
 	}
@@ -426,8 +430,11 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	return r, nil
 }
 
-// arfScanEvidence feeds the evidence lines of a log to sink.
-func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string) error {
+// arfScanEvidence feeds the evidence lines of a log to sink. zoneKnown
+// says whether ref's zone was stated (the mail's Date, the caller); when it
+// was not, and no note in the log states one, zone-less times are read as
+// UTC with a WarnTimeZone warning.
+func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string, zoneKnown bool) error {
 	// A note before the lines names their zone (fail2ban: "Note: Local
 	// timezone is +0100 (CET)").
 	if loc, ok := zoneNoteIn(headOf(string(log), 8<<10)); ok {
@@ -435,8 +442,15 @@ func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, pro
 			ref = time.Now()
 		}
 		ref = ref.In(loc)
+		zoneKnown = true
 	}
-	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto})
+	zoneless := 0
+	defer func() {
+		if zoneless > 0 && !zoneKnown {
+			addWarning(r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", zoneless)})
+		}
+	}()
+	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto, Zoneless: &zoneless})
 	for sc.Scan() {
 		if err := addEvidence(sink.o, r, sc.Record()); err != nil {
 			return err
@@ -701,6 +715,7 @@ func xarfFieldsReport(sink *reportSink, fields map[string]string, logs [][]byte,
 		proto:    fields["Protocol"],
 	}
 	var err error
+	f.dateLoc = xarfZone(fields["Date"])
 	if f.date, err = xarfTime("Date", fields["Date"]); err != nil {
 		return Report{}, err
 	}
@@ -778,4 +793,19 @@ func xarfParseMail(ctx context.Context, r io.Reader, o *options) ([]Report, erro
 		return nil, &ParseError{Format: xarfFormat, Err: errors.New("neither X-ARF JSON nor an X-ARF mail (no X-XARF header, no part with Report-Type and Schema-URL)")}
 	}
 	return arfCollect(ctx, m, o, xarfMailParse)
+}
+
+// xarfZone is the zone an X-ARF date names ("Z", "+01:00", "+0100"), nil
+// when it names none.
+func xarfZone(s string) *time.Location {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 Z07:00", "2006-01-02 15:04:05 -0700", "Jan _2 2006 15:04:05 -0700"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Location()
+		}
+	}
+	if t, err := mail.ParseDate(s); err == nil {
+		return t.Location()
+	}
+	return nil
 }

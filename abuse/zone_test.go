@@ -90,3 +90,28 @@ func TestNoticeJoinsWrappedLines(t *testing.T) {
 		t.Errorf("%d records: %+v", r.EvidenceCount, r.Evidence)
 	}
 }
+
+// TestXARFLogZone: an X-ARF report's log times that name no zone take the
+// zone of the report's date; when neither says one, they are read as UTC
+// with a WarnTimeZone warning.
+func TestXARFLogZone(t *testing.T) {
+	const sample = `,"Samples":[{"ContentType":"text/plain","Payload":"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023"}]}}`
+	for _, tc := range []struct {
+		date string
+		want time.Time
+		warn bool
+	}{
+		{"2023-04-27T15:00:00+02:00", time.Date(2023, 4, 27, 12, 46, 47, 0, time.UTC), false},
+		{"2023-04-27T15:00:00Z", time.Date(2023, 4, 27, 14, 46, 47, 0, time.UTC), false},
+		{"2023-04-27 15:00:00", time.Date(2023, 4, 27, 14, 46, 47, 0, time.UTC), true},
+	} {
+		in := `{"Version":"2","Report":{"ReportType":"PortScan","Date":"` + tc.date + `","SourceIp":"13.125.40.201"` + sample
+		reps, err := ParseXARF(context.Background(), strings.NewReader(in))
+		if err != nil || len(reps) != 1 || len(reps[0].Evidence) != 1 {
+			t.Fatalf("%s: %d reports, err %v", tc.date, len(reps), err)
+		}
+		if got := reps[0].Evidence[0].Time; !got.Equal(tc.want) || hasWarning(reps[0].Warnings, WarnTimeZone) != tc.warn {
+			t.Errorf("%s: time %v (want %v), warnings %v (want time-zone %v)", tc.date, got, tc.want, reps[0].Warnings, tc.warn)
+		}
+	}
+}
