@@ -12,8 +12,9 @@ import (
 // timezone is +0100 (CET)" and the log lines; mime/multipart would read
 // all of them as header fields ("Nov 16 04: 11:52 …") and the part as
 // empty. In a body part only Content-* fields, MIME-Version and X-* fields
-// mean anything (RFC 2045, 2046), so the first line of a part's header
-// that is none of them, nor a continuation, starts its body.
+// mean anything (RFC 2045, 2046), and senders add some mail fields (Date,
+// Received, …), so the first line of a part's header that is none of them,
+// nor a continuation, starts its body.
 type partHeaderFixer struct {
 	r        *bufio.Reader
 	delim    []byte // "--" + boundary
@@ -77,8 +78,18 @@ func (f *partHeaderFixer) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// mailFields are the RFC 5322 fields senders also put in body parts'
+// headers (MIME::Lite writes Date and X-Mailer in each part).
+var mailFields = map[string]bool{
+	"date": true, "received": true, "message-id": true, "from": true, "to": true, "cc": true,
+	"subject": true, "return-path": true, "sender": true, "reply-to": true, "references": true,
+	"in-reply-to": true, "comments": true, "keywords": true, "dkim-signature": true,
+	"authentication-results": true, "user-agent": true, "organization": true,
+}
+
 // partHeaderField reports whether line is a header field a body part
-// carries: Content-*, MIME-Version or X-*.
+// carries: Content-*, MIME-Version, X-* or a mail field (Date, Received,
+// …); "Note: …" or a log line is not.
 func partHeaderField(line []byte) bool {
 	name, _, ok := bytes.Cut(line, []byte(":"))
 	if !ok || len(name) == 0 {
@@ -90,5 +101,5 @@ func partHeaderField(line []byte) bool {
 		}
 	}
 	l := bytes.ToLower(name)
-	return bytes.HasPrefix(l, []byte("content-")) || bytes.Equal(l, []byte("mime-version")) || bytes.HasPrefix(l, []byte("x-"))
+	return bytes.HasPrefix(l, []byte("content-")) || bytes.Equal(l, []byte("mime-version")) || bytes.HasPrefix(l, []byte("x-")) || mailFields[string(l)]
 }

@@ -66,3 +66,18 @@ func FuzzPartHeaderFixer(f *testing.F) {
 		}
 	})
 }
+
+// TestPartHeaderMailFields: mail fields some senders write in part headers
+// (MIME::Lite: Date, X-Mailer) stay header fields.
+func TestPartHeaderMailFields(t *testing.T) {
+	msg := "Content-Type: multipart/report; boundary=b; report-type=feedback-report\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Disposition: inline\r\nContent-Type: message/feedback-report\r\nX-Mailer: MIME::Lite 3.030\r\nDate: Mon, 24 Oct 2022 09:32:04 +0000\r\n\r\n" +
+		"Feedback-Type: xarf\r\nVersion: 1\r\n--b--\r\n"
+	m, err := Read(strings.NewReader(msg), Limits{})
+	if err != nil || len(m.Parts) != 2 {
+		t.Fatalf("%v, %d parts", err, len(m.Parts))
+	}
+	if p := m.Parts[1]; !strings.HasPrefix(string(p.Body), "Feedback-Type: xarf") || p.Header.Get("Date") == "" {
+		t.Errorf("body %q, header %v", p.Body, p.Header)
+	}
+}
