@@ -26,8 +26,10 @@
 //
 // # Journal and resume
 //
-// Each incident has one append-only JSON-lines journal. Every step's end is
-// on stable storage (fdatasync) before the next step starts. A runner
+// Each incident has one append-only JSON-lines journal. Every step's start
+// is on stable storage (fdatasync) before its plugin is called, and its end
+// before the next step starts; the journal's directory, and every parent
+// directory the runner creates for it, is fsynced when created. A runner
 // killed mid-playbook and started again for the same incident resumes: steps
 // the journal shows done are not run again (their outputs come from the
 // journal), and the interrupted step runs again with the same idempotency

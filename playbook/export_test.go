@@ -30,3 +30,10 @@ func ForgetVerifiedBinaries() {
 // BinaryHashes is how many times a plugin binary has been hashed to check
 // its pin.
 func BinaryHashes() int64 { return binaryHashes.Load() }
+
+// ObserveJournalSyncs makes the journal report each sync it makes (see
+// syncObserver); it returns a function that stops it.
+func ObserveJournalSyncs(f func(what string)) func() {
+	syncObserver = f
+	return func() { syncObserver = nil }
+}

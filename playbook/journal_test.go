@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,4 +154,37 @@ func FuzzReadJournal(f *testing.F) {
 			t.Fatalf("re-read %d records, want %d", len(again), len(recs))
 		}
 	})
+}
+
+// TestJournalSyncs: every step_started record is on stable storage before
+// the plugin is called, and every directory created for the journal has its
+// entry synced in its parent (tmp, a and b for a/b/c), as has the journal's
+// own entry in c.
+func TestJournalSyncs(t *testing.T) {
+	var mu sync.Mutex
+	var synced []string
+	defer playbook.ObserveJournalSyncs(func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		synced = append(synced, what)
+	})()
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "c")
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "a", Plugin: "util", Action: "greet", Input: map[string]any{"name": "x"}},
+		playbook.Step{ID: "b", Plugin: "util", Action: "greet", Input: map[string]any{"name": "y"}}),
+		playbook.Options{Incident: "case-sync", JournalDir: dir})
+	if _, err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"dir " + base, "dir " + filepath.Join(base, "a"), "dir " + filepath.Join(base, "a", "b"), "dir " + dir,
+		"step_started", "step_finished", "step_started", "step_finished", "run_finished",
+	}
+	if d := cmp.Diff(want, synced); d != "" {
+		t.Errorf("journal syncs (-want +got):\n%s", d)
+	}
 }

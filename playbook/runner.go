@@ -534,8 +534,8 @@ func retryable(err error) bool {
 }
 
 // Apply runs a plan made by this runner's Plan. Steps the journal shows
-// done are not run again; each step's end is synced to the journal before
-// the next step starts. A failed step stops the run with a *StepError; a
+// done are not run again; each step's start is synced to the journal before
+// its plugin is called, and its end before the next step starts. A failed step stops the run with a *StepError; a
 // cancelled ctx stops it after the running step's plugin call returns.
 func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	if plan == nil || plan.Playbook != r.pb.Name || plan.Incident != r.opts.Incident || len(plan.Steps) != len(r.pb.Steps) {
@@ -675,7 +675,7 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, re
 			res.PluginPID = p.PID()
 		}
 		if err := r.journalAppend(Record{Type: RecordStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
-			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: in, RunnerPID: os.Getpid(), PluginPID: p.PID()}, false); err != nil {
+			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: in, RunnerPID: os.Getpid(), PluginPID: p.PID()}, true); err != nil {
 			return nil, err
 		}
 		r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})
