@@ -40,10 +40,15 @@
 // # Plugins
 //
 // The Host starts plugins in parallel, over gRPC only, each binary pinned
-// by its SHA-256 (checked with go-plugin's SecureConfig, once per file
-// identity), protocol versions negotiated (VersionedPlugins), and an
+// by its SHA-256 (hashed once per file identity), protocol versions
+// negotiated (VersionedPlugins), and an
 // explicit environment per plugin (SkipHostEnv): cloud credentials reach
-// only the plugins given them. The channel is mutually authenticated TLS
+// only the plugins given them. The binary is opened once, that descriptor
+// is hashed and that descriptor is executed (/proc/self/fd/N), so replacing
+// the file at the path between the check and the exec cannot make the host
+// run anything but what it checked; a content change in place after the hash
+// (seen as a new ctime on the open file) refuses the started plugin. A
+// built-in plugin executes /proc/self/exe, the file the host itself runs. The channel is mutually authenticated TLS
 // with one-time certificates: by default ECDSA P-256 certificates the host mints
 // for itself and for each plugin process (TLS 1.3, each end accepting only
 // the other's certificate); HostOptions.GoPluginAutoMTLS selects go-plugin's

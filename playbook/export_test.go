@@ -22,6 +22,7 @@ func PluginAddr(p *Plugin) (network, addr string) {
 func ForgetVerifiedBinaries() {
 	verified.Lock()
 	verified.m = nil
+	verified.bad = nil
 	verified.Unlock()
 	selfSum.once = sync.Once{}
 	selfSum.path, selfSum.sum, selfSum.err = "", "", nil

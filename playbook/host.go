@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -248,6 +249,12 @@ func (h *Host) Close() error {
 	return nil
 }
 
+// The binary a plugin runs is opened once: that descriptor is hashed
+// against the pin and that descriptor is executed (/proc/self/fd/N in the
+// child), so the file at the path being replaced between the check and the
+// exec (a rename, a swapped link) cannot make the host run something other
+// than what it checked.
+
 var selfSum struct {
 	once sync.Once
 	path string
@@ -255,27 +262,37 @@ var selfSum struct {
 	err  error
 }
 
-// executableSum returns the host's own executable and its SHA-256, computed
-// once per process.
+// selfExe is what a built-in plugin executes: the host's running
+// executable, whatever its path now holds.
+const selfExe = "/proc/self/exe"
+
+// executableSum returns the host's own executable and the SHA-256 of the
+// file it is running (/proc/self/exe), computed once per process.
 func executableSum() (string, string, error) {
 	selfSum.once.Do(func() {
 		selfSum.path, selfSum.err = os.Executable()
 		if selfSum.err != nil {
 			return
 		}
-		before, err := identify(selfSum.path)
+		f, err := os.Open(selfExe)
 		if err != nil {
 			selfSum.err = err
 			return
 		}
-		selfSum.sum, selfSum.err = fileSHA256(selfSum.path)
+		defer f.Close()
+		before, err := identifyFD(f)
+		if err != nil {
+			selfSum.err = err
+			return
+		}
+		selfSum.sum, selfSum.err = hashFD(f, before.size)
 		if selfSum.err != nil {
 			return
 		}
 		// The file was just hashed: if it did not change meanwhile, that
 		// hash is a verification of the built-in plugins' pin (which
 		// defaults to it), and need not be done again for each of them.
-		if after, err := identify(selfSum.path); err == nil && after == before {
+		if after, err := identifyFD(f); err == nil && after == before {
 			verified.Lock()
 			if verified.m == nil {
 				verified.m = map[fileID]string{}
@@ -285,6 +302,14 @@ func executableSum() (string, string, error) {
 		}
 	})
 	return selfSum.path, selfSum.sum, selfSum.err
+}
+
+func hashFD(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func fileSHA256(path string) (string, error) {
@@ -313,7 +338,8 @@ func FileSHA256(path string) (string, error) { return fileSHA256(path) }
 // playbook started in parallel from one binary) share a single hashing.
 var verified struct {
 	sync.Mutex
-	m        map[fileID]string
+	m        map[fileID]string // identity → the pin it matched
+	bad      map[fileID]string // identity → its SHA-256, which matched no pin
 	inflight map[verifyKey]*verifyCall
 }
 
@@ -327,44 +353,57 @@ type verifyKey struct {
 
 type verifyCall struct {
 	done chan struct{}
+	got  string
 	err  error
 }
 
+// fileID identifies an open file's content: its inode and what changes
+// whenever the content does.
 type fileID struct {
-	path         string
 	dev, ino     uint64
 	size         int64
 	mtime, ctime int64
 }
 
-func identify(path string) (fileID, error) {
+func identifyFD(f *os.File) (fileID, error) {
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return fileID{}, err
 	}
-	return fileID{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fileID{}, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
 		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, nil
 }
 
-// verifyChecksum checks the binary against its pin with go-plugin's
-// SecureConfig, unless the same file (by identity) was verified against the
-// same pin before.
-func verifyChecksum(path string, want []byte) error {
-	id, err := identify(path)
+// errChangedWhileVerified: the binary's content changed while it was hashed
+// or before it was executed.
+var errChangedWhileVerified = errors.New("the file changed while it was being verified")
+
+// verifyChecksum checks the open binary f against its pin, unless the same
+// file (by identity) was verified against the same pin before. It returns
+// the identity it verified, and on a mismatch the hex SHA-256 it found.
+func verifyChecksum(f *os.File, want []byte) (fileID, string, error) {
+	id, err := identifyFD(f)
 	if err != nil {
-		return fmt.Errorf("error verifying checksum: %w", err)
+		return fileID{}, "", fmt.Errorf("error verifying checksum: %w", err)
 	}
 	key := hex.EncodeToString(want)
 	vk := verifyKey{id, key}
 	verified.Lock()
 	if verified.m[id] == key {
 		verified.Unlock()
-		return nil
+		return id, "", nil
+	}
+	if got, ok := verified.bad[id]; ok && got != key {
+		verified.Unlock()
+		return id, got, goplugin.ErrChecksumsDoNotMatch
 	}
 	if c, ok := verified.inflight[vk]; ok {
 		verified.Unlock()
 		<-c.done
-		return c.err
+		return id, c.got, c.err
 	}
 	c := &verifyCall{done: make(chan struct{})}
 	if verified.inflight == nil {
@@ -372,28 +411,33 @@ func verifyChecksum(path string, want []byte) error {
 	}
 	verified.inflight[vk] = c
 	verified.Unlock()
-	c.err = hashAndCache(path, id, want, key)
+	c.got, c.err = hashAndCache(f, id, key)
 	verified.Lock()
 	delete(verified.inflight, vk)
 	verified.Unlock()
 	close(c.done)
-	return c.err
+	return id, c.got, c.err
 }
 
-// hashAndCache hashes the file at path, identified as id, against want and
-// caches a match.
-func hashAndCache(path string, id fileID, want []byte, key string) error {
+// hashAndCache hashes the open file f, identified as id, against the hex
+// pin key and caches a match. On a mismatch it returns what it found.
+func hashAndCache(f *os.File, id fileID, key string) (string, error) {
 	binaryHashes.Add(1)
-	sc := &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
-	ok, err := sc.Check(path)
+	got, err := hashFD(f, id.size)
 	if err != nil {
-		return fmt.Errorf("error verifying checksum: %w", err)
+		return "", fmt.Errorf("error verifying checksum: %w", err)
 	}
-	if !ok {
-		return goplugin.ErrChecksumsDoNotMatch
+	if after, err := identifyFD(f); err != nil || after != id {
+		return got, fmt.Errorf("%w: %w", goplugin.ErrChecksumsDoNotMatch, errChangedWhileVerified)
 	}
-	if after, err := identify(path); err != nil || after != id {
-		return fmt.Errorf("%w: the file changed while it was being verified", goplugin.ErrChecksumsDoNotMatch)
+	if got != key {
+		verified.Lock()
+		if verified.bad == nil || len(verified.bad) > 64 {
+			verified.bad = map[fileID]string{}
+		}
+		verified.bad[id] = got
+		verified.Unlock()
+		return got, goplugin.ErrChecksumsDoNotMatch
 	}
 	verified.Lock()
 	if verified.m == nil {
@@ -401,7 +445,7 @@ func hashAndCache(path string, id fileID, want []byte, key string) error {
 	}
 	verified.m[id] = key
 	verified.Unlock()
-	return nil
+	return got, nil
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -427,6 +471,8 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	path := s.Path
 	stderr := &tailBuffer{max: 4 << 10}
 	var tlsPipe *os.File // the plugin's one-time mTLS material, for fd 3
+	var exe *os.File     // the binary, open once: hashed, then executed
+	var exeID fileID     // its identity when hashed
 	if s.Reattach != nil {
 		addr, err := s.Reattach.ResolveAddr()
 		if err != nil {
@@ -447,12 +493,13 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	} else {
 		sum := s.SHA256
 		var env []string
+		open := path
 		if path == "" {
 			self, selfSHA, err := executableSum()
 			if err != nil {
 				return nil, &PluginError{Plugin: s.Name, Err: fmt.Errorf("built-in plugin: own executable: %w", err)}
 			}
-			path = self
+			path, open = self, selfExe
 			if sum == "" {
 				sum = selfSHA
 			}
@@ -479,36 +526,55 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 			wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 			wire.EnvLogLevel+"="+strconv.Itoa(int(minLevel(h.logger))),
 		)
-		if err := verifyChecksum(path, want); err != nil {
-			return nil, &PluginError{Plugin: s.Name, Path: path, Err: classifyStartError(err, path, s, stderr)}
+		exe, err = os.OpenFile(open, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: %w", ErrHandshake, err)}
+		}
+		// Closed once the child is started (below), or here on a refusal.
+		var got string
+		exeID, got, err = verifyChecksum(exe, want)
+		if err != nil {
+			exe.Close()
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: checksumError(err, s, got)}
 		}
 		if h.autoMTLS {
 			cfg.AutoMTLS = true
 		} else {
 			h.idOnce.Do(func() { h.id, h.idErr = wire.NewIdentity("abusekit-host") })
 			if h.idErr != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("host mTLS identity: %w", h.idErr)}
 			}
 			pid, err := wire.NewIdentity("abusekit-plugin-" + s.Name)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("plugin mTLS identity: %w", err)}
 			}
 			tlsEnv, err := wire.EncodeTLSEnv(h.id, pid)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: err}
 			}
 			tlsPipe, err = wire.TLSPipe(tlsEnv)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("plugin mTLS pipe: %w", err)}
 			}
 			env = append(env, fmt.Sprintf("%s=fd:%d", wire.EnvTLS, wire.TLSFD))
 			cfg.TLSConfig = wire.ClientTLS(h.id, pid)
 		}
-		cmd := exec.Command(path)
-		cmd.Env = env
+		// The child executes the descriptor that was hashed, passed to it
+		// as its fd 3 + len(ExtraFiles); the SDK closes it once running.
+		var extra []*os.File
 		if tlsPipe != nil {
-			cmd.ExtraFiles = []*os.File{tlsPipe} // fd 3 in the plugin
+			extra = append(extra, tlsPipe) // fd 3 in the plugin
 		}
+		exeFD := 3 + len(extra)
+		extra = append(extra, exe)
+		cmd := exec.Command("/proc/self/fd/" + strconv.Itoa(exeFD))
+		cmd.Args[0] = path
+		cmd.Env = append(env, wire.EnvExeFD+"="+strconv.Itoa(exeFD))
+		cmd.ExtraFiles = extra
 		cfg.Cmd = cmd
 		cfg.SkipHostEnv = true
 		stderrLog := hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name))
@@ -531,6 +597,14 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		// host's goes, here where no start can still be under way.
 		if tlsPipe != nil {
 			tlsPipe.Close()
+		}
+		// The binary was executed (or never will be): had its content
+		// changed in place since it was hashed, refuse what runs.
+		if exe != nil {
+			if now, ierr := identifyFD(exe); err == nil && (ierr != nil || now != exeID) {
+				err = fmt.Errorf("%w: %w", goplugin.ErrChecksumsDoNotMatch, errChangedWhileVerified)
+			}
+			exe.Close()
 		}
 		ch <- result{rpc, err}
 	}()
@@ -586,20 +660,27 @@ func classifyStartError(err error, path string, s PluginSpec, stderr *tailBuffer
 	}
 	switch {
 	case errors.Is(err, goplugin.ErrChecksumsDoNotMatch):
-		got, herr := fileSHA256(path)
-		if herr != nil {
-			return fmt.Errorf("%w: pinned sha256 %s, cannot read file: %v", ErrChecksumMismatch, s.SHA256, herr)
-		}
-		want := s.SHA256
-		if want == "" {
-			_, want, _ = executableSum()
-		}
-		return fmt.Errorf("%w: pinned sha256 %s, file has %s (refusing to run it)", ErrChecksumMismatch, want, got)
+		return checksumError(err, s, "")
 	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
 		return fmt.Errorf("%w: host speaks %v: %v", ErrProtocolVersion, hostVersions, err)
 	default:
 		return fmt.Errorf("%w: %v%s", ErrHandshake, err, tail)
 	}
+}
+
+// checksumError is a refused pin: got is the SHA-256 found, if known.
+func checksumError(err error, s PluginSpec, got string) error {
+	if !errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
+		return fmt.Errorf("%w: %w", ErrChecksumMismatch, err)
+	}
+	want := s.SHA256
+	if want == "" {
+		_, want, _ = executableSum()
+	}
+	if errors.Is(err, errChangedWhileVerified) {
+		return fmt.Errorf("%w: pinned sha256 %s: %w (refusing to run it)", ErrChecksumMismatch, want, errChangedWhileVerified)
+	}
+	return fmt.Errorf("%w: pinned sha256 %s, file has %s (refusing to run it)", ErrChecksumMismatch, want, got)
 }
 
 func minLevel(l *slog.Logger) slog.Level {

@@ -77,6 +77,15 @@ func serve(actions Actions, stderr io.Writer) int {
 	logger := slog.New(hclogslog.NewHandler(stderr, level))
 	slog.SetDefault(logger)
 
+	// The host executed this process from a descriptor of its binary (the
+	// one it hashed); the plugin has no use for it.
+	if v, ok := os.LookupEnv(wire.EnvExeFD); ok {
+		os.Unsetenv(wire.EnvExeFD)
+		if fd, err := strconv.Atoi(v); err == nil && fd > 2 {
+			_ = syscall.Close(fd)
+		}
+	}
+
 	if err := watchParent(); err != nil {
 		logger.Error("not serving", "error", err)
 		return 1

@@ -22,6 +22,9 @@ const (
 	EnvParentPID = "ABUSEKIT_PLUGIN_PARENT_PID"
 	// EnvLogLevel is the lowest slog level the host wants to receive.
 	EnvLogLevel = "ABUSEKIT_PLUGIN_LOG_LEVEL"
+	// EnvExeFD is the descriptor of its own binary the plugin was executed
+	// from (the host hashed it, then ran it); the SDK closes it.
+	EnvExeFD = "ABUSEKIT_PLUGIN_EXE_FD"
 )
 
 // Handshake is the go-plugin handshake of abusekit plugins. The cookie is not
