@@ -57,6 +57,14 @@
 // in the host's slog. A plugin exits by itself when its host goes away, even
 // when the host was killed with SIGKILL.
 //
+// Stopping never cuts an action's cleanup short within the stop grace
+// period (HostOptions.StopGrace, Options.StopGrace; 10s by default): when
+// Apply's context ends, the host cancels the running action's context in
+// the plugin (the Cancel call) and keeps waiting for its result, which the
+// journal records; Close does the same for actions still running; and a
+// plugin whose host went away cancels its actions and waits for them before
+// it exits.
+//
 // Built-in plugins live inside the host's own executable: the host
 // re-executes itself (os.Executable) with the plugin's name in the
 // environment, and plugin.ServeIfPlugin at the top of its main serves it.

@@ -103,12 +103,22 @@ type HostOptions struct {
 	// process, which authenticate both ends the same way at a fraction of
 	// the start-up cost.
 	GoPluginAutoMTLS bool
+	// StopGrace bounds how long a running action is given to finish its
+	// cleanup once asked to stop, before its plugin is stopped anyway: when
+	// the context of Apply ends (the runner was interrupted, SIGINT or
+	// SIGTERM turned into a cancelled context), the host cancels the
+	// action's context in the plugin and waits this long for its result;
+	// Close waits this long for running actions before stopping a plugin;
+	// and a plugin whose host went away waits this long for its running
+	// actions before exiting. Zero means 10s; negative means no grace.
+	StopGrace time.Duration
 }
 
 // Host starts plugins and talks to them. It is safe for concurrent use.
 type Host struct {
 	logger   *slog.Logger
 	autoMTLS bool
+	grace    time.Duration
 
 	idOnce sync.Once
 	id     *wire.Identity
@@ -129,7 +139,14 @@ func NewHost(opts HostOptions) *Host {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &Host{logger: l, autoMTLS: opts.GoPluginAutoMTLS, plugins: make(map[string]*Plugin)}
+	grace := opts.StopGrace
+	switch {
+	case grace == 0:
+		grace = wire.DefaultStopGrace
+	case grace < 0:
+		grace = 0
+	}
+	return &Host{logger: l, autoMTLS: opts.GoPluginAutoMTLS, grace: grace, plugins: make(map[string]*Plugin)}
 }
 
 // Start starts the plugins, in parallel, and handshakes with each. If any
@@ -234,7 +251,9 @@ func (h *Host) Plugins() []string {
 	return names
 }
 
-// Close stops every plugin process and waits for them to exit.
+// Close stops every plugin process and waits for them to exit. Actions
+// still running are asked to stop first (their contexts cancelled) and
+// given StopGrace to finish their cleanup and return.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	h.closed = true
@@ -243,7 +262,7 @@ func (h *Host) Close() error {
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range ps {
-		wg.Go(p.kill)
+		wg.Go(p.stop)
 	}
 	wg.Wait()
 	return nil
@@ -525,6 +544,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		env = append(env,
 			wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 			wire.EnvLogLevel+"="+strconv.Itoa(int(minLevel(h.logger))),
+			wire.EnvStopGrace+"="+h.grace.String(),
 		)
 		exe, err = os.OpenFile(open, os.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err != nil {
@@ -630,7 +650,8 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		client.Kill()
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)}
 	}
-	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion()}
+	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion(),
+		grace: h.grace, logger: logger, inflight: map[uint64]bool{}}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := pc.Describe(dctx, &pb.DescribeRequest{})
@@ -751,6 +772,12 @@ type Plugin struct {
 	pid     int
 	version int
 	actions map[string]ActionInfo
+	grace   time.Duration
+	logger  *slog.Logger
+
+	calls    atomic.Uint64 // call ids
+	mu       sync.Mutex
+	inflight map[uint64]bool // call ids of running applies
 }
 
 // Name is the plugin's name.
@@ -795,6 +822,52 @@ func (p *Plugin) Action(name string) (ActionInfo, bool) {
 }
 
 func (p *Plugin) kill() { p.client.Kill() }
+
+// stop asks the plugin's running actions to stop, waits at most the grace
+// period for them to return, and stops the plugin.
+func (p *Plugin) stop() {
+	p.mu.Lock()
+	ids := make([]uint64, 0, len(p.inflight))
+	for id := range p.inflight {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	if len(ids) > 0 && !p.client.Exited() {
+		p.logger.Warn("closing: asking running actions to stop", "actions", len(ids), "grace", p.grace)
+		deadline := time.Now().Add(p.grace)
+		for _, id := range ids {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			_, _ = p.rpc.Cancel(ctx, &pb.CancelRequest{CallId: id})
+			cancel()
+		}
+		for p.running() > 0 && !p.client.Exited() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	p.kill()
+}
+
+func (p *Plugin) running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}
+
+// askToStop asks the plugin to cancel a running apply's context and returns
+// a channel that fires when the grace period for its result is over (at
+// once if the plugin cannot be asked).
+func (p *Plugin) askToStop(id uint64) <-chan time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), p.grace)
+	defer cancel()
+	r, err := p.rpc.Cancel(ctx, &pb.CancelRequest{CallId: id})
+	if err != nil || !r.GetFound() {
+		// An older plugin without Cancel, or one that no longer runs it:
+		// the stream is cancelled at once.
+		return time.After(0)
+	}
+	p.logger.Info("asked a running action to stop; waiting for its cleanup", "call", id, "grace", p.grace)
+	return time.After(p.grace)
+}
 
 // Call is one request to an action, as the runner makes it.
 type Call struct {
@@ -857,34 +930,76 @@ func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (js
 	if len(c.Input) > wire.MaxPayload {
 		return nil, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := p.rpc.Apply(ctx, &pb.ApplyRequest{Call: c.wire()})
+	id := p.calls.Add(1)
+	w := c.wire()
+	w.CallId = id
+	p.mu.Lock()
+	p.inflight[id] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.inflight, id)
+		p.mu.Unlock()
+	}()
+	// The stream outlives ctx by the grace period: when ctx ends the plugin
+	// is asked to stop the action, which then finishes its cleanup and
+	// sends its result on this stream.
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	stream, err := p.rpc.Apply(sctx, &pb.ApplyRequest{Call: w})
 	if err != nil {
 		return nil, p.transportError(ctx, err)
 	}
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			if err == io.EOF {
-				return nil, fmt.Errorf("%w: apply stream ended without a result", ErrHandshake)
+	type received struct {
+		ev  *pb.ApplyEvent
+		err error
+	}
+	events := make(chan received)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			select {
+			case events <- received{ev, err}:
+			case <-sctx.Done():
+				return
 			}
-			return nil, p.transportError(ctx, err)
+			if err != nil {
+				return
+			}
 		}
-		switch e := ev.GetEvent().(type) {
-		case *pb.ApplyEvent_Progress:
-			if progress != nil {
-				progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+	}()
+	done := ctx.Done()
+	var graceOver <-chan time.Time
+	for {
+		select {
+		case <-done:
+			done = nil
+			graceOver = p.askToStop(id)
+			continue
+		case <-graceOver:
+			return nil, fmt.Errorf("plugin %s: %w (the action did not return within the %v stop grace period)", p.name, ctx.Err(), p.grace)
+		case r := <-events:
+			if r.err != nil {
+				if r.err == io.EOF {
+					return nil, fmt.Errorf("%w: apply stream ended without a result", ErrHandshake)
+				}
+				return nil, p.transportError(ctx, r.err)
 			}
-		case *pb.ApplyEvent_Result:
-			if err := wire.Decode(e.Result.GetError()); err != nil {
-				return nil, err
+			switch e := r.ev.GetEvent().(type) {
+			case *pb.ApplyEvent_Progress:
+				if progress != nil {
+					progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+				}
+			case *pb.ApplyEvent_Result:
+				if err := wire.Decode(e.Result.GetError()); err != nil {
+					return nil, err
+				}
+				out := e.Result.GetOutput()
+				if len(out) == 0 {
+					out = []byte("null")
+				}
+				return json.RawMessage(out), nil
 			}
-			out := e.Result.GetOutput()
-			if len(out) == 0 {
-				out = []byte("null")
-			}
-			return json.RawMessage(out), nil
 		}
 	}
 }

@@ -68,6 +68,10 @@ type ledgerIn struct {
 	FailUntil int `json:"fail_until,omitempty"`
 }
 
+type cleanupIn struct {
+	Dir string `json:"dir"`
+}
+
 type ledgerOut struct {
 	Line string `json:"line"`
 }
@@ -150,6 +154,35 @@ var utilActions = plugin.Actions{
 			resp.Output.Suspects = []map[string]any{{"pid": 4242, "exe": "/tmp/.x/work32"}}
 			return nil
 		}),
+	"cleanup": plugin.NewAction("waits to be stopped, then undoes its change in several logged steps", nil,
+		func(ctx context.Context, req plugin.ApplyRequest[cleanupIn], _ *plugin.ApplyResponse[empty]) error {
+			log := filepath.Join(req.Input.Dir, "cleanup")
+			if err := appendLine(log, "changed"); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(req.Input.Dir, "started"), []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Minute):
+				return errors.New("not stopped within a minute")
+			}
+			// The cleanup that must always finish: several steps, each
+			// logged to the host (whose pipe may be gone by now), 3.2 s in
+			// all, longer than go-plugin's own 2 s wait for a plugin to exit.
+			for i := range 8 {
+				time.Sleep(400 * time.Millisecond)
+				req.Logger.Info("undoing", "part", i+1)
+				if err := appendLine(log, fmt.Sprintf("undo %d", i+1)); err != nil {
+					return err
+				}
+			}
+			if err := appendLine(log, "complete"); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}),
 	"ledger": plugin.NewAction("appends to a ledger file",
 		func(_ context.Context, req plugin.PlanRequest[ledgerIn], resp *plugin.PlanResponse) error {
 			resp.Summary = "append to " + req.Input.Ledger
@@ -214,6 +247,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, `{"@message":{"a":1},"@level":"error"}`)
 	case "runner":
 		os.Exit(runnerMain())
+	case "signal-runner":
+		os.Exit(signalRunnerMain())
 	}
 	plugin.ServeIfPlugin(builtins)
 	code := m.Run()

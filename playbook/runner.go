@@ -36,6 +36,10 @@ type Options struct {
 	OnEvent func(Event)
 	// Logger receives the runner's records (default: discard).
 	Logger *slog.Logger
+	// StopGrace is HostOptions.StopGrace of the runner's own Host: how long
+	// a running action gets to finish its cleanup once the run's context
+	// ends, before its plugin is stopped anyway (zero: 10s).
+	StopGrace time.Duration
 }
 
 // AutoApprove approves every plan (the -yes of the examples).
@@ -162,7 +166,7 @@ func NewRunner(pb *Playbook, opts Options) (*Runner, error) {
 	}
 	r.logger = r.logger.With("playbook", pb.Name, "incident", opts.Incident)
 	if r.host == nil {
-		r.host = NewHost(HostOptions{Logger: opts.Logger})
+		r.host = NewHost(HostOptions{Logger: opts.Logger, StopGrace: opts.StopGrace})
 		r.ownHost = true
 	}
 	for _, s := range opts.Plugins {

@@ -30,6 +30,95 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CancelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRequest) Reset() {
+	*x = CancelRequest{}
+	mi := &file_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequest) ProtoMessage() {}
+
+func (x *CancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CancelRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+type CancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// found is false when no Apply with that call_id is running.
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelResponse) Reset() {
+	*x = CancelResponse{}
+	mi := &file_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelResponse) ProtoMessage() {}
+
+func (x *CancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
+func (*CancelResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CancelResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -38,7 +127,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +139,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +152,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 type DescribeResponse struct {
@@ -79,7 +168,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +180,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +193,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DescribeResponse) GetActions() []*ActionSchema {
@@ -142,7 +231,7 @@ type ActionSchema struct {
 
 func (x *ActionSchema) Reset() {
 	*x = ActionSchema{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +243,7 @@ func (x *ActionSchema) String() string {
 func (*ActionSchema) ProtoMessage() {}
 
 func (x *ActionSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +256,7 @@ func (x *ActionSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionSchema.ProtoReflect.Descriptor instead.
 func (*ActionSchema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ActionSchema) GetName() string {
@@ -211,13 +300,16 @@ type Call struct {
 	// Stable across retries and resumes of the same step of the same incident.
 	IdempotencyToken string `protobuf:"bytes,6,opt,name=idempotency_token,json=idempotencyToken,proto3" json:"idempotency_token,omitempty"`
 	Attempt          int32  `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// call_id identifies this call among the host's calls to the plugin (for
+	// Cancel); unique per plugin process.
+	CallId        uint64 `protobuf:"varint,8,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +321,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +334,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Call) GetAction() string {
@@ -294,6 +386,13 @@ func (x *Call) GetAttempt() int32 {
 	return 0
 }
 
+func (x *Call) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
 type PlanRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
@@ -303,7 +402,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +414,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +427,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlanRequest) GetCall() *Call {
@@ -349,7 +448,7 @@ type PlanResponse struct {
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +460,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +473,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlanResponse) GetSummary() string {
@@ -410,7 +509,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +521,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +534,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Change) GetKind() string {
@@ -468,7 +567,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +579,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +592,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApplyRequest) GetCall() *Call {
@@ -516,7 +615,7 @@ type ApplyEvent struct {
 
 func (x *ApplyEvent) Reset() {
 	*x = ApplyEvent{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +627,7 @@ func (x *ApplyEvent) String() string {
 func (*ApplyEvent) ProtoMessage() {}
 
 func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +640,7 @@ func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEvent.ProtoReflect.Descriptor instead.
 func (*ApplyEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ApplyEvent) GetEvent() isApplyEvent_Event {
@@ -596,7 +695,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +707,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +720,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Progress) GetMessage() string {
@@ -656,7 +755,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +767,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +780,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ApplyResult) GetOutput() []byte {
@@ -710,7 +809,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +821,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +834,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Error) GetCode() string {
@@ -756,7 +855,11 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x12abusekit.plugin.v1\"\x11\n" +
+	"\fplugin.proto\x12\x12abusekit.plugin.v1\"(\n" +
+	"\rCancelRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\"&\n" +
+	"\x0eCancelResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"\x11\n" +
 	"\x0fDescribeRequest\"\x81\x01\n" +
 	"\x10DescribeResponse\x12:\n" +
 	"\aactions\x18\x01 \x03(\v2 .abusekit.plugin.v1.ActionSchemaR\aactions\x12\x10\n" +
@@ -767,7 +870,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xc7\x01\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xe0\x01\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\fR\x05input\x12\x1a\n" +
@@ -775,7 +878,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\bplaybook\x18\x04 \x01(\tR\bplaybook\x12\x12\n" +
 	"\x04step\x18\x05 \x01(\tR\x04step\x12+\n" +
 	"\x11idempotency_token\x18\x06 \x01(\tR\x10idempotencyToken\x12\x18\n" +
-	"\aattempt\x18\a \x01(\x05R\aattempt\";\n" +
+	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x17\n" +
+	"\acall_id\x18\b \x01(\x04R\x06callId\";\n" +
 	"\vPlanRequest\x12,\n" +
 	"\x04call\x18\x01 \x01(\v2\x18.abusekit.plugin.v1.CallR\x04call\"\x8f\x01\n" +
 	"\fPlanResponse\x12\x18\n" +
@@ -802,11 +906,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xf7\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage2\xc8\x02\n" +
 	"\x06Plugin\x12U\n" +
 	"\bDescribe\x12#.abusekit.plugin.v1.DescribeRequest\x1a$.abusekit.plugin.v1.DescribeResponse\x12I\n" +
 	"\x04Plan\x12\x1f.abusekit.plugin.v1.PlanRequest\x1a .abusekit.plugin.v1.PlanResponse\x12K\n" +
-	"\x05Apply\x12 .abusekit.plugin.v1.ApplyRequest\x1a\x1e.abusekit.plugin.v1.ApplyEvent0\x01B3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
+	"\x05Apply\x12 .abusekit.plugin.v1.ApplyRequest\x1a\x1e.abusekit.plugin.v1.ApplyEvent0\x01\x12O\n" +
+	"\x06Cancel\x12!.abusekit.plugin.v1.CancelRequest\x1a\".abusekit.plugin.v1.CancelResponseB3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -820,38 +925,42 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),  // 0: abusekit.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 1: abusekit.plugin.v1.DescribeResponse
-	(*ActionSchema)(nil),     // 2: abusekit.plugin.v1.ActionSchema
-	(*Call)(nil),             // 3: abusekit.plugin.v1.Call
-	(*PlanRequest)(nil),      // 4: abusekit.plugin.v1.PlanRequest
-	(*PlanResponse)(nil),     // 5: abusekit.plugin.v1.PlanResponse
-	(*Change)(nil),           // 6: abusekit.plugin.v1.Change
-	(*ApplyRequest)(nil),     // 7: abusekit.plugin.v1.ApplyRequest
-	(*ApplyEvent)(nil),       // 8: abusekit.plugin.v1.ApplyEvent
-	(*Progress)(nil),         // 9: abusekit.plugin.v1.Progress
-	(*ApplyResult)(nil),      // 10: abusekit.plugin.v1.ApplyResult
-	(*Error)(nil),            // 11: abusekit.plugin.v1.Error
+	(*CancelRequest)(nil),    // 0: abusekit.plugin.v1.CancelRequest
+	(*CancelResponse)(nil),   // 1: abusekit.plugin.v1.CancelResponse
+	(*DescribeRequest)(nil),  // 2: abusekit.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil), // 3: abusekit.plugin.v1.DescribeResponse
+	(*ActionSchema)(nil),     // 4: abusekit.plugin.v1.ActionSchema
+	(*Call)(nil),             // 5: abusekit.plugin.v1.Call
+	(*PlanRequest)(nil),      // 6: abusekit.plugin.v1.PlanRequest
+	(*PlanResponse)(nil),     // 7: abusekit.plugin.v1.PlanResponse
+	(*Change)(nil),           // 8: abusekit.plugin.v1.Change
+	(*ApplyRequest)(nil),     // 9: abusekit.plugin.v1.ApplyRequest
+	(*ApplyEvent)(nil),       // 10: abusekit.plugin.v1.ApplyEvent
+	(*Progress)(nil),         // 11: abusekit.plugin.v1.Progress
+	(*ApplyResult)(nil),      // 12: abusekit.plugin.v1.ApplyResult
+	(*Error)(nil),            // 13: abusekit.plugin.v1.Error
 }
 var file_plugin_proto_depIdxs = []int32{
-	2,  // 0: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
-	3,  // 1: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
-	6,  // 2: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
-	11, // 3: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
-	3,  // 4: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
-	9,  // 5: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
-	10, // 6: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
-	11, // 7: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
-	0,  // 8: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
-	4,  // 9: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
-	7,  // 10: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
-	1,  // 11: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
-	5,  // 12: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
-	8,  // 13: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
+	4,  // 0: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
+	5,  // 1: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
+	8,  // 2: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
+	13, // 3: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
+	5,  // 4: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
+	11, // 5: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
+	12, // 6: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
+	13, // 7: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
+	2,  // 8: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
+	6,  // 9: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
+	9,  // 10: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
+	0,  // 11: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
+	3,  // 12: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
+	7,  // 13: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
+	10, // 14: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
+	1,  // 15: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -862,7 +971,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[8].OneofWrappers = []any{
+	file_plugin_proto_msgTypes[10].OneofWrappers = []any{
 		(*ApplyEvent_Progress)(nil),
 		(*ApplyEvent_Result)(nil),
 	}
@@ -872,7 +981,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

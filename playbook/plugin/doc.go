@@ -33,6 +33,18 @@
 // which reaches the host's slog with level and attributes intact. A plugin
 // process exits by itself when its host goes away.
 //
+// # Stopping
+//
+// An action's ctx ends when the host asks it to stop: the run was
+// interrupted (SIGINT or SIGTERM to the runner), its step timed out, the
+// host is closing, or the host process is gone. An action then undoes or
+// finishes what it must (a cleanup that must always run) and returns; it
+// has the host's stop grace period for that (playbook.HostOptions.StopGrace,
+// 10s by default), during which the host waits for its result and the
+// plugin process does not exit. SIGTERM to the plugin process itself stops
+// it the same way; SIGINT is left to the host. Writing to a host that is
+// gone is an error, not a SIGPIPE.
+//
 // Errors keep their identity across the process boundary through a registry
 // of well-known codes: a package registers its sentinels once, in an init
 // function linked into both the plugin and the host,

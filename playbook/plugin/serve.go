@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -86,13 +87,33 @@ func serve(actions Actions, stderr io.Writer) int {
 		}
 	}
 
-	if err := watchParent(); err != nil {
+	grace := wire.DefaultStopGrace
+	if v := os.Getenv(wire.EnvStopGrace); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			grace = d
+		}
+	}
+	srv := newServer(actions, logger)
+	// Writing to the host's pipe after it is gone must be an error, not a
+	// SIGPIPE that kills the process in the middle of an action's cleanup.
+	signal.Ignore(syscall.SIGPIPE)
+	if err := watchParent(srv, grace); err != nil {
 		logger.Error("not serving", "error", err)
 		return 1
 	}
+	// SIGTERM (a service manager stopping the whole group, say) stops the
+	// plugin as gracefully as its host going away does. SIGINT (a terminal's
+	// ^C to the group) is left to the host, which asks its plugins to stop.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		stopRunning(srv, grace, "SIGTERM")
+		os.Exit(128 + int(syscall.SIGTERM))
+	}()
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
-		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
+		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, srv),
 		GRPCServer:       wire.GRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     stderr,
@@ -117,13 +138,29 @@ func serve(actions Actions, stderr io.Writer) int {
 		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
 	}
 	goplugin.Serve(cfg)
+	// The host closed the plugin (go-plugin's Shutdown stops the gRPC
+	// server, which cancels the running applies' contexts): let them finish.
+	stopRunning(srv, grace, "host closed the plugin")
 	return 0
+}
+
+// stopRunning cancels the running actions' contexts and waits, at most
+// grace, for them to return.
+func stopRunning(srv *server, grace time.Duration, why string) {
+	n := srv.cancelAll()
+	if n == 0 {
+		return
+	}
+	slog.Warn("stopping: running actions cancelled; waiting for them to finish", "why", why, "actions", n, "grace", grace)
+	if !srv.drain(grace) {
+		slog.Error("stopping: actions still running after the grace period; exiting anyway", "why", why, "grace", grace)
+	}
 }
 
 // watchParent makes the plugin exit when the host that started it is gone,
 // however it went (SIGKILL included): the process is re-parented then, which
 // a poll of getppid notices.
-func watchParent() error {
+func watchParent(srv *server, grace time.Duration) error {
 	ppid := os.Getppid()
 	if s := os.Getenv(wire.EnvParentPID); s != "" {
 		want, err := strconv.Atoi(s)
@@ -142,6 +179,7 @@ func watchParent() error {
 		for range t.C {
 			if os.Getppid() != ppid {
 				slog.Error("host process is gone; exiting", "host_pid", ppid)
+				stopRunning(srv, grace, "host process is gone")
 				os.Exit(3)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"time"
 
 	pb "github.com/abusekit/abusekit/internal/pluginproto"
 	"github.com/abusekit/abusekit/playbook/internal/wire"
@@ -18,13 +19,80 @@ type server struct {
 	pb.UnimplementedPluginServer
 	actions Actions
 	logger  *slog.Logger
+
+	// The running applies, so that they can be asked to stop (their
+	// contexts cancelled) and waited for before the process exits.
+	mu      sync.Mutex
+	seq     uint64
+	running map[uint64]context.CancelFunc // by local sequence number
+	byCall  map[uint64]uint64             // host's call_id → sequence number
 }
 
 func newServer(actions Actions, logger *slog.Logger) *server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &server{actions: actions, logger: logger}
+	return &server{actions: actions, logger: logger, running: map[uint64]context.CancelFunc{}, byCall: map[uint64]uint64{}}
+}
+
+// track registers a running apply; the returned function unregisters it.
+func (s *server) track(callID uint64, cancel context.CancelFunc) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	n := s.seq
+	s.running[n] = cancel
+	if callID != 0 {
+		s.byCall[callID] = n
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.running, n)
+		if s.byCall[callID] == n {
+			delete(s.byCall, callID)
+		}
+	}
+}
+
+// Cancel cancels the context of a running apply, which then finishes its
+// cleanup and sends its result.
+func (s *server) Cancel(_ context.Context, req *pb.CancelRequest) (*pb.CancelResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.byCall[req.GetCallId()]
+	if ok {
+		s.running[n]()
+	}
+	return &pb.CancelResponse{Found: ok}, nil
+}
+
+// cancelAll cancels the context of every running apply.
+func (s *server) cancelAll() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.running {
+		cancel()
+	}
+	return len(s.running)
+}
+
+// drain waits until no apply is running, at most grace; it reports whether
+// none is.
+func (s *server) drain(grace time.Duration) bool {
+	deadline := time.Now().Add(grace)
+	for {
+		s.mu.Lock()
+		n := len(s.running)
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
@@ -125,7 +193,13 @@ func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error
 		}
 		_ = stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Progress{Progress: &pb.Progress{Message: msg, Done: d, Total: total}}})
 	}}
-	out, err := s.apply(stream.Context(), c, req.GetCall().GetInput(), p)
+	// The action's context ends when the host asks it to stop (Cancel), the
+	// stream ends, or the process is told to stop; the action then finishes
+	// its cleanup, and the process waits for it (a bounded grace period).
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	defer s.track(req.GetCall().GetCallId(), cancel)()
+	out, err := s.apply(ctx, c, req.GetCall().GetInput(), p)
 	mu.Lock()
 	defer mu.Unlock()
 	done = true
