@@ -74,6 +74,9 @@ var (
 	// ErrUnknownAction is plugin.ErrUnknownAction: a step asks a plugin
 	// for an action it does not offer.
 	ErrUnknownAction = plugin.ErrUnknownAction
+	// ErrPlanChanged is plugin.ErrPlanChanged: a step's Apply found the
+	// state differs from the plan that was approved, and refused.
+	ErrPlanChanged = plugin.ErrPlanChanged
 )
 
 // PluginError is a failure to start or talk to a plugin.
@@ -878,10 +881,20 @@ type Call struct {
 	Step             string
 	IdempotencyToken string
 	Attempt          int
+	// Approved is the plan approved for the step (Apply only; nil if none).
+	Approved *plugin.ApprovedPlan
 }
 
 func (c Call) wire() *pb.Call {
+	var approved *pb.ApprovedPlan
+	if a := c.Approved; a != nil {
+		approved = &pb.ApprovedPlan{Summary: a.Summary, Payload: a.Payload}
+		for _, ch := range a.Changes {
+			approved.Changes = append(approved.Changes, &pb.Change{Kind: string(ch.Kind), Target: ch.Target, Detail: ch.Detail})
+		}
+	}
 	return &pb.Call{
+		Approved:         approved,
 		Action:           c.Action,
 		Input:            c.Input,
 		Incident:         c.Incident,
@@ -908,6 +921,9 @@ func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) 
 		return plugin.PlanResponse{}, err
 	}
 	resp := plugin.PlanResponse{Summary: r.GetSummary()}
+	if len(r.GetPayload()) > 0 {
+		resp.Payload = json.RawMessage(r.GetPayload())
+	}
 	for _, ch := range r.GetChanges() {
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeKind(ch.GetKind()), Target: ch.GetTarget(), Detail: ch.GetDetail()})
 	}

@@ -21,7 +21,10 @@ import (
 
 // Journal record types.
 const (
-	RecordRunStarted   = "run_started"
+	RecordRunStarted = "run_started"
+	// RecordPlanApproved holds the plan approved for the run (Plan), synced
+	// before any step runs; each planned step's Apply gets its part back.
+	RecordPlanApproved = "plan_approved"
 	RecordStepStarted  = "step_started"
 	RecordStepFinished = "step_finished"
 	RecordRunFinished  = "run_finished"
@@ -45,6 +48,7 @@ type Record struct {
 	Duration         time.Duration   `json:"duration_ns,omitempty"`
 	RunnerPID        int             `json:"runner_pid,omitempty"`
 	PluginPID        int             `json:"plugin_pid,omitempty"`
+	Plan             *Plan           `json:"plan,omitempty"` // plan_approved
 }
 
 // RecordError is an error as a journal keeps it.

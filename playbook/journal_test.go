@@ -113,12 +113,12 @@ func TestRunJournalsEveryStep(t *testing.T) {
 	}
 	r.Close()
 	recs := readJournalFile(t, playbook.JournalPath(dir, "case-j"))
-	want := []string{"run_started", "step_started a", "step_finished a succeeded", "step_finished b skipped", "run_finished"}
+	want := []string{"run_started", "plan_approved", "step_started a", "step_finished a succeeded", "step_finished b skipped", "run_finished"}
 	if d := cmp.Diff(want, journalSummary(recs)); d != "" {
 		t.Errorf("journal (-want +got):\n%s", d)
 	}
-	if recs[1].IdempotencyToken != playbook.IdempotencyToken("case-j", "p", "a") || string(recs[1].Input) != `{"name":"x"}` {
-		t.Errorf("step_started = %+v", recs[1])
+	if recs[2].IdempotencyToken != playbook.IdempotencyToken("case-j", "p", "a") || string(recs[2].Input) != `{"name":"x"}` {
+		t.Errorf("step_started = %+v", recs[2])
 	}
 }
 
@@ -182,7 +182,7 @@ func TestJournalSyncs(t *testing.T) {
 	defer mu.Unlock()
 	want := []string{
 		"dir " + base, "dir " + filepath.Join(base, "a"), "dir " + filepath.Join(base, "a", "b"), "dir " + dir,
-		"step_started", "step_finished", "step_started", "step_finished", "run_finished",
+		"plan_approved", "step_started", "step_finished", "step_started", "step_finished", "run_finished",
 	}
 	if d := cmp.Diff(want, synced); d != "" {
 		t.Errorf("journal syncs (-want +got):\n%s", d)

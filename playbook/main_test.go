@@ -68,6 +68,50 @@ type ledgerIn struct {
 	FailUntil int `json:"fail_until,omitempty"`
 }
 
+type itemsIn struct {
+	State  string `json:"state"`
+	Ledger string `json:"ledger"`
+}
+
+type itemsOut struct {
+	Applied []string `json:"applied"`
+}
+
+func readItems(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b)), nil
+}
+
+func planItems(_ context.Context, req plugin.PlanRequest[itemsIn], resp *plugin.PlanResponse) error {
+	items, err := readItems(req.Input.State)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: it})
+	}
+	resp.Summary = fmt.Sprintf("update %d items", len(items))
+	resp.Payload = items
+	return nil
+}
+
+func applyItems(_ context.Context, req plugin.ApplyRequest[itemsIn], resp *plugin.ApplyResponse[itemsOut]) error {
+	items, err := readItems(req.Input.State)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := appendLine(req.Input.Ledger, it); err != nil {
+			return err
+		}
+	}
+	resp.Output.Applied = items
+	return nil
+}
+
 type cleanupIn struct {
 	Dir string `json:"dir"`
 }
@@ -182,6 +226,25 @@ var utilActions = plugin.Actions{
 				return err
 			}
 			return ctx.Err()
+		}),
+	// items plans one change per line of a state file and applies them;
+	// the SDK refuses an Apply whose fresh plan differs from the approved.
+	"items": plugin.NewAction("acts on the items listed in a state file", planItems, applyItems, plugin.RefuseChangedPlan()),
+	// items-hook does the same check itself, through req.Approved.
+	"items-hook": plugin.NewAction("acts on the items listed in a state file", planItems,
+		func(ctx context.Context, req plugin.ApplyRequest[itemsIn], resp *plugin.ApplyResponse[itemsOut]) error {
+			var fresh plugin.PlanResponse
+			if err := planItems(ctx, plugin.PlanRequest[itemsIn]{Call: req.Call, Input: req.Input}, &fresh); err != nil {
+				return err
+			}
+			if err := req.Approved.Check(fresh); err != nil {
+				return err
+			}
+			var approved []string
+			if err := req.Approved.DecodePayload(&approved); err != nil {
+				return err
+			}
+			return applyItems(ctx, req, resp)
 		}),
 	"ledger": plugin.NewAction("appends to a ledger file",
 		func(_ context.Context, req plugin.PlanRequest[ledgerIn], resp *plugin.PlanResponse) error {

@@ -80,7 +80,8 @@ type StepPlan struct {
 	Status           PlanStatus      `json:"status"`
 	Summary          string          `json:"summary,omitempty"`
 	Changes          []plugin.Change `json:"changes,omitempty"`
-	Input            json.RawMessage `json:"input,omitempty"` // resolved input, when known
+	Payload          json.RawMessage `json:"payload,omitempty"` // the plugin's own record of its plan (PlanResponse.Payload)
+	Input            json.RawMessage `json:"input,omitempty"`   // resolved input, when known
 	IdempotencyToken string          `json:"idempotency_token"`
 	Reason           string          `json:"reason,omitempty"` // why deferred, skipped or done
 }
@@ -405,6 +406,9 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		sp.Status = PlanPlanned
 		sp.Summary = resp.Summary
 		sp.Changes = resp.Changes
+		if raw, ok := resp.Payload.(json.RawMessage); ok {
+			sp.Payload = raw
+		}
 		plan.Steps = append(plan.Steps, sp)
 	}
 	return plan, nil
@@ -533,7 +537,7 @@ func (r *Runner) journalAppend(rec Record, sync bool) error {
 
 // retryable reports whether a failed attempt is worth another.
 func retryable(err error) bool {
-	return !errors.Is(err, plugin.ErrUnknownAction) && !errors.Is(err, plugin.ErrInvalidInput) &&
+	return !errors.Is(err, plugin.ErrUnknownAction) && !errors.Is(err, plugin.ErrInvalidInput) && !errors.Is(err, plugin.ErrPlanChanged) &&
 		!errors.Is(err, ErrUnresolved) && !errors.Is(err, context.Canceled)
 }
 
@@ -577,6 +581,12 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		return run, err
 	}
 	if err := r.journalAppend(Record{Type: RecordRunStarted, RunnerPID: os.Getpid()}, false); err != nil {
+		return nil, err
+	}
+	// The approved plan is kept by the runner, not by the plugins: it is on
+	// stable storage before any step runs, and each planned step's Apply
+	// gets its part back (ApplyRequest.Approved), through plugin restarts.
+	if err := r.journalAppend(Record{Type: RecordPlanApproved, Plan: plan, RunnerPID: os.Getpid()}, true); err != nil {
 		return nil, err
 	}
 	r.emit(Event{Kind: EventRunStarted})
@@ -630,7 +640,11 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				continue
 			}
 		}
-		out, err := r.applyStep(ctx, s, p, sc, &res)
+		var approved *plugin.ApprovedPlan
+		if sp.Status == PlanPlanned {
+			approved = &plugin.ApprovedPlan{Summary: sp.Summary, Changes: sp.Changes, Payload: sp.Payload}
+		}
+		out, err := r.applyStep(ctx, s, p, sc, approved, &res)
 		run.Steps = append(run.Steps, res)
 		if err != nil {
 			run.Status = StatusFailed
@@ -649,7 +663,7 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 
 // applyStep runs one step with its retries, journaling its start and its
 // (synced) end.
-func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, res *StepResult) (json.RawMessage, error) {
+func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, approved *plugin.ApprovedPlan, res *StepResult) (json.RawMessage, error) {
 	stepStart := time.Now()
 	in, err := r.resolveInput(s, sc)
 	if err != nil {
@@ -689,7 +703,7 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, re
 			actx, cancel = context.WithTimeout(ctx, s.Timeout)
 		}
 		out, err = p.Apply(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
-			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt}, func(pr Progress) {
+			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved}, func(pr Progress) {
 			r.emit(Event{Kind: EventStepProgress, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt,
 				PluginPID: p.PID(), Message: pr.Message, Done: pr.Done, Total: pr.Total, Duration: time.Since(t0)})
 		})

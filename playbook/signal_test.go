@@ -102,7 +102,7 @@ func TestSignalledRunnerLetsCleanupFinish(t *testing.T) {
 				t.Errorf("run = %+v", run)
 			}
 			recs := readJournalFile(t, playbook.JournalPath(filepath.Join(dir, "journal"), "case-signal-1"))
-			if d := cmp.Diff([]string{"run_started", "step_started change", "step_finished change canceled", "run_finished"}, journalSummary(recs)); d != "" {
+			if d := cmp.Diff([]string{"run_started", "plan_approved", "step_started change", "step_finished change canceled", "run_finished"}, journalSummary(recs)); d != "" {
 				t.Errorf("journal (-want +got):\n%s", d)
 			}
 		})

@@ -302,7 +302,11 @@ type Call struct {
 	Attempt          int32  `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
 	// call_id identifies this call among the host's calls to the plugin (for
 	// Cancel); unique per plugin process.
-	CallId        uint64 `protobuf:"varint,8,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	CallId uint64 `protobuf:"varint,8,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// approved is the plan the operator approved for this step (Apply only;
+	// absent when the step was not planned before approval). The runner
+	// journals it, so it survives a plugin restart and a runner resume.
+	Approved      *ApprovedPlan `protobuf:"bytes,9,opt,name=approved,proto3" json:"approved,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +397,74 @@ func (x *Call) GetCallId() uint64 {
 	return 0
 }
 
+func (x *Call) GetApproved() *ApprovedPlan {
+	if x != nil {
+		return x.Approved
+	}
+	return nil
+}
+
+type ApprovedPlan struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Summary string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Changes []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	// payload is the plan's own JSON document (PlanResponse.payload).
+	Payload       []byte `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApprovedPlan) Reset() {
+	*x = ApprovedPlan{}
+	mi := &file_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovedPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovedPlan) ProtoMessage() {}
+
+func (x *ApprovedPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovedPlan.ProtoReflect.Descriptor instead.
+func (*ApprovedPlan) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ApprovedPlan) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *ApprovedPlan) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApprovedPlan) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 type PlanRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
@@ -402,7 +474,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +486,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +499,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PlanRequest) GetCall() *Call {
@@ -438,17 +510,20 @@ func (x *PlanRequest) GetCall() *Call {
 }
 
 type PlanResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Summary       string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
-	Changes       []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
-	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Summary string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Changes []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	Error   *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// payload is a JSON document of the action's own (what it planned from),
+	// opaque to the host and given back with the approved plan to Apply.
+	Payload       []byte `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +535,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +548,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PlanResponse) GetSummary() string {
@@ -497,6 +572,13 @@ func (x *PlanResponse) GetError() *Error {
 	return nil
 }
 
+func (x *PlanResponse) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 type Change struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "create", "update", "delete", "read" (anything an operator should know).
@@ -509,7 +591,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +603,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +616,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Change) GetKind() string {
@@ -567,7 +649,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +661,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +674,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ApplyRequest) GetCall() *Call {
@@ -615,7 +697,7 @@ type ApplyEvent struct {
 
 func (x *ApplyEvent) Reset() {
 	*x = ApplyEvent{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +709,7 @@ func (x *ApplyEvent) String() string {
 func (*ApplyEvent) ProtoMessage() {}
 
 func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +722,7 @@ func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEvent.ProtoReflect.Descriptor instead.
 func (*ApplyEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ApplyEvent) GetEvent() isApplyEvent_Event {
@@ -695,7 +777,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +789,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +802,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Progress) GetMessage() string {
@@ -755,7 +837,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +849,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +862,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyResult) GetOutput() []byte {
@@ -809,7 +891,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +903,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +916,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Error) GetCode() string {
@@ -870,7 +952,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xe0\x01\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\x9e\x02\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\fR\x05input\x12\x1a\n" +
@@ -879,13 +961,19 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04step\x18\x05 \x01(\tR\x04step\x12+\n" +
 	"\x11idempotency_token\x18\x06 \x01(\tR\x10idempotencyToken\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x17\n" +
-	"\acall_id\x18\b \x01(\x04R\x06callId\";\n" +
+	"\acall_id\x18\b \x01(\x04R\x06callId\x12<\n" +
+	"\bapproved\x18\t \x01(\v2 .abusekit.plugin.v1.ApprovedPlanR\bapproved\"x\n" +
+	"\fApprovedPlan\x12\x18\n" +
+	"\asummary\x18\x01 \x01(\tR\asummary\x124\n" +
+	"\achanges\x18\x02 \x03(\v2\x1a.abusekit.plugin.v1.ChangeR\achanges\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\";\n" +
 	"\vPlanRequest\x12,\n" +
-	"\x04call\x18\x01 \x01(\v2\x18.abusekit.plugin.v1.CallR\x04call\"\x8f\x01\n" +
+	"\x04call\x18\x01 \x01(\v2\x18.abusekit.plugin.v1.CallR\x04call\"\xa9\x01\n" +
 	"\fPlanResponse\x12\x18\n" +
 	"\asummary\x18\x01 \x01(\tR\asummary\x124\n" +
 	"\achanges\x18\x02 \x03(\v2\x1a.abusekit.plugin.v1.ChangeR\achanges\x12/\n" +
-	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"L\n" +
+	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"L\n" +
 	"\x06Change\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
@@ -925,7 +1013,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plugin_proto_goTypes = []any{
 	(*CancelRequest)(nil),    // 0: abusekit.plugin.v1.CancelRequest
 	(*CancelResponse)(nil),   // 1: abusekit.plugin.v1.CancelResponse
@@ -933,37 +1021,40 @@ var file_plugin_proto_goTypes = []any{
 	(*DescribeResponse)(nil), // 3: abusekit.plugin.v1.DescribeResponse
 	(*ActionSchema)(nil),     // 4: abusekit.plugin.v1.ActionSchema
 	(*Call)(nil),             // 5: abusekit.plugin.v1.Call
-	(*PlanRequest)(nil),      // 6: abusekit.plugin.v1.PlanRequest
-	(*PlanResponse)(nil),     // 7: abusekit.plugin.v1.PlanResponse
-	(*Change)(nil),           // 8: abusekit.plugin.v1.Change
-	(*ApplyRequest)(nil),     // 9: abusekit.plugin.v1.ApplyRequest
-	(*ApplyEvent)(nil),       // 10: abusekit.plugin.v1.ApplyEvent
-	(*Progress)(nil),         // 11: abusekit.plugin.v1.Progress
-	(*ApplyResult)(nil),      // 12: abusekit.plugin.v1.ApplyResult
-	(*Error)(nil),            // 13: abusekit.plugin.v1.Error
+	(*ApprovedPlan)(nil),     // 6: abusekit.plugin.v1.ApprovedPlan
+	(*PlanRequest)(nil),      // 7: abusekit.plugin.v1.PlanRequest
+	(*PlanResponse)(nil),     // 8: abusekit.plugin.v1.PlanResponse
+	(*Change)(nil),           // 9: abusekit.plugin.v1.Change
+	(*ApplyRequest)(nil),     // 10: abusekit.plugin.v1.ApplyRequest
+	(*ApplyEvent)(nil),       // 11: abusekit.plugin.v1.ApplyEvent
+	(*Progress)(nil),         // 12: abusekit.plugin.v1.Progress
+	(*ApplyResult)(nil),      // 13: abusekit.plugin.v1.ApplyResult
+	(*Error)(nil),            // 14: abusekit.plugin.v1.Error
 }
 var file_plugin_proto_depIdxs = []int32{
 	4,  // 0: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
-	5,  // 1: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
-	8,  // 2: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
-	13, // 3: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
-	5,  // 4: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
-	11, // 5: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
-	12, // 6: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
-	13, // 7: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
-	2,  // 8: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
-	6,  // 9: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
-	9,  // 10: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
-	0,  // 11: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
-	3,  // 12: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
-	7,  // 13: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
-	10, // 14: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
-	1,  // 15: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
-	12, // [12:16] is the sub-list for method output_type
-	8,  // [8:12] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	6,  // 1: abusekit.plugin.v1.Call.approved:type_name -> abusekit.plugin.v1.ApprovedPlan
+	9,  // 2: abusekit.plugin.v1.ApprovedPlan.changes:type_name -> abusekit.plugin.v1.Change
+	5,  // 3: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
+	9,  // 4: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
+	14, // 5: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
+	5,  // 6: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
+	12, // 7: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
+	13, // 8: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
+	14, // 9: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
+	2,  // 10: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
+	7,  // 11: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
+	10, // 12: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
+	0,  // 13: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
+	3,  // 14: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
+	8,  // 15: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
+	11, // 16: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
+	1,  // 17: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
+	14, // [14:18] is the sub-list for method output_type
+	10, // [10:14] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -971,7 +1062,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[10].OneofWrappers = []any{
+	file_plugin_proto_msgTypes[11].OneofWrappers = []any{
 		(*ApplyEvent_Progress)(nil),
 		(*ApplyEvent_Result)(nil),
 	}
@@ -981,7 +1072,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

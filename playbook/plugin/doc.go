@@ -24,6 +24,13 @@
 //		plugin.Serve(plugin.Actions{"greet": plugin.Typed[GreetInput, GreetOutput](greeter{})})
 //	}
 //
+// A plan may carry a Payload, the action's own record of what it planned;
+// the runner keeps the approved plan (journaled) and gives it back to Apply
+// as req.Approved, whichever plugin process runs it. An Apply that plans
+// again from the state it sees compares with req.Approved.Check and refuses
+// a difference with ErrPlanChanged; the RefuseChangedPlan option makes the
+// SDK do that before calling Apply.
+//
 // Requests and responses are structs, so fields can be added later without
 // breaking anyone; optional behaviour is an extra interface (Describer).
 // Inputs are decoded strictly: an unknown field is an ErrInvalidInput.

@@ -27,7 +27,7 @@ func init() {
 		var out []byte
 		err = guard(logger, c.Action, func() error {
 			var err error
-			out, err = a.apply(ctx, c, input, logger, Progress{report: progress})
+			out, err = a.apply(ctx, c, input, logger, Progress{report: progress}, nil)
 			return err
 		})
 		return out, err

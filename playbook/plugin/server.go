@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -160,8 +161,16 @@ func (s *server) stepLogger(c Call) *slog.Logger {
 func (s *server) Plan(ctx context.Context, req *pb.PlanRequest) (*pb.PlanResponse, error) {
 	c := callOf(req.GetCall())
 	resp, err := s.plan(ctx, c, req.GetCall().GetInput())
+	var payload json.RawMessage
+	if err == nil {
+		payload, err = payloadJSON(resp.Payload)
+		if err == nil && len(payload) > maxPayload {
+			err = fmt.Errorf("plugin: plan payload of %s is %d bytes, more than the %d allowed", c.Action, len(payload), maxPayload)
+		}
+	}
 	out := &pb.PlanResponse{Error: wire.Encode(err)}
 	if err == nil {
+		out.Payload = payload
 		out.Summary = resp.Summary
 		for _, ch := range resp.Changes {
 			out.Changes = append(out.Changes, &pb.Change{Kind: string(ch.Kind), Target: ch.Target, Detail: ch.Detail})
@@ -199,7 +208,7 @@ func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	defer s.track(req.GetCall().GetCallId(), cancel)()
-	out, err := s.apply(ctx, c, req.GetCall().GetInput(), p)
+	out, err := s.apply(ctx, c, req.GetCall().GetInput(), p, approvedOf(req.GetCall().GetApproved()))
 	mu.Lock()
 	defer mu.Unlock()
 	done = true
@@ -210,7 +219,22 @@ func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error
 	return stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Result{Result: res}})
 }
 
-func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress) ([]byte, error) {
+// approvedOf is the approved plan a call carries, or nil.
+func approvedOf(a *pb.ApprovedPlan) *ApprovedPlan {
+	if a == nil {
+		return nil
+	}
+	out := &ApprovedPlan{Summary: a.GetSummary()}
+	if len(a.GetPayload()) > 0 {
+		out.Payload = json.RawMessage(a.GetPayload())
+	}
+	for _, ch := range a.GetChanges() {
+		out.Changes = append(out.Changes, Change{Kind: ChangeKind(ch.GetKind()), Target: ch.GetTarget(), Detail: ch.GetDetail()})
+	}
+	return out
+}
+
+func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress, approved *ApprovedPlan) ([]byte, error) {
 	a, err := s.lookup(c.Action)
 	if err != nil {
 		return nil, err
@@ -219,7 +243,7 @@ func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress) ([
 	var out []byte
 	err = guard(log, c.Action, func() error {
 		var err error
-		out, err = a.apply(ctx, c, input, log, p)
+		out, err = a.apply(ctx, c, input, log, p, approved)
 		return err
 	})
 	return out, err
