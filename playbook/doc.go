@@ -42,6 +42,10 @@
 // token is derived from incident, playbook and step, so it is the same in
 // every attempt, retry and resume.
 //
+// An action that must be able to undo a change keeps a note first
+// (plugin Progress.Note): a step_note record, synced before the action
+// goes on, given back to every later attempt and resumed run of the step.
+//
 // # Plugins
 //
 // The Host starts plugins in parallel, over gRPC only, each binary pinned

@@ -883,6 +883,13 @@ type Call struct {
 	Attempt          int
 	// Approved is the plan approved for the step (Apply only; nil if none).
 	Approved *plugin.ApprovedPlan
+	// Notes are the notes earlier attempts of the step kept (Apply only).
+	Notes map[string]json.RawMessage
+	// OnNote is called for each note the action keeps (plugin
+	// Progress.Note) while the action waits; it returns once the note is
+	// durable, or the error the action gets. Nil: notes are accepted and
+	// not kept.
+	OnNote func(key string, value json.RawMessage) error
 }
 
 func (c Call) wire() *pb.Call {
@@ -893,7 +900,12 @@ func (c Call) wire() *pb.Call {
 			approved.Changes = append(approved.Changes, &pb.Change{Kind: string(ch.Kind), Target: ch.Target, Detail: ch.Detail})
 		}
 	}
+	var notes []*pb.Note
+	for _, k := range sortedNoteKeys(c.Notes) {
+		notes = append(notes, &pb.Note{Key: k, Value: c.Notes[k]})
+	}
 	return &pb.Call{
+		Notes:            notes,
 		Approved:         approved,
 		Action:           c.Action,
 		Input:            c.Input,
@@ -1003,6 +1015,10 @@ func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (js
 			}
 			switch e := r.ev.GetEvent().(type) {
 			case *pb.ApplyEvent_Progress:
+				if n := e.Progress.GetNote(); n != nil {
+					p.noteSynced(id, n, c.OnNote)
+					continue
+				}
 				if progress != nil {
 					progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
 				}
@@ -1018,6 +1034,33 @@ func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (js
 			}
 		}
 	}
+}
+
+// noteSynced keeps a note an action sent and tells the action it is kept.
+func (p *Plugin) noteSynced(id uint64, n *pb.Note, keep func(string, json.RawMessage) error) {
+	var err error
+	switch {
+	case n.GetKey() == "":
+		err = errors.New("note without a key")
+	case len(n.GetValue()) > wire.MaxPayload || !json.Valid(n.GetValue()):
+		err = errors.New("note value is not a JSON document within the payload limit")
+	case keep != nil:
+		err = keep(n.GetKey(), json.RawMessage(n.GetValue()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, rerr := p.rpc.NoteSynced(ctx, &pb.NoteSyncedRequest{CallId: id, Seq: n.GetSeq(), Error: wire.Encode(err)}); rerr != nil {
+		p.logger.Warn("could not tell the action its note is kept", "key", n.GetKey(), "error", rerr)
+	}
+}
+
+func sortedNoteKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (p *Plugin) unknownAction(name string) error {

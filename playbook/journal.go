@@ -26,6 +26,9 @@ const (
 	// before any step runs; each planned step's Apply gets its part back.
 	RecordPlanApproved = "plan_approved"
 	RecordStepStarted  = "step_started"
+	// RecordStepNote is a note an action kept before changing something
+	// (plugin Progress.Note), synced before the action goes on.
+	RecordStepNote     = "step_note"
 	RecordStepFinished = "step_finished"
 	RecordRunFinished  = "run_finished"
 )
@@ -49,6 +52,13 @@ type Record struct {
 	RunnerPID        int             `json:"runner_pid,omitempty"`
 	PluginPID        int             `json:"plugin_pid,omitempty"`
 	Plan             *Plan           `json:"plan,omitempty"` // plan_approved
+	Note             *RecordNote     `json:"note,omitempty"` // step_note
+}
+
+// RecordNote is a step's note as the journal keeps it.
+type RecordNote struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // RecordError is an error as a journal keeps it.

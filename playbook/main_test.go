@@ -2,6 +2,7 @@ package playbook_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -110,6 +111,17 @@ func applyItems(_ context.Context, req plugin.ApplyRequest[itemsIn], resp *plugi
 	}
 	resp.Output.Applied = items
 	return nil
+}
+
+type notedIn struct {
+	State      string `json:"state"`
+	Journal    string `json:"journal,omitempty"`
+	CrashFirst bool   `json:"crash_first,omitempty"`
+}
+
+type notedOut struct {
+	Original string `json:"original"`
+	Restored bool   `json:"restored,omitempty"`
 }
 
 type cleanupIn struct {
@@ -245,6 +257,40 @@ var utilActions = plugin.Actions{
 				return err
 			}
 			return applyItems(ctx, req, resp)
+		}),
+	// noted keeps the state file's content as a durable note, then changes
+	// it (and may crash right after); an attempt that finds the note
+	// restores the state from it instead.
+	"noted": plugin.NewAction("notes the original state, then changes it", nil,
+		func(ctx context.Context, req plugin.ApplyRequest[notedIn], resp *plugin.ApplyResponse[notedOut]) error {
+			if raw, ok := req.Notes["original"]; ok {
+				if err := json.Unmarshal(raw, &resp.Output.Original); err != nil {
+					return err
+				}
+				resp.Output.Restored = true
+				return os.WriteFile(req.Input.State, []byte(resp.Output.Original), 0o600)
+			}
+			b, err := os.ReadFile(req.Input.State)
+			if err != nil {
+				return err
+			}
+			if err := req.Progress.Note(ctx, "original", string(b)); err != nil {
+				return err
+			}
+			if req.Input.Journal != "" {
+				j, err := os.ReadFile(req.Input.Journal)
+				if err != nil || !strings.Contains(string(j), `"type":"step_note"`) {
+					return fmt.Errorf("the note is not in the journal before the change (%v)", err)
+				}
+			}
+			if err := os.WriteFile(req.Input.State, []byte("quarantine"), 0o600); err != nil {
+				return err
+			}
+			if req.Input.CrashFirst && req.Attempt == 1 {
+				os.Exit(7)
+			}
+			resp.Output.Original = string(b)
+			return nil
 		}),
 	"ledger": plugin.NewAction("appends to a ledger file",
 		func(_ context.Context, req plugin.PlanRequest[ledgerIn], resp *plugin.PlanResponse) error {

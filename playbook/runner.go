@@ -123,7 +123,8 @@ type Runner struct {
 	specs   map[string]PluginSpec
 
 	journal *Journal
-	done    map[string]Record // step id → its completing step_finished record
+	done    map[string]Record                     // step id → its completing step_finished record
+	notes   map[string]map[string]json.RawMessage // step id → key → last note value
 }
 
 // NewRunner checks the playbook against the options; it starts nothing.
@@ -255,6 +256,10 @@ func (r *Runner) openJournal() error {
 	r.journal = j
 	r.done = map[string]Record{}
 	for _, rec := range recs {
+		if rec.Playbook == r.pb.Name && rec.Type == RecordStepNote && rec.Note != nil {
+			r.keepNote(rec.Step, rec.Note.Key, rec.Note.Value)
+			continue
+		}
 		if rec.Playbook != r.pb.Name || rec.Type != RecordStepFinished {
 			continue
 		}
@@ -266,6 +271,28 @@ func (r *Runner) openJournal() error {
 		}
 	}
 	return nil
+}
+
+func (r *Runner) keepNote(step, key string, value json.RawMessage) {
+	if r.notes == nil {
+		r.notes = map[string]map[string]json.RawMessage{}
+	}
+	if r.notes[step] == nil {
+		r.notes[step] = map[string]json.RawMessage{}
+	}
+	r.notes[step][key] = value
+}
+
+// stepNotes is a copy of the notes kept for a step.
+func (r *Runner) stepNotes(step string) map[string]json.RawMessage {
+	if len(r.notes[step]) == 0 {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(r.notes[step]))
+	for k, v := range r.notes[step] {
+		out[k] = v
+	}
+	return out
 }
 
 func (r *Runner) newScope() (*scope, error) {
@@ -703,7 +730,19 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 			actx, cancel = context.WithTimeout(ctx, s.Timeout)
 		}
 		out, err = p.Apply(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
-			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved}, func(pr Progress) {
+			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved,
+			Notes: r.stepNotes(s.ID),
+			OnNote: func(key string, value json.RawMessage) error {
+				if err := r.journalAppend(Record{Type: RecordStepNote, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+					Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Note: &RecordNote{Key: key, Value: value},
+					RunnerPID: os.Getpid(), PluginPID: p.PID()}, true); err != nil {
+					return err
+				}
+				r.keepNote(s.ID, key, value)
+				r.emit(Event{Kind: EventStepNote, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt,
+					PluginPID: p.PID(), Message: key})
+				return nil
+			}}, func(pr Progress) {
 			r.emit(Event{Kind: EventStepProgress, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt,
 				PluginPID: p.PID(), Message: pr.Message, Done: pr.Done, Total: pr.Total, Duration: time.Since(t0)})
 		})

@@ -30,6 +30,167 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type NoteSyncedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteSyncedRequest) Reset() {
+	*x = NoteSyncedRequest{}
+	mi := &file_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteSyncedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteSyncedRequest) ProtoMessage() {}
+
+func (x *NoteSyncedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteSyncedRequest.ProtoReflect.Descriptor instead.
+func (*NoteSyncedRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NoteSyncedRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *NoteSyncedRequest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *NoteSyncedRequest) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type NoteSyncedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteSyncedResponse) Reset() {
+	*x = NoteSyncedResponse{}
+	mi := &file_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteSyncedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteSyncedResponse) ProtoMessage() {}
+
+func (x *NoteSyncedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteSyncedResponse.ProtoReflect.Descriptor instead.
+func (*NoteSyncedResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+// Note is a durable record an action keeps in the runner's journal before
+// it changes something (the original state, to undo the change), given
+// back to later attempts and resumed runs of the same step.
+type Note struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the notes of one Apply call (from 1).
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// value is a JSON document.
+	Value         []byte `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Note) Reset() {
+	*x = Note{}
+	mi := &file_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Note) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Note) ProtoMessage() {}
+
+func (x *Note) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Note.ProtoReflect.Descriptor instead.
+func (*Note) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Note) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Note) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Note) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 type CancelRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CallId        uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
@@ -39,7 +200,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -51,7 +212,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -64,7 +225,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CancelRequest) GetCallId() uint64 {
@@ -84,7 +245,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +257,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +270,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CancelResponse) GetFound() bool {
@@ -127,7 +288,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +300,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +313,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 type DescribeResponse struct {
@@ -168,7 +329,7 @@ type DescribeResponse struct {
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -180,7 +341,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -193,7 +354,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeResponse) GetActions() []*ActionSchema {
@@ -231,7 +392,7 @@ type ActionSchema struct {
 
 func (x *ActionSchema) Reset() {
 	*x = ActionSchema{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +404,7 @@ func (x *ActionSchema) String() string {
 func (*ActionSchema) ProtoMessage() {}
 
 func (x *ActionSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +417,7 @@ func (x *ActionSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionSchema.ProtoReflect.Descriptor instead.
 func (*ActionSchema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActionSchema) GetName() string {
@@ -306,14 +467,17 @@ type Call struct {
 	// approved is the plan the operator approved for this step (Apply only;
 	// absent when the step was not planned before approval). The runner
 	// journals it, so it survives a plugin restart and a runner resume.
-	Approved      *ApprovedPlan `protobuf:"bytes,9,opt,name=approved,proto3" json:"approved,omitempty"`
+	Approved *ApprovedPlan `protobuf:"bytes,9,opt,name=approved,proto3" json:"approved,omitempty"`
+	// notes are the notes journaled by earlier attempts (and earlier runs)
+	// of this step, the last value of each key (Apply only).
+	Notes         []*Note `protobuf:"bytes,10,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +489,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +502,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Call) GetAction() string {
@@ -404,6 +568,13 @@ func (x *Call) GetApproved() *ApprovedPlan {
 	return nil
 }
 
+func (x *Call) GetNotes() []*Note {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 type ApprovedPlan struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Summary string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
@@ -416,7 +587,7 @@ type ApprovedPlan struct {
 
 func (x *ApprovedPlan) Reset() {
 	*x = ApprovedPlan{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +599,7 @@ func (x *ApprovedPlan) String() string {
 func (*ApprovedPlan) ProtoMessage() {}
 
 func (x *ApprovedPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +612,7 @@ func (x *ApprovedPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApprovedPlan.ProtoReflect.Descriptor instead.
 func (*ApprovedPlan) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ApprovedPlan) GetSummary() string {
@@ -474,7 +645,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +657,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +670,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PlanRequest) GetCall() *Call {
@@ -523,7 +694,7 @@ type PlanResponse struct {
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +706,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +719,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PlanResponse) GetSummary() string {
@@ -591,7 +762,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +774,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +787,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Change) GetKind() string {
@@ -649,7 +820,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +832,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +845,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyRequest) GetCall() *Call {
@@ -697,7 +868,7 @@ type ApplyEvent struct {
 
 func (x *ApplyEvent) Reset() {
 	*x = ApplyEvent{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +880,7 @@ func (x *ApplyEvent) String() string {
 func (*ApplyEvent) ProtoMessage() {}
 
 func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +893,7 @@ func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEvent.ProtoReflect.Descriptor instead.
 func (*ApplyEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyEvent) GetEvent() isApplyEvent_Event {
@@ -767,17 +938,20 @@ func (*ApplyEvent_Progress) isApplyEvent_Event() {}
 func (*ApplyEvent_Result) isApplyEvent_Event() {}
 
 type Progress struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Done          int64                  `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
-	Total         int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Done    int64                  `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	Total   int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	// note, if set, asks the host to journal it durably; the action waits
+	// for NoteSynced before it goes on.
+	Note          *Note `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -789,7 +963,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -802,7 +976,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetMessage() string {
@@ -826,6 +1000,13 @@ func (x *Progress) GetTotal() int64 {
 	return 0
 }
 
+func (x *Progress) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
 type ApplyResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// JSON document of the action's output type.
@@ -837,7 +1018,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1030,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1043,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyResult) GetOutput() []byte {
@@ -891,7 +1072,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1084,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1097,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetCode() string {
@@ -937,7 +1118,16 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x12abusekit.plugin.v1\"(\n" +
+	"\fplugin.proto\x12\x12abusekit.plugin.v1\"o\n" +
+	"\x11NoteSyncedRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12/\n" +
+	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"\x14\n" +
+	"\x12NoteSyncedResponse\"@\n" +
+	"\x04Note\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"(\n" +
 	"\rCancelRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\x04R\x06callId\"&\n" +
 	"\x0eCancelResponse\x12\x14\n" +
@@ -952,7 +1142,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\x9e\x02\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xce\x02\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\fR\x05input\x12\x1a\n" +
@@ -962,7 +1152,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x11idempotency_token\x18\x06 \x01(\tR\x10idempotencyToken\x12\x18\n" +
 	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x17\n" +
 	"\acall_id\x18\b \x01(\x04R\x06callId\x12<\n" +
-	"\bapproved\x18\t \x01(\v2 .abusekit.plugin.v1.ApprovedPlanR\bapproved\"x\n" +
+	"\bapproved\x18\t \x01(\v2 .abusekit.plugin.v1.ApprovedPlanR\bapproved\x12.\n" +
+	"\x05notes\x18\n" +
+	" \x03(\v2\x18.abusekit.plugin.v1.NoteR\x05notes\"x\n" +
 	"\fApprovedPlan\x12\x18\n" +
 	"\asummary\x18\x01 \x01(\tR\asummary\x124\n" +
 	"\achanges\x18\x02 \x03(\v2\x1a.abusekit.plugin.v1.ChangeR\achanges\x12\x18\n" +
@@ -984,22 +1176,25 @@ const file_plugin_proto_rawDesc = "" +
 	"ApplyEvent\x12:\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1c.abusekit.plugin.v1.ProgressH\x00R\bprogress\x129\n" +
 	"\x06result\x18\x02 \x01(\v2\x1f.abusekit.plugin.v1.ApplyResultH\x00R\x06resultB\a\n" +
-	"\x05event\"N\n" +
+	"\x05event\"|\n" +
 	"\bProgress\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"V\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12,\n" +
+	"\x04note\x18\x04 \x01(\v2\x18.abusekit.plugin.v1.NoteR\x04note\"V\n" +
 	"\vApplyResult\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12/\n" +
 	"\x05error\x18\x02 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xc8\x02\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage2\xa5\x03\n" +
 	"\x06Plugin\x12U\n" +
 	"\bDescribe\x12#.abusekit.plugin.v1.DescribeRequest\x1a$.abusekit.plugin.v1.DescribeResponse\x12I\n" +
 	"\x04Plan\x12\x1f.abusekit.plugin.v1.PlanRequest\x1a .abusekit.plugin.v1.PlanResponse\x12K\n" +
 	"\x05Apply\x12 .abusekit.plugin.v1.ApplyRequest\x1a\x1e.abusekit.plugin.v1.ApplyEvent0\x01\x12O\n" +
-	"\x06Cancel\x12!.abusekit.plugin.v1.CancelRequest\x1a\".abusekit.plugin.v1.CancelResponseB3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
+	"\x06Cancel\x12!.abusekit.plugin.v1.CancelRequest\x1a\".abusekit.plugin.v1.CancelResponse\x12[\n" +
+	"\n" +
+	"NoteSynced\x12%.abusekit.plugin.v1.NoteSyncedRequest\x1a&.abusekit.plugin.v1.NoteSyncedResponseB3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1013,48 +1208,56 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plugin_proto_goTypes = []any{
-	(*CancelRequest)(nil),    // 0: abusekit.plugin.v1.CancelRequest
-	(*CancelResponse)(nil),   // 1: abusekit.plugin.v1.CancelResponse
-	(*DescribeRequest)(nil),  // 2: abusekit.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 3: abusekit.plugin.v1.DescribeResponse
-	(*ActionSchema)(nil),     // 4: abusekit.plugin.v1.ActionSchema
-	(*Call)(nil),             // 5: abusekit.plugin.v1.Call
-	(*ApprovedPlan)(nil),     // 6: abusekit.plugin.v1.ApprovedPlan
-	(*PlanRequest)(nil),      // 7: abusekit.plugin.v1.PlanRequest
-	(*PlanResponse)(nil),     // 8: abusekit.plugin.v1.PlanResponse
-	(*Change)(nil),           // 9: abusekit.plugin.v1.Change
-	(*ApplyRequest)(nil),     // 10: abusekit.plugin.v1.ApplyRequest
-	(*ApplyEvent)(nil),       // 11: abusekit.plugin.v1.ApplyEvent
-	(*Progress)(nil),         // 12: abusekit.plugin.v1.Progress
-	(*ApplyResult)(nil),      // 13: abusekit.plugin.v1.ApplyResult
-	(*Error)(nil),            // 14: abusekit.plugin.v1.Error
+	(*NoteSyncedRequest)(nil),  // 0: abusekit.plugin.v1.NoteSyncedRequest
+	(*NoteSyncedResponse)(nil), // 1: abusekit.plugin.v1.NoteSyncedResponse
+	(*Note)(nil),               // 2: abusekit.plugin.v1.Note
+	(*CancelRequest)(nil),      // 3: abusekit.plugin.v1.CancelRequest
+	(*CancelResponse)(nil),     // 4: abusekit.plugin.v1.CancelResponse
+	(*DescribeRequest)(nil),    // 5: abusekit.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),   // 6: abusekit.plugin.v1.DescribeResponse
+	(*ActionSchema)(nil),       // 7: abusekit.plugin.v1.ActionSchema
+	(*Call)(nil),               // 8: abusekit.plugin.v1.Call
+	(*ApprovedPlan)(nil),       // 9: abusekit.plugin.v1.ApprovedPlan
+	(*PlanRequest)(nil),        // 10: abusekit.plugin.v1.PlanRequest
+	(*PlanResponse)(nil),       // 11: abusekit.plugin.v1.PlanResponse
+	(*Change)(nil),             // 12: abusekit.plugin.v1.Change
+	(*ApplyRequest)(nil),       // 13: abusekit.plugin.v1.ApplyRequest
+	(*ApplyEvent)(nil),         // 14: abusekit.plugin.v1.ApplyEvent
+	(*Progress)(nil),           // 15: abusekit.plugin.v1.Progress
+	(*ApplyResult)(nil),        // 16: abusekit.plugin.v1.ApplyResult
+	(*Error)(nil),              // 17: abusekit.plugin.v1.Error
 }
 var file_plugin_proto_depIdxs = []int32{
-	4,  // 0: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
-	6,  // 1: abusekit.plugin.v1.Call.approved:type_name -> abusekit.plugin.v1.ApprovedPlan
-	9,  // 2: abusekit.plugin.v1.ApprovedPlan.changes:type_name -> abusekit.plugin.v1.Change
-	5,  // 3: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
-	9,  // 4: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
-	14, // 5: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
-	5,  // 6: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
-	12, // 7: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
-	13, // 8: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
-	14, // 9: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
-	2,  // 10: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
-	7,  // 11: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
-	10, // 12: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
-	0,  // 13: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
-	3,  // 14: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
-	8,  // 15: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
-	11, // 16: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
-	1,  // 17: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
-	14, // [14:18] is the sub-list for method output_type
-	10, // [10:14] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	17, // 0: abusekit.plugin.v1.NoteSyncedRequest.error:type_name -> abusekit.plugin.v1.Error
+	7,  // 1: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
+	9,  // 2: abusekit.plugin.v1.Call.approved:type_name -> abusekit.plugin.v1.ApprovedPlan
+	2,  // 3: abusekit.plugin.v1.Call.notes:type_name -> abusekit.plugin.v1.Note
+	12, // 4: abusekit.plugin.v1.ApprovedPlan.changes:type_name -> abusekit.plugin.v1.Change
+	8,  // 5: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
+	12, // 6: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
+	17, // 7: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
+	8,  // 8: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
+	15, // 9: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
+	16, // 10: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
+	2,  // 11: abusekit.plugin.v1.Progress.note:type_name -> abusekit.plugin.v1.Note
+	17, // 12: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
+	5,  // 13: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
+	10, // 14: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
+	13, // 15: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
+	3,  // 16: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
+	0,  // 17: abusekit.plugin.v1.Plugin.NoteSynced:input_type -> abusekit.plugin.v1.NoteSyncedRequest
+	6,  // 18: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
+	11, // 19: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
+	14, // 20: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
+	4,  // 21: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
+	1,  // 22: abusekit.plugin.v1.Plugin.NoteSynced:output_type -> abusekit.plugin.v1.NoteSyncedResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1062,7 +1265,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[11].OneofWrappers = []any{
+	file_plugin_proto_msgTypes[14].OneofWrappers = []any{
 		(*ApplyEvent_Progress)(nil),
 		(*ApplyEvent_Result)(nil),
 	}
@@ -1072,7 +1275,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,10 +28,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_Describe_FullMethodName = "/abusekit.plugin.v1.Plugin/Describe"
-	Plugin_Plan_FullMethodName     = "/abusekit.plugin.v1.Plugin/Plan"
-	Plugin_Apply_FullMethodName    = "/abusekit.plugin.v1.Plugin/Apply"
-	Plugin_Cancel_FullMethodName   = "/abusekit.plugin.v1.Plugin/Cancel"
+	Plugin_Describe_FullMethodName   = "/abusekit.plugin.v1.Plugin/Describe"
+	Plugin_Plan_FullMethodName       = "/abusekit.plugin.v1.Plugin/Plan"
+	Plugin_Apply_FullMethodName      = "/abusekit.plugin.v1.Plugin/Apply"
+	Plugin_Cancel_FullMethodName     = "/abusekit.plugin.v1.Plugin/Cancel"
+	Plugin_NoteSynced_FullMethodName = "/abusekit.plugin.v1.Plugin/NoteSynced"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -50,6 +51,9 @@ type PluginClient interface {
 	// period meanwhile. A plugin without it (Unimplemented) is stopped by
 	// cancelling the stream.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
+	// NoteSynced tells a running Apply that the note it sent (Progress.note,
+	// by seq) is on the host's stable storage, or why not (error).
+	NoteSynced(ctx context.Context, in *NoteSyncedRequest, opts ...grpc.CallOption) (*NoteSyncedResponse, error)
 }
 
 type pluginClient struct {
@@ -109,6 +113,16 @@ func (c *pluginClient) Cancel(ctx context.Context, in *CancelRequest, opts ...gr
 	return out, nil
 }
 
+func (c *pluginClient) NoteSynced(ctx context.Context, in *NoteSyncedRequest, opts ...grpc.CallOption) (*NoteSyncedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoteSyncedResponse)
+	err := c.cc.Invoke(ctx, Plugin_NoteSynced_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -125,6 +139,9 @@ type PluginServer interface {
 	// period meanwhile. A plugin without it (Unimplemented) is stopped by
 	// cancelling the stream.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
+	// NoteSynced tells a running Apply that the note it sent (Progress.note,
+	// by seq) is on the host's stable storage, or why not (error).
+	NoteSynced(context.Context, *NoteSyncedRequest) (*NoteSyncedResponse, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -146,6 +163,9 @@ func (UnimplementedPluginServer) Apply(*ApplyRequest, grpc.ServerStreamingServer
 }
 func (UnimplementedPluginServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
+}
+func (UnimplementedPluginServer) NoteSynced(context.Context, *NoteSyncedRequest) (*NoteSyncedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NoteSynced not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -233,6 +253,24 @@ func _Plugin_Cancel_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_NoteSynced_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoteSyncedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).NoteSynced(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_NoteSynced_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).NoteSynced(ctx, req.(*NoteSyncedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -251,6 +289,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cancel",
 			Handler:    _Plugin_Cancel_Handler,
+		},
+		{
+			MethodName: "NoteSynced",
+			Handler:    _Plugin_NoteSynced_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

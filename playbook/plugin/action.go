@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -242,6 +243,9 @@ type ApplyRequest[In any] struct {
 	// sees compares with it (Approved.Check) and refuses a difference with
 	// ErrPlanChanged; RefuseChangedPlan makes the SDK do exactly that.
 	Approved *ApprovedPlan
+	// Notes are the notes earlier attempts or runs of this step kept with
+	// Progress.Note, by key (the last value of each), as JSON; nil if none.
+	Notes map[string]json.RawMessage
 }
 
 // ApplyResponse is what Apply fills in.
@@ -250,9 +254,43 @@ type ApplyResponse[Out any] struct {
 }
 
 // Progress reports an action's progress to the host. The zero value
-// discards reports.
+// discards reports and keeps no notes.
 type Progress struct {
 	report func(message string, done, total int64)
+	note   func(ctx context.Context, key string, value []byte) error
+}
+
+// ErrNoteNotKept: a note could not be kept (no host, the host could not
+// journal it, or ctx ended first). An action that needs the note to undo
+// its change must not make the change.
+var ErrNoteNotKept = errors.New("plugin: note not kept")
+
+// Note records a durable note in the runner's journal and returns once it
+// is on stable storage (with no journal, once the runner holds it): the
+// original state an action is about to change, say, so that the change can
+// be undone even if the plugin or the runner dies right after it. Later
+// attempts of the step, and a resumed run of the incident, get the last
+// value of each key back in ApplyRequest.Notes. value is marshalled to
+// JSON. On an error (wrapping ErrNoteNotKept) the action should not make
+// the change the note was for.
+func (p Progress) Note(ctx context.Context, key string, value any) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrNoteNotKept)
+	}
+	b, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrNoteNotKept, key, err)
+	}
+	if len(b) > maxPayload {
+		return fmt.Errorf("%w: %s: %d bytes, more than the %d allowed", ErrNoteNotKept, key, len(b), maxPayload)
+	}
+	if p.note == nil {
+		return fmt.Errorf("%w: %s: no host to keep it", ErrNoteNotKept, key)
+	}
+	if err := p.note(ctx, key, b); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNoteNotKept, key, err)
+	}
+	return nil
 }
 
 // Report sends one progress event: a message and, when known, how much of
@@ -270,7 +308,7 @@ type rawAction struct {
 	outputSchema  []byte
 	refuseChanged bool
 	plan          func(ctx context.Context, c Call, input []byte, log *slog.Logger, resp *PlanResponse) error
-	apply         func(ctx context.Context, c Call, input []byte, log *slog.Logger, p Progress, approved *ApprovedPlan) ([]byte, error)
+	apply         func(ctx context.Context, c Call, input []byte, log *slog.Logger, p Progress, approved *ApprovedPlan, notes map[string]json.RawMessage) ([]byte, error)
 }
 
 func (r *rawAction) impl() *rawAction { return r }
@@ -292,7 +330,7 @@ func newRaw[In, Out any](
 			}
 			return plan(ctx, PlanRequest[In]{Call: c, Input: in, Logger: log}, resp)
 		},
-		apply: func(ctx context.Context, c Call, input []byte, log *slog.Logger, p Progress, approved *ApprovedPlan) ([]byte, error) {
+		apply: func(ctx context.Context, c Call, input []byte, log *slog.Logger, p Progress, approved *ApprovedPlan, notes map[string]json.RawMessage) ([]byte, error) {
 			in, err := decodeInput[In](input)
 			if err != nil {
 				return nil, err
@@ -310,7 +348,7 @@ func newRaw[In, Out any](
 					return nil, err
 				}
 			}
-			if err := apply(ctx, ApplyRequest[In]{Call: c, Input: in, Logger: log, Progress: p, Approved: approved}, &resp); err != nil {
+			if err := apply(ctx, ApplyRequest[In]{Call: c, Input: in, Logger: log, Progress: p, Approved: approved, Notes: notes}, &resp); err != nil {
 				return nil, err
 			}
 			out, err := json.Marshal(resp.Output)

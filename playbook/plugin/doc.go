@@ -40,6 +40,16 @@
 // which reaches the host's slog with level and attributes intact. A plugin
 // process exits by itself when its host goes away.
 //
+// # Notes before changes
+//
+// An action about to change something it may have to undo (a security
+// group swap, a file moved away) first keeps what it needs to undo it with
+// req.Progress.Note(ctx, key, value): the runner journals the note, synced,
+// and only then does Note return. If the plugin or the runner dies after
+// the change, the next attempt of the step, or a resumed run of the
+// incident, finds the note in req.Notes. An error from Note means the note
+// is not kept: do not make the change.
+//
 // # Stopping
 //
 // An action's ctx ends when the host asks it to stop: the run was

@@ -27,7 +27,7 @@ func init() {
 		var out []byte
 		err = guard(logger, c.Action, func() error {
 			var err error
-			out, err = a.apply(ctx, c, input, logger, Progress{report: progress}, nil)
+			out, err = a.apply(ctx, c, input, logger, Progress{report: progress}, nil, nil)
 			return err
 		})
 		return out, err

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,6 +28,7 @@ type server struct {
 	seq     uint64
 	running map[uint64]context.CancelFunc // by local sequence number
 	byCall  map[uint64]uint64             // host's call_id → sequence number
+	notes   map[noteKey]chan error        // notes sent, awaiting NoteSynced
 }
 
 func newServer(actions Actions, logger *slog.Logger) *server {
@@ -54,6 +56,39 @@ func (s *server) track(callID uint64, cancel context.CancelFunc) func() {
 			delete(s.byCall, callID)
 		}
 	}
+}
+
+type noteKey struct{ call, seq uint64 }
+
+func (s *server) awaitNote(call, seq uint64) <-chan error {
+	ch := make(chan error, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notes == nil {
+		s.notes = map[noteKey]chan error{}
+	}
+	s.notes[noteKey{call, seq}] = ch
+	return ch
+}
+
+func (s *server) forgetNote(call, seq uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.notes, noteKey{call, seq})
+}
+
+// NoteSynced delivers the host's answer to a note an action is waiting on.
+func (s *server) NoteSynced(_ context.Context, req *pb.NoteSyncedRequest) (*pb.NoteSyncedResponse, error) {
+	s.mu.Lock()
+	ch, ok := s.notes[noteKey{req.GetCallId(), req.GetSeq()}]
+	s.mu.Unlock()
+	if ok {
+		select {
+		case ch <- wire.Decode(req.GetError()):
+		default:
+		}
+	}
+	return &pb.NoteSyncedResponse{}, nil
 }
 
 // Cancel cancels the context of a running apply, which then finishes its
@@ -194,6 +229,8 @@ func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error
 	c := callOf(req.GetCall())
 	var mu sync.Mutex
 	done := false
+	callID := req.GetCall().GetCallId()
+	var seq uint64
 	p := Progress{report: func(msg string, d, total int64) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -202,13 +239,47 @@ func (s *server) Apply(req *pb.ApplyRequest, stream pb.Plugin_ApplyServer) error
 		}
 		_ = stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Progress{Progress: &pb.Progress{Message: msg, Done: d, Total: total}}})
 	}}
+	if callID != 0 {
+		p.note = func(ctx context.Context, key string, value []byte) error {
+			mu.Lock()
+			if done {
+				mu.Unlock()
+				return errors.New("the action has returned")
+			}
+			seq++
+			n := seq
+			synced := s.awaitNote(callID, n)
+			defer s.forgetNote(callID, n)
+			err := stream.Send(&pb.ApplyEvent{Event: &pb.ApplyEvent_Progress{Progress: &pb.Progress{
+				Message: "note " + key, Note: &pb.Note{Seq: n, Key: key, Value: value}}}})
+			mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("send to host: %w", err)
+			}
+			select {
+			case err := <-synced:
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-stream.Context().Done():
+				return fmt.Errorf("host gone before it kept the note: %w", stream.Context().Err())
+			}
+		}
+	}
 	// The action's context ends when the host asks it to stop (Cancel), the
 	// stream ends, or the process is told to stop; the action then finishes
 	// its cleanup, and the process waits for it (a bounded grace period).
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	defer s.track(req.GetCall().GetCallId(), cancel)()
-	out, err := s.apply(ctx, c, req.GetCall().GetInput(), p, approvedOf(req.GetCall().GetApproved()))
+	var notes map[string]json.RawMessage
+	for _, n := range req.GetCall().GetNotes() {
+		if notes == nil {
+			notes = map[string]json.RawMessage{}
+		}
+		notes[n.GetKey()] = json.RawMessage(n.GetValue())
+	}
+	out, err := s.apply(ctx, c, req.GetCall().GetInput(), p, approvedOf(req.GetCall().GetApproved()), notes)
 	mu.Lock()
 	defer mu.Unlock()
 	done = true
@@ -234,7 +305,7 @@ func approvedOf(a *pb.ApprovedPlan) *ApprovedPlan {
 	return out
 }
 
-func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress, approved *ApprovedPlan) ([]byte, error) {
+func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress, approved *ApprovedPlan, notes map[string]json.RawMessage) ([]byte, error) {
 	a, err := s.lookup(c.Action)
 	if err != nil {
 		return nil, err
@@ -243,7 +314,7 @@ func (s *server) apply(ctx context.Context, c Call, input []byte, p Progress, ap
 	var out []byte
 	err = guard(log, c.Action, func() error {
 		var err error
-		out, err = a.apply(ctx, c, input, log, p, approved)
+		out, err = a.apply(ctx, c, input, log, p, approved, notes)
 		return err
 	})
 	return out, err
