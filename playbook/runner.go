@@ -570,7 +570,8 @@ func retryable(err error) bool {
 
 // Apply runs a plan made by this runner's Plan. Steps the journal shows
 // done are not run again; each step's start is synced to the journal before
-// its plugin is called, and its end before the next step starts. A failed step stops the run with a *StepError; a
+// its plugin is called, and its end before the next step starts (with that
+// next step's start record, or the run's end: one fdatasync per step). A failed step stops the run with a *StepError; a
 // cancelled ctx stops it after the running step's plugin call returns.
 func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 	if plan == nil || plan.Playbook != r.pb.Name || plan.Incident != r.opts.Incident || len(plan.Steps) != len(r.pb.Steps) {
@@ -656,7 +657,8 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				sc.outputs[s.ID] = nil
 				rec := Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
 					Status: string(StatusSkipped), IdempotencyToken: res.IdempotencyToken, Time: time.Now().UTC()}
-				if err := r.journalAppend(rec, true); err != nil {
+				// Synced with the next record (see applyStep).
+				if err := r.journalAppend(rec, false); err != nil {
 					run.Status = StatusFailed
 					return finish(r.stepError(s, err))
 				}
@@ -788,7 +790,11 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 	rec.Status, ev.Status = string(StatusSucceeded), StatusSucceeded
 	rec.Output = out
 	rec.Time = time.Now().UTC()
-	if err := r.journalAppend(rec, true); err != nil {
+	// Not synced on its own: the next record Apply writes is synced before
+	// anything else happens outside the runner (the next step's start,
+	// before its plugin is called, or the run's end), and one fdatasync
+	// makes both durable, at one sync per step instead of two.
+	if err := r.journalAppend(rec, false); err != nil {
 		res.Status = StatusFailed
 		return nil, err
 	}
