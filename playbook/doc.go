@@ -19,14 +19,18 @@
 //	defer r.Close()
 //	run, err := r.Run(ctx) // Plan, Approve, Apply
 //
-// Plan asks every step whose input is known for its plan and returns one
-// typed Plan; Apply runs it, reporting typed Events and slog records. The
-// approved plan lives in the runner, not in the plugins: Apply journals it
-// (synced) before any step runs and gives each planned step's part back to
-// its plugin (plugin.ApplyRequest.Approved, with the plan's own Payload),
-// so that an Apply in a restarted plugin acts on what was approved; one that
-// finds the state changed refuses with ErrPlanChanged. A
-// failed step stops the run with a *StepError whose Err keeps the plugin's
+// Plan checks every step against its plugin first: the action exists, and
+// the step's input fits the action's input schema (field names, types,
+// required fields, enums; see plugin's Schemas), every misfit named by file,
+// line and field path. It then asks every step whose input is known for
+// its plan and returns one typed Plan; Apply runs it, reporting typed
+// Events and slog records. The approved plan lives in the runner, not in
+// the plugins: Apply journals it (synced) before any step runs and gives
+// each planned step's part back to its plugin (plugin.ApplyRequest.Approved,
+// with the plan's own Payload), so that an Apply in a restarted plugin acts
+// on what was approved; one that finds the state changed refuses with
+// ErrPlanChanged. A failed step stops the run with a *StepError whose Err
+// keeps the plugin's
 // error identity across the process boundary (see plugin.RegisterError).
 //
 // # Journal and resume

@@ -664,7 +664,11 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	}
 	p.pid = int(d.GetPid())
 	p.actions = make(map[string]ActionInfo, len(d.GetActions()))
+	p.inSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
+	p.outSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
 	for _, a := range d.GetActions() {
+		p.inSchema[a.GetName()] = wire.ParseSchema(a.GetInputSchema())
+		p.outSchema[a.GetName()] = wire.ParseSchema(a.GetOutputSchema())
 		p.actions[a.GetName()] = ActionInfo{
 			Name:         a.GetName(),
 			Description:  a.GetDescription(),
@@ -775,8 +779,10 @@ type Plugin struct {
 	pid     int
 	version int
 	actions map[string]ActionInfo
-	grace   time.Duration
-	logger  *slog.Logger
+	// The actions' schemas, parsed.
+	inSchema, outSchema map[string]*wire.SchemaNode
+	grace               time.Duration
+	logger              *slog.Logger
 
 	calls    atomic.Uint64 // call ids
 	mu       sync.Mutex

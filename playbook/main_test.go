@@ -124,6 +124,14 @@ type notedOut struct {
 	Restored bool   `json:"restored,omitempty"`
 }
 
+type postIn struct {
+	URL     string   `json:"url" schema:"required,format=uri" description:"where to post"`
+	Method  string   `json:"method,omitempty" schema:"enum=POST|PUT,default=POST" description:"HTTP method"`
+	Token   string   `json:"token,omitempty" schema:"secret" description:"bearer token"`
+	Retries int      `json:"retries,omitempty" schema:"default=3"`
+	Tags    []string `json:"tags,omitempty"`
+}
+
 type cleanupIn struct {
 	Dir string `json:"dir"`
 }
@@ -290,6 +298,12 @@ var utilActions = plugin.Actions{
 				os.Exit(7)
 			}
 			resp.Output.Original = string(b)
+			return nil
+		}),
+	"post": plugin.NewAction("posts a message (schema tags)", nil,
+		func(_ context.Context, req plugin.ApplyRequest[postIn], resp *plugin.ApplyResponse[postIn]) error {
+			resp.Output = req.Input
+			resp.Output.Token = ""
 			return nil
 		}),
 	"ledger": plugin.NewAction("appends to a ledger file",

@@ -178,10 +178,11 @@ func NewRunner(pb *Playbook, opts Options) (*Runner, error) {
 	for _, n := range r.host.Plugins() {
 		have[n] = true
 	}
-	for _, s := range pb.Steps {
+	for i, s := range pb.Steps {
 		if _, ok := r.specs[s.Plugin]; !ok && !have[s.Plugin] {
 			return nil, &StepError{Playbook: pb.Name, Step: s.ID, Plugin: s.Plugin,
-				Err: &PluginError{Plugin: s.Plugin, Err: fmt.Errorf("%w: no PluginSpec for it", ErrUnknownPlugin)}}
+				Err: r.validationError(fmt.Sprintf("steps[%d].plugin", i),
+					&PluginError{Plugin: s.Plugin, Err: fmt.Errorf("%w: no PluginSpec for it", ErrUnknownPlugin)})}
 		}
 	}
 	return r, nil
@@ -386,11 +387,11 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			return nil, r.stepError(s, err)
 		}
 		if _, ok := p.Action(s.Action); !ok {
-			return nil, r.stepError(s, p.unknownAction(s.Action))
+			return nil, r.stepError(s, r.validationError(fmt.Sprintf("steps[%d].action", i), p.unknownAction(s.Action)))
 		}
 		sp := StepPlan{Step: s.ID, Plugin: s.Plugin, Action: s.Action,
 			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
-		if err := r.checkInputFields(i, s, p); err != nil {
+		if err := r.checkInput(i, s, p); err != nil {
 			return nil, r.stepError(s, err)
 		}
 		if err := checkInputRefs(s, sc); err != nil {
@@ -441,39 +442,52 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 	return plan, nil
 }
 
-// checkInputFields checks a step's input field names against the input
-// schema its plugin described, so that a typo in a late step's input stops
-// the plan before any step has changed anything (rather than failing that
-// step after earlier ones ran).
-func (r *Runner) checkInputFields(i int, s Step, p *Plugin) error {
-	info, _ := p.Action(s.Action)
-	var schema struct {
-		Properties           map[string]json.RawMessage `json:"properties"`
-		AdditionalProperties *bool                      `json:"additionalProperties"`
-	}
-	if json.Unmarshal(info.InputSchema, &schema) != nil || schema.AdditionalProperties == nil || *schema.AdditionalProperties {
+// checkInput checks a step's literal input against the input schema its
+// plugin described (field names, types, required fields, enums; a value
+// holding a reference is checked once resolved), so that a mistake in a late
+// step's input stops the plan before any step has changed anything, with
+// the file, line and field path of each misfit.
+func (r *Runner) checkInput(i int, s Step, p *Plugin) error {
+	schema := p.inSchema[s.Action]
+	if schema == nil {
 		return nil
 	}
-	for _, k := range sortedKeys(s.Input) {
-		if _, ok := schema.Properties[k]; ok {
-			continue
+	var doc any = map[string]any{}
+	if s.Input != nil {
+		b, err := json.Marshal(s.Input)
+		if err != nil {
+			return r.validationError(fmt.Sprintf("steps[%d].input", i), fmt.Errorf("%w: %v", plugin.ErrInvalidInput, err))
 		}
-		known := sortedKeys(func() map[string]any {
-			m := map[string]any{}
-			for n := range schema.Properties {
-				m[n] = nil
-			}
-			return m
-		}())
-		field := fmt.Sprintf("steps[%d].input.%s", i, k)
-		ve := &ValidationError{File: r.pb.file, Field: field,
-			Err: fmt.Errorf("%w: %s.%s has no input field %q (it has %v)", plugin.ErrInvalidInput, s.Plugin, s.Action, k, known)}
-		if r.pb.pos != nil {
-			ve.Line, ve.Column = r.pb.pos(field)
+		if doc, err = decodeJSON(b); err != nil {
+			return r.validationError(fmt.Sprintf("steps[%d].input", i), fmt.Errorf("%w: %v", plugin.ErrInvalidInput, err))
 		}
-		return ve
 	}
-	return nil
+	hasRef := func(v any) bool {
+		str, ok := v.(string)
+		if !ok {
+			return false
+		}
+		refs, _ := templateRefs(str)
+		return len(refs) > 0
+	}
+	var errs []error
+	for _, fe := range schema.Validate(doc, hasRef) {
+		field := fmt.Sprintf("steps[%d].input", i)
+		if fe.Path != "" {
+			field += "." + fe.Path
+		}
+		errs = append(errs, r.validationError(field, fmt.Errorf("%w: %s.%s input %s", plugin.ErrInvalidInput, s.Plugin, s.Action, fe)))
+	}
+	return errors.Join(errs...)
+}
+
+// validationError locates an error at a field of the playbook.
+func (r *Runner) validationError(field string, err error) *ValidationError {
+	ve := &ValidationError{File: r.pb.file, Field: field, Err: err}
+	if r.pb.pos != nil {
+		ve.Line, ve.Column = r.pb.pos(field)
+	}
+	return ve
 }
 
 // checkInputRefs resolves a step's references to the playbook's inputs, so

@@ -1,12 +1,14 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 
 	"github.com/abusekit/abusekit/playbook/internal/wire"
 )
@@ -319,19 +321,21 @@ func newRaw[In, Out any](
 	apply func(ctx context.Context, req ApplyRequest[In], resp *ApplyResponse[Out]) error,
 	opts ...ActionOption,
 ) *rawAction {
+	inSchema := wire.Schema(reflect.TypeFor[In]())
+	parsedIn := wire.ParseSchema(inSchema)
 	r := &rawAction{
 		description:  description,
-		inputSchema:  wire.Schema(reflect.TypeFor[In]()),
+		inputSchema:  inSchema,
 		outputSchema: wire.Schema(reflect.TypeFor[Out]()),
 		plan: func(ctx context.Context, c Call, input []byte, log *slog.Logger, resp *PlanResponse) error {
-			in, err := decodeInput[In](input)
+			in, err := decodeInput[In](input, parsedIn)
 			if err != nil {
 				return err
 			}
 			return plan(ctx, PlanRequest[In]{Call: c, Input: in, Logger: log}, resp)
 		},
 		apply: func(ctx context.Context, c Call, input []byte, log *slog.Logger, p Progress, approved *ApprovedPlan, notes map[string]json.RawMessage) ([]byte, error) {
-			in, err := decodeInput[In](input)
+			in, err := decodeInput[In](input, parsedIn)
 			if err != nil {
 				return nil, err
 			}
@@ -378,13 +382,42 @@ func refuseChanged(opts []ActionOption) bool {
 // maxPayload bounds an action's input and output documents.
 const maxPayload = wire.MaxPayload
 
-func decodeInput[In any](b []byte) (In, error) {
+// decodeInput checks the input document against the input type's schema
+// (types, required fields, enums, unknown fields: every misfit named by its
+// field path), fills in the defaults of absent fields, and decodes it
+// strictly.
+func decodeInput[In any](b []byte, schema *wire.SchemaNode) (In, error) {
 	var in In
-	if len(b) == 0 {
-		return in, nil
-	}
 	if len(b) > maxPayload {
 		return in, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrInvalidInput, len(b), maxPayload)
+	}
+	if len(b) == 0 {
+		b = []byte("{}")
+		if schema == nil || schema.Type != "object" {
+			return in, nil
+		}
+	}
+	if schema != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var doc any
+		if err := dec.Decode(&doc); err != nil {
+			return in, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		}
+		if errs := schema.Validate(doc, nil); len(errs) > 0 {
+			msgs := make([]string, len(errs))
+			for i, e := range errs {
+				msgs[i] = e.Error()
+			}
+			return in, fmt.Errorf("%w: %s", ErrInvalidInput, strings.Join(msgs, "; "))
+		}
+		if schema.ApplyDefaults(doc) {
+			nb, err := json.Marshal(doc)
+			if err != nil {
+				return in, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+			}
+			b = nb
+		}
 	}
 	if err := unmarshalStrict(b, &in); err != nil {
 		return in, fmt.Errorf("%w: %v", ErrInvalidInput, err)

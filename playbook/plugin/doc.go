@@ -33,7 +33,24 @@
 //
 // Requests and responses are structs, so fields can be added later without
 // breaking anyone; optional behaviour is an extra interface (Describer).
-// Inputs are decoded strictly: an unknown field is an ErrInvalidInput.
+//
+// # Schemas
+//
+// An action's input and output types are published to the host as JSON
+// Schemas, which struct tags complete:
+//
+//	type PostInput struct {
+//		URL    string `json:"url" schema:"required,format=uri" description:"where to post"`
+//		Method string `json:"method,omitempty" schema:"enum=POST|PUT,default=POST"`
+//		Token  string `json:"token,omitempty" schema:"secret"`
+//	}
+//
+// (schema words: required, enum=a|b, default=v, secret, format=name). The
+// runner checks every step's input against it when it plans, before any
+// step runs, naming file, line and field path of each misfit; the SDK checks
+// it again before Plan and Apply (types, required fields, enums, unknown
+// fields: an ErrInvalidInput naming the field path), fills the defaults of
+// absent fields, and decodes strictly.
 //
 // Serve hides go-plugin: the handshake, mutual TLS, protocol versions, the
 // process exit, and hclog. Actions log through req.Logger (or slog.Default),

@@ -139,3 +139,35 @@ func TestTLSPipeRoundTrip(t *testing.T) {
 		t.Error("TLSPipe took more than the pipe may carry")
 	}
 }
+
+type textish struct{ v string }
+
+func (t textish) MarshalText() ([]byte, error)  { return []byte(t.v), nil }
+func (t *textish) UnmarshalText(b []byte) error { t.v = string(b); return nil }
+
+type lenient int
+
+func (l *lenient) UnmarshalJSON(b []byte) error { *l = lenient(len(b)); return nil }
+
+// TestValidateAcceptsWhatDecodingAccepts: types that decode themselves
+// (text or JSON unmarshalers) are not held to their Go kind's schema.
+func TestValidateAcceptsWhatDecodingAccepts(t *testing.T) {
+	type in struct {
+		Addr    textish `json:"addr"`
+		Loose   lenient `json:"loose"`
+		Count   int     `json:"count" schema:"required,enum=1|2"`
+		Mapping map[string]int
+	}
+	s := ParseSchema(Schema(reflect.TypeFor[in]()))
+	var doc any
+	json.Unmarshal([]byte(`{"addr":"10.0.0.1","loose":"5s","count":2,"Mapping":{"a":1}}`), &doc)
+	if errs := s.Validate(doc, nil); len(errs) != 0 {
+		t.Errorf("valid document refused: %v", errs)
+	}
+	json.Unmarshal([]byte(`{"addr":5,"count":3,"Mapping":{"a":"x"},"extra":1}`), &doc)
+	got := fmt.Sprint(s.Validate(doc, nil))
+	want := `[Mapping.a: want an integer, got string "x" addr: want a string, got number 5 count: 3 is not one of 1, 2 extra: unknown field (known: Mapping, addr, count, loose)]`
+	if got != want {
+		t.Errorf("misfits\n got %s\nwant %s", got, want)
+	}
+}
