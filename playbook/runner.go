@@ -394,6 +394,9 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		if err := r.checkInput(i, s, p); err != nil {
 			return nil, r.stepError(s, err)
 		}
+		if err := r.checkOutputRefs(i, s); err != nil {
+			return nil, r.stepError(s, err)
+		}
 		if err := checkInputRefs(s, sc); err != nil {
 			return nil, r.stepError(s, err)
 		}
@@ -478,6 +481,51 @@ func (r *Runner) checkInput(i int, s Step, p *Plugin) error {
 		}
 		errs = append(errs, r.validationError(field, fmt.Errorf("%w: %s.%s input %s", plugin.ErrInvalidInput, s.Plugin, s.Action, fe)))
 	}
+	return errors.Join(errs...)
+}
+
+// ErrBadReference: a reference to a step's output names something the
+// producing action's output schema says it does not have.
+var ErrBadReference = errors.New("playbook: reference to an output the step does not have")
+
+// checkOutputRefs checks every steps.X reference in a step's input and
+// condition against the output schema of step X's action, before any step
+// runs: a misspelt field fails the plan, with file, line and field.
+func (r *Runner) checkOutputRefs(i int, s Step) error {
+	producers := make(map[string]Step, len(r.pb.Steps))
+	for _, st := range r.pb.Steps {
+		producers[st.ID] = st
+	}
+	var errs []error
+	check := func(field string, rf ref) {
+		if rf.root != "steps" {
+			return
+		}
+		prod, ok := producers[rf.step]
+		if !ok {
+			return // Validate already refuses unknown steps
+		}
+		p, err := r.host.Plugin(prod.Plugin)
+		if err != nil {
+			return
+		}
+		if err := p.outSchema[prod.Action].Lookup(rf.path); err != nil {
+			errs = append(errs, r.validationError(field, fmt.Errorf("%w: %s: %s.%s output: %v", ErrBadReference, rf.text, prod.Plugin, prod.Action, err)))
+		}
+	}
+	if s.If != "" {
+		if c, err := parseCondition(s.If); err == nil {
+			for _, rf := range c.refs() {
+				check(fmt.Sprintf("steps[%d].if", i), rf)
+			}
+		}
+	}
+	walkStrings(s.Input, fmt.Sprintf("steps[%d].input", i), func(field, str string) {
+		refs, _ := templateRefs(str)
+		for _, rf := range refs {
+			check(field, rf)
+		}
+	})
 	return errors.Join(errs...)
 }
 

@@ -169,3 +169,61 @@ func TestUnknownPluginAndActionLocated(t *testing.T) {
 		t.Errorf("unknown action: %v (%+v), want p.yaml:8 steps[1].action", err, ve)
 	}
 }
+
+// TestOutputReferencesCheckedBeforeRun: a reference to a field the
+// producing action's output does not have fails the plan, with file, line
+// and field, before any step has run; fields that exist, list elements and
+// values the schema leaves open (map values) pass.
+func TestOutputReferencesCheckedBeforeRun(t *testing.T) {
+	dir := t.TempDir()
+	ledger := filepath.Join(dir, "ledger")
+	src := `name: refs
+steps:
+  - id: first
+    plugin: util
+    action: ledger
+    input: {ledger: ` + ledger + `}
+  - id: sus
+    plugin: util
+    action: suspects
+  - id: hello
+    plugin: util
+    action: greet
+    if: steps.first.lnie
+    input:
+      name: "${{ steps.first.line }} ${{ steps.sus.suspects[0].exe }} ${{ steps.first.lien }}"
+  - id: bad-index
+    plugin: util
+    action: greet
+    input:
+      name: ${{ steps.first.line[0] }}
+`
+	pb, err := playbook.Parse("refs.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, pb, playbook.Options{})
+	_, err = r.Run(t.Context())
+	if !errors.Is(err, playbook.ErrBadReference) {
+		t.Fatalf("err = %v, want ErrBadReference", err)
+	}
+	for _, s := range []string{"refs.yaml:13", "steps[2].if", `steps.first.lnie: util.ledger output: the output has no field "lnie" (it has: line)`,
+		"refs.yaml:15", "steps[2].input.name", "steps.first.lien"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error does not say %q:\n%v", s, err)
+		}
+	}
+	if strings.Contains(err.Error(), "suspects[0].exe") {
+		t.Errorf("a reference into an open map value refused: %v", err)
+	}
+	if _, err := os.Stat(ledger); !os.IsNotExist(err) {
+		t.Error("the first step ran although a later step refers to a missing output")
+	}
+	// The list index into a string is caught too.
+	pb, _ = playbook.Parse("refs.yaml", []byte(strings.Replace(strings.Replace(src, "    if: steps.first.lnie\n", "", 1), " ${{ steps.first.lien }}", "", 1)))
+	_, err = newRunner(t, pb, playbook.Options{}).Plan(t.Context())
+	var ve *playbook.ValidationError
+	if !errors.Is(err, playbook.ErrBadReference) || !errors.As(err, &ve) || ve.Field != "steps[3].input.name" || !strings.Contains(err.Error(), "line is a string, not a list: no [0]") {
+		t.Errorf("index into a string: %v", err)
+	}
+}

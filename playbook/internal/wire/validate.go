@@ -287,3 +287,66 @@ func short(v any) string {
 	}
 	return string(b)
 }
+
+// Lookup follows a path of field names (string) and list indexes (int)
+// through the schema. It returns an error naming the first component the
+// schema says cannot be there (a field a closed object lacks, an index into
+// a non-list, a field of a scalar); where the schema does not say (any
+// value), it stops and accepts.
+func (n *SchemaNode) Lookup(path []any) error {
+	at := ""
+	for _, c := range path {
+		if n == nil || n.Type == "" {
+			return nil
+		}
+		switch c := c.(type) {
+		case int:
+			if n.Type != "array" {
+				return fmt.Errorf("%s is %s, not a list: no [%d]", orRoot(at), article2(n.Type), c)
+			}
+			n = n.Items
+			at += fmt.Sprintf("[%d]", c)
+		case string:
+			if n.Type != "object" {
+				return fmt.Errorf("%s is %s: no field %q", orRoot(at), article2(n.Type), c)
+			}
+			if p, ok := n.Properties[c]; ok {
+				n = p
+			} else if closed, extra := n.closed(); extra != nil {
+				n = extra
+			} else if closed {
+				names := make([]string, 0, len(n.Properties))
+				for name := range n.Properties {
+					names = append(names, name)
+				}
+				sort.Strings(names)
+				return fmt.Errorf("%s has no field %q (it has: %s)", orRoot(at), c, strings.Join(names, ", "))
+			} else {
+				return nil
+			}
+			at = join(at, c)
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+func orRoot(at string) string {
+	if at == "" {
+		return "the output"
+	}
+	return at
+}
+
+func article2(t string) string {
+	switch t {
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "integer":
+		return "an integer"
+	}
+	return "a " + t
+}
