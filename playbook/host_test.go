@@ -747,7 +747,7 @@ func TestApplyTwiceRunsNothingTwice(t *testing.T) {
 		}
 		r := newRunner(t, mustNew(t, "p",
 			playbook.Step{ID: "a", Plugin: "util", Action: "ledger", Input: map[string]any{"ledger": ledger}},
-			playbook.Step{ID: "b", Plugin: "util", Action: "ledger", If: "steps.a.nope", Input: map[string]any{"ledger": ledger}}),
+			playbook.Step{ID: "b", Plugin: "util", Action: "ledger", If: `steps.a.line == "nope"`, Input: map[string]any{"ledger": ledger}}),
 			opts)
 		for range 2 {
 			if _, err := r.Run(t.Context()); err != nil {

@@ -106,7 +106,7 @@ func TestRunJournalsEveryStep(t *testing.T) {
 	dir := t.TempDir()
 	r := newRunner(t, mustNew(t, "p",
 		playbook.Step{ID: "a", Plugin: "util", Action: "greet", Input: map[string]any{"name": "x"}},
-		playbook.Step{ID: "b", Plugin: "util", Action: "greet", If: "steps.a.nothing"}),
+		playbook.Step{ID: "b", Plugin: "util", Action: "greet", If: `steps.a.message == "nothing"`}),
 		playbook.Options{Incident: "case-j", JournalDir: dir})
 	if _, err := r.Run(t.Context()); err != nil {
 		t.Fatal(err)
