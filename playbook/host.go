@@ -52,6 +52,11 @@ type PluginSpec struct {
 	Reattach *plugin.ReattachConfig
 	// StartTimeout bounds starting and handshaking (default 30s).
 	StartTimeout time.Duration
+	// MinVersion, if set, is the lowest plugin version the host accepts
+	// ("1.4" or "v1.4.0"): the plugin must report a semantic version with
+	// the same major and at least this minor and patch, else it is refused
+	// (ErrPluginVersion).
+	MinVersion string
 }
 
 // Builtin names a built-in plugin of the host's own executable.
@@ -71,6 +76,7 @@ var (
 	ErrHandshake        = errors.New("playbook: plugin handshake failed")
 	ErrProtocolVersion  = errors.New("playbook: incompatible plugin protocol version")
 	ErrUnknownPlugin    = errors.New("playbook: unknown plugin")
+	ErrPluginVersion    = errors.New("playbook: plugin version not accepted")
 	// ErrUnknownAction is plugin.ErrUnknownAction: a step asks a plugin
 	// for an action it does not offer.
 	ErrUnknownAction = plugin.ErrUnknownAction
@@ -663,6 +669,13 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: describe: %v", ErrHandshake, err)}
 	}
 	p.pid = int(d.GetPid())
+	p.pluginVersion, p.description = d.GetVersion(), d.GetDescription()
+	if s.MinVersion != "" {
+		if err := versionAtLeast(p.pluginVersion, s.MinVersion); err != nil {
+			client.Kill()
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: err}
+		}
+	}
 	p.actions = make(map[string]ActionInfo, len(d.GetActions()))
 	p.inSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
 	p.outSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
@@ -672,6 +685,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		p.actions[a.GetName()] = ActionInfo{
 			Name:         a.GetName(),
 			Description:  a.GetDescription(),
+			Version:      a.GetVersion(),
 			InputSchema:  json.RawMessage(a.GetInputSchema()),
 			OutputSchema: json.RawMessage(a.GetOutputSchema()),
 		}
@@ -765,6 +779,7 @@ func (t *tailBuffer) String() string {
 type ActionInfo struct {
 	Name         string
 	Description  string
+	Version      string          // the action's own version, if it has one
 	InputSchema  json.RawMessage // JSON Schema
 	OutputSchema json.RawMessage // JSON Schema
 }
@@ -783,6 +798,8 @@ type Plugin struct {
 	inSchema, outSchema map[string]*wire.SchemaNode
 	grace               time.Duration
 	logger              *slog.Logger
+	pluginVersion       string
+	description         string
 
 	calls    atomic.Uint64 // call ids
 	mu       sync.Mutex
@@ -794,6 +811,12 @@ func (p *Plugin) Name() string { return p.name }
 
 // PID is the plugin process's id.
 func (p *Plugin) PID() int { return p.pid }
+
+// Version is the version the plugin reports ("(devel)" or "" if unknown).
+func (p *Plugin) Version() string { return p.pluginVersion }
+
+// Description is the plugin's own description.
+func (p *Plugin) Description() string { return p.description }
 
 // ProtocolVersion is the negotiated protocol version.
 func (p *Plugin) ProtocolVersion() int { return p.version }
@@ -1114,4 +1137,42 @@ func HostEnv(names ...string) []string {
 		}
 	}
 	return out
+}
+
+// parseSemver reads "v1.2.3", "1.2.3", "1.2" or "1" (a pre-release or build
+// suffix is ignored) into major, minor and patch.
+func parseSemver(v string) ([3]int, bool) {
+	var out [3]int
+	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	parts := strings.Split(v, ".")
+	if v == "" || len(parts) > 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// versionAtLeast accepts have when it has min's major and is not older.
+func versionAtLeast(have, min string) error {
+	m, ok := parseSemver(min)
+	if !ok {
+		return fmt.Errorf("%w: MinVersion %q is not a semantic version", ErrPluginVersion, min)
+	}
+	h, ok := parseSemver(have)
+	if !ok {
+		return fmt.Errorf("%w: plugin reports version %q, want %s or later (same major)", ErrPluginVersion, have, min)
+	}
+	if h[0] != m[0] || h[1] < m[1] || (h[1] == m[1] && h[2] < m[2]) {
+		return fmt.Errorf("%w: plugin is version %s, want %s or later with major %d", ErrPluginVersion, have, min, m[0])
+	}
+	return nil
 }

@@ -42,6 +42,8 @@ type greeter struct{}
 
 func (greeter) Description() string { return "says hello" }
 
+func (greeter) Version() string { return "2" }
+
 func (greeter) Plan(_ context.Context, req plugin.PlanRequest[greetIn], resp *plugin.PlanResponse) error {
 	resp.Summary = "greet " + req.Input.Name
 	resp.Changes = []plugin.Change{{Kind: plugin.ChangeCreate, Target: "greeting:" + req.Input.Name}}
@@ -372,6 +374,8 @@ func TestMain(m *testing.M) {
 		os.Exit(runnerMain())
 	case "signal-runner":
 		os.Exit(signalRunnerMain())
+	case "versioned":
+		plugin.Serve(utilActions, plugin.WithInfo(plugin.Info{Version: "v1.4.2", Description: "test utilities"}))
 	}
 	plugin.ServeIfPlugin(builtins)
 	code := m.Run()

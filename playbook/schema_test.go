@@ -227,3 +227,34 @@ steps:
 		t.Errorf("index into a string: %v", err)
 	}
 }
+
+// TestPluginVersionChecked: a plugin reports its version and description,
+// each action its own; a host requiring a newer version, or another major,
+// refuses it.
+func TestPluginVersionChecked(t *testing.T) {
+	exe, sum := selfExe(t)
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	spec := playbook.External("v", exe, sum, "PLAYBOOK_TEST_MODE=versioned")
+	spec.MinVersion = "1.4"
+	if err := h.Start(t.Context(), spec); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Plugin("v")
+	greet, _ := p.Action("greet")
+	type meta struct{ Version, Description, ActionVersion, ActionDescription string }
+	if d := cmp.Diff(meta{"v1.4.2", "test utilities", "2", "says hello"}, meta{p.Version(), p.Description(), greet.Version, greet.Description}); d != "" {
+		t.Errorf("metadata (-want +got):\n%s", d)
+	}
+	for _, min := range []string{"1.5", "v1.4.3", "2.0", "0.9"} {
+		spec.Name, spec.MinVersion = "v-"+min, min
+		err := h.Start(t.Context(), spec)
+		if !errors.Is(err, playbook.ErrPluginVersion) || !strings.Contains(err.Error(), "v1.4.2") {
+			t.Errorf("MinVersion %s: %v, want ErrPluginVersion naming v1.4.2", min, err)
+		}
+	}
+	spec.Name, spec.MinVersion = "v-ok", "v1.4.2"
+	if err := h.Start(t.Context(), spec); err != nil {
+		t.Errorf("MinVersion v1.4.2: %v", err)
+	}
+}

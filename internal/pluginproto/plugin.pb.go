@@ -322,7 +322,12 @@ type DescribeResponse struct {
 	// pid of the plugin process, for the host's records.
 	Pid int64 `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
 	// sdk_version of the SDK that built the plugin (informational).
-	SdkVersion    string `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	SdkVersion string `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	// version of the plugin itself (semantic version, "v1.2.3" or "1.2.3";
+	// "(devel)" or empty when unknown), which a host can require a minimum of.
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// description of the plugin, one line.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -378,6 +383,20 @@ func (x *DescribeResponse) GetSdkVersion() string {
 	return ""
 }
 
+func (x *DescribeResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 type ActionSchema struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -385,7 +404,9 @@ type ActionSchema struct {
 	// JSON Schema of the input document.
 	InputSchema []byte `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
 	// JSON Schema of the output document.
-	OutputSchema  []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	// version of the action (its own, when it changes apart from the plugin).
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -446,6 +467,13 @@ func (x *ActionSchema) GetOutputSchema() []byte {
 		return x.OutputSchema
 	}
 	return nil
+}
+
+func (x *ActionSchema) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // Call is what Plan and Apply share: which action, with what input, for
@@ -1132,17 +1160,20 @@ const file_plugin_proto_rawDesc = "" +
 	"\acall_id\x18\x01 \x01(\x04R\x06callId\"&\n" +
 	"\x0eCancelResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\"\x11\n" +
-	"\x0fDescribeRequest\"\x81\x01\n" +
+	"\x0fDescribeRequest\"\xbd\x01\n" +
 	"\x10DescribeResponse\x12:\n" +
 	"\aactions\x18\x01 \x03(\v2 .abusekit.plugin.v1.ActionSchemaR\aactions\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1f\n" +
 	"\vsdk_version\x18\x03 \x01(\tR\n" +
-	"sdkVersion\"\x8c\x01\n" +
+	"sdkVersion\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa6\x01\n" +
 	"\fActionSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xce\x02\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\xce\x02\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\fR\x05input\x12\x1a\n" +

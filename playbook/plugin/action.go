@@ -37,6 +37,17 @@ type Describer interface {
 	Description() string
 }
 
+// Versioner is implemented by actions that have a version of their own.
+type Versioner interface {
+	Version() string
+}
+
+// ActionVersion sets an action's own version (NewAction; a TypedAction
+// implements Versioner instead).
+func ActionVersion(v string) ActionOption {
+	return func(r *rawAction) { r.version = v }
+}
+
 // ActionOption changes how the SDK runs an action.
 type ActionOption func(*rawAction)
 
@@ -53,6 +64,9 @@ func Typed[In, Out any](a TypedAction[In, Out], opts ...ActionOption) Action {
 	var desc string
 	if d, ok := a.(Describer); ok {
 		desc = d.Description()
+	}
+	if v, ok := a.(Versioner); ok {
+		opts = append([]ActionOption{ActionVersion(v.Version())}, opts...)
 	}
 	return newRaw[In, Out](desc, a.Plan, a.Apply, opts...)
 }
@@ -306,6 +320,7 @@ func (p Progress) Report(message string, done, total int64) {
 // rawAction is an action with its types erased to JSON.
 type rawAction struct {
 	description   string
+	version       string
 	inputSchema   []byte
 	outputSchema  []byte
 	refuseChanged bool

@@ -34,6 +34,14 @@
 // Requests and responses are structs, so fields can be added later without
 // breaking anyone; optional behaviour is an extra interface (Describer).
 //
+// # Versions
+//
+// A plugin reports its version and a description to the host
+// (Serve(actions, WithInfo(Info{Version: "1.4.0", Description: "…"}));
+// without it, the version of the executable's main module), and each action
+// its own version if it has one (Versioner, ActionVersion). A host can
+// require a minimum (playbook.PluginSpec.MinVersion, same major).
+//
 // # Schemas
 //
 // An action's input and output types are published to the host as JSON

@@ -30,9 +30,29 @@ import (
 // its own log (slog.Default is set to that logger too), exits when the host
 // process goes away (even when it was killed), and refuses, with a message
 // on stderr and exit status 1, to run when not started by a host.
-func Serve(actions Actions) {
-	os.Exit(serve(actions, os.Stderr))
+func Serve(actions Actions, opts ...ServeOption) {
+	var info Info
+	for _, o := range opts {
+		o(&info)
+	}
+	os.Exit(serve(actions, info, os.Stderr))
 }
+
+// Info is what a plugin says of itself in the host's Describe call.
+type Info struct {
+	// Version is the plugin's semantic version ("1.4.0"). Empty: the
+	// version of the executable's main module, from its build information
+	// (the host's own, for a built-in plugin).
+	Version string
+	// Description is one line on what the plugin is for.
+	Description string
+}
+
+// ServeOption sets what Serve says of the plugin.
+type ServeOption func(*Info)
+
+// WithInfo sets the plugin's version and description.
+func WithInfo(info Info) ServeOption { return func(i *Info) { *i = info } }
 
 // ServeIfPlugin serves the built-in plugin named in the environment, if the
 // host started this executable as one, and exits; otherwise it returns at
@@ -56,7 +76,7 @@ func ServeIfPlugin(builtins map[string]Actions) {
 		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
 		os.Exit(1)
 	}
-	os.Exit(serve(actions, os.Stderr))
+	os.Exit(serve(actions, Info{}, os.Stderr))
 }
 
 // Running reports whether this process was started by a host as a plugin.
@@ -64,7 +84,7 @@ func Running() bool {
 	return os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue
 }
 
-func serve(actions Actions, stderr io.Writer) int {
+func serve(actions Actions, info Info, stderr io.Writer) int {
 	if !Running() {
 		fmt.Fprintln(stderr, "This program is an abusekit plugin: a playbook host starts it. It is not meant to be run directly.")
 		return 1
@@ -94,6 +114,7 @@ func serve(actions Actions, stderr io.Writer) int {
 		}
 	}
 	srv := newServer(actions, logger)
+	srv.info = info
 	// Writing to the host's pipe after it is gone must be an error, not a
 	// SIGPIPE that kills the process in the middle of an action's cleanup.
 	signal.Ignore(syscall.SIGPIPE)

@@ -21,6 +21,7 @@ type server struct {
 	pb.UnimplementedPluginServer
 	actions Actions
 	logger  *slog.Logger
+	info    Info
 
 	// The running applies, so that they can be asked to stop (their
 	// contexts cancelled) and waited for before the process exits.
@@ -132,7 +133,11 @@ func (s *server) drain(grace time.Duration) bool {
 }
 
 func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
-	resp := &pb.DescribeResponse{Pid: int64(os.Getpid()), SdkVersion: sdkVersion()}
+	resp := &pb.DescribeResponse{Pid: int64(os.Getpid()), SdkVersion: sdkVersion(),
+		Version: s.info.Version, Description: s.info.Description}
+	if resp.Version == "" {
+		resp.Version = mainVersion()
+	}
 	names := make([]string, 0, len(s.actions))
 	for name := range s.actions {
 		names = append(names, name)
@@ -147,6 +152,7 @@ func (s *server) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeRes
 		resp.Actions = append(resp.Actions, &pb.ActionSchema{
 			Name:         name,
 			Description:  r.description,
+			Version:      r.version,
 			InputSchema:  r.inputSchema,
 			OutputSchema: r.outputSchema,
 		})
@@ -332,4 +338,13 @@ func sdkVersion() string {
 		}
 	}
 	return "unknown"
+}
+
+// mainVersion is the version of the plugin executable's main module, from
+// its build information ("(devel)" for a build outside a module version).
+func mainVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }
