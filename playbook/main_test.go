@@ -305,6 +305,9 @@ var utilActions = plugin.Actions{
 	"post": plugin.NewAction("posts a message (schema tags)", nil,
 		func(_ context.Context, req plugin.ApplyRequest[postIn], resp *plugin.ApplyResponse[postIn]) error {
 			resp.Output = req.Input
+			if req.Input.Token != "" {
+				resp.Output.Tags = append(resp.Output.Tags, fmt.Sprintf("token-len-%d", len(req.Input.Token)))
+			}
 			resp.Output.Token = ""
 			return nil
 		}),

@@ -428,7 +428,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		if err != nil {
 			return nil, r.stepError(s, err)
 		}
-		sp.Input = in
+		sp.Input = redactInput(p, s.Action, in)
 		resp, err := p.Plan(ctx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident,
 			Playbook: r.pb.Name, Step: s.ID, IdempotencyToken: sp.IdempotencyToken, Attempt: 1})
 		if err != nil {
@@ -527,6 +527,25 @@ func (r *Runner) checkOutputRefs(i int, s Step) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// redactInput is a step's resolved input as plans and the journal show it:
+// the values of fields the action's input schema marks secret replaced.
+// (Apply resolves the input again; nothing reads it back from there.)
+func redactInput(p *Plugin, action string, in json.RawMessage) json.RawMessage {
+	schema := p.inSchema[action]
+	if schema == nil || len(in) == 0 {
+		return in
+	}
+	doc, err := decodeJSON(in)
+	if err != nil || !schema.Redact(doc) {
+		return in
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return in
+	}
+	return b
 }
 
 // validationError locates an error at a field of the playbook.
@@ -784,7 +803,7 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 			res.PluginPID = p.PID()
 		}
 		if err := r.journalAppend(Record{Type: RecordStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
-			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: in, RunnerPID: os.Getpid(), PluginPID: p.PID()}, true); err != nil {
+			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: redactInput(p, s.Action, in), RunnerPID: os.Getpid(), PluginPID: p.PID()}, true); err != nil {
 			return nil, err
 		}
 		r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})

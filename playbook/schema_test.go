@@ -1,6 +1,7 @@
 package playbook_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -135,16 +136,28 @@ steps:
 		t.Errorf("missing url: %v (%+v)", err, ve)
 	}
 
-	// Defaults fill what the input leaves out.
-	run, err := newRunner(t, mustNew(t, "defaults", playbook.Step{ID: "n", Plugin: "util", Action: "post",
-		Input: map[string]any{"url": "https://example.org/hook", "token": "s3cret"}}), playbook.Options{}).Run(t.Context())
+	// Defaults fill what the input leaves out; the secret reaches the
+	// plugin and stays out of the plan and the journal.
+	jdir := t.TempDir()
+	var plan *playbook.Plan
+	r2 := newRunner(t, mustNew(t, "defaults", playbook.Step{ID: "n", Plugin: "util", Action: "post",
+		Input: map[string]any{"url": "https://example.org/hook", "token": "s3cret"}}),
+		playbook.Options{JournalDir: jdir, Approve: func(_ context.Context, p *playbook.Plan) (bool, error) { plan = p; return true, nil }})
+	run, err := r2.Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out map[string]any
 	json.Unmarshal(run.Steps[0].Output, &out)
-	if d := cmp.Diff(map[string]any{"url": "https://example.org/hook", "method": "POST", "retries": float64(3)}, out); d != "" {
+	if d := cmp.Diff(map[string]any{"url": "https://example.org/hook", "method": "POST", "retries": float64(3), "tags": []any{"token-len-6"}}, out); d != "" {
 		t.Errorf("output with defaults (-want +got):\n%s", d)
+	}
+	if got := string(plan.Steps[0].Input); got != `{"token":"(secret)","url":"https://example.org/hook"}` {
+		t.Errorf("plan input %s, want the token redacted", got)
+	}
+	r2.Close()
+	if b, _ := os.ReadFile(playbook.JournalPath(jdir, r2.Incident())); strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), `"token":"(secret)"`) {
+		t.Errorf("journal holds the secret or no redaction:\n%s", b)
 	}
 }
 

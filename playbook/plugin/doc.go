@@ -53,7 +53,9 @@
 //		Token  string `json:"token,omitempty" schema:"secret"`
 //	}
 //
-// (schema words: required, enum=a|b, default=v, secret, format=name). The
+// (schema words: required, enum=a|b, default=v, secret, format=name; a
+// secret's value reaches the action but plans and the journal show
+// "(secret)" in its place). The
 // runner checks every step's input against it when it plans, before any
 // step runs, naming file, line and field path of each misfit; the SDK checks
 // it again before Plan and Apply (types, required fields, enums, unknown

@@ -350,3 +350,41 @@ func article2(t string) string {
 	}
 	return "a " + t
 }
+
+// Redacted is what Redact puts in place of a secret value.
+const Redacted = "(secret)"
+
+// Redact replaces, in a decoded document, the value of every field the
+// schema marks secret with Redacted; it reports whether it replaced any.
+func (n *SchemaNode) Redact(v any) bool {
+	if n == nil {
+		return false
+	}
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		_, extra := n.closed()
+		for k, val := range x {
+			p, ok := n.Properties[k]
+			if !ok {
+				p = extra
+			}
+			if p == nil {
+				continue
+			}
+			if p.Secret {
+				if val != nil {
+					x[k] = Redacted
+					changed = true
+				}
+				continue
+			}
+			changed = p.Redact(val) || changed
+		}
+	case []any:
+		for _, e := range x {
+			changed = n.Items.Redact(e) || changed
+		}
+	}
+	return changed
+}
