@@ -242,7 +242,7 @@ func (n *SchemaNode) ApplyDefaults(v any) bool {
 			if cur, ok := x[name]; ok {
 				set = p.ApplyDefaults(cur) || set
 			} else if p != nil && p.Default != nil {
-				x[name] = p.Default
+				x[name] = clone(p.Default) // the schema's own stays as it is
 				set = true
 			}
 		}
@@ -387,4 +387,23 @@ func (n *SchemaNode) Redact(v any) bool {
 		}
 	}
 	return changed
+}
+
+// clone deep-copies a decoded JSON value.
+func clone(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = clone(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = clone(e)
+		}
+		return a
+	}
+	return v
 }

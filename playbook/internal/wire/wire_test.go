@@ -171,3 +171,39 @@ func TestValidateAcceptsWhatDecodingAccepts(t *testing.T) {
 		t.Errorf("misfits\n got %s\nwant %s", got, want)
 	}
 }
+
+// FuzzValidate: a schema (which a plugin sends) and a document (which a
+// playbook holds), both arbitrary, are checked, defaulted, redacted and
+// looked up without a panic.
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(Schema(reflect.TypeFor[struct {
+		URL  string            `json:"url" schema:"required,format=uri"`
+		N    int               `json:"n" schema:"enum=1|2,default=1"`
+		Tok  string            `json:"tok" schema:"secret"`
+		List []map[string]bool `json:"list"`
+	}]())), []byte(`{"url":5,"n":3,"tok":"x","list":[{"a":"b"}],"z":1}`))
+	f.Fuzz(func(t *testing.T, schema, doc []byte) {
+		s := ParseSchema(schema)
+		var v any
+		if json.Unmarshal(doc, &v) != nil {
+			return
+		}
+		_ = s.Validate(v, nil)
+		s.ApplyDefaults(v)
+		s.Redact(v)
+		_ = s.Lookup([]any{"url", 0, "x"})
+	})
+}
+
+// TestDefaultsAreCopies: a default filled into one document is that
+// document's own; changing it leaves the schema's default as it was.
+func TestDefaultsAreCopies(t *testing.T) {
+	s := ParseSchema([]byte(`{"type":"object","properties":{"o":{"type":"object","default":{"a":[1]}}}}`))
+	first, second := map[string]any{}, map[string]any{}
+	s.ApplyDefaults(first)
+	first["o"].(map[string]any)["a"] = "changed"
+	s.ApplyDefaults(second)
+	if got := fmt.Sprint(second["o"]); got != "map[a:[1]]" {
+		t.Errorf("second document's default = %s, want map[a:[1]]", got)
+	}
+}
