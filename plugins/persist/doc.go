@@ -138,8 +138,28 @@
 // links (not recorded). A quarantined file with other hard links keeps
 // its content under those names; the manifest says so.
 //
-// Every read and write goes through an [os.Root]; symbolic links inside
-// the root are resolved as if chrooted into it (package internal/rootfs),
-// files are opened with O_NOFOLLOW, and a planted link (/etc/cron.d/x ->
-// /etc/shadow, ~/.ssh -> /) is itself a finding, never a way out.
+// Reads go through an [os.Root]; symbolic links inside the root are
+// resolved as if chrooted into it (package internal/rootfs), files are
+// opened with O_NOFOLLOW, and a planted link (/etc/cron.d/x -> /etc/shadow,
+// ~/.ssh -> /) is itself a finding, never a way out. Every change (Apply
+// and Restore) acts through the parent directory held open
+// (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS, else an O_NOFOLLOW walk)
+// with *at calls on one name, so a parent swapped for a link between check
+// and act redirects nothing; the plan records where each parent resolved
+// and Apply refuses one that moved (ErrChanged). A line removal writes a
+// new file (owner, mode, xattrs and ACLs kept), fsyncs it, exchanges it
+// for the old one and fsyncs the directory: readers see the old or the
+// new file, never a partial one, the file gets a new inode, and a file
+// with other hard links is never written through. Lines appended while
+// Apply ran are re-checked under the same open file (ErrChanged) or kept
+// in the quarantine. A change on a symbolic link inside the root is made
+// on the file it leads to; the link stays.
+//
+// The manifest is authenticated (HMAC-SHA256, format
+// abusekit-manifest/2) with a key kept outside the root: the caller's, or
+// the key file in the runner's state directory (DefaultKeyFile); Restore
+// refuses an unauthenticated, edited or foreign manifest. Quarantine
+// copies keep holes (SEEK_DATA/SEEK_HOLE), store each inode once, are
+// bounded by ApplyOptions.MaxCopy and need the free space statfs shows
+// before anything changes.
 package persist
