@@ -138,10 +138,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: usage printed, nothing wrong
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, err)
-		}
+		fmt.Fprintln(stderr, "respond:", err)
 		return 2
 	}
 	if err := respond(ctx, c, stdout, stderr); err != nil {

@@ -276,6 +276,11 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-demo") {
+		t.Errorf("-h: exit %d, want 0 with the usage (stderr %q)", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
 	if code := run(context.Background(), []string{"-report", filepath.Join(t.TempDir(), "missing.eml")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.eml") {
 		t.Errorf("missing report: exit %d, stderr %q", code, errb.String())
 	}
