@@ -62,6 +62,12 @@ func arfCollect(ctx context.Context, m *mailmsg.Message, o *options, parse func(
 	if err != nil {
 		return nil, err
 	}
+	ws := mailWarnings(m, "")
+	for i := range reps {
+		for _, w := range ws {
+			addWarning(&reps[i], w)
+		}
+	}
 	if o.reportFn == nil {
 		return reps, nil
 	}
@@ -119,7 +125,11 @@ func arfFields(body []byte) (textproto.MIMEHeader, error) {
 func arfMailInfo(m *mailmsg.Message) xarfMailInfo {
 	mi := xarfMailInfo{subject: m.Subject(), from: m.From(), received: m.Date()}
 	if !mi.received.IsZero() {
-		mi.received = mi.received.UTC()
+		mi.loc = mi.received.Location()
+		mi.received = saneOrZero(mi.received.UTC())
+		if mi.received.IsZero() {
+			mi.loc = nil
+		}
 	}
 	return mi
 }
@@ -156,15 +166,21 @@ func arfMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report
 		t, err := mail.ParseDate(arrival)
 		if err != nil {
 			if t, err = xarfTime("Arrival-Date", arrival); err != nil {
+				if errors.Is(err, ErrTimeRange) {
+					return nil, &ParseError{Format: arfFormat, Err: err}
+				}
 				return nil, &ParseError{Format: arfFormat, Err: fmt.Errorf("Arrival-Date: unrecognised date %q", arrival)}
 			}
+		}
+		if err := checkTime("Arrival-Date", t); err != nil {
+			return nil, &ParseError{Format: arfFormat, Err: err}
 		}
 		r.AbuseTime = t.UTC()
 	}
 	orig := arfOriginal(m)
 	if r.AbuseTime.IsZero() && orig != nil {
 		if d, err := orig.Date(); err == nil {
-			r.AbuseTime = d.UTC()
+			r.AbuseTime = saneOrZero(d.UTC())
 		}
 	}
 	src := arfParseAddr(h.Get("Source-Ip"))

@@ -7,6 +7,10 @@
 // 64 KiB and streams the input through that format's parser. The formats, in
 // the order they are tried:
 //
+//   - AWS Health abuse events (EventBridge "aws.health" events with an
+//     AWS_ABUSE_…_REPORT eventTypeCode, one, an array or JSON lines, and
+//     "aws health describe-event-details" output): ParseAWSHealth. The
+//     event's description is read as the notice it is.
 //   - GuardDuty findings (raw, GetFindings output, an EventBridge event) and
 //     X-ARF v4 JSON: ParseGuardDuty, ParseXARF.
 //   - An mbox (mboxo or mboxrd) of mails, read one message at a time:
@@ -16,10 +20,14 @@
 //     quoted-printable and base64, every charset golang.org/x/text knows
 //     (UTF-8, ISO-8859-1, Windows-1252, …; an unknown or wrong charset
 //     degrades, it does not fail), and HTML-only bodies (text extracted).
-//     Inside the mail, X-ARF, ARF (RFC 5965; also alone: ParseARF) and AWS
-//     Trust & Safety notices are recognised, in the mail itself or in a
-//     message it forwards; a mail that is none of them is read as plain
-//     text.
+//     Inside the mail, X-ARF, ARF (RFC 5965; also alone: ParseARF), ACNS
+//     copyright notices (XML, Source "acns") and AWS Trust & Safety notices
+//     are recognised, in the mail itself or in a message it forwards; a
+//     mail that is none of them is read as plain text, which also reads the
+//     notices of other providers (Hetzner, Google Cloud, DigitalOcean, OVH,
+//     Azure, Linode: Report.Provider), fail2ban's complain and
+//     xarf-login-attack mails, SpamCop reports, Project Honey Pot digests,
+//     Cyscon key-value attachments and zipped CSV feeds (Shadowserver).
 //   - The pasted text of a Trust & Safety notice: ParseTrustAndSafety.
 //   - A bare evidence log (Source "firewall-log"): ParseLog, with the
 //     layouts of package evidence (column logs, arrow logs, CSV feeds,
@@ -58,6 +66,28 @@
 // attachment larger than 64 KiB (recognised from the parts before it; other
 // multipart mails are read whole, within Limits). Without
 // WithEvidenceFunc, a report keeps at most WithMaxEvidence records.
+//
+// # Times
+//
+// A log time that names no zone is read in the zone the report states for
+// its log ("time zone is UTC", "All times are in CET", fail2ban's "Note:
+// Local timezone is +0100 (CET)", "Timezone: Europe/Berlin", "times are
+// Pacific Time"), else in the zone of the mail's Date, else in the
+// Location of WithReferenceTime; with none of them it is read as UTC and
+// the report carries a WarnTimeZone warning. Times in prose may name a zone
+// with daylight saving time ("June 3, 2026 at 3:12 PM Pacific Time").
+//
+// # Nothing lost silently
+//
+// What a parser could not read or use is a typed Warning on the Report
+// (Report.Warnings, "warnings" in JSON): a MIME part that could not be
+// decoded (WarnUnreadablePart), text in an unknown charset (WarnCharset),
+// a malformed part read as text (WarnMalformedPart), an attachment of a
+// type no reader knows (WarnUnknownAttachment), a report of a known format
+// that gave no evidence and named no resource (WarnNoEvidence), log times
+// read as UTC with nothing saying so (WarnTimeZone). A report
+// date outside 1970–2199 is an error wrapping ErrTimeRange in the strict
+// formats (X-ARF, ARF, GuardDuty) and is not read in prose.
 //
 // Parsers never panic on bad input and never buffer without bound: Limits
 // caps the input's size, line length, MIME parts, nesting and reports, and

@@ -31,6 +31,9 @@ func ExampleParse() {
 		fmt.Println("abuse time:", r.AbuseTime, "deadline:", r.Deadline)
 		fmt.Println("required:", r.RequiredActions)
 		fmt.Println("evidence:", r.EvidenceCount, r.Evidence[0].SrcIP, "->", r.Evidence[0].DstIP, r.Evidence[0].DstPort)
+		for _, w := range r.Warnings { // what could not be read or used
+			fmt.Println("warning:", w)
+		}
 	}
 	// Output:
 	// trust-and-safety portscan 17001234567 17001234567

@@ -12,7 +12,7 @@ import (
 
 // sampleDirs are the sample directories whose every file is parsed by
 // Parse and compared with its golden JSON (FILE.golden.json beside it).
-var sampleDirs = []string{"trust-and-safety", "mail", "mbox", "plain"}
+var sampleDirs = []string{"trust-and-safety", "mail", "mbox", "plain", "fail2ban", "providers", "acns", "feeds"}
 
 // sampleRef is the reference time for samples without a Date header.
 var sampleRef = time.Date(2023, 5, 8, 9, 0, 0, 0, time.UTC)

@@ -363,7 +363,8 @@ type gdDNSRequest struct {
 }
 
 // gdTime parses a GuardDuty timestamp ("2026-11-02T09:14:22.511Z"); empty
-// gives the zero time.
+// gives the zero time, one outside the report range an error wrapping
+// ErrTimeRange.
 func gdTime(field, s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -372,6 +373,9 @@ func gdTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", field, err)
+	}
+	if err := checkTime(field, t); err != nil {
+		return time.Time{}, err
 	}
 	return t.UTC(), nil
 }

@@ -102,6 +102,7 @@ func TestParseGuardDutyFields(t *testing.T) {
 		Received:        time.Date(2026, 11, 2, 9, 14, 22, 511000000, time.UTC),
 		Activity:        "UnauthorizedAccess:EC2/SSHBruteForce",
 		EvidenceCount:   1,
+		Warnings:        []Warning{},
 		Role:            RoleActor,
 		Severity:        Severity{Score: 2, Label: "low"},
 	}}

@@ -66,13 +66,82 @@ func mailReports(ctx context.Context, r io.Reader, o *options, format string, ba
 		}
 		return nil, mailError(format, base, err)
 	}
+	var reps []Report
 	switch {
 	case st.Body == nil:
-		return parseMailMessage(ctx, st.Message, o)
+		reps, err = parseMailMessage(ctx, st.Message, o)
 	case st.Attachment:
-		return parseMailAttachmentStream(ctx, st, o, format, base)
+		reps, err = parseMailAttachmentStream(ctx, st, o, format, base)
+	default:
+		reps, err = parseMailStream(ctx, st.Message, st.Body, o)
 	}
-	return parseMailStream(ctx, st.Message, st.Body, o)
+	if err != nil {
+		return nil, err
+	}
+	// Read to its end by now: what the mail degraded or left unread is
+	// said on each of its reports.
+	ws := mailWarnings(st.Message, "")
+	for i := range reps {
+		for _, w := range ws {
+			addWarning(&reps[i], w)
+		}
+	}
+	return reps, nil
+}
+
+// mailWarnings are the warnings for what m (and the messages it forwards)
+// degraded or left unread; where prefixes the part names.
+func mailWarnings(m *mailmsg.Message, where string) []Warning {
+	var ws []Warning
+	for _, n := range m.Notes {
+		w := Warning{Code: WarnUnreadablePart, Part: strings.TrimSpace(where), Message: n.Text}
+		switch n.Kind {
+		case mailmsg.NoteCharset:
+			w.Code = WarnCharset
+		case mailmsg.NoteStructure:
+			w.Code = WarnMalformedPart
+		}
+		ws = append(ws, w)
+	}
+	for i, p := range m.Parts {
+		if partKnown(p) {
+			continue
+		}
+		name := fmt.Sprintf("%spart %d (%s)", where, i+1, p.MediaType)
+		if p.Filename != "" {
+			name = fmt.Sprintf("%spart %d (%s, %s)", where, i+1, p.Filename, p.MediaType)
+		}
+		if isZipPart(p) {
+			if w, ok := zipWarning(p, name); ok {
+				ws = append(ws, w)
+			}
+			continue
+		}
+		ws = append(ws, Warning{Code: WarnUnknownAttachment, Part: name, Message: "attachment of a type no reader knows: not read"})
+	}
+	for i, fm := range m.Forwarded {
+		ws = append(ws, mailWarnings(fm, fmt.Sprintf("%sforwarded message %d: ", where, i+1))...)
+	}
+	return ws
+}
+
+// partKnown reports whether a part is one the mail formats read, or one
+// that carries no report (a signature, an inline image of a signature or
+// logo).
+func partKnown(p *mailmsg.Part) bool {
+	mt := p.MediaType
+	switch {
+	case p.IsText(), mt == "application/json", strings.HasSuffix(mt, "+json"),
+		mt == "message/feedback-report", mt == "message/delivery-status",
+		mt == "message/rfc822-headers", mt == "message/rfc822", mt == "message/global":
+		return true
+	case mt == "application/pgp-signature", mt == "application/pkcs7-signature",
+		mt == "application/x-pkcs7-signature", mt == "application/pgp-keys":
+		return true
+	case strings.HasPrefix(mt, "image/") && (p.Disposition == "inline" || p.Header.Get("Content-Id") != ""):
+		return true
+	}
+	return false
 }
 
 // parseMailAttachmentStream reads a multipart mail whose large text
@@ -97,6 +166,7 @@ func parseMailAttachmentStream(ctx context.Context, st *mailmsg.Stream, o *optio
 	}
 	if err != nil {
 		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", err.Error())
+		m.AddNote(mailmsg.NoteUnreadable, fmt.Sprintf("attachment %q: %v (kept %d decoded bytes)", st.Part.Filename, err, len(whole)))
 	}
 	st.Part.Body, st.Part.Truncated = whole, false
 	if err := st.Rest(); err != nil {
@@ -108,14 +178,17 @@ func parseMailAttachmentStream(ctx context.Context, st *mailmsg.Stream, o *optio
 // brokenAsEOF ends a streamed attachment where its encoding breaks, keeping
 // what decoded before, as a mail read whole does.
 type brokenAsEOF struct {
-	r io.Reader
-	o *options
+	r    io.Reader
+	o    *options
+	m    *mailmsg.Message // the message whose Notes record the break
+	name string           // the attachment's file name
 }
 
 func (b brokenAsEOF) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if err != nil && errors.Is(err, mailmsg.ErrBrokenEncoding) {
 		b.o.logger.Debug("mail degraded", "note", err.Error())
+		b.m.AddNote(mailmsg.NoteUnreadable, fmt.Sprintf("attachment %q: %v (the rest was not read)", b.name, err))
 		err = io.EOF
 	}
 	return n, err
@@ -128,7 +201,7 @@ func (b brokenAsEOF) Read(p []byte) (int, error) {
 // body read first.
 func parseMailStream(ctx context.Context, m *mailmsg.Message, text io.Reader, o *options) ([]Report, error) {
 	for _, n := range m.Notes {
-		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n)
+		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n.Text)
 	}
 	for _, f := range mailFormats {
 		if !f.match(m) {
@@ -183,7 +256,7 @@ func limitUnit(l string) string {
 // The reports it returns are not yet handed to a WithReportFunc.
 func parseMailMessage(ctx context.Context, m *mailmsg.Message, o *options) ([]Report, error) {
 	for _, n := range m.Notes {
-		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n)
+		o.logger.Debug("mail degraded", "subject", m.Subject(), "note", n.Text)
 	}
 	var tried []string
 	for _, f := range mailFormats {
@@ -238,7 +311,7 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader, st *mailmsg.Stream) error {
 	n.rep.Reporter = m.From()
 	n.rep.Subject = m.Subject()
-	if d := m.Date(); !d.IsZero() {
+	if d := m.Date(); !d.IsZero() && saneTime(d) {
 		n.rep.Received = d.UTC()
 		n.outerLoc = d.Location()
 	}
@@ -271,6 +344,7 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	}
 	for _, fm := range m.Forwarded {
 		t := fm.Text()
+		n.noteZoneIn([]byte(headOf(t, 8<<10)))
 		if n.kindForward == "" {
 			if k := kindFromText(headOf(t, 8<<10)); k != KindOther {
 				n.kindForward = k
@@ -283,6 +357,9 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	if n.rep.CaseID == "" {
 		n.rep.CaseID = caseFromSubject(n.rep.Subject)
 	}
+	n.providerFields(n.rep.Subject, strings.ToLower(n.rep.Subject)) // "[AbuseID:…]", "Ticket #…", "API Project …"
+	n.spamcopSubject(n.rep.Subject)
+
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
 			n.rep.AccountID = mm[1]
@@ -295,12 +372,25 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 // st.Part from st.Body.
 func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Part, st *mailmsg.Stream) error {
 	for _, p := range parts {
+		if cysconPart(p) {
+			if err := n.scanCyscon(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if isZipPart(p) {
+			if err := n.scanZip(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
 		if p.Disposition != "attachment" || !p.IsText() || p.MediaType == "text/html" {
 			continue
 		}
+		n.noteZoneIn(p.Body[:min(len(p.Body), 8<<10)]) // "Note: Local timezone is +0100" before the log
 		var r io.Reader = bytes.NewReader(p.Body)
 		if st != nil && p == st.Part {
-			r = brokenAsEOF{st.Body, n.o}
+			r = brokenAsEOF{r: st.Body, o: n.o, m: st.Message, name: p.Filename}
 		}
 		if err := n.scan(ctx, r, n.lineBase); err != nil {
 			return err

@@ -3,6 +3,7 @@ package abuse
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ func checkReports(t *testing.T, reps []Report, err error) {
 		if r.Source == "" || r.Kind == "" {
 			t.Fatalf("report without source or kind: %+v", r)
 		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("report does not marshal: %v", err)
+		}
 		_ = IncidentID(r)
 	}
 }
@@ -57,12 +61,12 @@ func fuzzParser(f *testing.F, fn parseFunc) {
 }
 
 func FuzzParse(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain")
+	fuzzSeeds(f, "trust-and-safety", "mail", "mbox", "plain", "fail2ban", "providers")
 	fuzzParser(f, Parse)
 }
 
 func FuzzParseMail(f *testing.F) {
-	fuzzSeeds(f, "trust-and-safety", "mail")
+	fuzzSeeds(f, "trust-and-safety", "mail", "fail2ban", "providers", "acns", "feeds")
 	fuzzParser(f, ParseMail)
 }
 

@@ -18,6 +18,7 @@ const (
 	SourceARF            Source = "arf"              // RFC 5965 Abuse Reporting Format
 	SourceFirewallLog    Source = "firewall-log"     // a bare evidence log (iptables, sshd, CSV, …)
 	SourcePlain          Source = "plain"            // free text pasted by an operator
+	// SourceAWSHealth (health.go): AWS Health abuse events.
 )
 
 // Kind is the class of abuse a report is about.
@@ -41,7 +42,7 @@ const ProviderAWS = "aws"
 
 // Report is one abuse report, whatever format it came in.
 type Report struct {
-	Provider        string       `json:"provider"` // "aws", … or "" when unknown
+	Provider        string       `json:"provider"` // ProviderAWS, ProviderHetzner, … or "" when unknown
 	Source          Source       `json:"source"`
 	Kind            Kind         `json:"kind"`
 	CaseID          string       `json:"case_id"`
@@ -77,7 +78,57 @@ type Report struct {
 	// Severity is how serious the provider rates the report, when it says
 	// so (GuardDuty findings); zero otherwise.
 	Severity Severity `json:"severity,omitzero"`
+
+	// Warnings say what of the input could not be read or used: nothing
+	// is dropped silently. A report with warnings is still a report; a
+	// caller that must not act on a partial reading checks len(Warnings)
+	// (parse-report -strict exits non-zero).
+	Warnings []Warning `json:"warnings"`
 }
+
+// Warning is one thing a parser could not read or use.
+type Warning struct {
+	Code WarningCode `json:"code"`
+	// Part names where: a MIME part ("part 3 (report.zip, application/zip)"),
+	// a forwarded message, or "" for the report as a whole.
+	Part    string `json:"part,omitempty"`
+	Message string `json:"message"`
+}
+
+func (w Warning) String() string {
+	if w.Part != "" {
+		return string(w.Code) + ": " + w.Part + ": " + w.Message
+	}
+	return string(w.Code) + ": " + w.Message
+}
+
+// WarningCode classifies a Warning. Values are stable: they appear in JSON.
+type WarningCode string
+
+// Warning codes.
+const (
+	// WarnUnreadablePart: a MIME part (or part of one) could not be read:
+	// broken base64 or quoted-printable, a multipart cut short, a
+	// forwarded message with an unreadable header. What decoded was used.
+	WarnUnreadablePart WarningCode = "unreadable-part"
+	// WarnCharset: text in an unknown or wrong charset was kept as it is
+	// or had invalid bytes replaced; addresses and times still read.
+	WarnCharset WarningCode = "charset"
+	// WarnMalformedPart: a bad Content-Type or a multipart without a
+	// boundary, read as plain text.
+	WarnMalformedPart WarningCode = "malformed-part"
+	// WarnUnknownAttachment: an attachment of a type no reader knows (an
+	// archive, a PDF, an image, a binary): it was not read.
+	WarnUnknownAttachment WarningCode = "unknown-attachment"
+	// WarnNoEvidence: a known format that gave no evidence and named no
+	// resource (no instance, IP address or security group): there is
+	// nothing to act on but the report's own words.
+	WarnNoEvidence WarningCode = "no-evidence"
+	// WarnTimeZone: log times named no zone and neither the report (a
+	// "time zone is …" note, the mail's Date) nor the caller
+	// (WithReferenceTime) said which: they were read as UTC.
+	WarnTimeZone WarningCode = "time-zone"
+)
 
 // Roles of the implicated resources (Report.Role).
 const (
@@ -102,6 +153,9 @@ type Resources struct {
 	IPs            []netip.Addr `json:"ips"`
 	SecurityGroups []string     `json:"security_groups"`
 	Exposures      []Exposure   `json:"exposures"`
+	// Projects are the cloud projects a notice names instead of addresses
+	// (Google Cloud: "API Project my-app-123", project numbers).
+	Projects []string `json:"projects,omitempty"`
 }
 
 // Exposure is an inbound rule the provider saw open to the world, as in the
@@ -119,8 +173,21 @@ type Evidence = evidence.Record
 // Mitigation is an action the provider has taken against the resources, as in
 // "Blocked OUTBOUND TCP traffic from instance to remote hosts on port 22".
 type Mitigation struct {
-	Action    string `json:"action"`    // "block"
-	Direction string `json:"direction"` // "outbound", "inbound"
+	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop
+	Direction string `json:"direction"` // "outbound", "inbound", "all" (both), "" (stop)
 	Proto     string `json:"proto"`     // "tcp", "udp", "all"
 	Port      uint16 `json:"port"`      // 0 = all ports
 }
+
+// Mitigation actions.
+const (
+	// MitigationBlock: traffic of Direction, Proto and Port is blocked
+	// ("Blocked OUTBOUND TCP traffic from instance to remote hosts on port
+	// 22", "Blocked all traffic").
+	MitigationBlock = "block"
+	// MitigationIsolate: all traffic is blocked except administrative
+	// access ("Blocked all traffic, allowing administrative access only").
+	MitigationIsolate = "isolate"
+	// MitigationStop: the provider stopped the instance.
+	MitigationStop = "stop"
+)

@@ -80,6 +80,38 @@ func fillReport(r *Report) {
 	if r.RequiredActions == nil {
 		r.RequiredActions = []string{}
 	}
+	if r.EvidenceCount == 0 && len(r.Resources.InstanceIDs) == 0 && len(r.Resources.IPs) == 0 && len(r.Resources.SecurityGroups) == 0 && len(r.Resources.Projects) == 0 && !hasWarning(r.Warnings, WarnNoEvidence) {
+		r.Warnings = append(r.Warnings, Warning{Code: WarnNoEvidence, Message: fmt.Sprintf("%s report with no evidence and no instance, IP address or security group", r.Source)})
+	}
+	if r.Warnings == nil {
+		r.Warnings = []Warning{}
+	}
+}
+
+func hasWarning(ws []Warning, c WarningCode) bool {
+	for _, w := range ws {
+		if w.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// maxWarnings bounds the warnings of one report.
+const maxWarnings = 100
+
+// addWarning appends w to r unless r has maxWarnings already or the same
+// warning.
+func addWarning(r *Report, w Warning) {
+	if len(r.Warnings) >= maxWarnings {
+		return
+	}
+	for _, x := range r.Warnings {
+		if x == w {
+			return
+		}
+	}
+	r.Warnings = append(r.Warnings, w)
 }
 
 // ctxReader stops reading once ctx is done.

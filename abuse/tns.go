@@ -27,6 +27,7 @@ var tnsMarkers = []string{
 	"abuse report implicating resources on your account",
 	"aws acceptable use policy", "your ec2 abuse report",
 	"beginning of forwarded report(s)",
+	"dear amazon ec2 customer", "we've received a report that your instance",
 }
 
 func hasTnsMarker(lower string) bool {
@@ -39,7 +40,8 @@ func hasTnsMarker(lower string) bool {
 }
 
 var (
-	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account\s+(?:ID|number))\s*[:#]?\s*(\d{12})\b`)
+	// "AWS ID: N", "AWS account N", "Account ID: N", "Account: N", "from account N".
+	reAccount  = regexp.MustCompile(`(?i)\b(?:AWS\s+(?:ID|account(?:\s+(?:ID|number))?)|account(?:\s+(?:ID|number))?)\s*[:#]?\s*(\d{12})\b`)
 	reRegion   = regexp.MustCompile(`(?i)\bregion\s*[:=]\s*([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)\b`)
 	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
@@ -49,7 +51,9 @@ var (
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
 	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
-	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	// "Blocked all traffic, allowing administrative access only".
+	reBlockAll = regexp.MustCompile(`(?i)\bblocked\s+all\s+(?:(tcp|udp)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
 	reStopped  = regexp.MustCompile(`(?i)\b(?:have\s+)?(?:stopped|shut\s+down)\s+(?:the\s+|your\s+)?(?:ec2\s+)?instances?\b`)
 	reResemble = regexp.MustCompile(`(?i)\bactivity\s+which\s+resembles\s+(.+?)(?:\.\s|\.$|$)`)
@@ -98,6 +102,16 @@ type noticeReader struct {
 	fwdSubj  string         // its Subject
 	fwdDone  bool           // a block from the provider was applied
 	outerLoc *time.Location // the zone of the outer mail's Date, for zone-less dates
+
+	// zone is the zone the report states for its log times ("time zone
+	// is UTC"); zoneless counts the evidence times that named none.
+	zone     *time.Location
+	zoneless int
+	provider string // another provider's notice, by its words or sender
+
+	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
+	hpType string
+	wrap   []byte // the last line, when long and neither field nor evidence: a wrapped line's first half
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -113,7 +127,24 @@ func (n *noticeReader) evidenceOptions() evidence.Options {
 	if ref.IsZero() {
 		ref = n.rep.Received
 	}
-	return evidence.Options{Reference: ref, MaxLineBytes: n.o.limits.MaxLineBytes}
+	// A log time naming no zone is in the zone the report states, else in
+	// the zone of the mail's Date, else in the reference's.
+	switch {
+	case n.zone != nil:
+		if ref.IsZero() {
+			ref = time.Now()
+		}
+		ref = ref.In(n.zone)
+	case n.outerLoc != nil && !ref.IsZero() && n.o.now.IsZero():
+		ref = ref.In(n.outerLoc)
+	}
+	return evidence.Options{Reference: ref, MaxLineBytes: n.o.limits.MaxLineBytes, Zoneless: &n.zoneless}
+}
+
+// zoneAssumed reports whether zone-less log times were read as UTC with
+// nothing saying so: no zone note, no mail Date, no reference time.
+func (n *noticeReader) zoneAssumed() bool {
+	return n.zoneless > 0 && n.zone == nil && n.outerLoc == nil && n.o.now.IsZero()
 }
 
 // read reads a text to its end. It can be called for several texts of one
@@ -155,10 +186,13 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 
 // forwarded streams the forwarded report after the marker at line.
 func (n *noticeReader) forwarded(ctx context.Context, br *bufio.Reader, line int) error {
-	if head, _ := br.Peek(8 << 10); len(head) > 0 && n.kindForward == "" {
-		if k := kindFromText(string(head)); k != KindOther {
-			n.kindForward = k
+	if head, _ := br.Peek(8 << 10); len(head) > 0 {
+		if n.kindForward == "" {
+			if k := kindFromText(string(head)); k != KindOther {
+				n.kindForward = k
+			}
 		}
+		n.noteZoneIn(head)
 	}
 	if err := n.scan(ctx, br, n.lineBase+line); err != nil {
 		return err
@@ -249,11 +283,21 @@ func (n *noticeReader) addID(list *[]string, id string) {
 
 // line reads one line of the notice (before any forwarded report).
 func (n *noticeReader) line(raw []byte) error {
+	if ok, err := n.honeypotLine(raw); ok || err != nil {
+		return err
+	}
 	t := bytes.TrimSpace(raw)
 	for len(t) > 0 && t[0] == '>' { // quote markers of a replied-to notice
 		t = bytes.TrimSpace(t[1:])
 	}
+	for _, b := range [][]byte{[]byte("* "), []byte("- "), []byte("\u2022 ")} { // a bullet: "* Abuse Time: …"
+		if bytes.HasPrefix(t, b) {
+			t = bytes.TrimSpace(t[len(b):])
+			break
+		}
+	}
 	if len(t) == 0 {
+		n.wrap = n.wrap[:0]
 		if n.fwdBlock > 0 && (n.fwdFrom != "" || n.fwdSubj != "" || !n.fwdDate.IsZero()) {
 			n.endForwardBlock() // a blank line right after the start line does not end it
 		}
@@ -267,11 +311,36 @@ func (n *noticeReader) line(raw []byte) error {
 	if n.inlineForward(s) {
 		return nil
 	}
+	if n.zone == nil {
+		if loc, ok := zoneNote(s); ok {
+			n.zone = loc
+		}
+	}
+	if n.spamcopLine(s) {
+		return nil
+	}
 	isField := n.fieldsOf(s, lower)
+	if n.providerFields(s, lower) {
+		isField = true
+	}
+	wrapped := n.wrap
+	n.wrap = n.wrap[:0]
 	if isField {
 		n.fields++
 	} else if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
 		return n.evidence(e, evidence.LayoutUnknown)
+	} else {
+		if len(wrapped) > 0 {
+			// A line a mail client wrapped: the two halves joined are
+			// evidence.
+			joined := append(append(wrapped, ' '), t...)
+			if e, ok := evidence.ParseLine(joined, n.evidenceOptions()); ok {
+				return n.evidence(e, evidence.LayoutUnknown)
+			}
+		}
+		if len(t) >= 60 && len(t) <= 1024 {
+			n.wrap = append(n.wrap[:0], t...)
+		}
 	}
 	if n.plain {
 		for _, a := range ipsIn(s) {
@@ -299,7 +368,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
+	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
@@ -323,9 +392,15 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	for _, id := range findAllIf(has("i-"), reInstance, s) {
+	ids := findAllIf(has("i-"), reInstance, s)
+	for _, id := range ids {
 		n.addID(&r.Resources.InstanceIDs, id)
 		found = true
+	}
+	if len(ids) > 0 && !n.plain { // "EC2 Instance Id: i-… [52.12.34.56]": the instance's addresses
+		for _, a := range ipsIn(s) {
+			n.addIP(a)
+		}
 	}
 	for _, id := range findAllIf(has("sg-"), reSG, s) {
 		n.addID(&r.Resources.SecurityGroups, id)
@@ -370,11 +445,23 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		n.within = d
 	}
-	if m := sub(has("block"), reBlock); m != nil {
+	if m := sub(has("block") && !hypothetical(lower), reBlock); m != nil {
 		n.mitigations(m)
 		found = true
-	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !strings.Contains(lower, " may ") {
-		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: "stop"})
+	} else if m := sub(has("blocked all"), reBlockAll); m != nil && !hypothetical(lower) {
+		// All traffic blocked: with administrative access kept, the
+		// instance is isolated (reachable for the clean-up only).
+		mi := Mitigation{Action: MitigationBlock, Direction: "all", Proto: "all"}
+		if p := strings.ToLower(m[1]); p != "" {
+			mi.Proto = p
+		}
+		if rest := strings.ToLower(m[2]); strings.Contains(rest, "administrative") || strings.Contains(rest, "admin access") || strings.Contains(rest, "except") {
+			mi.Action = MitigationIsolate
+		}
+		r.Mitigations = appendMitigation(r.Mitigations, mi)
+		found = true
+	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
+		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationStop})
 		found = true
 	}
 	if xs, ok := exposuresOf(s); ok {
@@ -394,20 +481,38 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 	return found
 }
 
-func (n *noticeReader) mitigations(m []string) {
-	dir := strings.ToLower(m[1])
-	switch dir {
-	case "egress":
-		dir = "outbound"
-	case "ingress":
-		dir = "inbound"
+// hypothetical reports whether a line speaks of what may happen, not of
+// what was done ("we may block outbound traffic if …").
+func hypothetical(lower string) bool {
+	for _, w := range []string{" may ", " might ", " will ", " could ", " would ", "if you ", "failure to "} {
+		if strings.Contains(lower, w) {
+			return true
+		}
 	}
-	proto := strings.ToLower(m[2])
+	return false
+}
+
+func direction(d string) string {
+	switch d = strings.ToLower(d); d {
+	case "egress":
+		return "outbound"
+	case "ingress":
+		return "inbound"
+	}
+	return d
+}
+
+func (n *noticeReader) mitigations(m []string) {
+	dir := direction(m[1])
+	if d2 := direction(m[2]); d2 != "" && d2 != dir {
+		dir = "all" // inbound and outbound
+	}
+	proto := strings.ToLower(m[3])
 	if proto == "" {
 		proto = "all"
 	}
 	var ports []uint16
-	if pm := rePorts.FindStringSubmatch(m[3]); pm != nil {
+	if pm := rePorts.FindStringSubmatch(m[4]); pm != nil {
 		for _, f := range strings.FieldsFunc(pm[1], func(r rune) bool { return r < '0' || r > '9' }) {
 			if p, err := strconv.ParseUint(f, 10, 16); err == nil {
 				ports = append(ports, uint16(p))
@@ -418,7 +523,7 @@ func (n *noticeReader) mitigations(m []string) {
 		ports = []uint16{0}
 	}
 	for _, p := range ports {
-		n.rep.Mitigations = appendMitigation(n.rep.Mitigations, Mitigation{Action: "block", Direction: dir, Proto: proto, Port: p})
+		n.rep.Mitigations = appendMitigation(n.rep.Mitigations, Mitigation{Action: MitigationBlock, Direction: dir, Proto: proto, Port: p})
 	}
 }
 
@@ -578,7 +683,14 @@ func ipsIn(s string) []netip.Addr {
 // finish completes the report once all its text was read.
 func (n *noticeReader) finish() Report {
 	r := n.rep
-	if n.recognized || r.AccountID != "" || len(r.Resources.InstanceIDs) > 0 {
+	switch {
+	case n.recognized:
+		r.Provider = ProviderAWS
+	case providerOfSender(r.Reporter) != "":
+		r.Provider = providerOfSender(r.Reporter)
+	case n.provider != "":
+		r.Provider = n.provider
+	case r.AccountID != "" || len(r.Resources.InstanceIDs) > 0:
 		r.Provider = ProviderAWS
 	}
 	if r.Activity == "" && n.resembles != "" {
@@ -604,13 +716,16 @@ func (n *noticeReader) finish() Report {
 	if r.AbuseTime.IsZero() && !n.earliest.IsZero() {
 		r.AbuseTime = n.earliest.UTC()
 	}
+	if n.zoneAssumed() {
+		addWarning(&r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", n.zoneless)})
+	}
 	if n.within > 0 {
 		base := r.Received
 		if base.IsZero() {
 			base = n.o.now
 		}
 		if !base.IsZero() {
-			r.Deadline = base.Add(n.within).UTC()
+			r.Deadline = saneOrZero(base.Add(n.within).UTC())
 		}
 	}
 	return r
@@ -619,7 +734,7 @@ func (n *noticeReader) finish() Report {
 // useful reports whether the text held anything a responder can act on.
 func (n *noticeReader) useful() bool {
 	r := &n.rep
-	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0
+	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0
 }
 
 // ParseTrustAndSafety reads the text of an AWS Trust & Safety notice (the
@@ -757,7 +872,7 @@ func (n *noticeReader) forwardedDate(v string) time.Time {
 	}
 	for _, l := range fwdLayouts {
 		if t, err := time.ParseInLocation(l, v, loc); err == nil {
-			return t.UTC()
+			return saneOrZero(t.UTC())
 		}
 	}
 	return time.Time{}

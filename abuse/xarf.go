@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/abusekit/abusekit/abuse/evidence"
 	"github.com/goccy/go-yaml/ast"
@@ -80,11 +81,15 @@ func xarfParseJSON(ctx context.Context, r io.Reader, o *options) ([]Report, erro
 	return sink.reports, nil
 }
 
+// maxScannedPorts bounds the records made from one ports_scanned list.
+const maxScannedPorts = 65536
+
 // xarfMailInfo is what a carrying mail adds to a report.
 type xarfMailInfo struct {
 	subject  string
 	from     string
 	received time.Time
+	loc      *time.Location // the zone of the mail's Date, for log times that name none
 }
 
 // xarfJSONInto reads X-ARF JSON documents from data into sink.
@@ -133,6 +138,7 @@ type xarfDoc struct {
 	Type             string `json:"type"`
 	DestinationIP    string `json:"destination_ip"`
 	DestinationPort  int64  `json:"destination_port"`
+	PortsScanned     []any  `json:"ports_scanned"` // connection/port_scan: numbers (some senders write strings)
 	Protocol         string `json:"protocol"`
 	FirstSeen        string `json:"first_seen"`
 	LastSeen         string `json:"last_seen"`
@@ -202,7 +208,10 @@ type xarfFacts struct {
 	samples         []xarfSample
 	subject         string
 	received        time.Time
-	sourceDescribed string // Source as given, when it is not an address (a URL, a domain)
+	sourceDescribed string         // Source as given, when it is not an address (a URL, a domain)
+	ports           []uint16       // XARF 4 ports_scanned
+	loc             *time.Location // the carrying mail's zone
+	dateLoc         *time.Location // the zone the report's date names, if any
 }
 
 func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, error) {
@@ -218,6 +227,7 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 		if ri := d.ReporterInfo; ri != nil {
 			f.reporter = xarfWho(ri.ReporterOrg, arfFirst(ri.ReporterOrgEmail, ri.ReporterContactEmail))
 		}
+		f.dateLoc = xarfZone(rp.Date)
 		if f.date, err = xarfTime("Report.Date", rp.Date); err != nil {
 			return Report{}, err
 		}
@@ -283,9 +293,9 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 		if err != nil {
 			return Report{}, err
 		}
-		f.date = first
+		f.date, f.dateLoc = first, xarfZone(d.FirstSeen)
 		if f.date.IsZero() {
-			f.date = ts
+			f.date, f.dateLoc = ts, xarfZone(d.Timestamp)
 		}
 		f.src = arfParseAddr(d.SourceIdentifier)
 		if !f.src.IsValid() {
@@ -299,6 +309,31 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 			return Report{}, err
 		}
 		f.proto, f.url = d.Protocol, d.URL
+		for i, v := range d.PortsScanned {
+			if i >= maxScannedPorts {
+				break
+			}
+			var n int64
+			switch x := v.(type) {
+			case float64:
+				n = int64(x)
+				if float64(n) != x {
+					return Report{}, fmt.Errorf("ports_scanned[%d]: %v is not a port", i, x)
+				}
+			case string:
+				var err error
+				if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); err != nil {
+					return Report{}, fmt.Errorf("ports_scanned[%d]: %q is not a port", i, x)
+				}
+			default:
+				return Report{}, fmt.Errorf("ports_scanned[%d]: %v is not a port", i, v)
+			}
+			p, err := arfPort(n, fmt.Sprintf("ports_scanned[%d]", i))
+			if err != nil {
+				return Report{}, err
+			}
+			f.ports = append(f.ports, p)
+		}
 		for i, e := range d.Evidence {
 			data, err := base64.StdEncoding.DecodeString(xarfSpaceless(e.Payload))
 			if err != nil {
@@ -309,7 +344,7 @@ func xarfJSONReport(sink *reportSink, d *xarfDoc, mi xarfMailInfo) (Report, erro
 	default:
 		return Report{}, errors.New(`not X-ARF: neither "Report" (X-ARF v1-v4) nor "xarf_version"/"category" (XARF 4.0.0)`)
 	}
-	f.subject, f.received = mi.subject, mi.received
+	f.subject, f.received, f.loc = mi.subject, mi.received, mi.loc
 	if f.caseID == "" && mi.subject != "" {
 		f.caseID = arfFirst(caseFromSubject(mi.subject), arfBracketRef(mi.subject))
 	}
@@ -341,6 +376,11 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	ref := sink.o.now
 	if ref.IsZero() {
 		ref = arfFirstTime(f.date, f.received)
+		if f.loc != nil && !ref.IsZero() {
+			ref = ref.In(f.loc) // log times naming no zone are in the mail Date's
+		} else if f.dateLoc != nil && !ref.IsZero() {
+			ref = ref.In(f.dateLoc) // or in the zone of the report's own date
+		}
 	}
 	// The attached logs are the evidence; the report's own fields make one
 	// record only when no log line could be read.
@@ -348,7 +388,7 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 		if !xarfTextual(s.contentType) {
 			continue
 		}
-		if err := arfScanEvidence(sink, &r, s.data, ref, proto); err != nil {
+		if err := arfScanEvidence(sink, &r, s.data, ref, proto, f.loc != nil || f.dateLoc != nil || !sink.o.now.IsZero()); err != nil {
 			return r, fmt.Errorf("sample %d: %w", i+1, err)
 		}
 	}
@@ -357,6 +397,20 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	}
 	label := arfFirst(r.Activity, "x-arf")
 	switch {
+	case f.src.IsValid() && len(f.ports) > 0:
+		// XARF 4 port scans list the ports instead of logging them: one
+		// record per port scanned.
+		for _, p := range f.ports {
+			e := Evidence{Time: f.date, SrcIP: f.src, SrcPort: f.srcPort, DstIP: f.dst, DstPort: p, Proto: proto}
+			e.Raw = label + " " + gdHostPort(f.src, f.srcPort) + " -> " + gdHostPort(f.dst, p)
+			if proto != "" {
+				e.Raw += " " + proto
+			}
+			if err := addEvidence(sink.o, &r, e); err != nil {
+				return r, err
+			}
+		}
+		return r, nil
 	case f.src.IsValid():
 		e := Evidence{Time: f.date, SrcIP: f.src, SrcPort: f.srcPort, DstIP: f.dst, DstPort: f.dstPort, Proto: proto}
 		e.Raw = label + " " + gdHostPort(f.src, f.srcPort)
@@ -376,9 +430,27 @@ func xarfBuild(sink *reportSink, f *xarfFacts) (Report, error) {
 	return r, nil
 }
 
-// arfScanEvidence feeds the evidence lines of a log to sink.
-func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string) error {
-	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto})
+// arfScanEvidence feeds the evidence lines of a log to sink. zoneKnown
+// says whether ref's zone was stated (the mail's Date, the caller); when it
+// was not, and no note in the log states one, zone-less times are read as
+// UTC with a WarnTimeZone warning.
+func arfScanEvidence(sink *reportSink, r *Report, log []byte, ref time.Time, proto string, zoneKnown bool) error {
+	// A note before the lines names their zone (fail2ban: "Note: Local
+	// timezone is +0100 (CET)").
+	if loc, ok := zoneNoteIn(headOf(string(log), 8<<10)); ok {
+		if ref.IsZero() {
+			ref = time.Now()
+		}
+		ref = ref.In(loc)
+		zoneKnown = true
+	}
+	zoneless := 0
+	defer func() {
+		if zoneless > 0 && !zoneKnown {
+			addWarning(r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", zoneless)})
+		}
+	}()
+	sc := evidence.NewScanner(bytes.NewReader(log), evidence.Options{Reference: ref, MaxLineBytes: sink.o.limits.MaxLineBytes, DefaultProto: proto, Zoneless: &zoneless})
 	for sc.Scan() {
 		if err := addEvidence(sink.o, r, sc.Record()); err != nil {
 			return err
@@ -453,7 +525,8 @@ var xarfTimeLayouts = []string{
 }
 
 // xarfTime parses an X-ARF date; empty gives the zero time. Times without
-// a zone are UTC.
+// a zone are UTC. A date outside the report range is an error wrapping
+// ErrTimeRange.
 func xarfTime(field, s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -461,11 +534,11 @@ func xarfTime(field, s string) (time.Time, error) {
 	}
 	for _, l := range xarfTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UTC(), nil
+			return t.UTC(), checkTime(field, t)
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
-		return t.UTC(), nil
+		return t.UTC(), checkTime(field, t)
 	}
 	return time.Time{}, fmt.Errorf("%s: unrecognised date %q", field, s)
 }
@@ -524,14 +597,21 @@ func XARFKind(class, reportType string) Kind {
 // valid YAML (unquoted values holding ": "). Keys are canonicalised
 // ("report-type" → "Report-Type"). Only the scalar values of the top-level
 // mapping are read, from the syntax tree: aliases are never expanded, so a
-// "billion laughs" part costs no more than its size.
+// "billion laughs" part costs no more than its size. A part that is not
+// UTF-8 is read as key-value lines, whose keys and values are bytes of the
+// part as they are.
 func xarfFields(part []byte) (map[string]string, error) {
 	out := map[string]string{}
 	var file *ast.File
 	var err error
-	if xarfYAMLBounded(part) {
+	switch {
+	case !utf8.Valid(part):
+		// The YAML parser would replace every invalid byte by U+FFFD,
+		// three bytes: key-value lines keep the bytes as they are.
+		err = errors.New("not UTF-8")
+	case xarfYAMLBounded(part):
 		file, err = parser.ParseBytes(part, 0)
-	} else {
+	default:
 		err = errors.New("too large or too deeply nested for X-ARF fields")
 	}
 	if err == nil {
@@ -631,9 +711,11 @@ func xarfFieldsReport(sink *reportSink, fields map[string]string, logs [][]byte,
 		reporter: arfFirst(fields["Reported-From"], mi.from),
 		subject:  mi.subject,
 		received: mi.received,
+		loc:      mi.loc,
 		proto:    fields["Protocol"],
 	}
 	var err error
+	f.dateLoc = xarfZone(fields["Date"])
 	if f.date, err = xarfTime("Date", fields["Date"]); err != nil {
 		return Report{}, err
 	}
@@ -711,4 +793,19 @@ func xarfParseMail(ctx context.Context, r io.Reader, o *options) ([]Report, erro
 		return nil, &ParseError{Format: xarfFormat, Err: errors.New("neither X-ARF JSON nor an X-ARF mail (no X-XARF header, no part with Report-Type and Schema-URL)")}
 	}
 	return arfCollect(ctx, m, o, xarfMailParse)
+}
+
+// xarfZone is the zone an X-ARF date names ("Z", "+01:00", "+0100"), nil
+// when it names none.
+func xarfZone(s string) *time.Location {
+	s = strings.TrimSpace(s)
+	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 Z07:00", "2006-01-02 15:04:05 -0700", "Jan _2 2006 15:04:05 -0700"} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.Location()
+		}
+	}
+	if t, err := mail.ParseDate(s); err == nil {
+		return t.Location()
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 	"time"
 )
 
@@ -16,7 +18,7 @@ import (
 // golden parse beside it.
 var xarfJSONCase = formatCase{
 	dir:     "xarf",
-	samples: []string{"abusix-v2-portscan.json", "abusix-v4-loginattack.json", "xarf4-port-scan.json", "xarf3-ddos.json", "mixed-stream.jsonl"},
+	samples: []string{"abusix-v2-portscan.json", "abusix-v4-loginattack.json", "xarf4-port-scan.json", "xarf3-ddos.json", "mixed-stream.jsonl", "xarf4-ports-scanned.json"},
 	parse:   ParseXARF,
 	formats: []string{xarfFormat},
 	sources: []Source{SourceXARF},
@@ -243,6 +245,33 @@ func BenchmarkParseXARFJSON(b *testing.B) {
 		n := 0
 		if _, err := ParseXARF(context.Background(), bytes.NewReader(data), WithEvidenceFunc(func(Evidence) error { n++; return nil })); err != nil || n != 10000 {
 			b.Fatalf("%d records, err %v", n, err)
+		}
+	}
+}
+
+// TestXARF4PortsScanned: a XARF 4 port scan lists its ports in
+// ports_scanned (numbers, or strings from some senders) instead of logging
+// them: one record per port; a value that is no port is an error.
+func TestXARF4PortsScanned(t *testing.T) {
+	data, err := os.ReadFile("testdata/xarf/xarf4-ports-scanned.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := ParseXARF(context.Background(), bytes.NewReader(data))
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("%d reports, err %v", len(reps), err)
+	}
+	var ports []uint16
+	for _, e := range reps[0].Evidence {
+		ports = append(ports, e.DstPort)
+	}
+	if d := cmp.Diff([]uint16{22, 23, 2375, 6379}, ports); d != "" || reps[0].Kind != KindPortScan {
+		t.Errorf("kind %s, ports (-want +got):\n%s", reps[0].Kind, d)
+	}
+	for _, bad := range []string{`[70000]`, `["ssh"]`, `[22.5]`, `[{}]`} {
+		in := `{"xarf_version":"4.0.0","category":"connection","type":"port_scan","source_identifier":"192.0.2.1","ports_scanned":` + bad + `}`
+		if _, err := ParseXARF(context.Background(), strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), "ports_scanned[0]") {
+			t.Errorf("ports_scanned %s: err %v", bad, err)
 		}
 	}
 }

@@ -19,15 +19,26 @@
 //	defer r.Close()
 //	run, err := r.Run(ctx) // Plan, Approve, Apply
 //
-// Plan asks every step whose input is known for its plan and returns one
-// typed Plan; Apply runs it, reporting typed Events and slog records. A
-// failed step stops the run with a *StepError whose Err keeps the plugin's
+// Plan checks every step against its plugin first: the action exists, and
+// the step's input fits the action's input schema (field names, types,
+// required fields, enums; see plugin's Schemas), every misfit named by file,
+// line and field path. It then asks every step whose input is known for
+// its plan and returns one typed Plan; Apply runs it, reporting typed
+// Events and slog records. The approved plan lives in the runner, not in
+// the plugins: Apply journals it (synced) before any step runs and gives
+// each planned step's part back to its plugin (plugin.ApplyRequest.Approved,
+// with the plan's own Payload), so that an Apply in a restarted plugin acts
+// on what was approved; one that finds the state changed refuses with
+// ErrPlanChanged. A failed step stops the run with a *StepError whose Err
+// keeps the plugin's
 // error identity across the process boundary (see plugin.RegisterError).
 //
 // # Journal and resume
 //
-// Each incident has one append-only JSON-lines journal. Every step's end is
-// on stable storage (fdatasync) before the next step starts. A runner
+// Each incident has one append-only JSON-lines journal. Every step's start
+// is on stable storage (fdatasync) before its plugin is called, and its end
+// before the next step starts; the journal's directory, and every parent
+// directory the runner creates for it, is fsynced when created. A runner
 // killed mid-playbook and started again for the same incident resumes: steps
 // the journal shows done are not run again (their outputs come from the
 // journal), and the interrupted step runs again with the same idempotency
@@ -35,13 +46,22 @@
 // token is derived from incident, playbook and step, so it is the same in
 // every attempt, retry and resume.
 //
+// An action that must be able to undo a change keeps a note first
+// (plugin Progress.Note): a step_note record, synced before the action
+// goes on, given back to every later attempt and resumed run of the step.
+//
 // # Plugins
 //
 // The Host starts plugins in parallel, over gRPC only, each binary pinned
-// by its SHA-256 (checked with go-plugin's SecureConfig, once per file
-// identity), protocol versions negotiated (VersionedPlugins), and an
+// by its SHA-256 (hashed once per file identity), protocol versions
+// negotiated (VersionedPlugins), and an
 // explicit environment per plugin (SkipHostEnv): cloud credentials reach
-// only the plugins given them. The channel is mutually authenticated TLS
+// only the plugins given them. The binary is opened once, that descriptor
+// is hashed and that descriptor is executed (/proc/self/fd/N), so replacing
+// the file at the path between the check and the exec cannot make the host
+// run anything but what it checked; a content change in place after the hash
+// (seen as a new ctime on the open file) refuses the started plugin. A
+// built-in plugin executes /proc/self/exe, the file the host itself runs. The channel is mutually authenticated TLS
 // with one-time certificates: by default ECDSA P-256 certificates the host mints
 // for itself and for each plugin process (TLS 1.3, each end accepting only
 // the other's certificate); HostOptions.GoPluginAutoMTLS selects go-plugin's
@@ -49,6 +69,14 @@
 // three times as expensive. Plugin log records arrive
 // in the host's slog. A plugin exits by itself when its host goes away, even
 // when the host was killed with SIGKILL.
+//
+// Stopping never cuts an action's cleanup short within the stop grace
+// period (HostOptions.StopGrace, Options.StopGrace; 10s by default): when
+// Apply's context ends, the host cancels the running action's context in
+// the plugin (the Cancel call) and keeps waiting for its result, which the
+// journal records; Close does the same for actions still running; and a
+// plugin whose host went away cancels its actions and waits for them before
+// it exits.
 //
 // Built-in plugins live inside the host's own executable: the host
 // re-executes itself (os.Executable) with the plugin's name in the

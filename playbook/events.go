@@ -13,6 +13,9 @@ const (
 	EventRunStarted   EventKind = "run_started"
 	EventStepStarted  EventKind = "step_started"
 	EventStepProgress EventKind = "step_progress"
+	// EventStepNote: the action kept a note (Message is its key), durable
+	// in the journal when the runner has one.
+	EventStepNote     EventKind = "step_note"
 	EventStepFinished EventKind = "step_finished"
 	EventRunFinished  EventKind = "run_finished"
 )

@@ -22,6 +22,7 @@ func PluginAddr(p *Plugin) (network, addr string) {
 func ForgetVerifiedBinaries() {
 	verified.Lock()
 	verified.m = nil
+	verified.bad = nil
 	verified.Unlock()
 	selfSum.once = sync.Once{}
 	selfSum.path, selfSum.sum, selfSum.err = "", "", nil
@@ -30,3 +31,10 @@ func ForgetVerifiedBinaries() {
 // BinaryHashes is how many times a plugin binary has been hashed to check
 // its pin.
 func BinaryHashes() int64 { return binaryHashes.Load() }
+
+// ObserveJournalSyncs makes the journal report each sync it makes (see
+// syncObserver); it returns a function that stops it.
+func ObserveJournalSyncs(f func(what string)) func() {
+	syncObserver = f
+	return func() { syncObserver = nil }
+}

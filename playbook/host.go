@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,6 +52,11 @@ type PluginSpec struct {
 	Reattach *plugin.ReattachConfig
 	// StartTimeout bounds starting and handshaking (default 30s).
 	StartTimeout time.Duration
+	// MinVersion, if set, is the lowest plugin version the host accepts
+	// ("1.4" or "v1.4.0"): the plugin must report a semantic version with
+	// the same major and at least this minor and patch, else it is refused
+	// (ErrPluginVersion).
+	MinVersion string
 }
 
 // Builtin names a built-in plugin of the host's own executable.
@@ -70,9 +76,13 @@ var (
 	ErrHandshake        = errors.New("playbook: plugin handshake failed")
 	ErrProtocolVersion  = errors.New("playbook: incompatible plugin protocol version")
 	ErrUnknownPlugin    = errors.New("playbook: unknown plugin")
+	ErrPluginVersion    = errors.New("playbook: plugin version not accepted")
 	// ErrUnknownAction is plugin.ErrUnknownAction: a step asks a plugin
 	// for an action it does not offer.
 	ErrUnknownAction = plugin.ErrUnknownAction
+	// ErrPlanChanged is plugin.ErrPlanChanged: a step's Apply found the
+	// state differs from the plan that was approved, and refused.
+	ErrPlanChanged = plugin.ErrPlanChanged
 )
 
 // PluginError is a failure to start or talk to a plugin.
@@ -102,12 +112,22 @@ type HostOptions struct {
 	// process, which authenticate both ends the same way at a fraction of
 	// the start-up cost.
 	GoPluginAutoMTLS bool
+	// StopGrace bounds how long a running action is given to finish its
+	// cleanup once asked to stop, before its plugin is stopped anyway: when
+	// the context of Apply ends (the runner was interrupted, SIGINT or
+	// SIGTERM turned into a cancelled context), the host cancels the
+	// action's context in the plugin and waits this long for its result;
+	// Close waits this long for running actions before stopping a plugin;
+	// and a plugin whose host went away waits this long for its running
+	// actions before exiting. Zero means 10s; negative means no grace.
+	StopGrace time.Duration
 }
 
 // Host starts plugins and talks to them. It is safe for concurrent use.
 type Host struct {
 	logger   *slog.Logger
 	autoMTLS bool
+	grace    time.Duration
 
 	idOnce sync.Once
 	id     *wire.Identity
@@ -128,7 +148,14 @@ func NewHost(opts HostOptions) *Host {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &Host{logger: l, autoMTLS: opts.GoPluginAutoMTLS, plugins: make(map[string]*Plugin)}
+	grace := opts.StopGrace
+	switch {
+	case grace == 0:
+		grace = wire.DefaultStopGrace
+	case grace < 0:
+		grace = 0
+	}
+	return &Host{logger: l, autoMTLS: opts.GoPluginAutoMTLS, grace: grace, plugins: make(map[string]*Plugin)}
 }
 
 // Start starts the plugins, in parallel, and handshakes with each. If any
@@ -233,7 +260,9 @@ func (h *Host) Plugins() []string {
 	return names
 }
 
-// Close stops every plugin process and waits for them to exit.
+// Close stops every plugin process and waits for them to exit. Actions
+// still running are asked to stop first (their contexts cancelled) and
+// given StopGrace to finish their cleanup and return.
 func (h *Host) Close() error {
 	h.mu.Lock()
 	h.closed = true
@@ -242,11 +271,17 @@ func (h *Host) Close() error {
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range ps {
-		wg.Go(p.kill)
+		wg.Go(p.stop)
 	}
 	wg.Wait()
 	return nil
 }
+
+// The binary a plugin runs is opened once: that descriptor is hashed
+// against the pin and that descriptor is executed (/proc/self/fd/N in the
+// child), so the file at the path being replaced between the check and the
+// exec (a rename, a swapped link) cannot make the host run something other
+// than what it checked.
 
 var selfSum struct {
 	once sync.Once
@@ -255,27 +290,37 @@ var selfSum struct {
 	err  error
 }
 
-// executableSum returns the host's own executable and its SHA-256, computed
-// once per process.
+// selfExe is what a built-in plugin executes: the host's running
+// executable, whatever its path now holds.
+const selfExe = "/proc/self/exe"
+
+// executableSum returns the host's own executable and the SHA-256 of the
+// file it is running (/proc/self/exe), computed once per process.
 func executableSum() (string, string, error) {
 	selfSum.once.Do(func() {
 		selfSum.path, selfSum.err = os.Executable()
 		if selfSum.err != nil {
 			return
 		}
-		before, err := identify(selfSum.path)
+		f, err := os.Open(selfExe)
 		if err != nil {
 			selfSum.err = err
 			return
 		}
-		selfSum.sum, selfSum.err = fileSHA256(selfSum.path)
+		defer f.Close()
+		before, err := identifyFD(f)
+		if err != nil {
+			selfSum.err = err
+			return
+		}
+		selfSum.sum, selfSum.err = hashFD(f, before.size)
 		if selfSum.err != nil {
 			return
 		}
 		// The file was just hashed: if it did not change meanwhile, that
 		// hash is a verification of the built-in plugins' pin (which
 		// defaults to it), and need not be done again for each of them.
-		if after, err := identify(selfSum.path); err == nil && after == before {
+		if after, err := identifyFD(f); err == nil && after == before {
 			verified.Lock()
 			if verified.m == nil {
 				verified.m = map[fileID]string{}
@@ -285,6 +330,14 @@ func executableSum() (string, string, error) {
 		}
 	})
 	return selfSum.path, selfSum.sum, selfSum.err
+}
+
+func hashFD(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func fileSHA256(path string) (string, error) {
@@ -313,7 +366,8 @@ func FileSHA256(path string) (string, error) { return fileSHA256(path) }
 // playbook started in parallel from one binary) share a single hashing.
 var verified struct {
 	sync.Mutex
-	m        map[fileID]string
+	m        map[fileID]string // identity → the pin it matched
+	bad      map[fileID]string // identity → its SHA-256, which matched no pin
 	inflight map[verifyKey]*verifyCall
 }
 
@@ -327,44 +381,57 @@ type verifyKey struct {
 
 type verifyCall struct {
 	done chan struct{}
+	got  string
 	err  error
 }
 
+// fileID identifies an open file's content: its inode and what changes
+// whenever the content does.
 type fileID struct {
-	path         string
 	dev, ino     uint64
 	size         int64
 	mtime, ctime int64
 }
 
-func identify(path string) (fileID, error) {
+func identifyFD(f *os.File) (fileID, error) {
 	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return fileID{}, err
 	}
-	return fileID{path: path, dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fileID{}, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino, size: st.Size,
 		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}, nil
 }
 
-// verifyChecksum checks the binary against its pin with go-plugin's
-// SecureConfig, unless the same file (by identity) was verified against the
-// same pin before.
-func verifyChecksum(path string, want []byte) error {
-	id, err := identify(path)
+// errChangedWhileVerified: the binary's content changed while it was hashed
+// or before it was executed.
+var errChangedWhileVerified = errors.New("the file changed while it was being verified")
+
+// verifyChecksum checks the open binary f against its pin, unless the same
+// file (by identity) was verified against the same pin before. It returns
+// the identity it verified, and on a mismatch the hex SHA-256 it found.
+func verifyChecksum(f *os.File, want []byte) (fileID, string, error) {
+	id, err := identifyFD(f)
 	if err != nil {
-		return fmt.Errorf("error verifying checksum: %w", err)
+		return fileID{}, "", fmt.Errorf("error verifying checksum: %w", err)
 	}
 	key := hex.EncodeToString(want)
 	vk := verifyKey{id, key}
 	verified.Lock()
 	if verified.m[id] == key {
 		verified.Unlock()
-		return nil
+		return id, "", nil
+	}
+	if got, ok := verified.bad[id]; ok && got != key {
+		verified.Unlock()
+		return id, got, goplugin.ErrChecksumsDoNotMatch
 	}
 	if c, ok := verified.inflight[vk]; ok {
 		verified.Unlock()
 		<-c.done
-		return c.err
+		return id, c.got, c.err
 	}
 	c := &verifyCall{done: make(chan struct{})}
 	if verified.inflight == nil {
@@ -372,28 +439,33 @@ func verifyChecksum(path string, want []byte) error {
 	}
 	verified.inflight[vk] = c
 	verified.Unlock()
-	c.err = hashAndCache(path, id, want, key)
+	c.got, c.err = hashAndCache(f, id, key)
 	verified.Lock()
 	delete(verified.inflight, vk)
 	verified.Unlock()
 	close(c.done)
-	return c.err
+	return id, c.got, c.err
 }
 
-// hashAndCache hashes the file at path, identified as id, against want and
-// caches a match.
-func hashAndCache(path string, id fileID, want []byte, key string) error {
+// hashAndCache hashes the open file f, identified as id, against the hex
+// pin key and caches a match. On a mismatch it returns what it found.
+func hashAndCache(f *os.File, id fileID, key string) (string, error) {
 	binaryHashes.Add(1)
-	sc := &goplugin.SecureConfig{Checksum: want, Hash: sha256.New()}
-	ok, err := sc.Check(path)
+	got, err := hashFD(f, id.size)
 	if err != nil {
-		return fmt.Errorf("error verifying checksum: %w", err)
+		return "", fmt.Errorf("error verifying checksum: %w", err)
 	}
-	if !ok {
-		return goplugin.ErrChecksumsDoNotMatch
+	if after, err := identifyFD(f); err != nil || after != id {
+		return got, fmt.Errorf("%w: %w", goplugin.ErrChecksumsDoNotMatch, errChangedWhileVerified)
 	}
-	if after, err := identify(path); err != nil || after != id {
-		return fmt.Errorf("%w: the file changed while it was being verified", goplugin.ErrChecksumsDoNotMatch)
+	if got != key {
+		verified.Lock()
+		if verified.bad == nil || len(verified.bad) > 64 {
+			verified.bad = map[fileID]string{}
+		}
+		verified.bad[id] = got
+		verified.Unlock()
+		return got, goplugin.ErrChecksumsDoNotMatch
 	}
 	verified.Lock()
 	if verified.m == nil {
@@ -401,7 +473,7 @@ func hashAndCache(path string, id fileID, want []byte, key string) error {
 	}
 	verified.m[id] = key
 	verified.Unlock()
-	return nil
+	return got, nil
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -427,6 +499,8 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	path := s.Path
 	stderr := &tailBuffer{max: 4 << 10}
 	var tlsPipe *os.File // the plugin's one-time mTLS material, for fd 3
+	var exe *os.File     // the binary, open once: hashed, then executed
+	var exeID fileID     // its identity when hashed
 	if s.Reattach != nil {
 		addr, err := s.Reattach.ResolveAddr()
 		if err != nil {
@@ -447,12 +521,13 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	} else {
 		sum := s.SHA256
 		var env []string
+		open := path
 		if path == "" {
 			self, selfSHA, err := executableSum()
 			if err != nil {
 				return nil, &PluginError{Plugin: s.Name, Err: fmt.Errorf("built-in plugin: own executable: %w", err)}
 			}
-			path = self
+			path, open = self, selfExe
 			if sum == "" {
 				sum = selfSHA
 			}
@@ -478,37 +553,57 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		env = append(env,
 			wire.EnvParentPID+"="+strconv.Itoa(os.Getpid()),
 			wire.EnvLogLevel+"="+strconv.Itoa(int(minLevel(h.logger))),
+			wire.EnvStopGrace+"="+h.grace.String(),
 		)
-		if err := verifyChecksum(path, want); err != nil {
-			return nil, &PluginError{Plugin: s.Name, Path: path, Err: classifyStartError(err, path, s, stderr)}
+		exe, err = os.OpenFile(open, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: %w", ErrHandshake, err)}
+		}
+		// Closed once the child is started (below), or here on a refusal.
+		var got string
+		exeID, got, err = verifyChecksum(exe, want)
+		if err != nil {
+			exe.Close()
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: checksumError(err, s, got)}
 		}
 		if h.autoMTLS {
 			cfg.AutoMTLS = true
 		} else {
 			h.idOnce.Do(func() { h.id, h.idErr = wire.NewIdentity("abusekit-host") })
 			if h.idErr != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("host mTLS identity: %w", h.idErr)}
 			}
 			pid, err := wire.NewIdentity("abusekit-plugin-" + s.Name)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("plugin mTLS identity: %w", err)}
 			}
 			tlsEnv, err := wire.EncodeTLSEnv(h.id, pid)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: err}
 			}
 			tlsPipe, err = wire.TLSPipe(tlsEnv)
 			if err != nil {
+				exe.Close()
 				return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("plugin mTLS pipe: %w", err)}
 			}
 			env = append(env, fmt.Sprintf("%s=fd:%d", wire.EnvTLS, wire.TLSFD))
 			cfg.TLSConfig = wire.ClientTLS(h.id, pid)
 		}
-		cmd := exec.Command(path)
-		cmd.Env = env
+		// The child executes the descriptor that was hashed, passed to it
+		// as its fd 3 + len(ExtraFiles); the SDK closes it once running.
+		var extra []*os.File
 		if tlsPipe != nil {
-			cmd.ExtraFiles = []*os.File{tlsPipe} // fd 3 in the plugin
+			extra = append(extra, tlsPipe) // fd 3 in the plugin
 		}
+		exeFD := 3 + len(extra)
+		extra = append(extra, exe)
+		cmd := exec.Command("/proc/self/fd/" + strconv.Itoa(exeFD))
+		cmd.Args[0] = path
+		cmd.Env = append(env, wire.EnvExeFD+"="+strconv.Itoa(exeFD))
+		cmd.ExtraFiles = extra
 		cfg.Cmd = cmd
 		cfg.SkipHostEnv = true
 		stderrLog := hclogslog.NewStderrWriter(h.logger.With("plugin", s.Name))
@@ -531,6 +626,14 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		// host's goes, here where no start can still be under way.
 		if tlsPipe != nil {
 			tlsPipe.Close()
+		}
+		// The binary was executed (or never will be): had its content
+		// changed in place since it was hashed, refuse what runs.
+		if exe != nil {
+			if now, ierr := identifyFD(exe); err == nil && (ierr != nil || now != exeID) {
+				err = fmt.Errorf("%w: %w", goplugin.ErrChecksumsDoNotMatch, errChangedWhileVerified)
+			}
+			exe.Close()
 		}
 		ch <- result{rpc, err}
 	}()
@@ -556,7 +659,8 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		client.Kill()
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)}
 	}
-	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion()}
+	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion(),
+		grace: h.grace, logger: logger, inflight: map[uint64]bool{}}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := pc.Describe(dctx, &pb.DescribeRequest{})
@@ -565,11 +669,23 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: describe: %v", ErrHandshake, err)}
 	}
 	p.pid = int(d.GetPid())
+	p.pluginVersion, p.description = d.GetVersion(), d.GetDescription()
+	if s.MinVersion != "" {
+		if err := versionAtLeast(p.pluginVersion, s.MinVersion); err != nil {
+			client.Kill()
+			return nil, &PluginError{Plugin: s.Name, Path: path, Err: err}
+		}
+	}
 	p.actions = make(map[string]ActionInfo, len(d.GetActions()))
+	p.inSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
+	p.outSchema = make(map[string]*wire.SchemaNode, len(d.GetActions()))
 	for _, a := range d.GetActions() {
+		p.inSchema[a.GetName()] = wire.ParseSchema(a.GetInputSchema())
+		p.outSchema[a.GetName()] = wire.ParseSchema(a.GetOutputSchema())
 		p.actions[a.GetName()] = ActionInfo{
 			Name:         a.GetName(),
 			Description:  a.GetDescription(),
+			Version:      a.GetVersion(),
 			InputSchema:  json.RawMessage(a.GetInputSchema()),
 			OutputSchema: json.RawMessage(a.GetOutputSchema()),
 		}
@@ -586,20 +702,27 @@ func classifyStartError(err error, path string, s PluginSpec, stderr *tailBuffer
 	}
 	switch {
 	case errors.Is(err, goplugin.ErrChecksumsDoNotMatch):
-		got, herr := fileSHA256(path)
-		if herr != nil {
-			return fmt.Errorf("%w: pinned sha256 %s, cannot read file: %v", ErrChecksumMismatch, s.SHA256, herr)
-		}
-		want := s.SHA256
-		if want == "" {
-			_, want, _ = executableSum()
-		}
-		return fmt.Errorf("%w: pinned sha256 %s, file has %s (refusing to run it)", ErrChecksumMismatch, want, got)
+		return checksumError(err, s, "")
 	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
 		return fmt.Errorf("%w: host speaks %v: %v", ErrProtocolVersion, hostVersions, err)
 	default:
 		return fmt.Errorf("%w: %v%s", ErrHandshake, err, tail)
 	}
+}
+
+// checksumError is a refused pin: got is the SHA-256 found, if known.
+func checksumError(err error, s PluginSpec, got string) error {
+	if !errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
+		return fmt.Errorf("%w: %w", ErrChecksumMismatch, err)
+	}
+	want := s.SHA256
+	if want == "" {
+		_, want, _ = executableSum()
+	}
+	if errors.Is(err, errChangedWhileVerified) {
+		return fmt.Errorf("%w: pinned sha256 %s: %w (refusing to run it)", ErrChecksumMismatch, want, errChangedWhileVerified)
+	}
+	return fmt.Errorf("%w: pinned sha256 %s, file has %s (refusing to run it)", ErrChecksumMismatch, want, got)
 }
 
 func minLevel(l *slog.Logger) slog.Level {
@@ -656,6 +779,7 @@ func (t *tailBuffer) String() string {
 type ActionInfo struct {
 	Name         string
 	Description  string
+	Version      string          // the action's own version, if it has one
 	InputSchema  json.RawMessage // JSON Schema
 	OutputSchema json.RawMessage // JSON Schema
 }
@@ -670,6 +794,16 @@ type Plugin struct {
 	pid     int
 	version int
 	actions map[string]ActionInfo
+	// The actions' schemas, parsed.
+	inSchema, outSchema map[string]*wire.SchemaNode
+	grace               time.Duration
+	logger              *slog.Logger
+	pluginVersion       string
+	description         string
+
+	calls    atomic.Uint64 // call ids
+	mu       sync.Mutex
+	inflight map[uint64]bool // call ids of running applies
 }
 
 // Name is the plugin's name.
@@ -677,6 +811,12 @@ func (p *Plugin) Name() string { return p.name }
 
 // PID is the plugin process's id.
 func (p *Plugin) PID() int { return p.pid }
+
+// Version is the version the plugin reports ("(devel)" or "" if unknown).
+func (p *Plugin) Version() string { return p.pluginVersion }
+
+// Description is the plugin's own description.
+func (p *Plugin) Description() string { return p.description }
 
 // ProtocolVersion is the negotiated protocol version.
 func (p *Plugin) ProtocolVersion() int { return p.version }
@@ -715,6 +855,52 @@ func (p *Plugin) Action(name string) (ActionInfo, bool) {
 
 func (p *Plugin) kill() { p.client.Kill() }
 
+// stop asks the plugin's running actions to stop, waits at most the grace
+// period for them to return, and stops the plugin.
+func (p *Plugin) stop() {
+	p.mu.Lock()
+	ids := make([]uint64, 0, len(p.inflight))
+	for id := range p.inflight {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	if len(ids) > 0 && !p.client.Exited() {
+		p.logger.Warn("closing: asking running actions to stop", "actions", len(ids), "grace", p.grace)
+		deadline := time.Now().Add(p.grace)
+		for _, id := range ids {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			_, _ = p.rpc.Cancel(ctx, &pb.CancelRequest{CallId: id})
+			cancel()
+		}
+		for p.running() > 0 && !p.client.Exited() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	p.kill()
+}
+
+func (p *Plugin) running() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}
+
+// askToStop asks the plugin to cancel a running apply's context and returns
+// a channel that fires when the grace period for its result is over (at
+// once if the plugin cannot be asked).
+func (p *Plugin) askToStop(id uint64) <-chan time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), p.grace)
+	defer cancel()
+	r, err := p.rpc.Cancel(ctx, &pb.CancelRequest{CallId: id})
+	if err != nil || !r.GetFound() {
+		// An older plugin without Cancel, or one that no longer runs it:
+		// the stream is cancelled at once.
+		return time.After(0)
+	}
+	p.logger.Info("asked a running action to stop; waiting for its cleanup", "call", id, "grace", p.grace)
+	return time.After(p.grace)
+}
+
 // Call is one request to an action, as the runner makes it.
 type Call struct {
 	Action           string
@@ -724,10 +910,32 @@ type Call struct {
 	Step             string
 	IdempotencyToken string
 	Attempt          int
+	// Approved is the plan approved for the step (Apply only; nil if none).
+	Approved *plugin.ApprovedPlan
+	// Notes are the notes earlier attempts of the step kept (Apply only).
+	Notes map[string]json.RawMessage
+	// OnNote is called for each note the action keeps (plugin
+	// Progress.Note) while the action waits; it returns once the note is
+	// durable, or the error the action gets. Nil: notes are accepted and
+	// not kept.
+	OnNote func(key string, value json.RawMessage) error
 }
 
 func (c Call) wire() *pb.Call {
+	var approved *pb.ApprovedPlan
+	if a := c.Approved; a != nil {
+		approved = &pb.ApprovedPlan{Summary: a.Summary, Payload: a.Payload}
+		for _, ch := range a.Changes {
+			approved.Changes = append(approved.Changes, &pb.Change{Kind: string(ch.Kind), Target: ch.Target, Detail: ch.Detail})
+		}
+	}
+	var notes []*pb.Note
+	for _, k := range sortedNoteKeys(c.Notes) {
+		notes = append(notes, &pb.Note{Key: k, Value: c.Notes[k]})
+	}
 	return &pb.Call{
+		Notes:            notes,
+		Approved:         approved,
 		Action:           c.Action,
 		Input:            c.Input,
 		Incident:         c.Incident,
@@ -754,6 +962,9 @@ func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) 
 		return plugin.PlanResponse{}, err
 	}
 	resp := plugin.PlanResponse{Summary: r.GetSummary()}
+	if len(r.GetPayload()) > 0 {
+		resp.Payload = json.RawMessage(r.GetPayload())
+	}
 	for _, ch := range r.GetChanges() {
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeKind(ch.GetKind()), Target: ch.GetTarget(), Detail: ch.GetDetail()})
 	}
@@ -776,36 +987,109 @@ func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (js
 	if len(c.Input) > wire.MaxPayload {
 		return nil, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := p.rpc.Apply(ctx, &pb.ApplyRequest{Call: c.wire()})
+	id := p.calls.Add(1)
+	w := c.wire()
+	w.CallId = id
+	p.mu.Lock()
+	p.inflight[id] = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.inflight, id)
+		p.mu.Unlock()
+	}()
+	// The stream outlives ctx by the grace period: when ctx ends the plugin
+	// is asked to stop the action, which then finishes its cleanup and
+	// sends its result on this stream.
+	sctx, scancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer scancel()
+	stream, err := p.rpc.Apply(sctx, &pb.ApplyRequest{Call: w})
 	if err != nil {
 		return nil, p.transportError(ctx, err)
 	}
-	for {
-		ev, err := stream.Recv()
-		if err != nil {
-			if err == io.EOF {
-				return nil, fmt.Errorf("%w: apply stream ended without a result", ErrHandshake)
+	type received struct {
+		ev  *pb.ApplyEvent
+		err error
+	}
+	events := make(chan received)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			select {
+			case events <- received{ev, err}:
+			case <-sctx.Done():
+				return
 			}
-			return nil, p.transportError(ctx, err)
+			if err != nil {
+				return
+			}
 		}
-		switch e := ev.GetEvent().(type) {
-		case *pb.ApplyEvent_Progress:
-			if progress != nil {
-				progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+	}()
+	done := ctx.Done()
+	var graceOver <-chan time.Time
+	for {
+		select {
+		case <-done:
+			done = nil
+			graceOver = p.askToStop(id)
+			continue
+		case <-graceOver:
+			return nil, fmt.Errorf("plugin %s: %w (the action did not return within the %v stop grace period)", p.name, ctx.Err(), p.grace)
+		case r := <-events:
+			if r.err != nil {
+				if r.err == io.EOF {
+					return nil, fmt.Errorf("%w: apply stream ended without a result", ErrHandshake)
+				}
+				return nil, p.transportError(ctx, r.err)
 			}
-		case *pb.ApplyEvent_Result:
-			if err := wire.Decode(e.Result.GetError()); err != nil {
-				return nil, err
+			switch e := r.ev.GetEvent().(type) {
+			case *pb.ApplyEvent_Progress:
+				if n := e.Progress.GetNote(); n != nil {
+					p.noteSynced(id, n, c.OnNote)
+					continue
+				}
+				if progress != nil {
+					progress(Progress{Message: e.Progress.GetMessage(), Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+				}
+			case *pb.ApplyEvent_Result:
+				if err := wire.Decode(e.Result.GetError()); err != nil {
+					return nil, err
+				}
+				out := e.Result.GetOutput()
+				if len(out) == 0 {
+					out = []byte("null")
+				}
+				return json.RawMessage(out), nil
 			}
-			out := e.Result.GetOutput()
-			if len(out) == 0 {
-				out = []byte("null")
-			}
-			return json.RawMessage(out), nil
 		}
 	}
+}
+
+// noteSynced keeps a note an action sent and tells the action it is kept.
+func (p *Plugin) noteSynced(id uint64, n *pb.Note, keep func(string, json.RawMessage) error) {
+	var err error
+	switch {
+	case n.GetKey() == "":
+		err = errors.New("note without a key")
+	case len(n.GetValue()) > wire.MaxPayload || !json.Valid(n.GetValue()):
+		err = errors.New("note value is not a JSON document within the payload limit")
+	case keep != nil:
+		err = keep(n.GetKey(), json.RawMessage(n.GetValue()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, rerr := p.rpc.NoteSynced(ctx, &pb.NoteSyncedRequest{CallId: id, Seq: n.GetSeq(), Error: wire.Encode(err)}); rerr != nil {
+		p.logger.Warn("could not tell the action its note is kept", "key", n.GetKey(), "error", rerr)
+	}
+}
+
+func sortedNoteKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (p *Plugin) unknownAction(name string) error {
@@ -853,4 +1137,42 @@ func HostEnv(names ...string) []string {
 		}
 	}
 	return out
+}
+
+// parseSemver reads "v1.2.3", "1.2.3", "1.2" or "1" (a pre-release or build
+// suffix is ignored) into major, minor and patch.
+func parseSemver(v string) ([3]int, bool) {
+	var out [3]int
+	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	parts := strings.Split(v, ".")
+	if v == "" || len(parts) > 3 {
+		return out, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return out, false
+		}
+		out[i] = n
+	}
+	return out, true
+}
+
+// versionAtLeast accepts have when it has min's major and is not older.
+func versionAtLeast(have, min string) error {
+	m, ok := parseSemver(min)
+	if !ok {
+		return fmt.Errorf("%w: MinVersion %q is not a semantic version", ErrPluginVersion, min)
+	}
+	h, ok := parseSemver(have)
+	if !ok {
+		return fmt.Errorf("%w: plugin reports version %q, want %s or later (same major)", ErrPluginVersion, have, min)
+	}
+	if h[0] != m[0] || h[1] < m[1] || (h[1] == m[1] && h[2] < m[2]) {
+		return fmt.Errorf("%w: plugin is version %s, want %s or later with major %d", ErrPluginVersion, have, min, m[0])
+	}
+	return nil
 }

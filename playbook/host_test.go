@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -745,7 +747,7 @@ func TestApplyTwiceRunsNothingTwice(t *testing.T) {
 		}
 		r := newRunner(t, mustNew(t, "p",
 			playbook.Step{ID: "a", Plugin: "util", Action: "ledger", Input: map[string]any{"ledger": ledger}},
-			playbook.Step{ID: "b", Plugin: "util", Action: "ledger", If: "steps.a.nope", Input: map[string]any{"ledger": ledger}}),
+			playbook.Step{ID: "b", Plugin: "util", Action: "ledger", If: `steps.a.line == "nope"`, Input: map[string]any{"ledger": ledger}}),
 			opts)
 		for range 2 {
 			if _, err := r.Run(t.Context()); err != nil {
@@ -835,5 +837,105 @@ func TestPluginKeyNotInEnviron(t *testing.T) {
 	// And the channel still works.
 	if _, err := p.Apply(t.Context(), playbook.Call{Action: "env"}, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSwappedBinaryNeverRuns: while a directory on the pinned plugin path
+// is a link swapped back and forth between the pinned binary's directory
+// and one holding a tampered copy, every start either runs the pinned
+// binary or is refused; the tampered copy never runs. The host executes the
+// descriptor it hashed, not the path.
+func TestSwappedBinaryNeverRuns(t *testing.T) {
+	exe, _ := selfExe(t)
+	dir := t.TempDir()
+	for _, d := range []string{"good", "evil"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, exe, filepath.Join(dir, d, "plugin"))
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "evil", "plugin"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("evil"))
+	f.Close()
+	sum, err := playbook.FileSHA256(filepath.Join(dir, "good", "plugin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(dir, "evil", "plugin"), &st); err != nil {
+		t.Fatal(err)
+	}
+	evilIno := st.Ino
+	cur, tmp := filepath.Join(dir, "cur"), filepath.Join(dir, "cur.tmp")
+	if err := os.Symlink("good", cur); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(cur, "plugin")
+	stop := make(chan struct{})
+	swapped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { swapped <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			target := []string{"evil", "good"}[n%2]
+			os.Remove(tmp)
+			if err := os.Symlink(target, tmp); err != nil {
+				t.Errorf("symlink: %v", err)
+				return
+			}
+			if err := os.Rename(tmp, cur); err != nil {
+				t.Errorf("rename: %v", err)
+				return
+			}
+			n++
+			// Each state lasts a moment, as long as a start takes or less.
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+		}
+	}()
+	const starts = 40
+	var ranEvil, ranGood, refused int
+	for range starts {
+		h := playbook.NewHost(playbook.HostOptions{})
+		err := h.Start(t.Context(), playbook.External("swapped", bin, sum, "ABUSEKIT_PLUGIN=util"))
+		if err != nil {
+			if !errors.Is(err, playbook.ErrChecksumMismatch) {
+				t.Errorf("start: %v, want success or ErrChecksumMismatch", err)
+			}
+			if refused++; refused == 1 {
+				t.Logf("refused: %v", err)
+			}
+			h.Close()
+			// A refusal is quick: without a pause the next start would
+			// sample the same state of the link.
+			time.Sleep(time.Duration(rand.IntN(4000)) * time.Microsecond)
+			continue
+		}
+		p, _ := h.Plugin("swapped")
+		var st syscall.Stat_t
+		if err := syscall.Stat(fmt.Sprintf("/proc/%d/exe", p.PID()), &st); err != nil {
+			t.Errorf("plugin exe: %v", err)
+		} else if st.Ino == evilIno {
+			ranEvil++
+		} else {
+			ranGood++
+		}
+		h.Close()
+	}
+	close(stop)
+	n := <-swapped
+	t.Logf("%d starts while the path was swapped %d times: %d ran the pinned binary, %d refused, %d ran the tampered one", starts, n, ranGood, refused, ranEvil)
+	if ranEvil != 0 {
+		t.Errorf("the tampered binary ran %d times of %d", ranEvil, starts)
+	}
+	if ranGood == 0 {
+		t.Errorf("the pinned binary never ran (%d refused)", refused)
 	}
 }

@@ -21,8 +21,14 @@ import (
 
 // Journal record types.
 const (
-	RecordRunStarted   = "run_started"
+	RecordRunStarted = "run_started"
+	// RecordPlanApproved holds the plan approved for the run (Plan), synced
+	// before any step runs; each planned step's Apply gets its part back.
+	RecordPlanApproved = "plan_approved"
 	RecordStepStarted  = "step_started"
+	// RecordStepNote is a note an action kept before changing something
+	// (plugin Progress.Note), synced before the action goes on.
+	RecordStepNote     = "step_note"
 	RecordStepFinished = "step_finished"
 	RecordRunFinished  = "run_finished"
 )
@@ -45,6 +51,14 @@ type Record struct {
 	Duration         time.Duration   `json:"duration_ns,omitempty"`
 	RunnerPID        int             `json:"runner_pid,omitempty"`
 	PluginPID        int             `json:"plugin_pid,omitempty"`
+	Plan             *Plan           `json:"plan,omitempty"` // plan_approved
+	Note             *RecordNote     `json:"note,omitempty"` // step_note
+}
+
+// RecordNote is a step's note as the journal keeps it.
+type RecordNote struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
 }
 
 // RecordError is an error as a journal keeps it.
@@ -143,7 +157,7 @@ func OpenJournal(dir, incident string) (*Journal, []Record, error) {
 	if incident == "" {
 		return nil, nil, errors.New("playbook: journal needs an incident id")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirAllDurable(dir); err != nil {
 		return nil, nil, fmt.Errorf("playbook: journal dir: %w", err)
 	}
 	path := JournalPath(dir, incident)
@@ -173,6 +187,10 @@ func OpenJournal(dir, incident string) (*Journal, []Record, error) {
 			f.Close()
 			return nil, nil, fmt.Errorf("playbook: cut torn journal tail: %w", err)
 		}
+		if err := syncFile(f, "truncate"); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("playbook: cut torn journal tail: %w", err)
+		}
 	}
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		f.Close()
@@ -180,9 +198,9 @@ func OpenJournal(dir, incident string) (*Journal, []Record, error) {
 	}
 	if st.Size() == 0 {
 		// Make the new file's directory entry durable.
-		if d, err := os.Open(dir); err == nil {
-			_ = d.Sync()
-			d.Close()
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("playbook: journal dir: %w", err)
 		}
 	}
 	return &Journal{f: f, path: path}, recs, nil
@@ -208,8 +226,74 @@ func (j *Journal) Append(rec Record, sync bool) error {
 		return fmt.Errorf("playbook: journal write: %w", err)
 	}
 	if sync {
-		if err := unix.Fdatasync(int(j.f.Fd())); err != nil {
+		if err := syncFile(j.f, rec.Type); err != nil {
 			return fmt.Errorf("playbook: journal sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// syncObserver, when set (by tests), is told of every sync the journal
+// makes: the type of the record synced, "truncate", or "dir " and the
+// directory's path.
+var syncObserver func(what string)
+
+func syncFile(f *os.File, what string) error {
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return err
+	}
+	if syncObserver != nil {
+		syncObserver(what)
+	}
+	return nil
+}
+
+// syncDir makes the entries of a directory durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	if syncObserver != nil {
+		syncObserver("dir " + dir)
+	}
+	return nil
+}
+
+// mkdirAllDurable is os.MkdirAll (mode 0700) that also makes every
+// directory it creates durable: after each mkdir the parent holding the new
+// entry is fsynced, so a crash cannot lose the journal's directory (and with
+// it the journal) after the journal reported a record on stable storage.
+func mkdirAllDurable(dir string) error {
+	dir = filepath.Clean(dir)
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				return &os.PathError{Op: "mkdir", Path: d, Err: syscall.ENOTDIR}
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return err
 		}
 	}
 	return nil

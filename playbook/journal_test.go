@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,19 +106,19 @@ func TestRunJournalsEveryStep(t *testing.T) {
 	dir := t.TempDir()
 	r := newRunner(t, mustNew(t, "p",
 		playbook.Step{ID: "a", Plugin: "util", Action: "greet", Input: map[string]any{"name": "x"}},
-		playbook.Step{ID: "b", Plugin: "util", Action: "greet", If: "steps.a.nothing"}),
+		playbook.Step{ID: "b", Plugin: "util", Action: "greet", If: `steps.a.message == "nothing"`}),
 		playbook.Options{Incident: "case-j", JournalDir: dir})
 	if _, err := r.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
 	recs := readJournalFile(t, playbook.JournalPath(dir, "case-j"))
-	want := []string{"run_started", "step_started a", "step_finished a succeeded", "step_finished b skipped", "run_finished"}
+	want := []string{"run_started", "plan_approved", "step_started a", "step_finished a succeeded", "step_finished b skipped", "run_finished"}
 	if d := cmp.Diff(want, journalSummary(recs)); d != "" {
 		t.Errorf("journal (-want +got):\n%s", d)
 	}
-	if recs[1].IdempotencyToken != playbook.IdempotencyToken("case-j", "p", "a") || string(recs[1].Input) != `{"name":"x"}` {
-		t.Errorf("step_started = %+v", recs[1])
+	if recs[2].IdempotencyToken != playbook.IdempotencyToken("case-j", "p", "a") || string(recs[2].Input) != `{"name":"x"}` {
+		t.Errorf("step_started = %+v", recs[2])
 	}
 }
 
@@ -153,4 +154,39 @@ func FuzzReadJournal(f *testing.F) {
 			t.Fatalf("re-read %d records, want %d", len(again), len(recs))
 		}
 	})
+}
+
+// TestJournalSyncs: every step_started record is on stable storage before
+// the plugin is called (and with it the previous step's end), and every directory created for the journal has its
+// entry synced in its parent (tmp, a and b for a/b/c), as has the journal's
+// own entry in c.
+func TestJournalSyncs(t *testing.T) {
+	var mu sync.Mutex
+	var synced []string
+	defer playbook.ObserveJournalSyncs(func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		synced = append(synced, what)
+	})()
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "b", "c")
+	r := newRunner(t, mustNew(t, "p",
+		playbook.Step{ID: "a", Plugin: "util", Action: "greet", Input: map[string]any{"name": "x"}},
+		playbook.Step{ID: "b", Plugin: "util", Action: "greet", Input: map[string]any{"name": "y"}}),
+		playbook.Options{Incident: "case-sync", JournalDir: dir})
+	if _, err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{
+		"dir " + base, "dir " + filepath.Join(base, "a"), "dir " + filepath.Join(base, "a", "b"), "dir " + dir,
+		// A step's end is synced with the next record: the next step's
+		// start, or the run's end.
+		"plan_approved", "step_started", "step_started", "run_finished",
+	}
+	if d := cmp.Diff(want, synced); d != "" {
+		t.Errorf("journal syncs (-want +got):\n%s", d)
+	}
 }

@@ -2,6 +2,7 @@ package playbook_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +42,8 @@ type greeter struct{}
 
 func (greeter) Description() string { return "says hello" }
 
+func (greeter) Version() string { return "2" }
+
 func (greeter) Plan(_ context.Context, req plugin.PlanRequest[greetIn], resp *plugin.PlanResponse) error {
 	resp.Summary = "greet " + req.Input.Name
 	resp.Changes = []plugin.Change{{Kind: plugin.ChangeCreate, Target: "greeting:" + req.Input.Name}}
@@ -66,6 +69,73 @@ type ledgerIn struct {
 	Block string `json:"block,omitempty"`
 	// FailUntil makes attempts before this one fail with errBoom.
 	FailUntil int `json:"fail_until,omitempty"`
+}
+
+type itemsIn struct {
+	State  string `json:"state"`
+	Ledger string `json:"ledger"`
+}
+
+type itemsOut struct {
+	Applied []string `json:"applied"`
+}
+
+func readItems(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(b)), nil
+}
+
+func planItems(_ context.Context, req plugin.PlanRequest[itemsIn], resp *plugin.PlanResponse) error {
+	items, err := readItems(req.Input.State)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: it})
+	}
+	resp.Summary = fmt.Sprintf("update %d items", len(items))
+	resp.Payload = items
+	return nil
+}
+
+func applyItems(_ context.Context, req plugin.ApplyRequest[itemsIn], resp *plugin.ApplyResponse[itemsOut]) error {
+	items, err := readItems(req.Input.State)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := appendLine(req.Input.Ledger, it); err != nil {
+			return err
+		}
+	}
+	resp.Output.Applied = items
+	return nil
+}
+
+type notedIn struct {
+	State      string `json:"state"`
+	Journal    string `json:"journal,omitempty"`
+	CrashFirst bool   `json:"crash_first,omitempty"`
+}
+
+type notedOut struct {
+	Original string `json:"original"`
+	Restored bool   `json:"restored,omitempty"`
+}
+
+type postIn struct {
+	URL     string   `json:"url" schema:"required,format=uri" description:"where to post"`
+	Method  string   `json:"method,omitempty" schema:"enum=POST|PUT,default=POST" description:"HTTP method"`
+	Token   string   `json:"token,omitempty" schema:"secret" description:"bearer token"`
+	Retries int      `json:"retries,omitempty" schema:"default=3"`
+	Tags    []string `json:"tags,omitempty"`
+}
+
+type cleanupIn struct {
+	Dir string `json:"dir"`
 }
 
 type ledgerOut struct {
@@ -150,6 +220,97 @@ var utilActions = plugin.Actions{
 			resp.Output.Suspects = []map[string]any{{"pid": 4242, "exe": "/tmp/.x/work32"}}
 			return nil
 		}),
+	"cleanup": plugin.NewAction("waits to be stopped, then undoes its change in several logged steps", nil,
+		func(ctx context.Context, req plugin.ApplyRequest[cleanupIn], _ *plugin.ApplyResponse[empty]) error {
+			log := filepath.Join(req.Input.Dir, "cleanup")
+			if err := appendLine(log, "changed"); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(req.Input.Dir, "started"), []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Minute):
+				return errors.New("not stopped within a minute")
+			}
+			// The cleanup that must always finish: several steps, each
+			// logged to the host (whose pipe may be gone by now), 3.2 s in
+			// all, longer than go-plugin's own 2 s wait for a plugin to exit.
+			for i := range 8 {
+				time.Sleep(400 * time.Millisecond)
+				req.Logger.Info("undoing", "part", i+1)
+				if err := appendLine(log, fmt.Sprintf("undo %d", i+1)); err != nil {
+					return err
+				}
+			}
+			if err := appendLine(log, "complete"); err != nil {
+				return err
+			}
+			return ctx.Err()
+		}),
+	// items plans one change per line of a state file and applies them;
+	// the SDK refuses an Apply whose fresh plan differs from the approved.
+	"items": plugin.NewAction("acts on the items listed in a state file", planItems, applyItems, plugin.RefuseChangedPlan()),
+	// items-hook does the same check itself, through req.Approved.
+	"items-hook": plugin.NewAction("acts on the items listed in a state file", planItems,
+		func(ctx context.Context, req plugin.ApplyRequest[itemsIn], resp *plugin.ApplyResponse[itemsOut]) error {
+			var fresh plugin.PlanResponse
+			if err := planItems(ctx, plugin.PlanRequest[itemsIn]{Call: req.Call, Input: req.Input}, &fresh); err != nil {
+				return err
+			}
+			if err := req.Approved.Check(fresh); err != nil {
+				return err
+			}
+			var approved []string
+			if err := req.Approved.DecodePayload(&approved); err != nil {
+				return err
+			}
+			return applyItems(ctx, req, resp)
+		}),
+	// noted keeps the state file's content as a durable note, then changes
+	// it (and may crash right after); an attempt that finds the note
+	// restores the state from it instead.
+	"noted": plugin.NewAction("notes the original state, then changes it", nil,
+		func(ctx context.Context, req plugin.ApplyRequest[notedIn], resp *plugin.ApplyResponse[notedOut]) error {
+			if raw, ok := req.Notes["original"]; ok {
+				if err := json.Unmarshal(raw, &resp.Output.Original); err != nil {
+					return err
+				}
+				resp.Output.Restored = true
+				return os.WriteFile(req.Input.State, []byte(resp.Output.Original), 0o600)
+			}
+			b, err := os.ReadFile(req.Input.State)
+			if err != nil {
+				return err
+			}
+			if err := req.Progress.Note(ctx, "original", string(b)); err != nil {
+				return err
+			}
+			if req.Input.Journal != "" {
+				j, err := os.ReadFile(req.Input.Journal)
+				if err != nil || !strings.Contains(string(j), `"type":"step_note"`) {
+					return fmt.Errorf("the note is not in the journal before the change (%v)", err)
+				}
+			}
+			if err := os.WriteFile(req.Input.State, []byte("quarantine"), 0o600); err != nil {
+				return err
+			}
+			if req.Input.CrashFirst && req.Attempt == 1 {
+				os.Exit(7)
+			}
+			resp.Output.Original = string(b)
+			return nil
+		}),
+	"post": plugin.NewAction("posts a message (schema tags)", nil,
+		func(_ context.Context, req plugin.ApplyRequest[postIn], resp *plugin.ApplyResponse[postIn]) error {
+			resp.Output = req.Input
+			if req.Input.Token != "" {
+				resp.Output.Tags = append(resp.Output.Tags, fmt.Sprintf("token-len-%d", len(req.Input.Token)))
+			}
+			resp.Output.Token = ""
+			return nil
+		}),
 	"ledger": plugin.NewAction("appends to a ledger file",
 		func(_ context.Context, req plugin.PlanRequest[ledgerIn], resp *plugin.PlanResponse) error {
 			resp.Summary = "append to " + req.Input.Ledger
@@ -214,6 +375,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, `{"@message":{"a":1},"@level":"error"}`)
 	case "runner":
 		os.Exit(runnerMain())
+	case "signal-runner":
+		os.Exit(signalRunnerMain())
+	case "versioned":
+		plugin.Serve(utilActions, plugin.WithInfo(plugin.Info{Version: "v1.4.2", Description: "test utilities"}))
 	}
 	plugin.ServeIfPlugin(builtins)
 	code := m.Run()

@@ -16,6 +16,7 @@ type csvState struct {
 	comma rune
 	// column indexes, -1 when the header has none
 	time, src, dst, sport, dport, proto int
+	date                                int // a date column apart from a time-of-day one (AbuseHub: event_date, event_time)
 	src2                                lineSource
 	r                                   *csv.Reader
 }
@@ -39,6 +40,7 @@ var columnNames = map[string]string{
 	"timestamp": "time", "time": "time", "date": "time", "datetime": "time", "date_time": "time",
 	"event_time": "time", "ts": "time", "time_utc": "time", "timestamp_utc": "time",
 	"reportdate": "time", "report_date": "time", "reported_at": "time", "date_utc": "time",
+	"event_date": "date", "day": "date",
 	"src": "src", "src_ip": "src", "source": "src", "source_ip": "src", "srcip": "src", "sourceip": "src",
 	"attacker": "src", "attacker_ip": "src", "src_addr": "src", "source_address": "src",
 	"ip": "src", "ip_address": "src", "offender": "src", "offender_ip": "src",
@@ -103,7 +105,7 @@ func (c *csvState) header(b []byte) bool {
 	if !ok || len(fields) < 2 {
 		return false
 	}
-	h := csvState{comma: comma, time: -1, src: -1, dst: -1, sport: -1, dport: -1, proto: -1, r: c.r, src2: c.src2}
+	h := csvState{comma: comma, time: -1, src: -1, dst: -1, sport: -1, dport: -1, proto: -1, date: -1, r: c.r, src2: c.src2}
 	for i, f := range fields {
 		var p *int
 		switch columnNames[normName(f)] {
@@ -119,6 +121,8 @@ func (c *csvState) header(b []byte) bool {
 			p = &h.dport
 		case "proto":
 			p = &h.proto
+		case "date":
+			p = &h.date
 		default:
 			continue
 		}
@@ -176,7 +180,16 @@ func (c *csvState) parse(cfg *config, line []byte) (Record, bool) {
 		r.Proto = cfg.proto
 	}
 	if f := field(c.time); len(f) > 0 {
+		if d := field(c.date); len(d) > 0 && len(d)+len(f) < 64 {
+			// A time of day with its date in another column.
+			var buf [64]byte
+			f = append(append(append(buf[:0], d...), ' '), f...)
+		}
 		if t, ok := cfg.fieldTime(f); ok {
+			r.Time = t
+		}
+	} else if d := field(c.date); len(d) > 0 {
+		if t, ok := cfg.fieldTime(d); ok {
 			r.Time = t
 		}
 	}

@@ -19,8 +19,12 @@
 //     header line of the log naming "TCP port" or "UDP port" (Scanner only),
 //     else Options.DefaultProto.
 //   - LayoutArrow: "a:p -> b:q", "[a]:p -> [b]:q", "a:p->b:q", tcpdump's
-//     "a.p > b.q" (IPv4 and IPv6), with an optional leading time and
-//     protocol words (TCP, UDP, SYN, …; tcpdump's "Flags [S]" is tcp).
+//     "a.p > b.q" (IPv4 and IPv6), ports as their own words ("a p => b q",
+//     Hetzner's netscan tables "a p -> b q SIZE UDP", "a -> b : q",
+//     "a -> b: q", Hetzner's "TIME:   a =>   b:   q"), with an optional
+//     leading time and protocol words (TCP, UDP, SYN, …; tcpdump's
+//     "Flags [S]" is tcp). No-break spaces (U+00A0, from HTML notices)
+//     separate words as spaces do, in every layout.
 //     tcpdump's time of day without a date takes the date of
 //     Options.Reference (the day before, if that would be after it).
 //   - LayoutCSV: a comma-, semicolon- or tab-separated feed whose header

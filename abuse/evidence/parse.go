@@ -77,6 +77,9 @@ func tokenize(b []byte, dst [][]byte) [][]byte {
 	return dst
 }
 
+// nbsp is U+00A0 NO-BREAK SPACE in UTF-8.
+var nbsp = []byte("\u00a0")
+
 // fastTokens is how many tokens the fast path looks at: enough for any
 // column-log line; other layouts are tokenized again, up to maxTokens.
 const fastTokens = 16
@@ -87,10 +90,24 @@ const fastTokens = 16
 // The record is written to *r (zeroed first, and left zero when the line
 // is not evidence), so that the fast path copies no Record around.
 func (c *config) parseLine(r *Record, line []byte, hint string) (Layout, bool) {
+	l, ok := c.parseLine1(r, line, hint)
+	if ok && c.zoneless != nil && c.lastZoneless && !r.Time.IsZero() {
+		*c.zoneless++
+	}
+	return l, ok
+}
+
+func (c *config) parseLine1(r *Record, line []byte, hint string) (Layout, bool) {
 	*r = Record{}
+	c.lastZoneless = false
 	line = trimLine(line)
 	if len(line) < 7 { // "::1 ::2" is shorter than any evidence with a port
 		return LayoutUnknown, false
+	}
+	if bytes.IndexByte(line, 0xc2) >= 0 && bytes.Contains(line, nbsp) {
+		// No-break spaces (a notice's HTML, a mail client) separate
+		// columns as spaces do.
+		line = bytes.ReplaceAll(line, nbsp, []byte("  "))
 	}
 	// Tokens live on the stack (no write barriers while the GC marks); the
 	// fast path's array is small, so that clearing it costs little.
@@ -130,6 +147,7 @@ func (c *config) cachedTime(r *Record, line []byte, after [][]byte) bool {
 	text := line[start:end]
 	if c.tcache.n > 0 && string(c.tcache.key[:c.tcache.n]) == string(text) {
 		r.Time = c.tcache.t
+		c.lastZoneless = c.tcache.zoneless
 		return true
 	}
 	t, n, ok := c.parseTime(after)
@@ -138,6 +156,7 @@ func (c *config) cachedTime(r *Record, line []byte, after [][]byte) bool {
 	}
 	c.tcache.n = copy(c.tcache.key[:], text)
 	c.tcache.t = t
+	c.tcache.zoneless = c.lastZoneless
 	r.Time = t
 	return true
 }
@@ -564,38 +583,58 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 		return Record{}, false
 	}
 	// The first arrow between two endpoints; "x > y" in prose before it
-	// does not count.
-	k := -1
-	var ok bool
+	// does not count. An endpoint is one token ("a:p", "[a]:p", "a.p", "a")
+	// or an address and its port as the next word: "a p -> b q" (Hetzner's
+	// netscan tables), "a -> b : p", "a -> b: p", "a -> b :p".
+	var before, after [][]byte
+	found := false
 	for i, t := range toks {
-		var left, right []byte
-		switch {
-		case i > 0 && i+1 < len(toks) && isArrow(t):
-			left, right = toks[i-1], toks[i+1]
-		default:
-			var found bool
-			if left, right, found = splitArrow(t); !found {
+		if i > 0 && i+1 < len(toks) && isArrow(t) {
+			srcStart, dstEnd := i-1, i+1
+			var ok bool
+			if r.SrcIP, r.SrcPort, ok = endpoint(toks[i-1]); !ok {
+				p, pok := port(toks[i-1])
+				if i < 2 || !pok {
+					continue
+				}
+				a, aok := addr(toks[i-2])
+				if !aok {
+					continue
+				}
+				r.SrcIP, r.SrcPort, srcStart = a.Unmap(), p, i-2
+			}
+			if r.DstIP, r.DstPort, ok = endpoint(toks[i+1]); !ok {
 				continue
 			}
+			if r.DstPort == 0 && toks[i+1][0] != '[' {
+				r.DstPort, dstEnd = portAfter(toks, i+2, dstEnd)
+			}
+			before, after = toks[:srcStart], toks[dstEnd+1:]
+			found = true
+			break
 		}
+		left, right, split := splitArrow(t)
+		if !split {
+			continue
+		}
+		var ok bool
 		if r.SrcIP, r.SrcPort, ok = endpoint(left); !ok {
 			continue
 		}
 		if r.DstIP, r.DstPort, ok = endpoint(right); !ok {
 			continue
 		}
-		if !isArrow(t) {
-			// "a:p->b:q" as one token: lay it out as three.
-			toks = append(toks[:i:i], append([][]byte{left, nil, right}, toks[i+1:]...)...)
-			i++
-		}
-		k = i
+		before, after = toks[:i], toks[i+1:]
+		found = true
 		break
 	}
-	if k < 0 {
+	if !found {
 		return Record{}, false
 	}
-	before, after := toks[:k-1], toks[k+2:]
+	if n := len(before); n > 0 && len(before[n-1]) > 1 && before[n-1][len(before[n-1])-1] == ':' {
+		// "Thu Nov 13 18:14:27 2013:   a => b:   p" (Hetzner)
+		before = append(before[:n-1:n-1], before[n-1][:len(before[n-1])-1])
+	}
 	n := 0
 	if t, used, ok := c.parseTime(before); ok {
 		r.Time, n = t, used
@@ -627,6 +666,34 @@ func (c *config) parseArrow(line []byte, toks [][]byte) (Record, bool) {
 		}
 	}
 	return r, true
+}
+
+// portAfter reads the port written after a bare destination address at
+// toks[j]: ": p", ":p" or "p" (the address's own trailing ':' was
+// dropped). It returns the port and the index of its last token, or 0 and
+// end when there is none.
+func portAfter(toks [][]byte, j, end int) (uint16, int) {
+	if j >= len(toks) {
+		return 0, end
+	}
+	t := toks[j]
+	switch {
+	case len(t) == 1 && t[0] == ':':
+		if j+1 < len(toks) {
+			if p, ok := port(toks[j+1]); ok && p != 0 {
+				return p, j + 1
+			}
+		}
+	case len(t) > 1 && t[0] == ':':
+		if p, ok := port(t[1:]); ok && p != 0 {
+			return p, j
+		}
+	default:
+		if p, ok := port(t); ok && p != 0 {
+			return p, j
+		}
+	}
+	return 0, end
 }
 
 // timeOfDay reads tcpdump's "14:46:47.123456" on the Reference's date, or

@@ -43,7 +43,14 @@ type Scanner struct {
 	hint   string // proto named by a column log's header
 	csv    csvState
 	raw    rawArena
+	// wrap holds the last line when it was no evidence and long enough to
+	// be the first half of a line a mail client wrapped (see scanLine).
+	wrap []byte
 }
+
+// minWrapped is the shortest first half of a wrapped line: mail clients
+// wrap at 72 to 78 columns, so a shorter line ended where its writer did.
+const minWrapped = 60
 
 // NewScanner returns a Scanner reading r.
 func NewScanner(r io.Reader, o Options) *Scanner {
@@ -87,14 +94,35 @@ func (s *Scanner) Scan() bool {
 // scanLine reads one line into s.rec; it reports whether it was evidence.
 func (s *Scanner) scanLine(b []byte) bool {
 	if s.csv.active() {
+		s.c.lastZoneless = false
 		if r, ok := s.csv.parse(&s.c, b); ok {
 			s.rec, s.layout, s.recLn = r, LayoutCSV, s.line
+			if s.c.zoneless != nil && s.c.lastZoneless && !r.Time.IsZero() {
+				*s.c.zoneless++
+			}
 			return true
 		}
 	}
 	if l, ok := s.c.parseLine(&s.rec, b, s.hint); ok {
 		s.layout, s.recLn = l, s.line
+		s.wrap = s.wrap[:0]
 		return true
+	}
+	// A line a mail client wrapped: neither half is evidence, the two
+	// joined are ("… Failed password for root from" / "52.18.77.140 port
+	// 40112 ssh2").
+	t := trimLine(b)
+	if len(s.wrap) > 0 && len(t) > 0 {
+		joined := append(append(s.wrap, ' '), t...)
+		if l, ok := s.c.parseLine(&s.rec, joined, s.hint); ok {
+			s.layout, s.recLn = l, s.line-1
+			s.wrap = s.wrap[:0]
+			return true
+		}
+	}
+	s.wrap = s.wrap[:0]
+	if n := len(t); n >= minWrapped && n <= 1024 {
+		s.wrap = append(s.wrap, t...)
 	}
 	s.notEvidence(b)
 	return false

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"strings"
 	"time"
 )
 
@@ -296,6 +297,7 @@ func (c *config) makeTime(y, m, d int, k clock, zone bool, off int) time.Time {
 	if !zone && k.hasZone {
 		zone, off = true, k.off
 	}
+	c.lastZoneless = !zone
 	if !zone {
 		if c.loc == time.UTC {
 			return time.Date(y, time.Month(m), d, k.h, k.m, k.s, k.ns, time.UTC)
@@ -501,6 +503,7 @@ func (c *config) parseTimeAll(toks [][]byte) (time.Time, bool) {
 			if y := t.Year(); y < 1000 || y > 9998 {
 				return time.Time{}, false
 			}
+			c.lastZoneless = !strings.Contains(l, "-07") && !strings.Contains(l, "MST")
 			return t.UTC(), true
 		}
 	}

@@ -2,7 +2,7 @@
 // a GuardDuty finding, ARF, X-ARF, a bare evidence log or pasted text) and
 // prints what they say.
 //
-//	parse-report [-json] [-v] [-evidence N] FILE... | -
+//	parse-report [-json] [-strict] [-v] [-evidence N] FILE... | -
 //
 // By default it prints a summary a responder reads first: kind, case,
 // account, region, instances, abuse time, deadline and the time left,
@@ -10,8 +10,13 @@
 // (count, first lines, distinct targets and ports). With -json it prints one
 // JSON document per report per line on stdout, in the abuse.Report model,
 // streaming the evidence so that a forwarded log of any size is printed in
-// full in bounded memory. Errors go to stderr; the exit status is 1 when a
-// file could not be read, 2 on bad usage.
+// full in bounded memory. What a parser could not read or use (an
+// unreadable MIME part, an attachment of an unknown type, a report with no
+// evidence and no resources) is listed as a warning: in the summary, and on
+// stderr with -json (the JSON carries them in "warnings"). Errors go to
+// stderr; the exit status is 1 when a file could not be read, 2 on bad
+// usage, and 3 with -strict when a report has warnings (and nothing worse
+// happened).
 package main
 
 import (
@@ -46,8 +51,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	show := fs.Int("evidence", 5, "evidence lines shown in the summary")
 	nowFlag := fs.String("now", "", "current time for the deadline's time left (RFC 3339; default: now)")
 	verbose := fs.Bool("v", false, "log what the parsers skipped or degraded (stderr)")
+	strict := fs.Bool("strict", false, "exit with status 3 when a report has warnings (part of the input not read or used)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parse-report [-json] [-v] [-evidence N] FILE... | -")
+		fmt.Fprintln(stderr, "usage: parse-report [-json] [-strict] [-v] [-evidence N] FILE... | -")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +81,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	code := 0
+	warned := 0 // reports with warnings
 	for _, name := range fs.Args() {
 		err := func() error {
 			var r io.Reader = stdin
@@ -87,9 +94,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				r = f
 			}
 			if *jsonOut {
-				return printJSON(ctx, r, w, logger)
+				return printJSON(ctx, r, w, logger, func(n int, rep abuse.Report) {
+					if len(rep.Warnings) > 0 {
+						warned++
+					}
+					for _, x := range rep.Warnings {
+						fmt.Fprintf(stderr, "parse-report: %s: report %d: warning: %s\n", displayName(name), n, x)
+					}
+				})
 			}
-			return printSummary(ctx, r, w, name, *show, now, logger)
+			return printSummary(ctx, r, w, name, *show, now, logger, &warned)
 		}()
 		if err != nil {
 			w.Flush()
@@ -101,13 +115,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "parse-report: %v\n", err)
 		return 1
 	}
+	if code == 0 && *strict && warned > 0 {
+		fmt.Fprintf(stderr, "parse-report: -strict: %d report(s) with warnings\n", warned)
+		return 3
+	}
 	return code
+}
+
+func displayName(name string) string {
+	if name == "-" {
+		return "stdin"
+	}
+	return name
 }
 
 // printJSON streams each report as one line: its evidence first, written
 // record by record as the parser reads it, then the report's other fields.
 // Memory stays bounded whatever the size of the evidence log.
-func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.Logger) error {
+// printJSON prints the reports of r as JSON lines; warn sees each report
+// (numbered from 1) once it is printed.
+func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.Logger, warn func(int, abuse.Report)) error {
+	n := 0
 	buf := make([]byte, 0, 64<<10)
 	open := false
 	flush := func() error {
@@ -145,6 +173,8 @@ func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.L
 		buf = append(buf, "],"...)
 		buf = append(buf, b[1:]...)
 		buf = append(buf, '\n')
+		n++
+		warn(n, rep)
 		return flush()
 	}
 	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn), abuse.WithLogger(logger))
@@ -172,7 +202,7 @@ func newStats() *evidenceStats {
 	return &evidenceStats{targets: map[string]bool{}, ports: map[uint16]int{}, protos: map[string]bool{}}
 }
 
-func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, show int, now time.Time, logger *slog.Logger) error {
+func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, show int, now time.Time, logger *slog.Logger, warned *int) error {
 	st := newStats()
 	n := 0
 	evidenceFn := func(e abuse.Evidence) error {
@@ -192,6 +222,9 @@ func printSummary(ctx context.Context, r io.Reader, w io.Writer, name string, sh
 	}
 	reportFn := func(rep abuse.Report) error {
 		n++
+		if len(rep.Warnings) > 0 {
+			*warned++
+		}
 		writeSummary(w, name, n, rep, st, now)
 		st = newStats()
 		return nil
@@ -241,6 +274,9 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 		}
 		p("ips", "%s", strings.Join(ips, ", "))
 	}
+	if len(r.Resources.Projects) > 0 {
+		p("projects", "%s", strings.Join(r.Resources.Projects, ", "))
+	}
 	if len(r.Resources.SecurityGroups) > 0 {
 		p("sec groups", "%s", strings.Join(r.Resources.SecurityGroups, ", "))
 	}
@@ -289,6 +325,9 @@ func writeSummary(w io.Writer, name string, n int, r abuse.Report, st *evidenceS
 	}
 	if r.Subject != "" {
 		p("subject", "%s", r.Subject)
+	}
+	for _, x := range r.Warnings {
+		p("WARNING", "%s", x)
 	}
 	if r.EvidenceCount == 0 {
 		p("evidence", "none")

@@ -222,3 +222,35 @@ func TestMboxWarning(t *testing.T) {
 		t.Errorf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }
+
+// TestStrictWarnings: a report with warnings prints them (summary; stderr
+// and "warnings" with -json) and, with -strict, exits 3; a clean report
+// exits 0 under -strict.
+func TestStrictWarnings(t *testing.T) {
+	mail := "From: ec2-abuse@amazon.com\r\nSubject: Your EC2 Abuse Report [17001234567]\r\nDate: Thu, 27 Apr 2023 15:00:00 +0000\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nAWS ID: 123456789012 Region: us-east-1 EC2 Instance Id: i-0123456789abcdef0\r\n" +
+		"--b\r\nContent-Type: application/x-7z-compressed\r\nContent-Disposition: attachment; filename=\"scan-log.7z\"\r\nContent-Transfer-Encoding: base64\r\n\r\nN3q8ryccAAQ=\r\n--b--\r\n"
+	p := filepath.Join(t.TempDir(), "notice.eml")
+	if err := os.WriteFile(p, []byte(mail), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const warning = "unknown-attachment: part 2 (scan-log.7z, application/x-7z-compressed): attachment of a type no reader knows: not read"
+	out, errOut, code := runBin(t, nil, p)
+	if code != 0 || errOut != "" || !strings.Contains(out, "WARNING:     "+warning) {
+		t.Errorf("summary: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if out, errOut, code = runBin(t, nil, "-strict", p); code != 3 || !strings.Contains(out, warning) || !strings.Contains(errOut, "-strict: 1 report(s) with warnings") {
+		t.Errorf("-strict: exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runBin(t, nil, "-json", "-strict", p)
+	if code != 3 || !strings.Contains(errOut, "report 1: warning: "+warning) {
+		t.Errorf("-json -strict: exit %d, stderr %q", code, errOut)
+	}
+	var rep abuse.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Warnings) != 1 || rep.Warnings[0].Code != abuse.WarnUnknownAttachment {
+		t.Errorf("-json: warnings %+v, err %v\n%s", rep.Warnings, err, out)
+	}
+	if _, errOut, code := runBin(t, nil, "-strict", testdata+"trust-and-safety/initial-notice.eml"); code != 0 || errOut != "" {
+		t.Errorf("clean notice under -strict: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
-	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
-	"github.com/abusekit/abusekit/plugins/scan/scantest"
 )
 
 // demo is the seed incident laid out in a temporary directory, with an
@@ -28,19 +25,20 @@ type demo struct {
 	since                   time.Time // the incident window of the demo root (its infection time, less an hour)
 	awsEnv                  []string
 	srv                     *ec2test.Server
+	scan                    *demoScan // the real scanner the demo started
 }
 
-// newDemo builds the seed incident: the provider's notice, a /proc in
-// which work32 (started by cron from a deleted binary in a hidden /tmp
-// directory) holds SYN_SENT sockets to the notice's targets, a Debian 12
-// root carrying work32's persistence, and the instance behind a
-// launch-wizard group open to the world on all traffic.
+// newDemo builds the seed incident: the provider's notice, a real
+// scanner process (work32, run from a deleted binary in a hidden tmp
+// directory) holding SYN_SENT sockets to loopback listeners that never
+// answer, a Debian 12 root carrying work32's persistence, and the
+// instance behind a launch-wizard group open to the world on all traffic.
 func newDemo(ctx context.Context) (_ *demo, err error) {
 	dir, err := os.MkdirTemp("", "respond-demo-")
 	if err != nil {
 		return nil, err
 	}
-	w := &demo{dir: dir, report: filepath.Join(dir, "notice.eml"), proc: filepath.Join(dir, "proc"), root: filepath.Join(dir, "root")}
+	w := &demo{dir: dir, report: filepath.Join(dir, "notice.eml"), proc: "/proc", root: filepath.Join(dir, "root")}
 	defer func() {
 		if err != nil {
 			w.Close()
@@ -58,37 +56,15 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 		return nil, err
 	}
 	w.rep = rep
-	for _, d := range []string{w.proc, w.root} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-
-	// The scanner's sockets go to the report's own targets, from the
-	// instance's private address.
-	local := netip.MustParseAddr("172.31.5.9")
-	w.privateAddr = local.String()
-	work32 := scantest.Proc{PID: 2314, PPID: 880, Comm: "work32", Exe: "/tmp/.X11-unix/.work32 (deleted)",
-		Cmdline: []string{"/tmp/.X11-unix/.work32"}, UTime: 9000, StartTime: 4000}
-	for i, e := range rep.Evidence {
-		if !e.DstIP.IsValid() || e.DstPort == 0 {
-			continue
-		}
-		work32.Sockets = append(work32.Sockets, scantest.Sock{Table: "tcp", IP: procfs.NetIPSocket{
-			Local:  netip.AddrPortFrom(local, uint16(40000+i)),
-			Remote: netip.AddrPortFrom(e.DstIP, e.DstPort),
-			State:  procfs.TCPSynSent}})
-	}
-	sshd := scantest.Proc{PID: 612, PPID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"},
-		Sockets: []scantest.Sock{{Table: "tcp", IP: procfs.NetIPSocket{Local: netip.MustParseAddrPort("0.0.0.0:22"), State: procfs.TCPListen}}}}
-	if err := scantest.Write(w.proc, scantest.Host{Procs: []scantest.Proc{
-		{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}},
-		sshd,
-		{PID: 880, PPID: 1, Comm: "cron", Exe: "/usr/sbin/cron", Cmdline: []string{"/usr/sbin/cron", "-f"}},
-		work32,
-	}}); err != nil {
+	if err := os.Mkdir(w.root, 0o755); err != nil {
 		return nil, err
 	}
+
+	// A real scanner, started by the demo and stopped by the response.
+	if w.scan, err = startDemoScanner(filepath.Join(dir, "tmp")); err != nil {
+		return nil, fmt.Errorf("scanner: %w", err)
+	}
+	w.privateAddr = "127.0.0.1" // the address the scanner's sockets show, as a private one behind the public
 
 	// The fixture's files carry their own dates (stock image, then the
 	// infection); its window starts an hour before the infection.
@@ -126,6 +102,9 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 
 // Close stops the emulator and removes the demo's files.
 func (w *demo) Close() {
+	if w.scan != nil {
+		w.scan.Close()
+	}
 	if w.srv != nil {
 		w.srv.Close()
 	}

@@ -1,28 +1,35 @@
 // Command respond answers a port-scan abuse report end to end with the
 // playbook in respond.yaml, every step served by a built-in plugin out of
-// process: parse the report, find the process behind it and (on a live
-// host) freeze, capture and kill it, quarantine the malware's persistence,
-// contain and snapshot the instance, close the world-open security group
-// rules, launch a clean replacement with alarms, and draft the reply to
-// the provider.
+// process, in the order AWS's incident response guidance gives for a
+// compromised EC2 instance: parse the report; contain the instance and
+// snapshot its volumes before anything on it changes; then on the host
+// find the process behind the report and freeze, capture and kill it, and
+// quarantine the malware's persistence; close the world-open security
+// group rules, launch a clean replacement with alarms, terminate the old
+// instance if asked (only once its snapshots completed); look again for
+// the scanner later (the reinfection check); draft the reply to the
+// provider and write it, with an incident report, to files.
 //
 //	respond -demo                  # plan it all against a demo incident: no AWS account, no root
 //	respond -demo -apply           # carry it out on the demo incident and print the drafted reply
-//	respond -report notice.eml -instance i-0abc… [-root /] [-apply] [-terminate]
+//	respond -report notice.eml -instance i-0abc… [-root /] [-apply] [-terminate] [-recheck 10m]
 //
 // -demo builds the seed incident in a temporary directory: the provider's
-// notice, a /proc tree with the work32 scanner SYN-scanning the report's
-// targets, a Debian root with work32's crontab, binary and ssh key, and an
-// in-process EC2 emulator holding the instance behind a security group
-// open to the world. The demo's /proc is a fake tree, so its stop step is
-// skipped (a live host's is not).
+// notice; a real scanner process (work32, run from a deleted binary in a
+// hidden tmp directory) whose SYNs to loopback listeners with full accept
+// queues go unanswered, so its sockets sit in SYN_SENT as an infected
+// instance's do and no packet leaves the machine; a Debian root with
+// work32's crontab, binary and ssh key; and an in-process EC2 emulator
+// holding the instance behind a security group open to the world. detect
+// reads this machine's /proc but looks at the demo's scanner alone; stop
+// freezes, captures and kills it.
 //
 // The stop step runs only on the live host (-proc /proc and -root /): with
 // -root at a mounted snapshot nothing on this machine is stopped.
 //
 // By default it only plans. -apply acts. -json prints one JSON document per
-// line on stdout: the plan, each event, the run, and the reply. Errors go
-// to stderr with exit status 1; bad usage exits 2.
+// line on stdout: the plan, each event, the run, the reply and the files
+// written. Errors go to stderr with exit status 1; bad usage exits 2.
 package main
 
 import (
@@ -60,6 +67,8 @@ var demoFiles embed.FS
 var inspectDemo func(*demo)
 
 func main() {
+	// The demo's scanner is this executable too, run from a hidden tmp dir.
+	serveDemoScanner()
 	// Built-in plugins are this executable, re-executed by the host.
 	plugin.ServeIfPlugin(map[string]plugin.Actions{
 		"abuse":   abuseplugin.NewPlugin(),
@@ -79,6 +88,8 @@ type config struct {
 	endpoint, region, journal, evidence      string
 	quarantine, adminCIDRs, incident         string
 	instanceAddrs, since                     string
+	out, planOut                             string
+	recheck                                  time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -96,15 +107,28 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.proc, "proc", "/proc", "procfs of the host (the live one to stop a process)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "AWS endpoint override for every service (an emulator)")
 	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
-	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run with the same one resumes (default: a temporary one)")
+	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal, or under $ABUSEKIT_STATE_DIR; the demo's: a temporary one)")
+	fs.StringVar(&c.planOut, "plan-out", "", "write the whole plan as JSON to this file")
 	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
 	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
 	fs.StringVar(&c.since, "since", "", "start of the incident window, RFC 3339: files and keys changed after it are suspect (default: 24h before the report's abuse time)")
 	fs.StringVar(&c.adminCIDRs, "admin-cidr", "", "comma-separated CIDRs that keep SSH/RDP access when world-open rules close")
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
+	fs.StringVar(&c.out, "out", "", "directory for reply.txt and incident-report.md (default: ./abusekit-INCIDENT; the demo's: a new temporary one)")
+	fs.DurationVar(&c.recheck, "recheck", 10*time.Minute, "look for the scanner again this long after cleaning (the reinfection check); 0 skips it (the demo's default: 1s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.demo {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "recheck" })
+		if !set {
+			c.recheck = time.Second
+		}
+	}
+	if c.recheck < 0 {
+		return nil, errors.New("-recheck: a duration, 0 to skip")
 	}
 	if fs.NArg() != 0 || (c.demo == (c.report != "")) {
 		return nil, errors.New("usage: respond -demo [-apply] [-json] | respond -report FILE [-instance ID] [-root DIR] [-proc DIR] [-apply] [-terminate] [-json]")
@@ -114,10 +138,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: usage printed, nothing wrong
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, err)
-		}
+		fmt.Fprintln(stderr, "respond:", err)
 		return 2
 	}
 	if err := respond(ctx, c, stdout, stderr); err != nil {
@@ -135,8 +160,12 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	// Only this machine's own processes can be stopped: examining a
 	// mounted snapshot (-root) or another procfs (-proc) stops nothing.
 	live := filepath.Clean(c.proc) == "/proc" && filepath.Clean(c.root) == "/"
-	ec2Plugin := playbook.Builtin("ec2", playbook.HostEnv(playbook.AWSEnv...)...)
+	// The runner's state (journal, the quarantine manifests' key, contain's
+	// saved configuration) lives outside any root being cleaned.
+	stateDir := defaultStateDir()
+	ec2Env := playbook.HostEnv(playbook.AWSEnv...)
 	var rep abuse.Report
+	pids := []any{}
 	if c.demo {
 		w, err := newDemo(ctx)
 		if err != nil {
@@ -152,8 +181,14 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		c.evidence, c.quarantine = filepath.Join(w.dir, "evidence"), filepath.Join(w.dir, "quarantine")
 		c.instanceAddrs = w.privateAddr
 		c.since = w.since.Format(time.RFC3339)
-		live = false
-		ec2Plugin = playbook.Builtin("ec2", w.awsEnv...)
+		// The demo's scanner is a real process on this machine: detect
+		// reads the live /proc, looking at that process alone, and stop
+		// freezes, captures and kills it.
+		live = true
+		pids = []any{w.scan.PID()}
+		c.terminate = true // the demo's own emulated instance, once its snapshots completed
+		ec2Env = w.awsEnv
+		stateDir = filepath.Join(w.dir, "state")
 		rep = w.rep
 	} else {
 		var err error
@@ -187,13 +222,23 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if c.incident == "" {
 		c.incident = "respond-" + time.Now().UTC().Format("20060102T150405")
 	}
-	if c.journal == "" {
+	switch {
+	case c.journal != "":
+	case c.demo: // the demo's world is new each run: nothing to resume
 		dir, err := os.MkdirTemp("", "respond-journal-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
 		c.journal = dir
+	default:
+		c.journal = filepath.Join(stateDir, "journal")
+	}
+	stateEnv := "ABUSEKIT_STATE_DIR=" + stateDir
+	ec2Plugin := playbook.Builtin("ec2", append(ec2Env, stateEnv)...)
+	recheck := ""
+	if c.recheck > 0 {
+		recheck = c.recheck.String()
 	}
 	pb, err := playbook.Parse("respond.yaml", playbookYAML)
 	if err != nil {
@@ -223,9 +268,10 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"evidence_dir": c.evidence, "quarantine_dir": c.quarantine,
 			"instance": c.instance, "endpoint": c.endpoint, "region": c.region,
 			"admin_cidrs": list(c.adminCIDRs), "terminate": c.terminate, "instance_addrs": list(c.instanceAddrs), "since": since,
+			"pids": pids, "recheck": recheck,
 		},
 		Plugins: []playbook.PluginSpec{
-			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist"), ec2Plugin,
+			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv), ec2Plugin,
 		},
 		JournalDir: c.journal,
 		Logger:     logger,
@@ -240,6 +286,18 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.plan(plan, c.demo)
+	if c.planOut != "" {
+		b, err := json.MarshalIndent(plan, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(c.planOut, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("-plan-out: %w", err)
+		}
+	}
+	if !c.demo {
+		out.note(fmt.Sprintf("journal: %s (run again with -incident %s to resume)", c.journal, c.incident))
+	}
 	if !c.apply {
 		out.note("dry run: nothing changed (-apply acts)")
 		return nil
@@ -256,7 +314,45 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.reply(reply)
+	dir := c.out
+	switch {
+	case dir != "":
+	case c.demo:
+		if dir, err = os.MkdirTemp("", "abusekit-demo-"+safeName(c.incident)+"-"); err != nil {
+			return err
+		}
+	default:
+		dir = "abusekit-" + safeName(c.incident)
+	}
+	scope := ""
+	if len(pids) > 0 {
+		scope = fmt.Sprintf("processes %v only", pids)
+	}
+	files, err := writeReport(dir, rep, reply, res, finished, scope)
+	if err != nil {
+		return err
+	}
+	out.files(files)
 	return nil
+}
+
+// defaultStateDir is where the runner keeps its state by default, so that
+// any run can be resumed and its quarantines restored: /var/lib/abusekit
+// as root, else the XDG state directory. The journal is its journal/.
+func defaultStateDir() string {
+	if d := os.Getenv("ABUSEKIT_STATE_DIR"); filepath.IsAbs(d) {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/abusekit"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "abusekit")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "abusekit")
+	}
+	return filepath.Join(os.TempDir(), "abusekit-state")
 }
 
 func readReport(ctx context.Context, path string) (abuse.Report, error) {
@@ -303,15 +399,23 @@ func (p *printer) plan(plan *playbook.Plan, demo bool) {
 		fmt.Fprintf(p.w, "  %-9s %-7s %-9s %s\n", s.Step, s.Plugin, s.Status, firstNonEmpty(s.Summary, s.Reason))
 		for i, ch := range s.Changes {
 			if i == 8 {
-				fmt.Fprintf(p.w, "              … and %d more\n", len(s.Changes)-i)
+				fmt.Fprintf(p.w, "              … and %d more (-plan-out FILE writes the whole plan)\n", len(s.Changes)-i)
 				break
 			}
 			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, ch.Target, ch.Detail)
 		}
 	}
 	if demo {
-		fmt.Fprintln(p.w, "  (demo: the /proc is a fake tree, so the stop step is skipped; on a live host it freezes, captures and kills)")
+		fmt.Fprintln(p.w, "  (demo: the scanner is a real process this demo started; detect looks at it alone, stop freezes, captures and kills it)")
 	}
+}
+
+func (p *printer) files(f reportFiles) {
+	if p.json {
+		p.doc("files", f)
+		return
+	}
+	fmt.Fprintf(p.w, "\nwrote %s\n      %s\n", f.Reply, f.Report)
 }
 
 func (p *printer) event(e playbook.Event) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ import (
 // TestMain serves the built-in plugins when the playbook host re-executes
 // this test binary, as main does for the real command.
 func TestMain(m *testing.M) {
+	serveDemoScanner()
 	plugin.ServeIfPlugin(map[string]plugin.Actions{
 		"abuse":   abuseplugin.NewPlugin(),
 		"scan":    scanplugin.NewPlugin(),
@@ -57,10 +59,12 @@ func runDocs(t *testing.T, args ...string) map[string][]json.RawMessage {
 func TestDemoDryRun(t *testing.T) {
 	var crontab, open string
 	var groups []string
+	scannerAlive := false
 	inspectDemo = func(w *demo) {
 		b, _ := os.ReadFile(filepath.Join(w.root, "var/spool/cron/crontabs/root"))
 		crontab = string(b)
 		groups, open = instanceGroups(t, w, w.instance), w.group
+		scannerAlive = w.scan.Alive()
 	}
 	t.Cleanup(func() { inspectDemo = nil })
 	docs := runDocs(t, "-demo", "-json")
@@ -78,7 +82,8 @@ func TestDemoDryRun(t *testing.T) {
 		got[s.Step] = s.Status
 	}
 	want := map[string]string{"parse": "planned", "detect": "deferred", "stop": "deferred", "find": "planned", "clean": "planned",
-		"contain": "deferred", "snapshot": "deferred", "harden": "deferred", "rebuild": "deferred", "alarms": "deferred", "terminate": "deferred"}
+		"contain": "deferred", "snapshot": "deferred", "harden": "deferred", "rebuild": "deferred", "alarms": "deferred", "terminate": "deferred",
+		"recheck": "deferred"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("plan (-want +got):\n%s", d)
 	}
@@ -87,6 +92,9 @@ func TestDemoDryRun(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{open}, groups); d != "" {
 		t.Errorf("a dry run changed the instance's groups (-want +got):\n%s", d)
+	}
+	if !scannerAlive {
+		t.Error("a dry run stopped the demo's scanner")
 	}
 }
 
@@ -98,13 +106,17 @@ func TestDemoApply(t *testing.T) {
 		rootKeys        string
 		adminKeys       string
 		manifests       []string
-		oldGroups       []string
-		openGroup       string
 		snapshots       int
 		replacement     []string
+		scannerPID      int
+		scannerAlive    bool
+		evidence        []string
+		oldState        types.InstanceStateName
 	}
 	var st state
 	inspectDemo = func(w *demo) {
+		st.scannerPID, st.scannerAlive = w.scan.PID(), w.scan.Alive()
+		st.evidence, _ = filepath.Glob(filepath.Join(w.dir, "evidence", "*"))
 		b, _ := os.ReadFile(filepath.Join(w.root, "var/spool/cron/crontabs/root"))
 		st.crontab = string(b)
 		b, _ = os.ReadFile(filepath.Join(w.root, "home/admin/.bashrc"))
@@ -114,7 +126,6 @@ func TestDemoApply(t *testing.T) {
 		b, _ = os.ReadFile(filepath.Join(w.root, "home/admin/.ssh/authorized_keys"))
 		st.adminKeys = string(b)
 		st.manifests, _ = filepath.Glob(filepath.Join(w.dir, "quarantine", "*", "manifest.json"))
-		st.oldGroups, st.openGroup = instanceGroups(t, w, w.instance), w.group
 		c := awsec2.NewFromConfig(w.srv.Config())
 		snaps, err := c.DescribeSnapshots(context.Background(), &awsec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
 		if err != nil {
@@ -131,6 +142,9 @@ func TestDemoApply(t *testing.T) {
 			for _, in := range r.Instances {
 				if aws.ToString(in.InstanceId) != w.instance && in.State.Name == types.InstanceStateNameRunning {
 					st.replacement = append(st.replacement, aws.ToString(in.InstanceId))
+				}
+				if aws.ToString(in.InstanceId) == w.instance {
+					st.oldState = in.State.Name
 				}
 			}
 		}
@@ -151,8 +165,9 @@ func TestDemoApply(t *testing.T) {
 	for _, s := range run.Steps {
 		got[s.ID] = s.Status + s.Error
 	}
-	want := map[string]string{"parse": "succeeded", "detect": "succeeded", "stop": "skipped", "find": "succeeded", "clean": "succeeded",
-		"contain": "succeeded", "snapshot": "succeeded", "harden": "succeeded", "rebuild": "succeeded", "alarms": "succeeded", "terminate": "skipped"}
+	want := map[string]string{"parse": "succeeded", "detect": "succeeded", "stop": "succeeded", "find": "succeeded", "clean": "succeeded",
+		"contain": "succeeded", "snapshot": "succeeded", "harden": "succeeded", "rebuild": "succeeded", "alarms": "succeeded", "terminate": "succeeded",
+		"recheck": "succeeded"}
 	if d := cmp.Diff(want, got); d != "" || run.Status != "succeeded" {
 		t.Errorf("run %s (-want +got):\n%s", run.Status, d)
 	}
@@ -171,8 +186,14 @@ func TestDemoApply(t *testing.T) {
 	if len(st.manifests) != 1 {
 		t.Errorf("quarantine manifests: %v", st.manifests)
 	}
-	if len(st.oldGroups) != 1 || st.oldGroups[0] == st.openGroup {
-		t.Errorf("old instance groups %v: not contained (open group %s)", st.oldGroups, st.openGroup)
+	// Contained before it was terminated: contain succeeded (above) and ran
+	// before snapshot, detect and the host steps (the run's step order).
+	var order []string
+	for _, s := range run.Steps {
+		order = append(order, s.ID)
+	}
+	if d := cmp.Diff([]string{"parse", "contain", "snapshot", "detect", "stop", "find", "clean", "harden", "rebuild", "alarms", "terminate", "recheck"}, order); d != "" {
+		t.Errorf("step order (-want +got):\n%s", d)
 	}
 	if st.snapshots == 0 || len(st.replacement) != 1 {
 		t.Errorf("%d snapshots, replacement %v", st.snapshots, st.replacement)
@@ -185,8 +206,18 @@ func TestDemoApply(t *testing.T) {
 	if !strings.Contains(reply.Subject, "17001234567") {
 		t.Errorf("reply subject %q lacks the case id", reply.Subject)
 	}
-	for _, s := range []string{"snap-", "0.0.0.0/0", "/var/spool/cron/crontabs/root", "/tmp/.X11-unix/.work32", "PID 2314",
-		"from the reported source address"} { // the instance's private address reached detect
+	// The demo's real scanner was found, frozen, captured and killed.
+	if st.scannerAlive {
+		t.Errorf("the demo's scanner (pid %d) still runs after the response", st.scannerPID)
+	}
+	if len(st.evidence) == 0 {
+		t.Error("stop left no evidence")
+	}
+	if st.oldState != types.InstanceStateNameTerminated && st.oldState != types.InstanceStateNameShuttingDown {
+		t.Errorf("the old instance is %s, want terminated", st.oldState)
+	}
+	for _, s := range []string{"snap-", "0.0.0.0/0", "/var/spool/cron/crontabs/root", "/tmp/.X11-unix/.work32",
+		fmt.Sprintf("PID %d", st.scannerPID), "SYN_SENT", "was deleted from disk"} {
 		if !strings.Contains(reply.Text, s) {
 			t.Errorf("reply text lacks %q:\n%s", s, reply.Text)
 		}
@@ -194,6 +225,25 @@ func TestDemoApply(t *testing.T) {
 	for _, r := range st.replacement {
 		if !strings.Contains(reply.Text, r) {
 			t.Errorf("reply text lacks the replacement %s", r)
+		}
+	}
+	var files reportFiles
+	if len(docs["files"]) != 1 || json.Unmarshal(docs["files"][0], &files) != nil {
+		t.Fatalf("no files document: %v", docs["files"])
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(files.Reply)) })
+	txt, err := os.ReadFile(files.Reply)
+	if err != nil || !strings.Contains(string(txt), reply.Text) {
+		t.Errorf("reply.txt: %v", err)
+	}
+	md, err := os.ReadFile(files.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"## Timeline", "| recheck |", fmt.Sprintf("killed [%d]", st.scannerPID), "manifest", "snap-",
+		"Looked again", "Quarantined (restorable"} {
+		if !strings.Contains(string(md), s) {
+			t.Errorf("incident-report.md lacks %q:\n%s", s, md)
 		}
 	}
 }
@@ -226,7 +276,49 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-demo") {
+		t.Errorf("-h: exit %d, want 0 with the usage (stderr %q)", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
 	if code := run(context.Background(), []string{"-report", filepath.Join(t.TempDir(), "missing.eml")}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "missing.eml") {
 		t.Errorf("missing report: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// -plan-out writes the whole plan, every step and change, as JSON.
+func TestPlanOut(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "plan.json")
+	runDocs(t, "-demo", "-json", "-plan-out", file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		Incident string
+		Steps    []struct{ Step string }
+	}
+	if err := json.Unmarshal(b, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if plan.Incident != "17001234567" || len(plan.Steps) != 12 {
+		t.Errorf("plan file: incident %q, %d steps", plan.Incident, len(plan.Steps))
+	}
+}
+
+// The default state (and journal) is kept where a later run finds it.
+func TestDefaultStateDir(t *testing.T) {
+	t.Setenv("ABUSEKIT_STATE_DIR", "")
+	t.Setenv("XDG_STATE_HOME", "/state")
+	want := "/state/abusekit"
+	if os.Geteuid() == 0 {
+		want = "/var/lib/abusekit"
+	}
+	if got := defaultStateDir(); got != want {
+		t.Errorf("defaultStateDir() = %q, want %q", got, want)
+	}
+	t.Setenv("ABUSEKIT_STATE_DIR", "/srv/ir")
+	if got := defaultStateDir(); got != "/srv/ir" {
+		t.Errorf("with ABUSEKIT_STATE_DIR: %q", got)
 	}
 }

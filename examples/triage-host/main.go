@@ -3,11 +3,13 @@
 //
 //	triage-host                          # suspects, one snapshot, human table
 //	triage-host -window 5s -json         # sample 5 s; {"suspects":[…]} on stdout
+//	triage-host -watch                   # live: print each process crossing 50 connection attempts/s
 //	triage-host -report notice.eml       # correlate with the report's evidence
 //	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
 //	triage-host -stop 4242 -start-ticks 990000   # only if it is still the process detect listed
 //	triage-host -stop 4242 -apply -evidence /var/lib/abusekit/evidence/case-1
+//	triage-host -stop 4242 -tree         # with the shell loop or parent that respawns it
 //
 // Errors go to stderr and the exit status is non-zero.
 package main
@@ -34,6 +36,55 @@ import (
 // detect is scan.Detect; tests replace it to see the options the flags make.
 var detect = scan.Detect
 
+// watchSupported is scan.WatchSupported; tests replace it.
+var watchSupported = scan.WatchSupported
+
+// runWatch prints every process whose outbound connection attempts cross
+// rate (per second, spread over 5 or more ports or hosts) as soon as they
+// do, once per process, until ctx is done or for has passed.
+func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration, jsonOut bool, log *slog.Logger) error {
+	if dur > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dur)
+		defer cancel()
+	}
+	if !jsonOut {
+		fmt.Fprintf(w, "watching outbound connection attempts (BPF); listing processes above %.0f/s\n", rate)
+	}
+	enc := json.NewEncoder(w)
+	shown := map[[2]int]bool{} // pid, and the rate's power of ten: shown again when it grows tenfold
+	return scan.Watch(ctx, scan.WatchOptions{Interval: 500 * time.Millisecond, Logger: log}, func(rs []scan.ConnRate) {
+		for _, r := range rs {
+			connects := r.PerSecond >= rate && (r.Ports >= 5 || r.Destinations >= 5)
+			raw := r.RawPerSecond >= rate
+			if !connects && !raw {
+				continue
+			}
+			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", max(r.PerSecond, r.RawPerSecond)))}
+			if shown[key] {
+				continue
+			}
+			shown[key] = true
+			if jsonOut {
+				enc.Encode(r)
+				continue
+			}
+			if connects {
+				fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example)
+			}
+			if raw {
+				kind := "raw IP"
+				if r.FromPacketSocket {
+					kind = "AF_PACKET"
+				}
+				fmt.Fprintf(w, "%s pid %d (%s): %.0f packets/s sent from %s sockets (hand-built packets)\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.RawPerSecond, kind)
+			}
+		}
+	})
+}
+
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "triage-host:", err)
@@ -46,11 +97,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	jsonOut := fl.Bool("json", false, "print JSON on stdout")
 	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
+	watch := fl.Bool("watch", false, "keep watching outbound connection attempts and raw/packet socket sends live (BPF) and print each process as soon as it crosses -watch-rate")
+	watchRate := fl.Float64("watch-rate", 50, "with -watch: connection attempts/s (spread over 5 or more ports or hosts), or packets/s sent from raw or packet sockets, from which a process is printed")
+	watchFor := fl.Duration("watch-for", 0, "with -watch: stop after this long (0 = until interrupted)")
 	reportFile := fl.String("report", "", "abuse report to correlate with (mail, GuardDuty JSON, ARF, X-ARF, text)")
 	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")
 	apply := fl.Bool("apply", false, "with -stop: carry the plan out (default: dry run)")
 	evidence := fl.String("evidence", "", "with -stop: evidence directory (default /var/lib/abusekit/evidence/pid-PID-START)")
-	mem := fl.Int64("mem", 0, "with -stop: bytes of process memory to capture (0 = none)")
+	mem := fl.Int64("mem", scan.DefaultMaxMemory, "with -stop: bytes of process memory to capture, anonymous memory, heap and stack first (negative = none)")
+	tree := fl.Bool("tree", false, "with -stop: when the process has a supervisor (a shell loop, a parent respawning it), stop the supervisor's whole tree")
 	startTicks := fl.Uint64("start-ticks", 0, "with -stop: refuse unless the process started at this tick (the suspect's start_ticks), so a reused PID is never stopped")
 	instance := fl.String("instance-addrs", "", "comma-separated private addresses of this instance, matched as the report's source (on EC2 a report names the public IP)")
 	root := fl.String("root", "/proc", "procfs mount point")
@@ -71,10 +126,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	if *stopPID != 0 {
 		return runStop(ctx, stdout, *stopPID, *startTicks, *apply, *jsonOut, scan.StopOptions{
-			Root: *root, EvidenceDir: *evidence, MaxMemory: *mem, Logger: logger})
+			Root: *root, EvidenceDir: *evidence, MaxMemory: memOpt(*mem), Supervisor: *tree, Logger: logger})
 	}
 	if *apply {
 		return errors.New("-apply needs -stop PID")
+	}
+	if *watch {
+		return runWatch(ctx, stdout, *watchRate, *watchFor, *jsonOut, logger)
 	}
 	if *window < 0 {
 		return fmt.Errorf("-window %s: negative", *window)
@@ -97,6 +155,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Report = rep
 	}
+	// Over a window, connection attempts are attributed live with BPF
+	// where it runs (Detect does it); the output says when it could not.
+	attribution := ""
+	if *window > 0 && (*root == "/proc" || *root == "") {
+		if err := watchSupported(); err != nil {
+			attribution = fmt.Sprintf("connection attempts sampled every %s, not attributed live (%v)", scan.DefaultInterval, err)
+		} else {
+			attribution = "connection attempts attributed live with BPF"
+		}
+	}
 	sus, err := detect(ctx, opts)
 	if err != nil {
 		return err
@@ -106,8 +174,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(struct {
-			Suspects []scan.Suspect `json:"suspects"`
-		}{sus})
+			Attribution string         `json:"attribution,omitempty"`
+			Suspects    []scan.Suspect `json:"suspects"`
+		}{attribution, sus})
+	}
+	if attribution != "" {
+		fmt.Fprintf(stdout, "%s\n", attribution)
 	}
 	printSuspects(stdout, sus)
 	return nil
@@ -155,9 +227,25 @@ func printSuspects(w io.Writer, sus []scan.Suspect) {
 	}
 	tw.Flush()
 	for _, s := range sus {
-		fmt.Fprintf(w, "\npid %d (%s), started %s:\n", s.PID, s.Comm, s.StartTime.Format(time.RFC3339))
+		if s.PID == 0 {
+			fmt.Fprintf(w, "\n%s:\n", s.Comm)
+		} else {
+			// The identity -stop checks: -start-ticks, and the executable.
+			fmt.Fprintf(w, "\npid %d (%s), started %s, start ticks %d, exe %d:%d (dev:inode):\n",
+				s.PID, s.Comm, s.StartTime.Format(time.RFC3339), s.StartTicks, s.ExeDev, s.ExeIno)
+		}
 		for _, r := range s.Reasons {
 			fmt.Fprintf(w, "  %s\n", r)
+		}
+		if len(s.Parents) > 0 {
+			var chain []string
+			for _, p := range s.Parents {
+				chain = append(chain, fmt.Sprintf("%d %s [%s]", p.PID, p.Comm, p.Kind))
+			}
+			fmt.Fprintf(w, "  parents: %s\n", strings.Join(chain, " <- "))
+		}
+		if s.Supervisor != nil {
+			fmt.Fprintf(w, "  supervisor: pid %d (%s): %s; stop it with -stop %d -tree\n", s.Supervisor.PID, s.Supervisor.Comm, s.Supervisor.Why, s.PID)
 		}
 		remotes := map[netip.Addr]int{}
 		for _, sk := range s.Sockets {
@@ -169,6 +257,15 @@ func printSuspects(w io.Writer, sus []scan.Suspect) {
 			fmt.Fprintf(w, "  remote hosts: %d (of %d sockets listed)\n", len(remotes), len(s.Sockets))
 		}
 	}
+}
+
+// memOpt maps the -mem flag to StopOptions.MaxMemory: 0 captures none
+// there too.
+func memOpt(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 func trunc(s string, n int) string {
@@ -183,8 +280,16 @@ func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply
 	if err != nil {
 		return err
 	}
-	if startTicks != 0 && plan.Target.StartTime != startTicks {
-		return fmt.Errorf("%w: pid %d started at tick %d, not %d", scan.ErrIdentityChanged, pid, plan.Target.StartTime, startTicks)
+	// The identity checked is the process asked for (with -tree the
+	// target is its supervisor, and it is in the tree).
+	asked := plan.Target
+	for _, t := range plan.Tree {
+		if t.PID == pid {
+			asked = t
+		}
+	}
+	if startTicks != 0 && asked.StartTime != startTicks {
+		return fmt.Errorf("%w: pid %d started at tick %d, not %d", scan.ErrIdentityChanged, pid, asked.StartTime, startTicks)
 	}
 	res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: apply, Logger: so.Logger})
 	if jsonOut {
@@ -193,9 +298,16 @@ func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply
 		}
 		return err
 	}
-	fmt.Fprintf(w, "plan to stop pid %d (%s, exe %s):\n", plan.Target.PID, plan.Target.Comm, plan.Target.Exe)
+	fmt.Fprintf(w, "plan to stop pid %d (%s, exe %s, start ticks %d, exe %d:%d):\n", plan.Target.PID, plan.Target.Comm, plan.Target.Exe,
+		plan.Target.StartTime, plan.Target.ExeDev, plan.Target.ExeIno)
 	for i, s := range plan.Steps {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+	for _, wn := range plan.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+	if startTicks == 0 {
+		fmt.Fprintf(w, "identity (no -start-ticks given): taken from this fresh plan; Stop refuses if it changes before the kill\n")
 	}
 	if err != nil {
 		return err

@@ -108,3 +108,28 @@ func TestReport(t *testing.T) {
 		t.Error("missing report accepted")
 	}
 }
+
+// TestHumanIdentity: the human output prints each suspect's identity
+// (start ticks, executable dev:inode) and its parents with what they are;
+// the plan prints the identity it will check.
+func TestHumanIdentity(t *testing.T) {
+	root := fakeRoot(t)
+	var out, errb bytes.Buffer
+	if err := run([]string{"-root", root}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"pid 4242 (work32), started ", ", start ticks ", "(dev:inode)", "parents: 1 "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run([]string{"-root", root, "-stop", "4242", "-tree"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"plan to stop pid 4242 (work32, exe /tmp/.x/work32 (deleted), start ticks ", "identity (no -start-ticks given)", "memory regions up to 67108864 bytes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -25,8 +25,8 @@ type Message struct {
 	// Forwarded are the message/rfc822 parts, read recursively.
 	Forwarded []*Message
 	// Notes say what was degraded while reading (unknown charset, broken
-	// transfer encoding, truncated multipart), for logs.
-	Notes []string
+	// encoding, truncated multipart, …), in the order met.
+	Notes []Note
 }
 
 // Part is one leaf MIME part.
@@ -180,9 +180,42 @@ func (rd *reader) message(r io.Reader, depth int) (*Message, error) {
 	return m, nil
 }
 
-func (rd *reader) note(m *Message, format string, args ...any) {
-	if len(m.Notes) < 100 {
-		m.Notes = append(m.Notes, fmt.Sprintf(format, args...))
+func (rd *reader) note(m *Message, kind NoteKind, format string, args ...any) {
+	m.AddNote(kind, fmt.Sprintf(format, args...))
+}
+
+// NoteKind classifies what a Note says was degraded.
+type NoteKind string
+
+// Kinds of notes.
+const (
+	// NoteUnreadable: (part of) a part could not be read: broken base64
+	// or quoted-printable, a part or multipart cut short (parts after it
+	// lost), a forwarded message whose header is unreadable.
+	NoteUnreadable NoteKind = "unreadable"
+	// NoteCharset: text in an unknown or wrong charset, kept as it is or
+	// with invalid bytes replaced.
+	NoteCharset NoteKind = "charset"
+	// NoteStructure: a bad Content-Type or a multipart without boundary,
+	// read as text/plain.
+	NoteStructure NoteKind = "structure"
+)
+
+// Note is one thing degraded while reading a message.
+type Note struct {
+	Kind NoteKind
+	Text string // human-readable, e.g. "broken base64 body (kept 12 decoded bytes): …"
+}
+
+func (n Note) String() string { return n.Text }
+
+// maxNotes bounds the notes of one message.
+const maxNotes = 100
+
+// AddNote records a degradation (up to 100 per message).
+func (m *Message) AddNote(kind NoteKind, text string) {
+	if len(m.Notes) < maxNotes {
+		m.Notes = append(m.Notes, Note{Kind: kind, Text: text})
 	}
 }
 
@@ -203,7 +236,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 		case err == nil || errors.Is(err, mime.ErrInvalidMediaParameter):
 			mt, params = strings.ToLower(t), p
 		default:
-			rd.note(m, "bad Content-Type %q read as text/plain: %v", ct, err)
+			rd.note(m, NoteStructure, "bad Content-Type %q read as text/plain: %v", ct, err)
 		}
 	}
 	if params == nil {
@@ -218,7 +251,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			rd.altSeq++
 			alt = rd.altSeq
 		}
-		mr := multipart.NewReader(body, params["boundary"])
+		mr := multipart.NewReader(newPartHeaderFixer(body, params["boundary"]), params["boundary"])
 		for {
 			p, err := mr.NextRawPart()
 			if err == io.EOF {
@@ -228,7 +261,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 				if rd.g.err != nil {
 					return rd.g.err
 				}
-				rd.note(m, "%s: %v: parts after line %d lost", mt, err, rd.g.Line())
+				rd.note(m, NoteUnreadable, "%s: %v: parts after line %d lost", mt, err, rd.g.Line())
 				return nil
 			}
 			if err := rd.entity(m, p.Header, p, depth+1, alt); err != nil {
@@ -244,7 +277,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			if rd.g.err != nil {
 				return rd.g.err
 			}
-			rd.note(m, "forwarded message truncated: %v", err)
+			rd.note(m, NoteUnreadable, "forwarded message truncated: %v", err)
 		}
 		raw = rd.decodeTransfer(m, h, raw)
 		// The forwarded message counts against the same limits; its bytes
@@ -255,7 +288,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			if errors.As(err, &le) {
 				return err
 			}
-			rd.note(m, "forwarded message unreadable (kept as attachment): %v", err)
+			rd.note(m, NoteUnreadable, "forwarded message unreadable (kept as attachment): %v", err)
 			m.Parts = append(m.Parts, rd.leaf(h, mt, params, raw, depth, alt))
 			return nil
 		}
@@ -263,7 +296,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 		return nil
 	default:
 		if strings.HasPrefix(mt, "multipart/") {
-			rd.note(m, "%s without boundary read as text/plain", mt)
+			rd.note(m, NoteStructure, "%s without boundary read as text/plain", mt)
 			mt = "text/plain"
 		}
 		if err := rd.countPart(); err != nil {
@@ -274,7 +307,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			if rd.g.err != nil {
 				return rd.g.err
 			}
-			rd.note(m, "%s part truncated: %v", mt, err)
+			rd.note(m, NoteUnreadable, "%s part truncated: %v", mt, err)
 		}
 		raw = rd.decodeTransfer(m, h, raw)
 		p := rd.leaf(h, mt, params, raw, depth, alt)
@@ -282,7 +315,7 @@ func (rd *reader) entity(m *Message, h textproto.MIMEHeader, body io.Reader, dep
 			var note string
 			p.Body, note = toUTF8(p.Body, p.Charset)
 			if note != "" {
-				rd.note(m, "%s: %s", mt, note)
+				rd.note(m, NoteCharset, "%s: %s", mt, note)
 			}
 		}
 		m.Parts = append(m.Parts, p)
@@ -323,7 +356,7 @@ func (rd *reader) decodeTransfer(m *Message, h textproto.MIMEHeader, raw []byte)
 		err = errors.New("no decodable data")
 	}
 	if err != nil {
-		rd.note(m, "broken %s body (kept %d decoded bytes): %v", cte, len(out), err)
+		rd.note(m, NoteUnreadable, "broken %s body (kept %d decoded bytes): %v", cte, len(out), err)
 		if len(out) == 0 {
 			return raw
 		}

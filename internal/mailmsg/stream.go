@@ -148,7 +148,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 	case enc != nil:
 		body = enc.NewDecoder().Reader(body)
 	case !utf8ish:
-		rd.note(m, "unknown charset %q: body kept as it is", params["charset"])
+		rd.note(m, NoteCharset, "unknown charset %q: body kept as it is", params["charset"])
 	}
 	body = &encodingErrReader{r: body, g: rd.g}
 	br := bufio.NewReaderSize(body, head)
@@ -156,7 +156,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) && rd.g.err == nil {
 		// Broken encoding early on: keep what decoded; the stream will
 		// give the same error to its reader.
-		rd.note(m, "text/plain: %v", err)
+		rd.note(m, NoteUnreadable, "text/plain: %v", err)
 	}
 	p := rd.leaf(h, mt, params, bytes.ToValidUTF8(bytes.Clone(peek), []byte("\uFFFD")), depth, 0)
 	p.Truncated = len(peek) == head
@@ -166,7 +166,7 @@ func (rd *reader) textStream(m *Message, h textproto.MIMEHeader, mt string, para
 // mixedStream reads the parts of a multipart/mixed body whole until a
 // text/plain attachment of more than head bytes, which it streams.
 func (rd *reader) mixedStream(m *Message, body io.Reader, boundary string, head int, drain func() error) (*Stream, error) {
-	mr := multipart.NewReader(body, boundary)
+	mr := multipart.NewReader(newPartHeaderFixer(body, boundary), boundary)
 	// next reads parts into m; with stream, it stops at a large text
 	// attachment and returns its stream.
 	next := func(stream bool) (*Part, io.Reader, error) {
@@ -179,7 +179,7 @@ func (rd *reader) mixedStream(m *Message, body io.Reader, boundary string, head 
 				if rd.g.err != nil {
 					return nil, nil, rd.g.err
 				}
-				rd.note(m, "multipart/mixed: %v: parts after line %d lost", err, rd.g.Line())
+				rd.note(m, NoteUnreadable, "multipart/mixed: %v: parts after line %d lost", err, rd.g.Line())
 				return nil, nil, drain()
 			}
 			var raw io.Reader = p

@@ -30,6 +30,256 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type NoteSyncedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteSyncedRequest) Reset() {
+	*x = NoteSyncedRequest{}
+	mi := &file_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteSyncedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteSyncedRequest) ProtoMessage() {}
+
+func (x *NoteSyncedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteSyncedRequest.ProtoReflect.Descriptor instead.
+func (*NoteSyncedRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NoteSyncedRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *NoteSyncedRequest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *NoteSyncedRequest) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type NoteSyncedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteSyncedResponse) Reset() {
+	*x = NoteSyncedResponse{}
+	mi := &file_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteSyncedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteSyncedResponse) ProtoMessage() {}
+
+func (x *NoteSyncedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteSyncedResponse.ProtoReflect.Descriptor instead.
+func (*NoteSyncedResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+// Note is a durable record an action keeps in the runner's journal before
+// it changes something (the original state, to undo the change), given
+// back to later attempts and resumed runs of the same step.
+type Note struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq numbers the notes of one Apply call (from 1).
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// value is a JSON document.
+	Value         []byte `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Note) Reset() {
+	*x = Note{}
+	mi := &file_plugin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Note) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Note) ProtoMessage() {}
+
+func (x *Note) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Note.ProtoReflect.Descriptor instead.
+func (*Note) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Note) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Note) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Note) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+type CancelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CallId        uint64                 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRequest) Reset() {
+	*x = CancelRequest{}
+	mi := &file_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequest) ProtoMessage() {}
+
+func (x *CancelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CancelRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+type CancelResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// found is false when no Apply with that call_id is running.
+	Found         bool `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelResponse) Reset() {
+	*x = CancelResponse{}
+	mi := &file_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelResponse) ProtoMessage() {}
+
+func (x *CancelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
+func (*CancelResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CancelResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -38,7 +288,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +300,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[0]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +313,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{0}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 type DescribeResponse struct {
@@ -72,14 +322,19 @@ type DescribeResponse struct {
 	// pid of the plugin process, for the host's records.
 	Pid int64 `protobuf:"varint,2,opt,name=pid,proto3" json:"pid,omitempty"`
 	// sdk_version of the SDK that built the plugin (informational).
-	SdkVersion    string `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	SdkVersion string `protobuf:"bytes,3,opt,name=sdk_version,json=sdkVersion,proto3" json:"sdk_version,omitempty"`
+	// version of the plugin itself (semantic version, "v1.2.3" or "1.2.3";
+	// "(devel)" or empty when unknown), which a host can require a minimum of.
+	Version string `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	// description of the plugin, one line.
+	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -91,7 +346,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[1]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -104,7 +359,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{1}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeResponse) GetActions() []*ActionSchema {
@@ -128,6 +383,20 @@ func (x *DescribeResponse) GetSdkVersion() string {
 	return ""
 }
 
+func (x *DescribeResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 type ActionSchema struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -135,14 +404,16 @@ type ActionSchema struct {
 	// JSON Schema of the input document.
 	InputSchema []byte `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
 	// JSON Schema of the output document.
-	OutputSchema  []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	OutputSchema []byte `protobuf:"bytes,4,opt,name=output_schema,json=outputSchema,proto3" json:"output_schema,omitempty"`
+	// version of the action (its own, when it changes apart from the plugin).
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActionSchema) Reset() {
 	*x = ActionSchema{}
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +425,7 @@ func (x *ActionSchema) String() string {
 func (*ActionSchema) ProtoMessage() {}
 
 func (x *ActionSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[2]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +438,7 @@ func (x *ActionSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActionSchema.ProtoReflect.Descriptor instead.
 func (*ActionSchema) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{2}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActionSchema) GetName() string {
@@ -198,6 +469,13 @@ func (x *ActionSchema) GetOutputSchema() []byte {
 	return nil
 }
 
+func (x *ActionSchema) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 // Call is what Plan and Apply share: which action, with what input, for
 // which incident and step.
 type Call struct {
@@ -211,13 +489,23 @@ type Call struct {
 	// Stable across retries and resumes of the same step of the same incident.
 	IdempotencyToken string `protobuf:"bytes,6,opt,name=idempotency_token,json=idempotencyToken,proto3" json:"idempotency_token,omitempty"`
 	Attempt          int32  `protobuf:"varint,7,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// call_id identifies this call among the host's calls to the plugin (for
+	// Cancel); unique per plugin process.
+	CallId uint64 `protobuf:"varint,8,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// approved is the plan the operator approved for this step (Apply only;
+	// absent when the step was not planned before approval). The runner
+	// journals it, so it survives a plugin restart and a runner resume.
+	Approved *ApprovedPlan `protobuf:"bytes,9,opt,name=approved,proto3" json:"approved,omitempty"`
+	// notes are the notes journaled by earlier attempts (and earlier runs)
+	// of this step, the last value of each key (Apply only).
+	Notes         []*Note `protobuf:"bytes,10,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +517,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +530,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Call) GetAction() string {
@@ -294,6 +582,88 @@ func (x *Call) GetAttempt() int32 {
 	return 0
 }
 
+func (x *Call) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *Call) GetApproved() *ApprovedPlan {
+	if x != nil {
+		return x.Approved
+	}
+	return nil
+}
+
+func (x *Call) GetNotes() []*Note {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+type ApprovedPlan struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Summary string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Changes []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	// payload is the plan's own JSON document (PlanResponse.payload).
+	Payload       []byte `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApprovedPlan) Reset() {
+	*x = ApprovedPlan{}
+	mi := &file_plugin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApprovedPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApprovedPlan) ProtoMessage() {}
+
+func (x *ApprovedPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApprovedPlan.ProtoReflect.Descriptor instead.
+func (*ApprovedPlan) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ApprovedPlan) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *ApprovedPlan) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ApprovedPlan) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 type PlanRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Call          *Call                  `protobuf:"bytes,1,opt,name=call,proto3" json:"call,omitempty"`
@@ -303,7 +673,7 @@ type PlanRequest struct {
 
 func (x *PlanRequest) Reset() {
 	*x = PlanRequest{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +685,7 @@ func (x *PlanRequest) String() string {
 func (*PlanRequest) ProtoMessage() {}
 
 func (x *PlanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +698,7 @@ func (x *PlanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRequest.ProtoReflect.Descriptor instead.
 func (*PlanRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PlanRequest) GetCall() *Call {
@@ -339,17 +709,20 @@ func (x *PlanRequest) GetCall() *Call {
 }
 
 type PlanResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Summary       string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
-	Changes       []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
-	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Summary string                 `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	Changes []*Change              `protobuf:"bytes,2,rep,name=changes,proto3" json:"changes,omitempty"`
+	Error   *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	// payload is a JSON document of the action's own (what it planned from),
+	// opaque to the host and given back with the approved plan to Apply.
+	Payload       []byte `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PlanResponse) Reset() {
 	*x = PlanResponse{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +734,7 @@ func (x *PlanResponse) String() string {
 func (*PlanResponse) ProtoMessage() {}
 
 func (x *PlanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +747,7 @@ func (x *PlanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanResponse.ProtoReflect.Descriptor instead.
 func (*PlanResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PlanResponse) GetSummary() string {
@@ -398,6 +771,13 @@ func (x *PlanResponse) GetError() *Error {
 	return nil
 }
 
+func (x *PlanResponse) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 type Change struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "create", "update", "delete", "read" (anything an operator should know).
@@ -410,7 +790,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +802,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +815,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Change) GetKind() string {
@@ -468,7 +848,7 @@ type ApplyRequest struct {
 
 func (x *ApplyRequest) Reset() {
 	*x = ApplyRequest{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +860,7 @@ func (x *ApplyRequest) String() string {
 func (*ApplyRequest) ProtoMessage() {}
 
 func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +873,7 @@ func (x *ApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyRequest.ProtoReflect.Descriptor instead.
 func (*ApplyRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ApplyRequest) GetCall() *Call {
@@ -516,7 +896,7 @@ type ApplyEvent struct {
 
 func (x *ApplyEvent) Reset() {
 	*x = ApplyEvent{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +908,7 @@ func (x *ApplyEvent) String() string {
 func (*ApplyEvent) ProtoMessage() {}
 
 func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +921,7 @@ func (x *ApplyEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyEvent.ProtoReflect.Descriptor instead.
 func (*ApplyEvent) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ApplyEvent) GetEvent() isApplyEvent_Event {
@@ -586,17 +966,20 @@ func (*ApplyEvent_Progress) isApplyEvent_Event() {}
 func (*ApplyEvent_Result) isApplyEvent_Event() {}
 
 type Progress struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	Done          int64                  `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
-	Total         int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Done    int64                  `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	Total   int64                  `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	// note, if set, asks the host to journal it durably; the action waits
+	// for NoteSynced before it goes on.
+	Note          *Note `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +991,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +1004,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetMessage() string {
@@ -645,6 +1028,13 @@ func (x *Progress) GetTotal() int64 {
 	return 0
 }
 
+func (x *Progress) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
 type ApplyResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// JSON document of the action's output type.
@@ -656,7 +1046,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +1058,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +1071,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApplyResult) GetOutput() []byte {
@@ -710,7 +1100,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1112,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1125,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetCode() string {
@@ -756,18 +1146,34 @@ var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\fplugin.proto\x12\x12abusekit.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\x81\x01\n" +
+	"\fplugin.proto\x12\x12abusekit.plugin.v1\"o\n" +
+	"\x11NoteSyncedRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12/\n" +
+	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"\x14\n" +
+	"\x12NoteSyncedResponse\"@\n" +
+	"\x04Note\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"(\n" +
+	"\rCancelRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\"&\n" +
+	"\x0eCancelResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\"\x11\n" +
+	"\x0fDescribeRequest\"\xbd\x01\n" +
 	"\x10DescribeResponse\x12:\n" +
 	"\aactions\x18\x01 \x03(\v2 .abusekit.plugin.v1.ActionSchemaR\aactions\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x03R\x03pid\x12\x1f\n" +
 	"\vsdk_version\x18\x03 \x01(\tR\n" +
-	"sdkVersion\"\x8c\x01\n" +
+	"sdkVersion\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\tR\aversion\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa6\x01\n" +
 	"\fActionSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12!\n" +
 	"\finput_schema\x18\x03 \x01(\fR\vinputSchema\x12#\n" +
-	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\"\xc7\x01\n" +
+	"\routput_schema\x18\x04 \x01(\fR\foutputSchema\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\"\xce\x02\n" +
 	"\x04Call\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\fR\x05input\x12\x1a\n" +
@@ -775,13 +1181,22 @@ const file_plugin_proto_rawDesc = "" +
 	"\bplaybook\x18\x04 \x01(\tR\bplaybook\x12\x12\n" +
 	"\x04step\x18\x05 \x01(\tR\x04step\x12+\n" +
 	"\x11idempotency_token\x18\x06 \x01(\tR\x10idempotencyToken\x12\x18\n" +
-	"\aattempt\x18\a \x01(\x05R\aattempt\";\n" +
+	"\aattempt\x18\a \x01(\x05R\aattempt\x12\x17\n" +
+	"\acall_id\x18\b \x01(\x04R\x06callId\x12<\n" +
+	"\bapproved\x18\t \x01(\v2 .abusekit.plugin.v1.ApprovedPlanR\bapproved\x12.\n" +
+	"\x05notes\x18\n" +
+	" \x03(\v2\x18.abusekit.plugin.v1.NoteR\x05notes\"x\n" +
+	"\fApprovedPlan\x12\x18\n" +
+	"\asummary\x18\x01 \x01(\tR\asummary\x124\n" +
+	"\achanges\x18\x02 \x03(\v2\x1a.abusekit.plugin.v1.ChangeR\achanges\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\";\n" +
 	"\vPlanRequest\x12,\n" +
-	"\x04call\x18\x01 \x01(\v2\x18.abusekit.plugin.v1.CallR\x04call\"\x8f\x01\n" +
+	"\x04call\x18\x01 \x01(\v2\x18.abusekit.plugin.v1.CallR\x04call\"\xa9\x01\n" +
 	"\fPlanResponse\x12\x18\n" +
 	"\asummary\x18\x01 \x01(\tR\asummary\x124\n" +
 	"\achanges\x18\x02 \x03(\v2\x1a.abusekit.plugin.v1.ChangeR\achanges\x12/\n" +
-	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"L\n" +
+	"\x05error\x18\x03 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\fR\apayload\"L\n" +
 	"\x06Change\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x16\n" +
@@ -792,21 +1207,25 @@ const file_plugin_proto_rawDesc = "" +
 	"ApplyEvent\x12:\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1c.abusekit.plugin.v1.ProgressH\x00R\bprogress\x129\n" +
 	"\x06result\x18\x02 \x01(\v2\x1f.abusekit.plugin.v1.ApplyResultH\x00R\x06resultB\a\n" +
-	"\x05event\"N\n" +
+	"\x05event\"|\n" +
 	"\bProgress\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\x03R\x04done\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x03R\x05total\"V\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\x12,\n" +
+	"\x04note\x18\x04 \x01(\v2\x18.abusekit.plugin.v1.NoteR\x04note\"V\n" +
 	"\vApplyResult\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\fR\x06output\x12/\n" +
 	"\x05error\x18\x02 \x01(\v2\x19.abusekit.plugin.v1.ErrorR\x05error\"5\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage2\xf7\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage2\xa5\x03\n" +
 	"\x06Plugin\x12U\n" +
 	"\bDescribe\x12#.abusekit.plugin.v1.DescribeRequest\x1a$.abusekit.plugin.v1.DescribeResponse\x12I\n" +
 	"\x04Plan\x12\x1f.abusekit.plugin.v1.PlanRequest\x1a .abusekit.plugin.v1.PlanResponse\x12K\n" +
-	"\x05Apply\x12 .abusekit.plugin.v1.ApplyRequest\x1a\x1e.abusekit.plugin.v1.ApplyEvent0\x01B3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
+	"\x05Apply\x12 .abusekit.plugin.v1.ApplyRequest\x1a\x1e.abusekit.plugin.v1.ApplyEvent0\x01\x12O\n" +
+	"\x06Cancel\x12!.abusekit.plugin.v1.CancelRequest\x1a\".abusekit.plugin.v1.CancelResponse\x12[\n" +
+	"\n" +
+	"NoteSynced\x12%.abusekit.plugin.v1.NoteSyncedRequest\x1a&.abusekit.plugin.v1.NoteSyncedResponseB3Z1github.com/abusekit/abusekit/internal/pluginprotob\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -820,41 +1239,56 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),  // 0: abusekit.plugin.v1.DescribeRequest
-	(*DescribeResponse)(nil), // 1: abusekit.plugin.v1.DescribeResponse
-	(*ActionSchema)(nil),     // 2: abusekit.plugin.v1.ActionSchema
-	(*Call)(nil),             // 3: abusekit.plugin.v1.Call
-	(*PlanRequest)(nil),      // 4: abusekit.plugin.v1.PlanRequest
-	(*PlanResponse)(nil),     // 5: abusekit.plugin.v1.PlanResponse
-	(*Change)(nil),           // 6: abusekit.plugin.v1.Change
-	(*ApplyRequest)(nil),     // 7: abusekit.plugin.v1.ApplyRequest
-	(*ApplyEvent)(nil),       // 8: abusekit.plugin.v1.ApplyEvent
-	(*Progress)(nil),         // 9: abusekit.plugin.v1.Progress
-	(*ApplyResult)(nil),      // 10: abusekit.plugin.v1.ApplyResult
-	(*Error)(nil),            // 11: abusekit.plugin.v1.Error
+	(*NoteSyncedRequest)(nil),  // 0: abusekit.plugin.v1.NoteSyncedRequest
+	(*NoteSyncedResponse)(nil), // 1: abusekit.plugin.v1.NoteSyncedResponse
+	(*Note)(nil),               // 2: abusekit.plugin.v1.Note
+	(*CancelRequest)(nil),      // 3: abusekit.plugin.v1.CancelRequest
+	(*CancelResponse)(nil),     // 4: abusekit.plugin.v1.CancelResponse
+	(*DescribeRequest)(nil),    // 5: abusekit.plugin.v1.DescribeRequest
+	(*DescribeResponse)(nil),   // 6: abusekit.plugin.v1.DescribeResponse
+	(*ActionSchema)(nil),       // 7: abusekit.plugin.v1.ActionSchema
+	(*Call)(nil),               // 8: abusekit.plugin.v1.Call
+	(*ApprovedPlan)(nil),       // 9: abusekit.plugin.v1.ApprovedPlan
+	(*PlanRequest)(nil),        // 10: abusekit.plugin.v1.PlanRequest
+	(*PlanResponse)(nil),       // 11: abusekit.plugin.v1.PlanResponse
+	(*Change)(nil),             // 12: abusekit.plugin.v1.Change
+	(*ApplyRequest)(nil),       // 13: abusekit.plugin.v1.ApplyRequest
+	(*ApplyEvent)(nil),         // 14: abusekit.plugin.v1.ApplyEvent
+	(*Progress)(nil),           // 15: abusekit.plugin.v1.Progress
+	(*ApplyResult)(nil),        // 16: abusekit.plugin.v1.ApplyResult
+	(*Error)(nil),              // 17: abusekit.plugin.v1.Error
 }
 var file_plugin_proto_depIdxs = []int32{
-	2,  // 0: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
-	3,  // 1: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
-	6,  // 2: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
-	11, // 3: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
-	3,  // 4: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
-	9,  // 5: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
-	10, // 6: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
-	11, // 7: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
-	0,  // 8: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
-	4,  // 9: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
-	7,  // 10: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
-	1,  // 11: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
-	5,  // 12: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
-	8,  // 13: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	17, // 0: abusekit.plugin.v1.NoteSyncedRequest.error:type_name -> abusekit.plugin.v1.Error
+	7,  // 1: abusekit.plugin.v1.DescribeResponse.actions:type_name -> abusekit.plugin.v1.ActionSchema
+	9,  // 2: abusekit.plugin.v1.Call.approved:type_name -> abusekit.plugin.v1.ApprovedPlan
+	2,  // 3: abusekit.plugin.v1.Call.notes:type_name -> abusekit.plugin.v1.Note
+	12, // 4: abusekit.plugin.v1.ApprovedPlan.changes:type_name -> abusekit.plugin.v1.Change
+	8,  // 5: abusekit.plugin.v1.PlanRequest.call:type_name -> abusekit.plugin.v1.Call
+	12, // 6: abusekit.plugin.v1.PlanResponse.changes:type_name -> abusekit.plugin.v1.Change
+	17, // 7: abusekit.plugin.v1.PlanResponse.error:type_name -> abusekit.plugin.v1.Error
+	8,  // 8: abusekit.plugin.v1.ApplyRequest.call:type_name -> abusekit.plugin.v1.Call
+	15, // 9: abusekit.plugin.v1.ApplyEvent.progress:type_name -> abusekit.plugin.v1.Progress
+	16, // 10: abusekit.plugin.v1.ApplyEvent.result:type_name -> abusekit.plugin.v1.ApplyResult
+	2,  // 11: abusekit.plugin.v1.Progress.note:type_name -> abusekit.plugin.v1.Note
+	17, // 12: abusekit.plugin.v1.ApplyResult.error:type_name -> abusekit.plugin.v1.Error
+	5,  // 13: abusekit.plugin.v1.Plugin.Describe:input_type -> abusekit.plugin.v1.DescribeRequest
+	10, // 14: abusekit.plugin.v1.Plugin.Plan:input_type -> abusekit.plugin.v1.PlanRequest
+	13, // 15: abusekit.plugin.v1.Plugin.Apply:input_type -> abusekit.plugin.v1.ApplyRequest
+	3,  // 16: abusekit.plugin.v1.Plugin.Cancel:input_type -> abusekit.plugin.v1.CancelRequest
+	0,  // 17: abusekit.plugin.v1.Plugin.NoteSynced:input_type -> abusekit.plugin.v1.NoteSyncedRequest
+	6,  // 18: abusekit.plugin.v1.Plugin.Describe:output_type -> abusekit.plugin.v1.DescribeResponse
+	11, // 19: abusekit.plugin.v1.Plugin.Plan:output_type -> abusekit.plugin.v1.PlanResponse
+	14, // 20: abusekit.plugin.v1.Plugin.Apply:output_type -> abusekit.plugin.v1.ApplyEvent
+	4,  // 21: abusekit.plugin.v1.Plugin.Cancel:output_type -> abusekit.plugin.v1.CancelResponse
+	1,  // 22: abusekit.plugin.v1.Plugin.NoteSynced:output_type -> abusekit.plugin.v1.NoteSyncedResponse
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -862,7 +1296,7 @@ func file_plugin_proto_init() {
 	if File_plugin_proto != nil {
 		return
 	}
-	file_plugin_proto_msgTypes[8].OneofWrappers = []any{
+	file_plugin_proto_msgTypes[14].OneofWrappers = []any{
 		(*ApplyEvent_Progress)(nil),
 		(*ApplyEvent_Result)(nil),
 	}
@@ -872,7 +1306,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,9 +28,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_Describe_FullMethodName = "/abusekit.plugin.v1.Plugin/Describe"
-	Plugin_Plan_FullMethodName     = "/abusekit.plugin.v1.Plugin/Plan"
-	Plugin_Apply_FullMethodName    = "/abusekit.plugin.v1.Plugin/Apply"
+	Plugin_Describe_FullMethodName   = "/abusekit.plugin.v1.Plugin/Describe"
+	Plugin_Plan_FullMethodName       = "/abusekit.plugin.v1.Plugin/Plan"
+	Plugin_Apply_FullMethodName      = "/abusekit.plugin.v1.Plugin/Apply"
+	Plugin_Cancel_FullMethodName     = "/abusekit.plugin.v1.Plugin/Cancel"
+	Plugin_NoteSynced_FullMethodName = "/abusekit.plugin.v1.Plugin/NoteSynced"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -43,6 +45,15 @@ type PluginClient interface {
 	Plan(ctx context.Context, in *PlanRequest, opts ...grpc.CallOption) (*PlanResponse, error)
 	// Apply runs an action: zero or more progress events, then one result.
 	Apply(ctx context.Context, in *ApplyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ApplyEvent], error)
+	// Cancel asks a running Apply (by its call_id) to stop: its context is
+	// cancelled and it finishes its cleanup, then sends its result on its
+	// stream as usual. The host keeps the stream open for a bounded grace
+	// period meanwhile. A plugin without it (Unimplemented) is stopped by
+	// cancelling the stream.
+	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
+	// NoteSynced tells a running Apply that the note it sent (Progress.note,
+	// by seq) is on the host's stable storage, or why not (error).
+	NoteSynced(ctx context.Context, in *NoteSyncedRequest, opts ...grpc.CallOption) (*NoteSyncedResponse, error)
 }
 
 type pluginClient struct {
@@ -92,6 +103,26 @@ func (c *pluginClient) Apply(ctx context.Context, in *ApplyRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_ApplyClient = grpc.ServerStreamingClient[ApplyEvent]
 
+func (c *pluginClient) Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelResponse)
+	err := c.cc.Invoke(ctx, Plugin_Cancel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pluginClient) NoteSynced(ctx context.Context, in *NoteSyncedRequest, opts ...grpc.CallOption) (*NoteSyncedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NoteSyncedResponse)
+	err := c.cc.Invoke(ctx, Plugin_NoteSynced_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -102,6 +133,15 @@ type PluginServer interface {
 	Plan(context.Context, *PlanRequest) (*PlanResponse, error)
 	// Apply runs an action: zero or more progress events, then one result.
 	Apply(*ApplyRequest, grpc.ServerStreamingServer[ApplyEvent]) error
+	// Cancel asks a running Apply (by its call_id) to stop: its context is
+	// cancelled and it finishes its cleanup, then sends its result on its
+	// stream as usual. The host keeps the stream open for a bounded grace
+	// period meanwhile. A plugin without it (Unimplemented) is stopped by
+	// cancelling the stream.
+	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
+	// NoteSynced tells a running Apply that the note it sent (Progress.note,
+	// by seq) is on the host's stable storage, or why not (error).
+	NoteSynced(context.Context, *NoteSyncedRequest) (*NoteSyncedResponse, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -120,6 +160,12 @@ func (UnimplementedPluginServer) Plan(context.Context, *PlanRequest) (*PlanRespo
 }
 func (UnimplementedPluginServer) Apply(*ApplyRequest, grpc.ServerStreamingServer[ApplyEvent]) error {
 	return status.Error(codes.Unimplemented, "method Apply not implemented")
+}
+func (UnimplementedPluginServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
+}
+func (UnimplementedPluginServer) NoteSynced(context.Context, *NoteSyncedRequest) (*NoteSyncedResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method NoteSynced not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -189,6 +235,42 @@ func _Plugin_Apply_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_ApplyServer = grpc.ServerStreamingServer[ApplyEvent]
 
+func _Plugin_Cancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).Cancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_Cancel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).Cancel(ctx, req.(*CancelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Plugin_NoteSynced_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NoteSyncedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).NoteSynced(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_NoteSynced_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).NoteSynced(ctx, req.(*NoteSyncedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,6 +285,14 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Plan",
 			Handler:    _Plugin_Plan_Handler,
+		},
+		{
+			MethodName: "Cancel",
+			Handler:    _Plugin_Cancel_Handler,
+		},
+		{
+			MethodName: "NoteSynced",
+			Handler:    _Plugin_NoteSynced_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

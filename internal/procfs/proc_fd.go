@@ -23,7 +23,8 @@ var direntBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &
 // fd directory with getdents and resolves each entry with readlinkat
 // relative to the open directory: one system call per descriptor and no
 // allocation per descriptor. A process that exits meanwhile gives
-// os.ErrNotExist (wrapped).
+// os.ErrNotExist (wrapped); descriptors listed but not readable (EACCES)
+// give that error after the pass, with what could be read.
 func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 	path := fs.PIDPath(pid, "fd")
 	dfd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -36,6 +37,7 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 	buf := *bp
 	var link [64]byte
 	nfd := 0
+	var denied unix.Errno
 	for {
 		n, err := unix.Getdents(dfd, buf)
 		if err != nil {
@@ -64,6 +66,9 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 			r, _, e := unix.RawSyscall6(unix.SYS_READLINKAT, uintptr(dfd),
 				uintptr(unsafe.Pointer(&name[0])), uintptr(unsafe.Pointer(&link[0])), uintptr(len(link)), 0, 0)
 			if e != 0 {
+				if e != unix.ENOENT && denied == 0 {
+					denied = e // unreadable (EACCES): said after the pass
+				}
 				continue // closed meanwhile
 			}
 			if ino, ok := parseSocketLink(link[:r]); ok {
@@ -74,6 +79,12 @@ func (fs FS) SocketInodes(pid int, dst []uint64) ([]uint64, int, error) {
 		// answer does not mean the end, as procfs stops filling the
 		// buffer early when a signal is pending (SIGPROF, SIGCHLD, the
 		// Go runtime's preemption signal).
+	}
+	if denied != 0 {
+		// Listed, but some links unreadable (a process the caller may not
+		// inspect, even as root in a container): what is returned is
+		// partial.
+		return dst, nfd, &os.PathError{Op: "readlinkat", Path: path, Err: denied}
 	}
 	return dst, nfd, nil
 }

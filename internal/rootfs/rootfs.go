@@ -11,6 +11,19 @@
 // path that os.Root opens, and the final component is opened with
 // O_NOFOLLOW, so a link swapped in after resolution cannot redirect the
 // access either.
+//
+// Changes go through a [Dir]: the parent directory, resolved as above and
+// then opened with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS) (or, on a
+// kernel without openat2, a walk opening each component O_NOFOLLOW from
+// the one before, as cyphar/filepath-securejoin does), so a directory
+// swapped for a link after resolution is refused (ErrPathChanged). Every
+// check and action is then an *at call on one name relative to that open
+// directory (fstatat, openat, renameat2, unlinkat): no path is walked again
+// between a check and the act. [Dir.RemoveExact] removes a name only if it
+// is still the inode checked; [CopySparse] copies keeping holes, bounded.
+// Hand-written on x/sys/unix rather than importing filepath-securejoin:
+// the few calls needed are thin wrappers, and Dir adds the same-inode
+// removal the library does not have.
 package rootfs
 
 import (
@@ -49,6 +62,7 @@ const MaxHops = 40
 // FS is a directory tree opened as a root.
 type FS struct {
 	root *os.Root
+	rfd  *os.File // the root directory, for openat2 (OpenDir)
 	dir  string
 }
 
@@ -61,15 +75,23 @@ func Open(dir string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs: open root: %w", err)
 	}
+	rfd, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("rootfs: open root: %w", err)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir
 	}
-	return &FS{root: r, dir: abs}, nil
+	return &FS{root: r, rfd: rfd, dir: abs}, nil
 }
 
 // Close releases the root.
-func (f *FS) Close() error { return f.root.Close() }
+func (f *FS) Close() error {
+	f.rfd.Close()
+	return f.root.Close()
+}
 
 // Dir is the host path of the root.
 func (f *FS) Dir() string { return f.dir }
@@ -94,8 +116,9 @@ func Abs(rel string) string { return path.Clean("/" + rel) }
 // a path free of symbolic links, relative to the root, that os.Root can
 // open. Links are followed as if chrooted into the root; the last
 // component is followed only when followLast is true. A component that
-// does not exist ends resolution: the rest is appended unresolved and the
-// caller's open reports fs.ErrNotExist.
+// does not exist is kept as a plain name (the caller's open reports
+// fs.ErrNotExist); the rest is still resolved, so the result is always a
+// clean path inside the root ("missing/.." is the directory above it).
 func (f *FS) Resolve(name string, followLast bool) (string, error) {
 	todo := splitPath(Rel(name))
 	var done []string
@@ -119,13 +142,11 @@ func (f *FS) Resolve(name string, followLast bool) (string, error) {
 			break
 		}
 		fi, err := f.root.Lstat(cur)
-		if err != nil {
-			done = append(done, c)
-			done = append(done, todo...)
-			todo = nil
-			break
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			// Not a link: kept. A missing component is kept as a plain
+			// name too (the caller's open reports the error).
+			// Resolution goes on so that a ".." after it (from a link
+			// target) is applied, and the result stays clean.
 			done = append(done, c)
 			continue
 		}
@@ -135,6 +156,10 @@ func (f *FS) Resolve(name string, followLast bool) (string, error) {
 		}
 		target, err := f.root.Readlink(cur)
 		if err != nil {
+			if errors.Is(err, syscall.EINVAL) {
+				// A link a moment ago, something else now.
+				return "", fmt.Errorf("%w: readlink %s: %w", ErrPathChanged, Abs(cur), err)
+			}
 			return "", fmt.Errorf("rootfs: readlink %s: %w", Abs(cur), err)
 		}
 		if target == "" {

@@ -24,14 +24,70 @@
 //		plugin.Serve(plugin.Actions{"greet": plugin.Typed[GreetInput, GreetOutput](greeter{})})
 //	}
 //
+// A plan may carry a Payload, the action's own record of what it planned;
+// the runner keeps the approved plan (journaled) and gives it back to Apply
+// as req.Approved, whichever plugin process runs it. An Apply that plans
+// again from the state it sees compares with req.Approved.Check and refuses
+// a difference with ErrPlanChanged; the RefuseChangedPlan option makes the
+// SDK do that before calling Apply.
+//
 // Requests and responses are structs, so fields can be added later without
 // breaking anyone; optional behaviour is an extra interface (Describer).
-// Inputs are decoded strictly: an unknown field is an ErrInvalidInput.
+//
+// # Versions
+//
+// A plugin reports its version and a description to the host
+// (Serve(actions, WithInfo(Info{Version: "1.4.0", Description: "…"}));
+// without it, the version of the executable's main module), and each action
+// its own version if it has one (Versioner, ActionVersion). A host can
+// require a minimum (playbook.PluginSpec.MinVersion, same major).
+//
+// # Schemas
+//
+// An action's input and output types are published to the host as JSON
+// Schemas, which struct tags complete:
+//
+//	type PostInput struct {
+//		URL    string `json:"url" schema:"required,format=uri" description:"where to post"`
+//		Method string `json:"method,omitempty" schema:"enum=POST|PUT,default=POST"`
+//		Token  string `json:"token,omitempty" schema:"secret"`
+//	}
+//
+// (schema words: required, enum=a|b, default=v, secret, format=name; a
+// secret's value reaches the action but plans and the journal show
+// "(secret)" in its place). The
+// runner checks every step's input against it when it plans, before any
+// step runs, naming file, line and field path of each misfit; the SDK checks
+// it again before Plan and Apply (types, required fields, enums, unknown
+// fields: an ErrInvalidInput naming the field path), fills the defaults of
+// absent fields, and decodes strictly.
 //
 // Serve hides go-plugin: the handshake, mutual TLS, protocol versions, the
 // process exit, and hclog. Actions log through req.Logger (or slog.Default),
 // which reaches the host's slog with level and attributes intact. A plugin
 // process exits by itself when its host goes away.
+//
+// # Notes before changes
+//
+// An action about to change something it may have to undo (a security
+// group swap, a file moved away) first keeps what it needs to undo it with
+// req.Progress.Note(ctx, key, value): the runner journals the note, synced,
+// and only then does Note return. If the plugin or the runner dies after
+// the change, the next attempt of the step, or a resumed run of the
+// incident, finds the note in req.Notes. An error from Note means the note
+// is not kept: do not make the change.
+//
+// # Stopping
+//
+// An action's ctx ends when the host asks it to stop: the run was
+// interrupted (SIGINT or SIGTERM to the runner), its step timed out, the
+// host is closing, or the host process is gone. An action then undoes or
+// finishes what it must (a cleanup that must always run) and returns; it
+// has the host's stop grace period for that (playbook.HostOptions.StopGrace,
+// 10s by default), during which the host waits for its result and the
+// plugin process does not exit. SIGTERM to the plugin process itself stops
+// it the same way; SIGINT is left to the host. Writing to a host that is
+// gone is an error, not a SIGPIPE.
 //
 // Errors keep their identity across the process boundary through a registry
 // of well-known codes: a package registers its sentinels once, in an init

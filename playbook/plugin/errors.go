@@ -14,6 +14,9 @@ var (
 	ErrInvalidInput = wire.ErrInvalidInput
 	// ErrPanic: the action panicked; the plugin process survives it.
 	ErrPanic = wire.ErrPanic
+	// ErrPlanChanged: Apply found the state it would change differs from
+	// the plan the operator approved, and refused (see ApprovedPlan.Check).
+	ErrPlanChanged = wire.ErrPlanChanged
 )
 
 // RegisterError registers a sentinel error under a well-known code, such as

@@ -155,7 +155,7 @@ func TestServerPlanApply(t *testing.T) {
 func TestServeRefusesToRunDirectly(t *testing.T) {
 	t.Setenv(wire.Handshake.MagicCookieKey, "")
 	var stderr bytes.Buffer
-	if code := serve(Actions{"echo": echo}, &stderr); code != 1 {
+	if code := serve(Actions{"echo": echo}, Info{}, &stderr); code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
 	if !strings.Contains(stderr.String(), "not meant to be run directly") {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -29,9 +30,29 @@ import (
 // its own log (slog.Default is set to that logger too), exits when the host
 // process goes away (even when it was killed), and refuses, with a message
 // on stderr and exit status 1, to run when not started by a host.
-func Serve(actions Actions) {
-	os.Exit(serve(actions, os.Stderr))
+func Serve(actions Actions, opts ...ServeOption) {
+	var info Info
+	for _, o := range opts {
+		o(&info)
+	}
+	os.Exit(serve(actions, info, os.Stderr))
 }
+
+// Info is what a plugin says of itself in the host's Describe call.
+type Info struct {
+	// Version is the plugin's semantic version ("1.4.0"). Empty: the
+	// version of the executable's main module, from its build information
+	// (the host's own, for a built-in plugin).
+	Version string
+	// Description is one line on what the plugin is for.
+	Description string
+}
+
+// ServeOption sets what Serve says of the plugin.
+type ServeOption func(*Info)
+
+// WithInfo sets the plugin's version and description.
+func WithInfo(info Info) ServeOption { return func(i *Info) { *i = info } }
 
 // ServeIfPlugin serves the built-in plugin named in the environment, if the
 // host started this executable as one, and exits; otherwise it returns at
@@ -55,7 +76,7 @@ func ServeIfPlugin(builtins map[string]Actions) {
 		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
 		os.Exit(1)
 	}
-	os.Exit(serve(actions, os.Stderr))
+	os.Exit(serve(actions, Info{}, os.Stderr))
 }
 
 // Running reports whether this process was started by a host as a plugin.
@@ -63,7 +84,7 @@ func Running() bool {
 	return os.Getenv(wire.Handshake.MagicCookieKey) == wire.Handshake.MagicCookieValue
 }
 
-func serve(actions Actions, stderr io.Writer) int {
+func serve(actions Actions, info Info, stderr io.Writer) int {
 	if !Running() {
 		fmt.Fprintln(stderr, "This program is an abusekit plugin: a playbook host starts it. It is not meant to be run directly.")
 		return 1
@@ -77,13 +98,43 @@ func serve(actions Actions, stderr io.Writer) int {
 	logger := slog.New(hclogslog.NewHandler(stderr, level))
 	slog.SetDefault(logger)
 
-	if err := watchParent(); err != nil {
+	// The host executed this process from a descriptor of its binary (the
+	// one it hashed); the plugin has no use for it.
+	if v, ok := os.LookupEnv(wire.EnvExeFD); ok {
+		os.Unsetenv(wire.EnvExeFD)
+		if fd, err := strconv.Atoi(v); err == nil && fd > 2 {
+			_ = syscall.Close(fd)
+		}
+	}
+
+	grace := wire.DefaultStopGrace
+	if v := os.Getenv(wire.EnvStopGrace); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			grace = d
+		}
+	}
+	srv := newServer(actions, logger)
+	srv.info = info
+	// Writing to the host's pipe after it is gone must be an error, not a
+	// SIGPIPE that kills the process in the middle of an action's cleanup.
+	signal.Ignore(syscall.SIGPIPE)
+	if err := watchParent(srv, grace); err != nil {
 		logger.Error("not serving", "error", err)
 		return 1
 	}
+	// SIGTERM (a service manager stopping the whole group, say) stops the
+	// plugin as gracefully as its host going away does. SIGINT (a terminal's
+	// ^C to the group) is left to the host, which asks its plugins to stop.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		stopRunning(srv, grace, "SIGTERM")
+		os.Exit(128 + int(syscall.SIGTERM))
+	}()
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
-		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, newServer(actions, logger)),
+		VersionedPlugins: wire.Versioned(wire.ProtocolVersion, srv),
 		GRPCServer:       wire.GRPCServer,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Output:     stderr,
@@ -108,13 +159,29 @@ func serve(actions Actions, stderr io.Writer) int {
 		cfg.TLSProvider = func() (*tls.Config, error) { return tlsConfig, nil }
 	}
 	goplugin.Serve(cfg)
+	// The host closed the plugin (go-plugin's Shutdown stops the gRPC
+	// server, which cancels the running applies' contexts): let them finish.
+	stopRunning(srv, grace, "host closed the plugin")
 	return 0
+}
+
+// stopRunning cancels the running actions' contexts and waits, at most
+// grace, for them to return.
+func stopRunning(srv *server, grace time.Duration, why string) {
+	n := srv.cancelAll()
+	if n == 0 {
+		return
+	}
+	slog.Warn("stopping: running actions cancelled; waiting for them to finish", "why", why, "actions", n, "grace", grace)
+	if !srv.drain(grace) {
+		slog.Error("stopping: actions still running after the grace period; exiting anyway", "why", why, "grace", grace)
+	}
 }
 
 // watchParent makes the plugin exit when the host that started it is gone,
 // however it went (SIGKILL included): the process is re-parented then, which
 // a poll of getppid notices.
-func watchParent() error {
+func watchParent(srv *server, grace time.Duration) error {
 	ppid := os.Getppid()
 	if s := os.Getenv(wire.EnvParentPID); s != "" {
 		want, err := strconv.Atoi(s)
@@ -133,6 +200,7 @@ func watchParent() error {
 		for range t.C {
 			if os.Getppid() != ppid {
 				slog.Error("host process is gone; exiting", "host_pid", ppid)
+				stopRunning(srv, grace, "host process is gone")
 				os.Exit(3)
 			}
 		}

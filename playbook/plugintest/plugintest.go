@@ -27,6 +27,10 @@ var DefaultCall = plugin.Call{
 type Invocation struct {
 	Call   plugin.Call  // zero: DefaultCall
 	Logger *slog.Logger // nil: discard
+	// Approved is given to Apply as req.Approved (nil: none).
+	Approved *plugin.ApprovedPlan
+	// Notes are given to Apply as req.Notes, as if kept by earlier attempts.
+	Notes map[string]json.RawMessage
 }
 
 func (inv Invocation) prepare(input any) (plugin.Call, []byte, *slog.Logger, error) {
@@ -73,6 +77,14 @@ func (inv Invocation) Plan(ctx context.Context, a plugin.Action, input any) (plu
 type Applied struct {
 	Output   json.RawMessage
 	Progress []playbook.Progress
+	// Notes are the notes the action kept (Progress.Note), in order.
+	Notes []Note
+}
+
+// Note is one note an action kept.
+type Note struct {
+	Key   string
+	Value json.RawMessage
 }
 
 // Apply runs the action's Apply in-process, without RPC, collecting its
@@ -83,9 +95,16 @@ func (inv Invocation) Apply(ctx context.Context, a plugin.Action, input any) (Ap
 		return Applied{}, err
 	}
 	var res Applied
+	var approved any
+	if inv.Approved != nil {
+		approved = inv.Approved
+	}
 	out, err := wire.Local.Apply(ctx, a, c, in, l, func(msg string, done, total int64) {
 		res.Progress = append(res.Progress, playbook.Progress{Message: msg, Done: done, Total: total})
-	})
+	}, wire.LocalApply{Approved: approved, Notes: inv.Notes, Note: func(key string, value json.RawMessage) error {
+		res.Notes = append(res.Notes, Note{Key: key, Value: value})
+		return nil
+	}})
 	if err != nil {
 		return res, roundTrip(err)
 	}

@@ -2,8 +2,10 @@ package plugintest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,5 +88,47 @@ func TestServeOverRealTransport(t *testing.T) {
 	}
 	if string(run.Steps[0].Output) != `{"message":"hello, rpc","token":"`+playbook.IdempotencyToken("c", "t", "hi")+`"}` {
 		t.Errorf("output = %s", run.Steps[0].Output)
+	}
+}
+
+// swap notes the group it replaces, unless an earlier attempt did; its plan
+// is the swap, refused when the approved one differs.
+var swap = plugin.NewAction("swaps a group",
+	func(_ context.Context, req plugin.PlanRequest[greetIn], resp *plugin.PlanResponse) error {
+		resp.Changes = []plugin.Change{{Kind: plugin.ChangeUpdate, Target: req.Input.Name}}
+		return nil
+	},
+	func(ctx context.Context, req plugin.ApplyRequest[greetIn], resp *plugin.ApplyResponse[greetOut]) error {
+		if prev, ok := req.Notes["original"]; ok {
+			resp.Output.Message = "restored " + string(prev)
+			return nil
+		}
+		if err := req.Progress.Note(ctx, "original", "sg-orig"); err != nil {
+			return err
+		}
+		resp.Output.Message = "swapped " + req.Input.Name
+		return nil
+	}, plugin.RefuseChangedPlan())
+
+// TestNotesAndApprovedPlanInProcess: an in-process Apply keeps notes (they
+// are returned), gets the notes and approved plan an Invocation gives it,
+// and the SDK's approved-plan check runs as it does out of process.
+func TestNotesAndApprovedPlanInProcess(t *testing.T) {
+	ctx := t.Context()
+	res, err := plugintest.Invocation{}.Apply(ctx, swap, greetIn{Name: "sg-q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]plugintest.Note{{Key: "original", Value: []byte(`"sg-orig"`)}}, res.Notes); d != "" {
+		t.Errorf("notes (-want +got):\n%s", d)
+	}
+	res, err = plugintest.Invocation{Notes: map[string]json.RawMessage{"original": []byte(`"sg-orig"`)}}.Apply(ctx, swap, greetIn{Name: "sg-q"})
+	if err != nil || !strings.Contains(string(res.Output), "restored") || len(res.Notes) != 0 {
+		t.Errorf("with a note from an earlier attempt: %s %v %v", res.Output, res.Notes, err)
+	}
+	approved := &plugin.ApprovedPlan{Changes: []plugin.Change{{Kind: plugin.ChangeUpdate, Target: "sg-other"}}}
+	_, err = plugintest.Invocation{Approved: approved}.Apply(ctx, swap, greetIn{Name: "sg-q"})
+	if !errors.Is(err, plugin.ErrPlanChanged) {
+		t.Errorf("changed plan: %v, want ErrPlanChanged", err)
 	}
 }

@@ -15,6 +15,7 @@ type verdict struct {
 	sev     Severity
 	reasons []string
 	refs    []string // absolute paths the command names (inside the root)
+	execs   []string // of refs, the programs, scripts and libraries it runs or loads
 }
 
 func (v *verdict) add(s Severity, reason string) {
@@ -30,6 +31,9 @@ func (v *verdict) merge(o verdict) {
 	}
 	v.reasons = appendUnique(v.reasons, o.reasons...)
 	v.refs = appendUnique(v.refs, o.refs...)
+	if len(v.execs) < maxRefs {
+		v.execs = appendUnique(v.execs, o.execs...)
+	}
 }
 
 var (
@@ -109,6 +113,11 @@ func lineVerdictsWith(lines []string, analyze func(string) verdict) (all verdict
 	named, more := 0, 0
 	for i, line := range lines {
 		v := analyze(line)
+		if len(all.execs) < maxRefs {
+			// What every line runs, harmless-looking or not: the caller
+			// checks the programs themselves (packaged or not).
+			all.execs = appendUnique(all.execs, v.execs...)
+		}
 		if v.sev == Info {
 			continue
 		}
@@ -215,8 +224,17 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	if reKeyWrite.MatchString(c) {
 		v.add(High, "adds ssh authorized keys")
 	}
+	var sc execScan
+	sc.scan(c, 0)
 	if rePreload.MatchString(c) {
-		v.add(High, "sets a preloaded library (LD_PRELOAD / ld.so.preload)")
+		if ordinaryPreloads(c, sc.preloads) {
+			// Environment=LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2:
+			// an allocator swapped in, from where libraries live. Whether a
+			// package installed it is judged with the root's package db.
+			v.add(Low, "preloads a library from a system library directory (LD_PRELOAD="+strings.Join(sc.preloads, ":")+")")
+		} else {
+			v.add(High, "sets a preloaded library (LD_PRELOAD / ld.so.preload)")
+		}
 	}
 	if dl {
 		switch {
@@ -238,13 +256,16 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	// library); the paths it merely names (tar's archive, dd's disk, rm's
 	// victim) are data, listed in refs but not judged as run.
 	v.refs = commandRefs(c)
-	var sc execScan
-	sc.scan(c, 0)
 	for _, p := range sc.out {
 		if hidden, _ := hiddenComponent(p); !inTemp || !inWritable(p) || hidden {
 			v.merge(judgePath(p))
 		}
 		v.refs = appendUnique(v.refs, p)
+		v.execs = appendUnique(v.execs, p)
+		if reSharedLib.MatchString(path.Base(p)) && libDir(p) && !contains(sc.preloads, p) {
+			// XorDDoS: cp /lib/libudev.so /lib/libudev.so.6; /lib/libudev.so.6
+			v.add(High, "runs a file named as a shared library, in a library directory, as a program ("+p+")")
+		}
 	}
 	for _, d := range sc.pathDirs {
 		if jv := judgePath(d + "/"); jv.sev > Low {
@@ -253,6 +274,22 @@ func analyzeCommandIn(cmd string, inTemp bool) verdict {
 	}
 	// A bare-word miner name in argv[0] is judged by the pool flags above.
 	return v
+}
+
+// ordinaryPreloads reports whether a command's LD_PRELOAD= values are all
+// absolute paths in system library directories, outside world-writable
+// and hidden places, and it does not write /etc/ld.so.preload.
+func ordinaryPreloads(c string, libs []string) bool {
+	if len(libs) == 0 || strings.Contains(c, "/etc/ld.so.preload") || strings.Count(c, "LD_PRELOAD=") != 1 {
+		return false
+	}
+	for _, l := range libs {
+		h, _ := hiddenComponent(l)
+		if !strings.HasPrefix(l, "/") || h || inWritable(l) || !libDir(l) || strings.ContainsAny(l, "$`*?") {
+			return false
+		}
+	}
+	return true
 }
 
 // judgePath judges a path an entry runs or loads, by where it is.
@@ -306,6 +343,7 @@ type execScan struct {
 	out      []string
 	cwd      string
 	pathDirs []string
+	preloads []string // of out, the libraries LD_PRELOAD / LD_AUDIT load
 }
 
 func (sc *execScan) scan(cmd string, depth int) {
@@ -342,6 +380,9 @@ func (sc *execScan) add(p string, rel bool) {
 			return
 		}
 		p = path.Join(sc.cwd, p)
+		if strings.ContainsAny(p, "*?[") {
+			return // cd to a glob (cd /tmp/.x*): where it runs is not one place
+		}
 	}
 	if ignoredRefs[p] || strings.HasPrefix(p, "/proc/") || strings.HasPrefix(p, "/sys/") ||
 		strings.HasPrefix(p, "/dev/fd/") || strings.Contains(p, "//") || len(sc.out) >= maxRefs {
@@ -400,6 +441,9 @@ func (sc *execScan) assign(name, value string) {
 	if name == "LD_PRELOAD" || name == "LD_AUDIT" {
 		for _, lib := range strings.FieldsFunc(value, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' }) {
 			sc.add(lib, false)
+			if len(sc.preloads) < maxRefs {
+				sc.preloads = appendUnique(sc.preloads, lib)
+			}
 		}
 	}
 }

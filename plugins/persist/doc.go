@@ -16,9 +16,60 @@
 // entries; binaries dropped in /tmp,
 // /var/tmp and /dev/shm (hidden directories included); files marked
 // immutable; packaged tools (ps, ss, sshd, crontab …) that no longer match
-// their package. A command that names a file makes that file a finding
-// too; on the live root, a named file that was deleted but is still
-// running is reported with its pids.
+// their package; /etc/group (a second gid-0 group, members of sudo,
+// wheel, docker … that are system accounts, unknown, or new in the
+// window); /etc/shells entries no package installed; supervisord
+// [program:x] commands (also supervisord*.conf in hidden directories of
+// homes and temp directories); APT hooks (APT::Update::Pre-Invoke,
+// DPkg::Post-Invoke … in apt.conf.d); systemd generators; sshd's
+// PermitRootLogin, PermitEmptyPasswords and PasswordAuthentication; the
+// key files AuthorizedKeysFile names besides the default; Docker
+// containers with a restart policy (/var/lib/docker/containers), whose
+// command is judged like an ExecStart= and which are reported for docker
+// to stop, not quarantined. A command that names a file makes that file
+// a finding too; on the live root, a named file that was deleted but is
+// still running is reported with its pids.
+//
+// What an entry runs is resolved to a file (a udev RUN+= named without a
+// slash along udev's own directories) and checked against the package
+// database: a program, script or library no package installed raises the
+// entry — high for an ELF in /etc or in a hidden directory of a home,
+// medium in /etc or the system's program and library directories, low in
+// /usr/local, /opt and other places administrators install to — one
+// level more when it changed inside the incident window; a script such an
+// entry runs is followed to what it runs in turn. A sweep of the program
+// and library directories (/usr/bin, /usr/sbin, /usr/lib*, /usr/libexec,
+// /usr/local, /opt) and /etc lists ELF files and executable scripts no
+// package installed (libraries and old scripts are counted, not listed),
+// SUID/SGID files no package installed, names with blanks ("ps "), and
+// compares packaged SUID programs, PAM modules and, with a window,
+// packaged files changed inside it with their package's digest; homes'
+// bin directories (a copy of top in ~/.local/bin) and hidden directories
+// are swept too. Without package metadata none of this runs: every file
+// would look unowned.
+//
+// Times. Options.Since raises what changed after it (a file's mtime); a
+// line of a cron, supervisord or APT file of no package is medium when
+// the file was created inside the window (written in a drop directory —
+// cron.d, conf.d, apt.conf.d — or, on the live root, with a statx birth
+// time inside it), while a crontab the malware appended to keeps its
+// older lines as they are. On the live root a file whose change time
+// (ctime) is inside the window while its mtime claims to be older was
+// probably timestomped (touch -r /bin/sh x sets the one, the kernel the
+// other) and is medium at least. Offline, ctime is not used: a root
+// copied file by file (cp -a, rsync, tar x) gets the copy's time as every
+// file's ctime (and its birth time), and Restore from a quarantine sets
+// ctime too; only a block-level copy (an EBS snapshot restored to a
+// volume) keeps the times the host had, and Find cannot tell which copy
+// it is given.
+//
+// Healthy services are left running: LD_PRELOAD= of a library in a system
+// library directory (jemalloc, tcmalloc) is low, and is judged by the
+// package database; a unit of no package whose own program is packaged,
+// or which with its program predates the window, only loses its bad
+// lines; a file a unit merely names is not a finding for the unit's
+// sake; cloud-init's root key restriction (command="echo 'Please login as
+// the user …'") is info whenever it was written.
 //
 // In /tmp, /var/tmp and /dev/shm only files that can run (an execute bit)
 // or sit in a hidden path are opened: an ELF there is medium on its own
@@ -87,8 +138,28 @@
 // links (not recorded). A quarantined file with other hard links keeps
 // its content under those names; the manifest says so.
 //
-// Every read and write goes through an [os.Root]; symbolic links inside
-// the root are resolved as if chrooted into it (package internal/rootfs),
-// files are opened with O_NOFOLLOW, and a planted link (/etc/cron.d/x ->
-// /etc/shadow, ~/.ssh -> /) is itself a finding, never a way out.
+// Reads go through an [os.Root]; symbolic links inside the root are
+// resolved as if chrooted into it (package internal/rootfs), files are
+// opened with O_NOFOLLOW, and a planted link (/etc/cron.d/x -> /etc/shadow,
+// ~/.ssh -> /) is itself a finding, never a way out. Every change (Apply
+// and Restore) acts through the parent directory held open
+// (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS, else an O_NOFOLLOW walk)
+// with *at calls on one name, so a parent swapped for a link between check
+// and act redirects nothing; the plan records where each parent resolved
+// and Apply refuses one that moved (ErrChanged). A line removal writes a
+// new file (owner, mode, xattrs and ACLs kept), fsyncs it, exchanges it
+// for the old one and fsyncs the directory: readers see the old or the
+// new file, never a partial one, the file gets a new inode, and a file
+// with other hard links is never written through. Lines appended while
+// Apply ran are re-checked under the same open file (ErrChanged) or kept
+// in the quarantine. A change on a symbolic link inside the root is made
+// on the file it leads to; the link stays.
+//
+// The manifest is authenticated (HMAC-SHA256, format
+// abusekit-manifest/2) with a key kept outside the root: the caller's, or
+// the key file in the runner's state directory (DefaultKeyFile); Restore
+// refuses an unauthenticated, edited or foreign manifest. Quarantine
+// copies keep holes (SEEK_DATA/SEEK_HOLE), store each inode once, are
+// bounded by ApplyOptions.MaxCopy and need the free space statfs shows
+// before anything changes.
 package persist

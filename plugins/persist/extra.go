@@ -2,7 +2,6 @@ package persist
 
 import (
 	"encoding/hex"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -26,6 +25,12 @@ func (f *finder) findSSHConfig() {
 			continue
 		}
 		for _, d := range parseSSHDKeySources(fl.data) {
+			if sshdSettings[d.Name] {
+				if v := judgeSSHDSetting(d.Name, d.Args); v.sev > Info {
+					f.entry(fl, KindSSHConfig, d.Line, d.Raw, "", v, ActionNone)
+				}
+				continue
+			}
 			v := judgeSSHDirective(d.Name, d.Args)
 			f.entry(fl, KindSSHConfig, d.Line, d.Raw, "", v, ActionRemoveLine)
 		}
@@ -94,25 +99,29 @@ func (f *finder) findTrojaned() {
 		if !ok || pf.conffile {
 			continue
 		}
-		fh, err := f.fs.OpenRegular(rel)
-		if err != nil {
-			continue
-		}
-		h := newHash(pf.algo)
-		if h == nil {
-			fh.Close()
-			continue
-		}
-		_, err = io.Copy(h, io.LimitReader(fh, 256<<20))
-		fh.Close()
-		if err != nil {
-			continue
-		}
-		if sum := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(sum, pf.digest) {
-			f.add(Finding{Path: real, Kind: KindPackageFile, Severity: High, Package: pf.pkg,
-				Reasons: []string{fmt.Sprintf("differs from package %s (%s %s, package says %s): replaced by a trojan? Reinstall the package; it is left in place", pf.pkg, algoName(pf.algo), sum, pf.digest)}})
-		}
+		f.checkDigest(real, pf, false)
 	}
+}
+
+// fileDigest hashes the file at p (inside the root) with pf's algorithm.
+func (f *finder) fileDigest(p string, pf pkgFile) (string, bool) {
+	rel, err := f.fs.Resolve(p, true)
+	if err != nil {
+		return "", false
+	}
+	fh, err := f.fs.OpenRegular(rel)
+	if err != nil {
+		return "", false
+	}
+	defer fh.Close()
+	h := newHash(pf.algo)
+	if h == nil {
+		return "", false
+	}
+	if _, err := io.Copy(h, io.LimitReader(fh, 256<<20)); err != nil {
+		return "", false
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
 }
 
 // ---- deleted binaries still running (live root only) ----

@@ -9,10 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
+	"golang.org/x/sys/unix"
 )
 
 // Find examines the root for persistence and returns every entry found,
@@ -26,6 +29,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	}
 	defer r.Close()
 	f := &finder{ctx: ctx, fs: r, o: o, refs: map[string]refSource{}, mtimes: map[string]time.Time{}, keyFiles: map[string]int{}}
+	f.live = isLiveRoot(o.Root)
 	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
 	f.pkgDBProblem()
 	f.loadShells()
@@ -45,11 +49,20 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findTemp,
 		f.findSSHConfig,
 		f.findTrojaned,
+		f.findSweep,
 		f.findSystemdManager,
 		f.findLibraryPath,
 		f.findPAM,
 		f.findAutostart,
 		f.findModules,
+		f.findGroups,
+		f.accountLines,
+		f.findShells,
+		f.findSupervisor,
+		f.findAPTHooks,
+		f.findGenerators,
+		f.findExtraKeyFiles,
+		f.findContainers,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -74,6 +87,9 @@ type refSource struct {
 
 type finder struct {
 	deleted  map[string][]int     // live root: deleted executables still running
+	progs    map[string]*progInfo // files entries run, looked up once (nil: not a regular file)
+	digested map[string]bool      // packaged files already compared with their digest
+	live     bool                 // the root is this host's own "/"
 	mtimes   map[string]time.Time // modification time of every file read
 	keyFiles map[string]int       // authorized_keys file -> line of its last key
 	ctx      context.Context
@@ -295,8 +311,66 @@ func (f *finder) since(fl *file) (string, bool) {
 	return "", false
 }
 
+// raisedKinds are the line-oriented files whose every line runs
+// something on its own: a line of such a file that changed inside the
+// window is medium even when what it runs looks harmless.
+var raisedKinds = map[Kind]bool{KindCron: true, KindSupervisor: true, KindAPTHook: true}
+
+// timestomped reports, on the live root with an incident window, a file
+// whose change time (ctime) is inside the window while its modification
+// time claims it is older: touch -r /bin/sh x sets mtime, and the kernel
+// sets ctime to now. Only the live root keeps ctime: a root restored or
+// copied file by file (cp -a, rsync, tar) gets the copy's time as every
+// file's ctime, so ctime is not used offline (see the package doc).
+func (f *finder) timestomped(fl *file) (string, bool) {
+	if !f.live || f.o.Since.IsZero() || fl == nil || fl.fi == nil {
+		return "", false
+	}
+	mt, ct := fl.fi.ModTime(), ctimeOf(fl.fi)
+	if !ct.After(f.o.Since) || mt.After(f.o.Since) || ct.Sub(mt) < time.Minute {
+		return "", false
+	}
+	return fmt.Sprintf("changed %s (ctime), inside the incident window, while its modification time says %s: timestomped (touch -r)?",
+		ct.UTC().Format(time.RFC3339), mt.UTC().Format(time.RFC3339)), true
+}
+
+// dropDirs are the directories where a file is a unit of its own (a
+// package's or an attacker's drop), not a shared file edited line by line
+// like a user's crontab or /etc/crontab.
+var dropDirs = map[string]bool{"/etc/cron.d": true, "/etc/supervisor/conf.d": true, "/etc/supervisord.d": true, "/etc/apt/apt.conf.d": true}
+
+// createdInWindow reports whether a file was created, not only changed,
+// inside the incident window: a file of a drop directory changed in the
+// window (files there are written whole), or, on the live root, a file
+// whose birth time (statx) is in the window. A crontab the malware
+// appended to keeps the operator's older lines: they are not raised.
+func (f *finder) createdInWindow(fl *file) (bool, string) {
+	if f.o.Since.IsZero() || fl.fi == nil || !fl.fi.ModTime().After(f.o.Since) {
+		return false, ""
+	}
+	if dropDirs[path.Dir(fl.path)] {
+		return true, fmt.Sprintf("written %s, inside the incident window", fl.fi.ModTime().UTC().Format(time.RFC3339))
+	}
+	if !f.live {
+		return false, ""
+	}
+	rel, err := f.fs.Resolve(fl.path, true)
+	if err != nil {
+		return false, ""
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, filepath.Join(f.fs.Dir(), rel), unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return false, ""
+	}
+	if bt := time.Unix(stx.Btime.Sec, int64(stx.Btime.Nsec)); bt.After(f.o.Since) {
+		return true, fmt.Sprintf("created %s (birth time), inside the incident window", bt.UTC().Format(time.RFC3339))
+	}
+	return false, ""
+}
+
 // entry records a judged line.
 func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v verdict, action Action) {
+	f.programs(&v)
 	fd := Finding{Path: fl.path, Line: line, Kind: kind, Severity: v.sev, Reasons: v.reasons, Content: content,
 		Referenced: v.refs, User: user, Package: fl.pkg, Stock: fl.stock}
 	if r, ok := f.since(fl); ok && (line == 0 || fd.Severity > Info) {
@@ -305,6 +379,21 @@ func (f *finder) entry(fl *file, kind Kind, line int, content, user string, v ve
 		fd.Reasons = append(fd.Reasons, r)
 		if fd.Severity < Low {
 			fd.Severity = Low
+		}
+	} else if ok && line > 0 && raisedKinds[kind] && !fl.owned && f.db.present {
+		if created, how := f.createdInWindow(fl); created {
+			// A line of a cron, supervisord or APT file of no package
+			// created inside the window: whatever it runs, it was put
+			// there during the incident (or by the operator then: medium,
+			// which the default plan leaves).
+			fd.Reasons = append(fd.Reasons, "a line of a "+string(kind)+" file no package installed, "+how)
+			fd.Severity = Medium
+		}
+	}
+	if r, ok := f.timestomped(fl); ok && (line == 0 || fd.Severity > Info || raisedKinds[kind]) {
+		fd.Reasons = append(fd.Reasons, r)
+		if fd.Severity < Medium {
+			fd.Severity = Medium
 		}
 	}
 	if fd.Severity > Info {
@@ -324,6 +413,7 @@ var kindInventory = map[Kind]string{
 	KindRCLocal: "runs at boot", KindInitd: "init script", KindShellProfile: "runs at login",
 	KindSSHKey: "authorized key", KindPreload: "preloaded library", KindHosts: "static host entry",
 	KindAccount: "account", KindSudoers: "sudo rule", KindUdev: "udev program", KindMotd: "runs at login (motd)",
+	KindSupervisor: "supervisord program", KindAPTHook: "apt hook", KindContainer: "container",
 }
 
 // noteRefs remembers referenced files of entries worth acting on.
@@ -351,6 +441,7 @@ func (f *finder) script(fl *file, kind Kind, action Action) {
 		return
 	}
 	all, bad := lineVerdicts(splitLines(fl.data))
+	f.programs(&all)
 	content := strings.Join(bad, "\n")
 	changed := fl.owned && !fl.stock
 	switch {
@@ -404,10 +495,18 @@ func fingerprint(blob []byte) string {
 // findReferenced turns files named by suspicious entries into findings of
 // their own, so that Plan quarantines the payload with the entry.
 func (f *finder) findReferenced() {
-	for p, src := range f.refs {
+	queue := make([]string, 0, len(f.refs))
+	for p := range f.refs {
+		queue = append(queue, p)
+	}
+	sort.Strings(queue)
+	for n := 0; len(queue) > 0 && n < maxReferenced; n++ {
 		if f.ctx.Err() != nil {
 			return
 		}
+		p := queue[0]
+		queue = queue[1:]
+		src := f.refs[p]
 		rel, err := f.fs.Resolve(p, true)
 		if err != nil {
 			continue
@@ -475,19 +574,34 @@ func (f *finder) findReferenced() {
 			reasons = append(reasons, "ELF executable")
 		}
 		sev := src.sev
+		var runs []string
 		if hasShebang(fl.data) {
 			v, _ := lineVerdicts(splitLines(fl.data))
+			f.programs(&v)
 			if v.sev > sev {
 				sev = v.sev
 			}
 			reasons = append(reasons, v.reasons...)
+			runs = v.execs
 		}
 		if fl.owned && !fl.stock {
 			reasons = append(reasons, "differs from the copy installed by package "+fl.pkg)
 		}
 		f.add(Finding{Path: real, Kind: KindReferenced, Severity: sev, Reasons: reasons, Action: ActionQuarantine, Package: fl.pkg})
+		// What a script run by a bad entry runs in turn (/etc/update.sh
+		// starting /etc/sysupdate) goes with it.
+		for _, e := range runs {
+			if _, known := f.refs[e]; !known && sev >= Medium {
+				f.refs[e] = refSource{from: real, sev: sev, kind: KindReferenced}
+				queue = append(queue, e)
+			}
+		}
 	}
 }
+
+// maxReferenced bounds the files findReferenced examines: scripts
+// naming scripts must not make Find run without end.
+const maxReferenced = 4096
 
 // keyInfo is what the key checks know of one authorized_keys finding.
 type keyInfo struct {
@@ -512,6 +626,9 @@ func (f *finder) keyLines() map[string][]keyInfo {
 		if cmd, ok := optionValue(ks[0].Options, "command"); ok {
 			ki.usable = false
 			ki.indep = analyzeCommand(cmd).sev
+			if cloudInitRestriction(cmd) && ki.indep == Info {
+				continue // never correlated, never guarded: it cannot log in
+			}
 		}
 		if path.Base(fd.Path) == "authorized_keys2" && ki.indep < Medium {
 			ki.indep = Medium

@@ -92,7 +92,7 @@ const (
 	KindSudoers       Kind = "sudoers"        // /etc/sudoers, sudoers.d
 	KindUdev          Kind = "udev"           // udev rules
 	KindMotd          Kind = "motd"           // update-motd.d
-	KindDroppedBinary Kind = "dropped-binary" // executables in /tmp, /var/tmp, /dev/shm
+	KindDroppedBinary Kind = "dropped-binary" // executables in /tmp, /var/tmp, /dev/shm; programs no package installed
 	KindImmutable     Kind = "immutable"      // chattr +i / +a
 	KindReferenced    Kind = "referenced-file"
 	KindSymlink       Kind = "symlink"         // a planted link in a persistence location
@@ -103,6 +103,9 @@ const (
 	KindLibraryPath   Kind = "library-path"    // /etc/ld.so.conf.d search paths
 	KindKernelModule  Kind = "kernel-module"   // modules-load.d, /etc/modules, modprobe.d install hooks
 	KindPackageDB     Kind = "package-db"      // a package database that cannot be read (corrupt, planted link)
+	KindSupervisor    Kind = "supervisord"     // supervisord [program:x] command=
+	KindAPTHook       Kind = "apt-hook"        // apt.conf.d APT::Update::Pre-Invoke, DPkg::Post-Invoke …
+	KindContainer     Kind = "container"       // Docker containers with a restart policy
 )
 
 // Action is what Plan does about a finding.

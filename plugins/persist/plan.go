@@ -38,13 +38,25 @@ type LineChange struct {
 
 // Change is what Apply will do to one path (inside the root).
 type Change struct {
-	Path     string       `json:"path"`
-	Op       Op           `json:"op"`
-	Lines    []LineChange `json:"lines,omitempty"`
-	SHA256   string       `json:"sha256,omitempty"` // content (or link target) when planned; Apply refuses if it changed
-	Flags    uint32       `json:"flags,omitempty"`  // inode flags to clear (OpClearFlags)
-	Severity Severity     `json:"severity"`
-	Reasons  []string     `json:"reasons"`
+	Path   string       `json:"path"`
+	Op     Op           `json:"op"`
+	Lines  []LineChange `json:"lines,omitempty"`
+	SHA256 string       `json:"sha256,omitempty"` // content (or link target) when planned; Apply refuses if it changed
+	Flags  uint32       `json:"flags,omitempty"`  // inode flags to clear (OpClearFlags)
+	// Dir is the link-free parent directory (relative to the root) when
+	// planned; Apply refuses the change if the parent now resolves
+	// elsewhere (a directory swapped for a link).
+	Dir string `json:"dir,omitempty"`
+	// KeepFlagsCleared: a finding asked for the file's chattr +i/+a to
+	// go, so Apply leaves them cleared after removing lines. Otherwise
+	// flags cleared only to make the rewrite are set back on the new file.
+	KeepFlagsCleared bool `json:"keep_flags_cleared,omitempty"`
+	// SetBack: a directory's flags cleared only so that entries in it can
+	// be removed or replaced; Apply sets them again once the plan's
+	// changes are made.
+	SetBack  bool     `json:"set_back,omitempty"`
+	Severity Severity `json:"severity"`
+	Reasons  []string `json:"reasons"`
 }
 
 // Reload is a command to run on the live host after Apply so the services
@@ -120,9 +132,17 @@ type planner struct {
 	units  bool
 	users  map[string]bool
 	udev   bool
+	// clearAsked: paths a finding asked to clear the flags of.
+	clearAsked map[string]bool
 }
 
 func (p *planner) change(path string, op Op, f Finding) *Change {
+	if op == OpClearFlags {
+		if p.clearAsked == nil {
+			p.clearAsked = map[string]bool{}
+		}
+		p.clearAsked[path] = true
+	}
 	c, ok := p.byPath[path]
 	if !ok {
 		c = &Change{Path: path, Op: op, Severity: f.Severity}
@@ -439,16 +459,20 @@ func (p *planner) finish() error {
 	// Hash what each change will touch, so Apply acts only on what was
 	// planned; add parent-directory flag clearing where a directory is
 	// immutable or append-only.
+	p.followLinkedEdits()
 	paths := make([]string, 0, len(p.byPath))
 	for k := range p.byPath {
 		paths = append(paths, k)
 	}
+	sort.Strings(paths)
 	for _, k := range paths {
 		c := p.byPath[k]
 		rel, err := p.fs.Resolve(c.Path, false)
 		if err != nil {
 			return fmt.Errorf("persist: plan %s: %w", c.Path, err)
 		}
+		c.Dir = path.Dir(rel)
+		c.KeepFlagsCleared = c.Op == OpRemoveLines && p.clearAsked[c.Path]
 		li, err := p.fs.Root().Lstat(rel)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -501,13 +525,13 @@ func (p *planner) finish() error {
 		default:
 			return fmt.Errorf("persist: plan %s: %s is not a regular file or link: %w", c.Path, li.Mode().Type(), fs.ErrInvalid)
 		}
-		if c.Op != OpClearFlags && c.Op != OpRemoveLines {
-			// Removing an entry needs a writable parent.
+		if c.Op != OpClearFlags {
+			// Removing or replacing an entry needs a writable parent.
 			dir := path.Dir(c.Path)
 			if _, ok := p.byPath[dir]; !ok {
 				if fl := p.dirFlags(dir); fl != 0 {
 					p.byPath[dir] = &Change{Path: dir, Op: OpClearFlags, Flags: fl, Severity: c.Severity,
-						Reasons: []string{"directory is immutable or append-only; needed to remove " + c.Path}}
+						SetBack: true, Reasons: []string{"directory is immutable or append-only; needed to remove " + c.Path + " (set again afterwards)"}}
 				}
 			}
 		}
@@ -538,6 +562,60 @@ func (p *planner) finish() error {
 		p.reloads()
 	}
 	return nil
+}
+
+// followLinkedEdits moves a line change planned on a symbolic link
+// (/root/.bashrc -> dotfiles/bashrc) to the regular file the link leads
+// to inside the root: the lines go from that file and the link stays.
+// Unlinking the link would leave the malicious line in the file.
+func (p *planner) followLinkedEdits() {
+	var links []string
+	for k, c := range p.byPath {
+		if c.Op == OpRemoveLines {
+			links = append(links, k)
+		}
+	}
+	sort.Strings(links)
+	for _, k := range links {
+		c := p.byPath[k]
+		li, err := p.fs.Lstat(c.Path)
+		if err != nil || li.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		trel, err := p.fs.Resolve(c.Path, true)
+		if err != nil {
+			continue // left as a link: finish unlinks it
+		}
+		if ti, err := p.fs.Root().Lstat(trel); err != nil || !ti.Mode().IsRegular() {
+			continue
+		}
+		target := rootfs.Abs(trel)
+		delete(p.byPath, k)
+		if p.clearAsked[k] {
+			p.clearAsked[target] = true
+		}
+		via := "via link " + c.Path
+		if t, ok := p.byPath[target]; ok {
+			if t.Op != OpRemoveLines {
+				continue // the whole file goes anyway
+			}
+			for _, l := range c.Lines {
+				dup := false
+				for _, m := range t.Lines {
+					dup = dup || m.Line == l.Line
+				}
+				if !dup {
+					t.Lines = append(t.Lines, l)
+				}
+			}
+			t.Reasons = appendUnique(t.Reasons, c.Reasons...)
+			t.Reasons = appendUnique(t.Reasons, via)
+			continue
+		}
+		c.Path = target
+		c.Reasons = appendUnique(c.Reasons, via)
+		p.byPath[target] = c
+	}
 }
 
 // isSelf reports whether the path (inside the root) is the executable of

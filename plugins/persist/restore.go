@@ -1,10 +1,10 @@
 package persist
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +13,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/abusekit/abusekit/internal/rootfs"
 )
@@ -23,6 +26,9 @@ type RestoreOptions struct {
 	// Root overrides the manifest's root (the volume is mounted elsewhere
 	// now).
 	Root string
+	// Key checks the manifest's HMAC; default: the key in
+	// DefaultKeyFile.
+	Key []byte
 	// Force restores edited files even when they changed after Apply.
 	Force bool
 	// RunReloads runs the manifest's reloads after restoring, on the live
@@ -39,17 +45,34 @@ type RestoreResult struct {
 	ReloadErrors []string `json:"reload_errors,omitempty"`
 }
 
-// ReadManifest reads and checks a quarantine manifest.
+// ReadManifest reads a quarantine manifest and checks it with the key in
+// DefaultKeyFile (see ReadManifestKey).
 func ReadManifest(manifestPath string) (*Manifest, error) {
-	b, err := os.ReadFile(manifestPath)
+	return ReadManifestKey(manifestPath, nil)
+}
+
+// ReadManifestKey reads a quarantine manifest and checks its HMAC with
+// key (nil: the key in DefaultKeyFile): a manifest forged or edited on
+// the host, or unauthenticated, is ErrBadManifest.
+func ReadManifestKey(manifestPath string, key []byte) (*Manifest, error) {
+	fh, err := os.OpenFile(manifestPath, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadManifest, manifestPath, err)
+	defer fh.Close()
+	b, err := rootfs.ReadAll(fh, manifestPath, 256<<20)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if m.Version != 1 {
+	k, err := manifestKey(key, "", false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
+	}
+	m, err := openManifest(b, k, manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	if m.Version != 2 {
 		return nil, fmt.Errorf("%w: version %d", ErrBadManifest, m.Version)
 	}
 	for _, e := range m.Entries {
@@ -57,7 +80,7 @@ func ReadManifest(manifestPath string) (*Manifest, error) {
 			return nil, fmt.Errorf("%w: entry %d: bad path %q", ErrBadManifest, e.Seq, e.Path)
 		}
 	}
-	return &m, nil
+	return m, nil
 }
 
 // Restore undoes an Apply: in reverse order, every quarantined file and
@@ -65,10 +88,17 @@ func ReadManifest(manifestPath string) (*Manifest, error) {
 // flags; edited files get their original contents back; cleared flags are
 // set again; parent directories get their times back. It refuses to
 // overwrite something that exists (ErrExists) or an edited file that
-// changed after Apply (ErrChanged, unless Force), and carries on with the
-// other entries, returning every error joined.
+// changed after Apply (ErrChanged, unless Force), and to act in a parent
+// directory that now resolves elsewhere than at Apply (ErrChanged: a link
+// planted since), and carries on with the other entries, returning every
+// error joined. A manifest whose HMAC does not check with the key
+// (RestoreOptions.Key or DefaultKeyFile's) is ErrBadManifest and nothing
+// is restored. Files are created under a private name and renamed into
+// place without replacing anything (RENAME_NOREPLACE), or swapped in for
+// the edited file (RENAME_EXCHANGE); a FIFO or device found in place is
+// never opened for writing.
 func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*RestoreResult, error) {
-	m, err := ReadManifest(manifestPath)
+	m, err := ReadManifestKey(manifestPath, opts.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +114,22 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 		return nil, fmt.Errorf("persist: restore: %w", err)
 	}
 	defer r.Close()
-	q, err := os.OpenRoot(filepath.Dir(manifestPath))
+	q, err := rootfs.OpenHostDir(filepath.Dir(manifestPath))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
 	defer q.Close()
 	res := &RestoreResult{Reloads: m.Reloads}
 	var errs []error
+	// Directories Apply made immutable again: writable while their
+	// entries go back (their own entry sets the flags last).
+	for _, e := range m.Entries {
+		if e.Op == OpClearFlags && e.SetBack {
+			if err := clearAgain(r, e); err != nil {
+				errs = append(errs, fmt.Errorf("persist: restore: clear flags of %s: %w", e.Path, err))
+			}
+		}
+	}
 	for i := len(m.Entries) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -106,7 +145,12 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 	for i := len(m.Entries) - 1; i >= 0; i-- {
 		e := m.Entries[i]
 		if !e.ParentMtime.IsZero() {
-			_ = r.Lutimes(path.Dir(e.Path), e.ParentAtime, e.ParentMtime)
+			if d, _, err := r.OpenParentDir(e.Path); err == nil {
+				if e.Dir == "" || d.Rel == e.Dir {
+					_ = rootfs.Futimes(d.File(), e.ParentAtime, e.ParentMtime)
+				}
+				d.Close()
+			}
 		}
 	}
 	if opts.RunReloads && len(m.Reloads) > 0 {
@@ -119,153 +163,189 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 	return res, errors.Join(errs...)
 }
 
-func restoreEntry(r *rootfs.FS, q *os.Root, e Entry, force bool) error {
-	rel, err := r.Resolve(e.Path, false)
+func restoreEntry(r *rootfs.FS, q *rootfs.Dir, e Entry, force bool) error {
+	d, base, err := r.OpenParentDir(e.Path)
 	if err != nil {
-		return err
+		return changed(err)
+	}
+	defer d.Close()
+	if e.Dir != "" && d.Rel != e.Dir {
+		return fmt.Errorf("%w: the parent directory now resolves to %s, was %s at Apply (a link planted since?)", ErrChanged, rootfs.Abs(d.Rel), rootfs.Abs(e.Dir))
 	}
 	switch e.Op {
 	case OpClearFlags:
+		fh, done, err := openAt(d, base, e.Type)
+		if err != nil {
+			return err
+		}
+		defer done()
 		// Entries inside it are back by now (reverse order): give the
 		// directory its times before it becomes immutable again.
 		if e.Type == "dir" {
-			if err := r.Lutimes(e.Path, e.Atime, e.Mtime); err != nil {
+			if err := rootfs.Futimes(fh, e.Atime, e.Mtime); err != nil {
 				return err
 			}
 		}
-		return setFlags(r, rel, e)
+		return restoreFlagsFD(fh, &e)
 	case OpUnlink:
-		if _, err := r.Root().Lstat(rel); err == nil {
+		if _, err := d.Lstat(base); err == nil {
 			return ErrExists
 		}
-		if err := r.Root().Symlink(e.LinkTarget, rel); err != nil {
+		tmp := rootfs.TempName("restore")
+		if err := d.Symlink(e.LinkTarget, tmp); err != nil {
 			return err
 		}
-		if err := r.Lchown(e.Path, e.UID, e.GID); err != nil && os.Geteuid() == 0 {
+		if err := d.Lchown(tmp, e.UID, e.GID); err != nil && os.Geteuid() == 0 {
+			_ = d.Unlink(tmp)
 			return err
 		}
-		return r.Lutimes(e.Path, e.Atime, e.Mtime)
+		if err := d.Lutimes(tmp, e.Atime, e.Mtime); err != nil {
+			_ = d.Unlink(tmp)
+			return err
+		}
+		if err := d.Rename(tmp, d, base, unix.RENAME_NOREPLACE); err != nil {
+			_ = d.Unlink(tmp)
+			if errors.Is(err, fs.ErrExist) {
+				return ErrExists
+			}
+			return err
+		}
+		return d.Sync()
 	case OpQuarantine:
-		if _, err := r.Root().Lstat(rel); err == nil {
+		if _, err := d.Lstat(base); err == nil {
 			return ErrExists
 		}
-		data, err := readStored(q, e)
+		tmp, w, err := restoreCopy(d, q, e)
 		if err != nil {
 			return err
 		}
-		fh, err := r.OpenRel(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
+		defer w.Close()
+		if err := d.Rename(tmp, d, base, unix.RENAME_NOREPLACE); err != nil {
+			_ = d.Unlink(tmp)
+			if errors.Is(err, fs.ErrExist) {
+				return ErrExists
+			}
 			return err
 		}
-		if err := writeMeta(fh, data, e); err != nil {
-			fh.Close()
+		if err := restoreFlagsFD(w, &e); err != nil {
 			return err
 		}
-		if err := fh.Close(); err != nil {
-			return err
-		}
-		if err := r.Lutimes(e.Path, e.Atime, e.Mtime); err != nil {
-			return err
-		}
-		return setFlags(r, rel, e)
+		return d.Sync()
 	case OpRemoveLines:
-		data, err := readStored(q, e)
+		cur, err := d.OpenRegular(base)
 		if err != nil {
+			if errors.Is(err, rootfs.ErrNotRegular) {
+				return fmt.Errorf("%w: %w", ErrChanged, err)
+			}
 			return err
 		}
-		if li, err := r.Root().Lstat(rel); err != nil {
-			return err
-		} else if !li.Mode().IsRegular() {
-			return fmt.Errorf("%w: %s is no longer a regular file", ErrChanged, e.Path)
-		}
-		fh, err := r.OpenRel(rel, os.O_RDWR|syscall.O_NONBLOCK, 0)
+		defer cur.Close()
+		ci, err := cur.Stat()
 		if err != nil {
 			return err
 		}
 		h := sha256.New()
-		if _, err := io.Copy(h, fh); err != nil {
-			fh.Close()
+		if _, err := io.Copy(h, cur); err != nil {
 			return err
 		}
-		if cur := hex.EncodeToString(h.Sum(nil)); cur != e.AfterSHA256 && !force {
-			fh.Close()
-			return fmt.Errorf("%w: now sha256 %s, Apply left %s (Force restores anyway)", ErrChanged, cur, e.AfterSHA256)
+		if sum := hex.EncodeToString(h.Sum(nil)); sum != e.AfterSHA256 && !force {
+			return fmt.Errorf("%w: now sha256 %s, Apply left %s (Force restores anyway)", ErrChanged, sum, e.AfterSHA256)
 		}
-		if fl, err := rootfs.Flags(fh); err == nil && fl&(rootfs.FlagImmutable|rootfs.FlagAppend) != 0 {
-			if err := rootfs.SetFlags(fh, fl&^(rootfs.FlagImmutable|rootfs.FlagAppend)); err != nil {
-				fh.Close()
-				return err
-			}
-		}
-		if err := fh.Truncate(0); err != nil {
-			fh.Close()
+		tmp, w, err := restoreCopy(d, q, e)
+		if err != nil {
 			return err
 		}
-		if err := writeMeta(fh, data, e); err != nil {
-			fh.Close()
+		defer w.Close()
+		var cleared Entry
+		if err := clearFlagsFD(cur, &cleared); err != nil {
+			_ = d.Unlink(tmp)
 			return err
 		}
-		if err := fh.Close(); err != nil {
+		if err := replace(d, tmp, base, ci); err != nil {
+			_ = restoreFlagsFD(cur, &cleared)
+			_ = d.Unlink(tmp)
+			return changed(err)
+		}
+		if err := restoreFlagsFD(w, &e); err != nil {
 			return err
 		}
-		if err := r.Lutimes(e.Path, e.Atime, e.Mtime); err != nil {
-			return err
-		}
-		return setFlags(r, rel, e)
+		return d.Sync()
 	}
 	return fmt.Errorf("%w: unknown op %q", ErrBadManifest, e.Op)
 }
 
-func readStored(q *os.Root, e Entry) ([]byte, error) {
-	if e.Stored == "" {
-		return nil, fmt.Errorf("%w: entry %d has no stored copy", ErrBadManifest, e.Seq)
+// clearAgain clears the +i/+a flags Apply set back on e's directory.
+func clearAgain(r *rootfs.FS, e Entry) error {
+	d, base, err := r.OpenParentDir(e.Path)
+	if err != nil {
+		return changed(err)
 	}
-	data, err := q.ReadFile(e.Stored)
+	defer d.Close()
+	if e.Dir != "" && d.Rel != e.Dir {
+		return fmt.Errorf("%w: the parent directory now resolves to %s, was %s at Apply", ErrChanged, rootfs.Abs(d.Rel), rootfs.Abs(e.Dir))
+	}
+	fh, done, err := openAt(d, base, e.Type)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var cleared Entry
+	return clearFlagsFD(fh, &cleared)
+}
+
+// restoreCopy writes the stored copy of e into a new file in d with e's
+// owner, mode, xattrs and times, fsynced, and returns its name and the
+// open file (for the flags, set once it has its name).
+func restoreCopy(d, q *rootfs.Dir, e Entry) (string, *os.File, error) {
+	src, err := openStored(q, e.Stored)
+	if err != nil {
+		return "", nil, err
+	}
+	defer src.Close()
+	tmp := rootfs.TempName("restore")
+	w, err := d.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	fail := func(err error) (string, *os.File, error) {
+		w.Close()
+		_ = d.Unlink(tmp)
+		return "", nil, err
+	}
+	h := sha256.New()
+	if _, _, err := rootfs.CopySparse(w, src, 0, h); err != nil {
+		return fail(err)
+	}
+	if hex.EncodeToString(h.Sum(nil)) != e.SHA256 {
+		return fail(fmt.Errorf("%w: stored copy %s does not match its sha256", ErrBadManifest, e.Stored))
+	}
+	if err := writeFile(w, bytes.NewReader(nil), &e); err != nil {
+		return fail(err)
+	}
+	if err := rootfs.Futimes(w, e.Atime, e.Mtime); err != nil {
+		return fail(err)
+	}
+	if err := w.Sync(); err != nil {
+		return fail(err)
+	}
+	return tmp, w, nil
+}
+
+// openStored opens a stored copy ("files/NNNN") in the quarantine as a
+// regular file, never through a link.
+func openStored(q *rootfs.Dir, stored string) (*os.File, error) {
+	dir, name, ok := strings.Cut(stored, "/")
+	if stored == "" || !ok || dir != "files" || name == "" || strings.ContainsRune(name, '/') || name == ".." || name == "." {
+		return nil, fmt.Errorf("%w: bad stored name %q", ErrBadManifest, stored)
+	}
+	files, err := q.OpenDirAt("files")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	if hashString(string(data)) != e.SHA256 {
-		return nil, fmt.Errorf("%w: stored copy %s does not match its sha256", ErrBadManifest, e.Stored)
-	}
-	return data, nil
-}
-
-// writeMeta writes data at offset 0 and restores owner, mode and xattrs.
-func writeMeta(fh *os.File, data []byte, e Entry) error {
-	if _, err := fh.WriteAt(data, 0); err != nil {
-		return err
-	}
-	if err := fh.Chown(e.UID, e.GID); err != nil && os.Geteuid() == 0 {
-		return err
-	}
-	// Chmod after chown: chown clears setuid/setgid bits.
-	if err := fh.Chmod(fs.FileMode(e.Mode)); err != nil {
-		return err
-	}
-	if len(e.Xattrs) > 0 {
-		if err := rootfs.SetXattrs(fh, e.Xattrs); err != nil {
-			return err
-		}
-	}
-	return fh.Sync()
-}
-
-func setFlags(r *rootfs.FS, rel string, e Entry) error {
-	if e.Flags&(rootfs.FlagImmutable|rootfs.FlagAppend) == 0 {
-		return nil
-	}
-	fl := os.O_RDONLY
-	if e.Type == "dir" {
-		fl |= syscall.O_DIRECTORY
-	}
-	fh, err := r.OpenRel(rel, fl, 0)
+	defer files.Close()
+	fh, err := files.OpenRegular(name)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
-	defer fh.Close()
-	cur, err := rootfs.Flags(fh)
-	if err != nil {
-		return err
-	}
-	return rootfs.SetFlags(fh, cur|(e.Flags&(rootfs.FlagImmutable|rootfs.FlagAppend)))
+	return fh, nil
 }

@@ -26,6 +26,7 @@ const (
 	SignalReport       Signal = "report"        // sockets matching the abuse report's evidence
 	SignalSynFanout    Signal = "syn-fanout"    // SYN_SENT to many hosts or ports
 	SignalConnectRate  Signal = "connect-rate"  // new outbound connections per second over the window
+	SignalRawSend      Signal = "raw-send"      // packets sent from raw or packet sockets over the window (live BPF)
 	SignalRawSocket    Signal = "raw-socket"    // raw IP socket
 	SignalPacketSocket Signal = "packet-socket" // AF_PACKET socket (masscan, zmap)
 	SignalExeDeleted   Signal = "exe-deleted"   // executable deleted from disk
@@ -52,6 +53,8 @@ const (
 	weightFanoutMassive  = 50 // ≥ 64
 	weightRate           = 25 // ≥ 5 new outbound connections/s
 	weightRateHigh       = 40 // ≥ 50/s
+	weightRateMassive    = 55 // ≥ 500/s (counted by the live BPF attribution)
+	weightRawSend        = 40 // ≥ 10 packets/s sent from raw or packet sockets (live BPF attribution)
 	weightRaw            = 20
 	weightPacket         = 25
 	weightExeDeleted     = 25
@@ -78,6 +81,11 @@ type Parent struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	Exe  string `json:"exe,omitempty"`
+	// Kind is what it is: KindInit, KindSSHD, KindCron, KindTerminal,
+	// KindContainer, KindShell, KindSupervisor or KindProgram.
+	Kind string `json:"kind,omitempty"`
+	// Why says what makes it a supervisor.
+	Why string `json:"why,omitempty"`
 }
 
 // Suspect is a process Detect scored at or above Options.MinScore.
@@ -103,7 +111,11 @@ type Suspect struct {
 	Score      int      `json:"score"`
 	Reasons    []Reason `json:"reasons"`
 	Parents    []Parent `json:"parents,omitempty"` // parent first, up to PID 1
-	NetNS      uint64   `json:"netns"`
+	// Supervisor is the parent that respawns it (a shell loop, or a
+	// parent that forked the same executable again during the window or
+	// runs several of it), which stopping the suspect alone leaves alive.
+	Supervisor *Parent `json:"supervisor,omitempty"`
+	NetNS      uint64  `json:"netns"`
 	// Exited is set for a process seen during the window that was gone
 	// by its end; what it held is still listed.
 	Exited bool `json:"exited,omitempty"`
@@ -122,6 +134,21 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	fs, err := procfs.NewFS(o.Root)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
+	}
+	fs, hidden, done := liveView(fs, o.Logger)
+	defer done()
+	o.hidden = hidden
+	// Over a window on the live host, every connection attempt is
+	// attributed as it happens (Watch); where that cannot run, the
+	// samples' new sockets stand for it.
+	var stopWatch func() (map[int]ConnRate, float64)
+	if o.Window > 0 && fs.IsLive() && !o.NoBPF {
+		stopWatch = watchDuring(ctx, o.Logger)
+		defer func() { // on the error paths
+			if stopWatch != nil {
+				stopWatch()
+			}
+		}()
 	}
 	first, err := take(ctx, fs, o, true)
 	if err != nil {
@@ -159,6 +186,10 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			}
 		}
 	}
+	if stopWatch != nil {
+		o.watched, o.watchSecs = stopWatch()
+		stopWatch = nil
+	}
 	boot, err := fs.BootTime()
 	if err != nil {
 		o.Logger.Debug("scan: no boot time; start times and lifetime CPU unknown", "err", err)
@@ -177,12 +208,25 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			continue
 		}
 		s := score(fs, o, h, first, last, p, boot, rep)
-		if s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore) {
+		if (s.Score <= 0 || (o.MinScore > 0 && s.Score < o.MinScore)) && o.hidden[pid] == nil && !p.unlisted {
 			continue
 		}
 		s.Exited = last.procs[pid] == nil
 		fill(fs, o, last, p, h.sockets(last, p), &s, boot)
+		markSupervisor(h, last, p, &s)
 		out = append(out, s)
+	}
+	// Sockets no process holds: checked again in a second pass (a
+	// socket opened between the process pass and the dump has a holder
+	// then), unless the finding could not be listed anyway.
+	if cand, unread := unheld(last), unreadable(last); len(cand) > 0 && (len(unread) == 0 || o.MinScore <= weightUnheldUnsure) {
+		rest, err := stillUnheld(ctx, fs, o, cand)
+		if err != nil {
+			return nil, err
+		}
+		if len(rest) > 0 {
+			out = append(out, unheldSuspect(rest, unread, o.MaxSockets))
+		}
 	}
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
@@ -404,6 +448,13 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 	}
 	socks := h.sockets(last, p)
 
+	if ms := o.hidden[p.pid]; ms != nil {
+		add(SignalHidden, weightHidden, "%s", hiddenText(p.pid, ms))
+	}
+	if p.unlisted {
+		add(SignalHidden, weightHidden, "missing from the /proc listing while it runs (seen by the BPF task iterator, not listed twice): hidden from getdents, as kernel rootkits do")
+	}
+
 	// DHCP clients hold packet sockets that take every protocol.
 	dhcp := dhcpClient(socks, p.exe)
 
@@ -505,8 +556,36 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		add(SignalPacketSocket, weightPacket, "%d AF_PACKET socket(s) taking every protocol: can send hand-built packets (masscan, zmap)", packet)
 	}
 
-	// Connect rate over the window.
-	if el := last.at.Sub(first.at).Seconds(); el > 0 {
+	// Packets it sent from raw IP or AF_PACKET sockets (live BPF
+	// attribution): a raw scanner transmits, a capturer does not.
+	if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && r.RawPackets > 0 {
+		if rate := float64(r.RawPackets) / o.watchSecs; rate >= 10 {
+			kind := "raw IP"
+			if r.FromPacketSocket {
+				kind = "AF_PACKET"
+			}
+			add(SignalRawSend, weightRawSend, "sent %d packets (%.0f/s) from %s sockets: hand-built packets, a raw scanner rather than a capturer (live BPF attribution)", r.RawPackets, rate, kind)
+		}
+	}
+
+	// Connect rate over the window: every attempt, from the live BPF
+	// attribution where it ran, else new sockets between samples.
+	if o.watched != nil {
+		// Reconnecting to one or two services (a pool, a client) is not a
+		// scan: attempts count once they spread over 5 ports or hosts.
+		if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && (r.Ports >= 5 || r.Destinations >= 5) {
+			rate := float64(r.Attempts) / o.watchSecs
+			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; live BPF attribution)", r.Attempts, o.watchSecs, rate, r.Ports, r.Example)
+			switch {
+			case rate >= 500:
+				add(SignalConnectRate, weightRateMassive, "%s", how)
+			case rate >= 50:
+				add(SignalConnectRate, weightRateHigh, "%s", how)
+			case rate >= 5:
+				add(SignalConnectRate, weightRate, "%s", how)
+			}
+		}
+	} else if el := last.at.Sub(first.at).Seconds(); el > 0 {
 		if n := h.fresh[p.pid]; h.multi && n > 0 {
 			rate := float64(n) / el
 			switch {
@@ -554,6 +633,56 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		add(SignalCPU, weightCPUHigh, "%.0f%% CPU", s.CPUPercent)
 	case s.CPUPercent >= 50:
 		add(SignalCPU, weightCPU, "%.0f%% CPU", s.CPUPercent)
+	}
+
+	// Kernel-thread impostors (only user processes get this far: kernel
+	// threads are skipped), pool ports and a miner's shape.
+	if p.exe != "" {
+		cmd, _ := fs.Cmdline(p.pid)
+		if n := impostorName(p.stat.Comm, cmd); n != "" {
+			add(SignalImpostor, weightImpostor, "a user process named like a kernel thread (%q), with executable %s: kernel threads have neither", n, p.exe)
+		}
+	}
+	// The host's listeners (to tell outbound connections) are made only
+	// for a process that could show a miner's signals.
+	minerLike := s.CPUPercent >= 90
+	for _, sk := range socks {
+		if minerLike = minerLike || (sk.Proto == ProtoTCP && PoolPorts[sk.Remote.Port()]); minerLike {
+			break
+		}
+	}
+	var ls listeners
+	if minerLike {
+		ls = h.listeners(last)
+	}
+	var pool, long int
+	var poolExample string
+	listening := false
+	for _, sk := range socks {
+		if !minerLike {
+			break
+		}
+		if sk.Proto == ProtoTCP && sk.State == "LISTEN" {
+			listening = true
+		}
+		if !outbound(sk, ls) {
+			continue
+		}
+		if PoolPorts[sk.Remote.Port()] {
+			pool++
+			if poolExample == "" {
+				poolExample = sk.Remote.String()
+			}
+		}
+		if sk.State == "ESTABLISHED" {
+			long++
+		}
+	}
+	if pool > 0 {
+		add(SignalPoolPort, weightPoolPort, "%d outbound connection(s) to mining pool ports (e.g. %s)", pool, poolExample)
+	}
+	if s.CPUPercent >= 90 && long >= 1 && long <= 3 && !listening {
+		add(SignalMinerShape, weightMinerShape, "%.0f%% CPU with %d outbound connection(s) and no listener: a miner's shape", s.CPUPercent, long)
 	}
 
 	// Started by cron or at: the parent chain, or the cgroup systemd put
@@ -679,7 +808,9 @@ func fill(fs procfs.FS, o Options, s *snapshot, p *proc, socks []*Socket, sus *S
 			break
 		}
 		exe, _ := strings.CutSuffix(q.exe, " (deleted)")
-		sus.Parents = append(sus.Parents, Parent{PID: pid, Comm: q.stat.Comm, Exe: exe})
+		cmd, _ := fs.Cmdline(pid)
+		kind, why := parentKind(pid, q.stat.Comm, exe, cmd)
+		sus.Parents = append(sus.Parents, Parent{PID: pid, Comm: q.stat.Comm, Exe: exe, Kind: kind, Why: why})
 		pid = q.stat.PPID
 	}
 	sus.Sockets = sus.Sockets[:0]
@@ -717,4 +848,43 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 		out = append(out, v)
 	}
 	return out
+}
+
+// markSupervisor names the suspect's parent as its supervisor when it is a
+// shell loop, or when, being neither init, sshd, cron, a terminal nor a
+// container runtime, it forked other processes of the suspect's executable
+// during the window (or runs several of them now).
+func markSupervisor(h *history, last *snapshot, p *proc, s *Suspect) {
+	if len(s.Parents) == 0 || p.exe == "" {
+		return
+	}
+	par := &s.Parents[0]
+	if par.Kind == KindProgram || par.Kind == KindShell {
+		procs := last.procs
+		if h.multi {
+			procs = h.latest // with those that exited during the window
+		}
+		n := 0
+		for pid, q := range procs {
+			if pid != p.pid && q.stat.PPID == par.PID && q.exe == p.exe {
+				n++
+			}
+		}
+		if n == 0 {
+			return
+		}
+		par.Kind = KindSupervisor
+		par.Why = fmt.Sprintf("it forked %d other process(es) of %s", n, s.Exe)
+		if h.multi {
+			par.Why += " during the window"
+		}
+	}
+	if par.Kind != KindSupervisor {
+		return
+	}
+	sup := *par
+	s.Supervisor = &sup
+	s.Reasons = append(s.Reasons, Reason{Signal: SignalSupervised, Weight: weightSupervised,
+		Text: fmt.Sprintf("supervised by its parent pid %d (%s): %s; stopping it alone is undone", par.PID, par.Comm, par.Why)})
+	s.Score += weightSupervised
 }

@@ -139,7 +139,7 @@ func TestDetectSignals(t *testing.T) {
 		{
 			name: "comm disagrees with exe",
 			proc: scantest.Proc{Comm: "[kworker/0:2]", Exe: "/usr/bin/payload"},
-			want: []Signal{SignalCommMismatch},
+			want: []Signal{SignalCommMismatch, SignalImpostor},
 		},
 		{
 			name: "long exe name truncated in comm is no mismatch",
@@ -239,7 +239,7 @@ func TestDetectDefaultThreshold(t *testing.T) {
 	s := sus[0]
 	want := Suspect{PID: 700, PPID: 1, UID: 1000, User: s.User, Comm: "work32", Exe: "/tmp/.x/work32", ExeDeleted: true,
 		Cmdline: []string{"/tmp/.x/work32", "-q"}, StartTime: fakeBoot.Add(9900 * time.Second), StartTicks: 990000, CPUPercent: 98,
-		Parents: []Parent{{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd"}}, NetNS: scantest.DefaultNetNS,
+		Parents: []Parent{{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Kind: KindInit}}, NetNS: scantest.DefaultNetNS,
 		SocketCount: 100}
 	got := s
 	got.Reasons, got.Score, got.Sockets = nil, 0, nil

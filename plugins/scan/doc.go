@@ -17,7 +17,9 @@
 // constants (SYN_SENT fan-out, connect rate over Options.Window, raw and
 // packet sockets, deleted or scratch-directory executables, comm and
 // executable disagreeing, known scanner and miner names, CPU, a cron
-// parent) and, given an abuse.Report, on sockets matching its evidence,
+// parent, a user process named like a kernel thread, connections to mining
+// pool ports, a saturated CPU with a few long outbound connections) and,
+// given an abuse.Report, on sockets matching its evidence,
 // which weighs most: a socket to an address the report lists (+80), or
 // from the reported source to a reported port (+70; reports list only a
 // sample of the targets), outweighs any behavioural signal. On EC2 a
@@ -28,6 +30,12 @@
 // Options.NoBPF keeps the descriptor pass on /proc (on a host that audits
 // BPF, each iterator load and unload is logged).
 //
+// Each suspect's parents are listed with what they are (init, sshd, cron,
+// a terminal, a container runtime, a shell, a program); a parent that is a
+// shell loop, or that forked other processes of the suspect's executable
+// during the window, is its Supervisor. PlanStop warns when it would leave
+// a supervisor alive; StopOptions.Supervisor stops the supervisor's tree.
+//
 // PlanStop and Stop stop a process safely: the plan checks the refusals
 // (PID 1, kernel threads, the caller and its ancestors, a changed identity)
 // and records the process's identity (start time, executable device and
@@ -35,9 +43,44 @@
 // never be signalled), freezes the process tree (a cgroup v2 freezer when
 // the host has one, else SIGSTOP), captures evidence most volatile first
 // into a directory with a SHA-256 manifest (sockets, descriptors, maps,
-// optionally memory, environ, cmdline, status, links, parent chain, the
-// executable copied through /proc/PID/exe even when deleted, and deleted
-// files held open), re-checks every identity right before and kills.
+// memory (DefaultMaxMemory, anonymous first), environ, cmdline, status,
+// links, parent chain, the executable copied through /proc/PID/exe even
+// when deleted, and deleted
+// files held open, each inode once and with its holes kept, every copy
+// within StopOptions.MaxFileSize and all of them within MaxEvidence, after a
+// statfs check that refuses with ErrEvidenceSpace before anything is frozen
+// when the disk has no room), re-checks every identity right before and
+// kills. On every way out (success, error, cancellation) it thaws what it
+// froze and removes the freezer cgroup; processes are moved into the cgroup
+// by PID number (the kernel has no other way) with a liveness check on their
+// pidfd before and after each write, so a PID reused meanwhile is moved
+// straight back out instead of frozen with the suspect.
+//
+// A process hidden by a mount over its /proc/PID directory (`mount --bind
+// /empty /proc/PID`) is found in the mount table: Detect lists it as
+// SignalHidden (critical, whatever MinScore says), and Detect, Sockets,
+// PlanStop and Stop then read the host through a fresh, detached procfs
+// instance (fsopen/fsmount) in which it is whole; Stop leaves the mount in
+// place and records it in hidden-mounts.json. A process the BPF task
+// iterator sees that two /proc listings in a row leave out (hidden from
+// getdents) is read by name and listed as SignalHidden too. Sockets that
+// no process holds in two passes in a row are a finding of their own
+// (SignalUnheld, a
+// Suspect with PID 0): critical when every process's descriptors could be
+// read, weak and naming the unreadable processes otherwise.
+//
+// Watch attributes outbound TCP connection attempts to processes live, with
+// a BPF program on the inet_sock_set_state raw tracepoint (cilium/ebpf,
+// field offsets from the kernel's BTF): a connect scanner whose targets
+// answer with RST never lingers in the socket table, but each of its
+// attempts passes SYN_SENT in its own connect call. A second program on
+// net_dev_queue counts the packets each process sends from raw IP and
+// AF_PACKET sockets: a raw SYN sender (masscan, hping3) transmits, a
+// capturer holding the same sockets (tcpdump) does not (SignalRawSend).
+// Detect over a window on the live host runs Watch alongside its samples
+// and falls back to the samples alone where it cannot run
+// (WatchSupported says which); bench/scan-watch.sh measures it against
+// the sampling path.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package

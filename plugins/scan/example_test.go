@@ -82,7 +82,7 @@ func ExamplePlanStop() {
 	// Output:
 	// re-check identity of pid 4242 (work32, start 100, exe /tmp/.x/work32 (deleted) inode 0)
 	// freeze 1 process(es) with SIGSTOP through pidfds: [4242]
-	// capture evidence into /var/lib/abusekit/evidence/case-1: sockets, fds, maps, no memory regions, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json
+	// capture evidence into /var/lib/abusekit/evidence/case-1 (at most 1073741824 bytes, each file at most 536870912, each inode once, holes kept): sockets, fds, maps, memory regions up to 67108864 bytes (anonymous, heap and stack first, each hashed), environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json
 	// re-check identity of every frozen process
 	// SIGKILL 1 process(es) and wait for them to exit
 	// dry run: true <nil>

@@ -51,6 +51,15 @@ func runHelper(h string) {
 		busyServer()
 	case h == "own-table":
 		ownTable()
+	case h == "rawsend":
+		rawSend()
+	case h == "capture":
+		captureOnly()
+	case h == "connscan":
+		connScan(25000)
+	case strings.HasPrefix(h, "connscan:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(h, "connscan:"))
+		connScan(max(n, 1))
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)
@@ -109,6 +118,146 @@ func busyServer() {
 		}
 	}()
 }
+
+// connScan is a connect scanner whose targets answer with RST: in a
+// network namespace of its own (its loopback up, nothing listening), one
+// thread connects to port after port of 127.0.0.1 at up to rate attempts
+// a second ("connscan" 25,000, "connscan:N" N), each refused at once. It
+// stops by itself after 60 s.
+func connScan(rate int) {
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ifr, err := unix.NewIfreq("lo")
+		if err != nil {
+			ready <- err
+			return
+		}
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			ready <- err
+			return
+		}
+		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(s)
+		ready <- err
+		start := time.Now()
+		deadline := start.Add(60 * time.Second)
+		for i := 0; time.Now().Before(deadline); i++ {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+			if err != nil {
+				continue
+			}
+			unix.Connect(fd, &unix.SockaddrInet4{Port: 1 + i%60000, Addr: [4]byte{127, 0, 0, 1}})
+			unix.Close(fd)
+			if i%100 == 99 { // paced: attempt i is due at i/rate seconds
+				if ahead := time.Duration(float64(i+1)/float64(rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
+			}
+		}
+		os.Exit(0)
+	}()
+	if err := <-ready; err != nil {
+		panic(err)
+	}
+}
+
+// ownLoopback moves the calling thread, locked to it for good, into a
+// network namespace of its own with its loopback up.
+func ownLoopback() error {
+	runtime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+	return unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+}
+
+// rawSend is a raw SYN sender (hping3's way): from a raw IP socket in a
+// network namespace of its own, hand-built TCP SYNs to port after port of
+// 127.0.0.1, 2,000 a second. It stops by itself after 60 s.
+func rawSend() {
+	ready := make(chan error)
+	go func() {
+		if err := ownLoopback(); err != nil {
+			ready <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		if err != nil {
+			ready <- err
+			return
+		}
+		holdRaw = fd
+		ready <- nil
+		syn := make([]byte, 20)
+		syn[0], syn[1] = 0xc3, 0x50 // source port 50000
+		syn[12] = 5 << 4            // data offset: 5 words
+		syn[13] = 0x02              // SYN
+		syn[14], syn[15] = 0xff, 0xff
+		start := time.Now()
+		for i := 0; time.Since(start) < 60*time.Second; i++ {
+			port := 1 + i%60000
+			syn[2], syn[3] = byte(port>>8), byte(port)
+			unix.Sendto(fd, syn, 0, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+			if i%20 == 19 {
+				if ahead := time.Duration(float64(i+1)/2000*float64(time.Second)) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
+			}
+		}
+		os.Exit(0)
+	}()
+	if err := <-ready; err != nil {
+		panic(err)
+	}
+}
+
+var holdRaw int
+
+// captureOnly is a capturer (tcpdump's way): an AF_PACKET socket taking
+// every protocol, in a network namespace of its own, that only reads.
+func captureOnly() {
+	ready := make(chan error)
+	go func() {
+		if err := ownLoopback(); err != nil {
+			ready <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(unix.ETH_P_ALL)))
+		if err != nil {
+			ready <- err
+			return
+		}
+		ready <- nil
+		buf := make([]byte, 65536)
+		for {
+			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil && err != unix.EINTR {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		panic(err)
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // holdConns opens n connections to its own loopback listener and keeps
 // both ends: 2n+1 sockets.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/internal/procfs"
 )
 
 // DefaultMinScore is the score from which Detect lists a process. It is set
@@ -69,6 +70,12 @@ type Options struct {
 
 	// afterSample, in tests, runs after each sample (0 = the first).
 	afterSample func(n int)
+	// hidden is set by Detect: PIDs hidden by mounts over /proc/PID.
+	hidden map[int][]procfs.Mount
+	// watched is set by Detect: connection attempts per PID over
+	// watchSecs, from Watch (nil when it did not run).
+	watched   map[int]ConnRate
+	watchSecs float64
 }
 
 func (o Options) withDefaults() Options {

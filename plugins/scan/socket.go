@@ -11,10 +11,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/plugins/scan/internal/taskfiles"
+	"golang.org/x/sys/unix"
 )
 
 // Protocols a Socket can have.
@@ -63,6 +65,10 @@ type proc struct {
 	inodes  []uint64
 	nfd     int
 	kthread bool
+	fdErr   bool // its descriptors could not be read
+	// unlisted: running, seen by the BPF iterator, but missing from the
+	// /proc listing (hidden from getdents, as kernel rootkits do).
+	unlisted bool
 }
 
 // snapshot is one pass over the host.
@@ -70,6 +76,7 @@ type snapshot struct {
 	at    time.Time
 	procs map[int]*proc
 	socks map[uint64]*Socket // by inode; socket inodes are unique host-wide
+	held  int                // sockets of socks with a holder
 }
 
 // Sockets returns every TCP, UDP, raw and packet socket of the host, in
@@ -83,6 +90,8 @@ func Sockets(ctx context.Context, opts Options) ([]Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
+	fs, _, done := liveView(fs, o.Logger)
+	defer done()
 	snap, err := take(ctx, fs, o, false)
 	if err != nil {
 		return nil, err
@@ -164,7 +173,7 @@ func sortedSockets(socks map[uint64]*Socket) []Socket {
 // each network namespace that a process holding sockets is in. Without
 // full, only what the socket table needs is read of each process.
 func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, error) {
-	pids, err := fs.PIDs()
+	pids, err := listPIDs(fs)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
@@ -198,10 +207,20 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	// does not list (kernel threads, any the kernel hides from it) are
 	// read through /proc.
 	var known []bool
+	var extra []int // processes the iterator saw that /proc did not list
 	if isLive && many && !o.NoBPF {
 		var err error
-		if known, err = iterFiles(pids, procs); err != nil {
+		var unlisted []int
+		if known, unlisted, err = iterFiles(pids, procs); err != nil {
 			o.Logger.Debug("scan: BPF descriptor pass failed, reading /proc/PID/fd", "err", err)
+		}
+		extra = hiddenFromListing(fs, unlisted)
+		if len(extra) > 0 {
+			// Read like the others (by name: hiding from the listing
+			// does not hide /proc/PID itself), descriptors through /proc.
+			pids = append(pids, extra...)
+			procs = append(procs, make([]proc, len(extra))...)
+			known = append(known, make([]bool, len(extra))...)
 		}
 	}
 	workers := o.Workers
@@ -232,6 +251,9 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 		return nil, err
 	}
 	snap := &snapshot{at: o.Now(), procs: make(map[int]*proc, len(pids))}
+	for i := len(pids) - len(extra); i < len(pids); i++ {
+		procs[i].unlisted = procs[i].pid != 0
+	}
 	nsRep := map[uint64]int{} // netns → a pid in it holding sockets
 	nsOrder := []uint64{}
 	nsock := 0
@@ -291,6 +313,7 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			}
 			switch n := len(s.PIDs); {
 			case n == 0:
+				snap.held++
 				one = append(one, p.pid)
 				s.PIDs = one[len(one)-1 : len(one) : len(one)]
 			case s.PIDs[n-1] != p.pid:
@@ -328,7 +351,11 @@ func readProc(fs procfs.FS, pid int, p *proc, full, known bool) {
 	if !known {
 		var err error
 		p.inodes, p.nfd, err = fs.SocketInodes(pid, nil)
-		if err != nil && !full {
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+			// There, but its descriptors unreadable (permission): a
+			// socket it holds has no holder in the table.
+			p.fdErr = true
+		} else if err != nil && !full {
 			return
 		}
 	}
@@ -354,7 +381,10 @@ var readFiles = taskfiles.Read
 // iterFiles fills the inodes and descriptor counts of procs (one per pid)
 // from one pass of the BPF task_file iterator, and says which pids it
 // listed; it fails when the iterator cannot run here.
-func iterFiles(pids []int, procs []proc) ([]bool, error) {
+//
+// unlisted are the thread group ids it saw that pids lacks: started after
+// the listing, or hidden from it (see hiddenFromListing).
+func iterFiles(pids []int, procs []proc) (known []bool, unlisted []int, err error) {
 	index := func(pid int) int {
 		if i, ok := slices.BinarySearch(pids, pid); ok {
 			return i
@@ -375,7 +405,7 @@ func iterFiles(pids []int, procs []proc) ([]bool, error) {
 	}
 	files, err := readFiles(nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Which proc each file is of: the iterator goes by thread id, so
 	// files come grouped by process in ascending order, but for threads
@@ -389,6 +419,9 @@ func iterFiles(pids []int, procs []proc) ([]bool, error) {
 			last = index(lastPID)
 		}
 		at[k] = int32(last)
+		if last < 0 && (len(unlisted) == 0 || unlisted[len(unlisted)-1] != lastPID) {
+			unlisted = append(unlisted, lastPID)
+		}
 		if last >= 0 && f.Inode != 0 {
 			nsock[last]++
 		}
@@ -398,7 +431,7 @@ func iterFiles(pids []int, procs []proc) ([]bool, error) {
 		total += int(n)
 	}
 	block := make([]uint64, total) // one block for every process's inodes
-	known := make([]bool, len(pids))
+	known = make([]bool, len(pids))
 	for k, f := range files {
 		i := at[k]
 		if i < 0 {
@@ -415,7 +448,42 @@ func iterFiles(pids []int, procs []proc) ([]bool, error) {
 			p.inodes = append(p.inodes, uint64(f.Inode))
 		}
 	}
-	return known, nil
+	return known, unlisted, nil
+}
+
+// listPIDs lists the processes of a procfs; tests replace it to stand for
+// a kernel that hides a process from the listing.
+var listPIDs = func(fs procfs.FS) ([]int, error) { return fs.PIDs() }
+
+// hiddenFromListing keeps, of the thread group ids the BPF iterator saw
+// and the /proc listing lacked, those that a second listing still lacks
+// while the process runs (its pidfd opens): a process started between the
+// listing and the iterator is in the second listing.
+func hiddenFromListing(fs procfs.FS, unlisted []int) []int {
+	if len(unlisted) == 0 {
+		return nil
+	}
+	again, err := listPIDs(fs)
+	if err != nil {
+		return nil
+	}
+	listed := make(map[int]bool, len(again))
+	for _, p := range again {
+		listed[p] = true
+	}
+	var out []int
+	for _, p := range unlisted {
+		if p <= 0 || listed[p] || slices.Contains(out, p) {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue // gone
+		}
+		unix.Close(fd)
+		out = append(out, p)
+	}
+	return out
 }
 
 // selfDump is the netlink dump of the caller's own network namespace,

@@ -25,6 +25,7 @@ var (
 	ErrIdentityChanged = errors.New("scan: process identity changed since the plan (PID reused?)")
 	ErrProcessGone     = errors.New("scan: process no longer exists")
 	ErrNotLive         = errors.New("scan: can only stop processes of the live /proc of this PID namespace")
+	ErrEvidenceSpace   = errors.New("scan: not enough free space for the evidence")
 )
 
 // Freezer methods.
@@ -35,6 +36,15 @@ const (
 // DefaultMaxFileSize caps each file Stop copies (the executable, deleted
 // files held open) unless StopOptions says otherwise.
 const DefaultMaxFileSize = 512 << 20
+
+// DefaultMaxMemory is the memory Stop captures unless StopOptions says
+// otherwise.
+const DefaultMaxMemory = 64 << 20
+
+// DefaultMaxEvidence caps everything one Stop writes into its evidence
+// directory unless StopOptions says otherwise. Stop also never plans to
+// leave less than EvidenceReserve free on the evidence filesystem.
+const DefaultMaxEvidence = 1 << 30
 
 // StopOptions configure PlanStop.
 type StopOptions struct {
@@ -47,11 +57,25 @@ type StopOptions struct {
 	EvidenceDir string
 	// NoTree stops only the process, not its descendants.
 	NoTree bool
-	// MaxMemory is how many bytes of the process's readable memory
-	// regions Stop copies from /proc/PID/mem; 0 copies none.
+	// Supervisor, when the process has a supervisor (a shell loop, or a
+	// parent running several processes of its executable: see
+	// Suspect.Supervisor), stops the supervisor and its whole tree, the
+	// process included; without it the plan warns that the supervisor
+	// stays alive.
+	Supervisor bool
+	// MaxMemory is how many bytes of the tree's readable memory regions
+	// Stop copies from /proc/PID/mem (the target's first; anonymous memory,
+	// heap and stack before file-backed regions); 0 means
+	// DefaultMaxMemory, negative none.
 	MaxMemory int64
 	// MaxFileSize caps each copied file; default DefaultMaxFileSize.
 	MaxFileSize int64
+	// MaxEvidence caps the bytes written into EvidenceDir in all (files,
+	// memory, JSON); default DefaultMaxEvidence. Stop lowers it to what the
+	// filesystem has free above EvidenceReserve, and refuses with
+	// ErrEvidenceSpace, before touching the process, when that is less
+	// than MinEvidence.
+	MaxEvidence int64
 	// FreezeWait bounds the wait for the tree to stop; default 5 s.
 	FreezeWait time.Duration
 	// Freezer picks how the tree is frozen: FreezeCgroup, FreezeSignal,
@@ -76,13 +100,23 @@ type Identity struct {
 // StopPlan is what Stop will do. PlanStop makes it without touching
 // anything; it serializes to JSON for approval.
 type StopPlan struct {
-	Target      Identity    `json:"target"`
-	Tree        []Identity  `json:"tree"`                 // descendants, frozen and killed with it
-	Freeze      string      `json:"freeze"`               // FreezeCgroup or FreezeSignal
-	CgroupDir   string      `json:"cgroup_dir,omitempty"` // the freezer cgroup Stop creates
-	EvidenceDir string      `json:"evidence_dir"`
-	Steps       []string    `json:"steps"`
-	Options     StopOptions `json:"options"`
+	Target    Identity   `json:"target"`
+	Tree      []Identity `json:"tree"`                 // descendants, frozen and killed with it
+	Freeze    string     `json:"freeze"`               // FreezeCgroup or FreezeSignal
+	CgroupDir string     `json:"cgroup_dir,omitempty"` // the freezer cgroup Stop creates
+	// Hidden lists the processes of the tree hidden by mounts over their
+	// /proc/PID directory, with those mounts.
+	Hidden      map[int][]procfs.Mount `json:"hidden,omitempty"`
+	EvidenceDir string                 `json:"evidence_dir"`
+	// Supervisor is the supervisor found for the process asked for: with
+	// StopOptions.Supervisor it is the Target, and the process asked for
+	// is in the Tree.
+	Supervisor *Identity `json:"supervisor,omitempty"`
+	// Warnings are what the plan leaves undone, such as a supervisor left
+	// alive.
+	Warnings []string    `json:"warnings,omitempty"`
+	Steps    []string    `json:"steps"`
+	Options  StopOptions `json:"options"`
 }
 
 // PlanStop checks that pid may be stopped and describes how. It refuses
@@ -95,6 +129,12 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
+	if opts.MaxEvidence <= 0 {
+		opts.MaxEvidence = DefaultMaxEvidence
+	}
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
 	if opts.FreezeWait <= 0 {
 		opts.FreezeWait = 5 * time.Second
 	}
@@ -102,6 +142,14 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if err != nil {
 		return StopPlan{}, fmt.Errorf("scan: %w", err)
 	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// A process hidden by a mount over /proc/PID is read, planned and
+	// stopped through a fresh procfs instance.
+	fs, hidden, done := liveView(fs, log)
+	defer done()
 	if pid == 1 {
 		return StopPlan{}, fmt.Errorf("%w: pid %d", ErrProtectedPID, pid)
 	}
@@ -118,7 +166,27 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	if err := refuseSelf(fs, pid); err != nil {
 		return StopPlan{}, err
 	}
-	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts}
+	var supervisor *Identity
+	var supWarn string
+	if sup, why, ok := supervisorOf(fs, pid); ok {
+		supervisor = &sup
+		if opts.Supervisor {
+			if opts.NoTree {
+				return StopPlan{}, errors.New("scan: Supervisor needs the tree (NoTree is set)")
+			}
+			if err := refuseSelf(fs, sup.PID); err != nil {
+				return StopPlan{}, fmt.Errorf("supervisor of pid %d: %w", pid, err)
+			}
+			pid, id = sup.PID, sup
+			supWarn = fmt.Sprintf("stopping the supervising tree: pid %d (%s) supervises the process asked for (%s)", sup.PID, sup.Comm, why)
+		} else {
+			supWarn = fmt.Sprintf("WARNING: pid %d (%s) supervises pid %d (%s) and would be left alive to start it again; plan with Supervisor (triage-host -tree) to stop its tree", sup.PID, sup.Comm, pid, why)
+		}
+	}
+	plan := StopPlan{Target: id, Freeze: FreezeSignal, Options: opts, Supervisor: supervisor}
+	if supervisor != nil && !opts.Supervisor {
+		plan.Warnings = append(plan.Warnings, supWarn)
+	}
 	switch opts.Freezer {
 	case "", FreezeCgroup:
 		if m := cgroup2Mount(fs); m != "" {
@@ -143,6 +211,14 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 			plan.Tree = append(plan.Tree, did)
 		}
 	}
+	for _, p := range treePIDs(plan) {
+		if ms := hidden[p]; ms != nil {
+			if plan.Hidden == nil {
+				plan.Hidden = map[int][]procfs.Mount{}
+			}
+			plan.Hidden[p] = ms
+		}
+	}
 	plan.EvidenceDir = opts.EvidenceDir
 	if plan.EvidenceDir == "" {
 		plan.EvidenceDir = filepath.Join("/var/lib/abusekit/evidence", fmt.Sprintf("pid-%d-%d", pid, id.StartTime))
@@ -150,15 +226,24 @@ func PlanStop(ctx context.Context, pid int, opts StopOptions) (StopPlan, error) 
 	n := len(plan.Tree) + 1
 	mem := "no memory regions"
 	if opts.MaxMemory > 0 {
-		mem = fmt.Sprintf("memory regions up to %d bytes", opts.MaxMemory)
+		mem = fmt.Sprintf("memory regions up to %d bytes (anonymous, heap and stack first, each hashed)", opts.MaxMemory)
 	}
-	plan.Steps = []string{
+	plan.Steps = []string{}
+	if supWarn != "" {
+		plan.Steps = append(plan.Steps, supWarn)
+	}
+	for _, p := range treePIDs(plan) {
+		if ms := plan.Hidden[p]; ms != nil {
+			plan.Steps = append(plan.Steps, fmt.Sprintf("pid %d is %s: read and stopped through a fresh procfs instance and its pidfd; the mount is left in place and recorded in hidden-mounts.json", p, hiddenText(p, ms)))
+		}
+	}
+	plan.Steps = append(plan.Steps,
 		fmt.Sprintf("re-check identity of pid %d (%s, start %d, exe %s inode %d)", pid, id.Comm, id.StartTime, id.Exe, id.ExeIno),
 		freezeStep(plan, n),
-		fmt.Sprintf("capture evidence into %s: sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, mem),
+		fmt.Sprintf("capture evidence into %s (at most %d bytes, each file at most %d, each inode once, holes kept): sockets, fds, maps, %s, environ, cmdline, status, cwd, parent chain, executable (SHA-256), deleted files held open; manifest.json", plan.EvidenceDir, opts.MaxEvidence, opts.MaxFileSize, mem),
 		"re-check identity of every frozen process",
 		fmt.Sprintf("SIGKILL %d process(es) and wait for them to exit", n),
-	}
+	)
 	return plan, nil
 }
 
@@ -298,10 +383,14 @@ type StopResult struct {
 // captures evidence into plan.EvidenceDir with a manifest of SHA-256
 // hashes, re-checks every identity and kills the tree. Without
 // ApplyOptions.Apply it is a dry run and touches nothing. If an identity
-// changed it kills nothing and returns ErrIdentityChanged; a frozen tree is
-// then resumed.
-func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, error) {
-	res := StopResult{Plan: plan, DryRun: !ao.Apply}
+// changed it kills nothing and returns ErrIdentityChanged. Whichever way it
+// returns (killed, refused, failed, cancelled), nothing stays frozen: the
+// freezer cgroup is thawed, every process left in it is moved back and it is
+// removed; a process stopped with SIGSTOP and not killed is continued. A
+// member that exits before it is frozen is neither captured nor killed (the
+// move into the freezer is checked through its pidfd; see cgroupFreezer).
+func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (res StopResult, err error) {
+	res = StopResult{Plan: plan, DryRun: !ao.Apply}
 	if !ao.Apply {
 		return res, nil
 	}
@@ -319,6 +408,8 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	if !fs.IsLive() {
 		return res, fmt.Errorf("%w: %s", ErrNotLive, plan.Options.Root)
 	}
+	fs, hidden, done := liveView(fs, log)
+	defer done()
 	// The refusals of PlanStop again: a plan may be hand-built or edited
 	// between approval and apply.
 	if plan.Target.PID == 1 {
@@ -344,6 +435,13 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	// The evidence directory is checked before the process is touched.
 	if err := prepareEvidenceDir(plan.EvidenceDir); err != nil {
 		return res, fmt.Errorf("scan: %w", err)
+	}
+	budget, warn, err := evidenceBudget(plan.EvidenceDir, plan.Options.MaxEvidence)
+	if err != nil {
+		return res, err
+	}
+	if warn != "" {
+		res.Warnings = append(res.Warnings, warn)
 	}
 	// Open pidfds first and check identities through them: once open, a
 	// pidfd names this process even if the PID is reused.
@@ -377,8 +475,6 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		fz, err = newCgroupFreezer(fs, cgroup2Mount(fs), plan.CgroupDir)
 		if err != nil {
 			fz = nil
-		}
-		if err != nil {
 			if plan.Options.Freezer == FreezeCgroup {
 				return res, fmt.Errorf("scan: %w", err)
 			}
@@ -390,11 +486,32 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		res.Freeze = FreezeCgroup
 	}
 	var stopped []pidfd // frozen with SIGSTOP
+	killed := map[int]bool{}
+	// Whatever way Stop leaves from here (success, error, cancellation,
+	// identity changed), nothing it froze stays frozen: the freezer cgroup
+	// is thawed, emptied back where each process was and removed; a process
+	// stopped with SIGSTOP and not killed gets SIGCONT.
+	defer func() {
+		if fz != nil {
+			res.Warnings = append(res.Warnings, fz.release(5*time.Second)...)
+		}
+		for _, m := range stopped {
+			if !killed[m.fd] {
+				_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
+			}
+		}
+	}()
 	frozen := map[int]bool{}
+	gone := map[int]bool{} // exited before it could be frozen
 	cgroupFrozen := false
 	freeze := func(m pidfd) {
 		if fz != nil {
-			err := fz.add(m.id.PID)
+			err := fz.add(m)
+			if errors.Is(err, ErrProcessGone) {
+				gone[m.id.PID] = true
+				res.Warnings = append(res.Warnings, err.Error())
+				return
+			}
 			if err == nil {
 				if !cgroupFrozen {
 					if err = fz.set(true); err == nil {
@@ -410,6 +527,11 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			res.Warnings = append(res.Warnings, fmt.Sprintf("pid %d: %v; using SIGSTOP", m.id.PID, err))
 		}
 		if err := unix.PidfdSendSignal(m.fd, unix.SIGSTOP, nil, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				gone[m.id.PID] = true
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%v: pid %d exited before it was frozen", ErrProcessGone, m.id.PID))
+				return
+			}
 			log.Warn("scan: SIGSTOP failed", "pid", m.id.PID, "err", err)
 			return
 		}
@@ -419,9 +541,12 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	}
 	for round := 0; round < 3; round++ {
 		for _, m := range members {
-			if !frozen[m.id.PID] {
+			if !frozen[m.id.PID] && !gone[m.id.PID] {
 				freeze(m)
 			}
+		}
+		if gone[plan.Target.PID] {
+			return res, fmt.Errorf("%w: pid %d exited before it was frozen; nothing killed", ErrProcessGone, plan.Target.PID)
 		}
 		if plan.Options.NoTree {
 			break
@@ -448,14 +573,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			break
 		}
 	}
-	resume := func() {
-		if fz != nil {
-			fz.release()
-		}
-		for _, m := range stopped {
-			_ = unix.PidfdSendSignal(m.fd, unix.SIGCONT, nil, 0)
-		}
-	}
+	// A member that exited before it was frozen is neither captured nor
+	// killed: its PID may name another process by now.
+	members = slices.DeleteFunc(members, func(m pidfd) bool { return gone[m.id.PID] })
 	if fz != nil && len(stopped) < len(res.Frozen) {
 		if err := fz.wait(ctx, plan.Options.FreezeWait); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
@@ -465,6 +585,12 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 		res.Warnings = append(res.Warnings, err.Error())
 	}
 	log.Info("scan: frozen", "pids", res.Frozen, "freezer", res.Freeze)
+	if afterFreeze != nil {
+		afterFreeze()
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("scan: stop cancelled after the freeze (tree resumed, nothing killed): %w", err)
+	}
 
 	// Capture, most volatile first.
 	res.EvidenceDir = plan.EvidenceDir
@@ -472,10 +598,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	if fz != nil {
 		before = fz.before
 	}
-	manifest, warns, err := capture(ctx, fs, plan, members, before)
+	manifest, warns, err := capture(ctx, fs, plan, members, before, budget, hidden)
 	res.Warnings = append(res.Warnings, warns...)
 	if err != nil {
-		resume()
 		return res, fmt.Errorf("scan: capture evidence (tree resumed, nothing killed): %w", err)
 	}
 	res.Manifest = manifest
@@ -487,7 +612,6 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 	for _, m := range members {
 		if err := same(fs, m.id); err != nil {
 			if m.id.PID == plan.Target.PID {
-				resume()
 				return res, err
 			}
 			res.Warnings = append(res.Warnings, err.Error())
@@ -500,15 +624,11 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 			}
 			continue
 		}
+		killed[m.fd] = true
 		res.Killed = append(res.Killed, m.id.PID)
 	}
 	if err := waitGone(ctx, fs, members, 5*time.Second); err != nil {
 		res.Warnings = append(res.Warnings, err.Error())
-	}
-	if fz != nil {
-		if err := fz.remove(5 * time.Second); err != nil {
-			res.Warnings = append(res.Warnings, err.Error())
-		}
 	}
 	log.Info("scan: killed", "pids", res.Killed, "evidence", res.EvidenceDir)
 	return res, nil
@@ -518,6 +638,9 @@ func Stop(ctx context.Context, plan StopPlan, ao ApplyOptions) (StopResult, erro
 // re-check that precedes the kill; a test changes an identity in it to
 // stand for a PID reused meanwhile.
 var beforeKill func(members []pidfd)
+
+// afterFreeze, in tests, runs once the tree is frozen, before the capture.
+var afterFreeze func()
 
 // refuseKernelThread refuses a kernel thread (PF_KTHREAD, kthreadd or one
 // of its children).

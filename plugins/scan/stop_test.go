@@ -20,6 +20,7 @@ import (
 
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 func needLiveRoot(t *testing.T) {
@@ -459,8 +460,17 @@ func TestCgroupFreezer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { fz.release() })
-	if err := fz.add(pid); err != nil {
+	t.Cleanup(func() { fz.release(time.Second) })
+	id, _, err := identify(fs, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := openChecked(fs, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(m.fd)
+	if err := fz.add(m); err != nil {
 		t.Fatal(err)
 	}
 	if err := fz.set(true); err != nil {
@@ -472,7 +482,9 @@ func TestCgroupFreezer(t *testing.T) {
 	if got := cgroupPath(fs, pid); got != "/"+filepath.Base(dir) {
 		t.Errorf("cgroup while frozen = %q", got)
 	}
-	fz.release()
+	if w := fz.release(time.Second); len(w) != 0 {
+		t.Errorf("release warnings: %v", w)
+	}
 	if got := cgroupPath(fs, pid); got != before {
 		t.Errorf("cgroup after release = %q, want %q", got, before)
 	}

@@ -15,6 +15,7 @@ var (
 	ErrUnknownAction = errors.New("plugin: unknown action")
 	ErrInvalidInput  = errors.New("plugin: invalid input")
 	ErrPanic         = errors.New("plugin: action panicked")
+	ErrPlanChanged   = errors.New("plugin: the state differs from the approved plan")
 )
 
 var codeRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$`)
@@ -36,6 +37,7 @@ func init() {
 	Register("plugin.unknown_action", ErrUnknownAction)
 	Register("plugin.invalid_input", ErrInvalidInput)
 	Register("plugin.panic", ErrPanic)
+	Register("plugin.plan_changed", ErrPlanChanged)
 }
 
 // Register maps code to sentinel in both directions. It panics on a malformed

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -22,7 +23,19 @@ const (
 	EnvParentPID = "ABUSEKIT_PLUGIN_PARENT_PID"
 	// EnvLogLevel is the lowest slog level the host wants to receive.
 	EnvLogLevel = "ABUSEKIT_PLUGIN_LOG_LEVEL"
+	// EnvExeFD is the descriptor of its own binary the plugin was executed
+	// from (the host hashed it, then ran it); the SDK closes it.
+	EnvExeFD = "ABUSEKIT_PLUGIN_EXE_FD"
+	// EnvStopGrace is how long (a Go duration) a plugin lets its running
+	// actions finish their cleanup, their contexts cancelled, when its host
+	// goes away or it is told to stop (SIGTERM, the host closing it) before
+	// it exits anyway.
+	EnvStopGrace = "ABUSEKIT_PLUGIN_STOP_GRACE"
 )
+
+// DefaultStopGrace is the stop grace period (see EnvStopGrace) when the host
+// sets none.
+const DefaultStopGrace = 10 * time.Second
 
 // Handshake is the go-plugin handshake of abusekit plugins. The cookie is not
 // a secret: it only stops a plugin binary from being run by mistake.

@@ -139,3 +139,71 @@ func TestTLSPipeRoundTrip(t *testing.T) {
 		t.Error("TLSPipe took more than the pipe may carry")
 	}
 }
+
+type textish struct{ v string }
+
+func (t textish) MarshalText() ([]byte, error)  { return []byte(t.v), nil }
+func (t *textish) UnmarshalText(b []byte) error { t.v = string(b); return nil }
+
+type lenient int
+
+func (l *lenient) UnmarshalJSON(b []byte) error { *l = lenient(len(b)); return nil }
+
+// TestValidateAcceptsWhatDecodingAccepts: types that decode themselves
+// (text or JSON unmarshalers) are not held to their Go kind's schema.
+func TestValidateAcceptsWhatDecodingAccepts(t *testing.T) {
+	type in struct {
+		Addr    textish `json:"addr"`
+		Loose   lenient `json:"loose"`
+		Count   int     `json:"count" schema:"required,enum=1|2"`
+		Mapping map[string]int
+	}
+	s := ParseSchema(Schema(reflect.TypeFor[in]()))
+	var doc any
+	json.Unmarshal([]byte(`{"addr":"10.0.0.1","loose":"5s","count":2,"Mapping":{"a":1}}`), &doc)
+	if errs := s.Validate(doc, nil); len(errs) != 0 {
+		t.Errorf("valid document refused: %v", errs)
+	}
+	json.Unmarshal([]byte(`{"addr":5,"count":3,"Mapping":{"a":"x"},"extra":1}`), &doc)
+	got := fmt.Sprint(s.Validate(doc, nil))
+	want := `[Mapping.a: want an integer, got string "x" addr: want a string, got number 5 count: 3 is not one of 1, 2 extra: unknown field (known: Mapping, addr, count, loose)]`
+	if got != want {
+		t.Errorf("misfits\n got %s\nwant %s", got, want)
+	}
+}
+
+// FuzzValidate: a schema (which a plugin sends) and a document (which a
+// playbook holds), both arbitrary, are checked, defaulted, redacted and
+// looked up without a panic.
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(Schema(reflect.TypeFor[struct {
+		URL  string            `json:"url" schema:"required,format=uri"`
+		N    int               `json:"n" schema:"enum=1|2,default=1"`
+		Tok  string            `json:"tok" schema:"secret"`
+		List []map[string]bool `json:"list"`
+	}]())), []byte(`{"url":5,"n":3,"tok":"x","list":[{"a":"b"}],"z":1}`))
+	f.Fuzz(func(t *testing.T, schema, doc []byte) {
+		s := ParseSchema(schema)
+		var v any
+		if json.Unmarshal(doc, &v) != nil {
+			return
+		}
+		_ = s.Validate(v, nil)
+		s.ApplyDefaults(v)
+		s.Redact(v)
+		_ = s.Lookup([]any{"url", 0, "x"})
+	})
+}
+
+// TestDefaultsAreCopies: a default filled into one document is that
+// document's own; changing it leaves the schema's default as it was.
+func TestDefaultsAreCopies(t *testing.T) {
+	s := ParseSchema([]byte(`{"type":"object","properties":{"o":{"type":"object","default":{"a":[1]}}}}`))
+	first, second := map[string]any{}, map[string]any{}
+	s.ApplyDefaults(first)
+	first["o"].(map[string]any)["a"] = "changed"
+	s.ApplyDefaults(second)
+	if got := fmt.Sprint(second["o"]); got != "map[a:[1]]" {
+		t.Errorf("second document's default = %s, want map[a:[1]]", got)
+	}
+}

@@ -15,15 +15,32 @@
 //   - EC2: the EC2 Query protocol (form-encoded Action=…&Version=2016-11-15,
 //     EC2-flavoured XML with <item> lists, errors as
 //     <Response><Errors><Error><Code>…</Code>…</Errors><RequestID>).
+//
 //   - Auto Scaling (2011-01-01) and Elastic Load Balancing v2 (2015-12-01):
 //     the awsquery protocol (<XResponse><XResult>, <member> lists, errors
 //     as <ErrorResponse><Error><Type>Sender</Type><Code>…).
+//
 //   - CloudWatch (2010-08-01): RPC v2 CBOR as the current Go SDK sends it
 //     (POST /service/GraniteServiceVersion20100801/operation/Op,
 //     Smithy-Protocol: rpc-v2-cbor, errors with __type and
 //     X-Amzn-Query-Error), awsJson1_0 (X-Amz-Target), and awsquery as older
 //     clients such as AWS CLI v2.9 send it. CBOR goes through smithy-go's
 //     encoding/cbor codec.
+//
+//   - Systems Manager (Run Command): awsJson1_1 (X-Amz-Target:
+//     AmazonSSM.Op), errors with __type. See ssm.go for what it copies of
+//     the service (output truncation, delivery and execution timeouts,
+//     cancellation, output to S3).
+//
+//   - S3: the REST protocol with path-style addresses, recognised by the
+//     credential scope s3 in the Authorization header or a presigned URL's
+//     X-Amz-Credential; aws-chunked bodies decoded; X-Amz-Expires honoured.
+//
+// Managed instances (ManageInstance, or every running instance with
+// WithSSMExecutor) run what SendCommand sends them through an Executor:
+// LocalExecutor runs the script as a real process on this machine, with
+// the SSM agent's environment and never the emulator's own, so a host step
+// sent over SSM never sees the caller's cloud credentials.
 //
 // Requests are routed by protocol headers, then by the SigV4 credential
 // scope's service name (ec2, autoscaling, elasticloadbalancing,

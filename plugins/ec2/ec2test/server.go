@@ -50,6 +50,9 @@ type Server struct {
 	faultsMu sync.Mutex
 	faults   Faults
 	buckets  map[string]*bucket
+
+	extOnce sync.Once   // SSM and S3 (ssm.go, s3.go), made on first use
+	ext     extServices // guarded by their own locks
 }
 
 // Call is one request the server answered, in arrival order.
@@ -79,6 +82,7 @@ type options struct {
 	limits        RateLimits
 	logger        *slog.Logger
 	addr          string
+	ssmExec       Executor
 }
 
 // WithRegion sets the region the account lives in (default us-east-1).
@@ -129,6 +133,13 @@ func WithRateLimits(l RateLimits) Option { return func(o *options) { o.limits = 
 
 // WithLogger logs each request at Debug (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithSSMExecutor makes every running instance a managed instance (an
+// online Amazon Linux 2023 agent) whose commands ex runs, as if each had
+// the SSM agent and an instance profile allowing it; ManageInstance still
+// sets one instance apart. Default: only instances given to
+// ManageInstance are managed.
+func WithSSMExecutor(ex Executor) Option { return func(o *options) { o.ssmExec = ex } }
 
 // WithAddr sets the listen address for NewServer/NewUnstartedServer
 // (default 127.0.0.1:0). Only loopback addresses are accepted.
@@ -304,6 +315,10 @@ func (s *Server) now() time.Time { return s.opts.clock().UTC() }
 
 // ServeHTTP dispatches on protocol and service.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if isS3(r) { // S3 bodies are objects: read by serveS3, not here
+		s.serveS3(w, r)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
 	if err != nil {
 		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
@@ -318,6 +333,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.EqualFold(r.Header.Get("Smithy-Protocol"), "rpc-v2-cbor") ||
 		strings.HasPrefix(r.Header.Get("Content-Type"), "application/cbor"):
 		s.serveCBOR(w, r, body)
+		return
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") &&
+		strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
+		s.serveSSM(w, r, body)
 		return
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") &&
 		strings.HasPrefix(r.Header.Get("X-Amz-Target"), "GraniteServiceVersion20100801."):

@@ -151,7 +151,14 @@ func debianBase(user string, uid int) Tree {
 		Entry{Path: "/usr/bin/editor", Link: "/etc/alternatives/editor"},
 	)
 	t = t.With(skel("/home/"+user, uid, t)...)
-	return t
+	bins, _ := debianBins()
+	return t.With(bins...)
+}
+
+// debianAllPkgs is debianPkgs with the owners of the stock programs.
+func debianAllPkgs(more ...Package) []Package {
+	_, bin := debianBins()
+	return mergePkgs(mergePkgs(debianPkgs, bin...), more...)
 }
 
 // Debian12 is a stock Debian 12 (bookworm) cloud root: cron, systemd
@@ -159,7 +166,7 @@ func debianBase(user string, uid int) Tree {
 // sshd_config, ld.so.conf(.d), profile.d, merged /usr, one login user
 // "admin" with an ssh key, dpkg metadata for the packaged files.
 func Debian12() Tree {
-	return debianBase("admin", 1000).WithDpkg(debianPkgs...)
+	return debianBase("admin", 1000).WithDpkg(debianAllPkgs()...)
 }
 
 // Ubuntu2204 is a stock Ubuntu 22.04 EC2 root: Debian's layout plus
@@ -176,6 +183,7 @@ func Ubuntu2204() Tree {
 	}
 	t = t.With(Entry{Path: "/etc/passwd", Data: strings.Join(pw, "\n") + "\n"},
 		Entry{Path: "/etc/shadow", Data: strings.Replace(mustGet(t, "/etc/shadow"), "admin:", "ubuntu:", 1), Mode: 0o640},
+		Entry{Path: "/etc/group", Data: strings.ReplaceAll(strings.Replace(mustGet(t, "/etc/group"), "\nadmin:x:1000:", "\nubuntu:x:1000:", 1), ":admin\n", ":ubuntu\n")},
 		Entry{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Data: `no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command="echo 'Please login as the user \"ubuntu\" rather than the user \"root\".';echo;sleep 10;exit 142" ` + AuthorizedKey("launch-key", "eu-west-1-ops") + "\n"},
 		Entry{Path: "/etc/update-motd.d/50-landscape-sysinfo", Link: "/usr/share/landscape/landscape-sysinfo.wrapper"},
 		Entry{Path: "/etc/systemd/system/multi-user.target.wants/snapd.service", Link: "/lib/systemd/system/snapd.service"},
@@ -191,7 +199,7 @@ func Ubuntu2204() Tree {
 		}
 		return out
 	}
-	pkgs := mergePkgs(debianPkgs,
+	pkgs := debianAllPkgs(
 		Package{Name: "base-files", Files: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news"},
 			Conffiles: []string{"/etc/update-motd.d/00-header", "/etc/update-motd.d/10-help-text", "/etc/update-motd.d/50-motd-news"}},
 		Package{Name: "ubuntu-release-upgrader-core", Files: []string{"/etc/update-motd.d/91-release-upgrade"}, Conffiles: []string{"/etc/update-motd.d/91-release-upgrade"}},

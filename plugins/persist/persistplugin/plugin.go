@@ -37,6 +37,9 @@ func init() {
 	plugin.RegisterError("persist.exists", persist.ErrExists)
 	plugin.RegisterError("persist.bad_manifest", persist.ErrBadManifest)
 	plugin.RegisterError("persist.not_live", persist.ErrNotLive)
+	plugin.RegisterError("persist.manifest_key", persist.ErrManifestKey)
+	plugin.RegisterError("persist.quarantine_unsafe", persist.ErrQuarantineUnsafe)
+	plugin.RegisterError("persist.no_space", persist.ErrNoSpace)
 }
 
 // FindInput is the input of "find" and the first half of "clean".
@@ -70,6 +73,13 @@ type CleanInput struct {
 	MinSeverity   string `json:"min_severity,omitempty"`   // act at or above (default "high")
 	QuarantineDir string `json:"quarantine_dir,omitempty"` // host dir; default inside the root
 	RunReloads    bool   `json:"run_reloads,omitempty"`    // live root only
+	// MaxCopy bounds the data copied into the quarantine per file
+	// (persist.ApplyOptions.MaxCopy; default persist.DefaultMaxCopy).
+	MaxCopy int64 `json:"max_copy,omitempty"`
+	// ManifestKey (hex) authenticates the manifest; default the key file
+	// in the plugin's state directory (persist.DefaultKeyFile). Give the
+	// same to restore.
+	ManifestKey string `json:"manifest_key,omitempty"`
 	// Plan, when set, is the approved plan (the output of "plan", or a
 	// reviewed plan file): clean applies exactly it, without examining
 	// the root again (Root, Since and MinSeverity are then unused). A
@@ -98,6 +108,20 @@ type RestoreInput struct {
 	Root       string `json:"root,omitempty"` // override the manifest's root
 	Force      bool   `json:"force,omitempty"`
 	RunReloads bool   `json:"run_reloads,omitempty"` // live root only
+	// ManifestKey (hex) is the key clean was given, if any.
+	ManifestKey string `json:"manifest_key,omitempty"`
+}
+
+// manifestKey decodes an optional hex key.
+func manifestKey(s string) ([]byte, error) {
+	if s == "" {
+		return nil, nil
+	}
+	k, err := hex.DecodeString(s)
+	if err != nil || len(k) < 16 {
+		return nil, fmt.Errorf("%w: manifest_key must be hex of at least 16 bytes", persist.ErrManifestKey)
+	}
+	return k, nil
 }
 
 // RestoreOutput is the output of "restore".
@@ -236,7 +260,12 @@ func NewPlugin() plugin.Actions {
 					return nil
 				}
 				req.Progress.Report("applying", 0, int64(len(plan.Changes)))
-				res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: req.Input.QuarantineDir, RunReloads: req.Input.RunReloads, Incident: req.Incident, Logger: req.Logger})
+				key, err := manifestKey(req.Input.ManifestKey)
+				if err != nil {
+					return err
+				}
+				res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: req.Input.QuarantineDir, RunReloads: req.Input.RunReloads, Incident: req.Incident, Logger: req.Logger,
+					MaxCopy: req.Input.MaxCopy, Key: key})
 				if res != nil {
 					resp.Output.ManifestPath = res.ManifestPath
 					resp.Output.ReloadErrors = res.ReloadErrors
@@ -246,7 +275,11 @@ func NewPlugin() plugin.Actions {
 			}),
 		"restore": plugin.NewAction("put back everything a clean quarantined",
 			func(ctx context.Context, req plugin.PlanRequest[RestoreInput], resp *plugin.PlanResponse) error {
-				m, err := persist.ReadManifest(req.Input.Manifest)
+				key, err := manifestKey(req.Input.ManifestKey)
+				if err != nil {
+					return err
+				}
+				m, err := persist.ReadManifestKey(req.Input.Manifest, key)
 				if err != nil {
 					return err
 				}
@@ -265,7 +298,11 @@ func NewPlugin() plugin.Actions {
 				return nil
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[RestoreInput], resp *plugin.ApplyResponse[RestoreOutput]) error {
-				res, err := persist.Restore(ctx, req.Input.Manifest, persist.RestoreOptions{Root: req.Input.Root, Force: req.Input.Force, RunReloads: req.Input.RunReloads, Logger: req.Logger})
+				key, err := manifestKey(req.Input.ManifestKey)
+				if err != nil {
+					return err
+				}
+				res, err := persist.Restore(ctx, req.Input.Manifest, persist.RestoreOptions{Root: req.Input.Root, Force: req.Input.Force, RunReloads: req.Input.RunReloads, Logger: req.Logger, Key: key})
 				if res != nil {
 					resp.Output.Restored = res.Restored
 					resp.Output.Reloads = res.Reloads

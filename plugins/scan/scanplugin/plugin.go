@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
@@ -35,6 +36,12 @@ type DetectInput struct {
 	// InstanceAddrs are the instance's private addresses when the report
 	// names its public one (EC2): see scan.Options.InstanceAddrs.
 	InstanceAddrs []netip.Addr `json:"instance_addrs,omitempty"`
+	// PIDs, when given, limits the suspects to these processes (a
+	// responder who already knows the PID; the demo's own scanner).
+	PIDs []int `json:"pids,omitempty"`
+	// Delay waits this long before looking ("10m"): the reinfection
+	// check, run after the host was cleaned.
+	Delay string `json:"delay,omitempty"`
 }
 
 // DetectOutput is the output of "detect": suspects, top first.
@@ -62,7 +69,8 @@ type StopInput struct {
 	Force       bool   `json:"force,omitempty"` // allow a PID without start_ticks
 	Root        string `json:"root,omitempty"`
 	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
-	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture
+	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture; 0 = scan.DefaultMaxMemory, negative none
+	MaxEvidence int64  `json:"max_evidence,omitempty"` // bytes of evidence in all; default scan.DefaultMaxEvidence
 	NoTree      bool   `json:"no_tree,omitempty"`
 	Freezer     string `json:"freezer,omitempty"` // "", "cgroup-v2", "sigstop"
 }
@@ -81,6 +89,12 @@ func NewPlugin() plugin.Actions {
 					return err
 				}
 				resp.Summary = "read-only: score the processes and sockets of " + orDefault(req.Input.Root, "/proc")
+				if req.Input.Delay != "" {
+					resp.Summary += " after " + req.Input.Delay
+				}
+				if len(req.Input.PIDs) > 0 {
+					resp.Summary += fmt.Sprintf(" (only pids %v)", req.Input.PIDs)
+				}
 				return nil
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[DetectInput], resp *plugin.ApplyResponse[DetectOutput]) error {
@@ -89,7 +103,26 @@ func NewPlugin() plugin.Actions {
 					return err
 				}
 				o.Logger = req.Logger
+				if d, _ := time.ParseDuration(req.Input.Delay); d > 0 {
+					req.Progress.Report(fmt.Sprintf("waiting %s before looking again", d), 0, 0)
+					t := time.NewTimer(d)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return ctx.Err()
+					case <-t.C:
+					}
+				}
 				sus, err := scan.Detect(ctx, o)
+				if len(req.Input.PIDs) > 0 {
+					keep := sus[:0]
+					for _, s := range sus {
+						if slices.Contains(req.Input.PIDs, s.PID) {
+							keep = append(keep, s)
+						}
+					}
+					sus = keep
+				}
 				if sus == nil {
 					sus = []scan.Suspect{}
 				}
@@ -129,6 +162,11 @@ func NewPlugin() plugin.Actions {
 
 func detectOptions(in DetectInput) (scan.Options, error) {
 	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report, InstanceAddrs: in.InstanceAddrs}
+	if in.Delay != "" {
+		if d, err := time.ParseDuration(in.Delay); err != nil || d < 0 || d > 24*time.Hour {
+			return o, fmt.Errorf("%w: delay %q (a duration up to 24h)", plugin.ErrInvalidInput, in.Delay)
+		}
+	}
 	if in.Window != "" && in.Window != "0" {
 		d, err := time.ParseDuration(in.Window)
 		if err != nil || d < 0 {
@@ -146,7 +184,7 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	if in.StartTicks == 0 && !in.Force {
 		return scan.StopPlan{}, fmt.Errorf("%w: start_ticks is required (the suspect's start_ticks from detect), so that only the process that was approved is stopped; \"force\": true stops whatever process has pid %d", plugin.ErrInvalidInput, in.PID)
 	}
-	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, NoTree: in.NoTree, Freezer: in.Freezer}
+	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, MaxEvidence: in.MaxEvidence, NoTree: in.NoTree, Freezer: in.Freezer}
 	plan, err := scan.PlanStop(ctx, in.PID, so)
 	if err != nil {
 		return plan, err

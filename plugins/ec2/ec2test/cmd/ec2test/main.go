@@ -4,6 +4,17 @@
 //	go run ./plugins/ec2/ec2test/cmd/ec2test -addr 127.0.0.1:4599 &
 //	aws --endpoint-url http://127.0.0.1:4599 --region us-east-1 ec2 describe-instances
 //
+// With -ssm-run local every running instance is a managed instance whose
+// Run Command scripts run as processes on this machine (as the user the
+// emulator runs as, with the SSM agent's environment, not the emulator's):
+//
+//	go run ./plugins/ec2/ec2test/cmd/ec2test -addr 127.0.0.1:4599 -ssm-run local &
+//	aws --endpoint-url http://127.0.0.1:4599 ssm send-command --document-name AWS-RunShellScript \
+//	    --instance-ids i-… --parameters '{"commands":["uname -a"]}'
+//	aws --endpoint-url http://127.0.0.1:4599 ssm get-command-invocation --command-id … --instance-id i-…
+//	aws --endpoint-url http://127.0.0.1:4599 s3 mb s3://evidence
+//	aws --endpoint-url http://127.0.0.1:4599 s3 cp ./file s3://evidence/file
+//
 // It prints one JSON line with the URL, region and seeded resource ids
 // on stdout once it is listening (-json), or a human summary otherwise,
 // and serves until SIGINT or SIGTERM.
@@ -56,6 +67,7 @@ func parse(args []string) ([]ec2test.Option, bool, error) {
 	stopping := fs.Duration("stopping-delay", 0, "how long stopping instances stay stopping")
 	shuttingDown := fs.Duration("shutting-down-delay", 0, "how long terminated instances stay shutting-down")
 	statusDelay := fs.Duration("status-check-delay", 0, "how long a running instance's status checks stay initializing")
+	ssmRun := fs.String("ssm-run", "", `run the commands sent over SSM Run Command to every running instance: "local" runs them as shell scripts on this machine (opt-in; default: no instance is managed)`)
 	asJSON := fs.Bool("json", false, "print the ready line as JSON")
 	verbose := fs.Bool("v", false, "log each request to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +93,13 @@ func parse(args []string) ([]ec2test.Option, bool, error) {
 		return nil, false, fmt.Errorf("-rate-scale %v: must be positive", *rateScale)
 	}
 	opts = append(opts, ec2test.WithRateLimits(ec2test.DefaultRateLimits().Scaled(*rateScale)))
+	switch *ssmRun {
+	case "":
+	case "local":
+		opts = append(opts, ec2test.WithSSMExecutor(ec2test.LocalExecutor{}))
+	default:
+		return nil, false, fmt.Errorf("-ssm-run %q: want \"local\" or nothing", *ssmRun)
+	}
 	if *verbose {
 		opts = append(opts, ec2test.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}

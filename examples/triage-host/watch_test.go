@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/abusekit/abusekit/plugins/scan"
+	"golang.org/x/sys/unix"
+)
+
+// TestWindowSaysAttribution: with -window on the live host, the output
+// says whether connection attempts were attributed live with BPF or only
+// sampled (and why); a snapshot says nothing.
+func TestWindowSaysAttribution(t *testing.T) {
+	detect = func(ctx context.Context, o scan.Options) ([]scan.Suspect, error) { return nil, nil }
+	t.Cleanup(func() { detect, watchSupported = scan.Detect, scan.WatchSupported })
+	for _, tc := range []struct {
+		err  error
+		args []string
+		want string
+	}{
+		{nil, []string{"-window", "1s"}, "connection attempts attributed live with BPF\n"},
+		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s"}, "not attributed live (scan: live BPF attribution unavailable here: no BTF)"},
+		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s", "-json"}, `"attribution":"connection attempts sampled every 250ms, not attributed live`},
+		{nil, []string{}, ""},
+	} {
+		watchSupported = func() error { return tc.err }
+		var out, errb bytes.Buffer
+		if err := run(tc.args, &out, &errb); err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if strings.Contains(out.String(), "attribut") {
+				t.Errorf("%v: %s", tc.args, out.String())
+			}
+		} else if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out.String())
+		}
+	}
+}
+
+// TestWatchMode: -watch prints this test process as soon as a thread of it
+// connects to closed ports of a loopback of its own (a network namespace
+// of that thread) faster than -watch-rate, and stops after -watch-for.
+func TestWatchMode(t *testing.T) {
+	testenv.NeedRoot(t, "loads a BPF program")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ifr, _ := unix.NewIfreq("lo")
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			ready <- err
+			return
+		}
+		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(s)
+		ready <- err
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+			if err != nil {
+				continue
+			}
+			unix.Connect(fd, &unix.SockaddrInet4{Port: 1 + i%60000, Addr: [4]byte{127, 0, 0, 1}})
+			unix.Close(fd)
+			if i%100 == 99 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-watch", "-watch-for", "2s", "-watch-rate", "200"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d (", os.Getpid())
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "connection attempts/s") {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+}
+
+// TestWatchModeRaw: -watch prints a process sending hand-built packets from
+// a raw IP socket (a thread of this test, in a network namespace of its
+// own, sending TCP SYNs to its loopback).
+func TestWatchModeRaw(t *testing.T) {
+	testenv.NeedRoot(t, "loads a BPF program")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ready <- err
+			return
+		}
+		ifr, _ := unix.NewIfreq("lo")
+		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+		if err != nil {
+			ready <- err
+			return
+		}
+		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+		unix.Close(s)
+		if err != nil {
+			ready <- err
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
+		if err != nil {
+			ready <- err
+			return
+		}
+		defer unix.Close(fd)
+		ready <- nil
+		syn := make([]byte, 20)
+		syn[12], syn[13] = 5<<4, 0x02
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			syn[2], syn[3] = byte(i>>8), byte(i)
+			unix.Sendto(fd, syn, 0, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-watch", "-watch-for", "2s", "-watch-rate", "100"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d (", os.Getpid())
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "packets/s sent from raw IP sockets") {
+		t.Errorf("output lacks %q sending raw packets:\n%s", want, out.String())
+	}
+}
