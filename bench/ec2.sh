@@ -11,15 +11,18 @@
 # makes the run CPU-bound on a loaded 2-core box, which measures the box). The floor is computed from the request trace:
 # for each action, (successful calls - bucket size) / refill rate; actions
 # have their own buckets and drain in parallel, so the floor is the slowest
-# action (ModifyInstanceAttribute and ModifyNetworkInterfaceAttribute, 2,000
-# calls each: protection x2, passthrough + quarantine per ENI).
+# action (ModifyInstanceAttribute, 2,000 calls: protection x2; since the
+# passthrough group was dropped ModifyNetworkInterfaceAttribute makes 1,000,
+# one quarantine move per ENI).
 #
 #   bash bench/ec2.sh                 # N=1000 REFILL=5 COUNT=1 LIMIT=1.2
 #   COUNT=3 bash bench/ec2.sh         # median of three
 #
 # Contain and Snapshot run with the package's production settings: New's
-# adaptive retry (one rate limiter per operation), Concurrency 16, Dwell 2s.
-# Measured on the shared 2-CPU box: REFILL=5 ratio 1.006 (72.5 s vs 72 s);
+# retryer (standard mode since it became the default; these numbers were
+# taken with adaptive), Concurrency 16 (Dwell is
+# now ignored). Measured on the shared 2-CPU box, before the passthrough
+# group was dropped: REFILL=5 ratio 1.006 (72.5 s vs 72 s);
 # REFILL=1 (EC2's real rates) ratio 1.005 (361.7 s vs 360 s).
 # Prints every run and exits 1 if the median ratio is above LIMIT or any
 # call failed for good on throttling (a failure fails the benchmark).

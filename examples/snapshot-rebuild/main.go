@@ -29,9 +29,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/abusekit/abusekit/plugins/ec2"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -51,6 +53,7 @@ func main() {
 type flags struct {
 	instance, incident, abuseTime, region, endpoint string
 	adminCIDRs, ports, sns, launchTemplate, ami     string
+	stateDir                                        string
 	apply, jsonOut, demo, terminate, inPlace, image bool
 	maxWait, dwell                                  time.Duration
 }
@@ -76,7 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.inPlace, "in-place", false, "fix shared security groups in place instead of copying them")
 	fs.BoolVar(&f.image, "forensic-image", true, "register an AMI from the snapshots for isolated forensics")
 	fs.DurationVar(&f.maxWait, "max-wait", 2*time.Hour, "maximum wait for snapshots and for the replacement's status checks")
-	fs.DurationVar(&f.dwell, "dwell", 2*time.Second, "time in the all-traffic group before quarantine")
+	fs.StringVar(&f.stateDir, "state-dir", "", "directory of contain's record of the original configuration, saved (fsynced) before the first change "+
+		"(default $ABUSEKIT_STATE_DIR/ec2, $XDG_STATE_HOME/abusekit/ec2 or ~/.local/state/abusekit/ec2; -demo: a temporary one)")
+	fs.DurationVar(&f.dwell, "dwell", 0, "ignored (kept for scripts written for earlier versions: contain no longer passes through an all-traffic group)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "snapshot-rebuild:", err)
 		return 2
 	}
-	if err := runSteps(ctx, f, stdout); err != nil {
+	if err := runSteps(ctx, f, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "snapshot-rebuild:", err)
 		return 1
 	}
@@ -113,9 +118,37 @@ func splitList(s string) []string {
 }
 
 type printer struct {
+	mu   sync.Mutex
 	w    io.Writer
 	json bool
 	dry  bool
+}
+
+// progress prints one progress report of a long wait: a JSON line
+// ("event": "progress") on stdout, or a live line on stderr.
+func (p *printer) progress(stderr io.Writer, pr ec2.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		b, err := json.Marshal(map[string]any{"event": "progress", "step": pr.Step, "progress": pr})
+		if err == nil {
+			fmt.Fprintln(p.w, string(b))
+		}
+		return
+	}
+	if pr.Volume == "" { // an instance's state
+		fmt.Fprintf(stderr, "  %s %s: %s\n", pr.Step, pr.Resource, pr.State)
+		return
+	}
+	line := fmt.Sprintf("  %s %s of %s: %s %3d%%", pr.Step, pr.Resource, pr.Volume, pr.State, pr.Percent)
+	if pr.TotalBytes > 0 {
+		line += fmt.Sprintf(" (%.1f of %.1f GiB", float64(pr.Bytes)/(1<<30), float64(pr.TotalBytes)/(1<<30))
+		if pr.ETA > 0 {
+			line += ", ETA " + pr.ETA.String()
+		}
+		line += ")"
+	}
+	fmt.Fprintln(stderr, line)
 }
 
 // step prints one step: a JSON line, or a short human view.
@@ -175,7 +208,7 @@ func human(name string, plan, result any) []string {
 				continue
 			}
 			for _, e := range ic.Interfaces {
-				out = append(out, fmt.Sprintf("%s %s: %v -> passthrough -> quarantine", ic.InstanceID, e.NetworkInterfaceID, e.Groups))
+				out = append(out, fmt.Sprintf("%s %s: %v -> quarantine", ic.InstanceID, e.NetworkInterfaceID, e.Groups))
 			}
 			out = append(out, ic.InstanceID+": termination and stop protection on, tagged with the incident")
 			if ic.AutoScalingGroup != "" {
@@ -255,7 +288,7 @@ func human(name string, plan, result any) []string {
 	return out
 }
 
-func runSteps(ctx context.Context, f *flags, stdout io.Writer) error {
+func runSteps(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	var cfg aws.Config
 	if f.demo {
 		srv, victim, err := startDemo()
@@ -320,6 +353,7 @@ func runSteps(ctx context.Context, f *flags, stdout io.Writer) error {
 		opts = append(opts, ec2.WithPoll(50*time.Millisecond, 200*time.Millisecond))
 	}
 	p := &printer{w: stdout, json: f.jsonOut, dry: !f.apply}
+	opts = append(opts, ec2.WithProgress(func(pr ec2.Progress) { p.progress(stderr, pr) }))
 
 	// 1. Contain.
 	cplan, err := ec2.PlanContain(ctx, c, ec2.ContainInput{Incident: inc, InstanceIDs: []string{f.instance}}, opts...)
@@ -332,7 +366,23 @@ func runSteps(ctx context.Context, f *flags, stdout io.Writer) error {
 	}
 	var undo *ec2.ContainUndo
 	if f.apply {
-		undo, err = ec2.ApplyContain(ctx, c, cplan, opts...)
+		dir := f.stateDir
+		if dir == "" && f.demo {
+			tmp, err := os.MkdirTemp("", "snapshot-rebuild-state-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
+		}
+		if dir, err = ec2plugin.StateDir(dir); err != nil {
+			return err
+		}
+		store, err := ec2.NewFileContainStore(dir)
+		if err != nil {
+			return err
+		}
+		undo, err = ec2.ApplyContain(ctx, c, cplan, append(opts, ec2.WithContainStore(store))...)
 		if err != nil {
 			_ = p.step("contain", cplan, undo, "failed part-way; the undo record lists what changed")
 			return err

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
+
+// progressEvents counts the progress lines runJSON skipped.
+var progressEvents int
 
 func runJSON(t *testing.T, args ...string) []map[string]any {
 	t.Helper()
@@ -21,6 +25,10 @@ func runJSON(t *testing.T, args ...string) []map[string]any {
 		var d map[string]any
 		if err := json.Unmarshal([]byte(line), &d); err != nil {
 			t.Fatalf("not one JSON document per line: %q: %v", line, err)
+		}
+		if d["event"] == "progress" {
+			progressEvents++
+			continue
 		}
 		docs = append(docs, d)
 	}
@@ -145,7 +153,16 @@ func TestAWSEndpointURL(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	docs := runJSON(t, "-instance", id, "-incident", "case-78", "-json", "-apply", "-dwell", "0", "-forensic-image=false")
+	state := t.TempDir()
+	progressEvents = 0
+	docs := runJSON(t, "-instance", id, "-incident", "case-78", "-json", "-apply", "-dwell", "0", "-forensic-image=false", "-state-dir", state)
+	// contain saved the original configuration before changing anything.
+	if recs, _ := filepath.Glob(filepath.Join(state, "contain-*.json")); len(recs) != 1 {
+		t.Errorf("contain records in -state-dir: %v", recs)
+	}
+	if progressEvents == 0 {
+		t.Error("no snapshot progress event in -json")
+	}
 	if got := strings.Join(steps(docs), ","); got != "contain,snapshot,harden,rebuild,alarms" {
 		t.Fatalf("steps = %s", got)
 	}

@@ -39,16 +39,20 @@ type AlarmsInput struct {
 
 // Alarm is one CloudWatch alarm PutMetricAlarm will create or update.
 type Alarm struct {
-	Name              string   `json:"name"`
-	Metric            string   `json:"metric"`
-	Statistic         string   `json:"statistic"`
-	Comparison        string   `json:"comparison"`
-	Threshold         float64  `json:"threshold"`
-	Period            int32    `json:"period"`
-	EvaluationPeriods int32    `json:"evaluation_periods"`
-	TreatMissingData  string   `json:"treat_missing_data"`
-	Actions           []string `json:"actions,omitempty"`
-	Exists            bool     `json:"exists"`
+	Name              string  `json:"name"`
+	Metric            string  `json:"metric"`
+	Statistic         string  `json:"statistic"`
+	Comparison        string  `json:"comparison"`
+	Threshold         float64 `json:"threshold"`
+	Period            int32   `json:"period"`
+	EvaluationPeriods int32   `json:"evaluation_periods"`
+	TreatMissingData  string  `json:"treat_missing_data"`
+	// Actions are the alarm actions, OKActions the OK actions: the SNS
+	// topic when one is given, else those the existing alarm already has
+	// (a re-run without a topic keeps them).
+	Actions   []string `json:"actions,omitempty"`
+	OKActions []string `json:"ok_actions,omitempty"`
+	Exists    bool     `json:"exists"`
 }
 
 // AlarmsPlan is what ApplyAlarms will put.
@@ -90,8 +94,8 @@ func PlanAlarms(ctx context.Context, c *Clients, in AlarmsInput) (*AlarmsPlan, e
 	}
 	if t.Period <= 0 {
 		t.Period = d.Period
-	} else if t.Period%60 != 0 && t.Period != 10 && t.Period != 30 {
-		return nil, &StepError{Step: stepAlarms, Err: errf("%w: period %d must be 10, 30 or a multiple of 60", ErrInvalidInput, t.Period)}
+	} else if t.Period%60 != 0 && t.Period != 10 && t.Period != 20 && t.Period != 30 {
+		return nil, &StepError{Step: stepAlarms, Err: errf("%w: period %d must be 10, 20, 30 or a multiple of 60", ErrInvalidInput, t.Period)}
 	}
 	if t.EvaluationPeriods <= 0 {
 		t.EvaluationPeriods = d.EvaluationPeriods
@@ -110,19 +114,25 @@ func PlanAlarms(ctx context.Context, c *Clients, in AlarmsInput) (*AlarmsPlan, e
 	var names []string
 	for i := range p.Alarms {
 		p.Alarms[i].Name = AlarmName(in.InstanceID, p.Alarms[i].Metric)
-		p.Alarms[i].Actions = actions
+		p.Alarms[i].Actions, p.Alarms[i].OKActions = actions, actions
 		names = append(names, p.Alarms[i].Name)
 	}
 	out, err := c.DescribeAlarms.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: names})
 	if err != nil {
 		return nil, stepErr(stepAlarms, "DescribeAlarms", in.InstanceID, err)
 	}
-	exists := map[string]bool{}
+	existing := map[string]cwtypes.MetricAlarm{}
 	for _, a := range out.MetricAlarms {
-		exists[aws.ToString(a.AlarmName)] = true
+		existing[aws.ToString(a.AlarmName)] = a
 	}
 	for i := range p.Alarms {
-		p.Alarms[i].Exists = exists[p.Alarms[i].Name]
+		old, ok := existing[p.Alarms[i].Name]
+		p.Alarms[i].Exists = ok
+		if ok && in.SNSTopicARN == "" {
+			// PutMetricAlarm replaces the whole alarm: without a topic
+			// now, keep the actions someone set before.
+			p.Alarms[i].Actions, p.Alarms[i].OKActions = old.AlarmActions, old.OKActions
+		}
 	}
 	return p, nil
 }
@@ -152,9 +162,9 @@ func ApplyAlarms(ctx context.Context, c *Clients, p *AlarmsPlan) error {
 			Period:             aws.Int32(a.Period),
 			EvaluationPeriods:  aws.Int32(a.EvaluationPeriods),
 			TreatMissingData:   aws.String(a.TreatMissingData),
-			ActionsEnabled:     aws.Bool(len(a.Actions) > 0),
+			ActionsEnabled:     aws.Bool(len(a.Actions)+len(a.OKActions) > 0),
 			AlarmActions:       a.Actions,
-			OKActions:          a.Actions,
+			OKActions:          a.OKActions,
 			Tags: []cwtypes.Tag{
 				{Key: aws.String(TagIncident), Value: aws.String(p.Incident.ID)},
 				{Key: aws.String(TagInstance), Value: aws.String(p.InstanceID)},

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -205,6 +206,24 @@ func TestAlarmsOnEmulator(t *testing.T) {
 	if _, err := PlanAlarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{Period: 45}}); !errors.Is(err, ErrInvalidInput) {
 		t.Errorf("period 45: %v", err)
 	}
+	// The periods CloudWatch allows: 10, 20, 30 and multiples of 60.
+	for _, p := range []int32{10, 20, 30, 60, 120} {
+		if _, err := PlanAlarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{Period: p}}); err != nil {
+			t.Errorf("period %d: %v", p, err)
+		}
+	}
+	// A re-run without a topic keeps the actions the alarms have.
+	if _, err := Alarms(ctx, c, AlarmsInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, Thresholds: Thresholds{CPUPercent: 70}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range srv.State().Alarms {
+		if !cmp.Equal(a.AlarmActions, []string{in.SNSTopicARN}) {
+			t.Errorf("%s: actions %v after a re-run without a topic, want [%s]", a.Name, a.AlarmActions, in.SNSTopicARN)
+		}
+		if a.MetricName == "CPUUtilization" && a.Threshold != 70 {
+			t.Errorf("CPU threshold %v, want 70", a.Threshold)
+		}
+	}
 }
 
 // TestUndoFromPlan: the plan, journaled before apply, is enough to undo a
@@ -247,5 +266,74 @@ func TestUndoFromPlan(t *testing.T) {
 		if in.DisableAPITermination || in.DisableAPIStop || in.Tags[TagIncident] != "" {
 			t.Errorf("%s not restored: %+v", in.ID, in)
 		}
+	}
+}
+
+// failDetach fails every DetachInstances/EnterStandby and DeregisterTargets.
+type failDetach struct {
+	DetachInstancesAPI
+	EnterStandbyAPI
+	DeregisterTargetsAPI
+}
+
+func (failDetach) DetachInstances(context.Context, *autoscaling.DetachInstancesInput, ...func(*autoscaling.Options)) (*autoscaling.DetachInstancesOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: autoscaling:DetachInstances"}
+}
+
+func (failDetach) EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: autoscaling:EnterStandby"}
+}
+
+func (failDetach) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized to perform: elasticloadbalancing:DeregisterTargets"}
+}
+
+// TestContainASGFailureStillIsolatesAndProtects: a failing Auto Scaling or
+// target group call is reported, but after the instance was quarantined
+// and protected (before: it was skipped, left open and unprotected).
+func TestContainASGFailureStillIsolatesAndProtects(t *testing.T) {
+	for _, fail := range []string{"asg", "target-group"} {
+		t.Run(fail, func(t *testing.T) {
+			srv, c, _ := emu(t)
+			w := seedASG(t, srv)
+			ctx := context.Background()
+			victim := w.ids[0]
+			f := failDetach{c.DetachInstances, c.EnterStandby, c.DeregisterTargets}
+			in := ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{victim}}
+			wantOp := "DetachInstances"
+			if fail == "asg" {
+				c.DetachInstances = f
+			} else {
+				in.AutoScaling = ASGSkip
+				c.DeregisterTargets = f
+				wantOp = "DeregisterTargets"
+			}
+			undo, err := Contain(ctx, c, in, fastOpts...)
+			var se *StepError
+			if !errors.As(err, &se) || se.Operation != wantOp {
+				t.Fatalf("err = %v, want the %s failure", err, wantOp)
+			}
+			var st ec2test.InstanceState
+			for _, x := range srv.State().Instances {
+				if x.ID == victim {
+					st = x
+				}
+			}
+			q := ""
+			for _, g := range srv.State().SecurityGroups {
+				if g.Name == DefaultQuarantineGroup {
+					q = g.ID
+				}
+			}
+			if d := cmp.Diff([]string{q}, st.SecurityGroupIDs); q == "" || d != "" {
+				t.Errorf("instance not quarantined (quarantine group %q):\n%s", q, d)
+			}
+			if !st.DisableAPITermination || !st.DisableAPIStop {
+				t.Errorf("protection: termination %v stop %v", st.DisableAPITermination, st.DisableAPIStop)
+			}
+			if len(undo.OriginalGroups(victim)) == 0 {
+				t.Errorf("undo record lacks the original groups: %+v", undo.Instances)
+			}
+		})
 	}
 }

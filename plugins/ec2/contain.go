@@ -52,9 +52,12 @@ const (
 type ContainInput struct {
 	Incident    Incident
 	InstanceIDs []string
-	// QuarantineGroupName and PassthroughGroupName default to
-	// DefaultQuarantineGroup and DefaultPassthroughGroup.
-	QuarantineGroupName  string
+	// QuarantineGroupName defaults to DefaultQuarantineGroup.
+	QuarantineGroupName string
+	// PassthroughGroupName is ignored. Earlier versions moved interfaces
+	// through an all-traffic group (open to 0.0.0.0/0 and ::/0) so that
+	// tracked connections became untracked; that opened the instance to
+	// the internet for the dwell, and is no longer done.
 	PassthroughGroupName string
 	AutoScaling          ASGMode // default ASGDetach
 	// AllowASGReplacement detaches without decrementing the desired
@@ -63,6 +66,24 @@ type ContainInput struct {
 	// ErrASGMinSize where that would go below the group's MinSize.
 	AllowASGReplacement bool
 	SkipLoadBalancers   bool
+	// KeepInstanceProfile leaves the instance profile attached. By default
+	// Contain disassociates it (first of all, with the shutdown behaviour
+	// and volumes), so the instance gets no new credentials of its role;
+	// Undo associates it again.
+	KeepInstanceProfile bool
+	// NetworkACL also adds deny entries for the instance's addresses to
+	// its subnet's network ACL (stateless: it cuts established and
+	// always-tracked connections, which a security group change does not).
+	// The ACL is the subnet's, shared; the entries name only the
+	// instance's addresses, and Undo deletes them.
+	NetworkACL bool
+	// KeepRoleSessions leaves the role's sessions alone. By default, when
+	// Contain removes an instance profile it also revokes the sessions
+	// of the profile's role issued until then (an inline deny on
+	// aws:TokenIssueTime, as AWS documents): credentials the attacker took
+	// from the instance stop working. Every other holder of the role gets
+	// new credentials on its next refresh. Undo deletes the policy.
+	KeepRoleSessions bool
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -89,6 +110,12 @@ type TargetRef struct {
 	AvailabilityZone string `json:"availability_zone,omitempty"`
 }
 
+// ProfileAssociation is an instance profile attached to an instance.
+type ProfileAssociation struct {
+	AssociationID string `json:"association_id"`
+	ARN           string `json:"arn"`
+}
+
 // InstanceContain is the plan for one instance.
 type InstanceContain struct {
 	InstanceID string      `json:"instance_id"`
@@ -99,14 +126,31 @@ type InstanceContain struct {
 	// nil: not read at plan time (batches above PlanAttributeLimit);
 	// ApplyContain reads them right before acting, so the undo record
 	// stays exact.
-	TerminationProtection *bool             `json:"termination_protection"`
-	StopProtection        *bool             `json:"stop_protection"`
-	AutoScalingGroup      string            `json:"auto_scaling_group,omitempty"`
-	ASGAction             ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired      bool              `json:"decrement_desired,omitempty"`
-	TargetGroups          []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd             map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained      bool              `json:"already_contained,omitempty"`
+	TerminationProtection *bool `json:"termination_protection"`
+	StopProtection        *bool `json:"stop_protection"`
+	// ShutdownBehavior is the instance's current
+	// InstanceInitiatedShutdownBehavior ("" when not read at plan time);
+	// Contain sets it to "stop", first of all, so that a "shutdown -h now"
+	// on the instance does not terminate it.
+	ShutdownBehavior string `json:"shutdown_behavior,omitempty"`
+	// DeleteOnTermination lists the devices whose EBS volume would be
+	// deleted with the instance; Contain sets DeleteOnTermination=false on
+	// each, first of all.
+	DeleteOnTermination []string `json:"delete_on_termination,omitempty"`
+	// InstanceProfile is the instance profile association Contain removes
+	// (nil: none, or KeepInstanceProfile).
+	InstanceProfile *ProfileAssociation `json:"instance_profile,omitempty"`
+	// NetworkACLEntries are the deny entries Contain adds (NetworkACL).
+	NetworkACLEntries []ACLEntry `json:"network_acl_entries,omitempty"`
+	// RevokeRoleSessions are the roles whose older sessions Contain
+	// revokes (the removed instance profile's).
+	RevokeRoleSessions []string          `json:"revoke_role_sessions,omitempty"`
+	AutoScalingGroup   string            `json:"auto_scaling_group,omitempty"`
+	ASGAction          ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired   bool              `json:"decrement_desired,omitempty"`
+	TargetGroups       []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd          map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained   bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -115,7 +159,32 @@ type ContainPlan struct {
 	Incident  Incident          `json:"incident"`
 	Groups    []GroupPlan       `json:"groups"`
 	Instances []InstanceContain `json:"instances"`
+	// Notes tell the operator what the containment does not cover.
+	Notes []string `json:"notes,omitempty"`
 }
+
+// NoteCredentials is the note of a plan that removes instance profiles:
+// NoteCredentialsKept when the role's sessions are kept
+// (KeepRoleSessions).
+const (
+	NoteCredentials = "removing the instance profile stops new credentials for its role, and the role's sessions issued until now are revoked " +
+		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh"
+	NoteCredentialsKept = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
+		"stay valid until they expire (up to hours): the role's sessions are not revoked (KeepRoleSessions)"
+)
+
+// NoteAlwaysTracked and NoteDNS are notes every ContainPlan carries.
+const (
+	NoteAlwaysTracked = "connections that reach the instance through a NAT gateway, a Network or Gateway Load Balancer or a Transit Gateway " +
+		"are always tracked and survive a security group change; only a network ACL cuts them"
+	NoteDNS = "a security group cannot filter DNS to the VPC resolver (the VPC base address +2, 169.254.169.253): " +
+		"the instance can still resolve names (and tunnel over DNS); Route 53 Resolver DNS Firewall can block that"
+)
+
+// NoteTrackedConnections is the note every ContainPlan carries.
+const NoteTrackedConnections = "security group changes do not end connections the old groups tracked: " +
+	"an established flow (a shell, a pool connection) continues until it idles out; " +
+	"no all-traffic group is used on the way, as it would open the instance to the internet meanwhile"
 
 // InstanceUndo records what Contain changed on one instance.
 type InstanceUndo struct {
@@ -124,13 +193,18 @@ type InstanceUndo struct {
 	// only ENIs Contain changed are listed.
 	Interfaces []Interface `json:"interfaces,omitempty"`
 	// Previous values of the attributes Contain turned on (nil: untouched).
-	TerminationProtectionWas *bool       `json:"termination_protection_was,omitempty"`
-	StopProtectionWas        *bool       `json:"stop_protection_was,omitempty"`
-	TagsAdded                []string    `json:"tags_added,omitempty"`
-	AutoScalingGroup         string      `json:"auto_scaling_group,omitempty"`
-	ASGAction                ASGMode     `json:"asg_action,omitempty"`
-	Decremented              bool        `json:"decremented,omitempty"`
-	TargetGroups             []TargetRef `json:"target_groups,omitempty"`
+	TerminationProtectionWas *bool        `json:"termination_protection_was,omitempty"`
+	StopProtectionWas        *bool        `json:"stop_protection_was,omitempty"`
+	ShutdownBehaviorWas      string       `json:"shutdown_behavior_was,omitempty"`
+	DeleteOnTerminationWas   []string     `json:"delete_on_termination_was,omitempty"` // devices set back to true
+	InstanceProfileWas       string       `json:"instance_profile_was,omitempty"`      // ARN associated again
+	NetworkACLEntries        []ACLEntry   `json:"network_acl_entries,omitempty"`       // deny entries to delete
+	RolePolicies             []RolePolicy `json:"role_policies,omitempty"`             // revocation policies to delete
+	TagsAdded                []string     `json:"tags_added,omitempty"`
+	AutoScalingGroup         string       `json:"auto_scaling_group,omitempty"`
+	ASGAction                ASGMode      `json:"asg_action,omitempty"`
+	Decremented              bool         `json:"decremented,omitempty"`
+	TargetGroups             []TargetRef  `json:"target_groups,omitempty"`
 }
 
 // ContainUndo is the typed undo record ApplyContain returns, also when it
@@ -246,21 +320,14 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 	sort.Strings(vpcList)
 	qid := map[string]string{}
 	for _, v := range vpcList {
-		for _, role := range []string{RolePassthrough, RoleQuarantine} {
-			name := in.QuarantineGroupName
-			if role == RolePassthrough {
-				name = in.PassthroughGroupName
-			}
-			gp, err := planRoleGroup(ctx, c, v, role, name)
-			if err != nil {
-				return nil, err
-			}
-			if role == RoleQuarantine {
-				qid[v] = gp.GroupID
-			}
-			plan.Groups = append(plan.Groups, gp)
+		gp, err := planRoleGroup(ctx, c, v, RoleQuarantine, in.QuarantineGroupName)
+		if err != nil {
+			return nil, err
 		}
+		qid[v] = gp.GroupID
+		plan.Groups = append(plan.Groups, gp)
 	}
+	plan.Notes = append(plan.Notes, NoteTrackedConnections, NoteAlwaysTracked, NoteDNS)
 
 	// Auto Scaling membership, batched 50 ids a call.
 	asgOf := map[string]string{}
@@ -303,6 +370,50 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 					return nil, &StepError{Step: stepContain, Operation: "DescribeAutoScalingGroups", Resource: name,
 						Err: errf("%w: taking %d instance(s) out without replacement leaves desired %d below min %d; set AllowASGReplacement or lower MinSize",
 							ErrASGMinSize, count[name], aws.ToInt32(g.DesiredCapacity)-int32(count[name]), aws.ToInt32(g.MinSize))}
+				}
+			}
+		}
+	}
+
+	// Instance profile associations.
+	profileOf := map[string]*ProfileAssociation{}
+	if !in.KeepInstanceProfile {
+		var withProfile []string
+		for _, id := range ids {
+			if insts[id].IamInstanceProfile != nil {
+				withProfile = append(withProfile, id)
+			}
+		}
+		if len(withProfile) > 0 {
+			if err := need(stepContain, c.DescribeIamInstanceProfileAssociations); err != nil {
+				return nil, err
+			}
+			if in.KeepRoleSessions {
+				plan.Notes = append(plan.Notes, NoteCredentialsKept)
+			} else {
+				if err := need(stepContain, c.GetInstanceProfile); err != nil {
+					return nil, err
+				}
+				plan.Notes = append(plan.Notes, NoteCredentials)
+			}
+		}
+		for _, b := range chunks(withProfile, 200) {
+			p := awsec2.NewDescribeIamInstanceProfileAssociationsPaginator(c.DescribeIamInstanceProfileAssociations, &awsec2.DescribeIamInstanceProfileAssociationsInput{
+				Filters: []types.Filter{{Name: aws.String("instance-id"), Values: b}}, MaxResults: aws.Int32(1000)})
+			for p.HasMorePages() {
+				out, err := p.NextPage(ctx)
+				if err != nil {
+					return nil, stepErr(stepContain, "DescribeIamInstanceProfileAssociations", "", err)
+				}
+				for _, a := range out.IamInstanceProfileAssociations {
+					if a.State != types.IamInstanceProfileAssociationStateAssociated && a.State != types.IamInstanceProfileAssociationStateAssociating {
+						continue
+					}
+					pa := &ProfileAssociation{AssociationID: aws.ToString(a.AssociationId)}
+					if a.IamInstanceProfile != nil {
+						pa.ARN = aws.ToString(a.IamInstanceProfile.Arn)
+					}
+					profileOf[aws.ToString(a.InstanceId)] = pa
 				}
 			}
 		}
@@ -378,11 +489,11 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
 		}
 		if len(ids) <= PlanAttributeLimit {
-			tp, sp, err := readProtection(ctx, c, id)
+			tp, sp, sb, err := readProtection(ctx, c, id)
 			if err != nil {
 				return err
 			}
-			ic.TerminationProtection, ic.StopProtection = &tp, &sp
+			ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
 		}
 		if g := asgOf[id]; g != "" && !isStandbyOrDetached(asgState[id]) {
 			ic.AutoScalingGroup = g
@@ -402,12 +513,37 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 				ic.TagsToAdd[k] = v
 			}
 		}
-		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
+		for _, b := range inst.BlockDeviceMappings {
+			if b.Ebs != nil && aws.ToBool(b.Ebs.DeleteOnTermination) {
+				ic.DeleteOnTermination = append(ic.DeleteOnTermination, aws.ToString(b.DeviceName))
+			}
+		}
+		sort.Strings(ic.DeleteOnTermination)
+		ic.InstanceProfile = profileOf[id]
+		if ic.InstanceProfile != nil && !in.KeepRoleSessions {
+			roles, err := profileRoles(ctx, c, ic.InstanceProfile.ARN)
+			if err != nil {
+				return err
+			}
+			ic.RevokeRoleSessions = roles
+		}
+		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
+			len(ic.DeleteOnTermination) == 0 && ic.InstanceProfile == nil && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in.NetworkACL {
+		if err := planNetworkACL(ctx, c, insts, results); err != nil {
+			return nil, err
+		}
+		for i := range results {
+			if len(results[i].NetworkACLEntries) > 0 {
+				results[i].AlreadyContained = false
+			}
+		}
 	}
 	plan.Instances = results
 	return plan, nil
@@ -429,17 +565,36 @@ func indexes(n int) []int {
 	return s
 }
 
-// ApplyContain carries out plan. For every instance, in this order: tag it
-// with the incident; turn on termination and stop protection; take it out
-// of its Auto Scaling group and target groups (so health checks failing in
-// quarantine cannot make the group terminate it); move every network
-// interface into the passthrough group (all traffic, so tracked connections
-// become untracked); wait Dwell; then move every interface into the
-// quarantine group, which cuts them. Tags, Auto Scaling and target groups
-// are batched across instances; the rest runs per instance, Concurrency at
-// a time. The returned undo
-// record lists exactly what was changed, also when an error is returned;
+// ApplyContain carries out plan. In this order: empty the quarantine
+// group of every rule (read back and verified, whatever the plan saw);
+// tag the instances with the incident; then, per instance and side by
+// side, turn on termination and stop protection and move every network
+// interface into the quarantine group; only then take the instances out
+// of their Auto Scaling groups and target groups. A failure in the last
+// two never keeps an instance open or unprotected: it is reported, joined
+// with the others, after isolation and protection were done. Tags, Auto
+// Scaling and target groups are batched across instances; the rest runs
+// per instance, Concurrency at a time.
+//
+// Security group changes do not end connections the groups tracked: an
+// established flow (an attacker's shell, a miner's pool connection) goes
+// on until it idles out; see ContainPlan.Notes. No interface is ever put
+// in a group open to the world on the way.
+//
+// Once an instance's quarantine move has started it completes, on a
+// context detached from ctx and bounded to two minutes, even when ctx is
+// cancelled: no instance is left half moved. The returned undo record
+// lists exactly what was changed, also when an error is returned;
 // ApplyContain(PlanContain(…)) again after a failure converges.
+//
+// With WithContainStore, the original configuration (plan.UndoRecord, with
+// what the store already holds for the incident taking precedence) is
+// saved before the first mutating call, and ApplyContain fails having
+// changed nothing if it cannot be saved. The record returned, and saved
+// again at the end, is then the incident's: the originals of every
+// instance any run contained, so a re-run after a crash can still undo
+// (a plan made after the crash sees the quarantine group, not the
+// original).
 func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Option) (*ContainUndo, error) {
 	o := buildOptions(opts, 0)
 	if plan == nil {
@@ -452,7 +607,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		return nil, &StepError{Step: stepContain, Err: ErrMissingClient}
 	}
 	if err := need(stepContain, c.CreateTags, c.ModifyInstanceAttribute, c.DescribeInstanceAttribute, c.ModifyNetworkInterfaceAttr, c.CreateSecurityGroup,
-		c.AuthorizeSecurityGroupIngress, c.AuthorizeSecurityGroupEgress, c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
+		c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
 		return nil, err
 	}
 	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident}
@@ -467,11 +622,78 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 				return nil, err
 			}
 		}
+		if ic.InstanceProfile != nil && !ic.AlreadyContained {
+			if err := need(stepContain, c.DisassociateIamInstanceProfile); err != nil {
+				return nil, err
+			}
+		}
+		if len(ic.NetworkACLEntries) > 0 && !ic.AlreadyContained {
+			if err := need(stepContain, c.CreateNetworkAclEntry); err != nil {
+				return nil, err
+			}
+		}
+		if len(ic.RevokeRoleSessions) > 0 && !ic.AlreadyContained {
+			if err := need(stepContain, c.PutRolePolicy); err != nil {
+				return nil, err
+			}
+		}
 	}
 
-	// 1. Groups.
-	groups := map[string]string{} // role|vpc -> id
+	if o.Store == nil {
+		return applyContain(ctx, c, plan, o, undo)
+	}
+	// The original configuration goes to the store before the first
+	// mutating call; what an earlier run of the incident saved wins (it
+	// was read before that run changed anything).
+	prev, err := o.Store.Load(ctx, plan.Incident.ID)
+	if err != nil {
+		return nil, &StepError{Step: stepContain, Operation: "ContainStore.Load", Err: err}
+	}
+	stored := mergeOriginal(prev, plan.originalRecord())
+	if err := o.Store.Save(ctx, stored); err != nil {
+		return nil, &StepError{Step: stepContain, Operation: "ContainStore.Save", Err: err}
+	}
+	done, err := applyContain(ctx, c, plan, o, undo)
+	final := mergeOriginal(stored, done)
+	if serr := o.Store.Save(context.WithoutCancel(ctx), final); serr != nil {
+		err = errors.Join(err, &StepError{Step: stepContain, Operation: "ContainStore.Save", Err: serr})
+	}
+	return final, err
+}
+
+// originalRecord is UndoRecord without the interfaces the plan found
+// already in the quarantine group (whose original only a store can know).
+func (p *ContainPlan) originalRecord() *ContainUndo {
+	q := map[string]string{}
+	for _, g := range p.Groups {
+		if g.Role == RoleQuarantine && g.GroupID != "" {
+			q[g.VPCID] = g.GroupID
+		}
+	}
+	vpc := map[string]string{}
+	for _, ic := range p.Instances {
+		vpc[ic.InstanceID] = ic.VPCID
+	}
+	u := p.UndoRecord()
+	for i := range u.Instances {
+		iu := &u.Instances[i]
+		gid := q[vpc[iu.InstanceID]]
+		iu.Interfaces = slices.DeleteFunc(iu.Interfaces, func(e Interface) bool {
+			return gid != "" && len(e.Groups) == 1 && e.Groups[0] == gid
+		})
+	}
+	return u
+}
+
+func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options, undo *ContainUndo) (*ContainUndo, error) {
+	// 1. The quarantine group of each VPC, emptied and verified. (Plans
+	// made by earlier versions also list an all-traffic "passthrough"
+	// group: it is no longer used.)
+	groups := map[string]string{} // vpc -> quarantine group id
 	for _, gp := range plan.Groups {
+		if gp.Role != RoleQuarantine {
+			continue
+		}
 		id, created, err := ensureRoleGroup(ctx, c, plan.Incident, gp)
 		if created {
 			undo.CreatedGroups = append(undo.CreatedGroups, id)
@@ -479,7 +701,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		if err != nil {
 			return undo, err
 		}
-		groups[gp.Role+"|"+gp.VPCID] = id
+		groups[gp.VPCID] = id
 	}
 	todo := make([]InstanceContain, 0, len(plan.Instances))
 	for _, ic := range plan.Instances {
@@ -490,10 +712,23 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	if len(todo) == 0 {
 		return undo, nil
 	}
-	failed := sync.Map{}
+	for _, ic := range todo {
+		if groups[ic.VPCID] == "" {
+			return undo, &StepError{Step: stepContain, Resource: ic.InstanceID, Err: errf("%w: the plan has no quarantine group for %s", ErrInvalidInput, ic.VPCID)}
+		}
+	}
 	var errs []error
 
-	// 2. Tags, batched per identical tag set.
+	// 2. Before anything else on the instances: a shutdown from inside
+	// stops the instance instead of terminating it, and termination keeps
+	// every volume. A failure here is reported; containment goes on.
+	if err := forEach(ctx, o.Concurrency, indexes(len(todo)), func(ctx context.Context, i int) error {
+		return keepEvidence(ctx, c, &todo[i], undo)
+	}); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 3. Tags, batched per identical tag set.
 	byTags := map[string][]string{}
 	tagSets := map[string]map[string]string{}
 	for _, ic := range todo {
@@ -537,7 +772,35 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 3. Auto Scaling, batched per group (20 ids a call).
+	// 4. Protection and isolation, before Auto Scaling and load balancers. They are independent, and EC2
+	// rate-limits each action on its own bucket: two pools run side by
+	// side so neither waits on the other's throttling.
+	var perr, merr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		perr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			return protect(ctx, c, ic, undo)
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		merr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
+			// The deny entries and the quarantine move finish once
+			// started, like the move alone.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quarantineGrace)
+			aerr := denyInACL(actx, c, ic, undo)
+			cancel()
+			return errors.Join(aerr, quarantine(ctx, c, ic, groups[ic.VPCID], undo))
+		})
+	}()
+	wg.Wait()
+	if err := errors.Join(perr, merr); err != nil {
+		errs = append(errs, err)
+	}
+
+	// 5. Auto Scaling, batched per group (20 ids a call), after isolation.
 	type asgKey struct {
 		name string
 		mode ASGMode
@@ -549,9 +812,6 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		if ic.AutoScalingGroup == "" || ic.ASGAction == ASGSkip {
 			continue
 		}
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			continue
-		}
 		k := asgKey{ic.AutoScalingGroup, ic.ASGAction, ic.DecrementDesired}
 		if _, ok := byASG[k]; !ok {
 			asgOrder = append(asgOrder, k)
@@ -560,6 +820,10 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	}
 	for _, k := range asgOrder {
 		for _, b := range chunks(byASG[k], 20) {
+			if ctx.Err() != nil {
+				errs = append(errs, stepErr(stepContain, "", k.name, ctx.Err()))
+				break
+			}
 			var err error
 			if k.mode == ASGStandby {
 				_, err = c.EnterStandby.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String(k.name), InstanceIds: b, ShouldDecrementDesiredCapacity: aws.Bool(k.dec)})
@@ -572,9 +836,6 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 					op = "EnterStandby"
 				}
 				errs = append(errs, stepErr(stepContain, op, k.name, err))
-				for _, id := range b {
-					failed.Store(id, true)
-				}
 				continue
 			}
 			for _, id := range b {
@@ -585,14 +846,11 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		}
 	}
 
-	// 4. Target groups, batched per group.
+	// 6. Target groups, batched per group.
 	byTG := map[string][]elbtypes.TargetDescription{}
 	owner := map[string][]string{}
 	var tgOrder []string
 	for _, ic := range todo {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			continue
-		}
 		for _, t := range ic.TargetGroups {
 			if _, ok := byTG[t.TargetGroupARN]; !ok {
 				tgOrder = append(tgOrder, t.TargetGroupARN)
@@ -617,15 +875,12 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: tds})
 		if err != nil && errCode(err) == "InvalidTarget" && len(tds) > 1 {
 			for k := range tds {
-				deregisterOne(ctx, c, arn, tds[k], ids[k], undo, &errs, &failed)
+				deregisterOne(ctx, c, arn, tds[k], ids[k], undo, &errs)
 			}
 			return
 		}
 		if err != nil && errCode(err) != "InvalidTarget" {
 			errs = append(errs, stepErr(stepContain, "DeregisterTargets", arn, err))
-			for _, id := range ids {
-				failed.Store(id, true)
-			}
 			return
 		}
 		if err == nil {
@@ -638,90 +893,53 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 	for _, arn := range tgOrder {
 		tds, ids := byTG[arn], owner[arn]
 		for i := 0; i < len(tds); i += 200 {
+			if ctx.Err() != nil {
+				errs = append(errs, stepErr(stepContain, "", arn, ctx.Err()))
+				break
+			}
 			j := min(i+200, len(tds))
 			deregister(arn, tds[i:j], ids[i:j])
 		}
-	}
-
-	// 5. Per instance: protection; and passthrough on every ENI, dwell,
-	// quarantine on every ENI. The quarantine move runs even when ctx is cancelled after
-	// the passthrough move (bounded by a fresh 2-minute timeout), so no
-	// interface is left in the all-traffic group.
-	// move puts every interface of ic into the role's group, carrying on
-	// past a failed interface. If the quarantine move of an interface fails,
-	// its original groups are put back, so none stays in the all-traffic
-	// group.
-	move := func(ctx context.Context, ic InstanceContain, role string) error {
-		gid := groups[role+"|"+ic.VPCID]
-		var errs []error
-		for _, eni := range ic.Interfaces {
-			if len(eni.Groups) == 1 && eni.Groups[0] == groups[RoleQuarantine+"|"+ic.VPCID] {
-				continue // already quarantined (a re-run)
-			}
-			if role == RolePassthrough {
-				undo.update(ic.InstanceID, func(u *InstanceUndo) {
-					for _, e := range u.Interfaces {
-						if e.NetworkInterfaceID == eni.NetworkInterfaceID {
-							return
-						}
-					}
-					prev := slices.Clone(eni.Groups)
-					if len(prev) == 1 && prev[0] == groups[RolePassthrough+"|"+ic.VPCID] {
-						return // left in passthrough by a crashed run: original unknown here
-					}
-					u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: prev})
-				})
-			}
-			_, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
-				NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{gid},
-			}, retryCodes("InvalidGroup.NotFound"))
-			if err == nil {
-				continue
-			}
-			errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err))
-			if role == RoleQuarantine && !(len(eni.Groups) == 1 && eni.Groups[0] == groups[RolePassthrough+"|"+ic.VPCID]) {
-				// Never leave an interface in the all-traffic group: put
-				// its own groups back, on a context of its own.
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-				_, rerr := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(rctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
-					NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: eni.Groups})
-				cancel()
-				if rerr != nil {
-					errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID,
-						errf("restoring the original groups after the quarantine move failed: %w", rerr)))
-				}
-			}
-		}
-		return errors.Join(errs...)
-	}
-	// Protection and the group moves are independent, and EC2 rate-limits
-	// each action on its own bucket: two pools run side by side so neither
-	// waits on the other's throttling.
-	var perr, merr error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		perr = forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-			if _, bad := failed.Load(ic.InstanceID); bad {
-				return nil
-			}
-			return protect(ctx, c, ic, undo)
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		merr = moveAll(ctx, o, todo, &failed, move)
-	}()
-	wg.Wait()
-	if err := errors.Join(perr, merr); err != nil {
-		errs = append(errs, err)
 	}
 	undo.sort()
 	return undo, errors.Join(errs...)
 }
 
-func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.TargetDescription, id string, undo *ContainUndo, errs *[]error, failed *sync.Map) {
+// quarantineGrace bounds how long an instance's quarantine move may run on
+// after ctx ends.
+const quarantineGrace = 2 * time.Minute
+
+// quarantine moves every interface of ic into the quarantine group q,
+// carrying on past a failed interface. Once started it runs on a context
+// of its own (not cancelled with ctx, bounded by quarantineGrace), so a
+// cancellation never leaves an instance half moved.
+func quarantine(ctx context.Context, c *Clients, ic InstanceContain, q string, undo *ContainUndo) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quarantineGrace)
+	defer cancel()
+	var errs []error
+	for _, eni := range ic.Interfaces {
+		if len(eni.Groups) == 1 && eni.Groups[0] == q {
+			continue // already quarantined (a re-run)
+		}
+		undo.update(ic.InstanceID, func(u *InstanceUndo) {
+			for _, e := range u.Interfaces {
+				if e.NetworkInterfaceID == eni.NetworkInterfaceID {
+					return
+				}
+			}
+			u.Interfaces = append(u.Interfaces, Interface{NetworkInterfaceID: eni.NetworkInterfaceID, Groups: slices.Clone(eni.Groups)})
+		})
+		_, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(mctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+			NetworkInterfaceId: aws.String(eni.NetworkInterfaceID), Groups: []string{q},
+		}, retryCodes("InvalidGroup.NotFound"))
+		if err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyNetworkInterfaceAttribute", eni.NetworkInterfaceID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.TargetDescription, id string, undo *ContainUndo, errs *[]error) {
 	_, err := c.DeregisterTargets.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(arn), Targets: []elbtypes.TargetDescription{td}})
 	switch {
 	case err == nil:
@@ -730,73 +948,7 @@ func deregisterOne(ctx context.Context, c *Clients, arn string, td elbtypes.Targ
 	case errCode(err) == "InvalidTarget":
 	default:
 		*errs = append(*errs, stepErr(stepContain, "DeregisterTargets", arn, err))
-		failed.Store(id, true)
 	}
-}
-
-// moveAll moves every instance's interfaces to the passthrough group and,
-// Dwell later, to the quarantine group, as a two-stage pipeline: the dwell
-// of one instance does not hold up the others. Every instance that reached
-// the passthrough stage gets its quarantine move, even when ctx ends (on a
-// context of its own, bounded to two minutes).
-func moveAll(ctx context.Context, o Options, todo []InstanceContain, failed *sync.Map, move func(context.Context, InstanceContain, string) error) error {
-	type staged struct {
-		ic    InstanceContain
-		ready time.Time
-		err   error
-	}
-	ch := make(chan staged, len(todo))
-	var errs []error
-	var mu sync.Mutex
-	// after is the context the quarantine moves use once ctx has ended:
-	// not cancelled with it, bounded to two minutes from then.
-	var (
-		after       context.Context
-		cancelAfter context.CancelFunc
-		afterOnce   sync.Once
-	)
-	afterCtx := func() context.Context {
-		afterOnce.Do(func() { after, cancelAfter = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute) })
-		return after
-	}
-	defer func() {
-		if cancelAfter != nil {
-			cancelAfter()
-		}
-	}()
-	var wg sync.WaitGroup
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for st := range ch {
-				if d := time.Until(st.ready); d > 0 {
-					_ = sleep(ctx, d) // cut short if ctx ends: quarantine at once
-				}
-				c := ctx
-				if ctx.Err() != nil {
-					c = afterCtx()
-				}
-				// Even if the passthrough move failed part-way, land the quarantine.
-				if err := errors.Join(st.err, move(c, st.ic, RoleQuarantine)); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	serr := forEach(ctx, o.Concurrency, todo, func(ctx context.Context, ic InstanceContain) error {
-		if _, bad := failed.Load(ic.InstanceID); bad {
-			return nil
-		}
-		err := move(ctx, ic, RolePassthrough)
-		ch <- staged{ic: ic, ready: time.Now().Add(o.Dwell), err: err}
-		return nil
-	})
-	close(ch)
-	wg.Wait()
-	return errors.Join(append(errs, serr)...)
 }
 
 // PlanAttributeLimit is the batch size up to which PlanContain reads each
@@ -805,25 +957,84 @@ func moveAll(ctx context.Context, o Options, todo []InstanceContain, failed *syn
 // pipeline, where their rate limit drains alongside the others.
 const PlanAttributeLimit = 100
 
-func readProtection(ctx context.Context, c *Clients, id string) (term, stop bool, err error) {
-	for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop} {
+func readProtection(ctx context.Context, c *Clients, id string) (term, stop bool, shutdown string, err error) {
+	for _, attr := range []types.InstanceAttributeName{types.InstanceAttributeNameDisableApiTermination, types.InstanceAttributeNameDisableApiStop,
+		types.InstanceAttributeNameInstanceInitiatedShutdownBehavior} {
 		out, err := c.DescribeInstanceAttribute.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{InstanceId: aws.String(id), Attribute: attr})
 		if err != nil {
-			return false, false, stepErr(stepContain, "DescribeInstanceAttribute", id, err)
+			return false, false, "", stepErr(stepContain, "DescribeInstanceAttribute", id, err)
 		}
-		if attr == types.InstanceAttributeNameDisableApiTermination {
+		switch attr {
+		case types.InstanceAttributeNameDisableApiTermination:
 			term = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
-		} else {
+		case types.InstanceAttributeNameDisableApiStop:
 			stop = out.DisableApiStop != nil && aws.ToBool(out.DisableApiStop.Value)
+		default:
+			if out.InstanceInitiatedShutdownBehavior != nil {
+				shutdown = aws.ToString(out.InstanceInitiatedShutdownBehavior.Value)
+			}
 		}
 	}
-	return term, stop, nil
+	return term, stop, shutdown, nil
+}
+
+// keepEvidence makes the instance stop, not terminate, when it shuts
+// itself down, and keeps every EBS volume when it is terminated. Contain
+// does this before anything else.
+func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *ContainUndo) error {
+	if ic.TerminationProtection == nil || ic.StopProtection == nil || ic.ShutdownBehavior == "" {
+		tp, sp, sb, err := readProtection(ctx, c, ic.InstanceID)
+		if err != nil {
+			return err
+		}
+		ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
+	}
+	var errs []error
+	if ic.ShutdownBehavior != "stop" {
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String("stop")},
+		}); err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err))
+		} else {
+			was := ic.ShutdownBehavior
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.ShutdownBehaviorWas = was })
+		}
+	}
+	if err := revokeSessions(ctx, c, undo.Incident, *ic, undo, time.Now()); err != nil {
+		errs = append(errs, err)
+	}
+	if pa := ic.InstanceProfile; pa != nil {
+		_, err := c.DisassociateIamInstanceProfile.DisassociateIamInstanceProfile(ctx, &awsec2.DisassociateIamInstanceProfileInput{AssociationId: aws.String(pa.AssociationID)})
+		switch {
+		case err == nil:
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.InstanceProfileWas = pa.ARN })
+		case errCode(err) == "InvalidAssociationID.NotFound":
+			// Gone already (a retried call that went through, or someone else).
+		default:
+			errs = append(errs, stepErr(stepContain, "DisassociateIamInstanceProfile", ic.InstanceID, err))
+		}
+	}
+	if len(ic.DeleteOnTermination) > 0 {
+		var bdms []types.InstanceBlockDeviceMappingSpecification
+		for _, d := range ic.DeleteOnTermination {
+			bdms = append(bdms, types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String(d), Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(false)}})
+		}
+		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(ic.InstanceID), BlockDeviceMappings: bdms,
+		}); err != nil {
+			errs = append(errs, stepErr(stepContain, "ModifyInstanceAttribute", ic.InstanceID, err))
+		} else {
+			devs := slices.Clone(ic.DeleteOnTermination)
+			undo.update(ic.InstanceID, func(u *InstanceUndo) { u.DeleteOnTerminationWas = devs })
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // protect turns on termination and stop protection where off.
 func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainUndo) error {
 	if ic.TerminationProtection == nil || ic.StopProtection == nil {
-		tp, sp, err := readProtection(ctx, c, ic.InstanceID)
+		tp, sp, _, err := readProtection(ctx, c, ic.InstanceID)
 		if err != nil {
 			return err
 		}
@@ -908,6 +1119,17 @@ func (p *ContainPlan) UndoRecord() *ContainUndo {
 		if ic.StopProtection != nil && !*ic.StopProtection {
 			iu.StopProtectionWas = aws.Bool(false)
 		}
+		if ic.ShutdownBehavior != "" && ic.ShutdownBehavior != "stop" {
+			iu.ShutdownBehaviorWas = ic.ShutdownBehavior
+		}
+		iu.DeleteOnTerminationWas = slices.Clone(ic.DeleteOnTermination)
+		iu.NetworkACLEntries = slices.Clone(ic.NetworkACLEntries)
+		for _, r := range ic.RevokeRoleSessions {
+			iu.RolePolicies = append(iu.RolePolicies, RolePolicy{Role: r, Policy: revokePolicyName(p.Incident.ID)})
+		}
+		if ic.InstanceProfile != nil {
+			iu.InstanceProfileWas = ic.InstanceProfile.ARN
+		}
 		for k := range ic.TagsToAdd {
 			iu.TagsAdded = append(iu.TagsAdded, k)
 		}
@@ -959,6 +1181,39 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 		if iu.StopProtectionWas != nil {
 			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 				InstanceId: aws.String(iu.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: iu.StopProtectionWas},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if iu.ShutdownBehaviorWas != "" {
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String(iu.ShutdownBehaviorWas)},
+			}); err != nil {
+				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
+			}
+		}
+		if err := removeFromACL(ctx, c, iu); err != nil {
+			return err
+		}
+		if err := removeRolePolicies(ctx, c, iu); err != nil {
+			return err
+		}
+		if iu.InstanceProfileWas != "" {
+			if err := need(stepUndo, c.AssociateIamInstanceProfile); err != nil {
+				return err
+			}
+			if _, err := c.AssociateIamInstanceProfile.AssociateIamInstanceProfile(ctx, &awsec2.AssociateIamInstanceProfileInput{InstanceId: aws.String(iu.InstanceID),
+				IamInstanceProfile: &types.IamInstanceProfileSpecification{Arn: aws.String(iu.InstanceProfileWas)}}); err != nil && errCode(err) != "IncorrectState" {
+				return stepErr(stepUndo, "AssociateIamInstanceProfile", iu.InstanceID, err)
+			}
+		}
+		if len(iu.DeleteOnTerminationWas) > 0 {
+			var bdms []types.InstanceBlockDeviceMappingSpecification
+			for _, d := range iu.DeleteOnTerminationWas {
+				bdms = append(bdms, types.InstanceBlockDeviceMappingSpecification{DeviceName: aws.String(d), Ebs: &types.EbsInstanceBlockDeviceSpecification{DeleteOnTermination: aws.Bool(true)}})
+			}
+			if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
+				InstanceId: aws.String(iu.InstanceID), BlockDeviceMappings: bdms,
 			}); err != nil {
 				return stepErr(stepUndo, "ModifyInstanceAttribute", iu.InstanceID, err)
 			}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -50,8 +50,8 @@ func TestContainAndUndo(t *testing.T) {
 			moves = append(moves, call.Operation)
 		}
 	}
-	if len(moves) != 2 {
-		t.Errorf("ModifyNetworkInterfaceAttribute calls = %d, want 2 (passthrough, quarantine)", len(moves))
+	if len(moves) != 1 {
+		t.Errorf("ModifyNetworkInterfaceAttribute calls = %d, want 1 (straight into quarantine)", len(moves))
 	}
 	inst := getInstance(t, e, w.infected)
 	q, err := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
@@ -61,9 +61,11 @@ func TestContainAndUndo(t *testing.T) {
 	if len(q.IpPermissions)+len(q.IpPermissionsEgress) != 0 {
 		t.Errorf("quarantine group has rules: %+v %+v", q.IpPermissions, q.IpPermissionsEgress)
 	}
-	pt, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup)
-	if pt == nil || len(groupRules(*pt)) != 4 {
-		t.Errorf("passthrough group: %+v", pt)
+	if pt, _ := findGroupByName(ctx, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup); pt != nil {
+		t.Errorf("an all-traffic passthrough group was created: %+v", pt)
+	}
+	if d := cmp.Diff([]string{NoteTrackedConnections, NoteAlwaysTracked, NoteDNS}, plan.Notes); d != "" {
+		t.Errorf("plan notes:\n%s", d)
 	}
 	if d := cmp.Diff([][]string{{aws.ToString(q.GroupId)}}, eniGroups(inst)); d != "" {
 		t.Errorf("ENI groups after contain:\n%s", d)
@@ -204,22 +206,31 @@ func TestContainNeverLeavesPassthrough(t *testing.T) {
 	}
 }
 
-// cancelAfterPassthrough cancels the run's context as soon as the first
-// interface reaches the passthrough group.
-type cancelAfterPassthrough struct {
+// cancelOnQuarantine cancels the run's context as the first quarantine
+// move is sent, before it reaches EC2.
+type cancelOnQuarantine struct {
 	ModifyNetworkInterfaceAttributeAPI
-	passthrough func() string
-	cancel      context.CancelFunc
+	quarantine func() string
+	once       *sync.Once
+	cancel     context.CancelFunc
+	moved      *string
 }
 
-func (f cancelAfterPassthrough) ModifyNetworkInterfaceAttribute(ctx context.Context, in *awsec2.ModifyNetworkInterfaceAttributeInput, opts ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error) {
-	out, err := f.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
-	if err == nil && len(in.Groups) == 1 && in.Groups[0] == f.passthrough() {
-		f.cancel()
+func (f cancelOnQuarantine) ModifyNetworkInterfaceAttribute(ctx context.Context, in *awsec2.ModifyNetworkInterfaceAttributeInput, opts ...func(*awsec2.Options)) (*awsec2.ModifyNetworkInterfaceAttributeOutput, error) {
+	if len(in.Groups) != 1 || in.Groups[0] != f.quarantine() {
+		return f.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
 	}
-	return out, err
+	f.once.Do(func() {
+		*f.moved = aws.ToString(in.NetworkInterfaceId)
+		f.cancel()
+	})
+	return f.ModifyNetworkInterfaceAttributeAPI.ModifyNetworkInterfaceAttribute(ctx, in, opts...)
 }
 
+// TestContainCancelledStillQuarantines: a quarantine move under way when
+// the context is cancelled completes (on a detached, bounded context);
+// before, the cancelled call failed and the interface went back to its
+// open groups.
 func TestContainCancelledStillQuarantines(t *testing.T) {
 	srv, c, e := emu(t)
 	w := seed(t, e)
@@ -227,31 +238,36 @@ func TestContainCancelledStillQuarantines(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	bg := context.Background()
-	c.ModifyNetworkInterfaceAttr = cancelAfterPassthrough{c.ModifyNetworkInterfaceAttr, func() string {
-		g, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup)
+	var moved string
+	quarantine := func() string {
+		g, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
 		if g == nil {
 			return ""
 		}
 		return aws.ToString(g.GroupId)
-	}, cancel}
-	_, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: w.fleet}, WithDwell(time.Hour), WithConcurrency(2))
+	}
+	c.ModifyNetworkInterfaceAttr = cancelOnQuarantine{c.ModifyNetworkInterfaceAttr, quarantine, &sync.Once{}, cancel, &moved}
+	_, err := Contain(ctx, c, ContainInput{Incident: Incident{ID: "c"}, InstanceIDs: w.fleet}, WithConcurrency(2))
 	if err == nil {
 		t.Fatal("no error from a cancelled run")
 	}
-	pt, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultPassthroughGroup)
 	q, _ := findGroupByName(bg, c.DescribeSecurityGroups, w.vpc, DefaultQuarantineGroup)
-	moved := 0
+	if q == nil {
+		t.Fatal("no quarantine group")
+	}
+	found := false
 	for _, in := range srv.State().Instances {
-		for _, g := range in.SecurityGroupIDs {
-			if g == aws.ToString(pt.GroupId) {
-				t.Errorf("%s left in the passthrough group", in.ID)
+		for _, eni := range in.NetworkInterfaceIDs {
+			if eni != moved {
+				continue
 			}
-			if g == aws.ToString(q.GroupId) {
-				moved++
+			found = true
+			if d := cmp.Diff([]string{aws.ToString(q.GroupId)}, in.SecurityGroupIDs); d != "" {
+				t.Errorf("%s: the move under way at cancellation did not complete:\n%s", in.ID, d)
 			}
 		}
 	}
-	if moved == 0 {
-		t.Error("the instance that reached passthrough was not quarantined")
+	if !found {
+		t.Fatalf("interface %q not found", moved)
 	}
 }

@@ -7,15 +7,19 @@
 // and ApplyX (carries the plan out), plus a convenience X doing both:
 //
 //   - Contain moves the instances into a per-VPC quarantine security group
-//     (no rules in, none out) by way of an all-traffic "passthrough" group:
-//     security group changes do not end tracked connections, but flows
-//     through an allow-all group become untracked and are cut when the
-//     quarantine group lands. Before that it tags the instance, turns on
-//     termination and stop protection, and takes it out of its Auto Scaling
-//     group (DetachInstances or EnterStandby, decrementing the desired
-//     capacity: no replacement, by choice) and its ELBv2 target groups.
-//     ApplyContain returns a ContainUndo listing exactly what changed, and
-//     Undo reverses it.
+//     (no rules in, none out; read back and emptied right before use).
+//     First of all it sets the shutdown behaviour to stop, keeps every EBS
+//     volume on termination, removes the instance profile (no new
+//     credentials of the role) and revokes the role's sessions issued until
+//     then (an inline deny on aws:TokenIssueTime; see NoteCredentials). It tags the instance, then turns on termination and stop protection
+//     and moves every interface into quarantine, and only then takes it out
+//     of its Auto Scaling group (DetachInstances or EnterStandby,
+//     decrementing the desired capacity: no replacement, by choice) and
+//     its ELBv2 target groups. It never passes through a group open to the
+//     world: security group changes do not end connections already
+//     tracked, and the plan says so (ContainPlan.Notes). ApplyContain
+//     returns a ContainUndo listing exactly what changed, and Undo
+//     reverses it.
 //   - Snapshot makes one crash-consistent CreateSnapshots per instance of
 //     every attached EBS volume, tagged with the incident, instance, device
 //     and abuse time, waits with the SDK's SnapshotCompleted waiter (bounded
@@ -23,14 +27,23 @@
 //     an AMI from them for isolated forensics.
 //   - Rebuild launches a replacement from a launch template, an AMI, or the
 //     old instance's own settings (with hardened groups), requiring IMDSv2,
-//     and waits until it runs and passes both status checks.
+//     and waits until it runs and passes both status checks. Nothing of the
+//     old credentials is carried over by default: no key pair, no instance
+//     profile; the forensic image and private images created after the
+//     abuse began are refused unless forced.
 //   - Terminate takes a CompletedSnapshots — a type whose only sources are
-//     ApplySnapshot and VerifySnapshots — and re-verifies coverage of every
+//     ApplySnapshot and VerifySnapshots (which counts only the snapshot ids
+//     the snapshot step journaled) — and re-verifies coverage of every
 //     attached volume against EC2 before any mutating call; termination
 //     protection is lifted only after that check.
-//   - Harden finds ingress rules open to 0.0.0.0/0 or ::/0 on 22, 3389, all
+//   - Harden finds ingress rules open to the world (judged by the share of
+//     the internet a group admits on a port: 0.0.0.0/0, but also
+//     0.0.0.0/1 plus 128.0.0.0/1, split IPv6 ranges, prefixes of /8 or
+//     larger; private ranges do not count) on 22, 3389, all
 //     traffic and caller-named ports, and replaces them with admin CIDRs
-//     (authorize, then revoke). A group other interfaces share is copied
+//     (authorize, then revoke). A group other interfaces share (listed in
+//     the plan) is copied, with the access other groups grant by
+//     referencing it granted to the copy too,
 //     without the open rules and the copy swapped onto this instance's
 //     interfaces, unless the caller asks to fix it in place.
 //   - Alarms puts CloudWatch alarms on NetworkOut, NetworkPacketsOut,
@@ -50,9 +63,14 @@
 //
 // Clients holds one narrow one-method interface per operation; New builds
 // them from an aws.Config (config.LoadDefaultConfig gives the default
-// credential chain) with adaptive retry. iam-policy.json grants exactly the
-// actions the Clients fields name (and iam:PassRole, which RunInstances
-// needs to pass the old instance's profile on). Package
+// credential chain) with standard retry (adaptive by option).
+// iam-policy.json grants exactly the actions the Clients fields name and
+// the ones those calls need implicitly (cloudwatch:TagResource for tagged
+// alarms, ec2:CreateTags for tag-on-create, KMS grants for encrypted
+// volumes, iam:PassRole), and no more: tags only on create
+// (ec2:CreateAction) or abusekit:* keys on instances, KMS only through EC2
+// (kms:ViaService), alarms only named abusekit-*, roles passed only if
+// named abusekit-replacement-*. Package
 // github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
 // emulator the tests and examples run against.
 package ec2

@@ -26,6 +26,9 @@ var (
 	// ErrASGMinSize: detaching the instance would take its Auto Scaling group
 	// below MinSize without a replacement; the caller must choose.
 	ErrASGMinSize = errors.New("ec2: auto scaling group at minimum size")
+	// ErrQuarantineOpen: the quarantine group could not be emptied of its
+	// rules (someone keeps adding them); no interface was moved into it.
+	ErrQuarantineOpen = errors.New("ec2: quarantine group has rules")
 )
 
 // StepError wraps an error with the step, the operation and the resource it

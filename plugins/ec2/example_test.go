@@ -59,7 +59,6 @@ func ExamplePlanContain() {
 		}
 	}
 	// Output:
-	// group abusekit-passthrough (passthrough): create=true
 	// group abusekit-quarantine (quarantine): create=true
 	// interfaces: 1 termination protection: false
 	// changed: 1 instance, original groups recorded: 1
@@ -212,16 +211,18 @@ func ExampleVerifySnapshots() {
 	ctx := context.Background()
 	inc := ec2.Incident{ID: "case-1234"}
 
-	// Before any snapshot: coverage is incomplete.
-	_, err := ec2.VerifySnapshots(ctx, c, inc, victim)
+	// Without the snapshot step's own set: coverage is incomplete.
+	_, err := ec2.VerifySnapshots(ctx, c, ec2.SnapshotSet{Incident: inc, InstanceID: victim})
 	fmt.Println(errors.Is(err, ec2.ErrSnapshotsIncomplete))
 
-	if _, err := ec2.Snapshot(ctx, c, ec2.SnapshotInput{Incident: inc, InstanceIDs: []string{victim}}, quick...); err != nil {
+	sets, err := ec2.Snapshot(ctx, c, ec2.SnapshotInput{Incident: inc, InstanceIDs: []string{victim}}, quick...)
+	if err != nil {
 		panic(err)
 	}
-	// A resumed run (say, from a journal) gets its CompletedSnapshots back
-	// from EC2, not from a file it could have been handed.
-	cs, err := ec2.VerifySnapshots(ctx, c, inc, victim)
+	// A resumed run gets its CompletedSnapshots back from the set it
+	// journaled, checked against EC2 again: only those snapshot ids count.
+	journaled := sets[0].Set()
+	cs, err := ec2.VerifySnapshots(ctx, c, journaled)
 	if err != nil {
 		panic(err)
 	}

@@ -50,7 +50,7 @@ func TestFaultsEveryStepCompletesWithoutDuplicates(t *testing.T) {
 	w := seed(t, e)
 	seedFleet(t, e, w, 6)
 	ids := append([]string{w.infected}, w.fleet...)
-	srv.SetFaults(ec2test.Faults{ThrottleFraction: 0.3, ServerErrorFraction: 0.1, EventualConsistency: 300 * time.Millisecond})
+	srv.SetFaults(ec2test.Faults{ThrottleFraction: 0.3, ServerErrorFraction: 0.1, LostReplyFraction: 0.1, EventualConsistency: 300 * time.Millisecond})
 	ctx := context.Background()
 	inc := Incident{ID: "case-faults"}
 	opts := append([]Option{WithConcurrency(4)}, fastOpts...)

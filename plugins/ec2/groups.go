@@ -192,23 +192,61 @@ func ensureRoleGroup(ctx context.Context, c *Clients, inc Incident, gp GroupPlan
 		if err != nil {
 			return "", false, err
 		}
-		if gp.Role == RoleQuarantine {
-			converge = []Rule{allTraffic("egress", "0.0.0.0/0")} // the default egress rule
-		} else {
+		if gp.Role == RolePassthrough {
 			converge = []Rule{allTraffic("ingress", "0.0.0.0/0"), allTraffic("ingress", "::/0"), allTraffic("egress", "::/0")}
 		}
 	}
+	if gp.Role == RoleQuarantine {
+		// Whatever the plan saw, the group may have been created or
+		// changed since (by anyone who may edit groups): read it back,
+		// revoke every rule it has, and read it again until it is empty.
+		return id, created, emptyGroup(ctx, c, id, gp.VPCID)
+	}
 	for _, r := range converge {
-		if gp.Role == RoleQuarantine {
-			err = revoke(ctx, c, stepContain, id, r)
-		} else {
-			err = authorize(ctx, c, stepContain, id, r)
-		}
-		if err != nil {
+		if err := authorize(ctx, c, stepContain, id, r); err != nil {
 			return id, created, err
 		}
 	}
 	return id, created, nil
+}
+
+// emptyGroup makes the group have no rule in either direction, and
+// returns nil only once a read shows it empty. A group not yet visible
+// (eventual consistency after its creation) is waited for.
+func emptyGroup(ctx context.Context, c *Clients, id, vpc string) error {
+	delay := 200 * time.Millisecond
+	unseen := 0
+	for round := 0; round < 5; {
+		gs, err := describeGroupsByID(ctx, c.DescribeSecurityGroups, []string{id})
+		if err != nil {
+			return stepErr(stepContain, "DescribeSecurityGroups", id, err)
+		}
+		g, ok := gs[id]
+		if !ok {
+			if unseen++; unseen > 10 {
+				return stepErr(stepContain, "DescribeSecurityGroups", id, errf("%w: quarantine group not visible", ErrNotFound))
+			}
+			if err := sleep(ctx, delay); err != nil {
+				return stepErr(stepContain, "DescribeSecurityGroups", id, err)
+			}
+			delay = min(delay*2, 5*time.Second)
+			continue
+		}
+		if v := aws.ToString(g.VpcId); v != vpc {
+			return &StepError{Step: stepContain, Operation: "DescribeSecurityGroups", Resource: id, Err: errf("%w: quarantine group is in %s, not %s", ErrInvalidInput, v, vpc)}
+		}
+		rules := groupRules(g)
+		if len(rules) == 0 {
+			return nil
+		}
+		for _, r := range rules {
+			if err := revoke(ctx, c, stepContain, id, r); err != nil {
+				return err
+			}
+		}
+		round++
+	}
+	return &StepError{Step: stepContain, Operation: "RevokeSecurityGroupIngress", Resource: id, Err: errf("%w: rules keep appearing after 5 rounds of revocation", ErrQuarantineOpen)}
 }
 
 // createGroup creates a security group, or finds the one a previous attempt

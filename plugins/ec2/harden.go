@@ -63,6 +63,18 @@ type GroupHarden struct {
 	Add []Rule `json:"add,omitempty"`
 	// Keep: for a copy, the original's other rules, copied over.
 	Keep []Rule `json:"keep,omitempty"`
+	// Grants: for a copy, the rules of other groups that reference the
+	// original (a database group admitting the web group, say); each is
+	// authorized again referencing the copy, so the instance keeps the
+	// access it had.
+	Grants []Grant `json:"grants,omitempty"`
+}
+
+// Grant is a rule of another group that references the group being
+// copied.
+type Grant struct {
+	GroupID string `json:"group_id"` // the group holding the rule
+	Rule    Rule   `json:"rule"`     // as it is, referencing the original
 }
 
 // HardenPlan is what ApplyHarden will do.
@@ -97,24 +109,11 @@ func (r *HardenResult) Hardened(ids []string) []string {
 	return dedupe(out)
 }
 
-// isOpen reports whether ingress rule r exposes one of ports to the world.
+// isOpen reports whether ingress rule r, on its own, exposes one of ports
+// (or all traffic) to the world (see openRules for a group's rules taken
+// together).
 func isOpen(r Rule, ports []int32) bool {
-	if r.Direction != "ingress" || r.CIDR == "" || !openWorld(r.CIDR) {
-		return false
-	}
-	p := normProto(r.Protocol)
-	if p == "-1" {
-		return true
-	}
-	if p != "tcp" && p != "udp" {
-		return false
-	}
-	for _, port := range ports {
-		if r.FromPort <= port && port <= r.ToPort {
-			return true
-		}
-	}
-	return false
+	return openRules([]Rule{r}, ports)[0]
 }
 
 func parseAdmin(cidrs []string) ([]netip.Prefix, error) {
@@ -124,8 +123,8 @@ func parseAdmin(cidrs []string) ([]netip.Prefix, error) {
 		if err != nil {
 			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q: %v", ErrInvalidInput, c, err)}
 		}
-		if p.Bits() == 0 {
-			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q is the whole internet", ErrInvalidInput, c)}
+		if _, s := shareOf(p.String()); s >= worldShare {
+			return nil, &StepError{Step: stepHarden, Err: errf("%w: admin CIDR %q admits a world-open share of the internet", ErrInvalidInput, c)}
 		}
 		out = append(out, p.Masked())
 	}
@@ -200,8 +199,10 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 			continue // Contain's own groups
 		}
 		gh := GroupHarden{GroupID: gid, Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Action: HardenNone}
-		for _, r := range groupRules(g) {
-			if isOpen(r, ports) {
+		rules := groupRules(g)
+		open := openRules(rules, ports)
+		for i, r := range rules {
+			if open[i] {
 				gh.Open = append(gh.Open, r)
 			} else {
 				gh.Keep = append(gh.Keep, r)
@@ -238,6 +239,22 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 		if gh.Shared && !in.InPlace {
 			gh.Action = HardenCopy
 			gh.CopyName = copyName(gh.Name, in.Incident.ID)
+			for _, f := range []string{"ip-permission.group-id", "egress.ip-permission.group-id"} {
+				refs, err := describeGroups(ctx, c.DescribeSecurityGroups, []types.Filter{{Name: aws.String(f), Values: []string{gid}}})
+				if err != nil {
+					return nil, stepErr(stepHarden, "DescribeSecurityGroups", gid, err)
+				}
+				for _, rg := range refs {
+					if aws.ToString(rg.GroupId) == gid {
+						continue // self-references follow the copy (Keep)
+					}
+					for _, r := range groupRules(rg) {
+						if r.GroupID == gid && !slices.ContainsFunc(gh.Grants, func(x Grant) bool { return x.GroupID == aws.ToString(rg.GroupId) && x.Rule.key() == r.key() }) {
+							gh.Grants = append(gh.Grants, Grant{GroupID: aws.ToString(rg.GroupId), Rule: r})
+						}
+					}
+				}
+			}
 			existing, err := findGroupByName(ctx, c.DescribeSecurityGroups, gh.VPCID, gh.CopyName)
 			if err != nil {
 				return nil, stepErr(stepHarden, "DescribeSecurityGroups", gh.CopyName, err)
@@ -354,6 +371,13 @@ func ApplyHarden(ctx context.Context, c *Clients, plan *HardenPlan) (*HardenResu
 			}
 			if fresh && !hasDefaultEgress {
 				if err := revoke(ctx, c, stepHarden, id, allTraffic("egress", "0.0.0.0/0")); err != nil {
+					return res, err
+				}
+			}
+			for _, g := range gh.Grants {
+				r := g.Rule
+				r.GroupID = id
+				if err := authorize(ctx, c, stepHarden, g.GroupID, r); err != nil {
 					return res, err
 				}
 			}

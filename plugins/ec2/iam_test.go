@@ -15,10 +15,32 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// impliedActions are IAM actions the package needs that are not API
-// operations of their own.
-var impliedActions = map[string]string{
-	"iam:PassRole": "RunInstances passes the old instance's profile role to the replacement",
+// implicitPermissions lists, per operation the package calls, the IAM
+// actions AWS documents that operation as also needing with the requests
+// the package makes: a trace of API calls cannot show them.
+var implicitPermissions = map[string][]string{
+	// PutMetricAlarm with Tags is also authorized as TagResource.
+	"cloudwatch:PutMetricAlarm": {"cloudwatch:TagResource"},
+	// Tag-on-create (TagSpecifications) is authorized as ec2:CreateTags
+	// with the ec2:CreateAction condition key set to the operation.
+	"ec2:CreateSecurityGroup": {"ec2:CreateTags"},
+	"ec2:CreateSnapshots":     {"ec2:CreateTags", "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
+	"ec2:RegisterImage":       {"ec2:CreateTags"},
+	// RunInstances passes an instance profile's role (iam:PassRole) and
+	// creates volumes from encrypted snapshots (KMS, through EC2).
+	"ec2:RunInstances":                {"ec2:CreateTags", "iam:PassRole", "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo"},
+	"ec2:AssociateIamInstanceProfile": {"iam:PassRole"},
+}
+
+// conditioned are the actions iam-policy.json may grant only under a
+// condition or on named resources, never on everything.
+var conditioned = map[string]string{
+	"ec2:CreateTags":  "ec2:CreateAction (tag-on-create) or aws:TagKeys abusekit:* (the incident tags)",
+	"ec2:DeleteTags":  "aws:TagKeys abusekit:*",
+	"iam:PassRole":    "named roles and iam:PassedToService",
+	"kms:":            "kms:ViaService ec2",
+	"cloudwatch:Put":  "abusekit alarms",
+	"cloudwatch:TagR": "abusekit alarms",
 }
 
 // calledOperations parses the package's non-test sources and returns the
@@ -116,8 +138,10 @@ func TestIAMPolicyMatchesCalls(t *testing.T) {
 	for a := range used {
 		want[a] = true
 	}
-	for a := range impliedActions {
-		want[a] = true
+	for a := range used {
+		for _, x := range implicitPermissions[a] {
+			want[a], want[x] = true, true
+		}
 	}
 	data, err := os.ReadFile("iam-policy.json")
 	if err != nil {
@@ -126,9 +150,11 @@ func TestIAMPolicyMatchesCalls(t *testing.T) {
 	var pol struct {
 		Version   string
 		Statement []struct {
-			Effect   string
-			Action   []string
-			Resource any
+			Sid       string
+			Effect    string
+			Action    []string
+			Resource  any
+			Condition map[string]map[string]any
 		}
 	}
 	if err := json.Unmarshal(data, &pol); err != nil {
@@ -143,10 +169,15 @@ func TestIAMPolicyMatchesCalls(t *testing.T) {
 			if strings.Contains(a, "*") {
 				t.Errorf("wildcard action %q", a)
 			}
-			if got[a] {
-				t.Errorf("action %q listed twice", a)
+			if got[a] && len(s.Condition) == 0 {
+				t.Errorf("action %q listed twice, once without a condition", a)
 			}
 			got[a] = true
+			for prefix, why := range conditioned {
+				if strings.HasPrefix(a, prefix) && len(s.Condition) == 0 && s.Resource == "*" {
+					t.Errorf("%s: %s granted on every resource without a condition (want %s)", s.Sid, a, why)
+				}
+			}
 		}
 	}
 	if d := cmp.Diff(sorted(want), sorted(got)); d != "" {

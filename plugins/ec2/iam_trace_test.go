@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
@@ -19,7 +18,8 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, DataVolumes: map[string]int32{"/dev/sdf": 1}})
+	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{sg}, DataVolumes: map[string]int32{"/dev/sdf": 1},
+		IAMInstanceProfileARN: "arn:aws:iam::" + ec2test.AccountID + ":instance-profile/web"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err := Undo(ctx, c, u2, fastOpts...); err != nil {
 		t.Fatal(err)
 	}
-	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3]}, fastOpts...)
+	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true}, fastOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 			granted[a] = true
 		}
 	}
-	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch"}
+	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam"}
 	seen := map[string]bool{}
 	for _, call := range srv.Calls() {
 		a := prefix[call.Service] + ":" + call.Operation
@@ -100,10 +100,16 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 		if !granted[a] {
 			t.Errorf("the package called %s, which iam-policy.json does not grant", a)
 		}
+		for _, x := range implicitPermissions[a] {
+			seen[x] = true
+			if !granted[x] {
+				t.Errorf("the package called %s, which also needs %s, which iam-policy.json does not grant", a, x)
+			}
+		}
 	}
 	// And the run exercises every grant: none is extra.
 	for a := range granted {
-		if !seen[a] && !strings.HasPrefix(a, "iam:") {
+		if !seen[a] {
 			t.Errorf("iam-policy.json grants %s, which the full run never called", a)
 		}
 	}

@@ -78,10 +78,14 @@ type Options struct {
 	MaxWait time.Duration
 	// PollMin and PollMax bound the delay between waiter polls; defaults 2s and 30s.
 	PollMin, PollMax time.Duration
-	// Dwell is how long Contain leaves network interfaces in the all-traffic
-	// group before the quarantine group lands (so that tracked connections
-	// turn untracked); default 2s.
+	// Dwell is ignored: Contain no longer passes interfaces through an
+	// all-traffic group (see ContainInput.PassthroughGroupName).
 	Dwell time.Duration
+	// Progress receives reports of long waits (WithProgress).
+	Progress func(Progress)
+	// Store receives Contain's record of the original configuration
+	// before its first mutating call (WithContainStore).
+	Store ContainStore
 }
 
 // Option configures a step.
@@ -101,7 +105,7 @@ func WithPoll(min, max time.Duration) Option {
 	return func(o *Options) { o.PollMin, o.PollMax = min, max }
 }
 
-// WithDwell sets Contain's all-traffic dwell.
+// WithDwell is kept for callers of earlier versions; Contain ignores it.
 func WithDwell(d time.Duration) Option { return func(o *Options) { o.Dwell = d } }
 
 func buildOptions(opts []Option, defaultWait time.Duration) Options {

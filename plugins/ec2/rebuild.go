@@ -29,7 +29,20 @@ type RebuildInput struct {
 	ImageID        string // default: the old instance's AMI (a clean base, not its disks)
 	InstanceType   string
 	SubnetID       string
-	KeyName        string
+	// KeyName is a key pair for the replacement; default none (reach it
+	// with SSM Session Manager). The old instance's key may be the way in:
+	// ReuseKeyPair copies it anyway.
+	KeyName      string
+	ReuseKeyPair bool
+	// InstanceProfileARN is an instance profile for the replacement;
+	// default none. The old role's credentials may be stolen:
+	// ReuseInstanceProfile copies the old instance's profile anyway.
+	InstanceProfileARN   string
+	ReuseInstanceProfile bool
+	// AllowSuspectImage permits launching from an image abusekit made of
+	// the infected instance (the forensic image) or one created at or
+	// after the incident's AbuseTime; otherwise planning fails.
+	AllowSuspectImage bool
 	// SecurityGroupIDs for the replacement, typically HardenResult.Hardened
 	// of the old instance's original groups. Default: the old instance's
 	// groups other than Contain's quarantine groups.
@@ -56,6 +69,12 @@ type RebuildPlan struct {
 	SecurityGroupIDs   []string           `json:"security_group_ids,omitempty"`
 	Tags               map[string]string  `json:"tags"`
 	UserData           string             `json:"-"`
+	// Warnings say what the operator chose against the defaults.
+	Warnings []string `json:"warnings,omitempty"`
+	// NotCarriedOver lists the old instance's data volumes ("/dev/sdf
+	// vol-…"): the replacement starts without them (restore what is
+	// needed from pre-incident snapshots, not from the infected disks).
+	NotCarriedOver []string `json:"not_carried_over,omitempty"`
 }
 
 // RebuildResult is the running, healthy replacement.
@@ -93,7 +112,7 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 		Step: stepRebuild, Incident: in.Incident, OldInstanceID: in.InstanceID,
 		ClientToken: Token(in.Incident.ID, stepRebuild, in.InstanceID),
 		ImageID:     in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
-		SecurityGroupIDs: dedupe(in.SecurityGroupIDs), UserData: in.UserData,
+		InstanceProfileARN: in.InstanceProfileARN, SecurityGroupIDs: dedupe(in.SecurityGroupIDs), UserData: in.UserData,
 	}
 	if in.LaunchTemplate != nil {
 		lt := *in.LaunchTemplate
@@ -114,16 +133,24 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 		if p.SubnetID == "" {
 			p.SubnetID = aws.ToString(old.SubnetId)
 		}
-		if p.KeyName == "" {
+		if p.KeyName == "" && in.ReuseKeyPair && old.KeyName != nil {
 			p.KeyName = aws.ToString(old.KeyName)
+			p.Warnings = append(p.Warnings, "the replacement reuses key pair "+p.KeyName+" of the infected instance")
 		}
-		if old.IamInstanceProfile != nil {
+		if p.InstanceProfileARN == "" && in.ReuseInstanceProfile && old.IamInstanceProfile != nil {
 			p.InstanceProfileARN = aws.ToString(old.IamInstanceProfile.Arn)
+			p.Warnings = append(p.Warnings, "the replacement reuses instance profile "+p.InstanceProfileARN+" of the infected instance: its role's credentials may be stolen")
 		}
 		if len(p.SecurityGroupIDs) == 0 {
 			p.SecurityGroupIDs = instanceGroups(old)
 		}
 	}
+	for _, b := range old.BlockDeviceMappings {
+		if b.Ebs != nil && aws.ToString(b.DeviceName) != aws.ToString(old.RootDeviceName) {
+			p.NotCarriedOver = append(p.NotCarriedOver, aws.ToString(b.DeviceName)+" "+aws.ToString(b.Ebs.VolumeId))
+		}
+	}
+	sort.Strings(p.NotCarriedOver)
 	p.Tags = map[string]string{}
 	for _, t := range old.Tags {
 		k := aws.ToString(t.Key)
@@ -154,8 +181,10 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 				continue
 			}
 			if !in.AllowOpenGroups {
-				for _, r := range groupRules(g) {
-					if isOpen(r, DefaultRiskyPorts) {
+				rules := groupRules(g)
+				open := openRules(rules, DefaultRiskyPorts)
+				for i, r := range rules {
+					if open[i] {
 						return nil, &StepError{Step: stepRebuild, Resource: id, Err: errf("%w: group %s still allows %s; harden it first or set AllowOpenGroups", ErrInvalidInput, id, r)}
 					}
 				}
@@ -170,7 +199,50 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 	if p.LaunchTemplate == nil && p.ImageID == "" {
 		return nil, &StepError{Step: stepRebuild, Resource: in.InstanceID, Err: errf("%w: no AMI", ErrInvalidInput)}
 	}
+	if p.ImageID != "" {
+		if err := checkImage(ctx, c, in, p); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// checkImage refuses the forensic image abusekit made of an instance, and
+// any private image created at or after the abuse time (it may carry the
+// intrusion; public and Amazon images are not made from this account's
+// disks), unless AllowSuspectImage, which turns the refusal into a
+// warning.
+func checkImage(ctx context.Context, c *Clients, in RebuildInput, p *RebuildPlan) error {
+	if err := need(stepRebuild, c.DescribeImages); err != nil {
+		return err
+	}
+	out, err := c.DescribeImages.DescribeImages(ctx, &awsec2.DescribeImagesInput{ImageIds: []string{p.ImageID}})
+	if err != nil {
+		return stepErr(stepRebuild, "DescribeImages", p.ImageID, err)
+	}
+	if len(out.Images) == 0 {
+		return &StepError{Step: stepRebuild, Operation: "DescribeImages", Resource: p.ImageID, Err: ErrNotFound}
+	}
+	img := out.Images[0]
+	var why string
+	switch {
+	case tagValue(img.Tags, TagStep) == stepSnapshot || tagValue(img.Tags, TagInstance) != "":
+		why = "it is abusekit's forensic image of " + tagValue(img.Tags, TagInstance)
+	case aws.ToBool(img.Public) || aws.ToString(img.ImageOwnerAlias) == "amazon":
+		// A public or Amazon image is not made from this account's disks.
+	case !in.Incident.AbuseTime.IsZero() && img.CreationDate != nil:
+		if t, err := time.Parse(time.RFC3339, aws.ToString(img.CreationDate)); err == nil && !t.Before(in.Incident.AbuseTime) {
+			why = "it was created at " + t.UTC().Format(time.RFC3339) + ", after the abuse began (" + in.Incident.AbuseTime.UTC().Format(time.RFC3339) + ")"
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	if !in.AllowSuspectImage {
+		return &StepError{Step: stepRebuild, Resource: p.ImageID, Err: errf("%w: image %s may carry the intrusion: %s; name a clean image or set AllowSuspectImage", ErrInvalidInput, p.ImageID, why)}
+	}
+	p.Warnings = append(p.Warnings, "launching from image "+p.ImageID+" although "+why)
+	return nil
 }
 
 // ApplyRebuild launches the replacement (RunInstances with the plan's
@@ -240,6 +312,11 @@ func ApplyRebuild(ctx context.Context, c *Clients, p *RebuildPlan, opts ...Optio
 	}
 	out, err := c.RunInstances.RunInstances(ctx, in)
 	if err != nil {
+		if errCode(err) == "IdempotentParameterMismatch" {
+			err = errf("%w: an earlier run of this incident launched the replacement with other settings under client token %s "+
+				"(the plan changed since); look for the instance tagged abusekit:replaces=%s, or rebuild under another incident id: %w",
+				ErrInvalidInput, p.ClientToken, p.OldInstanceID, err)
+		}
 		return nil, stepErr(stepRebuild, "RunInstances", p.OldInstanceID, err)
 	}
 	if len(out.Instances) != 1 {
@@ -265,6 +342,7 @@ func ApplyRebuild(ctx context.Context, c *Clients, p *RebuildPlan, opts ...Optio
 
 func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 	var bad error
+	track := newProgressTracker(o.Progress)
 	w := awsec2.NewInstanceRunningWaiter(c.DescribeInstances, func(wo *awsec2.InstanceRunningWaiterOptions) {
 		wo.MinDelay, wo.MaxDelay = o.PollMin, o.PollMax
 		wo.Retryable = func(ctx context.Context, in *awsec2.DescribeInstancesInput, out *awsec2.DescribeInstancesOutput, err error) (bool, error) {
@@ -279,6 +357,7 @@ func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 					if aws.ToString(inst.InstanceId) != id || inst.State == nil {
 						continue
 					}
+					track.state(stepRebuild, id, string(inst.State.Name))
 					switch inst.State.Name {
 					case types.InstanceStateNameRunning:
 						return false, nil
@@ -299,6 +378,7 @@ func waitRunning(ctx context.Context, c *Clients, id string, o Options) error {
 
 func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *RebuildResult) error {
 	var bad error
+	track := newProgressTracker(o.Progress)
 	w := awsec2.NewInstanceStatusOkWaiter(c.DescribeInstanceStatus, func(wo *awsec2.InstanceStatusOkWaiterOptions) {
 		wo.MinDelay, wo.MaxDelay = o.PollMin, o.PollMax
 		wo.Retryable = func(ctx context.Context, in *awsec2.DescribeInstanceStatusInput, out *awsec2.DescribeInstanceStatusOutput, err error) (bool, error) {
@@ -322,6 +402,7 @@ func waitStatusOK(ctx context.Context, c *Clients, id string, o Options, res *Re
 				if st.SystemStatus != nil {
 					res.SystemStatus = string(st.SystemStatus.Status)
 				}
+				track.state(stepRebuild, id, "status "+res.InstanceStatus+"/"+res.SystemStatus)
 				if res.InstanceStatus == "ok" && res.SystemStatus == "ok" {
 					return false, nil
 				}

@@ -133,7 +133,7 @@ func TestRebuildRefusesOpenGroupsAndIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan.ImageID != w.ami || plan.InstanceType != "t3.micro" || plan.SubnetID != w.subnet || plan.KeyName != "ops" || plan.Tags["Name"] != "infected" {
+	if plan.ImageID != w.ami || plan.InstanceType != "t3.micro" || plan.SubnetID != w.subnet || plan.KeyName != "" || plan.InstanceProfileARN != "" || plan.Tags["Name"] != "infected" {
 		t.Errorf("plan = %+v", plan)
 	}
 	res, err := ApplyRebuild(ctx, c, plan, fastOpts...)
@@ -203,7 +203,7 @@ func TestRebuildCarriesOldSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Rebuild(context.Background(), c, RebuildInput{Incident: Incident{ID: "c"}, InstanceID: old}, fastOpts...)
+	res, err := Rebuild(context.Background(), c, RebuildInput{Incident: Incident{ID: "c"}, InstanceID: old, ReuseKeyPair: true, ReuseInstanceProfile: true}, fastOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,5 +262,114 @@ func TestHardenCallerPortsAndRemoval(t *testing.T) {
 	slices.Sort(ingress)
 	if d := cmp.Diff([]string{"ingress tcp 22-22 198.51.100.0/24", "ingress tcp 443-443 0.0.0.0/0"}, ingress); d != "" {
 		t.Errorf("ingress after removal:\n%s", d)
+	}
+}
+
+// By default the replacement gets neither the old key pair nor the old
+// instance profile (its credentials may be stolen); the forensic image and
+// images created after the abuse began are refused unless forced; a
+// changed plan under the same client token is a clear error.
+func TestRebuildCarriesNothingOver(t *testing.T) {
+	srv, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	const arn = "arn:aws:iam::123456789012:instance-profile/web"
+	sg, err := srv.AddSecurityGroup("web2", "web", "", ec2test.Rule{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := srv.AddInstance(ec2test.InstanceSpec{KeyName: "ops", SecurityGroupIDs: []string{sg}, IAMInstanceProfileARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc := Incident{ID: "c", AbuseTime: time.Now().Add(-time.Hour)}
+	plan, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.KeyName != "" || plan.InstanceProfileARN != "" || len(plan.Warnings) != 0 {
+		t.Errorf("default plan carries over: key %q profile %q warnings %v", plan.KeyName, plan.InstanceProfileARN, plan.Warnings)
+	}
+	// The infected instance's data volume is listed as not carried over.
+	wplan, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: w.infected, SecurityGroupIDs: []string{sg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wplan.NotCarriedOver) != 1 || !contains(wplan.NotCarriedOver[0], "/dev/sdf vol-") {
+		t.Errorf("not carried over: %v", wplan.NotCarriedOver)
+	}
+	reuse, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old, ReuseKeyPair: true, ReuseInstanceProfile: true})
+	if err != nil || reuse.KeyName != "ops" || reuse.InstanceProfileARN != arn || len(reuse.Warnings) != 2 {
+		t.Errorf("reuse: %+v %v", reuse, err)
+	}
+
+	// The forensic image of the infected instance.
+	sets, err := Snapshot(ctx, c, SnapshotInput{Incident: inc, InstanceIDs: []string{w.infected}, RegisterImage: true}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forensic := sets[0].Set().ImageID
+	// An image made after the abuse began, without abusekit's tags.
+	later, err := e.CreateImage(ctx, &awsec2.CreateImageInput{InstanceId: aws.String(w.neighbour), Name: aws.String("nightly-after")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, img := range map[string]string{"forensic": forensic, "created after the abuse": aws.ToString(later.ImageId)} {
+		_, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old, ImageID: img})
+		if !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("%s image %s: err = %v, want ErrInvalidInput", name, img, err)
+		}
+		forced, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old, ImageID: img, AllowSuspectImage: true})
+		if err != nil || len(forced.Warnings) != 1 {
+			t.Errorf("%s image forced: %+v %v", name, forced, err)
+		}
+	}
+	if _, err := PlanRebuild(ctx, c, RebuildInput{Incident: inc, InstanceID: old, ImageID: w.ami}); err != nil {
+		t.Errorf("clean image: %v", err)
+	}
+
+	// Same client token, other settings.
+	if _, err := ApplyRebuild(ctx, c, plan, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	changed := *plan
+	changed.InstanceType = "m5.large"
+	_, err = ApplyRebuild(ctx, c, &changed, fastOpts...)
+	if !errors.Is(err, ErrInvalidInput) || !contains(err.Error(), "abusekit:replaces="+old) {
+		t.Errorf("idempotency mismatch: %v", err)
+	}
+}
+
+// Rebuild reports the replacement's state transitions and status checks
+// while it waits.
+func TestRebuildProgress(t *testing.T) {
+	_, c, e := emu(t, ec2test.WithInstanceDelays(150*time.Millisecond, 0, 0), ec2test.WithStatusCheckDelay(150*time.Millisecond))
+	w := seed(t, e)
+	sg, err := e.CreateSecurityGroup(context.Background(), &awsec2.CreateSecurityGroupInput{GroupName: aws.String("plain"), Description: aws.String("d"), VpcId: aws.String(w.vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	_, err = Rebuild(context.Background(), c, RebuildInput{Incident: Incident{ID: "c"}, InstanceID: w.infected, SecurityGroupIDs: []string{aws.ToString(sg.GroupId)}},
+		WithPoll(20*time.Millisecond, 20*time.Millisecond), WithMaxWait(time.Minute), WithProgress(func(p Progress) {
+			if p.Step == "rebuild" {
+				states = append(states, p.State)
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each report is a change, in the order EC2 goes through them; how
+	// many intermediate ones a poll sees depends on timing, so only the
+	// order and the ends are checked.
+	order := map[string]int{"pending": 0, "running": 1, "status initializing/initializing": 2, "status ok/ok": 3}
+	for i, st := range states {
+		n, ok := order[st]
+		if !ok || (i > 0 && n <= order[states[i-1]]) {
+			t.Fatalf("rebuild progress out of order or unknown: %v", states)
+		}
+	}
+	if len(states) < 2 || !slices.Contains(states, "running") || states[len(states)-1] != "status ok/ok" {
+		t.Errorf("rebuild progress: %v", states)
 	}
 }

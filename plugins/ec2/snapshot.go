@@ -525,6 +525,7 @@ func filterSnaps(snaps []types.Snapshot, instance string) []types.Snapshot {
 func waitSnapshots(ctx context.Context, api DescribeSnapshotsAPI, ids []string, o Options) (map[string]string, error) {
 	states := map[string]string{}
 	var mu sync.Mutex
+	track := newProgressTracker(o.Progress)
 	err := forEach(ctx, 4, chunks(dedupe(ids), describeBatch), func(ctx context.Context, b []string) error {
 		var failed error
 		w := awsec2.NewSnapshotCompletedWaiter(api, func(wo *awsec2.SnapshotCompletedWaiterOptions) {
@@ -537,8 +538,10 @@ func waitSnapshots(ctx context.Context, api DescribeSnapshotsAPI, ids []string, 
 					return false, err
 				}
 				seen := map[string]types.SnapshotState{}
+				now := time.Now()
 				for _, s := range out.Snapshots {
 					seen[aws.ToString(s.SnapshotId)] = s.State
+					track.snapshot(s, now)
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -636,13 +639,31 @@ func Snapshot(ctx context.Context, c *Clients, in SnapshotInput, opts ...Option)
 	return ApplySnapshot(ctx, c, p, opts...)
 }
 
-// VerifySnapshots checks, against EC2 now, that every EBS volume attached
-// to the instance has a completed snapshot tagged with the incident, and
-// returns them as CompletedSnapshots; otherwise ErrSnapshotsIncomplete
-// naming the uncovered volumes. Use it to resume from a journal.
-func VerifySnapshots(ctx context.Context, c *Clients, inc Incident, instanceID string) (CompletedSnapshots, error) {
-	if err := inc.validate(stepSnapshot); err != nil {
+// VerifySnapshots checks, against EC2 now, that the snapshots a snapshot
+// step of this incident created and journaled (set, as ApplySnapshot's
+// CompletedSnapshots marshalled it: set.Snapshots[].SnapshotID) are
+// completed, carry the incident's tag, and cover every EBS volume attached
+// to set.InstanceID; it returns them as CompletedSnapshots. Only the
+// snapshot ids listed in set count: a snapshot anyone tagged with the
+// incident (a nightly backup, say) does not. Otherwise it returns
+// ErrSnapshotsIncomplete naming the uncovered volumes. Use it to resume
+// from a journal.
+func VerifySnapshots(ctx context.Context, c *Clients, set SnapshotSet) (CompletedSnapshots, error) {
+	if err := set.Incident.validate(stepSnapshot); err != nil {
 		return CompletedSnapshots{}, err
+	}
+	if strings.TrimSpace(set.InstanceID) == "" {
+		return CompletedSnapshots{}, &StepError{Step: stepSnapshot, Err: errf("%w: the set names no instance", ErrInvalidInput)}
+	}
+	ids := map[string]bool{}
+	for _, v := range set.Snapshots {
+		if v.SnapshotID != "" {
+			ids[v.SnapshotID] = true
+		}
+	}
+	if len(ids) == 0 {
+		return CompletedSnapshots{}, &StepError{Step: stepTerminate, Resource: set.InstanceID,
+			Err: errf("%w: no snapshot ids from this incident's snapshot step (pass the set it returned)", ErrSnapshotsIncomplete)}
 	}
 	if c == nil {
 		return CompletedSnapshots{}, &StepError{Step: stepSnapshot, Err: ErrMissingClient}
@@ -650,15 +671,16 @@ func VerifySnapshots(ctx context.Context, c *Clients, inc Incident, instanceID s
 	if err := need(stepSnapshot, c.DescribeInstances, c.DescribeSnapshots); err != nil {
 		return CompletedSnapshots{}, err
 	}
-	set, err := coverage(ctx, c, inc, instanceID, nil)
+	got, err := coverage(ctx, c, set.Incident, set.InstanceID, ids)
 	if err != nil {
 		return CompletedSnapshots{}, err
 	}
-	return CompletedSnapshots{set: set}, nil
+	got.ImageID = set.ImageID
+	return CompletedSnapshots{set: got}, nil
 }
 
 // coverage checks that every EBS volume attached to instanceID has a
-// completed snapshot from inc. If ids is non-nil only those snapshots count.
+// completed snapshot from inc among the snapshot ids listed in ids.
 func coverage(ctx context.Context, c *Clients, inc Incident, instanceID string, ids map[string]bool) (*SnapshotSet, error) {
 	insts, missing, err := describeInstances(ctx, c.DescribeInstances, []string{instanceID})
 	if err != nil {
@@ -673,7 +695,7 @@ func coverage(ctx context.Context, c *Clients, inc Incident, instanceID string, 
 	}
 	var usable []types.Snapshot
 	for _, s := range snaps {
-		if ids != nil && !ids[aws.ToString(s.SnapshotId)] {
+		if !ids[aws.ToString(s.SnapshotId)] {
 			continue
 		}
 		if s.State == types.SnapshotStateCompleted && tagValue(s.Tags, TagIncident) == inc.ID {

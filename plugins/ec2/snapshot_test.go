@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,7 +97,7 @@ func TestSnapshotWaitsTagsAndIsIdempotent(t *testing.T) {
 	}
 
 	// VerifySnapshots (the journal's way back) agrees.
-	v, err := VerifySnapshots(ctx, c, inc, w.infected)
+	v, err := VerifySnapshots(ctx, c, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,15 @@ func TestSnapshotErrorStateFailsClearly(t *testing.T) {
 		t.Fatalf("err = %v, want ErrSnapshotFailed", err)
 	}
 	// And Terminate cannot be reached: VerifySnapshots refuses.
-	if _, err := VerifySnapshots(context.Background(), c, Incident{ID: "c"}, w.infected); !errors.Is(err, ErrSnapshotsIncomplete) {
+	snaps, err := incidentSnapshots(context.Background(), c.DescribeSnapshots, "c")
+	if err != nil || len(snaps) == 0 {
+		t.Fatalf("the failed snapshots: %v %v", snaps, err)
+	}
+	set := SnapshotSet{Incident: Incident{ID: "c"}, InstanceID: w.infected}
+	for _, s := range snaps {
+		set.Snapshots = append(set.Snapshots, VolumeSnapshot{VolumeID: aws.ToString(s.VolumeId), SnapshotID: aws.ToString(s.SnapshotId)})
+	}
+	if _, err := VerifySnapshots(context.Background(), c, set); !errors.Is(err, ErrSnapshotsIncomplete) {
 		t.Fatalf("verify err = %v", err)
 	}
 }
@@ -188,5 +197,49 @@ func TestTerminateOnEmulator(t *testing.T) {
 	snaps, _ := incidentSnapshots(ctx, c.DescribeSnapshots, inc.ID)
 	if len(snaps) != 2 {
 		t.Errorf("%d snapshots after terminate, want 2 (one per volume, no duplicates)", len(snaps))
+	}
+}
+
+// Snapshot reports each snapshot's progress as EC2 gives it, growing, with
+// bytes and an ETA, up to 100 %.
+func TestSnapshotProgress(t *testing.T) {
+	_, c, e := emu(t, ec2test.WithSnapshotDelay(600*time.Millisecond))
+	w := seed(t, e)
+	var mu sync.Mutex
+	got := map[string][]Progress{}
+	_, err := Snapshot(context.Background(), c, SnapshotInput{Incident: Incident{ID: "c"}, InstanceIDs: []string{w.infected}},
+		WithPoll(20*time.Millisecond, 20*time.Millisecond), WithMaxWait(time.Minute), WithProgress(func(p Progress) {
+			mu.Lock()
+			got[p.Resource] = append(got[p.Resource], p)
+			mu.Unlock()
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("progress for %d snapshots, want 2: %+v", len(got), got)
+	}
+	for id, ps := range got {
+		mid := false
+		for i, p := range ps {
+			if i > 0 && p.Percent < ps[i-1].Percent {
+				t.Errorf("%s: progress went back: %+v", id, ps)
+			}
+			if p.TotalBytes == 0 || p.Bytes > p.TotalBytes || p.Volume == "" || p.Step != "snapshot" {
+				t.Errorf("%s: report %+v", id, p)
+			}
+			if p.Percent > 0 && p.Percent < 100 {
+				mid = true
+				if p.ETA <= 0 && p.Percent < 99 {
+					t.Errorf("%s: no ETA at %d%%", id, p.Percent)
+				}
+			}
+		}
+		if last := ps[len(ps)-1]; last.Percent != 100 || last.State != "completed" || last.Bytes != last.TotalBytes {
+			t.Errorf("%s: last report %+v", id, last)
+		}
+		if !mid {
+			t.Errorf("%s: no report between 0 and 100 %%: %+v", id, ps)
+		}
 	}
 }

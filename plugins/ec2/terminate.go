@@ -2,6 +2,8 @@ package ec2
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -58,7 +60,8 @@ func verifyCoverage(ctx context.Context, c *Clients, cs CompletedSnapshots) (*Sn
 // call it re-verifies against EC2 that every EBS volume attached now has a
 // completed snapshot in cs tagged with the incident; if not, it returns
 // ErrSnapshotsIncomplete having changed nothing. Only then does it turn
-// termination protection off and call TerminateInstances. The zero
+// termination protection off and call TerminateInstances; if that fails,
+// it turns termination protection back on before returning. The zero
 // CompletedSnapshots is refused before any call at all.
 func Terminate(ctx context.Context, c *Clients, cs CompletedSnapshots, opts ...Option) (*TerminateResult, error) {
 	set, err := verifyCoverage(ctx, c, cs)
@@ -73,7 +76,17 @@ func Terminate(ctx context.Context, c *Clients, cs CompletedSnapshots, opts ...O
 	}
 	out, err := c.TerminateInstances.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
 	if err != nil {
-		return nil, stepErr(stepTerminate, "TerminateInstances", id, err)
+		// The instance lives on: put its termination protection back, on a
+		// context of its own (ctx may be what ended the call), bounded.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		_, rerr := c.ModifyInstanceAttribute.ModifyInstanceAttribute(rctx, &awsec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(id), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
+		})
+		if rerr != nil {
+			rerr = stepErr(stepTerminate, "ModifyInstanceAttribute", id, errf("turning termination protection back on: %w", rerr))
+		}
+		return nil, errors.Join(stepErr(stepTerminate, "TerminateInstances", id, err), rerr)
 	}
 	res := &TerminateResult{InstanceID: id, Snapshots: set.Snapshots}
 	for _, ch := range out.TerminatingInstances {

@@ -33,17 +33,25 @@
 // req.IdempotencyToken — finds what an interrupted attempt created instead
 // of creating it twice.
 //
-//   - contain: instance_id / instance_ids, quarantine_group,
-//     passthrough_group, asg_mode (detach, standby, skip),
-//     allow_asg_replacement, skip_load_balancers, dwell. Output: plan
+//   - contain: instance_id / instance_ids, quarantine_group, asg_mode
+//     (detach, standby, skip), allow_asg_replacement, skip_load_balancers
+//     (passthrough_group and dwell are accepted and ignored: no all-traffic
+//     group is used any more), keep_instance_profile, keep_role_sessions,
+//     network_acl (deny
+//     entries for the instance's addresses in its subnet's network ACL:
+//     they cut established connections), state_dir. Before its first change contain
+//     saves the original configuration, fsynced, in an ec2.FileContainStore
+//     under state_dir (default: StateDir), one per endpoint and region; a
+//     re-run after a crash finds it there. Output: plan
 //     (ec2.ContainPlan), undo (ec2.ContainUndo) and groups, the instances'
 //     original security groups — the groups to harden.
 //   - snapshot: instance_id / instance_ids, register_image, description.
 //     Output: sets (one ec2.SnapshotSet per instance, completed) and
 //     snapshot_ids.
-//   - terminate: set (an ec2.SnapshotSet, usually ${{ steps.snapshot.sets[0] }})
-//     or instance_id. The set only names the instance and the incident:
-//     coverage is never taken from the input. Plan and Apply each obtain an
+//   - terminate: set (an ec2.SnapshotSet, usually ${{ steps.snapshot.sets[0] }},
+//     required). The set names the instance, the incident and the snapshot
+//     ids the snapshot step created (journaled by the runner); only those
+//     ids count, never snapshots found by tag. Plan and Apply each obtain an
 //     ec2.CompletedSnapshots from ec2.VerifySnapshots against EC2, and
 //     ec2.Terminate checks it once more right before its first mutating
 //     call, so an instance any of whose attached volumes lacks a completed
@@ -58,13 +66,15 @@
 //     hardened (group_ids mapped to the groups now carrying their rules).
 //   - alarms: instance_id, sns_topic_arn, thresholds (ec2.Thresholds).
 //     Output: plan (the alarms put).
-//   - undo: undo, the contain step's record (${{ steps.contain.undo }});
+//   - undo: undo, the contain step's record (${{ steps.contain.undo }}),
+//     or nothing: release mode, from the record contain saved for the
+//     incident in state_dir (also after a contain that failed or died);
 //     ec2.Undo puts each instance's groups, protection, Auto Scaling and
 //     target group membership back and removes the tags. Its plan is read
 //     from the record alone. Output: instances.
 //
 // A failed step has no output on the host; a contain that fails part-way
-// logs its undo record (what did change) at error level to the host's log.
+// has its record in state_dir and logs it at error level to the host's log.
 //
 // Inputs are decoded strictly; an unknown field, a malformed duration or
 // endpoint, or an unknown asg_mode is a plugin.ErrInvalidInput.

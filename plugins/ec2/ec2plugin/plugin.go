@@ -2,10 +2,14 @@ package ec2plugin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +30,7 @@ func init() {
 	plugin.RegisterError("ec2.missing_client", ec2.ErrMissingClient)
 	plugin.RegisterError("ec2.unhealthy", ec2.ErrUnhealthy)
 	plugin.RegisterError("ec2.asg_min_size", ec2.ErrASGMinSize)
+	plugin.RegisterError("ec2.quarantine_open", ec2.ErrQuarantineOpen)
 }
 
 // Common holds the fields every action takes besides its own.
@@ -62,8 +67,20 @@ type ContainInput struct {
 	ASGMode             string `json:"asg_mode,omitempty"`
 	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
 	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
-	// Dwell in the all-traffic group before the quarantine group lands
-	// ("2s", the default; "0s" for none).
+	// KeepInstanceProfile leaves the instance profile attached (by default
+	// contain removes it; undo puts it back).
+	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty"`
+	// NetworkACL also denies the instance's addresses in its subnet's
+	// network ACL, which cuts established connections (ec2.ContainInput).
+	NetworkACL bool `json:"network_acl,omitempty"`
+	// KeepRoleSessions leaves the removed profile's role sessions valid
+	// (by default they are revoked; ec2.ContainInput).
+	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
+	// StateDir is where the record of the original configuration is kept
+	// (fsynced) before the first change: see StateDir.
+	StateDir string `json:"state_dir,omitempty"`
+	// Dwell is accepted for playbooks written for earlier versions and
+	// ignored: contain no longer passes through an all-traffic group.
 	Dwell string `json:"dwell,omitempty"`
 }
 
@@ -96,9 +113,11 @@ type SnapshotOutput struct {
 }
 
 // TerminateInput is the input of "terminate". The instance (and, unless
-// given, the incident) come from Set, typically ${{ steps.snapshot.sets[0] }},
-// or from InstanceID. Coverage is established by ec2.VerifySnapshots
-// against EC2 at plan and at apply time, never taken from the input.
+// given, the incident) come from Set, typically ${{ steps.snapshot.sets[0] }}:
+// the snapshot ids the snapshot step created and the runner journaled.
+// Coverage is established by ec2.VerifySnapshots against EC2 at plan and
+// at apply time from those ids only; without a set, terminate is refused
+// (ec2.ErrSnapshotsIncomplete), whatever snapshots carry the incident's tag.
 type TerminateInput struct {
 	Common
 	InstanceID string           `json:"instance_id,omitempty"`
@@ -121,7 +140,13 @@ type RebuildInput struct {
 	KeyName          string                 `json:"key_name,omitempty"`
 	SecurityGroupIDs []string               `json:"security_group_ids,omitempty"`
 	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty"`
-	UserData         string                 `json:"user_data,omitempty"` // base64
+	// By default the replacement gets no key pair and no instance profile
+	// (ec2.RebuildInput): reuse_* copy the old instance's, with a warning.
+	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty"`
+	InstanceProfileARN   string `json:"instance_profile_arn,omitempty"`
+	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
+	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
+	UserData             string `json:"user_data,omitempty"` // base64
 }
 
 // RebuildOutput is the output of "rebuild".
@@ -163,10 +188,14 @@ type AlarmsOutput struct {
 }
 
 // UndoInput is the input of "undo": the undo record of a contain step,
-// usually ${{ steps.contain.undo }}. Its incident is the record's.
+// usually ${{ steps.contain.undo }}; its incident is the record's. Without
+// it, undo releases the incident (Common.Incident, default the playbook's)
+// from the record contain saved in state_dir: the original configuration,
+// also after a contain step that failed or died part-way.
 type UndoInput struct {
 	Common
-	Undo *ec2.ContainUndo `json:"undo"`
+	Undo     *ec2.ContainUndo `json:"undo,omitempty"`
+	StateDir string           `json:"state_dir,omitempty"`
 }
 
 // UndoOutput is the output of "undo": the instances put back.
@@ -315,7 +344,8 @@ func ids(one string, many []string) []string {
 func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
-		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers}
+		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
+		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions}
 }
 
 func (in ContainInput) check() error {
@@ -324,6 +354,39 @@ func (in ContainInput) check() error {
 		return nil
 	}
 	return fmt.Errorf("%w: asg_mode %q (want detach, standby or skip)", plugin.ErrInvalidInput, in.ASGMode)
+}
+
+// StateDir resolves the directory of the contain records: dir if given,
+// else $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else
+// $HOME/.local/state/abusekit/ec2.
+func StateDir(dir string) (string, error) {
+	switch {
+	case dir != "":
+		return dir, nil
+	case os.Getenv("ABUSEKIT_STATE_DIR") != "":
+		return filepath.Join(os.Getenv("ABUSEKIT_STATE_DIR"), "ec2"), nil
+	case os.Getenv("XDG_STATE_HOME") != "":
+		return filepath.Join(os.Getenv("XDG_STATE_HOME"), "abusekit", "ec2"), nil
+	case os.Getenv("HOME") != "":
+		return filepath.Join(os.Getenv("HOME"), ".local", "state", "abusekit", "ec2"), nil
+	}
+	return "", fmt.Errorf("%w: no state_dir, ABUSEKIT_STATE_DIR, XDG_STATE_HOME or HOME for the contain record", plugin.ErrInvalidInput)
+}
+
+// store is the contain store for c's endpoint and region (the same
+// incident id may be contained in several regions or accounts' endpoints:
+// each keeps its own record), in a subdirectory of StateDir(dir).
+func store(dir string, c Common) (*ec2.FileContainStore, error) {
+	d, err := StateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	region := c.Region
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	h := sha256.Sum256([]byte(c.Endpoint + "|" + region))
+	return ec2.NewFileContainStore(filepath.Join(d, hex.EncodeToString(h[:8])))
 }
 
 func (a *adapter) containPlan(ctx context.Context, in ContainInput, call plugin.Call, log *slog.Logger) (*ec2.Clients, *ec2.ContainPlan, []ec2.Option, error) {
@@ -357,8 +420,12 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 	if err != nil {
 		return err
 	}
+	st, err := store(req.Input.StateDir, req.Input.Common)
+	if err != nil {
+		return err
+	}
 	req.Progress.Report("containing", 0, int64(len(p.Instances)))
-	undo, err := ec2.ApplyContain(ctx, c, p, o...)
+	undo, err := ec2.ApplyContain(ctx, c, p, append(o, ec2.WithContainStore(st))...)
 	resp.Output = ContainOutput{Plan: p, Undo: undo, Groups: []string{}}
 	if undo != nil {
 		seen := map[string]bool{}
@@ -373,11 +440,11 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 		sort.Strings(resp.Output.Groups)
 	}
 	if err != nil {
-		// A failed step has no output on the host: keep the record of
-		// what did change in the host's log.
+		// A failed step has no output on the host: the record is in the
+		// store (undo without a record releases from it), and in the log.
 		if undo != nil {
 			if b, jerr := json.Marshal(undo); jerr == nil {
-				req.Logger.Error("contain failed part-way; undo record of what changed", "undo", string(b))
+				req.Logger.Error("contain failed part-way; original configuration saved", "record", st.Path(p.Incident.ID), "undo", string(b))
 			}
 		}
 		return err
@@ -403,6 +470,21 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 			continue
 		}
 		var d []string
+		if ic.ShutdownBehavior != "stop" {
+			d = append(d, "shutdown behaviour stop")
+		}
+		if len(ic.DeleteOnTermination) > 0 {
+			d = append(d, fmt.Sprintf("keep %d volume(s) on termination (%s)", len(ic.DeleteOnTermination), strings.Join(ic.DeleteOnTermination, ",")))
+		}
+		if ic.InstanceProfile != nil {
+			d = append(d, "remove instance profile "+ic.InstanceProfile.ARN)
+		}
+		if len(ic.RevokeRoleSessions) > 0 {
+			d = append(d, "revoke the older sessions of role(s) "+strings.Join(ic.RevokeRoleSessions, ","))
+		}
+		if n := len(ic.NetworkACLEntries); n > 0 {
+			d = append(d, fmt.Sprintf("%d deny entr(ies) in network ACL %s", n, ic.NetworkACLEntries[0].NetworkACLID))
+		}
 		if len(ic.TagsToAdd) > 0 {
 			d = append(d, fmt.Sprintf("tag (%d)", len(ic.TagsToAdd)))
 		}
@@ -419,12 +501,15 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 		if len(ic.TargetGroups) > 0 {
 			d = append(d, fmt.Sprintf("deregister from %d target group(s)", len(ic.TargetGroups)))
 		}
-		d = append(d, fmt.Sprintf("%d interface(s): passthrough, then quarantine", len(ic.Interfaces)))
+		d = append(d, fmt.Sprintf("%d interface(s) into quarantine", len(ic.Interfaces)))
 		r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ic.InstanceID, Detail: strings.Join(d, "; ")})
 	}
 	r.Summary = fmt.Sprintf("contain %d instance(s) for incident %s", len(p.Instances)-already, p.Incident.ID)
 	if already > 0 {
 		r.Summary += fmt.Sprintf(" (%d already contained)", already)
+	}
+	for _, n := range p.Notes {
+		r.Summary += "; note: " + n
 	}
 	return r
 }
@@ -477,6 +562,13 @@ func (a *adapter) applySnapshot(ctx context.Context, req plugin.ApplyRequest[Sna
 		return err
 	}
 	req.Progress.Report("snapshotting", 0, int64(len(p.Instances)))
+	o = append(o, ec2.WithProgress(func(pr ec2.Progress) {
+		msg := fmt.Sprintf("snapshot %s of %s: %s %d%%", pr.Resource, pr.Volume, pr.State, pr.Percent)
+		if pr.ETA > 0 {
+			msg += ", ETA " + pr.ETA.String()
+		}
+		req.Progress.Report(msg, pr.Bytes, pr.TotalBytes)
+	}))
 	done, err := ec2.ApplySnapshot(ctx, c, p, o...)
 	resp.Output = SnapshotOutput{Sets: []ec2.SnapshotSet{}, SnapshotIDs: []string{}}
 	for _, cs := range done {
@@ -494,7 +586,10 @@ func (a *adapter) applySnapshot(ctx context.Context, req plugin.ApplyRequest[Sna
 
 // --- terminate
 
-// verified obtains the CompletedSnapshots for the instance from EC2.
+// verified obtains the CompletedSnapshots for the instance: the snapshot
+// ids of the snapshot step's set (journaled by the runner), checked
+// against EC2. Without a set nothing is covered: snapshots found by tag
+// do not count (anyone who may tag a snapshot could satisfy that).
 func (a *adapter) verified(ctx context.Context, in TerminateInput, call plugin.Call) (*ec2.Clients, ec2.CompletedSnapshots, error) {
 	inst, inc := in.InstanceID, incident(in.Common, call)
 	if in.Set != nil {
@@ -509,11 +604,17 @@ func (a *adapter) verified(ctx context.Context, in TerminateInput, call plugin.C
 	if inst == "" {
 		return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: instance_id or set is required", plugin.ErrInvalidInput)
 	}
+	if in.Set == nil || len(in.Set.Snapshots) == 0 {
+		return nil, ec2.CompletedSnapshots{}, fmt.Errorf("%w: terminate %s: no snapshot set from this incident's snapshot step (pass set: steps.<snapshot>.sets[i])",
+			ec2.ErrSnapshotsIncomplete, inst)
+	}
 	c, err := a.client(ctx, in.Common)
 	if err != nil {
 		return nil, ec2.CompletedSnapshots{}, err
 	}
-	cs, err := ec2.VerifySnapshots(ctx, c, inc, inst)
+	set := *in.Set
+	set.Incident = inc
+	cs, err := ec2.VerifySnapshots(ctx, c, set)
 	return c, cs, err
 }
 
@@ -570,7 +671,8 @@ func (a *adapter) rebuildPlan(ctx context.Context, in RebuildInput, call plugin.
 	}
 	p, err := ec2.PlanRebuild(ctx, c, ec2.RebuildInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, LaunchTemplate: in.LaunchTemplate,
 		ImageID: in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
-		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData})
+		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData,
+		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage})
 	return c, p, o, err
 }
 
@@ -588,7 +690,14 @@ func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[Rebuil
 	}
 	resp.Summary = fmt.Sprintf("launch a replacement for %s from %s (IMDSv2), wait for status checks", p.OldInstanceID, from)
 	resp.Changes = []plugin.Change{{Kind: plugin.ChangeCreate, Target: "instance replacing " + p.OldInstanceID,
-		Detail: fmt.Sprintf("type %s, subnet %s, groups %s, client token %s", p.InstanceType, p.SubnetID, strings.Join(p.SecurityGroupIDs, ","), p.ClientToken)}}
+		Detail: fmt.Sprintf("type %s, subnet %s, groups %s, key pair %q, instance profile %q, client token %s", p.InstanceType, p.SubnetID,
+			strings.Join(p.SecurityGroupIDs, ","), p.KeyName, p.InstanceProfileARN, p.ClientToken)}}
+	for _, w := range p.Warnings {
+		resp.Summary += "; warning: " + w
+	}
+	if len(p.NotCarriedOver) > 0 {
+		resp.Summary += "; not carried over: " + strings.Join(p.NotCarriedOver, ", ")
+	}
 	return nil
 }
 
@@ -598,6 +707,7 @@ func (a *adapter) applyRebuild(ctx context.Context, req plugin.ApplyRequest[Rebu
 		return err
 	}
 	req.Progress.Report("launching", 0, 0)
+	o = append(o, ec2.WithProgress(func(pr ec2.Progress) { req.Progress.Report("replacement "+pr.Resource+": "+pr.State, 0, 0) }))
 	res, err := ec2.ApplyRebuild(ctx, c, p, append(o, ec2.WithLogger(req.Logger))...)
 	resp.Output.ClientToken = p.ClientToken
 	if res != nil {
@@ -711,28 +821,58 @@ func (a *adapter) applyAlarms(ctx context.Context, req plugin.ApplyRequest[Alarm
 
 // --- undo
 
-func (in UndoInput) check() error {
-	if in.Undo == nil {
-		return fmt.Errorf("%w: undo (the contain step's undo record) is required", plugin.ErrInvalidInput)
+// record returns the input's undo record, or the one contain saved for
+// the incident.
+func (in UndoInput) record(ctx context.Context, call plugin.Call) (*ec2.ContainUndo, error) {
+	if in.Undo != nil {
+		return in.Undo, nil
 	}
-	return nil
+	st, err := store(in.StateDir, in.Common)
+	if err != nil {
+		return nil, err
+	}
+	inc := incident(in.Common, call)
+	u, err := st.Load(ctx, inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, fmt.Errorf("%w: no undo record given and none saved for incident %s in %s", ec2.ErrNotFound, inc.ID, st.Path(inc.ID))
+	}
+	return u, nil
 }
 
 // planUndo lists what the record says would be restored; it reads nothing.
 func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput], resp *plugin.PlanResponse) error {
-	if err := req.Input.check(); err != nil {
-		return err
-	}
 	if _, err := options(req.Input.Common, ""); err != nil {
 		return err
 	}
-	for _, iu := range req.Input.Undo.Instances {
+	u, err := req.Input.record(ctx, req.Call)
+	if err != nil {
+		return err
+	}
+	for _, iu := range u.Instances {
 		var d []string
 		for _, e := range iu.Interfaces {
 			d = append(d, e.NetworkInterfaceID+" back to "+strings.Join(e.Groups, ","))
 		}
 		if iu.TerminationProtectionWas != nil || iu.StopProtectionWas != nil {
 			d = append(d, "protection as it was")
+		}
+		if iu.ShutdownBehaviorWas != "" {
+			d = append(d, "shutdown behaviour "+iu.ShutdownBehaviorWas)
+		}
+		if iu.InstanceProfileWas != "" {
+			d = append(d, "instance profile "+iu.InstanceProfileWas+" again")
+		}
+		if n := len(iu.NetworkACLEntries); n > 0 {
+			d = append(d, fmt.Sprintf("delete %d network ACL deny entr(ies)", n))
+		}
+		for _, rp := range iu.RolePolicies {
+			d = append(d, "delete policy "+rp.Policy+" of role "+rp.Role)
+		}
+		if len(iu.DeleteOnTerminationWas) > 0 {
+			d = append(d, "delete on termination again for "+strings.Join(iu.DeleteOnTerminationWas, ","))
 		}
 		if iu.AutoScalingGroup != "" {
 			d = append(d, "back into Auto Scaling group "+iu.AutoScalingGroup)
@@ -745,15 +885,16 @@ func (a *adapter) planUndo(ctx context.Context, req plugin.PlanRequest[UndoInput
 		}
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: iu.InstanceID, Detail: strings.Join(d, "; ")})
 	}
-	resp.Summary = fmt.Sprintf("release %d instance(s) of incident %s from containment (quarantine groups stay)", len(req.Input.Undo.Instances), req.Input.Undo.Incident.ID)
+	resp.Summary = fmt.Sprintf("release %d instance(s) of incident %s from containment (quarantine groups stay)", len(u.Instances), u.Incident.ID)
 	return nil
 }
 
 func (a *adapter) applyUndo(ctx context.Context, req plugin.ApplyRequest[UndoInput], resp *plugin.ApplyResponse[UndoOutput]) error {
-	if err := req.Input.check(); err != nil {
+	o, err := options(req.Input.Common, "")
+	if err != nil {
 		return err
 	}
-	o, err := options(req.Input.Common, "")
+	u, err := req.Input.record(ctx, req.Call)
 	if err != nil {
 		return err
 	}
@@ -761,11 +902,11 @@ func (a *adapter) applyUndo(ctx context.Context, req plugin.ApplyRequest[UndoInp
 	if err != nil {
 		return err
 	}
-	if err := ec2.Undo(ctx, c, req.Input.Undo, append(o, ec2.WithLogger(req.Logger))...); err != nil {
+	if err := ec2.Undo(ctx, c, u, append(o, ec2.WithLogger(req.Logger))...); err != nil {
 		return err
 	}
 	resp.Output.Instances = []string{}
-	for _, iu := range req.Input.Undo.Instances {
+	for _, iu := range u.Instances {
 		resp.Output.Instances = append(resp.Output.Instances, iu.InstanceID)
 	}
 	return nil

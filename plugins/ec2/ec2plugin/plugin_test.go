@@ -3,6 +3,7 @@ package ec2plugin
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -120,7 +121,8 @@ func TestActionsInProcess(t *testing.T) {
 	if d := cmp.Diff(before, w.srv.State()); d != "" {
 		t.Fatalf("contain plan changed the account:\n%s", d)
 	}
-	if len(plan.Changes) != 3 || plan.Changes[2].Target != w.infected || plan.Changes[0].Kind != plugin.ChangeCreate {
+	if len(plan.Changes) != 2 || plan.Changes[1].Target != w.infected || plan.Changes[0].Kind != plugin.ChangeCreate ||
+		!strings.Contains(plan.Summary, ec2.NoteTrackedConnections) || strings.Contains(plan.Changes[1].Detail, "passthrough") {
 		t.Errorf("contain plan: %+v", plan)
 	}
 	want, err := ec2.PlanContain(ctx, w.direct, ec2.ContainInput{Incident: inc, InstanceIDs: []string{w.infected}}, quick...)
@@ -156,7 +158,7 @@ func TestActionsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := ec2.VerifySnapshots(ctx, w.direct, inc, w.infected)
+	cs, err := ec2.VerifySnapshots(ctx, w.direct, snaps.Sets[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,18 +299,63 @@ func TestTerminateRefusesVolumeAttachedLater(t *testing.T) {
 	// A set from another incident does not count either.
 	attachless := newWorld(t)
 	c.Endpoint = attachless.srv.URL
-	if _, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: attachless.infected}); err != nil {
+	snaps2, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: attachless.infected})
+	if err != nil {
 		t.Fatal(err)
 	}
 	other := c
 	other.Incident = "case-other"
-	_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: other, InstanceID: attachless.infected})
+	_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: other, Set: &snaps2.Sets[0]})
 	if !errors.Is(err, ec2.ErrSnapshotsIncomplete) {
 		t.Fatalf("other incident: err = %v, want ec2.ErrSnapshotsIncomplete", err)
 	}
 }
 
-func attachVolume(t *testing.T, w *world, instance string) {
+// A snapshot anyone tagged with the incident (here a nightly backup of a
+// volume attached after the snapshot step, hand-tagged) does not cover
+// the instance: only the ids the snapshot step created and the runner
+// journaled count.
+func TestTerminateIgnoresHandTaggedSnapshots(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	snaps, err := plugintest.Apply[SnapshotOutput](ctx, acts["snapshot"], SnapshotInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := attachVolume(t, w, w.infected)
+	e := awsec2.NewFromConfig(w.srv.Config())
+	backup, err := e.CreateSnapshot(ctx, &awsec2.CreateSnapshotInput{VolumeId: aws.String(vol), Description: aws.String("nightly backup"),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSnapshot, Tags: []types.Tag{
+			{Key: aws.String(ec2.TagIncident), Value: aws.String(incidentID)}, {Key: aws.String(ec2.TagStep), Value: aws.String("snapshot")},
+			{Key: aws.String(ec2.TagInstance), Value: aws.String(w.infected)}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := awsec2.NewSnapshotCompletedWaiter(e).Wait(ctx, &awsec2.DescribeSnapshotsInput{SnapshotIds: []string{aws.ToString(backup.SnapshotId)}}, time.Minute,
+		func(o *awsec2.SnapshotCompletedWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
+		}); err != nil {
+		t.Fatal(err)
+	}
+	w.srv.ResetCalls()
+	for _, phase := range []string{"plan", "apply"} {
+		if phase == "plan" {
+			_, err = plugintest.Plan(ctx, acts["terminate"], TerminateInput{Common: c, Set: &snaps.Sets[0]})
+		} else {
+			_, err = plugintest.Apply[TerminateOutput](ctx, acts["terminate"], TerminateInput{Common: c, Set: &snaps.Sets[0]})
+		}
+		if !errors.Is(err, ec2.ErrSnapshotsIncomplete) {
+			t.Errorf("%s: err = %v, want ec2.ErrSnapshotsIncomplete (the hand-tagged backup must not count)", phase, err)
+		}
+	}
+	noMutation(t, w)
+}
+
+func attachVolume(t *testing.T, w *world, instance string) string {
 	t.Helper()
 	ctx := context.Background()
 	e := awsec2.NewFromConfig(w.srv.Config())
@@ -324,6 +371,7 @@ func attachVolume(t *testing.T, w *world, instance string) {
 	if _, err := e.AttachVolume(ctx, &awsec2.AttachVolumeInput{InstanceId: aws.String(instance), VolumeId: vol.VolumeId, Device: aws.String("/dev/sdg")}); err != nil {
 		t.Fatal(err)
 	}
+	return aws.ToString(vol.VolumeId)
 }
 
 // noMutation fails if the trace since the last ResetCalls holds a call that
@@ -489,8 +537,10 @@ func TestUndoAction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: c}); !errors.Is(err, plugin.ErrInvalidInput) {
-		t.Errorf("undo without a record: %v", err)
+	other := c
+	other.Incident = "case-never-contained"
+	if _, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: other}); !errors.Is(err, ec2.ErrNotFound) {
+		t.Errorf("undo without a record, none saved: %v", err)
 	}
 	w.srv.ResetCalls()
 	plan, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: Common{Endpoint: w.srv.URL}, Undo: contained.Undo})
@@ -513,6 +563,45 @@ func TestUndoAction(t *testing.T) {
 	}
 }
 
+// Release mode: undo without a record puts the instance back from the
+// original configuration contain saved (fsynced) in the state directory
+// before its first change.
+func TestReleaseFromSavedRecord(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	state := t.TempDir()
+	t.Setenv("ABUSEKIT_STATE_DIR", state)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	before := w.instance(t, w.infected)
+	if _, err := plugintest.Apply[ContainOutput](ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store("", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(st.Path(incidentID), filepath.Join(state, "ec2")+"/") {
+		t.Errorf("record %s not under ABUSEKIT_STATE_DIR/ec2", st.Path(incidentID))
+	}
+	saved, err := st.Load(ctx, incidentID)
+	if err != nil || saved == nil || !cmp.Equal(saved.OriginalGroups(w.infected), []string{w.openSG}) {
+		t.Fatalf("saved record %+v %v", saved, err)
+	}
+	plan, err := plugintest.Plan(ctx, acts["undo"], UndoInput{Common: c})
+	if err != nil || len(plan.Changes) != 1 || !strings.Contains(plan.Changes[0].Detail, "back to "+w.openSG) {
+		t.Fatalf("release plan: %+v %v", plan, err)
+	}
+	if _, err := plugintest.Apply[UndoOutput](ctx, acts["undo"], UndoInput{Common: c}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(before, w.instance(t, w.infected)); d != "" {
+		t.Errorf("instance after release (-before +after):\n%s", d)
+	}
+}
+
 // Every ec2 sentinel has its code, also wrapped as the package wraps it.
 func TestSentinelsRegistered(t *testing.T) {
 	for code, err := range map[string]error{
@@ -520,6 +609,7 @@ func TestSentinelsRegistered(t *testing.T) {
 		"ec2.snapshot_failed": ec2.ErrSnapshotFailed, "ec2.timeout": ec2.ErrTimeout,
 		"ec2.invalid_input": ec2.ErrInvalidInput, "ec2.missing_client": ec2.ErrMissingClient,
 		"ec2.unhealthy": ec2.ErrUnhealthy, "ec2.asg_min_size": ec2.ErrASGMinSize,
+		"ec2.quarantine_open": ec2.ErrQuarantineOpen,
 	} {
 		if got := plugin.ErrorCode(&ec2.StepError{Step: "x", Err: err}); got != code {
 			t.Errorf("%v: code %q, want %q", err, got, code)

@@ -20,9 +20,20 @@ import (
 // TestMain lets the host re-execute this test binary as the built-in
 // plugin "ec2" (playbook.Builtin): a real plugin process, with only the
 // environment the test gives it.
+//
+// The contain records of the in-process tests and examples go to a
+// directory of the run's own (ABUSEKIT_STATE_DIR), never to $HOME.
 func TestMain(m *testing.M) {
 	plugin.ServeIfPlugin(map[string]plugin.Actions{"ec2": NewPlugin()})
-	os.Exit(m.Run())
+	os.Exit(func() int {
+		dir, err := os.MkdirTemp("", "ec2plugin-state-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Setenv("ABUSEKIT_STATE_DIR", dir)
+		return m.Run()
+	}())
 }
 
 // builtin is the ec2 plugin as its own process, pointed at the emulator

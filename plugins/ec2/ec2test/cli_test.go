@@ -210,3 +210,70 @@ func TestStandaloneBinary(t *testing.T) {
 		t.Errorf("zones = %+v", azs)
 	}
 }
+
+// The AWS CLI drives the operations contain added: instance profile
+// associations and network ACL entries, and a revoke of a missing rule.
+func TestAWSCLIContainOperations(t *testing.T) {
+	needCLI(t)
+	srv := ec2test.NewServer(ec2test.WithSeed(12))
+	defer srv.Close()
+	u := srv.URL
+	const arn = "arn:aws:iam::" + ec2test.AccountID + ":instance-profile/web"
+	ids, err := srv.AddInstances(1, ec2test.InstanceSpec{IAMInstanceProfileARN: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var assocs struct {
+		IamInstanceProfileAssociations []struct {
+			AssociationId, InstanceId, State string
+			IamInstanceProfile               struct{ Arn string }
+		}
+	}
+	if err := awsRun(t, u, &assocs, "ec2", "describe-iam-instance-profile-associations", "--filters", "Name=instance-id,Values="+ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(assocs.IamInstanceProfileAssociations) != 1 || assocs.IamInstanceProfileAssociations[0].IamInstanceProfile.Arn != arn {
+		t.Fatalf("associations = %+v", assocs)
+	}
+	if err := awsRun(t, u, nil, "ec2", "disassociate-iam-instance-profile", "--association-id", assocs.IamInstanceProfileAssociations[0].AssociationId); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "associate-iam-instance-profile", "--instance-id", ids[0], "--iam-instance-profile", "Arn="+arn); err != nil {
+		t.Fatal(err)
+	}
+	var acls struct {
+		NetworkAcls []struct {
+			NetworkAclId string
+			Entries      []struct {
+				RuleNumber int
+				Egress     bool
+				RuleAction string
+				CidrBlock  string
+			}
+		}
+	}
+	if err := awsRun(t, u, &acls, "ec2", "describe-network-acls", "--filters", "Name=association.subnet-id,Values="+srv.DefaultSubnets()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(acls.NetworkAcls) != 1 || len(acls.NetworkAcls[0].Entries) != 4 {
+		t.Fatalf("describe-network-acls = %+v", acls)
+	}
+	acl := acls.NetworkAcls[0].NetworkAclId
+	if err := awsRun(t, u, nil, "ec2", "create-network-acl-entry", "--network-acl-id", acl, "--rule-number", "1", "--ingress",
+		"--protocol", "-1", "--rule-action", "deny", "--cidr-block", "172.31.0.9/32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "delete-network-acl-entry", "--network-acl-id", acl, "--rule-number", "1", "--ingress"); err != nil {
+		t.Fatal(err)
+	}
+	var rev struct {
+		Return               bool
+		UnknownIpPermissions []struct{ IpProtocol string }
+	}
+	if err := awsRun(t, u, &rev, "ec2", "revoke-security-group-ingress", "--group-id", srv.DefaultSecurityGroup(), "--protocol", "tcp", "--port", "3389", "--cidr", "0.0.0.0/0"); err != nil {
+		t.Fatal(err)
+	}
+	if !rev.Return || len(rev.UnknownIpPermissions) != 1 {
+		t.Errorf("revoke of a missing rule = %+v", rev)
+	}
+}

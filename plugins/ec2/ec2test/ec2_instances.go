@@ -21,6 +21,9 @@ var knownActions = func() map[string]string {
 	for _, op := range asgActions {
 		m[op] = "autoscaling"
 	}
+	for _, op := range iamActions {
+		m[op] = "iam"
+	}
 	for _, op := range ec2Actions {
 		m[op] = "ec2"
 	}
@@ -40,6 +43,8 @@ var ec2Actions = []string{
 	"DescribeVpcs", "DescribeSubnets", "DescribeAvailabilityZones",
 	"DescribeLaunchTemplates", "DescribeLaunchTemplateVersions", "CreateLaunchTemplate",
 	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
+	"DescribeIamInstanceProfileAssociations", "AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
+	"DescribeNetworkAcls", "CreateNetworkAclEntry", "DeleteNetworkAclEntry",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -127,6 +132,18 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.detachVolume
 	case "DeleteVolume":
 		return st.deleteVolume
+	case "DescribeIamInstanceProfileAssociations":
+		return st.describeIamInstanceProfileAssociations
+	case "AssociateIamInstanceProfile":
+		return st.associateIamInstanceProfile
+	case "DisassociateIamInstanceProfile":
+		return st.disassociateIamInstanceProfile
+	case "DescribeNetworkAcls":
+		return st.describeNetworkAcls
+	case "CreateNetworkAclEntry":
+		return st.createNetworkAclEntry
+	case "DeleteNetworkAclEntry":
+		return st.deleteNetworkAclEntry
 	}
 	return nil
 }

@@ -62,8 +62,12 @@ func (st *state) createSecurityGroup(q *qnode) (any, error) {
 	if _, ok := st.vpcs.get(vpcID); !ok {
 		return nil, errf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", vpcID)
 	}
-	if g := st.groupByName(vpcID, name); g != nil || name == "default" {
-		return nil, errf("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID)
+	// Names are unique per VPC even while eventual consistency still
+	// hides the first group from Describe calls.
+	for _, g := range st.sgs.all() {
+		if (g.vpcID == vpcID && g.name == name) || name == "default" {
+			return nil, errf("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpcID)
+		}
 	}
 	specs, err := parseTagSpecs(q, "TagSpecification")
 	if err != nil {
@@ -425,7 +429,10 @@ func (st *state) revoke(q *qnode, egress bool) (any, error) {
 			remove = append(remove, hit)
 		}
 	}
-	if len(remove) == 0 && len(unknown) > 0 {
+	// In the default VPC, EC2 answers a revoke of rules that do not
+	// exist with success, listing them in unknownIpPermissionSet; in
+	// another VPC it is an error.
+	if len(remove) == 0 && len(unknown) > 0 && g.vpcID != st.defaultVPC {
 		return nil, errf("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
 	}
 	if err := dryRun(q); err != nil {

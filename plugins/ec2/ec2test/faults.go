@@ -28,6 +28,19 @@ type Faults struct {
 	// SnapshotErrorFraction makes this fraction of new snapshots end in
 	// state "error" instead of "completed".
 	SnapshotErrorFraction float64
+	// LostReplyFraction answers this fraction of the EC2, Auto Scaling and
+	// ELB requests that succeeded with InternalError (500) all the same:
+	// the change was made, the caller cannot tell (0..1).
+	LostReplyFraction float64
+}
+
+// lostReplyLocked decides whether a request that succeeded is answered
+// with a 500 anyway; s.mu is held, f is LostReplyFraction.
+func (s *Server) lostReplyLocked(f float64) *apiError {
+	if f > 0 && s.rng.Float64() < f {
+		return &apiError{status: 500, code: "InternalError", msg: "An internal error has occurred"}
+	}
+	return nil
 }
 
 // SetFaults replaces the fault injection in force.
@@ -74,8 +87,10 @@ const ResourcePrefix = "resource:"
 // DefaultRateLimits returns buckets shaped like the documented Amazon EC2
 // request-rate limits (bucket size, refill per second): non-mutating
 // 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 50/5,
-// resource-intensive 50/5; the other services get 100/20. Each action
-// draws on a bucket of its own, as EC2 evaluates each API individually. Resource
+// resource-intensive 50/5; the other services get 100/20. RunInstances
+// has the request bucket EC2 gives it of its own (5, refill 2 per second).
+// Each action draws on a bucket of its own, as EC2 evaluates each API
+// individually. Resource
 // (instance) tokens: RunInstances 1000/2, TerminateInstances 1000/20,
 // StopInstances 1000/20, StartInstances 1000/2.
 func DefaultRateLimits() RateLimits {
@@ -85,6 +100,7 @@ func DefaultRateLimits() RateLimits {
 		CategoryMutating:                      {Size: 50, Refill: 5},
 		CategoryResourceHeavy:                 {Size: 50, Refill: 5},
 		CategoryOther:                         {Size: 100, Refill: 20},
+		"RunInstances":                        {Size: 5, Refill: 2},
 		ResourcePrefix + "RunInstances":       {Size: 1000, Refill: 2},
 		ResourcePrefix + "TerminateInstances": {Size: 1000, Refill: 20},
 		ResourcePrefix + "StopInstances":      {Size: 1000, Refill: 20},

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/google/go-cmp/cmp"
 
@@ -232,5 +233,91 @@ func TestResourceTokenBucket(t *testing.T) {
 	}
 	if got := len(srv.State().Instances); got != 11 {
 		t.Errorf("instances %d, want 11", got)
+	}
+}
+
+// A lost reply: the change is made, the caller sees InternalError.
+func TestLostReply(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	srv.SetFaults(ec2test.Faults{LostReplyFraction: 1})
+	_, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("lost"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())},
+		func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InternalError" {
+		t.Fatalf("err = %v, want InternalError", err)
+	}
+	srv.SetFaults(ec2test.Faults{})
+	found := false
+	for _, g := range srv.State().SecurityGroups {
+		found = found || g.Name == "lost"
+	}
+	if !found {
+		t.Error("the group was not created behind the lost reply")
+	}
+}
+
+// Group names stay unique per VPC while eventual consistency hides the
+// first group.
+func TestGroupNameUniqueWhileHidden(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	srv.SetFaults(ec2test.Faults{EventualConsistency: time.Hour})
+	in := &ec2.CreateSecurityGroupInput{GroupName: aws.String("q"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())}
+	if _, err := c.CreateSecurityGroup(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.CreateSecurityGroup(ctx, in)
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidGroup.Duplicate" {
+		t.Fatalf("second group of the same name: %v, want InvalidGroup.Duplicate", err)
+	}
+}
+
+// Revoking a rule that does not exist, in the default VPC: success, with
+// the rule in UnknownIpPermissions.
+func TestRevokeAbsentRuleDefaultVPC(t *testing.T) {
+	ctx := context.Background()
+	srv, c := newEC2(t)
+	g, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("r"), Description: aws.String("d"), VpcId: aws.String(srv.DefaultVPC())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{
+		{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !aws.ToBool(out.Return) || len(out.UnknownIpPermissions) != 1 || aws.ToString(out.UnknownIpPermissions[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
+		t.Errorf("revoke: return %v unknown %+v", aws.ToBool(out.Return), out.UnknownIpPermissions)
+	}
+}
+
+// RunInstances has its own request bucket: 5, refill 2 per second.
+func TestRunInstancesBucket(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	srv, c := newEC2(t, ec2test.WithClock(clk.now), ec2test.WithFaults(ec2test.Faults{Throttle: true}))
+	run := func(n int) (ok, throttled int) {
+		for range n {
+			_, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(srv.ImageID(ec2test.ImageAmazonLinux2023)), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)},
+				func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
+			switch {
+			case err == nil:
+				ok++
+			case apiCode(t, err) == "RequestLimitExceeded":
+				throttled++
+			default:
+				t.Fatal(err)
+			}
+		}
+		return ok, throttled
+	}
+	if ok, th := run(7); ok != 5 || th != 2 {
+		t.Errorf("burst: %d ok, %d throttled; want 5/2", ok, th)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if ok, th := run(3); ok != 2 || th != 1 {
+		t.Errorf("after 1s: %d ok, %d throttled; want 2/1", ok, th)
 	}
 }

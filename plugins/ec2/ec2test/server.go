@@ -368,6 +368,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h = s.asgHandler(action)
 	case "elasticloadbalancing":
 		h = s.elbHandler(action)
+	case "iam":
+		h = s.iamHandler(action)
 	case "monitoring":
 		s.serveCWQuery(w, action, q)
 		return
@@ -383,9 +385,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeQueryError(w, service, action, ferr)
 		return
 	}
+	lostFrac := s.CurrentFaults().LostReplyFraction
 	s.mu.Lock()
 	s.st.tick(s.now())
 	res, herr := s.callHandler(h, q)
+	if herr == nil {
+		if lost := s.lostReplyLocked(lostFrac); lost != nil {
+			herr = lost // applied, but the caller sees a 5xx
+		}
+	}
 	code := ""
 	if herr != nil {
 		code = asAPIError(herr).code
@@ -444,7 +452,7 @@ func scopeService(auth string) string {
 		return ""
 	}
 	switch parts[3] {
-	case "ec2", "autoscaling", "elasticloadbalancing", "monitoring":
+	case "ec2", "autoscaling", "elasticloadbalancing", "monitoring", "iam":
 		return parts[3]
 	}
 	return ""
@@ -462,6 +470,8 @@ func serviceForVersion(version, action string) string {
 		return "elasticloadbalancing"
 	case "2010-08-01":
 		return "monitoring"
+	case "2010-05-08":
+		return "iam"
 	}
 	if svc, ok := knownActions[action]; ok {
 		return svc

@@ -312,8 +312,11 @@ type state struct {
 	enis      ordered[*eni]
 	lts       ordered[*launchTemplate]
 	alarms    ordered[*alarm]
-	asgs      ordered[*asg]
-	tgs       ordered[*targetGroup]
+	nacls     map[string]*networkACL // by VPC id: each VPC's default network ACL
+	// rolePolicies holds IAM inline role policies: role -> name -> document.
+	rolePolicies map[string]map[string]string
+	asgs         ordered[*asg]
+	tgs          ordered[*targetGroup]
 
 	tags   map[string]map[string]string
 	rules  map[string]*sgRule

@@ -18,6 +18,8 @@ func xmlnsFor(service string) string {
 		return "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 	case "monitoring":
 		return "http://monitoring.amazonaws.com/doc/2010-08-01/"
+	case "iam":
+		return "https://iam.amazonaws.com/doc/2010-05-08/"
 	}
 	return ec2NS
 }

@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
@@ -41,6 +42,15 @@ func main() {
 }
 
 func run(args []string) error {
+	opts, asJSON, err := parse(args)
+	if err != nil {
+		return err
+	}
+	return serve(opts, asJSON)
+}
+
+// parse turns the command line into server options.
+func parse(args []string) ([]ec2test.Option, bool, error) {
 	fs := flag.NewFlagSet("ec2test", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "loopback `address` to listen on")
 	region := fs.String("region", "us-east-1", "`region` of the emulated account")
@@ -52,19 +62,35 @@ func run(args []string) error {
 	ec := fs.Duration("eventual-consistency", 0, "how long new resources stay invisible")
 	snapErr := fs.Float64("snapshot-error-fraction", 0, "fraction of new snapshots that end in state error")
 	rateScale := fs.Float64("rate-scale", 1, "multiply every throttling bucket size and refill rate by this `factor`")
+	imageDelay := fs.Duration("image-delay", 0, "how long new images stay pending")
+	pending := fs.Duration("pending-delay", 0, "how long new or started instances stay pending")
+	stopping := fs.Duration("stopping-delay", 0, "how long stopping instances stay stopping")
+	shuttingDown := fs.Duration("shutting-down-delay", 0, "how long terminated instances stay shutting-down")
+	statusDelay := fs.Duration("status-check-delay", 0, "how long a running instance's status checks stay initializing")
 	ssmRun := fs.String("ssm-run", "", `run the commands sent over SSM Run Command to every running instance: "local" runs them as shell scripts on this machine (opt-in; default: no instance is managed)`)
 	asJSON := fs.Bool("json", false, "print the ready line as JSON")
 	verbose := fs.Bool("v", false, "log each request to stderr")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, false, err
+	}
+	if fs.NArg() > 0 {
+		return nil, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for name, d := range map[string]time.Duration{"snapshot-delay": *snapDelay, "image-delay": *imageDelay, "pending-delay": *pending,
+		"stopping-delay": *stopping, "shutting-down-delay": *shuttingDown, "status-check-delay": *statusDelay, "eventual-consistency": *ec} {
+		if d < 0 {
+			return nil, false, fmt.Errorf("-%s %v: must not be negative", name, d)
+		}
 	}
 	opts := []ec2test.Option{
 		ec2test.WithAddr(*addr), ec2test.WithRegion(*region), ec2test.WithSnapshotDelay(*snapDelay), ec2test.WithSeed(*seed),
 		ec2test.WithFaults(ec2test.Faults{Throttle: *throttle, ThrottleFraction: *throttleFrac,
 			ServerErrorFraction: *errFrac, EventualConsistency: *ec, SnapshotErrorFraction: *snapErr}),
+		ec2test.WithImageDelay(*imageDelay), ec2test.WithInstanceDelays(*pending, *stopping, *shuttingDown),
+		ec2test.WithStatusCheckDelay(*statusDelay),
 	}
 	if *rateScale <= 0 {
-		return fmt.Errorf("-rate-scale %v: must be positive", *rateScale)
+		return nil, false, fmt.Errorf("-rate-scale %v: must be positive", *rateScale)
 	}
 	opts = append(opts, ec2test.WithRateLimits(ec2test.DefaultRateLimits().Scaled(*rateScale)))
 	switch *ssmRun {
@@ -72,11 +98,15 @@ func run(args []string) error {
 	case "local":
 		opts = append(opts, ec2test.WithSSMExecutor(ec2test.LocalExecutor{}))
 	default:
-		return fmt.Errorf("-ssm-run %q: want \"local\" or nothing", *ssmRun)
+		return nil, false, fmt.Errorf("-ssm-run %q: want \"local\" or nothing", *ssmRun)
 	}
 	if *verbose {
 		opts = append(opts, ec2test.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	}
+	return opts, *asJSON, nil
+}
+
+func serve(opts []ec2test.Option, asJSON bool) error {
 	srv, err := ec2test.Listen(opts...)
 	if err != nil {
 		return err
@@ -91,7 +121,7 @@ func run(args []string) error {
 			"debian-12": srv.ImageID(ec2test.ImageDebian12),
 		},
 	}
-	if *asJSON {
+	if asJSON {
 		b, _ := json.Marshal(ready)
 		fmt.Println(string(b))
 	} else {
