@@ -95,7 +95,6 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 	w.awsEnv = []string{
 		"AWS_ACCESS_KEY_ID=" + ec2test.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ec2test.TestSecretAccessKey,
 		"AWS_REGION=" + region, "AWS_EC2_METADATA_DISABLED=true",
-		"ABUSEKIT_STATE_DIR=" + filepath.Join(w.dir, "state"), // the ec2 plugin's contain record
 	}
 	return w, nil
 }
