@@ -425,7 +425,7 @@ func (a *adapter) applyContain(ctx context.Context, req plugin.ApplyRequest[Cont
 		return err
 	}
 	req.Progress.Report("containing", 0, int64(len(p.Instances)))
-	undo, err := ec2.ApplyContain(ctx, c, p, append(o, ec2.WithContainStore(st))...)
+	undo, err := ec2.ApplyContain(ctx, c, p, append(o, ec2.WithContainStore(newJournaledStore(st, req.Progress, req.Notes)))...)
 	resp.Output = ContainOutput{Plan: p, Undo: undo, Groups: []string{}}
 	if undo != nil {
 		seen := map[string]bool{}

@@ -2,6 +2,7 @@ package ec2plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -614,5 +615,50 @@ func TestSentinelsRegistered(t *testing.T) {
 		if got := plugin.ErrorCode(&ec2.StepError{Step: "x", Err: err}); got != code {
 			t.Errorf("%v: code %q, want %q", err, got, code)
 		}
+	}
+}
+
+// Contain keeps its original configuration in the runner's journal (a
+// synced step note) before its first change, besides the state directory:
+// a resumed run whose state directory is gone still releases the instance
+// to its original groups from the note.
+func TestContainOriginalInJournal(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	t.Setenv("ABUSEKIT_STATE_DIR", t.TempDir())
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	applied, err := plugintest.Invocation{}.Apply(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note *plugintest.Note
+	for i := range applied.Notes {
+		if applied.Notes[i].Key == noteContainOriginal {
+			note = &applied.Notes[i]
+		}
+	}
+	if note == nil {
+		t.Fatalf("contain kept no %q note: %+v", noteContainOriginal, applied.Notes)
+	}
+	var saved ec2.ContainUndo
+	if err := json.Unmarshal(note.Value, &saved); err != nil || !cmp.Equal(saved.OriginalGroups(w.infected), []string{w.openSG}) {
+		t.Fatalf("note %s: %v", note.Value, err)
+	}
+	// The state directory is lost; the journal's note is given back.
+	t.Setenv("ABUSEKIT_STATE_DIR", t.TempDir())
+	st, err := store("", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := newJournaledStore(st, plugin.Progress{}, map[string]json.RawMessage{noteContainOriginal: note.Value})
+	got, err := js.Load(ctx, incidentID)
+	if err != nil || got == nil || !cmp.Equal(got.OriginalGroups(w.infected), []string{w.openSG}) {
+		t.Errorf("record from the journal's note: %+v %v", got, err)
+	}
+	if other, err := js.Load(ctx, "another-incident"); err != nil || other != nil {
+		t.Errorf("another incident's record: %+v %v", other, err)
 	}
 }
