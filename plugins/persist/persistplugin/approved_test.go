@@ -110,6 +110,45 @@ func TestCleanAppliesTheApprovedPlan(t *testing.T) {
 	})
 }
 
+// A plugin restarted between approval and apply (its kept plans gone)
+// applies the approved plan the runner gives back, not a new look at the
+// root that would also act on what was planted since.
+func TestCleanAppliesTheApprovedPlanAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := infected(t)
+	in := CleanInput{FindInput: FindInput{Root: dir}, QuarantineDir: t.TempDir()}
+	pr, err := plugintest.Plan(ctx, NewPlugin()["clean"], in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(pr.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plantLater(t, dir)
+	restarted := NewPlugin()["clean"]
+	res, err := plugintest.Invocation{Approved: &plugin.ApprovedPlan{Summary: pr.Summary, Changes: pr.Changes, Payload: payload}}.Apply(ctx, restarted, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := decode[CleanOutput](t, res.Output)
+	if out.PlannedAtApply || len(out.Changes) != 1 || out.Changes[0].Path != "/etc/crontab" {
+		t.Errorf("applied %+v, want the one approved change", out)
+	}
+	if !strings.Contains(pr.Summary, "plan sha256 "+out.PlanSHA256) {
+		t.Errorf("applied plan %s is not the approved one (%q)", out.PlanSHA256, pr.Summary)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "etc/cron.d/later")); err != nil {
+		t.Errorf("clean acted on an entry nobody approved: %v", err)
+	}
+	// An approved plan for another root is refused.
+	other := CleanInput{FindInput: FindInput{Root: infected(t)}, QuarantineDir: t.TempDir()}
+	_, err = plugintest.Invocation{Approved: &plugin.ApprovedPlan{Payload: payload}}.Apply(ctx, NewPlugin()["clean"], other)
+	if !errors.Is(err, plugin.ErrPlanChanged) {
+		t.Errorf("approved plan for another root: %v, want ErrPlanChanged", err)
+	}
+}
+
 // The plan as clean's input (the output of "plan"): planned and applied
 // exactly, refused when stale at either phase.
 func TestCleanTakesAPlan(t *testing.T) {

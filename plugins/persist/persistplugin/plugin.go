@@ -227,6 +227,10 @@ func NewPlugin() plugin.Actions {
 					}
 					kept.put(kept.key(req.Call, req.Input), plan)
 				}
+				// The plan itself is the payload the runner journals with the
+				// approval and gives back to Apply: a restarted plugin applies
+				// what was approved, not a new look at the root.
+				resp.Payload = plan
 				resp.Summary = fmt.Sprintf("%d changes on %s (quarantined, restorable); plan sha256 %s", len(plan.Changes), plan.Root, planDigest(plan))
 				for _, c := range plan.Changes {
 					resp.Changes = append(resp.Changes, change(c))
@@ -244,6 +248,18 @@ func NewPlugin() plugin.Actions {
 					}
 				} else {
 					plan = kept.get(kept.key(req.Call, req.Input))
+				}
+				if plan == nil && req.Approved != nil && len(req.Approved.Payload) > 0 {
+					// This process did not make the plan (the plugin was
+					// restarted): the approved one comes from the journal.
+					var p persist.CleanPlan
+					if err := req.Approved.DecodePayload(&p); err != nil {
+						return fmt.Errorf("%w: the approved clean plan: %v", plugin.ErrPlanChanged, err)
+					}
+					if filepath.Clean(p.Root) != filepath.Clean(root(req.Input.Root)) {
+						return fmt.Errorf("%w: the approved plan is for root %s, this step's is %s", plugin.ErrPlanChanged, p.Root, root(req.Input.Root))
+					}
+					plan = &p
 				}
 				if plan == nil {
 					req.Logger.Warn("persist: clean: no approved plan reached this step; planning now", "root", root(req.Input.Root))
