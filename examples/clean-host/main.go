@@ -34,6 +34,9 @@ import (
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage is printed, nothing went wrong
+		}
 		fmt.Fprintln(os.Stderr, "clean-host:", err)
 		os.Exit(1)
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,6 +56,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	incident := fs.String("incident", "", "incident id (default: custom-plugin-<time>)")
 	verbose := fs.Bool("v", false, "log (including the plugin's log) to stderr")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h: the usage is printed, nothing went wrong
+		}
 		return 2
 	}
 	if fs.NArg() != 0 || (*pluginPath != "") != (*pluginSum != "") {

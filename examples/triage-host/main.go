@@ -87,6 +87,9 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the usage is printed, nothing went wrong
+		}
 		fmt.Fprintln(os.Stderr, "triage-host:", err)
 		os.Exit(1)
 	}
