@@ -129,7 +129,8 @@ func isS3(r *http.Request) bool {
 	return false
 }
 
-// credService returns the service of a SigV4 credential scope, whatever it is.
+// credService returns the service of a SigV4 credential scope, whatever it
+// is: "Credential=AKID/20260101/us-east-1/s3/aws4_request" -> "s3".
 func credService(auth string) string {
 	i := strings.Index(auth, "Credential=")
 	if i < 0 {

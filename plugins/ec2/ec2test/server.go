@@ -436,24 +436,13 @@ func protoFor(service string) string {
 	return "awsquery"
 }
 
-// scopeService returns the service name of a SigV4 credential scope:
+// scopeService returns the service name of a SigV4 credential scope when
+// it is one of the query-protocol services this server routes by scope:
 // "Credential=AKID/20260101/us-east-1/ec2/aws4_request" -> "ec2".
 func scopeService(auth string) string {
-	i := strings.Index(auth, "Credential=")
-	if i < 0 {
-		return ""
-	}
-	cred := auth[i+len("Credential="):]
-	if j := strings.IndexAny(cred, ", "); j >= 0 {
-		cred = cred[:j]
-	}
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 {
-		return ""
-	}
-	switch parts[3] {
+	switch s := credService(auth); s {
 	case "ec2", "autoscaling", "elasticloadbalancing", "monitoring", "iam":
-		return parts[3]
+		return s
 	}
 	return ""
 }
