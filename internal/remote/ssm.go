@@ -316,9 +316,12 @@ func (t *SSM) script(ctx context.Context, req Request) (string, error) {
 		w("d=%s", quote(dir))
 		w("mkdir -p \"$d\" && chmod 700 \"$d\" || exit %d", exitStaging)
 		w("b=\"$d/abusekit-%s\"", sum)
+		// One digest per run: the staged copy is checked, and a fetched one
+		// is checked before it takes the staged copy's name.
 		w("if ! verify \"$b\" %s; then", sum)
 		w("  rm -f \"$b.part\"")
 		w("  fetch %s \"$b.part\" || { echo 'abusekit: cannot fetch the staged binary' >&2; exit %d; }", quote(t.Binary.URL), exitFetch)
+		w("  verify \"$b.part\" %s || { rm -f \"$b.part\"; echo \"abusekit: the staged binary does not match SHA-256 %s\" >&2; exit %d; }", sum, sum, exitTampered)
 		w("  chmod 700 \"$b.part\" && mv -f \"$b.part\" \"$b\" || exit %d", exitStaging)
 		w("fi")
 	} else {
@@ -326,8 +329,8 @@ func (t *SSM) script(ctx context.Context, req Request) (string, error) {
 			return "", errors.New("remote: Binary needs a URL or an installed Path")
 		}
 		w("b=%s", quote(t.Binary.Path))
+		w("verify \"$b\" %s || { echo \"abusekit: $b does not match SHA-256 %s\" >&2; exit %d; }", sum, sum, exitTampered)
 	}
-	w("verify \"$b\" %s || { echo \"abusekit: $b does not match SHA-256 %s\" >&2; exit %d; }", sum, sum, exitTampered)
 	w("r=$(mktemp) || exit %d", exitStaging)
 	w("trap 'rm -f \"$r\"' EXIT")
 	maxInline := t.MaxInline

@@ -86,7 +86,7 @@ func clientsFor(url string) (*ssm.Client, *s3.Client, *ec2.Client) {
 	return ssm.NewFromConfig(cfg), s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }), ec2.NewFromConfig(cfg)
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		testenv.Skipf(t, "the staging script fetches with curl or wget: %v", err)
