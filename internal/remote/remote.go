@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -132,3 +133,39 @@ func (b Binaries) For(p Platform) (string, error) {
 	}
 	return "", fmt.Errorf("remote: the instance is %s, binaries are for %v (give -host-binary %s=PATH): %w", p, have, p, ErrPlatformMismatch)
 }
+
+// agentPath is the PATH a host step runs with.
+const agentPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// verifyFn is the shell function both transports check digests with.
+const verifyFn = `verify() { [ "$(sha256sum "$1" 2>/dev/null | cut -d ' ' -f 1)" = "$2" ]; }`
+
+var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// programLine is the shell words that run bin (already a shell word) with
+// req's arguments and an environment of PATH and req.Env alone: "env -i
+// 'PATH=…' 'K=V' BIN 'ARG'…". A host step never gets AWS_* variables;
+// newlines in arguments are refused where the line goes into a script.
+func programLine(req Request, bin string, newlines bool) (string, error) {
+	line := "env -i " + quote(agentPath)
+	for _, e := range req.Env {
+		if !envRE.MatchString(e) || strings.ContainsAny(e, "\n\x00") {
+			return "", fmt.Errorf("remote: environment entry %q is not NAME=VALUE", e)
+		}
+		if strings.HasPrefix(e, "AWS_") {
+			return "", fmt.Errorf("remote: %s: host steps never get cloud credentials or settings", strings.SplitN(e, "=", 2)[0])
+		}
+		line += " " + quote(e)
+	}
+	line += " " + bin
+	for _, a := range req.Args {
+		if strings.ContainsRune(a, 0) || !newlines && strings.ContainsRune(a, '\n') {
+			return "", fmt.Errorf("remote: argument %q has a NUL or newline", a)
+		}
+		line += " " + quote(a)
+	}
+	return line, nil
+}
+
+// quote single-quotes s for sh.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -122,8 +122,6 @@ func (t *SSH) bin() string {
 	return t.dir() + "/abusekit-" + strings.ToLower(t.Binary.SHA256)
 }
 
-const verifyFn = `verify() { [ "$(sha256sum "$1" 2>/dev/null | cut -d ' ' -f 1)" = "$2" ]; }`
-
 func (t *SSH) run(ctx context.Context, client *ssh.Client, req Request) (*Result, error) {
 	sum := strings.ToLower(t.Binary.SHA256)
 	b := quote(t.bin())
@@ -143,37 +141,20 @@ func (t *SSH) run(ctx context.Context, client *ssh.Client, req Request) (*Result
 			return nil, fmt.Errorf("remote: ssh %s: probe the staged binary: status %d: %s", t.Addr, code, stderr)
 		}
 	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	for _, e := range req.Env {
-		if !envRE.MatchString(e) || strings.ContainsAny(e, "\n\x00") {
-			return nil, fmt.Errorf("remote: environment entry %q is not NAME=VALUE", e)
-		}
-		if strings.HasPrefix(e, "AWS_") {
-			return nil, fmt.Errorf("remote: %s: host steps never get cloud credentials or settings", strings.SplitN(e, "=", 2)[0])
-		}
-		env = append(env, e)
-	}
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	pidFile := quote(t.dir() + "/run-" + hex.EncodeToString(nonce[:]) + ".pid")
 	line := verifyFn + "; verify " + b + " " + sum + " || { echo \"abusekit: " + strings.ReplaceAll(t.bin(), `"`, ``) +
 		" does not match SHA-256 " + sum + "\" >&2; exit " + fmt.Sprint(exitTampered) + "; }; " +
 		"umask 077; mkdir -p " + quote(t.dir()) + " && echo $$ > " + pidFile + " || exit " + fmt.Sprint(exitStaging) + "; "
+	prog, err := programLine(req, b, true)
+	if err != nil {
+		return nil, err
+	}
 	if t.Sudo {
-		line += "exec sudo -n env -i"
-	} else {
-		line += "exec env -i"
+		prog = "sudo -n " + prog
 	}
-	for _, e := range env {
-		line += " " + quote(e)
-	}
-	line += " " + b
-	for _, a := range req.Args {
-		if strings.ContainsAny(a, "\x00") {
-			return nil, fmt.Errorf("remote: argument %q has a NUL", a)
-		}
-		line += " " + quote(a)
-	}
+	line += "exec " + prog
 	if req.Timeout > 0 {
 		line = "timeout -s KILL " + fmt.Sprint(int64((req.Timeout+time.Second-1)/time.Second)) + " sh -c " + quote(line)
 	}

@@ -293,11 +293,6 @@ func classify(err error) error {
 	return err
 }
 
-// quote single-quotes s for sh.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
-
 // script is the AWS-RunShellScript the instance runs.
 func (t *SSM) script(ctx context.Context, req Request) (string, error) {
 	dir := t.StageDir
@@ -310,7 +305,7 @@ func (t *SSM) script(ctx context.Context, req Request) (string, error) {
 	w("# abusekit %s", req.Key)
 	w("set -u")
 	w("umask 077")
-	w("verify() { [ \"$(sha256sum \"$1\" 2>/dev/null | cut -d ' ' -f 1)\" = \"$2\" ]; }")
+	w("%s", verifyFn)
 	w("fetch() { if command -v curl >/dev/null 2>&1; then curl -fsS --retry 3 --max-time 900 -o \"$2\" \"$1\"; elif command -v wget >/dev/null 2>&1; then wget -q -T 900 -O \"$2\" \"$1\"; else echo 'abusekit: neither curl nor wget to fetch with' >&2; return 1; fi; }")
 	if t.Binary.URL != "" {
 		w("d=%s", quote(dir))
@@ -353,26 +348,9 @@ func (t *SSM) script(ctx context.Context, req Request) (string, error) {
 		w("fetch %s \"$r\" || { echo 'abusekit: cannot fetch the request' >&2; exit %d; }", quote(url), exitFetch)
 		w("verify \"$r\" %s || { echo 'abusekit: the request does not match its SHA-256' >&2; exit %d; }", rsum, exitTampered)
 	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	for _, e := range req.Env {
-		if !envRE.MatchString(e) || strings.ContainsAny(e, "\n\x00") {
-			return "", fmt.Errorf("remote: environment entry %q is not NAME=VALUE", e)
-		}
-		if strings.HasPrefix(e, "AWS_") {
-			return "", fmt.Errorf("remote: %s: host steps never get cloud credentials or settings", strings.SplitN(e, "=", 2)[0])
-		}
-		env = append(env, e)
-	}
-	line := "env -i"
-	for _, e := range env {
-		line += " " + quote(e)
-	}
-	line += " \"$b\""
-	for _, a := range req.Args {
-		if strings.ContainsAny(a, "\n\x00") {
-			return "", fmt.Errorf("remote: argument %q has a newline or NUL", a)
-		}
-		line += " " + quote(a)
+	line, err := programLine(req, "\"$b\"", false)
+	if err != nil {
+		return "", err
 	}
 	w("%s < \"$r\"", line)
 	return b.String(), nil
