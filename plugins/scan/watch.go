@@ -394,6 +394,20 @@ const (
 	watchPoll     = 50 * time.Millisecond
 )
 
+// attachRaw loads a raw tracepoint program and attaches it to tracepoint.
+func attachRaw(name, tracepoint string, insns asm.Instructions) (*ebpf.Program, link.Link, error) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: name, Type: ebpf.RawTracepoint, License: "Dual MIT/GPL", Instructions: insns})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load program %s: %w", name, err)
+	}
+	l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tracepoint, Program: prog})
+	if err != nil {
+		prog.Close()
+		return nil, nil, fmt.Errorf("attach %s: %w", tracepoint, err)
+	}
+	return prog, l, nil
+}
+
 func loadWatch() (*watcher, error) {
 	off, err := kernelSockOffsets()
 	if err != nil {
@@ -404,35 +418,13 @@ func loadWatch() (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ring buffer: %w", err)
 	}
-	w.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "abk_connect",
-		Type:         ebpf.RawTracepoint,
-		License:      "Dual MIT/GPL",
-		Instructions: connProgram(off, w.m.FD()),
-	})
-	if err != nil {
+	if w.prog, w.l, err = attachRaw("abk_connect", "inet_sock_set_state", connProgram(off, w.m.FD())); err != nil {
 		w.close()
-		return nil, fmt.Errorf("load program: %w", err)
+		return nil, err
 	}
-	w.l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "inet_sock_set_state", Program: w.prog})
-	if err != nil {
+	if w.xprog, w.xl, err = attachRaw("abk_xmit", "net_dev_queue", xmitProgram(off, w.m.FD())); err != nil {
 		w.close()
-		return nil, fmt.Errorf("attach inet_sock_set_state: %w", err)
-	}
-	w.xprog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         "abk_xmit",
-		Type:         ebpf.RawTracepoint,
-		License:      "Dual MIT/GPL",
-		Instructions: xmitProgram(off, w.m.FD()),
-	})
-	if err != nil {
-		w.close()
-		return nil, fmt.Errorf("load transmit program: %w", err)
-	}
-	w.xl, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "net_dev_queue", Program: w.xprog})
-	if err != nil {
-		w.close()
-		return nil, fmt.Errorf("attach net_dev_queue: %w", err)
+		return nil, err
 	}
 	w.rd, err = ringbuf.NewReader(w.m)
 	if err != nil {
