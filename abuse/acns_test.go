@@ -14,16 +14,7 @@ import (
 // copyright, the case id, the infringement's TimeStamp as abuse time, the
 // IP address and port as one record.
 func TestACNS(t *testing.T) {
-	f, err := os.Open("testdata/acns/bittorrent-notice.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	reps, err := Parse(context.Background(), f)
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("%d reports, err %v", len(reps), err)
-	}
-	r := reps[0]
+	r := parseOneFile(t, "testdata/acns/bittorrent-notice.eml")
 	if r.Source != SourceACNS || r.Kind != KindCopyright || r.CaseID != "8820417" || r.Provider != "" ||
 		!r.AbuseTime.Equal(time.Date(2026, 11, 15, 21, 3, 11, 0, time.UTC)) || r.EvidenceCount != 1 ||
 		r.Evidence[0].SrcIP != netip.MustParseAddr("54.210.3.4") || r.Evidence[0].SrcPort != 51413 || r.Reporter != "notices@antipiracy-agent.example" {
@@ -33,7 +24,7 @@ func TestACNS(t *testing.T) {
 	data, _ := os.ReadFile("testdata/acns/bittorrent-notice.eml")
 	fwd := strings.Replace(string(data), "From: Antipiracy Notices <notices@antipiracy-agent.example>", "From: ec2-abuse@amazon.com", 1)
 	fwd = strings.Replace(fwd, "Dear Sir or Madam,", "AWS ID: 123456789012 Region: us-east-1 EC2 Instance Id: i-0123456789abcdef0\r\nCase Number: 17001112223-1\r\n---Beginning of forwarded report(s)---\r\nDear Sir or Madam,", 1)
-	reps, err = Parse(context.Background(), strings.NewReader(fwd))
+	reps, err := Parse(context.Background(), strings.NewReader(fwd))
 	if err != nil || len(reps) != 1 {
 		t.Fatalf("forwarded: %d reports, err %v", len(reps), err)
 	}

@@ -1,9 +1,7 @@
 package abuse
 
 import (
-	"context"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -25,16 +23,7 @@ func TestFail2banTemplates(t *testing.T) {
 		source Source
 	}{{"complain.eml", SourcePlain}, {"xarf-login-attack.eml", SourceXARF}} {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := os.Open("testdata/fail2ban/" + tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := Parse(context.Background(), f)
-			if err != nil || len(reps) != 1 {
-				t.Fatalf("%d reports, err %v", len(reps), err)
-			}
-			r := reps[0]
+			r := parseOneFile(t, "testdata/fail2ban/"+tc.file)
 			var got []time.Time
 			for _, e := range r.Evidence {
 				got = append(got, e.Time)

@@ -1,8 +1,6 @@
 package abuse
 
 import (
-	"context"
-	"os"
 	"testing"
 	"time"
 )
@@ -24,16 +22,7 @@ func TestFeedMails(t *testing.T) {
 		{"netcraft-xarf-over-arf.eml", KindMalware, "87654321", "54.210.3.4", time.Date(2026, 11, 22, 8, 29, 30, 0, time.UTC), 1},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := os.Open("testdata/feeds/" + tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := Parse(context.Background(), f)
-			if err != nil || len(reps) != 1 {
-				t.Fatalf("%d reports, err %v", len(reps), err)
-			}
-			r := reps[0]
+			r := parseOneFile(t, "testdata/feeds/"+tc.file)
 			if r.Kind != tc.kind || r.CaseID != tc.caseID || len(r.Resources.IPs) == 0 || r.Resources.IPs[0].String() != tc.ip ||
 				!r.AbuseTime.Equal(tc.abuse) || r.EvidenceCount != tc.evidence || len(r.Warnings) != 0 {
 				t.Errorf("%+v", r)
@@ -45,16 +34,7 @@ func TestFeedMails(t *testing.T) {
 // TestBlocklistDeXARF: Blocklist.de's X-ARF mail; its log lines name no
 // zone and are read in the zone of the mail's Date (+0100), not as UTC.
 func TestBlocklistDeXARF(t *testing.T) {
-	f, err := os.Open("testdata/feeds/blocklistde-xarf.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	reps, err := Parse(context.Background(), f)
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("%d reports, err %v", len(reps), err)
-	}
-	r := reps[0]
+	r := parseOneFile(t, "testdata/feeds/blocklistde-xarf.eml")
 	if r.Source != SourceXARF || r.Kind != KindIntrusion || r.CaseID != "1795396305@blocklist.de" || r.EvidenceCount != 2 ||
 		!r.Evidence[0].Time.Equal(time.Date(2026, 11, 23, 1, 11, 40, 0, time.UTC)) || !r.AbuseTime.Equal(time.Date(2026, 11, 23, 1, 11, 45, 0, time.UTC)) {
 		t.Errorf("%+v", r)

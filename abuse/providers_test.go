@@ -2,7 +2,6 @@ package abuse
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,16 +32,7 @@ func TestProviderNotices(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			f, err := os.Open("testdata/providers/" + tt.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := Parse(context.Background(), f)
-			if err != nil || len(reps) != 1 {
-				t.Fatalf("%d reports, err %v", len(reps), err)
-			}
-			r := reps[0]
+			r := parseOneFile(t, "testdata/providers/"+tt.file)
 			var ips []string
 			for _, a := range r.Resources.IPs {
 				ips = append(ips, a.String())

@@ -3,7 +3,6 @@ package abuse
 import (
 	"context"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -48,16 +47,7 @@ func TestTnsWordings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			f, err := os.Open("testdata/trust-and-safety/" + tt.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			reps, err := Parse(context.Background(), f)
-			if err != nil || len(reps) != 1 {
-				t.Fatalf("%d reports, err %v", len(reps), err)
-			}
-			r := reps[0]
+			r := parseOneFile(t, "testdata/trust-and-safety/"+tt.file)
 			got := facts{Kind: r.Kind, CaseID: r.CaseID, AccountID: r.AccountID, Region: r.Resources.Region, Instances: r.Resources.InstanceIDs,
 				IPs: r.Resources.IPs, AbuseTime: r.AbuseTime, Deadline: r.Deadline, Evidence: r.EvidenceCount, Mitigations: r.Mitigations}
 			if d := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
@@ -100,16 +90,7 @@ func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
 // "Instance Id:", "IP Address:", "Case number:") lists the reporter's
 // fields as bullets ("* Abuse Time: …").
 func TestTnsLegacyBullets(t *testing.T) {
-	f, err := os.Open("testdata/trust-and-safety/legacy-intrusion-bullets.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	reps, err := Parse(context.Background(), f)
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("%d reports, err %v", len(reps), err)
-	}
-	r := reps[0]
+	r := parseOneFile(t, "testdata/trust-and-safety/legacy-intrusion-bullets.eml")
 	if r.Source != SourceTrustAndSafety || r.Kind != KindIntrusion || r.CaseID != "12812792268" ||
 		!r.AbuseTime.Equal(time.Date(2015, 10, 11, 22, 27, 0, 0, time.UTC)) || len(r.Resources.InstanceIDs) != 1 || len(r.Resources.IPs) != 1 {
 		t.Errorf("%+v", r)

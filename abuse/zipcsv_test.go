@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/mailmsg"
@@ -14,16 +13,7 @@ import (
 // TestShadowserverZip reads a feed report sent as a zipped CSV attachment
 // (it used to be an unknown attachment: no evidence, no resource).
 func TestShadowserverZip(t *testing.T) {
-	f, err := os.Open("testdata/feeds/shadowserver-scan-redis-zip.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	reps, err := Parse(context.Background(), f)
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("%d reports, err %v", len(reps), err)
-	}
-	r := reps[0]
+	r := parseOneFile(t, "testdata/feeds/shadowserver-scan-redis-zip.eml")
 	if r.EvidenceCount != 2 || len(r.Resources.IPs) != 2 || r.Evidence[0].DstPort != 6379 || len(r.Warnings) != 0 || r.Kind != KindOther {
 		t.Errorf("%+v", r)
 	}
