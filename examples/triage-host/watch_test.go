@@ -47,6 +47,26 @@ func TestWindowSaysAttribution(t *testing.T) {
 	}
 }
 
+// ownLoopback moves the calling thread (locked to its goroutine) into a
+// network namespace of its own and brings its loopback up: traffic there
+// reaches nothing outside the test.
+func ownLoopback() error {
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return err
+	}
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(s)
+	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+	return unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
+}
+
 // TestWatchMode: -watch prints this test process as soon as a thread of it
 // connects to closed ports of a loopback of its own (a network namespace
 // of that thread) faster than -watch-rate, and stops after -watch-for.
@@ -60,20 +80,11 @@ func TestWatchMode(t *testing.T) {
 	ready := make(chan error)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ready <- err
-			return
-		}
-		ifr, _ := unix.NewIfreq("lo")
-		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-		if err != nil {
-			ready <- err
-			return
-		}
-		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
-		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
-		unix.Close(s)
+		err := ownLoopback()
 		ready <- err
+		if err != nil {
+			return
+		}
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -117,20 +128,7 @@ func TestWatchModeRaw(t *testing.T) {
 	ready := make(chan error)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread goes with the goroutine
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			ready <- err
-			return
-		}
-		ifr, _ := unix.NewIfreq("lo")
-		s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-		if err != nil {
-			ready <- err
-			return
-		}
-		ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
-		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
-		unix.Close(s)
-		if err != nil {
+		if err := ownLoopback(); err != nil {
 			ready <- err
 			return
 		}
