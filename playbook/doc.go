@@ -24,7 +24,14 @@
 // required fields, enums; see plugin's Schemas), every misfit named by file,
 // line and field path. It then asks every step whose input is known for
 // its plan and returns one typed Plan; Apply runs it, reporting typed
-// Events and slog records. The approved plan lives in the runner, not in
+// Events and slog records. Every step is approved before it acts: a step
+// whose input or condition needs outputs of earlier steps is deferred in
+// the plan, and Apply plans it as soon as they are known, reports that plan
+// (EventStepPlanned, with the plan in the event) and asks for its approval
+// (Options.ApproveStep, else Options.Approve with a plan of that one step;
+// AutoApprove is -yes) before the step acts. A refusal, or no approver at
+// all, stops the run before the step (ErrNotApproved, StatusNotApproved),
+// journaled; a later run for the incident resumes there. The approved plan lives in the runner, not in
 // the plugins: Apply journals it (synced) before any step runs and gives
 // each planned step's part back to its plugin (plugin.ApplyRequest.Approved,
 // with the plan's own Payload), so that an Apply in a restarted plugin acts

@@ -10,7 +10,12 @@ type EventKind string
 
 // Event kinds.
 const (
-	EventRunStarted   EventKind = "run_started"
+	EventRunStarted EventKind = "run_started"
+	// EventStepPlanned: a step not planned when the run's plan was
+	// approved has been planned now that its inputs are known; Plan holds
+	// its plan, which is asked for approval (Options.ApproveStep) before
+	// the step acts.
+	EventStepPlanned  EventKind = "step_planned"
 	EventStepStarted  EventKind = "step_started"
 	EventStepProgress EventKind = "step_progress"
 	// EventStepNote: the action kept a note (Message is its key), durable
@@ -29,6 +34,9 @@ const (
 	StatusFailed    Status = "failed"
 	StatusSkipped   Status = "skipped"  // condition false
 	StatusCanceled  Status = "canceled" // the run's context ended
+	// StatusNotApproved: the plan of a step made during the run was not
+	// approved; the run stopped before the step acted.
+	StatusNotApproved Status = "not_approved"
 )
 
 // Event is one progress report of a run, delivered to Options.OnEvent in
@@ -50,6 +58,10 @@ type Event struct {
 	Total     int64         `json:"total,omitempty"`   // step_progress
 	Duration  time.Duration `json:"duration_ns,omitempty"`
 	Error     string        `json:"error,omitempty"`
+	// Plan is the step's plan (step_planned).
+	Plan *StepPlan `json:"plan,omitempty"`
+	// Journal is the journal's file (run_started), to resume the run from.
+	Journal string `json:"journal,omitempty"`
 }
 
 // StepError is how a failed step stops a run. Err keeps the identity of

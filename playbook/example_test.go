@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/abusekit/abusekit/playbook"
 	"github.com/abusekit/abusekit/playbook/plugin"
@@ -28,7 +29,9 @@ steps:
 }
 
 // A playbook built in Go, run with the test binary's built-in "util"
-// plugin re-executed out of process.
+// plugin re-executed out of process. The greet step needs detect's output:
+// deferred in the plan, it is planned once detect has run and approved
+// again, on its own, before it acts.
 func ExampleRunner() {
 	pb, err := playbook.New("hello",
 		playbook.Step{ID: "detect", Plugin: "util", Action: "suspects"},
@@ -45,7 +48,7 @@ func ExampleRunner() {
 		Plugins:  []playbook.PluginSpec{playbook.Builtin("util")},
 		Approve: func(_ context.Context, plan *playbook.Plan) (bool, error) {
 			for _, s := range plan.Steps {
-				fmt.Println("plan:", s.Step, s.Status)
+				fmt.Println(strings.TrimSpace(fmt.Sprintln("plan:", s.Step, s.Status, s.Summary)))
 			}
 			return true, nil
 		},
@@ -64,8 +67,9 @@ func ExampleRunner() {
 		fmt.Println(s.ID, s.Status, string(s.Output)[:min(len(s.Output), 28)])
 	}
 	// Output:
-	// plan: detect planned
+	// plan: detect planned run suspects
 	// plan: greet deferred
+	// plan: greet planned greet pid 4242
 	// detect succeeded {"suspects":[{"exe":"/tmp/.x
 	// greet succeeded {"message":"hello, pid 4242"
 }

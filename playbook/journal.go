@@ -25,6 +25,10 @@ const (
 	// RecordPlanApproved holds the plan approved for the run (Plan), synced
 	// before any step runs; each planned step's Apply gets its part back.
 	RecordPlanApproved = "plan_approved"
+	// RecordStepApproved holds the plan of a step made during the run (a
+	// Plan of that one step) once it was approved, durable before the step
+	// acts.
+	RecordStepApproved = "step_approved"
 	RecordStepStarted  = "step_started"
 	// RecordStepNote is a note an action kept before changing something
 	// (plugin Progress.Note), synced before the action goes on.

@@ -65,7 +65,7 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	waitGone(t, pluginPID, 10*time.Second)
 
 	recs := readJournalFile(t, playbook.JournalPath(filepath.Join(dir, "journal"), "case-resume-1"))
-	if got := journalSummary(recs); !cmp.Equal(got, []string{"run_started", "plan_approved", "step_started first", "step_finished first succeeded", "step_started second"}) {
+	if got := journalSummary(recs); !cmp.Equal(got, []string{"run_started", "plan_approved", "step_started first", "step_finished first succeeded", "step_approved second", "step_started second"}) {
 		t.Fatalf("journal after SIGKILL = %q", got)
 	}
 

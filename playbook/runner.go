@@ -30,8 +30,19 @@ type Options struct {
 	// JournalDir holds the incident's journal. Empty: no journal, no resume.
 	JournalDir string
 	// Approve is asked by Run to approve the plan; nil refuses every plan
-	// (dry run). Use AutoApprove to skip approval.
+	// (dry run). Use AutoApprove to skip approval (the -yes of the
+	// examples). Apply asks it again, with a Plan of that one step, for
+	// each step not planned when the plan was approved, unless ApproveStep
+	// is set.
 	Approve func(ctx context.Context, plan *Plan) (bool, error)
+	// ApproveStep, if set, is asked during Apply to approve the plan of a
+	// step that was not planned when the run's plan was approved (a
+	// PlanDeferred step, whose input or condition needed outputs of earlier
+	// steps): the runner plans it as soon as those are known, reports the
+	// plan (EventStepPlanned) and asks before the step acts. With neither
+	// ApproveStep nor Approve such a step is refused: the run stops before
+	// it (ErrNotApproved), journaled and resumable.
+	ApproveStep func(ctx context.Context, step *StepPlan) (bool, error)
 	// OnEvent receives every event (nil: none).
 	OnEvent func(Event)
 	// Logger receives the runner's records (default: discard).
@@ -45,7 +56,9 @@ type Options struct {
 // AutoApprove approves every plan (the -yes of the examples).
 func AutoApprove(context.Context, *Plan) (bool, error) { return true, nil }
 
-// ErrNotApproved is returned by Run when the plan was not approved.
+// ErrNotApproved is returned by Run when the plan was not approved, and
+// by Apply (in a *StepError) when a step's plan made during the run was
+// not approved.
 var ErrNotApproved = errors.New("playbook: plan not approved")
 
 // PlanStatus says what Apply will do with a step.
@@ -56,7 +69,8 @@ const (
 	// PlanPlanned: the plugin planned the step with its final input.
 	PlanPlanned PlanStatus = "planned"
 	// PlanDeferred: the step's input or condition depends on outputs of
-	// steps not yet applied; it runs with them once they are known.
+	// steps not yet applied. Apply plans it once they are known and asks
+	// for approval of that plan (Options.ApproveStep) before it acts.
 	PlanDeferred PlanStatus = "deferred"
 	// PlanSkip: the step's condition is false; it will not run.
 	PlanSkip PlanStatus = "skip"
@@ -411,7 +425,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		}
 		if !stepRefsKnown(s, sc) {
 			sp.Status = PlanDeferred
-			sp.Reason = "input or condition depends on outputs of earlier steps"
+			sp.Reason = "input or condition depends on outputs of earlier steps: planned, and asked for approval, once they are known"
 			plan.Steps = append(plan.Steps, sp)
 			continue
 		}
@@ -750,10 +764,17 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 				continue
 			}
 		}
-		var approved *plugin.ApprovedPlan
-		if sp.Status == PlanPlanned {
-			approved = &plugin.ApprovedPlan{Summary: sp.Summary, Changes: sp.Changes, Payload: sp.Payload}
+		if sp.Status != PlanPlanned {
+			// Not planned when the plan was approved (its input or
+			// condition needed outputs of earlier steps): planned now, and
+			// approved on its own before it acts.
+			if sp, p, err = r.planDuringApply(ctx, s, p, sc, &res); err != nil {
+				run.Steps = append(run.Steps, res)
+				run.Status = res.Status
+				return finish(r.stepError(s, err))
+			}
 		}
+		approved := &plugin.ApprovedPlan{Summary: sp.Summary, Changes: sp.Changes, Payload: sp.Payload}
 		out, err := r.applyStep(ctx, s, p, sc, approved, &res)
 		run.Steps = append(run.Steps, res)
 		if err != nil {
@@ -769,6 +790,88 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		}
 	}
 	return finish(nil)
+}
+
+// planDuringApply plans a step Apply reached without a plan approved for
+// it, reports the plan (EventStepPlanned), and asks for its approval
+// (approveStep). The plan is journaled (step_approved) once approved, made
+// durable with the step's start; a refusal is journaled as the step's end
+// (StatusNotApproved), and a later run plans and asks again.
+func (r *Runner) planDuringApply(ctx context.Context, s Step, p *Plugin, sc *scope, res *StepResult) (StepPlan, *Plugin, error) {
+	sp := StepPlan{Step: s.ID, Plugin: s.Plugin, Action: s.Action, IdempotencyToken: res.IdempotencyToken}
+	fail := func(status Status, err error) (StepPlan, *Plugin, error) {
+		if status == StatusFailed && ctx.Err() != nil {
+			status = StatusCanceled
+		}
+		res.Status = status
+		res.Error = err.Error()
+		if jerr := r.journalAppend(Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+			Status: string(status), IdempotencyToken: res.IdempotencyToken, RunnerPID: os.Getpid(),
+			Error: &RecordError{Code: plugin.ErrorCode(err), Message: err.Error()}}, true); jerr != nil {
+			r.logger.Error("journal", "error", jerr)
+		}
+		r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Status: status, Error: err.Error()})
+		return sp, p, err
+	}
+	in, err := r.resolveInput(s, sc)
+	if err != nil {
+		return fail(StatusFailed, err)
+	}
+	if p.Exited() {
+		// The plugin died since it last served (a crash in the previous
+		// step's action): start it again to plan.
+		np, err := r.host.Restart(ctx, s.Plugin)
+		if err != nil {
+			return fail(StatusFailed, err)
+		}
+		p = np
+		res.PluginPID = p.PID()
+	}
+	sp.Input = redactInput(p, s.Action, in)
+	resp, err := p.Plan(ctx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident,
+		Playbook: r.pb.Name, Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: 1})
+	if err != nil {
+		return fail(StatusFailed, err)
+	}
+	sp.Status = PlanPlanned
+	sp.Summary = resp.Summary
+	sp.Changes = resp.Changes
+	if raw, ok := resp.Payload.(json.RawMessage); ok {
+		sp.Payload = raw
+	}
+	sp.Reason = "planned during the run, once the outputs of earlier steps it needs were known"
+	shown := sp
+	r.emit(Event{Kind: EventStepPlanned, Step: s.ID, Plugin: s.Plugin, Action: s.Action, PluginPID: p.PID(), Plan: &shown})
+	ok, err := r.approveStep(ctx, sp)
+	switch {
+	case err != nil:
+		if ctx.Err() != nil {
+			return fail(StatusCanceled, fmt.Errorf("%w: step %s: %w", ErrNotApproved, s.ID, err))
+		}
+		return fail(StatusNotApproved, fmt.Errorf("%w: step %s: %w", ErrNotApproved, s.ID, err))
+	case !ok:
+		return fail(StatusNotApproved, fmt.Errorf("%w: step %s: its plan was refused", ErrNotApproved, s.ID))
+	}
+	// Made durable with the step's start record, before its plugin acts.
+	if err := r.journalAppend(Record{Type: RecordStepApproved, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
+		IdempotencyToken: res.IdempotencyToken, RunnerPID: os.Getpid(), PluginPID: p.PID(),
+		Plan: &Plan{Playbook: r.pb.Name, Incident: r.opts.Incident, Steps: []StepPlan{sp}}}, false); err != nil {
+		return fail(StatusFailed, err)
+	}
+	return sp, p, nil
+}
+
+// approveStep asks Options.ApproveStep, else Options.Approve with a plan of
+// that one step, to approve a step planned during the run.
+func (r *Runner) approveStep(ctx context.Context, sp StepPlan) (bool, error) {
+	switch {
+	case r.opts.ApproveStep != nil:
+		return r.opts.ApproveStep(ctx, &sp)
+	case r.opts.Approve != nil:
+		return r.opts.Approve(ctx, &Plan{Playbook: r.pb.Name, Incident: r.opts.Incident, Steps: []StepPlan{sp}})
+	default:
+		return false, errors.New("no approver for a step planned during the run (Options.ApproveStep or Approve; AutoApprove for -yes)")
+	}
 }
 
 // applyStep runs one step with its retries, journaling its start and its
