@@ -153,6 +153,7 @@ func TestYAMLPlaybook(t *testing.T) {
 		Incident: "17001234567",
 		Inputs:   map[string]any{"notice": notice, "out_dir": out},
 		Plugins:  []playbook.PluginSpec{plugintest.Serve(t, "abuse", NewPlugin())},
+		Approve:  playbook.AutoApprove, // the reply step is planned during Apply and approved then
 	})
 	if err != nil {
 		t.Fatal(err)
