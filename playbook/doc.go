@@ -53,6 +53,20 @@
 // token is derived from incident, playbook and step, so it is the same in
 // every attempt, retry and resume.
 //
+// Each run records in the journal what it was made from (RunDigest: digests
+// of the playbook's canonical content, of each step and of each input's
+// value). A resume whose playbook or inputs differ from the journal's last
+// run is refused with a *ResumeError (errors.Is ErrResumeChanged) naming the
+// inputs and steps that changed, rather than reusing results of another
+// run. With Options.Replan it re-plans exactly the steps the change affects
+// (changed or added steps, steps using a changed input, and transitively
+// steps using their outputs; a step skipped by a condition that now holds
+// runs), journaled so that an interrupted re-plan resumes the same way;
+// completed steps the change does not affect stay done. A re-planned step
+// gets a new idempotency token (derived from the old one and how many times
+// it was re-planned), so that it does not meet the client tokens of what
+// its earlier version created.
+//
 // An action that must be able to undo a change keeps a note first
 // (plugin Progress.Note): a step_note record, synced before the action
 // goes on, given back to every later attempt and resumed run of the step.

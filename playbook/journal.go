@@ -57,6 +57,13 @@ type Record struct {
 	PluginPID        int             `json:"plugin_pid,omitempty"`
 	Plan             *Plan           `json:"plan,omitempty"` // plan_approved
 	Note             *RecordNote     `json:"note,omitempty"` // step_note
+	// Digest is what the run was made from (run_started): a resume
+	// compares its own with the latest.
+	Digest *RunDigest `json:"digest,omitempty"`
+	// Replanned are the steps this run re-plans after a change of the
+	// playbook or inputs (run_started, Options.Replan): what an earlier run
+	// recorded of them no longer counts.
+	Replanned []string `json:"replanned,omitempty"`
 }
 
 // RecordNote is a step's note as the journal keeps it.

@@ -43,6 +43,14 @@ type Options struct {
 	// ApproveStep nor Approve such a step is refused: the run stops before
 	// it (ErrNotApproved), journaled and resumable.
 	ApproveStep func(ctx context.Context, step *StepPlan) (bool, error)
+	// Replan lets a resume go on when the playbook or the inputs differ
+	// from those of the journal's last run (else refused with a
+	// *ResumeError): the steps the change affects are planned and run
+	// again (a changed or added step, one referring to a changed input,
+	// and transitively one referring to the output of such a step; a step
+	// skipped by a condition that now holds runs), and completed steps the
+	// change does not affect stay done. The -replan of the examples.
+	Replan bool
 	// OnEvent receives every event (nil: none).
 	OnEvent func(Event)
 	// Logger receives the runner's records (default: discard).
@@ -139,6 +147,10 @@ type Runner struct {
 	journal *Journal
 	done    map[string]Record                     // step id → its completing step_finished record
 	notes   map[string]map[string]json.RawMessage // step id → key → last note value
+
+	digestNow *RunDigest     // this run's digest, journaled in run_started
+	replanned []string       // steps this run re-plans (Options.Replan), journaled in run_started
+	gen       map[string]int // step id → how many times a change re-planned it
 }
 
 // NewRunner checks the playbook against the options; it starts nothing.
@@ -268,9 +280,20 @@ func (r *Runner) openJournal() error {
 	if err != nil {
 		return err
 	}
-	r.journal = j
 	r.done = map[string]Record{}
+	r.gen = map[string]int{}
+	var last *RunDigest
 	for _, rec := range recs {
+		if rec.Playbook == r.pb.Name && rec.Type == RecordRunStarted {
+			if rec.Digest != nil {
+				last = rec.Digest
+			}
+			for _, id := range rec.Replanned {
+				delete(r.done, id)
+				r.gen[id]++
+			}
+			continue
+		}
 		if rec.Playbook == r.pb.Name && rec.Type == RecordStepNote && rec.Note != nil {
 			r.keepNote(rec.Step, rec.Note.Key, rec.Note.Value)
 			continue
@@ -285,6 +308,27 @@ func (r *Runner) openJournal() error {
 			delete(r.done, rec.Step)
 		}
 	}
+	if r.digestNow, err = r.digest(); err != nil {
+		j.Close()
+		return err
+	}
+	if last != nil {
+		if change := compareDigests(last, r.digestNow); change != nil {
+			change.Incident, change.Journal = r.opts.Incident, j.Path()
+			if !r.opts.Replan {
+				j.Close()
+				return change
+			}
+			r.replanned = r.affectedSteps(change)
+			for _, id := range r.replanned {
+				delete(r.done, id)
+				r.gen[id]++
+			}
+			r.logger.Warn("the playbook or its inputs changed since the journal's last run; re-planning the steps the change affects",
+				"change", change.Error(), "replanned", r.replanned)
+		}
+	}
+	r.journal = j
 	return nil
 }
 
@@ -404,7 +448,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			return nil, r.stepError(s, r.validationError(fmt.Sprintf("steps[%d].action", i), p.unknownAction(s.Action)))
 		}
 		sp := StepPlan{Step: s.ID, Plugin: s.Plugin, Action: s.Action,
-			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
+			IdempotencyToken: r.stepToken(s.ID)}
 		if err := r.checkInput(i, s, p); err != nil {
 			return nil, r.stepError(s, err)
 		}
@@ -703,16 +747,17 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 		r.emit(ev)
 		return run, err
 	}
-	if err := r.journalAppend(Record{Type: RecordRunStarted, RunnerPID: os.Getpid()}, false); err != nil {
+	if err := r.journalAppend(Record{Type: RecordRunStarted, RunnerPID: os.Getpid(), Digest: r.digestNow, Replanned: r.replanned}, false); err != nil {
 		return nil, err
 	}
+	r.replanned = nil // journaled: a later run reads it from there
 	// The approved plan is kept by the runner, not by the plugins: it is on
 	// stable storage before any step runs, and each planned step's Apply
 	// gets its part back (ApplyRequest.Approved), through plugin restarts.
 	if err := r.journalAppend(Record{Type: RecordPlanApproved, Plan: plan, RunnerPID: os.Getpid()}, true); err != nil {
 		return nil, err
 	}
-	r.emit(Event{Kind: EventRunStarted})
+	r.emit(Event{Kind: EventRunStarted, Journal: run.Journal})
 
 	for i, s := range r.pb.Steps {
 		sp := plan.Steps[i]
@@ -725,7 +770,7 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			return finish(r.stepError(s, err))
 		}
 		res := StepResult{ID: s.ID, Plugin: s.Plugin, Action: s.Action, PluginPID: p.PID(),
-			IdempotencyToken: IdempotencyToken(r.opts.Incident, r.pb.Name, s.ID)}
+			IdempotencyToken: r.stepToken(s.ID)}
 
 		if rec, ok := r.done[s.ID]; ok {
 			res.Status = Status(rec.Status)
