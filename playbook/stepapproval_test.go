@@ -103,6 +103,11 @@ func TestDeferredStepIsApprovedBeforeItActs(t *testing.T) {
 	if d := cmp.Diff(wantEv, ev.kinds()); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
 	}
+	// The journal's path is known before the run and said when it starts.
+	wantJournal := playbook.JournalPath(filepath.Join(dir, "journal"), "case-approve")
+	if r.JournalPath() != wantJournal || ev.events[0].Journal != wantJournal || run.Journal != wantJournal {
+		t.Errorf("journal path: runner %q, run_started event %q, run %q; want %q", r.JournalPath(), ev.events[0].Journal, run.Journal, wantJournal)
+	}
 	var planned playbook.Event
 	for _, e := range ev.events {
 		if e.Kind == playbook.EventStepPlanned {
