@@ -204,3 +204,27 @@ func benchStart(b *testing.B, opts playbook.HostOptions, specs []playbook.Plugin
 	b.ReportMetric(float64(self.Microseconds())/1000/float64(b.N), "host-cpu-ms/op")
 	b.ReportMetric(float64(children.Microseconds())/1000/float64(b.N), "plugins-cpu-ms/op")
 }
+
+// BenchmarkJournalSyncedAppend measures one synced journal record (a step's
+// start, the record each step waits for before its plugin is called) alone:
+// the append and its fdatasync. It reports the median and p90.
+func BenchmarkJournalSyncedAppend(b *testing.B) {
+	j, _, err := playbook.OpenJournal(b.TempDir(), "bench-journal")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	rec := playbook.Record{Type: playbook.RecordStepStarted, Playbook: "bench", Step: "s1", Attempt: 1,
+		IdempotencyToken: playbook.IdempotencyToken("bench-journal", "bench", "s1"), Input: []byte(`{"name":"bench"}`)}
+	durs := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		t0 := time.Now()
+		if err := j.Append(rec, true); err != nil {
+			b.Fatal(err)
+		}
+		durs = append(durs, time.Since(t0))
+	}
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "µs/append-median")
+	b.ReportMetric(float64(durs[len(durs)*9/10].Microseconds()), "µs/append-p90")
+}

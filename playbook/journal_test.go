@@ -190,3 +190,78 @@ func TestJournalSyncs(t *testing.T) {
 		t.Errorf("journal syncs (-want +got):\n%s", d)
 	}
 }
+
+// TestJournalZerosAhead: an open journal keeps zeros ahead of its records
+// (so that a synced record changes no size or allocation); a reader of the
+// file while it is open, or after a crash, sees the records alone; Close
+// cuts the zeros off. A crash's residue in them (a record partly written,
+// then zeros, then a later record's end, none of it synced) is a tail:
+// OpenJournal keeps the records before it and cuts the rest off.
+func TestJournalZerosAhead(t *testing.T) {
+	dir := t.TempDir()
+	path := playbook.JournalPath(dir, "case-z")
+	j, _, err := playbook.OpenJournal(dir, "case-z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	want := []playbook.Record{
+		{Type: playbook.RecordRunStarted, Time: t0, Playbook: "p"},
+		{Type: playbook.RecordStepStarted, Time: t0, Playbook: "p", Step: "a"},
+	}
+	for _, r := range want {
+		if err := j.Append(r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path) // as after a crash: the runner still has it open
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := bytes.LastIndexByte(b, '\n') + 1
+	if len(b) <= end || bytes.Count(b[end:], []byte{0}) != len(b)-end {
+		t.Fatalf("open journal: %d bytes, records end at %d: want zeros written ahead", len(b), end)
+	}
+	got, err := playbook.ReadJournal(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("records of the open journal (-want +got):\n%s", d)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != int64(end) {
+		t.Errorf("closed journal is %d bytes, records %d: zeros left", fi.Size(), end)
+	}
+
+	// Crash residue after the last synced record.
+	residue := append([]byte{}, b[:end]...)
+	residue = append(residue, `{"type":"step_finished","step":"a","sta`...)
+	residue = append(residue, make([]byte, 100)...)
+	residue = append(residue, `"p"}`+"\n"+`{"type":"run_finished","playbook":"p"}`+"\n"...)
+	residue = append(residue, make([]byte, 4096)...)
+	if err := os.WriteFile(path, residue, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, got, err = playbook.OpenJournal(dir, "case-z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("records after a crash (-want +got):\n%s", d)
+	}
+	extra := playbook.Record{Type: playbook.RecordRunFinished, Time: t0, Playbook: "p", Status: "failed"}
+	if err := j.Append(extra, true); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	b, _ = os.ReadFile(path)
+	if bytes.IndexByte(b, 0) >= 0 {
+		t.Errorf("journal after recovery holds NULs:\n%q", b)
+	}
+	if got, err = playbook.ReadJournal(bytes.NewReader(b)); err != nil || !cmp.Equal(append(want, extra), got) {
+		t.Errorf("journal after recovery: %v\n%s", err, b)
+	}
+}
