@@ -42,7 +42,10 @@
 //
 // # Journal and resume
 //
-// Each incident has one append-only JSON-lines journal. Every step's start
+// Each incident has one append-only JSON-lines journal, in
+// Options.JournalDir; DefaultJournalDir is the persistent default
+// (/var/lib/abusekit/journal as root, the XDG state directory otherwise),
+// and Runner.JournalPath the file to print so that any run can be resumed. Every step's start
 // is on stable storage (fdatasync) before its plugin is called, and its end
 // before the next step starts; the journal's directory, and every parent
 // directory the runner creates for it, is fsynced when created. A runner

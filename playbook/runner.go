@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/abusekit/abusekit/playbook/plugin"
@@ -383,31 +384,24 @@ func (r *Runner) addOutput(sc *scope, step string, out json.RawMessage) error {
 	return nil
 }
 
-// stepRefsKnown reports whether every steps.X reference of s names a step
-// whose output is in the scope.
-func stepRefsKnown(s Step, sc *scope) bool {
-	known := true
-	check := func(r ref) {
-		if r.root == "steps" {
-			if _, ok := sc.outputs[r.step]; !ok {
-				known = false
+// waitsFor lists, in playbook order, the steps whose outputs a step's input
+// or condition refers to and that are not known yet.
+func (r *Runner) waitsFor(s Step, sc *scope) []string {
+	missing := map[string]bool{}
+	forEachRef(s, func(rf ref) {
+		if rf.root == "steps" {
+			if _, ok := sc.outputs[rf.step]; !ok {
+				missing[rf.step] = true
 			}
-		}
-	}
-	if s.If != "" {
-		if c, err := parseCondition(s.If); err == nil {
-			for _, r := range c.refs() {
-				check(r)
-			}
-		}
-	}
-	walkStrings(s.Input, "", func(_, str string) {
-		refs, _ := templateRefs(str)
-		for _, r := range refs {
-			check(r)
 		}
 	})
-	return known
+	var out []string
+	for _, st := range r.pb.Steps {
+		if missing[st.ID] {
+			out = append(out, st.ID)
+		}
+	}
+	return out
 }
 
 func (r *Runner) stepError(s Step, err error) error {
@@ -467,9 +461,9 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			plan.Steps = append(plan.Steps, sp)
 			continue
 		}
-		if !stepRefsKnown(s, sc) {
+		if waits := r.waitsFor(s, sc); len(waits) > 0 {
 			sp.Status = PlanDeferred
-			sp.Reason = "input or condition depends on outputs of earlier steps: planned, and asked for approval, once they are known"
+			sp.Reason = fmt.Sprintf("needs the output of %s: planned, and asked for approval, once known", strings.Join(waits, ", "))
 			plan.Steps = append(plan.Steps, sp)
 			continue
 		}

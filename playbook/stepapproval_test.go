@@ -77,6 +77,9 @@ func TestDeferredStepIsApprovedBeforeItActs(t *testing.T) {
 	if got := []playbook.PlanStatus{asked[0].Steps[0].Status, asked[0].Steps[1].Status}; !cmp.Equal(got, []playbook.PlanStatus{playbook.PlanPlanned, playbook.PlanDeferred}) {
 		t.Errorf("first approval's statuses = %v", got)
 	}
+	if got, want := asked[0].Steps[1].Reason, "needs the output of a: planned, and asked for approval, once known"; got != want {
+		t.Errorf("deferred step's reason %q, want %q", got, want)
+	}
 	second := asked[1]
 	if len(second.Steps) != 1 || second.Steps[0].Step != "b" || second.Steps[0].Status != playbook.PlanPlanned {
 		t.Fatalf("second approval = %+v, want step b planned", second.Steps)
