@@ -168,6 +168,9 @@ type Journal struct {
 	path  string
 	off   int64 // end of the records
 	alloc int64 // size of the file: [off, alloc) is zeros written ahead
+	// unsynced is the type of the last record appended and not yet synced
+	// ("" when every record is durable).
+	unsynced string
 }
 
 // journalChunk is how much the journal writes ahead at a time.
@@ -267,11 +270,30 @@ func (j *Journal) Append(rec Record, sync bool) error {
 		return fmt.Errorf("playbook: journal write: %w", err)
 	}
 	j.off += int64(len(b))
+	j.unsynced = rec.Type
 	if sync {
 		if err := syncFile(j.f, rec.Type); err != nil {
 			return fmt.Errorf("playbook: journal sync: %w", err)
 		}
+		j.unsynced = ""
 	}
+	return nil
+}
+
+// Sync makes every record appended so far durable, if any is not yet.
+func (j *Journal) Sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("playbook: journal closed")
+	}
+	if j.unsynced == "" {
+		return nil
+	}
+	if err := syncFile(j.f, j.unsynced); err != nil {
+		return fmt.Errorf("playbook: journal sync: %w", err)
+	}
+	j.unsynced = ""
 	return nil
 }
 

@@ -852,6 +852,14 @@ func (r *Runner) planDuringApply(ctx context.Context, s Step, p *Plugin, sc *sco
 		r.emit(Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Status: status, Error: err.Error()})
 		return sp, p, err
 	}
+	// Planning and, above all, a person's approval can take long: the end
+	// of the previous step is made durable first, not left waiting for
+	// the next synced record.
+	if r.journal != nil {
+		if err := r.journal.Sync(); err != nil {
+			return fail(StatusFailed, err)
+		}
+	}
 	in, err := r.resolveInput(s, sc)
 	if err != nil {
 		return fail(StatusFailed, err)

@@ -58,6 +58,13 @@ func TestDeferredStepIsApprovedBeforeItActs(t *testing.T) {
 		seen  [][]string // ledger when each approval was asked
 	)
 	var ev eventLog
+	var synced []string
+	defer playbook.ObserveJournalSyncs(func(what string) {
+		mu.Lock()
+		defer mu.Unlock()
+		synced = append(synced, what)
+	})()
+	var lastSyncedWhenAsked []string
 	r := newRunner(t, twoLedgerSteps(t, ledger), playbook.Options{
 		Incident: "case-approve", JournalDir: filepath.Join(dir, "journal"), OnEvent: ev.add,
 		Approve: func(_ context.Context, plan *playbook.Plan) (bool, error) {
@@ -65,6 +72,11 @@ func TestDeferredStepIsApprovedBeforeItActs(t *testing.T) {
 			defer mu.Unlock()
 			asked = append(asked, plan)
 			seen = append(seen, ledgerLines(t, ledger))
+			last := ""
+			if len(synced) > 0 {
+				last = synced[len(synced)-1]
+			}
+			lastSyncedWhenAsked = append(lastSyncedWhenAsked, last)
 			return true, nil
 		}})
 	run, err := r.Run(t.Context())
@@ -95,9 +107,13 @@ func TestDeferredStepIsApprovedBeforeItActs(t *testing.T) {
 	if in["note"] != aOut.Line || second.Steps[0].Summary != "append to "+ledger {
 		t.Errorf("b's plan input %v summary %q; want note = a's line %q", in, second.Steps[0].Summary, aOut.Line)
 	}
-	// Asked after a acted and before b did.
+	// Asked after a acted and before b did, with a's end durable (an
+	// approval may take long).
 	if d := cmp.Diff([][]string{nil, {"a"}}, seen); d != "" {
 		t.Errorf("ledger when asked (-want +got):\n%s", d)
+	}
+	if got := lastSyncedWhenAsked[1]; got != playbook.RecordStepFinished {
+		t.Errorf("last journal sync before b's approval: %q, want a's step_finished", got)
 	}
 	if got := ledgerLines(t, ledger); !cmp.Equal(got, []string{"a", "b"}) {
 		t.Errorf("ledger = %v", got)
