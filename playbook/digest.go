@@ -162,42 +162,62 @@ func compareDigests(old, cur *RunDigest) *ResumeError {
 	return e
 }
 
-// affectedSteps are the steps a change re-plans: each changed or added
-// step, each step whose input or condition refers to a changed input, and,
-// transitively, each step referring to the output of an affected step.
-func (r *Runner) affectedSteps(e *ResumeError) []string {
+// affectedSteps are the steps a change re-plans, in playbook order, and
+// why: each changed or added step, each step whose input or condition
+// refers to a changed input, and, transitively, each step referring to the
+// output of an affected step.
+func (r *Runner) affectedSteps(e *ResumeError) ([]string, map[string]string) {
 	inputs := map[string]bool{}
 	for _, n := range e.Inputs {
 		inputs[n] = true
 	}
-	affected := map[string]bool{}
+	why := map[string]string{}
 	for _, id := range e.StepsChanged {
-		affected[id] = true
+		why[id] = "the step changed"
 	}
 	for _, id := range e.StepsAdded {
-		affected[id] = true
+		why[id] = "the step is new"
 	}
 	var out []string
 	for _, s := range r.pb.Steps {
-		hit := affected[s.ID]
+		var reasons []string
+		if w, ok := why[s.ID]; ok {
+			reasons = append(reasons, w)
+		}
+		seen := map[string]bool{}
+		note := func(reason string) {
+			if !seen[reason] {
+				seen[reason] = true
+				reasons = append(reasons, reason)
+			}
+		}
 		forEachRef(s, func(rf ref) {
 			switch rf.root {
 			case "steps":
-				hit = hit || affected[rf.step]
+				if _, ok := why[rf.step]; ok {
+					note("it uses the output of " + rf.step + ", re-planned")
+				}
 			case "inputs":
 				if len(rf.path) == 0 {
-					hit = hit || len(inputs) > 0
-				} else if name, ok := rf.path[0].(string); ok {
-					hit = hit || inputs[name]
+					if len(inputs) > 0 {
+						note("it uses the inputs, changed")
+					}
+				} else if name, ok := rf.path[0].(string); ok && inputs[name] {
+					note("it uses input " + name + ", changed")
 				}
 			}
 		})
-		if hit {
-			affected[s.ID] = true
+		if len(reasons) > 0 {
+			why[s.ID] = strings.Join(reasons, "; ")
 			out = append(out, s.ID)
 		}
 	}
-	return out
+	for id := range why {
+		if !slices.Contains(out, id) {
+			delete(why, id) // a changed step the playbook no longer has
+		}
+	}
+	return out, why
 }
 
 // forEachRef calls f for every reference in a step's condition and input.

@@ -87,6 +87,9 @@ func TestResumeWithOtherInputs(t *testing.T) {
 	if d := cmp.Diff(want, planStatuses(plan)); d != "" {
 		t.Errorf("re-planned (-want +got):\n%s", d)
 	}
+	if got, want := plan.Steps[1].Reason, "re-planned: it uses input terminate, changed"; got != want {
+		t.Errorf("t's reason %q, want %q", got, want)
+	}
 	if tok := plan.Steps[1].IdempotencyToken; tok == playbook.IdempotencyToken(incident, "resume-digest", "t") {
 		t.Errorf("re-planned step t kept the token of its earlier version")
 	}
@@ -124,6 +127,18 @@ func TestResumeWithOtherInputs(t *testing.T) {
 	want = map[string]playbook.PlanStatus{"a": playbook.PlanDone, "t": playbook.PlanDone, "c": playbook.PlanPlanned, "d": playbook.PlanDeferred}
 	if d := cmp.Diff(want, planStatuses(plan)); d != "" {
 		t.Errorf("re-planned for who (-want +got):\n%s", d)
+	}
+	wantReasons := []string{"", "", "re-planned: it uses input who, changed",
+		"needs the output of c: planned, and asked for approval, once known; re-planned: it uses the output of c, re-planned"}
+	var reasons []string
+	for _, s := range plan.Steps {
+		if s.Status == playbook.PlanDone {
+			s.Reason = ""
+		}
+		reasons = append(reasons, s.Reason)
+	}
+	if d := cmp.Diff(wantReasons, reasons); d != "" {
+		t.Errorf("reasons (-want +got):\n%s", d)
 	}
 	if _, err := r.Apply(t.Context(), plan); err != nil {
 		t.Fatal(err)
@@ -201,6 +216,9 @@ func TestResumeWithOtherPlaybook(t *testing.T) {
 	want := map[string]playbook.PlanStatus{"a": playbook.PlanDone, "c": playbook.PlanPlanned, "d": playbook.PlanDeferred, "e": playbook.PlanPlanned}
 	if d := cmp.Diff(want, planStatuses(plan)); d != "" {
 		t.Errorf("re-planned (-want +got):\n%s", d)
+	}
+	if got := []string{plan.Steps[1].Reason, plan.Steps[3].Reason}; !cmp.Equal(got, []string{"re-planned: the step changed", "re-planned: the step is new"}) {
+		t.Errorf("reasons of c and e: %q", got)
 	}
 	if got := ledgerLines(t, ledger); !cmp.Equal(got, []string{"a", "c", "d", "c", "d", "e"}) {
 		t.Errorf("ledger = %v", got)

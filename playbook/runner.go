@@ -149,9 +149,10 @@ type Runner struct {
 	done    map[string]Record                     // step id → its completing step_finished record
 	notes   map[string]map[string]json.RawMessage // step id → key → last note value
 
-	digestNow *RunDigest     // this run's digest, journaled in run_started
-	replanned []string       // steps this run re-plans (Options.Replan), journaled in run_started
-	gen       map[string]int // step id → how many times a change re-planned it
+	digestNow *RunDigest        // this run's digest, journaled in run_started
+	replanned []string          // steps this run re-plans (Options.Replan), journaled in run_started
+	replanWhy map[string]string // step id → why this run re-plans it
+	gen       map[string]int    // step id → how many times a change re-planned it
 }
 
 // NewRunner checks the playbook against the options; it starts nothing.
@@ -320,7 +321,7 @@ func (r *Runner) openJournal() error {
 				j.Close()
 				return change
 			}
-			r.replanned = r.affectedSteps(change)
+			r.replanned, r.replanWhy = r.affectedSteps(change)
 			for _, id := range r.replanned {
 				delete(r.done, id)
 				r.gen[id]++
@@ -493,6 +494,16 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 			sp.Payload = raw
 		}
 		plan.Steps = append(plan.Steps, sp)
+	}
+	// Whatever its status, a step re-planned after a change says so and
+	// why: the operator sees which completed steps run again.
+	for i := range plan.Steps {
+		if why, ok := r.replanWhy[plan.Steps[i].Step]; ok {
+			if plan.Steps[i].Reason != "" {
+				plan.Steps[i].Reason += "; "
+			}
+			plan.Steps[i].Reason += "re-planned: " + why
+		}
 	}
 	return plan, nil
 }
