@@ -228,3 +228,33 @@ func BenchmarkJournalSyncedAppend(b *testing.B) {
 	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "µs/append-median")
 	b.ReportMetric(float64(durs[len(durs)*9/10].Microseconds()), "µs/append-p90")
 }
+
+// BenchmarkPlan measures planning a playbook of 500 steps through an
+// out-of-process plugin (every step's schema check, reference check and
+// Plan call); ns/op is for the 500.
+func BenchmarkPlan(b *testing.B) {
+	h := playbook.NewHost(playbook.HostOptions{})
+	defer h.Close()
+	if err := h.Start(b.Context(), playbook.Builtin("util")); err != nil {
+		b.Fatal(err)
+	}
+	steps := make([]playbook.Step, 500)
+	for i := range steps {
+		steps[i] = playbook.Step{ID: fmt.Sprintf("s%d", i), Plugin: "util", Action: "greet", Input: map[string]any{"name": "bench"}}
+	}
+	pb, err := playbook.New("bench-plan", steps...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := playbook.NewRunner(pb, playbook.Options{Incident: "bench-plan", Host: h})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Plan(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+}

@@ -434,6 +434,10 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		return nil, err
 	}
 	plan := &Plan{Playbook: r.pb.Name, Incident: r.opts.Incident}
+	producers := make(map[string]Step, len(r.pb.Steps)) // step id → step, for checkOutputRefs
+	for _, st := range r.pb.Steps {
+		producers[st.ID] = st
+	}
 	for i, s := range r.pb.Steps {
 		p, err := r.host.Plugin(s.Plugin)
 		if err != nil {
@@ -447,7 +451,7 @@ func (r *Runner) Plan(ctx context.Context) (*Plan, error) {
 		if err := r.checkInput(i, s, p); err != nil {
 			return nil, r.stepError(s, err)
 		}
-		if err := r.checkOutputRefs(i, s); err != nil {
+		if err := r.checkOutputRefs(i, s, producers); err != nil {
 			return nil, r.stepError(s, err)
 		}
 		if err := checkInputRefs(s, sc); err != nil {
@@ -552,13 +556,10 @@ func (r *Runner) checkInput(i int, s Step, p *Plugin) error {
 var ErrBadReference = errors.New("playbook: reference to an output the step does not have")
 
 // checkOutputRefs checks every steps.X reference in a step's input and
-// condition against the output schema of step X's action, before any step
-// runs: a misspelt field fails the plan, with file, line and field.
-func (r *Runner) checkOutputRefs(i int, s Step) error {
-	producers := make(map[string]Step, len(r.pb.Steps))
-	for _, st := range r.pb.Steps {
-		producers[st.ID] = st
-	}
+// condition against the output schema of step X's action (producers maps
+// the playbook's step ids to their steps), before any step runs: a
+// misspelt field fails the plan, with file, line and field.
+func (r *Runner) checkOutputRefs(i int, s Step, producers map[string]Step) error {
 	var errs []error
 	check := func(field string, rf ref) {
 		if rf.root != "steps" {
