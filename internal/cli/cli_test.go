@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDedup(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"abuse: plain: abuse: unknown report format: text names no instance", "abuse: plain: unknown report format: text names no instance"},
+		{"playbook: playbook.yaml:3: steps[0].plugin: playbook: unknown plugin", "playbook: playbook.yaml:3: steps[0].plugin: unknown plugin"},
+		{"open /tmp/x: no such file or directory", "open /tmp/x: no such file or directory"},
+		{"a: b", "a: b"},
+		// The last segment is the message itself, never dropped.
+		{"scan: stop: scan", "scan: stop: scan"},
+		// A repeated sentence is kept: only one-word prefixes collapse.
+		{"x y: x y: z", "x y: x y: z"},
+		{"", ""},
+	} {
+		if got := Dedup(tc.in); got != tc.want {
+			t.Errorf("Dedup(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestOutputJSON(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	o := New("demo", &stdout, &stderr, true)
+	o.Code = func(error) string { return "demo.broken" }
+	o.Printf("human only\n")
+	if err := o.Emit(TypePlan, "plan", map[string]int{"steps": 2}); err != nil {
+		t.Fatal(err)
+	}
+	o.Info("journal", "journal: /j", map[string]any{"path": "/j"})
+	o.Warn("input", "part 2 not read")
+	code := o.Fail(fmt.Errorf("abuse: mail: %w", errors.New("abuse: bad header")), ExitFailure)
+	if code != ExitFailure {
+		t.Errorf("Fail returned %d", code)
+	}
+	var docs []map[string]any
+	dec := json.NewDecoder(&stdout)
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	want := []map[string]any{
+		{"v": 1.0, "type": "plan", "prog": "demo", "kind": "plan", "data": map[string]any{"steps": 2.0}},
+		{"v": 1.0, "type": "info", "prog": "demo", "kind": "journal", "data": map[string]any{"message": "journal: /j", "path": "/j"}},
+		{"v": 1.0, "type": "warning", "prog": "demo", "kind": "input", "data": map[string]any{"message": "part 2 not read"}},
+		{"v": 1.0, "type": "error", "prog": "demo", "data": map[string]any{"message": "abuse: mail: bad header", "code": "demo.broken"}},
+	}
+	if diff := cmp.Diff(want, docs); diff != "" {
+		t.Errorf("documents (-want +got):\n%s", diff)
+	}
+	if got, want := stderr.String(), "demo: warning: part 2 not read\ndemo: abuse: mail: bad header\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+func TestOutputHuman(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	o := New("demo", &stdout, &stderr, false)
+	o.Printf("plan: %d steps\n", 2)
+	if err := o.Emit(TypePlan, "plan", 1); err != nil {
+		t.Fatal(err)
+	}
+	o.Info("journal", "journal: /j", nil)
+	o.Fail(errors.New("boom"), ExitFailure)
+	if got, want := stdout.String(), "plan: 2 steps\njournal: /j\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if got, want := stderr.String(), "demo: boom\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+		code int
+	}{
+		{nil, true, 0},
+		{[]string{"-h"}, false, ExitOK},
+		{[]string{"-help"}, false, ExitOK},
+		{[]string{"-nope"}, false, ExitUsage},
+	} {
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		ok, code := ParseFlags(fs, tc.args)
+		if ok != tc.ok || code != tc.code {
+			t.Errorf("ParseFlags(%q) = %v, %d; want %v, %d", tc.args, ok, code, tc.ok, tc.code)
+		}
+	}
+}
