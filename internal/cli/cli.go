@@ -149,16 +149,32 @@ func (o *Output) Usage(message string) int {
 }
 
 // ParseFlags parses args with fs (which must be ContinueOnError) and says
-// whether to go on; when not, code is the exit status: 0 for -h (the
-// usage was printed), 2 for bad flags (the flag package printed why).
+// whether to go on; when not, code is the exit status: 0 for -h and -help
+// (fs's usage printed), 2 for a bad flag, reported as one line
+// "prog: message" (prog is fs's name) and a hint to -h, not the whole
+// usage.
 func ParseFlags(fs *flag.FlagSet, args []string) (ok bool, code int) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return false, ExitOK
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return true, ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
 		}
+		return false, ExitOK
+	default:
+		fmt.Fprintf(out, "%s: %v (%s -h prints the usage)\n", fs.Name(), err, fs.Name())
 		return false, ExitUsage
 	}
-	return true, ExitOK
 }
 
 // ErrorMessage is err's text with the package prefixes an error chain

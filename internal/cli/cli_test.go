@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -98,10 +99,22 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-nope"}, false, ExitUsage},
 	} {
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
+		var out bytes.Buffer
+		fs.SetOutput(&out)
+		fs.Bool("x", false, "a flag")
+		fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: demo [-x]") }
 		ok, code := ParseFlags(fs, tc.args)
 		if ok != tc.ok || code != tc.code {
 			t.Errorf("ParseFlags(%q) = %v, %d; want %v, %d", tc.args, ok, code, tc.ok, tc.code)
+		}
+		want := map[string]string{
+			"":      "",
+			"-h":    "usage: demo [-x]\n",
+			"-help": "usage: demo [-x]\n",
+			"-nope": "demo: flag provided but not defined: -nope (demo -h prints the usage)\n",
+		}[strings.Join(tc.args, " ")]
+		if out.String() != want {
+			t.Errorf("ParseFlags(%q) printed %q, want %q", tc.args, out.String(), want)
 		}
 	}
 }
