@@ -84,6 +84,15 @@ func (o *Output) Emit(t Type, kind string, data any) error {
 	return err
 }
 
+// DocPrefix is the start of a document whose data a command streams itself
+// (parse-report's evidence, record by record): the envelope up to and
+// including `"data":`; the command writes the data, then `}` and a newline.
+func (o *Output) DocPrefix(t Type, kind string) []byte {
+	b, _ := json.Marshal(Doc{V: Version, Type: t, Prog: o.Prog, Kind: kind, Data: json.RawMessage("0")})
+	// b is {…,"data":0}: cut the 0}.
+	return b[:len(b)-2]
+}
+
 // EmitRaw writes one document whose data is already JSON.
 func (o *Output) EmitRaw(t Type, kind string, data json.RawMessage) error {
 	return o.Emit(t, kind, data)

@@ -118,3 +118,15 @@ func TestParseFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestDocPrefix(t *testing.T) {
+	o := New("parse-report", io.Discard, io.Discard, true)
+	doc := string(o.DocPrefix(TypeResult, "report")) + `{"evidence":[]}` + "}"
+	var d Doc
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		t.Fatalf("%s: %v", doc, err)
+	}
+	if diff := cmp.Diff(Doc{V: 1, Type: TypeResult, Prog: "parse-report", Kind: "report", Data: map[string]any{"evidence": []any{}}}, d); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
