@@ -130,3 +130,51 @@ func TestDocPrefix(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestLines(t *testing.T) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(Lines(&b, "triage-host", TypeResult, "suspects"))
+	if err := enc.Encode(map[string]any{"suspects": []int{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lines(&b, "triage-host", TypeEvent, "watch").Write([]byte("not json\n\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"v":1,"type":"result","prog":"triage-host","kind":"suspects","data":{"suspects":[1]}}` + "\n" +
+		`{"v":1,"type":"event","prog":"triage-host","kind":"watch","data":"not json"}` + "\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestParseAndExit(t *testing.T) {
+	newFS := func(out io.Writer) *flag.FlagSet {
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		fs.SetOutput(out)
+		fs.Bool("json", false, "")
+		return fs
+	}
+	var usage bytes.Buffer
+	err := Parse(newFS(&usage), []string{"-h"})
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(usage.String(), "-json") {
+		t.Errorf("-h: %v, usage %q", err, usage.String())
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Exit("demo", []string{"-h"}, &stdout, &stderr, err); code != 0 || stdout.Len()+stderr.Len() != 0 {
+		t.Errorf("-h: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	err = Parse(newFS(&usage), []string{"-nope"})
+	if code := Exit("demo", []string{"-nope"}, &stdout, &stderr, err); code != 2 || stderr.String() != "demo: flag provided but not defined: -nope (demo -h prints the usage)\n" || stdout.Len() != 0 {
+		t.Errorf("-nope: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	stderr.Reset()
+	if code := Exit("demo", []string{"-json"}, &stdout, &stderr, errors.New("demo: x: demo: broken")); code != 1 ||
+		stderr.String() != "demo: demo: x: broken\n" || !strings.Contains(stdout.String(), `"type":"error"`) {
+		t.Errorf("failure: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	for args, want := range map[string]bool{"-json": true, "--json": true, "-json=false": false, "-v": false, "file -json": false, "-v -json=1": true} {
+		if got := JSONFlag(strings.Fields(args)); got != want {
+			t.Errorf("JSONFlag(%q) = %v", args, got)
+		}
+	}
+}
