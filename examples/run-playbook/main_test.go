@@ -297,3 +297,61 @@ func TestRunPlaybookErrors(t *testing.T) {
 		})
 	}
 }
+
+// A run that failed halfway is resumed by running it again with the same
+// incident: the step that completed is not run again (the journal shows
+// it started once), the failed one runs.
+func TestRunPlaybookResumesAfterFailure(t *testing.T) {
+	w := newWorld(t)
+	pb, err := os.ReadFile("testdata/resume.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "resume.yaml"), pb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"resume.yaml", "-input", "dir=" + w.dir, "-incident", "case-r", "-apply", "-yes", "-json"}
+	code, out, errb := w.run(t, "", args...)
+	if code != 1 || !strings.Contains(errb, "step parse") || !strings.Contains(errb, "no such file") {
+		t.Fatalf("first run: exit %d\n%s%s", code, out, errb)
+	}
+	// The report appears; the same command again resumes.
+	if err := os.WriteFile(filepath.Join(w.dir, "hello, ops.txt"), []byte(w.report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb = w.run(t, "", args...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", code, out, errb)
+	}
+	ds := docs(t, out)
+	var run playbook.Run
+	b, _ := json.Marshal(ds[len(ds)-1]["data"])
+	if err := json.Unmarshal(b, &run); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range run.Steps {
+		got[s.ID] = fmt.Sprintf("%s resumed=%v", s.Status, s.Resumed)
+	}
+	if diff := cmp.Diff(map[string]string{"hello": "succeeded resumed=true", "parse": "succeeded resumed=false"}, got); diff != "" {
+		t.Errorf("resumed run (-want +got):\n%s", diff)
+	}
+	f, err := os.Open(playbook.JournalPath(filepath.Join(w.state, "journal"), "case-r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := playbook.ReadJournal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]int{}
+	for _, r := range recs {
+		if r.Type == playbook.RecordStepStarted {
+			started[r.Step]++
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"hello": 1, "parse": 2}, started); diff != "" {
+		t.Errorf("step starts in the journal (-want +got):\n%s", diff)
+	}
+}
