@@ -216,6 +216,10 @@ func TestRunPlaybookLock(t *testing.T) {
 	if code != 1 || len(ds) != 1 || ds[0]["type"] != "error" || !strings.Contains(ds[0]["data"].(map[string]any)["message"].(string), got) {
 		t.Errorf("changed plugin, -json: exit %d, %v", code, ds)
 	}
+	// -describe refuses it too.
+	if code, _, errb := w.run(t, "", "pb.yaml", "-describe", "greeter"); code != 1 || errb != want {
+		t.Errorf("-describe of the changed plugin: exit %d, stderr %q", code, errb)
+	}
 	// -upgrade accepts it and rewrites the lock.
 	if code, out, errb := w.run(t, "", append(in, "-upgrade")...); code != 0 || !strings.Contains(out, "lock file: wrote pb.lock.json (greeter 1.1.0 sha256:"+got+")") {
 		t.Fatalf("-upgrade: exit %d\n%s%s", code, out, errb)
@@ -269,6 +273,10 @@ func TestRunPlaybookErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(w.dir, "bad.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	newer := "name: newer\nplugins:\n  greeter: {path: bin/greeter, min_version: \"2.0\"}\nsteps:\n  - id: hello\n    plugin: greeter\n    action: greet\n    input: {name: x}\n"
+	if err := os.WriteFile(filepath.Join(w.dir, "newer.yaml"), []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -283,6 +291,7 @@ func TestRunPlaybookErrors(t *testing.T) {
 		{"bad plugin sha", []string{"pb.yaml", "-plugin", "g=/x@abc"}, 2, []string{"not a SHA-256"}},
 		{"builtin name", []string{"pb.yaml", "-plugin", "scan=/bin/true"}, 1, []string{"plugin scan: an external plugin cannot have a built-in plugin's name"}},
 		{"missing input", []string{"pb.yaml"}, 1, []string{"required inputs not given: [report]"}},
+		{"plugin too old", []string{"newer.yaml"}, 1, []string{"plugin greeter", "plugin version not accepted", "1.1.0", "2.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errb := w.run(t, "", tc.args...)
