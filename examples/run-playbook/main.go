@@ -297,6 +297,9 @@ func runPlaybook(ctx context.Context, c *config, stdin io.Reader, out *cli.Outpu
 		Logger:     logger,
 		OnEvent:    out.Event,
 	})
+	if errors.Is(err, playbook.ErrUnknownPlugin) {
+		return fmt.Errorf("%w (built in: abuse, scan, persist, ec2; name any other in the playbook's plugins: section or with -plugin NAME=PATH)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -273,6 +273,9 @@ func TestRunPlaybookErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(w.dir, "bad.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(w.dir, "noplugin.yaml"), []byte("name: np\nsteps:\n  - id: post\n    plugin: webhook\n    action: post\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	newer := "name: newer\nplugins:\n  greeter: {path: bin/greeter, min_version: \"2.0\"}\nsteps:\n  - id: hello\n    plugin: greeter\n    action: greet\n    input: {name: x}\n"
 	if err := os.WriteFile(filepath.Join(w.dir, "newer.yaml"), []byte(newer), 0o644); err != nil {
 		t.Fatal(err)
@@ -291,6 +294,7 @@ func TestRunPlaybookErrors(t *testing.T) {
 		{"bad plugin sha", []string{"pb.yaml", "-plugin", "g=/x@abc"}, 2, []string{"not a SHA-256"}},
 		{"builtin name", []string{"pb.yaml", "-plugin", "scan=/bin/true"}, 1, []string{"plugin scan: an external plugin cannot have a built-in plugin's name"}},
 		{"missing input", []string{"pb.yaml"}, 1, []string{"required inputs not given: [report]"}},
+		{"plugin not named", []string{"noplugin.yaml"}, 1, []string{"noplugin.yaml:4:13: steps[0].plugin: plugin webhook: unknown plugin", "name any other in the playbook's plugins: section or with -plugin NAME=PATH"}},
 		{"plugin too old", []string{"newer.yaml"}, 1, []string{"plugin greeter", "plugin version not accepted", "1.1.0", "2.0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
