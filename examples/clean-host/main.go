@@ -29,21 +29,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/plugins/persist"
 )
 
+const prog = "clean-host"
+
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // -h: the usage is printed, nothing went wrong
-		}
-		fmt.Fprintln(os.Stderr, "clean-host:", err)
-		os.Exit(1)
-	}
+	// Exit status, errors and -json follow internal/cli.
+	os.Exit(cli.Exit(prog, os.Args[1:], os.Stdout, os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("clean-host", flag.ContinueOnError)
+	fl := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	root := fl.String("root", "/", "root of the tree to examine (a mounted snapshot volume, or / for this host)")
 	asJSON := fl.Bool("json", false, "one JSON document per line on stdout")
@@ -59,11 +57,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	savePlan := fl.String("save-plan", "", "dry run: write the plan as JSON to this file, for review and -apply -plan")
 	planFile := fl.String("plan", "", "with -apply: apply exactly this saved plan (no new examination); a file changed since is refused")
 	verbose := fl.Bool("v", false, "debug log on stderr")
-	if err := fl.Parse(args); err != nil {
+	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fl.Args())
+		return cli.Usagef("unexpected arguments %q", fl.Args())
 	}
 	log := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -71,7 +69,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	enc := json.NewEncoder(stdout)
+	// -json: each finding, and the outcome of a restore or an apply, is
+	// one document in internal/cli's envelope.
+	enc := json.NewEncoder(cli.Lines(stdout, prog, cli.TypeResult, "finding"))
+	encResult := func(kind string) *json.Encoder { return json.NewEncoder(cli.Lines(stdout, prog, cli.TypeResult, kind)) }
 
 	if *restore != "" {
 		opts := persist.RestoreOptions{Force: *force, RunReloads: *reload, Logger: log}
@@ -81,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		res, err := persist.Restore(ctx, *restore, opts)
 		if res != nil {
 			if *asJSON {
-				_ = enc.Encode(res)
+				_ = encResult("restore").Encode(res)
 			} else {
 				for _, p := range res.Restored {
 					fmt.Fprintln(stdout, "restored", p)
@@ -114,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := plan.Check(ctx); err != nil {
 			return fmt.Errorf("the plan no longer matches the root (nothing changed): %w", err)
 		}
-		return applyPlan(ctx, &plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, enc, stdout, stderr)
+		return applyPlan(ctx, &plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, encResult("apply"), stdout, stderr)
 	}
 	sev, err := persist.ParseSeverity(*minSev)
 	if err != nil {
@@ -169,7 +170,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	return applyPlan(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, enc, stdout, stderr)
+	return applyPlan(ctx, plan, persist.ApplyOptions{QuarantineDir: *qdir, RunReloads: *reload, Incident: *incident, Logger: log}, *asJSON, encResult("apply"), stdout, stderr)
 }
 
 func applyPlan(ctx context.Context, plan *persist.CleanPlan, opts persist.ApplyOptions, asJSON bool, enc *json.Encoder, stdout, stderr io.Writer) error {

@@ -31,7 +31,7 @@ func TestDryRunApplyRestore(t *testing.T) {
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		var f persist.Finding
-		if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+		if err := json.Unmarshal(envelopeData(t, sc.Bytes()), &f); err != nil {
 			t.Fatalf("not one JSON finding per line: %q: %v", sc.Text(), err)
 		}
 		got = append(got, f)
@@ -51,7 +51,7 @@ func TestDryRunApplyRestore(t *testing.T) {
 	var res struct {
 		ManifestPath string `json:"manifest_path"`
 	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res.ManifestPath == "" {
+	if err := json.Unmarshal(envelopeData(t, []byte(lines[len(lines)-1])), &res); err != nil || res.ManifestPath == "" {
 		t.Fatalf("apply output %q: %v", out.String(), err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); strings.Contains(string(b), "203.0.113.7") {
@@ -107,7 +107,7 @@ func TestBinary(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	for _, l := range lines {
 		var f persist.Finding
-		if err := json.Unmarshal([]byte(l), &f); err != nil || f.Path == "" || !strings.HasPrefix(f.Path, "/") || strings.HasPrefix(f.Path, dir) {
+		if err := json.Unmarshal(envelopeData(t, []byte(l)), &f); err != nil || f.Path == "" || !strings.HasPrefix(f.Path, "/") || strings.HasPrefix(f.Path, dir) {
 			t.Errorf("line %q: %v", l, err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestApplyPlainTextRestoreJSON(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	var res persist.RestoreResult
-	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &res) != nil || len(res.Restored) != 1 || res.Restored[0] != "/etc/crontab" {
+	if len(lines) != 1 || json.Unmarshal(envelopeData(t, []byte(lines[0])), &res) != nil || len(res.Restored) != 1 || res.Restored[0] != "/etc/crontab" {
 		t.Fatalf("-restore -json output %q", out.String())
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "etc/crontab")); !bytes.Equal(b, orig) {
@@ -180,7 +180,7 @@ func TestDefaultRootDryRun(t *testing.T) {
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var f persist.Finding
-		if err := json.Unmarshal(sc.Bytes(), &f); err != nil || !strings.HasPrefix(f.Path, "/") {
+		if err := json.Unmarshal(envelopeData(t, sc.Bytes()), &f); err != nil || !strings.HasPrefix(f.Path, "/") {
 			t.Errorf("line %q: %v", sc.Text(), err)
 		}
 	}
@@ -214,7 +214,7 @@ func TestApplySavedPlan(t *testing.T) {
 		ManifestPath string `json:"manifest_path"`
 		Changes      int    `json:"changes"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Changes != 1 {
+	if err := json.Unmarshal(envelopeData(t, out.Bytes()), &res); err != nil || res.Changes != 1 {
 		t.Fatalf("apply -plan output %q: %v", out.String(), err)
 	}
 	if _, err := os.Stat(later); err != nil {

@@ -5,18 +5,16 @@
 //	go run ./examples/custom-plugin [-yes] [-json] [-name NAME] [-plugin PATH -sha256 HEX] [-journal DIR] [-incident ID]
 //
 // Without -plugin it builds ./greeter with the go tool into the user cache
-// directory (run it from inside the module). With -json it prints one JSON
-// line per event and, last, the run; otherwise a human view. Errors go to
-// stderr; the exit status is 1 when the run fails or is not approved, 2 on
-// bad usage.
+// directory (run it from inside the module). Output follows internal/cli:
+// with -json one document per line on stdout (the plan, each event, then
+// the run), otherwise a human view; the approval prompt goes to stderr;
+// errors as "custom-plugin: message" on stderr; the exit status is 1 when
+// the run fails or is not approved, 2 on bad usage.
 package main
 
 import (
-	"bufio"
 	"context"
 	_ "embed"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +27,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/playbook"
 )
 
 //go:embed playbook.yaml
 var playbookYAML []byte
+
+const prog = "custom-plugin"
 
 const pluginPackage = "github.com/abusekit/abusekit/examples/custom-plugin/greeter"
 
@@ -45,9 +46,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("custom-plugin", flag.ContinueOnError)
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	jsonOut := fs.Bool("json", false, "print one JSON line per event, then the run")
+	jsonOut := fs.Bool("json", false, "one JSON document per line on stdout: the plan, each event, then the run (see internal/cli)")
 	yes := fs.Bool("yes", false, "apply without asking")
 	name := fs.String("name", "abuse desk", "who to greet")
 	pluginPath := fs.String("plugin", "", "prebuilt greeter binary (default: build ./greeter)")
@@ -55,20 +56,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	journalDir := fs.String("journal", "", "journal directory (default: a fresh temporary one)")
 	incident := fs.String("incident", "", "incident id (default: custom-plugin-<time>)")
 	verbose := fs.Bool("v", false, "log (including the plugin's log) to stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0 // -h: the usage is printed, nothing went wrong
-		}
-		return 2
+	if ok, code := cli.ParseFlags(fs, args); !ok {
+		return code
 	}
+	out := cli.New(prog, stdout, stderr, *jsonOut)
+	out.Code = cli.ErrorCode
 	if fs.NArg() != 0 || (*pluginPath != "") != (*pluginSum != "") {
-		fmt.Fprintln(stderr, "usage: custom-plugin [-yes] [-json] [-name NAME] [-plugin PATH -sha256 HEX] [-journal DIR] [-incident ID]")
-		return 2
+		return out.Usage("usage: custom-plugin [-yes] [-json] [-name NAME] [-plugin PATH -sha256 HEX] [-journal DIR] [-incident ID]")
 	}
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "custom-plugin:", err)
-		return 1
-	}
+	fail := func(err error) int { return out.Fail(err, cli.ExitFailure) }
 
 	path, sum := *pluginPath, *pluginSum
 	if path == "" {
@@ -99,7 +95,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	enc := json.NewEncoder(stdout)
 	r, err := playbook.NewRunner(pb, playbook.Options{
 		Incident:   *incident,
 		Inputs:     map[string]any{"name": *name},
@@ -107,25 +102,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		JournalDir: *journalDir,
 		Logger:     logger,
 		Approve: func(ctx context.Context, plan *playbook.Plan) (bool, error) {
-			// The plan is for the operator: on stdout in the human view,
-			// on stderr with -json so stdout stays machine-readable.
-			if *jsonOut {
-				printPlan(stderr, plan)
-			} else {
-				printPlan(stdout, plan)
-			}
+			out.Plan(plan)
 			if *yes {
 				return true, nil
 			}
-			return ask(ctx, stdin, stderr)
+			return out.Ask(ctx, stdin, "apply this plan?")
 		},
-		OnEvent: func(e playbook.Event) {
-			if *jsonOut {
-				_ = enc.Encode(e)
-				return
-			}
-			printEvent(stdout, e)
-		},
+		OnEvent: out.Event,
 	})
 	if err != nil {
 		return fail(err)
@@ -133,19 +116,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer r.Close()
 	res, err := r.Run(ctx)
 	if res != nil {
-		if *jsonOut {
-			_ = enc.Encode(res)
-		} else {
-			fmt.Fprintf(stdout, "%s: %s in %v (host pid %d, journal %s)\n", res.Playbook, res.Status, res.Duration.Round(time.Microsecond), res.HostPID, res.Journal)
-			for _, s := range res.Steps {
-				fmt.Fprintf(stdout, "  %-6s %s.%s %s (plugin pid %d) %s\n", s.ID, s.Plugin, s.Action, s.Status, s.PluginPID, s.Output)
-			}
-		}
+		out.Run(res)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	return 0
+	return cli.ExitOK
 }
 
 // buildPlugin builds ./greeter into the user's cache directory (atomically,
@@ -183,63 +159,4 @@ func buildPlugin(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return final, nil
-}
-
-func printPlan(w io.Writer, plan *playbook.Plan) {
-	fmt.Fprintf(w, "plan for %s (incident %s):\n", plan.Playbook, plan.Incident)
-	for _, s := range plan.Steps {
-		fmt.Fprintf(w, "  %-6s %s.%s: %s", s.Step, s.Plugin, s.Action, s.Status)
-		if s.Summary != "" {
-			fmt.Fprintf(w, ": %s", s.Summary)
-		}
-		if s.Reason != "" {
-			fmt.Fprintf(w, " (%s)", s.Reason)
-		}
-		fmt.Fprintln(w)
-		for _, c := range s.Changes {
-			fmt.Fprintf(w, "         %s %s %s\n", c.Kind, c.Target, c.Detail)
-		}
-	}
-}
-
-// ask prompts for approval on stderr and reads the answer from stdin.
-func ask(ctx context.Context, stdin io.Reader, stderr io.Writer) (bool, error) {
-	fmt.Fprint(stderr, "apply this plan? [y/N] ")
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdin).ReadString('\n')
-		answer <- strings.ToLower(strings.TrimSpace(line))
-	}()
-	select {
-	case a := <-answer:
-		return a == "y" || a == "yes", nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-}
-
-func printEvent(w io.Writer, e playbook.Event) {
-	switch e.Kind {
-	case playbook.EventStepStarted:
-		fmt.Fprintf(w, "▶ %s (%s.%s, attempt %d, plugin pid %d)\n", e.Step, e.Plugin, e.Action, e.Attempt, e.PluginPID)
-	case playbook.EventStepProgress:
-		fmt.Fprintf(w, "  … %s (%d/%d)\n", e.Message, e.Done, e.Total)
-	case playbook.EventStepFinished:
-		msg := e.Message
-		if e.Error != "" {
-			msg = e.Error
-		}
-		fmt.Fprintf(w, "%s %s %s in %v %s\n", mark(e.Status), e.Step, e.Status, e.Duration.Round(time.Microsecond), msg)
-	}
-}
-
-func mark(s playbook.Status) string {
-	switch s {
-	case playbook.StatusSucceeded:
-		return "✓"
-	case playbook.StatusSkipped:
-		return "–"
-	default:
-		return "✗"
-	}
 }

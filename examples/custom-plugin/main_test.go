@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/cli/clitest"
 	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/abusekit/abusekit/playbook"
 )
 
 // buildHost builds this example as a real binary, once per test run.
@@ -55,35 +57,51 @@ func TestEndToEnd(t *testing.T) {
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				t.Fatalf("stdout line %q is not JSON: %v", sc.Text(), err)
 			}
+			if m["v"] != 1.0 || m["prog"] != "custom-plugin" {
+				t.Errorf("stdout line not in the internal/cli envelope: %s", sc.Text())
+			}
 			lines = append(lines, m)
 		}
-		if len(lines) < 2 {
-			t.Fatalf("stdout:\n%s", out)
+		if len(lines) < 3 || lines[0]["type"] != "plan" {
+			t.Fatalf("stdout (want the plan first):\n%s", out)
 		}
 		var kinds []string
-		for _, l := range lines[:len(lines)-1] {
+		for _, l := range lines[1 : len(lines)-1] {
+			if l["type"] != "event" {
+				t.Errorf("document %v between the plan and the run is not an event", l)
+			}
 			kinds = append(kinds, fmt.Sprint(l["kind"]))
 		}
 		if kinds[0] != "run_started" || kinds[len(kinds)-1] != "run_finished" || !strings.Contains(strings.Join(kinds, " "), "step_progress") {
 			t.Errorf("event kinds %v", kinds)
 		}
-		var run struct {
-			Status  string `json:"status"`
-			HostPID int    `json:"host_pid"`
-			Steps   []struct {
-				ID        string          `json:"id"`
-				Plugin    string          `json:"plugin"`
-				Action    string          `json:"action"`
-				Status    string          `json:"status"`
-				PluginPID int             `json:"plugin_pid"`
-				Output    json.RawMessage `json:"output"`
-			} `json:"steps"`
+		var doc1 struct {
+			Data struct {
+				Status  string `json:"status"`
+				HostPID int    `json:"host_pid"`
+				Steps   []struct {
+					ID        string          `json:"id"`
+					Plugin    string          `json:"plugin"`
+					Action    string          `json:"action"`
+					Status    string          `json:"status"`
+					PluginPID int             `json:"plugin_pid"`
+					Output    json.RawMessage `json:"output"`
+				} `json:"steps"`
+			} `json:"data"`
 		}
 		last := bytes.TrimSpace(out)
 		last = last[bytes.LastIndexByte(last, '\n')+1:]
-		if err := json.Unmarshal(last, &run); err != nil {
+		var doc struct {
+			Type string `json:"type"`
+			Kind string `json:"kind"`
+		}
+		if err := json.Unmarshal(last, &doc); err != nil || doc.Type != "result" || doc.Kind != "run" {
+			t.Fatalf("last document %s (%v), want the run", last, err)
+		}
+		if err := json.Unmarshal(last, &doc1); err != nil {
 			t.Fatal(err)
 		}
+		run := doc1.Data
 		if run.Status != "succeeded" || len(run.Steps) != 2 || run.HostPID != cmd.Process.Pid {
 			t.Fatalf("run = %+v (host pid %d)", run, cmd.Process.Pid)
 		}
@@ -131,6 +149,34 @@ func TestEndToEnd(t *testing.T) {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("golden", func(t *testing.T) {
+		// A greeter built once, passed pinned, so the output names no
+		// cache path; the incident and journal are fixed.
+		greeter := filepath.Join(t.TempDir(), "greeter")
+		if out, err := exec.Command("go", "build", "-o", greeter, "./greeter").CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		sum, err := playbook.FileSHA256(greeter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		journal := t.TempDir()
+		repl := clitest.NewReplacer(journal, "<JOURNAL>", greeter, "<GREETER>")
+		for _, mode := range []struct{ golden, flag string }{{"run.golden", ""}, {"run.json.golden", "-json"}} {
+			args := []string{"-yes", "-name", "golden", "-plugin", greeter, "-sha256", sum, "-journal", journal, "-incident", "golden" + mode.flag}
+			if mode.flag != "" {
+				args = append(args, mode.flag)
+			}
+			var stdout, stderr bytes.Buffer
+			cmd := exec.Command(bin, args...)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v\n%s", err, stderr.String())
+			}
+			clitest.Golden(t, mode.golden, repl, stdout.String())
 		}
 	})
 

@@ -8,13 +8,16 @@
 // account, region, instances, abuse time, deadline and the time left,
 // the provider's mitigations, the exposures it pointed at, and the evidence
 // (count, first lines, distinct targets and ports). With -json it prints one
-// JSON document per report per line on stdout, in the abuse.Report model,
-// streaming the evidence so that a forwarded log of any size is printed in
-// full in bounded memory. What a parser could not read or use (an
-// unreadable MIME part, an attachment of an unknown type, a report with no
-// evidence and no resources) is listed as a warning: in the summary, and on
-// stderr with -json (the JSON carries them in "warnings"). Errors go to
-// stderr; the exit status is 1 when a file could not be read, 2 on bad
+// JSON document per line on stdout in internal/cli's envelope: per report
+// {"v":1,"type":"result","prog":"parse-report","kind":"report","data":…}
+// with the abuse.Report model as data, streaming the evidence so that a
+// forwarded log of any size is printed in full in bounded memory. What a
+// parser could not read or use (an unreadable MIME part, an attachment of an
+// unknown type, a report with no evidence and no resources) is listed as a
+// warning: in the summary; with -json in the report's "warnings", as a
+// "warning" document and on stderr. Errors are one line
+// "parse-report: FILE: message" on stderr (and an "error" document with
+// -json); the exit status is 1 when a file could not be read, 2 on bad
 // usage, and 3 with -strict when a report has warnings (and nothing worse
 // happened).
 package main
@@ -36,7 +39,13 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/internal/cli"
 )
+
+const prog = "parse-report"
+
+// exitWarnings is the exit status of -strict when a report has warnings.
+const exitWarnings = 3
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -57,22 +66,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "usage: parse-report [-json] [-strict] [-v] [-evidence N] FILE... | -")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0 // -h: the usage is printed, nothing went wrong
+	if ok, code := cli.ParseFlags(fs, args); !ok {
+		return code
+	}
+	out := cli.New(prog, stdout, stderr, *jsonOut)
+	out.Code = func(err error) string {
+		if errors.Is(err, abuse.ErrUnknownFormat) {
+			return "abuse.unknown_format"
 		}
-		return 2
+		return ""
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return 2
+		return out.Usage("no report file (- reads stdin)\nusage: parse-report [-json] [-strict] [-v] [-evidence N] FILE... | -")
 	}
 	now := time.Now()
 	if *nowFlag != "" {
 		t, err := time.Parse(time.RFC3339, *nowFlag)
 		if err != nil {
-			fmt.Fprintf(stderr, "parse-report: -now: %v\n", err)
-			return 2
+			return out.Usage(fmt.Sprintf("-now: %v", err))
 		}
 		now = t
 	}
@@ -84,6 +95,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	w := bufio.NewWriterSize(stdout, 256<<10)
+	// Warnings and errors are written through out, to stdout too with
+	// -json: flush what w holds first, so documents keep their order.
+	out.Stdout = w
 	code := 0
 	warned := 0 // reports with warnings
 	for _, name := range fs.Args() {
@@ -98,30 +112,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				r = f
 			}
 			if *jsonOut {
-				return printJSON(ctx, r, w, logger, func(n int, rep abuse.Report) {
+				return printJSON(ctx, r, w, out.DocPrefix(cli.TypeResult, "report"), logger, func(n int, rep abuse.Report) {
 					if len(rep.Warnings) > 0 {
 						warned++
 					}
 					for _, x := range rep.Warnings {
-						fmt.Fprintf(stderr, "parse-report: %s: report %d: warning: %s\n", displayName(name), n, x)
+						out.Warn("report", fmt.Sprintf("%s: report %d: %s", displayName(name), n, x))
 					}
 				})
 			}
 			return printSummary(ctx, r, w, name, *show, now, logger, &warned)
 		}()
 		if err != nil {
-			w.Flush()
-			fmt.Fprintf(stderr, "parse-report: %s: %v\n", name, err)
-			code = 1
+			code = out.Fail(fmt.Errorf("%s: %w", name, err), cli.ExitFailure)
 		}
 	}
-	if err := w.Flush(); err != nil {
-		fmt.Fprintf(stderr, "parse-report: %v\n", err)
-		return 1
-	}
 	if code == 0 && *strict && warned > 0 {
-		fmt.Fprintf(stderr, "parse-report: -strict: %d report(s) with warnings\n", warned)
-		return 3
+		code = out.Fail(fmt.Errorf("-strict: %d report(s) with warnings", warned), exitWarnings)
+	}
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return cli.ExitFailure
 	}
 	return code
 }
@@ -138,7 +149,7 @@ func displayName(name string) string {
 // Memory stays bounded whatever the size of the evidence log.
 // printJSON prints the reports of r as JSON lines; warn sees each report
 // (numbered from 1) once it is printed.
-func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.Logger, warn func(int, abuse.Report)) error {
+func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, prefix []byte, logger *slog.Logger, warn func(int, abuse.Report)) error {
 	n := 0
 	buf := make([]byte, 0, 64<<10)
 	open := false
@@ -151,6 +162,7 @@ func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.L
 		if open {
 			buf = append(buf, ',')
 		} else {
+			buf = append(buf, prefix...)
 			buf = append(buf, `{"evidence":[`...)
 			open = true
 		}
@@ -162,6 +174,7 @@ func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.L
 	}
 	reportFn := func(rep abuse.Report) error {
 		if !open {
+			buf = append(buf, prefix...)
 			buf = append(buf, `{"evidence":[`...)
 		}
 		open = false
@@ -176,10 +189,13 @@ func printJSON(ctx context.Context, r io.Reader, w *bufio.Writer, logger *slog.L
 		b = bytes.Replace(b, []byte(`,"evidence":null`), nil, 1)
 		buf = append(buf, "],"...)
 		buf = append(buf, b[1:]...)
-		buf = append(buf, '\n')
+		buf = append(buf, "}\n"...) // the envelope's
 		n++
+		if err := flush(); err != nil {
+			return err
+		}
 		warn(n, rep)
-		return flush()
+		return nil
 	}
 	_, err := abuse.Parse(ctx, r, abuse.WithEvidenceFunc(evidenceFn), abuse.WithReportFunc(reportFn), abuse.WithLogger(logger))
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/internal/cli/clitest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -57,6 +58,46 @@ func runBin(t *testing.T, stdin io.Reader, args ...string) (stdout, stderr strin
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
+}
+
+// docs splits -json output into its documents (internal/cli's envelope),
+// checking each is one; data is kept raw.
+type doc struct {
+	V    int             `json:"v"`
+	Type string          `json:"type"`
+	Prog string          `json:"prog"`
+	Kind string          `json:"kind"`
+	Data json.RawMessage `json:"data"`
+}
+
+func docs(t *testing.T, out string) []doc {
+	t.Helper()
+	var ds []doc
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		var d doc
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("line %.200q: %v", sc.Text(), err)
+		}
+		if d.V != 1 || d.Prog != "parse-report" || d.Type == "" {
+			t.Errorf("line not in the envelope: %.200s", sc.Text())
+		}
+		ds = append(ds, d)
+	}
+	return ds
+}
+
+// reports is the data of the report documents of -json output.
+func reports(t *testing.T, out string) []json.RawMessage {
+	t.Helper()
+	var rs []json.RawMessage
+	for _, d := range docs(t, out) {
+		if d.Type == "result" && d.Kind == "report" {
+			rs = append(rs, d.Data)
+		}
+	}
+	return rs
 }
 
 func TestSummary(t *testing.T) {
@@ -130,12 +171,10 @@ func TestJSONMatchesParse(t *testing.T) {
 			continue
 		}
 		var got []abuse.Report
-		sc := bufio.NewScanner(strings.NewReader(out))
-		sc.Buffer(nil, 16<<20)
-		for sc.Scan() {
+		for _, d := range reports(t, out) {
 			var r abuse.Report
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatalf("%s: line %q: %v", p, sc.Text(), err)
+			if err := json.Unmarshal(d, &r); err != nil {
+				t.Fatalf("%s: %.200s: %v", p, d, err)
 			}
 			got = append(got, r)
 		}
@@ -163,11 +202,28 @@ func TestStdinAndErrors(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	if !strings.Contains(errOut, "parse-report: -: abuse: unknown report format") || !strings.Contains(errOut, "/nonexistent/notice.eml: open") {
-		t.Errorf("stderr = %q", errOut)
+	// One line per error, each package prefix once.
+	wantErr := "parse-report: -: abuse: unknown report format: input is none of aws-health, guardduty, x-arf, mbox, mail, trust-and-safety, firewall-log, plain\n" +
+		"parse-report: /nonexistent/notice.eml: open /nonexistent/notice.eml: no such file or directory\n"
+	if errOut != wantErr {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, wantErr)
 	}
-	if strings.Count(out, "\n") != 1 || !strings.Contains(out, `"case_id":"17001234567"`) {
+	if rs := reports(t, out); len(rs) != 1 || !strings.Contains(string(rs[0]), `"case_id":"17001234567"`) {
 		t.Errorf("the good file must still be printed, stdout = %q", out)
+	}
+	var types []string
+	for _, d := range docs(t, out) {
+		types = append(types, d.Type)
+	}
+	if diff := cmp.Diff([]string{"error", "result", "error"}, types); diff != "" {
+		t.Errorf("documents in order (-want +got):\n%s", diff)
+	}
+
+	// Text no reader takes: the error chain's "abuse: " prefix is printed
+	// once (the library's message is "abuse: plain: abuse: unknown …").
+	out, errOut, code = runBin(t, strings.NewReader("garbage\n"), "-")
+	if want := "parse-report: -: abuse: plain: unknown report format: text names no instance, IP address, case or evidence (formats tried: aws-health, guardduty, x-arf, mbox, mail, trust-and-safety, firewall-log, plain)\n"; code != 1 || out != "" || errOut != want {
+		t.Errorf("garbage: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", code, out, errOut, want)
 	}
 
 	if _, errOut, code := runBin(t, nil); code != 2 || !strings.Contains(errOut, "usage:") {
@@ -198,7 +254,11 @@ func TestLargeLogStreams(t *testing.T) {
 		EvidenceCount int              `json:"evidence_count"`
 		Source        string           `json:"source"`
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	rs := reports(t, out)
+	if len(rs) != 1 {
+		t.Fatalf("%d reports", len(rs))
+	}
+	if err := json.Unmarshal(rs[0], &r); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Evidence) != lines || r.EvidenceCount != lines || r.Source != "firewall-log" {
@@ -218,7 +278,7 @@ func TestMboxWarning(t *testing.T) {
 	}
 	in := "From a@example.com Thu Apr 27 16:20:31 2023\nbroken header line\n\nx\n\nFrom ec2-abuse@amazon.com Thu Apr 27 16:20:31 2023\n" + string(notice)
 	out, errOut, code := runBin(t, strings.NewReader(in), "-json", "-")
-	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(errOut, "level=WARN") || !strings.Contains(errOut, "line=1") {
+	if code != 0 || len(reports(t, out)) != 1 || !strings.Contains(errOut, "level=WARN") || !strings.Contains(errOut, "line=1") {
 		t.Errorf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }
@@ -243,14 +303,40 @@ func TestStrictWarnings(t *testing.T) {
 		t.Errorf("-strict: exit %d, stderr %q\n%s", code, errOut, out)
 	}
 	out, errOut, code = runBin(t, nil, "-json", "-strict", p)
-	if code != 3 || !strings.Contains(errOut, "report 1: warning: "+warning) {
+	if code != 3 || errOut != "parse-report: warning: "+p+": report 1: "+warning+"\nparse-report: -strict: 1 report(s) with warnings\n" {
 		t.Errorf("-json -strict: exit %d, stderr %q", code, errOut)
 	}
 	var rep abuse.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Warnings) != 1 || rep.Warnings[0].Code != abuse.WarnUnknownAttachment {
-		t.Errorf("-json: warnings %+v, err %v\n%s", rep.Warnings, err, out)
+	if rs := reports(t, out); len(rs) != 1 || json.Unmarshal(rs[0], &rep) != nil || len(rep.Warnings) != 1 || rep.Warnings[0].Code != abuse.WarnUnknownAttachment {
+		t.Errorf("-json: warnings %+v\n%s", rep.Warnings, out)
+	}
+	var types []string
+	for _, d := range docs(t, out) {
+		types = append(types, d.Type+"/"+d.Kind)
+	}
+	if diff := cmp.Diff([]string{"result/report", "warning/report", "error/"}, types); diff != "" {
+		t.Errorf("-json -strict documents (-want +got):\n%s", diff)
 	}
 	if _, errOut, code := runBin(t, nil, "-strict", testdata+"trust-and-safety/initial-notice.eml"); code != 0 || errOut != "" {
 		t.Errorf("clean notice under -strict: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestGolden pins the human and the JSON output of one notice.
+func TestGolden(t *testing.T) {
+	p := testdata + "trust-and-safety/initial-notice.eml"
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"initial-notice.golden", []string{"-now", "2023-04-27T18:00:00Z", p}},
+		{"initial-notice.json.golden", []string{"-json", p}},
+	} {
+		out, errOut, code := runBin(t, nil, tc.args...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, errOut)
+		}
+		// Nothing here varies from run to run: no replacements.
+		clitest.Golden(t, tc.golden, nil, out)
 	}
 }

@@ -49,6 +49,7 @@ import (
 
 	"github.com/abusekit/abusekit/abuse"
 	"github.com/abusekit/abusekit/abuse/abuseplugin"
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/playbook"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
@@ -117,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
 	fs.StringVar(&c.out, "out", "", "directory for reply.txt and incident-report.md (default: ./abusekit-INCIDENT; the demo's: a new temporary one)")
 	fs.DurationVar(&c.recheck, "recheck", 10*time.Minute, "look for the scanner again this long after cleaning (the reinfection check); 0 skips it (the demo's default: 1s)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
 	if c.demo {
@@ -137,19 +138,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Exit status, errors and -json follow internal/cli.
 	c, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0 // -h: usage printed, nothing wrong
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "respond:", err)
-		return 2
+		var ue *cli.UsageError
+		if !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ue) {
+			err = &cli.UsageError{Err: err}
+		}
+		return cli.Exit("respond", args, stdout, stderr, err)
 	}
-	if err := respond(ctx, c, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "respond:", err)
-		return 1
-	}
-	return 0
+	return cli.Exit("respond", args, stdout, stderr, respond(ctx, c, stdout, stderr))
 }
 
 func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
@@ -379,14 +377,31 @@ func newPrinter(w io.Writer, jsonOut bool) *printer {
 	return &printer{w: w, json: jsonOut, enc: json.NewEncoder(w)}
 }
 
+// doc writes one -json document in internal/cli's envelope: the plan
+// (type plan), an event (type event, kind its kind), a note (type info),
+// or an outcome (type result: kind run, reply or files).
 func (p *printer) doc(kind string, v any) {
-	_ = p.enc.Encode(map[string]any{kind: v})
+	t, k := cli.TypeResult, kind
+	switch kind {
+	case "plan":
+		t = cli.TypePlan
+	case "event":
+		t = cli.TypeEvent
+		if e, ok := v.(playbook.Event); ok {
+			k = string(e.Kind)
+		}
+	case "note":
+		t = cli.TypeInfo
+	}
+	_ = cli.New("respond", p.w, io.Discard, true).Emit(t, k, v)
 }
 
 func (p *printer) note(s string) {
-	if !p.json {
-		fmt.Fprintln(p.w, s)
+	if p.json {
+		p.doc("note", cli.Message{Message: s})
+		return
 	}
+	fmt.Fprintln(p.w, s)
 }
 
 func (p *printer) plan(plan *playbook.Plan, demo bool) {

@@ -43,13 +43,23 @@ func runDocs(t *testing.T, args ...string) map[string][]json.RawMessage {
 	}
 	docs := map[string][]json.RawMessage{}
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var d map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(line), &d); err != nil || len(d) != 1 {
-			t.Fatalf("not one JSON document per line: %q: %v", line, err)
+		// internal/cli's envelope; results are keyed by their kind (run,
+		// reply, files), the others by their type (plan, event, info).
+		var d struct {
+			V    int             `json:"v"`
+			Type string          `json:"type"`
+			Prog string          `json:"prog"`
+			Kind string          `json:"kind"`
+			Data json.RawMessage `json:"data"`
 		}
-		for k, v := range d {
-			docs[k] = append(docs[k], v)
+		if err := json.Unmarshal([]byte(line), &d); err != nil || d.V != 1 || d.Prog != "respond" || d.Type == "" {
+			t.Fatalf("not one JSON document per line in the envelope: %q: %v", line, err)
 		}
+		k := d.Type
+		if k == "result" {
+			k = d.Kind
+		}
+		docs[k] = append(docs[k], d.Data)
 	}
 	return docs
 }

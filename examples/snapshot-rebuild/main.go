@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/plugins/ec2"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
@@ -42,6 +42,8 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 )
+
+const prog = "snapshot-rebuild"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -82,29 +84,26 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.stateDir, "state-dir", "", "directory of contain's record of the original configuration, saved (fsynced) before the first change "+
 		"(default $ABUSEKIT_STATE_DIR/ec2, $XDG_STATE_HOME/abusekit/ec2 or ~/.local/state/abusekit/ec2; -demo: a temporary one)")
 	fs.DurationVar(&f.dwell, "dwell", 0, "ignored (kept for scripts written for earlier versions: contain no longer passes through an all-traffic group)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return nil, cli.Usagef("unexpected arguments: %v", fs.Args())
 	}
 	return f, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Exit status, errors and -json follow internal/cli.
 	f, err := parseFlags(args, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		var ue *cli.UsageError
+		if !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ue) {
+			err = &cli.UsageError{Err: err}
 		}
-		fmt.Fprintln(stderr, "snapshot-rebuild:", err)
-		return 2
+		return cli.Exit(prog, args, stdout, stderr, err)
 	}
-	if err := runSteps(ctx, f, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "snapshot-rebuild:", err)
-		return 1
-	}
-	return 0
+	return cli.Exit(prog, args, stdout, stderr, runSteps(ctx, f, stdout, stderr))
 }
 
 func splitList(s string) []string {
@@ -124,16 +123,13 @@ type printer struct {
 	dry  bool
 }
 
-// progress prints one progress report of a long wait: a JSON line
-// ("event": "progress") on stdout, or a live line on stderr.
+// progress prints one progress report of a long wait: a "progress"
+// document (kind: the step) on stdout, or a live line on stderr.
 func (p *printer) progress(stderr io.Writer, pr ec2.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		b, err := json.Marshal(map[string]any{"event": "progress", "step": pr.Step, "progress": pr})
-		if err == nil {
-			fmt.Fprintln(p.w, string(b))
-		}
+		_ = cli.New(prog, p.w, io.Discard, true).Emit(cli.TypeProgress, pr.Step, map[string]any{"step": pr.Step, "progress": pr})
 		return
 	}
 	if pr.Volume == "" { // an instance's state
@@ -170,12 +166,13 @@ func (p *printer) step(name string, plan, result any, note string) error {
 		if note != "" {
 			doc["note"] = note
 		}
-		b, err := json.Marshal(doc)
-		if err != nil {
-			return err
+		// A "plan" document in a dry run, a "result" once applied; the
+		// kind is the step.
+		t := cli.TypePlan
+		if !p.dry {
+			t = cli.TypeResult
 		}
-		_, err = fmt.Fprintf(p.w, "%s\n", b)
-		return err
+		return cli.New(prog, p.w, io.Discard, true).Emit(t, name, doc)
 	}
 	mode := "plan"
 	if !p.dry {

@@ -22,13 +22,21 @@ func runJSON(t *testing.T, args ...string) []map[string]any {
 	}
 	var docs []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
-		var d map[string]any
-		if err := json.Unmarshal([]byte(line), &d); err != nil {
+		var env map[string]any
+		if err := json.Unmarshal([]byte(line), &env); err != nil {
 			t.Fatalf("not one JSON document per line: %q: %v", line, err)
 		}
-		if d["event"] == "progress" {
+		// internal/cli's envelope: the step's document is its data.
+		d, _ := env["data"].(map[string]any)
+		if env["v"] != 1.0 || env["prog"] != "snapshot-rebuild" || d == nil {
+			t.Fatalf("not in the envelope: %s", line)
+		}
+		if env["type"] == "progress" {
 			progressEvents++
 			continue
+		}
+		if want := map[bool]string{true: "plan", false: "result"}[d["dry_run"] == true]; env["type"] != want || env["kind"] != d["step"] {
+			t.Errorf("document %s: want type %s and kind %v", line, want, d["step"])
 		}
 		docs = append(docs, d)
 	}

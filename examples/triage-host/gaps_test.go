@@ -44,7 +44,7 @@ func TestJSONTopFirst(t *testing.T) {
 	var doc struct {
 		Suspects []scan.Suspect `json:"suspects"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+	if err := json.Unmarshal(envelopeData(t, out.Bytes(), "suspects"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var got []int
@@ -138,7 +138,7 @@ func TestStopApplyLive(t *testing.T) {
 		t.Fatal(err, errb.String())
 	}
 	var res scan.StopResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+	if err := json.Unmarshal(envelopeData(t, out.Bytes(), "stop"), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if res.DryRun || !slices.Equal(res.Killed, []int{pid}) || !slices.Equal(res.Frozen, []int{pid}) || res.Manifest != filepath.Join(ev, "manifest.json") {

@@ -2,7 +2,7 @@
 // and, when told to, stops it without losing evidence.
 //
 //	triage-host                          # suspects, one snapshot, human table
-//	triage-host -window 5s -json         # sample 5 s; {"suspects":[…]} on stdout
+//	triage-host -window 5s -json         # sample 5 s; {"v":1,"type":"result","prog":"triage-host","kind":"suspects","data":{"suspects":[…]}}
 //	triage-host -watch                   # live: print each process crossing 50 connection attempts/s
 //	triage-host -report notice.eml       # correlate with the report's evidence
 //	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/abuse"
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/plugins/scan"
 )
 
@@ -51,7 +52,7 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 	if !jsonOut {
 		fmt.Fprintf(w, "watching outbound connection attempts (BPF); listing processes above %.0f/s\n", rate)
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(cli.Lines(w, prog, cli.TypeEvent, "watch"))
 	shown := map[[2]int]bool{} // pid, and the rate's power of ten: shown again when it grows tenfold
 	return scan.Watch(ctx, scan.WatchOptions{Interval: 500 * time.Millisecond, Logger: log}, func(rs []scan.ConnRate) {
 		for _, r := range rs {
@@ -85,18 +86,15 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 	})
 }
 
+const prog = "triage-host"
+
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return // -h: the usage is printed, nothing went wrong
-		}
-		fmt.Fprintln(os.Stderr, "triage-host:", err)
-		os.Exit(1)
-	}
+	// Exit status, errors and -json follow internal/cli.
+	os.Exit(cli.Exit(prog, os.Args[1:], os.Stdout, os.Stderr, run(os.Args[1:], os.Stdout, os.Stderr)))
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("triage-host", flag.ContinueOnError)
+	fl := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	jsonOut := fl.Bool("json", false, "print JSON on stdout")
 	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
@@ -114,11 +112,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	root := fl.String("root", "/proc", "procfs mount point")
 	minScore := fl.Int("min-score", scan.DefaultMinScore, "list processes scoring at least this (negative: any signal)")
 	verbose := fl.Bool("v", false, "log progress to stderr")
-	if err := fl.Parse(args); err != nil {
+	if err := cli.Parse(fl, args); err != nil {
 		return err
 	}
 	if fl.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fl.Args())
+		return cli.Usagef("unexpected arguments %q", fl.Args())
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -176,7 +174,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		sus = []scan.Suspect{}
 	}
 	if *jsonOut {
-		return json.NewEncoder(stdout).Encode(struct {
+		return json.NewEncoder(cli.Lines(stdout, prog, cli.TypeResult, "suspects")).Encode(struct {
 			Attribution string         `json:"attribution,omitempty"`
 			Suspects    []scan.Suspect `json:"suspects"`
 		}{attribution, sus})
@@ -296,7 +294,7 @@ func runStop(ctx context.Context, w io.Writer, pid int, startTicks uint64, apply
 	}
 	res, err := scan.Stop(ctx, plan, scan.ApplyOptions{Apply: apply, Logger: so.Logger})
 	if jsonOut {
-		if jerr := json.NewEncoder(w).Encode(res); jerr != nil {
+		if jerr := json.NewEncoder(cli.Lines(w, prog, cli.TypeResult, "stop")).Encode(res); jerr != nil {
 			return jerr
 		}
 		return err

@@ -43,7 +43,7 @@ func TestJSON(t *testing.T) {
 	var doc struct {
 		Suspects []scan.Suspect `json:"suspects"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+	if err := json.Unmarshal(envelopeData(t, out.Bytes(), "suspects"), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if len(doc.Suspects) != 1 || doc.Suspects[0].PID != 4242 || !doc.Suspects[0].ExeDeleted || doc.Suspects[0].SocketCount != 20 {

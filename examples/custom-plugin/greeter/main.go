@@ -26,12 +26,12 @@ func init() { plugin.RegisterError("greeter.empty_name", ErrEmptyName) }
 
 // GreetInput is the input of greet.
 type GreetInput struct {
-	Name string `json:"name"`
+	Name string `json:"name" schema:"required" description:"who to greet"`
 }
 
 // GreetOutput is the output of greet.
 type GreetOutput struct {
-	Message string `json:"message"`
+	Message string `json:"message" description:"the greeting"`
 }
 
 type greet struct{}
@@ -58,13 +58,13 @@ func (greet) Apply(_ context.Context, req plugin.ApplyRequest[GreetInput], resp 
 
 // ShoutInput is the input of shout.
 type ShoutInput struct {
-	Text string `json:"text"`
+	Text string `json:"text" schema:"required" description:"the text to shout"`
 }
 
 // ShoutOutput is the output of shout.
 type ShoutOutput struct {
-	Text  string `json:"text"`
-	Runes int    `json:"runes"`
+	Text  string `json:"text" description:"the text in capitals, with an exclamation mark"`
+	Runes int    `json:"runes" description:"its length in characters"`
 }
 
 func shoutPlan(_ context.Context, req plugin.PlanRequest[ShoutInput], resp *plugin.PlanResponse) error {
@@ -87,9 +87,13 @@ func shoutApply(ctx context.Context, req plugin.ApplyRequest[ShoutInput], resp *
 	return nil
 }
 
+// Version is the plugin's version, as hosts see it (run-playbook -describe)
+// and as lock files pin it.
+const Version = "1.1.0"
+
 func main() {
 	plugin.Serve(plugin.Actions{
 		"greet": plugin.Typed[GreetInput, GreetOutput](greet{}),
 		"shout": plugin.NewAction("repeat a text in capitals", shoutPlan, shoutApply),
-	})
+	}, plugin.WithInfo(plugin.Info{Version: Version, Description: "greets people and shouts (the example third-party plugin)"}))
 }
