@@ -140,7 +140,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("approved interactively", func(t *testing.T) {
 		cmd := exec.Command(bin, "-name", "ops")
-		cmd.Stdin = strings.NewReader("y\n")
+		cmd.Stdin = strings.NewReader("y\ny\n") // the plan, then the shout step planned during the run
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)

@@ -5,7 +5,7 @@
 // host.
 //
 //	run-playbook FILE.yaml [-input k=v …] [-input-json k=JSON …] [-plugin name=PATH[@SHA256] …]
-//	             [-apply [-yes]] [-json] [-plan-out FILE] [-incident ID] [-journal DIR] [-upgrade] [-v]
+//	             [-apply [-yes]] [-json] [-plan-out FILE] [-incident ID [-replan]] [-journal DIR] [-upgrade] [-v]
 //	run-playbook [FILE.yaml] -describe PLUGIN [-json]
 //
 // External plugins are named in the playbook's plugins: section
@@ -86,13 +86,13 @@ func main() {
 }
 
 type config struct {
-	file                    string
-	inputs                  map[string]any
-	plugins                 map[string]playbook.PluginSource
-	apply, yes, jsonOut     bool
-	upgrade, verbose        bool
-	planOut, incident       string
-	journal, lock, describe string
+	file                     string
+	inputs                   map[string]any
+	plugins                  map[string]playbook.PluginSource
+	apply, yes, jsonOut      bool
+	upgrade, verbose, replan bool
+	planOut, incident        string
+	journal, lock, describe  string
 }
 
 // multi is a repeatable flag.
@@ -102,7 +102,7 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func usageLine() string {
-	return "usage: run-playbook FILE.yaml [-input k=v …] [-plugin name=PATH[@SHA256] …] [-apply [-yes]] [-json] [-plan-out FILE] [-incident ID] [-journal DIR] [-upgrade]\n" +
+	return "usage: run-playbook FILE.yaml [-input k=v …] [-plugin name=PATH[@SHA256] …] [-apply [-yes]] [-json] [-plan-out FILE] [-incident ID [-replan]] [-journal DIR] [-upgrade]\n" +
 		"       run-playbook [FILE.yaml] -describe PLUGIN [-json]"
 }
 
@@ -122,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, bool, int) {
 	fs.StringVar(&c.incident, "incident", "", "incident id; a run with the id of an earlier one resumes it (default: PLAYBOOK-TIME)")
 	fs.StringVar(&c.journal, "journal", "", "journal directory (default: the state directory's journal/: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal)")
 	fs.StringVar(&c.lock, "lock", "", "lock file (default: FILE.lock.json beside the playbook)")
+	fs.BoolVar(&c.replan, "replan", false, "resume even though the playbook or inputs changed, re-planning the steps the change affects (default: refuse, naming what changed)")
 	fs.BoolVar(&c.upgrade, "upgrade", false, "accept the external plugins as they are now and rewrite the lock file")
 	fs.StringVar(&c.describe, "describe", "", "print `PLUGIN`'s version, actions and their input and output schemas, and exit")
 	fs.BoolVar(&c.verbose, "v", false, "log (plugins' logs included) to stderr")
@@ -296,6 +297,18 @@ func runPlaybook(ctx context.Context, c *config, stdin io.Reader, out *cli.Outpu
 		JournalDir: journal,
 		Logger:     logger,
 		OnEvent:    out.Event,
+		Replan:     c.replan,
+		// A step whose inputs come from earlier steps is planned during the
+		// run and shown and asked for again before it acts (-yes: not asked).
+		ApproveStep: func(ctx context.Context, sp *playbook.StepPlan) (bool, error) {
+			if c.yes {
+				return true, nil
+			}
+			if !out.JSON {
+				out.Plan(&playbook.Plan{Playbook: pb.Name, Incident: incident, Steps: []playbook.StepPlan{*sp}})
+			}
+			return out.Ask(ctx, stdin, fmt.Sprintf("apply step %s?", sp.Step))
+		},
 	})
 	if errors.Is(err, playbook.ErrUnknownPlugin) {
 		return fmt.Errorf("%w (built in: abuse, scan, persist, ec2; name any other in the playbook's plugins: section or with -plugin NAME=PATH)", err)

@@ -313,7 +313,9 @@ func TestRunPlaybookErrors(t *testing.T) {
 
 // A run that failed halfway is resumed by running it again with the same
 // incident: the step that completed is not run again (the journal shows
-// it started once), the failed one runs.
+// it started once), the failed one runs. parse's input comes from hello's
+// output, so it is planned during the run: its plan fails on the missing
+// file before it starts, and it starts once, in the resumed run.
 func TestRunPlaybookResumesAfterFailure(t *testing.T) {
 	w := newWorld(t)
 	pb, err := os.ReadFile("testdata/resume.yaml")
@@ -364,7 +366,7 @@ func TestRunPlaybookResumesAfterFailure(t *testing.T) {
 			started[r.Step]++
 		}
 	}
-	if diff := cmp.Diff(map[string]int{"hello": 1, "parse": 2}, started); diff != "" {
+	if diff := cmp.Diff(map[string]int{"hello": 1, "parse": 1}, started); diff != "" {
 		t.Errorf("step starts in the journal (-want +got):\n%s", diff)
 	}
 }

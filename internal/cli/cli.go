@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -61,6 +62,11 @@ type Output struct {
 	Code func(error) string
 
 	mu sync.Mutex
+	// in reads Ask's answers: one buffered reader per input, so that a
+	// second question reads the line after the first answer even when
+	// both arrived in one read (a run asks once per step planned late).
+	in    *bufio.Reader
+	inSrc io.Reader
 }
 
 // New returns an Output for prog.

@@ -168,10 +168,14 @@ func firstNonEmpty(s ...string) string {
 func (o *Output) Ask(ctx context.Context, stdin io.Reader, question string) (bool, error) {
 	o.mu.Lock()
 	fmt.Fprintf(o.Stderr, "%s [y/N] ", question)
+	if o.in == nil || o.inSrc != stdin {
+		o.in, o.inSrc = bufio.NewReader(stdin), stdin
+	}
+	in := o.in
 	o.mu.Unlock()
 	answer := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		line, _ := in.ReadString('\n')
 		answer <- strings.ToLower(strings.TrimSpace(line))
 	}()
 	select {
