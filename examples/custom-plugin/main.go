@@ -108,6 +108,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return out.Ask(ctx, stdin, "apply this plan?")
 		},
+		// A step planned during the run (its input needed an earlier
+		// step's output) is shown and asked for again; with -json its plan
+		// is in the step_planned event.
+		ApproveStep: func(ctx context.Context, sp *playbook.StepPlan) (bool, error) {
+			if !out.JSON {
+				out.Plan(&playbook.Plan{Playbook: pb.Name, Incident: *incident, Steps: []playbook.StepPlan{*sp}})
+			}
+			if *yes {
+				return true, nil
+			}
+			return out.Ask(ctx, stdin, fmt.Sprintf("apply step %s?", sp.Step))
+		},
 		OnEvent: out.Event,
 	})
 	if err != nil {
