@@ -20,10 +20,13 @@ import (
 const tnsFormat = "trust-and-safety"
 
 // tnsMarkers are phrases (lower-case) that only AWS Trust & Safety notices
-// carry.
+// carry. The desk's addresses (ec2-abuse@amazon.com, abuse@amazonaws.com)
+// are not among them: any reporter may write "we also sent this to
+// abuse@amazonaws.com", which does not make its mail a notice of AWS. A
+// notice is told by its sender (tnsMailMatch, an inline-forwarded header
+// block) or by its own words.
 var tnsMarkers = []string{
 	"aws trust & safety", "aws trust and safety", "aws trust &amp; safety",
-	"ec2-abuse@amazon.com", "abuse@amazonaws.com",
 	"abuse report implicating resources on your account",
 	"aws acceptable use policy", "your ec2 abuse report",
 	"beginning of forwarded report(s)",
