@@ -128,6 +128,9 @@ const (
 	// "time zone is …" note, the mail's Date) nor the caller
 	// (WithReferenceTime) said which: they were read as UTC.
 	WarnTimeZone WarningCode = "time-zone"
+	// WarnSkippedMessage: a message of an mbox held no report (none of
+	// the formats, no resource, no evidence) and was not used.
+	WarnSkippedMessage WarningCode = "skipped-message"
 )
 
 // Roles of the implicated resources (Report.Role).
