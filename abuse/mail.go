@@ -359,6 +359,14 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	}
 	n.providerFields(n.rep.Subject, strings.ToLower(n.rep.Subject)) // "[AbuseID:…]", "Ticket #…", "API Project …"
 	n.spamcopSubject(n.rep.Subject)
+	// A provider desk's subject names the activity ("Linode Support
+	// Ticket N - Outbound port scanning from …"); a feed's need not
+	// ("[Scan] Shadowserver Open Redis Report" is about an open service).
+	if providerOfSender(n.rep.Reporter) != "" {
+		if k := kindFromText(n.rep.Subject); k != KindOther {
+			n.kindSubject = k
+		}
+	}
 
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {

@@ -115,6 +115,9 @@ func (n *noticeReader) providerFields(s, lower string) bool {
 			}
 		}
 	}
+	if n.otherProviderFields(s, lower) {
+		found = true
+	}
 	if n.provider == "" {
 		n.provider = providerOfText(lower)
 	}

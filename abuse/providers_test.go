@@ -21,14 +21,36 @@ func TestProviderNotices(t *testing.T) {
 		Projects       []string
 		Abuse          time.Time
 		Evidence       int
+		Account        string
+		Hosts          []string
+		Mitigations    []Mitigation
 	}
 	tests := []struct {
 		file string
 		want facts
 	}{
-		{"hetzner-netscan.eml", facts{ProviderHetzner, "1A2B3C", KindPortScan, []string{"198.51.100.23"}, nil, time.Date(2026, 11, 17, 7, 51, 10, 0, time.UTC), 3}},
-		{"gcp-action-required.eml", facts{ProviderGoogleCloud, "", KindPortScan, []string{"34.105.22.7"}, []string{"my-shop-prod-4711", "625834285688"}, time.Date(2026, 11, 19, 0, 12, 0, 0, time.UTC), 0}},
-		{"digitalocean-ticket.eml", facts{ProviderDigitalOcean, "8812345", KindIntrusion, []string{"159.65.10.20"}, nil, time.Date(2026, 11, 19, 11, 58, 1, 0, time.UTC), 2}},
+		{"hetzner-netscan.eml", facts{ProviderHetzner, "1A2B3C", KindPortScan, []string{"198.51.100.23"}, nil, time.Date(2026, 11, 17, 7, 51, 10, 0, time.UTC), 3, "", nil, nil}},
+		{"gcp-action-required.eml", facts{ProviderGoogleCloud, "", KindPortScan, []string{"34.105.22.7"}, []string{"my-shop-prod-4711", "625834285688"}, time.Date(2026, 11, 19, 0, 12, 0, 0, time.UTC), 0, "", nil, nil}},
+		{"digitalocean-ticket.eml", facts{ProviderDigitalOcean, "8812345", KindIntrusion, []string{"159.65.10.20"}, nil, time.Date(2026, 11, 19, 11, 58, 1, 0, time.UTC), 2, "", nil, nil}},
+		// OVH: the ticket from the sender's address, the server's name, the
+		// anti-spam records as evidence (their destinations are not
+		// resources), "blocked the port 25 of your server".
+		{"ovh-antispam.eml", facts{ProviderOVH, "CS8812345", KindSpam, []string{"51.68.20.15"}, nil, time.Time{}, 3, "", []string{"ns3012345.ip-51-68-20.eu"},
+			[]Mitigation{{Action: MitigationBlock, Direction: "all", Proto: "tcp", Port: 25}}}},
+		{"ovh-antihack.eml", facts{ProviderOVH, "CS8812399", KindOther, []string{"51.68.20.15"}, nil, time.Time{}, 0, "", nil,
+			[]Mitigation{{Action: MitigationBlock, Direction: "all", Proto: "all"}}}},
+		// Azure: incident, subscription, resource ID (wrapped by
+		// quoted-printable), "Incident time (UTC)".
+		{"azure-abuse-notice.eml", facts{ProviderAzure, "401238845", KindIntrusion, []string{"20.105.44.19"}, nil, time.Date(2026, 11, 21, 4, 2, 11, 0, time.UTC), 3, "3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c",
+			[]string{"/subscriptions/3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c/resourceGroups/shop-prod/providers/Microsoft.Compute/virtualMachines/web-01"}, nil}},
+		{"azure-subscription-disabled.eml", facts{ProviderAzure, "", KindOther, nil, nil, time.Time{}, 0, "3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c", nil,
+			[]Mitigation{{Action: MitigationStop}}}},
+		// Linode: the ticket, the Linode's label, log times in Eastern
+		// Time; the follow-up's "applied network restrictions" (Lish still
+		// reaches it) and its kind from the subject.
+		{"linode-ticket.eml", facts{ProviderLinode, "19876543", KindPortScan, []string{"45.79.120.33"}, nil, time.Date(2026, 11, 23, 18, 51, 2, 0, time.UTC), 3, "", []string{"linode41234567"}, nil}},
+		{"linode-restricted.eml", facts{ProviderLinode, "19876543", KindPortScan, []string{"45.79.120.33"}, nil, time.Time{}, 0, "", []string{"linode41234567"},
+			[]Mitigation{{Action: MitigationIsolate, Direction: "all", Proto: "all"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -37,7 +59,11 @@ func TestProviderNotices(t *testing.T) {
 			for _, a := range r.Resources.IPs {
 				ips = append(ips, a.String())
 			}
-			got := facts{r.Provider, r.CaseID, r.Kind, ips, r.Resources.Projects, r.AbuseTime, r.EvidenceCount}
+			var mits []Mitigation
+			if len(r.Mitigations) > 0 {
+				mits = r.Mitigations
+			}
+			got := facts{r.Provider, r.CaseID, r.Kind, ips, r.Resources.Projects, r.AbuseTime, r.EvidenceCount, r.AccountID, r.Resources.Hosts, mits}
 			if d := cmp.Diff(tt.want, got); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}

@@ -46,7 +46,7 @@ type Report struct {
 	Source          Source       `json:"source"`
 	Kind            Kind         `json:"kind"`
 	CaseID          string       `json:"case_id"`
-	AccountID       string       `json:"account_id"`
+	AccountID       string       `json:"account_id"`          // the AWS account; an Azure subscription ID
 	AbuseTime       time.Time    `json:"abuse_time,omitzero"` // UTC
 	Deadline        time.Time    `json:"deadline,omitzero"`   // UTC; from "within 24 hours" and the notice's Date
 	Resources       Resources    `json:"resources"`
@@ -159,6 +159,11 @@ type Resources struct {
 	// Projects are the cloud projects a notice names instead of addresses
 	// (Google Cloud: "API Project my-app-123", project numbers).
 	Projects []string `json:"projects,omitempty"`
+	// Hosts are the servers of providers other than AWS as their notices
+	// name them: an Azure resource ID
+	// ("/subscriptions/…/virtualMachines/web-01"), a Linode's label
+	// ("linode41234567"), an OVH server ("ns3012345.ip-51-68-20.eu").
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // Exposure is an inbound rule the provider saw open to the world, as in the

@@ -50,7 +50,7 @@ var (
 	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
 	reSG       = regexp.MustCompile(`\bsg-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\([^)]*\))?\s*:\s*(.+)$`)
-	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type)\s*:\s*(.+)$`)
+	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type|incident\s+type|type\s+of\s+abuse)\s*:\s*(.+)$`)
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
 	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
@@ -85,6 +85,7 @@ type noticeReader struct {
 	kindNotice  Kind   // from the notice's prose
 	resembles   string // "activity which resembles …" in the notice
 	kindForward Kind   // from the forwarded report's prose
+	kindSubject Kind   // from the mail's subject ("… - Outbound port scanning from …")
 	recognized  bool   // saw a Trust & Safety marker
 	fields      int    // notice fields found
 	ipSeen      map[netip.Addr]bool
@@ -321,6 +322,9 @@ func (n *noticeReader) line(raw []byte) error {
 	}
 	if n.spamcopLine(s) {
 		return nil
+	}
+	if ok, err := n.ovhSpamLine(s); ok || err != nil {
+		return err
 	}
 	isField := n.fieldsOf(s, lower)
 	if n.providerFields(s, lower) {
@@ -707,6 +711,8 @@ func (n *noticeReader) finish() Report {
 		}
 	case n.kindNotice != "":
 		r.Kind = n.kindNotice
+	case n.kindSubject != "":
+		r.Kind = n.kindSubject
 	case n.kindForward != "":
 		r.Kind = n.kindForward
 	case n.sshLike > 0 && n.sshLike*2 >= r.EvidenceCount:
@@ -715,6 +721,9 @@ func (n *noticeReader) finish() Report {
 		r.Kind = KindPortScan
 	default:
 		r.Kind = KindOther
+	}
+	if r.CaseID == "" {
+		r.CaseID = caseFromSender(r.Reporter)
 	}
 	if r.AbuseTime.IsZero() && !n.earliest.IsZero() {
 		r.AbuseTime = n.earliest.UTC()
@@ -737,7 +746,7 @@ func (n *noticeReader) finish() Report {
 // useful reports whether the text held anything a responder can act on.
 func (n *noticeReader) useful() bool {
 	r := &n.rep
-	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0
+	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0 || len(r.Resources.Hosts) > 0
 }
 
 // ParseTrustAndSafety reads the text of an AWS Trust & Safety notice (the
