@@ -50,7 +50,9 @@ var (
 	reRestricted = regexp.MustCompile(`(?i)\b(?:applied|enabled|placed|put\s+in\s+place)\s+network\s+restrictions\b|\bnetwork\s+restrictions\s+(?:have\s+been|has\s+been|were|are\s+now)\s+(?:applied|enabled|placed|put\s+in\s+place)\b|\b(?:have|has)\s+(?:been\s+)?(?:isolated|quarantined)\b|\bisolated\s+(?:your|the)\s+(?:ec2\s+)?instances?\b`)
 	// "We've disabled your Azure subscription", "your server has been
 	// suspended".
-	reDisabled = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+(?:disabled|suspended|deactivated|powered\s+off)\s+(?:your|the)\s+(?:azure\s+|ec2\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\b|\b(?:your|the)\s+(?:azure\s+|ec2\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\s+(?:\S+\s+){0,3}?(?:has|have)\s+been\s+(?:disabled|suspended|deactivated|powered\s+off)\b`)
+	// "We have terminated your EC2 instance i-…": the instance is gone.
+	reTerminated = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+terminated\s+(?:your|the)\s+(?:ec2\s+|azure\s+)?(?:instances?|servers?|droplets?|linodes?|vms?|virtual\s+machines?|resources?)\b|\b(?:instances?|servers?|droplets?|vms?)\s+(?:\S+\s+){0,2}?(?:has|have)\s+been\s+terminated\b`)
+	reDisabled   = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+(?:disabled|suspended|deactivated|powered\s+off)\s+(?:your|the)\s+(?:azure\s+|ec2\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\b|\b(?:your|the)\s+(?:azure\s+|ec2\s+|aws\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\s+(?:\S+\s+){0,3}?(?:has|have)\s+been\s+(?:disabled|suspended|deactivated|powered\s+off)\b`)
 )
 
 // otherProviderFields reads the fields of OVH, Azure and Linode notices
@@ -161,7 +163,7 @@ func (n *noticeReader) mitigationWordings(s, lower string) bool {
 	if !strings.Contains(lower, "block") && !strings.Contains(lower, "restrict") && !strings.Contains(lower, "isolat") &&
 		!strings.Contains(lower, "quarantin") && !strings.Contains(lower, "disabled") && !strings.Contains(lower, "suspended") &&
 		!strings.Contains(lower, "deactivated") && !strings.Contains(lower, "closed") && !strings.Contains(lower, "filtered") &&
-		!strings.Contains(lower, "null") && !strings.Contains(lower, "blackholed") && !strings.Contains(lower, "powered off") && !strings.Contains(lower, "disconnected") {
+		!strings.Contains(lower, "null") && !strings.Contains(lower, "blackholed") && !strings.Contains(lower, "powered off") && !strings.Contains(lower, "disconnected") && !strings.Contains(lower, "terminated") {
 		return false
 	}
 	if hypothetical(lower) || strings.Contains(lower, "not been") || strings.Contains(lower, "unblock") || strings.Contains(lower, " lift") {
@@ -192,7 +194,10 @@ func (n *noticeReader) mitigationWordings(s, lower string) bool {
 		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationIsolate, Direction: "all", Proto: "all"})
 		found = true
 	}
-	if reDisabled.MatchString(s) {
+	if reTerminated.MatchString(s) {
+		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationTerminate})
+		found = true
+	} else if reDisabled.MatchString(s) {
 		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationStop})
 		found = true
 	}

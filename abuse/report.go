@@ -181,7 +181,7 @@ type Evidence = evidence.Record
 // Mitigation is an action the provider has taken against the resources, as in
 // "Blocked OUTBOUND TCP traffic from instance to remote hosts on port 22".
 type Mitigation struct {
-	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop
+	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop, MitigationTerminate
 	Direction string `json:"direction"` // "outbound", "inbound", "all" (both), "" (stop)
 	Proto     string `json:"proto"`     // "tcp", "udp", "all"
 	Port      uint16 `json:"port"`      // 0 = all ports
@@ -196,6 +196,12 @@ const (
 	// MitigationIsolate: all traffic is blocked except administrative
 	// access ("Blocked all traffic, allowing administrative access only").
 	MitigationIsolate = "isolate"
-	// MitigationStop: the provider stopped the instance.
+	// MitigationStop: the provider stopped the instance, or suspended the
+	// account or subscription it runs in ("We've disabled your Azure
+	// subscription", "Your AWS account has been suspended").
 	MitigationStop = "stop"
+	// MitigationTerminate: the provider terminated the instance ("We
+	// have terminated your EC2 instance"): its disks may be gone, and
+	// with them the evidence on it.
+	MitigationTerminate = "terminate"
 )

@@ -54,7 +54,7 @@ var (
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
 	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
-	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	reBlock    = regexp.MustCompile(`(?i)\b(?:block(?:ed|ing)|restrict(?:ed|ing))\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	// "Blocked all traffic, allowing administrative access only".
 	reBlockAll = regexp.MustCompile(`(?i)\bblocked\s+all\s+(?:(tcp|udp)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
@@ -375,7 +375,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
+	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("restrict") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
@@ -452,7 +452,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		n.within = d
 	}
-	if m := sub(has("block") && !hypothetical(lower), reBlock); m != nil {
+	if m := sub((has("block") || has("restrict")) && !hypothetical(lower), reBlock); m != nil {
 		n.mitigations(m)
 		found = true
 	} else if m := sub(has("blocked all"), reBlockAll); m != nil && !hypothetical(lower) {
