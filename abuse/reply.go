@@ -421,6 +421,14 @@ func replyExposure(e Exposure) string {
 }
 
 func replyMitigation(m Mitigation) string {
+	switch m.Action {
+	case MitigationStop:
+		return "instance stopped (or account suspended) by the provider"
+	case MitigationTerminate:
+		return "instance terminated by the provider"
+	case MitigationIsolate:
+		return "all traffic blocked except administrative access"
+	}
 	port := "all ports"
 	if m.Port != 0 {
 		port = "port " + strconv.Itoa(int(m.Port))
@@ -543,9 +551,13 @@ func (d *replyDraft) textBody(w func(string, ...any)) {
 	if len(d.r.Mitigations) > 0 && !d.has(StepInstanceTerminated) {
 		var ms []string
 		for _, m := range d.r.Mitigations {
-			ms = append(ms, replyMitigation(m))
+			if m.Action != MitigationTerminate { // nothing to lift
+				ms = append(ms, replyMitigation(m))
+			}
 		}
-		w("\nThe cause has been removed; we kindly ask you to lift the mitigation applied to our instance (%s).\n", strings.Join(ms, "; "))
+		if len(ms) > 0 {
+			w("\nThe cause has been removed; we kindly ask you to lift the mitigation applied to our instance (%s).\n", strings.Join(ms, "; "))
+		}
 	}
 	switch {
 	case d.target():

@@ -315,3 +315,30 @@ func TestDraftReplyTarget(t *testing.T) {
 		t.Errorf("actor markdown:\n%s", got.Markdown)
 	}
 }
+
+// TestDraftReplyProviderStopped: a report whose provider stopped or
+// terminated the instance, or isolated it, is named in words in the reply
+// (not "stop ALL ALL traffic on all ports"), and a termination is not asked
+// to be lifted.
+func TestDraftReplyProviderStopped(t *testing.T) {
+	acts := replyWork32Actions()[1:5]
+	for _, tt := range []struct {
+		m            Mitigation
+		want, reject string
+	}{
+		{Mitigation{Action: MitigationStop}, "lift the mitigation applied to our instance (instance stopped (or account suspended) by the provider)", "ALL ALL"},
+		{Mitigation{Action: MitigationIsolate, Direction: "all", Proto: "all"}, "lift the mitigation applied to our instance (all traffic blocked except administrative access)", "ALL ALL"},
+		{Mitigation{Action: MitigationTerminate}, "| Provider mitigation | instance terminated by the provider |", "lift the mitigation"},
+	} {
+		r := replyTNSReport()
+		r.Mitigations = []Mitigation{tt.m}
+		rep, err := DraftReply(r, acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := rep.Text + rep.Markdown
+		if !strings.Contains(all, tt.want) || strings.Contains(all, tt.reject) {
+			t.Errorf("%s: want %q, not %q, in:\n%s\n%s", tt.m.Action, tt.want, tt.reject, rep.Text, rep.Markdown)
+		}
+	}
+}
