@@ -3,10 +3,14 @@ package abuse
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
 	"net/netip"
 	"path"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/abusekit/abusekit/internal/mailmsg"
 )
@@ -149,4 +153,173 @@ func (n *noticeReader) honeypotLine(raw []byte) (bool, error) {
 	}
 	n.hpAddr, n.hpType = a, string(m[2])
 	return true, nil
+}
+
+// AbuseHUB (reports@reports.abusehub.nl) sends CSV attachments
+// (abusehubcsv-DATE.csv) whose report_type column names the feed of each
+// row ("Shadowserver Botnet Drone", "Spamhaus Bot Report", "Shadowserver
+// Open DNS Resolvers", "Hotmail FBL"); package evidence reads the rows
+// (src_ip, event_date, event_time), the report types give the kind.
+
+// maxReportTypeRows bounds the rows read for their report_type.
+const maxReportTypeRows = 100000
+
+// reportTypeKind is the kind the rows of a CSV with a report_type column
+// give: the kind most of its rows name (ties: the first), "" when the CSV
+// has no such column or no row names a kind.
+func reportTypeKind(body []byte) Kind {
+	r := csv.NewReader(bytes.NewReader(body))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	head, err := r.Read()
+	if err != nil {
+		return ""
+	}
+	col := -1
+	for i, h := range head {
+		if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), "report_type") {
+			col = i
+			break
+		}
+	}
+	if col < 0 {
+		return ""
+	}
+	counts := map[Kind]int{}
+	var order []Kind
+	for rows := 0; rows < maxReportTypeRows; rows++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || col >= len(rec) {
+			continue
+		}
+		k := reportTypeKindOf(rec[col])
+		if k == "" {
+			continue
+		}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	var best Kind
+	for _, k := range order {
+		if best == "" || counts[k] > counts[best] {
+			best = k
+		}
+	}
+	return best
+}
+
+// reportTypeKindOf maps one AbuseHUB report_type to a kind: by its words
+// (kindRules), by a feed's name (feedKind), else by the words AbuseHUB's
+// feeds use for infected hosts (bot, infection, drone: malware), feedback
+// loops (FBL: spam) and exposed services (open, vulnerable: other).
+func reportTypeKindOf(t string) Kind {
+	// The feed's source is no kind ("Spamhaus Bot Report" is about bots).
+	for _, src := range []string{"spamhaus", "spamcop"} {
+		if i := strings.Index(strings.ToLower(t), src); i >= 0 {
+			t = t[:i] + t[i+len(src):]
+		}
+	}
+	if k := kindFromText(t); k != KindOther {
+		return k
+	}
+	if k := feedKind(t); k != "" {
+		return k
+	}
+	var arr [16]string
+	for _, w := range kindWords(t, arr[:0]) {
+		switch {
+		case w == "bot", w == "bots", strings.HasPrefix(w, "infect"), w == "drone", w == "rat", w == "ebury", w == "mumblehard", w == "cryptoware":
+			return KindMalware
+		case w == "fbl":
+			return KindSpam
+		case w == "open", w == "vulnerable", w == "poodle", w == "freak", w == "compromised":
+			return KindOther
+		}
+	}
+	return ""
+}
+
+// SpamCop's summary report ("[SpamCop] summary report": one row per
+// address, "IP  Mon DD HHh/LEN  trap user mole simp comments", the reverse
+// DNS name on the next line) and alert ("[SpamCop] Alert": the addresses,
+// one to a line, each maybe with its name) list the network's addresses
+// SpamCop received spam from: each row is one record, kind spam. The
+// summary's start has no year and no zone: the year is the mail's (the
+// year before when that would be after the mail), the zone the report's
+// (its Date's).
+var (
+	reSpamcopRow   = regexp.MustCompile(`^([0-9A-Fa-f:.]{7,45})\s+([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2})h/(\d{1,4})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+(.*))?$`)
+	reSpamcopAlert = regexp.MustCompile(`^([0-9A-Fa-f:.]{7,45})(?:\s+([A-Za-z0-9.-]{1,253}))?$`)
+)
+
+// spamcopSummaryLine reads a row of a SpamCop summary or alert; it reports
+// whether s was one.
+func (n *noticeReader) spamcopSummaryLine(s string) (bool, error) {
+	subj := strings.ToLower(n.rep.Subject)
+	if !strings.Contains(subj, "[spamcop]") || len(s) < 7 || !(s[0] >= '0' && s[0] <= '9' || s[0] >= 'a' && s[0] <= 'f' || s[0] >= 'A' && s[0] <= 'F' || s[0] == ':') {
+		return false, nil
+	}
+	var e Evidence
+	switch {
+	case strings.Contains(subj, "summary"):
+		m := reSpamcopRow.FindStringSubmatch(s)
+		if m == nil {
+			return false, nil
+		}
+		if e.SrcIP = arfParseAddr(m[1]); !e.SrcIP.IsValid() {
+			return false, nil
+		}
+		e.Time = n.spamcopStart(m[2], m[3], m[4])
+	case strings.Contains(subj, "alert"):
+		m := reSpamcopAlert.FindStringSubmatch(s)
+		if m == nil {
+			return false, nil
+		}
+		if e.SrcIP = arfParseAddr(m[1]); !e.SrcIP.IsValid() {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	e.Raw = "spamcop " + s
+	n.addIP(e.SrcIP)
+	if !e.Time.IsZero() && (n.earliest.IsZero() || e.Time.Before(n.earliest)) {
+		n.earliest = e.Time
+	}
+	n.kindNotice = KindSpam
+	n.fields++
+	return true, addEvidence(n.o, &n.rep, e)
+}
+
+// spamcopStart is the time of a summary row's "Nov 20 14h".
+func (n *noticeReader) spamcopStart(mon, day, hour string) time.Time {
+	ref := n.rep.Received
+	if ref.IsZero() {
+		ref = n.o.now
+	}
+	if ref.IsZero() {
+		return time.Time{} // no year to give it
+	}
+	loc := n.zone
+	if loc == nil {
+		loc = n.outerLoc
+	}
+	if loc == nil {
+		loc = time.UTC
+		n.zoneless++
+	}
+	ref = ref.In(loc)
+	t, err := time.ParseInLocation("Jan 2 15 2006", fmt.Sprintf("%s %s %s %d", mon, day, hour, ref.Year()), loc)
+	if err != nil {
+		return time.Time{}
+	}
+	if t.After(ref.Add(24 * time.Hour)) {
+		t = t.AddDate(-1, 0, 0)
+	}
+	return saneOrZero(t.UTC())
 }

@@ -396,6 +396,9 @@ func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Par
 			continue
 		}
 		n.noteZoneIn(p.Body[:min(len(p.Body), 8<<10)]) // "Note: Local timezone is +0100" before the log
+		if n.kindForward == "" && (st == nil || p != st.Part) && bytes.Contains(p.Body[:min(len(p.Body), 4096)], []byte("report_type")) {
+			n.kindForward = reportTypeKind(p.Body) // AbuseHUB's CSV
+		}
 		var r io.Reader = bytes.NewReader(p.Body)
 		if st != nil && p == st.Part {
 			r = brokenAsEOF{r: st.Body, o: n.o, m: st.Message, name: p.Filename}

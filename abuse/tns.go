@@ -323,6 +323,9 @@ func (n *noticeReader) line(raw []byte) error {
 	if n.spamcopLine(s) {
 		return nil
 	}
+	if ok, err := n.spamcopSummaryLine(s); ok || err != nil {
+		return err
+	}
 	if ok, err := n.ovhSpamLine(s); ok || err != nil {
 		return err
 	}
