@@ -78,6 +78,18 @@ func cysconKind(feed string) Kind {
 	if k := kindFromText(strings.ReplaceAll(feed, "_", " ")); k != KindOther {
 		return k
 	}
+	// Cyscon's other feed names (AbuseIO/parser-cyscon's aliases and
+	// the classes it gives them): fraud and scam sites are phishing
+	// sites; adware, blacklisted, malicious and evil ones serve malware;
+	// a defaced or suspicious site is compromised, of no kind of ours.
+	switch strings.ToLower(feed) {
+	case "fraud", "scam":
+		return KindPhishing
+	case "adware", "blacklisted", "malicious", "evil":
+		return KindMalware
+	case "defacement", "suspicious":
+		return KindOther
+	}
 	return feedKind(feed)
 }
 

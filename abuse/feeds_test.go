@@ -76,3 +76,17 @@ func TestReportTypeKind(t *testing.T) {
 		t.Errorf("CSV without report_type: %q", got)
 	}
 }
+
+// TestCysconKind maps the names of Cyscon's feeds (the prefix of their
+// <FEED>-report.txt attachments, AbuseIO/parser-cyscon's aliases) to kinds.
+func TestCysconKind(t *testing.T) {
+	for feed, want := range map[string]Kind{
+		"spamvertized": KindSpam, "malware": KindMalware, "phish": KindPhishing, "fraud": KindPhishing, "scam": KindPhishing,
+		"adware": KindMalware, "blacklisted": KindMalware, "malicious": KindMalware, "evil": KindMalware,
+		"defacement": KindOther, "suspicious": KindOther,
+	} {
+		if got := cysconKind(feed); got != want {
+			t.Errorf("cysconKind(%q) = %q, want %q", feed, got, want)
+		}
+	}
+}
