@@ -37,6 +37,9 @@ var (
 	// "Incident time (UTC): …", "Event time: …", "Time of the attack
 	// (CET): …", "First seen: …".
 	reTimeField = regexp.MustCompile(`(?i)^(?:(?:incident|event|attack|activity|detection|report)\s+(?:time|date)|date\s*/\s*time|time\s+of\s+(?:the\s+)?(?:incident|attack|activity|event)|first\s+seen|detected\s+(?:at|on))\s*(?:\(([^)]{1,40})\))?\s*:\s*(.+)$`)
+	// A deadline as a date: Hetzner's "your server can be blocked at any
+	// time after the 2026-12-12 15:08:19 +0100."
+	reAfterDeadline = regexp.MustCompile(`(?i)\b(?:blocked|locked|suspended|disabled|restricted|terminated)\s+(?:at\s+any\s+time\s+)?(?:after|from)\s+(?:the\s+)?(\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\s*(?:[+-]\d{2}:?\d{2}|utc|gmt|z|[a-z]{3,4}))?)`)
 	// OVH's anti-spam records.
 	reOVHSpam = regexp.MustCompile(`(?i)\bDestination IP:\s*([0-9A-Fa-f:.]+)\s*-\s*Message-ID:\s*(\S*)(?:\s*-\s*Spam score:\s*(\d+))?`)
 	// "your IP 51.68.20.15 is sending spam": the notice's own address.
@@ -112,6 +115,14 @@ func (n *noticeReader) otherProviderFields(s, lower string) bool {
 			r.AbuseTime = t
 		}
 		found = true
+	}
+	if strings.Contains(lower, "after") || strings.Contains(lower, "from") {
+		if m := reAfterDeadline.FindStringSubmatch(s); m != nil {
+			if t, ok := n.fieldTime(m[1], ""); ok && (n.deadline.IsZero() || t.Before(n.deadline)) {
+				n.deadline = t
+				found = true
+			}
+		}
 	}
 	if n.mitigationWordings(s, lower) {
 		found = true

@@ -77,6 +77,16 @@ func TestProviderNotices(t *testing.T) {
 			t.Errorf("providerOfSender(%q) = %q, want %q", from, got, want)
 		}
 	}
+	// Hetzner's deadline as a date ("your server can be blocked at any
+	// time after the 2026-12-12 15:08:19 +0100"), its quoted netscan table
+	// in its own zone (the Date's, +0100).
+	h := parseOneFile(t, "testdata/providers/hetzner-netscan-deadline.eml")
+	if want := time.Date(2026, 12, 12, 14, 8, 19, 0, time.UTC); !h.Deadline.Equal(want) {
+		t.Errorf("Hetzner deadline %v, want %v", h.Deadline, want)
+	}
+	if want := time.Date(2026, 12, 12, 9, 51, 3, 0, time.UTC); !h.AbuseTime.Equal(want) || h.CaseID != "7C54AE" || h.EvidenceCount != 3 || h.Kind != KindPortScan {
+		t.Errorf("Hetzner: abuse %v (want %v), case %q, %d records, kind %q", h.AbuseTime, want, h.CaseID, h.EvidenceCount, h.Kind)
+	}
 	r, err := ParsePlain(context.Background(), strings.NewReader("Notice from Hetzner Online GmbH\n[AbuseID:9F8E7D:2A]: netscan from 198.51.100.23\n"))
 	if err != nil || r[0].Provider != ProviderHetzner || r[0].CaseID != "9F8E7D" {
 		t.Errorf("pasted Hetzner notice: %+v, %v", r, err)

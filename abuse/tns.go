@@ -82,6 +82,7 @@ type noticeReader struct {
 	rep      Report
 
 	within      time.Duration
+	deadline    time.Time // a deadline the notice dates ("blocked at any time after the …"), UTC
 	kindNotice  Kind   // from the notice's prose
 	resembles   string // "activity which resembles …" in the notice
 	kindForward Kind   // from the forwarded report's prose
@@ -734,7 +735,9 @@ func (n *noticeReader) finish() Report {
 	if n.zoneAssumed() {
 		addWarning(&r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", n.zoneless)})
 	}
-	if n.within > 0 {
+	if !n.deadline.IsZero() {
+		r.Deadline = n.deadline
+	} else if n.within > 0 {
 		base := r.Received
 		if base.IsZero() {
 			base = n.o.now
