@@ -83,12 +83,12 @@ type noticeReader struct {
 
 	within      time.Duration
 	deadline    time.Time // a deadline the notice dates ("blocked at any time after the …"), UTC
-	kindNotice  Kind   // from the notice's prose
-	resembles   string // "activity which resembles …" in the notice
-	kindForward Kind   // from the forwarded report's prose
-	kindSubject Kind   // from the mail's subject ("… - Outbound port scanning from …")
-	recognized  bool   // saw a Trust & Safety marker
-	fields      int    // notice fields found
+	kindNotice  Kind      // from the notice's prose
+	resembles   string    // "activity which resembles …" in the notice
+	kindForward Kind      // from the forwarded report's prose
+	kindSubject Kind      // from the mail's subject ("… - Outbound port scanning from …")
+	recognized  bool      // saw a Trust & Safety marker
+	fields      int       // notice fields found
 	ipSeen      map[netip.Addr]bool
 	idSeen      map[string]bool
 	earliest    time.Time
