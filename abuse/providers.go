@@ -109,7 +109,7 @@ func (n *noticeReader) providerFields(s, lower string) bool {
 	}
 	if n.rep.AbuseTime.IsZero() && (strings.Contains(lower, "observed") || strings.Contains(lower, "detected") || strings.Contains(lower, "occurred") || strings.Contains(lower, "seen") || strings.Contains(lower, "noticed") || strings.Contains(lower, "started")) {
 		if m := reProseTime.FindStringSubmatch(s); m != nil {
-			if t, ok := parseLooseTime(m[1]); ok {
+			if t, ok := n.fieldTime(m[1], ""); ok {
 				n.rep.AbuseTime = t
 				found = true
 			}

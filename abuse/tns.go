@@ -49,7 +49,7 @@ var (
 	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
 	reSG       = regexp.MustCompile(`\bsg-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
-	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\([^)]*\))?\s*:\s*(.+)$`)
+	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\(([^)]*)\))?\s*:\s*(.+)$`)
 	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type|incident\s+type|type\s+of\s+abuse)\s*:\s*(.+)$`)
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
@@ -426,7 +426,8 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 	}
 	if m := sub(strings.HasPrefix(lower, "abuse"), reAbuseTim); m != nil {
-		if t, ok := parseLooseTime(m[1]); ok && r.AbuseTime.IsZero() {
+		// A time naming no zone is in the report's, not silently UTC.
+		if t, ok := n.fieldTime(m[2], m[1]); ok && r.AbuseTime.IsZero() {
 			r.AbuseTime = t
 		}
 		found = true

@@ -115,3 +115,40 @@ func TestXARFLogZone(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldTimeZone: a notice's time field that names no zone ("Abuse
+// Time: 2026-11-17 08:01:02", "Incident time: …", "observed on …") is in
+// the zone the report states or its Date's, never silently UTC; with
+// neither, it is read as UTC with a WarnTimeZone warning.
+func TestFieldTimeZone(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		want     time.Time
+		warn     bool
+	}{
+		{"abuse time, Date +0900", "From: ec2-abuse@amazon.com\nSubject: x\nDate: Tue, 17 Nov 2026 20:00:00 +0900\n\nAWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 16, 23, 1, 2, 0, time.UTC), false},
+		{"abuse time, zone stated", "From: ec2-abuse@amazon.com\nSubject: x\nDate: Tue, 17 Nov 2026 20:00:00 +0900\n\nAWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02 GMT\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 17, 8, 1, 2, 0, time.UTC), false},
+		{"incident time, note says CET", "Incident ID: 401238845\nAll times are in CET\nIncident time: 2026-11-21 04:02:11\nIP address: 20.105.44.19\n",
+			time.Date(2026, 11, 21, 3, 2, 11, 0, time.UTC), false},
+		{"incident time (UTC)", "From: azure-noreply@microsoft.com\nSubject: x\nDate: Sat, 21 Nov 2026 06:18:44 -0800\n\nIncident time (UTC): 2026-11-21 04:02:11\nIP address: 20.105.44.19\n",
+			time.Date(2026, 11, 21, 4, 2, 11, 0, time.UTC), false},
+		{"pasted, no zone anywhere", "AWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 17, 8, 1, 2, 0, time.UTC), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reps, err := Parse(context.Background(), strings.NewReader(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := reps[0]
+			if !r.AbuseTime.Equal(tt.want) {
+				t.Errorf("abuse time %v, want %v", r.AbuseTime, tt.want)
+			}
+			if got := hasWarning(r.Warnings, WarnTimeZone); got != tt.warn {
+				t.Errorf("time-zone warning %v, want %v (%v)", got, tt.warn, r.Warnings)
+			}
+		})
+	}
+}
