@@ -559,6 +559,12 @@ var xarfKinds = map[string]Kind{
 	"copyright": KindCopyright, "trademark": KindCopyright, "cyberlocker": KindCopyright,
 	"linksite": KindCopyright, "p2p": KindCopyright, "usenet": KindCopyright, "ugcplatform": KindCopyright,
 	"dmca": KindCopyright, "copyrightinfringement": KindCopyright,
+	// Blocklist.de names its reports by the attacked service (Report-Type:
+	// regbot, ssh, mail, …): logins guessed, mail or forum spam, floods.
+	"ssh": KindIntrusion, "ftp": KindIntrusion, "imap": KindIntrusion, "pop3": KindIntrusion, "sip": KindIntrusion,
+	"asterisk": KindIntrusion, "courierimap": KindIntrusion, "courierpop3": KindIntrusion, "bruteforcelogin": KindIntrusion,
+	"mail": KindSpam, "postfix": KindSpam, "regbot": KindSpam, "regbots": KindSpam,
+	"apacheddos": KindDDoS, "ircbot": KindMalware,
 }
 
 // xarfClassKinds classify by class or category when the type is unknown.
