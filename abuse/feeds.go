@@ -139,9 +139,16 @@ func (n *noticeReader) scanCyscon(p *mailmsg.Part) error {
 func (n *noticeReader) honeypotLine(raw []byte) (bool, error) {
 	t := bytes.TrimSpace(raw)
 	if n.hpAddr.IsValid() {
+		// The indented lines under an address: "  - DATE" (one record
+		// each; an address may have several) and, further in, "    -
+		// Subject: …", "    - From: …" of a spam (read, not used). Any
+		// other line ends the address's block.
 		a := n.hpAddr
-		n.hpAddr = netip.Addr{}
 		if rest, ok := bytes.CutPrefix(t, []byte("- ")); ok && len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+			if n.hpSeen && (bytes.HasPrefix(rest, []byte("Subject:")) || bytes.HasPrefix(rest, []byte("From:")) || bytes.HasPrefix(rest, []byte("To:"))) {
+				return true, nil
+			}
+			n.hpSeen = true
 			tm, _ := parseLooseTime(string(rest))
 			e := Evidence{Time: tm, SrcIP: a, Raw: "projecthoneypot " + a.String() + " (" + n.hpType + ") " + string(rest)}
 			if !tm.IsZero() && (n.earliest.IsZero() || tm.Before(n.earliest)) {
@@ -151,6 +158,7 @@ func (n *noticeReader) honeypotLine(raw []byte) (bool, error) {
 			n.kindNotice = KindSpam
 			return true, addEvidence(n.o, &n.rep, e)
 		}
+		n.hpAddr, n.hpSeen = netip.Addr{}, false
 	}
 	if len(t) < 10 || t[len(t)-1] != ')' {
 		return false, nil
@@ -163,7 +171,7 @@ func (n *noticeReader) honeypotLine(raw []byte) (bool, error) {
 	if !a.IsValid() {
 		return false, nil
 	}
-	n.hpAddr, n.hpType = a, string(m[2])
+	n.hpAddr, n.hpType, n.hpSeen = a, string(m[2]), false
 	return true, nil
 }
 

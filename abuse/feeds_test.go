@@ -18,7 +18,10 @@ func TestFeedMails(t *testing.T) {
 	}{
 		{"spamcop-report.eml", KindSpam, "7299950015", "54.210.3.4", time.Date(2026, 11, 20, 14, 47, 3, 0, time.UTC), 0},
 		{"cyscon-phishing.eml", KindPhishing, "", "54.210.3.4", time.Date(2026, 11, 21, 6, 41, 19, 0, time.UTC), 1},
-		{"projecthoneypot-digest.eml", KindSpam, "", "54.210.3.4", time.Date(2026, 11, 21, 17, 12, 9, 0, time.UTC), 2},
+		// Project Honey Pot: several "  - DATE" lines under an address, the
+		// spam's Subject and From under each (not records), 12-hour times
+		// with a zone ("09:12AM PST").
+		{"projecthoneypot-digest.eml", KindSpam, "", "54.210.3.4", time.Date(2026, 11, 21, 17, 12, 0, 0, time.UTC), 3},
 		{"netcraft-xarf-over-arf.eml", KindMalware, "87654321", "54.210.3.4", time.Date(2026, 11, 22, 8, 29, 30, 0, time.UTC), 1},
 		// SpamCop's summary: one record per row, its start ("Nov 20 14h",
 		// no year, no zone) in the year and zone of the mail's Date (-0500).

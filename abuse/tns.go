@@ -116,6 +116,7 @@ type noticeReader struct {
 
 	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
 	hpType string
+	hpSeen bool   // a "  - DATE" line was read under hpAddr
 	wrap   []byte // the last line, when long and neither field nor evidence: a wrapped line's first half
 }
 
