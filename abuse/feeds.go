@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"html"
 	"io"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -342,4 +344,73 @@ func (n *noticeReader) spamcopStart(mon, day, hour string) time.Time {
 		t = t.AddDate(-1, 0, 0)
 	}
 	return saneOrZero(t.UTC())
+}
+
+// Google Safe Browsing's reports to network owners (from
+// noreply@google.com, "Safe Browsing Report for AS (NAME) on DATE") are
+// XML in the body: <notification_message asn=… date=…>, then <list
+// type="N"> of <url_info url="…" ip="…"/>. Type 0 lists compromised sites
+// (serving malware), 1 phishing sites, 2 malware distribution sites
+// (AbuseIO/parser-google's classes). Each url_info is a record of its
+// address (the ip attribute, else the URL's host when it is an address).
+var (
+	reGSBList = regexp.MustCompile(`<list\s+type="(\d)"`)
+	reGSBURL  = regexp.MustCompile(`<url_info\s+url="([^"]{1,1000})"(?:\s+ip="([0-9A-Fa-f:.]{2,45})")?`)
+	reGSBDate = regexp.MustCompile(`<notification_message\b[^>]*\bdate="(\d{4}-\d{2}-\d{2})"`)
+)
+
+// gsbLine reads a line of a Safe Browsing report; it reports whether s
+// was one.
+func (n *noticeReader) gsbLine(s string) (bool, error) {
+	if len(s) < 6 || s[0] != '<' {
+		return false, nil
+	}
+	switch {
+	case strings.HasPrefix(s, "<notification_message"):
+		n.gsb = true
+		if m := reGSBDate.FindStringSubmatch(s); m != nil && n.rep.AbuseTime.IsZero() {
+			if t, ok := n.fieldTime(m[1]+" 00:00:00", ""); ok { // a day in the report's zone
+				n.gsbDate = t
+			}
+		}
+		return true, nil
+	case !n.gsb:
+		return false, nil
+	case strings.HasPrefix(s, "<list"):
+		n.gsbType = ""
+		if m := reGSBList.FindStringSubmatch(s); m != nil {
+			n.gsbType = m[1]
+		}
+		return true, nil
+	case strings.HasPrefix(s, "<url_info"):
+		m := reGSBURL.FindStringSubmatch(s)
+		if m == nil {
+			return true, nil
+		}
+		a := arfParseAddr(m[2])
+		if !a.IsValid() {
+			if u, err := url.Parse(html.UnescapeString(m[1])); err == nil {
+				a = arfParseAddr(u.Hostname())
+			}
+		}
+		k := KindMalware
+		if n.gsbType == "1" {
+			k = KindPhishing
+		}
+		if n.kindNotice == "" {
+			n.kindNotice = k
+		}
+		if a.IsValid() {
+			n.addIP(a)
+		}
+		n.fields++
+		e := Evidence{Time: n.gsbDate, SrcIP: a, Raw: "safebrowsing list " + n.gsbType + " " + html.UnescapeString(m[1])}
+		if !e.Time.IsZero() && (n.earliest.IsZero() || e.Time.Before(n.earliest)) {
+			n.earliest = e.Time
+		}
+		return true, addEvidence(n.o, &n.rep, e)
+	case strings.HasPrefix(s, "</list") || strings.HasPrefix(s, "</notification_message"):
+		return true, nil
+	}
+	return false, nil
 }

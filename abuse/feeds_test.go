@@ -33,6 +33,11 @@ func TestFeedMails(t *testing.T) {
 		// AbuseHUB's CSV: the rows are evidence; the kind is the one most
 		// rows' report_type names (Botnet Drone ×2, Spamhaus Bot: malware;
 		// Open DNS Resolvers: one row), not portscan for many records.
+		// Google Safe Browsing: its XML's url_info elements are records
+		// (the ip attribute, else the URL's host); list type 0
+		// (compromised, serving malware) first: malware; the report's
+		// date as their time.
+		{"google-safebrowsing.eml", KindMalware, "", "54.210.3.4", time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), 3},
 		{"abusehub-csv.eml", KindMalware, "", "192.0.2.140", time.Date(2026, 11, 20, 22, 14, 5, 0, time.UTC), 4},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -116,8 +116,12 @@ type noticeReader struct {
 
 	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
 	hpType string
-	hpSeen bool   // a "  - DATE" line was read under hpAddr
-	wrap   []byte // the last line, when long and neither field nor evidence: a wrapped line's first half
+	hpSeen bool // a "  - DATE" line was read under hpAddr
+
+	gsb     bool      // inside a Safe Browsing <notification_message>
+	gsbType string    // the type of its current <list>
+	gsbDate time.Time // its date
+	wrap    []byte    // the last line, when long and neither field nor evidence: a wrapped line's first half
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -324,6 +328,9 @@ func (n *noticeReader) line(raw []byte) error {
 	}
 	if n.spamcopLine(s) {
 		return nil
+	}
+	if ok, err := n.gsbLine(s); ok || err != nil {
+		return err
 	}
 	if ok, err := n.spamcopSummaryLine(s); ok || err != nil {
 		return err
