@@ -565,6 +565,8 @@ var xarfKinds = map[string]Kind{
 	"asterisk": KindIntrusion, "courierimap": KindIntrusion, "courierpop3": KindIntrusion, "bruteforcelogin": KindIntrusion,
 	"mail": KindSpam, "postfix": KindSpam, "regbot": KindSpam, "regbots": KindSpam,
 	"apacheddos": KindDDoS, "ircbot": KindMalware,
+	// Clean-MX: addresses harvested for spam.
+	"harvesting": KindSpam,
 }
 
 // xarfClassKinds classify by class or category when the type is unknown.

@@ -137,6 +137,7 @@ func TestXARFKind(t *testing.T) {
 		{"abuse", "mail", KindSpam},
 		{"abuse", "apacheddos", KindDDoS},
 		{"abuse", "bruteforcelogin", KindIntrusion},
+		{"info", "harvesting", KindSpam}, // Clean-MX
 	}
 	for _, tt := range tests {
 		if got := XARFKind(tt.class, tt.typ); got != tt.want {
