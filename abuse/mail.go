@@ -311,7 +311,7 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader, st *mailmsg.Stream) error {
 	n.rep.Reporter = m.From()
 	n.rep.Subject = m.Subject()
-	if d := m.Date(); !d.IsZero() && saneTime(d) {
+	if d := mailDate(m); !d.IsZero() && saneTime(d) {
 		n.rep.Received = d.UTC()
 		n.outerLoc = d.Location()
 	}

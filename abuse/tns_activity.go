@@ -203,7 +203,7 @@ func parseLooseTimeAny(s string) (time.Time, bool) {
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil { // RFC 5322 with comments, 2-digit years
-		return t.UTC(), true
+		return fixZoneAbbrev(t).UTC(), true
 	}
 	return time.Time{}, false
 }

@@ -534,10 +534,12 @@ func xarfTime(field, s string) (time.Time, error) {
 	}
 	for _, l := range xarfTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			t = fixZoneAbbrev(t)
 			return t.UTC(), checkTime(field, t)
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
+		t = fixZoneAbbrev(t)
 		return t.UTC(), checkTime(field, t)
 	}
 	return time.Time{}, fmt.Errorf("%s: unrecognised date %q", field, s)
@@ -813,7 +815,7 @@ func xarfZone(s string) *time.Location {
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
-		return t.Location()
+		return fixZoneAbbrev(t).Location()
 	}
 	return nil
 }

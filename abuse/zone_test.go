@@ -2,6 +2,8 @@ package abuse
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,37 @@ func TestFieldTimeZone(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMailDateZoneAbbrev: a Date header with a zone abbreviation ("Tue, 19
+// Jan 2016 14:32:49 EST", AOL's feedback-loop mails) is in that zone, not
+// read as UTC (time.Parse gives an abbreviation it does not know offset
+// zero); so are ARF's Arrival-Date and X-ARF's Date.
+func TestMailDateZoneAbbrev(t *testing.T) {
+	mail := "From: scomp@aol.net\nTo: abuse@example.net\nDate: Tue, 19 Jan 2016 14:32:49 EST\nSubject: Email Feedback Report for IP 192.0.2.1\n\n" +
+		"This is an email abuse report for an email received from IP address 192.0.2.1\n"
+	r := parseOneFile(t, writeTemp(t, mail))
+	if want := time.Date(2016, 1, 19, 19, 32, 49, 0, time.UTC); !r.Received.Equal(want) {
+		t.Errorf("Received %v, want %v", r.Received, want)
+	}
+	for in, want := range map[string]time.Time{
+		"Tue, 19 Jan 2016 14:32:40 PST":         time.Date(2016, 1, 19, 22, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 -0500":       time.Date(2016, 1, 19, 19, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 GMT":         time.Date(2016, 1, 19, 14, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 +0000 (EST)": time.Date(2016, 1, 19, 14, 32, 40, 0, time.UTC),
+	} {
+		got, err := xarfTime("Date", in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("xarfTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, s string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.eml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
