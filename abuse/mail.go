@@ -140,6 +140,9 @@ func partKnown(p *mailmsg.Part) bool {
 		return true
 	case strings.HasPrefix(mt, "image/") && (p.Disposition == "inline" || p.Header.Get("Content-Id") != ""):
 		return true
+	case (mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(strings.ToLower(p.Filename), ".xml")) &&
+		bytes.Contains(p.Body[:min(len(p.Body), 4096)], []byte("<Infringement")):
+		return true // an ACNS notice's XML (acnsXML reads it)
 	}
 	return false
 }
