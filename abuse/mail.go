@@ -293,9 +293,12 @@ func plainMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *o
 	if err := readMailInto(ctx, n, m, text); err != nil {
 		return nil, err
 	}
-	if !n.useful() {
+	if !n.useful() && providerOfSender(m.From()) == "" && !feedSender(m.From()) {
 		return nil, &ParseError{Format: mailFormatName, Err: fmt.Errorf("%w: a mail that is none of %s and names no resources or evidence", ErrUnknownFormat, strings.Join(append(tried, "plain"), ", "))}
 	}
+	// A mail of a provider's abuse desk or of a known feed is a report even
+	// when nothing of it could be read: it carries WarnNoEvidence (and
+	// parse-report -strict fails), not ErrUnknownFormat.
 	rep := n.finish()
 	rep.Source = SourcePlain
 	return []Report{rep}, nil

@@ -123,3 +123,22 @@ func (n *noticeReader) providerFields(s, lower string) bool {
 	}
 	return found
 }
+
+// feedDomains are the sender domains of the feeds and reporters whose
+// mails are reports whatever they hold (SpamCop, Project Honey Pot,
+// AbuseHUB, Cyscon, Blocklist.de, Clean-MX, Shadowserver, Netcraft).
+var feedDomains = []string{
+	"spamcop.net", "projecthoneypot.org", "abusehub.nl", "cyscon.de", "c-sirt.org",
+	"blocklist.de", "clean-mx.de", "shadowserver.org", "netcraft.com",
+}
+
+// feedSender reports whether addr is a known feed's.
+func feedSender(addr string) bool {
+	addr = strings.ToLower(addr)
+	for _, d := range feedDomains {
+		if strings.HasSuffix(addr, "@"+d) || strings.HasSuffix(addr, "."+d) {
+			return true
+		}
+	}
+	return false
+}
