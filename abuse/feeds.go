@@ -282,13 +282,24 @@ var (
 // spamcopSummaryLine reads a row of a SpamCop summary or alert; it reports
 // whether s was one.
 func (n *noticeReader) spamcopSummaryLine(s string) (bool, error) {
-	subj := strings.ToLower(n.rep.Subject)
-	if !strings.Contains(subj, "[spamcop]") || len(s) < 7 || !(s[0] >= '0' && s[0] <= '9' || s[0] >= 'a' && s[0] <= 'f' || s[0] >= 'A' && s[0] <= 'F' || s[0] == ':') {
+	if len(s) < 7 || !(s[0] >= '0' && s[0] <= '9' || s[0] >= 'a' && s[0] <= 'f' || s[0] >= 'A' && s[0] <= 'F' || s[0] == ':') {
 		return false, nil
 	}
+	if n.scSubj != n.rep.Subject || !n.scKnown { // the subject's kind, once per subject
+		subj := strings.ToLower(n.rep.Subject)
+		n.scSubj, n.scKnown, n.scKind = n.rep.Subject, true, ""
+		if strings.Contains(subj, "[spamcop]") {
+			switch {
+			case strings.Contains(subj, "summary"):
+				n.scKind = "summary"
+			case strings.Contains(subj, "alert"):
+				n.scKind = "alert"
+			}
+		}
+	}
 	var e Evidence
-	switch {
-	case strings.Contains(subj, "summary"):
+	switch n.scKind {
+	case "summary":
 		m := reSpamcopRow.FindStringSubmatch(s)
 		if m == nil {
 			return false, nil
@@ -297,7 +308,7 @@ func (n *noticeReader) spamcopSummaryLine(s string) (bool, error) {
 			return false, nil
 		}
 		e.Time = n.spamcopStart(m[2], m[3], m[4])
-	case strings.Contains(subj, "alert"):
+	case "alert":
 		m := reSpamcopAlert.FindStringSubmatch(s)
 		if m == nil {
 			return false, nil

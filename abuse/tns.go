@@ -118,6 +118,10 @@ type noticeReader struct {
 	hpType string
 	hpSeen bool // a "  - DATE" line was read under hpAddr
 
+	scSubj  string // the subject scKind was computed for
+	scKnown bool
+	scKind  string // "summary", "alert" (a SpamCop subject) or ""
+
 	gsb     bool      // inside a Safe Browsing <notification_message>
 	gsbType string    // the type of its current <list>
 	gsbDate time.Time // its date
