@@ -182,11 +182,13 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return parseErr(n.format, n.lineBase+line, err)
 		}
-		if reForward.Match(b) {
+		// Cheap tests first: the two regexps would run on every line
+		// of a log pasted in a body.
+		if bytes.Contains(b, []byte("--")) && reForward.Match(b) {
 			n.recognized = true
 			return n.forwarded(ctx, br, line)
 		}
-		if reLogStart.Match(b) {
+		if (bytes.IndexByte(b, '(') >= 0 || bytes.Contains(b, []byte("--"))) && reLogStart.Match(b) {
 			// The rest is the log: let the evidence scanner read it from
 			// its header, which names the protocol of the columns.
 			hdr := append(append([]byte(nil), b...), '\n')
@@ -484,7 +486,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		r.Mitigations = appendMitigation(r.Mitigations, mi)
 		found = true
-	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
+	} else if (has("stopped") || has("shut down")) && reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
 		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationStop})
 		found = true
 	}
