@@ -37,3 +37,24 @@ func TestTnsMarkerNotAddress(t *testing.T) {
 		t.Errorf("desk's notice: provider %q source %q", reps[0].Provider, reps[0].Source)
 	}
 }
+
+// TestLogLike: the lines that skip the notice checks are bare log lines;
+// any line that may hold a notice field (a label, a CIDR, a word) is not.
+func TestLogLike(t *testing.T) {
+	for line, want := range map[string]bool{
+		"2026-11-17 08:01:02 198.51.100.7:51234 -> 192.0.2.10:22 TCP": true,
+		"13.125.40.201  192.0.2.15  22  Thu Apr 27 14:46:47 2023":     true,
+		"159.65.10.20 41122 -> 192.0.2.80 22 60 TCP":                  true,
+		"2026-11-17 08:01:02 blocked outbound traffic on port 22":     false,
+		"22 0.0.0.0/0":                                           false,
+		"123456789012: AWS ID":                                   false,
+		"54.210.3.4  mail.cheap-watches.example":                 false,
+		"54.210.3.4       Nov 20 14h/3     51     2     0     1": false, // a SpamCop summary row: read by its own reader
+		"AWS ID: 123456789012":                                   false,
+		"":                                                       false,
+	} {
+		if got := logLike([]byte(line)); got != want {
+			t.Errorf("logLike(%q) = %v, want %v", line, got, want)
+		}
+	}
+}

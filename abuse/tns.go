@@ -319,6 +319,15 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 		return nil
 	}
+	if n.fwdBlock == 0 && logLike(t) {
+		// A log line (a digit first; no label, CIDR or word in it): no
+		// notice field can be on it, so it goes straight to the
+		// evidence parser, sparing a pasted log the prose checks.
+		if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
+			n.wrap = n.wrap[:0]
+			return n.evidence(e, evidence.LayoutUnknown)
+		}
+	}
 	s := string(t)
 	lower := strings.ToLower(s)
 	if !n.recognized && hasTnsMarker(lower) {
@@ -909,4 +918,30 @@ func (n *noticeReader) forwardedDate(v string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// logLike reports whether t looks like a bare log line, which holds no
+// notice field: it starts with a digit and has no "label: ", no '/'
+// (a CIDR, a date with slashes), no '=', '#' or '@', and no run of four
+// letters or more (a word of prose; "Thu", "Apr", "TCP" are shorter).
+func logLike(t []byte) bool {
+	if len(t) == 0 || t[0] < '0' || t[0] > '9' {
+		return false
+	}
+	run := 0
+	for i, c := range t {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			if run++; run >= 4 {
+				return false
+			}
+			continue
+		case c == '/' || c == '=' || c == '#' || c == '@' || c >= 0x80:
+			return false
+		case c == ':' && i+1 < len(t) && (t[i+1] == ' ' || t[i+1] == '\t'):
+			return false
+		}
+		run = 0
+	}
+	return true
 }
