@@ -33,9 +33,13 @@
 //     "Subscription ID" as AccountID, resource IDs in Resources.Hosts,
 //     "Incident time (UTC)"); fail2ban's complain and xarf-login-attack
 //     mails; SpamCop reports, summary reports and alerts; Project Honey
-//     Pot digests; Cyscon key-value attachments; CSV attachments (AbuseHUB:
-//     its report_type column gives the kind) and zipped CSV feeds
-//     (Shadowserver).
+//     Pot monitor reports; Google Safe Browsing reports (their XML body);
+//     Cyscon key-value attachments; CSV attachments (AbuseHUB: its
+//     report_type column gives the kind) and zipped CSV feeds
+//     (Shadowserver; a CSV whose header says its times are UTC is read in
+//     UTC). A mail from a provider's desk or a known feed that holds
+//     nothing readable is a report with WarnNoEvidence, not an unknown
+//     format.
 //   - The pasted text of a Trust & Safety notice: ParseTrustAndSafety.
 //   - A bare evidence log (Source "firewall-log"): ParseLog, with the
 //     layouts of package evidence (column logs, arrow logs, CSV feeds,
