@@ -49,6 +49,10 @@ func TestMitigationWordings(t *testing.T) {
 		{"2. Restrict inbound access to your instance to the addresses you trust.", nil},
 		{"Block outbound traffic on port 22 in your security group.", nil},
 		{"Failure to respond could lead to your account being suspended.", nil},
+		// Not the instance: keys, files, a sending ability.
+		{"We have disabled the account's access key AKIAEXAMPLEEXAMPLE.", nil},
+		{"We have suspended your account's ability to send email.", nil},
+		{"The malicious files have been quarantined by the antivirus.", nil},
 	}
 	for _, tt := range tests {
 		reps, err := ParseTrustAndSafety(context.Background(), strings.NewReader("AWS Trust & Safety\n"+tt.line+"\n"))

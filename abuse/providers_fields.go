@@ -50,12 +50,12 @@ var (
 	// blocked".
 	reBlockPort  = regexp.MustCompile(`(?i)\b(?:blocked|closed|filtered)\s+(?:the\s+)?(?:(tcp|udp)\s+)?ports?\s+(\d{1,5}(?:\s*(?:,|and|&|/)\s*\d{1,5})*)\b|\b(?:(tcp|udp)\s+)?ports?\s+(\d{1,5}(?:\s*(?:,|and|&|/)\s*\d{1,5})*)\s+(?:has|have)\s+been\s+(?:blocked|closed|filtered)\b`)
 	reBlockedIP  = regexp.MustCompile(`(?i)\b(?:ip(?:\s+address)?|server|instance|droplet|linode|vm|virtual\s+machine|host)\b(?:[^.;]|\.\S){0,60}?\b(?:had\s+to\s+be|has\s+been|have\s+been|was|were)\s+(?:blocked|null-?routed|blackholed|disconnected)\b`)
-	reRestricted = regexp.MustCompile(`(?i)\b(?:applied|enabled|placed|put\s+in\s+place)\s+network\s+restrictions\b|\bnetwork\s+restrictions\s+(?:have\s+been|has\s+been|were|are\s+now)\s+(?:applied|enabled|placed|put\s+in\s+place)\b|\b(?:have|has)\s+(?:been\s+)?(?:isolated|quarantined)\b|\bisolated\s+(?:your|the)\s+(?:ec2\s+)?instances?\b`)
+	reRestricted = regexp.MustCompile(`(?i)\b(?:applied|enabled|placed|put\s+in\s+place)\s+network\s+restrictions\b|\bnetwork\s+restrictions\s+(?:have\s+been|has\s+been|were|are\s+now)\s+(?:applied|enabled|placed|put\s+in\s+place)\b|\b(?:instances?|servers?|linodes?|droplets?|vms?|hosts?)\s+(?:\S+\s+){0,2}?(?:has|have)\s+been\s+(?:isolated|quarantined)\b|\b(?:isolated|quarantined)\s+(?:your|the)\s+(?:ec2\s+)?(?:instances?|servers?|vms?)\b`)
 	// "We've disabled your Azure subscription", "your server has been
 	// suspended".
 	// "We have terminated your EC2 instance i-…": the instance is gone.
 	reTerminated = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+terminated\s+(?:your|the)\s+(?:ec2\s+|azure\s+)?(?:instances?|servers?|droplets?|linodes?|vms?|virtual\s+machines?|resources?)\b|\b(?:instances?|servers?|droplets?|vms?)\s+(?:\S+\s+){0,2}?(?:has|have)\s+been\s+terminated\b`)
-	reDisabled   = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+(?:disabled|suspended|deactivated|powered\s+off)\s+(?:your|the)\s+(?:azure\s+|ec2\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\b|\b(?:your|the)\s+(?:azure\s+|ec2\s+|aws\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\s+(?:\S+\s+){0,3}?(?:has|have)\s+been\s+(?:disabled|suspended|deactivated|powered\s+off)\b`)
+	reDisabled   = regexp.MustCompile(`(?i)\b(?:we'?ve|we\s+have)\s+(?:disabled|suspended|deactivated|powered\s+off)\s+(?:your|the)\s+(?:azure\s+|ec2\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)(?:[\s.,;:!)]|$)|\b(?:your|the)\s+(?:azure\s+|ec2\s+|aws\s+)?(?:subscription|account|server|instances?|droplet|linode|vm|virtual\s+machine|resources?)\s+(?:\S+\s+){0,3}?(?:has|have)\s+been\s+(?:disabled|suspended|deactivated|powered\s+off)(?:[\s.,;:!)]|$)`)
 )
 
 // otherProviderFields reads the fields of OVH, Azure and Linode notices
