@@ -32,6 +32,11 @@ func TestProviderNotices(t *testing.T) {
 		{"hetzner-netscan.eml", facts{ProviderHetzner, "1A2B3C", KindPortScan, []string{"198.51.100.23"}, nil, time.Date(2026, 11, 17, 7, 51, 10, 0, time.UTC), 3, "", nil, nil}},
 		{"gcp-action-required.eml", facts{ProviderGoogleCloud, "", KindPortScan, []string{"34.105.22.7"}, []string{"my-shop-prod-4711", "625834285688"}, time.Date(2026, 11, 19, 0, 12, 0, 0, time.UTC), 0, "", nil, nil}},
 		{"digitalocean-ticket.eml", facts{ProviderDigitalOcean, "8812345", KindIntrusion, []string{"159.65.10.20"}, nil, time.Date(2026, 11, 19, 11, 58, 1, 0, time.UTC), 2, "", nil, nil}},
+		// DigitalOcean's disconnection notice (its real wording): the
+		// droplet's address is a resource, the DDoS target ("aimed at
+		// A", "Target of attack:-A") is not; disconnected is a block.
+		{"digitalocean-ddos-disconnected.eml", facts{ProviderDigitalOcean, "9923114", KindDDoS, []string{"159.65.10.20"}, nil, time.Time{}, 0, "", nil,
+			[]Mitigation{{Action: MitigationBlock, Direction: "all", Proto: "all"}}}},
 		// OVH: the ticket from the sender's address, the server's name, the
 		// anti-spam records as evidence (their destinations are not
 		// resources), "blocked the port 25 of your server".
@@ -90,5 +95,25 @@ func TestProviderNotices(t *testing.T) {
 	r, err := ParsePlain(context.Background(), strings.NewReader("Notice from Hetzner Online GmbH\n[AbuseID:9F8E7D:2A]: netscan from 198.51.100.23\n"))
 	if err != nil || r[0].Provider != ProviderHetzner || r[0].CaseID != "9F8E7D" {
 		t.Errorf("pasted Hetzner notice: %+v, %v", r, err)
+	}
+}
+
+// TestOwnIPsIn: the addresses a notice's words name as attacked are not
+// taken for the reported resources.
+func TestOwnIPsIn(t *testing.T) {
+	for in, want := range map[string][]string{
+		"your Droplet web-01 at 159.65.10.20 has been disconnected after an attack aimed at 198.51.100.250.": {"159.65.10.20"},
+		"Source IP: 192.0.2.1 Destination IP: 192.0.2.2":                                                     {"192.0.2.1"},
+		"198.51.100.23 scanned 203.0.113.10 and 203.0.113.11":                                                {"198.51.100.23"},
+		"Target of attack: 198.51.100.250":                                                                   nil,
+		"EC2 Instance Id: i-0123456789abcdef0 [13.125.40.201]":                                               {"13.125.40.201"},
+	} {
+		var got []string
+		for _, a := range ownIPsIn(in, 0) {
+			got = append(got, a.String())
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%q (-want +got):\n%s", in, d)
+		}
 	}
 }

@@ -377,7 +377,7 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 	}
 	if n.plain {
-		for _, a := range ipsIn(s) {
+		for _, a := range ownIPsIn(s, 0) {
 			n.addIP(a)
 			n.fields++
 		}
@@ -507,10 +507,12 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	if m := sub(has("ip"), reIPLabel); m != nil {
-		for _, a := range ipsIn(m[1]) {
-			n.addIP(a)
-			found = true
+	if has("ip") {
+		if m := reIPLabel.FindStringSubmatchIndex(s); m != nil {
+			for _, a := range ownIPsIn(s, m[2]) {
+				n.addIP(a)
+				found = true
+			}
 		}
 	}
 	return found
@@ -944,4 +946,50 @@ func logLike(t []byte) bool {
 		run = 0
 	}
 	return true
+}
+
+// victimWords, just before an address, say it is the one attacked, not
+// one of the reported resources ("aimed at 198.51.100.250", "Target of
+// attack:-198.51.100.250", "Destination IP: 192.0.2.33").
+var victimWords = []string{"aimed at", "against", "target", "victim", "destination", "dest", "dst", "attacked", "attacking", "towards", "scanned", "probed"}
+
+// ownIPsIn is ipsIn over s[from:], without the addresses victimWords
+// name: what a notice says of the reported resources.
+func ownIPsIn(s string, from int) []netip.Addr {
+	var out []netip.Addr
+	i := from
+	for i < len(s) {
+		for i < len(s) && isIPSep(s[i]) {
+			i++
+		}
+		j := i
+		for j < len(s) && !isIPSep(s[j]) {
+			j++
+		}
+		if j > i {
+			if as := ipsIn(s[i:j]); len(as) > 0 {
+				ctx := strings.ToLower(s[max(0, i-32):i])
+				victim := false
+				for _, w := range victimWords {
+					if strings.Contains(ctx, w) {
+						victim = true
+						break
+					}
+				}
+				if !victim {
+					out = append(out, as...)
+				}
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+func isIPSep(c byte) bool {
+	switch c {
+	case ' ', '\t', ',', ';', '(', ')', '[', ']', '<', '>', '"', '\'':
+		return true
+	}
+	return false
 }
