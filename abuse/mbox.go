@@ -84,6 +84,11 @@ func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 			return nil, &ParseError{Format: mboxFormat, Line: 1, Err: fmt.Errorf("%w: no \"From \" line at the start", ErrUnknownFormat)}
 		}
 		if err != nil {
+			// What was complete before the error is handed over, as it
+			// would have been without the holding back.
+			if ferr := flush(); ferr != nil {
+				return nil, ferr
+			}
 			return nil, mailError(mboxFormat, 0, err)
 		}
 		msgs++
@@ -101,6 +106,9 @@ func parseMbox(ctx context.Context, r io.Reader, o *options) ([]Report, error) {
 			continue
 		}
 		if err != nil {
+			if ferr := flush(); ferr != nil {
+				return nil, ferr
+			}
 			var pe *ParseError
 			if errors.As(err, &pe) && pe.Format == mboxFormat {
 				return nil, err

@@ -459,3 +459,20 @@ func parseWhileWriting(head, tail string, lines int) (int, Report, error) {
 		WithReportFunc(func(r Report) error { got = r; return nil }))
 	return n, got, err
 }
+
+// TestParseMboxErrorHandsOverHeld: with WithReportFunc, a report held back
+// (to carry the warnings of messages skipped after it) is still handed
+// over when a later message stops parsing with an error.
+func TestParseMboxErrorHandsOverHeld(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	in := "From a\n" + notice + "\nFrom b\nFrom: x@example.com\nSubject: big\n\n" + strings.Repeat("x", 2000) + "\n"
+	var got []string
+	_, err := ParseMbox(context.Background(), strings.NewReader(in), WithLimits(Limits{MaxLineBytes: 1000}),
+		WithReportFunc(func(r Report) error { got = append(got, r.CaseID); return nil }))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if d := cmp.Diff([]string{"17001234567"}, got); d != "" {
+		t.Errorf("reports handed over (-want +got):\n%s", d)
+	}
+}
