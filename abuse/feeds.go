@@ -36,25 +36,27 @@ var (
 )
 
 // spamcopLine reads "Email from A / DATE" of a SpamCop report.
-func (n *noticeReader) spamcopLine(s string) bool {
+func (n *noticeReader) spamcopLine(s string) (bool, error) {
 	if !strings.HasPrefix(s, "Email from ") {
-		return false
+		return false, nil
 	}
 	m := reSpamcopEmail.FindStringSubmatch(s)
 	if m == nil {
-		return false
+		return false, nil
 	}
 	a := arfParseAddr(m[1])
 	if !a.IsValid() {
-		return false
+		return false, nil
 	}
 	n.addIP(a)
-	if t, ok := parseLooseTime(m[2]); ok && n.rep.AbuseTime.IsZero() {
+	t, ok := parseLooseTime(m[2])
+	if ok && n.rep.AbuseTime.IsZero() {
 		n.rep.AbuseTime = t
 	}
 	n.kindNotice = KindSpam
 	n.fields++
-	return true
+	// The spam's relay at its time is the report's one record.
+	return true, addEvidence(n.o, &n.rep, Evidence{Time: t, SrcIP: a, Raw: "spamcop " + s})
 }
 
 // spamcopSubject reads the report id of a SpamCop subject ("[SpamCop

@@ -16,7 +16,8 @@ func TestFeedMails(t *testing.T) {
 		abuse    time.Time
 		evidence int
 	}{
-		{"spamcop-report.eml", KindSpam, "7299950015", "54.210.3.4", time.Date(2026, 11, 20, 14, 47, 3, 0, time.UTC), 0},
+		// SpamCop's report: "Email from A / DATE" is its one record.
+		{"spamcop-report.eml", KindSpam, "7299950015", "54.210.3.4", time.Date(2026, 11, 20, 14, 47, 3, 0, time.UTC), 1},
 		// Cyscon: the case in the subject's "[CSIRT#…]".
 		{"cyscon-phishing.eml", KindPhishing, "2026112110000042", "54.210.3.4", time.Date(2026, 11, 21, 6, 41, 19, 0, time.UTC), 1},
 		// Project Honey Pot: several "  - DATE" lines under an address, the

@@ -341,8 +341,8 @@ func (n *noticeReader) line(raw []byte) error {
 			n.zone = loc
 		}
 	}
-	if n.spamcopLine(s) {
-		return nil
+	if ok, err := n.spamcopLine(s); ok || err != nil {
+		return err
 	}
 	if ok, err := n.gsbLine(s); ok || err != nil {
 		return err
