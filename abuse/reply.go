@@ -237,8 +237,11 @@ func (d *replyDraft) resources() [][2]string {
 	aws := d.r.Provider == ProviderAWS
 	if d.r.AccountID != "" {
 		label := "Account"
-		if aws {
+		switch {
+		case aws:
 			label = "AWS account"
+		case d.r.Provider == ProviderAzure:
+			label = "Azure subscription"
 		}
 		rows = append(rows, [2]string{label, d.r.AccountID})
 	}
@@ -264,6 +267,12 @@ func (d *replyDraft) resources() [][2]string {
 	}
 	if len(res.SecurityGroups) > 0 {
 		rows = append(rows, [2]string{"Security groups", strings.Join(res.SecurityGroups, ", ")})
+	}
+	if len(res.Projects) > 0 {
+		rows = append(rows, [2]string{"Projects", strings.Join(res.Projects, ", ")})
+	}
+	if len(res.Hosts) > 0 { // an Azure resource ID, a Linode, an OVH server
+		rows = append(rows, [2]string{"Servers", strings.Join(res.Hosts, ", ")})
 	}
 	return rows
 }

@@ -342,3 +342,30 @@ func TestDraftReplyProviderStopped(t *testing.T) {
 		}
 	}
 }
+
+// TestDraftReplyOtherProviders: the reply names the resources other
+// providers' notices give: an Azure subscription and resource ID, Google
+// Cloud projects.
+func TestDraftReplyOtherProviders(t *testing.T) {
+	r := parseOneFile(t, "testdata/providers/azure-abuse-notice.eml")
+	rep, err := DraftReply(r, replyWork32Actions()[1:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| Azure subscription | 3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c |",
+		"| Servers | /subscriptions/3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c/resourceGroups/shop-prod/providers/Microsoft.Compute/virtualMachines/web-01 |",
+	} {
+		if !strings.Contains(rep.Markdown, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, rep.Markdown)
+		}
+	}
+	g := parseOneFile(t, "testdata/providers/gcp-action-required.eml")
+	rep, err = DraftReply(g, replyWork32Actions()[1:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "| Projects | my-shop-prod-4711, 625834285688 |"; !strings.Contains(rep.Markdown, want) {
+		t.Errorf("markdown lacks %q:\n%s", want, rep.Markdown)
+	}
+}
