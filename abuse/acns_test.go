@@ -33,6 +33,17 @@ func TestACNS(t *testing.T) {
 	}
 }
 
+// TestACNSXMLAttachment: a notice in IP-Echelon's shape, its XML inline
+// (no Start/End markers) and as an application/xml attachment: read, the
+// attachment not reported as of an unknown type.
+func TestACNSXMLAttachment(t *testing.T) {
+	r := parseOneFile(t, "testdata/acns/xml-attachment-notice.eml")
+	if r.Source != SourceACNS || r.Kind != KindCopyright || r.CaseID != "402215577" ||
+		!r.AbuseTime.Equal(time.Date(2026, 11, 22, 21, 14, 9, 0, time.UTC)) || r.EvidenceCount != 1 || len(r.Warnings) != 0 {
+		t.Errorf("%+v", r)
+	}
+}
+
 func TestParseACNSBad(t *testing.T) {
 	for _, in := range []string{"", "<Infringement>", "<Infringement></Infringement>", strings.Repeat("x", maxACNSBytes+1)} {
 		if _, err := parseACNS([]byte(in)); err == nil {

@@ -123,7 +123,7 @@ func arfFields(body []byte) (textproto.MIMEHeader, error) {
 }
 
 func arfMailInfo(m *mailmsg.Message) xarfMailInfo {
-	mi := xarfMailInfo{subject: m.Subject(), from: m.From(), received: m.Date()}
+	mi := xarfMailInfo{subject: m.Subject(), from: m.From(), received: mailDate(m)}
 	if !mi.received.IsZero() {
 		mi.loc = mi.received.Location()
 		mi.received = saneOrZero(mi.received.UTC())
@@ -164,6 +164,7 @@ func arfMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report
 	arrival := arfFirst(h.Get("Arrival-Date"), h.Get("Received-Date"))
 	if arrival != "" {
 		t, err := mail.ParseDate(arrival)
+		t = fixZoneAbbrev(t)
 		if err != nil {
 			if t, err = xarfTime("Arrival-Date", arrival); err != nil {
 				if errors.Is(err, ErrTimeRange) {
@@ -180,6 +181,7 @@ func arfMailParse(ctx context.Context, m *mailmsg.Message, o *options) ([]Report
 	orig := arfOriginal(m)
 	if r.AbuseTime.IsZero() && orig != nil {
 		if d, err := orig.Date(); err == nil {
+			d = fixZoneAbbrev(d)
 			r.AbuseTime = saneOrZero(d.UTC())
 		}
 	}

@@ -13,7 +13,9 @@ var (
 	// "Case Number: 17001234567-1", "Case ID 17001234567", "Case #17001234567".
 	reCaseNumber = regexp.MustCompile(`(?i)\bcase\s*(?:number|no\.?|id|#)?\s*[:#]?\s*\[?(\d{5,20})(?:-\d{1,4})?\b`)
 	// "[17001234567]" or "[Case 17001234567-1]" in a subject.
-	reSubjectCase = regexp.MustCompile(`(?i)\[(?:case\s*#?\s*)?(\d{6,20})(?:-\d{1,4})?\]`)
+	// "[CSIRT#2015092310000001]" (Cyscon), "[Issue 12345678]" (Netcraft),
+	// "[Ticket #8812345]".
+	reSubjectCase = regexp.MustCompile(`(?i)\[(?:(?:case|csirt|issue|ticket|incident)\s*#?\s*)?(\d{6,20})(?:-\d{1,4})?\]`)
 	// "[AWS ID 123456789012]" in a subject.
 	reSubjectAccount = regexp.MustCompile(`(?i)\bAWS\s+(?:ID|account(?:\s+ID)?)\s*:?\s*(\d{12})\b`)
 )

@@ -24,10 +24,22 @@
 //     copyright notices (XML, Source "acns") and AWS Trust & Safety notices
 //     are recognised, in the mail itself or in a message it forwards; a
 //     mail that is none of them is read as plain text, which also reads the
-//     notices of other providers (Hetzner, Google Cloud, DigitalOcean, OVH,
-//     Azure, Linode: Report.Provider), fail2ban's complain and
-//     xarf-login-attack mails, SpamCop reports, Project Honey Pot digests,
-//     Cyscon key-value attachments and zipped CSV feeds (Shadowserver).
+//     notices of other providers (Report.Provider): Hetzner ("[AbuseID:…]",
+//     netscan tables, "blocked at any time after DATE" as the Deadline),
+//     Google Cloud (projects), DigitalOcean and Linode tickets (Linode
+//     labels in Resources.Hosts), OVH (the ticket in its sender
+//     ticket+CS…@abuse.ovh.net, server names, the anti-spam "Destination
+//     IP: … - Message-ID: …" records as evidence), Azure ("Incident ID",
+//     "Subscription ID" as AccountID, resource IDs in Resources.Hosts,
+//     "Incident time (UTC)"); fail2ban's complain and xarf-login-attack
+//     mails; SpamCop reports, summary reports and alerts; Project Honey
+//     Pot monitor reports; Google Safe Browsing reports (their XML body);
+//     Cyscon key-value attachments; CSV attachments (AbuseHUB: its
+//     report_type column gives the kind) and zipped CSV feeds
+//     (Shadowserver; a CSV whose header says its times are UTC is read in
+//     UTC). A mail from a provider's desk or a known feed that holds
+//     nothing readable is a report with WarnNoEvidence, not an unknown
+//     format.
 //   - The pasted text of a Trust & Safety notice: ParseTrustAndSafety.
 //   - A bare evidence log (Source "firewall-log"): ParseLog, with the
 //     layouts of package evidence (column logs, arrow logs, CSV feeds,
@@ -41,7 +53,13 @@
 // follow-up ("Abuse Time", "Reported Activity", "Required Actions",
 // "within 24 hours", which with the mail's Date gives the Deadline), the
 // mitigation notice ("Blocked OUTBOUND TCP traffic from instance to remote
-// hosts on port 22" gives a Mitigation) and the open-ports advice ("ALL
+// hosts on port 22", "Blocked all traffic, allowing administrative access
+// only", "restricted outbound traffic … on port 25", "We have terminated
+// your EC2 instance", "Your AWS account has been suspended" give
+// Mitigations; so do other desks' "blocked the port 25 of your server",
+// "applied network restrictions", "We've disabled your subscription";
+// what a desk may do, and advice in the imperative, do not) and the
+// open-ports advice ("ALL
 // 0.0.0.0/0", "TCP 22 0.0.0.0/0" give Exposures). The case number, from
 // "Case Number: 17001234567-1" or "[17001234567]" in the subject, is the
 // CaseID; IncidentID derives the incident's identifier from it.
@@ -69,7 +87,9 @@
 //
 // # Times
 //
-// A log time that names no zone is read in the zone the report states for
+// A log time, or a notice's time field ("Abuse Time:", "Incident time:",
+// a time in prose), that names no zone is read in the zone the report
+// states for
 // its log ("time zone is UTC", "All times are in CET", fail2ban's "Note:
 // Local timezone is +0100 (CET)", "Timezone: Europe/Berlin", "times are
 // Pacific Time"), else in the zone of the mail's Date, else in the
@@ -85,7 +105,9 @@
 // a malformed part read as text (WarnMalformedPart), an attachment of a
 // type no reader knows (WarnUnknownAttachment), a report of a known format
 // that gave no evidence and named no resource (WarnNoEvidence), log times
-// read as UTC with nothing saying so (WarnTimeZone). A report
+// read as UTC with nothing saying so (WarnTimeZone), a message of an mbox
+// that held no report (WarnSkippedMessage) or whose header could not be
+// read (WarnUnreadablePart), said on the reports next to it. A report
 // date outside 1970–2199 is an error wrapping ErrTimeRange in the strict
 // formats (X-ARF, ARF, GuardDuty) and is not read in prose.
 //

@@ -140,6 +140,9 @@ func partKnown(p *mailmsg.Part) bool {
 		return true
 	case strings.HasPrefix(mt, "image/") && (p.Disposition == "inline" || p.Header.Get("Content-Id") != ""):
 		return true
+	case (mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(strings.ToLower(p.Filename), ".xml")) &&
+		bytes.Contains(p.Body[:min(len(p.Body), 4096)], []byte("<Infringement")):
+		return true // an ACNS notice's XML (acnsXML reads it)
 	}
 	return false
 }
@@ -290,9 +293,12 @@ func plainMailRead(ctx context.Context, m *mailmsg.Message, text io.Reader, o *o
 	if err := readMailInto(ctx, n, m, text); err != nil {
 		return nil, err
 	}
-	if !n.useful() {
+	if !n.useful() && providerOfSender(m.From()) == "" && !feedSender(m.From()) {
 		return nil, &ParseError{Format: mailFormatName, Err: fmt.Errorf("%w: a mail that is none of %s and names no resources or evidence", ErrUnknownFormat, strings.Join(append(tried, "plain"), ", "))}
 	}
+	// A mail of a provider's abuse desk or of a known feed is a report even
+	// when nothing of it could be read: it carries WarnNoEvidence (and
+	// parse-report -strict fails), not ErrUnknownFormat.
 	rep := n.finish()
 	rep.Source = SourcePlain
 	return []Report{rep}, nil
@@ -311,7 +317,7 @@ func readMailInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text
 func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message, text io.Reader, st *mailmsg.Stream) error {
 	n.rep.Reporter = m.From()
 	n.rep.Subject = m.Subject()
-	if d := m.Date(); !d.IsZero() && saneTime(d) {
+	if d := mailDate(m); !d.IsZero() && saneTime(d) {
 		n.rep.Received = d.UTC()
 		n.outerLoc = d.Location()
 	}
@@ -359,6 +365,14 @@ func readMailStreamInto(ctx context.Context, n *noticeReader, m *mailmsg.Message
 	}
 	n.providerFields(n.rep.Subject, strings.ToLower(n.rep.Subject)) // "[AbuseID:…]", "Ticket #…", "API Project …"
 	n.spamcopSubject(n.rep.Subject)
+	// A provider desk's subject names the activity ("Linode Support
+	// Ticket N - Outbound port scanning from …"); a feed's need not
+	// ("[Scan] Shadowserver Open Redis Report" is about an open service).
+	if providerOfSender(n.rep.Reporter) != "" {
+		if k := kindFromText(n.rep.Subject); k != KindOther {
+			n.kindSubject = k
+		}
+	}
 
 	if n.rep.AccountID == "" {
 		if mm := reSubjectAccount.FindStringSubmatch(n.rep.Subject); mm != nil {
@@ -388,6 +402,9 @@ func (n *noticeReader) scanAttachments(ctx context.Context, parts []*mailmsg.Par
 			continue
 		}
 		n.noteZoneIn(p.Body[:min(len(p.Body), 8<<10)]) // "Note: Local timezone is +0100" before the log
+		if n.kindForward == "" && (st == nil || p != st.Part) && bytes.Contains(p.Body[:min(len(p.Body), 4096)], []byte("report_type")) {
+			n.kindForward = reportTypeKind(p.Body) // AbuseHUB's CSV
+		}
 		var r io.Reader = bytes.NewReader(p.Body)
 		if st != nil && p == st.Part {
 			r = brokenAsEOF{r: st.Body, o: n.o, m: st.Message, name: p.Filename}

@@ -97,7 +97,10 @@ func WithEvidenceFunc(fn func(Evidence) error) Option {
 
 // WithReportFunc hands each report to fn as soon as it is complete, instead of
 // collecting them in Parse's result (which is then empty). Evidence streamed
-// through WithEvidenceFunc for a report comes before that report.
+// through WithEvidenceFunc for a report comes before that report. In an
+// mbox a report is complete once the next message gives a report or its
+// first evidence record (or the mbox ends): a message skipped in between
+// is said on it (WarnSkippedMessage, WarnUnreadablePart).
 func WithReportFunc(fn func(Report) error) Option {
 	return func(o *options) { o.reportFn = fn }
 }

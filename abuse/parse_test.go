@@ -15,6 +15,7 @@ import (
 
 	"github.com/abusekit/abusekit/internal/mailmsg"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func readSample(t testing.TB, p string) []byte {
@@ -293,7 +294,38 @@ func TestParseMboxSkipsBrokenMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(reps) != 2 {
-		t.Errorf("%d reports, want 2 (the broken message skipped)", len(reps))
+		t.Fatalf("%d reports, want 2 (the broken message skipped)", len(reps))
+	}
+	// The skipped message is said on the report before it, not on the one
+	// after; a message that holds no report is said too.
+	want := []Warning{{Code: WarnUnreadablePart, Part: "mbox message 2 (line 43)", Message: "message skipped, its header is unreadable: unreadable mail header: mailmsg: header: malformed header line: this is no header at all"}}
+	if d := cmp.Diff(want, reps[0].Warnings); d != "" {
+		t.Errorf("first report's warnings (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]Warning{}, reps[1].Warnings); d != "" {
+		t.Errorf("second report's warnings (-want +got):\n%s", d)
+	}
+	// Skipped before any report (an operator's note, a broken header):
+	// said on the first report after them.
+	in = "From x\nFrom: ops@example.com\nSubject: hi\nDate: Tue, 17 Nov 2026 09:12:00 +0000\n\nplease look at the mails below\n\nFrom b\nno header\n\nbody\n\nFrom c\n" + notice
+	reps, err = ParseMbox(context.Background(), strings.NewReader(in))
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("%d reports, %v", len(reps), err)
+	}
+	var codes []WarningCode
+	for _, w := range reps[0].Warnings {
+		codes = append(codes, w.Code)
+	}
+	if d := cmp.Diff([]WarningCode{WarnSkippedMessage, WarnUnreadablePart}, codes); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
+	}
+	// Streaming hands over the same reports.
+	var streamed []Report
+	if _, err := ParseMbox(context.Background(), strings.NewReader(in), WithReportFunc(func(r Report) error { streamed = append(streamed, r); return nil })); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(reps, streamed, cmpopts.EquateComparable(netip.Addr{})); d != "" {
+		t.Errorf("streamed (-batch +stream):\n%s", d)
 	}
 	_, err = ParseMail(context.Background(), strings.NewReader("this is no header at all\n\nbody\n"))
 	var pe *ParseError
@@ -426,4 +458,21 @@ func parseWhileWriting(head, tail string, lines int) (int, Report, error) {
 		}),
 		WithReportFunc(func(r Report) error { got = r; return nil }))
 	return n, got, err
+}
+
+// TestParseMboxErrorHandsOverHeld: with WithReportFunc, a report held back
+// (to carry the warnings of messages skipped after it) is still handed
+// over when a later message stops parsing with an error.
+func TestParseMboxErrorHandsOverHeld(t *testing.T) {
+	notice := string(readSample(t, "trust-and-safety/initial-notice.eml"))
+	in := "From a\n" + notice + "\nFrom b\nFrom: x@example.com\nSubject: big\n\n" + strings.Repeat("x", 2000) + "\n"
+	var got []string
+	_, err := ParseMbox(context.Background(), strings.NewReader(in), WithLimits(Limits{MaxLineBytes: 1000}),
+		WithReportFunc(func(r Report) error { got = append(got, r.CaseID); return nil }))
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
+	}
+	if d := cmp.Diff([]string{"17001234567"}, got); d != "" {
+		t.Errorf("reports handed over (-want +got):\n%s", d)
+	}
 }

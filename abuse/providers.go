@@ -109,14 +109,36 @@ func (n *noticeReader) providerFields(s, lower string) bool {
 	}
 	if n.rep.AbuseTime.IsZero() && (strings.Contains(lower, "observed") || strings.Contains(lower, "detected") || strings.Contains(lower, "occurred") || strings.Contains(lower, "seen") || strings.Contains(lower, "noticed") || strings.Contains(lower, "started")) {
 		if m := reProseTime.FindStringSubmatch(s); m != nil {
-			if t, ok := parseLooseTime(m[1]); ok {
+			if t, ok := n.fieldTime(m[1], ""); ok {
 				n.rep.AbuseTime = t
 				found = true
 			}
 		}
 	}
+	if n.otherProviderFields(s, lower) {
+		found = true
+	}
 	if n.provider == "" {
 		n.provider = providerOfText(lower)
 	}
 	return found
+}
+
+// feedDomains are the sender domains of the feeds and reporters whose
+// mails are reports whatever they hold (SpamCop, Project Honey Pot,
+// AbuseHUB, Cyscon, Blocklist.de, Clean-MX, Shadowserver, Netcraft).
+var feedDomains = []string{
+	"spamcop.net", "projecthoneypot.org", "abusehub.nl", "cyscon.de", "c-sirt.org",
+	"blocklist.de", "clean-mx.de", "shadowserver.org", "netcraft.com",
+}
+
+// feedSender reports whether addr is a known feed's.
+func feedSender(addr string) bool {
+	addr = strings.ToLower(addr)
+	for _, d := range feedDomains {
+		if strings.HasSuffix(addr, "@"+d) || strings.HasSuffix(addr, "."+d) {
+			return true
+		}
+	}
+	return false
 }

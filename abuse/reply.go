@@ -237,8 +237,11 @@ func (d *replyDraft) resources() [][2]string {
 	aws := d.r.Provider == ProviderAWS
 	if d.r.AccountID != "" {
 		label := "Account"
-		if aws {
+		switch {
+		case aws:
 			label = "AWS account"
+		case d.r.Provider == ProviderAzure:
+			label = "Azure subscription"
 		}
 		rows = append(rows, [2]string{label, d.r.AccountID})
 	}
@@ -264,6 +267,12 @@ func (d *replyDraft) resources() [][2]string {
 	}
 	if len(res.SecurityGroups) > 0 {
 		rows = append(rows, [2]string{"Security groups", strings.Join(res.SecurityGroups, ", ")})
+	}
+	if len(res.Projects) > 0 {
+		rows = append(rows, [2]string{"Projects", strings.Join(res.Projects, ", ")})
+	}
+	if len(res.Hosts) > 0 { // an Azure resource ID, a Linode, an OVH server
+		rows = append(rows, [2]string{"Servers", strings.Join(res.Hosts, ", ")})
 	}
 	return rows
 }
@@ -421,6 +430,14 @@ func replyExposure(e Exposure) string {
 }
 
 func replyMitigation(m Mitigation) string {
+	switch m.Action {
+	case MitigationStop:
+		return "instance stopped (or account suspended) by the provider"
+	case MitigationTerminate:
+		return "instance terminated by the provider"
+	case MitigationIsolate:
+		return "all traffic blocked except administrative access"
+	}
 	port := "all ports"
 	if m.Port != 0 {
 		port = "port " + strconv.Itoa(int(m.Port))
@@ -543,9 +560,13 @@ func (d *replyDraft) textBody(w func(string, ...any)) {
 	if len(d.r.Mitigations) > 0 && !d.has(StepInstanceTerminated) {
 		var ms []string
 		for _, m := range d.r.Mitigations {
-			ms = append(ms, replyMitigation(m))
+			if m.Action != MitigationTerminate { // nothing to lift
+				ms = append(ms, replyMitigation(m))
+			}
 		}
-		w("\nThe cause has been removed; we kindly ask you to lift the mitigation applied to our instance (%s).\n", strings.Join(ms, "; "))
+		if len(ms) > 0 {
+			w("\nThe cause has been removed; we kindly ask you to lift the mitigation applied to our instance (%s).\n", strings.Join(ms, "; "))
+		}
 	}
 	switch {
 	case d.target():

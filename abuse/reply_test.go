@@ -315,3 +315,57 @@ func TestDraftReplyTarget(t *testing.T) {
 		t.Errorf("actor markdown:\n%s", got.Markdown)
 	}
 }
+
+// TestDraftReplyProviderStopped: a report whose provider stopped or
+// terminated the instance, or isolated it, is named in words in the reply
+// (not "stop ALL ALL traffic on all ports"), and a termination is not asked
+// to be lifted.
+func TestDraftReplyProviderStopped(t *testing.T) {
+	acts := replyWork32Actions()[1:5]
+	for _, tt := range []struct {
+		m            Mitigation
+		want, reject string
+	}{
+		{Mitigation{Action: MitigationStop}, "lift the mitigation applied to our instance (instance stopped (or account suspended) by the provider)", "ALL ALL"},
+		{Mitigation{Action: MitigationIsolate, Direction: "all", Proto: "all"}, "lift the mitigation applied to our instance (all traffic blocked except administrative access)", "ALL ALL"},
+		{Mitigation{Action: MitigationTerminate}, "| Provider mitigation | instance terminated by the provider |", "lift the mitigation"},
+	} {
+		r := replyTNSReport()
+		r.Mitigations = []Mitigation{tt.m}
+		rep, err := DraftReply(r, acts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := rep.Text + rep.Markdown
+		if !strings.Contains(all, tt.want) || strings.Contains(all, tt.reject) {
+			t.Errorf("%s: want %q, not %q, in:\n%s\n%s", tt.m.Action, tt.want, tt.reject, rep.Text, rep.Markdown)
+		}
+	}
+}
+
+// TestDraftReplyOtherProviders: the reply names the resources other
+// providers' notices give: an Azure subscription and resource ID, Google
+// Cloud projects.
+func TestDraftReplyOtherProviders(t *testing.T) {
+	r := parseOneFile(t, "testdata/providers/azure-abuse-notice.eml")
+	rep, err := DraftReply(r, replyWork32Actions()[1:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| Azure subscription | 3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c |",
+		"| Servers | /subscriptions/3f2a9c41-7d6e-4b8a-a1c2-9e8d7f6a5b4c/resourceGroups/shop-prod/providers/Microsoft.Compute/virtualMachines/web-01 |",
+	} {
+		if !strings.Contains(rep.Markdown, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, rep.Markdown)
+		}
+	}
+	g := parseOneFile(t, "testdata/providers/gcp-action-required.eml")
+	rep, err = DraftReply(g, replyWork32Actions()[1:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "| Projects | my-shop-prod-4711, 625834285688 |"; !strings.Contains(rep.Markdown, want) {
+		t.Errorf("markdown lacks %q:\n%s", want, rep.Markdown)
+	}
+}

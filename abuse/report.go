@@ -46,7 +46,7 @@ type Report struct {
 	Source          Source       `json:"source"`
 	Kind            Kind         `json:"kind"`
 	CaseID          string       `json:"case_id"`
-	AccountID       string       `json:"account_id"`
+	AccountID       string       `json:"account_id"`          // the AWS account; an Azure subscription ID
 	AbuseTime       time.Time    `json:"abuse_time,omitzero"` // UTC
 	Deadline        time.Time    `json:"deadline,omitzero"`   // UTC; from "within 24 hours" and the notice's Date
 	Resources       Resources    `json:"resources"`
@@ -128,6 +128,9 @@ const (
 	// "time zone is …" note, the mail's Date) nor the caller
 	// (WithReferenceTime) said which: they were read as UTC.
 	WarnTimeZone WarningCode = "time-zone"
+	// WarnSkippedMessage: a message of an mbox held no report (none of
+	// the formats, no resource, no evidence) and was not used.
+	WarnSkippedMessage WarningCode = "skipped-message"
 )
 
 // Roles of the implicated resources (Report.Role).
@@ -156,6 +159,11 @@ type Resources struct {
 	// Projects are the cloud projects a notice names instead of addresses
 	// (Google Cloud: "API Project my-app-123", project numbers).
 	Projects []string `json:"projects,omitempty"`
+	// Hosts are the servers of providers other than AWS as their notices
+	// name them: an Azure resource ID
+	// ("/subscriptions/…/virtualMachines/web-01"), a Linode's label
+	// ("linode41234567"), an OVH server ("ns3012345.ip-51-68-20.eu").
+	Hosts []string `json:"hosts,omitempty"`
 }
 
 // Exposure is an inbound rule the provider saw open to the world, as in the
@@ -173,7 +181,7 @@ type Evidence = evidence.Record
 // Mitigation is an action the provider has taken against the resources, as in
 // "Blocked OUTBOUND TCP traffic from instance to remote hosts on port 22".
 type Mitigation struct {
-	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop
+	Action    string `json:"action"`    // MitigationBlock, MitigationIsolate, MitigationStop, MitigationTerminate
 	Direction string `json:"direction"` // "outbound", "inbound", "all" (both), "" (stop)
 	Proto     string `json:"proto"`     // "tcp", "udp", "all"
 	Port      uint16 `json:"port"`      // 0 = all ports
@@ -188,6 +196,12 @@ const (
 	// MitigationIsolate: all traffic is blocked except administrative
 	// access ("Blocked all traffic, allowing administrative access only").
 	MitigationIsolate = "isolate"
-	// MitigationStop: the provider stopped the instance.
+	// MitigationStop: the provider stopped the instance, or suspended the
+	// account or subscription it runs in ("We've disabled your Azure
+	// subscription", "Your AWS account has been suspended").
 	MitigationStop = "stop"
+	// MitigationTerminate: the provider terminated the instance ("We
+	// have terminated your EC2 instance"): its disks may be gone, and
+	// with them the evidence on it.
+	MitigationTerminate = "terminate"
 )

@@ -80,8 +80,8 @@ func fillReport(r *Report) {
 	if r.RequiredActions == nil {
 		r.RequiredActions = []string{}
 	}
-	if r.EvidenceCount == 0 && len(r.Resources.InstanceIDs) == 0 && len(r.Resources.IPs) == 0 && len(r.Resources.SecurityGroups) == 0 && len(r.Resources.Projects) == 0 && !hasWarning(r.Warnings, WarnNoEvidence) {
-		r.Warnings = append(r.Warnings, Warning{Code: WarnNoEvidence, Message: fmt.Sprintf("%s report with no evidence and no instance, IP address or security group", r.Source)})
+	if r.EvidenceCount == 0 && len(r.Resources.InstanceIDs) == 0 && len(r.Resources.IPs) == 0 && len(r.Resources.SecurityGroups) == 0 && len(r.Resources.Projects) == 0 && len(r.Resources.Hosts) == 0 && !hasWarning(r.Warnings, WarnNoEvidence) {
+		r.Warnings = append(r.Warnings, Warning{Code: WarnNoEvidence, Message: fmt.Sprintf("%s report with no evidence and no instance, IP address, security group, project or host", r.Source)})
 	}
 	if r.Warnings == nil {
 		r.Warnings = []Warning{}

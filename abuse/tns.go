@@ -20,10 +20,13 @@ import (
 const tnsFormat = "trust-and-safety"
 
 // tnsMarkers are phrases (lower-case) that only AWS Trust & Safety notices
-// carry.
+// carry. The desk's addresses (ec2-abuse@amazon.com, abuse@amazonaws.com)
+// are not among them: any reporter may write "we also sent this to
+// abuse@amazonaws.com", which does not make its mail a notice of AWS. A
+// notice is told by its sender (tnsMailMatch, an inline-forwarded header
+// block) or by its own words.
 var tnsMarkers = []string{
 	"aws trust & safety", "aws trust and safety", "aws trust &amp; safety",
-	"ec2-abuse@amazon.com", "abuse@amazonaws.com",
 	"abuse report implicating resources on your account",
 	"aws acceptable use policy", "your ec2 abuse report",
 	"beginning of forwarded report(s)",
@@ -46,12 +49,12 @@ var (
 	reInstance = regexp.MustCompile(`\bi-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
 	reARN      = regexp.MustCompile(`\barn:aws[a-z-]*:ec2:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(\d{12}):(?:instance|security-group|network-interface)/`)
 	reSG       = regexp.MustCompile(`\bsg-(?:[0-9a-f]{17}|[0-9a-f]{8})\b`)
-	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\([^)]*\))?\s*:\s*(.+)$`)
-	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type)\s*:\s*(.+)$`)
+	reAbuseTim = regexp.MustCompile(`(?i)^abuse\s+time(?:\s*\(([^)]*)\))?\s*:\s*(.+)$`)
+	reActivity = regexp.MustCompile(`(?i)^(?:reported\s+activity|activity\s+type|abuse\s+type|incident\s+type|type\s+of\s+abuse)\s*:\s*(.+)$`)
 	reRequired = regexp.MustCompile(`(?i)^required\s+actions?\s*:\s*(.+)$`)
 	reWithin   = regexp.MustCompile(`(?i)\bwithin\s+(\d{1,3})\s*(hours?|hrs?|h|days?)\b`)
 	reIPLabel  = regexp.MustCompile(`(?i)\b(?:(?:public|elastic|source|instance)\s+)?IP(?:v4|v6)?(?:\s+address(?:es)?)?\s*[:=]\s*(.+)$`)
-	reBlock    = regexp.MustCompile(`(?i)\bblock(?:ed|ing)?\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:traffic|connections?|access)\b(.*)`)
+	reBlock    = regexp.MustCompile(`(?i)\b(?:block(?:ed|ing)|restrict(?:ed|ing))\s+(?:all\s+)?(outbound|inbound|egress|ingress)(?:\s+(?:and|&|/)\s+(outbound|inbound|egress|ingress))?\s+(?:(tcp|udp|icmp|all)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	// "Blocked all traffic, allowing administrative access only".
 	reBlockAll = regexp.MustCompile(`(?i)\bblocked\s+all\s+(?:(tcp|udp)\s+)?(?:network\s+)?(?:traffic|connections?|access)\b(.*)`)
 	rePorts    = regexp.MustCompile(`(?i)\bports?\s+(\d{1,5}(?:\s*(?:,|and|&|/|or)\s*\d{1,5})*)`)
@@ -79,11 +82,13 @@ type noticeReader struct {
 	rep      Report
 
 	within      time.Duration
-	kindNotice  Kind   // from the notice's prose
-	resembles   string // "activity which resembles …" in the notice
-	kindForward Kind   // from the forwarded report's prose
-	recognized  bool   // saw a Trust & Safety marker
-	fields      int    // notice fields found
+	deadline    time.Time // a deadline the notice dates ("blocked at any time after the …"), UTC
+	kindNotice  Kind      // from the notice's prose
+	resembles   string    // "activity which resembles …" in the notice
+	kindForward Kind      // from the forwarded report's prose
+	kindSubject Kind      // from the mail's subject ("… - Outbound port scanning from …")
+	recognized  bool      // saw a Trust & Safety marker
+	fields      int       // notice fields found
 	ipSeen      map[netip.Addr]bool
 	idSeen      map[string]bool
 	earliest    time.Time
@@ -111,7 +116,16 @@ type noticeReader struct {
 
 	hpAddr netip.Addr // Project Honey Pot: the address of the last "A (T)" line
 	hpType string
-	wrap   []byte // the last line, when long and neither field nor evidence: a wrapped line's first half
+	hpSeen bool // a "  - DATE" line was read under hpAddr
+
+	scSubj  string // the subject scKind was computed for
+	scKnown bool
+	scKind  string // "summary", "alert" (a SpamCop subject) or ""
+
+	gsb     bool      // inside a Safe Browsing <notification_message>
+	gsbType string    // the type of its current <list>
+	gsbDate time.Time // its date
+	wrap    []byte    // the last line, when long and neither field nor evidence: a wrapped line's first half
 }
 
 func newNoticeReader(o *options, format string) *noticeReader {
@@ -168,11 +182,13 @@ func (n *noticeReader) read(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return parseErr(n.format, n.lineBase+line, err)
 		}
-		if reForward.Match(b) {
+		// Cheap tests first: the two regexps would run on every line
+		// of a log pasted in a body.
+		if bytes.Contains(b, []byte("--")) && reForward.Match(b) {
 			n.recognized = true
 			return n.forwarded(ctx, br, line)
 		}
-		if reLogStart.Match(b) {
+		if (bytes.IndexByte(b, '(') >= 0 || bytes.Contains(b, []byte("--"))) && reLogStart.Match(b) {
 			// The rest is the log: let the evidence scanner read it from
 			// its header, which names the protocol of the columns.
 			hdr := append(append([]byte(nil), b...), '\n')
@@ -303,6 +319,15 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 		return nil
 	}
+	if n.fwdBlock == 0 && logLike(t) {
+		// A log line (a digit first; no label, CIDR or word in it): no
+		// notice field can be on it, so it goes straight to the
+		// evidence parser, sparing a pasted log the prose checks.
+		if e, ok := evidence.ParseLine(raw, n.evidenceOptions()); ok {
+			n.wrap = n.wrap[:0]
+			return n.evidence(e, evidence.LayoutUnknown)
+		}
+	}
 	s := string(t)
 	lower := strings.ToLower(s)
 	if !n.recognized && hasTnsMarker(lower) {
@@ -316,8 +341,17 @@ func (n *noticeReader) line(raw []byte) error {
 			n.zone = loc
 		}
 	}
-	if n.spamcopLine(s) {
-		return nil
+	if ok, err := n.spamcopLine(s); ok || err != nil {
+		return err
+	}
+	if ok, err := n.gsbLine(s); ok || err != nil {
+		return err
+	}
+	if ok, err := n.spamcopSummaryLine(s); ok || err != nil {
+		return err
+	}
+	if ok, err := n.ovhSpamLine(s); ok || err != nil {
+		return err
 	}
 	isField := n.fieldsOf(s, lower)
 	if n.providerFields(s, lower) {
@@ -343,7 +377,7 @@ func (n *noticeReader) line(raw []byte) error {
 		}
 	}
 	if n.plain {
-		for _, a := range ipsIn(s) {
+		for _, a := range ownIPsIn(s, 0) {
 			n.addIP(a)
 			n.fields++
 		}
@@ -368,7 +402,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		return re.FindStringSubmatch(s)
 	}
-	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
+	if !has(":") && !has("=") && !has("account") && !has("i-") && !has("sg-") && !has("/") && !has("within") && !has("block") && !has("restrict") && !has("stopped") && !has("shut down") && !has("case") && !has("resembles") && !has("arn:") {
 		return false
 	}
 	if m := sub(has("account") || has("aws id"), reAccount); m != nil {
@@ -415,7 +449,8 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 	}
 	if m := sub(strings.HasPrefix(lower, "abuse"), reAbuseTim); m != nil {
-		if t, ok := parseLooseTime(m[1]); ok && r.AbuseTime.IsZero() {
+		// A time naming no zone is in the report's, not silently UTC.
+		if t, ok := n.fieldTime(m[2], m[1]); ok && r.AbuseTime.IsZero() {
 			r.AbuseTime = t
 		}
 		found = true
@@ -445,7 +480,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		n.within = d
 	}
-	if m := sub(has("block") && !hypothetical(lower), reBlock); m != nil {
+	if m := sub((has("block") || has("restrict")) && !hypothetical(lower), reBlock); m != nil {
 		n.mitigations(m)
 		found = true
 	} else if m := sub(has("blocked all"), reBlockAll); m != nil && !hypothetical(lower) {
@@ -460,7 +495,7 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		r.Mitigations = appendMitigation(r.Mitigations, mi)
 		found = true
-	} else if reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
+	} else if (has("stopped") || has("shut down")) && reStopped.MatchString(s) && !strings.Contains(lower, "not ") && !hypothetical(lower) {
 		r.Mitigations = appendMitigation(r.Mitigations, Mitigation{Action: MitigationStop})
 		found = true
 	}
@@ -472,10 +507,12 @@ func (n *noticeReader) fieldsOf(s, lower string) bool {
 		}
 		found = true
 	}
-	if m := sub(has("ip"), reIPLabel); m != nil {
-		for _, a := range ipsIn(m[1]) {
-			n.addIP(a)
-			found = true
+	if has("ip") {
+		if m := reIPLabel.FindStringSubmatchIndex(s); m != nil {
+			for _, a := range ownIPsIn(s, m[2]) {
+				n.addIP(a)
+				found = true
+			}
 		}
 	}
 	return found
@@ -704,6 +741,8 @@ func (n *noticeReader) finish() Report {
 		}
 	case n.kindNotice != "":
 		r.Kind = n.kindNotice
+	case n.kindSubject != "":
+		r.Kind = n.kindSubject
 	case n.kindForward != "":
 		r.Kind = n.kindForward
 	case n.sshLike > 0 && n.sshLike*2 >= r.EvidenceCount:
@@ -713,13 +752,18 @@ func (n *noticeReader) finish() Report {
 	default:
 		r.Kind = KindOther
 	}
+	if r.CaseID == "" {
+		r.CaseID = caseFromSender(r.Reporter)
+	}
 	if r.AbuseTime.IsZero() && !n.earliest.IsZero() {
 		r.AbuseTime = n.earliest.UTC()
 	}
 	if n.zoneAssumed() {
 		addWarning(&r, Warning{Code: WarnTimeZone, Message: fmt.Sprintf("%d evidence times name no zone and the report states none: read as UTC", n.zoneless)})
 	}
-	if n.within > 0 {
+	if !n.deadline.IsZero() {
+		r.Deadline = n.deadline
+	} else if n.within > 0 {
 		base := r.Received
 		if base.IsZero() {
 			base = n.o.now
@@ -734,7 +778,7 @@ func (n *noticeReader) finish() Report {
 // useful reports whether the text held anything a responder can act on.
 func (n *noticeReader) useful() bool {
 	r := &n.rep
-	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0
+	return n.recognized || n.fields > 0 || r.EvidenceCount > 0 || r.CaseID != "" || len(r.Resources.InstanceIDs) > 0 || len(r.Resources.IPs) > 0 || len(r.Resources.Projects) > 0 || len(r.Resources.Hosts) > 0
 }
 
 // ParseTrustAndSafety reads the text of an AWS Trust & Safety notice (the
@@ -876,4 +920,76 @@ func (n *noticeReader) forwardedDate(v string) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// logLike reports whether t looks like a bare log line, which holds no
+// notice field: it starts with a digit and has no "label: ", no '/'
+// (a CIDR, a date with slashes), no '=', '#' or '@', and no run of four
+// letters or more (a word of prose; "Thu", "Apr", "TCP" are shorter).
+func logLike(t []byte) bool {
+	if len(t) == 0 || t[0] < '0' || t[0] > '9' {
+		return false
+	}
+	run := 0
+	for i, c := range t {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+			if run++; run >= 4 {
+				return false
+			}
+			continue
+		case c == '/' || c == '=' || c == '#' || c == '@' || c >= 0x80:
+			return false
+		case c == ':' && i+1 < len(t) && (t[i+1] == ' ' || t[i+1] == '\t'):
+			return false
+		}
+		run = 0
+	}
+	return true
+}
+
+// victimWords, just before an address, say it is the one attacked, not
+// one of the reported resources ("aimed at 198.51.100.250", "Target of
+// attack:-198.51.100.250", "Destination IP: 192.0.2.33").
+var victimWords = []string{"aimed at", "against", "target", "victim", "destination", "dest", "dst", "attacked", "attacking", "towards", "scanned", "probed"}
+
+// ownIPsIn is ipsIn over s[from:], without the addresses victimWords
+// name: what a notice says of the reported resources.
+func ownIPsIn(s string, from int) []netip.Addr {
+	var out []netip.Addr
+	i := from
+	for i < len(s) {
+		for i < len(s) && isIPSep(s[i]) {
+			i++
+		}
+		j := i
+		for j < len(s) && !isIPSep(s[j]) {
+			j++
+		}
+		if j > i {
+			if as := ipsIn(s[i:j]); len(as) > 0 {
+				ctx := strings.ToLower(s[max(0, i-32):i])
+				victim := false
+				for _, w := range victimWords {
+					if strings.Contains(ctx, w) {
+						victim = true
+						break
+					}
+				}
+				if !victim {
+					out = append(out, as...)
+				}
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+func isIPSep(c byte) bool {
+	switch c {
+	case ' ', '\t', ',', ';', '(', ')', '[', ']', '<', '>', '"', '\'':
+		return true
+	}
+	return false
 }

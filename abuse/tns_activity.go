@@ -107,6 +107,8 @@ var zoneOffsets = map[string]int{
 var looseLayouts = []string{
 	"2 Jan 2006 15:04:05",
 	"Mon, 2 Jan 2006 15:04:05",
+	"Mon, 2 Jan 2006 3:04PM", // Project Honey Pot: "Mon, 21 Sep 2015 11:00AM PDT"
+	"Mon, 2 Jan 2006 3:04 PM",
 	"Mon 2 Jan 2006 15:04:05",
 	"Mon Jan _2 15:04:05 2006",
 	"Jan _2 2006 15:04:05",
@@ -201,7 +203,7 @@ func parseLooseTimeAny(s string) (time.Time, bool) {
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil { // RFC 5322 with comments, 2-digit years
-		return t.UTC(), true
+		return fixZoneAbbrev(t).UTC(), true
 	}
 	return time.Time{}, false
 }

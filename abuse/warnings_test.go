@@ -48,7 +48,13 @@ func TestWarnings(t *testing.T) {
 		{"unknown charset", ParseMail, hdr + "Content-Type: text/plain; charset=x-klingon\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" + notice + "caf\xe9\r\n" + log,
 			[]Warning{{Code: WarnCharset, Message: `unknown charset "x-klingon": body kept as it is`}}},
 		{"follow-up naming nothing", ParseMail, hdr + "\r\nWe have not received a response regarding the abuse report implicating resources on your account.\r\nReported Activity: Port Scanning\r\nAbuse Time: 27 Apr 2023 14:46:47 GMT\r\n",
-			[]Warning{{Code: WarnNoEvidence, Message: "trust-and-safety report with no evidence and no instance, IP address or security group"}}},
+			[]Warning{{Code: WarnNoEvidence, Message: "trust-and-safety report with no evidence and no instance, IP address, security group, project or host"}}},
+		// A provider desk's or a known feed's mail that holds nothing
+		// readable is a report with a warning, not an unknown format.
+		{"provider notice with nothing readable", ParseMail, "From: Linode Support <support@linode.com>\r\nSubject: Abuse report\r\nDate: Mon, 23 Nov 2026 15:07:31 -0500\r\n\r\nPlease log in to the Cloud Manager to see this report.\r\n",
+			[]Warning{{Code: WarnNoEvidence, Message: "plain report with no evidence and no instance, IP address, security group, project or host"}}},
+		{"empty SpamCop summary", ParseMail, "From: summary@admin.spamcop.net\r\nSubject: [SpamCop] summary report\r\nDate: Mon, 23 Nov 2026 06:00:04 -0500\r\n\r\n IP_Address       Start/Length  Trap  User  Mole  Simp  Comments\r\n",
+			[]Warning{{Code: WarnNoEvidence, Message: "plain report with no evidence and no instance, IP address, security group, project or host"}}},
 		{"arf with a pdf", ParseARF, "From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"q\"\r\n\r\n--q\r\nContent-Type: text/plain\r\n\r\nspam from 192.0.2.9\r\n--q\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nSource-IP: 192.0.2.9\r\n--q\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"evidence.pdf\"\r\n\r\n%PDF-1.4\r\n--q--\r\n",
 			[]Warning{{Code: WarnUnknownAttachment, Part: "part 3 (evidence.pdf, application/pdf)", Message: "attachment of a type no reader knows: not read"}}},
 	}

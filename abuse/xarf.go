@@ -534,10 +534,12 @@ func xarfTime(field, s string) (time.Time, error) {
 	}
 	for _, l := range xarfTimeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			t = fixZoneAbbrev(t)
 			return t.UTC(), checkTime(field, t)
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
+		t = fixZoneAbbrev(t)
 		return t.UTC(), checkTime(field, t)
 	}
 	return time.Time{}, fmt.Errorf("%s: unrecognised date %q", field, s)
@@ -559,6 +561,14 @@ var xarfKinds = map[string]Kind{
 	"copyright": KindCopyright, "trademark": KindCopyright, "cyberlocker": KindCopyright,
 	"linksite": KindCopyright, "p2p": KindCopyright, "usenet": KindCopyright, "ugcplatform": KindCopyright,
 	"dmca": KindCopyright, "copyrightinfringement": KindCopyright,
+	// Blocklist.de names its reports by the attacked service (Report-Type:
+	// regbot, ssh, mail, …): logins guessed, mail or forum spam, floods.
+	"ssh": KindIntrusion, "ftp": KindIntrusion, "imap": KindIntrusion, "pop3": KindIntrusion, "sip": KindIntrusion,
+	"asterisk": KindIntrusion, "courierimap": KindIntrusion, "courierpop3": KindIntrusion, "bruteforcelogin": KindIntrusion,
+	"mail": KindSpam, "postfix": KindSpam, "regbot": KindSpam, "regbots": KindSpam,
+	"apacheddos": KindDDoS, "ircbot": KindMalware,
+	// Clean-MX: addresses harvested for spam.
+	"harvesting": KindSpam,
 }
 
 // xarfClassKinds classify by class or category when the type is unknown.
@@ -805,7 +815,7 @@ func xarfZone(s string) *time.Location {
 		}
 	}
 	if t, err := mail.ParseDate(s); err == nil {
-		return t.Location()
+		return fixZoneAbbrev(t).Location()
 	}
 	return nil
 }

@@ -131,6 +131,13 @@ func TestXARFKind(t *testing.T) {
 		{"fraud", "", KindPhishing},
 		{"info", "dnsbl", KindOther},
 		{"", "", KindOther},
+		// Blocklist.de's report types are the attacked services.
+		{"abuse", "regbot", KindSpam},
+		{"abuse", "ssh", KindIntrusion},
+		{"abuse", "mail", KindSpam},
+		{"abuse", "apacheddos", KindDDoS},
+		{"abuse", "bruteforcelogin", KindIntrusion},
+		{"info", "harvesting", KindSpam}, // Clean-MX
 	}
 	for _, tt := range tests {
 		if got := XARFKind(tt.class, tt.typ); got != tt.want {

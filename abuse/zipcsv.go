@@ -100,9 +100,11 @@ func isZipDataError(err error) bool {
 	return strings.Contains(s, "zip:") || strings.Contains(s, "flate:")
 }
 
-// feedKind is the kind a feed's report name gives (Shadowserver:
-// "…-scan_redis-…" lists exposed services; "botnet_drone", "sinkhole":
-// infected hosts; "brute_force": login attacks; "ddos", "amplification").
+// feedKind is the kind a feed's report name gives (Shadowserver, its
+// members named YYYY-MM-DD-<feed>-…csv: "scan_redis", "ssl_scan",
+// "compromised_website" list exposed or compromised services;
+// "botnet_drone", "sinkhole": infected hosts; "brute_force": login
+// attacks; "ddos", "amplification"; "spam_url"; "darknet": scans).
 func feedKind(name string) Kind {
 	l := strings.ToLower(name)
 	switch {
@@ -112,8 +114,15 @@ func feedKind(name string) Kind {
 		return KindIntrusion
 	case strings.Contains(l, "ddos"), strings.Contains(l, "amplification"):
 		return KindDDoS
-	case strings.Contains(l, "scan_"), strings.Contains(l, "_scan"):
-		return KindOther // an exposed service was found on the address, not a scan from it
+	case strings.Contains(l, "phish"):
+		return KindPhishing
+	case strings.Contains(l, "spam"): // spam_url
+		return KindSpam
+	case strings.Contains(l, "darknet"):
+		return KindPortScan // the address sent packets to unused address space
+	case strings.Contains(l, "scan_"), strings.Contains(l, "_scan"), strings.Contains(l, "compromised_website"),
+		strings.Contains(l, "open_"), strings.Contains(l, "vulnerable"):
+		return KindOther // an exposed or compromised service was found on the address, not a scan from it
 	}
 	return ""
 }

@@ -68,3 +68,23 @@ func FuzzZipAttachment(f *testing.F) {
 		}
 	})
 }
+
+// TestFeedKind maps the feed names of Shadowserver's zipped CSV members
+// (YYYY-MM-DD-<feed>-….csv, AbuseIO/parser-shadowserver) to kinds.
+func TestFeedKind(t *testing.T) {
+	for name, want := range map[string]Kind{
+		"2026-11-20-scan_redis-asn-region.csv":          KindOther,
+		"2026-11-20-ssl_scan-asn-region.csv":            KindOther,
+		"2026-11-20-compromised_website-asn-region.csv": KindOther,
+		"2026-11-20-botnet_drone-asn-region.csv":        KindMalware,
+		"2026-11-20-sinkhole_http_drone-asn-region.csv": KindMalware,
+		"2026-11-20-spam_url-asn-region.csv":            KindSpam,
+		"2026-11-20-darknet-asn-region.csv":             KindPortScan,
+		"2026-11-20-honeypot_brute_force-asn.csv":       KindIntrusion,
+		"2026-11-20-report.csv":                         "",
+	} {
+		if got := feedKind(name); got != want {
+			t.Errorf("feedKind(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // named zones ("Pacific Time", "Europe/Berlin") on hosts without a zone database
+	_ "time/tzdata"
+
+	"github.com/abusekit/abusekit/internal/mailmsg" // named zones ("Pacific Time", "Europe/Berlin") on hosts without a zone database
 )
 
 // A report states the zone of its log times in a note: "(time zone is
@@ -106,4 +108,25 @@ func zoneNoteIn(text string) (*time.Location, bool) {
 		}
 	}
 	return nil, false
+}
+
+// fixZoneAbbrev corrects a time net/mail read with a zone abbreviation
+// ("Date: Tue, 19 Jan 2016 14:32:49 EST"): time.Parse gives an
+// abbreviation it does not know offset zero, so the time would silently
+// be read as UTC. An abbreviation of zoneOffsets gets its offset.
+func fixZoneAbbrev(t time.Time) time.Time {
+	name, off := t.Zone()
+	if t.IsZero() || off != 0 || name == "" {
+		return t
+	}
+	o, ok := zoneOffsets[strings.ToUpper(name)]
+	if !ok || o == 0 {
+		return t
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.FixedZone(name, o))
+}
+
+// mailDate is the Date of m, its zone abbreviation read (fixZoneAbbrev).
+func mailDate(m *mailmsg.Message) time.Time {
+	return fixZoneAbbrev(m.Date())
 }

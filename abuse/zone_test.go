@@ -2,6 +2,8 @@ package abuse
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,74 @@ func TestXARFLogZone(t *testing.T) {
 			t.Errorf("%s: time %v (want %v), warnings %v (want time-zone %v)", tc.date, got, tc.want, reps[0].Warnings, tc.warn)
 		}
 	}
+}
+
+// TestFieldTimeZone: a notice's time field that names no zone ("Abuse
+// Time: 2026-11-17 08:01:02", "Incident time: …", "observed on …") is in
+// the zone the report states or its Date's, never silently UTC; with
+// neither, it is read as UTC with a WarnTimeZone warning.
+func TestFieldTimeZone(t *testing.T) {
+	for _, tt := range []struct {
+		name, in string
+		want     time.Time
+		warn     bool
+	}{
+		{"abuse time, Date +0900", "From: ec2-abuse@amazon.com\nSubject: x\nDate: Tue, 17 Nov 2026 20:00:00 +0900\n\nAWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 16, 23, 1, 2, 0, time.UTC), false},
+		{"abuse time, zone stated", "From: ec2-abuse@amazon.com\nSubject: x\nDate: Tue, 17 Nov 2026 20:00:00 +0900\n\nAWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02 GMT\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 17, 8, 1, 2, 0, time.UTC), false},
+		{"incident time, note says CET", "Incident ID: 401238845\nAll times are in CET\nIncident time: 2026-11-21 04:02:11\nIP address: 20.105.44.19\n",
+			time.Date(2026, 11, 21, 3, 2, 11, 0, time.UTC), false},
+		{"incident time (UTC)", "From: azure-noreply@microsoft.com\nSubject: x\nDate: Sat, 21 Nov 2026 06:18:44 -0800\n\nIncident time (UTC): 2026-11-21 04:02:11\nIP address: 20.105.44.19\n",
+			time.Date(2026, 11, 21, 4, 2, 11, 0, time.UTC), false},
+		{"pasted, no zone anywhere", "AWS Trust & Safety\nAbuse Time: 2026-11-17 08:01:02\nInstance Id: i-0abc1234def567890\n",
+			time.Date(2026, 11, 17, 8, 1, 2, 0, time.UTC), true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reps, err := Parse(context.Background(), strings.NewReader(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := reps[0]
+			if !r.AbuseTime.Equal(tt.want) {
+				t.Errorf("abuse time %v, want %v", r.AbuseTime, tt.want)
+			}
+			if got := hasWarning(r.Warnings, WarnTimeZone); got != tt.warn {
+				t.Errorf("time-zone warning %v, want %v (%v)", got, tt.warn, r.Warnings)
+			}
+		})
+	}
+}
+
+// TestMailDateZoneAbbrev: a Date header with a zone abbreviation ("Tue, 19
+// Jan 2016 14:32:49 EST", AOL's feedback-loop mails) is in that zone, not
+// read as UTC (time.Parse gives an abbreviation it does not know offset
+// zero); so are ARF's Arrival-Date and X-ARF's Date.
+func TestMailDateZoneAbbrev(t *testing.T) {
+	mail := "From: scomp@aol.net\nTo: abuse@example.net\nDate: Tue, 19 Jan 2016 14:32:49 EST\nSubject: Email Feedback Report for IP 192.0.2.1\n\n" +
+		"This is an email abuse report for an email received from IP address 192.0.2.1\n"
+	r := parseOneFile(t, writeTemp(t, mail))
+	if want := time.Date(2016, 1, 19, 19, 32, 49, 0, time.UTC); !r.Received.Equal(want) {
+		t.Errorf("Received %v, want %v", r.Received, want)
+	}
+	for in, want := range map[string]time.Time{
+		"Tue, 19 Jan 2016 14:32:40 PST":         time.Date(2016, 1, 19, 22, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 -0500":       time.Date(2016, 1, 19, 19, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 GMT":         time.Date(2016, 1, 19, 14, 32, 40, 0, time.UTC),
+		"Tue, 19 Jan 2016 14:32:40 +0000 (EST)": time.Date(2016, 1, 19, 14, 32, 40, 0, time.UTC),
+	} {
+		got, err := xarfTime("Date", in)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("xarfTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+func writeTemp(t *testing.T, s string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "in.eml")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -17,8 +17,13 @@ type csvState struct {
 	// column indexes, -1 when the header has none
 	time, src, dst, sport, dport, proto int
 	date                                int // a date column apart from a time-of-day one (AbuseHub: event_date, event_time)
-	src2                                lineSource
-	r                                   *csv.Reader
+	// utc: the header says the times are UTC: a time column named
+	// "…_utc", or Shadowserver's reports (header "timestamp","ip",…: its
+	// timestamps are UTC by its documentation), whatever zone the
+	// report around the CSV states.
+	utc  bool
+	src2 lineSource
+	r    *csv.Reader
 }
 
 // lineSource hands encoding/csv one line at a time.
@@ -133,6 +138,14 @@ func (c *csvState) header(b []byte) bool {
 	if h.src < 0 || (h.dst < 0 && h.dport < 0 && h.time < 0) {
 		return false
 	}
+	for _, i := range []int{h.time, h.date} {
+		if i >= 0 && strings.HasSuffix(normName(fields[i]), "_utc") {
+			h.utc = true
+		}
+	}
+	if normName(fields[0]) == "timestamp" && normName(fields[1]) == "ip" {
+		h.utc = true // Shadowserver
+	}
 	h.on = true
 	*c = h
 	return true
@@ -178,6 +191,11 @@ func (c *csvState) parse(cfg *config, line []byte) (Record, bool) {
 	}
 	if r.Proto == "" {
 		r.Proto = cfg.proto
+	}
+	if c.utc {
+		loc := cfg.loc
+		cfg.loc = time.UTC
+		defer func() { cfg.loc = loc; cfg.lastZoneless = false }()
 	}
 	if f := field(c.time); len(f) > 0 {
 		if d := field(c.date); len(d) > 0 && len(d)+len(f) < 64 {

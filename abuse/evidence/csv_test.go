@@ -3,6 +3,7 @@ package evidence
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -65,5 +66,36 @@ func TestScannerCSVAbuseIPDBStyle(t *testing.T) {
 	want := []scanned{{2, LayoutCSV, Record{Time: seedTime, SrcIP: ip("203.0.113.7"), Raw: "203.0.113.7,\"14,15\",2023-04-27T14:46:47Z,\"Port scan: 22, 23\""}}}
 	if diff := cmp.Diff(want, got, cmpRecord); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestCSVUTCHeader: a CSV whose header says its times are UTC
+// (Shadowserver's "timestamp","ip",… reports, whose timestamps are UTC by
+// its documentation; a "…_utc" column) is read in UTC whatever zone the
+// report around it states; another CSV's zone-less times take that zone.
+func TestCSVUTCHeader(t *testing.T) {
+	ref := time.Date(2015, 3, 3, 16, 56, 1, 0, time.FixedZone("", 3600)) // the mail's Date: +0100
+	for _, tt := range []struct {
+		name, in string
+		want     time.Time
+		zoneless int
+	}{
+		{"shadowserver", "\"timestamp\",\"ip\",\"port\",\"asn\"\n\"2015-03-02 00:45:59\",\"172.16.10.13\",2005,12345\n", time.Date(2015, 3, 2, 0, 45, 59, 0, time.UTC), 0},
+		{"time_utc column", "time_utc,src_ip,dst_port\n2015-03-02 00:45:59,172.16.10.13,22\n", time.Date(2015, 3, 2, 0, 45, 59, 0, time.UTC), 0},
+		{"abusehub, local", "report_type,event_date,event_time,src_ip,src_port\nShadowserver Botnet Drone,2015-03-02,01:45:59,172.16.10.13,2005\n", time.Date(2015, 3, 2, 0, 45, 59, 0, time.UTC), 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := 0
+			sc := NewScanner(strings.NewReader(tt.in), Options{Reference: ref, Zoneless: &n})
+			if !sc.Scan() {
+				t.Fatalf("no record: %v", sc.Err())
+			}
+			if got := sc.Record().Time; !got.Equal(tt.want) {
+				t.Errorf("time %v, want %v", got, tt.want)
+			}
+			if n != tt.zoneless {
+				t.Errorf("zoneless count %d, want %d", n, tt.zoneless)
+			}
+		})
 	}
 }
