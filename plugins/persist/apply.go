@@ -63,6 +63,8 @@ type Entry struct {
 	Nlink        uint64       `json:"nlink,omitempty"`
 	LinkTarget   string       `json:"link_target,omitempty"`
 	RemovedLines []LineChange `json:"removed_lines,omitempty"`
+	// Set: the change belongs to a set made all or none (Change.Set).
+	Set string `json:"set,omitempty"`
 	// Dir is the link-free parent directory (relative to the root) Apply
 	// acted in; Restore refuses to act if the path's parent now resolves
 	// elsewhere (a link planted after Apply).
@@ -172,6 +174,12 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 				err = fmt.Errorf("persist: apply %s %s: %w", c.Op, c.Path, err)
 			}
 		}
+		if err != nil && c.Set != "" {
+			// All of a set or none: put back what this Apply made of it.
+			if berr := a.backOutSet(c.Set); berr != nil {
+				err = errors.Join(err, berr)
+			}
+		}
 		if err != nil {
 			// Flags cleared for changes that will not be made go back on.
 			if serr := a.setBack(); serr != nil {
@@ -191,6 +199,37 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		}
 	}
 	return res, nil
+}
+
+// backOutSet puts back, newest first, the entries of set this Apply made
+// (from their quarantined copies, as Restore would) and drops them from
+// the manifest. An entry that cannot be put back stays in the manifest
+// (Restore can try again) and its error is returned.
+func (a *applier) backOutSet(set string) error {
+	var errs []error
+	back := map[int]bool{}
+	for i := len(a.m.Entries) - 1; i >= 0; i-- {
+		e := a.m.Entries[i]
+		if e.Set != set {
+			continue
+		}
+		if err := restoreEntry(a.fs, a.q, e, false); err != nil {
+			errs = append(errs, fmt.Errorf("persist: back out %s %s: %w", e.Op, e.Path, err))
+			continue
+		}
+		back[i] = true
+	}
+	var keep []Entry
+	for i, e := range a.m.Entries {
+		if !back[i] {
+			keep = append(keep, e)
+		}
+	}
+	a.m.Entries = keep
+	if err := a.save(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // runReloads runs each reload, collecting failures (a failed reload does
@@ -238,12 +277,13 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// dropLines removes the given 1-based lines from data, checking each still
-// holds the content planned; every other byte stays as it was.
+// dropLines removes the given 1-based lines from data, or rewrites those
+// with a New, checking each still holds the content planned; every other
+// byte stays as it was.
 func dropLines(data []byte, lines []LineChange) ([]byte, []LineChange, error) {
-	drop := map[int]string{}
+	drop := map[int]LineChange{}
 	for _, l := range lines {
-		drop[l.Line] = l.Content
+		drop[l.Line] = l
 	}
 	var out bytes.Buffer
 	var removed []LineChange
@@ -258,19 +298,29 @@ func dropLines(data []byte, lines []LineChange) ([]byte, []LineChange, error) {
 		} else {
 			line, rest = rest[:i+1], rest[i+1:]
 		}
-		want, ok := drop[n]
+		lc, ok := drop[n]
 		if !ok {
 			out.Write(line)
 			continue
 		}
-		got := strings.TrimSuffix(string(line), "\n")
-		if long, ok := strings.CutSuffix(want, "…"); ok && len(got) > len(long) && strings.HasPrefix(got, long) {
+		want := lc.Content
+		got, nl := strings.CutSuffix(string(line), "\n")
+		if long, ok := strings.CutSuffix(want, "…"); ok && lc.New == nil && len(got) > len(long) && strings.HasPrefix(got, long) {
 			want = got // Find shortened a very long line
 		}
 		if got != want {
 			return nil, nil, fmt.Errorf("%w: line %d is now %q, planned %q", ErrChanged, n, got, want)
 		}
-		removed = append(removed, LineChange{Line: n, Content: got})
+		if lc.New != nil {
+			if strings.ContainsAny(*lc.New, "\n") {
+				return nil, nil, fmt.Errorf("persist: line %d: new content has a line break", n)
+			}
+			out.WriteString(*lc.New)
+			if nl {
+				out.WriteByte('\n')
+			}
+		}
+		removed = append(removed, LineChange{Line: n, Content: got, New: lc.New})
 		delete(drop, n)
 	}
 	for l := range drop {

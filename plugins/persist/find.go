@@ -33,6 +33,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
 	f.pkgDBProblem()
 	f.loadShells()
+	f.accts = loadAccountBase(r, o.Since, o.MaxFileBytes)
 	steps := []func(){
 		f.findAccounts, // first: the user list feeds later checks
 		f.findCron,
@@ -101,6 +102,7 @@ type finder struct {
 	shells   map[string]bool
 	refs     map[string]refSource
 	homes    []home
+	accts    *accountBase // stock accounts and memberships
 }
 
 type home struct {

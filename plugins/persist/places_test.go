@@ -75,7 +75,7 @@ func TestFindPlaces(t *testing.T) {
 			g.Data = replaceOnce(g.Data, "\nsudo:x:27:admin\n", "\nsudo:x:27:admin,www-data\n")
 			g.Mtime = at
 			return t.With(g)
-		}, time.Time{}, want{"/etc/group", 21, KindAccount, High, ActionNone}}, // the sudo line stays: admin needs it
+		}, time.Time{}, want{"/etc/group", 21, KindAccount, High, ActionRemoveMember}}, // the sudo line stays: admin needs it
 		{"bash-logout", appendTo("/home/admin/.bash_logout", dl+"\n"), time.Time{}, want{"/home/admin/.bash_logout", lines("/home/admin/.bash_logout"), KindShellProfile, Critical, ActionRemoveLine}},
 	}
 	for _, tt := range tests {
