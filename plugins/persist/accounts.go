@@ -33,7 +33,8 @@ import (
 // it are the stock memberships: never a finding above info, whatever the
 // window says (an instance found by a bot minutes after launch has the
 // default user's home created inside the window). A cloud-init file that
-// itself changed inside the window is not trusted.
+// itself changed inside the window is not trusted, unless it is its
+// package's unchanged copy.
 
 // cloudUser is a user cloud-init's configuration creates.
 type cloudUser struct {
@@ -58,8 +59,9 @@ const (
 var cloudConfigs = []string{"/etc/cloud/cloud.cfg"}
 
 // loadAccountBase reads the stock account sources of the root. since, when
-// set, drops cloud-init files changed after it.
-func loadAccountBase(r *rootfs.FS, since time.Time, max int64) *accountBase {
+// set, drops cloud-init files changed after it, unless the package
+// database (db, may be nil) says they are stock.
+func loadAccountBase(r *rootfs.FS, since time.Time, max int64, db *pkgDB) *accountBase {
 	b := &accountBase{master: map[string]passwdEntry{}, masterGroups: map[string]groupEntry{}, prev: map[string]passwdEntry{}, cloud: map[string]cloudUser{}}
 	if data, err := r.ReadFile(passwdMaster, max); err == nil {
 		for _, u := range parsePasswd(data) {
@@ -93,14 +95,18 @@ func loadAccountBase(r *rootfs.FS, since time.Time, max int64) *accountBase {
 		}
 	}
 	for _, p := range files {
-		if !since.IsZero() {
-			if fi, err := r.Stat(p); err != nil || fi.ModTime().After(since) {
-				continue
-			}
-		}
 		data, err := r.ReadFile(p, 1<<20)
 		if err != nil {
 			continue
+		}
+		if !since.IsZero() {
+			stock := false
+			if db != nil {
+				_, _, stock, _ = db.check(p, data)
+			}
+			if fi, err := r.Stat(p); !stock && (err != nil || fi.ModTime().After(since)) {
+				continue
+			}
 		}
 		for _, u := range parseCloudUsers(data) {
 			b.cloud[u.Name] = u

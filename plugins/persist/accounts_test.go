@@ -258,3 +258,55 @@ func TestAccountSetAllOrNothing(t *testing.T) {
 		}
 	}
 }
+
+// TeamTNT's "hilde" added to sudo: the default plan takes hilde out of
+// sudo's member lists in group and gshadow, and the group (and the
+// operator's place in it) stays.
+func TestGroupMemberRemovedNotGroup(t *testing.T) {
+	ctx := context.Background()
+	tree := hosttest.TeamTNT(hosttest.Debian12())
+	tree = replaceLine(t, tree, "/etc/gshadow", "sudo:", "sudo:*::admin,hilde", hosttest.InfectionTime)
+	dir := build(t, tree)
+	orig := readAll(t, dir, "/etc/group", "/etc/gshadow")
+	p, fs := planFor(t, dir, hosttest.Window())
+	var fd *Finding
+	for i := range fs {
+		if fs[i].Path == "/etc/group" && strings.HasPrefix(fs[i].Content, "sudo:") {
+			fd = &fs[i]
+		}
+	}
+	if fd == nil || fd.Severity < High || fd.Action != ActionRemoveMember || !cmp.Equal(fd.Members, []string{"hilde"}) {
+		t.Fatalf("sudo finding: %+v", fd)
+	}
+	if _, err := Apply(ctx, p, ApplyOptions{QuarantineDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"/etc/group":   strings.Replace(orig["/etc/group"], "\nsudo:x:27:admin,hilde\n", "\nsudo:x:27:admin\n", 1),
+		"/etc/gshadow": strings.Replace(orig["/etc/gshadow"], "\nsudo:*::admin,hilde\n", "\nsudo:*::admin\n", 1),
+	}
+	if diff := cmp.Diff(want, readAll(t, dir, "/etc/group", "/etc/gshadow")); diff != "" {
+		t.Errorf("after Apply (-want +got):\n%s", diff)
+	}
+}
+
+// The stock memberships of the image's default user (cloud-init's
+// default_user groups: sudo, adm, wheel, lxd …) are never findings above
+// info, even when the incident window covers the launch (a bot finds a
+// new instance minutes after it boots, so the user's home is "new").
+func TestStockMembershipsStayInfo(t *testing.T) {
+	for name, tree := range map[string]hosttest.Tree{
+		"debian12":        hosttest.Debian12(),
+		"ubuntu2204":      hosttest.Ubuntu2204(),
+		"amazonlinux2023": hosttest.AmazonLinux2023(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := build(t, tree)
+			for _, f := range find(t, dir, hosttest.Epoch.Add(-time.Hour)) {
+				if f.Kind == KindAccount && f.Severity > Info && (f.Path == "/etc/group" || f.Path == "/etc/gshadow" || f.Path == "/etc/passwd" || f.Path == "/etc/shadow") {
+					t.Errorf("stock account record: %s", f)
+				}
+			}
+		})
+	}
+}

@@ -33,7 +33,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
 	f.pkgDBProblem()
 	f.loadShells()
-	f.accts = loadAccountBase(r, o.Since, o.MaxFileBytes)
+	f.accts = loadAccountBase(r, o.Since, o.MaxFileBytes, f.db)
 	steps := []func(){
 		f.findAccounts, // first: the user list feeds later checks
 		f.findCron,

@@ -190,7 +190,7 @@ func (p *planner) planAccount(f Finding) {
 		}
 	}
 	if p.base == nil {
-		p.base = loadAccountBase(p.fs, time.Time{}, maxLineFile)
+		p.base = loadAccountBase(p.fs, time.Time{}, maxLineFile, nil)
 	}
 	fx, restorable := fixAccount(p.base, p.fs, u, hash)
 	if f.Action == ActionRestoreAccount && restorable {
