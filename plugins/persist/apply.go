@@ -65,6 +65,9 @@ type Entry struct {
 	RemovedLines []LineChange `json:"removed_lines,omitempty"`
 	// Set: the change belongs to a set made all or none (Change.Set).
 	Set string `json:"set,omitempty"`
+	// Container: a container stopped through docker on the live root
+	// (no file changed; Restore starts it again with its old policy).
+	Container *ContainerStop `json:"container,omitempty"`
 	// Dir is the link-free parent directory (relative to the root) Apply
 	// acted in; Restore refuses to act if the path's parent now resolves
 	// elsewhere (a link planted after Apply).
@@ -160,7 +163,11 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	if max <= 0 {
 		max = DefaultMaxCopy
 	}
-	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, key: key, stored: map[[2]uint64]storedCopy{},
+	run := opts.Run
+	if run == nil {
+		run = execRun
+	}
+	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, key: key, stored: map[[2]uint64]storedCopy{}, run: run, live: plan.Live && isLiveRoot(plan.Root),
 		m: &Manifest{Version: 2, Root: r.Dir(), Live: plan.Live, Created: time.Now().UTC(), QuarantineDir: qdir, Reloads: plan.Reloads}}
 	defer a.close()
 	res := &Result{ManifestPath: filepath.Join(qdir, ManifestName), Manifest: a.m}
@@ -236,13 +243,7 @@ func (a *applier) backOutSet(set string) error {
 // not undo the files already changed).
 func runReloads(ctx context.Context, reloads []Reload, run func(context.Context, []string) error, log *slog.Logger) []string {
 	if run == nil {
-		run = func(ctx context.Context, argv []string) error {
-			out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
-			}
-			return nil
-		}
+		run = execRun
 	}
 	var errs []string
 	for _, rl := range reloads {
@@ -252,6 +253,15 @@ func runReloads(ctx context.Context, reloads []Reload, run func(context.Context,
 		}
 	}
 	return errs
+}
+
+// execRun runs a command with os/exec.
+func execRun(ctx context.Context, argv []string) error {
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // safeName keeps letters, digits, dot, dash and underscore of s (an

@@ -143,11 +143,12 @@ type Finding struct {
 	Content    string   `json:"content"`
 	Referenced []string `json:"referenced,omitempty"` // files the entry runs or loads (paths inside the root)
 	Action     Action   `json:"action,omitempty"`
-	Unit       string   `json:"unit,omitempty"`    // systemd unit name
-	User       string   `json:"user,omitempty"`    // account the entry runs as / belongs to
-	Package    string   `json:"package,omitempty"` // owning package, when known
-	Stock      bool     `json:"stock,omitempty"`   // owned by a package and unchanged
-	Members    []string `json:"members,omitempty"` // remove-member: the members to take out of the group
+	Unit       string   `json:"unit,omitempty"`      // systemd unit name
+	User       string   `json:"user,omitempty"`      // account the entry runs as / belongs to
+	Package    string   `json:"package,omitempty"`   // owning package, when known
+	Stock      bool     `json:"stock,omitempty"`     // owned by a package and unchanged
+	Members    []string `json:"members,omitempty"`   // remove-member: the members to take out of the group
+	Container  string   `json:"container,omitempty"` // container id (KindContainer)
 }
 
 // String renders a finding on one line.

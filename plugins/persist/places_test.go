@@ -64,7 +64,7 @@ func TestFindPlaces(t *testing.T) {
 		{"container-restart-always", entry(
 			hosttest.Entry{Path: "/var/lib/docker/containers/abc/config.v2.json", Data: `{"ID":"abc","Name":"/web","Path":"sh","Args":["-c","` + dl + `"],"Config":{"Image":"alpine"}}`},
 			hosttest.Entry{Path: "/var/lib/docker/containers/abc/hostconfig.json", Data: `{"RestartPolicy":{"Name":"unless-stopped"}}`}), time.Time{},
-			want{"/var/lib/docker/containers/abc/config.v2.json", 0, KindContainer, Critical, ActionNone}},
+			want{"/var/lib/docker/containers/abc/config.v2.json", 0, KindContainer, Critical, ActionStopContainer}},
 		{"container-no-restart-capped", entry(
 			hosttest.Entry{Path: "/var/lib/docker/containers/abd/config.v2.json", Data: `{"ID":"abd","Name":"/x","Path":"sh","Args":["-c","` + dl + `"],"Config":{"Image":"alpine"}}`},
 			hosttest.Entry{Path: "/var/lib/docker/containers/abd/hostconfig.json", Data: `{"RestartPolicy":{"Name":"no"}}`}), time.Time{},

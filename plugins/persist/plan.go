@@ -28,7 +28,7 @@ const (
 	OpRemoveLines Op = "remove-lines" // drop lines; the rest stays byte-identical
 )
 
-var opRank = map[Op]int{OpClearFlags: 0, OpUnlink: 1, OpQuarantine: 2, OpRemoveLines: 3}
+var opRank = map[Op]int{OpClearFlags: 0, OpUnlink: 1, OpQuarantine: 2, OpRemoveLines: 3, OpStopContainer: 4}
 
 // LineChange is one line Apply removes.
 type LineChange struct {
@@ -62,9 +62,12 @@ type Change struct {
 	// Set names changes Apply makes all or none of (SetAccounts: passwd,
 	// shadow, group and gshadow): when one of them fails, those of the
 	// set already made are put back.
-	Set      string   `json:"set,omitempty"`
-	Severity Severity `json:"severity"`
-	Reasons  []string `json:"reasons"`
+	Set string `json:"set,omitempty"`
+	// Container is the container a stop-container change stops (on an
+	// offline root, Lines set its restart policy to "no").
+	Container *ContainerStop `json:"container,omitempty"`
+	Severity  Severity       `json:"severity"`
+	Reasons   []string       `json:"reasons"`
 }
 
 // Reload is a command to run on the live host after Apply so the services
@@ -218,6 +221,8 @@ func (p *planner) add(f Finding) error {
 		if f.Path == "/etc/group" {
 			p.planGroupLine(f)
 		}
+	case ActionStopContainer:
+		p.stopContainer(f)
 	case ActionQuarantine:
 		p.change(f.Path, OpQuarantine, f)
 		if strings.HasPrefix(f.Path, "/etc/init.d/") {

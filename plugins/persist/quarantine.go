@@ -213,6 +213,8 @@ type applier struct {
 	// end (Change.SetBack).
 	setBackWanted map[int]bool
 	seq           int // last Seq given
+	run           func(context.Context, []string) error
+	live          bool // the plan's root is this host's "/"
 }
 
 func (a *applier) close() {
@@ -343,6 +345,15 @@ func (a *applier) apply(c Change) error {
 		if e.Type != "file" {
 			return fmt.Errorf("lines are removed from files only: %w", fs.ErrInvalid)
 		}
+		return a.removeLines(&e, d, base, c, li)
+	case OpStopContainer:
+		if a.live {
+			return a.stopLive(&e, c)
+		}
+		if e.Type != "file" || len(c.Lines) == 0 {
+			return fmt.Errorf("a container's hostconfig.json is edited on an offline root only: %w", fs.ErrInvalid)
+		}
+		e.Container = c.Container
 		return a.removeLines(&e, d, base, c, li)
 	}
 	return fmt.Errorf("unknown op %q", c.Op)
