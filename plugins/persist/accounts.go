@@ -2,6 +2,7 @@ package persist
 
 import (
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +128,10 @@ func parseCloudUsers(data []byte) []cloudUser {
 		} `yaml:"system_info"`
 		Users []any `yaml:"users"`
 	}
-	if len(data) > 1<<20 || yaml.Unmarshal(data, &doc) != nil {
+	// An anchor makes aliases possible, and aliases expanded into
+	// aliases grow without bound (the "billion laughs"): a configuration
+	// with one is not read (its users are then judged like any other).
+	if len(data) > 1<<20 || reYAMLAnchor.Match(data) || yaml.Unmarshal(data, &doc) != nil {
 		return nil
 	}
 	var out []cloudUser
@@ -164,6 +168,8 @@ func parseCloudUsers(data []byte) []cloudUser {
 	}
 	return out
 }
+
+var reYAMLAnchor = regexp.MustCompile(`(^|[\s\[{,:-])&[^\s]`)
 
 // stockMember reports whether cloud-init makes user a member of group.
 func (b *accountBase) stockMember(group, user string) bool {

@@ -310,3 +310,26 @@ func TestStockMembershipsStayInfo(t *testing.T) {
 		})
 	}
 }
+
+func TestParseCloudUsers(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []cloudUser
+	}{
+		{"default-user", "users:\n   - default\nsystem_info:\n   default_user:\n     name: ec2-user\n     groups: [wheel, adm, systemd-journal]\n     shell: /bin/bash\n",
+			[]cloudUser{{Name: "ec2-user", Groups: []string{"wheel", "adm", "systemd-journal"}, Shell: "/bin/bash"}}},
+		{"users-string-groups", "users:\n  - default\n  - name: ops\n    groups: sudo, docker\n",
+			[]cloudUser{{Name: "ops", Groups: []string{"sudo", "docker"}}}},
+		{"bad-name", "users:\n  - name: 'a:b'\n", nil},
+		{"not-yaml", "users: [\n", nil},
+		{"aliases-refused", "a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nsystem_info:\n  default_user:\n    name: admin\n    groups: *b\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, parseCloudUsers([]byte(tt.in))); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
