@@ -259,15 +259,16 @@ func TestAccountSetAllOrNothing(t *testing.T) {
 	}
 }
 
-// TeamTNT's "hilde" added to sudo: the default plan takes hilde out of
-// sudo's member lists in group and gshadow, and the group (and the
-// operator's place in it) stays.
+// TeamTNT's "hilde", added inside the window and to sudo: the default
+// plan takes hilde out of sudo's member lists in group and gshadow (the
+// group, and the operator's place in it, stay) and removes the account
+// with its own group.
 func TestGroupMemberRemovedNotGroup(t *testing.T) {
 	ctx := context.Background()
 	tree := hosttest.TeamTNT(hosttest.Debian12())
 	tree = replaceLine(t, tree, "/etc/gshadow", "sudo:", "sudo:*::admin,hilde", hosttest.InfectionTime)
 	dir := build(t, tree)
-	orig := readAll(t, dir, "/etc/group", "/etc/gshadow")
+	orig := readAll(t, dir, "/etc/group", "/etc/gshadow", "/etc/passwd")
 	p, fs := planFor(t, dir, hosttest.Window())
 	var fd *Finding
 	for i := range fs {
@@ -282,10 +283,11 @@ func TestGroupMemberRemovedNotGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"/etc/group":   strings.Replace(orig["/etc/group"], "\nsudo:x:27:admin,hilde\n", "\nsudo:x:27:admin\n", 1),
+		"/etc/group":   strings.Replace(strings.Replace(orig["/etc/group"], "\nsudo:x:27:admin,hilde\n", "\nsudo:x:27:admin\n", 1), "\nhilde:x:1001:\n", "\n", 1),
 		"/etc/gshadow": strings.Replace(orig["/etc/gshadow"], "\nsudo:*::admin,hilde\n", "\nsudo:*::admin\n", 1),
+		"/etc/passwd":  strings.Replace(orig["/etc/passwd"], "\nhilde:x:1001:1001::/home/hilde:/bin/bash\n", "\n", 1),
 	}
-	if diff := cmp.Diff(want, readAll(t, dir, "/etc/group", "/etc/gshadow")); diff != "" {
+	if diff := cmp.Diff(want, readAll(t, dir, "/etc/group", "/etc/gshadow", "/etc/passwd")); diff != "" {
 		t.Errorf("after Apply (-want +got):\n%s", diff)
 	}
 }

@@ -182,8 +182,11 @@ func (f *finder) accountLines() {
 			if r, isNew := fresh[u.Name]; isNew && u.Err == nil {
 				var v verdict
 				v.add(Medium, "login account added inside the incident window: "+r)
+				if g := f.rootGroupsOf(u.Name); len(g) > 0 {
+					v.add(High, "and a member of the root-equivalent group "+strings.Join(g, ", ")+": a way back in as root")
+				}
 				v.reasons = append(v.reasons, "fix: remove the account from passwd, shadow, group and gshadow")
-				fd := Finding{Path: pw.path, Line: u.Line, Kind: KindAccount, Severity: Medium, Reasons: v.reasons, Content: u.Raw, User: u.Name, Action: ActionRemoveAccount}
+				fd := Finding{Path: pw.path, Line: u.Line, Kind: KindAccount, Severity: v.sev, Reasons: v.reasons, Content: u.Raw, User: u.Name, Action: ActionRemoveAccount}
 				f.add(fd)
 				if _, ok := bad[u.Name]; !ok {
 					bad[u.Name] = fd
@@ -209,6 +212,27 @@ func (f *finder) accountLines() {
 		f.add(Finding{Path: sh.path, Line: e.Line, Kind: KindAccount, Severity: src.Severity, Content: lines[e.Line-1], User: e.Name,
 			Reasons: []string{fmt.Sprintf("password entry of %s, judged %s in /etc/passwd:%d: %s", e.Name, src.Severity, src.Line, strings.Join(src.Reasons, "; "))}})
 	}
+}
+
+// rootGroupsOf lists the root-equivalent groups (sudo, wheel, docker …)
+// whose member list in /etc/group names user, stock memberships left out.
+func (f *finder) rootGroupsOf(user string) []string {
+	data, err := f.fs.ReadFile("/etc/group", f.o.MaxFileBytes)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, g := range parseGroup(data) {
+		if g.Err != nil || !rootGroups[g.Name] || f.accts.stockMember(g.Name, user) {
+			continue
+		}
+		for _, m := range g.Members {
+			if m == user {
+				out = appendUnique(out, g.Name)
+			}
+		}
+	}
+	return out
 }
 
 // ---- timers, paths and sockets that start a bad unit ----
