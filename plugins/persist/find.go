@@ -103,6 +103,7 @@ type finder struct {
 	refs     map[string]refSource
 	homes    []home
 	accts    *accountBase // stock accounts and memberships
+	swept    int          // directory entries the sweep of the system directories looked at
 }
 
 type home struct {

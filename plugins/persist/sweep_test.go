@@ -109,13 +109,17 @@ func benchSweep(b *testing.B, root string) {
 	defer r.Close()
 	o := Options{Root: root}.withDefaults()
 	db := loadPkgDB(ctx, r, o.MaxFileBytes)
-	n := 0
+	n, entries := 0, 0
 	for b.Loop() {
 		f := &finder{ctx: ctx, fs: r, o: o, db: db, refs: map[string]refSource{}}
 		f.findSweep()
-		n = len(f.out)
+		n, entries = len(f.out), f.swept
 	}
 	b.ReportMetric(float64(n), "findings")
+	b.ReportMetric(float64(entries), "entries")
+	if entries > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(entries), "ns/entry")
+	}
 }
 
 // BenchmarkSweepStock measures the sweep on the stock Debian fixture.
