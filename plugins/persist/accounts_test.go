@@ -335,3 +335,17 @@ func TestParseCloudUsers(t *testing.T) {
 		})
 	}
 }
+
+// An account Find asked to restore is never removed by Plan, even when
+// the root no longer gives anything to restore it to.
+func TestPlanNeverRemovesAccountToRestore(t *testing.T) {
+	dir := build(t, hosttest.Debian12().Append("/etc/passwd", "toor:x:0:0::/root:/bin/bash\n", hosttest.InfectionTime))
+	f := Finding{Path: "/etc/passwd", Line: 24, Kind: KindAccount, Severity: Critical, Content: "toor:x:0:0::/root:/bin/bash", User: "toor", Action: ActionRestoreAccount}
+	p, err := Plan(context.Background(), []Finding{f}, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 0 || len(p.Accounts) != 0 {
+		t.Errorf("plan removes an account Find asked to restore: %+v %+v", p.Changes, p.Accounts)
+	}
+}

@@ -217,6 +217,12 @@ func (p *planner) planAccount(f Finding) {
 		p.plan.Accounts = append(p.plan.Accounts, ac)
 		return
 	}
+	if f.Action != ActionRemoveAccount {
+		// Find asked to restore it and there is nothing to restore it
+		// to now: an account is never removed unless Find said so.
+		p.log.Warn("persist: plan: no stock values to restore the account to; left alone", "user", u.Name)
+		return
+	}
 	ac.Op = "remove"
 	rf := f
 	rf.Reasons = append(append([]string{}, f.Reasons...), "account "+u.Name+" removed")
