@@ -141,8 +141,12 @@
 // live root docker update --restart=no and docker stop (Restore: the old
 // policy and docker start); offline, hostconfig.json's RestartPolicy is
 // set to "no" with the rest of the file byte-identical. A container whose
-// command is harmless is never stopped. containerd's and podman's state
-// is not read.
+// command is harmless is never stopped. Podman's containers (its SQLite
+// state, /var/lib/containers/storage/db.sql, read from a private copy)
+// are judged the same way, a restart policy counting only when
+// podman-restart.service is enabled, and are reported with the fix
+// (podman update --restart=no, podman stop), not acted on. containerd's
+// state and podman's older BoltDB state are not read.
 //
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a

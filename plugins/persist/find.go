@@ -64,6 +64,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findGenerators,
 		f.findExtraKeyFiles,
 		f.findContainers,
+		f.findPodman,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
