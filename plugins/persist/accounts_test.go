@@ -349,3 +349,19 @@ func TestPlanNeverRemovesAccountToRestore(t *testing.T) {
 		t.Errorf("plan removes an account Find asked to restore: %+v %+v", p.Changes, p.Accounts)
 	}
 }
+
+// An administrator's shell for www-data (deployments) without a password
+// is not high: the default plan leaves the account alone.
+func TestSystemAccountShellWithoutPasswordNotActed(t *testing.T) {
+	tr := replaceLine(t, hosttest.Debian12(), "/etc/passwd", "www-data:", "www-data:x:33:33:www-data:/var/www:/bin/bash", hosttest.InfectionTime)
+	dir := build(t, tr)
+	p, fs := planFor(t, dir, hosttest.Window())
+	for _, f := range fs {
+		if f.User == "www-data" && f.Severity >= High {
+			t.Errorf("high: %s", f)
+		}
+	}
+	if c := planned(p, "/etc/passwd"); c != nil {
+		t.Errorf("default plan changes passwd: %+v", c.Lines)
+	}
+}

@@ -67,7 +67,13 @@ func (f *finder) findAccounts() {
 			}
 		}
 		if login && systemUID(u.UID) && inMaster && noLoginShells[m.Shell] {
-			v.add(High, "system account "+u.Name+" has the login shell "+u.Shell+"; its stock shell is "+m.Shell+" (base-passwd)")
+			// An administrator may give www-data a shell for deployments:
+			// medium alone, high with a password to log in with.
+			sev, r := Medium, "system account "+u.Name+" has the login shell "+u.Shell+"; its stock shell is "+m.Shell+" (base-passwd)"
+			if usableHash(hashes[u.Name]) {
+				sev, r = High, r+", and a usable password"
+			}
+			v.add(sev, r)
 		}
 		if pi, ok := f.prog(u.Shell); ok && login && f.db.present && !pi.owned {
 			sev, what := Medium, "login shell "+u.Shell+" no package installed"
