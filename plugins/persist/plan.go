@@ -703,6 +703,22 @@ func (p *planner) reloads() {
 	if p.udev {
 		p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"udevadm", "control", "--reload-rules"}, Reason: "udev rules changed"})
 	}
+	accounts := false
+	for _, c := range p.plan.Changes {
+		accounts = accounts || accountFiles[c.Path]
+	}
+	if accounts {
+		// Name-service caches would keep answering with the old
+		// accounts and groups until they expire.
+		if fi, err := p.fs.Stat("/usr/sbin/nscd"); err == nil && fi.Mode().IsRegular() {
+			p.plan.Reloads = append(p.plan.Reloads,
+				Reload{Command: []string{"nscd", "-i", "passwd"}, Reason: "accounts changed: nscd's cache"},
+				Reload{Command: []string{"nscd", "-i", "group"}, Reason: "groups changed: nscd's cache"})
+		}
+		if fi, err := p.fs.Stat("/usr/sbin/sss_cache"); err == nil && fi.Mode().IsRegular() {
+			p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"sss_cache", "-E"}, Reason: "accounts or groups changed: sssd's cache"})
+		}
+	}
 }
 
 func hashString(s string) string {
