@@ -172,7 +172,9 @@ func debianAllPkgs(more ...Package) []Package {
 // Debian12 is a stock Debian 12 (bookworm) cloud root: cron, systemd
 // units with their wants links (cloud-init's too), udev rules, pam.d,
 // sshd_config, ld.so.conf(.d), profile.d, merged /usr, one login user
-// "admin" with an ssh key, dpkg metadata for the packaged files.
+// "admin" with an ssh key, group and gshadow with admin in the groups
+// cloud-init gives it (cloud.cfg's default_user), base-passwd's master
+// files, dpkg metadata for the packaged files.
 func Debian12() Tree {
 	return debianBase("admin", 1000).WithDpkg(debianAllPkgs()...)
 }
@@ -180,8 +182,9 @@ func Debian12() Tree {
 // Ubuntu2204 is a stock Ubuntu 22.04 EC2 root: Debian's layout plus
 // Ubuntu's update-motd.d scripts (and landscape's link), profile.d
 // scripts (snapd, byobu, cloud-init, locale), snapd's units, links and
-// udev rule, the cloud image's sshd settings, the "ubuntu" user and
-// cloud-init's sudoers rule and root key restriction.
+// udev rule, the cloud image's sshd settings, the "ubuntu" user (in lxd
+// too, as cloud-init's cloud.cfg says) and cloud-init's sudoers rule and
+// root key restriction.
 func Ubuntu2204() Tree {
 	t := debianBase("ubuntu", 1000).Without("/home/admin", "/home/admin/.ssh", "/home/admin/.ssh/authorized_keys")
 	t = t.With(fromStock("ubuntu2204")...)
@@ -274,7 +277,8 @@ var al2023Pkgs = []Package{
 // anacron, systemd units under /usr/lib with absolute wants links
 // (cloud-init's, ec2-instance-connect's sshd drop-in), the EC2 udev rules
 // (ebsnvme-id), pam.d, sshd_config(.d), ld.so.conf(.d), profile.d, the
-// ec2-user account, cloud-init's sudoers rule, root's restricted key, and
+// ec2-user account (in wheel, adm and systemd-journal: group, gshadow and
+// cloud.cfg), cloud-init's sudoers rule, root's restricted key, and
 // rpm's database (/var/lib/rpm/rpmdb.sqlite) with the SHA-256 of every
 // packaged file, so that a changed packaged file is told from a stock one.
 func AmazonLinux2023() Tree {
