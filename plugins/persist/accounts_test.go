@@ -395,3 +395,42 @@ func TestAccountReloadsLive(t *testing.T) {
 		}
 	}
 }
+
+// /etc/group changed inside the window, with /etc/group- (the copy
+// shadow's tools leave) from before: a group and a membership the last
+// change added are medium (remove-line, remove-member); without the copy
+// they are not findings.
+func TestGroupAddedSincePrevCopy(t *testing.T) {
+	at := hosttest.InfectionTime
+	base := hosttest.Debian12()
+	g, _ := base.Get("/etc/group")
+	prev := hosttest.Entry{Path: "/etc/group-", Data: g.Data, Mode: 0o644, Mtime: hosttest.Epoch}
+	tr := replaceLine(t, base, "/etc/group", "disk:", "disk:x:6:admin", at)
+	tr = tr.Append("/etc/group", "miner:x:1002:\n", at)
+	for _, withPrev := range []bool{true, false} {
+		tree := tr
+		if withPrev {
+			tree = tree.With(prev)
+		}
+		dir := build(t, tree)
+		got := map[string]Finding{}
+		for _, f := range find(t, dir, hosttest.Window()) {
+			if f.Path == "/etc/group" {
+				got[strings.SplitN(f.Content, ":", 2)[0]] = f
+			}
+		}
+		disk, miner := got["disk"], got["miner"]
+		if !withPrev {
+			if disk.Severity > Info || miner.Severity > Info {
+				t.Errorf("without /etc/group-: disk %s; miner %s", disk, miner)
+			}
+			continue
+		}
+		if disk.Severity != Medium || disk.Action != ActionRemoveMember || !cmp.Equal(disk.Members, []string{"admin"}) {
+			t.Errorf("disk: %s (action %s, members %v)", disk, disk.Action, disk.Members)
+		}
+		if miner.Severity != Medium || miner.Action != ActionRemoveLine {
+			t.Errorf("miner: %s (action %s)", miner, miner.Action)
+		}
+	}
+}

@@ -131,7 +131,9 @@
 // between leaves them in the manifest, which Restore undoes exactly).
 // CleanPlan.Accounts says, account by account, which it is. A member the
 // attacker added to sudo, wheel, adm, docker … is taken out of the
-// member lists; the group stays. The image's default user and the groups
+// member lists; the group stays. When /etc/group changed inside the
+// window and /etc/group- (the copy shadow's tools leave before a change)
+// is older, a group or a membership the last change added is medium. The image's default user and the groups
 // cloud-init gives it (cloud.cfg's default_user, trusted when packaged
 // and unchanged or older than the window; a configuration with YAML
 // anchors is not read) are stock and never above info.

@@ -93,6 +93,7 @@ func (f *finder) findGroups() {
 		return
 	}
 	fresh := f.newAccounts()
+	prev := f.prevGroups(fl)
 	seen := map[string]int{}
 	for _, g := range parseGroup(fl.data) {
 		var v verdict
@@ -143,6 +144,19 @@ func (f *finder) findGroups() {
 			v.add(Medium, "the group of an account whose "+r)
 			wholeLine = true
 		}
+		if prev != nil {
+			if old, ok := prev[g.Name]; !ok {
+				v.add(Medium, "group "+g.Name+" added by the last change of /etc/group, inside the incident window (not in /etc/group-, the copy before it)")
+				wholeLine = true
+			} else {
+				for _, m := range g.Members {
+					if !contains(old, m) && !f.accts.stockMember(g.Name, m) {
+						v.add(Medium, m+" added to "+g.Name+" by the last change of /etc/group, inside the incident window (not in /etc/group-)")
+						bad = appendUnique(bad, m)
+					}
+				}
+			}
+		}
 		if v.sev > Info {
 			// Removing the line of a group with a bad member would take
 			// the group from every other member too (sudo:x:27:admin,hilde):
@@ -161,6 +175,31 @@ func (f *finder) findGroups() {
 			}
 		}
 	}
+}
+
+// prevGroups returns the groups and members of /etc/group- (the copy
+// shadow's tools leave before a change) when /etc/group changed inside
+// the incident window and the copy is older: what the last change added
+// shows against it. nil otherwise.
+func (f *finder) prevGroups(cur *file) map[string][]string {
+	if f.o.Since.IsZero() || cur.fi == nil || !cur.fi.ModTime().After(f.o.Since) {
+		return nil
+	}
+	fi, err := f.fs.Stat("/etc/group-")
+	if err != nil || !fi.Mode().IsRegular() || fi.ModTime().After(cur.fi.ModTime()) {
+		return nil
+	}
+	data, err := f.fs.ReadFile("/etc/group-", f.o.MaxFileBytes)
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, g := range parseGroup(data) {
+		if g.Err == nil {
+			out[g.Name] = append(out[g.Name], g.Members...)
+		}
+	}
+	return out
 }
 
 // accountLines marks the passwd lines of accounts created inside the
