@@ -434,3 +434,44 @@ func TestGroupAddedSincePrevCopy(t *testing.T) {
 		}
 	}
 }
+
+// Malware makes /etc/passwd and /etc/shadow immutable so that its account
+// cannot be removed: the set is still made (flags cleared, and left
+// cleared as the immutable finding asks), and Restore puts contents and
+// flags back.
+func TestUID0AccountImmutableFiles(t *testing.T) {
+	needRoot(t, "chattr +i")
+	ctx := context.Background()
+	tree := uid0Tree(t)
+	for _, p := range []string{"/etc/passwd", "/etc/shadow"} {
+		e, _ := tree.Get(p)
+		e.Immutable = true
+		tree = tree.With(e)
+	}
+	dir := build(t, tree)
+	needFlags(t)
+	orig := readAll(t, dir, accountFileList...)
+	before := snapshot(t, dir)
+	p, _ := planFor(t, dir, hosttest.Window())
+	res, err := Apply(ctx, p, ApplyOptions{QuarantineDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range accountFileList {
+		if strings.Contains(mustRead(t, dir, f), "hilde") {
+			t.Errorf("%s still names hilde", f)
+		}
+	}
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	now := snapshot(t, dir)
+	for _, f := range accountFileList {
+		if diff := cmp.Diff(before[f], now[f]); diff != "" {
+			t.Errorf("%s after Restore (-before +after):\n%s", f, diff)
+		}
+	}
+	if diff := cmp.Diff(orig, readAll(t, dir, accountFileList...)); diff != "" {
+		t.Errorf("contents after Restore (-want +got):\n%s", diff)
+	}
+}
