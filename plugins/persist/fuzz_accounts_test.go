@@ -62,3 +62,29 @@ func FuzzRestartNo(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEditLines: rewriting one line changes that line only (its line
+// break kept), every other byte stays.
+func FuzzEditLines(f *testing.F) {
+	f.Add([]byte("root:x:0:0::/root:/bin/bash\ngames:x:5:60::/usr/games:/tmp/.sh\n"), 2, "games:x:5:60::/usr/games:/usr/sbin/nologin")
+	f.Add([]byte("a\r\nb"), 2, "c")
+	f.Fuzz(func(t *testing.T, data []byte, n int, repl string) {
+		lines := splitLines(data)
+		if n < 1 || n > len(lines) || strings.Contains(repl, "\n") {
+			return
+		}
+		out, _, err := dropLines(data, []LineChange{{Line: n, Content: lines[n-1], New: &repl}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append([]string(nil), lines...)
+		want[n-1] = repl
+		w := strings.Join(want, "\n")
+		if len(data) > 0 && data[len(data)-1] == '\n' {
+			w += "\n"
+		}
+		if string(out) != w {
+			t.Fatalf("edit line %d of %q to %q: %q, want %q", n, data, repl, out, w)
+		}
+	})
+}
