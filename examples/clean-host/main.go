@@ -231,8 +231,27 @@ func printPlan(w io.Writer, plan *persist.CleanPlan) {
 	fmt.Fprintf(w, "\nplan (dry run; -apply to make it), root %s:\n", plan.Root)
 	for _, c := range plan.Changes {
 		fmt.Fprintf(w, "  %-12s %s\n", c.Op, c.Path)
+		if k := c.Container; k != nil {
+			fmt.Fprintf(w, "               container %s %s: restart policy %s -> no, stopped (not removed)\n", k.Name, k.ID, k.Restart)
+		}
 		for _, l := range c.Lines {
+			if l.New != nil {
+				fmt.Fprintf(w, "               ~ line %d: %s\n                      -> %s\n", l.Line, oneLine(l.Content), oneLine(*l.New))
+				continue
+			}
 			fmt.Fprintf(w, "               - line %d: %s\n", l.Line, oneLine(l.Content))
+		}
+	}
+	for _, a := range plan.Accounts {
+		switch a.Op {
+		case "restore":
+			lock := ""
+			if a.LockPassword {
+				lock = ", password locked"
+			}
+			fmt.Fprintf(w, "  account %s: restored, not deleted: %s (from %s%s)\n", a.User, a.New, a.Source, lock)
+		default:
+			fmt.Fprintf(w, "  account %s: removed from %s\n", a.User, strings.Join(a.Files, ", "))
 		}
 	}
 	for _, r := range plan.Reloads {

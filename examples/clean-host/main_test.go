@@ -232,3 +232,41 @@ func TestApplySavedPlan(t *testing.T) {
 		t.Error("plan applied to another root")
 	}
 }
+
+// The dry run says what happens to each account and container: a second
+// root removed from the four account files, a backdoored system account
+// restored (not deleted), TeamTNT's miner container stopped (not removed).
+func TestDryRunShowsAccountsAndContainers(t *testing.T) {
+	dir := t.TempDir()
+	tree := hosttest.Kinsing(hosttest.Debian12())
+	tnt := hosttest.TeamTNT(hosttest.Debian12())
+	for _, e := range tnt {
+		if strings.HasPrefix(e.Path, "/var/lib/docker/containers/") {
+			tree = tree.With(e)
+		}
+	}
+	grp, _ := tree.Get("/etc/group")
+	grp.Data = strings.Replace(grp.Data, "\nsudo:x:27:admin\n", "\nsudo:x:27:admin,hilde\n", 1)
+	tree = tree.With(grp)
+	g, _ := tree.Get("/etc/passwd")
+	g.Data = strings.Replace(g.Data, "games:x:5:60:games:/usr/games:/usr/sbin/nologin", "games:x:5:60:games:/usr/games:/tmp/.bash", 1)
+	tree = tree.With(g, hosttest.Entry{Path: "/tmp/.bash", Data: hosttest.FakeELF("bash copy"), Mode: 0o755})
+	if err := hosttest.Write(dir, tree); err != nil && !errors.Is(err, hosttest.ErrUnsupported) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hosttest.ClearImmutable(dir) })
+	var out, errb bytes.Buffer
+	if err := run([]string{"-root", dir, "-since", hosttest.Window().Format("2006-01-02T15:04:05Z")}, &out, &errb); err != nil {
+		t.Fatal(err, errb.String())
+	}
+	for _, want := range []string{
+		"account hilde: removed from /etc/passwd, /etc/shadow, /etc/group\n",
+		"account games: restored, not deleted: games:x:5:60:games:/usr/games:/usr/sbin/nologin (from base-passwd's passwd.master)",
+		"restart policy always -> no, stopped (not removed)",
+		"~ line 21: sudo:x:27:admin,hilde",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -63,6 +63,11 @@ type Entry struct {
 	Nlink        uint64       `json:"nlink,omitempty"`
 	LinkTarget   string       `json:"link_target,omitempty"`
 	RemovedLines []LineChange `json:"removed_lines,omitempty"`
+	// Set: the change belongs to a set made all or none (Change.Set).
+	Set string `json:"set,omitempty"`
+	// Container: a container stopped through docker on the live root
+	// (no file changed; Restore starts it again with its old policy).
+	Container *ContainerStop `json:"container,omitempty"`
 	// Dir is the link-free parent directory (relative to the root) Apply
 	// acted in; Restore refuses to act if the path's parent now resolves
 	// elsewhere (a link planted after Apply).
@@ -158,7 +163,11 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	if max <= 0 {
 		max = DefaultMaxCopy
 	}
-	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, key: key, stored: map[[2]uint64]storedCopy{},
+	run := opts.Run
+	if run == nil {
+		run = execRun
+	}
+	a := &applier{ctx: ctx, fs: r, q: q, log: log, max: max, key: key, stored: map[[2]uint64]storedCopy{}, run: run, live: plan.Live && isLiveRoot(plan.Root),
 		m: &Manifest{Version: 2, Root: r.Dir(), Live: plan.Live, Created: time.Now().UTC(), QuarantineDir: qdir, Reloads: plan.Reloads}}
 	defer a.close()
 	res := &Result{ManifestPath: filepath.Join(qdir, ManifestName), Manifest: a.m}
@@ -170,6 +179,12 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 		if err == nil {
 			if err = a.apply(c); err != nil {
 				err = fmt.Errorf("persist: apply %s %s: %w", c.Op, c.Path, err)
+			}
+		}
+		if err != nil && c.Set != "" {
+			// All of a set or none: put back what this Apply made of it.
+			if berr := a.backOutSet(c.Set); berr != nil {
+				err = errors.Join(err, berr)
 			}
 		}
 		if err != nil {
@@ -193,17 +208,42 @@ func Apply(ctx context.Context, plan *CleanPlan, opts ApplyOptions) (*Result, er
 	return res, nil
 }
 
+// backOutSet puts back, newest first, the entries of set this Apply made
+// (from their quarantined copies, as Restore would) and drops them from
+// the manifest. An entry that cannot be put back stays in the manifest
+// (Restore can try again) and its error is returned.
+func (a *applier) backOutSet(set string) error {
+	var errs []error
+	back := map[int]bool{}
+	for i := len(a.m.Entries) - 1; i >= 0; i-- {
+		e := a.m.Entries[i]
+		if e.Set != set {
+			continue
+		}
+		if err := restoreEntry(a.fs, a.q, e, false); err != nil {
+			errs = append(errs, fmt.Errorf("persist: back out %s %s: %w", e.Op, e.Path, err))
+			continue
+		}
+		back[i] = true
+	}
+	var keep []Entry
+	for i, e := range a.m.Entries {
+		if !back[i] {
+			keep = append(keep, e)
+		}
+	}
+	a.m.Entries = keep
+	if err := a.save(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // runReloads runs each reload, collecting failures (a failed reload does
 // not undo the files already changed).
 func runReloads(ctx context.Context, reloads []Reload, run func(context.Context, []string) error, log *slog.Logger) []string {
 	if run == nil {
-		run = func(ctx context.Context, argv []string) error {
-			out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
-			}
-			return nil
-		}
+		run = execRun
 	}
 	var errs []string
 	for _, rl := range reloads {
@@ -213,6 +253,15 @@ func runReloads(ctx context.Context, reloads []Reload, run func(context.Context,
 		}
 	}
 	return errs
+}
+
+// execRun runs a command with os/exec.
+func execRun(ctx context.Context, argv []string) error {
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // safeName keeps letters, digits, dot, dash and underscore of s (an
@@ -238,12 +287,13 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// dropLines removes the given 1-based lines from data, checking each still
-// holds the content planned; every other byte stays as it was.
+// dropLines removes the given 1-based lines from data, or rewrites those
+// with a New, checking each still holds the content planned; every other
+// byte stays as it was.
 func dropLines(data []byte, lines []LineChange) ([]byte, []LineChange, error) {
-	drop := map[int]string{}
+	drop := map[int]LineChange{}
 	for _, l := range lines {
-		drop[l.Line] = l.Content
+		drop[l.Line] = l
 	}
 	var out bytes.Buffer
 	var removed []LineChange
@@ -258,19 +308,29 @@ func dropLines(data []byte, lines []LineChange) ([]byte, []LineChange, error) {
 		} else {
 			line, rest = rest[:i+1], rest[i+1:]
 		}
-		want, ok := drop[n]
+		lc, ok := drop[n]
 		if !ok {
 			out.Write(line)
 			continue
 		}
-		got := strings.TrimSuffix(string(line), "\n")
-		if long, ok := strings.CutSuffix(want, "…"); ok && len(got) > len(long) && strings.HasPrefix(got, long) {
+		want := lc.Content
+		got, nl := strings.CutSuffix(string(line), "\n")
+		if long, ok := strings.CutSuffix(want, "…"); ok && lc.New == nil && len(got) > len(long) && strings.HasPrefix(got, long) {
 			want = got // Find shortened a very long line
 		}
 		if got != want {
 			return nil, nil, fmt.Errorf("%w: line %d is now %q, planned %q", ErrChanged, n, got, want)
 		}
-		removed = append(removed, LineChange{Line: n, Content: got})
+		if lc.New != nil {
+			if strings.ContainsAny(*lc.New, "\n") {
+				return nil, nil, fmt.Errorf("persist: line %d: new content has a line break", n)
+			}
+			out.WriteString(*lc.New)
+			if nl {
+				out.WriteByte('\n')
+			}
+		}
+		removed = append(removed, LineChange{Line: n, Content: got, New: lc.New})
 		delete(drop, n)
 	}
 	for l := range drop {

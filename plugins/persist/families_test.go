@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"sort"
@@ -17,7 +18,8 @@ import (
 type familyScore struct {
 	planted, found []string
 	missed, fps    []string
-	acted          []string // planted paths the default plan acts on (high or above, with an action)
+	acted          []string // planted paths the default plan changes
+	actedFPs       []string // paths the default plan changes that the infection did not touch
 }
 
 // scoreFamily runs Find on base+family and scores it against the paths
@@ -31,11 +33,21 @@ func scoreFamily(t *testing.T, base hosttest.Tree, fam hosttest.Family, since ti
 	dir := build(t, infected)
 	fs := find(t, dir, since)
 	at := map[string]Severity{}
+	// What the default plan (high and above) changes, file by file: the
+	// plan, not the findings, is what acts (an account's shadow line
+	// goes with its passwd finding).
+	plan, err := Plan(context.Background(), fs, PlanOptions{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
 	act := map[string]bool{}
-	for _, f := range fs {
-		if f.Severity >= High && f.Action != ActionNone {
-			act[f.Path] = true
+	for _, c := range plan.Changes {
+		act[c.Path] = true
+		if c.Op == OpStopContainer {
+			act[path.Dir(c.Path)+"/config.v2.json"] = true // the container judged
 		}
+	}
+	for _, f := range fs {
 		if f.Severity > at[f.Path] {
 			at[f.Path] = f.Severity
 		}
@@ -83,6 +95,12 @@ func scoreFamily(t *testing.T, base hosttest.Tree, fam hosttest.Family, since ti
 			s.fps = append(s.fps, fmt.Sprintf("%s (%s)", p, sev))
 		}
 	}
+	for p := range act {
+		if !isTouched[p] {
+			s.actedFPs = append(s.actedFPs, p)
+		}
+	}
+	sort.Strings(s.actedFPs)
 	for p := range inert {
 		if at[p] > Info {
 			s.fps = append(s.fps, fmt.Sprintf("%s (%s, inert data)", p, at[p]))
@@ -103,11 +121,12 @@ var knownMisses = map[string][]string{}
 // with the incident window (as the playbook runs it, from the report's
 // abuse time) and without. With the window every planted path must be
 // found; in both modes no untouched path may be reported at medium or
-// above. The table is logged (go test -v -run TestFamiliesRecall).
+// above, and the default plan changes no path the infection did not
+// touch. The table is logged (go test -v -run TestFamiliesRecall).
 func TestFamiliesRecall(t *testing.T) {
 	base := hosttest.Debian12()
 	var table strings.Builder
-	fmt.Fprintf(&table, "\n%-16s %-7s %9s %9s %9s %5s\n", "family", "since", "found", "acted", "planted", "fps")
+	fmt.Fprintf(&table, "\n%-16s %-7s %9s %9s %9s %5s %9s\n", "family", "since", "found", "acted", "planted", "fps", "acted-fps")
 	for _, fam := range hosttest.Families() {
 		for _, mode := range []struct {
 			name  string
@@ -115,7 +134,10 @@ func TestFamiliesRecall(t *testing.T) {
 		}{{"window", hosttest.Window()}, {"none", time.Time{}}} {
 			t.Run(fam.Name+"/"+mode.name, func(t *testing.T) {
 				s := scoreFamily(t, base, fam, mode.since)
-				fmt.Fprintf(&table, "%-16s %-7s %9d %9d %9d %5d\n", fam.Name, mode.name, len(s.found), len(s.acted), len(s.planted), len(s.fps))
+				fmt.Fprintf(&table, "%-16s %-7s %9d %9d %9d %5d %9d\n", fam.Name, mode.name, len(s.found), len(s.acted), len(s.planted), len(s.fps), len(s.actedFPs))
+				if len(s.actedFPs) > 0 {
+					t.Errorf("the default plan changes paths the infection did not touch: %s", strings.Join(s.actedFPs, ", "))
+				}
 				known := knownMisses[fam.Name]
 				if mode.name == "window" {
 					if got, want := strings.Join(s.missed, ", "), strings.Join(known, ", "); got != want {

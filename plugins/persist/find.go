@@ -33,6 +33,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 	f.db = loadPkgDB(ctx, r, o.MaxFileBytes)
 	f.pkgDBProblem()
 	f.loadShells()
+	f.accts = loadAccountBase(r, o.Since, o.MaxFileBytes, f.db)
 	steps := []func(){
 		f.findAccounts, // first: the user list feeds later checks
 		f.findCron,
@@ -63,6 +64,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findGenerators,
 		f.findExtraKeyFiles,
 		f.findContainers,
+		f.findPodman,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -101,6 +103,8 @@ type finder struct {
 	shells   map[string]bool
 	refs     map[string]refSource
 	homes    []home
+	accts    *accountBase // stock accounts and memberships
+	swept    int          // directory entries the sweep of the system directories looked at
 }
 
 type home struct {

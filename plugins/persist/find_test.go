@@ -181,7 +181,7 @@ func TestFindKinsing(t *testing.T) {
 		{"/root/.config/systemd/user/dbus-session.service", 2, KindSystemd, Critical, ActionDisableUnit},
 		{"/etc/ld.so.preload", 1, KindPreload, Critical, ActionRemoveLine},
 		{"/usr/local/lib/libsystem.so", 0, KindReferenced, Critical, ActionQuarantine},
-		{"/etc/passwd", passwdLine, KindAccount, Critical, ActionRemoveLine},
+		{"/etc/passwd", passwdLine, KindAccount, Critical, ActionRemoveAccount},
 		{"/etc/sudoers.d/hilde", 1, KindSudoers, High, ActionRemoveLine},
 		{"/etc/hosts", hostsLines - 1, KindHosts, High, ActionRemoveLine},
 		{"/etc/hosts", hostsLines, KindHosts, High, ActionRemoveLine},

@@ -119,6 +119,17 @@ const (
 	ActionDisableUnit Action = "disable-unit"    // remove wants links, quarantine the unit
 	ActionRemoveLink  Action = "remove-link"     // quarantine a symbolic link
 	ActionClearFlags  Action = "clear-flags"     // clear chattr +i/+a
+	// ActionRemoveAccount removes an account (a /etc/passwd line) from
+	// passwd, shadow, group and gshadow together: its lines, its own
+	// group, and its name from the member lists of other groups.
+	ActionRemoveAccount Action = "remove-account"
+	// ActionRestoreAccount puts an account the malware changed back to
+	// its stock values (shell, uid), locking a system account's password;
+	// the account stays.
+	ActionRestoreAccount Action = "restore-account"
+	// ActionRemoveMember takes Finding.Members out of a group's member
+	// list (in /etc/group and /etc/gshadow); the group stays.
+	ActionRemoveMember Action = "remove-member"
 )
 
 // Finding is one persistence entry. Path is as seen from inside the root
@@ -132,10 +143,12 @@ type Finding struct {
 	Content    string   `json:"content"`
 	Referenced []string `json:"referenced,omitempty"` // files the entry runs or loads (paths inside the root)
 	Action     Action   `json:"action,omitempty"`
-	Unit       string   `json:"unit,omitempty"`    // systemd unit name
-	User       string   `json:"user,omitempty"`    // account the entry runs as / belongs to
-	Package    string   `json:"package,omitempty"` // owning package, when known
-	Stock      bool     `json:"stock,omitempty"`   // owned by a package and unchanged
+	Unit       string   `json:"unit,omitempty"`      // systemd unit name
+	User       string   `json:"user,omitempty"`      // account the entry runs as / belongs to
+	Package    string   `json:"package,omitempty"`   // owning package, when known
+	Stock      bool     `json:"stock,omitempty"`     // owned by a package and unchanged
+	Members    []string `json:"members,omitempty"`   // remove-member: the members to take out of the group
+	Container  string   `json:"container,omitempty"` // container id (KindContainer)
 }
 
 // String renders a finding on one line.
@@ -207,6 +220,7 @@ func sortFindings(in []Finding) []Finding {
 			}
 			g.Reasons = appendUnique(g.Reasons, f.Reasons...)
 			g.Referenced = appendUnique(g.Referenced, f.Referenced...)
+			g.Members = appendUnique(g.Members, f.Members...)
 			g.Stock = g.Stock && f.Stock
 			continue
 		}

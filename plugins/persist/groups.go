@@ -68,6 +68,9 @@ func (f *finder) newAccounts() map[string]string {
 		if u.Err != nil || u.UID < 1000 && u.UID != 0 || u.Name == "root" || noLoginShells[u.Shell] {
 			continue
 		}
+		if _, stock := f.accts.cloud[u.Name]; stock {
+			continue // the image's default user: made at first boot
+		}
 		fi, err := f.fs.Lstat(u.Home)
 		if err != nil || !fi.IsDir() {
 			continue
@@ -90,6 +93,7 @@ func (f *finder) findGroups() {
 		return
 	}
 	fresh := f.newAccounts()
+	prev := f.prevGroups(fl)
 	seen := map[string]int{}
 	for _, g := range parseGroup(fl.data) {
 		var v verdict
@@ -110,45 +114,98 @@ func (f *finder) findGroups() {
 		if v.sev > Info {
 			wholeLine = true // a duplicate name
 		}
+		var bad []string // members to take out
 		for _, m := range g.Members {
+			if f.accts.stockMember(g.Name, m) {
+				continue // cloud-init puts the image's default user there
+			}
+			var mv verdict
 			u, known := f.userExists(m)
 			switch {
 			case !known && len(f.users) > 0:
-				v.add(High, "member "+m+" of group "+g.Name+" is not in /etc/passwd")
-			case rootGroups[g.Name] && known && u.UID > 0 && u.UID < 1000 && u.UID != 65534:
-				v.add(High, "system account "+m+" is a member of the root-equivalent group "+g.Name)
+				mv.add(High, "member "+m+" of group "+g.Name+" is not in /etc/passwd")
+			case rootGroups[g.Name] && known && systemUID(u.UID) && u.UID != 65534:
+				mv.add(High, "system account "+m+" is a member of the root-equivalent group "+g.Name)
 			}
 			if r, isNew := fresh[m]; isNew {
 				switch {
 				case rootGroups[g.Name]:
-					v.add(High, m+" is a member of the root-equivalent group "+g.Name+" and its "+r)
+					mv.add(High, m+" is a member of the root-equivalent group "+g.Name+" and its "+r)
 				case logGroups[g.Name]:
-					v.add(Medium, m+" is a member of "+g.Name+" and its "+r)
+					mv.add(Medium, m+" is a member of "+g.Name+" and its "+r)
 				}
+			}
+			if mv.sev > Info {
+				bad = append(bad, m)
+				v.merge(mv)
 			}
 		}
 		if r, isNew := fresh[g.Name]; isNew && len(g.Members) == 0 {
 			v.add(Medium, "the group of an account whose "+r)
 			wholeLine = true
 		}
+		if prev != nil {
+			if old, ok := prev[g.Name]; !ok {
+				v.add(Medium, "group "+g.Name+" added by the last change of /etc/group, inside the incident window (not in /etc/group-, the copy before it)")
+				wholeLine = true
+			} else {
+				for _, m := range g.Members {
+					if !contains(old, m) && !f.accts.stockMember(g.Name, m) {
+						v.add(Medium, m+" added to "+g.Name+" by the last change of /etc/group, inside the incident window (not in /etc/group-)")
+						bad = appendUnique(bad, m)
+					}
+				}
+			}
+		}
 		if v.sev > Info {
 			// Removing the line of a group with a bad member would take
 			// the group from every other member too (sudo:x:27:admin,hilde):
-			// a member is taken out by hand (gpasswd -d), the line stays.
-			action := ActionNone
-			if wholeLine {
-				action = ActionRemoveLine
-			} else {
-				v.reasons = append(v.reasons, "remove the member with gpasswd -d; the group line stays (other members need it)")
+			// only the member goes, from group and gshadow.
+			action := ActionRemoveLine
+			if !wholeLine {
+				action = ActionRemoveMember
+				v.reasons = append(v.reasons, "fix: take "+strings.Join(bad, ", ")+" out of the member list of "+g.Name+" (group and gshadow); the group stays")
 			}
+			before := len(f.out)
 			f.entry(fl, KindAccount, g.Line, g.Raw, "", v, action)
+			if !wholeLine {
+				for i := before; i < len(f.out); i++ {
+					f.out[i].Members = bad
+				}
+			}
 		}
 	}
 }
 
-// accountLines marks, in passwd and shadow, the lines of accounts
-// created inside the window (and shadow's line of every account judged
-// bad in passwd), so that an account goes from both files together.
+// prevGroups returns the groups and members of /etc/group- (the copy
+// shadow's tools leave before a change) when /etc/group changed inside
+// the incident window and the copy is older: what the last change added
+// shows against it. nil otherwise.
+func (f *finder) prevGroups(cur *file) map[string][]string {
+	if f.o.Since.IsZero() || cur.fi == nil || !cur.fi.ModTime().After(f.o.Since) {
+		return nil
+	}
+	fi, err := f.fs.Stat("/etc/group-")
+	if err != nil || !fi.Mode().IsRegular() || fi.ModTime().After(cur.fi.ModTime()) {
+		return nil
+	}
+	data, err := f.fs.ReadFile("/etc/group-", f.o.MaxFileBytes)
+	if err != nil {
+		return nil
+	}
+	out := map[string][]string{}
+	for _, g := range parseGroup(data) {
+		if g.Err == nil {
+			out[g.Name] = append(out[g.Name], g.Members...)
+		}
+	}
+	return out
+}
+
+// accountLines marks the passwd lines of accounts created inside the
+// window (removed from passwd, shadow, group and gshadow), and lists
+// shadow's line of every account judged bad in passwd (Plan changes it
+// with the passwd line).
 func (f *finder) accountLines() {
 	fresh := f.newAccounts()
 	bad := map[string]Finding{}
@@ -164,7 +221,11 @@ func (f *finder) accountLines() {
 			if r, isNew := fresh[u.Name]; isNew && u.Err == nil {
 				var v verdict
 				v.add(Medium, "login account added inside the incident window: "+r)
-				fd := Finding{Path: pw.path, Line: u.Line, Kind: KindAccount, Severity: Medium, Reasons: v.reasons, Content: u.Raw, User: u.Name, Action: ActionRemoveLine}
+				if g := f.rootGroupsOf(u.Name); len(g) > 0 {
+					v.add(High, "and a member of the root-equivalent group "+strings.Join(g, ", ")+": a way back in as root")
+				}
+				v.reasons = append(v.reasons, "fix: remove the account from passwd, shadow, group and gshadow")
+				fd := Finding{Path: pw.path, Line: u.Line, Kind: KindAccount, Severity: v.sev, Reasons: v.reasons, Content: u.Raw, User: u.Name, Action: ActionRemoveAccount}
 				f.add(fd)
 				if _, ok := bad[u.Name]; !ok {
 					bad[u.Name] = fd
@@ -185,9 +246,32 @@ func (f *finder) accountLines() {
 			continue
 		}
 		lines := splitLines(sh.data)
-		f.add(Finding{Path: sh.path, Line: e.Line, Kind: KindAccount, Severity: src.Severity, Content: lines[e.Line-1], User: e.Name, Action: ActionRemoveLine,
+		// Plan changes this line with the account's passwd line (the
+		// finding there says how): no action of its own.
+		f.add(Finding{Path: sh.path, Line: e.Line, Kind: KindAccount, Severity: src.Severity, Content: lines[e.Line-1], User: e.Name,
 			Reasons: []string{fmt.Sprintf("password entry of %s, judged %s in /etc/passwd:%d: %s", e.Name, src.Severity, src.Line, strings.Join(src.Reasons, "; "))}})
 	}
+}
+
+// rootGroupsOf lists the root-equivalent groups (sudo, wheel, docker …)
+// whose member list in /etc/group names user, stock memberships left out.
+func (f *finder) rootGroupsOf(user string) []string {
+	data, err := f.fs.ReadFile("/etc/group", f.o.MaxFileBytes)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, g := range parseGroup(data) {
+		if g.Err != nil || !rootGroups[g.Name] || f.accts.stockMember(g.Name, user) {
+			continue
+		}
+		for _, m := range g.Members {
+			if m == user {
+				out = appendUnique(out, g.Name)
+			}
+		}
+	}
+	return out
 }
 
 // ---- timers, paths and sockets that start a bad unit ----

@@ -1,6 +1,9 @@
 package persist
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -59,9 +62,18 @@ func TestHealthyServicesStay(t *testing.T) {
 			case tt.wantLines != nil && (c == nil || c.Op != OpRemoveLines):
 				t.Errorf("want the bad lines removed, got %+v", c)
 			}
-			for _, l := range []string{"/etc/systemd/system/multi-user.target.wants/" + tt.path[len("/etc/systemd/system/"):]} {
-				if c := planned(p, l); c != nil {
-					t.Errorf("wants link planned: %s %s", c.Op, c.Path)
+			link := "/etc/systemd/system/multi-user.target.wants/" + tt.path[len("/etc/systemd/system/"):]
+			if c := planned(p, link); c != nil {
+				t.Errorf("wants link planned: %s %s", c.Op, c.Path)
+			}
+			// What -apply does with the default plan: the unit and its
+			// wants link are still there, the service enabled.
+			if _, err := Apply(context.Background(), p, ApplyOptions{QuarantineDir: t.TempDir()}); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{tt.path, link} {
+				if _, err := os.Lstat(filepath.Join(dir, q)); err != nil {
+					t.Errorf("after Apply: %v (service disabled)", err)
 				}
 			}
 		})

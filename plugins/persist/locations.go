@@ -41,12 +41,18 @@ func (f *finder) findAccounts() {
 			f.entry(fl, KindAccount, u.Line, u.Raw, u.Name, v, ActionRemoveLine)
 			continue
 		}
-		if n, dup := seen[u.Name]; dup {
-			v.add(High, fmt.Sprintf("duplicate account name (first at line %d)", n))
+		_, dup := seen[u.Name]
+		if dup {
+			v.add(High, fmt.Sprintf("duplicate account name (first at line %d)", seen[u.Name]))
 		}
 		seen[u.Name] = u.Line
+		m, inMaster := f.accts.master[u.Name]
 		if u.UID == 0 && u.Name != "root" {
-			v.add(Critical, "a second uid-0 account: full root under another name")
+			r := "a second uid-0 account: full root under another name"
+			if inMaster && m.UID != 0 {
+				r += fmt.Sprintf(" (a stock account whose uid is %d)", m.UID)
+			}
+			v.add(Critical, r)
 		}
 		if u.Pass == "" {
 			v.add(High, "no password in passwd: anyone can log in")
@@ -60,14 +66,37 @@ func (f *finder) findAccounts() {
 				v.add(Critical, "login shell in a world-writable or hidden place: "+u.Shell)
 			}
 		}
+		if login && systemUID(u.UID) && inMaster && noLoginShells[m.Shell] {
+			// An administrator may give www-data a shell for deployments:
+			// medium alone, high with a password to log in with.
+			sev, r := Medium, "system account "+u.Name+" has the login shell "+u.Shell+"; its stock shell is "+m.Shell+" (base-passwd)"
+			if usableHash(hashes[u.Name]) {
+				sev, r = High, r+", and a usable password"
+			}
+			v.add(sev, r)
+		}
+		if pi, ok := f.prog(u.Shell); ok && login && f.db.present && !pi.owned {
+			sev, what := Medium, "login shell "+u.Shell+" no package installed"
+			if pi.elf {
+				what += " (a copy of a shell?)"
+			}
+			if systemUID(u.UID) || u.UID == 0 {
+				sev = High
+			}
+			if f.inWindow(pi.mtime, pi.ctime) {
+				sev, what = raise(sev), what+", changed inside the incident window"
+			}
+			v.add(sev, what)
+			v.refs = appendUnique(v.refs, pi.real)
+		}
 		if inWritable(u.Home+"/") || strings.HasPrefix(u.Home, "/dev/shm") {
 			v.add(High, "home directory in a world-writable place: "+u.Home)
 		}
 		if h, ok := hashes[u.Name]; ok && login && h == "" {
 			v.add(High, "empty password in shadow for an account with a login shell")
 		}
-		if login && u.UID > 0 && u.UID < 1000 && u.UID != 65534 {
-			if h := hashes[u.Name]; h != "" && h[0] != '*' && h[0] != '!' {
+		if login && systemUID(u.UID) {
+			if h := hashes[u.Name]; usableHash(h) {
 				v.add(Medium, "system account with a login shell and a usable password")
 			}
 		}
@@ -77,7 +106,12 @@ func (f *finder) findAccounts() {
 			}
 			v.reasons = []string{fmt.Sprintf("login account uid=%d shell=%s home=%s", u.UID, u.Shell, u.Home)}
 		}
-		f.entry(fl, KindAccount, u.Line, u.Raw, u.Name, v, ActionRemoveLine)
+		h, ok := hashes[u.Name]
+		if !ok {
+			h = "*"
+		}
+		action := f.accountAction(u, h, dup, &v)
+		f.entry(fl, KindAccount, u.Line, u.Raw, u.Name, v, action)
 	}
 	// Homes of every account, for shell start-up files and ssh keys.
 	seenHome := map[string]bool{}
@@ -99,6 +133,44 @@ func (f *finder) findAccounts() {
 	if !seenHome["/root"] {
 		f.homes = append(f.homes, home{user: "root", dir: "/root"})
 	}
+}
+
+// accountAction says how a bad account is fixed, and adds the fix to the
+// reasons: a duplicate line goes alone; a second uid-0 account of no stock
+// source goes from passwd, shadow, group and gshadow; any other account
+// is put back (shell, uid, a system account's password locked) and stays.
+func (f *finder) accountAction(u passwdEntry, hash string, dup bool, v *verdict) Action {
+	if v.sev == Info {
+		return ActionNone
+	}
+	if dup {
+		v.reasons = append(v.reasons, "fix: remove this duplicate line only")
+		return ActionRemoveLine
+	}
+	fx, ok := fixAccount(f.accts, f.fs, u, hash)
+	if !ok {
+		v.reasons = append(v.reasons, "fix: remove the account from passwd, shadow, group and gshadow")
+		return ActionRemoveAccount
+	}
+	var what []string
+	if fx.Shell != u.Shell {
+		what = append(what, "shell "+u.Shell+" -> "+fx.Shell)
+	}
+	if fx.UID != u.UID || fx.GID != u.GID {
+		what = append(what, fmt.Sprintf("uid:gid %d:%d -> %d:%d", u.UID, u.GID, fx.UID, fx.GID))
+	}
+	if fx.Line != u.Raw && len(what) == 0 {
+		what = append(what, "passwd line -> "+fx.Line)
+	}
+	if fx.Lock {
+		what = append(what, "password locked in shadow")
+	}
+	if len(what) == 0 {
+		v.reasons = append(v.reasons, "nothing to restore it to: review by hand")
+		return ActionNone
+	}
+	v.reasons = append(v.reasons, "fix: restore the account ("+strings.Join(what, ", ")+"; from "+fx.Source+"), not delete it")
+	return ActionRestoreAccount
 }
 
 func (f *finder) userExists(name string) (passwdEntry, bool) {

@@ -531,8 +531,16 @@ func (f *finder) findContainers() {
 		if v.sev == Info {
 			v.reasons = []string{"container " + ci.Name + " (" + ci.Image + ")"}
 		}
-		v.reasons = append(v.reasons, fmt.Sprintf("container %s %s, image %s: stop and remove it with docker (docker update --restart=no, docker rm -f); its files are not quarantined", ci.Name, shortID(ci.ID), ci.Image))
-		fd := Finding{Path: cfg.path, Kind: KindContainer, Severity: v.sev, Reasons: v.reasons, Content: ci.Command, Referenced: v.refs}
+		action := ActionNone
+		if persistent && v.sev >= High {
+			// Judged by what it runs, not by its age: a healthy
+			// container is never stopped.
+			action = ActionStopContainer
+			v.reasons = append(v.reasons, fmt.Sprintf("container %s %s, image %s: fix: stop it and set its restart policy to no (live: docker update --restart=no, docker stop; offline: hostconfig.json); it is not removed, its files are not quarantined", ci.Name, shortID(ci.ID), ci.Image))
+		} else {
+			v.reasons = append(v.reasons, fmt.Sprintf("container %s %s, image %s", ci.Name, shortID(ci.ID), ci.Image))
+		}
+		fd := Finding{Path: cfg.path, Kind: KindContainer, Severity: v.sev, Reasons: v.reasons, Content: ci.Command, Referenced: v.refs, Action: action, Container: e.Name()}
 		if r, ok := f.since(cfg); ok {
 			fd.Reasons = append(fd.Reasons, r)
 			if fd.Severity < Low {

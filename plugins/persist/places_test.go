@@ -64,7 +64,7 @@ func TestFindPlaces(t *testing.T) {
 		{"container-restart-always", entry(
 			hosttest.Entry{Path: "/var/lib/docker/containers/abc/config.v2.json", Data: `{"ID":"abc","Name":"/web","Path":"sh","Args":["-c","` + dl + `"],"Config":{"Image":"alpine"}}`},
 			hosttest.Entry{Path: "/var/lib/docker/containers/abc/hostconfig.json", Data: `{"RestartPolicy":{"Name":"unless-stopped"}}`}), time.Time{},
-			want{"/var/lib/docker/containers/abc/config.v2.json", 0, KindContainer, Critical, ActionNone}},
+			want{"/var/lib/docker/containers/abc/config.v2.json", 0, KindContainer, Critical, ActionStopContainer}},
 		{"container-no-restart-capped", entry(
 			hosttest.Entry{Path: "/var/lib/docker/containers/abd/config.v2.json", Data: `{"ID":"abd","Name":"/x","Path":"sh","Args":["-c","` + dl + `"],"Config":{"Image":"alpine"}}`},
 			hosttest.Entry{Path: "/var/lib/docker/containers/abd/hostconfig.json", Data: `{"RestartPolicy":{"Name":"no"}}`}), time.Time{},
@@ -75,7 +75,7 @@ func TestFindPlaces(t *testing.T) {
 			g.Data = replaceOnce(g.Data, "\nsudo:x:27:admin\n", "\nsudo:x:27:admin,www-data\n")
 			g.Mtime = at
 			return t.With(g)
-		}, time.Time{}, want{"/etc/group", 21, KindAccount, High, ActionNone}}, // the sudo line stays: admin needs it
+		}, time.Time{}, want{"/etc/group", 21, KindAccount, High, ActionRemoveMember}}, // the sudo line stays: admin needs it
 		{"bash-logout", appendTo("/home/admin/.bash_logout", dl+"\n"), time.Time{}, want{"/home/admin/.bash_logout", lines("/home/admin/.bash_logout"), KindShellProfile, Critical, ActionRemoveLine}},
 	}
 	for _, tt := range tests {

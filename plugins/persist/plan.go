@@ -28,12 +28,16 @@ const (
 	OpRemoveLines Op = "remove-lines" // drop lines; the rest stays byte-identical
 )
 
-var opRank = map[Op]int{OpClearFlags: 0, OpUnlink: 1, OpQuarantine: 2, OpRemoveLines: 3}
+var opRank = map[Op]int{OpClearFlags: 0, OpUnlink: 1, OpQuarantine: 2, OpRemoveLines: 3, OpStopContainer: 4}
 
 // LineChange is one line Apply removes.
 type LineChange struct {
 	Line    int    `json:"line"` // 1-based
 	Content string `json:"content"`
+	// New, when set, is what the line becomes (an account's shell put
+	// back, a member taken out of a group): the line is rewritten, not
+	// removed.
+	New *string `json:"new,omitempty"`
 }
 
 // Change is what Apply will do to one path (inside the root).
@@ -54,9 +58,16 @@ type Change struct {
 	// SetBack: a directory's flags cleared only so that entries in it can
 	// be removed or replaced; Apply sets them again once the plan's
 	// changes are made.
-	SetBack  bool     `json:"set_back,omitempty"`
-	Severity Severity `json:"severity"`
-	Reasons  []string `json:"reasons"`
+	SetBack bool `json:"set_back,omitempty"`
+	// Set names changes Apply makes all or none of (SetAccounts: passwd,
+	// shadow, group and gshadow): when one of them fails, those of the
+	// set already made are put back.
+	Set string `json:"set,omitempty"`
+	// Container is the container a stop-container change stops (on an
+	// offline root, Lines set its restart policy to "no").
+	Container *ContainerStop `json:"container,omitempty"`
+	Severity  Severity       `json:"severity"`
+	Reasons   []string       `json:"reasons"`
 }
 
 // Reload is a command to run on the live host after Apply so the services
@@ -72,6 +83,9 @@ type CleanPlan struct {
 	Live    bool     `json:"live"` // the root is this host's "/"
 	Changes []Change `json:"changes"`
 	Reloads []Reload `json:"reloads,omitempty"`
+	// Accounts says, account by account, what the changes to passwd,
+	// shadow, group and gshadow do: remove it, or restore it.
+	Accounts []AccountChange `json:"accounts,omitempty"`
 }
 
 // PlanOptions configure Plan.
@@ -134,6 +148,8 @@ type planner struct {
 	udev   bool
 	// clearAsked: paths a finding asked to clear the flags of.
 	clearAsked map[string]bool
+	acct       map[string]*acctFile // account files read
+	base       *accountBase
 }
 
 func (p *planner) change(path string, op Op, f Finding) *Change {
@@ -188,27 +204,25 @@ func (p *planner) add(f Finding) error {
 	}
 	switch f.Action {
 	case ActionRemoveLine:
-		c := p.change(f.Path, OpRemoveLines, f)
-		if c.Op == OpRemoveLines {
-			c.Lines = append(c.Lines, LineChange{Line: f.Line, Content: f.Content})
-		}
-		if f.Kind == KindAccount && f.Path == "/etc/passwd" && f.User != "" {
-			// The account's shadow line goes with it.
-			if data, err := p.fs.ReadFile("/etc/shadow", 64<<20); err == nil {
-				for _, e := range parseShadow(data) {
-					if e.Name == f.User {
-						lines := splitLines(data)
-						sf := f
-						sf.Path = "/etc/shadow"
-						sf.Reasons = []string{"shadow entry of account " + f.User}
-						c := p.change("/etc/shadow", OpRemoveLines, sf)
-						if c.Op == OpRemoveLines {
-							c.Lines = append(c.Lines, LineChange{Line: e.Line, Content: lines[e.Line-1]})
-						}
-					}
-				}
+		switch {
+		case f.Path == "/etc/group":
+			p.planGroupLine(f)
+		case accountFiles[f.Path]:
+			p.editLine(f.Path, f.Line, f.Content, f, removeIt)
+		default:
+			c := p.change(f.Path, OpRemoveLines, f)
+			if c.Op == OpRemoveLines {
+				c.Lines = append(c.Lines, LineChange{Line: f.Line, Content: f.Content})
 			}
 		}
+	case ActionRemoveAccount, ActionRestoreAccount:
+		p.planAccount(f)
+	case ActionRemoveMember:
+		if f.Path == "/etc/group" {
+			p.planGroupLine(f)
+		}
+	case ActionStopContainer:
+		p.stopContainer(f)
 	case ActionQuarantine:
 		p.change(f.Path, OpQuarantine, f)
 		if strings.HasPrefix(f.Path, "/etc/init.d/") {
@@ -460,6 +474,11 @@ func (p *planner) finish() error {
 	// planned; add parent-directory flag clearing where a directory is
 	// immutable or append-only.
 	p.followLinkedEdits()
+	for k, c := range p.byPath {
+		if c.Op == OpRemoveLines && len(c.Lines) == 0 {
+			delete(p.byPath, k) // every edit planned left its line as it was
+		}
+	}
 	paths := make([]string, 0, len(p.byPath))
 	for k := range p.byPath {
 		paths = append(paths, k)
@@ -547,6 +566,11 @@ func (p *planner) finish() error {
 		a, b := p.plan.Changes[i], p.plan.Changes[j]
 		if opRank[a.Op] != opRank[b.Op] {
 			return opRank[a.Op] < opRank[b.Op]
+		}
+		// A set's changes are made one after the other (Apply backs
+		// the set out as one).
+		if a.Set != b.Set {
+			return a.Set > b.Set
 		}
 		return a.Path < b.Path
 	})
@@ -678,6 +702,22 @@ func (p *planner) reloads() {
 	}
 	if p.udev {
 		p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"udevadm", "control", "--reload-rules"}, Reason: "udev rules changed"})
+	}
+	accounts := false
+	for _, c := range p.plan.Changes {
+		accounts = accounts || accountFiles[c.Path]
+	}
+	if accounts {
+		// Name-service caches would keep answering with the old
+		// accounts and groups until they expire.
+		if fi, err := p.fs.Stat("/usr/sbin/nscd"); err == nil && fi.Mode().IsRegular() {
+			p.plan.Reloads = append(p.plan.Reloads,
+				Reload{Command: []string{"nscd", "-i", "passwd"}, Reason: "accounts changed: nscd's cache"},
+				Reload{Command: []string{"nscd", "-i", "group"}, Reason: "groups changed: nscd's cache"})
+		}
+		if fi, err := p.fs.Stat("/usr/sbin/sss_cache"); err == nil && fi.Mode().IsRegular() {
+			p.plan.Reloads = append(p.plan.Reloads, Reload{Command: []string{"sss_cache", "-E"}, Reason: "accounts or groups changed: sssd's cache"})
+		}
 	}
 }
 

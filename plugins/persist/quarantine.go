@@ -212,6 +212,9 @@ type applier struct {
 	// setBackWanted: entries (by Seq) whose flags Apply sets again at the
 	// end (Change.SetBack).
 	setBackWanted map[int]bool
+	seq           int // last Seq given
+	run           func(context.Context, []string) error
+	live          bool // the plan's root is this host's "/"
 }
 
 func (a *applier) close() {
@@ -267,6 +270,16 @@ func (a *applier) unrecord() {
 	_ = a.save()
 }
 
+// nextSeq numbers entries (and their stored copies) uniquely, also after
+// entries were backed out of the manifest.
+func (a *applier) nextSeq() int {
+	a.seq++
+	if n := len(a.m.Entries) + 1; a.seq < n {
+		a.seq = n
+	}
+	return a.seq
+}
+
 // meta fills an entry from a FileInfo.
 func meta(e *Entry, fi fs.FileInfo) {
 	e.Size = fi.Size()
@@ -286,7 +299,7 @@ func changed(err error) error {
 }
 
 func (a *applier) apply(c Change) error {
-	e := Entry{Seq: len(a.m.Entries) + 1, Op: c.Op, Path: c.Path, Severity: c.Severity, Reasons: c.Reasons}
+	e := Entry{Seq: a.nextSeq(), Op: c.Op, Path: c.Path, Severity: c.Severity, Reasons: c.Reasons, Set: c.Set}
 	d, base, err := a.fs.OpenParentDir(c.Path)
 	if err != nil {
 		return changed(err)
@@ -332,6 +345,15 @@ func (a *applier) apply(c Change) error {
 		if e.Type != "file" {
 			return fmt.Errorf("lines are removed from files only: %w", fs.ErrInvalid)
 		}
+		return a.removeLines(&e, d, base, c, li)
+	case OpStopContainer:
+		if a.live {
+			return a.stopLive(&e, c)
+		}
+		if e.Type != "file" || len(c.Lines) == 0 {
+			return fmt.Errorf("a container's hostconfig.json is edited on an offline root only: %w", fs.ErrInvalid)
+		}
+		e.Container = c.Container
 		return a.removeLines(&e, d, base, c, li)
 	}
 	return fmt.Errorf("unknown op %q", c.Op)

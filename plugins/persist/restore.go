@@ -135,6 +135,19 @@ func Restore(ctx context.Context, manifestPath string, opts RestoreOptions) (*Re
 			return res, err
 		}
 		e := m.Entries[i]
+		if e.Op == OpStopContainer && e.Stored == "" {
+			// Stopped through docker on the live root.
+			err := fmt.Errorf("%w: the container was stopped on the live root, and this root is %s", ErrNotLive, root)
+			if isLiveRoot(root) {
+				err = restoreContainerLive(ctx, e, opts.Run, restoreLog(opts.Logger))
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("persist: restore %s %s: %w", e.Op, e.Path, err))
+				continue
+			}
+			res.Restored = append(res.Restored, e.Path)
+			continue
+		}
 		if err := restoreEntry(r, q, e, opts.Force); err != nil {
 			errs = append(errs, fmt.Errorf("persist: restore %s %s: %w", e.Op, e.Path, err))
 			continue
@@ -231,7 +244,7 @@ func restoreEntry(r *rootfs.FS, q *rootfs.Dir, e Entry, force bool) error {
 			return err
 		}
 		return d.Sync()
-	case OpRemoveLines:
+	case OpRemoveLines, OpStopContainer:
 		cur, err := d.OpenRegular(base)
 		if err != nil {
 			if errors.Is(err, rootfs.ErrNotRegular) {
@@ -272,6 +285,13 @@ func restoreEntry(r *rootfs.FS, q *rootfs.Dir, e Entry, force bool) error {
 		return d.Sync()
 	}
 	return fmt.Errorf("%w: unknown op %q", ErrBadManifest, e.Op)
+}
+
+func restoreLog(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 // clearAgain clears the +i/+a flags Apply set back on e's directory.

@@ -74,6 +74,7 @@ func (f *finder) findSweep() {
 		}
 		st := &sweepState{}
 		f.sweepFD(d, dir, 0, st, f.skipPackaged, f.sweepFile)
+		f.swept += st.n
 		if st.n > maxSweepEntries {
 			f.add(Finding{Path: dir, Kind: KindDroppedBinary, Severity: Low,
 				Reasons: []string{fmt.Sprintf("sweep stopped after %d entries: examine the rest by hand", maxSweepEntries)}})

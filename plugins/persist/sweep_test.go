@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,13 +110,21 @@ func benchSweep(b *testing.B, root string) {
 	defer r.Close()
 	o := Options{Root: root}.withDefaults()
 	db := loadPkgDB(ctx, r, o.MaxFileBytes)
-	n := 0
+	n, entries := 0, 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		f := &finder{ctx: ctx, fs: r, o: o, db: db, refs: map[string]refSource{}}
 		f.findSweep()
-		n = len(f.out)
+		n, entries = len(f.out), f.swept
 	}
 	b.ReportMetric(float64(n), "findings")
+	b.ReportMetric(float64(entries), "entries")
+	// CPU time of the process per op: on a shared machine the wall time
+	// moves with the load, this does not (much).
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if entries > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(entries), "ns/entry")
+	}
 }
 
 // BenchmarkSweepStock measures the sweep on the stock Debian fixture.
@@ -125,4 +134,13 @@ func BenchmarkSweepStock(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchSweep(b, filepath.Clean(dir))
+}
+
+// cpuTime is the user+system CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

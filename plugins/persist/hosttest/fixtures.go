@@ -74,7 +74,8 @@ var debianPkgs = []Package{
 	{Name: "bash-completion", Files: []string{"/etc/profile.d/bash_completion.sh"}, Conffiles: []string{"/etc/profile.d/bash_completion.sh"}},
 	{Name: "libc-bin", Files: []string{"/etc/ld.so.conf", "/etc/ld.so.conf.d/libc.conf"}, Conffiles: []string{"/etc/ld.so.conf", "/etc/ld.so.conf.d/libc.conf"}},
 	{Name: "libc6", Files: []string{"/etc/ld.so.conf.d/x86_64-linux-gnu.conf"}, Conffiles: []string{"/etc/ld.so.conf.d/x86_64-linux-gnu.conf"}},
-	{Name: "cloud-init", Files: cloudInitUnits("/lib/systemd/system/")},
+	{Name: "cloud-init", Files: append(cloudInitUnits("/lib/systemd/system/"), "/etc/cloud/cloud.cfg"), Conffiles: []string{"/etc/cloud/cloud.cfg"}},
+	{Name: "base-passwd", Files: []string{"/usr/share/base-passwd/passwd.master", "/usr/share/base-passwd/group.master"}},
 }
 
 // cloudInitUnitNames are the units of stock/cloudinit, which all three
@@ -152,7 +153,14 @@ func debianBase(user string, uid int) Tree {
 	)
 	t = t.With(skel("/home/"+user, uid, t)...)
 	bins, _ := debianBins()
-	return t.With(bins...)
+	t = t.With(bins...)
+	pwm, grm := basePasswdMaster(mustGet(t, "/etc/passwd"), mustGet(t, "/etc/group"))
+	return t.With(
+		Entry{Path: "/etc/gshadow", Data: gshadowOf(mustGet(t, "/etc/group")), Mode: 0o640},
+		Entry{Path: "/usr/share/base-passwd/passwd.master", Data: pwm},
+		Entry{Path: "/usr/share/base-passwd/group.master", Data: grm},
+		Entry{Path: "/etc/cloud/cloud.cfg", Data: cloudCfg("admin", "Debian", debianCloudGroups)},
+	)
 }
 
 // debianAllPkgs is debianPkgs with the owners of the stock programs.
@@ -164,7 +172,9 @@ func debianAllPkgs(more ...Package) []Package {
 // Debian12 is a stock Debian 12 (bookworm) cloud root: cron, systemd
 // units with their wants links (cloud-init's too), udev rules, pam.d,
 // sshd_config, ld.so.conf(.d), profile.d, merged /usr, one login user
-// "admin" with an ssh key, dpkg metadata for the packaged files.
+// "admin" with an ssh key, group and gshadow with admin in the groups
+// cloud-init gives it (cloud.cfg's default_user), base-passwd's master
+// files, dpkg metadata for the packaged files.
 func Debian12() Tree {
 	return debianBase("admin", 1000).WithDpkg(debianAllPkgs()...)
 }
@@ -172,8 +182,9 @@ func Debian12() Tree {
 // Ubuntu2204 is a stock Ubuntu 22.04 EC2 root: Debian's layout plus
 // Ubuntu's update-motd.d scripts (and landscape's link), profile.d
 // scripts (snapd, byobu, cloud-init, locale), snapd's units, links and
-// udev rule, the cloud image's sshd settings, the "ubuntu" user and
-// cloud-init's sudoers rule and root key restriction.
+// udev rule, the cloud image's sshd settings, the "ubuntu" user (in lxd
+// too, as cloud-init's cloud.cfg says) and cloud-init's sudoers rule and
+// root key restriction.
 func Ubuntu2204() Tree {
 	t := debianBase("ubuntu", 1000).Without("/home/admin", "/home/admin/.ssh", "/home/admin/.ssh/authorized_keys")
 	t = t.With(fromStock("ubuntu2204")...)
@@ -183,7 +194,9 @@ func Ubuntu2204() Tree {
 	}
 	t = t.With(Entry{Path: "/etc/passwd", Data: strings.Join(pw, "\n") + "\n"},
 		Entry{Path: "/etc/shadow", Data: strings.Replace(mustGet(t, "/etc/shadow"), "admin:", "ubuntu:", 1), Mode: 0o640},
-		Entry{Path: "/etc/group", Data: strings.ReplaceAll(strings.Replace(mustGet(t, "/etc/group"), "\nadmin:x:1000:", "\nubuntu:x:1000:", 1), ":admin\n", ":ubuntu\n")},
+		Entry{Path: "/etc/group", Data: ubuntuGroup(mustGet(t, "/etc/group"))},
+		Entry{Path: "/etc/gshadow", Data: gshadowOf(ubuntuGroup(mustGet(t, "/etc/group"))), Mode: 0o640},
+		Entry{Path: "/etc/cloud/cloud.cfg", Data: cloudCfg("ubuntu", "Ubuntu", ubuntuCloudGroups)},
 		Entry{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Data: `no-port-forwarding,no-agent-forwarding,no-X11-forwarding,command="echo 'Please login as the user \"ubuntu\" rather than the user \"root\".';echo;sleep 10;exit 142" ` + AuthorizedKey("launch-key", "eu-west-1-ops") + "\n"},
 		Entry{Path: "/etc/update-motd.d/50-landscape-sysinfo", Link: "/usr/share/landscape/landscape-sysinfo.wrapper"},
 		Entry{Path: "/etc/systemd/system/multi-user.target.wants/snapd.service", Link: "/lib/systemd/system/snapd.service"},
@@ -214,6 +227,14 @@ func Ubuntu2204() Tree {
 	return t.WithDpkg(pkgs...)
 }
 
+// ubuntuGroup is Debian's group file with the login user "ubuntu" for
+// "admin", and lxd (in which cloud-init puts it on Ubuntu).
+func ubuntuGroup(debian string) string {
+	g := strings.Replace(debian, "\nadmin:x:1000:", "\nubuntu:x:1000:", 1)
+	g = strings.ReplaceAll(g, ":admin\n", ":ubuntu\n")
+	return strings.Replace(g, "\n_ssh:x:108:\n", "\n_ssh:x:108:\nlxd:x:110:ubuntu\n", 1)
+}
+
 func mustGet(t Tree, p string) string {
 	e, _ := t.Get(p)
 	return e.Data
@@ -222,8 +243,8 @@ func mustGet(t Tree, p string) string {
 // al2023Pkgs are the packages that own the Amazon Linux 2023 fixture's
 // files, as `rpm -qf` names them on a real instance.
 var al2023Pkgs = []Package{
-	{Name: "setup", Files: []string{"/etc/passwd", "/etc/shadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"},
-		Conffiles: []string{"/etc/passwd", "/etc/shadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"}},
+	{Name: "setup", Files: []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"},
+		Conffiles: []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/shells", "/etc/profile", "/etc/bashrc", "/etc/hosts", "/etc/profile.d/lang.sh"}},
 	{Name: "crontabs", Files: []string{"/etc/crontab"}, Conffiles: []string{"/etc/crontab"}},
 	{Name: "cronie", Files: []string{"/etc/cron.d/0hourly", "/usr/lib/systemd/system/crond.service"}, Conffiles: []string{"/etc/cron.d/0hourly"}},
 	{Name: "cronie-anacron", Files: []string{"/etc/anacrontab", "/etc/cron.hourly/0anacron"}, Conffiles: []string{"/etc/anacrontab"}},
@@ -247,7 +268,7 @@ var al2023Pkgs = []Package{
 	{Name: "grep", Files: []string{"/etc/profile.d/colorgrep.sh"}, Conffiles: []string{"/etc/profile.d/colorgrep.sh"}},
 	{Name: "less", Files: []string{"/etc/profile.d/less.sh"}},
 	{Name: "gawk", Files: []string{"/etc/profile.d/gawk.sh"}},
-	{Name: "cloud-init", Files: cloudInitUnits("/usr/lib/systemd/system/")},
+	{Name: "cloud-init", Files: append(cloudInitUnits("/usr/lib/systemd/system/"), "/etc/cloud/cloud.cfg"), Conffiles: []string{"/etc/cloud/cloud.cfg"}},
 	{Name: "ec2-instance-connect", Files: []string{"/usr/lib/systemd/system/sshd.service.d/ec2-instance-connect.conf"}},
 	{Name: "system-release", Files: []string{"/usr/lib/motd.d/30-banner"}},
 }
@@ -256,7 +277,8 @@ var al2023Pkgs = []Package{
 // anacron, systemd units under /usr/lib with absolute wants links
 // (cloud-init's, ec2-instance-connect's sshd drop-in), the EC2 udev rules
 // (ebsnvme-id), pam.d, sshd_config(.d), ld.so.conf(.d), profile.d, the
-// ec2-user account, cloud-init's sudoers rule, root's restricted key, and
+// ec2-user account (in wheel, adm and systemd-journal: group, gshadow and
+// cloud.cfg), cloud-init's sudoers rule, root's restricted key, and
 // rpm's database (/var/lib/rpm/rpmdb.sqlite) with the SHA-256 of every
 // packaged file, so that a changed packaged file is told from a stock one.
 func AmazonLinux2023() Tree {
@@ -286,6 +308,9 @@ func al2023() Tree {
 		Entry{Path: "/home/ec2-user/.ssh/authorized_keys", Mode: 0o600, UID: 1000, GID: 1000, Data: AuthorizedKey("al-launch-key", "al2023-ops") + "\n"},
 		Entry{Path: "/var/spool/cron", Dir: true, Mode: 0o700},
 		Entry{Path: "/etc/shadow", Data: mustGet(fromStock("al2023"), "/etc/shadow"), Mode: 0o000},
+		Entry{Path: "/etc/group", Data: al2023Group},
+		Entry{Path: "/etc/gshadow", Data: gshadowOf(al2023Group), Mode: 0o000},
+		Entry{Path: "/etc/cloud/cloud.cfg", Data: cloudCfg("ec2-user", "EC2 Default User", al2023CloudGroups)},
 		Entry{Path: "/etc/systemd/system/multi-user.target.wants/sshd.service", Link: "/usr/lib/systemd/system/sshd.service"},
 		Entry{Path: "/etc/systemd/system/multi-user.target.wants/amazon-ssm-agent.service", Link: "/usr/lib/systemd/system/amazon-ssm-agent.service"},
 		Entry{Path: "/etc/systemd/system/multi-user.target.wants/crond.service", Link: "/usr/lib/systemd/system/crond.service"},
