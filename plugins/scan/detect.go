@@ -35,6 +35,8 @@ const (
 	SignalKnownName    Signal = "known-name"    // a scanner or miner name
 	SignalCPU          Signal = "cpu"           // high CPU use
 	SignalCron         Signal = "cron"          // started by cron or at
+	SignalConnectFail  Signal = "connect-fail"  // most connection attempts refused or unanswered (live BPF)
+	SignalUDPFanout    Signal = "udp-fanout"    // UDP datagrams to many destinations (live BPF)
 )
 
 // Weights of the signals. The report correlation weighs most: a socket to
@@ -55,6 +57,9 @@ const (
 	weightRateHigh       = 40 // ≥ 50/s
 	weightRateMassive    = 55 // ≥ 500/s (counted by the live BPF attribution)
 	weightRawSend        = 40 // ≥ 10 packets/s sent from raw or packet sockets (live BPF attribution)
+	weightConnectFail    = 10 // ≥ 20 attempts ended, ≥ 80 % of them refused or unanswered (with a connect rate)
+	weightUDPFanout      = 25 // UDP to ≥ 64 distinct destinations over the window
+	weightUDPFanoutHigh  = 35 // ≥ 1024
 	weightRaw            = 20
 	weightPacket         = 25
 	weightExeDeleted     = 25
@@ -568,6 +573,20 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		}
 	}
 
+	// UDP to many destinations, and stratum in a TCP send (live BPF
+	// attribution).
+	if r, ok := o.watched[p.pid]; ok {
+		switch n := r.UDPDestinations; {
+		case n >= 1024:
+			add(SignalUDPFanout, weightUDPFanoutHigh, "UDP datagrams to %d distinct destinations (%d datagrams, e.g. %s; live BPF attribution)", n, r.UDPDatagrams, r.UDPExample)
+		case n >= 64:
+			add(SignalUDPFanout, weightUDPFanout, "UDP datagrams to %d distinct destinations (%d datagrams, e.g. %s; live BPF attribution)", n, r.UDPDatagrams, r.UDPExample)
+		}
+		if r.Stratum != "" {
+			add(SignalStratum, weightStratum, "a TCP send to %s began with the stratum request %q: a miner talking to its pool (live BPF attribution)", r.StratumPeer, r.Stratum)
+		}
+	}
+
 	// Connect rate over the window: every attempt, from the live BPF
 	// attribution where it ran, else new sockets between samples.
 	if o.watched != nil {
@@ -575,7 +594,8 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		// scan: attempts count once they spread over 5 ports or hosts.
 		if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && (r.Ports >= 5 || r.Destinations >= 5) {
 			rate := float64(r.Attempts) / o.watchSecs
-			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; live BPF attribution)", r.Attempts, o.watchSecs, rate, r.Ports, r.Example)
+			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; %d refused, %d unanswered, %d answered; live BPF attribution)",
+				r.Attempts, o.watchSecs, rate, r.Ports, r.Example, r.Refused, r.Unanswered, r.Answered)
 			switch {
 			case rate >= 500:
 				add(SignalConnectRate, weightRateMassive, "%s", how)
@@ -583,6 +603,11 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 				add(SignalConnectRate, weightRateHigh, "%s", how)
 			case rate >= 5:
 				add(SignalConnectRate, weightRate, "%s", how)
+			}
+			// A client of real services is mostly answered; a prober
+			// mostly hears RSTs or nothing.
+			if failed, ended := r.Refused+r.Unanswered, r.Refused+r.Unanswered+r.Answered; failed >= 20 && failed*5 >= ended*4 {
+				add(SignalConnectFail, weightConnectFail, "%d of the %d attempts that ended were refused (%d) or unanswered (%d): probing, not using services", failed, ended, r.Refused, r.Unanswered)
 			}
 		}
 	} else if el := last.at.Sub(first.at).Seconds(); el > 0 {

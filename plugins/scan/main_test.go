@@ -60,6 +60,15 @@ func runHelper(h string) {
 	case strings.HasPrefix(h, "connscan:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "connscan:"))
 		connScan(max(n, 1))
+	case strings.HasPrefix(h, "stratum:"):
+		stratumMiner(strings.TrimPrefix(h, "stratum:"))
+	case h == "udpscan":
+		udpSend(true)
+	case h == "udpone":
+		udpSend(false)
+	case strings.HasPrefix(h, "outcomes:"):
+		ns, victim, _ := strings.Cut(strings.TrimPrefix(h, "outcomes:"), ":")
+		outcomes(ns, victim)
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)

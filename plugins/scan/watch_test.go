@@ -82,7 +82,7 @@ func TestParseConnEvent(t *testing.T) {
 	// A packet sent from an AF_PACKET socket (kind 1, family 17).
 	b = make([]byte, connEventSize)
 	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, 1
-	if ev, ok := parseConnEvent(b); !ok || !ev.raw || !ev.packet || ev.tgid != 7 || ev.dst.IsValid() {
+	if ev, ok := parseConnEvent(b); !ok || ev.kind != evRaw || !ev.packet || ev.tgid != 7 || ev.dst.IsValid() {
 		t.Errorf("packet transmit: %+v %v", ev, ok)
 	}
 	b[4], b[6] = afInet, 1 // a stream socket's packet: never sent, refused
@@ -99,9 +99,9 @@ func FuzzParseConnEvent(f *testing.F) {
 		ev, ok := parseConnEvent(b)
 		switch {
 		case !ok:
-		case ev.raw && ev.dst.IsValid():
+		case ev.kind == evRaw && ev.dst.IsValid():
 			t.Fatalf("a transmit event with a destination: %+v", ev)
-		case !ev.raw && !ev.dst.IsValid():
+		case ev.kind != evRaw && !ev.dst.IsValid():
 			t.Fatalf("a connect event without a valid destination: %+v", ev)
 		}
 	})
