@@ -51,6 +51,7 @@ func watchPIDs(t *testing.T, pids []int, done func(map[int]ConnRate) bool) map[i
 			s.Attempts += r.Attempts
 			s.Answered += r.Answered
 			s.Refused += r.Refused
+			s.RawPackets += r.RawPackets
 			s.Unanswered += r.Unanswered
 			s.UDPDatagrams += r.UDPDatagrams
 			s.UDPDestinations += r.UDPDestinations
@@ -183,6 +184,12 @@ func TestWatchUDP(t *testing.T) {
 	}
 	if c.UDPDestinations != 1 || c.UDPDatagrams < 500 || c.UDPExample != "127.0.0.1:5353" {
 		t.Errorf("client: %+v", c)
+	}
+	// Nothing listens on their ports: the kernel answers each datagram
+	// with an ICMP port unreachable from its own raw socket, in their
+	// context. That is no packet of theirs.
+	if s.RawPackets != 0 || c.RawPackets != 0 {
+		t.Errorf("raw packets: scanner %d, client %d; want 0 (the kernel's ICMP errors)", s.RawPackets, c.RawPackets)
 	}
 	sus, err := Detect(context.Background(), Options{Window: time.Second, MinScore: -1})
 	if err != nil {

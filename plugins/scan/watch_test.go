@@ -54,6 +54,11 @@ func TestWatchConnectScanner(t *testing.T) {
 	if got.Ports < 100 || got.Destinations != 1 || !strings.HasPrefix(got.Example, "127.0.0.1:") || got.PerSecond <= 0 || got.Comm == "" {
 		t.Errorf("rate %+v", *got)
 	}
+	// The RSTs answering it are sent by the kernel's own TCP control
+	// socket (SOCK_RAW), in the scanner's context: not its packets.
+	if got.RawPackets != 0 {
+		t.Errorf("the kernel's RSTs counted as the scanner's raw packets: %+v", *got)
+	}
 	t.Logf("scanner: %d attempts in %s (%.0f/s), %d ports, rank %d", got.Attempts, got.Until.Sub(got.Since), got.PerSecond, got.Ports, rank)
 }
 

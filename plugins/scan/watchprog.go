@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -91,7 +92,12 @@ const (
 type kernelOffsets struct {
 	family, dport, daddr, v6daddr uint32
 	skType, skErr                 uint32 // struct sock's sk_type, sk_err
-	skbSk, skbHead, skbNetHeader  uint32 // struct sk_buff's sk, head, network_header
+	// The byte of struct sock holding the sk_kern_sock bit, and the bit:
+	// the kernel's own sockets (the per-CPU control sockets that send
+	// RSTs and ICMP errors are SOCK_RAW) are no process's.
+	kernSockByte                 uint32
+	kernSockMask                 int32
+	skbSk, skbHead, skbNetHeader uint32 // struct sk_buff's sk, head, network_header
 
 	// For the stratum program (stratum false when the kernel lacks one of
 	// them): struct msghdr's msg_iter, in it iter_type and the union of
@@ -139,6 +145,9 @@ func kernelSockOffsets() (kernelOffsets, error) {
 			return kernelOffsets{}, fmt.Errorf("struct sock has no plain %s", f.name)
 		}
 		*f.dst = off
+	}
+	if o.kernSockByte, o.kernSockMask, ok = bitOf(sk, "sk_kern_sock"); !ok {
+		return kernelOffsets{}, errors.New("struct sock has no one-bit sk_kern_sock")
 	}
 	var skb *btf.Struct
 	if err := spec.TypeByName("sk_buff", &skb); err != nil {
@@ -215,6 +224,29 @@ func memberType(s *btf.Struct, name string) btf.Type {
 		}
 	}
 	return nil
+}
+
+// bitOf locates a one-bit member of s: the byte holding it and the bit's
+// mask in that byte (bit offsets count from the least significant bit on
+// little-endian machines, from the most significant on big-endian ones).
+func bitOf(s *btf.Struct, name string) (byteOff uint32, mask int32, ok bool) {
+	for _, m := range s.Members {
+		if m.Name == name && m.BitfieldSize == 1 {
+			bit := uint32(m.Offset)
+			shift := bit % 8
+			if !littleEndian() {
+				shift = 7 - shift
+			}
+			return bit / 8, 1 << shift, true
+		}
+	}
+	return 0, 0, false
+}
+
+func littleEndian() bool {
+	var b [2]byte
+	binary.NativeEndian.PutUint16(b[:], 1)
+	return b[0] == 1
 }
 
 // bitfield reports whether a direct member of s is a bit field.
@@ -558,13 +590,26 @@ func xmitProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 	insns = append(insns, probeRead(ev+6, 2, asm.R7, o.skType)...)
 	insns = append(insns,
 		asm.LoadMem(asm.R8, asm.R10, ev+4, asm.Half),
-		asm.JEq.Imm(asm.R8, afPacket, "raw"),
+		asm.JEq.Imm(asm.R8, afPacket, "kern"),
 		asm.LoadMem(asm.R9, asm.R10, ev+6, asm.Half),
-		asm.JEq.Imm(asm.R9, sockRaw, "raw"),
+		asm.JEq.Imm(asm.R9, sockRaw, "kern"),
 		asm.JNE.Imm(asm.R9, sockDgram, "exit"),
-		asm.JEq.Imm(asm.R8, afInet, "udp"),
+		asm.JEq.Imm(asm.R8, afInet, "kern"),
 		asm.JNE.Imm(asm.R8, afInet6, "exit"),
 	)
+	// The kernel's own sockets are no process's: the per-CPU TCP and
+	// ICMP control sockets (SOCK_RAW) send RSTs and ICMP errors in
+	// softirq, in whatever process is current.
+	kern := asm.Instructions{storeImm(head, 0, asm.DWord).WithSymbol("kern")}
+	kern = append(kern, probeRead(head, 1, asm.R7, o.kernSockByte)...)
+	kern = append(kern,
+		asm.LoadMem(asm.R1, asm.R10, head, asm.Byte),
+		asm.And.Imm(asm.R1, o.kernSockMask),
+		asm.JNE.Imm(asm.R1, 0, "exit"),
+		asm.JEq.Imm(asm.R8, afPacket, "raw"),
+		asm.JEq.Imm(asm.R9, sockRaw, "raw"),
+	)
+	insns = append(insns, kern...)
 	// A datagram: its IP header, from the skb's head and network header.
 	udp := asm.Instructions{
 		storeImm(head, 0, asm.DWord).WithSymbol("udp"),
