@@ -133,12 +133,55 @@ type Suspect struct {
 // Detect finds the processes most likely behind an abuse report: it reads
 // every process and socket of the host (sampling for Options.Window), scores
 // each process on the signals above and returns those scoring at least
-// Options.MinScore, highest first.
+// Options.MinScore, highest first. DetectAll says besides how connection
+// attempts over the window were counted.
 func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
+	d, err := DetectAll(ctx, opts)
+	return d.Suspects, err
+}
+
+// Attribution says how Detect counted what processes did on the network
+// over its window.
+type Attribution struct {
+	// Live is true when Watch attributed every connection attempt, raw
+	// packet and UDP datagram as it happened (BPF); false when connect
+	// rates come from the samples' new sockets alone.
+	Live bool `json:"live"`
+	// Why says why not, when Live is false.
+	Why string `json:"why,omitempty"`
+	// Stratum is true when the first bytes of TCP sends were looked at
+	// for stratum; StratumWhy says why not.
+	Stratum    bool   `json:"stratum"`
+	StratumWhy string `json:"stratum_why,omitempty"`
+}
+
+// String is a line for a human: what was attributed live, or why not.
+func (a Attribution) String() string {
+	if !a.Live {
+		return fmt.Sprintf("connection attempts sampled every %s, not attributed live (%s)", DefaultInterval, a.Why)
+	}
+	if !a.Stratum {
+		return fmt.Sprintf("connection attempts attributed live with BPF; stratum not looked for (%s)", a.StratumWhy)
+	}
+	return "connection attempts attributed live with BPF; first bytes of TCP sends looked at for stratum"
+}
+
+// Detection is what DetectAll found.
+type Detection struct {
+	Suspects []Suspect `json:"suspects"`
+	// Attribution is how the window was watched; nil for one snapshot or
+	// a root other than the live /proc (nothing to watch live there).
+	Attribution *Attribution `json:"attribution,omitempty"`
+}
+
+// DetectAll is Detect, saying besides how connection attempts over the
+// window were counted: live with BPF, or from the samples where Watch
+// could not run (and why).
+func DetectAll(ctx context.Context, opts Options) (Detection, error) {
 	o := opts.withDefaults()
 	fs, err := procfs.NewFS(o.Root)
 	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
+		return Detection{}, fmt.Errorf("scan: %w", err)
 	}
 	fs, hidden, done := liveView(fs, o.Logger)
 	defer done()
@@ -146,18 +189,22 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	// Over a window on the live host, every connection attempt is
 	// attributed as it happens (Watch); where that cannot run, the
 	// samples' new sockets stand for it.
-	var stopWatch func() (map[int]ConnRate, float64)
-	if o.Window > 0 && fs.IsLive() && !o.NoBPF {
-		stopWatch = watchDuring(ctx, o.Logger)
-		defer func() { // on the error paths
-			if stopWatch != nil {
-				stopWatch()
-			}
-		}()
+	var stopWatch func() (map[int]ConnRate, float64, Attribution)
+	var attr *Attribution
+	if o.Window > 0 && fs.IsLive() {
+		attr = &Attribution{Why: "NoBPF is set"}
+		if !o.NoBPF {
+			stopWatch = watchDuring(ctx, o.Logger)
+			defer func() { // on the error paths
+				if stopWatch != nil {
+					stopWatch()
+				}
+			}()
+		}
 	}
 	first, err := take(ctx, fs, o, true)
 	if err != nil {
-		return nil, err
+		return Detection{}, err
 	}
 	h := newHistory(first)
 	last := first
@@ -176,12 +223,12 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, ctx.Err()
+				return Detection{}, ctx.Err()
 			case <-t.C:
 			}
 			s, err := take(ctx, fs, o, true)
 			if err != nil {
-				return nil, err
+				return Detection{}, err
 			}
 			h.add(s)
 			last = s
@@ -192,7 +239,9 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		}
 	}
 	if stopWatch != nil {
-		o.watched, o.watchSecs = stopWatch()
+		var a Attribution
+		o.watched, o.watchSecs, a = stopWatch()
+		*attr = a
 		stopWatch = nil
 	}
 	boot, err := fs.BootTime()
@@ -227,7 +276,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	if cand, unread := unheld(last), unreadable(last); len(cand) > 0 && (len(unread) == 0 || o.MinScore <= weightUnheldUnsure) {
 		rest, err := stillUnheld(ctx, fs, o, cand)
 		if err != nil {
-			return nil, err
+			return Detection{}, err
 		}
 		if len(rest) > 0 {
 			out = append(out, unheldSuspect(rest, unread, o.MaxSockets))
@@ -236,7 +285,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
 	})
-	return out, nil
+	return Detection{Suspects: out, Attribution: attr}, nil
 }
 
 // history accumulates what each process held across the samples. With a

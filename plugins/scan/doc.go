@@ -89,7 +89,7 @@
 // names it whatever it is called and whatever port its pool uses
 // (SignalStratum; not through TLS). Detect over a window on the live host
 // runs Watch alongside its samples and falls back to the samples alone
-// where it cannot run (WatchSupported says which);
+// where it cannot run (DetectAll says which, and why);
 // bench/scan-watch.sh measures it against the sampling path.
 //
 // Every function takes the procfs mount point in its options, so tests

@@ -30,6 +30,10 @@ type WatchOptions struct {
 	Interval time.Duration
 	// Logger receives debug records; default discards.
 	Logger *slog.Logger
+
+	// loaded, when set, is called once the programs run, with why the
+	// stratum program does not (nil when it does).
+	loaded func(stratumErr error)
 }
 
 // ConnRate is what one process did on the network over one interval, as
@@ -111,6 +115,9 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 	defer w.close()
 	if w.stratumErr != nil {
 		log.Info("scan: stratum first bytes not looked at", "err", w.stratumErr)
+	}
+	if opts.loaded != nil {
+		opts.loaded(w.stratumErr)
 	}
 	log.Debug("scan: watching connection attempts", "tracepoints", "inet_sock_set_state, net_dev_queue", "stratum", w.stratumErr == nil)
 	rd, err := ringbuf.NewReader(w.ring)
@@ -386,16 +393,25 @@ func WatchSupported() error {
 
 // watchDuring starts Watch in the background; stop ends it and returns
 // what it attributed, summed by PID (the port and destination counts are
-// the largest of one interval), and over how many seconds. Where Watch
-// cannot run, stop returns nil.
-func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]ConnRate, float64)) {
+// the largest of one interval), over how many seconds, and how. Where
+// Watch cannot run, stop returns nil and says why.
+func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]ConnRate, float64, Attribution)) {
 	wctx, cancel := context.WithCancel(ctx)
 	var mu sync.Mutex
 	totals := map[int]ConnRate{}
 	start := time.Now()
 	errc := make(chan error, 1)
+	attr := Attribution{Live: true}
+	loaded := func(stratumErr error) {
+		mu.Lock()
+		defer mu.Unlock()
+		attr.Stratum = stratumErr == nil
+		if stratumErr != nil {
+			attr.StratumWhy = stratumErr.Error()
+		}
+	}
 	go func() {
-		errc <- Watch(wctx, WatchOptions{Interval: 250 * time.Millisecond, Logger: log}, func(rs []ConnRate) {
+		errc <- Watch(wctx, WatchOptions{Interval: 250 * time.Millisecond, Logger: log, loaded: loaded}, func(rs []ConnRate) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range rs {
@@ -420,14 +436,14 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 			}
 		})
 	}()
-	return func() (map[int]ConnRate, float64) {
+	return func() (map[int]ConnRate, float64, Attribution) {
 		cancel()
 		if err := <-errc; err != nil {
 			log.Info("scan: no live BPF attribution; connect rates come from sampling", "err", err)
-			return nil, 0
+			return nil, 0, Attribution{Why: err.Error()}
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		return totals, time.Since(start).Seconds()
+		return totals, time.Since(start).Seconds(), attr
 	}
 }

@@ -123,10 +123,14 @@ func TestDetectWindowWatch(t *testing.T) {
 	}
 	cmd := startHelper(t, "connscan")
 	pid := cmd.Process.Pid
-	sus, err := Detect(context.Background(), Options{Window: time.Second})
+	det, err := DetectAll(context.Background(), Options{Window: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a := det.Attribution; a == nil || !a.Live || a.Why != "" {
+		t.Errorf("attribution %+v, want live", a)
+	}
+	sus := det.Suspects
 	// First on a quiet host (bench/scan-watch.sh measures that); on a
 	// shared one, another test's scanner may outrank it.
 	i := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == pid })
@@ -139,10 +143,14 @@ func TestDetectWindowWatch(t *testing.T) {
 	}) {
 		t.Errorf("reasons %v", sus[i].Reasons)
 	}
-	sus, err = Detect(context.Background(), Options{Window: time.Second, NoBPF: true})
+	det, err = DetectAll(context.Background(), Options{Window: time.Second, NoBPF: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a := det.Attribution; a == nil || a.Live || a.Why != "NoBPF is set" {
+		t.Errorf("attribution with NoBPF %+v", a)
+	}
+	sus = det.Suspects
 	if slices.ContainsFunc(sus, func(s Suspect) bool { return s.PID == pid && slices.Contains(signals(s), SignalConnectRate) }) {
 		t.Errorf("sampling alone scored the scanner's connect rate: %v", top(sus))
 	}
