@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -181,3 +183,19 @@ func outcomes(ns, victim string) {
 		panic(err)
 	}
 }
+
+// spawnChildren starts n children running sleep, each killed if this
+// process dies (PR_SET_PDEATHSIG): a parent keeping a set of the same
+// program running, as a supervisor does.
+func spawnChildren(n int) {
+	for range n {
+		cmd := exec.Command("sleep", "600")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			panic(err)
+		}
+		spawned = append(spawned, cmd)
+	}
+}
+
+var spawned []*exec.Cmd
