@@ -69,6 +69,9 @@ func runHelper(h string) {
 	case strings.HasPrefix(h, "outcomes:"):
 		ns, victim, _ := strings.Cut(strings.TrimPrefix(h, "outcomes:"), ":")
 		outcomes(ns, victim)
+	case strings.HasPrefix(h, "pool:"):
+		ns, victim, _ := strings.Cut(strings.TrimPrefix(h, "pool:"), ":")
+		stuckPool(ns, victim)
 	case strings.HasPrefix(h, "spawn:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "spawn:"))
 		spawnChildren(n)

@@ -199,3 +199,40 @@ func spawnChildren(n int) {
 }
 
 var spawned []*exec.Cmd
+
+// stuckPool is a connection pool stuck on a dead database: from the named
+// network namespace it keeps 10 connections to victim:5432, whose replies
+// are black-holed, each given up after 500 ms and tried again, for at
+// most 60 s: 20 attempts a second to one host and port, all unanswered.
+func stuckPool(ns, victim string) {
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the process
+		f, err := os.Open("/run/netns/" + ns)
+		if err != nil {
+			ready <- err
+			return
+		}
+		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
+		f.Close()
+		ready <- err
+		vip := netip.MustParseAddr(victim).As4()
+		slots := make([]int, 10)
+		start := time.Now()
+		for i := 0; time.Since(start) < 60*time.Second; i++ {
+			k := i % len(slots)
+			if slots[k] > 0 {
+				unix.Close(slots[k])
+			}
+			if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0); err == nil {
+				unix.Connect(fd, &unix.SockaddrInet4{Port: 5432, Addr: vip})
+				slots[k] = fd
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		os.Exit(0)
+	}()
+	if err := <-ready; err != nil {
+		panic(err)
+	}
+}
