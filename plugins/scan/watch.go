@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/internal/procfs"
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 )
 
@@ -34,6 +35,9 @@ type WatchOptions struct {
 	// loaded, when set, is called once the programs run, with why the
 	// stratum program does not (nil when it does).
 	loaded func(stratumErr error)
+	// closing, in benchmarks, is called with the programs before they
+	// are unloaded.
+	closing func(w *watcher)
 }
 
 // ConnRate is what one process did on the network over one interval, as
@@ -113,6 +117,9 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 		return fmt.Errorf("%w: %w", ErrWatchUnsupported, err)
 	}
 	defer w.close()
+	if opts.closing != nil {
+		defer opts.closing(w)
+	}
 	if w.stratumErr != nil {
 		log.Info("scan: stratum first bytes not looked at", "err", w.stratumErr)
 	}
@@ -151,33 +158,53 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 		}
 		since = now
 	}
+	// The ring is drained every watchPoll on a Go timer, never in a
+	// blocking system call: a thread blocked in epoll_wait keeps the Go
+	// runtime's monitor waking (sysmon), which cost more than the reading.
+	tick := time.NewTicker(watchPoll(opts.Interval))
+	defer tick.Stop()
 	var rec ringbuf.Record
-	for n := 0; ; n++ {
-		if n%1024 == 0 || rec.RawSample == nil {
-			// Between batches (and now and then within a long one): the
-			// interval's end, and cancellation.
-			now := time.Now()
-			if ctx.Err() != nil {
-				flush(now) // the interval cut short is reported too
-				return nil
-			}
-			if !now.Before(next) {
-				flush(now)
-				for !next.After(now) {
-					next = next.Add(opts.Interval)
-				}
-			}
-			dl := now.Add(watchPoll)
-			if next.Before(dl) {
-				dl = next
-			}
-			rd.SetDeadline(dl)
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			w.drain(rd, &rec, get, nil)
+			flush(time.Now()) // the interval cut short is reported too
+			return nil
+		case now = <-tick.C:
 		}
-		if err := rd.ReadInto(&rec); errors.Is(err, os.ErrDeadlineExceeded) {
-			rec.RawSample = nil
-			continue
-		} else if err != nil {
+		if err := w.drain(rd, &rec, get, func() {
+			if now := time.Now(); !now.Before(next) { // a long drain
+				flush(now)
+				next = now.Add(opts.Interval)
+			}
+		}); err != nil {
 			return fmt.Errorf("scan: watch: %w", err)
+		}
+		if !now.Before(next) {
+			flush(now)
+			for !next.After(now) {
+				next = next.Add(opts.Interval)
+			}
+		}
+	}
+}
+
+// drain reads the records the ring holds, without waiting, into the
+// interval's aggregates; every 4,096 records it calls every (when set).
+func (w *watcher) drain(rd *ringbuf.Reader, rec *ringbuf.Record, get func(uint32) *connAgg, every func()) error {
+	if rd.AvailableBytes() == 0 {
+		return nil
+	}
+	rd.SetDeadline(time.Now()) // past: the poll returns at once
+	for n := 1; ; n++ {
+		if err := rd.ReadInto(rec); errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if n%4096 == 0 && every != nil {
+			every()
 		}
 		ev, ok := parseConnEvent(rec.RawSample)
 		if !ok {
@@ -206,13 +233,10 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 // addCounts adds to the interval's aggregates what the kernel counted per
 // thread group since the last call (prev holds the totals then).
 func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32) *connAgg) {
-	var tgid uint32
-	var cur [numCounters]uint64
-	it := w.counts.Iterate()
-	for it.Next(&tgid, &cur) {
+	w.readCounts(func(tgid uint32, cur [numCounters]uint64) {
 		p := prev[tgid]
 		if p == cur {
-			continue
+			return
 		}
 		var d [numCounters]int
 		for i := range cur {
@@ -228,6 +252,41 @@ func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32
 		a.refused += d[cntRefused]
 		a.unanswered += d[cntUnanswered]
 		a.udp += d[cntUDP]
+	})
+}
+
+// readCounts calls fn with every thread group's counters: a batch of
+// entries per system call where the kernel has batch lookups (5.6+), else
+// two calls per entry (next key, lookup).
+func (w *watcher) readCounts(fn func(uint32, [numCounters]uint64)) {
+	if !w.noBatch {
+		if w.keys == nil {
+			w.keys, w.vals = make([]uint32, 256), make([][numCounters]uint64, 256)
+		}
+		var cursor ebpf.MapBatchCursor
+		for {
+			n, err := w.counts.BatchLookup(&cursor, w.keys, w.vals, nil)
+			for i := range n {
+				fn(w.keys[i], w.vals[i])
+			}
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				return
+			}
+			if err == nil {
+				continue
+			}
+			if n > 0 || !errors.Is(err, ebpf.ErrNotSupported) {
+				return // read again at the next interval
+			}
+			w.noBatch = true
+			break
+		}
+	}
+	var tgid uint32
+	var cur [numCounters]uint64
+	it := w.counts.Iterate()
+	for it.Next(&tgid, &cur) {
+		fn(tgid, cur)
 	}
 }
 
@@ -313,8 +372,12 @@ func initialPIDNS() bool {
 	return false
 }
 
-// watchPoll is how often the reader looks at the ring buffer.
-const watchPoll = 50 * time.Millisecond
+// watchPoll is how often the reader looks at the ring buffer: half the
+// interval, at most 200 ms (each look wakes the process; 4 MiB of ring
+// holds 100,000 records, 2 s at 50,000 attempts a second).
+func watchPoll(interval time.Duration) time.Duration {
+	return min(max(interval/2, 10*time.Millisecond), 200*time.Millisecond)
+}
 
 // connEvent is one ring buffer record: thread group id (4 bytes), family
 // (2), destination port (2, network order), IPv4 destination (4), kind
@@ -411,7 +474,7 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 		}
 	}
 	go func() {
-		errc <- Watch(wctx, WatchOptions{Interval: 250 * time.Millisecond, Logger: log, loaded: loaded}, func(rs []ConnRate) {
+		errc <- Watch(wctx, WatchOptions{Interval: time.Second, Logger: log, loaded: loaded}, func(rs []ConnRate) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range rs {

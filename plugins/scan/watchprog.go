@@ -75,8 +75,8 @@ const (
 // the reader, which polls every watchPoll.
 const bpfRBNoWakeup = 1
 
-// Map sizes. pending bounds the attempts awaiting an outcome (an attempt
-// evicted before its answer is not counted in the outcomes); counts the
+// Map sizes. pending bounds the attempts awaiting an outcome (one made
+// while it is full is not counted in the outcomes); counts the
 // thread groups with counters; udpSeen the (thread group, UDP destination)
 // pairs remembered; looked the TCP sockets whose first send was seen.
 const (
@@ -294,6 +294,11 @@ type watcher struct {
 	// stratumErr says why the stratum program is not attached (nil when
 	// it is).
 	stratumErr error
+	// Buffers for batch reads of counts; noBatch when the kernel has no
+	// batch lookups.
+	keys    []uint32
+	vals    [][numCounters]uint64
+	noBatch bool
 }
 
 func (w *watcher) close() {
@@ -353,7 +358,10 @@ func loadWatch() (*watcher, error) {
 	if w.ring, err = w.newMap(&ebpf.MapSpec{Name: "abk_conn", Type: ebpf.RingBuf, MaxEntries: ringBytes}); err != nil {
 		return fail(err)
 	}
-	pending, err := w.newMap(&ebpf.MapSpec{Name: "abk_pending", Type: ebpf.LRUHash, KeySize: 8, ValueSize: 4, MaxEntries: pendingEntries})
+	// A plain (preallocated) hash, faster than an LRU one: every socket
+	// put in leaves SYN_SENT, and is taken out, by the same program; when
+	// it is full, further attempts go without an outcome.
+	pending, err := w.newMap(&ebpf.MapSpec{Name: "abk_pending", Type: ebpf.Hash, KeySize: 8, ValueSize: 4, MaxEntries: pendingEntries})
 	if err != nil {
 		return fail(err)
 	}
@@ -483,13 +491,40 @@ var connEnd = asm.Instructions{
 
 // readDst reads a socket's family, destination port and addresses (base
 // register sk) into the event at ev.
-func readDst(o kernelOffsets, ev int16, sk asm.Register) asm.Instructions {
-	var out asm.Instructions
-	out = append(out, probeRead(ev+4, 2, sk, o.family)...)
-	out = append(out, probeRead(ev+6, 2, sk, o.dport)...)
-	out = append(out, probeRead(ev+8, 4, sk, o.daddr)...)
-	return append(out, probeRead(ev+16, 16, sk, o.v6daddr)...)
+//
+// The four fields lie within a few dozen bytes of struct sock_common: they
+// are read in one probe into scratch (dstSpan bytes of stack, 8-aligned)
+// and copied, one helper call instead of four; where they are farther
+// apart or not aligned for the copy, each is read on its own.
+func readDst(o kernelOffsets, ev, scratch int16, sk asm.Register) asm.Instructions {
+	lo := min(o.family, o.dport, o.daddr, o.v6daddr)
+	hi := max(o.family+2, o.dport+2, o.daddr+4, o.v6daddr+16)
+	aligned := (o.family-lo)%2 == 0 && (o.dport-lo)%2 == 0 && (o.daddr-lo)%4 == 0 && (o.v6daddr-lo)%8 == 0
+	if hi-lo > dstSpan || !aligned {
+		var out asm.Instructions
+		out = append(out, probeRead(ev+4, 2, sk, o.family)...)
+		out = append(out, probeRead(ev+6, 2, sk, o.dport)...)
+		out = append(out, probeRead(ev+8, 4, sk, o.daddr)...)
+		return append(out, probeRead(ev+16, 16, sk, o.v6daddr)...)
+	}
+	at := func(off uint32) int16 { return scratch + int16(off-lo) }
+	out := probeRead(scratch, int32(hi-lo), sk, lo)
+	return append(out,
+		asm.LoadMem(asm.R1, asm.R10, at(o.family), asm.Half),
+		asm.StoreMem(asm.R10, ev+4, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.R10, at(o.dport), asm.Half),
+		asm.StoreMem(asm.R10, ev+6, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.R10, at(o.daddr), asm.Word),
+		asm.StoreMem(asm.R10, ev+8, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R10, at(o.v6daddr), asm.DWord),
+		asm.StoreMem(asm.R10, ev+16, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R10, at(o.v6daddr)+8, asm.DWord),
+		asm.StoreMem(asm.R10, ev+24, asm.R1, asm.DWord),
+	)
 }
+
+// dstSpan bounds the bytes readDst reads in one probe.
+const dstSpan = 96
 
 // connProgram is the raw tracepoint program on inet_sock_set_state (args:
 // sk, oldstate, newstate).
@@ -501,21 +536,26 @@ func connProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 		errSl = val - 8        // sk_err
 		ckey  = errSl - 8      // the counters' key
 		zeros = ckey - 8*numCounters
+		scr   = zeros - dstSpan // readDst's scratch
 	)
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R7, asm.R6, 0, asm.DWord),  // sk
 		asm.LoadMem(asm.R8, asm.R6, 16, asm.DWord), // newstate
+		asm.LoadMem(asm.R9, asm.R6, 8, asm.DWord),  // oldstate
 		asm.StoreMem(asm.R10, key, asm.R7, asm.DWord),
 		asm.JEq.Imm(asm.R8, tcpSynSent, "connect"),
+		asm.JEq.Imm(asm.R9, tcpSynSent, "outcome"),
 		// A socket closing: its address may name another socket next,
-		// whose first send the stratum program must look at.
-		asm.JNE.Imm(asm.R8, tcpClose, "outcome"),
+		// whose first send the stratum program must look at. (One that
+		// never left SYN_SENT sent nothing.)
+		asm.JNE.Imm(asm.R8, tcpClose, "exit"),
 	}
 	insns = append(insns, mapCall(asm.FnMapDeleteElem, fd.looked, key, 0, 0)...)
-	insns = append(insns, asm.LoadMem(asm.R9, asm.R6, 8, asm.DWord).WithSymbol("outcome")) // oldstate
-	insns = append(insns, asm.JNE.Imm(asm.R9, tcpSynSent, "exit"))
-	insns = append(insns, mapCall(asm.FnMapLookupElem, fd.pending, key, 0, 0)...)
+	insns = append(insns, asm.Ja.Label("exit"))
+	out := mapCall(asm.FnMapLookupElem, fd.pending, key, 0, 0)
+	out[0] = out[0].WithSymbol("outcome")
+	insns = append(insns, out...)
 	insns = append(insns,
 		asm.JEq.Imm(asm.R0, 0, "exit"),
 		asm.LoadMem(asm.R9, asm.R0, 0, asm.Word),
@@ -551,7 +591,7 @@ func connProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 		asm.StoreMem(asm.R10, ev, asm.R0, asm.Word),
 		asm.StoreMem(asm.R10, val, asm.R0, asm.Word),
 	)
-	insns = append(insns, readDst(o, ev, asm.R7)...)
+	insns = append(insns, readDst(o, ev, scr, asm.R7)...)
 	insns = append(insns, mapCall(asm.FnMapUpdateElem, fd.pending, key, val, bpfAny)...)
 	insns = append(insns, ringOutput(fd.ring, ev, connEventSize)...)
 	return append(insns, connEnd...)
@@ -694,6 +734,7 @@ func stratumProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 		ptr  = key - 8
 		cnt  = ptr - 8
 		typ  = cnt - 8
+		scr  = typ - dstSpan
 		size = stratumBytes
 	)
 	insns := asm.Instructions{
@@ -743,7 +784,7 @@ func stratumProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 		asm.StoreMem(asm.R10, ev, asm.R0, asm.Word),
 		storeImm(ev+12, evStratum, asm.Word),
 	)
-	insns = append(insns, readDst(o, ev, asm.R6)...)
+	insns = append(insns, readDst(o, ev, scr, asm.R6)...)
 	insns = append(insns, ringOutput(fd.ring, ev, connEventSize+stratumBytes)...)
 	return append(insns, connEnd...)
 }
