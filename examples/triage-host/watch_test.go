@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -162,5 +164,55 @@ func TestWatchModeRaw(t *testing.T) {
 	want := fmt.Sprintf("pid %d (", os.Getpid())
 	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "packets/s sent from raw IP sockets") {
 		t.Errorf("output lacks %q sending raw packets:\n%s", want, out.String())
+	}
+}
+
+// TestWatchModeStratum: -watch prints a process speaking stratum (this
+// test: a goroutine sends an xmrig login, then keepalived lines, to a
+// loopback pool it also runs) however slow it is, as a miner.
+func TestWatchModeStratum(t *testing.T) {
+	testenv.NeedRoot(t, "loads a BPF program")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 1; ; i++ {
+			c, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, `{"id":%d,"jsonrpc":"2.0","method":"login","params":{"login":"4Ad","pass":"x","agent":"XMRig/6.21.0"}}`+"\n", i)
+			select {
+			case <-stop:
+				c.Close()
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			c.Close()
+		}
+	}()
+	var out, errb bytes.Buffer
+	if err := run([]string{"-watch", "-watch-for", "2s"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d (", os.Getpid())
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), `speaks stratum ("login") to `+ln.Addr().String()) {
+		t.Errorf("output lacks %q speaking stratum:\n%s", want, out.String())
 	}
 }
