@@ -33,11 +33,9 @@ import (
 	"github.com/abusekit/abusekit/plugins/scan"
 )
 
-// detect is scan.Detect; tests replace it to see the options the flags make.
-var detect = scan.Detect
-
-// watchSupported is scan.WatchSupported; tests replace it.
-var watchSupported = scan.WatchSupported
+// detect is scan.DetectAll; tests replace it to see the options the flags
+// make.
+var detect = scan.DetectAll
 
 // runWatch prints every process whose outbound connection attempts cross
 // rate (per second, spread over 5 or more ports or hosts), or its packets
@@ -180,19 +178,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Report = rep
 	}
-	// Over a window, connection attempts are attributed live with BPF
-	// where it runs (Detect does it); the output says when it could not.
-	attribution := ""
-	if *window > 0 && (*root == "/proc" || *root == "") {
-		if err := watchSupported(); err != nil {
-			attribution = fmt.Sprintf("connection attempts sampled every %s, not attributed live (%v)", scan.DefaultInterval, err)
-		} else {
-			attribution = "connection attempts attributed live with BPF"
-		}
-	}
-	sus, err := detect(ctx, opts)
+	// Over a window on the live host, connection attempts are attributed
+	// live with BPF where it runs (Detect does it); the output says how,
+	// and why not when it could not.
+	det, err := detect(ctx, opts)
 	if err != nil {
 		return err
+	}
+	sus, attribution := det.Suspects, ""
+	if det.Attribution != nil {
+		attribution = det.Attribution.String()
 	}
 	if sus == nil {
 		sus = []scan.Suspect{}

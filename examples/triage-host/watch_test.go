@@ -19,22 +19,25 @@ import (
 )
 
 // TestWindowSaysAttribution: with -window on the live host, the output
-// says whether connection attempts were attributed live with BPF or only
-// sampled (and why); a snapshot says nothing.
+// says how Detect watched the window: connection attempts attributed live
+// with BPF (and whether stratum was looked for), or only sampled and why;
+// a snapshot says nothing.
 func TestWindowSaysAttribution(t *testing.T) {
-	detect = func(ctx context.Context, o scan.Options) ([]scan.Suspect, error) { return nil, nil }
-	t.Cleanup(func() { detect, watchSupported = scan.Detect, scan.WatchSupported })
+	t.Cleanup(func() { detect = scan.DetectAll })
 	for _, tc := range []struct {
-		err  error
+		attr *scan.Attribution
 		args []string
 		want string
 	}{
-		{nil, []string{"-window", "1s"}, "connection attempts attributed live with BPF\n"},
-		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s"}, "not attributed live (scan: live BPF attribution unavailable here: no BTF)"},
-		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s", "-json"}, `"attribution":"connection attempts sampled every 250ms, not attributed live`},
+		{&scan.Attribution{Live: true, Stratum: true}, []string{"-window", "1s"}, "connection attempts attributed live with BPF; first bytes of TCP sends looked at for stratum\n"},
+		{&scan.Attribution{Live: true, StratumWhy: "no tracepoint"}, []string{"-window", "1s"}, "attributed live with BPF; stratum not looked for (no tracepoint)"},
+		{&scan.Attribution{Why: "scan: live BPF attribution unavailable here: no BTF"}, []string{"-window", "1s"}, "not attributed live (scan: live BPF attribution unavailable here: no BTF)"},
+		{&scan.Attribution{Why: "no BTF"}, []string{"-window", "1s", "-json"}, `"attribution":"connection attempts sampled every 250ms, not attributed live (no BTF)`},
 		{nil, []string{}, ""},
 	} {
-		watchSupported = func() error { return tc.err }
+		detect = func(ctx context.Context, o scan.Options) (scan.Detection, error) {
+			return scan.Detection{Attribution: tc.attr}, nil
+		}
 		var out, errb bytes.Buffer
 		if err := run(tc.args, &out, &errb); err != nil {
 			t.Fatal(err)
@@ -46,6 +49,22 @@ func TestWindowSaysAttribution(t *testing.T) {
 		} else if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out.String())
 		}
+	}
+}
+
+// TestWindowAttributionLive: on the live host, -window says what the Watch
+// Detect ran did (one program load, not a separate check).
+func TestWindowAttributionLive(t *testing.T) {
+	testenv.NeedRoot(t, "loads BPF programs")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-window", "300ms", "-min-score", "1000"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "connection attempts attributed live with BPF") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 

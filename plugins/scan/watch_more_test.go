@@ -224,9 +224,14 @@ func TestWatchOutcomes(t *testing.T) {
 	if r.Answered < 40 || r.Refused < 80 || r.Unanswered < 80 || r.Answered+r.Refused+r.Unanswered > r.Attempts {
 		t.Errorf("outcomes %+v", r)
 	}
+	// The RSTs of the refused attempts and the SYN-ACKs of the answered
+	// ones are sent in its context, by the kernel: not its packets.
+	if r.RawPackets != 0 {
+		t.Errorf("%d raw packets counted for a process that sends none", r.RawPackets)
+	}
 	// Each round makes them 1:2:2; the interval's edges cut a few rounds.
 	if r.Refused < r.Answered || r.Refused > 3*r.Answered {
 		t.Errorf("refused %d for %d answered, want about twice", r.Refused, r.Answered)
 	}
-	t.Logf("attempts %d: answered %d, refused %d, unanswered %d", r.Attempts, r.Answered, r.Refused, r.Unanswered)
+	t.Logf("attempts %d: answered %d, refused %d, unanswered %d; raw packets %d", r.Attempts, r.Answered, r.Refused, r.Unanswered, r.RawPackets)
 }
