@@ -212,9 +212,6 @@ func (w *watcher) drain(rd *ringbuf.Reader, rec *ringbuf.Record, get func(uint32
 		}
 		a := get(ev.tgid)
 		switch ev.kind {
-		case evRaw:
-			a.rawTx++
-			a.packetTx = a.packetTx || ev.packet
 		case evUDP:
 			a.udpNew++
 			if a.udpExample == "" {
@@ -252,6 +249,8 @@ func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32
 		a.refused += d[cntRefused]
 		a.unanswered += d[cntUnanswered]
 		a.udp += d[cntUDP]
+		a.rawTx += d[cntRawIP] + d[cntRawPacket]
+		a.packetTx = a.packetTx || d[cntRawPacket] > 0
 	})
 }
 
@@ -382,13 +381,11 @@ func watchPoll(interval time.Duration) time.Duration {
 // connEvent is one ring buffer record: thread group id (4 bytes), family
 // (2), destination port (2, network order), IPv4 destination (4), kind
 // (4), IPv6 destination (16); for evStratum, stratumBytes of payload
-// follow. For evRaw the family and socket type stand in place of family
-// and port.
+// follow.
 type connEvent struct {
 	kind    uint32
 	tgid    uint32
 	dst     netip.AddrPort // evConnect, evUDP, evStratum
-	packet  bool           // evRaw: AF_PACKET rather than raw IP
 	payload []byte         // evStratum: the send's first bytes, trailing zeros cut
 }
 
@@ -417,13 +414,6 @@ func parseConnEvent(b []byte) (connEvent, bool) {
 			p = p[:len(p)-1]
 		}
 		ev.payload = p
-	case evRaw:
-		fam, typ := binary.NativeEndian.Uint16(b[4:]), binary.NativeEndian.Uint16(b[6:])
-		if fam != afPacket && typ != sockRaw {
-			return connEvent{}, false
-		}
-		ev.packet = fam == afPacket
-		return ev, true
 	default:
 		return connEvent{}, false
 	}

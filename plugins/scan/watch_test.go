@@ -84,15 +84,23 @@ func TestParseConnEvent(t *testing.T) {
 	if _, ok := parseConnEvent(b[:10]); ok {
 		t.Error("short record accepted")
 	}
-	// A packet sent from an AF_PACKET socket (kind 1, family 17).
+	// Kind 1 (a raw packet) is counted in the kernel, never sent.
 	b = make([]byte, connEventSize)
-	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, 1
-	if ev, ok := parseConnEvent(b); !ok || ev.kind != evRaw || !ev.packet || ev.tgid != 7 || ev.dst.IsValid() {
-		t.Errorf("packet transmit: %+v %v", ev, ok)
+	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, evRaw
+	if ev, ok := parseConnEvent(b); ok {
+		t.Errorf("a raw transmit record accepted: %+v", ev)
 	}
-	b[4], b[6] = afInet, 1 // a stream socket's packet: never sent, refused
-	if _, ok := parseConnEvent(b); ok {
-		t.Error("a transmit event of a stream socket accepted")
+	// A stratum record: its payload, trailing zeros cut.
+	b = make([]byte, connEventSize+stratumBytes)
+	b[0], b[4], b[12] = 9, afInet, evStratum
+	b[6], b[7] = 0x30, 0x39 // port 12345
+	copy(b[8:], []byte{127, 0, 0, 1})
+	copy(b[connEventSize:], `{"id":1,"method":"login"}`)
+	if ev, ok := parseConnEvent(b); !ok || string(ev.payload) != `{"id":1,"method":"login"}` || ev.dst.String() != "127.0.0.1:12345" {
+		t.Errorf("stratum: %+v %v", ev, ok)
+	}
+	if _, ok := parseConnEvent(b[:connEventSize+10]); ok {
+		t.Error("a short stratum record accepted")
 	}
 }
 
@@ -104,10 +112,10 @@ func FuzzParseConnEvent(f *testing.F) {
 		ev, ok := parseConnEvent(b)
 		switch {
 		case !ok:
-		case ev.kind == evRaw && ev.dst.IsValid():
-			t.Fatalf("a transmit event with a destination: %+v", ev)
-		case ev.kind != evRaw && !ev.dst.IsValid():
-			t.Fatalf("a connect event without a valid destination: %+v", ev)
+		case !ev.dst.IsValid():
+			t.Fatalf("an event without a valid destination: %+v", ev)
+		case ev.kind == evStratum && len(ev.payload) > stratumBytes:
+			t.Fatalf("a payload longer than the record's: %d", len(ev.payload))
 		}
 	})
 }

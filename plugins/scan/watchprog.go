@@ -24,8 +24,10 @@ import (
 //     ECONNREFUSED: a RST) or unanswered (timed out, unreachable, or
 //     closed by the process before any answer).
 //   - abk_xmit, on the net_dev_queue raw tracepoint: a packet queued by a
-//     raw IP or AF_PACKET socket (an event), or a UDP datagram (counted; an
-//     event only for a destination the thread group had not sent to yet).
+//     raw IP or AF_PACKET socket (counted, no event: a raw scanner sends
+//     millions a second), or a UDP datagram (counted; an event only for a
+//     destination the thread group had not sent to yet). The kernel's own
+//     sockets are left out.
 //   - abk_sendmsg, on the tcp_sendmsg_locked raw tracepoint (else fentry
 //     on tcp_sendmsg): the first bytes (up to stratumBytes) of the first
 //     send seen on each TCP socket, when they begin with '{' (JSON-RPC:
@@ -35,7 +37,7 @@ import (
 // Event kinds in bytes 12-16 of a record.
 const (
 	evConnect = 0
-	evRaw     = 1
+	evRaw     = 1 // no longer sent: raw packets are counted in the kernel
 	evStratum = 2
 	evUDP     = 3
 )
@@ -50,6 +52,8 @@ const (
 	cntRefused
 	cntUnanswered
 	cntUDP
+	cntRawIP     // packets sent from raw IP sockets
+	cntRawPacket // packets sent from AF_PACKET sockets
 	numCounters
 )
 
@@ -470,14 +474,20 @@ func ringOutput(ringFD int, off int16, size int32) asm.Instructions {
 // zeroOff, 8*numCounters bytes of stack) when it has none. It jumps to
 // "exit" when the entry cannot be made.
 func count(countsFD int, key, zeroOff int16) asm.Instructions {
+	return countAs(countsFD, key, zeroOff, "count_add")
+}
+
+// countAs is count with its own label (add), for a second use in one
+// program.
+func countAs(countsFD int, key, zeroOff int16, add string) asm.Instructions {
 	out := mapCall(asm.FnMapLookupElem, countsFD, key, 0, 0)
-	out = append(out, asm.JNE.Imm(asm.R0, 0, "count_add"))
+	out = append(out, asm.JNE.Imm(asm.R0, 0, add))
 	out = append(out, zero(zeroOff, numCounters)...)
 	out = append(out, mapCall(asm.FnMapUpdateElem, countsFD, key, zeroOff, bpfNoExist)...)
 	out = append(out, mapCall(asm.FnMapLookupElem, countsFD, key, 0, 0)...)
 	return append(out,
 		asm.JEq.Imm(asm.R0, 0, "exit"),
-		asm.Add.Reg(asm.R0, asm.R9).WithSymbol("count_add"),
+		asm.Add.Reg(asm.R0, asm.R9).WithSymbol(add),
 		asm.Mov.Imm(asm.R1, 1),
 		asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
 	)
@@ -598,9 +608,9 @@ func connProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 }
 
 // xmitProgram is the raw tracepoint program on net_dev_queue (args: skb),
-// in the sending process's own call. For a packet queued by a raw IP
-// (SOCK_RAW) or AF_PACKET socket it sends the thread group id, the
-// socket's family and type and the kind evRaw. For a UDP datagram of an
+// in the sending process's own call. A packet queued by a raw IP
+// (SOCK_RAW) or AF_PACKET socket is counted for the thread group
+// (cntRawIP, cntRawPacket). For a UDP datagram of an
 // IPv4 or IPv6 datagram socket it counts the datagram for the thread
 // group and, when the thread group had not sent to that address and port
 // yet (abk_udp_seen), sends an evUDP event with them. Packets of other
@@ -709,13 +719,19 @@ func xmitProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 	udp = append(udp, asm.Ja.Label("exit"))
 	insns = append(insns, udp...)
 
+	// A packet of a raw or packet socket: counted in the kernel, whatever
+	// the rate (masscan sends millions a second), no record.
 	insns = append(insns,
 		asm.FnGetCurrentPidTgid.Call().WithSymbol("raw"),
 		asm.RSh.Imm(asm.R0, 32),
-		asm.StoreMem(asm.R10, ev, asm.R0, asm.Word),
-		storeImm(ev+12, evRaw, asm.Word),
+		asm.StoreMem(asm.R10, ckey, asm.R0, asm.Word),
+		asm.Mov.Imm(asm.R9, 8*cntRawPacket),
+		asm.JEq.Imm(asm.R8, afPacket, "raw_count"),
+		asm.Mov.Imm(asm.R9, 8*cntRawIP),
 	)
-	insns = append(insns, ringOutput(fd.ring, ev, connEventSize)...)
+	cnt := countAs(fd.counts, ckey, zeros, "raw_add")
+	cnt[0] = cnt[0].WithSymbol("raw_count")
+	insns = append(insns, cnt...)
 	return append(insns, connEnd...)
 }
 
