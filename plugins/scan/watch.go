@@ -112,6 +112,9 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 	if !initialPIDNS() {
 		return fmt.Errorf("%w: not in the initial PID namespace (the kernel's PIDs would not be this /proc's)", ErrWatchUnsupported)
 	}
+	if beforeLoad != nil {
+		beforeLoad()
+	}
 	w, err := loadWatch()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrWatchUnsupported, err)
@@ -371,6 +374,10 @@ func initialPIDNS() bool {
 	return false
 }
 
+// beforeLoad, in tests, runs before Watch loads its programs: a test
+// makes the load slow, as on a loaded host.
+var beforeLoad func()
+
 // watchPoll is how often the reader looks at the ring buffer: half the
 // interval, at most 200 ms (each look wakes the process; 4 MiB of ring
 // holds 100,000 records, 2 s at 50,000 attempts a second).
@@ -444,7 +451,8 @@ func WatchSupported() error {
 	return nil
 }
 
-// watchDuring starts Watch in the background; stop ends it and returns
+// watchDuring starts Watch in the background, and returns once its
+// programs run (or could not be loaded); stop ends it and returns
 // what it attributed, summed by PID (the port and destination counts are
 // the largest of one interval), over how many seconds, and how. Where
 // Watch cannot run, stop returns nil and says why.
@@ -455,15 +463,29 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 	start := time.Now()
 	errc := make(chan error, 1)
 	attr := Attribution{Live: true}
+	ready := make(chan struct{})
+	var once sync.Once
 	loaded := func(stratumErr error) {
 		mu.Lock()
 		defer mu.Unlock()
+		start = time.Now()
 		attr.Stratum = stratumErr == nil
 		if stratumErr != nil {
 			attr.StratumWhy = stratumErr.Error()
 		}
+		once.Do(func() { close(ready) })
 	}
+	defer func() {
+		// The window starts once the programs run (loading them parses
+		// the kernel's BTF: 0.1 s, seconds on a loaded host), or once
+		// they could not.
+		select {
+		case <-ready:
+		case <-ctx.Done():
+		}
+	}()
 	go func() {
+		defer once.Do(func() { close(ready) })
 		errc <- Watch(wctx, WatchOptions{Interval: time.Second, Logger: log, loaded: loaded}, func(rs []ConnRate) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -234,4 +235,39 @@ func TestWatchOutcomes(t *testing.T) {
 		t.Errorf("refused %d for %d answered, want about twice", r.Refused, r.Answered)
 	}
 	t.Logf("attempts %d: answered %d, refused %d, unanswered %d; raw packets %d", r.Attempts, r.Answered, r.Refused, r.Unanswered, r.RawPackets)
+}
+
+// TestDetectWindowSlowLoad: the programs take 1.5 s to load (as on a host
+// whose CPUs are busy: the load parses the kernel's BTF), longer than the
+// 1 s window; the window starts once they run, and the connect scanner is
+// listed on its live attempts. Before, the window ran out before the
+// programs were attached and the scanner, whose sockets last
+// microseconds, was not listed (as TestDetectWindowWatch and
+// TestWatchStratum found now and then on the shared machine).
+func TestDetectWindowSlowLoad(t *testing.T) {
+	needLiveRoot(t)
+	if err := WatchSupported(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	pid := startHelper(t, "connscan").Process.Pid
+	beforeLoad = func() { time.Sleep(1500 * time.Millisecond) }
+	t.Cleanup(func() { beforeLoad = nil })
+	det, err := DetectAll(context.Background(), Options{Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := find(det.Suspects, pid)
+	if s == nil || !slices.Contains(signals(*s), SignalConnectRate) {
+		t.Fatalf("scanner %d: %+v (top %v)", pid, s, top(det.Suspects))
+	}
+	// Watched for the whole window, not the moment after a late load.
+	for _, r := range s.Reasons {
+		var n int
+		var secs float64
+		if r.Signal == SignalConnectRate {
+			if _, err := fmt.Sscanf(r.Text, "%d outbound connection attempts in %f s", &n, &secs); err != nil || secs < 0.9 {
+				t.Errorf("watched %.1f s of a 1 s window: %q", secs, r.Text)
+			}
+		}
+	}
 }
