@@ -62,6 +62,8 @@ const (
 	tcpEstablished = 1
 	tcpSynSent     = 2
 	tcpClose       = 7
+	tcpTimeWait    = 6
+	tcpNewSynRecv  = 12
 	eConnRefused   = 111
 	sockDgram      = 2
 	ipProtoUDP     = 17
@@ -95,6 +97,7 @@ const (
 // kernel's BTF (struct sock starts with its sock_common).
 type kernelOffsets struct {
 	family, dport, daddr, v6daddr uint32
+	state                         uint32 // sock_common's skc_state (one byte)
 	skType, skErr                 uint32 // struct sock's sk_type, sk_err
 	// The byte of struct sock holding the sk_kern_sock bit, and the bit:
 	// the kernel's own sockets (the per-CPU control sockets that send
@@ -133,7 +136,7 @@ func kernelSockOffsets() (kernelOffsets, error) {
 	for _, f := range []struct {
 		name string
 		dst  *uint32
-	}{{"skc_family", &o.family}, {"skc_dport", &o.dport}, {"skc_daddr", &o.daddr}, {"skc_v6_daddr", &o.v6daddr}} {
+	}{{"skc_family", &o.family}, {"skc_dport", &o.dport}, {"skc_daddr", &o.daddr}, {"skc_v6_daddr", &o.v6daddr}, {"skc_state", &o.state}} {
 		off, ok := memberOffset(sc, f.name)
 		if !ok {
 			return kernelOffsets{}, fmt.Errorf("struct sock_common has no %s", f.name)
@@ -650,7 +653,17 @@ func xmitProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 	// The kernel's own sockets are no process's: the per-CPU TCP and
 	// ICMP control sockets (SOCK_RAW) send RSTs and ICMP errors in
 	// softirq, in whatever process is current.
+	// Nor is a socket that is no full one: a SYN-ACK's skb holds the
+	// request sock (TCP_NEW_SYN_RECV), some replies a time-wait sock
+	// (TCP_TIME_WAIT), both smaller than struct sock: sk_type was read
+	// past their end, and may look like SOCK_RAW.
 	kern := asm.Instructions{storeImm(head, 0, asm.DWord).WithSymbol("kern")}
+	kern = append(kern, probeRead(head, 1, asm.R7, o.state)...)
+	kern = append(kern,
+		asm.LoadMem(asm.R1, asm.R10, head, asm.Byte),
+		asm.JEq.Imm(asm.R1, tcpNewSynRecv, "exit"),
+		asm.JEq.Imm(asm.R1, tcpTimeWait, "exit"),
+	)
 	kern = append(kern, probeRead(head, 1, asm.R7, o.kernSockByte)...)
 	kern = append(kern,
 		asm.LoadMem(asm.R1, asm.R10, head, asm.Byte),
