@@ -81,15 +81,18 @@
 // answer arrives in softirq. A second program, on net_dev_queue, counts the
 // packets each process sends from raw IP and AF_PACKET sockets (a raw SYN
 // sender such as masscan or hping3 transmits, a capturer holding the same
-// sockets such as tcpdump does not: SignalRawSend) and its UDP datagrams
-// and their new destinations (SignalUDPFanout). A third, on the
+// sockets such as tcpdump does not: SignalRawSend; the RSTs and ICMP
+// errors the kernel sends from its own raw sockets, in whatever process
+// runs, are no process's) and its UDP datagrams and their new
+// destinations (SignalUDPFanout). A third, on the
 // tcp_sendmsg_locked raw tracepoint (or fentry on tcp_sendmsg), copies the
 // first bytes of the first send seen on each TCP socket that begins with
 // '{': a miner's stratum request (login, mining.subscribe, keepalived, …)
 // names it whatever it is called and whatever port its pool uses
 // (SignalStratum; not through TLS). Detect over a window on the live host
-// runs Watch alongside its samples and falls back to the samples alone
-// where it cannot run (DetectAll says which, and why);
+// runs Watch alongside its samples (the window starts once the programs
+// run) and falls back to the samples alone where it cannot run
+// (DetectAll says which, and why);
 // bench/scan-watch.sh measures it against the sampling path.
 //
 // Every function takes the procfs mount point in its options, so tests
