@@ -62,6 +62,8 @@ func runHelper(h string) {
 		connScan(max(n, 1))
 	case strings.HasPrefix(h, "stratum:"):
 		stratumMiner(strings.TrimPrefix(h, "stratum:"))
+	case h == "icmpsend":
+		icmpSend()
 	case h == "udpscan":
 		udpSend(true)
 	case h == "udpone":

@@ -70,6 +70,9 @@ type ConnRate struct {
 	RawPackets       int     `json:"raw_packets,omitempty"`
 	RawPerSecond     float64 `json:"raw_per_second,omitempty"`
 	FromPacketSocket bool    `json:"from_packet_socket,omitempty"`
+	// ICMPPackets are packets it sent from raw IP sockets opened for ICMP
+	// (ping, fping, monitoring agents): not in RawPackets.
+	ICMPPackets int `json:"icmp_packets,omitempty"`
 	// UDPDatagrams are the UDP datagrams it sent; UDPDestinations the
 	// destinations (address and port) among them it had not sent to
 	// before since Watch started (at most 65,536 remembered).
@@ -253,6 +256,7 @@ func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32
 		a.unanswered += d[cntUnanswered]
 		a.udp += d[cntUDP]
 		a.rawTx += d[cntRawIP] + d[cntRawPacket]
+		a.icmp += d[cntRawICMP]
 		a.packetTx = a.packetTx || d[cntRawPacket] > 0
 	})
 }
@@ -303,6 +307,7 @@ type connAgg struct {
 
 	answered, refused, unanswered int
 	udp, udpNew                   int
+	icmp                          int // packets from raw ICMP sockets
 	udpExample                    string
 	stratum, stratumPeer          string
 }
@@ -341,7 +346,7 @@ func rates(fs procfs.FS, agg map[uint32]*connAgg, since, until time.Time) []Conn
 	for tgid, a := range agg {
 		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until,
 			Answered: a.answered, Refused: a.refused, Unanswered: a.unanswered,
-			RawPackets: a.rawTx, FromPacketSocket: a.packetTx,
+			RawPackets: a.rawTx, FromPacketSocket: a.packetTx, ICMPPackets: a.icmp,
 			UDPDatagrams: a.udp, UDPDestinations: a.udpNew, UDPExample: a.udpExample,
 			Stratum: a.stratum, StratumPeer: a.stratumPeer}
 		if secs > 0 {
@@ -497,6 +502,7 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 				t.Destinations = max(t.Destinations, r.Destinations)
 				t.Example = cmp.Or(t.Example, r.Example)
 				t.RawPackets += r.RawPackets
+				t.ICMPPackets += r.ICMPPackets
 				t.FromPacketSocket = t.FromPacketSocket || r.FromPacketSocket
 				t.Answered += r.Answered
 				t.Refused += r.Refused

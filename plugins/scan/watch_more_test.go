@@ -53,6 +53,7 @@ func watchPIDs(t *testing.T, pids []int, done func(map[int]ConnRate) bool) map[i
 			s.Answered += r.Answered
 			s.Refused += r.Refused
 			s.RawPackets += r.RawPackets
+			s.ICMPPackets += r.ICMPPackets
 			s.Unanswered += r.Unanswered
 			s.UDPDatagrams += r.UDPDatagrams
 			s.UDPDestinations += r.UDPDestinations
@@ -269,5 +270,38 @@ func TestDetectWindowSlowLoad(t *testing.T) {
 				t.Errorf("watched %.1f s of a 1 s window: %q", secs, r.Text)
 			}
 		}
+	}
+}
+
+// TestWatchICMPMonitor: a pinger sending 2,000 echo requests a second from
+// a raw ICMP socket (fping, a monitoring agent) is counted apart from raw
+// packets, and Detect does not take it for a raw scanner; a raw TCP SYN
+// sender next to it still is one. Before, its echo requests were raw
+// packets and it got SignalRawSend (+40).
+func TestWatchICMPMonitor(t *testing.T) {
+	needLiveRoot(t)
+	if err := WatchSupported(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	pinger := startHelper(t, "icmpsend").Process.Pid
+	sender := startHelper(t, "rawsend").Process.Pid
+	got := watchPIDs(t, []int{pinger, sender}, func(m map[int]ConnRate) bool {
+		return m[pinger].ICMPPackets >= 500 && m[sender].RawPackets >= 500
+	})
+	if p := got[pinger]; p.ICMPPackets < 500 || p.RawPackets != 0 {
+		t.Errorf("pinger: %+v", p)
+	}
+	if s := got[sender]; s.RawPackets < 500 || s.ICMPPackets != 0 {
+		t.Errorf("sender: %+v", s)
+	}
+	sus, err := Detect(context.Background(), Options{Window: time.Second, MinScore: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := find(sus, pinger); p != nil && slices.Contains(signals(*p), SignalRawSend) {
+		t.Errorf("pinger: %v", p.Reasons)
+	}
+	if s := find(sus, sender); s == nil || !slices.Contains(signals(*s), SignalRawSend) {
+		t.Errorf("sender: %+v", s)
 	}
 }

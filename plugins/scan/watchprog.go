@@ -54,6 +54,7 @@ const (
 	cntUDP
 	cntRawIP     // packets sent from raw IP sockets
 	cntRawPacket // packets sent from AF_PACKET sockets
+	cntRawICMP   // packets sent from raw IP sockets opened for ICMP
 	numCounters
 )
 
@@ -67,6 +68,8 @@ const (
 	eConnRefused   = 111
 	sockDgram      = 2
 	ipProtoUDP     = 17
+	ipProtoICMP    = 1
+	ipProtoICMPv6  = 58
 	bpfAny         = 0
 	bpfNoExist     = 1
 )
@@ -98,7 +101,7 @@ const (
 type kernelOffsets struct {
 	family, dport, daddr, v6daddr uint32
 	state                         uint32 // sock_common's skc_state (one byte)
-	skType, skErr                 uint32 // struct sock's sk_type, sk_err
+	skType, skErr, skProtocol     uint32 // struct sock's sk_type, sk_err, sk_protocol
 	// The byte of struct sock holding the sk_kern_sock bit, and the bit:
 	// the kernel's own sockets (the per-CPU control sockets that send
 	// RSTs and ICMP errors are SOCK_RAW) are no process's.
@@ -146,7 +149,7 @@ func kernelSockOffsets() (kernelOffsets, error) {
 	for _, f := range []struct {
 		name string
 		dst  *uint32
-	}{{"sk_type", &o.skType}, {"sk_err", &o.skErr}} {
+	}{{"sk_type", &o.skType}, {"sk_err", &o.skErr}, {"sk_protocol", &o.skProtocol}} {
 		off, ok := memberOffset(sk, f.name)
 		if !ok || bitfield(sk, f.name) {
 			return kernelOffsets{}, fmt.Errorf("struct sock has no plain %s", f.name)
@@ -741,6 +744,16 @@ func xmitProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 		asm.Mov.Imm(asm.R9, 8*cntRawPacket),
 		asm.JEq.Imm(asm.R8, afPacket, "raw_count"),
 		asm.Mov.Imm(asm.R9, 8*cntRawIP),
+	)
+	// A raw socket opened for ICMP (ping, fping, monitoring) sends echo
+	// requests, no hand-built TCP or UDP: counted apart.
+	insns = append(insns, storeImm(head, 0, asm.DWord))
+	insns = append(insns, probeRead(head, 2, asm.R7, o.skProtocol)...)
+	insns = append(insns,
+		asm.LoadMem(asm.R1, asm.R10, head, asm.Half),
+		asm.JEq.Imm(asm.R1, ipProtoICMP, "raw_icmp"),
+		asm.JNE.Imm(asm.R1, ipProtoICMPv6, "raw_count"),
+		asm.Mov.Imm(asm.R9, 8*cntRawICMP).WithSymbol("raw_icmp"),
 	)
 	cnt := countAs(fd.counts, ckey, zeros, "raw_add")
 	cnt[0] = cnt[0].WithSymbol("raw_count")
