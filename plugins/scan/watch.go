@@ -101,9 +101,10 @@ type ConnRate struct {
 // (the net_dev_queue raw tracepoint), packets sent from raw IP and
 // AF_PACKET sockets (a raw SYN sender transmits, a capturer holding the
 // same kind of socket does not) and UDP datagrams with their new
-// destinations; and, where the kernel has BPF trampolines (fentry on
-// tcp_sendmsg), it reads the first bytes of the first send on each TCP
-// socket and reports those that speak stratum.
+// destinations; and, where the kernel has the tcp_sendmsg_locked
+// tracepoint (Linux 6.10) or BPF trampolines (fentry on tcp_sendmsg), it
+// reads the first bytes of the first send on each TCP socket and reports
+// those that speak stratum.
 func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) error {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Second
@@ -145,7 +146,7 @@ func Watch(ctx context.Context, opts WatchOptions, report func([]ConnRate)) erro
 	// thousands a second, and no lock is taken per record.
 	fs := procfs.NewDefaultFS()
 	agg := map[uint32]*connAgg{}
-	prev := map[uint32][numCounters]uint64{}
+	prev := map[uint32]counted{}
 	get := func(tgid uint32) *connAgg {
 		a := agg[tgid]
 		if a == nil {
@@ -233,23 +234,33 @@ func (w *watcher) drain(rd *ringbuf.Reader, rec *ringbuf.Record, get func(uint32
 	}
 }
 
+// counted is what the kernel had counted for a thread group at the last
+// read, and at which read that was.
+type counted struct {
+	vals [numCounters]uint64
+	read uint64
+}
+
 // addCounts adds to the interval's aggregates what the kernel counted per
-// thread group since the last call (prev holds the totals then).
-func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32) *connAgg) {
-	w.readCounts(func(tgid uint32, cur [numCounters]uint64) {
+// thread group since the last call (prev holds the totals then; a thread
+// group the kernel's map no longer holds is forgotten, so prev is no
+// larger than the map).
+func (w *watcher) addCounts(prev map[uint32]counted, get func(uint32) *connAgg) {
+	w.reads++
+	complete := w.readCounts(func(tgid uint32, cur [numCounters]uint64) {
 		p := prev[tgid]
-		if p == cur {
+		prev[tgid] = counted{cur, w.reads}
+		if p.vals == cur {
 			return
 		}
 		var d [numCounters]int
 		for i := range cur {
-			if cur[i] >= p[i] {
-				d[i] = int(cur[i] - p[i])
+			if cur[i] >= p.vals[i] {
+				d[i] = int(cur[i] - p.vals[i])
 			} else {
 				d[i] = int(cur[i]) // evicted and counted again from zero
 			}
 		}
-		prev[tgid] = cur
 		a := get(tgid)
 		a.answered += d[cntAnswered]
 		a.refused += d[cntRefused]
@@ -259,12 +270,21 @@ func (w *watcher) addCounts(prev map[uint32][numCounters]uint64, get func(uint32
 		a.icmp += d[cntRawICMP]
 		a.packetTx = a.packetTx || d[cntRawPacket] > 0
 	})
+	if !complete {
+		return // those not read this time may be there still
+	}
+	for tgid, p := range prev {
+		if p.read != w.reads {
+			delete(prev, tgid)
+		}
+	}
 }
 
 // readCounts calls fn with every thread group's counters: a batch of
 // entries per system call where the kernel has batch lookups (5.6+), else
-// two calls per entry (next key, lookup).
-func (w *watcher) readCounts(fn func(uint32, [numCounters]uint64)) {
+// two calls per entry (next key, lookup). It reports whether it read them
+// all.
+func (w *watcher) readCounts(fn func(uint32, [numCounters]uint64)) bool {
 	if !w.noBatch {
 		if w.keys == nil {
 			w.keys, w.vals = make([]uint32, 256), make([][numCounters]uint64, 256)
@@ -276,13 +296,13 @@ func (w *watcher) readCounts(fn func(uint32, [numCounters]uint64)) {
 				fn(w.keys[i], w.vals[i])
 			}
 			if errors.Is(err, ebpf.ErrKeyNotExist) {
-				return
+				return true
 			}
 			if err == nil {
 				continue
 			}
 			if n > 0 || !errors.Is(err, ebpf.ErrNotSupported) {
-				return // read again at the next interval
+				return false // read again at the next interval
 			}
 			w.noBatch = true
 			break
@@ -294,6 +314,7 @@ func (w *watcher) readCounts(fn func(uint32, [numCounters]uint64)) {
 	for it.Next(&tgid, &cur) {
 		fn(tgid, cur)
 	}
+	return it.Err() == nil
 }
 
 type connAgg struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/cilium/ebpf"
 )
 
 // needStratum skips (fails under ABUSEKIT_REQUIRE_ROOT=1) where the
@@ -303,5 +304,44 @@ func TestWatchICMPMonitor(t *testing.T) {
 	}
 	if s := find(sus, sender); s == nil || !slices.Contains(signals(*s), SignalRawSend) {
 		t.Errorf("sender: %+v", s)
+	}
+}
+
+// TestAddCountsForgets: the totals kept to turn the kernel's counters into
+// per-interval counts forget a thread group the kernel's map no longer
+// holds (evicted, or its entry deleted), so they are never larger than
+// the map; a thread group still there keeps its totals and is counted
+// by difference. Before, every thread group ever seen was kept.
+func TestAddCountsForgets(t *testing.T) {
+	needLiveRoot(t)
+	m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.LRUHash, KeySize: 4, ValueSize: 8 * numCounters, MaxEntries: 16})
+	if err != nil {
+		testenv.Skipf(t, "BPF map: %v", err)
+	}
+	defer m.Close()
+	for _, noBatch := range []bool{false, true} {
+		w := &watcher{counts: m, noBatch: noBatch}
+		m.Put(uint32(1), [numCounters]uint64{cntRefused: 5})
+		m.Put(uint32(2), [numCounters]uint64{cntUDP: 7})
+		prev := map[uint32]counted{}
+		aggs := map[uint32]*connAgg{}
+		get := func(tgid uint32) *connAgg {
+			if aggs[tgid] == nil {
+				aggs[tgid] = &connAgg{}
+			}
+			return aggs[tgid]
+		}
+		w.addCounts(prev, get)
+		if len(prev) != 2 || aggs[1].refused != 5 || aggs[2].udp != 7 {
+			t.Fatalf("first read: prev %v, refused %d, udp %d", prev, aggs[1].refused, aggs[2].udp)
+		}
+		m.Delete(uint32(1))
+		m.Put(uint32(2), [numCounters]uint64{cntUDP: 10})
+		clear(aggs)
+		w.addCounts(prev, get)
+		if _, ok := prev[1]; ok || len(prev) != 1 || aggs[2].udp != 3 || aggs[1] != nil {
+			t.Errorf("noBatch %v: prev %v, aggs %v", noBatch, prev, aggs)
+		}
+		m.Delete(uint32(2))
 	}
 }

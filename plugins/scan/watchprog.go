@@ -309,6 +309,7 @@ type watcher struct {
 	keys    []uint32
 	vals    [][numCounters]uint64
 	noBatch bool
+	reads   uint64 // reads of counts so far
 }
 
 func (w *watcher) close() {
