@@ -55,7 +55,11 @@ type ConnRate struct {
 	PerSecond    float64 `json:"per_second"`
 	Destinations int     `json:"destinations"` // distinct remote addresses
 	Ports        int     `json:"ports"`        // distinct remote ports
-	Example      string  `json:"example,omitempty"`
+	// Unrecorded are attempts (in Attempts) the ring buffer had no room
+	// for, in a flood between two reads: counted in the kernel, without
+	// their destinations, which Destinations and Ports leave out.
+	Unrecorded int    `json:"unrecorded,omitempty"`
+	Example    string `json:"example,omitempty"`
 	// Outcomes of its attempts that ended in the interval, counted in the
 	// kernel as each left SYN_SENT (for a RST, in whatever context it
 	// arrived): Answered connected (SYN-ACK), Refused got a RST,
@@ -268,6 +272,7 @@ func (w *watcher) addCounts(prev map[uint32]counted, get func(uint32) *connAgg) 
 		a.udp += d[cntUDP]
 		a.rawTx += d[cntRawIP] + d[cntRawPacket]
 		a.icmp += d[cntRawICMP]
+		a.lost += d[cntLost]
 		a.packetTx = a.packetTx || d[cntRawPacket] > 0
 	})
 	if !complete {
@@ -329,6 +334,7 @@ type connAgg struct {
 	answered, refused, unanswered int
 	udp, udpNew                   int
 	icmp                          int // packets from raw ICMP sockets
+	lost                          int // attempts the ring had no room for
 	udpExample                    string
 	stratum, stratumPeer          string
 }
@@ -365,13 +371,13 @@ func rates(fs procfs.FS, agg map[uint32]*connAgg, since, until time.Time) []Conn
 	secs := until.Sub(since).Seconds()
 	out := make([]ConnRate, 0, len(agg))
 	for tgid, a := range agg {
-		r := ConnRate{PID: int(tgid), Attempts: a.n, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until,
+		r := ConnRate{PID: int(tgid), Attempts: a.n + a.lost, Unrecorded: a.lost, Destinations: len(a.dsts), Ports: a.nports(), Example: a.example, Since: since, Until: until,
 			Answered: a.answered, Refused: a.refused, Unanswered: a.unanswered,
 			RawPackets: a.rawTx, FromPacketSocket: a.packetTx, ICMPPackets: a.icmp,
 			UDPDatagrams: a.udp, UDPDestinations: a.udpNew, UDPExample: a.udpExample,
 			Stratum: a.stratum, StratumPeer: a.stratumPeer}
 		if secs > 0 {
-			r.PerSecond = float64(a.n) / secs
+			r.PerSecond = float64(r.Attempts) / secs
 			r.RawPerSecond = float64(a.rawTx) / secs
 		}
 		if st, err := fs.Stat(r.PID); err == nil {
@@ -519,6 +525,7 @@ func watchDuring(ctx context.Context, log *slog.Logger) (stop func() (map[int]Co
 				t := totals[r.PID]
 				t.PID, t.Comm = r.PID, cmp.Or(r.Comm, t.Comm)
 				t.Attempts += r.Attempts
+				t.Unrecorded += r.Unrecorded
 				t.Ports = max(t.Ports, r.Ports)
 				t.Destinations = max(t.Destinations, r.Destinations)
 				t.Example = cmp.Or(t.Example, r.Example)

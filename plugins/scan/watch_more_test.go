@@ -51,6 +51,7 @@ func watchPIDs(t *testing.T, pids []int, done func(map[int]ConnRate) bool) map[i
 			s := sum[r.PID]
 			s.PID, s.Comm = r.PID, r.Comm
 			s.Attempts += r.Attempts
+			s.Unrecorded += r.Unrecorded
 			s.Answered += r.Answered
 			s.Refused += r.Refused
 			s.RawPackets += r.RawPackets
@@ -344,4 +345,26 @@ func TestAddCountsForgets(t *testing.T) {
 		}
 		m.Delete(uint32(2))
 	}
+}
+
+// TestWatchRingFull: with a ring buffer of one page (about a hundred
+// records) and a connect scanner at 25,000 attempts a second, most
+// attempts find no room between two reads; they are still counted (in the
+// kernel, as Unrecorded), so its attempts match its refused outcomes.
+// Before, an attempt with no room was lost, and the scanner's rate was
+// what the ring could hold.
+func TestWatchRingFull(t *testing.T) {
+	needLiveRoot(t)
+	if err := WatchSupported(); err != nil {
+		testenv.Skipf(t, "%v", err)
+	}
+	ringSize = 4096
+	t.Cleanup(func() { ringSize = ringBytes })
+	pid := startHelper(t, "connscan").Process.Pid
+	got := watchPIDs(t, []int{pid}, func(m map[int]ConnRate) bool { return m[pid].Refused >= 5000 })
+	r := got[pid]
+	if r.Refused < 5000 || r.Unrecorded == 0 || r.Attempts < r.Refused*9/10 {
+		t.Errorf("attempts %d (unrecorded %d), refused %d", r.Attempts, r.Unrecorded, r.Refused)
+	}
+	t.Logf("attempts %d (unrecorded %d), refused %d", r.Attempts, r.Unrecorded, r.Refused)
 }

@@ -55,6 +55,7 @@ const (
 	cntRawIP     // packets sent from raw IP sockets
 	cntRawPacket // packets sent from AF_PACKET sockets
 	cntRawICMP   // packets sent from raw IP sockets opened for ICMP
+	cntLost      // connection attempts the ring buffer had no room for
 	numCounters
 )
 
@@ -95,6 +96,9 @@ const (
 	lookedEntries  = 1 << 16
 	ringBytes      = 1 << 22
 )
+
+// ringSize is the ring buffer's size: ringBytes; tests make it small.
+var ringSize uint32 = ringBytes
 
 // kernelOffsets are the offsets of what the programs read, from the
 // kernel's BTF (struct sock starts with its sock_common).
@@ -366,7 +370,7 @@ func loadWatch() (*watcher, error) {
 		w.close()
 		return nil, err
 	}
-	if w.ring, err = w.newMap(&ebpf.MapSpec{Name: "abk_conn", Type: ebpf.RingBuf, MaxEntries: ringBytes}); err != nil {
+	if w.ring, err = w.newMap(&ebpf.MapSpec{Name: "abk_conn", Type: ebpf.RingBuf, MaxEntries: ringSize}); err != nil {
 		return fail(err)
 	}
 	// A plain (preallocated) hash, faster than an LRU one: every socket
@@ -611,6 +615,15 @@ func connProgram(o kernelOffsets, fd progFDs) asm.Instructions {
 	insns = append(insns, readDst(o, ev, scr, asm.R7)...)
 	insns = append(insns, mapCall(asm.FnMapUpdateElem, fd.pending, key, val, bpfAny)...)
 	insns = append(insns, ringOutput(fd.ring, ev, connEventSize)...)
+	// No room in the ring (a flood between two reads): the attempt is
+	// still counted, without its destination.
+	insns = append(insns,
+		asm.JEq.Imm(asm.R0, 0, "exit"),
+		asm.LoadMem(asm.R1, asm.R10, val, asm.Word),
+		asm.StoreMem(asm.R10, ckey, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R9, 8*cntLost),
+	)
+	insns = append(insns, countAs(fd.counts, ckey, zeros, "lost_add")...)
 	return append(insns, connEnd...)
 }
 
