@@ -10,12 +10,17 @@
 #   sampling-top   1 if Detect over a 1 s window without BPF (the sampling
 #                  path) lists the scanner first, else 0
 #   %cpu           CPU this process spends watching while the scanner makes
-#                  10,000 attempts/s, in % of one CPU, steady state (the
-#                  program runs in the scanner's connect calls and is
-#                  charged to it); %cpu-with-load adds the BTF parse and
-#                  program load of a 3 s watch
+#                  10,000 attempts/s, in % of one CPU, steady state, with
+#                  reports every 1 s (the default) and every 250 ms;
+#                  %cpu-with-load adds the BTF parse, map creation and
+#                  program load of a 4 s watch
+#   %cpu-bpf       the BPF programs' own run time (kernel BPF statistics),
+#                  in % of one CPU: they run in the scanner's connect calls
+#                  and in softirq and are charged to whoever runs there;
+#                  ns/attempt is the same per connection attempt
 #
-# Goals (issue #10): top within 1 s; under 1 % of one CPU at 10k/s. Run as
+# Goals (issue #10): top within 1 s; under 1 % of one CPU at 10k/s (%cpu,
+# and %cpu plus %cpu-bpf for the whole cost). Run as
 # root. BENCHTIME=5x by default. The load average is printed before and
 # after: on a shared machine, rerun when it is high.
 set -euo pipefail

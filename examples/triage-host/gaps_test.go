@@ -68,11 +68,11 @@ func TestJSONTopFirst(t *testing.T) {
 // -root are what Detect is given.
 func TestFlagsReachOptions(t *testing.T) {
 	var got []scan.Options
-	detect = func(ctx context.Context, o scan.Options) ([]scan.Suspect, error) {
+	detect = func(ctx context.Context, o scan.Options) (scan.Detection, error) {
 		got = append(got, o)
-		return nil, nil
+		return scan.Detection{}, nil
 	}
-	t.Cleanup(func() { detect = scan.Detect })
+	t.Cleanup(func() { detect = scan.DetectAll })
 	rep := filepath.Join(t.TempDir(), "log.txt")
 	if err := os.WriteFile(rep, []byte("(attacker's IP) (IP being scanned) (TCP port being scanned)\n54.1.2.3 198.51.100.3 22\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 //
 //	triage-host                          # suspects, one snapshot, human table
 //	triage-host -window 5s -json         # sample 5 s; {"v":1,"type":"result","prog":"triage-host","kind":"suspects","data":{"suspects":[…]}}
-//	triage-host -watch                   # live: print each process crossing 50 connection attempts/s
+//	triage-host -watch                   # live: print each process crossing 50 connection attempts/s, and miners
 //	triage-host -report notice.eml       # correlate with the report's evidence
 //	triage-host -report notice.eml -instance-addrs 172.31.5.9  # EC2: the private address behind the reported public one
 //	triage-host -stop 4242               # show the plan to stop pid 4242 (dry run)
@@ -34,15 +34,16 @@ import (
 	"github.com/abusekit/abusekit/plugins/scan"
 )
 
-// detect is scan.Detect; tests replace it to see the options the flags make.
-var detect = scan.Detect
-
-// watchSupported is scan.WatchSupported; tests replace it.
-var watchSupported = scan.WatchSupported
+// detect is scan.DetectAll; tests replace it to see the options the flags
+// make.
+var detect = scan.DetectAll
 
 // runWatch prints every process whose outbound connection attempts cross
-// rate (per second, spread over 5 or more ports or hosts) as soon as they
-// do, once per process, until ctx is done or for has passed.
+// rate (per second, spread over 5 or more ports or hosts), or its packets
+// from raw sockets or its new UDP destinations do, as soon as they do,
+// once per process (again when the rate grows tenfold); and every process
+// whose TCP send speaks stratum (a miner), once; until ctx is done or for
+// has passed.
 func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration, jsonOut bool, log *slog.Logger) error {
 	if dur > 0 {
 		var cancel context.CancelFunc
@@ -54,25 +55,44 @@ func runWatch(ctx context.Context, w io.Writer, rate float64, dur time.Duration,
 	}
 	enc := json.NewEncoder(cli.Lines(w, prog, cli.TypeEvent, "watch"))
 	shown := map[[2]int]bool{} // pid, and the rate's power of ten: shown again when it grows tenfold
+	miners := map[int]bool{}
 	return scan.Watch(ctx, scan.WatchOptions{Interval: 500 * time.Millisecond, Logger: log}, func(rs []scan.ConnRate) {
 		for _, r := range rs {
 			connects := r.PerSecond >= rate && (r.Ports >= 5 || r.Destinations >= 5)
 			raw := r.RawPerSecond >= rate
-			if !connects && !raw {
+			secs := r.Until.Sub(r.Since).Seconds()
+			udpRate := 0.0
+			if secs > 0 {
+				udpRate = float64(r.UDPDestinations) / secs
+			}
+			udp := udpRate >= rate
+			miner := r.Stratum != "" && !miners[r.PID]
+			if !connects && !raw && !udp && !miner {
 				continue
 			}
-			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", max(r.PerSecond, r.RawPerSecond)))}
-			if shown[key] {
+			key := [2]int{r.PID, len(fmt.Sprintf("%.0f", max(r.PerSecond, r.RawPerSecond, udpRate)))}
+			if shown[key] && !miner {
 				continue
 			}
 			shown[key] = true
+			if miner {
+				miners[r.PID] = true
+			}
 			if jsonOut {
 				enc.Encode(r)
 				continue
 			}
 			if connects {
-				fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s\n",
-					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example)
+				fmt.Fprintf(w, "%s pid %d (%s): %.0f connection attempts/s to %d port(s) on %d host(s), e.g. %s (%d refused, %d unanswered, %d answered)\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.PerSecond, r.Ports, r.Destinations, r.Example, r.Refused, r.Unanswered, r.Answered)
+			}
+			if udp {
+				fmt.Fprintf(w, "%s pid %d (%s): UDP to %.0f new destinations/s (%d datagrams), e.g. %s\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, udpRate, r.UDPDatagrams, r.UDPExample)
+			}
+			if miner {
+				fmt.Fprintf(w, "%s pid %d (%s): speaks stratum (%q) to %s: a miner talking to its pool\n",
+					r.Until.UTC().Format(time.RFC3339), r.PID, r.Comm, r.Stratum, r.StratumPeer)
 			}
 			if raw {
 				kind := "raw IP"
@@ -98,8 +118,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	jsonOut := fl.Bool("json", false, "print JSON on stdout")
 	window := fl.Duration("window", 0, "sampling window for connect rates and CPU (0 = one snapshot)")
-	watch := fl.Bool("watch", false, "keep watching outbound connection attempts and raw/packet socket sends live (BPF) and print each process as soon as it crosses -watch-rate")
-	watchRate := fl.Float64("watch-rate", 50, "with -watch: connection attempts/s (spread over 5 or more ports or hosts), or packets/s sent from raw or packet sockets, from which a process is printed")
+	watch := fl.Bool("watch", false, "keep watching outbound connection attempts, raw/packet socket sends and UDP live (BPF) and print each process as soon as it crosses -watch-rate, and each process speaking stratum (a miner)")
+	watchRate := fl.Float64("watch-rate", 50, "with -watch: connection attempts/s (spread over 5 or more ports or hosts), packets/s sent from raw or packet sockets, or new UDP destinations/s, from which a process is printed")
 	watchFor := fl.Duration("watch-for", 0, "with -watch: stop after this long (0 = until interrupted)")
 	reportFile := fl.String("report", "", "abuse report to correlate with (mail, GuardDuty JSON, ARF, X-ARF, text)")
 	stopPID := fl.Int("stop", 0, "plan stopping this PID (freeze, capture evidence, kill)")
@@ -156,19 +176,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Report = rep
 	}
-	// Over a window, connection attempts are attributed live with BPF
-	// where it runs (Detect does it); the output says when it could not.
-	attribution := ""
-	if *window > 0 && (*root == "/proc" || *root == "") {
-		if err := watchSupported(); err != nil {
-			attribution = fmt.Sprintf("connection attempts sampled every %s, not attributed live (%v)", scan.DefaultInterval, err)
-		} else {
-			attribution = "connection attempts attributed live with BPF"
-		}
-	}
-	sus, err := detect(ctx, opts)
+	// Over a window on the live host, connection attempts are attributed
+	// live with BPF where it runs (Detect does it); the output says how,
+	// and why not when it could not.
+	det, err := detect(ctx, opts)
 	if err != nil {
 		return err
+	}
+	sus, attribution := det.Suspects, ""
+	if det.Attribution != nil {
+		attribution = det.Attribution.String()
 	}
 	if sus == nil {
 		sus = []scan.Suspect{}

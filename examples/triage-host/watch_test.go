@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -17,22 +19,25 @@ import (
 )
 
 // TestWindowSaysAttribution: with -window on the live host, the output
-// says whether connection attempts were attributed live with BPF or only
-// sampled (and why); a snapshot says nothing.
+// says how Detect watched the window: connection attempts attributed live
+// with BPF (and whether stratum was looked for), or only sampled and why;
+// a snapshot says nothing.
 func TestWindowSaysAttribution(t *testing.T) {
-	detect = func(ctx context.Context, o scan.Options) ([]scan.Suspect, error) { return nil, nil }
-	t.Cleanup(func() { detect, watchSupported = scan.Detect, scan.WatchSupported })
+	t.Cleanup(func() { detect = scan.DetectAll })
 	for _, tc := range []struct {
-		err  error
+		attr *scan.Attribution
 		args []string
 		want string
 	}{
-		{nil, []string{"-window", "1s"}, "connection attempts attributed live with BPF\n"},
-		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s"}, "not attributed live (scan: live BPF attribution unavailable here: no BTF)"},
-		{fmt.Errorf("%w: no BTF", scan.ErrWatchUnsupported), []string{"-window", "1s", "-json"}, `"attribution":"connection attempts sampled every 250ms, not attributed live`},
+		{&scan.Attribution{Live: true, Stratum: true}, []string{"-window", "1s"}, "connection attempts attributed live with BPF; first bytes of TCP sends looked at for stratum\n"},
+		{&scan.Attribution{Live: true, StratumWhy: "no tracepoint"}, []string{"-window", "1s"}, "attributed live with BPF; stratum not looked for (no tracepoint)"},
+		{&scan.Attribution{Why: "scan: live BPF attribution unavailable here: no BTF"}, []string{"-window", "1s"}, "not attributed live (scan: live BPF attribution unavailable here: no BTF)"},
+		{&scan.Attribution{Why: "no BTF"}, []string{"-window", "1s", "-json"}, `"attribution":"connection attempts sampled every 250ms, not attributed live (no BTF)`},
 		{nil, []string{}, ""},
 	} {
-		watchSupported = func() error { return tc.err }
+		detect = func(ctx context.Context, o scan.Options) (scan.Detection, error) {
+			return scan.Detection{Attribution: tc.attr}, nil
+		}
 		var out, errb bytes.Buffer
 		if err := run(tc.args, &out, &errb); err != nil {
 			t.Fatal(err)
@@ -44,6 +49,22 @@ func TestWindowSaysAttribution(t *testing.T) {
 		} else if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out.String())
 		}
+	}
+}
+
+// TestWindowAttributionLive: on the live host, -window says what the Watch
+// Detect ran did (one program load, not a separate check).
+func TestWindowAttributionLive(t *testing.T) {
+	testenv.NeedRoot(t, "loads BPF programs")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	var out, errb bytes.Buffer
+	if err := run([]string{"-window", "300ms", "-min-score", "1000"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "connection attempts attributed live with BPF") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 
@@ -162,5 +183,55 @@ func TestWatchModeRaw(t *testing.T) {
 	want := fmt.Sprintf("pid %d (", os.Getpid())
 	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "packets/s sent from raw IP sockets") {
 		t.Errorf("output lacks %q sending raw packets:\n%s", want, out.String())
+	}
+}
+
+// TestWatchModeStratum: -watch prints a process speaking stratum (this
+// test: a goroutine sends an xmrig login, then keepalived lines, to a
+// loopback pool it also runs) however slow it is, as a miner.
+func TestWatchModeStratum(t *testing.T) {
+	testenv.NeedRoot(t, "loads a BPF program")
+	if err := scan.WatchSupported(); errors.Is(err, scan.ErrWatchUnsupported) {
+		testenv.Skipf(t, "%v", err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 1; ; i++ {
+			c, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, `{"id":%d,"jsonrpc":"2.0","method":"login","params":{"login":"4Ad","pass":"x","agent":"XMRig/6.21.0"}}`+"\n", i)
+			select {
+			case <-stop:
+				c.Close()
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			c.Close()
+		}
+	}()
+	var out, errb bytes.Buffer
+	if err := run([]string{"-watch", "-watch-for", "2s"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d (", os.Getpid())
+	if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), `speaks stratum ("login") to `+ln.Addr().String()) {
+		t.Errorf("output lacks %q speaking stratum:\n%s", want, out.String())
 	}
 }

@@ -35,6 +35,8 @@ const (
 	SignalKnownName    Signal = "known-name"    // a scanner or miner name
 	SignalCPU          Signal = "cpu"           // high CPU use
 	SignalCron         Signal = "cron"          // started by cron or at
+	SignalConnectFail  Signal = "connect-fail"  // most connection attempts refused or unanswered (live BPF)
+	SignalUDPFanout    Signal = "udp-fanout"    // UDP datagrams to many destinations (live BPF)
 )
 
 // Weights of the signals. The report correlation weighs most: a socket to
@@ -55,6 +57,9 @@ const (
 	weightRateHigh       = 40 // ≥ 50/s
 	weightRateMassive    = 55 // ≥ 500/s (counted by the live BPF attribution)
 	weightRawSend        = 40 // ≥ 10 packets/s sent from raw or packet sockets (live BPF attribution)
+	weightConnectFail    = 10 // ≥ 20 attempts ended, ≥ 80 % of them refused or unanswered (with a connect rate)
+	weightUDPFanout      = 25 // UDP to ≥ 64 distinct destinations over the window
+	weightUDPFanoutHigh  = 35 // ≥ 1024
 	weightRaw            = 20
 	weightPacket         = 25
 	weightExeDeleted     = 25
@@ -128,12 +133,55 @@ type Suspect struct {
 // Detect finds the processes most likely behind an abuse report: it reads
 // every process and socket of the host (sampling for Options.Window), scores
 // each process on the signals above and returns those scoring at least
-// Options.MinScore, highest first.
+// Options.MinScore, highest first. DetectAll says besides how connection
+// attempts over the window were counted.
 func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
+	d, err := DetectAll(ctx, opts)
+	return d.Suspects, err
+}
+
+// Attribution says how Detect counted what processes did on the network
+// over its window.
+type Attribution struct {
+	// Live is true when Watch attributed every connection attempt, raw
+	// packet and UDP datagram as it happened (BPF); false when connect
+	// rates come from the samples' new sockets alone.
+	Live bool `json:"live"`
+	// Why says why not, when Live is false.
+	Why string `json:"why,omitempty"`
+	// Stratum is true when the first bytes of TCP sends were looked at
+	// for stratum; StratumWhy says why not.
+	Stratum    bool   `json:"stratum"`
+	StratumWhy string `json:"stratum_why,omitempty"`
+}
+
+// String is a line for a human: what was attributed live, or why not.
+func (a Attribution) String() string {
+	if !a.Live {
+		return fmt.Sprintf("connection attempts sampled every %s, not attributed live (%s)", DefaultInterval, a.Why)
+	}
+	if !a.Stratum {
+		return fmt.Sprintf("connection attempts attributed live with BPF; stratum not looked for (%s)", a.StratumWhy)
+	}
+	return "connection attempts attributed live with BPF; first bytes of TCP sends looked at for stratum"
+}
+
+// Detection is what DetectAll found.
+type Detection struct {
+	Suspects []Suspect `json:"suspects"`
+	// Attribution is how the window was watched; nil for one snapshot or
+	// a root other than the live /proc (nothing to watch live there).
+	Attribution *Attribution `json:"attribution,omitempty"`
+}
+
+// DetectAll is Detect, saying besides how connection attempts over the
+// window were counted: live with BPF, or from the samples where Watch
+// could not run (and why).
+func DetectAll(ctx context.Context, opts Options) (Detection, error) {
 	o := opts.withDefaults()
 	fs, err := procfs.NewFS(o.Root)
 	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
+		return Detection{}, fmt.Errorf("scan: %w", err)
 	}
 	fs, hidden, done := liveView(fs, o.Logger)
 	defer done()
@@ -141,18 +189,22 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	// Over a window on the live host, every connection attempt is
 	// attributed as it happens (Watch); where that cannot run, the
 	// samples' new sockets stand for it.
-	var stopWatch func() (map[int]ConnRate, float64)
-	if o.Window > 0 && fs.IsLive() && !o.NoBPF {
-		stopWatch = watchDuring(ctx, o.Logger)
-		defer func() { // on the error paths
-			if stopWatch != nil {
-				stopWatch()
-			}
-		}()
+	var stopWatch func() (map[int]ConnRate, float64, Attribution)
+	var attr *Attribution
+	if o.Window > 0 && fs.IsLive() {
+		attr = &Attribution{Why: "NoBPF is set"}
+		if !o.NoBPF {
+			stopWatch = watchDuring(ctx, o.Logger)
+			defer func() { // on the error paths
+				if stopWatch != nil {
+					stopWatch()
+				}
+			}()
+		}
 	}
 	first, err := take(ctx, fs, o, true)
 	if err != nil {
-		return nil, err
+		return Detection{}, err
 	}
 	h := newHistory(first)
 	last := first
@@ -171,12 +223,12 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, ctx.Err()
+				return Detection{}, ctx.Err()
 			case <-t.C:
 			}
 			s, err := take(ctx, fs, o, true)
 			if err != nil {
-				return nil, err
+				return Detection{}, err
 			}
 			h.add(s)
 			last = s
@@ -187,7 +239,9 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 		}
 	}
 	if stopWatch != nil {
-		o.watched, o.watchSecs = stopWatch()
+		var a Attribution
+		o.watched, o.watchSecs, a = stopWatch()
+		*attr = a
 		stopWatch = nil
 	}
 	boot, err := fs.BootTime()
@@ -222,7 +276,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	if cand, unread := unheld(last), unreadable(last); len(cand) > 0 && (len(unread) == 0 || o.MinScore <= weightUnheldUnsure) {
 		rest, err := stillUnheld(ctx, fs, o, cand)
 		if err != nil {
-			return nil, err
+			return Detection{}, err
 		}
 		if len(rest) > 0 {
 			out = append(out, unheldSuspect(rest, unread, o.MaxSockets))
@@ -231,7 +285,7 @@ func Detect(ctx context.Context, opts Options) ([]Suspect, error) {
 	slices.SortFunc(out, func(a, b Suspect) int {
 		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.PID, b.PID))
 	})
-	return out, nil
+	return Detection{Suspects: out, Attribution: attr}, nil
 }
 
 // history accumulates what each process held across the samples. With a
@@ -568,6 +622,20 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		}
 	}
 
+	// UDP to many destinations, and stratum in a TCP send (live BPF
+	// attribution).
+	if r, ok := o.watched[p.pid]; ok {
+		switch n := r.UDPDestinations; {
+		case n >= 1024:
+			add(SignalUDPFanout, weightUDPFanoutHigh, "UDP datagrams to %d distinct destinations (%d datagrams, e.g. %s; live BPF attribution)", n, r.UDPDatagrams, r.UDPExample)
+		case n >= 64:
+			add(SignalUDPFanout, weightUDPFanout, "UDP datagrams to %d distinct destinations (%d datagrams, e.g. %s; live BPF attribution)", n, r.UDPDatagrams, r.UDPExample)
+		}
+		if r.Stratum != "" {
+			add(SignalStratum, weightStratum, "a TCP send to %s began with the stratum request %q: a miner talking to its pool (live BPF attribution)", r.StratumPeer, r.Stratum)
+		}
+	}
+
 	// Connect rate over the window: every attempt, from the live BPF
 	// attribution where it ran, else new sockets between samples.
 	if o.watched != nil {
@@ -575,7 +643,8 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 		// scan: attempts count once they spread over 5 ports or hosts.
 		if r, ok := o.watched[p.pid]; ok && o.watchSecs > 0 && (r.Ports >= 5 || r.Destinations >= 5) {
 			rate := float64(r.Attempts) / o.watchSecs
-			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; live BPF attribution)", r.Attempts, o.watchSecs, rate, r.Ports, r.Example)
+			how := fmt.Sprintf("%d outbound connection attempts in %.1f s (%.0f/s, %d ports, e.g. %s; %d refused, %d unanswered, %d answered; live BPF attribution)",
+				r.Attempts, o.watchSecs, rate, r.Ports, r.Example, r.Refused, r.Unanswered, r.Answered)
 			switch {
 			case rate >= 500:
 				add(SignalConnectRate, weightRateMassive, "%s", how)
@@ -583,6 +652,11 @@ func score(fs procfs.FS, o Options, h *history, first, last *snapshot, p *proc, 
 				add(SignalConnectRate, weightRateHigh, "%s", how)
 			case rate >= 5:
 				add(SignalConnectRate, weightRate, "%s", how)
+			}
+			// A client of real services is mostly answered; a prober
+			// mostly hears RSTs or nothing.
+			if failed, ended := r.Refused+r.Unanswered, r.Refused+r.Unanswered+r.Answered; failed >= 20 && failed*5 >= ended*4 {
+				add(SignalConnectFail, weightConnectFail, "%d of the %d attempts that ended were refused (%d) or unanswered (%d): probing, not using services", failed, ended, r.Refused, r.Unanswered)
 			}
 		}
 	} else if el := last.at.Sub(first.at).Seconds(); el > 0 {

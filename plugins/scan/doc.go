@@ -18,7 +18,9 @@
 // packet sockets, deleted or scratch-directory executables, comm and
 // executable disagreeing, known scanner and miner names, CPU, a cron
 // parent, a user process named like a kernel thread, connections to mining
-// pool ports, a saturated CPU with a few long outbound connections) and,
+// pool ports, a saturated CPU with a few long outbound connections, and,
+// over a window where Watch runs, stratum spoken, attempts mostly refused
+// or unanswered and UDP to many destinations) and,
 // given an abuse.Report, on sockets matching its evidence,
 // which weighs most: a socket to an address the report lists (+80), or
 // from the reported source to a reported port (+70; reports list only a
@@ -70,17 +72,28 @@
 // read, weak and naming the unreadable processes otherwise.
 //
 // Watch attributes outbound TCP connection attempts to processes live, with
-// a BPF program on the inet_sock_set_state raw tracepoint (cilium/ebpf,
-// field offsets from the kernel's BTF): a connect scanner whose targets
-// answer with RST never lingers in the socket table, but each of its
-// attempts passes SYN_SENT in its own connect call. A second program on
-// net_dev_queue counts the packets each process sends from raw IP and
-// AF_PACKET sockets: a raw SYN sender (masscan, hping3) transmits, a
-// capturer holding the same sockets (tcpdump) does not (SignalRawSend).
-// Detect over a window on the live host runs Watch alongside its samples
-// and falls back to the samples alone where it cannot run
-// (WatchSupported says which); bench/scan-watch.sh measures it against
-// the sampling path.
+// BPF programs (cilium/ebpf, written as instructions, field offsets from
+// the kernel's BTF) on the inet_sock_set_state raw tracepoint: a connect
+// scanner whose targets answer with RST never lingers in the socket table,
+// but each of its attempts passes SYN_SENT in its own connect call; the
+// same program counts, in the kernel, how each attempt ended (answered,
+// refused by a RST, unanswered), for the process that made it, though the
+// answer arrives in softirq. A second program, on net_dev_queue, counts the
+// packets each process sends from raw IP and AF_PACKET sockets (a raw SYN
+// sender such as masscan or hping3 transmits, a capturer holding the same
+// sockets such as tcpdump does not: SignalRawSend; the RSTs and ICMP
+// errors the kernel sends from its own raw sockets, in whatever process
+// runs, are no process's) and its UDP datagrams and their new
+// destinations (SignalUDPFanout). A third, on the
+// tcp_sendmsg_locked raw tracepoint (or fentry on tcp_sendmsg), copies the
+// first bytes of the first send seen on each TCP socket that begins with
+// '{': a miner's stratum request (login, mining.subscribe, keepalived, …)
+// names it whatever it is called and whatever port its pool uses
+// (SignalStratum; not through TLS). Detect over a window on the live host
+// runs Watch alongside its samples (the window starts once the programs
+// run) and falls back to the samples alone where it cannot run
+// (DetectAll says which, and why);
+// bench/scan-watch.sh measures it against the sampling path.
 //
 // Every function takes the procfs mount point in its options, so tests
 // and offline analysis run on a fake tree (see package scantest). Package

@@ -228,3 +228,59 @@ func TestUnlistedProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestStopTreeHiddenChildren: a parent runs two children of one program;
+// one is hidden by a mount over its /proc/PID, the other is left out of
+// the /proc listing (standing for a rootkit's getdents hook). The plan to
+// stop the parent's tree lists both (the kernel's children lists name
+// them), the plan to stop a child with its supervisor takes the parent
+// and both children, and Stop kills all three. Before, the unlisted child
+// was missing from the tree and left running.
+func TestStopTreeHiddenChildren(t *testing.T) {
+	needLiveRoot(t)
+	parent := startHelper(t, "spawn:2").Process.Pid
+	kids := kernelChildren(procfs.NewDefaultFS(), parent)
+	if len(kids) != 2 {
+		t.Fatalf("children of %d: %v", parent, kids)
+	}
+	mounted, unlisted := kids[0], kids[1]
+	hide(t, mounted)
+	saved := listPIDs
+	t.Cleanup(func() { listPIDs = saved })
+	listPIDs = func(fs procfs.FS) ([]int, error) {
+		pids, err := fs.PIDs()
+		return slices.DeleteFunc(pids, func(p int) bool { return p == unlisted }), err
+	}
+	treeOf := func(p StopPlan) []int {
+		out := treePIDs(p)
+		slices.Sort(out)
+		return out
+	}
+	all := []int{parent, mounted, unlisted}
+	slices.Sort(all)
+
+	ctx := context.Background()
+	plan, err := PlanStop(ctx, parent, StopOptions{EvidenceDir: filepath.Join(t.TempDir(), "ev"), MaxMemory: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := treeOf(plan); !slices.Equal(got, all) || plan.Hidden[mounted] == nil {
+		t.Errorf("tree %v (hidden %v), want %v with %d hidden", got, plan.Hidden, all, mounted)
+	}
+	sup, err := PlanStop(ctx, unlisted, StopOptions{Supervisor: true, EvidenceDir: filepath.Join(t.TempDir(), "ev2"), MaxMemory: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sup.Target.PID != parent || !slices.Equal(treeOf(sup), all) {
+		t.Errorf("with its supervisor: target %d tree %v, want %d %v", sup.Target.PID, treeOf(sup), parent, all)
+	}
+	res, err := Stop(ctx, plan, ApplyOptions{Apply: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := slices.Clone(res.Killed)
+	slices.Sort(killed)
+	if !slices.Equal(killed, all) {
+		t.Errorf("killed %v, want %v (warnings %v)", killed, all, res.Warnings)
+	}
+}

@@ -60,6 +60,23 @@ func runHelper(h string) {
 	case strings.HasPrefix(h, "connscan:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "connscan:"))
 		connScan(max(n, 1))
+	case strings.HasPrefix(h, "stratum:"):
+		stratumMiner(strings.TrimPrefix(h, "stratum:"))
+	case h == "icmpsend":
+		icmpSend()
+	case h == "udpscan":
+		udpSend(true)
+	case h == "udpone":
+		udpSend(false)
+	case strings.HasPrefix(h, "outcomes:"):
+		ns, victim, _ := strings.Cut(strings.TrimPrefix(h, "outcomes:"), ":")
+		outcomes(ns, victim)
+	case strings.HasPrefix(h, "pool:"):
+		ns, victim, _ := strings.Cut(strings.TrimPrefix(h, "pool:"), ":")
+		stuckPool(ns, victim)
+	case strings.HasPrefix(h, "spawn:"):
+		n, _ := strconv.Atoi(strings.TrimPrefix(h, "spawn:"))
+		spawnChildren(n)
 	case strings.HasPrefix(h, "hold:"):
 		n, _ := strconv.Atoi(strings.TrimPrefix(h, "hold:"))
 		holdConns(n)

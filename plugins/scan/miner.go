@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 )
@@ -59,4 +60,59 @@ func impostorName(comm string, cmdline []string) string {
 		return comm
 	}
 	return ""
+}
+
+// SignalStratum marks a process whose TCP send began with a stratum
+// request (live BPF attribution): it talks to a mining pool, whatever it
+// is called and whatever port the pool listens on.
+const SignalStratum Signal = "stratum"
+
+const weightStratum = 45
+
+// stratumMethods are the methods that begin a miner's sends: stratum v1
+// (mining.*), the Monero/CryptoNote dialect xmrig and cpuminer speak
+// (login, submit, keepalived, getjob) and Ethereum's stratum proxy dialect
+// (eth_submitLogin, eth_getWork, eth_submitWork, eth_submitHashrate).
+var stratumMethods = map[string]bool{
+	"login": true, "submit": true, "keepalived": true, "getjob": true,
+	"eth_submitLogin": true, "eth_getWork": true, "eth_submitWork": true, "eth_submitHashrate": true,
+}
+
+// stratumMethod returns the stratum method of a JSON-RPC request that
+// begins b (a send's first bytes, possibly cut short): b starts with '{'
+// and has a "method" member whose string value is a mining.* method or
+// one of stratumMethods. ok is false for anything else, including a
+// method cut off by the end of b.
+func stratumMethod(b []byte) (method string, ok bool) {
+	if len(b) == 0 || b[0] != '{' {
+		return "", false
+	}
+	const key = `"method"`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return "", false
+	}
+	rest := bytes.TrimLeft(b[i+len(key):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return "", false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return "", false
+	}
+	rest = rest[1:]
+	end := bytes.IndexByte(rest, '"')
+	if end <= 0 || end > 64 {
+		return "", false
+	}
+	m := string(rest[:end])
+	for _, c := range m {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return "", false
+		}
+	}
+	if (strings.HasPrefix(m, "mining.") && len(m) > len("mining.")) || stratumMethods[m] {
+		return m, true
+	}
+	return "", false
 }

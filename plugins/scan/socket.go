@@ -254,7 +254,7 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 	for i := len(pids) - len(extra); i < len(pids); i++ {
 		procs[i].unlisted = procs[i].pid != 0
 	}
-	nsRep := map[uint64]int{} // netns → a pid in it holding sockets
+	nsRep := map[uint64][]int{} // netns → the first few pids in it holding sockets
 	nsOrder := []uint64{}
 	nsock := 0
 	for i := range procs {
@@ -267,9 +267,11 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 			continue
 		}
 		nsock += len(p.inodes)
-		if _, ok := nsRep[p.netns]; !ok {
-			nsRep[p.netns] = p.pid
+		if reps, ok := nsRep[p.netns]; !ok {
+			nsRep[p.netns] = []int{p.pid}
 			nsOrder = append(nsOrder, p.netns)
+		} else if len(reps) < maxNetNSReps {
+			nsRep[p.netns] = append(reps, p.pid)
 		}
 	}
 	snap.socks = nil
@@ -288,10 +290,20 @@ func take(ctx context.Context, fs procfs.FS, o Options, full bool) (*snapshot, e
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rep := nsRep[ns]
 		dumped := pre != nil && pre.err == nil && ns == pre.ns
-		if err := readNetNS(fs, rep, ns, live, dumped, snap.socks, o); err != nil {
-			o.Logger.Debug("scan: socket tables of namespace", "netns", ns, "pid", rep, "err", err)
+		// Through the eyes of the first process in it that is still
+		// there: one that exits between the process pass and now would
+		// leave the whole namespace's tables unread.
+		for _, rep := range nsRep[ns] {
+			err := readNetNS(fs, rep, ns, live, dumped, snap.socks, o)
+			if errors.Is(err, errRepGone) {
+				o.Logger.Debug("scan: socket tables of namespace: process gone, trying another", "netns", ns, "pid", rep)
+				continue
+			}
+			if err != nil {
+				o.Logger.Debug("scan: socket tables of namespace", "netns", ns, "pid", rep, "err", err)
+			}
+			break
 		}
 	}
 	// Holders, straight from each process's inodes into the table. One
@@ -518,9 +530,19 @@ func startSelfDump(fs procfs.FS, counts procfs.SocketCounts) *selfDump {
 
 func (d *selfDump) wait() { <-d.done }
 
+// maxNetNSReps is how many processes of a network namespace Sockets keeps
+// to read its tables through, in case the first ones exit.
+const maxNetNSReps = 4
+
+// errRepGone: the process a namespace's tables were to be read through
+// has no tables any more (it exited).
+var errRepGone = errors.New("scan: process gone before its namespace's socket tables were read")
+
 // readNetNS reads the socket tables of one network namespace, through the
 // eyes of process rep, into socks. With dumped, its TCP and UDP sockets
-// are in socks already (from netlink).
+// are in socks already (from netlink). It returns errRepGone, having
+// added nothing, when rep's IPv4 TCP table (which every namespace has)
+// cannot be found.
 func readNetNS(fs procfs.FS, rep int, ns uint64, live, dumped bool, socks map[uint64]*Socket, o Options) error {
 	var errs []error
 	viaNetlink := dumped
@@ -549,6 +571,9 @@ func readNetNS(fs procfs.FS, rep int, ns uint64, live, dumped bool, socks map[ui
 		}
 		lines, err := fs.NetIP(rep, t.name)
 		if err != nil {
+			if t.name == "tcp" && errors.Is(err, os.ErrNotExist) {
+				return errRepGone
+			}
 			if !errors.Is(err, procfs.ErrFileParse) && len(lines) == 0 {
 				// Missing tables (no IPv6) are normal.
 				continue

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -78,5 +80,39 @@ func TestSortedSockets(t *testing.T) {
 		if diff := gocmp.Diff(ref(socks), sortedSockets(socks), cmpopts.EquateEmpty(), addrPortEq); diff != "" {
 			t.Errorf("%s: (-want +got):\n%s", name, diff)
 		}
+	}
+}
+
+// TestSocketsRepresentativeGone: the tables of a network namespace are
+// read through one of its processes; when the first one has none any
+// more (it exited after the process pass: here its net/ directory is
+// gone), they are read through the next one, and every socket of the
+// namespace is listed. Before, the namespace's TCP and UDP sockets were
+// silently missing (TestNetlinkMatchesProc found it now and then on a
+// busy machine, on the /proc path).
+func TestSocketsRepresentativeGone(t *testing.T) {
+	sock := func(ino uint64, port uint16) scantest.Sock {
+		return scantest.Sock{Table: "tcp", IP: procfs.NetIPSocket{Inode: ino,
+			Local: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.5"), port), Remote: netip.MustParseAddrPort("10.0.0.9:443"), State: procfs.TCPEstablished}}
+	}
+	h := scantest.Host{Procs: []scantest.Proc{
+		{PID: 1, Comm: "init", Exe: "/sbin/init"},
+		{PID: 100, PPID: 1, Comm: "gone", Exe: "/usr/bin/gone", Sockets: []scantest.Sock{sock(601, 40001)}},
+		{PID: 200, PPID: 1, Comm: "here", Exe: "/usr/bin/here", Sockets: []scantest.Sock{sock(602, 40002)}},
+	}}
+	root := writeHost(t, h)
+	if err := os.RemoveAll(filepath.Join(root, "100", "net")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Sockets(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inodes []uint64
+	for _, s := range got {
+		inodes = append(inodes, s.Inode)
+	}
+	if !slices.Equal(inodes, []uint64{601, 602}) {
+		t.Errorf("sockets %v, want inodes 601 and 602", got)
 	}
 }

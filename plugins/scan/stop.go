@@ -330,16 +330,18 @@ func refuseSelf(fs procfs.FS, pid int) error {
 	return nil
 }
 
-// descendants lists pid's descendants, breadth first.
+// descendants lists pid's descendants, breadth first: the children the
+// kernel lists for each of their threads (/proc/PID/task/TID/children),
+// which a process hidden from the /proc listing (a getdents hook) or by a
+// mount over its own directory is still in, and the processes of the
+// listing whose parent they are.
 func descendants(fs procfs.FS, pid int) []int {
-	pids, err := fs.PIDs()
-	if err != nil {
-		return nil
-	}
 	children := map[int][]int{}
-	for _, p := range pids {
-		if st, err := fs.Stat(p); err == nil {
-			children[st.PPID] = append(children[st.PPID], p)
+	if pids, err := listPIDs(fs); err == nil {
+		for _, p := range pids {
+			if st, err := fs.Stat(p); err == nil {
+				children[st.PPID] = append(children[st.PPID], p)
+			}
 		}
 	}
 	var out []int
@@ -348,11 +350,33 @@ func descendants(fs procfs.FS, pid int) []int {
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
-		for _, c := range children[p] {
+		for _, c := range append(kernelChildren(fs, p), children[p]...) {
 			if !seen[c] {
 				seen[c] = true
 				out = append(out, c)
 				queue = append(queue, c)
+			}
+		}
+	}
+	return out
+}
+
+// kernelChildren reads the children the kernel lists for each thread of
+// pid (Linux 3.5+, CONFIG_PROC_CHILDREN; nil where it has none).
+func kernelChildren(fs procfs.FS, pid int) []int {
+	tasks, err := os.ReadDir(fs.PIDPath(pid, "task"))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(fs.PIDPath(pid, "task", t.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil && c > 0 {
+				out = append(out, c)
 			}
 		}
 	}

@@ -116,8 +116,13 @@ func testStopReal(t *testing.T, freezer string) {
 	pid := cmd.Process.Pid
 	var child int
 	for i := 0; i < 200 && child == 0; i++ {
+		// The child once it runs sleep: removed before its exec, the
+		// binary would be missing and the child gone (as on a busy
+		// machine it was, now and then).
 		if d := descendants(procfs.NewDefaultFS(), pid); len(d) > 0 {
-			child = d[0]
+			if exe, _ := os.Readlink("/proc/" + itoa(d[0]) + "/exe"); strings.HasSuffix(exe, "/sleep") {
+				child = d[0]
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/abusekit/abusekit/internal/procfs"
@@ -100,15 +101,24 @@ func supervisorOf(fs procfs.FS, pid int) (sup Identity, why string, ok bool) {
 		// a set of them running.
 		exe, _ := fs.Readlink(pid, "exe")
 		n := 0
-		if pids, err := fs.PIDs(); err == nil && exe != "" {
-			for _, q := range pids {
+		if exe != "" {
+			// Its children as the kernel lists them (hidden ones too),
+			// and as the listing does.
+			kids := kernelChildren(fs, st.PPID)
+			if pids, err := listPIDs(fs); err == nil {
+				for _, q := range pids {
+					if qs, err := fs.Stat(q); err == nil && qs.PPID == st.PPID {
+						kids = append(kids, q)
+					}
+				}
+			}
+			slices.Sort(kids)
+			for _, q := range slices.Compact(kids) {
 				if q == pid {
 					continue
 				}
-				if qs, err := fs.Stat(q); err == nil && qs.PPID == st.PPID {
-					if qe, _ := fs.Readlink(q, "exe"); qe == exe {
-						n++
-					}
+				if qe, _ := fs.Readlink(q, "exe"); qe == exe {
+					n++
 				}
 			}
 		}

@@ -54,6 +54,11 @@ func TestWatchConnectScanner(t *testing.T) {
 	if got.Ports < 100 || got.Destinations != 1 || !strings.HasPrefix(got.Example, "127.0.0.1:") || got.PerSecond <= 0 || got.Comm == "" {
 		t.Errorf("rate %+v", *got)
 	}
+	// The RSTs answering it are sent by the kernel's own TCP control
+	// socket (SOCK_RAW), in the scanner's context: not its packets.
+	if got.RawPackets != 0 {
+		t.Errorf("the kernel's RSTs counted as the scanner's raw packets: %+v", *got)
+	}
 	t.Logf("scanner: %d attempts in %s (%.0f/s), %d ports, rank %d", got.Attempts, got.Until.Sub(got.Since), got.PerSecond, got.Ports, rank)
 }
 
@@ -79,15 +84,23 @@ func TestParseConnEvent(t *testing.T) {
 	if _, ok := parseConnEvent(b[:10]); ok {
 		t.Error("short record accepted")
 	}
-	// A packet sent from an AF_PACKET socket (kind 1, family 17).
+	// Kind 1 (a raw packet) is counted in the kernel, never sent.
 	b = make([]byte, connEventSize)
-	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, 1
-	if ev, ok := parseConnEvent(b); !ok || !ev.raw || !ev.packet || ev.tgid != 7 || ev.dst.IsValid() {
-		t.Errorf("packet transmit: %+v %v", ev, ok)
+	b[0], b[4], b[6], b[12] = 7, afPacket, sockRaw, evRaw
+	if ev, ok := parseConnEvent(b); ok {
+		t.Errorf("a raw transmit record accepted: %+v", ev)
 	}
-	b[4], b[6] = afInet, 1 // a stream socket's packet: never sent, refused
-	if _, ok := parseConnEvent(b); ok {
-		t.Error("a transmit event of a stream socket accepted")
+	// A stratum record: its payload, trailing zeros cut.
+	b = make([]byte, connEventSize+stratumBytes)
+	b[0], b[4], b[12] = 9, afInet, evStratum
+	b[6], b[7] = 0x30, 0x39 // port 12345
+	copy(b[8:], []byte{127, 0, 0, 1})
+	copy(b[connEventSize:], `{"id":1,"method":"login"}`)
+	if ev, ok := parseConnEvent(b); !ok || string(ev.payload) != `{"id":1,"method":"login"}` || ev.dst.String() != "127.0.0.1:12345" {
+		t.Errorf("stratum: %+v %v", ev, ok)
+	}
+	if _, ok := parseConnEvent(b[:connEventSize+10]); ok {
+		t.Error("a short stratum record accepted")
 	}
 }
 
@@ -99,10 +112,10 @@ func FuzzParseConnEvent(f *testing.F) {
 		ev, ok := parseConnEvent(b)
 		switch {
 		case !ok:
-		case ev.raw && ev.dst.IsValid():
-			t.Fatalf("a transmit event with a destination: %+v", ev)
-		case !ev.raw && !ev.dst.IsValid():
-			t.Fatalf("a connect event without a valid destination: %+v", ev)
+		case !ev.dst.IsValid():
+			t.Fatalf("an event without a valid destination: %+v", ev)
+		case ev.kind == evStratum && len(ev.payload) > stratumBytes:
+			t.Fatalf("a payload longer than the record's: %d", len(ev.payload))
 		}
 	})
 }
@@ -118,10 +131,14 @@ func TestDetectWindowWatch(t *testing.T) {
 	}
 	cmd := startHelper(t, "connscan")
 	pid := cmd.Process.Pid
-	sus, err := Detect(context.Background(), Options{Window: time.Second})
+	det, err := DetectAll(context.Background(), Options{Window: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a := det.Attribution; a == nil || !a.Live || a.Why != "" {
+		t.Errorf("attribution %+v, want live", a)
+	}
+	sus := det.Suspects
 	// First on a quiet host (bench/scan-watch.sh measures that); on a
 	// shared one, another test's scanner may outrank it.
 	i := slices.IndexFunc(sus, func(s Suspect) bool { return s.PID == pid })
@@ -134,10 +151,14 @@ func TestDetectWindowWatch(t *testing.T) {
 	}) {
 		t.Errorf("reasons %v", sus[i].Reasons)
 	}
-	sus, err = Detect(context.Background(), Options{Window: time.Second, NoBPF: true})
+	det, err = DetectAll(context.Background(), Options{Window: time.Second, NoBPF: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if a := det.Attribution; a == nil || a.Live || a.Why != "NoBPF is set" {
+		t.Errorf("attribution with NoBPF %+v", a)
+	}
+	sus = det.Suspects
 	if slices.ContainsFunc(sus, func(s Suspect) bool { return s.PID == pid && slices.Contains(signals(s), SignalConnectRate) }) {
 		t.Errorf("sampling alone scored the scanner's connect rate: %v", top(sus))
 	}

@@ -42,11 +42,17 @@ type DetectInput struct {
 	// Delay waits this long before looking ("10m"): the reinfection
 	// check, run after the host was cleaned.
 	Delay string `json:"delay,omitempty"`
+	// NoBPF samples the window instead of watching it live with BPF
+	// (scan.Options.NoBPF): on a host that audits BPF loads.
+	NoBPF bool `json:"no_bpf,omitempty"`
 }
 
-// DetectOutput is the output of "detect": suspects, top first.
+// DetectOutput is the output of "detect": suspects, top first, and, for a
+// window on the live host, how it was watched: live with BPF (connection
+// attempts, raw packets, UDP, stratum) or sampled, and why.
 type DetectOutput struct {
-	Suspects []scan.Suspect `json:"suspects"`
+	Suspects    []scan.Suspect    `json:"suspects"`
+	Attribution *scan.Attribution `json:"attribution,omitempty"`
 }
 
 // StopInput is the input of "stop". What was approved is a process, not a
@@ -95,6 +101,13 @@ func NewPlugin() plugin.Actions {
 				if len(req.Input.PIDs) > 0 {
 					resp.Summary += fmt.Sprintf(" (only pids %v)", req.Input.PIDs)
 				}
+				if o, _ := detectOptions(req.Input); o.Window > 0 {
+					if req.Input.NoBPF {
+						resp.Summary += fmt.Sprintf("; sampling for %s (no BPF)", o.Window)
+					} else {
+						resp.Summary += fmt.Sprintf("; watching %s live with BPF where the kernel allows (loads BPF programs), else sampling", o.Window)
+					}
+				}
 				return nil
 			},
 			func(ctx context.Context, req plugin.ApplyRequest[DetectInput], resp *plugin.ApplyResponse[DetectOutput]) error {
@@ -113,7 +126,15 @@ func NewPlugin() plugin.Actions {
 					case <-t.C:
 					}
 				}
-				sus, err := scan.Detect(ctx, o)
+				det, err := scan.DetectAll(ctx, o)
+				sus := det.Suspects
+				if a := det.Attribution; a != nil {
+					resp.Output.Attribution = a
+					req.Progress.Report(a.String(), 0, 0)
+					if !a.Live {
+						req.Logger.Warn("scan: window sampled, not watched live", "why", a.Why)
+					}
+				}
 				if len(req.Input.PIDs) > 0 {
 					keep := sus[:0]
 					for _, s := range sus {
@@ -161,7 +182,7 @@ func NewPlugin() plugin.Actions {
 }
 
 func detectOptions(in DetectInput) (scan.Options, error) {
-	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report, InstanceAddrs: in.InstanceAddrs}
+	o := scan.Options{Root: in.Root, MinScore: in.MinScore, Report: in.Report, InstanceAddrs: in.InstanceAddrs, NoBPF: in.NoBPF}
 	if in.Delay != "" {
 		if d, err := time.ParseDuration(in.Delay); err != nil || d < 0 || d > 24*time.Hour {
 			return o, fmt.Errorf("%w: delay %q (a duration up to 24h)", plugin.ErrInvalidInput, in.Delay)

@@ -8,7 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/abusekit/abusekit/internal/procfs"
 	"github.com/abusekit/abusekit/internal/testenv"
@@ -167,5 +170,48 @@ func TestStopActionLive(t *testing.T) {
 	}
 	if err := cmd.Wait(); err == nil || err.Error() != "signal: killed" {
 		t.Errorf("process: %v", err)
+	}
+}
+
+// TestDetectActionAttribution: over a window on the live host, detect says
+// how the window was watched: live with BPF where the kernel allows (and
+// stratum looked for), sampled with the reason when told NoBPF or where
+// BPF cannot run; the plan says which it will try. A fake root has nothing
+// to watch live and says nothing. Before, the output did not say.
+func TestDetectActionAttribution(t *testing.T) {
+	ctx := context.Background()
+	acts := NewPlugin()
+	out, err := plugintest.Apply[DetectOutput](ctx, acts["detect"], DetectInput{Root: fakeRoot(t), Window: "300ms"})
+	if err != nil || out.Attribution != nil {
+		t.Fatalf("fake root: %+v %v", out.Attribution, err)
+	}
+	if os.Geteuid() != 0 || !procfs.NewDefaultFS().IsLive() {
+		testenv.Skipf(t, "needs root and the live /proc")
+	}
+	plan, err := plugintest.Plan(ctx, acts["detect"], DetectInput{Window: "300ms"})
+	if err != nil || !strings.Contains(plan.Summary, "live with BPF") {
+		t.Errorf("plan: %q %v", plan.Summary, err)
+	}
+	out, err = plugintest.Apply[DetectOutput](ctx, acts["detect"], DetectInput{Window: "300ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if werr := scan.WatchSupported(); werr != nil {
+		// No BPF here: the output says so, and why.
+		if a := out.Attribution; a == nil || a.Live || a.Why == "" {
+			t.Errorf("attribution without BPF (%v): %+v", werr, a)
+		}
+	} else if diff := cmp.Diff(&scan.Attribution{Live: true, Stratum: true}, out.Attribution); diff != "" {
+		t.Errorf("attribution (-want +got):\n%s", diff)
+	}
+	out, err = plugintest.Apply[DetectOutput](ctx, acts["detect"], DetectInput{Window: "300ms", NoBPF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&scan.Attribution{Why: "NoBPF is set"}, out.Attribution); diff != "" {
+		t.Errorf("NoBPF attribution (-want +got):\n%s", diff)
+	}
+	if s := out.Attribution.String(); !strings.Contains(s, "not attributed live (NoBPF is set)") {
+		t.Errorf("text %q", s)
 	}
 }
