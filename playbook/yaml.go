@@ -130,7 +130,9 @@ func Parse(filename string, data []byte) (*Playbook, error) {
 	}
 	var fy fileYAML
 	if err := yaml.NodeToValue(file.Docs[0].Body, &fy, yaml.DisallowUnknownField()); err != nil {
-		return nil, yamlError(filename, err)
+		ve := yamlError(filename, err).(*ValidationError)
+		ve.Field = fieldAt(file.Docs[0].Body, "", ve.Line, ve.Column)
+		return nil, ve
 	}
 	pos := func(field string) (int, int) { return position(file, field) }
 	p := &Playbook{Name: fy.Name, Description: fy.Description, file: filename, pos: pos}
@@ -268,4 +270,53 @@ func position(f *ast.File, field string) (int, int) {
 		field = field[:i]
 	}
 	return 0, 0
+}
+
+// fieldAt returns the field path ("steps[0].bogus") of the mapping key or
+// value at line:col under n (prefix is n's own path), or "" when no key
+// or value starts there.
+func fieldAt(n ast.Node, prefix string, line, col int) string {
+	at := func(n ast.Node) bool {
+		tk := n.GetToken()
+		return tk != nil && tk.Position != nil && tk.Position.Line == line && tk.Position.Column == col
+	}
+	join := func(key string) string {
+		if prefix == "" {
+			return key
+		}
+		return prefix + "." + key
+	}
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, mv := range n.Values {
+			if f := fieldAt(mv, prefix, line, col); f != "" {
+				return f
+			}
+		}
+	case *ast.MappingValueNode:
+		if n.Key == nil || n.Key.GetToken() == nil {
+			return ""
+		}
+		path := join(n.Key.GetToken().Value)
+		if at(n.Key) || n.Value != nil && at(n.Value) {
+			return path
+		}
+		if n.Value != nil {
+			return fieldAt(n.Value, path, line, col)
+		}
+	case *ast.SequenceNode:
+		for i, v := range n.Values {
+			path := fmt.Sprintf("%s[%d]", prefix, i)
+			if v == nil {
+				continue
+			}
+			if at(v) {
+				return path
+			}
+			if f := fieldAt(v, path, line, col); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
 }

@@ -52,7 +52,8 @@ func TestLoadErrorsNameFileLineField(t *testing.T) {
 	}{
 		{"bad-ref.yaml", 7, "steps[0].input.pid", `step "later", which is not an earlier step`},
 		{"missing-plugin.yaml", 3, "steps[0].plugin", "required"},
-		{"unknown-field.yaml", 6, "", "timeuot"},
+		{"unknown-field.yaml", 6, "steps[0].timeuot", "timeuot"},
+		{"unknown-input-field.yaml", 5, "inputs.pid.defualt", "defualt"},
 		{"bad-timeout.yaml", 6, "steps[0].timeout", "soon"},
 		{"alias.yaml", 2, "", "anchors and aliases"},
 		{"undeclared-input.yaml", 9, "steps[0].input.pid", `input "pdi", which the playbook does not declare`},
