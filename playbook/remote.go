@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,12 +56,27 @@ type Remote struct {
 	// AttachDir is where the runner's side keeps what was attached:
 	// AttachDir/STEP/FIELD.tar.gz. Required with Attach.
 	AttachDir string
+	// Shipper, if set, is where attached directories go: the remote
+	// process PUTs each archive to a URL the Shipper gives (an S3 presigned
+	// URL in the output bucket) and the runner fetches it from there and
+	// hashes it; without one they come back inside the answer.
+	Shipper Shipper
 	// Timeout bounds one call on the remote host when ctx has no deadline
 	// (default one hour).
 	Timeout time.Duration
 
 	mu    sync.Mutex
 	calls []RemoteCall
+}
+
+// Shipper stores what remote Applies attach, by key.
+type Shipper interface {
+	// PutURL is a URL the remote host can PUT the object to.
+	PutURL(ctx context.Context, key string) (string, error)
+	// Get reads the object back.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Where names the object for the record ("s3://bucket/key").
+	Where(key string) string
 }
 
 // RemoteCall is what one call over a Transport did.
@@ -85,7 +101,8 @@ type RemoteCall struct {
 type Attachment struct {
 	Field      string `json:"field"`
 	RemotePath string `json:"remote_path"`
-	Local      string `json:"local,omitempty"` // the .tar.gz written
+	Local      string `json:"local,omitempty"`   // the .tar.gz written
+	Shipped    string `json:"shipped,omitempty"` // where it was uploaded to from the host (s3://…)
 	SHA256     string `json:"sha256,omitempty"`
 	Size       int64  `json:"size,omitempty"`
 	Error      string `json:"error,omitempty"`
@@ -188,6 +205,17 @@ func (p *Plugin) remoteCall(ctx context.Context, c Call, phase string) (*plugin.
 		req.Notes = c.Notes
 		req.Attach = r.Attach[c.Action]
 	}
+	call := RemoteCall{Step: c.Step, Action: c.Action, Phase: phase, Transport: r.name(), Key: remoteKey(c, phase), Start: time.Now()}
+	if r.Shipper != nil && len(req.Attach) > 0 {
+		req.AttachURLs = map[string]string{}
+		for _, f := range req.Attach {
+			u, err := r.Shipper.PutURL(ctx, shipKey(call.Key, f))
+			if err != nil {
+				return nil, fmt.Errorf("plugin %s: where to ship %s: %w", p.name, f, err)
+			}
+			req.AttachURLs[f] = u
+		}
+	}
 	stdin, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -205,7 +233,6 @@ func (p *Plugin) remoteCall(ctx context.Context, c Call, phase string) (*plugin.
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), time.Second)
 	}
-	call := RemoteCall{Step: c.Step, Action: c.Action, Phase: phase, Transport: r.name(), Key: remoteKey(c, phase), Start: time.Now()}
 	res, err := r.Transport.Run(ctx, remote.Request{Key: call.Key, Stdin: stdin, Env: env, Timeout: timeout})
 	call.End = time.Now()
 	if res != nil {
@@ -232,7 +259,7 @@ func (p *Plugin) remoteCall(ctx context.Context, c Call, phase string) (*plugin.
 		return nil, fmt.Errorf("plugin %s over %s (command %s): %w", p.name, call.Transport, call.CommandID, err)
 	}
 	for _, a := range ans.Attachments {
-		call.Attachments = append(call.Attachments, r.keep(c.Step, a))
+		call.Attachments = append(call.Attachments, r.keep(ctx, c.Step, call.Key, a))
 	}
 	if ans.Err != nil {
 		call.Error = ans.Err.Error()
@@ -242,10 +269,29 @@ func (p *Plugin) remoteCall(ctx context.Context, c Call, phase string) (*plugin.
 }
 
 // keep writes an attachment under AttachDir/STEP/.
-func (r *Remote) keep(step string, a plugin.Attachment) Attachment {
-	out := Attachment{Field: a.Field, RemotePath: a.Path, SHA256: a.SHA256, Size: int64(len(a.Data)), Error: a.Error}
+func (r *Remote) keep(ctx context.Context, step, key string, a plugin.Attachment) Attachment {
+	out := Attachment{Field: a.Field, RemotePath: a.Path, SHA256: a.SHA256, Size: a.Size, Error: a.Error}
 	if a.Error != "" {
 		return out
+	}
+	if a.Put {
+		if r.Shipper == nil {
+			out.Error = "uploaded, but this runner has no Shipper to fetch it from"
+			return out
+		}
+		k := shipKey(key, a.Field)
+		out.Shipped = r.Shipper.Where(k)
+		data, err := fetch(ctx, r.Shipper, k)
+		if err != nil {
+			out.Error = fmt.Sprintf("fetch %s: %v", out.Shipped, err)
+			return out
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || int64(len(data)) != a.Size {
+			out.Error = fmt.Sprintf("%s holds %d bytes with SHA-256 %s; the host said it uploaded %d bytes with %s", out.Shipped, len(data), got, a.Size, a.SHA256)
+			return out
+		}
+		a.Data = data
 	}
 	dir := filepath.Join(r.AttachDir, keyUnsafe.ReplaceAllString(step, "_"))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -257,6 +303,27 @@ func (r *Remote) keep(step string, a plugin.Attachment) Attachment {
 		out.Error, out.Local = err.Error(), ""
 	}
 	return out
+}
+
+// shipKey is where an attached field of a call goes.
+func shipKey(callKey, field string) string {
+	return "evidence/" + callKey + "/" + keyUnsafe.ReplaceAllString(field, "_") + ".tar.gz"
+}
+
+func fetch(ctx context.Context, s Shipper, key string) ([]byte, error) {
+	rc, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, plugin.MaxAttachment+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > plugin.MaxAttachment {
+		return nil, fmt.Errorf("over %d bytes", plugin.MaxAttachment)
+	}
+	return b, nil
 }
 
 // remotePlan is Plan over the transport.
@@ -297,6 +364,9 @@ func (p *Plugin) remoteApply(ctx context.Context, c Call, progress func(Progress
 	for _, a := range p.remote.lastAttachments(c.Step) {
 		if progress != nil {
 			msg := fmt.Sprintf("%s shipped off the host: %s (%d bytes, sha256 %s)", a.RemotePath, a.Local, a.Size, a.SHA256)
+			if a.Shipped != "" {
+				msg = fmt.Sprintf("%s shipped off the host to %s, fetched to %s (%d bytes, sha256 %s checked)", a.RemotePath, a.Shipped, a.Local, a.Size, a.SHA256)
+			}
 			if a.Error != "" {
 				msg = fmt.Sprintf("%s not shipped: %s", a.RemotePath, a.Error)
 			}

@@ -15,12 +15,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	pb "github.com/abusekit/abusekit/internal/pluginproto"
 	"github.com/abusekit/abusekit/playbook/internal/wire"
@@ -87,6 +89,10 @@ type OneShotRequest struct {
 	// (tar, gzip) and sent back with the answer, so that what Apply left
 	// there (a stopped process's evidence) is off the host with its SHA-256.
 	Attach []string `json:"attach,omitempty"`
+	// AttachURLs gives, for attached fields, a URL to PUT the archive to
+	// (an S3 presigned URL) instead of sending it in the answer: the
+	// answer then carries only its SHA-256 and size.
+	AttachURLs map[string]string `json:"attach_urls,omitempty"`
 }
 
 // OneShotPlan is a plan in the one-shot format.
@@ -125,6 +131,7 @@ type oneShotAttachment struct {
 	SHA256 string `json:"sha256,omitempty"` // of the whole archive, on the last part
 	Size   int64  `json:"size,omitempty"`   // of the whole archive, on the last part
 	Error  string `json:"error,omitempty"`  // the directory could not be archived
+	Put    bool   `json:"put,omitempty"`    // the archive was PUT to its AttachURLs URL, not sent here
 }
 
 type oneShotResult struct {
@@ -149,8 +156,13 @@ type Attachment struct {
 	Field  string // the output field that named it
 	Path   string // the directory on the plugin's host
 	SHA256 string // of Data, as computed by the reader (checked against the sender's)
-	Data   []byte // tar, gzip-compressed
+	Data   []byte // tar, gzip-compressed; nil when Put
 	Error  string // the plugin's host could not archive it
+	// Put: the archive was uploaded to the URL the request gave for it;
+	// SHA256 and Size are what the sender says it uploaded, to be checked
+	// against what is fetched from there.
+	Put  bool
+	Size int64
 }
 
 // OneShotAnswer is what ReadOneShot makes of a one-shot process's output.
@@ -283,7 +295,16 @@ func ReadOneShot(r io.Reader) (*OneShotAnswer, error) {
 				continue
 			}
 			delete(open, at.Field)
+			if at.Put {
+				if p.buf.Len() > 0 || len(at.SHA256) != 64 || at.Size < 0 {
+					return nil, fmt.Errorf("%w: line %d: uploaded attachment %q needs a SHA-256 and no data", ErrOneShot, n, at.Field)
+				}
+				p.a.Put, p.a.SHA256, p.a.Size = true, at.SHA256, at.Size
+				ans.Attachments = append(ans.Attachments, p.a)
+				continue
+			}
 			p.a.Data = p.buf.Bytes()
+			p.a.Size = int64(len(p.a.Data))
 			sum := sha256.Sum256(p.a.Data)
 			p.a.SHA256 = hex.EncodeToString(sum[:])
 			if p.a.Error == "" && (at.SHA256 != p.a.SHA256 || at.Size != int64(len(p.a.Data))) {
@@ -394,7 +415,7 @@ func serveOneShot(ctx context.Context, actions Actions, stdin io.Reader, out io.
 	outDoc, err := srv.apply(ctx, c, req.Input, p, approved, req.Notes)
 	if len(outDoc) > 0 {
 		for _, field := range req.Attach {
-			w.attach(field, outDoc)
+			w.attach(ctx, field, outDoc, req.AttachURLs[field])
 		}
 	}
 	if err != nil {
@@ -452,18 +473,25 @@ func (l *lineWriter) status() int {
 
 // attach archives the directory the output's field names and writes it
 // as attachment lines.
-func (l *lineWriter) attach(field string, out json.RawMessage) {
+func (l *lineWriter) attach(ctx context.Context, field string, out json.RawMessage, putURL string) {
 	dir, err := outputString(out, field)
 	var data []byte
 	if err == nil {
 		data, err = archiveDir(dir)
 	}
+	sum := sha256.Sum256(data)
+	total := int64(len(data))
+	if err == nil && putURL != "" {
+		if err = put(ctx, putURL, data); err == nil {
+			l.line(oneShotLine{Attachment: &oneShotAttachment{Field: field, Path: dir, Last: true, Put: true,
+				SHA256: hex.EncodeToString(sum[:]), Size: total}})
+			return
+		}
+	}
 	if err != nil {
 		l.line(oneShotLine{Attachment: &oneShotAttachment{Field: field, Path: dir, Last: true, Error: err.Error()}})
 		return
 	}
-	sum := sha256.Sum256(data)
-	total := int64(len(data))
 	for seq := 0; ; seq++ {
 		n := min(len(data), attachChunk)
 		at := &oneShotAttachment{Field: field, Seq: seq, Data: base64.StdEncoding.EncodeToString(data[:n])}
@@ -478,6 +506,27 @@ func (l *lineWriter) attach(field string, out json.RawMessage) {
 			return
 		}
 	}
+}
+
+// put uploads data to a presigned PUT URL.
+func put(ctx context.Context, url string, data []byte) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	req.ContentLength = int64(len(data))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("upload: %s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
 }
 
 // outputString is the string at a dotted path of an output document.
@@ -508,7 +557,7 @@ func outputString(out json.RawMessage, path string) (string, error) {
 func archiveDir(dir string) ([]byte, error) {
 	var buf limitedWriter
 	buf.max = MaxAttachment
-	gz := gzip.NewWriter(&buf)
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // evidence is large; speed over size
 	tw := tar.NewWriter(gz)
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

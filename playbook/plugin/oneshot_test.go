@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,7 +130,7 @@ func TestOneShotApply(t *testing.T) {
 		Attachments: []Attachment{{Field: "evidence", Path: dir},
 			{Field: "missing", Error: `output has no field "missing"`}},
 	}
-	if diff := cmp.Diff(want, ans, cmpopts.IgnoreFields(Attachment{}, "Data", "SHA256")); diff != "" {
+	if diff := cmp.Diff(want, ans, cmpopts.IgnoreFields(Attachment{}, "Data", "SHA256", "Size")); diff != "" {
 		t.Errorf("answer (-want +got):\n%s", diff)
 	}
 	if len(ans.Attachments) != 2 {
@@ -136,6 +140,36 @@ func TestOneShotApply(t *testing.T) {
 	wantFiles := map[string]string{"./": "", "manifest.json": `{"files":1}`, "mem/": "", "mem/1.bin": strings.Repeat("\x07", 200<<10), "exe": "-> /etc/passwd"}
 	if diff := cmp.Diff(wantFiles, files); diff != "" {
 		t.Errorf("attached files (-want +got):\n%s", diff)
+	}
+}
+
+// With a URL for it, an attached directory is PUT there and the answer
+// carries only its SHA-256 and size.
+func TestOneShotAttachPut(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"files":1}`), 0o600)
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			http.Error(w, "want PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		got, _ = io.ReadAll(r.Body)
+	}))
+	defer srv.Close()
+	ans := oneShot(t, OneShotRequest{Version: 1, Phase: PhaseApply, Action: "greet",
+		Input:  json.RawMessage(`{"name":"ops","dir":"` + dir + `"}`),
+		Attach: []string{"evidence"}, AttachURLs: map[string]string{"evidence": srv.URL + "/evidence.tar.gz"}})
+	if len(ans.Attachments) != 1 {
+		t.Fatalf("attachments %+v", ans.Attachments)
+	}
+	a := ans.Attachments[0]
+	sum := sha256.Sum256(got)
+	if !a.Put || a.Data != nil || a.SHA256 != hex.EncodeToString(sum[:]) || a.Size != int64(len(got)) || a.Path != dir {
+		t.Errorf("attachment %+v; uploaded %d bytes with SHA-256 %x", a, len(got), sum)
+	}
+	if files := untar(t, got); files["manifest.json"] != `{"files":1}` {
+		t.Errorf("uploaded archive holds %v", files)
 	}
 }
 
