@@ -169,7 +169,7 @@ func stepWhere(w *StepWhere) (transport, commandID string) {
 var keyUnsafe = regexp.MustCompile(`[^A-Za-z0-9._:/-]`)
 
 // remoteKey is the Request.Key of a call: the same for every run of the
-// same attempt of the same step with the same input and approved plan.
+// same attempt of the same step with the same input.
 func remoteKey(c Call, phase string) string {
 	tok := keyUnsafe.ReplaceAllString(c.IdempotencyToken, "")
 	if len(tok) > 32 {
@@ -183,14 +183,11 @@ func remoteKey(c Call, phase string) string {
 		rand.Read(nonce[:])
 		return tok + "/plan/" + hex.EncodeToString(nonce[:])
 	}
-	h := sha256.New()
-	h.Write(c.Input)
-	h.Write([]byte{0})
-	if c.Approved != nil {
-		b, _ := json.Marshal(c.Approved)
-		h.Write(b)
-	}
-	return tok + "/apply/" + strconv.Itoa(c.Attempt) + "/" + hex.EncodeToString(h.Sum(nil)[:6])
+	// The input, not the approved plan: a step deferred in the run that
+	// sent the command is planned (its inputs known from the journal) in
+	// the run that resumes it, and is the same command.
+	h := sha256.Sum256(c.Input)
+	return tok + "/apply/" + strconv.Itoa(c.Attempt) + "/" + hex.EncodeToString(h[:6])
 }
 
 // remoteCall runs one phase of c on the remote host.

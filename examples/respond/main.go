@@ -52,6 +52,7 @@ import (
 	"github.com/abusekit/abusekit/playbook"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
 	"github.com/abusekit/abusekit/plugins/scan/scanplugin"
 )
@@ -90,10 +91,16 @@ type config struct {
 	instanceAddrs, since                     string
 	out, planOut                             string
 	recheck                                  time.Duration
+
+	// Where the host steps run (see transport.go).
+	transport, stageBucket, stageDir string
+	hostBinaries                     hostBinaries
+	sshHost, sshUser, sshKey         string
+	knownHosts, sshFingerprint       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	c := &config{}
+	c := &config{hostBinaries: hostBinaries{}}
 	fs := flag.NewFlagSet("respond", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.demo, "demo", false, "run on a demo incident (temporary tree and an in-process EC2 emulator)")
@@ -117,6 +124,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
 	fs.StringVar(&c.out, "out", "", "directory for reply.txt and incident-report.md (default: ./abusekit-INCIDENT; the demo's: a new temporary one)")
 	fs.DurationVar(&c.recheck, "recheck", 10*time.Minute, "look for the scanner again this long after cleaning (the reinfection check); 0 skips it (the demo's default: 1s)")
+	fs.StringVar(&c.transport, "transport", "", "where the host steps run: ssm (SSM Run Command; the default unless this machine is the instance), ssh, or local (this machine; the default on the instance itself or with -root at a mounted snapshot)")
+	fs.Var(c.hostBinaries, "host-binary", "OS/ARCH=PATH: the abusekit binary to stage for instances of that platform (repeatable; default: this one when it matches, else cross-compiled with the local Go toolchain)")
+	fs.StringVar(&c.stageBucket, "stage-bucket", "", "S3 bucket the binary is staged in and the host steps' outputs go to (-transport ssm)")
+	fs.StringVar(&c.stageDir, "stage-dir", "", "where the instance keeps the staged binary (default /var/lib/abusekit/bin)")
+	fs.StringVar(&c.sshHost, "ssh-host", "", "HOST[:PORT] of the instance (-transport ssh)")
+	fs.StringVar(&c.sshUser, "ssh-user", "ec2-user", "SSH login; not root: the host steps run with sudo -n")
+	fs.StringVar(&c.sshKey, "ssh-key", "", "private key file for SSH")
+	fs.StringVar(&c.knownHosts, "known-hosts", "", "known_hosts file the instance's host key is checked against")
+	fs.StringVar(&c.sshFingerprint, "ssh-fingerprint", "", "the instance's host key fingerprint, SHA256:… as ssh-keygen -lf prints it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -166,6 +182,8 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	ec2Env := playbook.HostEnv(playbook.AWSEnv...)
 	var rep abuse.Report
 	pids := []any{}
+	var static *[2]string // the demo's emulator credentials, for the runner's own clients
+	attachDir := ""
 	if c.demo {
 		w, err := newDemo(ctx)
 		if err != nil {
@@ -190,6 +208,9 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		ec2Env = w.awsEnv
 		stateDir = filepath.Join(w.dir, "state")
 		rep = w.rep
+		c.stageBucket, c.stageDir = w.bucket, filepath.Join(w.dir, "instance-stage")
+		static = &[2]string{ec2test.TestAccessKeyID, ec2test.TestSecretAccessKey}
+		attachDir = filepath.Join(w.dir, "shipped")
 	} else {
 		var err error
 		if rep, err = readReport(ctx, c.report); err != nil {
@@ -236,6 +257,21 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	stateEnv := "ABUSEKIT_STATE_DIR=" + stateDir
 	ec2Plugin := playbook.Builtin("ec2", append(ec2Env, stateEnv)...)
+	if attachDir == "" {
+		attachDir = filepath.Join(stateDir, "evidence", safeName(c.incident))
+	}
+	hs, err := newHostSide(ctx, c, c.incident, static, filepath.Join(stateDir, "cache"), attachDir)
+	if err != nil {
+		return fmt.Errorf("host steps: %w", err)
+	}
+	scanPlugin, persistPlugin := playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv)
+	if hs.remote != nil {
+		scanPlugin.Remote, persistPlugin.Remote = hs.remote, hs.remote
+		if !c.demo {
+			// The instance's own state directory, not this machine's.
+			persistPlugin.Env = nil
+		}
+	}
 	recheck := ""
 	if c.recheck > 0 {
 		recheck = c.recheck.String()
@@ -254,11 +290,9 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return out
 	}
 	out := newPrinter(stdout, c.jsonOut)
-	finished := map[string]time.Time{}
+	tl := newTimeline()
 	onEvent := func(e playbook.Event) {
-		if e.Kind == playbook.EventStepFinished {
-			finished[e.Step] = e.Time
-		}
+		tl.event(e)
 		out.event(e)
 	}
 	r, err := playbook.NewRunner(pb, playbook.Options{
@@ -271,7 +305,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"pids": pids, "recheck": recheck,
 		},
 		Plugins: []playbook.PluginSpec{
-			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv), ec2Plugin,
+			playbook.Builtin("abuse"), scanPlugin, persistPlugin, ec2Plugin,
 		},
 		JournalDir: c.journal,
 		Logger:     logger,
@@ -286,6 +320,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	out.plan(plan, c.demo)
+	out.hostSide(hs, c.instance)
 	if c.planOut != "" {
 		b, err := json.MarshalIndent(plan, "", "  ")
 		if err != nil {
@@ -309,7 +344,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reply, err := draftReply(rep, res, finished)
+	reply, err := draftReply(rep, res, tl.finished)
 	if err != nil {
 		return err
 	}
@@ -328,7 +363,11 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if len(pids) > 0 {
 		scope = fmt.Sprintf("processes %v only", pids)
 	}
-	files, err := writeReport(dir, rep, reply, res, finished, scope)
+	var calls []playbook.RemoteCall
+	if hs.remote != nil {
+		calls = hs.remote.Calls()
+	}
+	files, err := writeReport(dir, rep, reply, res, tl, scope, hs, calls)
 	if err != nil {
 		return err
 	}
@@ -410,6 +449,24 @@ func (p *printer) plan(plan *playbook.Plan, demo bool) {
 	}
 }
 
+// hostSide says where the host steps run.
+func (p *printer) hostSide(hs *hostSide, instance string) {
+	if p.json {
+		p.doc("host_steps", map[string]any{"transport": hs.transport, "instance": instance, "platform": hs.platform.String(),
+			"binary": hs.binary, "binary_sha256": hs.sha256})
+		return
+	}
+	switch hs.transport {
+	case transportLocal:
+		fmt.Fprintln(p.w, "host steps (detect, stop, find, clean, recheck): on this machine (-transport local)")
+	default:
+		fmt.Fprintf(p.w, "host steps (detect, stop, find, clean, recheck): on %s over %s, binary for %s staged with sha256 %s\n", instance, hs.transport, hs.platform, hs.sha256)
+		if hs.transport == transportSSM {
+			fmt.Fprintln(p.w, "  note: contain's quarantine group allows no egress, SSM endpoints included; give the instance an SSM VPC endpoint, or the host steps wait for an agent that cannot reach SSM")
+		}
+	}
+}
+
 func (p *printer) files(f reportFiles) {
 	if p.json {
 		p.doc("files", f)
@@ -436,6 +493,12 @@ func (p *printer) run(res *playbook.Run) {
 	fmt.Fprintf(p.w, "run %s: %s in %s\n", res.Incident, res.Status, res.Duration.Round(time.Millisecond))
 	for _, s := range res.Steps {
 		line := fmt.Sprintf("  %-9s %-9s", s.ID, s.Status)
+		if s.Transport != "" {
+			line += " " + s.Transport
+		}
+		if s.CommandID != "" {
+			line += " command " + s.CommandID
+		}
 		if s.Error != "" {
 			line += " " + s.Error
 		}
