@@ -253,7 +253,8 @@ func (p *Plugin) remoteCall(ctx context.Context, c Call, phase string) (*plugin.
 	if err != nil {
 		call.Error = err.Error()
 		r.record(call)
-		return nil, fmt.Errorf("plugin %s over %s (command %s): %w", p.name, call.Transport, call.CommandID, err)
+		return nil, fmt.Errorf("plugin %s over %s (command %s): %w (output begins %q; stderr ends %q)", p.name, call.Transport, call.CommandID, err,
+			clipText(string(res.Stdout), 120, false), clipText(res.Stderr, 300, true))
 	}
 	for _, a := range ans.Attachments {
 		call.Attachments = append(call.Attachments, r.keep(ctx, c.Step, call.Key, a))
@@ -388,4 +389,15 @@ func (r *Remote) lastAttachments(step string) []Attachment {
 		}
 	}
 	return nil
+}
+
+// clipText is at most n bytes of s: its start, or its end.
+func clipText(s string, n int, end bool) string {
+	if len(s) <= n {
+		return s
+	}
+	if end {
+		return "…" + s[len(s)-n:]
+	}
+	return s[:n] + "…"
 }

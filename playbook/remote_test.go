@@ -33,7 +33,7 @@ type ssmWorld struct {
 	tr       *remote.SSM
 }
 
-func newSSMWorld(t *testing.T) *ssmWorld {
+func newSSMWorld(t testing.TB) *ssmWorld {
 	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		testenv.Skipf(t, "the SSM staging script fetches with curl: %v", err)

@@ -144,7 +144,7 @@ var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
 // programLine is the shell words that run bin (already a shell word) with
 // req's arguments and an environment of PATH and req.Env alone: "env -i
-// 'PATH=…' 'K=V' BIN 'ARG'…". A host step never gets AWS_* variables;
+// 'PATH=…' 'K=V' /bin/sh -c 'unset PWD OLDPWD; exec "$0" "$@"' BIN 'ARG'…". A host step never gets AWS_* variables;
 // newlines in arguments are refused where the line goes into a script.
 func programLine(req Request, bin string, newlines bool) (string, error) {
 	line := "env -i " + quote(agentPath)
@@ -157,7 +157,11 @@ func programLine(req Request, bin string, newlines bool) (string, error) {
 		}
 		line += " " + quote(e)
 	}
-	line += " " + bin
+	// env takes any word with "=" before the program for one more
+	// variable: the program is run by a shell exec'ing its first argument,
+	// so that a path with "=" in it (a staging directory) is still the
+	// program.
+	line += ` /bin/sh -c 'unset PWD OLDPWD; exec "$0" "$@"' ` + bin
 	for _, a := range req.Args {
 		if strings.ContainsRune(a, 0) || !newlines && strings.ContainsRune(a, '\n') {
 			return "", fmt.Errorf("remote: argument %q has a NUL or newline", a)

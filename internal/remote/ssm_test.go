@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +46,9 @@ func helper(args []string) int {
 	switch args[0] {
 	case "echo": // standard input, then the arguments and the environment
 		in, _ := io.ReadAll(os.Stdin)
-		fmt.Printf("stdin=%s\nargs=%q\nenv=%q\n", in, args[1:], os.Environ())
+		env := os.Environ() // in any order
+		sort.Strings(env)
+		fmt.Printf("stdin=%s\nargs=%q\nenv=%q\n", in, args[1:], env)
 	case "digest": // the digest of standard input
 		in, _ := io.ReadAll(os.Stdin)
 		sum := sha256.Sum256(in)
@@ -147,6 +150,22 @@ func TestRunStagedBinary(t *testing.T) {
 	tr.Binary.URL = w.srv.URL + "/" + bucket + "/nothing-here"
 	if _, err := tr.Run(context.Background(), remote.Request{Key: "INC-1/find", Args: []string{"echo"}, Env: helperEnv}); err != nil {
 		t.Errorf("second step with the binary already staged: %v", err)
+	}
+}
+
+// A staging directory with "=" in its path (Go's test directories have
+// them) is still where the program runs from: env does not take the
+// program's path for one more variable.
+func TestRunStageDirWithEquals(t *testing.T) {
+	w := newWorld(t)
+	tr := w.transport()
+	tr.StageDir = filepath.Join(t.TempDir(), "mode=ssm")
+	res, err := tr.Run(context.Background(), remote.Request{Key: "INC-1/equals", Args: []string{"echo", "x=y"}, Env: helperEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "stdin=\nargs=[\"x=y\"]\nenv=[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\" \"REMOTE_HELPER=1\"]\n"; string(res.Stdout) != want {
+		t.Errorf("output %q, want %q", res.Stdout, want)
 	}
 }
 
