@@ -27,6 +27,7 @@ import (
 
 	"github.com/abusekit/abusekit/internal/remote"
 	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
 
@@ -39,6 +40,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("REMOTE_RUNNER") == "1" {
 		os.Exit(runner())
 	}
+	plugin.ServeIfPlugin(map[string]plugin.Actions{"host": hostActions})
 	os.Exit(m.Run())
 }
 
