@@ -77,4 +77,3 @@ func TestPlaybookStepOverSSH(t *testing.T) {
 		}
 	}
 }
-
