@@ -12,10 +12,38 @@
 //
 //	respond -demo                  # plan it all against a demo incident: no AWS account, no root
 //	respond -demo -apply           # carry it out on the demo incident and print the drafted reply
-//	respond -report notice.eml -instance i-0abc… [-root /] [-apply] [-terminate] [-recheck 10m]
+//	respond -report notice.eml -instance i-0abc… -stage-bucket B [-apply] [-terminate] [-recheck 10m]
+//
+// respond runs where the cloud credentials are (a workstation, a bastion);
+// the cloud steps run here. The host steps (detect, stop, find, clean, the
+// reinfection check) run on the instance, each Plan and Apply one process
+// there (the plugin SDK's one-shot mode), through a transport (-transport):
+//
+//   - ssm (the default): SSM Run Command. This binary, or one for the
+//     instance's platform (DescribeInstances: Graviton instances are
+//     arm64) given with -host-binary OS/ARCH=PATH or cross-compiled with
+//     the local Go toolchain, is staged in -stage-bucket and checked on the
+//     instance against its SHA-256 before every command; outputs over Run
+//     Command's 24,000 characters come back through that bucket, and the
+//     stop step's evidence is PUT there by the instance and fetched and
+//     hashed here. A command's key derives from incident, step, attempt and
+//     input: a respond killed mid-command and run again waits for the
+//     command it sent instead of sending it twice.
+//   - ssh: -ssh-host, the host key checked against -known-hosts or
+//     -ssh-fingerprint, never accepted blindly.
+//   - local: on this machine, the default when this machine is the
+//     instance (its DMI board asset tag is the instance ID) or when -root
+//     is a mounted snapshot.
+//
+// Host steps never see cloud credentials on any transport. Each step's
+// result says where it ran ("transport", and "command_id" for ssm), and
+// the incident report's timeline lists them with every command sent.
 //
 // -demo builds the seed incident in a temporary directory: the provider's
-// notice; a real scanner process (work32, run from a deleted binary in a
+// notice; an in-process emulator whose instance is a managed instance
+// (its SSM agent runs the commands it is sent as processes on this
+// machine), so that the host steps go over SSM Run Command as they would
+// to a real instance; a real scanner process (work32, run from a deleted binary in a
 // hidden tmp directory) whose SYNs to loopback listeners with full accept
 // queues go unanswered, so its sockets sit in SYN_SENT as an infected
 // instance's do and no packet leaves the machine; a Debian root with
@@ -28,7 +56,8 @@
 // -root at a mounted snapshot nothing on this machine is stopped.
 //
 // By default it only plans. -apply acts. -json prints one JSON document per
-// line on stdout: the plan, each event, the run, the reply and the files
+// line on stdout: the plan, where the host steps run (host_steps), each
+// event, the run, the reply and the files
 // written. Errors go to stderr with exit status 1; bad usage exits 2.
 package main
 
