@@ -228,3 +228,43 @@ func TestRemoteRefusesCloudCredentials(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Cancelling a step that runs over SSM cancels its command on the instance
+// (CancelCommand: the agent ends the process) and the step's error says
+// so, with the context's error.
+func TestRemoteSSMCancel(t *testing.T) {
+	w := newSSMWorld(t)
+	host := playbook.NewHost(playbook.HostOptions{})
+	defer host.Close()
+	if err := host.Start(context.Background(), playbook.PluginSpec{Name: "util", Remote: &playbook.Remote{Transport: w.tr, Name: "ssm"}}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := host.Plugin("util")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Apply(ctx, playbook.Call{Action: "sleep", Input: json.RawMessage(`{}`), Step: "s", IdempotencyToken: "tok", Attempt: 1}, nil)
+		done <- err
+	}()
+	var id string
+	for deadline := time.Now().Add(time.Minute); id == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the command never started")
+		}
+		out, err := w.ssm.ListCommands(context.Background(), &ssm.ListCommandsInput{InstanceId: aws.String(w.instance)})
+		if err == nil && len(out.Commands) == 1 && out.Commands[0].Status == "InProgress" {
+			id = aws.ToString(out.Commands[0].CommandId)
+		}
+	}
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, remote.ErrCancelled) {
+		t.Fatalf("err = %v, want context.Canceled and remote.ErrCancelled", err)
+	}
+	w.srv.WaitCommands()
+	inv, err := w.ssm.GetCommandInvocation(context.Background(), &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(w.instance)})
+	if err != nil || inv.Status != "Cancelled" {
+		t.Errorf("the command on the instance: %v, %v; want Cancelled", inv.Status, err)
+	}
+}
