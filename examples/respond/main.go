@@ -348,7 +348,11 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out.plan(plan, c.demo)
+	where := map[string]string{"scan": transportLocal, "persist": transportLocal}
+	if hs.remote != nil {
+		where["scan"], where["persist"] = hs.transport, hs.transport
+	}
+	out.plan(plan, c.demo, where)
 	out.hostSide(hs, c.instance)
 	if c.planOut != "" {
 		b, err := json.MarshalIndent(plan, "", "  ")
@@ -457,14 +461,14 @@ func (p *printer) note(s string) {
 	}
 }
 
-func (p *printer) plan(plan *playbook.Plan, demo bool) {
+func (p *printer) plan(plan *playbook.Plan, demo bool, where map[string]string) {
 	if p.json {
 		p.doc("plan", plan)
 		return
 	}
 	fmt.Fprintf(p.w, "plan for incident %s (%s)\n", plan.Incident, plan.Playbook)
 	for _, s := range plan.Steps {
-		fmt.Fprintf(p.w, "  %-9s %-7s %-9s %s\n", s.Step, s.Plugin, s.Status, firstNonEmpty(s.Summary, s.Reason))
+		fmt.Fprintf(p.w, "  %-9s %-7s %-5s %-9s %s\n", s.Step, s.Plugin, firstNonEmpty(where[s.Plugin], transportLocal), s.Status, firstNonEmpty(s.Summary, s.Reason))
 		for i, ch := range s.Changes {
 			if i == 8 {
 				fmt.Fprintf(p.w, "              … and %d more (-plan-out FILE writes the whole plan)\n", len(s.Changes)-i)
