@@ -468,13 +468,13 @@ func (p *printer) plan(plan *playbook.Plan, demo bool, where map[string]string) 
 	}
 	fmt.Fprintf(p.w, "plan for incident %s (%s)\n", plan.Incident, plan.Playbook)
 	for _, s := range plan.Steps {
-		fmt.Fprintf(p.w, "  %-9s %-7s %-5s %-9s %s\n", s.Step, s.Plugin, firstNonEmpty(where[s.Plugin], transportLocal), s.Status, firstNonEmpty(s.Summary, s.Reason))
+		fmt.Fprintf(p.w, "  %-9s %-7s %-5s %-9s %s\n", s.Step, s.Plugin, firstNonEmpty(where[s.Plugin], transportLocal), s.Status, printable(firstNonEmpty(s.Summary, s.Reason)))
 		for i, ch := range s.Changes {
 			if i == 8 {
 				fmt.Fprintf(p.w, "              … and %d more (-plan-out FILE writes the whole plan)\n", len(s.Changes)-i)
 				break
 			}
-			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, ch.Target, ch.Detail)
+			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, printable(ch.Target), printable(ch.Detail))
 		}
 	}
 	if demo {
@@ -514,7 +514,7 @@ func (p *printer) event(e playbook.Event) {
 		return
 	}
 	if e.Step != "" && e.Message != "" {
-		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, e.Message)
+		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, printable(e.Message))
 	}
 }
 
@@ -533,7 +533,7 @@ func (p *printer) run(res *playbook.Run) {
 			line += " command " + s.CommandID
 		}
 		if s.Error != "" {
-			line += " " + s.Error
+			line += " " + printable(s.Error)
 		}
 		fmt.Fprintln(p.w, line)
 	}
@@ -545,6 +545,21 @@ func (p *printer) reply(r abuse.Reply) {
 		return
 	}
 	fmt.Fprintf(p.w, "\n---- reply to the provider ----\nSubject: %s\n\n%s", r.Subject, r.Text)
+}
+
+// printable is s with control characters shown as \xNN: what a plan, a
+// progress message or an error says comes from the host being cleaned,
+// and must not drive the operator's terminal (escape sequences).
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func firstNonEmpty(s ...string) string {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/remote"
+	"github.com/abusekit/abusekit/playbook"
 )
 
 func TestDefaultTransport(t *testing.T) {
@@ -84,6 +85,24 @@ func TestHostSideNeeds(t *testing.T) {
 	} {
 		if _, err := newHostSide(ctx, &tt.c, "INC", nil, t.TempDir(), t.TempDir()); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want an error naming %q", tt.c, err, tt.want)
+		}
+	}
+}
+
+// What the host says (plans, progress, errors) reaches the terminal with
+// its control characters shown, never as escape sequences.
+func TestPrintableHumanView(t *testing.T) {
+	var b strings.Builder
+	p := newPrinter(&b, false)
+	p.event(playbook.Event{Step: "detect", Message: "found\x1b]0;owned\x07 \x1b[2Jit\u009b"})
+	p.run(&playbook.Run{Incident: "I", Status: playbook.StatusFailed, Steps: []playbook.StepResult{{ID: "stop", Status: playbook.StatusFailed, Error: "bad\r\ninput"}}})
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07\r\u009b") {
+		t.Errorf("control characters reached the terminal: %q", out)
+	}
+	for _, want := range []string{`found\x1b]0;owned\x07 \x1b[2Jit\x9b`, `bad\x0d\x0ainput`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
