@@ -123,6 +123,7 @@ type config struct {
 
 	// Where the host steps run (see transport.go).
 	transport, stageBucket, stageDir string
+	installed                        string
 	hostBinaries                     hostBinaries
 	sshHost, sshUser, sshKey         string
 	knownHosts, sshFingerprint       string
@@ -145,7 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
 	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal, or under $ABUSEKIT_STATE_DIR; the demo's: a temporary one)")
 	fs.StringVar(&c.planOut, "plan-out", "", "write the whole plan as JSON to this file")
-	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
+	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process, on the host where stop runs (a copy comes back to the runner over ssm and ssh)")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
 	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
 	fs.StringVar(&c.since, "since", "", "start of the incident window, RFC 3339: files and keys changed after it are suspect (default: 24h before the report's abuse time)")
@@ -157,6 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(c.hostBinaries, "host-binary", "OS/ARCH=PATH: the abusekit binary to stage for instances of that platform (repeatable; default: this one when it matches, else cross-compiled with the local Go toolchain)")
 	fs.StringVar(&c.stageBucket, "stage-bucket", "", "S3 bucket the binary is staged in and the host steps' outputs go to (-transport ssm)")
 	fs.StringVar(&c.stageDir, "stage-dir", "", "where the instance keeps the staged binary (default /var/lib/abusekit/bin)")
+	fs.StringVar(&c.installed, "installed", "", "the abusekit binary is already installed on the instance at this path: it is checked there against the SHA-256 of the binary for its platform (-host-binary, or this one) and not staged (-transport ssm)")
 	fs.StringVar(&c.sshHost, "ssh-host", "", "HOST[:PORT] of the instance (-transport ssh)")
 	fs.StringVar(&c.sshUser, "ssh-user", "ec2-user", "SSH login; not root: the host steps run with sudo -n")
 	fs.StringVar(&c.sshKey, "ssh-key", "", "private key file for SSH")

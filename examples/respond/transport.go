@@ -237,8 +237,8 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 	case transportLocal:
 		return hs, nil
 	case transportSSM:
-		if c.stageBucket == "" {
-			return nil, errors.New("-transport ssm needs -stage-bucket (an S3 bucket the runner stages the binary in and the instance's output goes to); -transport local runs the host steps here")
+		if c.stageBucket == "" && c.installed == "" {
+			return nil, errors.New("-transport ssm needs -stage-bucket (an S3 bucket the runner stages the binary in and the instance's output goes to) or -installed PATH; -transport local runs the host steps here")
 		}
 		cfg, err := awsConfig(ctx, c, static)
 		if err != nil {
@@ -256,8 +256,19 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 		})
 		presign := s3.NewPresignClient(s3c)
 		prefix := "abusekit/" + safeName(incident)
-		bin, err := remote.Stage(ctx, s3c, presign, c.stageBucket, prefix, hs.binary, 6*time.Hour)
-		if err != nil {
+		var bin remote.Binary
+		if c.installed != "" {
+			// Installed on the instance already: checked there against the
+			// digest of the binary built for its platform, not staged.
+			if !filepath.IsAbs(c.installed) {
+				return nil, fmt.Errorf("-installed %q: an absolute path on the instance", c.installed)
+			}
+			sum, err := fileSum(hs.binary)
+			if err != nil {
+				return nil, err
+			}
+			bin = remote.Binary{SHA256: sum, Path: c.installed}
+		} else if bin, err = remote.Stage(ctx, s3c, presign, c.stageBucket, prefix, hs.binary, 6*time.Hour); err != nil {
 			return nil, err
 		}
 		hs.sha256 = bin.SHA256
@@ -266,8 +277,10 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 		if c.demo {
 			tr.MinPoll, tr.MaxPoll = 10*time.Millisecond, 200*time.Millisecond
 		}
-		hs.remote = &playbook.Remote{Transport: tr, Name: transportSSM, Attach: attach, AttachDir: attachDir,
-			Shipper: s3Shipper{s3: s3c, presign: presign, bucket: c.stageBucket, prefix: prefix}}
+		hs.remote = &playbook.Remote{Transport: tr, Name: transportSSM, Attach: attach, AttachDir: attachDir}
+		if c.stageBucket != "" {
+			hs.remote.Shipper = s3Shipper{s3: s3c, presign: presign, bucket: c.stageBucket, prefix: prefix}
+		}
 		return hs, nil
 	case transportSSH:
 		if c.sshHost == "" {

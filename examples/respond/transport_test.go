@@ -106,3 +106,21 @@ func TestPrintableHumanView(t *testing.T) {
 		}
 	}
 }
+
+// -installed: the binary already on the instance is checked there against
+// the digest of the binary for its platform, and refused when it differs.
+func TestInstalledBinaryChecked(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDocs(t, "-demo", "-json", "-installed", exe) // plans find and clean on the instance with it
+
+	var out, errb strings.Builder
+	other := filepath.Join(t.TempDir(), "abusekit")
+	os.WriteFile(other, []byte("#!/bin/sh\necho '{\"result\":{\"output\":{}}}'\n"), 0o755)
+	if code := run(context.Background(), []string{"-demo", "-json", "-installed", other}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), other+" does not match SHA-256") || !strings.Contains(errb.String(), remote.ErrTampered.Error()) {
+		t.Errorf("a different installed binary: exit %d, stderr %q", code, errb.String())
+	}
+}
