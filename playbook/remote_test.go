@@ -268,3 +268,37 @@ func TestRemoteSSMCancel(t *testing.T) {
 		t.Errorf("the command on the instance: %v, %v; want Cancelled", inv.Status, err)
 	}
 }
+
+// A note an action keeps on the far host comes back with its answer and is
+// journaled (a step_note record) before the step's end, and a later
+// attempt of the step gets it back: over a one-shot transport the note is
+// durable in the command's output (and the host's synced stream) while
+// the action goes on, and in the runner's journal once the answer is read.
+func TestRemoteSSMNotesJournaled(t *testing.T) {
+	w := newSSMWorld(t)
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	os.WriteFile(state, []byte("original"), 0o600)
+	pb, _ := playbook.New("remote-notes", playbook.Step{ID: "n", Plugin: "util", Action: "noted", Input: map[string]any{"state": state}})
+	r, err := playbook.NewRunner(pb, playbook.Options{Incident: "INC-notes", JournalDir: filepath.Join(dir, "journal"),
+		Plugins: []playbook.PluginSpec{{Name: "util", Remote: &playbook.Remote{Transport: w.tr, Name: "ssm"}}},
+		Approve: playbook.AutoApprove})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := readJournalFile(t, playbook.JournalPath(filepath.Join(dir, "journal"), "INC-notes"))
+	got := journalSummary(recs)
+	want := []string{"run_started", "plan_approved", "step_started n", "step_note n", "step_finished n succeeded", "run_finished"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("journal (-want +got):\n%s", diff)
+	}
+	for _, rec := range recs {
+		if rec.Type == playbook.RecordStepNote && (rec.Note == nil || rec.Note.Key != "original" || string(rec.Note.Value) != `"original"`) {
+			t.Errorf("note record %+v", rec.Note)
+		}
+	}
+}
