@@ -302,3 +302,28 @@ func TestRemoteSSMNotesJournaled(t *testing.T) {
 		}
 	}
 }
+
+// An output past Run Command's 24,000 characters comes whole through the
+// output bucket, hashed by the runner.
+func TestRemoteSSMLargeOutput(t *testing.T) {
+	w := newSSMWorld(t)
+	rm := &playbook.Remote{Transport: w.tr, Name: "ssm"}
+	host := playbook.NewHost(playbook.HostOptions{})
+	defer host.Close()
+	if err := host.Start(context.Background(), playbook.PluginSpec{Name: "util", Remote: rm}); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := host.Plugin("util")
+	out, err := p.Apply(context.Background(), playbook.Call{Action: "big", Input: json.RawMessage(`{"bytes":100000}`), Step: "big", IdempotencyToken: "tok", Attempt: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if err := json.Unmarshal(out, &s); err != nil || len(s) != 100000 {
+		t.Fatalf("output of %d bytes (%v), want 100000", len(s), err)
+	}
+	calls := rm.Calls()
+	if len(calls) != 1 || len(calls[0].StdoutSHA256) != 64 {
+		t.Errorf("calls %+v", calls)
+	}
+}
