@@ -275,7 +275,7 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 		tr := &remote.SSM{SSM: ssm.NewFromConfig(cfg), S3: s3c, Presign: presign, Instance: c.instance, Binary: bin,
 			Bucket: c.stageBucket, Prefix: prefix, StageDir: c.stageDir}
 		if c.demo {
-			tr.MinPoll, tr.MaxPoll = 10*time.Millisecond, 200*time.Millisecond
+			tr.MinPoll, tr.MaxPoll = 5*time.Millisecond, 50*time.Millisecond // the emulator on loopback: polls are cheap
 		}
 		hs.remote = &playbook.Remote{Transport: tr, Name: transportSSM, Attach: attach, AttachDir: attachDir}
 		if c.stageBucket != "" {
