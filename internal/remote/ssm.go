@@ -73,6 +73,11 @@ type SSM struct {
 	MaxPoll   time.Duration // longest poll interval; default 5 s
 	Delivery  time.Duration // how long a command may wait for the agent; default 10 min
 	MaxInline int           // largest request embedded in the script; default 16 KiB
+	// CancelGrace bounds how long a cancelled Run waits, after
+	// CancelCommand, for the command to end on the instance (the program
+	// gets SIGTERM and finishes its cleanup: a frozen process thawed, say);
+	// default 10 s.
+	CancelGrace time.Duration
 }
 
 const (
@@ -219,6 +224,8 @@ func (t *SSM) wait(ctx context.Context, id string, timeout time.Duration) (*ssm.
 			cancel()
 			if cerr != nil {
 				t.logger().Warn("remote: cancel command", "command_id", id, "err", cerr)
+			} else {
+				t.awaitEnd(context.WithoutCancel(ctx), id, minPoll)
 			}
 			return nil, fmt.Errorf("remote: command %s on %s: %w: %w", id, t.Instance, ErrCancelled, ctx.Err())
 		case <-timer.C:
@@ -244,6 +251,35 @@ func (t *SSM) wait(ctx context.Context, id string, timeout time.Duration) (*ssm.
 		}
 		timer.Reset(delay)
 		delay = min(delay*3/2, maxPoll)
+	}
+}
+
+// awaitEnd polls a cancelled command until it has ended on the instance,
+// at most CancelGrace.
+func (t *SSM) awaitEnd(ctx context.Context, id string, poll time.Duration) {
+	grace := t.CancelGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	for {
+		inv, err := t.SSM.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(t.Instance)})
+		if err == nil {
+			switch inv.Status {
+			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress,
+				ssmtypes.CommandInvocationStatusDelayed, ssmtypes.CommandInvocationStatusCancelling:
+			default:
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.logger().Warn("remote: cancelled command still running after the grace period", "command_id", id, "grace", grace)
+			return
+		case <-time.After(poll):
+		}
+		poll = min(poll*3/2, time.Second)
 	}
 }
 
