@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // SSMAPI is the part of the SSM client a Run uses.
@@ -412,6 +413,22 @@ func (t *SSM) stageRequest(ctx context.Context, req Request) (url, sum string, e
 	return p.URL, sum, nil
 }
 
+// knownPayloadHash signs a PUT with a SHA-256 of its body already
+// computed (the staged binary's digest) instead of hashing the body again,
+// and asks for no other checksum: S3 checks the body against the signed
+// x-amz-content-sha256, which is the very digest the instance checks.
+func knownPayloadHash(sum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("abusekitKnownPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, sum), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
+}
+
 // Stage uploads the binary at path to bucket under prefix (content
 // addressed by its SHA-256; an object already there with the same size is
 // not uploaded again) and returns the Binary that fetches it, with a
@@ -427,7 +444,8 @@ func Stage(ctx context.Context, api S3API, presign Presigner, bucket, prefix, pa
 	key := strings.Trim(prefix+"/bin", "/") + "/abusekit-" + sum
 	head, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil || aws.ToInt64(head.ContentLength) != int64(len(data)) {
-		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)},
+			knownPayloadHash(sum)); err != nil {
 			return Binary{}, fmt.Errorf("remote: stage %s to s3://%s/%s: %w", path, bucket, key, classify(err))
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -395,6 +397,39 @@ func TestInstancePlatform(t *testing.T) {
 		bin, err := bins.For(p)
 		if bin != tc.bin || !errors.Is(err, tc.err) {
 			t.Errorf("Binaries.For(%v) = %q, %v; want %q, %v", p, bin, err, tc.bin, tc.err)
+		}
+	}
+}
+
+// Stage signs its upload with the digest it computed (S3 checks the body
+// against it) and adds no checksum of its own to compute.
+func TestStageSignsWithItsDigest(t *testing.T) {
+	var headers http.Header
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodHead:
+			w.WriteHeader(http.StatusNotFound)
+		case http.MethodPut:
+			headers = r.Header.Clone()
+			io.Copy(io.Discard, r.Body)
+		}
+	}))
+	defer fake.Close()
+	_, s3c, _ := clientsFor(fake.URL)
+	file := filepath.Join(t.TempDir(), "abusekit")
+	data := bytes.Repeat([]byte("abusekit"), 1<<16)
+	os.WriteFile(file, data, 0o700)
+	bin, err := remote.Stage(context.Background(), s3c, s3.NewPresignClient(s3c), "b", "p", file, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if bin.SHA256 != hex.EncodeToString(sum[:]) || headers.Get("X-Amz-Content-Sha256") != bin.SHA256 {
+		t.Errorf("staged %s, signed payload %q", bin.SHA256, headers.Get("X-Amz-Content-Sha256"))
+	}
+	for k := range headers {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum") || strings.EqualFold(k, "X-Amz-Trailer") {
+			t.Errorf("upload carries %s: %q", k, headers.Get(k))
 		}
 	}
 }
