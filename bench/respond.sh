@@ -16,6 +16,14 @@
 #
 # Prints, per run, the wall time of the whole command, the run's own
 # duration, each step's duration and transport, and the ratio ssm/local.
+#
+# Measured on the shared 2-CPU box (110 MB binary), load average 11-14:
+# ssm wall 8.0-13.3 s (run 4.6-5.1 s), local 2.7-5.1 s (run 1.7-2.8 s);
+# at load 4-9, one run: ssm wall 14.6 s, run 9.1 s (stop 5.6 s: ~42 MB of
+# evidence archived, PUT to S3 and fetched; find and clean 0.35-0.37 s
+# each). BenchmarkRemoteApply: 256-510 ms per step over SSM vs 0.4-0.7 ms
+# over go-plugin, depending on load. The wall time before the run is the
+# binary's staging (hash, upload, the instance's first fetch and check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
