@@ -57,6 +57,10 @@ type PluginSpec struct {
 	// the same major and at least this minor and patch, else it is refused
 	// (ErrPluginVersion).
 	MinVersion string
+	// Remote, if set, runs the plugin's Plan and Apply on another host
+	// through a transport (SSM Run Command, SSH); the local executable is
+	// still started, for its actions and schemas. See Remote.
+	Remote *Remote
 }
 
 // Builtin names a built-in plugin of the host's own executable.
@@ -480,6 +484,11 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 	logger := h.logger.With("plugin", s.Name)
+	if s.Remote != nil {
+		if err := s.Remote.check(s); err != nil {
+			return nil, &PluginError{Plugin: s.Name, Err: err}
+		}
+	}
 	timeout := s.StartTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -660,7 +669,7 @@ func (h *Host) start(ctx context.Context, s PluginSpec) (*Plugin, error) {
 		return nil, &PluginError{Plugin: s.Name, Path: path, Err: fmt.Errorf("%w: unexpected client type %T", ErrHandshake, raw)}
 	}
 	p := &Plugin{name: s.Name, path: path, spec: s, client: client, rpc: pc, version: client.NegotiatedVersion(),
-		grace: h.grace, logger: logger, inflight: map[uint64]bool{}}
+		grace: h.grace, logger: logger, inflight: map[uint64]bool{}, remote: s.Remote}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := pc.Describe(dctx, &pb.DescribeRequest{})
@@ -800,6 +809,7 @@ type Plugin struct {
 	logger              *slog.Logger
 	pluginVersion       string
 	description         string
+	remote              *Remote // Plan and Apply over a transport (nil: this process)
 
 	calls    atomic.Uint64 // call ids
 	mu       sync.Mutex
@@ -954,6 +964,9 @@ func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) 
 	if len(c.Input) > wire.MaxPayload {
 		return plugin.PlanResponse{}, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
 	}
+	if p.remote != nil {
+		return p.remotePlan(ctx, c)
+	}
 	r, err := p.rpc.Plan(ctx, &pb.PlanRequest{Call: c.wire()})
 	if err != nil {
 		return plugin.PlanResponse{}, p.transportError(ctx, err)
@@ -986,6 +999,9 @@ func (p *Plugin) Apply(ctx context.Context, c Call, progress func(Progress)) (js
 	}
 	if len(c.Input) > wire.MaxPayload {
 		return nil, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
+	}
+	if p.remote != nil {
+		return p.remoteApply(ctx, c, progress)
 	}
 	id := p.calls.Add(1)
 	w := c.wire()

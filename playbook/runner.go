@@ -133,6 +133,10 @@ type StepResult struct {
 	Output           json.RawMessage `json:"output,omitempty"`
 	Error            string          `json:"error,omitempty"`
 	Duration         time.Duration   `json:"duration_ns,omitempty"`
+	// Transport is where the step's Apply ran: "local", "ssm" or "ssh".
+	Transport string `json:"transport,omitempty"`
+	// CommandID is the SSM Run Command command of a step run over ssm.
+	CommandID string `json:"command_id,omitempty"`
 }
 
 // Runner runs one playbook for one incident: Plan, then Apply (or Run for
@@ -974,6 +978,7 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 		if s.Timeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, s.Timeout)
 		}
+		actx, where := withWhere(actx)
 		out, err = p.Apply(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
 			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved,
 			Notes: r.stepNotes(s.ID),
@@ -992,6 +997,7 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 				PluginPID: p.PID(), Message: pr.Message, Done: pr.Done, Total: pr.Total, Duration: time.Since(t0)})
 		})
 		cancel()
+		res.Transport, res.CommandID = stepWhere(where)
 		if err == nil {
 			break
 		}

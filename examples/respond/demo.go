@@ -24,6 +24,7 @@ type demo struct {
 	privateAddr             string    // the instance's private address, behind the report's public one
 	since                   time.Time // the incident window of the demo root (its infection time, less an hour)
 	awsEnv                  []string
+	bucket                  string // the emulator's S3 bucket the binary is staged in
 	srv                     *ec2test.Server
 	scan                    *demoScan // the real scanner the demo started
 }
@@ -92,6 +93,19 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 		return nil, err
 	}
 	w.instance, w.endpoint, w.region, w.group = ids[0], w.srv.URL, region, sg
+	// The instance is a managed instance whose SSM agent runs the commands
+	// it is sent as processes on this machine (the host steps go over SSM
+	// Run Command as they would to a real instance), and the account has a
+	// bucket to stage the binary in and receive the host steps' outputs.
+	agentDir := filepath.Join(dir, "agent")
+	if err := os.Mkdir(agentDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := w.srv.ManageInstance(w.instance, ec2test.LocalExecutor{Dir: agentDir, KillGrace: time.Second}, ec2test.ManagedInstance{}); err != nil {
+		return nil, err
+	}
+	w.bucket = "abusekit-demo-stage"
+	w.srv.AddBucket(w.bucket)
 	w.awsEnv = []string{
 		"AWS_ACCESS_KEY_ID=" + ec2test.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + ec2test.TestSecretAccessKey,
 		"AWS_REGION=" + region, "AWS_EC2_METADATA_DISABLED=true",
@@ -106,6 +120,7 @@ func (w *demo) Close() {
 	}
 	if w.srv != nil {
 		w.srv.Close()
+		w.srv.WaitCommands()
 	}
 	hosttest.ClearImmutable(w.root)
 	if err := os.RemoveAll(w.dir); err != nil {

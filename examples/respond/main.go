@@ -12,10 +12,38 @@
 //
 //	respond -demo                  # plan it all against a demo incident: no AWS account, no root
 //	respond -demo -apply           # carry it out on the demo incident and print the drafted reply
-//	respond -report notice.eml -instance i-0abc… [-root /] [-apply] [-terminate] [-recheck 10m]
+//	respond -report notice.eml -instance i-0abc… -stage-bucket B [-apply] [-terminate] [-recheck 10m]
+//
+// respond runs where the cloud credentials are (a workstation, a bastion);
+// the cloud steps run here. The host steps (detect, stop, find, clean, the
+// reinfection check) run on the instance, each Plan and Apply one process
+// there (the plugin SDK's one-shot mode), through a transport (-transport):
+//
+//   - ssm (the default): SSM Run Command. This binary, or one for the
+//     instance's platform (DescribeInstances: Graviton instances are
+//     arm64) given with -host-binary OS/ARCH=PATH or cross-compiled with
+//     the local Go toolchain, is staged in -stage-bucket and checked on the
+//     instance against its SHA-256 before every command; outputs over Run
+//     Command's 24,000 characters come back through that bucket, and the
+//     stop step's evidence is PUT there by the instance and fetched and
+//     hashed here. A command's key derives from incident, step, attempt and
+//     input: a respond killed mid-command and run again waits for the
+//     command it sent instead of sending it twice.
+//   - ssh: -ssh-host, the host key checked against -known-hosts or
+//     -ssh-fingerprint, never accepted blindly.
+//   - local: on this machine, the default when this machine is the
+//     instance (its DMI board asset tag is the instance ID) or when -root
+//     is a mounted snapshot.
+//
+// Host steps never see cloud credentials on any transport. Each step's
+// result says where it ran ("transport", and "command_id" for ssm), and
+// the incident report's timeline lists them with every command sent.
 //
 // -demo builds the seed incident in a temporary directory: the provider's
-// notice; a real scanner process (work32, run from a deleted binary in a
+// notice; an in-process emulator whose instance is a managed instance
+// (its SSM agent runs the commands it is sent as processes on this
+// machine), so that the host steps go over SSM Run Command as they would
+// to a real instance; a real scanner process (work32, run from a deleted binary in a
 // hidden tmp directory) whose SYNs to loopback listeners with full accept
 // queues go unanswered, so its sockets sit in SYN_SENT as an infected
 // instance's do and no packet leaves the machine; a Debian root with
@@ -28,11 +56,13 @@
 // -root at a mounted snapshot nothing on this machine is stopped.
 //
 // By default it only plans. -apply acts. -json prints one JSON document per
-// line on stdout: the plan, each event, the run, the reply and the files
+// line on stdout: the plan, where the host steps run (host_steps), each
+// event, the run, the reply and the files
 // written. Errors go to stderr with exit status 1; bad usage exits 2.
 package main
 
 import (
+	"bufio"
 	"context"
 	"embed"
 	"encoding/json"
@@ -53,6 +83,7 @@ import (
 	"github.com/abusekit/abusekit/playbook"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
 	"github.com/abusekit/abusekit/plugins/scan/scanplugin"
 )
@@ -85,20 +116,30 @@ func main() {
 
 type config struct {
 	demo, apply, jsonOut, terminate, verbose bool
+	yes, replan                              bool
 	report, instance, root, proc             string
 	endpoint, region, journal, evidence      string
 	quarantine, adminCIDRs, incident         string
 	instanceAddrs, since                     string
 	out, planOut                             string
 	recheck                                  time.Duration
+
+	// Where the host steps run (see transport.go).
+	transport, stageBucket, stageDir string
+	installed                        string
+	hostBinaries                     hostBinaries
+	sshHost, sshUser, sshKey         string
+	knownHosts, sshFingerprint       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
-	c := &config{}
+	c := &config{hostBinaries: hostBinaries{}}
 	fs := flag.NewFlagSet("respond", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.demo, "demo", false, "run on a demo incident (temporary tree and an in-process EC2 emulator)")
-	fs.BoolVar(&c.apply, "apply", false, "act (default: plan only)")
+	fs.BoolVar(&c.apply, "apply", false, "act (default: plan only); a step whose inputs come from earlier steps is planned once they are known and shown and asked for again before it acts")
+	fs.BoolVar(&c.yes, "yes", false, "with -apply: do not ask again for the steps planned during the run (the demo's default)")
+	fs.BoolVar(&c.replan, "replan", false, "resume an incident whose playbook or inputs changed, re-planning the steps the change affects (default: refuse, naming what changed)")
 	fs.BoolVar(&c.jsonOut, "json", false, "one JSON document per line on stdout")
 	fs.BoolVar(&c.terminate, "terminate", false, "terminate the old instance once its snapshots are verified complete")
 	fs.BoolVar(&c.verbose, "v", false, "log (plugins' logs included) to stderr")
@@ -110,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.region, "region", "", "AWS region (default: the report's, else the SDK's)")
 	fs.StringVar(&c.journal, "journal", "", "journal directory; a re-run of the same incident with the same one resumes (default: /var/lib/abusekit/journal as root, else $XDG_STATE_HOME/abusekit/journal, or under $ABUSEKIT_STATE_DIR; the demo's: a temporary one)")
 	fs.StringVar(&c.planOut, "plan-out", "", "write the whole plan as JSON to this file")
-	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process")
+	fs.StringVar(&c.evidence, "evidence", "", "evidence directory for the stopped process, on the host where stop runs (a copy comes back to the runner over ssm and ssh)")
 	fs.StringVar(&c.quarantine, "quarantine", "", "quarantine directory for removed persistence (default: inside the root)")
 	fs.StringVar(&c.instanceAddrs, "instance-addr", "", "comma-separated private addresses of the instance (the report names its public one)")
 	fs.StringVar(&c.since, "since", "", "start of the incident window, RFC 3339: files and keys changed after it are suspect (default: 24h before the report's abuse time)")
@@ -118,10 +159,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.incident, "incident", "", "incident id (default: the report's case id)")
 	fs.StringVar(&c.out, "out", "", "directory for reply.txt and incident-report.md (default: ./abusekit-INCIDENT; the demo's: a new temporary one)")
 	fs.DurationVar(&c.recheck, "recheck", 10*time.Minute, "look for the scanner again this long after cleaning (the reinfection check); 0 skips it (the demo's default: 1s)")
+	fs.StringVar(&c.transport, "transport", "", "where the host steps run: ssm (SSM Run Command; the default unless this machine is the instance), ssh, or local (this machine; the default on the instance itself or with -root at a mounted snapshot)")
+	fs.Var(c.hostBinaries, "host-binary", "OS/ARCH=PATH: the abusekit binary to stage for instances of that platform (repeatable; default: this one when it matches, else cross-compiled with the local Go toolchain)")
+	fs.StringVar(&c.stageBucket, "stage-bucket", "", "S3 bucket the binary is staged in and the host steps' outputs go to (-transport ssm)")
+	fs.StringVar(&c.stageDir, "stage-dir", "", "where the instance keeps the staged binary (default /var/lib/abusekit/bin)")
+	fs.StringVar(&c.installed, "installed", "", "the abusekit binary is already installed on the instance at this path: it is checked there against the SHA-256 of the binary for its platform (-host-binary, or this one) and not staged (-transport ssm)")
+	fs.StringVar(&c.sshHost, "ssh-host", "", "HOST[:PORT] of the instance (-transport ssh)")
+	fs.StringVar(&c.sshUser, "ssh-user", "ec2-user", "SSH login; not root: the host steps run with sudo -n")
+	fs.StringVar(&c.sshKey, "ssh-key", "", "private key file for SSH")
+	fs.StringVar(&c.knownHosts, "known-hosts", "", "known_hosts file the instance's host key is checked against")
+	fs.StringVar(&c.sshFingerprint, "ssh-fingerprint", "", "the instance's host key fingerprint, SHA256:… as ssh-keygen -lf prints it")
 	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
 	}
 	if c.demo {
+		c.yes = true
 		set := false
 		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "recheck" })
 		if !set {
@@ -164,6 +216,8 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	ec2Env := playbook.HostEnv(playbook.AWSEnv...)
 	var rep abuse.Report
 	pids := []any{}
+	var static *[2]string // the demo's emulator credentials, for the runner's own clients
+	attachDir := ""
 	if c.demo {
 		w, err := newDemo(ctx)
 		if err != nil {
@@ -188,6 +242,9 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		ec2Env = w.awsEnv
 		stateDir = filepath.Join(w.dir, "state")
 		rep = w.rep
+		c.stageBucket, c.stageDir = w.bucket, filepath.Join(w.dir, "instance-stage")
+		static = &[2]string{ec2test.TestAccessKeyID, ec2test.TestSecretAccessKey}
+		attachDir = filepath.Join(w.dir, "shipped")
 	} else {
 		var err error
 		if rep, err = readReport(ctx, c.report); err != nil {
@@ -234,6 +291,21 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	stateEnv := "ABUSEKIT_STATE_DIR=" + stateDir
 	ec2Plugin := playbook.Builtin("ec2", append(ec2Env, stateEnv)...)
+	if attachDir == "" {
+		attachDir = filepath.Join(stateDir, "evidence", safeName(c.incident))
+	}
+	hs, err := newHostSide(ctx, c, c.incident, static, filepath.Join(stateDir, "cache"), attachDir)
+	if err != nil {
+		return fmt.Errorf("host steps: %w", err)
+	}
+	scanPlugin, persistPlugin := playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv)
+	if hs.remote != nil {
+		scanPlugin.Remote, persistPlugin.Remote = hs.remote, hs.remote
+		if !c.demo {
+			// The instance's own state directory, not this machine's.
+			persistPlugin.Env = nil
+		}
+	}
 	recheck := ""
 	if c.recheck > 0 {
 		recheck = c.recheck.String()
@@ -251,12 +323,15 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}
 		return out
 	}
+	where := map[string]string{"scan": transportLocal, "persist": transportLocal}
+	if hs.remote != nil {
+		where["scan"], where["persist"] = hs.transport, hs.transport
+	}
 	out := newPrinter(stdout, c.jsonOut)
-	finished := map[string]time.Time{}
+	stdin := bufio.NewReader(os.Stdin) // answers to the questions of -apply without -yes
+	tl := newTimeline()
 	onEvent := func(e playbook.Event) {
-		if e.Kind == playbook.EventStepFinished {
-			finished[e.Step] = e.Time
-		}
+		tl.event(e)
 		out.event(e)
 	}
 	r, err := playbook.NewRunner(pb, playbook.Options{
@@ -269,11 +344,21 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"pids": pids, "recheck": recheck,
 		},
 		Plugins: []playbook.PluginSpec{
-			playbook.Builtin("abuse"), playbook.Builtin("scan"), playbook.Builtin("persist", stateEnv), ec2Plugin,
+			playbook.Builtin("abuse"), scanPlugin, persistPlugin, ec2Plugin,
 		},
 		JournalDir: c.journal,
 		Logger:     logger,
 		OnEvent:    onEvent,
+		Replan:     c.replan,
+		// -apply approves the plan shown; a step planned during the run is
+		// shown when its inputs are known and asked for again (-yes: not).
+		ApproveStep: func(ctx context.Context, sp *playbook.StepPlan) (bool, error) {
+			out.stepPlan(sp, where)
+			if c.yes {
+				return true, nil
+			}
+			return askYes(ctx, stdin, stderr, fmt.Sprintf("apply step %s?", sp.Step))
+		},
 	})
 	if err != nil {
 		return err
@@ -283,7 +368,8 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out.plan(plan, c.demo)
+	out.plan(plan, c.demo, where)
+	out.hostSide(hs, c.instance)
 	if c.planOut != "" {
 		b, err := json.MarshalIndent(plan, "", "  ")
 		if err != nil {
@@ -307,7 +393,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reply, err := draftReply(rep, res, finished)
+	reply, err := draftReply(rep, res, tl.finished)
 	if err != nil {
 		return err
 	}
@@ -326,7 +412,11 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if len(pids) > 0 {
 		scope = fmt.Sprintf("processes %v only", pids)
 	}
-	files, err := writeReport(dir, rep, reply, res, finished, scope)
+	var calls []playbook.RemoteCall
+	if hs.remote != nil {
+		calls = hs.remote.Calls()
+	}
+	files, err := writeReport(dir, rep, reply, res, tl, scope, hs, calls)
 	if err != nil {
 		return err
 	}
@@ -404,24 +494,71 @@ func (p *printer) note(s string) {
 	fmt.Fprintln(p.w, s)
 }
 
-func (p *printer) plan(plan *playbook.Plan, demo bool) {
+func (p *printer) plan(plan *playbook.Plan, demo bool, where map[string]string, stepsOnly ...bool) {
 	if p.json {
 		p.doc("plan", plan)
 		return
 	}
-	fmt.Fprintf(p.w, "plan for incident %s (%s)\n", plan.Incident, plan.Playbook)
+	if len(stepsOnly) == 0 {
+		fmt.Fprintf(p.w, "plan for incident %s (%s)\n", plan.Incident, plan.Playbook)
+	}
 	for _, s := range plan.Steps {
-		fmt.Fprintf(p.w, "  %-9s %-7s %-9s %s\n", s.Step, s.Plugin, s.Status, firstNonEmpty(s.Summary, s.Reason))
+		fmt.Fprintf(p.w, "  %-9s %-7s %-5s %-9s %s\n", s.Step, s.Plugin, firstNonEmpty(where[s.Plugin], transportLocal), s.Status, printable(firstNonEmpty(s.Summary, s.Reason)))
 		for i, ch := range s.Changes {
 			if i == 8 {
 				fmt.Fprintf(p.w, "              … and %d more (-plan-out FILE writes the whole plan)\n", len(s.Changes)-i)
 				break
 			}
-			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, ch.Target, ch.Detail)
+			fmt.Fprintf(p.w, "              %s %s %s\n", ch.Kind, printable(ch.Target), printable(ch.Detail))
 		}
 	}
 	if demo {
 		fmt.Fprintln(p.w, "  (demo: the scanner is a real process this demo started; detect looks at it alone, stop freezes, captures and kills it)")
+	}
+}
+
+// stepPlan shows the plan of a step planned during the run (with -json,
+// the step_planned event carries it).
+func (p *printer) stepPlan(sp *playbook.StepPlan, where map[string]string) {
+	if p.json {
+		return
+	}
+	fmt.Fprintf(p.w, "planned now that its inputs are known:\n")
+	p.plan(&playbook.Plan{Steps: []playbook.StepPlan{*sp}}, false, where, true)
+}
+
+// askYes asks on stderr and reads one answer line from stdin: "y" or
+// "yes" approves; anything else, or the end of stdin, refuses.
+func askYes(ctx context.Context, stdin *bufio.Reader, stderr io.Writer, question string) (bool, error) {
+	fmt.Fprintf(stderr, "%s [y/N] ", question)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := stdin.ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case a := <-answer:
+		return a == "y" || a == "yes", nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// hostSide says where the host steps run.
+func (p *printer) hostSide(hs *hostSide, instance string) {
+	if p.json {
+		p.doc("host_steps", map[string]any{"transport": hs.transport, "instance": instance, "platform": hs.platform.String(),
+			"binary": hs.binary, "binary_sha256": hs.sha256})
+		return
+	}
+	switch hs.transport {
+	case transportLocal:
+		fmt.Fprintln(p.w, "host steps (detect, stop, find, clean, recheck): on this machine (-transport local)")
+	default:
+		fmt.Fprintf(p.w, "host steps (detect, stop, find, clean, recheck): on %s over %s, binary for %s staged with sha256 %s\n", instance, hs.transport, hs.platform, hs.sha256)
+		if hs.transport == transportSSM {
+			fmt.Fprintln(p.w, "  note: contain's quarantine group allows no egress, SSM endpoints included; give the instance an SSM VPC endpoint, or the host steps wait for an agent that cannot reach SSM")
+		}
 	}
 }
 
@@ -439,7 +576,7 @@ func (p *printer) event(e playbook.Event) {
 		return
 	}
 	if e.Step != "" && e.Message != "" {
-		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, e.Message)
+		fmt.Fprintf(p.w, "  [%s] %s\n", e.Step, printable(e.Message))
 	}
 }
 
@@ -451,8 +588,14 @@ func (p *printer) run(res *playbook.Run) {
 	fmt.Fprintf(p.w, "run %s: %s in %s\n", res.Incident, res.Status, res.Duration.Round(time.Millisecond))
 	for _, s := range res.Steps {
 		line := fmt.Sprintf("  %-9s %-9s", s.ID, s.Status)
+		if s.Transport != "" {
+			line += " " + s.Transport
+		}
+		if s.CommandID != "" {
+			line += " command " + s.CommandID
+		}
 		if s.Error != "" {
-			line += " " + s.Error
+			line += " " + printable(s.Error)
 		}
 		fmt.Fprintln(p.w, line)
 	}
@@ -464,6 +607,21 @@ func (p *printer) reply(r abuse.Reply) {
 		return
 	}
 	fmt.Fprintf(p.w, "\n---- reply to the provider ----\nSubject: %s\n\n%s", r.Subject, r.Text)
+}
+
+// printable is s with control characters shown as \xNN: what a plan, a
+// progress message or an error says comes from the host being cleaned,
+// and must not drive the operator's terminal (escape sequences).
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func firstNonEmpty(s ...string) string {

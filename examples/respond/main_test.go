@@ -25,6 +25,13 @@ import (
 // TestMain serves the built-in plugins when the playbook host re-executes
 // this test binary, as main does for the real command.
 func TestMain(m *testing.M) {
+	if os.Getenv(envRespondMain) == "1" {
+		// This test binary as the respond command itself (a runner a
+		// test kills and starts again).
+		os.Unsetenv(envRespondMain)
+		defer os.Exit(1)
+		main()
+	}
 	serveDemoScanner()
 	plugin.ServeIfPlugin(map[string]plugin.Actions{
 		"abuse":   abuseplugin.NewPlugin(),
@@ -166,7 +173,10 @@ func TestDemoApply(t *testing.T) {
 	}
 	var run struct {
 		Status string
-		Steps  []struct{ ID, Status, Error string }
+		Steps  []struct {
+			ID, Status, Error, Transport string
+			CommandID                    string `json:"command_id"`
+		}
 	}
 	if err := json.Unmarshal(docs["run"][0], &run); err != nil {
 		t.Fatal(err)
@@ -202,8 +212,24 @@ func TestDemoApply(t *testing.T) {
 	for _, s := range run.Steps {
 		order = append(order, s.ID)
 	}
-	if d := cmp.Diff([]string{"parse", "contain", "snapshot", "detect", "stop", "find", "clean", "harden", "rebuild", "alarms", "terminate", "recheck"}, order); d != "" {
+	if d := cmp.Diff([]string{"parse", "contain", "snapshot", "detect", "stop", "find", "clean", "harden", "rebuild", "alarms", "recheck", "terminate"}, order); d != "" {
 		t.Errorf("step order (-want +got):\n%s", d)
+	}
+	// The host steps ran on the (emulated) instance over SSM Run Command,
+	// each under a command of its own; the cloud steps ran here.
+	where := map[string]string{}
+	ids := map[string]bool{}
+	for _, s := range run.Steps {
+		where[s.ID] = s.Transport
+		if s.Transport == "ssm" && (s.CommandID == "" || ids[s.CommandID]) {
+			t.Errorf("step %s over ssm with command id %q", s.ID, s.CommandID)
+		}
+		ids[s.CommandID] = true
+	}
+	wantWhere := map[string]string{"parse": "local", "contain": "local", "snapshot": "local", "detect": "ssm", "stop": "ssm", "find": "ssm",
+		"clean": "ssm", "harden": "local", "rebuild": "local", "alarms": "local", "recheck": "ssm", "terminate": "local"}
+	if d := cmp.Diff(wantWhere, where); d != "" {
+		t.Errorf("where the steps ran (-want +got):\n%s", d)
 	}
 	if st.snapshots == 0 || len(st.replacement) != 1 {
 		t.Errorf("%d snapshots, replacement %v", st.snapshots, st.replacement)
@@ -251,7 +277,7 @@ func TestDemoApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"## Timeline", "| recheck |", fmt.Sprintf("killed [%d]", st.scannerPID), "manifest", "snap-",
-		"Looked again", "Quarantined (restorable"} {
+		"Looked again", "Quarantined (restorable", "| ssm |", "shipped off the host (command", "s3://abusekit-demo-stage/"} {
 		if !strings.Contains(string(md), s) {
 			t.Errorf("incident-report.md lacks %q:\n%s", s, md)
 		}

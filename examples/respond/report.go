@@ -39,7 +39,7 @@ func safeName(s string) string {
 }
 
 // writeReport writes reply.txt and incident-report.md into dir.
-func writeReport(dir string, rep abuse.Report, reply abuse.Reply, run *playbook.Run, finished map[string]time.Time, scope string) (reportFiles, error) {
+func writeReport(dir string, rep abuse.Report, reply abuse.Reply, run *playbook.Run, tl timeline, scope string, hs *hostSide, calls []playbook.RemoteCall) (reportFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return reportFiles{}, err
 	}
@@ -51,14 +51,15 @@ func writeReport(dir string, rep abuse.Report, reply abuse.Reply, run *playbook.
 	if err := os.WriteFile(f.Reply, []byte("Subject: "+reply.Subject+"\n\n"+reply.Text), 0o600); err != nil {
 		return f, err
 	}
-	return f, os.WriteFile(f.Report, []byte(incidentReport(rep, reply, run, finished, scope)), 0o600)
+	return f, os.WriteFile(f.Report, []byte(incidentReport(rep, reply, run, tl, scope, hs, calls)), 0o600)
 }
 
 // incidentReport is the Markdown incident report: timeline, evidence and
 // its hashes, cloud resources, findings, what was quarantined and where,
 // and the reinfection check. scope says what detect looked at when it was
 // limited ("" = every process).
-func incidentReport(rep abuse.Report, reply abuse.Reply, run *playbook.Run, finished map[string]time.Time, scope string) string {
+func incidentReport(rep abuse.Report, reply abuse.Reply, run *playbook.Run, tl timeline, scope string, hs *hostSide, calls []playbook.RemoteCall) string {
+	finished := tl.finished
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	w("# Incident %s", run.Incident)
@@ -70,14 +71,44 @@ func incidentReport(rep abuse.Report, reply abuse.Reply, run *playbook.Run, fini
 	w("")
 	w("## Timeline")
 	w("")
-	w("| finished (UTC) | step | plugin | status | |")
-	w("|---|---|---|---|---|")
-	for _, s := range run.Steps {
-		t := ""
-		if ft, ok := finished[s.ID]; ok {
-			t = ft.UTC().Format("2006-01-02 15:04:05.000")
+	if hs != nil && hs.transport != transportLocal {
+		w("Host steps ran on the instance over %s (binary for %s, SHA-256 %s); cloud steps ran here.", hs.transport, hs.platform, hs.sha256)
+		w("")
+	}
+	w("| started (UTC) | finished (UTC) | duration | step | plugin | status | transport | command | |")
+	w("|---|---|---|---|---|---|---|---|---|")
+	stamp := func(m map[string]time.Time, id string) string {
+		if t, ok := m[id]; ok {
+			return t.UTC().Format("2006-01-02 15:04:05.000")
 		}
-		w("| %s | %s | %s.%s | %s | %s |", t, s.ID, s.Plugin, s.Action, s.Status, strings.ReplaceAll(s.Error, "|", "\\|"))
+		return ""
+	}
+	for _, s := range run.Steps {
+		d := ""
+		if s.Duration > 0 {
+			d = s.Duration.Round(time.Millisecond).String()
+		}
+		note := s.Error
+		if s.Resumed {
+			note = firstNonEmpty(note, "done by an earlier run")
+		}
+		w("| %s | %s | %s | %s | %s.%s | %s | %s | %s | %s |", stamp(tl.started, s.ID), stamp(finished, s.ID), d, s.ID, s.Plugin, s.Action,
+			s.Status, s.Transport, s.CommandID, strings.ReplaceAll(note, "|", "\\|"))
+	}
+	if len(calls) > 0 {
+		w("")
+		w("Commands sent to the instance (plans included):")
+		w("")
+		w("| step | phase | command | key | round trip | output SHA-256 | |")
+		w("|---|---|---|---|---|---|---|")
+		for _, c := range calls {
+			note := c.Error
+			if c.Resumed {
+				note = firstNonEmpty(note, "sent by an earlier run; waited for")
+			}
+			w("| %s | %s | %s | `%s` | %s | %s | %s |", c.Step, c.Phase, c.CommandID, c.Key, c.End.Sub(c.Start).Round(time.Millisecond),
+				c.StdoutSHA256, strings.ReplaceAll(note, "|", "\\|"))
+		}
 	}
 	out := map[string]json.RawMessage{}
 	for _, s := range run.Steps {
@@ -107,6 +138,21 @@ func incidentReport(rep abuse.Report, reply abuse.Reply, run *playbook.Run, fini
 			stop.Result.EvidenceDir, stop.Result.Manifest, fileSHA256(stop.Result.Manifest))
 		for _, warn := range stop.Result.Warnings {
 			w("- not captured: %s", warn)
+		}
+	}
+	for _, c := range calls {
+		for _, a := range c.Attachments {
+			w("")
+			if a.Error != "" {
+				w("Evidence `%s` of step %s was NOT shipped off the host: %s", a.RemotePath, c.Step, a.Error)
+				continue
+			}
+			via := "its output"
+			if a.Shipped != "" {
+				via = a.Shipped
+			}
+			w("Evidence `%s` shipped off the host (command %s, through %s): `%s`, %d bytes, SHA-256 %s (checked on arrival).",
+				a.RemotePath, c.CommandID, via, a.Local, a.Size, a.SHA256)
 		}
 	}
 	w("")
@@ -173,6 +219,25 @@ func incidentReport(rep abuse.Report, reply abuse.Reply, run *playbook.Run, fini
 		w("    %s", line)
 	}
 	return b.String()
+}
+
+// timeline is when each step started (its first attempt) and finished,
+// from the run's events.
+type timeline struct{ started, finished map[string]time.Time }
+
+func newTimeline() timeline {
+	return timeline{started: map[string]time.Time{}, finished: map[string]time.Time{}}
+}
+
+func (tl timeline) event(e playbook.Event) {
+	switch e.Kind {
+	case playbook.EventStepStarted:
+		if _, ok := tl.started[e.Step]; !ok {
+			tl.started[e.Step] = e.Time
+		}
+	case playbook.EventStepFinished:
+		tl.finished[e.Step] = e.Time
+	}
 }
 
 func timeOrUnknown(t time.Time) string {

@@ -16,7 +16,9 @@
 //     (DescribeInstanceInformation): ErrNotManaged, ErrAgentOffline.
 //  3. Sends an AWS-RunShellScript command whose script fetches the staged
 //     binary from a presigned S3 URL (or uses an installed path), verifies
-//     its SHA-256 (exit 86 and ErrTampered when it differs), writes the
+//     its SHA-256 (openssl's where the host has it, which uses the CPU's
+//     SHA instructions, else sha256sum; exit 86 and ErrTampered when it
+//     differs), writes the
 //     request (embedded, or fetched from S3 and verified when large) and
 //     runs the binary with it on standard input, in an environment of its
 //     own: PATH and the variables the Request names, never the runner's

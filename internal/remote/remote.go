@@ -137,14 +137,18 @@ func (b Binaries) For(p Platform) (string, error) {
 // agentPath is the PATH a host step runs with.
 const agentPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// verifyFn is the shell function both transports check digests with.
-const verifyFn = `verify() { [ "$(sha256sum "$1" 2>/dev/null | cut -d ' ' -f 1)" = "$2" ]; }`
+// verifyFn is the shell function both transports check digests with:
+// openssl's SHA-256 where the host has it (it uses the CPU's SHA
+// instructions: 0.07 s of CPU for the 110 MB respond binary, against
+// 0.34 s for coreutils' sha256sum, on this project's 2-CPU box), else
+// sha256sum.
+const verifyFn = `verify() { [ "$({ openssl dgst -sha256 -r "$1" 2>/dev/null || sha256sum "$1" 2>/dev/null; } | cut -d ' ' -f 1)" = "$2" ]; }`
 
 var envRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
 // programLine is the shell words that run bin (already a shell word) with
 // req's arguments and an environment of PATH and req.Env alone: "env -i
-// 'PATH=…' 'K=V' BIN 'ARG'…". A host step never gets AWS_* variables;
+// 'PATH=…' 'K=V' /bin/sh -c 'unset PWD OLDPWD; exec "$0" "$@"' BIN 'ARG'…". A host step never gets AWS_* variables;
 // newlines in arguments are refused where the line goes into a script.
 func programLine(req Request, bin string, newlines bool) (string, error) {
 	line := "env -i " + quote(agentPath)
@@ -157,7 +161,11 @@ func programLine(req Request, bin string, newlines bool) (string, error) {
 		}
 		line += " " + quote(e)
 	}
-	line += " " + bin
+	// env takes any word with "=" before the program for one more
+	// variable: the program is run by a shell exec'ing its first argument,
+	// so that a path with "=" in it (a staging directory) is still the
+	// program.
+	line += ` /bin/sh -c 'unset PWD OLDPWD; exec "$0" "$@"' ` + bin
 	for _, a := range req.Args {
 		if strings.ContainsRune(a, 0) || !newlines && strings.ContainsRune(a, '\n') {
 			return "", fmt.Errorf("remote: argument %q has a NUL or newline", a)

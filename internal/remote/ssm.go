@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // SSMAPI is the part of the SSM client a Run uses.
@@ -73,6 +74,11 @@ type SSM struct {
 	MaxPoll   time.Duration // longest poll interval; default 5 s
 	Delivery  time.Duration // how long a command may wait for the agent; default 10 min
 	MaxInline int           // largest request embedded in the script; default 16 KiB
+	// CancelGrace bounds how long a cancelled Run waits, after
+	// CancelCommand, for the command to end on the instance (the program
+	// gets SIGTERM and finishes its cleanup: a frozen process thawed, say);
+	// default 10 s.
+	CancelGrace time.Duration
 }
 
 const (
@@ -219,6 +225,8 @@ func (t *SSM) wait(ctx context.Context, id string, timeout time.Duration) (*ssm.
 			cancel()
 			if cerr != nil {
 				t.logger().Warn("remote: cancel command", "command_id", id, "err", cerr)
+			} else {
+				t.awaitEnd(context.WithoutCancel(ctx), id, minPoll)
 			}
 			return nil, fmt.Errorf("remote: command %s on %s: %w: %w", id, t.Instance, ErrCancelled, ctx.Err())
 		case <-timer.C:
@@ -244,6 +252,35 @@ func (t *SSM) wait(ctx context.Context, id string, timeout time.Duration) (*ssm.
 		}
 		timer.Reset(delay)
 		delay = min(delay*3/2, maxPoll)
+	}
+}
+
+// awaitEnd polls a cancelled command until it has ended on the instance,
+// at most CancelGrace.
+func (t *SSM) awaitEnd(ctx context.Context, id string, poll time.Duration) {
+	grace := t.CancelGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, grace)
+	defer cancel()
+	for {
+		inv, err := t.SSM.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(id), InstanceId: aws.String(t.Instance)})
+		if err == nil {
+			switch inv.Status {
+			case ssmtypes.CommandInvocationStatusPending, ssmtypes.CommandInvocationStatusInProgress,
+				ssmtypes.CommandInvocationStatusDelayed, ssmtypes.CommandInvocationStatusCancelling:
+			default:
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.logger().Warn("remote: cancelled command still running after the grace period", "command_id", id, "grace", grace)
+			return
+		case <-time.After(poll):
+		}
+		poll = min(poll*3/2, time.Second)
 	}
 }
 
@@ -376,6 +413,22 @@ func (t *SSM) stageRequest(ctx context.Context, req Request) (url, sum string, e
 	return p.URL, sum, nil
 }
 
+// knownPayloadHash signs a PUT with a SHA-256 of its body already
+// computed (the staged binary's digest) instead of hashing the body again,
+// and asks for no other checksum: S3 checks the body against the signed
+// x-amz-content-sha256, which is the very digest the instance checks.
+func knownPayloadHash(sum string) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("abusekitKnownPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, sum), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
+}
+
 // Stage uploads the binary at path to bucket under prefix (content
 // addressed by its SHA-256; an object already there with the same size is
 // not uploaded again) and returns the Binary that fetches it, with a
@@ -391,7 +444,8 @@ func Stage(ctx context.Context, api S3API, presign Presigner, bucket, prefix, pa
 	key := strings.Trim(prefix+"/bin", "/") + "/abusekit-" + sum
 	head, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil || aws.ToInt64(head.ContentLength) != int64(len(data)) {
-		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+		if _, err := api.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)},
+			knownPayloadHash(sum)); err != nil {
 			return Binary{}, fmt.Errorf("remote: stage %s to s3://%s/%s: %w", path, bucket, key, classify(err))
 		}
 	}

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +29,7 @@ import (
 
 	"github.com/abusekit/abusekit/internal/remote"
 	"github.com/abusekit/abusekit/internal/testenv"
+	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
 
@@ -38,6 +42,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("REMOTE_RUNNER") == "1" {
 		os.Exit(runner())
 	}
+	plugin.ServeIfPlugin(map[string]plugin.Actions{"host": hostActions})
 	os.Exit(m.Run())
 }
 
@@ -45,7 +50,9 @@ func helper(args []string) int {
 	switch args[0] {
 	case "echo": // standard input, then the arguments and the environment
 		in, _ := io.ReadAll(os.Stdin)
-		fmt.Printf("stdin=%s\nargs=%q\nenv=%q\n", in, args[1:], os.Environ())
+		env := os.Environ() // in any order
+		sort.Strings(env)
+		fmt.Printf("stdin=%s\nargs=%q\nenv=%q\n", in, args[1:], env)
 	case "digest": // the digest of standard input
 		in, _ := io.ReadAll(os.Stdin)
 		sum := sha256.Sum256(in)
@@ -147,6 +154,22 @@ func TestRunStagedBinary(t *testing.T) {
 	tr.Binary.URL = w.srv.URL + "/" + bucket + "/nothing-here"
 	if _, err := tr.Run(context.Background(), remote.Request{Key: "INC-1/find", Args: []string{"echo"}, Env: helperEnv}); err != nil {
 		t.Errorf("second step with the binary already staged: %v", err)
+	}
+}
+
+// A staging directory with "=" in its path (Go's test directories have
+// them) is still where the program runs from: env does not take the
+// program's path for one more variable.
+func TestRunStageDirWithEquals(t *testing.T) {
+	w := newWorld(t)
+	tr := w.transport()
+	tr.StageDir = filepath.Join(t.TempDir(), "mode=ssm")
+	res, err := tr.Run(context.Background(), remote.Request{Key: "INC-1/equals", Args: []string{"echo", "x=y"}, Env: helperEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "stdin=\nargs=[\"x=y\"]\nenv=[\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\" \"REMOTE_HELPER=1\"]\n"; string(res.Stdout) != want {
+		t.Errorf("output %q, want %q", res.Stdout, want)
 	}
 }
 
@@ -374,6 +397,39 @@ func TestInstancePlatform(t *testing.T) {
 		bin, err := bins.For(p)
 		if bin != tc.bin || !errors.Is(err, tc.err) {
 			t.Errorf("Binaries.For(%v) = %q, %v; want %q, %v", p, bin, err, tc.bin, tc.err)
+		}
+	}
+}
+
+// Stage signs its upload with the digest it computed (S3 checks the body
+// against it) and adds no checksum of its own to compute.
+func TestStageSignsWithItsDigest(t *testing.T) {
+	var headers http.Header
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodHead:
+			w.WriteHeader(http.StatusNotFound)
+		case http.MethodPut:
+			headers = r.Header.Clone()
+			io.Copy(io.Discard, r.Body)
+		}
+	}))
+	defer fake.Close()
+	_, s3c, _ := clientsFor(fake.URL)
+	file := filepath.Join(t.TempDir(), "abusekit")
+	data := bytes.Repeat([]byte("abusekit"), 1<<16)
+	os.WriteFile(file, data, 0o700)
+	bin, err := remote.Stage(context.Background(), s3c, s3.NewPresignClient(s3c), "b", "p", file, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if bin.SHA256 != hex.EncodeToString(sum[:]) || headers.Get("X-Amz-Content-Sha256") != bin.SHA256 {
+		t.Errorf("staged %s, signed payload %q", bin.SHA256, headers.Get("X-Amz-Content-Sha256"))
+	}
+	for k := range headers {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-checksum") || strings.EqualFold(k, "X-Amz-Trailer") {
+			t.Errorf("upload carries %s: %q", k, headers.Get(k))
 		}
 	}
 }

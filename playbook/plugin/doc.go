@@ -124,6 +124,18 @@
 //
 // A host serves them as built-ins with ServeIfPlugin at the top of main.
 //
+// # One-shot mode
+//
+// The same executable can run ONE action's Plan or Apply as a plain
+// process, for a host that reaches it over a transport with no long-lived
+// channel (SSM Run Command, SSH): ServeIfPlugin does so when EnvOneShot
+// names a built-in plugin. The request (OneShotRequest: phase, action,
+// input, idempotency token, approved plan, notes) is one JSON document on
+// standard input; the answer is JSON lines on standard output (progress,
+// notes, attached directories, then the result), read back with
+// ReadOneShot, errors keeping their codes so that errors.Is works on the
+// host. While the action runs its standard output is standard error.
+//
 // # Building
 //
 // A plugin is started afresh for every playbook run, so what its process

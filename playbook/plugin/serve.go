@@ -66,7 +66,18 @@ func WithInfo(info Info) ServeOption { return func(i *Info) { *i = info } }
 // The host then names the plugin with playbook.Builtin("scan"), and runs its
 // own executable as that plugin, so nothing needs to be built or installed
 // beside it and the checksum pinned is the host's own.
+//
+// With EnvOneShot naming a built-in plugin instead, it runs one action of
+// it in one-shot mode (ServeOneShot) and exits.
 func ServeIfPlugin(builtins map[string]Actions) {
+	if name, ok := os.LookupEnv(EnvOneShot); ok {
+		actions, ok := builtins[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
+			os.Exit(1)
+		}
+		ServeOneShot(actions)
+	}
 	name, ok := os.LookupEnv(wire.EnvBuiltin)
 	if !ok {
 		return
