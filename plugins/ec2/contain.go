@@ -84,6 +84,22 @@ type ContainInput struct {
 	// from the instance stop working. Every other holder of the role gets
 	// new credentials on its next refresh. Undo deletes the policy.
 	KeepRoleSessions bool
+	// HostStepsOverSSM says host steps (detect, stop, clean) will reach the
+	// instances over SSM Run Command once contained. Without an endpoint
+	// below the plan says they cannot (NoteSSMNoEndpoint); with one, it
+	// says what the removed instance profile means for the agent.
+	HostStepsOverSSM bool
+	// SSMEndpointGroupIDs are the security groups of the VPC interface
+	// endpoints for ssm, ssmmessages and ec2messages (and S3, for the
+	// staged binary), SSMPrefixListIDs managed prefix lists (S3's gateway
+	// endpoint, com.amazonaws.<region>.s3). Either one implies
+	// HostStepsOverSSM: in each VPC that has an endpoint group or when a
+	// prefix list is given, the instances go into the group
+	// QuarantineGroupName+SSMGroupSuffix instead, which admits nothing in
+	// and only tcp 443 out to those (read back and converged before use,
+	// like the plain one).
+	SSMEndpointGroupIDs []string
+	SSMPrefixListIDs    []string
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -95,6 +111,9 @@ type GroupPlan struct {
 	// Converge lists the rules that must be added (passthrough) or revoked
 	// (quarantine) for an existing group to have exactly its role's rules.
 	Converge []Rule `json:"converge,omitempty"`
+	// Rules are the only rules the group keeps: the SSM egress of a
+	// RoleQuarantineSSM group (none for RoleQuarantine).
+	Rules []Rule `json:"rules,omitempty"`
 }
 
 // Interface is one network interface and its security groups.
@@ -318,9 +337,22 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		vpcList = append(vpcList, v)
 	}
 	sort.Strings(vpcList)
+	overSSM := in.HostStepsOverSSM || len(in.SSMEndpointGroupIDs) > 0 || len(in.SSMPrefixListIDs) > 0
+	var ssm *ssmEgress
+	if overSSM {
+		if ssm, err = planSSMEgress(ctx, c, in); err != nil {
+			return nil, err
+		}
+	}
 	qid := map[string]string{}
 	for _, v := range vpcList {
-		gp, err := planRoleGroup(ctx, c, v, RoleQuarantine, in.QuarantineGroupName)
+		role, name, want := RoleQuarantine, in.QuarantineGroupName, []Rule(nil)
+		if ssm != nil {
+			if want = ssm.rules(v); len(want) > 0 {
+				role, name = RoleQuarantineSSM, in.QuarantineGroupName+SSMGroupSuffix
+			}
+		}
+		gp, err := planRoleGroup(ctx, c, v, role, name, want)
 		if err != nil {
 			return nil, err
 		}
@@ -328,6 +360,9 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		plan.Groups = append(plan.Groups, gp)
 	}
 	plan.Notes = append(plan.Notes, NoteTrackedConnections, NoteAlwaysTracked, NoteDNS)
+	if overSSM && len(in.SSMEndpointGroupIDs) == 0 && len(in.SSMPrefixListIDs) == 0 {
+		plan.Notes = append(plan.Notes, NoteSSMNoEndpoint)
+	}
 
 	// Auto Scaling membership, batched 50 ids a call.
 	asgOf := map[string]string{}
@@ -546,6 +581,12 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		}
 	}
 	plan.Instances = results
+	if ssm != nil && (len(ssm.groups) > 0 || len(ssm.prefixLists) > 0) {
+		plan.Notes = append(plan.Notes, ssm.notes(plan, insts)...)
+	}
+	if overSSM && slices.ContainsFunc(results, func(ic InstanceContain) bool { return ic.InstanceProfile != nil }) {
+		plan.Notes = append(plan.Notes, NoteSSMCredentials)
+	}
 	return plan, nil
 }
 
@@ -666,7 +707,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 func (p *ContainPlan) originalRecord() *ContainUndo {
 	q := map[string]string{}
 	for _, g := range p.Groups {
-		if g.Role == RoleQuarantine && g.GroupID != "" {
+		if (g.Role == RoleQuarantine || g.Role == RoleQuarantineSSM) && g.GroupID != "" {
 			q[g.VPCID] = g.GroupID
 		}
 	}
@@ -691,7 +732,7 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 	// group: it is no longer used.)
 	groups := map[string]string{} // vpc -> quarantine group id
 	for _, gp := range plan.Groups {
-		if gp.Role != RoleQuarantine {
+		if gp.Role != RoleQuarantine && gp.Role != RoleQuarantineSSM {
 			continue
 		}
 		id, created, err := ensureRoleGroup(ctx, c, plan.Incident, gp)

@@ -17,7 +17,11 @@
 //     decrementing the desired capacity: no replacement, by choice) and
 //     its ELBv2 target groups. It never passes through a group open to the
 //     world: security group changes do not end connections already
-//     tracked, and the plan says so (ContainPlan.Notes). ApplyContain
+//     tracked, and the plan says so (ContainPlan.Notes). When host steps
+//     go over SSM Run Command (HostStepsOverSSM), the quarantine group is
+//     abusekit-quarantine-ssm instead, admitting only tcp 443 out to the
+//     VPC endpoints' security group or prefix lists the operator names;
+//     without one the plan says host steps will time out. ApplyContain
 //     returns a ContainUndo listing exactly what changed, and Undo
 //     reverses it.
 //   - Snapshot makes one crash-consistent CreateSnapshots per instance of

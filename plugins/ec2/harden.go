@@ -195,7 +195,7 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 		if !ok {
 			return nil, &StepError{Step: stepHarden, Operation: "DescribeSecurityGroups", Resource: gid, Err: ErrNotFound}
 		}
-		if r := tagValue(g.Tags, TagRole); r == RoleQuarantine || r == RolePassthrough {
+		if r := tagValue(g.Tags, TagRole); isContainRole(r) {
 			continue // Contain's own groups
 		}
 		gh := GroupHarden{GroupID: gid, Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Action: HardenNone}

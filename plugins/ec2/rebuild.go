@@ -174,7 +174,7 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 			if !ok {
 				return nil, &StepError{Step: stepRebuild, Operation: "DescribeSecurityGroups", Resource: id, Err: ErrNotFound}
 			}
-			if r := tagValue(g.Tags, TagRole); r == RoleQuarantine || r == RolePassthrough {
+			if r := tagValue(g.Tags, TagRole); isContainRole(r) {
 				if len(in.SecurityGroupIDs) > 0 {
 					return nil, &StepError{Step: stepRebuild, Resource: id, Err: errf("%w: %s is an abusekit %s group", ErrInvalidInput, id, r)}
 				}

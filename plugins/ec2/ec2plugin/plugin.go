@@ -76,6 +76,13 @@ type ContainInput struct {
 	// KeepRoleSessions leaves the removed profile's role sessions valid
 	// (by default they are revoked; ec2.ContainInput).
 	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
+	// HostStepsOverSSM says host steps will go over SSM Run Command; the
+	// endpoint groups (the VPC interface endpoints' security group) and
+	// prefix lists are the only places the quarantine group lets the
+	// instance reach, on tcp 443 (ec2.ContainInput).
+	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty"`
+	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty"`
+	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -345,7 +352,8 @@ func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
 		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
-		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions}
+		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions,
+		HostStepsOverSSM: in.HostStepsOverSSM, SSMEndpointGroupIDs: in.SSMEndpointGroupIDs, SSMPrefixListIDs: in.SSMPrefixListIDs}
 }
 
 func (in ContainInput) check() error {
@@ -458,6 +466,12 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 	already := 0
 	for _, g := range p.Groups {
 		switch {
+		case g.GroupID == "" && len(g.Rules) > 0:
+			var to []string
+			for _, x := range g.Rules {
+				to = append(to, x.String())
+			}
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID + ", only: " + strings.Join(to, ", ")})
 		case g.GroupID == "":
 			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID})
 		case len(g.Converge) > 0:

@@ -662,3 +662,29 @@ func TestContainOriginalInJournal(t *testing.T) {
 		t.Errorf("another incident's record: %+v %v", other, err)
 	}
 }
+
+// The SSM inputs reach the typed contain: the plan creates the SSM
+// quarantine group with its one egress rule, and notes it.
+func TestContainSSMInputs(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	plan, err := plugintest.Plan(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, SSMPrefixListIDs: []string{"pl-63a5400a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "quarantine-ssm group in "
+	if len(plan.Changes) == 0 || !strings.Contains(plan.Changes[0].Detail, want) || !strings.HasSuffix(plan.Changes[0].Detail, "only: egress tcp 443-443 pl-63a5400a") {
+		t.Errorf("plan changes: %+v", plan.Changes)
+	}
+	plan, err = plugintest.Plan(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, HostStepsOverSSM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.Summary, ec2.NoteSSMNoEndpoint) {
+		t.Errorf("summary lacks the no-endpoint note: %s", plan.Summary)
+	}
+}
