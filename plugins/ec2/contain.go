@@ -180,6 +180,10 @@ type ContainPlan struct {
 	Instances []InstanceContain `json:"instances"`
 	// Notes tell the operator what the containment does not cover.
 	Notes []string `json:"notes,omitempty"`
+	// Records are the instances as they were when planned (Capture):
+	// description, volumes, interfaces, security group rules, instance
+	// profile and tags, for the incident record.
+	Records []InstanceRecord `json:"records,omitempty"`
 }
 
 // NoteCredentials is the note of a plan that removes instance profiles:
@@ -233,6 +237,9 @@ type ContainUndo struct {
 	Incident      Incident       `json:"incident"`
 	CreatedGroups []string       `json:"created_groups,omitempty"`
 	Instances     []InstanceUndo `json:"instances"`
+	// Records are the instances as they were before the first change
+	// (ContainPlan.Records; with a store, the first run's win).
+	Records []InstanceRecord `json:"records,omitempty"`
 
 	mu    sync.Mutex
 	index map[string]int
@@ -581,6 +588,9 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		}
 	}
 	plan.Instances = results
+	if plan.Records, err = captureRecords(ctx, c, stepContain, ids, insts, time.Now().UTC()); err != nil {
+		return nil, err
+	}
 	if ssm != nil && (len(ssm.groups) > 0 || len(ssm.prefixLists) > 0) {
 		plan.Notes = append(plan.Notes, ssm.notes(plan, insts)...)
 	}
@@ -651,7 +661,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
 		return nil, err
 	}
-	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident}
+	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident, Records: slices.Clone(plan.Records)}
 	for _, ic := range plan.Instances {
 		if ic.AutoScalingGroup != "" {
 			if err := need(stepContain, c.DetachInstances, c.EnterStandby); err != nil {
@@ -1104,6 +1114,7 @@ func (u *ContainUndo) sort() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	sort.Slice(u.Instances, func(a, b int) bool { return u.Instances[a].InstanceID < u.Instances[b].InstanceID })
+	sort.SliceStable(u.Records, func(a, b int) bool { return u.Records[a].InstanceID < u.Records[b].InstanceID })
 	u.index = nil
 	for i := range u.Instances {
 		sort.Slice(u.Instances[i].Interfaces, func(a, b int) bool {
@@ -1144,7 +1155,7 @@ func alreadyOut(err error) bool {
 // read, Auto Scaling and target group membership, and removes the tags.
 // Undo tolerates the steps that had not happened yet.
 func (p *ContainPlan) UndoRecord() *ContainUndo {
-	u := &ContainUndo{Step: stepContain, Incident: p.Incident}
+	u := &ContainUndo{Step: stepContain, Incident: p.Incident, Records: slices.Clone(p.Records)}
 	for _, ic := range p.Instances {
 		if ic.AlreadyContained {
 			continue

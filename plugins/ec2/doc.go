@@ -3,6 +3,10 @@
 // groups and put alarms on its replacement — through aws-sdk-go-v2, with
 // the safety in the types.
 //
+// Capture records instances as they are (description, attached volumes,
+// interfaces, security group rules, instance profile, tags); Contain puts
+// the same record in its plan and undo record before its first change.
+//
 // Every step comes as PlanX (read-only, returns a JSON-able plan to show)
 // and ApplyX (carries the plan out), plus a convenience X doing both:
 //

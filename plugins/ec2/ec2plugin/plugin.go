@@ -205,12 +205,25 @@ type UndoInput struct {
 	StateDir string           `json:"state_dir,omitempty"`
 }
 
+// CaptureInput is the input of "capture": the instances to record.
+type CaptureInput struct {
+	Common
+	InstanceID  string   `json:"instance_id,omitempty"`
+	InstanceIDs []string `json:"instance_ids,omitempty"`
+}
+
+// CaptureOutput is the output of "capture": each instance as it is
+// (ec2.Capture), for the incident record.
+type CaptureOutput struct {
+	Records []ec2.InstanceRecord `json:"records"`
+}
+
 // UndoOutput is the output of "undo": the instances put back.
 type UndoOutput struct {
 	Instances []string `json:"instances"`
 }
 
-// NewPlugin returns the actions "contain", "snapshot", "terminate",
+// NewPlugin returns the actions "capture" (read-only), "contain", "snapshot", "terminate",
 // "rebuild", "harden" and "alarms", and "undo", which reverses a contain
 // step from its undo record. The AWS clients are built in the plugin
 // process from config.LoadDefaultConfig and kept for the process's life,
@@ -218,6 +231,7 @@ type UndoOutput struct {
 func NewPlugin() plugin.Actions {
 	a := &adapter{clients: map[string]*ec2.Clients{}}
 	return plugin.Actions{
+		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture),
 		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain),
 		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
 		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
@@ -344,6 +358,37 @@ func ids(one string, many []string) []string {
 		return many
 	}
 	return append([]string{one}, many...)
+}
+
+// --- capture
+
+func (a *adapter) planCapture(ctx context.Context, req plugin.PlanRequest[CaptureInput], resp *plugin.PlanResponse) error {
+	ids := ids(req.Input.InstanceID, req.Input.InstanceIDs)
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: capture: no instance_id", plugin.ErrInvalidInput)
+	}
+	if _, err := a.client(ctx, req.Input.Common); err != nil {
+		return err
+	}
+	resp.Summary = fmt.Sprintf("record %d instance(s) as they are (no change)", len(ids))
+	return nil
+}
+
+func (a *adapter) applyCapture(ctx context.Context, req plugin.ApplyRequest[CaptureInput], resp *plugin.ApplyResponse[CaptureOutput]) error {
+	ids := ids(req.Input.InstanceID, req.Input.InstanceIDs)
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: capture: no instance_id", plugin.ErrInvalidInput)
+	}
+	c, err := a.client(ctx, req.Input.Common)
+	if err != nil {
+		return err
+	}
+	recs, err := ec2.Capture(ctx, c, ids)
+	if err != nil {
+		return err
+	}
+	resp.Output = CaptureOutput{Records: recs}
+	return nil
 }
 
 // --- contain

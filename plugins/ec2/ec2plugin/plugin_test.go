@@ -134,7 +134,7 @@ func TestActionsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(want, contained.Plan); d != "" {
+	if d := cmp.Diff(want, contained.Plan, cmpopts.IgnoreFields(ec2.InstanceRecord{}, "RecordedAt")); d != "" {
 		t.Errorf("contain plan differs from ec2.PlanContain (-direct +plugin):\n%s", d)
 	}
 	if d := cmp.Diff([]string{w.openSG}, contained.Groups); d != "" || contained.Undo == nil || len(contained.Undo.Instances) != 1 {
@@ -686,5 +686,29 @@ func TestContainSSMInputs(t *testing.T) {
 	}
 	if !strings.Contains(plan.Summary, ec2.NoteSSMNoEndpoint) {
 		t.Errorf("summary lacks the no-endpoint note: %s", plan.Summary)
+	}
+}
+
+func TestCaptureAction(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	c := fast
+	c.Endpoint = w.srv.URL
+	w.srv.ResetCalls()
+	out, err := plugintest.Apply[CaptureOutput](ctx, NewPlugin()["capture"], CaptureInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Records) != 1 || out.Records[0].InstanceID != w.infected || len(out.Records[0].SecurityGroups) == 0 || len(out.Records[0].Volumes) == 0 {
+		t.Errorf("records: %+v", out.Records)
+	}
+	for _, call := range w.srv.Calls() {
+		if !strings.HasPrefix(call.Operation, "Describe") {
+			t.Errorf("capture made a %s call", call.Operation)
+		}
+	}
+	if _, err := plugintest.Apply[CaptureOutput](ctx, NewPlugin()["capture"], CaptureInput{Common: c}); !errors.Is(err, plugin.ErrInvalidInput) {
+		t.Errorf("no id: err = %v", err)
 	}
 }
