@@ -262,6 +262,9 @@ type Clients struct {
 	DescribeNetworkAcls                    DescribeNetworkAclsAPI                    `iam:"ec2:DescribeNetworkAcls"`
 	CreateNetworkAclEntry                  CreateNetworkAclEntryAPI                  `iam:"ec2:CreateNetworkAclEntry"`
 	DeleteNetworkAclEntry                  DeleteNetworkAclEntryAPI                  `iam:"ec2:DeleteNetworkAclEntry"`
+	// DescribeRouteTables is optional: without it Contain does not look
+	// for NAT and transit gateway paths, and says so (NoteRoutesUnread).
+	DescribeRouteTables DescribeRouteTablesAPI `iam:"ec2:DescribeRouteTables"`
 
 	DescribeAutoScalingInstances DescribeAutoScalingInstancesAPI `iam:"autoscaling:DescribeAutoScalingInstances"`
 	DescribeAutoScalingGroups    DescribeAutoScalingGroupsAPI    `iam:"autoscaling:DescribeAutoScalingGroups"`
@@ -364,6 +367,7 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 		DisassociateIamInstanceProfile:         e(),
 		AssociateIamInstanceProfile:            e(),
 		DescribeNetworkAcls:                    e(),
+		DescribeRouteTables:                    e(),
 		CreateNetworkAclEntry:                  e(),
 		DeleteNetworkAclEntry:                  e(),
 

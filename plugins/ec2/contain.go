@@ -163,13 +163,18 @@ type InstanceContain struct {
 	NetworkACLEntries []ACLEntry `json:"network_acl_entries,omitempty"`
 	// RevokeRoleSessions are the roles whose older sessions Contain
 	// revokes (the removed instance profile's).
-	RevokeRoleSessions []string          `json:"revoke_role_sessions,omitempty"`
-	AutoScalingGroup   string            `json:"auto_scaling_group,omitempty"`
-	ASGAction          ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired   bool              `json:"decrement_desired,omitempty"`
-	TargetGroups       []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd          map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained   bool              `json:"already_contained,omitempty"`
+	RevokeRoleSessions []string `json:"revoke_role_sessions,omitempty"`
+	// TrackedPaths are the NAT gateways, transit gateways, Gateway Load
+	// Balancer endpoints and Network/Gateway Load Balancers the instance
+	// sits behind: their connections survive the security group change
+	// (the plan's notes say so, and whether NetworkACL cuts them).
+	TrackedPaths     []TrackedPath     `json:"tracked_paths,omitempty"`
+	AutoScalingGroup string            `json:"auto_scaling_group,omitempty"`
+	ASGAction        ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired bool              `json:"decrement_desired,omitempty"`
+	TargetGroups     []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd        map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -463,6 +468,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 
 	// Target group registrations.
 	targetsOf := map[string][]TargetRef{}
+	tgPath := map[string]TrackedPath{}
 	if !in.SkipLoadBalancers {
 		want := map[string]bool{}
 		for _, id := range ids {
@@ -485,6 +491,9 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 				continue
 			}
 			arn := aws.ToString(tg.TargetGroupArn)
+			if tp, ok := targetGroupPath(tg); ok {
+				tgPath[arn] = tp
+			}
 			out, err := c.DescribeTargetHealth.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn})
 			if err != nil {
 				if errors.Is(stepErr("", "", "", err), ErrNotFound) {
@@ -585,6 +594,33 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			if len(results[i].NetworkACLEntries) > 0 {
 				results[i].AlreadyContained = false
 			}
+		}
+	}
+	// Always-tracked paths: the subnet's routes and the load balancers.
+	var bySubnet, byVPC map[string][]TrackedPath
+	if c.DescribeRouteTables != nil {
+		if bySubnet, byVPC, err = routePaths(ctx, c.DescribeRouteTables, vpcList); err != nil {
+			return nil, stepErr(stepContain, "DescribeRouteTables", "", err)
+		}
+	} else {
+		plan.Notes = append(plan.Notes, NoteRoutesUnread)
+	}
+	for i := range results {
+		ic := &results[i]
+		inst := insts[ic.InstanceID]
+		if ps, ok := bySubnet[aws.ToString(inst.SubnetId)]; ok {
+			ic.TrackedPaths = append(ic.TrackedPaths, ps...)
+		} else {
+			ic.TrackedPaths = append(ic.TrackedPaths, byVPC[ic.VPCID]...)
+		}
+		for _, t := range ic.TargetGroups {
+			if tp, ok := tgPath[t.TargetGroupARN]; ok {
+				ic.TrackedPaths = append(ic.TrackedPaths, tp)
+			}
+		}
+		sortPaths(ic.TrackedPaths)
+		if len(ic.TrackedPaths) > 0 {
+			plan.Notes = append(plan.Notes, notePaths(*ic, in.NetworkACL))
 		}
 	}
 	plan.Instances = results

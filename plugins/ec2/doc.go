@@ -21,7 +21,11 @@
 //     decrementing the desired capacity: no replacement, by choice) and
 //     its ELBv2 target groups. It never passes through a group open to the
 //     world: security group changes do not end connections already
-//     tracked, and the plan says so (ContainPlan.Notes). When host steps
+//     tracked, and the plan says so (ContainPlan.Notes), naming for each
+//     instance the NAT gateways, transit gateways, Gateway Load Balancer
+//     endpoints (its subnet's routes) and Network or Gateway Load
+//     Balancers (its target groups) it sits behind, whose connections are
+//     always tracked: NetworkACL adds deny entries that cut them. When host steps
 //     go over SSM Run Command (HostStepsOverSSM), the quarantine group is
 //     abusekit-quarantine-ssm instead, admitting only tcp 443 out to the
 //     VPC endpoints' security group or prefix lists the operator names;

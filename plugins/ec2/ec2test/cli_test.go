@@ -276,4 +276,39 @@ func TestAWSCLIContainOperations(t *testing.T) {
 	if !rev.Return || len(rev.UnknownIpPermissions) != 1 {
 		t.Errorf("revoke of a missing rule = %+v", rev)
 	}
+
+	// Route tables: what Contain reads to find NAT and transit gateway paths.
+	var rt struct {
+		RouteTable struct{ RouteTableId, VpcId string }
+	}
+	if err := awsRun(t, u, &rt, "ec2", "create-route-table", "--vpc-id", srv.DefaultVPC()); err != nil {
+		t.Fatal(err)
+	}
+	rtb := rt.RouteTable.RouteTableId
+	if err := awsRun(t, u, nil, "ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0", "--nat-gateway-id", "nat-0123456789abcdef0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "10.0.0.0/8", "--transit-gateway-id", "tgw-0123456789abcdef0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "associate-route-table", "--route-table-id", rtb, "--subnet-id", srv.DefaultSubnets()[0]); err != nil {
+		t.Fatal(err)
+	}
+	var rts struct {
+		RouteTables []struct {
+			RouteTableId string
+			Routes       []struct{ DestinationCidrBlock, GatewayId, NatGatewayId, TransitGatewayId string }
+			Associations []struct {
+				SubnetId string
+				Main     bool
+			}
+		}
+	}
+	if err := awsRun(t, u, &rts, "ec2", "describe-route-tables", "--filters", "Name=association.subnet-id,Values="+srv.DefaultSubnets()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(rts.RouteTables) != 1 || rts.RouteTables[0].RouteTableId != rtb || len(rts.RouteTables[0].Routes) != 3 ||
+		rts.RouteTables[0].Routes[1].NatGatewayId != "nat-0123456789abcdef0" || rts.RouteTables[0].Routes[2].TransitGatewayId != "tgw-0123456789abcdef0" {
+		t.Errorf("describe-route-tables = %+v", rts)
+	}
 }

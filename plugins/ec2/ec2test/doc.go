@@ -64,7 +64,11 @@
 // DescribeNetworkInterfaces, ModifyNetworkInterfaceAttribute,
 // Create/Delete/DescribeTags, DescribeVpcs, DescribeSubnets,
 // DescribeAvailabilityZones, CreateLaunchTemplate,
-// DescribeLaunchTemplates, DescribeLaunchTemplateVersions.
+// DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
+// DescribeNetworkAcls, Create/DeleteNetworkAclEntry, DescribeRouteTables,
+// CreateRouteTable, CreateRoute (internet, NAT and transit gateways,
+// Gateway Load Balancer endpoints, interfaces; targets not checked for
+// existence), AssociateRouteTable.
 // Auto Scaling: CreateAutoScalingGroup (launches from its template),
 // DescribeAutoScalingGroups, DescribeAutoScalingInstances, DetachInstances,
 // EnterStandby, ExitStandby, AttachInstances, DeleteAutoScalingGroup.

@@ -45,6 +45,7 @@ var ec2Actions = []string{
 	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
 	"DescribeIamInstanceProfileAssociations", "AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
 	"DescribeNetworkAcls", "CreateNetworkAclEntry", "DeleteNetworkAclEntry",
+	"DescribeRouteTables", "CreateRouteTable", "CreateRoute", "AssociateRouteTable",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -144,6 +145,14 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.createNetworkAclEntry
 	case "DeleteNetworkAclEntry":
 		return st.deleteNetworkAclEntry
+	case "DescribeRouteTables":
+		return st.describeRouteTables
+	case "CreateRouteTable":
+		return st.createRouteTable
+	case "CreateRoute":
+		return st.createRoute
+	case "AssociateRouteTable":
+		return st.associateRouteTable
 	}
 	return nil
 }

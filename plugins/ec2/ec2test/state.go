@@ -313,6 +313,7 @@ type state struct {
 	lts       ordered[*launchTemplate]
 	alarms    ordered[*alarm]
 	nacls     map[string]*networkACL // by VPC id: each VPC's default network ACL
+	rtbs      map[string]*routeTable // by id; each VPC's main table made on first use
 	// rolePolicies holds IAM inline role policies: role -> name -> document.
 	rolePolicies map[string]map[string]string
 	asgs         ordered[*asg]

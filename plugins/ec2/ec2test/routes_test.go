@@ -1,0 +1,105 @@
+package ec2test_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
+)
+
+func errCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// Route tables through the SDK: the default VPC's main table (local and
+// the internet gateway), a table of a subnet's own with NAT, transit
+// gateway and GWLB endpoint routes, and EC2's errors.
+func TestRouteTables(t *testing.T) {
+	srv := ec2test.NewServer(ec2test.WithSeed(7))
+	defer srv.Close()
+	e := awsec2.NewFromConfig(srv.Config())
+	ctx := context.Background()
+	vpcs, err := e.DescribeVpcs(ctx, &awsec2.DescribeVpcsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpc := aws.ToString(vpcs.Vpcs[0].VpcId)
+	main, err := e.DescribeRouteTables(ctx, &awsec2.DescribeRouteTablesInput{Filters: []types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpc}}, {Name: aws.String("association.main"), Values: []string{"true"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(main.RouteTables) != 1 || len(main.RouteTables[0].Routes) != 2 || aws.ToString(main.RouteTables[0].Routes[0].GatewayId) != "local" ||
+		aws.ToString(main.RouteTables[0].Routes[1].DestinationCidrBlock) != "0.0.0.0/0" || !aws.ToBool(main.RouteTables[0].Associations[0].Main) {
+		t.Fatalf("main table = %+v", main.RouteTables)
+	}
+	rt, err := e.CreateRouteTable(ctx, &awsec2.CreateRouteTableInput{VpcId: aws.String(vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := rt.RouteTable.RouteTableId
+	for _, r := range []awsec2.CreateRouteInput{
+		{RouteTableId: id, DestinationCidrBlock: aws.String("0.0.0.0/0"), NatGatewayId: aws.String("nat-0123456789abcdef0")},
+		{RouteTableId: id, DestinationCidrBlock: aws.String("10.0.0.0/8"), TransitGatewayId: aws.String("tgw-0123456789abcdef0")},
+		{RouteTableId: id, DestinationIpv6CidrBlock: aws.String("::/0"), VpcEndpointId: aws.String("vpce-0123456789abcdef0")},
+	} {
+		if _, err := e.CreateRoute(ctx, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subnet := srv.DefaultSubnets()[0]
+	if _, err := e.AssociateRouteTable(ctx, &awsec2.AssociateRouteTableInput{RouteTableId: id, SubnetId: aws.String(subnet)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.DescribeRouteTables(ctx, &awsec2.DescribeRouteTablesInput{Filters: []types.Filter{{Name: aws.String("association.subnet-id"), Values: []string{subnet}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type r struct{ Dest, GW, NAT, TGW string }
+	var routes []r
+	for _, x := range got.RouteTables[0].Routes {
+		routes = append(routes, r{aws.ToString(x.DestinationCidrBlock) + aws.ToString(x.DestinationIpv6CidrBlock), aws.ToString(x.GatewayId), aws.ToString(x.NatGatewayId), aws.ToString(x.TransitGatewayId)})
+	}
+	want := []r{{"172.31.0.0/16", "local", "", ""}, {"0.0.0.0/0", "", "nat-0123456789abcdef0", ""}, {"10.0.0.0/8", "", "", "tgw-0123456789abcdef0"}, {"::/0", "vpce-0123456789abcdef0", "", ""}}
+	if len(got.RouteTables) != 1 || aws.ToString(got.RouteTables[0].Associations[0].SubnetId) != subnet {
+		t.Fatalf("tables = %+v", got.RouteTables)
+	}
+	if d := cmp.Diff(want, routes); d != "" {
+		t.Errorf("routes:\n%s", d)
+	}
+	for _, tc := range []struct {
+		call func() error
+		code string
+	}{
+		{func() error {
+			_, err := e.CreateRoute(ctx, &awsec2.CreateRouteInput{RouteTableId: id, DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: aws.String("igw-0123456789abcdef0")})
+			return err
+		}, "RouteAlreadyExists"},
+		{func() error {
+			_, err := e.CreateRoute(ctx, &awsec2.CreateRouteInput{RouteTableId: id, DestinationCidrBlock: aws.String("10.1.0.0/16")})
+			return err
+		}, "InvalidParameterCombination"},
+		{func() error {
+			_, err := e.AssociateRouteTable(ctx, &awsec2.AssociateRouteTableInput{RouteTableId: id, SubnetId: aws.String(subnet)})
+			return err
+		}, "Resource.AlreadyAssociated"},
+		{func() error {
+			_, err := e.DescribeRouteTables(ctx, &awsec2.DescribeRouteTablesInput{RouteTableIds: []string{"rtb-00000000000000000"}})
+			return err
+		}, "InvalidRouteTableID.NotFound"},
+	} {
+		if code := errCode(tc.call()); code != tc.code {
+			t.Errorf("code = %q, want %q", code, tc.code)
+		}
+	}
+}
