@@ -296,7 +296,8 @@ type ClientOptions struct {
 	// aws.RetryModeAdaptive (client-side rate limiting that slows down on
 	// throttling: when other tools in the account cause the throttling,
 	// it slows this one down for nothing — containing 100 instances under
-	// 10 % foreign throttling was 4x slower than with standard retries).
+	// 10 % random throttling took 133 s with adaptive retries and 8.2 s
+	// with standard ones on the emulator: bench/ec2-retries.sh).
 	RetryMode aws.RetryMode
 	// Backoff replaces the SDK's backoff (which waits at least 1s after a
 	// throttle); tests against the emulator shorten it.
