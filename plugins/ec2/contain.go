@@ -196,7 +196,8 @@ type ContainPlan struct {
 // (KeepRoleSessions).
 const (
 	NoteCredentials = "removing the instance profile stops new credentials for its role, and the role's sessions issued until now are revoked " +
-		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh"
+		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh; " +
+		"the shipped iam-policy.json allows this only on roles tagged " + TagInstanceRole + "=allowed"
 	NoteCredentialsKept = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
 		"stay valid until they expire (up to hours): the role's sessions are not revoked (KeepRoleSessions)"
 )

@@ -82,7 +82,10 @@
 // volumes, iam:PassRole), and no more: tags only on create
 // (ec2:CreateAction) or abusekit:* keys on instances, KMS only through EC2
 // (kms:ViaService), alarms only named abusekit-*, roles passed only if
-// named abusekit-replacement-*. Package
+// named abusekit-replacement-* or tagged abusekit:instance-role=allowed
+// (TagInstanceRole), inline policies (the session revocation) only on
+// roles so tagged. A test evaluates the policy, conditions included,
+// against the request context of every call a full run makes. Package
 // github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
 // emulator the tests and examples run against.
 package ec2
