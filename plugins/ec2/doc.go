@@ -57,7 +57,9 @@
 //     the plan) is copied, with the access other groups grant by
 //     referencing it granted to the copy too,
 //     without the open rules and the copy swapped onto this instance's
-//     interfaces, unless the caller asks to fix it in place.
+//     interfaces, unless the caller asks to fix it in place; the other
+//     interfaces still on the open original (its neighbours) are listed
+//     in the plan, and MoveNeighbours swaps the copy onto them too.
 //   - Alarms puts CloudWatch alarms on NetworkOut, NetworkPacketsOut,
 //     CPUUtilization and StatusCheckFailed, with an SNS action when given.
 //

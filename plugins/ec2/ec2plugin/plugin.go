@@ -170,6 +170,9 @@ type HardenInput struct {
 	Ports      []int32  `json:"ports,omitempty"`
 	AdminCIDRs []string `json:"admin_cidrs,omitempty"`
 	InPlace    bool     `json:"in_place,omitempty"`
+	// MoveNeighbours swaps the hardened copy onto the other instances'
+	// interfaces that share the open original too (ec2.HardenInput).
+	MoveNeighbours bool `json:"move_neighbours,omitempty"`
 }
 
 // HardenOutput is the output of "harden".
@@ -786,7 +789,7 @@ func (a *adapter) hardenPlan(ctx context.Context, in HardenInput, call plugin.Ca
 		return nil, nil, err
 	}
 	p, err := ec2.PlanHarden(ctx, c, ec2.HardenInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, GroupIDs: in.GroupIDs,
-		Ports: in.Ports, AdminCIDRs: in.AdminCIDRs, InPlace: in.InPlace})
+		Ports: in.Ports, AdminCIDRs: in.AdminCIDRs, InPlace: in.InPlace, MoveNeighbours: in.MoveNeighbours})
 	return c, p, err
 }
 
@@ -817,7 +820,18 @@ func (a *adapter) planHarden(ctx context.Context, req plugin.PlanRequest[HardenI
 	for _, ifc := range p.Interfaces {
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ifc.NetworkInterfaceID, Detail: "swap hardened copies in for " + strings.Join(ifc.Groups, ",")})
 	}
+	for _, g := range p.Groups {
+		for _, nb := range g.Neighbours {
+			if nb.Move {
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: nb.NetworkInterfaceID,
+					Detail: fmt.Sprintf("neighbour %s: swap the hardened copy in for %s", nb.InstanceID, g.GroupID)})
+			}
+		}
+	}
 	resp.Summary = fmt.Sprintf("harden %d of %d group(s) open to the world", n, len(p.Groups))
+	for _, note := range p.Notes {
+		resp.Summary += "; note: " + note
+	}
 	return nil
 }
 
