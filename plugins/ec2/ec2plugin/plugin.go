@@ -713,7 +713,10 @@ func (a *adapter) applyTerminate(ctx context.Context, req plugin.ApplyRequest[Te
 	if err != nil {
 		return err
 	}
-	res, err := ec2.Terminate(ctx, c, cs, append(o, ec2.WithLogger(req.Logger))...)
+	// Progress: the instance's states until terminated (ec2.Terminate
+	// then waits for it, max_wait at most).
+	o = append(o, ec2.WithLogger(req.Logger), ec2.WithProgress(func(pr ec2.Progress) { req.Progress.Report("instance "+pr.Resource+": "+pr.State, 0, 0) }))
+	res, err := ec2.Terminate(ctx, c, cs, o...)
 	if res != nil {
 		resp.Output.TerminateResult = *res
 	}
