@@ -42,7 +42,9 @@
 //     and waits until it runs and passes both status checks. Nothing of the
 //     old credentials is carried over by default: no key pair, no instance
 //     profile; the forensic image and private images created after the
-//     abuse began are refused unless forced.
+//     abuse began are refused unless forced. Data volumes are listed as
+//     not carried over, or, with RestoreDataVolumes, recreated from each
+//     one's newest snapshot of before the abuse time.
 //   - Terminate takes a CompletedSnapshots — a type whose only sources are
 //     ApplySnapshot and VerifySnapshots (which counts only the snapshot ids
 //     the snapshot step journaled) — and re-verifies coverage of every

@@ -154,6 +154,9 @@ type RebuildInput struct {
 	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
 	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
 	UserData             string `json:"user_data,omitempty"` // base64
+	// RestoreDataVolumes recreates the data volumes from their newest
+	// snapshots of before the abuse time (ec2.RebuildInput).
+	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty"`
 }
 
 // RebuildOutput is the output of "rebuild".
@@ -737,7 +740,8 @@ func (a *adapter) rebuildPlan(ctx context.Context, in RebuildInput, call plugin.
 	p, err := ec2.PlanRebuild(ctx, c, ec2.RebuildInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, LaunchTemplate: in.LaunchTemplate,
 		ImageID: in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
 		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData,
-		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage})
+		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage,
+		RestoreDataVolumes: in.RestoreDataVolumes})
 	return c, p, o, err
 }
 
@@ -762,6 +766,10 @@ func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[Rebuil
 	}
 	if len(p.NotCarriedOver) > 0 {
 		resp.Summary += "; not carried over: " + strings.Join(p.NotCarriedOver, ", ")
+	}
+	for _, v := range p.DataVolumes {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "volume " + v.Device + " of the replacement",
+			Detail: fmt.Sprintf("from snapshot %s of %s, taken %s (before the abuse)", v.SnapshotID, v.OldVolumeID, v.SnapshotTime.Format(time.RFC3339))})
 	}
 	return nil
 }
