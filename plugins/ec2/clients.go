@@ -12,6 +12,7 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/route53resolver"
 )
 
 // One-method client interfaces, one per API operation the package calls.
@@ -284,6 +285,10 @@ type Clients struct {
 
 	PutMetricAlarm PutMetricAlarmAPI `iam:"cloudwatch:PutMetricAlarm"`
 	DescribeAlarms DescribeAlarmsAPI `iam:"cloudwatch:DescribeAlarms"`
+
+	AssociateFirewallRuleGroup        AssociateFirewallRuleGroupAPI        `iam:"route53resolver:AssociateFirewallRuleGroup"`
+	ListFirewallRuleGroupAssociations ListFirewallRuleGroupAssociationsAPI `iam:"route53resolver:ListFirewallRuleGroupAssociations"`
+	DisassociateFirewallRuleGroup     DisassociateFirewallRuleGroupAPI     `iam:"route53resolver:DisassociateFirewallRuleGroup"`
 }
 
 // ClientOptions tune the SDK clients New builds.
@@ -341,6 +346,7 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 	lb := func() *elbv2.Client { return elbv2.NewFromConfig(c, o.ELBv2...) }
 	cw := func() *cloudwatch.Client { return cloudwatch.NewFromConfig(c, o.CloudWatch...) }
 	im := func() *iam.Client { return iam.NewFromConfig(c, o.IAM...) }
+	rr := func() *route53resolver.Client { return route53resolver.NewFromConfig(c) }
 	return &Clients{
 		DescribeInstances:             e(),
 		DescribeInstanceAttribute:     e(),
@@ -390,6 +396,10 @@ func New(cfg aws.Config, optFns ...func(*ClientOptions)) *Clients {
 
 		PutMetricAlarm: cw(),
 		DescribeAlarms: cw(),
+
+		AssociateFirewallRuleGroup:        rr(),
+		ListFirewallRuleGroupAssociations: rr(),
+		DisassociateFirewallRuleGroup:     rr(),
 	}
 }
 

@@ -100,6 +100,13 @@ type ContainInput struct {
 	// like the plain one).
 	SSMEndpointGroupIDs []string
 	SSMPrefixListIDs    []string
+	// DNSFirewallRuleGroupID is a Route 53 Resolver DNS Firewall rule
+	// group (rslvr-frg-…) the operator prepared: Contain associates it
+	// with each VPC of the plan (a security group cannot filter DNS to the
+	// VPC resolver, so without it the instance can still resolve names and
+	// tunnel over DNS). It filters every instance of the VPC; Undo
+	// removes the associations Contain made.
+	DNSFirewallRuleGroupID string
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -168,7 +175,13 @@ type InstanceContain struct {
 	// Balancer endpoints and Network/Gateway Load Balancers the instance
 	// sits behind: their connections survive the security group change
 	// (the plan's notes say so, and whether NetworkACL cuts them).
-	TrackedPaths     []TrackedPath     `json:"tracked_paths,omitempty"`
+	TrackedPaths []TrackedPath `json:"tracked_paths,omitempty"`
+	// Refused lists what EC2 refuses for this instance, so Contain does
+	// not ask: "termination" and "stop" protection for a Spot Instance,
+	// "stop" protection and a shutdown behaviour of "stop" ("shutdown")
+	// for an instance-store root device. The plan's notes say what that
+	// leaves open.
+	Refused          []string          `json:"refused,omitempty"`
 	AutoScalingGroup string            `json:"auto_scaling_group,omitempty"`
 	ASGAction        ASGMode           `json:"asg_action,omitempty"`
 	DecrementDesired bool              `json:"decrement_desired,omitempty"`
@@ -185,6 +198,9 @@ type ContainPlan struct {
 	Instances []InstanceContain `json:"instances"`
 	// Notes tell the operator what the containment does not cover.
 	Notes []string `json:"notes,omitempty"`
+	// DNSFirewall: the rule group's association with each VPC
+	// (ContainInput.DNSFirewallRuleGroupID).
+	DNSFirewall []DNSFirewallPlan `json:"dns_firewall,omitempty"`
 	// Records are the instances as they were when planned (Capture):
 	// description, volumes, interfaces, security group rules, instance
 	// profile and tags, for the incident record.
@@ -243,6 +259,9 @@ type ContainUndo struct {
 	Incident      Incident       `json:"incident"`
 	CreatedGroups []string       `json:"created_groups,omitempty"`
 	Instances     []InstanceUndo `json:"instances"`
+	// DNSFirewallAssociations are the DNS Firewall rule group
+	// associations Contain made (Undo removes them).
+	DNSFirewallAssociations []string `json:"dns_firewall_associations,omitempty"`
 	// Records are the instances as they were before the first change
 	// (ContainPlan.Records; with a store, the first run's win).
 	Records []InstanceRecord `json:"records,omitempty"`
@@ -373,6 +392,12 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		plan.Groups = append(plan.Groups, gp)
 	}
 	plan.Notes = append(plan.Notes, NoteTrackedConnections, NoteAlwaysTracked, NoteDNS)
+	if in.DNSFirewallRuleGroupID != "" {
+		if plan.DNSFirewall, err = planDNSFirewall(ctx, c, in.DNSFirewallRuleGroupID, vpcList); err != nil {
+			return nil, err
+		}
+		plan.Notes = append(plan.Notes, NoteDNSFirewall)
+	}
 	if overSSM && len(in.SSMEndpointGroupIDs) == 0 && len(in.SSMPrefixListIDs) == 0 {
 		plan.Notes = append(plan.Notes, NoteSSMNoEndpoint)
 	}
@@ -540,6 +565,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		if len(ic.Interfaces) == 0 {
 			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
 		}
+		ic.Refused = refusedFor(inst)
 		if len(ids) <= PlanAttributeLimit {
 			tp, sp, sb, err := readProtection(ctx, c, id)
 			if err != nil {
@@ -579,7 +605,8 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			}
 			ic.RevokeRoleSessions = roles
 		}
-		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
+		ic.AlreadyContained = contained && (aws.ToBool(ic.TerminationProtection) || ic.refused(RefusedTermination)) &&
+			(aws.ToBool(ic.StopProtection) || ic.refused(RefusedStop)) && (ic.ShutdownBehavior == "stop" || ic.refused(RefusedShutdownStop)) &&
 			len(ic.DeleteOnTermination) == 0 && ic.InstanceProfile == nil && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
@@ -595,6 +622,11 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			if len(results[i].NetworkACLEntries) > 0 {
 				results[i].AlreadyContained = false
 			}
+		}
+	}
+	for _, ic := range results {
+		if n := noteRefused(ic, insts[ic.InstanceID]); n != "" {
+			plan.Notes = append(plan.Notes, n)
 		}
 	}
 	// Always-tracked paths: the subnet's routes and the load balancers.
@@ -791,6 +823,18 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 		groups[gp.VPCID] = id
 	}
+	// The DNS Firewall association of each VPC: a failure is reported,
+	// containment goes on.
+	var errs []error
+	if len(plan.DNSFirewall) > 0 {
+		ids, err := associateDNSFirewall(ctx, c, plan.Incident, plan.DNSFirewall)
+		undo.mu.Lock()
+		undo.DNSFirewallAssociations = append(undo.DNSFirewallAssociations, ids...)
+		undo.mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	todo := make([]InstanceContain, 0, len(plan.Instances))
 	for _, ic := range plan.Instances {
 		if !ic.AlreadyContained {
@@ -798,15 +842,13 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 	}
 	if len(todo) == 0 {
-		return undo, nil
+		return undo, errors.Join(errs...)
 	}
 	for _, ic := range todo {
 		if groups[ic.VPCID] == "" {
 			return undo, &StepError{Step: stepContain, Resource: ic.InstanceID, Err: errf("%w: the plan has no quarantine group for %s", ErrInvalidInput, ic.VPCID)}
 		}
 	}
-	var errs []error
-
 	// 2. Before anything else on the instances: a shutdown from inside
 	// stops the instance instead of terminating it, and termination keeps
 	// every volume. A failure here is reported; containment goes on.
@@ -1078,7 +1120,7 @@ func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *Co
 		ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
 	}
 	var errs []error
-	if ic.ShutdownBehavior != "stop" {
+	if ic.ShutdownBehavior != "stop" && !ic.refused(RefusedShutdownStop) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String("stop")},
 		}); err != nil {
@@ -1128,7 +1170,7 @@ func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainU
 		}
 		ic.TerminationProtection, ic.StopProtection = &tp, &sp
 	}
-	if !*ic.TerminationProtection {
+	if !*ic.TerminationProtection && !ic.refused(RefusedTermination) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
@@ -1136,7 +1178,7 @@ func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainU
 		}
 		undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
 	}
-	if !*ic.StopProtection {
+	if !*ic.StopProtection && !ic.refused(RefusedStop) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
@@ -1250,6 +1292,9 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 		return &StepError{Step: stepUndo, Err: ErrMissingClient}
 	}
 	if err := need(stepUndo, c.ModifyNetworkInterfaceAttr, c.ModifyInstanceAttribute, c.DeleteTags); err != nil {
+		return err
+	}
+	if err := disassociateDNSFirewall(ctx, c, u.DNSFirewallAssociations); err != nil {
 		return err
 	}
 	return forEach(ctx, o.Concurrency, u.Instances, func(ctx context.Context, iu InstanceUndo) error {

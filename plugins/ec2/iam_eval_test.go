@@ -192,7 +192,7 @@ const (
 	evalAccount = ec2test.AccountID
 )
 
-var iamPrefix = map[string]string{"EC2": "ec2", "Auto Scaling": "autoscaling", "Elastic Load Balancing v2": "elasticloadbalancing", "CloudWatch": "cloudwatch", "IAM": "iam"}
+var iamPrefix = map[string]string{"EC2": "ec2", "Auto Scaling": "autoscaling", "Elastic Load Balancing v2": "elasticloadbalancing", "CloudWatch": "cloudwatch", "IAM": "iam", "Route53Resolver": "route53resolver"}
 
 func ec2ARN(id string) string {
 	kinds := map[string]string{"i-": "instance", "sg-": "security-group", "snap-": "snapshot", "ami-": "image", "vol-": "volume", "eni-": "network-interface", "acl-": "network-acl"}

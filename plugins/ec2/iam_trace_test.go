@@ -64,7 +64,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err := Undo(ctx, c, u2, fastOpts...); err != nil {
 		t.Fatal(err)
 	}
-	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true}, fastOpts...)
+	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true, DNSFirewallRuleGroupID: srv.AddFirewallRuleGroup("block")}, fastOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 			granted[a] = true
 		}
 	}
-	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam"}
+	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam", "route53resolver": "route53resolver"}
 	seen := map[string]bool{}
 	for _, call := range srv.Calls() {
 		a := prefix[call.Service] + ":" + call.Operation

@@ -20,6 +20,8 @@ type TerminatePlan struct {
 	// Termination protection (turned on by Contain) is turned off right
 	// before TerminateInstances, and only after the check.
 	DisableTerminationProtection bool `json:"disable_termination_protection"`
+	// Warnings say what no snapshot covers (an instance-store root).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TerminateResult reports the termination.
@@ -36,7 +38,20 @@ func PlanTerminate(ctx context.Context, c *Clients, cs CompletedSnapshots) (*Ter
 	if err != nil {
 		return nil, err
 	}
-	return &TerminatePlan{Step: stepTerminate, Incident: set.Incident, InstanceID: set.InstanceID, Covered: set.Snapshots, DisableTerminationProtection: true}, nil
+	p := &TerminatePlan{Step: stepTerminate, Incident: set.Incident, InstanceID: set.InstanceID, Covered: set.Snapshots, DisableTerminationProtection: true}
+	insts, _, err := describeInstances(ctx, c.DescribeInstances, []string{set.InstanceID})
+	if err != nil {
+		return nil, stepErr(stepTerminate, "DescribeInstances", set.InstanceID, err)
+	}
+	if inst, ok := insts[set.InstanceID]; ok {
+		if inst.RootDeviceType == types.DeviceTypeInstanceStore {
+			p.Warnings = append(p.Warnings, "the root device is instance store: the root and ephemeral disks are in no snapshot and are lost with the instance")
+		}
+		if inst.InstanceLifecycle == types.InstanceLifecycleTypeSpot {
+			p.DisableTerminationProtection = false // EC2 refuses it for Spot Instances: never on
+		}
+	}
+	return p, nil
 }
 
 func verifyCoverage(ctx context.Context, c *Clients, cs CompletedSnapshots) (*SnapshotSet, error) {

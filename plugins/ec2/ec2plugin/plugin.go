@@ -83,6 +83,9 @@ type ContainInput struct {
 	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty"`
 	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty"`
 	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty"`
+	// DNSFirewallRuleGroupID associates this Route 53 Resolver DNS
+	// Firewall rule group with the instances' VPCs (ec2.ContainInput).
+	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -404,7 +407,8 @@ func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
 		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
 		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions,
-		HostStepsOverSSM: in.HostStepsOverSSM, SSMEndpointGroupIDs: in.SSMEndpointGroupIDs, SSMPrefixListIDs: in.SSMPrefixListIDs}
+		HostStepsOverSSM: in.HostStepsOverSSM, SSMEndpointGroupIDs: in.SSMEndpointGroupIDs, SSMPrefixListIDs: in.SSMPrefixListIDs,
+		DNSFirewallRuleGroupID: in.DNSFirewallRuleGroupID}
 }
 
 func (in ContainInput) check() error {
@@ -527,6 +531,12 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID})
 		case len(g.Converge) > 0:
 			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: g.GroupID, Detail: fmt.Sprintf("%s group: converge %d rule(s)", g.Role, len(g.Converge))})
+		}
+	}
+	for _, f := range p.DNSFirewall {
+		if f.AssociationID == "" {
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "DNS Firewall association " + f.RuleGroupID + " / " + f.VPCID,
+				Detail: fmt.Sprintf("priority %d; filters every instance of the VPC", f.Priority)})
 		}
 	}
 	for _, ic := range p.Instances {

@@ -68,7 +68,10 @@
 // DescribeNetworkAcls, Create/DeleteNetworkAclEntry, DescribeRouteTables,
 // CreateRouteTable, CreateRoute (internet, NAT and transit gateways,
 // Gateway Load Balancer endpoints, interfaces; targets not checked for
-// existence), AssociateRouteTable.
+// existence), AssociateRouteTable, CreateVpc (with an Amazon-provided
+// IPv6 /56; the new VPC gets its default security group, main route table
+// and default network ACL), CreateSubnet (IPv4 and IPv6 /64),
+// RunInstances' Ipv6AddressCount.
 // Auto Scaling: CreateAutoScalingGroup (launches from its template),
 // DescribeAutoScalingGroups, DescribeAutoScalingInstances, DetachInstances,
 // EnterStandby, ExitStandby, AttachInstances, DeleteAutoScalingGroup.
@@ -80,6 +83,13 @@
 // and filter as EC2 does (tag:Key, tag-key, wildcards, …); errors carry the
 // real codes (InvalidInstanceID.NotFound, IncorrectInstanceState,
 // OperationNotPermitted, InvalidPermission.Duplicate, DryRunOperation, …).
+//
+// Spot Instances (InstanceMarketOptions.MarketType=spot, or
+// InstanceSpec.Spot) answer UnsupportedOperation to termination and stop
+// protection; instances with an instance-store root device
+// (InstanceSpec.InstanceStoreRoot) to stop protection, a shutdown
+// behaviour of stop and StopInstances, as EC2 documents that they cannot
+// be stopped (the error codes and messages are this emulator's reading).
 //
 // # State
 //

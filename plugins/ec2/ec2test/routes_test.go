@@ -103,3 +103,119 @@ func TestRouteTables(t *testing.T) {
 		}
 	}
 }
+
+// Spot and instance-store-backed instances: what EC2 refuses for them.
+func TestSpotAndInstanceStore(t *testing.T) {
+	srv := ec2test.NewServer(ec2test.WithSeed(8))
+	defer srv.Close()
+	e := awsec2.NewFromConfig(srv.Config())
+	ctx := context.Background()
+	imgs, err := e.DescribeImages(ctx, &awsec2.DescribeImagesInput{Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"al2023-*"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := e.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: imgs.Images[0].ImageId, MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		InstanceMarketOptions: &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spot := aws.ToString(run.Instances[0].InstanceId)
+	store, err := srv.AddInstance(ec2test.InstanceSpec{InstanceStoreRoot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{spot, store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			got[aws.ToString(i.InstanceId)] = string(i.InstanceLifecycle) + "/" + string(i.RootDeviceType)
+		}
+	}
+	if d := cmp.Diff(map[string]string{spot: "spot/ebs", store: "/instance-store"}, got); d != "" {
+		t.Errorf("lifecycle/root device type:\n%s", d)
+	}
+	on := &types.AttributeBooleanValue{Value: aws.Bool(true)}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"spot termination protection", func() error {
+			_, err := e.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(spot), DisableApiTermination: on})
+			return err
+		}, "UnsupportedOperation"},
+		{"spot stop protection", func() error {
+			_, err := e.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(spot), DisableApiStop: on})
+			return err
+		}, "UnsupportedOperation"},
+		{"instance-store stop protection", func() error {
+			_, err := e.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(store), DisableApiStop: on})
+			return err
+		}, "UnsupportedOperation"},
+		{"instance-store termination protection", func() error {
+			_, err := e.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(store), DisableApiTermination: on})
+			return err
+		}, ""},
+		{"instance-store stop", func() error {
+			_, err := e.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: []string{store}})
+			return err
+		}, "UnsupportedOperation"},
+		{"instance-store shutdown behaviour stop", func() error {
+			_, err := e.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{InstanceId: aws.String(store), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String("stop")}})
+			return err
+		}, "UnsupportedOperation"},
+	} {
+		if code := errCode(tc.call()); code != tc.code {
+			t.Errorf("%s: code %q, want %q", tc.name, code, tc.code)
+		}
+	}
+}
+
+// CreateVpc and CreateSubnet through the SDK, with EC2's range checks.
+func TestCreateVpcAndSubnet(t *testing.T) {
+	srv := ec2test.NewServer(ec2test.WithSeed(9))
+	defer srv.Close()
+	e := awsec2.NewFromConfig(srv.Config())
+	ctx := context.Background()
+	v, err := e.CreateVpc(ctx, &awsec2.CreateVpcInput{CidrBlock: aws.String("10.40.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpc := v.Vpc.VpcId
+	groups, err := e.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{Filters: []types.Filter{{Name: aws.String("vpc-id"), Values: []string{*vpc}}}})
+	if err != nil || len(groups.SecurityGroups) != 1 || aws.ToString(groups.SecurityGroups[0].GroupName) != "default" {
+		t.Errorf("the new VPC's groups: %+v %v", groups, err)
+	}
+	for _, tc := range []struct {
+		call func() error
+		code string
+	}{
+		{func() error {
+			_, err := e.CreateVpc(ctx, &awsec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/8")})
+			return err
+		}, "InvalidVpc.Range"},
+		{func() error {
+			_, err := e.CreateSubnet(ctx, &awsec2.CreateSubnetInput{VpcId: vpc, CidrBlock: aws.String("10.41.0.0/24")})
+			return err
+		}, "InvalidSubnet.Range"},
+		{func() error {
+			_, err := e.CreateSubnet(ctx, &awsec2.CreateSubnetInput{VpcId: vpc, CidrBlock: aws.String("10.40.0.0/24"), Ipv6CidrBlock: aws.String("2600:1f18::/64")})
+			return err
+		}, "InvalidSubnet.Range"}, // the VPC has no IPv6 block
+		{func() error {
+			_, err := e.CreateSubnet(ctx, &awsec2.CreateSubnetInput{VpcId: vpc, CidrBlock: aws.String("10.40.0.0/24")})
+			return err
+		}, ""},
+		{func() error {
+			_, err := e.CreateSubnet(ctx, &awsec2.CreateSubnetInput{VpcId: vpc, CidrBlock: aws.String("10.40.0.0/25")})
+			return err
+		}, "InvalidSubnet.Conflict"},
+	} {
+		if code := errCode(tc.call()); code != tc.code {
+			t.Errorf("code %q, want %q", code, tc.code)
+		}
+	}
+}
