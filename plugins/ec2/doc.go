@@ -25,7 +25,12 @@
 //     instance the NAT gateways, transit gateways, Gateway Load Balancer
 //     endpoints (its subnet's routes) and Network or Gateway Load
 //     Balancers (its target groups) it sits behind, whose connections are
-//     always tracked: NetworkACL adds deny entries that cut them. When host steps
+//     always tracked: NetworkACL adds deny entries that cut them, and
+//     DNSFirewallRuleGroupID associates the operator's Route 53 Resolver
+//     DNS Firewall rule group with the VPC (a security group cannot
+//     filter DNS to the VPC resolver). Spot and instance-store-backed
+//     instances get what EC2 allows, and the plan says what it refuses.
+//     Contain works in any VPC, IPv4 and IPv6 alike. When host steps
 //     go over SSM Run Command (HostStepsOverSSM), the quarantine group is
 //     abusekit-quarantine-ssm instead, admitting only tcp 443 out to the
 //     VPC endpoints' security group or prefix lists the operator names;

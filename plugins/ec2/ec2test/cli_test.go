@@ -365,4 +365,26 @@ func TestAWSCLIContainOperations(t *testing.T) {
 	if len(dual.Instances) != 1 || len(dual.Instances[0].NetworkInterfaces) != 1 || len(dual.Instances[0].NetworkInterfaces[0].Ipv6Addresses) != 1 {
 		t.Errorf("run-instances with IPv6 = %+v", dual)
 	}
+
+	// Route 53 Resolver DNS Firewall: a rule group associated with the
+	// VPC, listed, and disassociated.
+	var frg struct{ FirewallRuleGroup struct{ Id string } }
+	if err := awsRun(t, u, &frg, "route53resolver", "create-firewall-rule-group", "--name", "block", "--creator-request-id", "g1"); err != nil {
+		t.Fatal(err)
+	}
+	var fa struct{ FirewallRuleGroupAssociation struct{ Id, Status string } }
+	if err := awsRun(t, u, &fa, "route53resolver", "associate-firewall-rule-group", "--creator-request-id", "a1", "--firewall-rule-group-id", frg.FirewallRuleGroup.Id,
+		"--vpc-id", srv.DefaultVPC(), "--priority", "101", "--name", "abusekit"); err != nil {
+		t.Fatal(err)
+	}
+	var fl struct{ FirewallRuleGroupAssociations []struct{ Id, VpcId string } }
+	if err := awsRun(t, u, &fl, "route53resolver", "list-firewall-rule-group-associations", "--vpc-id", srv.DefaultVPC()); err != nil {
+		t.Fatal(err)
+	}
+	if len(fl.FirewallRuleGroupAssociations) != 1 || fl.FirewallRuleGroupAssociations[0].Id != fa.FirewallRuleGroupAssociation.Id {
+		t.Errorf("list-firewall-rule-group-associations = %+v", fl)
+	}
+	if err := awsRun(t, u, nil, "route53resolver", "disassociate-firewall-rule-group", "--firewall-rule-group-association-id", fa.FirewallRuleGroupAssociation.Id); err != nil {
+		t.Fatal(err)
+	}
 }

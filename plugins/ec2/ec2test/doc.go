@@ -32,6 +32,11 @@
 //     the service (output truncation, delivery and execution timeouts,
 //     cancellation, output to S3).
 //
+//   - Route 53 Resolver DNS Firewall: awsJson1_1 (X-Amz-Target:
+//     Route53Resolver.Op): CreateFirewallRuleGroup,
+//     Associate/DisassociateFirewallRuleGroup,
+//     ListFirewallRuleGroupAssociations (resolver.go; rules not modelled).
+//
 //   - S3: the REST protocol with path-style addresses, recognised by the
 //     credential scope s3 in the Authorization header or a presigned URL's
 //     X-Amz-Credential; aws-chunked bodies decoded; X-Amz-Expires honoured.
