@@ -87,8 +87,9 @@ func associateDNSFirewall(ctx context.Context, c *Clients, inc Incident, plans [
 		}
 		out, err := c.AssociateFirewallRuleGroup.AssociateFirewallRuleGroup(ctx, &r53r.AssociateFirewallRuleGroupInput{
 			CreatorRequestId: aws.String(Token(inc.ID, stepContain, "dnsfw|"+p.VPCID)), FirewallRuleGroupId: aws.String(p.RuleGroupID),
+			// No Tags: tagging on create would also need
+			// route53resolver:TagResource; the name carries the incident.
 			VpcId: aws.String(p.VPCID), Priority: aws.Int32(p.Priority), Name: aws.String(fmt.Sprintf("abusekit-%s", short(inc.ID))),
-			Tags: []r53rtypes.Tag{{Key: aws.String(TagIncident), Value: aws.String(inc.ID)}, {Key: aws.String(TagStep), Value: aws.String(stepContain)}},
 		})
 		if err != nil {
 			return ids, stepErr(stepContain, "AssociateFirewallRuleGroup", p.VPCID, err)
