@@ -24,6 +24,10 @@
 # now ignored). Measured on the shared 2-CPU box, before the passthrough
 # group was dropped: REFILL=5 ratio 1.006 (72.5 s vs 72 s);
 # REFILL=1 (EC2's real rates) ratio 1.005 (361.7 s vs 360 s).
+# Since contain also sets the shutdown behaviour, the floor action makes
+# 3,000 calls: 2026-12-07, REFILL=5, load 6.7-13.8 on the shared 2-CPU box:
+# floor 118 s (ModifyInstanceAttribute), elapsed 130.0 s, ratio 1.101,
+# 3,776 throttled attempts retried, 0 failures.
 # Prints every run and exits 1 if the median ratio is above LIMIT or any
 # call failed for good on throttling (a failure fails the benchmark).
 set -euo pipefail

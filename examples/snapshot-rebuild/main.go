@@ -121,6 +121,29 @@ type printer struct {
 	w    io.Writer
 	json bool
 	dry  bool
+	// live rewrites one progress line per resource in place (stderr is a
+	// terminal); open is the resource whose line is still open.
+	live bool
+	open string
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// finalState is a state after which a resource's progress line is closed.
+func finalState(s string) bool {
+	switch s {
+	case "completed", "error", "terminated", "running", "stopped", "status ok/ok":
+		return true
+	}
+	return strings.HasPrefix(s, "status ") && strings.Contains(s, "impaired")
 }
 
 // progress prints one progress report of a long wait: a "progress"
@@ -132,19 +155,34 @@ func (p *printer) progress(stderr io.Writer, pr ec2.Progress) {
 		_ = cli.New(prog, p.w, io.Discard, true).Emit(cli.TypeProgress, pr.Step, map[string]any{"step": pr.Step, "progress": pr})
 		return
 	}
+	var line string
 	if pr.Volume == "" { // an instance's state
-		fmt.Fprintf(stderr, "  %s %s: %s\n", pr.Step, pr.Resource, pr.State)
+		line = fmt.Sprintf("  %s %s: %s", pr.Step, pr.Resource, pr.State)
+	} else {
+		line = fmt.Sprintf("  %s %s of %s: %s %3d%%", pr.Step, pr.Resource, pr.Volume, pr.State, pr.Percent)
+		if pr.TotalBytes > 0 {
+			line += fmt.Sprintf(" (%.1f of %.1f GiB", float64(pr.Bytes)/(1<<30), float64(pr.TotalBytes)/(1<<30))
+			if pr.ETA > 0 {
+				line += ", ETA " + pr.ETA.String()
+			}
+			line += ")"
+		}
+	}
+	if !p.live {
+		fmt.Fprintln(stderr, line)
 		return
 	}
-	line := fmt.Sprintf("  %s %s of %s: %s %3d%%", pr.Step, pr.Resource, pr.Volume, pr.State, pr.Percent)
-	if pr.TotalBytes > 0 {
-		line += fmt.Sprintf(" (%.1f of %.1f GiB", float64(pr.Bytes)/(1<<30), float64(pr.TotalBytes)/(1<<30))
-		if pr.ETA > 0 {
-			line += ", ETA " + pr.ETA.String()
-		}
-		line += ")"
+	// A live line: rewritten in place while the same resource reports,
+	// closed when another one reports or its state is final.
+	if p.open != "" && p.open != pr.Resource {
+		fmt.Fprintln(stderr)
 	}
-	fmt.Fprintln(stderr, line)
+	fmt.Fprint(stderr, "\r\x1b[K"+line)
+	p.open = pr.Resource
+	if finalState(pr.State) {
+		fmt.Fprintln(stderr)
+		p.open = ""
+	}
 }
 
 // step prints one step: a JSON line, or a short human view.
@@ -349,7 +387,7 @@ func runSteps(ctx context.Context, f *flags, stdout, stderr io.Writer) error {
 	if f.demo {
 		opts = append(opts, ec2.WithPoll(50*time.Millisecond, 200*time.Millisecond))
 	}
-	p := &printer{w: stdout, json: f.jsonOut, dry: !f.apply}
+	p := &printer{w: stdout, json: f.jsonOut, dry: !f.apply, live: isTerminal(stderr)}
 	opts = append(opts, ec2.WithProgress(func(pr ec2.Progress) { p.progress(stderr, pr) }))
 
 	// 1. Contain.

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/abusekit/abusekit/plugins/ec2"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+	"github.com/google/go-cmp/cmp"
 )
 
 // progressEvents counts the progress lines runJSON skipped.
@@ -182,5 +184,31 @@ func TestAWSEndpointURL(t *testing.T) {
 		if !services[s] {
 			t.Errorf("no %s call reached the emulator: %v", s, services)
 		}
+	}
+}
+
+// On a terminal the progress of one resource is one line rewritten in
+// place, closed when its state is final or another resource reports.
+func TestLiveProgressLine(t *testing.T) {
+	var b strings.Builder
+	p := &printer{live: true}
+	for _, pr := range []ec2.Progress{
+		{Step: "snapshot", Resource: "snap-1", Volume: "vol-1", State: "pending", Percent: 10},
+		{Step: "snapshot", Resource: "snap-1", Volume: "vol-1", State: "pending", Percent: 60},
+		{Step: "snapshot", Resource: "snap-2", Volume: "vol-2", State: "pending", Percent: 5},
+		{Step: "snapshot", Resource: "snap-2", Volume: "vol-2", State: "completed", Percent: 100},
+		{Step: "terminate", Resource: "i-1", State: "shutting-down"},
+		{Step: "terminate", Resource: "i-1", State: "terminated"},
+	} {
+		p.progress(&b, pr)
+	}
+	want := "\r\x1b[K  snapshot snap-1 of vol-1: pending  10%" +
+		"\r\x1b[K  snapshot snap-1 of vol-1: pending  60%\n" +
+		"\r\x1b[K  snapshot snap-2 of vol-2: pending   5%" +
+		"\r\x1b[K  snapshot snap-2 of vol-2: completed 100%\n" +
+		"\r\x1b[K  terminate i-1: shutting-down" +
+		"\r\x1b[K  terminate i-1: terminated\n"
+	if d := cmp.Diff(want, b.String()); d != "" {
+		t.Errorf("live progress (-want +got):\n%s", d)
 	}
 }

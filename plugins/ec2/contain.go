@@ -84,6 +84,29 @@ type ContainInput struct {
 	// from the instance stop working. Every other holder of the role gets
 	// new credentials on its next refresh. Undo deletes the policy.
 	KeepRoleSessions bool
+	// HostStepsOverSSM says host steps (detect, stop, clean) will reach the
+	// instances over SSM Run Command once contained. Without an endpoint
+	// below the plan says they cannot (NoteSSMNoEndpoint); with one, it
+	// says what the removed instance profile means for the agent.
+	HostStepsOverSSM bool
+	// SSMEndpointGroupIDs are the security groups of the VPC interface
+	// endpoints for ssm, ssmmessages and ec2messages (and S3, for the
+	// staged binary), SSMPrefixListIDs managed prefix lists (S3's gateway
+	// endpoint, com.amazonaws.<region>.s3). Either one implies
+	// HostStepsOverSSM: in each VPC that has an endpoint group or when a
+	// prefix list is given, the instances go into the group
+	// QuarantineGroupName+SSMGroupSuffix instead, which admits nothing in
+	// and only tcp 443 out to those (read back and converged before use,
+	// like the plain one).
+	SSMEndpointGroupIDs []string
+	SSMPrefixListIDs    []string
+	// DNSFirewallRuleGroupID is a Route 53 Resolver DNS Firewall rule
+	// group (rslvr-frg-…) the operator prepared: Contain associates it
+	// with each VPC of the plan (a security group cannot filter DNS to the
+	// VPC resolver, so without it the instance can still resolve names and
+	// tunnel over DNS). It filters every instance of the VPC; Undo
+	// removes the associations Contain made.
+	DNSFirewallRuleGroupID string
 }
 
 // GroupPlan is one quarantine or passthrough group in one VPC.
@@ -95,6 +118,9 @@ type GroupPlan struct {
 	// Converge lists the rules that must be added (passthrough) or revoked
 	// (quarantine) for an existing group to have exactly its role's rules.
 	Converge []Rule `json:"converge,omitempty"`
+	// Rules are the only rules the group keeps: the SSM egress of a
+	// RoleQuarantineSSM group (none for RoleQuarantine).
+	Rules []Rule `json:"rules,omitempty"`
 }
 
 // Interface is one network interface and its security groups.
@@ -144,13 +170,24 @@ type InstanceContain struct {
 	NetworkACLEntries []ACLEntry `json:"network_acl_entries,omitempty"`
 	// RevokeRoleSessions are the roles whose older sessions Contain
 	// revokes (the removed instance profile's).
-	RevokeRoleSessions []string          `json:"revoke_role_sessions,omitempty"`
-	AutoScalingGroup   string            `json:"auto_scaling_group,omitempty"`
-	ASGAction          ASGMode           `json:"asg_action,omitempty"`
-	DecrementDesired   bool              `json:"decrement_desired,omitempty"`
-	TargetGroups       []TargetRef       `json:"target_groups,omitempty"`
-	TagsToAdd          map[string]string `json:"tags_to_add,omitempty"`
-	AlreadyContained   bool              `json:"already_contained,omitempty"`
+	RevokeRoleSessions []string `json:"revoke_role_sessions,omitempty"`
+	// TrackedPaths are the NAT gateways, transit gateways, Gateway Load
+	// Balancer endpoints and Network/Gateway Load Balancers the instance
+	// sits behind: their connections survive the security group change
+	// (the plan's notes say so, and whether NetworkACL cuts them).
+	TrackedPaths []TrackedPath `json:"tracked_paths,omitempty"`
+	// Refused lists what EC2 refuses for this instance, so Contain does
+	// not ask: "termination" and "stop" protection for a Spot Instance,
+	// "stop" protection and a shutdown behaviour of "stop" ("shutdown")
+	// for an instance-store root device. The plan's notes say what that
+	// leaves open.
+	Refused          []string          `json:"refused,omitempty"`
+	AutoScalingGroup string            `json:"auto_scaling_group,omitempty"`
+	ASGAction        ASGMode           `json:"asg_action,omitempty"`
+	DecrementDesired bool              `json:"decrement_desired,omitempty"`
+	TargetGroups     []TargetRef       `json:"target_groups,omitempty"`
+	TagsToAdd        map[string]string `json:"tags_to_add,omitempty"`
+	AlreadyContained bool              `json:"already_contained,omitempty"`
 }
 
 // ContainPlan is what ApplyContain will do. It is JSON-able for review.
@@ -161,6 +198,13 @@ type ContainPlan struct {
 	Instances []InstanceContain `json:"instances"`
 	// Notes tell the operator what the containment does not cover.
 	Notes []string `json:"notes,omitempty"`
+	// DNSFirewall: the rule group's association with each VPC
+	// (ContainInput.DNSFirewallRuleGroupID).
+	DNSFirewall []DNSFirewallPlan `json:"dns_firewall,omitempty"`
+	// Records are the instances as they were when planned (Capture):
+	// description, volumes, interfaces, security group rules, instance
+	// profile and tags, for the incident record.
+	Records []InstanceRecord `json:"records,omitempty"`
 }
 
 // NoteCredentials is the note of a plan that removes instance profiles:
@@ -168,7 +212,8 @@ type ContainPlan struct {
 // (KeepRoleSessions).
 const (
 	NoteCredentials = "removing the instance profile stops new credentials for its role, and the role's sessions issued until now are revoked " +
-		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh"
+		"(an inline deny on aws:TokenIssueTime): every other instance or user of the same role gets new credentials on its next refresh; " +
+		"the shipped iam-policy.json allows this only on roles tagged " + TagInstanceRole + "=allowed"
 	NoteCredentialsKept = "removing the instance profile stops new credentials for its role; credentials already issued to the instance " +
 		"stay valid until they expire (up to hours): the role's sessions are not revoked (KeepRoleSessions)"
 )
@@ -214,6 +259,12 @@ type ContainUndo struct {
 	Incident      Incident       `json:"incident"`
 	CreatedGroups []string       `json:"created_groups,omitempty"`
 	Instances     []InstanceUndo `json:"instances"`
+	// DNSFirewallAssociations are the DNS Firewall rule group
+	// associations Contain made (Undo removes them).
+	DNSFirewallAssociations []string `json:"dns_firewall_associations,omitempty"`
+	// Records are the instances as they were before the first change
+	// (ContainPlan.Records; with a store, the first run's win).
+	Records []InstanceRecord `json:"records,omitempty"`
 
 	mu    sync.Mutex
 	index map[string]int
@@ -318,9 +369,22 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		vpcList = append(vpcList, v)
 	}
 	sort.Strings(vpcList)
+	overSSM := in.HostStepsOverSSM || len(in.SSMEndpointGroupIDs) > 0 || len(in.SSMPrefixListIDs) > 0
+	var ssm *ssmEgress
+	if overSSM {
+		if ssm, err = planSSMEgress(ctx, c, in); err != nil {
+			return nil, err
+		}
+	}
 	qid := map[string]string{}
 	for _, v := range vpcList {
-		gp, err := planRoleGroup(ctx, c, v, RoleQuarantine, in.QuarantineGroupName)
+		role, name, want := RoleQuarantine, in.QuarantineGroupName, []Rule(nil)
+		if ssm != nil {
+			if want = ssm.rules(v); len(want) > 0 {
+				role, name = RoleQuarantineSSM, in.QuarantineGroupName+SSMGroupSuffix
+			}
+		}
+		gp, err := planRoleGroup(ctx, c, v, role, name, want)
 		if err != nil {
 			return nil, err
 		}
@@ -328,6 +392,15 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		plan.Groups = append(plan.Groups, gp)
 	}
 	plan.Notes = append(plan.Notes, NoteTrackedConnections, NoteAlwaysTracked, NoteDNS)
+	if in.DNSFirewallRuleGroupID != "" {
+		if plan.DNSFirewall, err = planDNSFirewall(ctx, c, in.DNSFirewallRuleGroupID, vpcList); err != nil {
+			return nil, err
+		}
+		plan.Notes = append(plan.Notes, NoteDNSFirewall)
+	}
+	if overSSM && len(in.SSMEndpointGroupIDs) == 0 && len(in.SSMPrefixListIDs) == 0 {
+		plan.Notes = append(plan.Notes, NoteSSMNoEndpoint)
+	}
 
 	// Auto Scaling membership, batched 50 ids a call.
 	asgOf := map[string]string{}
@@ -421,6 +494,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 
 	// Target group registrations.
 	targetsOf := map[string][]TargetRef{}
+	tgPath := map[string]TrackedPath{}
 	if !in.SkipLoadBalancers {
 		want := map[string]bool{}
 		for _, id := range ids {
@@ -443,6 +517,9 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 				continue
 			}
 			arn := aws.ToString(tg.TargetGroupArn)
+			if tp, ok := targetGroupPath(tg); ok {
+				tgPath[arn] = tp
+			}
 			out, err := c.DescribeTargetHealth.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: tg.TargetGroupArn})
 			if err != nil {
 				if errors.Is(stepErr("", "", "", err), ErrNotFound) {
@@ -488,6 +565,7 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 		if len(ic.Interfaces) == 0 {
 			return &StepError{Step: stepContain, Resource: id, Err: errf("%w: instance has no network interfaces", ErrInvalidInput)}
 		}
+		ic.Refused = refusedFor(inst)
 		if len(ids) <= PlanAttributeLimit {
 			tp, sp, sb, err := readProtection(ctx, c, id)
 			if err != nil {
@@ -527,7 +605,8 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			}
 			ic.RevokeRoleSessions = roles
 		}
-		ic.AlreadyContained = contained && aws.ToBool(ic.TerminationProtection) && aws.ToBool(ic.StopProtection) && ic.ShutdownBehavior == "stop" &&
+		ic.AlreadyContained = contained && (aws.ToBool(ic.TerminationProtection) || ic.refused(RefusedTermination)) &&
+			(aws.ToBool(ic.StopProtection) || ic.refused(RefusedStop)) && (ic.ShutdownBehavior == "stop" || ic.refused(RefusedShutdownStop)) &&
 			len(ic.DeleteOnTermination) == 0 && ic.InstanceProfile == nil && ic.AutoScalingGroup == "" && len(ic.TargetGroups) == 0 && len(ic.TagsToAdd) == 0
 		results[i] = ic
 		return nil
@@ -545,7 +624,48 @@ func PlanContain(ctx context.Context, c *Clients, in ContainInput, opts ...Optio
 			}
 		}
 	}
+	for _, ic := range results {
+		if n := noteRefused(ic, insts[ic.InstanceID]); n != "" {
+			plan.Notes = append(plan.Notes, n)
+		}
+	}
+	// Always-tracked paths: the subnet's routes and the load balancers.
+	var bySubnet, byVPC map[string][]TrackedPath
+	if c.DescribeRouteTables != nil {
+		if bySubnet, byVPC, err = routePaths(ctx, c.DescribeRouteTables, vpcList); err != nil {
+			return nil, stepErr(stepContain, "DescribeRouteTables", "", err)
+		}
+	} else {
+		plan.Notes = append(plan.Notes, NoteRoutesUnread)
+	}
+	for i := range results {
+		ic := &results[i]
+		inst := insts[ic.InstanceID]
+		if ps, ok := bySubnet[aws.ToString(inst.SubnetId)]; ok {
+			ic.TrackedPaths = append(ic.TrackedPaths, ps...)
+		} else {
+			ic.TrackedPaths = append(ic.TrackedPaths, byVPC[ic.VPCID]...)
+		}
+		for _, t := range ic.TargetGroups {
+			if tp, ok := tgPath[t.TargetGroupARN]; ok {
+				ic.TrackedPaths = append(ic.TrackedPaths, tp)
+			}
+		}
+		sortPaths(ic.TrackedPaths)
+		if len(ic.TrackedPaths) > 0 {
+			plan.Notes = append(plan.Notes, notePaths(*ic, in.NetworkACL))
+		}
+	}
 	plan.Instances = results
+	if plan.Records, err = captureRecords(ctx, c, stepContain, ids, insts, time.Now().UTC()); err != nil {
+		return nil, err
+	}
+	if ssm != nil && (len(ssm.groups) > 0 || len(ssm.prefixLists) > 0) {
+		plan.Notes = append(plan.Notes, ssm.notes(plan, insts)...)
+	}
+	if overSSM && slices.ContainsFunc(results, func(ic InstanceContain) bool { return ic.InstanceProfile != nil }) {
+		plan.Notes = append(plan.Notes, NoteSSMCredentials)
+	}
 	return plan, nil
 }
 
@@ -610,7 +730,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 		c.RevokeSecurityGroupIngress, c.RevokeSecurityGroupEgress, c.DescribeSecurityGroups); err != nil {
 		return nil, err
 	}
-	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident}
+	undo := &ContainUndo{Step: stepContain, Incident: plan.Incident, Records: slices.Clone(plan.Records)}
 	for _, ic := range plan.Instances {
 		if ic.AutoScalingGroup != "" {
 			if err := need(stepContain, c.DetachInstances, c.EnterStandby); err != nil {
@@ -666,7 +786,7 @@ func ApplyContain(ctx context.Context, c *Clients, plan *ContainPlan, opts ...Op
 func (p *ContainPlan) originalRecord() *ContainUndo {
 	q := map[string]string{}
 	for _, g := range p.Groups {
-		if g.Role == RoleQuarantine && g.GroupID != "" {
+		if (g.Role == RoleQuarantine || g.Role == RoleQuarantineSSM) && g.GroupID != "" {
 			q[g.VPCID] = g.GroupID
 		}
 	}
@@ -691,7 +811,7 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 	// group: it is no longer used.)
 	groups := map[string]string{} // vpc -> quarantine group id
 	for _, gp := range plan.Groups {
-		if gp.Role != RoleQuarantine {
+		if gp.Role != RoleQuarantine && gp.Role != RoleQuarantineSSM {
 			continue
 		}
 		id, created, err := ensureRoleGroup(ctx, c, plan.Incident, gp)
@@ -703,6 +823,18 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 		groups[gp.VPCID] = id
 	}
+	// The DNS Firewall association of each VPC: a failure is reported,
+	// containment goes on.
+	var errs []error
+	if len(plan.DNSFirewall) > 0 {
+		ids, err := associateDNSFirewall(ctx, c, plan.Incident, plan.DNSFirewall)
+		undo.mu.Lock()
+		undo.DNSFirewallAssociations = append(undo.DNSFirewallAssociations, ids...)
+		undo.mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	todo := make([]InstanceContain, 0, len(plan.Instances))
 	for _, ic := range plan.Instances {
 		if !ic.AlreadyContained {
@@ -710,15 +842,13 @@ func applyContain(ctx context.Context, c *Clients, plan *ContainPlan, o Options,
 		}
 	}
 	if len(todo) == 0 {
-		return undo, nil
+		return undo, errors.Join(errs...)
 	}
 	for _, ic := range todo {
 		if groups[ic.VPCID] == "" {
 			return undo, &StepError{Step: stepContain, Resource: ic.InstanceID, Err: errf("%w: the plan has no quarantine group for %s", ErrInvalidInput, ic.VPCID)}
 		}
 	}
-	var errs []error
-
 	// 2. Before anything else on the instances: a shutdown from inside
 	// stops the instance instead of terminating it, and termination keeps
 	// every volume. A failure here is reported; containment goes on.
@@ -990,7 +1120,7 @@ func keepEvidence(ctx context.Context, c *Clients, ic *InstanceContain, undo *Co
 		ic.TerminationProtection, ic.StopProtection, ic.ShutdownBehavior = &tp, &sp, sb
 	}
 	var errs []error
-	if ic.ShutdownBehavior != "stop" {
+	if ic.ShutdownBehavior != "stop" && !ic.refused(RefusedShutdownStop) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), InstanceInitiatedShutdownBehavior: &types.AttributeValue{Value: aws.String("stop")},
 		}); err != nil {
@@ -1040,7 +1170,7 @@ func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainU
 		}
 		ic.TerminationProtection, ic.StopProtection = &tp, &sp
 	}
-	if !*ic.TerminationProtection {
+	if !*ic.TerminationProtection && !ic.refused(RefusedTermination) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
@@ -1048,7 +1178,7 @@ func protect(ctx context.Context, c *Clients, ic InstanceContain, undo *ContainU
 		}
 		undo.update(ic.InstanceID, func(u *InstanceUndo) { u.TerminationProtectionWas = aws.Bool(false) })
 	}
-	if !*ic.StopProtection {
+	if !*ic.StopProtection && !ic.refused(RefusedStop) {
 		if _, err := c.ModifyInstanceAttribute.ModifyInstanceAttribute(ctx, &awsec2.ModifyInstanceAttributeInput{
 			InstanceId: aws.String(ic.InstanceID), DisableApiStop: &types.AttributeBooleanValue{Value: aws.Bool(true)},
 		}); err != nil {
@@ -1063,6 +1193,7 @@ func (u *ContainUndo) sort() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	sort.Slice(u.Instances, func(a, b int) bool { return u.Instances[a].InstanceID < u.Instances[b].InstanceID })
+	sort.SliceStable(u.Records, func(a, b int) bool { return u.Records[a].InstanceID < u.Records[b].InstanceID })
 	u.index = nil
 	for i := range u.Instances {
 		sort.Slice(u.Instances[i].Interfaces, func(a, b int) bool {
@@ -1103,7 +1234,7 @@ func alreadyOut(err error) bool {
 // read, Auto Scaling and target group membership, and removes the tags.
 // Undo tolerates the steps that had not happened yet.
 func (p *ContainPlan) UndoRecord() *ContainUndo {
-	u := &ContainUndo{Step: stepContain, Incident: p.Incident}
+	u := &ContainUndo{Step: stepContain, Incident: p.Incident, Records: slices.Clone(p.Records)}
 	for _, ic := range p.Instances {
 		if ic.AlreadyContained {
 			continue
@@ -1161,6 +1292,9 @@ func Undo(ctx context.Context, c *Clients, u *ContainUndo, opts ...Option) error
 		return &StepError{Step: stepUndo, Err: ErrMissingClient}
 	}
 	if err := need(stepUndo, c.ModifyNetworkInterfaceAttr, c.ModifyInstanceAttribute, c.DeleteTags); err != nil {
+		return err
+	}
+	if err := disassociateDNSFirewall(ctx, c, u.DNSFirewallAssociations); err != nil {
 		return err
 	}
 	return forEach(ctx, o.Concurrency, u.Instances, func(ctx context.Context, iu InstanceUndo) error {

@@ -3,6 +3,10 @@
 // groups and put alarms on its replacement — through aws-sdk-go-v2, with
 // the safety in the types.
 //
+// Capture records instances as they are (description, attached volumes,
+// interfaces, security group rules, instance profile, tags); Contain puts
+// the same record in its plan and undo record before its first change.
+//
 // Every step comes as PlanX (read-only, returns a JSON-able plan to show)
 // and ApplyX (carries the plan out), plus a convenience X doing both:
 //
@@ -17,7 +21,20 @@
 //     decrementing the desired capacity: no replacement, by choice) and
 //     its ELBv2 target groups. It never passes through a group open to the
 //     world: security group changes do not end connections already
-//     tracked, and the plan says so (ContainPlan.Notes). ApplyContain
+//     tracked, and the plan says so (ContainPlan.Notes), naming for each
+//     instance the NAT gateways, transit gateways, Gateway Load Balancer
+//     endpoints (its subnet's routes) and Network or Gateway Load
+//     Balancers (its target groups) it sits behind, whose connections are
+//     always tracked: NetworkACL adds deny entries that cut them, and
+//     DNSFirewallRuleGroupID associates the operator's Route 53 Resolver
+//     DNS Firewall rule group with the VPC (a security group cannot
+//     filter DNS to the VPC resolver). Spot and instance-store-backed
+//     instances get what EC2 allows, and the plan says what it refuses.
+//     Contain works in any VPC, IPv4 and IPv6 alike. When host steps
+//     go over SSM Run Command (HostStepsOverSSM), the quarantine group is
+//     abusekit-quarantine-ssm instead, admitting only tcp 443 out to the
+//     VPC endpoints' security group or prefix lists the operator names;
+//     without one the plan says host steps will time out. ApplyContain
 //     returns a ContainUndo listing exactly what changed, and Undo
 //     reverses it.
 //   - Snapshot makes one crash-consistent CreateSnapshots per instance of
@@ -30,7 +47,9 @@
 //     and waits until it runs and passes both status checks. Nothing of the
 //     old credentials is carried over by default: no key pair, no instance
 //     profile; the forensic image and private images created after the
-//     abuse began are refused unless forced.
+//     abuse began are refused unless forced. Data volumes are listed as
+//     not carried over, or, with RestoreDataVolumes, recreated from each
+//     one's newest snapshot of before the abuse time.
 //   - Terminate takes a CompletedSnapshots — a type whose only sources are
 //     ApplySnapshot and VerifySnapshots (which counts only the snapshot ids
 //     the snapshot step journaled) — and re-verifies coverage of every
@@ -45,7 +64,9 @@
 //     the plan) is copied, with the access other groups grant by
 //     referencing it granted to the copy too,
 //     without the open rules and the copy swapped onto this instance's
-//     interfaces, unless the caller asks to fix it in place.
+//     interfaces, unless the caller asks to fix it in place; the other
+//     interfaces still on the open original (its neighbours) are listed
+//     in the plan, and MoveNeighbours swaps the copy onto them too.
 //   - Alarms puts CloudWatch alarms on NetworkOut, NetworkPacketsOut,
 //     CPUUtilization and StatusCheckFailed, with an SNS action when given.
 //
@@ -70,7 +91,10 @@
 // volumes, iam:PassRole), and no more: tags only on create
 // (ec2:CreateAction) or abusekit:* keys on instances, KMS only through EC2
 // (kms:ViaService), alarms only named abusekit-*, roles passed only if
-// named abusekit-replacement-*. Package
+// named abusekit-replacement-* or tagged abusekit:instance-role=allowed
+// (TagInstanceRole), inline policies (the session revocation) only on
+// roles so tagged. A test evaluates the policy, conditions included,
+// against the request context of every call a full run makes. Package
 // github.com/abusekit/abusekit/plugins/ec2/ec2test is a wire-level EC2
 // emulator the tests and examples run against.
 package ec2

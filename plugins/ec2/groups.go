@@ -150,8 +150,8 @@ func findGroupByName(ctx context.Context, api DescribeSecurityGroupsAPI, vpc, na
 	return nil, nil
 }
 
-func planRoleGroup(ctx context.Context, c *Clients, vpc, role, name string) (GroupPlan, error) {
-	gp := GroupPlan{VPCID: vpc, Role: role, Name: name}
+func planRoleGroup(ctx context.Context, c *Clients, vpc, role, name string, want []Rule) (GroupPlan, error) {
+	gp := GroupPlan{VPCID: vpc, Role: role, Name: name, Rules: want}
 	g, err := findGroupByName(ctx, c.DescribeSecurityGroups, vpc, name)
 	if err != nil {
 		return gp, stepErr(stepContain, "DescribeSecurityGroups", vpc+"/"+name, err)
@@ -164,6 +164,8 @@ func planRoleGroup(ctx context.Context, c *Clients, vpc, role, name string) (Gro
 	switch role {
 	case RoleQuarantine:
 		gp.Converge = have // all of them go
+	case RoleQuarantineSSM:
+		gp.Converge = extraRules(have, want) // all but the SSM egress go
 	case RolePassthrough:
 		present := map[string]bool{}
 		for _, r := range have {
@@ -185,6 +187,9 @@ func ensureRoleGroup(ctx context.Context, c *Clients, inc Incident, gp GroupPlan
 	converge := gp.Converge
 	if id == "" {
 		desc := "abusekit: no traffic in or out (incident containment)"
+		if gp.Role == RoleQuarantineSSM {
+			desc = "abusekit: nothing in, HTTPS out to the SSM endpoints only (incident containment)"
+		}
 		if gp.Role == RolePassthrough {
 			desc = "abusekit: all traffic, transient (turns tracked connections untracked before quarantine)"
 		}
@@ -196,11 +201,17 @@ func ensureRoleGroup(ctx context.Context, c *Clients, inc Incident, gp GroupPlan
 			converge = []Rule{allTraffic("ingress", "0.0.0.0/0"), allTraffic("ingress", "::/0"), allTraffic("egress", "::/0")}
 		}
 	}
-	if gp.Role == RoleQuarantine {
+	if gp.Role == RoleQuarantine || gp.Role == RoleQuarantineSSM {
 		// Whatever the plan saw, the group may have been created or
 		// changed since (by anyone who may edit groups): read it back,
-		// revoke every rule it has, and read it again until it is empty.
-		return id, created, emptyGroup(ctx, c, id, gp.VPCID)
+		// revoke every rule it should not have (all, for the plain
+		// quarantine group), add the SSM egress it lacks, and read it
+		// again until it is exactly that.
+		var want []Rule
+		if gp.Role == RoleQuarantineSSM {
+			want = gp.Rules
+		}
+		return id, created, convergeGroup(ctx, c, id, gp.VPCID, want)
 	}
 	for _, r := range converge {
 		if err := authorize(ctx, c, stepContain, id, r); err != nil {
@@ -210,44 +221,10 @@ func ensureRoleGroup(ctx context.Context, c *Clients, inc Incident, gp GroupPlan
 	return id, created, nil
 }
 
-// emptyGroup makes the group have no rule in either direction, and
-// returns nil only once a read shows it empty. A group not yet visible
-// (eventual consistency after its creation) is waited for.
-func emptyGroup(ctx context.Context, c *Clients, id, vpc string) error {
-	delay := 200 * time.Millisecond
-	unseen := 0
-	for round := 0; round < 5; {
-		gs, err := describeGroupsByID(ctx, c.DescribeSecurityGroups, []string{id})
-		if err != nil {
-			return stepErr(stepContain, "DescribeSecurityGroups", id, err)
-		}
-		g, ok := gs[id]
-		if !ok {
-			if unseen++; unseen > 10 {
-				return stepErr(stepContain, "DescribeSecurityGroups", id, errf("%w: quarantine group not visible", ErrNotFound))
-			}
-			if err := sleep(ctx, delay); err != nil {
-				return stepErr(stepContain, "DescribeSecurityGroups", id, err)
-			}
-			delay = min(delay*2, 5*time.Second)
-			continue
-		}
-		if v := aws.ToString(g.VpcId); v != vpc {
-			return &StepError{Step: stepContain, Operation: "DescribeSecurityGroups", Resource: id, Err: errf("%w: quarantine group is in %s, not %s", ErrInvalidInput, v, vpc)}
-		}
-		rules := groupRules(g)
-		if len(rules) == 0 {
-			return nil
-		}
-		for _, r := range rules {
-			if err := revoke(ctx, c, stepContain, id, r); err != nil {
-				return err
-			}
-		}
-		round++
-	}
-	return &StepError{Step: stepContain, Operation: "RevokeSecurityGroupIngress", Resource: id, Err: errf("%w: rules keep appearing after 5 rounds of revocation", ErrQuarantineOpen)}
-}
+const (
+	defaultConvergeDelay = 200 * time.Millisecond
+	maxConvergeDelay     = 5 * time.Second
+)
 
 // createGroup creates a security group, or finds the one a previous attempt
 // created (CreateSecurityGroup is unique by name per VPC).

@@ -35,6 +35,25 @@ type HardenInput struct {
 	AdminCIDRs []string
 	// InPlace fixes shared groups in place instead of copying them.
 	InPlace bool
+	// MoveNeighbours also swaps the copy onto the other interfaces that
+	// share a copied group (the neighbours, GroupHarden.Neighbours), so
+	// none stays on the open original. Interfaces that an AWS service
+	// manages (load balancers, endpoints …) are listed, never moved.
+	MoveNeighbours bool
+}
+
+// Neighbour is another interface on a group Harden copies: it stays on
+// the open original unless moved (HardenInput.MoveNeighbours).
+type Neighbour struct {
+	NetworkInterfaceID string   `json:"network_interface_id"`
+	InstanceID         string   `json:"instance_id,omitempty"`
+	Description        string   `json:"description,omitempty"`
+	Groups             []string `json:"groups"`
+	// RequesterManaged: an AWS service owns the interface; its groups
+	// change through that service, not here.
+	RequesterManaged bool `json:"requester_managed,omitempty"`
+	// Move: the plan swaps the copy onto it.
+	Move bool `json:"move"`
 }
 
 // Harden actions for a group.
@@ -68,6 +87,9 @@ type GroupHarden struct {
 	// authorized again referencing the copy, so the instance keeps the
 	// access it had.
 	Grants []Grant `json:"grants,omitempty"`
+	// Neighbours: for a copy, the other interfaces on the original, with
+	// whether the plan moves them onto the copy.
+	Neighbours []Neighbour `json:"neighbours,omitempty"`
 }
 
 // Grant is a rule of another group that references the group being
@@ -86,6 +108,8 @@ type HardenPlan struct {
 	// Interfaces: the instance's interfaces whose group lists change (copies
 	// swapped in), with the groups they had.
 	Interfaces []Interface `json:"interfaces,omitempty"`
+	// Notes name the neighbours left on an open original.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // HardenResult maps each hardened group to the group that now carries its
@@ -94,6 +118,9 @@ type HardenPlan struct {
 type HardenResult struct {
 	Groups     map[string]string `json:"groups"`
 	Interfaces []Interface       `json:"interfaces,omitempty"`
+	// Neighbours: the other interfaces moved onto copies
+	// (MoveNeighbours), with their new groups.
+	Neighbours []Interface `json:"neighbours,omitempty"`
 }
 
 // Hardened returns ids mapped through r.Groups (unknown ids pass through).
@@ -195,7 +222,7 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 		if !ok {
 			return nil, &StepError{Step: stepHarden, Operation: "DescribeSecurityGroups", Resource: gid, Err: ErrNotFound}
 		}
-		if r := tagValue(g.Tags, TagRole); r == RoleQuarantine || r == RolePassthrough {
+		if r := tagValue(g.Tags, TagRole); isContainRole(r) {
 			continue // Contain's own groups
 		}
 		gh := GroupHarden{GroupID: gid, Name: aws.ToString(g.GroupName), VPCID: aws.ToString(g.VpcId), Action: HardenNone}
@@ -226,15 +253,23 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 					continue
 				}
 				who := id
+				nb := Neighbour{NetworkInterfaceID: id, Description: aws.ToString(ni.Description), RequesterManaged: aws.ToBool(ni.RequesterManaged), Groups: []string{}}
 				if ni.Attachment != nil && ni.Attachment.InstanceId != nil {
-					who += " (" + aws.ToString(ni.Attachment.InstanceId) + ")"
+					nb.InstanceID = aws.ToString(ni.Attachment.InstanceId)
+					who += " (" + nb.InstanceID + ")"
 				} else if ni.Description != nil && *ni.Description != "" {
 					who += " (" + aws.ToString(ni.Description) + ")"
 				}
+				for _, g := range ni.Groups {
+					nb.Groups = append(nb.Groups, aws.ToString(g.GroupId))
+				}
+				nb.Move = in.MoveNeighbours && !nb.RequesterManaged
 				gh.SharedWith = append(gh.SharedWith, who)
+				gh.Neighbours = append(gh.Neighbours, nb)
 			}
 		}
 		sort.Strings(gh.SharedWith)
+		sort.Slice(gh.Neighbours, func(a, b int) bool { return gh.Neighbours[a].NetworkInterfaceID < gh.Neighbours[b].NetworkInterfaceID })
 		gh.Shared = len(gh.SharedWith) > 0
 		if gh.Shared && !in.InPlace {
 			gh.Action = HardenCopy
@@ -262,9 +297,20 @@ func PlanHarden(ctx context.Context, c *Clients, in HardenInput) (*HardenPlan, e
 			if existing != nil {
 				gh.CopyID = aws.ToString(existing.GroupId)
 			}
+			var stay []string
+			for _, nb := range gh.Neighbours {
+				if !nb.Move {
+					stay = append(stay, nb.NetworkInterfaceID)
+				}
+			}
+			if len(stay) > 0 {
+				plan.Notes = append(plan.Notes, fmt.Sprintf("%d interface(s) stay on the open original %s (%s): %s", len(stay), gh.GroupID, gh.Name, strings.Join(stay, ", "))+
+					"; set MoveNeighbours (move_neighbours) to swap the copy onto them too, or InPlace to fix the original; interfaces an AWS service manages change through that service")
+			}
 		} else {
 			gh.Action = HardenInPlace
 			gh.Keep = nil
+			gh.Neighbours = nil
 		}
 		plan.Groups = append(plan.Groups, gh)
 	}
@@ -399,6 +445,31 @@ func ApplyHarden(ctx context.Context, c *Clients, plan *HardenPlan) (*HardenResu
 			return res, stepErr(stepHarden, "ModifyNetworkInterfaceAttribute", e.NetworkInterfaceID, err)
 		}
 		res.Interfaces = append(res.Interfaces, Interface{NetworkInterfaceID: e.NetworkInterfaceID, Groups: groups})
+	}
+	// Neighbours to move: each interface once, every copied group of it
+	// mapped at once, from the groups the plan saw.
+	moved := map[string]bool{}
+	for _, gh := range plan.Groups {
+		for _, nb := range gh.Neighbours {
+			if !nb.Move || nb.RequesterManaged || moved[nb.NetworkInterfaceID] {
+				continue
+			}
+			moved[nb.NetworkInterfaceID] = true
+			groups := make([]string, 0, len(nb.Groups))
+			for _, g := range nb.Groups {
+				if n, ok := res.Groups[g]; ok {
+					groups = append(groups, n)
+				} else {
+					groups = append(groups, g)
+				}
+			}
+			groups = dedupe(groups)
+			if _, err := c.ModifyNetworkInterfaceAttr.ModifyNetworkInterfaceAttribute(ctx, &awsec2.ModifyNetworkInterfaceAttributeInput{
+				NetworkInterfaceId: aws.String(nb.NetworkInterfaceID), Groups: groups}, retryCodes("InvalidGroup.NotFound")); err != nil {
+				return res, stepErr(stepHarden, "ModifyNetworkInterfaceAttribute", nb.NetworkInterfaceID, err)
+			}
+			res.Neighbours = append(res.Neighbours, Interface{NetworkInterfaceID: nb.NetworkInterfaceID, Groups: groups})
+		}
 	}
 	return res, nil
 }

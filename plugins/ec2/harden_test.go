@@ -5,10 +5,13 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestIsOpen(t *testing.T) {
@@ -198,5 +201,69 @@ func TestHardenCopyKeepsReferencedAccess(t *testing.T) {
 	slices.Sort(want)
 	if d := cmp.Diff(want, refs); d != "" {
 		t.Errorf("db group admits (-want +got):\n%s", d)
+	}
+}
+
+// Neighbours on a copied group are listed with the plan to move them; with
+// MoveNeighbours the copy is swapped onto them too and none stays on the
+// open original.
+func TestHardenNeighbours(t *testing.T) {
+	srv, c, e := emu(t)
+	web, err := srv.AddSecurityGroup("web", "web", "", ec2test.Rule{Protocol: "tcp", FromPort: 22, ToPort: 22, CIDR: "0.0.0.0/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := srv.AddSecurityGroup("other", "other", "", ec2test.Rule{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := srv.AddInstances(3, ec2test.InstanceSpec{SecurityGroupIDs: []string{web, other}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eniOf := func(id string) string {
+		return aws.ToString(getInstance(t, e, id).NetworkInterfaces[0].NetworkInterfaceId)
+	}
+	in := HardenInput{Incident: Incident{ID: "c-nb"}, InstanceID: ids[0], AdminCIDRs: []string{"198.51.100.0/24"}}
+	plan, err := PlanHarden(ctx, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Neighbour{
+		{NetworkInterfaceID: eniOf(ids[1]), InstanceID: ids[1], Groups: []string{web, other}},
+		{NetworkInterfaceID: eniOf(ids[2]), InstanceID: ids[2], Groups: []string{web, other}},
+	}
+	slices.SortFunc(want, func(a, b Neighbour) int { return strings.Compare(a.NetworkInterfaceID, b.NetworkInterfaceID) })
+	if len(plan.Groups) != 1 || plan.Groups[0].Action != HardenCopy {
+		t.Fatalf("plan: %+v", plan.Groups)
+	}
+	if d := cmp.Diff(want, plan.Groups[0].Neighbours, cmpopts.IgnoreFields(Neighbour{}, "Description")); d != "" {
+		t.Errorf("neighbours:\n%s", d)
+	}
+	if len(plan.Notes) != 1 || !strings.HasPrefix(plan.Notes[0], "2 interface(s) stay on the open original "+web) {
+		t.Errorf("notes: %q", plan.Notes)
+	}
+
+	in.MoveNeighbours = true
+	plan, err = PlanHarden(ctx, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Notes) != 0 || !plan.Groups[0].Neighbours[0].Move || !plan.Groups[0].Neighbours[1].Move {
+		t.Fatalf("with MoveNeighbours: %+v %q", plan.Groups[0].Neighbours, plan.Notes)
+	}
+	res, err := ApplyHarden(ctx, c, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := res.Groups[web]
+	for _, id := range ids {
+		if d := cmp.Diff([][]string{{cp, other}}, eniGroups(getInstance(t, e, id))); d != "" {
+			t.Errorf("%s groups after harden:\n%s", id, d)
+		}
+	}
+	if len(res.Neighbours) != 2 {
+		t.Errorf("result neighbours: %+v", res.Neighbours)
 	}
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 )
@@ -12,8 +16,22 @@ import (
 // TestIAMPolicyCoversTrace runs every step against the emulator, seeded
 // only through its Go helpers (which leave no trace), and checks that
 // every operation the package sent is granted by iam-policy.json.
+//
+// It also records each request's input and evaluates iam-policy.json,
+// conditions included, against the request context IAM would build for
+// it (requestContext): every call, and every implicit authorization it
+// needs, must be allowed.
 func TestIAMPolicyCoversTrace(t *testing.T) {
-	srv, c, _ := emu(t)
+	var mu sync.Mutex
+	var captured []capturedCall
+	srv := ec2test.NewServer()
+	t.Cleanup(srv.Close)
+	cfg := srv.Config()
+	cfg.APIOptions = append(cfg.APIOptions, captureInputs(&mu, &captured))
+	c := New(cfg, func(o *ClientOptions) {
+		o.MaxBackoff = time.Second
+		o.Backoff = retry.NewExponentialJitterBackoff(200 * time.Millisecond)
+	})
 	sg, err := srv.AddSecurityGroup("open", "open", "", ec2test.Rule{Protocol: "-1", CIDR: "0.0.0.0/0"})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +64,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 	if err := Undo(ctx, c, u2, fastOpts...); err != nil {
 		t.Fatal(err)
 	}
-	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true}, fastOpts...)
+	u3, err := Contain(ctx, c, ContainInput{Incident: inc, InstanceIDs: ids[2:3], NetworkACL: true, DNSFirewallRuleGroupID: srv.AddFirewallRuleGroup("block")}, fastOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +110,7 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 			granted[a] = true
 		}
 	}
-	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam"}
+	prefix := map[string]string{"ec2": "ec2", "autoscaling": "autoscaling", "elasticloadbalancing": "elasticloadbalancing", "monitoring": "cloudwatch", "iam": "iam", "route53resolver": "route53resolver"}
 	seen := map[string]bool{}
 	for _, call := range srv.Calls() {
 		a := prefix[call.Service] + ":" + call.Operation
@@ -105,6 +123,34 @@ func TestIAMPolicyCoversTrace(t *testing.T) {
 			if !granted[x] {
 				t.Errorf("the package called %s, which also needs %s, which iam-policy.json does not grant", a, x)
 			}
+		}
+	}
+	// Each request, with its conditions, is allowed. The account has
+	// tagged the instance profile's role for session revocation
+	// (TagInstanceRole), as the shipped policy requires.
+	evalPol := loadPolicy(t)
+	roleTags := map[string]map[string]string{"web": {TagInstanceRole: "allowed"}}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(captured) == 0 {
+		t.Fatal("no request captured")
+	}
+	evaluated := map[string]bool{}
+	for _, call := range captured {
+		for _, r := range requestContext(call, roleTags) {
+			ok, err := evalPol.allows(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evaluated[r.Action] = true
+			if !ok {
+				t.Errorf("iam-policy.json denies %s", r)
+			}
+		}
+	}
+	for _, a := range []string{"ec2:CreateTags", "ec2:DeleteTags", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PassRole", "cloudwatch:TagResource", "kms:CreateGrant"} {
+		if !evaluated[a] {
+			t.Errorf("the run never evaluated %s", a)
 		}
 	}
 	// And the run exercises every grant: none is extra.

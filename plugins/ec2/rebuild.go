@@ -52,6 +52,22 @@ type RebuildInput struct {
 	AllowOpenGroups bool
 	// UserData, base64-encoded, for the replacement.
 	UserData string
+	// RestoreDataVolumes gives the replacement each data volume of the
+	// old instance again, created from that volume's newest completed
+	// snapshot taken before the incident's AbuseTime (which it requires;
+	// abusekit's own forensic snapshots never count). A volume with no
+	// such snapshot stays in NotCarriedOver, with the reason.
+	RestoreDataVolumes bool
+}
+
+// RestoredVolume is a data volume the replacement gets from a
+// pre-incident snapshot.
+type RestoredVolume struct {
+	Device       string    `json:"device"`
+	OldVolumeID  string    `json:"old_volume_id"`
+	SnapshotID   string    `json:"snapshot_id"`
+	SnapshotTime time.Time `json:"snapshot_time"`
+	SizeGiB      int32     `json:"size_gib,omitempty"`
 }
 
 // RebuildPlan is the RunInstances request ApplyRebuild sends.
@@ -75,6 +91,9 @@ type RebuildPlan struct {
 	// vol-…"): the replacement starts without them (restore what is
 	// needed from pre-incident snapshots, not from the infected disks).
 	NotCarriedOver []string `json:"not_carried_over,omitempty"`
+	// DataVolumes are recreated from pre-incident snapshots
+	// (RestoreDataVolumes).
+	DataVolumes []RestoredVolume `json:"data_volumes,omitempty"`
 }
 
 // RebuildResult is the running, healthy replacement.
@@ -145,12 +164,36 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 			p.SecurityGroupIDs = instanceGroups(old)
 		}
 	}
-	for _, b := range old.BlockDeviceMappings {
-		if b.Ebs != nil && aws.ToString(b.DeviceName) != aws.ToString(old.RootDeviceName) {
-			p.NotCarriedOver = append(p.NotCarriedOver, aws.ToString(b.DeviceName)+" "+aws.ToString(b.Ebs.VolumeId))
+	if in.RestoreDataVolumes {
+		if in.Incident.AbuseTime.IsZero() {
+			return nil, &StepError{Step: stepRebuild, Err: errf("%w: RestoreDataVolumes needs the incident's AbuseTime (only snapshots from before it are trusted)", ErrInvalidInput)}
+		}
+		if err := need(stepRebuild, c.DescribeSnapshots); err != nil {
+			return nil, err
 		}
 	}
+	for _, b := range old.BlockDeviceMappings {
+		if b.Ebs == nil || aws.ToString(b.DeviceName) == aws.ToString(old.RootDeviceName) {
+			continue
+		}
+		dev, vol := aws.ToString(b.DeviceName), aws.ToString(b.Ebs.VolumeId)
+		if !in.RestoreDataVolumes {
+			p.NotCarriedOver = append(p.NotCarriedOver, dev+" "+vol)
+			continue
+		}
+		rv, err := preIncidentSnapshot(ctx, c, vol, in.Incident.AbuseTime)
+		if err != nil {
+			return nil, err
+		}
+		if rv == nil {
+			p.NotCarriedOver = append(p.NotCarriedOver, dev+" "+vol+" (no completed snapshot of it from before "+in.Incident.AbuseTime.UTC().Format(time.RFC3339)+")")
+			continue
+		}
+		rv.Device, rv.OldVolumeID = dev, vol
+		p.DataVolumes = append(p.DataVolumes, *rv)
+	}
 	sort.Strings(p.NotCarriedOver)
+	sort.Slice(p.DataVolumes, func(a, b int) bool { return p.DataVolumes[a].Device < p.DataVolumes[b].Device })
 	p.Tags = map[string]string{}
 	for _, t := range old.Tags {
 		k := aws.ToString(t.Key)
@@ -174,7 +217,7 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 			if !ok {
 				return nil, &StepError{Step: stepRebuild, Operation: "DescribeSecurityGroups", Resource: id, Err: ErrNotFound}
 			}
-			if r := tagValue(g.Tags, TagRole); r == RoleQuarantine || r == RolePassthrough {
+			if r := tagValue(g.Tags, TagRole); isContainRole(r) {
 				if len(in.SecurityGroupIDs) > 0 {
 					return nil, &StepError{Step: stepRebuild, Resource: id, Err: errf("%w: %s is an abusekit %s group", ErrInvalidInput, id, r)}
 				}
@@ -205,6 +248,34 @@ func PlanRebuild(ctx context.Context, c *Clients, in RebuildInput) (*RebuildPlan
 		}
 	}
 	return p, nil
+}
+
+// preIncidentSnapshot returns the newest completed snapshot of vol that
+// started before t and is not one of abusekit's forensic snapshots, or nil.
+func preIncidentSnapshot(ctx context.Context, c *Clients, vol string, t time.Time) (*RestoredVolume, error) {
+	var best *types.Snapshot
+	pg := awsec2.NewDescribeSnapshotsPaginator(c.DescribeSnapshots, &awsec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
+		Filters: []types.Filter{{Name: aws.String("volume-id"), Values: []string{vol}}, {Name: aws.String("status"), Values: []string{"completed"}}}, MaxResults: aws.Int32(1000)})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, stepErr(stepRebuild, "DescribeSnapshots", vol, err)
+		}
+		for i := range out.Snapshots {
+			s := out.Snapshots[i]
+			st := aws.ToTime(s.StartTime)
+			if s.State != types.SnapshotStateCompleted || st.IsZero() || !st.Before(t) || tagValue(s.Tags, TagStep) == stepSnapshot {
+				continue
+			}
+			if best == nil || st.After(aws.ToTime(best.StartTime)) {
+				best = &s
+			}
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return &RestoredVolume{SnapshotID: aws.ToString(best.SnapshotId), SnapshotTime: aws.ToTime(best.StartTime).UTC(), SizeGiB: aws.ToInt32(best.VolumeSize)}, nil
 }
 
 // checkImage refuses the forensic image abusekit made of an instance, and
@@ -309,6 +380,10 @@ func ApplyRebuild(ctx context.Context, c *Clients, p *RebuildPlan, opts ...Optio
 	}
 	if p.UserData != "" {
 		in.UserData = aws.String(p.UserData)
+	}
+	for _, v := range p.DataVolumes {
+		in.BlockDeviceMappings = append(in.BlockDeviceMappings, types.BlockDeviceMapping{DeviceName: aws.String(v.Device),
+			Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(v.SnapshotID)}})
 	}
 	out, err := c.RunInstances.RunInstances(ctx, in)
 	if err != nil {

@@ -373,3 +373,84 @@ func TestRebuildProgress(t *testing.T) {
 		t.Errorf("rebuild progress: %v", states)
 	}
 }
+
+// RestoreDataVolumes recreates a data volume from its newest snapshot of
+// before the abuse time; never from a later one or abusekit's forensic
+// snapshot, and the plan says which volumes are not carried over.
+func TestRebuildRestoresDataVolumes(t *testing.T) {
+	_, c, e := emu(t)
+	w := seed(t, e)
+	ctx := context.Background()
+	var data string
+	for _, b := range getInstance(t, e, w.infected).BlockDeviceMappings {
+		if aws.ToString(b.DeviceName) == "/dev/sdf" {
+			data = aws.ToString(b.Ebs.VolumeId)
+		}
+	}
+	backup := func() string {
+		out, err := e.CreateSnapshot(ctx, &awsec2.CreateSnapshotInput{VolumeId: aws.String(data), Description: aws.String("nightly")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.SnapshotId)
+	}
+	backup()
+	time.Sleep(10 * time.Millisecond)
+	newest := backup()
+	time.Sleep(10 * time.Millisecond)
+	abuse := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	backup() // after the abuse began: not trusted
+	inc := Incident{ID: "c-restore", AbuseTime: abuse}
+	// abusekit's own forensic snapshot, after the abuse, never counts.
+	if _, err := Snapshot(ctx, c, SnapshotInput{Incident: inc, InstanceIDs: []string{w.infected}}, fastOpts...); err != nil {
+		t.Fatal(err)
+	}
+	clean, err := e.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String("clean"), Description: aws.String("d"), VpcId: aws.String(w.vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := RebuildInput{Incident: inc, InstanceID: w.infected, SecurityGroupIDs: []string{aws.ToString(clean.GroupId)}, RestoreDataVolumes: true}
+	plan, err := PlanRebuild(ctx, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.DataVolumes) != 1 || plan.DataVolumes[0].SnapshotID != newest || plan.DataVolumes[0].Device != "/dev/sdf" || plan.DataVolumes[0].OldVolumeID != data {
+		t.Fatalf("data volumes: %+v (want %s)", plan.DataVolumes, newest)
+	}
+	if len(plan.NotCarriedOver) != 0 {
+		t.Errorf("not carried over: %v", plan.NotCarriedOver)
+	}
+	res, err := ApplyRebuild(ctx, c, plan, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, b := range getInstance(t, e, res.InstanceID).BlockDeviceMappings {
+		if aws.ToString(b.DeviceName) == "/dev/sdf" {
+			vs, err := e.DescribeVolumes(ctx, &awsec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(b.Ebs.VolumeId)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = aws.ToString(vs.Volumes[0].SnapshotId)
+		}
+	}
+	if got != newest {
+		t.Errorf("replacement's /dev/sdf from snapshot %q, want %s", got, newest)
+	}
+
+	// With the abuse before every backup: nothing trusted, listed.
+	in.Incident = Incident{ID: "c-restore-2", AbuseTime: abuse.Add(-time.Hour)}
+	plan, err = PlanRebuild(ctx, c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.DataVolumes) != 0 || len(plan.NotCarriedOver) != 1 || !contains(plan.NotCarriedOver[0], "no completed snapshot of it from before") {
+		t.Errorf("abuse before the backups: %+v %v", plan.DataVolumes, plan.NotCarriedOver)
+	}
+	// Without an abuse time: refused.
+	in.Incident = Incident{ID: "c-restore-3"}
+	if _, err := PlanRebuild(ctx, c, in); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("no abuse time: err = %v", err)
+	}
+}

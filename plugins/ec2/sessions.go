@@ -11,6 +11,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
+// TagInstanceRole is the IAM role tag (value "allowed") that the shipped
+// iam-policy.json requires before abusekit may put or delete an inline
+// policy on a role (the session revocation) or pass it back to an
+// instance (Undo re-associating the original instance profile):
+// iam:PutRolePolicy on any role would let whoever holds abusekit's
+// credentials grant any role, its own included, anything, and IAM has no
+// condition that ties a role to the instance being contained. Tag the
+// roles of your instance profiles ahead of an incident:
+//
+//	aws iam tag-role --role-name web --tags Key=abusekit:instance-role,Value=allowed
+//
+// On an untagged role the revocation is refused (AccessDenied), reported
+// as an error once containment is done, and left to the operator.
+const TagInstanceRole = "abusekit:instance-role"
+
 // RolePolicy is an inline policy Contain put on a role.
 type RolePolicy struct {
 	Role   string `json:"role"`

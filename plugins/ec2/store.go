@@ -138,7 +138,8 @@ func (s *FileContainStore) Save(_ context.Context, u *ContainUndo) (err error) {
 func (u *ContainUndo) clone() *ContainUndo {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	c := &ContainUndo{Step: u.Step, Incident: u.Incident, CreatedGroups: slices.Clone(u.CreatedGroups)}
+	c := &ContainUndo{Step: u.Step, Incident: u.Incident, CreatedGroups: slices.Clone(u.CreatedGroups), Records: slices.Clone(u.Records),
+		DNSFirewallAssociations: slices.Clone(u.DNSFirewallAssociations)}
 	for _, iu := range u.Instances {
 		x := iu
 		x.Interfaces = nil
@@ -170,6 +171,16 @@ func mergeOriginal(old, add *ContainUndo) *ContainUndo {
 	for _, g := range a.CreatedGroups {
 		if !slices.Contains(out.CreatedGroups, g) {
 			out.CreatedGroups = append(out.CreatedGroups, g)
+		}
+	}
+	for _, id := range a.DNSFirewallAssociations {
+		if !slices.Contains(out.DNSFirewallAssociations, id) {
+			out.DNSFirewallAssociations = append(out.DNSFirewallAssociations, id)
+		}
+	}
+	for _, r := range a.Records {
+		if !slices.ContainsFunc(out.Records, func(x InstanceRecord) bool { return x.InstanceID == r.InstanceID }) {
+			out.Records = append(out.Records, r)
 		}
 	}
 	for _, ai := range a.Instances {

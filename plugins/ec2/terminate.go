@@ -20,6 +20,8 @@ type TerminatePlan struct {
 	// Termination protection (turned on by Contain) is turned off right
 	// before TerminateInstances, and only after the check.
 	DisableTerminationProtection bool `json:"disable_termination_protection"`
+	// Warnings say what no snapshot covers (an instance-store root).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // TerminateResult reports the termination.
@@ -36,7 +38,20 @@ func PlanTerminate(ctx context.Context, c *Clients, cs CompletedSnapshots) (*Ter
 	if err != nil {
 		return nil, err
 	}
-	return &TerminatePlan{Step: stepTerminate, Incident: set.Incident, InstanceID: set.InstanceID, Covered: set.Snapshots, DisableTerminationProtection: true}, nil
+	p := &TerminatePlan{Step: stepTerminate, Incident: set.Incident, InstanceID: set.InstanceID, Covered: set.Snapshots, DisableTerminationProtection: true}
+	insts, _, err := describeInstances(ctx, c.DescribeInstances, []string{set.InstanceID})
+	if err != nil {
+		return nil, stepErr(stepTerminate, "DescribeInstances", set.InstanceID, err)
+	}
+	if inst, ok := insts[set.InstanceID]; ok {
+		if inst.RootDeviceType == types.DeviceTypeInstanceStore {
+			p.Warnings = append(p.Warnings, "the root device is instance store: the root and ephemeral disks are in no snapshot and are lost with the instance")
+		}
+		if inst.InstanceLifecycle == types.InstanceLifecycleTypeSpot {
+			p.DisableTerminationProtection = false // EC2 refuses it for Spot Instances: never on
+		}
+	}
+	return p, nil
 }
 
 func verifyCoverage(ctx context.Context, c *Clients, cs CompletedSnapshots) (*SnapshotSet, error) {
@@ -61,7 +76,9 @@ func verifyCoverage(ctx context.Context, c *Clients, cs CompletedSnapshots) (*Sn
 // completed snapshot in cs tagged with the incident; if not, it returns
 // ErrSnapshotsIncomplete having changed nothing. Only then does it turn
 // termination protection off and call TerminateInstances; if that fails,
-// it turns termination protection back on before returning. The zero
+// it turns termination protection back on before returning. With
+// WithProgress it then follows the instance until it is terminated
+// (MaxWait at most, default 10 minutes), reporting each state once. The zero
 // CompletedSnapshots is refused before any call at all.
 func Terminate(ctx context.Context, c *Clients, cs CompletedSnapshots, opts ...Option) (*TerminateResult, error) {
 	set, err := verifyCoverage(ctx, c, cs)
@@ -99,5 +116,55 @@ func Terminate(ctx context.Context, c *Clients, cs CompletedSnapshots, opts ...O
 			}
 		}
 	}
-	return res, nil
+	o := buildOptions(opts, 10*time.Minute)
+	if o.Progress == nil {
+		return res, nil
+	}
+	// With progress wanted, follow the instance to "terminated",
+	// reporting each state once (bounded by MaxWait).
+	track := newProgressTracker(o.Progress)
+	if res.PreviousState != "" {
+		track.state(stepTerminate, id, res.PreviousState)
+	}
+	if res.CurrentState != "" {
+		track.state(stepTerminate, id, res.CurrentState)
+	}
+	state, err := waitTerminated(ctx, c, id, o, track)
+	if state != "" {
+		res.CurrentState = state
+	}
+	return res, err
+}
+
+// waitTerminated polls DescribeInstances until the instance is
+// terminated, MaxWait at most, reporting each state it sees.
+func waitTerminated(ctx context.Context, c *Clients, id string, o Options, track *progressTracker) (string, error) {
+	wctx, cancel := context.WithTimeout(ctx, o.MaxWait)
+	defer cancel()
+	delay := o.PollMin
+	last := ""
+	for {
+		out, err := c.DescribeInstances.DescribeInstances(wctx, &awsec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil && !transient(err) {
+			return last, stepErr(stepTerminate, "DescribeInstances", id, err)
+		}
+		if err == nil {
+			for _, r := range out.Reservations {
+				for _, inst := range r.Instances {
+					if aws.ToString(inst.InstanceId) != id || inst.State == nil {
+						continue
+					}
+					last = string(inst.State.Name)
+					track.state(stepTerminate, id, last)
+					if inst.State.Name == types.InstanceStateNameTerminated {
+						return last, nil
+					}
+				}
+			}
+		}
+		if err := sleep(wctx, delay); err != nil {
+			return last, stepErr(stepTerminate, "DescribeInstances", id, errf("%w: waiting for terminated (last state %q): %w", ErrTimeout, last, err))
+		}
+		delay = min(delay*2, o.PollMax)
+	}
 }

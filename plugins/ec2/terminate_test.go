@@ -5,7 +5,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/abusekit/abusekit/plugins/ec2/ec2test"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -169,5 +171,32 @@ func TestMissingClient(t *testing.T) {
 	_, err = PlanContain(context.Background(), &Clients{}, ContainInput{InstanceIDs: []string{"i-1"}})
 	if !errors.Is(err, ErrInvalidInput) {
 		t.Fatalf("empty incident: err = %v", err)
+	}
+}
+
+// With WithProgress, Terminate follows the instance to "terminated" and
+// reports each state once, in EC2's order.
+func TestTerminateProgress(t *testing.T) {
+	_, c, e := emu(t, ec2test.WithInstanceDelays(0, 0, 150*time.Millisecond))
+	w := seed(t, e)
+	ctx := context.Background()
+	sets, err := Snapshot(ctx, c, SnapshotInput{Incident: Incident{ID: "c-term"}, InstanceIDs: []string{w.infected}}, fastOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	res, err := Terminate(ctx, c, sets[0], WithPoll(20*time.Millisecond, 20*time.Millisecond), WithMaxWait(time.Minute), WithProgress(func(p Progress) {
+		if p.Step == "terminate" && p.Resource == w.infected {
+			states = append(states, p.State)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"running", "shutting-down", "terminated"}, states); d != "" {
+		t.Errorf("terminate progress:\n%s", d)
+	}
+	if res.CurrentState != "terminated" || getInstance(t, e, w.infected).State.Name != types.InstanceStateNameTerminated {
+		t.Errorf("result %+v", res)
 	}
 }

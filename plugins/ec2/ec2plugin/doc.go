@@ -1,6 +1,7 @@
 // Package ec2plugin serves plugins/ec2 as abusekit plugin actions
-// (playbook/plugin): "contain", "snapshot", "terminate", "rebuild",
-// "harden" and "alarms", plus "undo", which reverses a contain. It only converts between JSON inputs and the typed
+// (playbook/plugin): "capture" (read-only), "contain", "snapshot",
+// "terminate", "rebuild", "harden" and "alarms", plus "undo", which
+// reverses a contain. It only converts between JSON inputs and the typed
 // API: each action's Plan is the package's PlanX (read-only) rendered as
 // changes for the operator, and its Apply is PlanX then ApplyX, with the
 // plan (or its result) as output. The logic, and the safety, live in
@@ -33,13 +34,20 @@
 // req.IdempotencyToken — finds what an interrupted attempt created instead
 // of creating it twice.
 //
+//   - capture: instance_id / instance_ids. Output: records
+//     (ec2.InstanceRecord: description, volumes, interfaces, security
+//     group rules, instance profile, tags), for the incident record.
 //   - contain: instance_id / instance_ids, quarantine_group, asg_mode
 //     (detach, standby, skip), allow_asg_replacement, skip_load_balancers
 //     (passthrough_group and dwell are accepted and ignored: no all-traffic
 //     group is used any more), keep_instance_profile, keep_role_sessions,
 //     network_acl (deny
 //     entries for the instance's addresses in its subnet's network ACL:
-//     they cut established connections), state_dir. Before its first change contain
+//     they cut established connections), host_steps_over_ssm,
+//     ssm_endpoint_group_ids and ssm_prefix_list_ids (egress only to the
+//     SSM endpoints, on tcp 443), dns_firewall_rule_group_id (a Route 53
+//     Resolver DNS Firewall rule group associated with the VPC),
+//     state_dir. Before its first change contain
 //     saves the original configuration, fsynced, in an ec2.FileContainStore
 //     under state_dir (default: StateDir), one per endpoint and region; a
 //     re-run after a crash finds it there. Output: plan
@@ -59,10 +67,14 @@
 //     (on the host too) and left untouched. Output: ec2.TerminateResult.
 //   - rebuild: instance_id, launch_template {id|name, version}, image_id,
 //     instance_type, subnet_id, key_name, security_group_ids (usually
-//     ${{ steps.harden.hardened }}), allow_open_groups, user_data. Output:
+//     ${{ steps.harden.hardened }}), allow_open_groups, user_data,
+//     restore_data_volumes (data volumes from their newest snapshots of
+//     before abuse_time). Output:
 //     ec2.RebuildResult and the client_token RunInstances used.
 //   - harden: instance_id and/or group_ids (usually ${{ steps.contain.groups }}),
-//     ports, admin_cidrs, in_place. Output: plan, ec2.HardenResult and
+//     ports, admin_cidrs, in_place, move_neighbours (the copy swapped onto
+//     the other interfaces on the open original too). Output: plan,
+//     ec2.HardenResult and
 //     hardened (group_ids mapped to the groups now carrying their rules).
 //   - alarms: instance_id, sns_topic_arn, thresholds (ec2.Thresholds).
 //     Output: plan (the alarms put).

@@ -71,5 +71,5 @@ func ExampleNewPlugin() {
 	// original groups kept for undo: 1
 	// terminate first: true
 	// snapshots: 2 completed
-	// terminated: running -> shutting-down covered by 2 snapshots
+	// terminated: running -> terminated covered by 2 snapshots
 }

@@ -47,7 +47,7 @@ func FuzzInputs(f *testing.F) {
 			_, err := options(ti.Common, "")
 			check(err)
 		}
-		for _, v := range []any{&SnapshotInput{}, &HardenInput{}, &AlarmsInput{}, &RebuildInput{}} {
+		for _, v := range []any{&SnapshotInput{}, &HardenInput{}, &AlarmsInput{}, &RebuildInput{}, &CaptureInput{}} {
 			if decode(data, v) == nil {
 				if _, err := json.Marshal(v); err != nil {
 					t.Fatalf("re-encode %T: %v", v, err)

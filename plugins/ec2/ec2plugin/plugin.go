@@ -76,6 +76,16 @@ type ContainInput struct {
 	// KeepRoleSessions leaves the removed profile's role sessions valid
 	// (by default they are revoked; ec2.ContainInput).
 	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
+	// HostStepsOverSSM says host steps will go over SSM Run Command; the
+	// endpoint groups (the VPC interface endpoints' security group) and
+	// prefix lists are the only places the quarantine group lets the
+	// instance reach, on tcp 443 (ec2.ContainInput).
+	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty"`
+	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty"`
+	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty"`
+	// DNSFirewallRuleGroupID associates this Route 53 Resolver DNS
+	// Firewall rule group with the instances' VPCs (ec2.ContainInput).
+	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
 	StateDir string `json:"state_dir,omitempty"`
@@ -147,6 +157,9 @@ type RebuildInput struct {
 	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
 	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
 	UserData             string `json:"user_data,omitempty"` // base64
+	// RestoreDataVolumes recreates the data volumes from their newest
+	// snapshots of before the abuse time (ec2.RebuildInput).
+	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty"`
 }
 
 // RebuildOutput is the output of "rebuild".
@@ -163,6 +176,9 @@ type HardenInput struct {
 	Ports      []int32  `json:"ports,omitempty"`
 	AdminCIDRs []string `json:"admin_cidrs,omitempty"`
 	InPlace    bool     `json:"in_place,omitempty"`
+	// MoveNeighbours swaps the hardened copy onto the other instances'
+	// interfaces that share the open original too (ec2.HardenInput).
+	MoveNeighbours bool `json:"move_neighbours,omitempty"`
 }
 
 // HardenOutput is the output of "harden".
@@ -198,12 +214,25 @@ type UndoInput struct {
 	StateDir string           `json:"state_dir,omitempty"`
 }
 
+// CaptureInput is the input of "capture": the instances to record.
+type CaptureInput struct {
+	Common
+	InstanceID  string   `json:"instance_id,omitempty"`
+	InstanceIDs []string `json:"instance_ids,omitempty"`
+}
+
+// CaptureOutput is the output of "capture": each instance as it is
+// (ec2.Capture), for the incident record.
+type CaptureOutput struct {
+	Records []ec2.InstanceRecord `json:"records"`
+}
+
 // UndoOutput is the output of "undo": the instances put back.
 type UndoOutput struct {
 	Instances []string `json:"instances"`
 }
 
-// NewPlugin returns the actions "contain", "snapshot", "terminate",
+// NewPlugin returns the actions "capture" (read-only), "contain", "snapshot", "terminate",
 // "rebuild", "harden" and "alarms", and "undo", which reverses a contain
 // step from its undo record. The AWS clients are built in the plugin
 // process from config.LoadDefaultConfig and kept for the process's life,
@@ -211,6 +240,7 @@ type UndoOutput struct {
 func NewPlugin() plugin.Actions {
 	a := &adapter{clients: map[string]*ec2.Clients{}}
 	return plugin.Actions{
+		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture),
 		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain),
 		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
 		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
@@ -339,13 +369,46 @@ func ids(one string, many []string) []string {
 	return append([]string{one}, many...)
 }
 
+// --- capture
+
+func (a *adapter) planCapture(ctx context.Context, req plugin.PlanRequest[CaptureInput], resp *plugin.PlanResponse) error {
+	ids := ids(req.Input.InstanceID, req.Input.InstanceIDs)
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: capture: no instance_id", plugin.ErrInvalidInput)
+	}
+	if _, err := a.client(ctx, req.Input.Common); err != nil {
+		return err
+	}
+	resp.Summary = fmt.Sprintf("record %d instance(s) as they are (no change)", len(ids))
+	return nil
+}
+
+func (a *adapter) applyCapture(ctx context.Context, req plugin.ApplyRequest[CaptureInput], resp *plugin.ApplyResponse[CaptureOutput]) error {
+	ids := ids(req.Input.InstanceID, req.Input.InstanceIDs)
+	if len(ids) == 0 {
+		return fmt.Errorf("%w: capture: no instance_id", plugin.ErrInvalidInput)
+	}
+	c, err := a.client(ctx, req.Input.Common)
+	if err != nil {
+		return err
+	}
+	recs, err := ec2.Capture(ctx, c, ids)
+	if err != nil {
+		return err
+	}
+	resp.Output = CaptureOutput{Records: recs}
+	return nil
+}
+
 // --- contain
 
 func (in ContainInput) typed(call plugin.Call) ec2.ContainInput {
 	return ec2.ContainInput{Incident: incident(in.Common, call), InstanceIDs: ids(in.InstanceID, in.InstanceIDs),
 		QuarantineGroupName: in.QuarantineGroupName, PassthroughGroupName: in.PassthroughGroupName,
 		AutoScaling: ec2.ASGMode(in.ASGMode), AllowASGReplacement: in.AllowASGReplacement, SkipLoadBalancers: in.SkipLoadBalancers,
-		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions}
+		KeepInstanceProfile: in.KeepInstanceProfile, NetworkACL: in.NetworkACL, KeepRoleSessions: in.KeepRoleSessions,
+		HostStepsOverSSM: in.HostStepsOverSSM, SSMEndpointGroupIDs: in.SSMEndpointGroupIDs, SSMPrefixListIDs: in.SSMPrefixListIDs,
+		DNSFirewallRuleGroupID: in.DNSFirewallRuleGroupID}
 }
 
 func (in ContainInput) check() error {
@@ -458,10 +521,22 @@ func describeContain(p *ec2.ContainPlan) plugin.PlanResponse {
 	already := 0
 	for _, g := range p.Groups {
 		switch {
+		case g.GroupID == "" && len(g.Rules) > 0:
+			var to []string
+			for _, x := range g.Rules {
+				to = append(to, x.String())
+			}
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID + ", only: " + strings.Join(to, ", ")})
 		case g.GroupID == "":
 			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "security group " + g.Name, Detail: g.Role + " group in " + g.VPCID})
 		case len(g.Converge) > 0:
 			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: g.GroupID, Detail: fmt.Sprintf("%s group: converge %d rule(s)", g.Role, len(g.Converge))})
+		}
+	}
+	for _, f := range p.DNSFirewall {
+		if f.AssociationID == "" {
+			r.Changes = append(r.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "DNS Firewall association " + f.RuleGroupID + " / " + f.VPCID,
+				Detail: fmt.Sprintf("priority %d; filters every instance of the VPC", f.Priority)})
 		}
 	}
 	for _, ic := range p.Instances {
@@ -651,7 +726,10 @@ func (a *adapter) applyTerminate(ctx context.Context, req plugin.ApplyRequest[Te
 	if err != nil {
 		return err
 	}
-	res, err := ec2.Terminate(ctx, c, cs, append(o, ec2.WithLogger(req.Logger))...)
+	// Progress: the instance's states until terminated (ec2.Terminate
+	// then waits for it, max_wait at most).
+	o = append(o, ec2.WithLogger(req.Logger), ec2.WithProgress(func(pr ec2.Progress) { req.Progress.Report("instance "+pr.Resource+": "+pr.State, 0, 0) }))
+	res, err := ec2.Terminate(ctx, c, cs, o...)
 	if res != nil {
 		resp.Output.TerminateResult = *res
 	}
@@ -672,7 +750,8 @@ func (a *adapter) rebuildPlan(ctx context.Context, in RebuildInput, call plugin.
 	p, err := ec2.PlanRebuild(ctx, c, ec2.RebuildInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, LaunchTemplate: in.LaunchTemplate,
 		ImageID: in.ImageID, InstanceType: in.InstanceType, SubnetID: in.SubnetID, KeyName: in.KeyName,
 		SecurityGroupIDs: in.SecurityGroupIDs, AllowOpenGroups: in.AllowOpenGroups, UserData: in.UserData,
-		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage})
+		ReuseKeyPair: in.ReuseKeyPair, InstanceProfileARN: in.InstanceProfileARN, ReuseInstanceProfile: in.ReuseInstanceProfile, AllowSuspectImage: in.AllowSuspectImage,
+		RestoreDataVolumes: in.RestoreDataVolumes})
 	return c, p, o, err
 }
 
@@ -697,6 +776,10 @@ func (a *adapter) planRebuild(ctx context.Context, req plugin.PlanRequest[Rebuil
 	}
 	if len(p.NotCarriedOver) > 0 {
 		resp.Summary += "; not carried over: " + strings.Join(p.NotCarriedOver, ", ")
+	}
+	for _, v := range p.DataVolumes {
+		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeCreate, Target: "volume " + v.Device + " of the replacement",
+			Detail: fmt.Sprintf("from snapshot %s of %s, taken %s (before the abuse)", v.SnapshotID, v.OldVolumeID, v.SnapshotTime.Format(time.RFC3339))})
 	}
 	return nil
 }
@@ -727,7 +810,7 @@ func (a *adapter) hardenPlan(ctx context.Context, in HardenInput, call plugin.Ca
 		return nil, nil, err
 	}
 	p, err := ec2.PlanHarden(ctx, c, ec2.HardenInput{Incident: incident(in.Common, call), InstanceID: in.InstanceID, GroupIDs: in.GroupIDs,
-		Ports: in.Ports, AdminCIDRs: in.AdminCIDRs, InPlace: in.InPlace})
+		Ports: in.Ports, AdminCIDRs: in.AdminCIDRs, InPlace: in.InPlace, MoveNeighbours: in.MoveNeighbours})
 	return c, p, err
 }
 
@@ -758,7 +841,18 @@ func (a *adapter) planHarden(ctx context.Context, req plugin.PlanRequest[HardenI
 	for _, ifc := range p.Interfaces {
 		resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: ifc.NetworkInterfaceID, Detail: "swap hardened copies in for " + strings.Join(ifc.Groups, ",")})
 	}
+	for _, g := range p.Groups {
+		for _, nb := range g.Neighbours {
+			if nb.Move {
+				resp.Changes = append(resp.Changes, plugin.Change{Kind: plugin.ChangeUpdate, Target: nb.NetworkInterfaceID,
+					Detail: fmt.Sprintf("neighbour %s: swap the hardened copy in for %s", nb.InstanceID, g.GroupID)})
+			}
+		}
+	}
 	resp.Summary = fmt.Sprintf("harden %d of %d group(s) open to the world", n, len(p.Groups))
+	for _, note := range p.Notes {
+		resp.Summary += "; note: " + note
+	}
 	return nil
 }
 

@@ -134,7 +134,7 @@ func TestActionsInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(want, contained.Plan); d != "" {
+	if d := cmp.Diff(want, contained.Plan, cmpopts.IgnoreFields(ec2.InstanceRecord{}, "RecordedAt")); d != "" {
 		t.Errorf("contain plan differs from ec2.PlanContain (-direct +plugin):\n%s", d)
 	}
 	if d := cmp.Diff([]string{w.openSG}, contained.Groups); d != "" || contained.Undo == nil || len(contained.Undo.Instances) != 1 {
@@ -660,5 +660,55 @@ func TestContainOriginalInJournal(t *testing.T) {
 	}
 	if other, err := js.Load(ctx, "another-incident"); err != nil || other != nil {
 		t.Errorf("another incident's record: %+v %v", other, err)
+	}
+}
+
+// The SSM inputs reach the typed contain: the plan creates the SSM
+// quarantine group with its one egress rule, and notes it.
+func TestContainSSMInputs(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	acts := NewPlugin()
+	c := fast
+	c.Endpoint = w.srv.URL
+	plan, err := plugintest.Plan(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, SSMPrefixListIDs: []string{"pl-63a5400a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "quarantine-ssm group in "
+	if len(plan.Changes) == 0 || !strings.Contains(plan.Changes[0].Detail, want) || !strings.HasSuffix(plan.Changes[0].Detail, "only: egress tcp 443-443 pl-63a5400a") {
+		t.Errorf("plan changes: %+v", plan.Changes)
+	}
+	plan, err = plugintest.Plan(ctx, acts["contain"], ContainInput{Common: c, InstanceID: w.infected, HostStepsOverSSM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.Summary, ec2.NoteSSMNoEndpoint) {
+		t.Errorf("summary lacks the no-endpoint note: %s", plan.Summary)
+	}
+}
+
+func TestCaptureAction(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	setAWSEnv(t, w.srv)
+	c := fast
+	c.Endpoint = w.srv.URL
+	w.srv.ResetCalls()
+	out, err := plugintest.Apply[CaptureOutput](ctx, NewPlugin()["capture"], CaptureInput{Common: c, InstanceID: w.infected})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Records) != 1 || out.Records[0].InstanceID != w.infected || len(out.Records[0].SecurityGroups) == 0 || len(out.Records[0].Volumes) == 0 {
+		t.Errorf("records: %+v", out.Records)
+	}
+	for _, call := range w.srv.Calls() {
+		if !strings.HasPrefix(call.Operation, "Describe") {
+			t.Errorf("capture made a %s call", call.Operation)
+		}
+	}
+	if _, err := plugintest.Apply[CaptureOutput](ctx, NewPlugin()["capture"], CaptureInput{Common: c}); !errors.Is(err, plugin.ErrInvalidInput) {
+		t.Errorf("no id: err = %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,5 +276,115 @@ func TestAWSCLIContainOperations(t *testing.T) {
 	}
 	if !rev.Return || len(rev.UnknownIpPermissions) != 1 {
 		t.Errorf("revoke of a missing rule = %+v", rev)
+	}
+
+	// Route tables: what Contain reads to find NAT and transit gateway paths.
+	var rt struct {
+		RouteTable struct{ RouteTableId, VpcId string }
+	}
+	if err := awsRun(t, u, &rt, "ec2", "create-route-table", "--vpc-id", srv.DefaultVPC()); err != nil {
+		t.Fatal(err)
+	}
+	rtb := rt.RouteTable.RouteTableId
+	if err := awsRun(t, u, nil, "ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "0.0.0.0/0", "--nat-gateway-id", "nat-0123456789abcdef0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "create-route", "--route-table-id", rtb, "--destination-cidr-block", "10.0.0.0/8", "--transit-gateway-id", "tgw-0123456789abcdef0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := awsRun(t, u, nil, "ec2", "associate-route-table", "--route-table-id", rtb, "--subnet-id", srv.DefaultSubnets()[0]); err != nil {
+		t.Fatal(err)
+	}
+	var rts struct {
+		RouteTables []struct {
+			RouteTableId string
+			Routes       []struct{ DestinationCidrBlock, GatewayId, NatGatewayId, TransitGatewayId string }
+			Associations []struct {
+				SubnetId string
+				Main     bool
+			}
+		}
+	}
+	if err := awsRun(t, u, &rts, "ec2", "describe-route-tables", "--filters", "Name=association.subnet-id,Values="+srv.DefaultSubnets()[0]); err != nil {
+		t.Fatal(err)
+	}
+	if len(rts.RouteTables) != 1 || rts.RouteTables[0].RouteTableId != rtb || len(rts.RouteTables[0].Routes) != 3 ||
+		rts.RouteTables[0].Routes[1].NatGatewayId != "nat-0123456789abcdef0" || rts.RouteTables[0].Routes[2].TransitGatewayId != "tgw-0123456789abcdef0" {
+		t.Errorf("describe-route-tables = %+v", rts)
+	}
+
+	// A Spot Instance: run it, see its lifecycle, and have termination
+	// protection refused as EC2 refuses it.
+	var ran struct {
+		Instances []struct{ InstanceId, InstanceLifecycle string }
+	}
+	if err := awsRun(t, u, &ran, "ec2", "run-instances", "--image-id", srv.ImageID(ec2test.ImageAmazonLinux2023), "--count", "1",
+		"--instance-market-options", "MarketType=spot"); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran.Instances) != 1 || ran.Instances[0].InstanceLifecycle != "spot" {
+		t.Fatalf("run-instances spot = %+v", ran)
+	}
+	err = awsRun(t, u, nil, "ec2", "modify-instance-attribute", "--instance-id", ran.Instances[0].InstanceId, "--disable-api-termination")
+	var ce *cliError
+	if !errors.As(err, &ce) || !strings.Contains(ce.stderr, "UnsupportedOperation") {
+		t.Errorf("termination protection on a Spot Instance: %v", err)
+	}
+
+	// A non-default VPC with IPv6, a dual-stack subnet, an instance with
+	// an IPv6 address.
+	var vpc struct {
+		Vpc struct {
+			VpcId                       string
+			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
+		}
+	}
+	if err := awsRun(t, u, &vpc, "ec2", "create-vpc", "--cidr-block", "10.30.0.0/16", "--amazon-provided-ipv6-cidr-block"); err != nil {
+		t.Fatal(err)
+	}
+	if len(vpc.Vpc.Ipv6CidrBlockAssociationSet) != 1 {
+		t.Fatalf("create-vpc = %+v", vpc)
+	}
+	v6 := vpc.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock
+	var sub struct{ Subnet struct{ SubnetId string } }
+	if err := awsRun(t, u, &sub, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.30.1.0/24",
+		"--ipv6-cidr-block", strings.TrimSuffix(v6, "00::/56")+"01::/64"); err != nil {
+		t.Fatal(err)
+	}
+	var dual struct {
+		Instances []struct {
+			NetworkInterfaces []struct {
+				Ipv6Addresses []struct{ Ipv6Address string }
+			}
+		}
+	}
+	if err := awsRun(t, u, &dual, "ec2", "run-instances", "--image-id", srv.ImageID(ec2test.ImageAmazonLinux2023), "--count", "1",
+		"--subnet-id", sub.Subnet.SubnetId, "--ipv6-address-count", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(dual.Instances) != 1 || len(dual.Instances[0].NetworkInterfaces) != 1 || len(dual.Instances[0].NetworkInterfaces[0].Ipv6Addresses) != 1 {
+		t.Errorf("run-instances with IPv6 = %+v", dual)
+	}
+
+	// Route 53 Resolver DNS Firewall: a rule group associated with the
+	// VPC, listed, and disassociated.
+	var frg struct{ FirewallRuleGroup struct{ Id string } }
+	if err := awsRun(t, u, &frg, "route53resolver", "create-firewall-rule-group", "--name", "block", "--creator-request-id", "g1"); err != nil {
+		t.Fatal(err)
+	}
+	var fa struct{ FirewallRuleGroupAssociation struct{ Id, Status string } }
+	if err := awsRun(t, u, &fa, "route53resolver", "associate-firewall-rule-group", "--creator-request-id", "a1", "--firewall-rule-group-id", frg.FirewallRuleGroup.Id,
+		"--vpc-id", srv.DefaultVPC(), "--priority", "101", "--name", "abusekit"); err != nil {
+		t.Fatal(err)
+	}
+	var fl struct{ FirewallRuleGroupAssociations []struct{ Id, VpcId string } }
+	if err := awsRun(t, u, &fl, "route53resolver", "list-firewall-rule-group-associations", "--vpc-id", srv.DefaultVPC()); err != nil {
+		t.Fatal(err)
+	}
+	if len(fl.FirewallRuleGroupAssociations) != 1 || fl.FirewallRuleGroupAssociations[0].Id != fa.FirewallRuleGroupAssociation.Id {
+		t.Errorf("list-firewall-rule-group-associations = %+v", fl)
+	}
+	if err := awsRun(t, u, nil, "route53resolver", "disassociate-firewall-rule-group", "--firewall-rule-group-association-id", fa.FirewallRuleGroupAssociation.Id); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -32,6 +32,11 @@
 //     the service (output truncation, delivery and execution timeouts,
 //     cancellation, output to S3).
 //
+//   - Route 53 Resolver DNS Firewall: awsJson1_1 (X-Amz-Target:
+//     Route53Resolver.Op): CreateFirewallRuleGroup,
+//     Associate/DisassociateFirewallRuleGroup,
+//     ListFirewallRuleGroupAssociations (resolver.go; rules not modelled).
+//
 //   - S3: the REST protocol with path-style addresses, recognised by the
 //     credential scope s3 in the Authorization header or a presigned URL's
 //     X-Amz-Credential; aws-chunked bodies decoded; X-Amz-Expires honoured.
@@ -64,7 +69,14 @@
 // DescribeNetworkInterfaces, ModifyNetworkInterfaceAttribute,
 // Create/Delete/DescribeTags, DescribeVpcs, DescribeSubnets,
 // DescribeAvailabilityZones, CreateLaunchTemplate,
-// DescribeLaunchTemplates, DescribeLaunchTemplateVersions.
+// DescribeLaunchTemplates, DescribeLaunchTemplateVersions,
+// DescribeNetworkAcls, Create/DeleteNetworkAclEntry, DescribeRouteTables,
+// CreateRouteTable, CreateRoute (internet, NAT and transit gateways,
+// Gateway Load Balancer endpoints, interfaces; targets not checked for
+// existence), AssociateRouteTable, CreateVpc (with an Amazon-provided
+// IPv6 /56; the new VPC gets its default security group, main route table
+// and default network ACL), CreateSubnet (IPv4 and IPv6 /64),
+// RunInstances' Ipv6AddressCount.
 // Auto Scaling: CreateAutoScalingGroup (launches from its template),
 // DescribeAutoScalingGroups, DescribeAutoScalingInstances, DetachInstances,
 // EnterStandby, ExitStandby, AttachInstances, DeleteAutoScalingGroup.
@@ -76,6 +88,13 @@
 // and filter as EC2 does (tag:Key, tag-key, wildcards, …); errors carry the
 // real codes (InvalidInstanceID.NotFound, IncorrectInstanceState,
 // OperationNotPermitted, InvalidPermission.Duplicate, DryRunOperation, …).
+//
+// Spot Instances (InstanceMarketOptions.MarketType=spot, or
+// InstanceSpec.Spot) answer UnsupportedOperation to termination and stop
+// protection; instances with an instance-store root device
+// (InstanceSpec.InstanceStoreRoot) to stop protection, a shutdown
+// behaviour of stop and StopInstances, as EC2 documents that they cannot
+// be stopped (the error codes and messages are this emulator's reading).
 //
 // # State
 //

@@ -45,6 +45,8 @@ var ec2Actions = []string{
 	"ModifyInstanceMetadataOptions", "CreateVolume", "AttachVolume", "DetachVolume", "DeleteVolume",
 	"DescribeIamInstanceProfileAssociations", "AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
 	"DescribeNetworkAcls", "CreateNetworkAclEntry", "DeleteNetworkAclEntry",
+	"DescribeRouteTables", "CreateRouteTable", "CreateRoute", "AssociateRouteTable",
+	"CreateVpc", "CreateSubnet",
 }
 
 func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
@@ -144,6 +146,18 @@ func (s *Server) ec2Handler(action string) func(*qnode) (any, error) {
 		return st.createNetworkAclEntry
 	case "DeleteNetworkAclEntry":
 		return st.deleteNetworkAclEntry
+	case "DescribeRouteTables":
+		return st.describeRouteTables
+	case "CreateRouteTable":
+		return st.createRouteTable
+	case "CreateRoute":
+		return st.createRoute
+	case "AssociateRouteTable":
+		return st.associateRouteTable
+	case "CreateVpc":
+		return st.createVpc
+	case "CreateSubnet":
+		return st.createSubnet
 	}
 	return nil
 }
@@ -236,6 +250,7 @@ type xInstENI struct {
 	Attachment      xInstENIAttach `xml:"attachment"`
 	Assoc           *xAssoc        `xml:"association,omitempty"`
 	PrivateIPs      []xPrivIP      `xml:"privateIpAddressesSet>item"`
+	IPv6            []xIPv6Addr    `xml:"ipv6AddressesSet>item"`
 	InterfaceType   string         `xml:"interfaceType"`
 }
 
@@ -273,6 +288,7 @@ type xInstance struct {
 	Architecture    string        `xml:"architecture"`
 	RootDeviceType  string        `xml:"rootDeviceType"`
 	RootDeviceName  string        `xml:"rootDeviceName"`
+	Lifecycle       string        `xml:"instanceLifecycle,omitempty"`
 	BDMs            []xInstBDM    `xml:"blockDeviceMapping>item"`
 	Virtualization  string        `xml:"virtualizationType"`
 	ClientToken     string        `xml:"clientToken,omitempty"`
@@ -330,6 +346,13 @@ func (st *state) instanceGroups(in *instance) []string {
 	return nil
 }
 
+func rootType(in *instance) string {
+	if in.instanceStore {
+		return "instance-store"
+	}
+	return "ebs"
+}
+
 func (st *state) xInstance(in *instance) xInstance {
 	x := xInstance{
 		InstanceID: in.id, ImageID: in.imageID, State: mkState(in.state), Reason: in.stateReason,
@@ -337,7 +360,7 @@ func (st *state) xInstance(in *instance) xInstance {
 		LaunchTime: ts(in.launchTime), AZ: in.az, Tenancy: "default", Monitoring: in.monitoring,
 		SubnetID: in.subnetID, VpcID: in.vpcID, SourceDestCheck: true,
 		Groups: st.groupRefs(st.instanceGroups(in)), Architecture: in.architecture,
-		RootDeviceType: "ebs", RootDeviceName: in.rootDevice, Virtualization: "hvm",
+		RootDeviceType: rootType(in), RootDeviceName: in.rootDevice, Virtualization: "hvm", Lifecycle: in.lifecycle,
 		ClientToken: in.clientToken, Tags: st.tagSet(in.id), Hypervisor: "xen",
 		EbsOptimized: in.ebsOptimized, EnaSupport: true, PlatformDetails: "Linux/UNIX",
 		UsageOperation: "RunInstances", BootMode: "legacy-bios", Metadata: xMD(in.md, "applied"),
@@ -375,7 +398,7 @@ func (st *state) xInstance(in *instance) xInstance {
 func (st *state) xInstENI(e *eni) xInstENI {
 	xe := xInstENI{ID: e.id, SubnetID: e.subnetID, VpcID: e.vpcID, Description: e.desc, OwnerID: AccountID,
 		Status: e.status, MAC: e.mac, PrivateIP: e.privateIP, PrivateDNS: e.privateDNS,
-		SourceDestCheck: e.sourceDestCheck, Groups: st.groupRefs(e.groups), InterfaceType: "interface"}
+		SourceDestCheck: e.sourceDestCheck, Groups: st.groupRefs(e.groups), InterfaceType: "interface", IPv6: ipv6Addrs(e.ipv6)}
 	if e.attach != nil {
 		xe.Attachment = xInstENIAttach{AttachmentID: e.attach.id, DeviceIndex: e.attach.deviceIndex,
 			Status: e.attach.status, AttachTime: ts(e.attach.time), DeleteOnTerm: e.attach.deleteOnTerm}
@@ -561,6 +584,7 @@ type runSpec struct {
 	publicIP                                            *bool
 	userData                                            string
 	monitoring                                          bool
+	ipv6Count                                           int64
 	ebsOptimized                                        bool
 	ltID, ltName, ltVersion                             string
 	md                                                  []*qnode
@@ -677,10 +701,18 @@ func (st *state) parseRunSpec(q *qnode) (*runSpec, error) {
 	if v := q.strs("SecurityGroup"); len(v) > 0 {
 		spec.sgNames = v
 	}
+	if n, ok, err := q.integer("Ipv6AddressCount"); err != nil {
+		return nil, errf("InvalidParameterValue", "%v", err)
+	} else if ok {
+		spec.ipv6Count = n
+	}
 	if nis := q.list("NetworkInterface"); len(nis) > 0 {
 		ni := nis[0]
 		set(&spec.subnetID, ni.str("SubnetId"))
 		set(&spec.privateIP, ni.str("PrivateIpAddress"))
+		if n, ok, err := ni.integer("Ipv6AddressCount"); err == nil && ok {
+			spec.ipv6Count = n
+		}
 		if v := ni.strs("SecurityGroupId"); len(v) > 0 {
 			spec.sgIDs = v
 		}
@@ -901,6 +933,12 @@ func (st *state) runInstances(q *qnode) (any, error) {
 		return nil, err
 	}
 
+	if spec.ipv6Count < 0 || spec.ipv6Count > 10 {
+		return nil, errf("InvalidParameterValue", "Value (%d) for parameter ipv6AddressCount is invalid.", spec.ipv6Count)
+	}
+	if spec.ipv6Count > 0 && !sn.ipv6.IsValid() {
+		return nil, errf("InvalidParameterCombination", "You cannot assign IPv6 addresses to an instance in a subnet without an IPv6 CIDR block: '%s'", sn.id)
+	}
 	resID := st.newID("r")
 	for i := int64(0); i < maxC; i++ {
 		in := &instance{
@@ -915,6 +953,9 @@ func (st *state) runInstances(q *qnode) (any, error) {
 		if spec.monitoring {
 			in.monitoring = "enabled"
 		}
+		if strings.EqualFold(q.str("InstanceMarketOptions", "MarketType"), "spot") {
+			in.lifecycle = "spot"
+		}
 		if profileARN != "" {
 			in.profileID = "AIPA" + strings.ToUpper(st.newID("x")[2:19])
 		}
@@ -927,6 +968,9 @@ func (st *state) runInstances(q *qnode) (any, error) {
 			e.privateIP = st.allocIP(sn)
 		}
 		e.privateDNS = st.privateDNS(e.privateIP)
+		for range spec.ipv6Count {
+			e.ipv6 = append(e.ipv6, st.allocIPv6(sn))
+		}
 		if (spec.publicIP == nil && sn.mapPublic) || (spec.publicIP != nil && *spec.publicIP) {
 			e.publicIP = st.publicIP()
 			e.publicDNS = st.publicDNS(e.publicIP)
@@ -1057,6 +1101,9 @@ func (st *state) stopInstances(q *qnode) (any, error) {
 		switch in.state {
 		case "terminated", "shutting-down":
 			return nil, errf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be stopped.", in.id)
+		}
+		if in.instanceStore {
+			return nil, errf("UnsupportedOperation", "The instance '%s' does not have an 'ebs' root device type and cannot be stopped.", in.id)
 		}
 		if in.disableStop {
 			return nil, errf("OperationNotPermitted", "The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", in.id)
@@ -1228,11 +1275,20 @@ func (st *state) modifyInstanceAttribute(q *qnode) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if b && in.lifecycle == "spot" {
+			return nil, errf("UnsupportedOperation", "Termination protection is not supported for Spot Instances: '%s'.", in.id)
+		}
 		apply = func() { in.disableTerm = b }
 	case "disableApiStop":
 		b, err := parseB(c.val)
 		if err != nil {
 			return nil, err
+		}
+		if b && in.lifecycle == "spot" {
+			return nil, errf("UnsupportedOperation", "Stop protection is not supported for Spot Instances: '%s'.", in.id)
+		}
+		if b && in.instanceStore {
+			return nil, errf("UnsupportedOperation", "Stop protection is not supported for instance store-backed instances: '%s'.", in.id)
 		}
 		apply = func() { in.disableStop = b }
 	case "ebsOptimized":
@@ -1259,6 +1315,9 @@ func (st *state) modifyInstanceAttribute(q *qnode) (any, error) {
 	case "instanceInitiatedShutdownBehavior":
 		if c.val != "stop" && c.val != "terminate" {
 			return nil, errf("InvalidParameterValue", "Value (%s) for parameter value is invalid.", c.val)
+		}
+		if c.val == "stop" && in.instanceStore {
+			return nil, errf("UnsupportedOperation", "The instance '%s' does not have an 'ebs' root device type and cannot be stopped.", in.id)
 		}
 		apply = func() { in.shutdownBehavior = c.val }
 	case "userData":

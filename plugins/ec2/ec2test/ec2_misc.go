@@ -35,13 +35,14 @@ type xENI struct {
 	Attachment       *xENIAttach `xml:"attachment,omitempty"`
 	Assoc            *xAssoc     `xml:"association,omitempty"`
 	PrivateIPs       []xPrivIP   `xml:"privateIpAddressesSet>item"`
+	IPv6             []xIPv6Addr `xml:"ipv6AddressesSet>item"`
 	InterfaceType    string      `xml:"interfaceType"`
 	Tags             []xmlTag    `xml:"tagSet>item"`
 }
 
 func (st *state) xENI(e *eni) xENI {
 	xi := st.xInstENI(e)
-	x := xENI{ID: e.id, SubnetID: e.subnetID, VpcID: e.vpcID, AZ: e.az, Description: e.desc, OwnerID: AccountID,
+	x := xENI{ID: e.id, SubnetID: e.subnetID, VpcID: e.vpcID, AZ: e.az, Description: e.desc, OwnerID: AccountID, IPv6: ipv6Addrs(e.ipv6),
 		Status: e.status, MAC: e.mac, PrivateIP: e.privateIP, PrivateDNS: e.privateDNS, SourceDestCheck: e.sourceDestCheck,
 		Groups: xi.Groups, Assoc: xi.Assoc, PrivateIPs: xi.PrivateIPs, InterfaceType: "interface", Tags: st.tagSet(e.id)}
 	if e.attach != nil {
@@ -430,17 +431,7 @@ func (st *state) describeTags(q *qnode) (any, error) {
 // --- VPCs, subnets, zones ---
 
 func (st *state) describeVpcs(q *qnode) (any, error) {
-	type xVpc struct {
-		VpcID     string   `xml:"vpcId"`
-		State     string   `xml:"state"`
-		CidrBlock string   `xml:"cidrBlock"`
-		DHCP      string   `xml:"dhcpOptionsId"`
-		Tenancy   string   `xml:"instanceTenancy"`
-		IsDefault bool     `xml:"isDefault"`
-		OwnerID   string   `xml:"ownerId"`
-		Tags      []xmlTag `xml:"tagSet>item"`
-	}
-	return describeSet(st, q, "vpcSet", describeSpec[*vpc, xVpc]{
+	return describeSet(st, q, "vpcSet", describeSpec[*vpc, xVpcItem]{
 		unpaged: true,
 		lookup: func() ([]*vpc, error) {
 			return namedOf(q.strs("VpcId"), st.vpcs.all(), func(v *vpc) string { return v.id },
@@ -465,28 +456,12 @@ func (st *state) describeVpcs(q *qnode) (any, error) {
 				return nil, false
 			}
 		},
-		item: func(v *vpc) xVpc {
-			return xVpc{VpcID: v.id, State: "available", CidrBlock: v.cidr, DHCP: "dopt-0a1b2c3d",
-				Tenancy: "default", IsDefault: v.isDefault, OwnerID: AccountID, Tags: st.tagSet(v.id)}
-		},
+		item: st.xVpc,
 	})
 }
 
 func (st *state) describeSubnets(q *qnode) (any, error) {
-	type xSubnet struct {
-		SubnetID     string   `xml:"subnetId"`
-		State        string   `xml:"state"`
-		VpcID        string   `xml:"vpcId"`
-		CidrBlock    string   `xml:"cidrBlock"`
-		AvailableIPs int      `xml:"availableIpAddressCount"`
-		AZ           string   `xml:"availabilityZone"`
-		DefaultForAz bool     `xml:"defaultForAz"`
-		MapPublic    bool     `xml:"mapPublicIpOnLaunch"`
-		OwnerID      string   `xml:"ownerId"`
-		Arn          string   `xml:"subnetArn"`
-		Tags         []xmlTag `xml:"tagSet>item"`
-	}
-	return describeSet(st, q, "subnetSet", describeSpec[*subnet, xSubnet]{
+	return describeSet(st, q, "subnetSet", describeSpec[*subnet, xSubnetItem]{
 		unpaged: true,
 		lookup: func() ([]*subnet, error) {
 			return namedOf(q.strs("SubnetId"), st.subnets.all(), func(s *subnet) string { return s.id },
@@ -515,11 +490,7 @@ func (st *state) describeSubnets(q *qnode) (any, error) {
 				return nil, false
 			}
 		},
-		item: func(s *subnet) xSubnet {
-			return xSubnet{SubnetID: s.id, State: "available", VpcID: s.vpcID, CidrBlock: s.cidr,
-				AvailableIPs: 4091, AZ: s.az, DefaultForAz: s.defaultForAz, MapPublic: s.mapPublic, OwnerID: AccountID,
-				Arn: "arn:aws:ec2:" + st.region + ":" + AccountID + ":subnet/" + s.id, Tags: st.tagSet(s.id)}
-		},
+		item: st.xSubnet,
 	})
 }
 

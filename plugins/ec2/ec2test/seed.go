@@ -74,6 +74,13 @@ type InstanceSpec struct {
 	DisableAPIStop        bool
 	// Stopped seeds the instances in state stopped instead of running.
 	Stopped bool
+	// Spot seeds Spot Instances (InstanceMarketOptions.MarketType=spot):
+	// EC2 refuses termination and stop protection for them.
+	Spot bool
+	// InstanceStoreRoot seeds instances whose root device is instance
+	// store (no EBS root volume; the data volumes stay EBS): they cannot
+	// be stopped, and stop protection is refused.
+	InstanceStoreRoot bool
 }
 
 func (sp InstanceSpec) form(n int) url.Values {
@@ -124,6 +131,9 @@ func (sp InstanceSpec) form(n int) url.Values {
 	if sp.DisableAPIStop {
 		v.Set("DisableApiStop", "true")
 	}
+	if sp.Spot {
+		v.Set("InstanceMarketOptions.MarketType", "spot")
+	}
 	return v
 }
 
@@ -163,6 +173,16 @@ func (s *Server) AddInstances(n int, spec InstanceSpec) ([]string, error) {
 		in.state, in.runningSince = "running", st.now
 		if spec.Stopped {
 			in.state = "stopped"
+		}
+		if spec.InstanceStoreRoot {
+			in.instanceStore, in.shutdownBehavior = true, "terminate"
+			for i, b := range in.bdms {
+				if b.device == in.rootDevice {
+					st.volumes.del(b.volumeID)
+					in.bdms = append(in.bdms[:i], in.bdms[i+1:]...)
+					break
+				}
+			}
 		}
 		ids = append(ids, in.id)
 	}

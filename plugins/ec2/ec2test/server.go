@@ -53,6 +53,9 @@ type Server struct {
 
 	extOnce sync.Once   // SSM and S3 (ssm.go, s3.go), made on first use
 	ext     extServices // guarded by their own locks
+
+	resolverOnce sync.Once      // Route 53 Resolver DNS Firewall (resolver.go)
+	res          *resolverState // guarded by its own lock
 }
 
 // Call is one request the server answered, in arrival order.
@@ -337,6 +340,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") &&
 		strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
 		s.serveSSM(w, r, body)
+		return
+	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") &&
+		strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Route53Resolver."):
+		s.serveResolver(w, r, body)
 		return
 	case strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") &&
 		strings.HasPrefix(r.Header.Get("X-Amz-Target"), "GraniteServiceVersion20100801."):

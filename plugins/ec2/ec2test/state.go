@@ -59,6 +59,7 @@ func (o *ordered[T]) len() int { return len(o.m) }
 type vpc struct {
 	id, cidr  string
 	isDefault bool
+	ipv6      string // the VPC's IPv6 /56, if any
 }
 
 type subnet struct {
@@ -67,6 +68,8 @@ type subnet struct {
 	mapPublic           bool
 	next                netip.Addr
 	prefix              netip.Prefix
+	ipv6                netip.Prefix // the subnet's IPv6 /64, if any
+	nextV6              netip.Addr
 }
 
 type sgRule struct {
@@ -103,6 +106,7 @@ type eni struct {
 	publicIP, publicDNS     string
 	mac                     string
 	groups                  []string
+	ipv6                    []string
 	desc                    string
 	status                  string
 	attach                  *eniAttachment
@@ -142,6 +146,10 @@ type instance struct {
 	md                                 metadataOptions
 	visibleAt                          time.Time
 	terminatedAt                       time.Time
+	// lifecycle is "spot" for a Spot Instance ("" on-demand);
+	// instanceStore marks an instance-store root device (no EBS root).
+	lifecycle     string
+	instanceStore bool
 }
 
 type volAttach struct {
@@ -313,6 +321,7 @@ type state struct {
 	lts       ordered[*launchTemplate]
 	alarms    ordered[*alarm]
 	nacls     map[string]*networkACL // by VPC id: each VPC's default network ACL
+	rtbs      map[string]*routeTable // by id; each VPC's main table made on first use
 	// rolePolicies holds IAM inline role policies: role -> name -> document.
 	rolePolicies map[string]map[string]string
 	asgs         ordered[*asg]
