@@ -21,6 +21,7 @@ type demo struct {
 	instance, endpoint      string
 	region                  string
 	group                   string    // the world-open security group the instance starts in
+	ssmEndpointGroup        string    // the security group of the VPC's SSM interface endpoints
 	privateAddr             string    // the instance's private address, behind the report's public one
 	since                   time.Time // the incident window of the demo root (its infection time, less an hour)
 	awsEnv                  []string
@@ -93,6 +94,14 @@ func newDemo(ctx context.Context) (_ *demo, err error) {
 		return nil, err
 	}
 	w.instance, w.endpoint, w.region, w.group = ids[0], w.srv.URL, region, sg
+	// The VPC's SSM interface endpoints (ssm, ssmmessages, ec2messages)
+	// share a security group admitting HTTPS from the VPC: the only place
+	// contain lets the quarantined instance reach, so that the host steps
+	// still reach it over SSM Run Command.
+	if w.ssmEndpointGroup, err = w.srv.AddSecurityGroup("ssm-endpoints", "SSM interface endpoints (ssm, ssmmessages, ec2messages)", "",
+		ec2test.Rule{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: "172.31.0.0/16"}); err != nil {
+		return nil, err
+	}
 	// The instance is a managed instance whose SSM agent runs the commands
 	// it is sent as processes on this machine (the host steps go over SSM
 	// Run Command as they would to a real instance), and the account has a

@@ -130,6 +130,7 @@ type config struct {
 	hostBinaries                     hostBinaries
 	sshHost, sshUser, sshKey         string
 	knownHosts, sshFingerprint       string
+	ssmEndpointSGs, ssmPrefixLists   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -164,6 +165,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.stageBucket, "stage-bucket", "", "S3 bucket the binary is staged in and the host steps' outputs go to (-transport ssm)")
 	fs.StringVar(&c.stageDir, "stage-dir", "", "where the instance keeps the staged binary (default /var/lib/abusekit/bin)")
 	fs.StringVar(&c.installed, "installed", "", "the abusekit binary is already installed on the instance at this path: it is checked there against the SHA-256 of the binary for its platform (-host-binary, or this one) and not staged (-transport ssm)")
+	fs.StringVar(&c.ssmEndpointSGs, "ssm-endpoint-sg", "", "comma-separated security groups of the VPC's SSM interface endpoints: contain lets the quarantined instance reach them (tcp 443) and nothing else (-transport ssm)")
+	fs.StringVar(&c.ssmPrefixLists, "ssm-prefix-list", "", "comma-separated prefix lists of the SSM endpoints, as -ssm-endpoint-sg (-transport ssm)")
 	fs.StringVar(&c.sshHost, "ssh-host", "", "HOST[:PORT] of the instance (-transport ssh)")
 	fs.StringVar(&c.sshUser, "ssh-user", "ec2-user", "SSH login; not root: the host steps run with sudo -n")
 	fs.StringVar(&c.sshKey, "ssh-key", "", "private key file for SSH")
@@ -243,6 +246,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		stateDir = filepath.Join(w.dir, "state")
 		rep = w.rep
 		c.stageBucket, c.stageDir = w.bucket, filepath.Join(w.dir, "instance-stage")
+		c.ssmEndpointSGs = w.ssmEndpointGroup
 		static = &[2]string{ec2test.TestAccessKeyID, ec2test.TestSecretAccessKey}
 		attachDir = filepath.Join(w.dir, "shipped")
 	} else {
@@ -342,6 +346,8 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			"instance": c.instance, "endpoint": c.endpoint, "region": c.region,
 			"admin_cidrs": list(c.adminCIDRs), "terminate": c.terminate, "instance_addrs": list(c.instanceAddrs), "since": since,
 			"pids": pids, "recheck": recheck,
+			"host_steps_over_ssm":    hs.transport == transportSSM,
+			"ssm_endpoint_group_ids": list(c.ssmEndpointSGs), "ssm_prefix_list_ids": list(c.ssmPrefixLists),
 		},
 		Plugins: []playbook.PluginSpec{
 			playbook.Builtin("abuse"), scanPlugin, persistPlugin, ec2Plugin,
@@ -556,8 +562,8 @@ func (p *printer) hostSide(hs *hostSide, instance string) {
 		fmt.Fprintln(p.w, "host steps (detect, stop, find, clean, recheck): on this machine (-transport local)")
 	default:
 		fmt.Fprintf(p.w, "host steps (detect, stop, find, clean, recheck): on %s over %s, binary for %s staged with sha256 %s\n", instance, hs.transport, hs.platform, hs.sha256)
-		if hs.transport == transportSSM {
-			fmt.Fprintln(p.w, "  note: contain's quarantine group allows no egress, SSM endpoints included; give the instance an SSM VPC endpoint, or the host steps wait for an agent that cannot reach SSM")
+		if hs.transport == transportSSM && !hs.ssmEgress {
+			fmt.Fprintln(p.w, "  note: no -ssm-endpoint-sg or -ssm-prefix-list: contain's quarantine group allows no egress, SSM endpoints included, so on AWS the host steps wait for an agent that cannot reach SSM (contain's plan says so too)")
 		}
 	}
 }

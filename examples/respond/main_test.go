@@ -98,7 +98,7 @@ func TestDemoDryRun(t *testing.T) {
 	for _, s := range plan.Steps {
 		got[s.Step] = s.Status
 	}
-	want := map[string]string{"parse": "planned", "detect": "deferred", "stop": "deferred", "find": "planned", "clean": "planned",
+	want := map[string]string{"parse": "planned", "capture": "planned", "detect": "deferred", "stop": "deferred", "find": "planned", "clean": "planned",
 		"contain": "deferred", "snapshot": "deferred", "harden": "deferred", "rebuild": "deferred", "alarms": "deferred", "terminate": "deferred",
 		"recheck": "deferred"}
 	if d := cmp.Diff(want, got); d != "" {
@@ -129,6 +129,7 @@ func TestDemoApply(t *testing.T) {
 		scannerAlive    bool
 		evidence        []string
 		oldState        types.InstanceStateName
+		ssmGroup        []string // the quarantine group for host steps over SSM: its id, then its egress rules
 	}
 	var st state
 	inspectDemo = func(w *demo) {
@@ -150,6 +151,24 @@ func TestDemoApply(t *testing.T) {
 			return
 		}
 		st.snapshots = len(snaps.Snapshots)
+		sgs, err := c.DescribeSecurityGroups(context.Background(), &awsec2.DescribeSecurityGroupsInput{
+			Filters: []types.Filter{{Name: aws.String("group-name"), Values: []string{"abusekit-quarantine-ssm"}}}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for _, g := range sgs.SecurityGroups {
+			st.ssmGroup = append(st.ssmGroup, aws.ToString(g.GroupId), fmt.Sprintf("%d ingress", len(g.IpPermissions)))
+			for _, p := range g.IpPermissionsEgress {
+				for _, pair := range p.UserIdGroupPairs {
+					st.ssmGroup = append(st.ssmGroup, fmt.Sprintf("egress %s %d-%d to %s", aws.ToString(p.IpProtocol), aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort), aws.ToString(pair.GroupId)))
+				}
+				for _, r := range p.IpRanges {
+					st.ssmGroup = append(st.ssmGroup, "egress to "+aws.ToString(r.CidrIp))
+				}
+			}
+		}
+		st.ssmGroup = append(st.ssmGroup, w.ssmEndpointGroup)
 		res, err := c.DescribeInstances(context.Background(), &awsec2.DescribeInstancesInput{})
 		if err != nil {
 			t.Error(err)
@@ -185,7 +204,7 @@ func TestDemoApply(t *testing.T) {
 	for _, s := range run.Steps {
 		got[s.ID] = s.Status + s.Error
 	}
-	want := map[string]string{"parse": "succeeded", "detect": "succeeded", "stop": "succeeded", "find": "succeeded", "clean": "succeeded",
+	want := map[string]string{"parse": "succeeded", "capture": "succeeded", "detect": "succeeded", "stop": "succeeded", "find": "succeeded", "clean": "succeeded",
 		"contain": "succeeded", "snapshot": "succeeded", "harden": "succeeded", "rebuild": "succeeded", "alarms": "succeeded", "terminate": "succeeded",
 		"recheck": "succeeded"}
 	if d := cmp.Diff(want, got); d != "" || run.Status != "succeeded" {
@@ -212,7 +231,7 @@ func TestDemoApply(t *testing.T) {
 	for _, s := range run.Steps {
 		order = append(order, s.ID)
 	}
-	if d := cmp.Diff([]string{"parse", "contain", "snapshot", "detect", "stop", "find", "clean", "harden", "rebuild", "alarms", "recheck", "terminate"}, order); d != "" {
+	if d := cmp.Diff([]string{"parse", "capture", "contain", "snapshot", "detect", "stop", "find", "clean", "harden", "rebuild", "alarms", "recheck", "terminate"}, order); d != "" {
 		t.Errorf("step order (-want +got):\n%s", d)
 	}
 	// The host steps ran on the (emulated) instance over SSM Run Command,
@@ -226,7 +245,7 @@ func TestDemoApply(t *testing.T) {
 		}
 		ids[s.CommandID] = true
 	}
-	wantWhere := map[string]string{"parse": "local", "contain": "local", "snapshot": "local", "detect": "ssm", "stop": "ssm", "find": "ssm",
+	wantWhere := map[string]string{"parse": "local", "capture": "local", "contain": "local", "snapshot": "local", "detect": "ssm", "stop": "ssm", "find": "ssm",
 		"clean": "ssm", "harden": "local", "rebuild": "local", "alarms": "local", "recheck": "ssm", "terminate": "local"}
 	if d := cmp.Diff(wantWhere, where); d != "" {
 		t.Errorf("where the steps ran (-want +got):\n%s", d)
@@ -248,6 +267,12 @@ func TestDemoApply(t *testing.T) {
 	}
 	if len(st.evidence) == 0 {
 		t.Error("stop left no evidence")
+	}
+	// The host steps went over SSM, so contain quarantined the instance in
+	// a group with exactly one way out: HTTPS to the SSM endpoints' group.
+	// (A terminated instance lists no groups any more.)
+	if len(st.ssmGroup) != 4 || st.ssmGroup[1] != "0 ingress" || st.ssmGroup[2] != "egress tcp 443-443 to "+st.ssmGroup[3] {
+		t.Errorf("the SSM quarantine group: %v (want: no ingress, egress tcp 443 to the endpoints' group only)", st.ssmGroup)
 	}
 	if st.oldState != types.InstanceStateNameTerminated && st.oldState != types.InstanceStateNameShuttingDown {
 		t.Errorf("the old instance is %s, want terminated", st.oldState)
@@ -337,7 +362,7 @@ func TestPlanOut(t *testing.T) {
 	if err := json.Unmarshal(b, &plan); err != nil {
 		t.Fatal(err)
 	}
-	if plan.Incident != "17001234567" || len(plan.Steps) != 12 {
+	if plan.Incident != "17001234567" || len(plan.Steps) != 13 {
 		t.Errorf("plan file: incident %q, %d steps", plan.Incident, len(plan.Steps))
 	}
 }

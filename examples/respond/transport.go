@@ -224,11 +224,12 @@ type hostSide struct {
 	binary    string           // the binary staged, for ssm and ssh
 	sha256    string
 	platform  remote.Platform
+	ssmEgress bool // -ssm-endpoint-sg or -ssm-prefix-list given: contain keeps the way to SSM open
 }
 
 // newHostSide sets up the transport for the host steps.
 func newHostSide(ctx context.Context, c *config, incident string, static *[2]string, cacheDir, attachDir string) (*hostSide, error) {
-	hs := &hostSide{transport: c.transport}
+	hs := &hostSide{transport: c.transport, ssmEgress: strings.TrimSpace(c.ssmEndpointSGs+c.ssmPrefixLists) != ""}
 	if hs.transport == "" {
 		hs.transport = defaultTransport(c)
 	}
