@@ -149,7 +149,7 @@ func NewPlugin() plugin.Actions {
 				}
 				resp.Output.Suspects = sus
 				return err
-			}),
+			}, plugin.FieldDocs(detectInputDocs, detectOutputDocs)),
 		"stop": plugin.NewAction("freeze a process tree, capture its evidence with a SHA-256 manifest, re-check its identity, kill it",
 			func(ctx context.Context, req plugin.PlanRequest[StopInput], resp *plugin.PlanResponse) error {
 				plan, err := planStop(ctx, req.Input, req.Incident)
@@ -177,7 +177,7 @@ func NewPlugin() plugin.Actions {
 					req.Progress.Report(fmt.Sprintf("killed %v", res.Killed), int64(len(res.Killed)), int64(len(res.Killed)))
 				}
 				return err
-			}),
+			}, plugin.FieldDocs(nil, stopOutputDocs)),
 	}
 }
 
