@@ -2,6 +2,7 @@ package docs
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/playbook"
@@ -39,6 +40,9 @@ func TestEveryFieldDescribed(t *testing.T) {
 					t.Errorf("%s %s: the %s schema says nothing (a type with its own MarshalJSON?)", b.Name, a.Name, what)
 				}
 				for _, f := range fields {
+					if strings.HasSuffix(f.Type, "any") {
+						t.Errorf("%s %s %s: %s is of type %q: its schema says nothing (a type with its own MarshalJSON?)", b.Name, a.Name, what, f.Path, f.Type)
+					}
 					if f.Description == "" {
 						t.Errorf("%s %s %s: %s has no description", b.Name, a.Name, what, f.Path)
 					}

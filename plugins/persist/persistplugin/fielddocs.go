@@ -69,6 +69,23 @@ func planDocs(prefix string) map[string]string {
 	})
 }
 
+var findOutputDocs = map[string]string{
+	"findings[].path":       "the file, inside the root",
+	"findings[].line":       "the line in it, 1-based; 0: the whole file",
+	"findings[].kind":       "the persistence mechanism: cron, at, systemd, rc-local, init.d, shell-profile, ssh-key, ld-preload, account, sudoers, container, …",
+	"findings[].severity":   "info, low, medium, high or critical",
+	"findings[].reasons":    "why it is suspect",
+	"findings[].content":    "the line or entry as found",
+	"findings[].referenced": "files the entry runs or loads, inside the root",
+	"findings[].action":     "what clean would do: remove-line, quarantine-file, disable-unit, remove-link, clear-flags, remove-account, restore-account or remove-member; absent: nothing",
+	"findings[].unit":       "the systemd unit's name",
+	"findings[].user":       "the account the entry runs as or belongs to",
+	"findings[].package":    "the package that owns the file, when known",
+	"findings[].stock":      "owned by a package and unchanged",
+	"findings[].members":    "remove-member: the members to take out of the group",
+	"findings[].container":  "the container's id (container findings)",
+}
+
 var (
 	planOutputDocs  = planDocs("plan")
 	cleanInputDocs  = planDocs("plan")

@@ -41,6 +41,7 @@ func TestFieldDocsPathsExist(t *testing.T) {
 		action, what string
 		docs         map[string]string
 	}{
+		{"find", "output", findOutputDocs},
 		{"plan", "output", planOutputDocs},
 		{"clean", "input", cleanInputDocs},
 		{"clean", "output", cleanOutputDocs},

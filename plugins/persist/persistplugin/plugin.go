@@ -51,9 +51,14 @@ type FindInput struct {
 
 // FindOutput is the output of "find".
 type FindOutput struct {
-	Findings []persist.Finding `json:"findings" description:"persistence entries found at or above min, most severe first"`
-	Counts   map[string]int    `json:"counts" description:"number of findings by severity name, all of them (below min included)"`
+	Findings []Finding      `json:"findings" description:"persistence entries found at or above min, most severe first"`
+	Counts   map[string]int `json:"counts" description:"number of findings by severity name, all of them (below min included)"`
 }
+
+// Finding is persist.Finding as "find" outputs it: the same fields and
+// JSON, but without persist.Finding's MarshalJSON, which would leave the
+// output schema blind to them (a type that marshals itself has no schema).
+type Finding persist.Finding
 
 // PlanInput is the input of "plan".
 type PlanInput struct {
@@ -187,15 +192,18 @@ func NewPlugin() plugin.Actions {
 					return err
 				}
 				resp.Output.Counts = map[string]int{}
-				resp.Output.Findings = []persist.Finding{}
+				resp.Output.Findings = []Finding{}
 				for _, f := range fs {
 					resp.Output.Counts[f.Severity.String()]++
 					if f.Severity >= min {
-						resp.Output.Findings = append(resp.Output.Findings, f)
+						if f.Reasons == nil {
+							f.Reasons = []string{} // as persist.Finding.MarshalJSON keeps it
+						}
+						resp.Output.Findings = append(resp.Output.Findings, Finding(f))
 					}
 				}
 				return nil
-			}),
+			}, plugin.FieldDocs(nil, findOutputDocs)),
 		"plan": plugin.NewAction("plan a clean (changes with the SHA-256 of what each touches) for clean's input; read-only",
 			func(ctx context.Context, req plugin.PlanRequest[PlanInput], resp *plugin.PlanResponse) error {
 				resp.Summary = "read-only: plan a clean of " + root(req.Input.Root)
