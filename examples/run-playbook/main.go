@@ -68,14 +68,17 @@ import (
 const prog = "run-playbook"
 
 // builtins are the plugins this executable serves to itself, with their
-// descriptions and the version of abusekit they were built from.
-func builtins() map[string]plugin.Builtin {
-	return map[string]plugin.Builtin{
-		"abuse":   abuseplugin.NewBuiltin(),
-		"scan":    scanplugin.NewBuiltin(),
-		"persist": persistplugin.NewBuiltin(),
-		"ec2": {Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
-			Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}},
+// descriptions and the version of abusekit they were built from; only the
+// one a process serves is built.
+func builtins() map[string]func() plugin.Builtin {
+	return map[string]func() plugin.Builtin{
+		"abuse":   abuseplugin.NewBuiltin,
+		"scan":    scanplugin.NewBuiltin,
+		"persist": persistplugin.NewBuiltin,
+		"ec2": func() plugin.Builtin {
+			return plugin.Builtin{Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
+				Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}}
+		},
 	}
 }
 

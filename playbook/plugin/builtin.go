@@ -19,22 +19,25 @@ type Builtin struct {
 
 // ServeBuiltinIfPlugin is ServeIfPlugin for built-in plugins that describe
 // themselves: the one the host started this executable as reports its
-// Info.
+// Info. The map holds constructors, so that a process builds only the
+// plugin it serves (an action's schemas are made when it is built) and the
+// host's own process builds none:
 //
 //	func main() {
-//		plugin.ServeBuiltinIfPlugin(map[string]plugin.Builtin{"scan": scanplugin.NewBuiltin()})
+//		plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"scan": scanplugin.NewBuiltin})
 //		// … the host's own main …
 //	}
-func ServeBuiltinIfPlugin(builtins map[string]Builtin) {
+func ServeBuiltinIfPlugin(builtins map[string]func() Builtin) {
 	name, ok := os.LookupEnv(wire.EnvBuiltin)
 	if !ok {
 		return
 	}
-	b, ok := builtins[name]
-	if !ok {
+	newBuiltin, ok := builtins[name]
+	if !ok || newBuiltin == nil {
 		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
 		os.Exit(1)
 	}
+	b := newBuiltin()
 	os.Exit(serve(b.Actions, b.Info, os.Stderr))
 }
 
