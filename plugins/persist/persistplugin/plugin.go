@@ -76,7 +76,7 @@ type PlanOutput struct {
 type CleanInput struct {
 	FindInput
 	MinSeverity   string `json:"min_severity,omitempty" schema:"enum=info|low|medium|high|critical,default=high" description:"act on findings at or above this severity (unused with plan)"`
-	QuarantineDir string `json:"quarantine_dir,omitempty" description:"directory on the plugin's host to move what is removed into; empty: a new directory under /var/lib/abusekit/quarantine inside the root"`
+	QuarantineDir string `json:"quarantine_dir,omitempty" description:"a directory on the plugin's host in which a fresh subdirectory (mode 0700) receives what is removed, and the manifest; empty: a fresh directory under /var/lib/abusekit/quarantine inside the root"`
 	RunReloads    bool   `json:"run_reloads,omitempty" description:"run the reloads (systemctl daemon-reload, …) that make services see the change; live root only"`
 	// MaxCopy bounds the data copied into the quarantine per file
 	// (persist.ApplyOptions.MaxCopy; default persist.DefaultMaxCopy).
