@@ -63,6 +63,10 @@ func ModuleVersion(path string) string {
 // pseudo-version (v0.0.0-20261207224650-251141b8a1b2, v1.2.4-0.2026…-…).
 var pseudoVersion = regexp.MustCompile(`[-.]\d{14}-([0-9a-f]{12})(\+.*)?$`)
 
+// hexDigits matches a commit's hex digits (a revision of another form,
+// which would not make a valid version, is left out).
+var hexDigits = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+
 // releaseVersion matches a semantic version without pre-release words
 // other than a tag's own (v1.4.0, v2.0.0-rc.1) and without build metadata
 // (+dirty).
@@ -104,8 +108,8 @@ func moduleVersion(bi *debug.BuildInfo, path string) string {
 				dirty = s.Value == "true"
 			}
 		}
-		if len(rev) >= 12 {
-			v := "0.0.0-devel+" + rev[:12]
+		if len(rev) >= 12 && hexDigits.MatchString(rev[:12]) {
+			v := "0.0.0-devel+" + strings.ToLower(rev[:12])
 			if dirty {
 				v += ".dirty"
 			}
