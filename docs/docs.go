@@ -31,10 +31,10 @@ type Builtin struct {
 
 // Builtins are the plugins every abusekit host serves to itself.
 var Builtins = []Builtin{
-	{"abuse", "github.com/abusekit/abusekit/abuse/abuseplugin", "Reads abuse reports and drafts the reply and the incident report.", abuseplugin.NewPlugin},
+	{"abuse", "github.com/abusekit/abusekit/abuse/abuseplugin", abuseplugin.Description, abuseplugin.NewPlugin},
 	{"ec2", "github.com/abusekit/abusekit/plugins/ec2/ec2plugin", "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain).", ec2plugin.NewPlugin},
-	{"persist", "github.com/abusekit/abusekit/plugins/persist/persistplugin", "Finds the malware's persistence on a host root and quarantines it, restorably.", persistplugin.NewPlugin},
-	{"scan", "github.com/abusekit/abusekit/plugins/scan/scanplugin", "Finds the processes behind a report and freezes, captures and stops them.", scanplugin.NewPlugin},
+	{"persist", "github.com/abusekit/abusekit/plugins/persist/persistplugin", persistplugin.Description, persistplugin.NewPlugin},
+	{"scan", "github.com/abusekit/abusekit/plugins/scan/scanplugin", scanplugin.Description, scanplugin.NewPlugin},
 }
 
 // Pages renders the reference: file name (relative to docs/) → content.

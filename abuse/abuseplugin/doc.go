@@ -10,7 +10,7 @@
 // A host offers the actions as the built-in plugin "abuse":
 //
 //	func main() {
-//		plugin.ServeIfPlugin(map[string]plugin.Actions{"abuse": abuseplugin.NewPlugin()})
+//		plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"abuse": abuseplugin.NewBuiltin})
 //		// … NewRunner with playbook.Builtin("abuse") …
 //	}
 //

@@ -18,7 +18,7 @@ import (
 // TestMain makes the test binary a host with "abuse" as a built-in plugin,
 // as a real host's main does: re-executed as the plugin, it serves.
 func TestMain(m *testing.M) {
-	plugin.ServeIfPlugin(map[string]plugin.Actions{"abuse": NewPlugin()})
+	plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"abuse": NewBuiltin})
 	os.Exit(m.Run())
 }
 

@@ -41,11 +41,11 @@ const maxOutput = 8 << 20
 
 // Limits is abuse.Limits as JSON; zero fields keep abuse's defaults.
 type Limits struct {
-	MaxBytes     int64 `json:"max_bytes,omitempty"`
-	MaxLineBytes int   `json:"max_line_bytes,omitempty"`
-	MaxParts     int   `json:"max_parts,omitempty"`
-	MaxDepth     int   `json:"max_depth,omitempty"`
-	MaxReports   int   `json:"max_reports,omitempty"`
+	MaxBytes     int64 `json:"max_bytes,omitempty" description:"bytes of input read at most, a larger file is refused; 0: 256 MiB"`
+	MaxLineBytes int   `json:"max_line_bytes,omitempty" description:"bytes of one line at most; 0: 1 MiB"`
+	MaxParts     int   `json:"max_parts,omitempty" description:"MIME parts read at most, forwarded messages included; 0: 1000"`
+	MaxDepth     int   `json:"max_depth,omitempty" description:"nesting depth of MIME parts and forwarded messages at most; 0: 16"`
+	MaxReports   int   `json:"max_reports,omitempty" description:"reports read from one input (an mbox, a GuardDuty export) at most; 0: 100000"`
 }
 
 func (l Limits) abuse() abuse.Limits {
@@ -63,68 +63,55 @@ func (l Limits) maxBytes() int64 {
 type ParseInput struct {
 	// Path is a file on the plugin's host (relative: to its working
 	// directory). It must be a regular file of at most Limits.MaxBytes.
-	Path string `json:"path,omitempty"`
-	Text string `json:"text,omitempty"` // the report itself
-	Data []byte `json:"data,omitempty"` // the report itself, base64 in JSON
+	Path string `json:"path,omitempty" description:"a regular file on the plugin's host to read (relative: to its working directory); exactly one of path, text and data"`
+	Text string `json:"text,omitempty" description:"the report itself, as text (a mail, a log, a pasted notice); exactly one of path, text and data"`
+	Data []byte `json:"data,omitempty" description:"the report itself, as bytes (base64 in JSON); exactly one of path, text and data"`
 	// ReferenceTime is abuse.WithReferenceTime: the time that times without
 	// a year, and relative deadlines of pasted text, are read against.
-	ReferenceTime time.Time `json:"reference_time,omitzero"`
-	Limits        Limits    `json:"limits,omitzero"`
+	ReferenceTime time.Time `json:"reference_time,omitzero" description:"the time that times without a year (syslog) are read against instead of the notice's date, and relative deadlines of input without a date; absent: the notice's date, else now"`
+	Limits        Limits    `json:"limits,omitzero" description:"bounds on what is read; absent or zero fields: abuse's defaults"`
 	// MaxEvidence caps the evidence records each report keeps (0:
 	// DefaultMaxEvidence, negative: no cap); EvidenceCount counts them all.
-	MaxEvidence int `json:"max_evidence,omitempty"`
+	MaxEvidence int `json:"max_evidence,omitempty" description:"evidence records kept per report (0: 10000, negative: no cap); evidence_count still counts them all"`
 }
 
 // ParseOutput is the output of "parse".
 type ParseOutput struct {
-	Reports []abuse.Report `json:"reports"`
+	Reports []abuse.Report `json:"reports" description:"the reports read, in input order; empty when the input holds none"`
 	// IncidentID is abuse.IncidentID of the first report ("" when none).
-	IncidentID string `json:"incident_id"`
-
-	// encoded is the JSON of the fields above when "parse" made it to
-	// check its size, so that it is not encoded twice.
-	encoded []byte
-}
-
-// MarshalJSON encodes o.
-func (o ParseOutput) MarshalJSON() ([]byte, error) {
-	if o.encoded != nil {
-		return o.encoded, nil
-	}
-	type plain ParseOutput // without the method
-	return json.Marshal(plain(o))
+	IncidentID string `json:"incident_id" description:"the first report's incident id: its case number, else r- and 16 hex digits of a hash of its identifying fields ([a-z0-9-]); empty when no report"`
 }
 
 // ReplyInput is the input of "reply": the arguments of abuse.DraftReply and,
 // optionally, where to write the drafts.
 type ReplyInput struct {
-	Report     abuse.Report    `json:"report"`
-	Actions    []abuse.Action  `json:"actions"`
-	Findings   []abuse.Finding `json:"findings,omitempty"`
-	RootCause  string          `json:"root_cause,omitempty"`
-	Prevention []string        `json:"prevention,omitempty"`
-	Signature  string          `json:"signature,omitempty"`
+	Report     abuse.Report    `json:"report" schema:"required" description:"the report answered (usually steps.parse.reports[0])"`
+	Actions    []abuse.Action  `json:"actions" schema:"required" description:"the corrective actions taken, listed in time order; at least one"`
+	Findings   []abuse.Finding `json:"findings,omitempty" description:"what was found on the instance: the process, persistence, the way in"`
+	RootCause  string          `json:"root_cause,omitempty" description:"how the instance was compromised, one paragraph; empty: not said"`
+	Prevention []string        `json:"prevention,omitempty" description:"the steps taken against a recurrence, one per item"`
+	Signature  string          `json:"signature,omitempty" description:"the lines that close the reply (name, team); empty: none"`
 	// OutputDir, when set, is an existing directory on the plugin's host
 	// to write the drafts into (see the package documentation).
-	OutputDir string `json:"output_dir,omitempty"`
+	OutputDir string `json:"output_dir,omitempty" description:"an existing directory on the plugin's host to write <incident>-reply.txt and <incident>-summary.md into (mode 0600); empty: write nothing"`
 	// Overwrite replaces draft files that exist with other contents.
-	Overwrite bool `json:"overwrite,omitempty"`
+	Overwrite bool `json:"overwrite,omitempty" description:"replace draft files that exist with other contents (else the step fails with abuseplugin.exists)"`
 }
 
 // ReplyOutput is the output of "reply": the drafted abuse.Reply (subject,
 // text, markdown inline) and the files written or found identical.
 type ReplyOutput struct {
 	abuse.Reply
-	Files []string `json:"files,omitempty"`
+	Files []string `json:"files,omitempty" description:"absolute paths of the draft files written, or found with the same contents; absent without output_dir"`
 }
 
 // NewPlugin returns the actions "parse" and "reply".
 func NewPlugin() plugin.Actions {
 	return plugin.Actions{
 		"parse": plugin.NewAction("read an abuse report (mail, mbox, Trust & Safety, GuardDuty, X-ARF, ARF, log, text) into typed reports and the incident id",
-			planParse, applyParse),
+			planParse, applyParse, plugin.FieldDocs(nil, parseOutputDocs)),
 		"reply": plugin.NewAction("draft the reply to the provider from a report and the corrective actions; writes files only when given output_dir",
-			planReply, applyReply),
+			planReply, applyReply, plugin.FieldDocs(replyInputDocs, replyOutputDocs)),
 	}
 }
 
@@ -183,15 +170,15 @@ func applyParse(ctx context.Context, req plugin.ApplyRequest[ParseInput], resp *
 	if len(reps) > 0 {
 		resp.Output.IncidentID = abuse.IncidentID(reps[0])
 	}
-	b, err := json.Marshal(resp.Output)
-	if err != nil {
+	// Counted, not kept: the SDK encodes the output itself.
+	var n countWriter
+	if err := json.NewEncoder(&n).Encode(resp.Output); err != nil {
 		return err
 	}
-	if len(b) > maxOutput {
+	if size := int64(n) - 1; size > maxOutput { // less Encode's newline
 		return fmt.Errorf("%s: %w: %d reports are %d bytes of JSON, more than the %d a plugin may return; lower max_evidence",
-			src.name, abuse.ErrTooLarge, len(reps), len(b), maxOutput)
+			src.name, abuse.ErrTooLarge, len(reps), size, maxOutput)
 	}
-	resp.Output.encoded = b
 	req.Progress.Report(fmt.Sprintf("parsed %d report(s)", len(reps)), src.size, src.size)
 	return nil
 }
@@ -434,4 +421,12 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// countWriter counts the bytes written to it.
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
 }

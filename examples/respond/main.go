@@ -102,11 +102,14 @@ func main() {
 	// The demo's scanner is this executable too, run from a hidden tmp dir.
 	serveDemoScanner()
 	// Built-in plugins are this executable, re-executed by the host.
-	plugin.ServeIfPlugin(map[string]plugin.Actions{
-		"abuse":   abuseplugin.NewPlugin(),
-		"scan":    scanplugin.NewPlugin(),
-		"persist": persistplugin.NewPlugin(),
-		"ec2":     ec2plugin.NewPlugin(),
+	plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{
+		"abuse":   abuseplugin.NewBuiltin,
+		"scan":    scanplugin.NewBuiltin,
+		"persist": persistplugin.NewBuiltin,
+		"ec2": func() plugin.Builtin {
+			return plugin.Builtin{Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
+				Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}}
+		},
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -67,18 +67,23 @@ import (
 
 const prog = "run-playbook"
 
-// builtins are the plugins this executable serves to itself.
-func builtins() map[string]plugin.Actions {
-	return map[string]plugin.Actions{
-		"abuse":   abuseplugin.NewPlugin(),
-		"scan":    scanplugin.NewPlugin(),
-		"persist": persistplugin.NewPlugin(),
-		"ec2":     ec2plugin.NewPlugin(),
+// builtins are the plugins this executable serves to itself, with their
+// descriptions and the version of abusekit they were built from; only the
+// one a process serves is built.
+func builtins() map[string]func() plugin.Builtin {
+	return map[string]func() plugin.Builtin{
+		"abuse":   abuseplugin.NewBuiltin,
+		"scan":    scanplugin.NewBuiltin,
+		"persist": persistplugin.NewBuiltin,
+		"ec2": func() plugin.Builtin {
+			return plugin.Builtin{Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
+				Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}}
+		},
 	}
 }
 
 func main() {
-	plugin.ServeIfPlugin(builtins())
+	plugin.ServeBuiltinIfPlugin(builtins())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

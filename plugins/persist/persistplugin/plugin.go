@@ -44,72 +44,77 @@ func init() {
 
 // FindInput is the input of "find" and the first half of "clean".
 type FindInput struct {
-	Root  string    `json:"root,omitempty"` // default "/"
-	Since time.Time `json:"since,omitzero"` // incident window start
-	Min   string    `json:"min,omitempty"`  // report findings at or above (default "low")
+	Root  string    `json:"root,omitempty" description:"the host's root to examine: / for the live host, or a mounted snapshot; empty: / (with clean's plan: the plan's root, which a given root must match)"`
+	Since time.Time `json:"since,omitzero" description:"start of the incident window: files changed since weigh more; absent: no window"`
+	Min   string    `json:"min,omitempty" schema:"enum=info|low|medium|high|critical,default=low" description:"find: report findings at or above this severity (plan and clean act from min_severity)"`
 }
 
 // FindOutput is the output of "find".
 type FindOutput struct {
-	Findings []persist.Finding `json:"findings"`
-	Counts   map[string]int    `json:"counts"` // by severity, all findings
+	Findings []Finding      `json:"findings" description:"persistence entries found at or above min, most severe first"`
+	Counts   map[string]int `json:"counts" description:"number of findings by severity name, all of them (below min included)"`
 }
+
+// Finding is persist.Finding as "find" outputs it: the same fields and
+// JSON, but without persist.Finding's MarshalJSON, which would leave the
+// output schema blind to them (a type that marshals itself has no schema).
+type Finding persist.Finding
 
 // PlanInput is the input of "plan".
 type PlanInput struct {
 	FindInput
-	MinSeverity string `json:"min_severity,omitempty"` // act at or above (default "high")
+	MinSeverity string `json:"min_severity,omitempty" schema:"enum=info|low|medium|high|critical,default=high" description:"act on findings at or above this severity"`
 }
 
 // PlanOutput is the output of "plan": the plan "clean" takes as input.
 type PlanOutput struct {
-	Plan   *persist.CleanPlan `json:"plan"`
-	SHA256 string             `json:"sha256"` // of the plan, as clean's summary and output show it
+	Plan   *persist.CleanPlan `json:"plan" description:"the plan, every change with the SHA-256 of what it touches: give it to clean as plan"`
+	SHA256 string             `json:"sha256" description:"SHA-256 of the plan, hex, as clean's summary and output show it"`
 }
 
 // CleanInput is the input of "clean".
 type CleanInput struct {
 	FindInput
-	MinSeverity   string `json:"min_severity,omitempty"`   // act at or above (default "high")
-	QuarantineDir string `json:"quarantine_dir,omitempty"` // host dir; default inside the root
-	RunReloads    bool   `json:"run_reloads,omitempty"`    // live root only
+	MinSeverity   string `json:"min_severity,omitempty" schema:"enum=info|low|medium|high|critical,default=high" description:"act on findings at or above this severity (unused with plan)"`
+	QuarantineDir string `json:"quarantine_dir,omitempty" description:"a directory on the plugin's host in which a fresh subdirectory (mode 0700) receives what is removed, and the manifest; empty: a fresh directory under /var/lib/abusekit/quarantine inside the root"`
+	RunReloads    bool   `json:"run_reloads,omitempty" description:"run the reloads (systemctl daemon-reload, …) that make services see the change; live root only"`
 	// MaxCopy bounds the data copied into the quarantine per file
 	// (persist.ApplyOptions.MaxCopy; default persist.DefaultMaxCopy).
-	MaxCopy int64 `json:"max_copy,omitempty"`
+	MaxCopy int64 `json:"max_copy,omitempty" description:"bytes (allocated, holes excluded) copied into the quarantine per file at most, a larger file is left unchanged and stops the clean; 0 or negative: 1 GiB"`
 	// ManifestKey (hex) authenticates the manifest; default the key file
 	// in the plugin's state directory (persist.DefaultKeyFile). Give the
 	// same to restore.
-	ManifestKey string `json:"manifest_key,omitempty"`
+	ManifestKey string `json:"manifest_key,omitempty" schema:"secret" description:"hex key (16 bytes or more) that authenticates the manifest; empty: the key file in the plugin's state directory. Give the same to restore"`
 	// Plan, when set, is the approved plan (the output of "plan", or a
 	// reviewed plan file): clean applies exactly it, without examining
 	// the root again (Root, Since and MinSeverity are then unused). A
 	// file that changed since it was planned is persist.ErrChanged.
-	Plan *persist.CleanPlan `json:"plan,omitempty"`
+	Plan *persist.CleanPlan `json:"plan,omitempty" description:"the approved plan (plan's output, or a reviewed plan file): applied exactly, the root not examined again; absent: plan from root, since and min_severity"`
 }
 
 // CleanOutput is the output of "clean".
 type CleanOutput struct {
-	ManifestPath string           `json:"manifest_path,omitempty"`
-	Changes      []persist.Change `json:"changes"`
-	Reloads      []persist.Reload `json:"reloads,omitempty"`
-	ReloadErrors []string         `json:"reload_errors,omitempty"`
+	ManifestPath string           `json:"manifest_path,omitempty" description:"the manifest of what was changed, which restore takes; absent when nothing changed"`
+	Changes      []persist.Change `json:"changes" description:"the changes applied"`
+	Reloads      []persist.Reload `json:"reloads,omitempty" description:"reloads that make services see the changes: run with run_reloads, else for the operator to run"`
+	ReloadErrors []string         `json:"reload_errors,omitempty" description:"reloads that failed, with their error"`
 	// PlanSHA256 is the digest of the plan applied: the one clean's plan
 	// summary showed for approval.
-	PlanSHA256 string `json:"plan_sha256"`
+	PlanSHA256 string `json:"plan_sha256" description:"SHA-256 of the plan applied, hex, as the approved plan's summary showed it"`
 	// PlannedAtApply: no approved plan reached this step (its plan was
 	// deferred, or the plugin was restarted), so it was planned when it
 	// ran.
-	PlannedAtApply bool `json:"planned_at_apply,omitempty"`
+	PlannedAtApply bool `json:"planned_at_apply,omitempty" description:"no approved plan reached the step (deferred, or the plugin restarted): it was planned when it ran"`
 }
 
 // RestoreInput is the input of "restore".
 type RestoreInput struct {
-	Manifest   string `json:"manifest"`
-	Root       string `json:"root,omitempty"` // override the manifest's root
-	Force      bool   `json:"force,omitempty"`
-	RunReloads bool   `json:"run_reloads,omitempty"` // live root only
+	Manifest   string `json:"manifest" schema:"required" description:"path of the manifest clean wrote (its manifest_path)"`
+	Root       string `json:"root,omitempty" description:"restore into this root instead of the manifest's (a snapshot mounted elsewhere); empty: the manifest's"`
+	Force      bool   `json:"force,omitempty" description:"restore edited files even when they changed after clean"`
+	RunReloads bool   `json:"run_reloads,omitempty" description:"run the manifest's reloads after restoring; live root only"`
 	// ManifestKey (hex) is the key clean was given, if any.
-	ManifestKey string `json:"manifest_key,omitempty"`
+	ManifestKey string `json:"manifest_key,omitempty" schema:"secret" description:"the hex key clean was given; empty: the key file in the plugin's state directory"`
 }
 
 // manifestKey decodes an optional hex key.
@@ -126,12 +131,12 @@ func manifestKey(s string) ([]byte, error) {
 
 // RestoreOutput is the output of "restore".
 type RestoreOutput struct {
-	Restored []string `json:"restored"`
+	Restored []string `json:"restored" description:"paths put back"`
 	// Reloads make the services see the restored files; run by Restore
 	// when RunReloads, else for the operator to run (on a live root).
-	Reloads      []persist.Reload `json:"reloads,omitempty"`
-	ReloadsRun   bool             `json:"reloads_run,omitempty"`
-	ReloadErrors []string         `json:"reload_errors,omitempty"`
+	Reloads      []persist.Reload `json:"reloads,omitempty" description:"reloads that make services see the restored files"`
+	ReloadsRun   bool             `json:"reloads_run,omitempty" description:"the reloads were run (run_reloads)"`
+	ReloadErrors []string         `json:"reload_errors,omitempty" description:"reloads that failed, with their error"`
 }
 
 // approved keeps the plans clean's Plan phase made, for its Apply phase
@@ -187,15 +192,18 @@ func NewPlugin() plugin.Actions {
 					return err
 				}
 				resp.Output.Counts = map[string]int{}
-				resp.Output.Findings = []persist.Finding{}
+				resp.Output.Findings = []Finding{}
 				for _, f := range fs {
 					resp.Output.Counts[f.Severity.String()]++
 					if f.Severity >= min {
-						resp.Output.Findings = append(resp.Output.Findings, f)
+						if f.Reasons == nil {
+							f.Reasons = []string{} // as persist.Finding.MarshalJSON keeps it
+						}
+						resp.Output.Findings = append(resp.Output.Findings, Finding(f))
 					}
 				}
 				return nil
-			}),
+			}, plugin.FieldDocs(nil, findOutputDocs)),
 		"plan": plugin.NewAction("plan a clean (changes with the SHA-256 of what each touches) for clean's input; read-only",
 			func(ctx context.Context, req plugin.PlanRequest[PlanInput], resp *plugin.PlanResponse) error {
 				resp.Summary = "read-only: plan a clean of " + root(req.Input.Root)
@@ -208,7 +216,7 @@ func NewPlugin() plugin.Actions {
 				}
 				resp.Output = PlanOutput{Plan: plan, SHA256: planDigest(plan)}
 				return nil
-			}),
+			}, plugin.FieldDocs(nil, planOutputDocs)),
 		"clean": plugin.NewAction("quarantine persistence with a manifest; restorable; applies exactly the approved plan",
 			func(ctx context.Context, req plugin.PlanRequest[CleanInput], resp *plugin.PlanResponse) error {
 				var plan *persist.CleanPlan
@@ -288,7 +296,7 @@ func NewPlugin() plugin.Actions {
 					req.Progress.Report("applied", int64(len(res.Manifest.Entries)), int64(len(plan.Changes)))
 				}
 				return err
-			}),
+			}, plugin.FieldDocs(cleanInputDocs, cleanOutputDocs)),
 		"restore": plugin.NewAction("put back everything a clean quarantined",
 			func(ctx context.Context, req plugin.PlanRequest[RestoreInput], resp *plugin.PlanResponse) error {
 				key, err := manifestKey(req.Input.ManifestKey)
@@ -326,7 +334,7 @@ func NewPlugin() plugin.Actions {
 					resp.Output.ReloadErrors = res.ReloadErrors
 				}
 				return err
-			}),
+			}, plugin.FieldDocs(nil, restoreOutDocs)),
 	}
 }
 

@@ -29,30 +29,30 @@ func init() {
 
 // DetectInput is the input of "detect".
 type DetectInput struct {
-	Root     string        `json:"root,omitempty"`      // procfs mount point; default "/proc"
-	Window   string        `json:"window,omitempty"`    // sampling window ("5s"); "" or "0" = one snapshot
-	MinScore int           `json:"min_score,omitempty"` // default scan.DefaultMinScore
-	Report   *abuse.Report `json:"report,omitempty"`    // correlate with this report's evidence
+	Root     string        `json:"root,omitempty" schema:"default=/proc" description:"procfs mount point to read; only the live /proc is watched with BPF and read through netlink"`
+	Window   string        `json:"window,omitempty" description:"how long to watch connection attempts and CPU, a Go duration (\"5s\"); empty or \"0\" takes one snapshot"`
+	MinScore int           `json:"min_score,omitempty" schema:"default=30" description:"score from which a process is listed (0: the default); negative lists every process with any signal"`
+	Report   *abuse.Report `json:"report,omitempty" description:"the parsed abuse report (abuse parse's reports[0]) whose evidence, addresses and ports weigh most; absent: behaviour only"`
 	// InstanceAddrs are the instance's private addresses when the report
 	// names its public one (EC2): see scan.Options.InstanceAddrs.
-	InstanceAddrs []netip.Addr `json:"instance_addrs,omitempty"`
+	InstanceAddrs []netip.Addr `json:"instance_addrs,omitempty" description:"the instance's own addresses as its sockets show them (on EC2 the private addresses behind the reported public IP), matched like the report's source addresses"`
 	// PIDs, when given, limits the suspects to these processes (a
 	// responder who already knows the PID; the demo's own scanner).
-	PIDs []int `json:"pids,omitempty"`
+	PIDs []int `json:"pids,omitempty" description:"only list these processes (still scored and subject to min_score); empty: every process"`
 	// Delay waits this long before looking ("10m"): the reinfection
 	// check, run after the host was cleaned.
-	Delay string `json:"delay,omitempty"`
+	Delay string `json:"delay,omitempty" description:"wait this long before looking, a Go duration up to 24h (\"10m\": the reinfection check after cleaning); empty: at once"`
 	// NoBPF samples the window instead of watching it live with BPF
 	// (scan.Options.NoBPF): on a host that audits BPF loads.
-	NoBPF bool `json:"no_bpf,omitempty"`
+	NoBPF bool `json:"no_bpf,omitempty" description:"never load BPF programs (no audit trace): sample the window and read descriptors from /proc instead"`
 }
 
 // DetectOutput is the output of "detect": suspects, top first, and, for a
 // window on the live host, how it was watched: live with BPF (connection
 // attempts, raw packets, UDP, stratum) or sampled, and why.
 type DetectOutput struct {
-	Suspects    []scan.Suspect    `json:"suspects"`
-	Attribution *scan.Attribution `json:"attribution,omitempty"`
+	Suspects    []scan.Suspect    `json:"suspects" description:"processes scoring at least min_score, highest score first; empty when none"`
+	Attribution *scan.Attribution `json:"attribution,omitempty" description:"for a window on the live host: whether it was watched live with BPF or sampled, and why; absent for one snapshot"`
 }
 
 // StopInput is the input of "stop". What was approved is a process, not a
@@ -68,22 +68,22 @@ type DetectOutput struct {
 //	  exe_dev: ${{ steps.detect.suspects[0].exe_dev }}
 //	  exe_ino: ${{ steps.detect.suspects[0].exe_ino }}
 type StopInput struct {
-	PID         int    `json:"pid"`
-	StartTicks  uint64 `json:"start_ticks,omitempty"`
-	ExeDev      uint64 `json:"exe_dev,omitempty"`
-	ExeIno      uint64 `json:"exe_ino,omitempty"`
-	Force       bool   `json:"force,omitempty"` // allow a PID without start_ticks
-	Root        string `json:"root,omitempty"`
-	EvidenceDir string `json:"evidence_dir,omitempty"` // default /var/lib/abusekit/evidence/<incident>/pid-<PID>-<start>
-	MaxMemory   int64  `json:"max_memory,omitempty"`   // bytes of memory regions to capture; 0 = scan.DefaultMaxMemory, negative none
-	MaxEvidence int64  `json:"max_evidence,omitempty"` // bytes of evidence in all; default scan.DefaultMaxEvidence
-	NoTree      bool   `json:"no_tree,omitempty"`
-	Freezer     string `json:"freezer,omitempty"` // "", "cgroup-v2", "sigstop"
+	PID         int    `json:"pid" schema:"required" description:"the process to stop (detect's suspects[].pid); must be positive"`
+	StartTicks  uint64 `json:"start_ticks,omitempty" description:"the process's start time in clock ticks after boot (detect's suspects[].start_ticks), checked at plan and apply; required unless force"`
+	ExeDev      uint64 `json:"exe_dev,omitempty" description:"device of the process's executable (detect's suspects[].exe_dev), checked with exe_ino when either is non-zero"`
+	ExeIno      uint64 `json:"exe_ino,omitempty" description:"inode of the process's executable (detect's suspects[].exe_ino), checked with exe_dev when either is non-zero"`
+	Force       bool   `json:"force,omitempty" description:"stop whatever process has pid when planned, without start_ticks"`
+	Root        string `json:"root,omitempty" schema:"default=/proc" description:"procfs mount point; stop acts only on the live one"`
+	EvidenceDir string `json:"evidence_dir,omitempty" description:"new or empty directory for the evidence and its SHA-256 manifest; empty: /var/lib/abusekit/evidence/<incident>/pid-<pid>-<start_ticks>"`
+	MaxMemory   int64  `json:"max_memory,omitempty" description:"bytes of the tree's readable memory regions to copy; 0: 64 MiB, negative: none"`
+	MaxEvidence int64  `json:"max_evidence,omitempty" description:"bytes of evidence written in all, lowered to the free space; 0 or negative: 1 GiB"`
+	NoTree      bool   `json:"no_tree,omitempty" description:"freeze and kill only the process, not its descendants"`
+	Freezer     string `json:"freezer,omitempty" schema:"enum=|cgroup-v2|sigstop" description:"how the tree is frozen before capture: cgroup-v2 (a freezer cgroup) or sigstop; empty: cgroup-v2 where the host has it, else sigstop"`
 }
 
 // StopOutput is the output of "stop".
 type StopOutput struct {
-	Result scan.StopResult `json:"result"`
+	Result scan.StopResult `json:"result" description:"what was frozen, captured and killed, with the plan it followed"`
 }
 
 // NewPlugin returns the actions.
@@ -149,7 +149,7 @@ func NewPlugin() plugin.Actions {
 				}
 				resp.Output.Suspects = sus
 				return err
-			}),
+			}, plugin.FieldDocs(detectInputDocs, detectOutputDocs)),
 		"stop": plugin.NewAction("freeze a process tree, capture its evidence with a SHA-256 manifest, re-check its identity, kill it",
 			func(ctx context.Context, req plugin.PlanRequest[StopInput], resp *plugin.PlanResponse) error {
 				plan, err := planStop(ctx, req.Input, req.Incident)
@@ -177,7 +177,7 @@ func NewPlugin() plugin.Actions {
 					req.Progress.Report(fmt.Sprintf("killed %v", res.Killed), int64(len(res.Killed)), int64(len(res.Killed)))
 				}
 				return err
-			}),
+			}, plugin.FieldDocs(nil, stopOutputDocs)),
 	}
 }
 
