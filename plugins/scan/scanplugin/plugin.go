@@ -78,6 +78,7 @@ type StopInput struct {
 	MaxMemory   int64  `json:"max_memory,omitempty" description:"bytes of the tree's readable memory regions to copy; 0: 64 MiB, negative: none"`
 	MaxEvidence int64  `json:"max_evidence,omitempty" description:"bytes of evidence written in all, lowered to the free space; 0 or negative: 1 GiB"`
 	NoTree      bool   `json:"no_tree,omitempty" description:"freeze and kill only the process, not its descendants"`
+	Supervisor  bool   `json:"supervisor,omitempty" description:"when the process has a supervisor (a shell loop, or a parent that respawned it), stop the supervisor's whole tree, the process included (triage-host -tree); without it the plan warns that the supervisor would start it again"`
 	Freezer     string `json:"freezer,omitempty" schema:"enum=|cgroup-v2|sigstop" description:"how the tree is frozen before capture: cgroup-v2 (a freezer cgroup) or sigstop; empty: cgroup-v2 where the host has it, else sigstop"`
 }
 
@@ -205,7 +206,7 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	if in.StartTicks == 0 && !in.Force {
 		return scan.StopPlan{}, fmt.Errorf("%w: start_ticks is required (the suspect's start_ticks from detect), so that only the process that was approved is stopped; \"force\": true stops whatever process has pid %d", plugin.ErrInvalidInput, in.PID)
 	}
-	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, MaxEvidence: in.MaxEvidence, NoTree: in.NoTree, Freezer: in.Freezer}
+	so := scan.StopOptions{Root: in.Root, EvidenceDir: in.EvidenceDir, MaxMemory: in.MaxMemory, MaxEvidence: in.MaxEvidence, NoTree: in.NoTree, Supervisor: in.Supervisor, Freezer: in.Freezer}
 	plan, err := scan.PlanStop(ctx, in.PID, so)
 	if err != nil {
 		return plan, err

@@ -3,13 +3,16 @@ package scanplugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -213,5 +216,60 @@ func TestDetectActionAttribution(t *testing.T) {
 	}
 	if s := out.Attribution.String(); !strings.Contains(s, "not attributed live (NoBPF is set)") {
 		t.Errorf("text %q", s)
+	}
+}
+
+// TestStopActionSupervisor: a shell loop that starts its scanner again
+// when it dies. Stop through the plugin with supervisor: true takes the
+// loop's whole tree, so nothing is left to respawn it; without the input
+// the plugin had no way to ask for it and the plan only warned.
+func TestStopActionSupervisor(t *testing.T) {
+	if os.Geteuid() != 0 || !procfs.NewDefaultFS().IsLive() {
+		testenv.Skipf(t, "needs root and the live /proc")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "work32")
+	b, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	loop := exec.Command("/bin/sh", "-c", `while :; do "$0" 600; done`, bin)
+	if err := loop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loop.Process.Kill(); loop.Wait() })
+	fs := procfs.NewDefaultFS()
+	child := 0
+	for i := 0; i < 500 && child == 0; i++ {
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", loop.Process.Pid, loop.Process.Pid))
+		if f := strings.Fields(string(children)); len(f) > 0 {
+			if exe, _ := os.Readlink("/proc/" + f[0] + "/exe"); exe == bin {
+				child, _ = strconv.Atoi(f[0])
+			}
+		}
+		if child == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if child == 0 {
+		t.Fatal("the loop's child never ran")
+	}
+	st, err := fs.Stat(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := StopInput{PID: child, StartTicks: st.StartTime, EvidenceDir: filepath.Join(dir, "ev"), Freezer: "sigstop", Supervisor: true}
+	out, err := plugintest.Apply[StopOutput](context.Background(), NewPlugin()["stop"], in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(out.Result.Killed, loop.Process.Pid) || !slices.Contains(out.Result.Killed, child) {
+		t.Errorf("killed %v, want the loop %d and its child %d", out.Result.Killed, loop.Process.Pid, child)
+	}
+	if err := loop.Wait(); err == nil || err.Error() != "signal: killed" {
+		t.Errorf("the loop: %v, want killed", err)
 	}
 }
