@@ -55,8 +55,12 @@ type Record struct {
 	Duration         time.Duration   `json:"duration_ns,omitempty"`
 	RunnerPID        int             `json:"runner_pid,omitempty"`
 	PluginPID        int             `json:"plugin_pid,omitempty"`
-	Plan             *Plan           `json:"plan,omitempty"` // plan_approved
-	Note             *RecordNote     `json:"note,omitempty"` // step_note
+	// Transport and CommandID say where a finished step ran (step_finished;
+	// StepResult's), so a resumed run still shows it.
+	Transport string      `json:"transport,omitempty"`
+	CommandID string      `json:"command_id,omitempty"`
+	Plan      *Plan       `json:"plan,omitempty"` // plan_approved
+	Note      *RecordNote `json:"note,omitempty"` // step_note
 	// Digest is what the run was made from (run_started): a resume
 	// compares its own with the latest.
 	Digest *RunDigest `json:"digest,omitempty"`

@@ -302,6 +302,32 @@ func TestRemoteSSMNotesJournaled(t *testing.T) {
 			t.Errorf("note record %+v", rec.Note)
 		}
 	}
+
+	// Run again: the step is done, and the resumed run still says where it
+	// ran and which command it was (from the journal), sending nothing.
+	r.Close()
+	sent := len(w.srv.SentCommands())
+	r2, err := playbook.NewRunner(pb, playbook.Options{Incident: "INC-notes", JournalDir: filepath.Join(dir, "journal"),
+		Plugins: []playbook.PluginSpec{{Name: "util", Remote: &playbook.Remote{Transport: w.tr, Name: "ssm"}}},
+		Approve: playbook.AutoApprove})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	run, err := r2.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finished playbook.Record
+	for _, rec := range recs {
+		if rec.Type == playbook.RecordStepFinished {
+			finished = rec
+		}
+	}
+	if len(run.Steps) != 1 || !run.Steps[0].Resumed || run.Steps[0].Transport != "ssm" || run.Steps[0].CommandID == "" ||
+		run.Steps[0].CommandID != finished.CommandID || len(w.srv.SentCommands()) != sent {
+		t.Errorf("resumed: %+v (journal's command %q; %d commands sent, were %d)", run.Steps, finished.CommandID, len(w.srv.SentCommands()), sent)
+	}
 }
 
 // An output past Run Command's 24,000 characters comes whole through the

@@ -787,6 +787,7 @@ func (r *Runner) Apply(ctx context.Context, plan *Plan) (*Run, error) {
 			res.Resumed = true
 			res.Output = rec.Output
 			res.PluginPID = rec.PluginPID
+			res.Transport, res.CommandID = rec.Transport, rec.CommandID
 			if err := r.addOutput(sc, s.ID, rec.Output); err != nil {
 				run.Status = StatusFailed
 				return finish(r.stepError(s, err))
@@ -1016,7 +1017,8 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 	}
 	res.Duration = time.Since(stepStart)
 	rec := Record{Type: RecordStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: res.Attempts,
-		IdempotencyToken: res.IdempotencyToken, Duration: res.Duration, RunnerPID: os.Getpid(), PluginPID: p.PID()}
+		IdempotencyToken: res.IdempotencyToken, Duration: res.Duration, RunnerPID: os.Getpid(), PluginPID: p.PID(),
+		Transport: res.Transport, CommandID: res.CommandID}
 	ev := Event{Kind: EventStepFinished, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: res.Attempts,
 		PluginPID: p.PID(), Duration: res.Duration}
 	if err != nil {
