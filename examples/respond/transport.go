@@ -105,6 +105,9 @@ func checkBinary(path string, p remote.Platform) error {
 	return nil
 }
 
+// crossPackage is what hostBinary cross-compiles: this command.
+var crossPackage = "github.com/abusekit/abusekit/examples/respond"
+
 // hostBinary is the abusekit binary for the instance's platform: the one
 // given with -host-binary, this executable when it matches, else one
 // cross-compiled with the local Go toolchain (cached by this executable's
@@ -143,7 +146,7 @@ func hostBinary(ctx context.Context, c *config, p remote.Platform, cacheDir stri
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-o", out+".part", "github.com/abusekit/abusekit/examples/respond")
+	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-o", out+".part", crossPackage)
 	cmd.Env = append(os.Environ(), "GOOS="+p.OS, "GOARCH="+p.Arch, "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cross-compile for %s (or give -host-binary %s=PATH): %v: %s", p, p, err, strings.TrimSpace(string(b)))

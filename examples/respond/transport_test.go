@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/internal/remote"
+	"github.com/abusekit/abusekit/internal/testenv"
 	"github.com/abusekit/abusekit/playbook"
 )
 
@@ -69,6 +72,54 @@ func TestHostBinaryPlatform(t *testing.T) {
 	}
 	if err := c.hostBinaries.Set("arm64=./x"); err == nil {
 		t.Error("-host-binary without OS/ARCH accepted")
+	}
+}
+
+// Without -host-binary, an instance of another architecture gets a binary
+// cross-compiled with the local Go toolchain (here a stand-in package, as
+// building all of respond for it would take minutes), checked to be an ELF
+// for that architecture, and cached: a second incident does not build again.
+func TestHostBinaryCrossCompiled(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		testenv.Skipf(t, "no Go toolchain to cross-compile with: %v", err)
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	old := crossPackage
+	crossPackage = "github.com/abusekit/abusekit/examples/respond/internal/crosstest"
+	t.Cleanup(func() { crossPackage = old })
+	cache := t.TempDir()
+	there := remote.Platform{OS: "linux", Arch: other}
+	got, err := hostBinary(context.Background(), &config{}, there, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	machine := f.Machine
+	f.Close()
+	want := map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64}[other]
+	if machine != want || !strings.HasPrefix(got, cache) {
+		t.Errorf("built %s for %s: machine %v, want %v in the cache %s", got, there, machine, want, cache)
+	}
+	fi, err := os.Stat(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := hostBinary(context.Background(), &config{}, there, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi2, err := os.Stat(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != got || !os.SameFile(fi, fi2) || !fi.ModTime().Equal(fi2.ModTime()) {
+		t.Errorf("second call built again: %s (%v), was %s (%v)", again, fi2.ModTime(), got, fi.ModTime())
 	}
 }
 
