@@ -38,71 +38,71 @@ type Common struct {
 	// Incident is the incident id that tags, names and client tokens are
 	// derived from; default: the playbook's incident. A re-run must use
 	// the same one (the runner's incident does not change on resume).
-	Incident string `json:"incident,omitempty"`
+	Incident string `json:"incident,omitempty" description:"the incident id every tag, resource name and client token is derived from; empty: the playbook's incident. A re-run must use the same one"`
 	// AbuseTime is when the abuse was reported or seen (snapshot tags).
-	AbuseTime time.Time `json:"abuse_time,omitzero"`
+	AbuseTime time.Time `json:"abuse_time,omitzero" description:"when the abuse was reported or seen (RFC 3339): tags the snapshots; rebuild restores data volumes only from snapshots taken before it; absent: unknown"`
 	// Endpoint overrides the AWS endpoint of every service (an emulator);
 	// default: the SDK's own resolution (AWS_ENDPOINT_URL, …).
-	Endpoint string `json:"endpoint,omitempty"`
+	Endpoint string `json:"endpoint,omitempty" description:"http(s) URL that replaces the AWS endpoint of every service (an emulator such as plugins/ec2/ec2test); empty: the SDK's own resolution (AWS_ENDPOINT_URL, …)"`
 	// Region overrides AWS_REGION and the shared config's region.
-	Region string `json:"region,omitempty"`
+	Region string `json:"region,omitempty" description:"AWS region; empty: AWS_REGION or the shared config's region (one of them is required)"`
 	// MaxWait bounds each waiter ("30m"); default the package's
 	// (2h for snapshots, 15m for instances).
-	MaxWait string `json:"max_wait,omitempty"`
+	MaxWait string `json:"max_wait,omitempty" description:"how long each waiter waits at most, a Go duration (30m); empty or 0: 2h for snapshots, 15m for instances"`
 	// PollMin and PollMax bound the delay between waiter polls ("2s", "30s").
-	PollMin string `json:"poll_min,omitempty"`
-	PollMax string `json:"poll_max,omitempty"`
+	PollMin string `json:"poll_min,omitempty" description:"shortest delay between two waiter polls, a Go duration (2s); empty: the package's"`
+	PollMax string `json:"poll_max,omitempty" description:"longest delay between two waiter polls, a Go duration (30s); empty: the package's"`
 	// Concurrency bounds parallel calls in multi-instance steps (default 16).
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency int `json:"concurrency,omitempty" description:"AWS calls made in parallel at most in multi-instance steps; 0: 16; negative: refused"`
 }
 
 // ContainInput is the input of "contain" (ec2.ContainInput).
 type ContainInput struct {
 	Common
-	InstanceID           string   `json:"instance_id,omitempty"`
-	InstanceIDs          []string `json:"instance_ids,omitempty"`
-	QuarantineGroupName  string   `json:"quarantine_group,omitempty"`
-	PassthroughGroupName string   `json:"passthrough_group,omitempty"`
+	InstanceID           string   `json:"instance_id,omitempty" description:"the instance to contain (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs          []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
+	QuarantineGroupName  string   `json:"quarantine_group,omitempty" description:"name of the deny-all quarantine security group, created in each VPC if missing (with -ssm added for the SSM variant); empty: abusekit-quarantine"`
+	PassthroughGroupName string   `json:"passthrough_group,omitempty" description:"accepted for playbooks written for earlier versions and ignored: contain no longer passes through an all-traffic group"`
 	// ASGMode: "detach" (default), "standby" or "skip".
-	ASGMode             string `json:"asg_mode,omitempty"`
-	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
-	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
+	ASGMode             string `json:"asg_mode,omitempty" schema:"enum=|detach|standby|skip,default=detach" description:"what to do with an instance in an Auto Scaling group: detach it, put it in standby, or skip (leave it in the group); empty: detach"`
+	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty" description:"detach without decrementing the desired capacity, so the group launches a replacement; without it the capacity is decremented and the plan fails where that would go below the group's minimum size"`
+	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty" description:"leave the instance registered in its ELBv2 target groups (by default it is deregistered)"`
 	// KeepInstanceProfile leaves the instance profile attached (by default
 	// contain removes it; undo puts it back).
-	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty"`
+	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty" description:"leave the instance profile attached (by default contain removes it, so the instance gets no new role credentials; undo puts it back)"`
 	// NetworkACL also denies the instance's addresses in its subnet's
 	// network ACL, which cuts established connections (ec2.ContainInput).
-	NetworkACL bool `json:"network_acl,omitempty"`
+	NetworkACL bool `json:"network_acl,omitempty" description:"also add deny entries for the instance's addresses to its subnet's network ACL, which cuts established connections a security group change leaves open (the ACL is shared; undo deletes the entries)"`
 	// KeepRoleSessions leaves the removed profile's role sessions valid
 	// (by default they are revoked; ec2.ContainInput).
-	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
+	KeepRoleSessions bool `json:"keep_role_sessions,omitempty" description:"leave the removed instance profile's role sessions valid (by default those issued until now are revoked by an inline deny policy, so stolen credentials stop working; undo deletes it)"`
 	// HostStepsOverSSM says host steps will go over SSM Run Command; the
 	// endpoint groups (the VPC interface endpoints' security group) and
 	// prefix lists are the only places the quarantine group lets the
 	// instance reach, on tcp 443 (ec2.ContainInput).
-	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty"`
-	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty"`
-	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty"`
+	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty" description:"host steps (detect, stop, find, clean) will reach the instance over SSM Run Command once contained: the plan says whether they can"`
+	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty" description:"security groups (sg-…) of the VPC interface endpoints for ssm, ssmmessages, ec2messages (and S3): the quarantine group lets the instance reach only these, on tcp 443; implies host_steps_over_ssm"`
+	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty" description:"managed prefix lists (pl-…) of the SSM endpoints, such as S3's gateway endpoint: the quarantine group lets the instance reach only these, on tcp 443; implies host_steps_over_ssm"`
 	// DNSFirewallRuleGroupID associates this Route 53 Resolver DNS
 	// Firewall rule group with the instances' VPCs (ec2.ContainInput).
-	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty"`
+	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty" description:"a Route 53 Resolver DNS Firewall rule group (rslvr-frg-…) to associate with each instance's VPC, so the instance cannot resolve names or tunnel over DNS; it filters every instance of the VPC; undo removes the association; empty: none"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
-	StateDir string `json:"state_dir,omitempty"`
+	StateDir string `json:"state_dir,omitempty" description:"directory where the original configuration is saved, fsynced, before the first change (undo without a record reads it); empty: $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else $HOME/.local/state/abusekit/ec2"`
 	// Dwell is accepted for playbooks written for earlier versions and
 	// ignored: contain no longer passes through an all-traffic group.
-	Dwell string `json:"dwell,omitempty"`
+	Dwell string `json:"dwell,omitempty" description:"accepted for playbooks written for earlier versions and ignored (a Go duration if given)"`
 }
 
 // ContainOutput is the output of "contain".
 type ContainOutput struct {
-	Plan *ec2.ContainPlan `json:"plan"`
+	Plan *ec2.ContainPlan `json:"plan" description:"the plan contain carried out"`
 	// Undo lists exactly what was changed; keep it to reverse containment.
-	Undo *ec2.ContainUndo `json:"undo"`
+	Undo *ec2.ContainUndo `json:"undo" description:"exactly what was changed: give it to undo (usually steps.contain.undo) to reverse containment"`
 	// Groups is the union of the security groups the contained instances'
 	// interfaces had before (ContainUndo.OriginalGroups), sorted: the
 	// groups to harden before a rebuild.
-	Groups []string `json:"groups"`
+	Groups []string `json:"groups" description:"the security groups the instances had before, sorted: the groups to harden before a rebuild"`
 }
 
 // SnapshotInput is the input of "snapshot" (ec2.SnapshotInput).
@@ -217,14 +217,14 @@ type UndoInput struct {
 // CaptureInput is the input of "capture": the instances to record.
 type CaptureInput struct {
 	Common
-	InstanceID  string   `json:"instance_id,omitempty"`
-	InstanceIDs []string `json:"instance_ids,omitempty"`
+	InstanceID  string   `json:"instance_id,omitempty" description:"the instance to record (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
 }
 
 // CaptureOutput is the output of "capture": each instance as it is
 // (ec2.Capture), for the incident record.
 type CaptureOutput struct {
-	Records []ec2.InstanceRecord `json:"records"`
+	Records []ec2.InstanceRecord `json:"records" description:"each instance as it is, in input order"`
 }
 
 // UndoOutput is the output of "undo": the instances put back.
@@ -240,8 +240,8 @@ type UndoOutput struct {
 func NewPlugin() plugin.Actions {
 	a := &adapter{clients: map[string]*ec2.Clients{}}
 	return plugin.Actions{
-		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture),
-		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain),
+		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture, plugin.FieldDocs(nil, captureOutputDocs)),
+		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain, plugin.FieldDocs(nil, containOutputDocs)),
 		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
 		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
 		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild),
