@@ -199,3 +199,49 @@ var containUndoDocs = merge(at("incident", incidentDocs), at("records[]", record
 var captureOutputDocs = at("records[]", recordDocs)
 
 var containOutputDocs = merge(at("plan", containPlanDocs), at("undo", containUndoDocs))
+
+// volumeSnapshotDocs describes a list of ec2.VolumeSnapshot at prefix.
+func volumeSnapshotDocs(prefix, what string) map[string]string {
+	p := prefix + "[]."
+	return map[string]string{
+		prefix:            what,
+		p + "volume_id":   "the EBS volume (vol-…)",
+		p + "device":      "the device it is attached as",
+		p + "snapshot_id": "its snapshot (snap-…)",
+		p + "state":       "the snapshot's state: pending, completed, error, …",
+		p + "start_time":  "when the snapshot was started",
+		p + "size_gib":    "the volume's size, GiB",
+		p + "volume_type": "the volume's type (gp3, io2, …)",
+	}
+}
+
+// snapshotSetDocs describes an ec2.SnapshotSet.
+var snapshotSetDocs = merge(at("incident", incidentDocs),
+	volumeSnapshotDocs("snapshots", "one snapshot per attached volume"),
+	map[string]string{
+		"incident":    "the incident the snapshots were taken for",
+		"instance_id": "the instance (i-…)",
+		"image_id":    "the AMI registered from the snapshots (register_image); absent: none",
+	})
+
+var (
+	snapshotOutputDocs  = at("sets[]", snapshotSetDocs)
+	terminateInputDocs  = at("set", snapshotSetDocs)
+	terminateOutputDocs = merge(volumeSnapshotDocs("snapshots", "the completed snapshots that covered every attached volume"), map[string]string{
+		"instance_id":    "the instance terminated",
+		"previous_state": "its state before",
+		"current_state":  "its state after: terminated",
+	})
+	rebuildInputDocs = map[string]string{
+		"launch_template.id":      "the launch template's id (lt-…); or name",
+		"launch_template.name":    "the launch template's name; or id",
+		"launch_template.version": "its version: a number, $Latest or $Default; empty: $Default",
+	}
+	rebuildOutputDocs = map[string]string{
+		"instance_id":        "the replacement instance (i-…)",
+		"state":              "its state: running",
+		"private_ip_address": "its private IPv4 address",
+		"instance_status":    "its instance status check: ok",
+		"system_status":      "its system status check: ok",
+	}
+)

@@ -38,6 +38,11 @@ var fieldDocs = []struct {
 }{
 	{"capture", "output", captureOutputDocs},
 	{"contain", "output", containOutputDocs},
+	{"snapshot", "output", snapshotOutputDocs},
+	{"terminate", "input", terminateInputDocs},
+	{"terminate", "output", terminateOutputDocs},
+	{"rebuild", "input", rebuildInputDocs},
+	{"rebuild", "output", rebuildOutputDocs},
 }
 
 // Every path of the field descriptions names a field of the schema it

@@ -108,18 +108,18 @@ type ContainOutput struct {
 // SnapshotInput is the input of "snapshot" (ec2.SnapshotInput).
 type SnapshotInput struct {
 	Common
-	InstanceID    string   `json:"instance_id,omitempty"`
-	InstanceIDs   []string `json:"instance_ids,omitempty"`
-	RegisterImage bool     `json:"register_image,omitempty"`
-	Description   string   `json:"description,omitempty"`
+	InstanceID    string   `json:"instance_id,omitempty" description:"the instance whose attached EBS volumes to snapshot (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs   []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
+	RegisterImage bool     `json:"register_image,omitempty" description:"also register an AMI per instance from its completed snapshots, so the infected machine can be launched again, isolated, for forensics"`
+	Description   string   `json:"description,omitempty" description:"the snapshots' description; empty: abusekit incident <incident>: <instance id>"`
 }
 
 // SnapshotOutput is the output of "snapshot": one completed set per
 // instance, in input order.
 type SnapshotOutput struct {
-	Sets []ec2.SnapshotSet `json:"sets"`
+	Sets []ec2.SnapshotSet `json:"sets" description:"one completed snapshot set per instance, in input order: give one to terminate as set"`
 	// SnapshotIDs lists every snapshot of every set.
-	SnapshotIDs []string `json:"snapshot_ids"`
+	SnapshotIDs []string `json:"snapshot_ids" description:"every snapshot of every set (snap-…)"`
 }
 
 // TerminateInput is the input of "terminate". The instance (and, unless
@@ -130,8 +130,8 @@ type SnapshotOutput struct {
 // (ec2.ErrSnapshotsIncomplete), whatever snapshots carry the incident's tag.
 type TerminateInput struct {
 	Common
-	InstanceID string           `json:"instance_id,omitempty"`
-	Set        *ec2.SnapshotSet `json:"set,omitempty"`
+	InstanceID string           `json:"instance_id,omitempty" description:"the instance to terminate (i-…); must be the set's; empty: the set's"`
+	Set        *ec2.SnapshotSet `json:"set,omitempty" description:"the snapshot set of the instance from this incident's snapshot step (usually steps.snapshot.sets[0]), needed: only its snapshot ids count, each verified completed against EC2 at plan and at apply; without it, or with an attached volume it does not cover, terminate is refused (ec2.snapshots_incomplete)"`
 }
 
 // TerminateOutput is the output of "terminate".
@@ -142,30 +142,30 @@ type TerminateOutput struct {
 // RebuildInput is the input of "rebuild" (ec2.RebuildInput).
 type RebuildInput struct {
 	Common
-	InstanceID       string                 `json:"instance_id"`
-	LaunchTemplate   *ec2.LaunchTemplateRef `json:"launch_template,omitempty"`
-	ImageID          string                 `json:"image_id,omitempty"`
-	InstanceType     string                 `json:"instance_type,omitempty"`
-	SubnetID         string                 `json:"subnet_id,omitempty"`
-	KeyName          string                 `json:"key_name,omitempty"`
-	SecurityGroupIDs []string               `json:"security_group_ids,omitempty"`
-	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty"`
+	InstanceID       string                 `json:"instance_id" schema:"required" description:"the infected instance to replace (i-…)"`
+	LaunchTemplate   *ec2.LaunchTemplateRef `json:"launch_template,omitempty" description:"launch the replacement from this launch template; absent: from image_id, instance_type and subnet_id"`
+	ImageID          string                 `json:"image_id,omitempty" description:"the AMI for the replacement; empty: the old instance's AMI (a clean base, not its disks); an AMI made of the infected instance or created at or after abuse_time is refused unless allow_suspect_image"`
+	InstanceType     string                 `json:"instance_type,omitempty" description:"instance type of the replacement; empty: the old instance's (without a launch template)"`
+	SubnetID         string                 `json:"subnet_id,omitempty" description:"subnet of the replacement; empty: the old instance's (without a launch template)"`
+	KeyName          string                 `json:"key_name,omitempty" description:"a key pair for the replacement; empty: none (reach it with SSM Session Manager), unless reuse_key_pair"`
+	SecurityGroupIDs []string               `json:"security_group_ids,omitempty" description:"security groups of the replacement, usually steps.harden.hardened; empty: the old instance's groups other than the quarantine groups"`
+	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty" description:"permit groups that still expose 22, 3389 or all traffic to the world; otherwise planning fails"`
 	// By default the replacement gets no key pair and no instance profile
 	// (ec2.RebuildInput): reuse_* copy the old instance's, with a warning.
-	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty"`
-	InstanceProfileARN   string `json:"instance_profile_arn,omitempty"`
-	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
-	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
-	UserData             string `json:"user_data,omitempty"` // base64
+	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty" description:"give the replacement the old instance's key pair (it may be the way the attacker came in), with a warning"`
+	InstanceProfileARN   string `json:"instance_profile_arn,omitempty" description:"an instance profile for the replacement; empty: none, unless reuse_instance_profile"`
+	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty" description:"give the replacement the old instance's instance profile (its role's credentials may be stolen), with a warning"`
+	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty" description:"permit an image abusekit made of the infected instance, or one created at or after abuse_time; otherwise planning fails"`
+	UserData             string `json:"user_data,omitempty" schema:"secret,format=byte" description:"user data for the replacement, base64-encoded; empty: none"` // base64
 	// RestoreDataVolumes recreates the data volumes from their newest
 	// snapshots of before the abuse time (ec2.RebuildInput).
-	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty"`
+	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty" description:"give the replacement each data volume of the old instance again, from that volume's newest completed snapshot taken before abuse_time (required then); abusekit's own forensic snapshots never count"`
 }
 
 // RebuildOutput is the output of "rebuild".
 type RebuildOutput struct {
 	ec2.RebuildResult
-	ClientToken string `json:"client_token"`
+	ClientToken string `json:"client_token" description:"the client token RunInstances used (derived from the incident): a re-run finds the same replacement instead of launching another"`
 }
 
 // HardenInput is the input of "harden" (ec2.HardenInput).
@@ -242,9 +242,9 @@ func NewPlugin() plugin.Actions {
 	return plugin.Actions{
 		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture, plugin.FieldDocs(nil, captureOutputDocs)),
 		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain, plugin.FieldDocs(nil, containOutputDocs)),
-		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
-		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
-		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild),
+		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot, plugin.FieldDocs(nil, snapshotOutputDocs)),
+		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate, plugin.FieldDocs(terminateInputDocs, terminateOutputDocs)),
+		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild, plugin.FieldDocs(rebuildInputDocs, rebuildOutputDocs)),
 		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden),
 		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms),
 		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo),
