@@ -245,3 +245,71 @@ var (
 		"system_status":      "its system status check: ok",
 	}
 )
+
+// hardenPlanDocs describes an ec2.HardenPlan.
+var hardenPlanDocs = merge(at("incident", incidentDocs),
+	rulesDocs("groups[].open", "the world-open ingress rules revoked (in place) or left out of the copy"),
+	rulesDocs("groups[].add", "the admin-CIDR rules authorized first, in their place"),
+	rulesDocs("groups[].keep", "a copy: the original's other rules, copied over"),
+	at("groups[].grants[].rule", ruleDocs),
+	interfaceDocs("interfaces", "the instance's interfaces whose groups change (copies swapped in)", "the groups they had"),
+	map[string]string{
+		"step":                       "the step: harden",
+		"incident":                   "the incident",
+		"instance_id":                "the instance whose interfaces' groups were examined; absent: group_ids only",
+		"groups":                     "the plan for each group",
+		"groups[].group_id":          "the group (sg-…)",
+		"groups[].name":              "its name",
+		"groups[].vpc_id":            "its VPC",
+		"groups[].shared":            "other network interfaces (other instances, load balancers, …) use the group",
+		"groups[].shared_with":       "those interfaces: eni-… (i-…)",
+		"groups[].action":            "in-place (rules fixed in the group), copy (a hardened copy for this instance, the shared original untouched) or none (nothing open)",
+		"groups[].copy_name":         "a copy: its name",
+		"groups[].copy_id":           "a copy: its id, if an earlier run created it; absent: it will be created",
+		"groups[].grants":            "a copy: rules of other groups that reference the original, authorized again referencing the copy so the instance keeps its access",
+		"groups[].grants[].group_id": "the group holding the rule",
+		"groups[].grants[].rule":     "the rule as it is, referencing the original",
+		"groups[].neighbours":        "a copy: the other interfaces on the original, and whether the plan moves them onto the copy",
+		"groups[].neighbours[].network_interface_id": "the interface (eni-…)",
+		"groups[].neighbours[].instance_id":          "its instance, if any",
+		"groups[].neighbours[].description":          "its description",
+		"groups[].neighbours[].groups":               "its security groups",
+		"groups[].neighbours[].requester_managed":    "an AWS service owns it (its groups change through that service): never moved",
+		"groups[].neighbours[].move":                 "the plan swaps the copy onto it (move_neighbours)",
+		"notes":                                      "for the operator: the neighbours left on an open original",
+	})
+
+var (
+	hardenOutputDocs = merge(at("plan", hardenPlanDocs),
+		interfaceDocs("interfaces", "the instance's interfaces whose groups were swapped", "their groups now"),
+		interfaceDocs("neighbours", "the other interfaces moved onto copies (move_neighbours)", "their groups now"),
+		map[string]string{"groups": "each hardened group to the group that now carries its hardened rules: itself (in place) or its copy"})
+
+	alarmsInputDocs = map[string]string{
+		"thresholds.network_out_bytes":   "bytes sent over one period (Sum of NetworkOut) above which the network alarm fires; 0: 1 GiB",
+		"thresholds.network_packets_out": "packets sent over one period (Sum of NetworkPacketsOut) above which the packets alarm fires; 0: 1,000,000 (about 3,300 packets/s over 5 minutes: a SYN scan passes it quickly)",
+		"thresholds.cpu_percent":         "average CPUUtilization, percent, above which the CPU alarm fires; 0 or above 100: 90",
+		"thresholds.period":              "seconds per period of the network and CPU alarms: 10, 20, 30 or a multiple of 60; 0: 300",
+		"thresholds.evaluation_periods":  "periods in a row above the threshold before the network and CPU alarms fire; 0: 2",
+	}
+
+	alarmsOutputDocs = merge(at("plan.incident", incidentDocs), map[string]string{
+		"plan.step":                        "the step: alarms",
+		"plan.incident":                    "the incident",
+		"plan.instance_id":                 "the instance watched",
+		"plan.alarms":                      "the four alarms: NetworkOut, NetworkPacketsOut, CPUUtilization and StatusCheckFailed",
+		"plan.alarms[].name":               "the alarm's name: abusekit-<instance id>-<metric>",
+		"plan.alarms[].metric":             "the AWS/EC2 metric",
+		"plan.alarms[].statistic":          "Sum, Average or Maximum",
+		"plan.alarms[].comparison":         "GreaterThanThreshold or GreaterThanOrEqualToThreshold",
+		"plan.alarms[].threshold":          "the threshold, in the metric's unit (bytes, packets, percent, failed checks)",
+		"plan.alarms[].period":             "seconds per period",
+		"plan.alarms[].evaluation_periods": "periods in a row above the threshold before it fires",
+		"plan.alarms[].treat_missing_data": "notBreaching or missing",
+		"plan.alarms[].actions":            "the alarm actions: the SNS topic, else those the existing alarm had",
+		"plan.alarms[].ok_actions":         "the OK actions, likewise",
+		"plan.alarms[].exists":             "the alarm existed and was updated in place",
+	})
+
+	undoInputDocs = at("undo", containUndoDocs)
+)

@@ -43,6 +43,10 @@ var fieldDocs = []struct {
 	{"terminate", "output", terminateOutputDocs},
 	{"rebuild", "input", rebuildInputDocs},
 	{"rebuild", "output", rebuildOutputDocs},
+	{"harden", "output", hardenOutputDocs},
+	{"alarms", "input", alarmsInputDocs},
+	{"alarms", "output", alarmsOutputDocs},
+	{"undo", "input", undoInputDocs},
 }
 
 // Every path of the field descriptions names a field of the schema it

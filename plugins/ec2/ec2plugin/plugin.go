@@ -171,36 +171,36 @@ type RebuildOutput struct {
 // HardenInput is the input of "harden" (ec2.HardenInput).
 type HardenInput struct {
 	Common
-	InstanceID string   `json:"instance_id,omitempty"`
-	GroupIDs   []string `json:"group_ids,omitempty"`
-	Ports      []int32  `json:"ports,omitempty"`
-	AdminCIDRs []string `json:"admin_cidrs,omitempty"`
-	InPlace    bool     `json:"in_place,omitempty"`
+	InstanceID string   `json:"instance_id,omitempty" description:"harden the groups on this instance's network interfaces (copies of shared groups are swapped onto them); with group_ids, both; one of the two is required"`
+	GroupIDs   []string `json:"group_ids,omitempty" description:"harden these security groups (sg-…), usually steps.contain.groups; with instance_id, both"`
+	Ports      []int32  `json:"ports,omitempty" description:"ports besides 22 and 3389 (always looked for, with all-traffic rules) whose world-open ingress is replaced"`
+	AdminCIDRs []string `json:"admin_cidrs,omitempty" description:"CIDRs that replace the world as the source of each open rule (IPv4 ones replace 0.0.0.0/0, IPv6 ones ::/0); empty: the open rules are removed"`
+	InPlace    bool     `json:"in_place,omitempty" description:"fix shared groups in place instead of copying them (their other users lose the open access too)"`
 	// MoveNeighbours swaps the hardened copy onto the other instances'
 	// interfaces that share the open original too (ec2.HardenInput).
-	MoveNeighbours bool `json:"move_neighbours,omitempty"`
+	MoveNeighbours bool `json:"move_neighbours,omitempty" description:"also swap the hardened copy onto the other interfaces that share a copied group, so none stays on the open original (interfaces an AWS service manages are listed, never moved)"`
 }
 
 // HardenOutput is the output of "harden".
 type HardenOutput struct {
-	Plan *ec2.HardenPlan `json:"plan"`
+	Plan *ec2.HardenPlan `json:"plan" description:"the plan harden carried out"`
 	ec2.HardenResult
 	// Hardened is GroupIDs mapped to the groups that now carry their
 	// hardened rules (HardenResult.Hardened): the groups for a rebuild.
-	Hardened []string `json:"hardened"`
+	Hardened []string `json:"hardened" description:"group_ids mapped, in order, to the groups that now carry their hardened rules (a copy, or the group itself): the groups for a rebuild"`
 }
 
 // AlarmsInput is the input of "alarms" (ec2.AlarmsInput).
 type AlarmsInput struct {
 	Common
-	InstanceID  string         `json:"instance_id"`
-	SNSTopicARN string         `json:"sns_topic_arn,omitempty"`
-	Thresholds  ec2.Thresholds `json:"thresholds,omitzero"`
+	InstanceID  string         `json:"instance_id" schema:"required" description:"the instance to watch (i-…), usually steps.rebuild.instance_id"`
+	SNSTopicARN string         `json:"sns_topic_arn,omitempty" description:"SNS topic the alarms (and their return to OK) notify; empty: none, an existing alarm keeps its actions"`
+	Thresholds  ec2.Thresholds `json:"thresholds,omitzero" description:"when the alarms fire; absent, or a field 0: its default"`
 }
 
 // AlarmsOutput is the output of "alarms": the alarms put.
 type AlarmsOutput struct {
-	Plan *ec2.AlarmsPlan `json:"plan"`
+	Plan *ec2.AlarmsPlan `json:"plan" description:"the alarms put"`
 }
 
 // UndoInput is the input of "undo": the undo record of a contain step,
@@ -210,8 +210,8 @@ type AlarmsOutput struct {
 // also after a contain step that failed or died part-way.
 type UndoInput struct {
 	Common
-	Undo     *ec2.ContainUndo `json:"undo,omitempty"`
-	StateDir string           `json:"state_dir,omitempty"`
+	Undo     *ec2.ContainUndo `json:"undo,omitempty" description:"the undo record of a contain step, usually steps.contain.undo (its incident is the record's); absent: the record contain saved for the incident in state_dir, also after a contain that failed or died part-way"`
+	StateDir string           `json:"state_dir,omitempty" description:"directory of the saved contain records, as contain was given it (used without undo); empty: $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else $HOME/.local/state/abusekit/ec2"`
 }
 
 // CaptureInput is the input of "capture": the instances to record.
@@ -229,7 +229,7 @@ type CaptureOutput struct {
 
 // UndoOutput is the output of "undo": the instances put back.
 type UndoOutput struct {
-	Instances []string `json:"instances"`
+	Instances []string `json:"instances" description:"the instances put back as they were (quarantine groups stay)"`
 }
 
 // NewPlugin returns the actions "capture" (read-only), "contain", "snapshot", "terminate",
@@ -245,9 +245,9 @@ func NewPlugin() plugin.Actions {
 		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot, plugin.FieldDocs(nil, snapshotOutputDocs)),
 		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate, plugin.FieldDocs(terminateInputDocs, terminateOutputDocs)),
 		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild, plugin.FieldDocs(rebuildInputDocs, rebuildOutputDocs)),
-		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden),
-		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms),
-		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo),
+		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden, plugin.FieldDocs(nil, hardenOutputDocs)),
+		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms, plugin.FieldDocs(alarmsInputDocs, alarmsOutputDocs)),
+		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo, plugin.FieldDocs(undoInputDocs, nil)),
 	}
 }
 
