@@ -24,7 +24,7 @@ import (
 // The contain records of the in-process tests and examples go to a
 // directory of the run's own (ABUSEKIT_STATE_DIR), never to $HOME.
 func TestMain(m *testing.M) {
-	plugin.ServeIfPlugin(map[string]plugin.Actions{"ec2": NewPlugin()})
+	plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"ec2": NewBuiltin})
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "ec2plugin-state-")
 		if err != nil {
