@@ -39,8 +39,9 @@ type Common struct {
 	// derived from; default: the playbook's incident. A re-run must use
 	// the same one (the runner's incident does not change on resume).
 	Incident string `json:"incident,omitempty" description:"the incident id every tag, resource name and client token is derived from; empty: the playbook's incident. A re-run must use the same one"`
-	// AbuseTime is when the abuse was reported or seen (snapshot tags).
-	AbuseTime time.Time `json:"abuse_time,omitzero" description:"when the abuse was reported or seen (RFC 3339): tags the snapshots; rebuild restores data volumes only from snapshots taken before it; absent: unknown"`
+	// AbuseTime is when the abuse was reported or seen (incident tags,
+	// rebuild's image and data volume checks).
+	AbuseTime time.Time `json:"abuse_time,omitzero" description:"when the abuse was reported or seen (RFC 3339), in the incident tags abusekit puts; rebuild refuses an image created at or after it and restores data volumes only from snapshots taken before it; absent: unknown"`
 	// Endpoint overrides the AWS endpoint of every service (an emulator);
 	// default: the SDK's own resolution (AWS_ENDPOINT_URL, …).
 	Endpoint string `json:"endpoint,omitempty" description:"http(s) URL that replaces the AWS endpoint of every service (an emulator such as plugins/ec2/ec2test); empty: the SDK's own resolution (AWS_ENDPOINT_URL, …)"`
