@@ -9,8 +9,8 @@ import (
 )
 
 // described are the built-in plugins every input and output field of
-// which carries a description (ec2 is not yet among them).
-var described = map[string]bool{"abuse": true, "persist": true, "scan": true}
+// which carries a description: all of them.
+var described = map[string]bool{"abuse": true, "ec2": true, "persist": true, "scan": true}
 
 // TestEveryFieldDescribed fails on a field of a described plugin's action
 // input or output without a description, and on a plugin without one.

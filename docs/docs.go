@@ -32,7 +32,7 @@ type Builtin struct {
 // Builtins are the plugins every abusekit host serves to itself.
 var Builtins = []Builtin{
 	{"abuse", "github.com/abusekit/abusekit/abuse/abuseplugin", abuseplugin.Description, abuseplugin.NewPlugin},
-	{"ec2", "github.com/abusekit/abusekit/plugins/ec2/ec2plugin", "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain).", ec2plugin.NewPlugin},
+	{"ec2", "github.com/abusekit/abusekit/plugins/ec2/ec2plugin", ec2plugin.Description, ec2plugin.NewPlugin},
 	{"persist", "github.com/abusekit/abusekit/plugins/persist/persistplugin", persistplugin.Description, persistplugin.NewPlugin},
 	{"scan", "github.com/abusekit/abusekit/plugins/scan/scanplugin", scanplugin.Description, scanplugin.NewPlugin},
 }

@@ -106,10 +106,7 @@ func main() {
 		"abuse":   abuseplugin.NewBuiltin,
 		"scan":    scanplugin.NewBuiltin,
 		"persist": persistplugin.NewBuiltin,
-		"ec2": func() plugin.Builtin {
-			return plugin.Builtin{Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
-				Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}}
-		},
+		"ec2":     ec2plugin.NewBuiltin,
 	})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

@@ -75,10 +75,7 @@ func builtins() map[string]func() plugin.Builtin {
 		"abuse":   abuseplugin.NewBuiltin,
 		"scan":    scanplugin.NewBuiltin,
 		"persist": persistplugin.NewBuiltin,
-		"ec2": func() plugin.Builtin {
-			return plugin.Builtin{Actions: ec2plugin.NewPlugin(), Info: plugin.Info{Version: plugin.ModuleVersion("github.com/abusekit/abusekit"),
-				Description: "Acts on the EC2 instance: capture, protect, contain, snapshot, rebuild, harden, alarms, terminate (cloud credentials from the standard AWS chain)."}}
-		},
+		"ec2":     ec2plugin.NewBuiltin,
 	}
 }
 

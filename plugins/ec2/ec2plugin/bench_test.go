@@ -54,3 +54,11 @@ func BenchmarkAlarmsPlan(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkNewPlugin measures building the actions, as a plugin process
+// does at start: the schemas, with every field's description.
+func BenchmarkNewPlugin(b *testing.B) {
+	for b.Loop() {
+		NewPlugin()
+	}
+}

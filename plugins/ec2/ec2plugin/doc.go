@@ -8,8 +8,14 @@
 // package ec2. Importing ec2plugin registers ec2's sentinel errors
 // ("ec2.not_found", "ec2.snapshots_incomplete", "ec2.snapshot_failed",
 // "ec2.timeout", "ec2.invalid_input", "ec2.missing_client",
-// "ec2.unhealthy", "ec2.asg_min_size"), so that errors.Is works on the host
-// for an error the plugin returned.
+// "ec2.unhealthy", "ec2.asg_min_size", "ec2.quarantine_open"), so that
+// errors.Is works on the host for an error the plugin returned.
+//
+// A host serves the plugin to itself with NewBuiltin (its actions,
+// Description and the abusekit version, plugin.ServeBuiltinIfPlugin).
+// Every input and output field is described in the actions' schemas:
+// struct tags on this package's types, plugin.FieldDocs (fielddocs.go)
+// for package ec2's; docs/plugins/ec2.md is generated from them.
 //
 // # AWS credentials and endpoint
 //

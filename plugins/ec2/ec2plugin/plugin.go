@@ -38,88 +38,89 @@ type Common struct {
 	// Incident is the incident id that tags, names and client tokens are
 	// derived from; default: the playbook's incident. A re-run must use
 	// the same one (the runner's incident does not change on resume).
-	Incident string `json:"incident,omitempty"`
-	// AbuseTime is when the abuse was reported or seen (snapshot tags).
-	AbuseTime time.Time `json:"abuse_time,omitzero"`
+	Incident string `json:"incident,omitempty" description:"the incident id every tag, resource name and client token is derived from; empty: the playbook's incident. A re-run must use the same one"`
+	// AbuseTime is when the abuse was reported or seen (incident tags,
+	// rebuild's image and data volume checks).
+	AbuseTime time.Time `json:"abuse_time,omitzero" description:"when the abuse was reported or seen (RFC 3339), in the incident tags abusekit puts; rebuild refuses an image created at or after it and restores data volumes only from snapshots taken before it; absent: unknown"`
 	// Endpoint overrides the AWS endpoint of every service (an emulator);
 	// default: the SDK's own resolution (AWS_ENDPOINT_URL, …).
-	Endpoint string `json:"endpoint,omitempty"`
+	Endpoint string `json:"endpoint,omitempty" description:"http(s) URL that replaces the AWS endpoint of every service (an emulator such as plugins/ec2/ec2test); empty: the SDK's own resolution (AWS_ENDPOINT_URL, …)"`
 	// Region overrides AWS_REGION and the shared config's region.
-	Region string `json:"region,omitempty"`
+	Region string `json:"region,omitempty" description:"AWS region; empty: AWS_REGION or the shared config's region (one of them is required)"`
 	// MaxWait bounds each waiter ("30m"); default the package's
 	// (2h for snapshots, 15m for instances).
-	MaxWait string `json:"max_wait,omitempty"`
+	MaxWait string `json:"max_wait,omitempty" description:"how long each waiter waits at most, a Go duration (30m); empty or 0: 2h for snapshots, 15m for instances"`
 	// PollMin and PollMax bound the delay between waiter polls ("2s", "30s").
-	PollMin string `json:"poll_min,omitempty"`
-	PollMax string `json:"poll_max,omitempty"`
+	PollMin string `json:"poll_min,omitempty" description:"shortest delay between two waiter polls, a Go duration (2s); empty: the package's"`
+	PollMax string `json:"poll_max,omitempty" description:"longest delay between two waiter polls, a Go duration (30s); empty: the package's"`
 	// Concurrency bounds parallel calls in multi-instance steps (default 16).
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency int `json:"concurrency,omitempty" description:"AWS calls made in parallel at most in multi-instance steps; 0: 16; negative: refused"`
 }
 
 // ContainInput is the input of "contain" (ec2.ContainInput).
 type ContainInput struct {
 	Common
-	InstanceID           string   `json:"instance_id,omitempty"`
-	InstanceIDs          []string `json:"instance_ids,omitempty"`
-	QuarantineGroupName  string   `json:"quarantine_group,omitempty"`
-	PassthroughGroupName string   `json:"passthrough_group,omitempty"`
+	InstanceID           string   `json:"instance_id,omitempty" description:"the instance to contain (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs          []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
+	QuarantineGroupName  string   `json:"quarantine_group,omitempty" description:"name of the deny-all quarantine security group, created in each VPC if missing (with -ssm added for the SSM variant); empty: abusekit-quarantine"`
+	PassthroughGroupName string   `json:"passthrough_group,omitempty" description:"accepted for playbooks written for earlier versions and ignored: contain no longer passes through an all-traffic group"`
 	// ASGMode: "detach" (default), "standby" or "skip".
-	ASGMode             string `json:"asg_mode,omitempty"`
-	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty"`
-	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty"`
+	ASGMode             string `json:"asg_mode,omitempty" schema:"enum=|detach|standby|skip,default=detach" description:"what to do with an instance in an Auto Scaling group: detach it, put it in standby, or skip (leave it in the group); empty: detach"`
+	AllowASGReplacement bool   `json:"allow_asg_replacement,omitempty" description:"detach without decrementing the desired capacity, so the group launches a replacement; without it the capacity is decremented and the plan fails where that would go below the group's minimum size"`
+	SkipLoadBalancers   bool   `json:"skip_load_balancers,omitempty" description:"leave the instance registered in its ELBv2 target groups (by default it is deregistered)"`
 	// KeepInstanceProfile leaves the instance profile attached (by default
 	// contain removes it; undo puts it back).
-	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty"`
+	KeepInstanceProfile bool `json:"keep_instance_profile,omitempty" description:"leave the instance profile attached (by default contain removes it, so the instance gets no new role credentials; undo puts it back)"`
 	// NetworkACL also denies the instance's addresses in its subnet's
 	// network ACL, which cuts established connections (ec2.ContainInput).
-	NetworkACL bool `json:"network_acl,omitempty"`
+	NetworkACL bool `json:"network_acl,omitempty" description:"also add deny entries for the instance's addresses to its subnet's network ACL, which cuts established connections a security group change leaves open (the ACL is shared; undo deletes the entries)"`
 	// KeepRoleSessions leaves the removed profile's role sessions valid
 	// (by default they are revoked; ec2.ContainInput).
-	KeepRoleSessions bool `json:"keep_role_sessions,omitempty"`
+	KeepRoleSessions bool `json:"keep_role_sessions,omitempty" description:"leave the removed instance profile's role sessions valid (by default those issued until now are revoked by an inline deny policy, so stolen credentials stop working; undo deletes it)"`
 	// HostStepsOverSSM says host steps will go over SSM Run Command; the
 	// endpoint groups (the VPC interface endpoints' security group) and
 	// prefix lists are the only places the quarantine group lets the
 	// instance reach, on tcp 443 (ec2.ContainInput).
-	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty"`
-	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty"`
-	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty"`
+	HostStepsOverSSM    bool     `json:"host_steps_over_ssm,omitempty" description:"host steps (detect, stop, find, clean) will reach the instance over SSM Run Command once contained: the plan says whether they can"`
+	SSMEndpointGroupIDs []string `json:"ssm_endpoint_group_ids,omitempty" description:"security groups (sg-…) of the VPC interface endpoints for ssm, ssmmessages, ec2messages (and S3): the quarantine group lets the instance reach only these, on tcp 443; implies host_steps_over_ssm"`
+	SSMPrefixListIDs    []string `json:"ssm_prefix_list_ids,omitempty" description:"managed prefix lists (pl-…) of the SSM endpoints, such as S3's gateway endpoint: the quarantine group lets the instance reach only these, on tcp 443; implies host_steps_over_ssm"`
 	// DNSFirewallRuleGroupID associates this Route 53 Resolver DNS
 	// Firewall rule group with the instances' VPCs (ec2.ContainInput).
-	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty"`
+	DNSFirewallRuleGroupID string `json:"dns_firewall_rule_group_id,omitempty" description:"a Route 53 Resolver DNS Firewall rule group (rslvr-frg-…) to associate with each instance's VPC, so the instance cannot resolve names or tunnel over DNS; it filters every instance of the VPC; undo removes the association; empty: none"`
 	// StateDir is where the record of the original configuration is kept
 	// (fsynced) before the first change: see StateDir.
-	StateDir string `json:"state_dir,omitempty"`
+	StateDir string `json:"state_dir,omitempty" description:"directory where the original configuration is saved, fsynced, before the first change (undo without a record reads it); empty: $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else $HOME/.local/state/abusekit/ec2"`
 	// Dwell is accepted for playbooks written for earlier versions and
 	// ignored: contain no longer passes through an all-traffic group.
-	Dwell string `json:"dwell,omitempty"`
+	Dwell string `json:"dwell,omitempty" description:"accepted for playbooks written for earlier versions and ignored (a Go duration if given)"`
 }
 
 // ContainOutput is the output of "contain".
 type ContainOutput struct {
-	Plan *ec2.ContainPlan `json:"plan"`
+	Plan *ec2.ContainPlan `json:"plan" description:"the plan contain carried out"`
 	// Undo lists exactly what was changed; keep it to reverse containment.
-	Undo *ec2.ContainUndo `json:"undo"`
+	Undo *ec2.ContainUndo `json:"undo" description:"exactly what was changed: give it to undo (usually steps.contain.undo) to reverse containment"`
 	// Groups is the union of the security groups the contained instances'
 	// interfaces had before (ContainUndo.OriginalGroups), sorted: the
 	// groups to harden before a rebuild.
-	Groups []string `json:"groups"`
+	Groups []string `json:"groups" description:"the security groups the instances had before, sorted: the groups to harden before a rebuild"`
 }
 
 // SnapshotInput is the input of "snapshot" (ec2.SnapshotInput).
 type SnapshotInput struct {
 	Common
-	InstanceID    string   `json:"instance_id,omitempty"`
-	InstanceIDs   []string `json:"instance_ids,omitempty"`
-	RegisterImage bool     `json:"register_image,omitempty"`
-	Description   string   `json:"description,omitempty"`
+	InstanceID    string   `json:"instance_id,omitempty" description:"the instance whose attached EBS volumes to snapshot (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs   []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
+	RegisterImage bool     `json:"register_image,omitempty" description:"also register an AMI per instance from its completed snapshots, so the infected machine can be launched again, isolated, for forensics"`
+	Description   string   `json:"description,omitempty" description:"the snapshots' description; empty: abusekit incident <incident>: <instance id>"`
 }
 
 // SnapshotOutput is the output of "snapshot": one completed set per
 // instance, in input order.
 type SnapshotOutput struct {
-	Sets []ec2.SnapshotSet `json:"sets"`
+	Sets []ec2.SnapshotSet `json:"sets" description:"one completed snapshot set per instance, in input order: give one to terminate as set"`
 	// SnapshotIDs lists every snapshot of every set.
-	SnapshotIDs []string `json:"snapshot_ids"`
+	SnapshotIDs []string `json:"snapshot_ids" description:"every snapshot of every set (snap-…)"`
 }
 
 // TerminateInput is the input of "terminate". The instance (and, unless
@@ -130,8 +131,8 @@ type SnapshotOutput struct {
 // (ec2.ErrSnapshotsIncomplete), whatever snapshots carry the incident's tag.
 type TerminateInput struct {
 	Common
-	InstanceID string           `json:"instance_id,omitempty"`
-	Set        *ec2.SnapshotSet `json:"set,omitempty"`
+	InstanceID string           `json:"instance_id,omitempty" description:"the instance to terminate (i-…); must be the set's; empty: the set's"`
+	Set        *ec2.SnapshotSet `json:"set,omitempty" description:"the snapshot set of the instance from this incident's snapshot step (usually steps.snapshot.sets[0]), needed: only its snapshot ids count, each verified completed against EC2 at plan and at apply; without it, or with an attached volume it does not cover, terminate is refused (ec2.snapshots_incomplete)"`
 }
 
 // TerminateOutput is the output of "terminate".
@@ -142,65 +143,65 @@ type TerminateOutput struct {
 // RebuildInput is the input of "rebuild" (ec2.RebuildInput).
 type RebuildInput struct {
 	Common
-	InstanceID       string                 `json:"instance_id"`
-	LaunchTemplate   *ec2.LaunchTemplateRef `json:"launch_template,omitempty"`
-	ImageID          string                 `json:"image_id,omitempty"`
-	InstanceType     string                 `json:"instance_type,omitempty"`
-	SubnetID         string                 `json:"subnet_id,omitempty"`
-	KeyName          string                 `json:"key_name,omitempty"`
-	SecurityGroupIDs []string               `json:"security_group_ids,omitempty"`
-	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty"`
+	InstanceID       string                 `json:"instance_id" schema:"required" description:"the infected instance to replace (i-…)"`
+	LaunchTemplate   *ec2.LaunchTemplateRef `json:"launch_template,omitempty" description:"launch the replacement from this launch template; absent: from image_id, instance_type and subnet_id"`
+	ImageID          string                 `json:"image_id,omitempty" description:"the AMI for the replacement; empty: the old instance's AMI (a clean base, not its disks); an AMI made of the infected instance or created at or after abuse_time is refused unless allow_suspect_image"`
+	InstanceType     string                 `json:"instance_type,omitempty" description:"instance type of the replacement; empty: the old instance's (without a launch template)"`
+	SubnetID         string                 `json:"subnet_id,omitempty" description:"subnet of the replacement; empty: the old instance's (without a launch template)"`
+	KeyName          string                 `json:"key_name,omitempty" description:"a key pair for the replacement; empty: none (reach it with SSM Session Manager), unless reuse_key_pair"`
+	SecurityGroupIDs []string               `json:"security_group_ids,omitempty" description:"security groups of the replacement, usually steps.harden.hardened; empty: the old instance's groups other than the quarantine groups"`
+	AllowOpenGroups  bool                   `json:"allow_open_groups,omitempty" description:"permit groups that still expose 22, 3389 or all traffic to the world; otherwise planning fails"`
 	// By default the replacement gets no key pair and no instance profile
 	// (ec2.RebuildInput): reuse_* copy the old instance's, with a warning.
-	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty"`
-	InstanceProfileARN   string `json:"instance_profile_arn,omitempty"`
-	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty"`
-	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty"`
-	UserData             string `json:"user_data,omitempty"` // base64
+	ReuseKeyPair         bool   `json:"reuse_key_pair,omitempty" description:"give the replacement the old instance's key pair (it may be the way the attacker came in), with a warning"`
+	InstanceProfileARN   string `json:"instance_profile_arn,omitempty" description:"an instance profile for the replacement; empty: none, unless reuse_instance_profile"`
+	ReuseInstanceProfile bool   `json:"reuse_instance_profile,omitempty" description:"give the replacement the old instance's instance profile (its role's credentials may be stolen), with a warning"`
+	AllowSuspectImage    bool   `json:"allow_suspect_image,omitempty" description:"permit an image abusekit made of the infected instance, or one created at or after abuse_time; otherwise planning fails"`
+	UserData             string `json:"user_data,omitempty" schema:"secret,format=byte" description:"user data for the replacement, base64-encoded; empty: none"` // base64
 	// RestoreDataVolumes recreates the data volumes from their newest
 	// snapshots of before the abuse time (ec2.RebuildInput).
-	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty"`
+	RestoreDataVolumes bool `json:"restore_data_volumes,omitempty" description:"give the replacement each data volume of the old instance again, from that volume's newest completed snapshot taken before abuse_time (required then); abusekit's own forensic snapshots never count"`
 }
 
 // RebuildOutput is the output of "rebuild".
 type RebuildOutput struct {
 	ec2.RebuildResult
-	ClientToken string `json:"client_token"`
+	ClientToken string `json:"client_token" description:"the client token RunInstances used (derived from the incident): a re-run finds the same replacement instead of launching another"`
 }
 
 // HardenInput is the input of "harden" (ec2.HardenInput).
 type HardenInput struct {
 	Common
-	InstanceID string   `json:"instance_id,omitempty"`
-	GroupIDs   []string `json:"group_ids,omitempty"`
-	Ports      []int32  `json:"ports,omitempty"`
-	AdminCIDRs []string `json:"admin_cidrs,omitempty"`
-	InPlace    bool     `json:"in_place,omitempty"`
+	InstanceID string   `json:"instance_id,omitempty" description:"harden the groups on this instance's network interfaces (copies of shared groups are swapped onto them); with group_ids, both; one of the two is required"`
+	GroupIDs   []string `json:"group_ids,omitempty" description:"harden these security groups (sg-…), usually steps.contain.groups; with instance_id, both"`
+	Ports      []int32  `json:"ports,omitempty" description:"ports besides 22 and 3389 (always looked for, with all-traffic rules) whose world-open ingress is replaced"`
+	AdminCIDRs []string `json:"admin_cidrs,omitempty" description:"CIDRs that replace the world as the source of each open rule (IPv4 ones replace 0.0.0.0/0, IPv6 ones ::/0); empty: the open rules are removed"`
+	InPlace    bool     `json:"in_place,omitempty" description:"fix shared groups in place instead of copying them (their other users lose the open access too)"`
 	// MoveNeighbours swaps the hardened copy onto the other instances'
 	// interfaces that share the open original too (ec2.HardenInput).
-	MoveNeighbours bool `json:"move_neighbours,omitempty"`
+	MoveNeighbours bool `json:"move_neighbours,omitempty" description:"also swap the hardened copy onto the other interfaces that share a copied group, so none stays on the open original (interfaces an AWS service manages are listed, never moved)"`
 }
 
 // HardenOutput is the output of "harden".
 type HardenOutput struct {
-	Plan *ec2.HardenPlan `json:"plan"`
+	Plan *ec2.HardenPlan `json:"plan" description:"the plan harden carried out"`
 	ec2.HardenResult
 	// Hardened is GroupIDs mapped to the groups that now carry their
 	// hardened rules (HardenResult.Hardened): the groups for a rebuild.
-	Hardened []string `json:"hardened"`
+	Hardened []string `json:"hardened" description:"group_ids mapped, in order, to the groups that now carry their hardened rules (a copy, or the group itself): the groups for a rebuild"`
 }
 
 // AlarmsInput is the input of "alarms" (ec2.AlarmsInput).
 type AlarmsInput struct {
 	Common
-	InstanceID  string         `json:"instance_id"`
-	SNSTopicARN string         `json:"sns_topic_arn,omitempty"`
-	Thresholds  ec2.Thresholds `json:"thresholds,omitzero"`
+	InstanceID  string         `json:"instance_id" schema:"required" description:"the instance to watch (i-…), usually steps.rebuild.instance_id"`
+	SNSTopicARN string         `json:"sns_topic_arn,omitempty" description:"SNS topic the alarms (and their return to OK) notify; empty: none, an existing alarm keeps its actions"`
+	Thresholds  ec2.Thresholds `json:"thresholds,omitzero" description:"when the alarms fire; absent, or a field 0: its default"`
 }
 
 // AlarmsOutput is the output of "alarms": the alarms put.
 type AlarmsOutput struct {
-	Plan *ec2.AlarmsPlan `json:"plan"`
+	Plan *ec2.AlarmsPlan `json:"plan" description:"the alarms put"`
 }
 
 // UndoInput is the input of "undo": the undo record of a contain step,
@@ -210,26 +211,26 @@ type AlarmsOutput struct {
 // also after a contain step that failed or died part-way.
 type UndoInput struct {
 	Common
-	Undo     *ec2.ContainUndo `json:"undo,omitempty"`
-	StateDir string           `json:"state_dir,omitempty"`
+	Undo     *ec2.ContainUndo `json:"undo,omitempty" description:"the undo record of a contain step, usually steps.contain.undo (its incident is the record's); absent: the record contain saved for the incident in state_dir, also after a contain that failed or died part-way"`
+	StateDir string           `json:"state_dir,omitempty" description:"directory of the saved contain records, as contain was given it (used without undo); empty: $ABUSEKIT_STATE_DIR/ec2, else $XDG_STATE_HOME/abusekit/ec2, else $HOME/.local/state/abusekit/ec2"`
 }
 
 // CaptureInput is the input of "capture": the instances to record.
 type CaptureInput struct {
 	Common
-	InstanceID  string   `json:"instance_id,omitempty"`
-	InstanceIDs []string `json:"instance_ids,omitempty"`
+	InstanceID  string   `json:"instance_id,omitempty" description:"the instance to record (i-…); with instance_ids, all of them; one of the two is required"`
+	InstanceIDs []string `json:"instance_ids,omitempty" description:"more instance ids; with instance_id, all of them"`
 }
 
 // CaptureOutput is the output of "capture": each instance as it is
 // (ec2.Capture), for the incident record.
 type CaptureOutput struct {
-	Records []ec2.InstanceRecord `json:"records"`
+	Records []ec2.InstanceRecord `json:"records" description:"each instance as it is, in input order"`
 }
 
 // UndoOutput is the output of "undo": the instances put back.
 type UndoOutput struct {
-	Instances []string `json:"instances"`
+	Instances []string `json:"instances" description:"the instances put back as they were (quarantine groups stay)"`
 }
 
 // NewPlugin returns the actions "capture" (read-only), "contain", "snapshot", "terminate",
@@ -240,14 +241,14 @@ type UndoOutput struct {
 func NewPlugin() plugin.Actions {
 	a := &adapter{clients: map[string]*ec2.Clients{}}
 	return plugin.Actions{
-		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture),
-		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain),
-		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot),
-		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate),
-		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild),
-		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden),
-		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms),
-		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo),
+		"capture":   plugin.NewAction("record EC2 instances as they are: description, volumes, interfaces, security group rules, instance profile, tags (read-only)", a.planCapture, a.applyCapture, plugin.FieldDocs(nil, captureOutputDocs)),
+		"contain":   plugin.NewAction("quarantine EC2 instances: tag, protect, leave Auto Scaling and target groups, swap in a deny-all group", a.planContain, a.applyContain, plugin.FieldDocs(nil, containOutputDocs)),
+		"snapshot":  plugin.NewAction("snapshot every attached EBS volume (crash-consistent, tagged with the incident) and wait until completed", a.planSnapshot, a.applySnapshot, plugin.FieldDocs(nil, snapshotOutputDocs)),
+		"terminate": plugin.NewAction("terminate an instance once every attached volume has a completed snapshot from the incident (verified against EC2)", a.planTerminate, a.applyTerminate, plugin.FieldDocs(terminateInputDocs, terminateOutputDocs)),
+		"rebuild":   plugin.NewAction("launch a clean replacement (IMDSv2) and wait until it passes its status checks", a.planRebuild, a.applyRebuild, plugin.FieldDocs(rebuildInputDocs, rebuildOutputDocs)),
+		"harden":    plugin.NewAction("replace world-open ingress on risky ports with admin CIDRs (add before revoke; shared groups copied)", a.planHarden, a.applyHarden, plugin.FieldDocs(nil, hardenOutputDocs)),
+		"alarms":    plugin.NewAction("put CloudWatch alarms on network out, packets out, CPU and status checks", a.planAlarms, a.applyAlarms, plugin.FieldDocs(alarmsInputDocs, alarmsOutputDocs)),
+		"undo":      plugin.NewAction("reverse a contain step from its undo record: groups, protection, Auto Scaling, target groups, tags", a.planUndo, a.applyUndo, plugin.FieldDocs(undoInputDocs, nil)),
 	}
 }
 

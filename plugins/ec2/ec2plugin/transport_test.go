@@ -24,7 +24,7 @@ import (
 // The contain records of the in-process tests and examples go to a
 // directory of the run's own (ABUSEKIT_STATE_DIR), never to $HOME.
 func TestMain(m *testing.M) {
-	plugin.ServeIfPlugin(map[string]plugin.Actions{"ec2": NewPlugin()})
+	plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"ec2": NewBuiltin})
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "ec2plugin-state-")
 		if err != nil {
@@ -329,4 +329,22 @@ func TestResumeAfterInterruption(t *testing.T) {
 	if got := w.instance(t, w.infected).State; got != "terminated" && got != "shutting-down" {
 		t.Errorf("infected %s", got)
 	}
+}
+
+// An asg_mode outside the published enum is refused at plan time, through
+// the host, naming the field; nothing is changed.
+func TestASGModeRefusedAtPlan(t *testing.T) {
+	w := newWorld(t)
+	spec := builtin(t, w.srv)
+	pb, err := playbook.New("contain", playbook.Step{ID: "contain", Plugin: "ec2", Action: "contain",
+		Input: map[string]any{"instance_id": w.infected, "asg_mode": "evict"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv.ResetCalls()
+	_, err = runPlaybook(t, pb, incidentID, spec, nil)
+	if err == nil || !strings.Contains(err.Error(), "asg_mode") || !strings.Contains(err.Error(), "evict") || !strings.Contains(err.Error(), "is not one of") {
+		t.Fatalf("err = %v, want asg_mode evict refused by the schema (is not one of …)", err)
+	}
+	noMutation(t, w)
 }
