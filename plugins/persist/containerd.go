@@ -274,3 +274,64 @@ func readContainerdBolt(ctx context.Context, name string) (cs []ctrdContainer, e
 	})
 	return cs, nil
 }
+
+// restartPersistent reports whether containerd's restart plugin starts
+// the container again, and its policy as the labels say it.
+func restartPersistent(labels map[string]string) (bool, string) {
+	status, policy := labels[labelRestartStatus], labels[labelRestartPolicy]
+	if policy == "" && status != "" {
+		policy = "always" // the plugin's default when only the status is set
+	}
+	return status == "running" && policy != "no", policy
+}
+
+// findContainerd judges the containers in containerd's metadata on the
+// root like Docker's: one whose restart labels make containerd start it
+// again, running a command judged high, is critical.
+func (f *finder) findContainerd() {
+	if _, err := f.fs.Lstat(containerdDB); err != nil {
+		return
+	}
+	cs, err := readContainerdDB(f.ctx, f.fs)
+	if err != nil {
+		f.add(Finding{Path: containerdDB, Kind: KindContainer, Severity: Low, Reasons: []string{"containerd's metadata cannot be read: " + err.Error()}})
+		return
+	}
+	for i, c := range cs {
+		name := c.Labels[labelNerdctlName]
+		if name == "" {
+			name = shortID(c.ID)
+		}
+		where := fmt.Sprintf("containerd container %s (namespace %s, id %s, image %s)", name, c.Namespace, shortID(c.ID), c.Image)
+		p, err := parseOCISpec(c.Spec)
+		if err != nil {
+			f.add(Finding{Path: containerdDB, Line: i + 1, Kind: KindContainer, Severity: Low, Reasons: []string{where + ": " + err.Error()}, Container: c.ID})
+			continue
+		}
+		v := analyzeCommand(p.Command)
+		if p.HostRoot {
+			v.add(Medium, "mounts the host's / into the container")
+			if p.Privileged {
+				v.add(High, "a privileged container with the host's / mounted: root on the host")
+			}
+		}
+		persistent, policy := restartPersistent(c.Labels)
+		switch {
+		case persistent:
+			v.reasons = append(v.reasons, "labels "+labelRestartStatus+"=running, "+labelRestartPolicy+"="+policy+": containerd's restart plugin starts it again whenever containerd runs")
+		case v.sev > Medium:
+			v.sev = Medium
+			v.reasons = append(v.reasons, "does not come back by itself (restart status "+orNone(c.Labels[labelRestartStatus])+", policy "+orNone(policy)+")")
+		}
+		if v.sev == Info {
+			v.reasons = []string{where}
+		} else {
+			v.reasons = append(v.reasons, where)
+		}
+		fd := Finding{Path: containerdDB, Line: i + 1, Kind: KindContainer, Severity: v.sev, Reasons: v.reasons, Content: p.Command, Referenced: v.refs, Container: c.ID}
+		if persistent && v.sev >= High {
+			fd.Reasons = append(fd.Reasons, fmt.Sprintf("fix: ctr -n %s containers label %s %s=stopped; ctr -n %s task kill -s SIGKILL %s (not removed: its snapshot and image stay); offline: not acted on, meta.db is containerd's and is not rewritten", c.Namespace, c.ID, labelRestartStatus, c.Namespace, c.ID))
+		}
+		f.add(fd)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/abusekit/abusekit/plugins/persist/hosttest"
@@ -121,4 +122,53 @@ func FuzzReadContainerdFile(f *testing.F) {
 			t.Fatalf("error without ErrContainerdDB: %v", err)
 		}
 	})
+}
+
+// A containerd container whose restart labels bring it back, running a
+// miner with the host's / mounted, is critical like Docker's and names
+// the fix; the healthy nginx, the stopped miner and the CRI sandbox are
+// never above what they are (info, medium at most for the stopped one).
+func TestFindContainerd(t *testing.T) {
+	dir := build(t, hosttest.Containerd(hosttest.Debian12(), hosttest.ContainerdContainers()))
+	type got struct {
+		Sev    Severity
+		Action Action
+		Fix    bool
+	}
+	all := map[string]got{}
+	for _, f := range find(t, dir, hosttest.Window()) {
+		if f.Path != containerdDB {
+			continue
+		}
+		fix := false
+		for _, r := range f.Reasons {
+			if strings.Contains(r, "ctr -n default containers label "+f.Container+" containerd.io/restart.status=stopped") {
+				fix = true
+			}
+		}
+		all[shortID(f.Container)] = got{f.Severity, f.Action, fix}
+	}
+	want := map[string]got{
+		shortID(hosttest.CtrdMinerID):   {Critical, ActionNone, true},
+		shortID(hosttest.CtrdWebID):     {Info, ActionNone, false},
+		shortID(hosttest.CtrdStoppedID): {Medium, ActionNone, false},
+		shortID(hosttest.CtrdPauseID):   {Info, ActionNone, false},
+	}
+	if diff := cmp.Diff(want, all); diff != "" {
+		t.Errorf("containerd findings (-want +got):\n%s", diff)
+	}
+}
+
+// A meta.db that cannot be read is a low finding; Find goes on.
+func TestFindContainerdUnreadable(t *testing.T) {
+	dir := build(t, hosttest.Debian12().With(hosttest.Entry{Path: hosttest.ContainerdMetaDB, Data: "not bolt"}))
+	var got []Severity
+	for _, f := range find(t, dir, hosttest.Window()) {
+		if f.Path == containerdDB {
+			got = append(got, f.Severity)
+		}
+	}
+	if diff := cmp.Diff([]Severity{Low}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
 }

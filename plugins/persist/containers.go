@@ -26,8 +26,8 @@ import (
 //     Restore puts the file back from the quarantine.
 //
 // A container whose command is harmless is never stopped, whatever its
-// age. Only Docker's state (/var/lib/docker/containers) is read;
-// containerd's and podman's are not.
+// age. containerd's containers are read in containerd.go, podman's in
+// podman.go.
 
 // OpStopContainer stops a container and sets its restart policy to "no".
 const OpStopContainer Op = "stop-container"

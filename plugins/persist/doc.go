@@ -24,7 +24,8 @@
 // DPkg::Post-Invoke … in apt.conf.d); systemd generators; sshd's
 // PermitRootLogin, PermitEmptyPasswords and PasswordAuthentication; the
 // key files AuthorizedKeysFile names besides the default; Docker
-// containers with a restart policy (/var/lib/docker/containers), whose
+// containers with a restart policy (/var/lib/docker/containers; also
+// containerd's and podman's state, below), whose
 // command is judged like an ExecStart= and which are stopped, not
 // quarantined (below). A command that names a file makes that file
 // a finding too; on the live root, a named file that was deleted but is
@@ -148,7 +149,15 @@
 // are judged the same way, a restart policy counting only when
 // podman-restart.service is enabled, and are reported with the fix
 // (podman update --restart=no, podman stop), not acted on. containerd's
-// state and podman's older BoltDB state are not read.
+// containers (its bbolt metadata, /var/lib/containerd/
+// io.containerd.metadata.v1.bolt/meta.db, read from a private copy, every
+// namespace: nerdctl's default, the CRI's k8s.io) are judged the same
+// way, the restart plugin's labels containerd.io/restart.status=running
+// and containerd.io/restart.policy (not "no") making them come back; a
+// persistent one judged high is critical and reported with the fix
+// (ctr containers label ... containerd.io/restart.status=stopped, ctr
+// task kill). Offline meta.db is never rewritten. Podman's older BoltDB
+// state is not read.
 //
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a
