@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -328,10 +330,67 @@ func (f *finder) findContainerd() {
 		} else {
 			v.reasons = append(v.reasons, where)
 		}
-		fd := Finding{Path: containerdDB, Line: i + 1, Kind: KindContainer, Severity: v.sev, Reasons: v.reasons, Content: p.Command, Referenced: v.refs, Container: c.ID}
+		fd := Finding{Path: containerdDB, Line: i + 1, Kind: KindContainer, Severity: v.sev, Reasons: v.reasons, Content: p.Command, Referenced: v.refs, Container: c.Namespace + "/" + c.ID}
 		if persistent && v.sev >= High {
-			fd.Reasons = append(fd.Reasons, fmt.Sprintf("fix: ctr -n %s containers label %s %s=stopped; ctr -n %s task kill -s SIGKILL %s (not removed: its snapshot and image stay); offline: not acted on, meta.db is containerd's and is not rewritten", c.Namespace, c.ID, labelRestartStatus, c.Namespace, c.ID))
+			how := "offline: not acted on, meta.db is containerd's and is not rewritten"
+			if f.live {
+				fd.Action = ActionStopContainer
+				how = "live: done by the plan while its task runs"
+			}
+			fd.Reasons = append(fd.Reasons, fmt.Sprintf("fix: ctr -n %s containers label %s %s=stopped; ctr -n %s task kill -s SIGKILL %s (not removed: its snapshot and image stay); %s", c.Namespace, c.ID, labelRestartStatus, c.Namespace, c.ID, how))
 		}
 		f.add(fd)
 	}
+}
+
+// containerdTasks is where containerd's v2 runtime keeps the bundle of a
+// running task, <namespace>/<id>: present only while the task exists.
+const containerdTasks = "/run/containerd/io.containerd.runtime.v2.task"
+
+// reCtrdIdent is containerd's identifier syntax (namespaces and container
+// ids): never an option to ctr.
+var reCtrdIdent = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+
+// stopContainerd plans stopping a containerd container on the live root:
+// the change's path is the OCI spec in its task's bundle (config.json),
+// which is left alone.
+func (p *planner) stopContainerd(f Finding) {
+	ns, id, ok := strings.Cut(f.Container, "/")
+	if !ok || len(ns) > 76 || len(id) > 76 || !reCtrdIdent.MatchString(ns) || !reCtrdIdent.MatchString(id) {
+		p.log.Warn("persist: plan: containerd finding without its namespace and id; left alone", "container", f.Container)
+		return
+	}
+	if !p.plan.Live {
+		p.log.Warn("persist: plan: containerd container on an offline root: reported, not acted on", "container", f.Container)
+		return
+	}
+	bundle := containerdTasks + "/" + ns + "/" + id + "/config.json"
+	if fi, err := p.fs.Lstat(bundle); err != nil || !fi.Mode().IsRegular() {
+		p.log.Warn("persist: plan: containerd container without a running task; left alone", "container", f.Container, "bundle", bundle)
+		return
+	}
+	cf := f
+	cf.Reasons = append(append([]string{}, f.Reasons...), "stopped through ctr, "+labelRestartStatus+" running -> stopped")
+	c := p.change(bundle, OpStopContainer, cf)
+	if c.Op != OpStopContainer {
+		return
+	}
+	c.Container = &ContainerStop{Runtime: "containerd", Namespace: ns, ID: id, Restart: "running"}
+}
+
+// containerdArgv is what Apply (stop) and Restore (start) run for a
+// containerd container: the restart plugin's status label, then (stop)
+// the task killed. Restore only sets the label back to running: the
+// restart plugin then starts a new task itself.
+func containerdArgv(c *ContainerStop, stop bool) ([][]string, error) {
+	if c == nil || c.Runtime != "containerd" || !reCtrdIdent.MatchString(c.Namespace) || !reCtrdIdent.MatchString(c.ID) || len(c.Namespace) > 76 || len(c.ID) > 76 {
+		return nil, fmt.Errorf("%w: containerd stop without a namespace and id", ErrBadManifest)
+	}
+	if !stop {
+		return [][]string{{"ctr", "-n", c.Namespace, "containers", "label", c.ID, labelRestartStatus + "=running"}}, nil
+	}
+	return [][]string{
+		{"ctr", "-n", c.Namespace, "containers", "label", c.ID, labelRestartStatus + "=stopped"},
+		{"ctr", "-n", c.Namespace, "task", "kill", "-s", "SIGKILL", c.ID},
+	}, nil
 }

@@ -142,11 +142,11 @@ func TestFindContainerd(t *testing.T) {
 		}
 		fix := false
 		for _, r := range f.Reasons {
-			if strings.Contains(r, "ctr -n default containers label "+f.Container+" containerd.io/restart.status=stopped") {
+			if strings.Contains(r, "ctr -n default containers label "+strings.TrimPrefix(f.Container, "default/")+" containerd.io/restart.status=stopped") {
 				fix = true
 			}
 		}
-		all[shortID(f.Container)] = got{f.Severity, f.Action, fix}
+		all[shortID(f.Container[strings.Index(f.Container, "/")+1:])] = got{f.Severity, f.Action, fix}
 	}
 	want := map[string]got{
 		shortID(hosttest.CtrdMinerID):   {Critical, ActionNone, true},
@@ -170,5 +170,87 @@ func TestFindContainerdUnreadable(t *testing.T) {
 	}
 	if diff := cmp.Diff([]Severity{Low}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func containerdLiveTree() hosttest.Tree {
+	tree := hosttest.Containerd(hosttest.Debian12(), hosttest.ContainerdContainers())
+	for _, id := range []string{hosttest.CtrdMinerID, hosttest.CtrdWebID} {
+		tree = tree.With(hosttest.Entry{Path: containerdTasks + "/default/" + id + "/config.json", Mode: 0o644, Data: `{"ociVersion":"1.1.0","process":{"args":["/bin/sh"]}}`})
+	}
+	return tree
+}
+
+// On the live root the miner's containerd container is stopped through
+// ctr: its restart status label set to stopped (so the restart plugin
+// leaves it), then its task killed; the healthy one is not touched;
+// meta.db and the task's bundle are left to containerd. Restore sets the
+// label back to running (the restart plugin then starts it).
+func TestContainerdStoppedLive(t *testing.T) {
+	ctx := context.Background()
+	dir := build(t, containerdLiveTree())
+	treatAsLive(t, dir, nil)
+	before := snapshot(t, dir)
+	p, _ := planFor(t, dir, hosttest.Window())
+	bundle := containerdTasks + "/default/" + hosttest.CtrdMinerID + "/config.json"
+	var stops []ContainerStop
+	for _, c := range p.Changes {
+		if c.Op == OpStopContainer {
+			stops = append(stops, *c.Container)
+			if c.Path != bundle {
+				t.Errorf("stop-container at %s, want %s", c.Path, bundle)
+			}
+		}
+	}
+	if diff := cmp.Diff([]ContainerStop{{Runtime: "containerd", Namespace: "default", ID: hosttest.CtrdMinerID, Restart: "running"}}, stops); diff != "" {
+		t.Fatalf("planned stops (-want +got):\n%s", diff)
+	}
+	var ran [][]string
+	run := func(_ context.Context, argv []string) error {
+		ran = append(ran, argv)
+		return nil
+	}
+	res, err := Apply(ctx, p, ApplyOptions{QuarantineDir: t.TempDir(), Run: run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := hosttest.CtrdMinerID
+	if diff := cmp.Diff([][]string{
+		{"ctr", "-n", "default", "containers", "label", id, "containerd.io/restart.status=stopped"},
+		{"ctr", "-n", "default", "task", "kill", "-s", "SIGKILL", id},
+	}, ran); diff != "" {
+		t.Errorf("Apply ran (-want +got):\n%s", diff)
+	}
+	for _, p := range []string{containerdDB, bundle, containerdTasks + "/default/" + hosttest.CtrdWebID + "/config.json"} {
+		if before[p].Type != "file" {
+			t.Fatalf("%s not in the tree: %+v", p, before[p])
+		}
+		if diff := cmp.Diff(before[p], snapshot(t, dir)[p]); diff != "" {
+			t.Errorf("live Apply changed %s (-before +after):\n%s", p, diff)
+		}
+	}
+	ran = nil
+	if _, err := Restore(ctx, res.ManifestPath, RestoreOptions{Run: run}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"ctr", "-n", "default", "containers", "label", id, "containerd.io/restart.status=running"}}, ran); diff != "" {
+		t.Errorf("Restore ran (-want +got):\n%s", diff)
+	}
+}
+
+// Offline the containerd finding is reported, never acted on: meta.db
+// is containerd's and is not rewritten.
+func TestContainerdOfflineReportOnly(t *testing.T) {
+	dir := build(t, containerdLiveTree())
+	p, fs := planFor(t, dir, hosttest.Window())
+	for _, c := range p.Changes {
+		if c.Path == containerdDB || strings.HasPrefix(c.Path, containerdTasks) {
+			t.Errorf("offline plan acts on %s: %s", c.Path, c.Op)
+		}
+	}
+	for _, f := range fs {
+		if f.Path == containerdDB && f.Action != ActionNone {
+			t.Errorf("offline finding with action %s: %s", f.Action, f)
+		}
 	}
 }

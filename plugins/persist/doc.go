@@ -154,10 +154,15 @@
 // namespace: nerdctl's default, the CRI's k8s.io) are judged the same
 // way, the restart plugin's labels containerd.io/restart.status=running
 // and containerd.io/restart.policy (not "no") making them come back; a
-// persistent one judged high is critical and reported with the fix
-// (ctr containers label ... containerd.io/restart.status=stopped, ctr
-// task kill). Offline meta.db is never rewritten. Podman's older BoltDB
-// state is not read.
+// persistent one judged high is critical. On the live root, while its
+// task runs (its bundle's config.json under /run/containerd/
+// io.containerd.runtime.v2.task/<namespace>/<id>), Apply runs ctr -n NS
+// containers label ID containerd.io/restart.status=stopped (so the
+// restart plugin leaves it) and ctr -n NS task kill -s SIGKILL ID; the
+// container, its snapshot and image stay; Restore sets the label back to
+// running and the restart plugin starts it again. Offline it is reported
+// with that fix, not acted on: meta.db is containerd's and is never
+// rewritten. Podman's older BoltDB state is not read.
 //
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a
