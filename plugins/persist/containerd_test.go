@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,37 @@ func TestContainerdOfflineReportOnly(t *testing.T) {
 		if f.Path == containerdDB && f.Action != ActionNone {
 			t.Errorf("offline finding with action %s: %s", f.Action, f)
 		}
+	}
+}
+
+// BenchmarkReadContainerdDB: the cost of reading a meta.db of n
+// containers (a private copy is made by Find on top of this).
+func BenchmarkReadContainerdDB(b *testing.B) {
+	for _, n := range []int{4, 500} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			base := hosttest.ContainerdContainers()
+			var cs []hosttest.CtrdContainer
+			for i := 0; i < n; i++ {
+				c := base[i%len(base)]
+				c.ID = fmt.Sprintf("%s%04d", c.ID[:60], i)
+				cs = append(cs, c)
+			}
+			data, err := hosttest.ContainerdDB(cs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := filepath.Join(b.TempDir(), "meta.db")
+			if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				got, err := readContainerdFile(context.Background(), name)
+				if err != nil || len(got) != n {
+					b.Fatalf("%d containers, %v", len(got), err)
+				}
+			}
+		})
 	}
 }
