@@ -26,8 +26,8 @@ import (
 //     Restore puts the file back from the quarantine.
 //
 // A container whose command is harmless is never stopped, whatever its
-// age. Only Docker's state (/var/lib/docker/containers) is read;
-// containerd's and podman's are not.
+// age. containerd's containers are read in containerd.go, podman's in
+// podman.go.
 
 // OpStopContainer stops a container and sets its restart policy to "no".
 const OpStopContainer Op = "stop-container"
@@ -37,10 +37,11 @@ const ActionStopContainer Action = "stop-container"
 
 // ContainerStop is the container a stop-container change acts on.
 type ContainerStop struct {
-	Runtime string `json:"runtime"` // "docker"
-	ID      string `json:"id"`
-	Name    string `json:"name,omitempty"`
-	Restart string `json:"restart"` // the restart policy before
+	Runtime   string `json:"runtime"`             // "docker" or "containerd"
+	Namespace string `json:"namespace,omitempty"` // containerd's namespace
+	ID        string `json:"id"`
+	Name      string `json:"name,omitempty"`
+	Restart   string `json:"restart"` // the restart policy before
 }
 
 var reRestartPolicy = regexp.MustCompile(`("RestartPolicy"\s*:\s*\{\s*"Name"\s*:\s*")([^"\\]*)(")`)
@@ -60,6 +61,10 @@ var reContainerID = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // stopContainer plans a stop-container finding (Path: the container's
 // config.v2.json).
 func (p *planner) stopContainer(f Finding) {
+	if f.Path == containerdDB {
+		p.stopContainerd(f)
+		return
+	}
 	if !reContainerID.MatchString(f.Container) || path.Base(path.Dir(f.Path)) != f.Container {
 		p.log.Warn("persist: plan: container finding without its id; left alone", "path", f.Path)
 		return
@@ -100,14 +105,23 @@ func (p *planner) stopContainer(f Finding) {
 
 // stopLive stops a container through docker on the live root.
 func (a *applier) stopLive(e *Entry, c Change) error {
-	if c.Container == nil || !reContainerID.MatchString(c.Container.ID) {
+	argvs := [][]string{}
+	switch {
+	case c.Container != nil && c.Container.Runtime == "containerd":
+		var err error
+		if argvs, err = containerdArgv(c.Container, true); err != nil {
+			return fmt.Errorf("stop-container: %w: %w", fs.ErrInvalid, err)
+		}
+	case c.Container == nil || !reContainerID.MatchString(c.Container.ID):
 		return fmt.Errorf("stop-container without a container id: %w", fs.ErrInvalid)
+	default:
+		argvs = [][]string{{"docker", "update", "--restart=no", c.Container.ID}, {"docker", "stop", c.Container.ID}}
 	}
 	e.Container = c.Container
 	if err := a.record(e); err != nil {
 		return err
 	}
-	for _, argv := range [][]string{{"docker", "update", "--restart=no", c.Container.ID}, {"docker", "stop", c.Container.ID}} {
+	for _, argv := range argvs {
 		if err := a.run(a.ctx, argv); err != nil {
 			return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 		}
@@ -118,13 +132,22 @@ func (a *applier) stopLive(e *Entry, c Change) error {
 // restoreContainerLive gives a container stopped on the live root its
 // restart policy back and starts it again.
 func restoreContainerLive(ctx context.Context, e Entry, run func(context.Context, []string) error, log *slog.Logger) error {
-	if e.Container == nil || !reContainerID.MatchString(e.Container.ID) || !reRestartName.MatchString(e.Container.Restart) {
+	var argvs [][]string
+	switch {
+	case e.Container != nil && e.Container.Runtime == "containerd":
+		var err error
+		if argvs, err = containerdArgv(e.Container, false); err != nil {
+			return err
+		}
+	case e.Container == nil || !reContainerID.MatchString(e.Container.ID) || !reRestartName.MatchString(e.Container.Restart):
 		return fmt.Errorf("%w: stop-container entry without a container", ErrBadManifest)
+	default:
+		argvs = [][]string{{"docker", "update", "--restart=" + e.Container.Restart, e.Container.ID}, {"docker", "start", e.Container.ID}}
 	}
 	if run == nil {
 		run = execRun
 	}
-	for _, argv := range [][]string{{"docker", "update", "--restart=" + e.Container.Restart, e.Container.ID}, {"docker", "start", e.Container.ID}} {
+	for _, argv := range argvs {
 		if err := run(ctx, argv); err != nil {
 			log.Warn("persist: restore: container command failed", "command", argv, "err", err)
 			return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)

@@ -24,7 +24,8 @@
 // DPkg::Post-Invoke … in apt.conf.d); systemd generators; sshd's
 // PermitRootLogin, PermitEmptyPasswords and PasswordAuthentication; the
 // key files AuthorizedKeysFile names besides the default; Docker
-// containers with a restart policy (/var/lib/docker/containers), whose
+// containers with a restart policy (/var/lib/docker/containers; also
+// containerd's and podman's state, below), whose
 // command is judged like an ExecStart= and which are stopped, not
 // quarantined (below). A command that names a file makes that file
 // a finding too; on the live root, a named file that was deleted but is
@@ -148,7 +149,20 @@
 // are judged the same way, a restart policy counting only when
 // podman-restart.service is enabled, and are reported with the fix
 // (podman update --restart=no, podman stop), not acted on. containerd's
-// state and podman's older BoltDB state are not read.
+// containers (its bbolt metadata, /var/lib/containerd/
+// io.containerd.metadata.v1.bolt/meta.db, read from a private copy, every
+// namespace: nerdctl's default, the CRI's k8s.io) are judged the same
+// way, the restart plugin's labels containerd.io/restart.status=running
+// and containerd.io/restart.policy (not "no") making them come back; a
+// persistent one judged high is critical. On the live root, while its
+// task runs (its bundle's config.json under /run/containerd/
+// io.containerd.runtime.v2.task/<namespace>/<id>), Apply runs ctr -n NS
+// containers label ID containerd.io/restart.status=stopped (so the
+// restart plugin leaves it) and ctr -n NS task kill -s SIGKILL ID; the
+// container, its snapshot and image stay; Restore sets the label back to
+// running and the restart plugin starts it again. Offline it is reported
+// with that fix, not acted on: meta.db is containerd's and is never
+// rewritten. Podman's older BoltDB state is not read.
 //
 // [Plan] turns findings into changes, file by file and line by line;
 // [Apply] quarantines whole files into a quarantine directory with a

@@ -65,6 +65,7 @@ func Find(ctx context.Context, opts Options) ([]Finding, error) {
 		f.findExtraKeyFiles,
 		f.findContainers,
 		f.findPodman,
+		f.findContainerd,
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {

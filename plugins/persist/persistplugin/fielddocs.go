@@ -18,25 +18,26 @@ func merge(ms ...map[string]string) map[string]string {
 func changeDocs(prefix string) map[string]string {
 	p := prefix + "."
 	return map[string]string{
-		p + "path":               "the path changed, inside the root",
-		p + "op":                 "clear-flags (chattr +i/+a, recorded), unlink (a link moved into the quarantine record), quarantine (the file moved into quarantine), remove-lines (lines dropped or rewritten, the rest byte-identical) or stop-container",
-		p + "lines":              "remove-lines: the lines removed or rewritten",
-		p + "lines[].line":       "line number, 1-based",
-		p + "lines[].content":    "the line as planned",
-		p + "lines[].new":        "what the line becomes (an account's shell put back); absent: the line is removed",
-		p + "sha256":             "SHA-256 of the content (or link target) when planned, hex; the change is refused if it differs",
-		p + "flags":              "clear-flags: the inode flags to clear",
-		p + "dir":                "the link-free parent directory when planned, relative to the root; the change is refused if it now resolves elsewhere",
-		p + "keep_flags_cleared": "a finding asked for the file's chattr +i/+a to go: they stay cleared",
-		p + "set_back":           "a directory's flags cleared only to change entries in it, set again afterwards",
-		p + "set":                "changes made all or none (accounts: passwd, shadow, group, gshadow)",
-		p + "container":          "stop-container: the container stopped",
-		p + "container.runtime":  "the container runtime (docker)",
-		p + "container.id":       "container id",
-		p + "container.name":     "container name",
-		p + "container.restart":  "its restart policy before the change",
-		p + "severity":           "the severity of the finding behind it: info, low, medium, high or critical",
-		p + "reasons":            "why: the findings' reasons",
+		p + "path":                "the path changed, inside the root",
+		p + "op":                  "clear-flags (chattr +i/+a, recorded), unlink (a link moved into the quarantine record), quarantine (the file moved into quarantine), remove-lines (lines dropped or rewritten, the rest byte-identical) or stop-container",
+		p + "lines":               "remove-lines: the lines removed or rewritten",
+		p + "lines[].line":        "line number, 1-based",
+		p + "lines[].content":     "the line as planned",
+		p + "lines[].new":         "what the line becomes (an account's shell put back); absent: the line is removed",
+		p + "sha256":              "SHA-256 of the content (or link target) when planned, hex; the change is refused if it differs",
+		p + "flags":               "clear-flags: the inode flags to clear",
+		p + "dir":                 "the link-free parent directory when planned, relative to the root; the change is refused if it now resolves elsewhere",
+		p + "keep_flags_cleared":  "a finding asked for the file's chattr +i/+a to go: they stay cleared",
+		p + "set_back":            "a directory's flags cleared only to change entries in it, set again afterwards",
+		p + "set":                 "changes made all or none (accounts: passwd, shadow, group, gshadow)",
+		p + "container":           "stop-container: the container stopped",
+		p + "container.runtime":   "the container runtime (docker or containerd)",
+		p + "container.namespace": "containerd's namespace (containerd containers)",
+		p + "container.id":        "container id",
+		p + "container.name":      "container name",
+		p + "container.restart":   "its restart policy before the change (containerd: its restart status label, running)",
+		p + "severity":            "the severity of the finding behind it: info, low, medium, high or critical",
+		p + "reasons":             "why: the findings' reasons",
 	}
 }
 
@@ -83,7 +84,7 @@ var findOutputDocs = map[string]string{
 	"findings[].package":    "the package that owns the file, when known",
 	"findings[].stock":      "owned by a package and unchanged",
 	"findings[].members":    "remove-member: the members to take out of the group",
-	"findings[].container":  "the container's id (container findings)",
+	"findings[].container":  "the container's id (container findings; containerd: namespace/id)",
 }
 
 var (
