@@ -2,6 +2,9 @@ package ec2test_test
 
 import (
 	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +214,48 @@ func TestRateLimitBurstAndRefillSDK(t *testing.T) {
 	err := calls["StartInstances"](c)
 	if code := apiCode(t, err); code != "RequestLimitExceeded" {
 		t.Errorf("us-east-1 StartInstances after the eu-west-1 burst: %v, want RequestLimitExceeded", err)
+	}
+}
+
+// The AWS CLI v2 sees the same buckets: with StartInstances' bucket (5,
+// refill 2 per second) drained, the CLI's call is refused with
+// RequestLimitExceeded (its own retries find the bucket still empty: the
+// clock stands still); one second later the call gets through to the
+// handler (which answers NotFound for the absent instance).
+func TestRateLimitAWSCLI(t *testing.T) {
+	needCLI(t)
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	srv, c := newEC2(t, ec2test.WithClock(clock), ec2test.WithFaults(ec2test.Faults{Throttle: true}))
+	absent := "i-0123456789abcdef0"
+	for i := range 5 {
+		_, err := c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{absent}})
+		if code := apiCode(t, err); code == "RequestLimitExceeded" {
+			t.Fatalf("SDK call %d throttled inside the burst of 5", i+1)
+		}
+	}
+	cliCode := func() string {
+		t.Helper()
+		err := awsRun(t, srv.URL, nil, "ec2", "start-instances", "--instance-ids", absent)
+		var ce *cliError
+		if !errors.As(err, &ce) {
+			t.Fatalf("aws ec2 start-instances on an absent instance: %v, want an error", err)
+		}
+		for _, code := range []string{"RequestLimitExceeded", "InvalidInstanceID.NotFound"} {
+			if strings.Contains(ce.stderr, "("+code+")") {
+				return code
+			}
+		}
+		t.Fatalf("aws ec2 start-instances: unexpected error %s", ce.stderr)
+		return ""
+	}
+	if code := cliCode(); code != "RequestLimitExceeded" {
+		t.Errorf("CLI call after the burst: %s, want RequestLimitExceeded", code)
+	}
+	now.Add(int64(time.Second))
+	if code := cliCode(); code != "InvalidInstanceID.NotFound" {
+		t.Errorf("CLI call after 1 s of refill: %s, want InvalidInstanceID.NotFound (not throttled)", code)
 	}
 }
