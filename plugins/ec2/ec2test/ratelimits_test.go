@@ -259,3 +259,37 @@ func TestRateLimitAWSCLI(t *testing.T) {
 		t.Errorf("CLI call after 1 s of refill: %s, want InvalidInstanceID.NotFound (not throttled)", code)
 	}
 }
+
+// Which DescribeInstances calls draw on the smaller unfiltered bucket (50)
+// and which on the non-mutating one (100): AWS names filters and
+// pagination; ids alone do not move a call (see ratelimits.go).
+func TestRateLimitUnfilteredBucket(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		in   *ec2.DescribeInstancesInput
+		want int
+	}{
+		{"none", &ec2.DescribeInstancesInput{}, 50},
+		{"ids", &ec2.DescribeInstancesInput{InstanceIds: []string{"i-0123456789abcdef0"}}, 50},
+		{"filter", &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}}}, 100},
+		{"MaxResults", &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5)}, 100},
+		{"NextToken", &ec2.DescribeInstancesInput{NextToken: aws.String("0")}, 100},
+	}
+	got, want := map[string]int{}, map[string]int{}
+	for _, tc := range cases {
+		clk := &fakeClock{time.Date(2026, 12, 7, 23, 0, 0, 0, time.UTC)}
+		_, c := newEC2(t, ec2test.WithClock(clk.now), ec2test.WithFaults(ec2test.Faults{Throttle: true}))
+		n := 0
+		for range 101 {
+			_, err := c.DescribeInstances(ctx, tc.in)
+			if err == nil || apiCode(t, err) != "RequestLimitExceeded" {
+				n++
+			}
+		}
+		got[tc.name], want[tc.name] = n, tc.want
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("calls let through of 101 (-want +got):\n%s", diff)
+	}
+}
