@@ -182,6 +182,18 @@ func (l RateLimits) Scaled(f float64) RateLimits {
 	return out
 }
 
+// For returns the request bucket shape an action draws on: its entry by
+// name (EC2's uncategorized names apply to EC2 only: Auto Scaling's
+// DeleteTags is not EC2's), else its category's. unfiltered is as for
+// Category. Benchmarks use it to compute the floor the limits allow.
+func (l RateLimits) For(service, action string, unfiltered bool) (Bucket, bool) {
+	if b, ok := l[action]; ok && (service == "ec2" || uncategorized[action] == (Bucket{})) {
+		return b, true
+	}
+	b, ok := l[Category(service, action, unfiltered)]
+	return b, ok
+}
+
 // Category returns the rate-limit category of an action as AWS's table
 // puts it. unfiltered tells a call made with neither a filter nor
 // pagination; it matters only for the seven actions of
@@ -295,10 +307,7 @@ func (s *Server) takeTokensLocked(service, region, action string, q *qnode) (boo
 	cat := Category(service, action, unf)
 	prefix := AccountID + "/" + region + "/"
 	now := s.now()
-	spec, ok := s.opts.limits[action]
-	if !ok || (service != "ec2" && uncategorized[action] != (Bucket{})) { // EC2's table, not ASG's DeleteTags
-		spec, ok = s.opts.limits[cat]
-	}
+	spec, ok := s.opts.limits.For(service, action, unf)
 	if ok && spec.Size > 0 {
 		key := prefix + service + "/" + action
 		if cat == CategoryUnfiltered {

@@ -293,3 +293,31 @@ func TestRateLimitUnfilteredBucket(t *testing.T) {
 		t.Errorf("calls let through of 101 (-want +got):\n%s", diff)
 	}
 }
+
+// RateLimits.For: an entry by name, else the category's; EC2's
+// uncategorized names do not capture other services' actions of the same
+// name (Auto Scaling's DeleteTags).
+func TestRateLimitsFor(t *testing.T) {
+	l := ec2test.DefaultRateLimits()
+	type q struct {
+		svc, action string
+		unf         bool
+	}
+	in := []q{{"ec2", "DeleteTags", false}, {"autoscaling", "DeleteTags", false}, {"ec2", "DescribeInstances", true},
+		{"ec2", "DescribeInstances", false}, {"ec2", "StopInstances", false}, {"ec2", "RunInstances", true}}
+	want := map[q]ec2test.Bucket{
+		in[0]: {Size: 100, Refill: 10}, in[1]: {Size: 100, Refill: 20}, in[2]: {Size: 50, Refill: 10},
+		in[3]: {Size: 100, Refill: 20}, in[4]: {Size: 50, Refill: 5}, in[5]: {Size: 5, Refill: 2},
+	}
+	got := map[q]ec2test.Bucket{}
+	for _, x := range in {
+		b, ok := l.For(x.svc, x.action, x.unf)
+		if !ok {
+			t.Errorf("%+v: no bucket", x)
+		}
+		got[x] = b
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("For (-want +got):\n%s", diff)
+	}
+}
