@@ -558,7 +558,7 @@ func (s *Server) runCW(proto, op string, in map[string]any) (map[string]any, *ap
 		s.record("monitoring", op, proto, "InvalidAction")
 		return nil, &apiError{status: 400, code: "InvalidAction", msg: "The action " + op + " is not valid for this web service."}, s.newRequestID()
 	}
-	if ferr := s.injectFault("monitoring", op, nil); ferr != nil {
+	if ferr := s.injectFault("monitoring", "", op, nil); ferr != nil {
 		s.record("monitoring", op, proto, ferr.code)
 		return nil, ferr, s.newRequestID()
 	}

@@ -112,10 +112,26 @@
 // # Faults
 //
 // Faults (WithFaults, SetFaults at run time): token-bucket throttling
-// shaped like EC2's documented request-rate limits (DefaultRateLimits:
-// each action has its own bucket of its category's size and refill rate,
-// and RunInstances, Start/Stop/TerminateInstances also draw instance
-// tokens from resource buckets),
+// that follows AWS's published table, "Request throttling for the Amazon
+// EC2 API" (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html,
+// read 2026-12-07; DefaultRateLimits, Category). Each action has its own
+// bucket per account and Region (the Region of the request's SigV4
+// scope): non-mutating (Describe*, Get*, List*, Search*) 100 tokens,
+// refill 20 per second; unfiltered and unpaginated non-mutating (the
+// seven Describe actions AWS names, called with neither Filter nor
+// MaxResults/NextToken; a call naming only ids counts as unfiltered,
+// which AWS does not confirm either way) 50/10; mutating 50/5;
+// resource-intensive (the nine actions AWS names) 50/5; uncategorized
+// actions with AWS's own numbers (RunInstances 5/2, StartInstances 5/2,
+// TerminateInstances 100/5, CreateTags 100/10, CreateSnapshot(s) 100/5,
+// ...). RunInstances, Start/Stop/TerminateInstances also draw instance
+// tokens from resource buckets (1000/2, 1000/2, 1000/20, 1000/20).
+// AWS's console non-mutating bucket (100/10) is not modelled (the
+// emulator cannot tell console calls); Auto Scaling, ELBv2, CloudWatch
+// and IAM get 100/20, a value AWS's EC2 table does not give. Throttling
+// is off unless Faults.Throttle is set; WithRateLimits replaces the
+// buckets, and RateLimits.Scaled (cmd/ec2test -rate-scale) scales them
+// for fast tests and benchmarks;
 // a random fraction of throttles (RequestLimitExceeded, Throttling) and of
 // 5xx answers (InternalError, ServiceUnavailable), eventual consistency
 // (new resources invisible to Describe calls and lookups by id for a

@@ -1,9 +1,6 @@
 package ec2test
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // Faults is the fault injection in force. The zero value injects nothing.
 // Change it at run time with SetFaults; random draws come from the
@@ -57,145 +54,6 @@ func (s *Server) CurrentFaults() Faults {
 	return s.faults
 }
 
-// Bucket is one token bucket: Size tokens at most, Refill tokens added
-// per second.
-type Bucket struct {
-	Size   float64
-	Refill float64
-}
-
-// RateLimits maps an action category to its bucket. Each action has its
-// own bucket of its category's shape (EC2 evaluates each API separately).
-// Per-action entries (key = action name) override the category.
-type RateLimits map[string]Bucket
-
-// Categories of EC2 API actions for rate limiting.
-const (
-	CategoryNonMutating   = "non-mutating"   // Describe*, Get*, List*
-	CategoryUnfiltered    = "unfiltered"     // Describe* without filters, ids or pagination
-	CategoryMutating      = "mutating"       // Create*, Modify*, Authorize*, …
-	CategoryResourceHeavy = "resource-heavy" // RunInstances, CreateSnapshot(s), CreateImage, …
-	CategoryOther         = "other"          // Auto Scaling, ELBv2 and CloudWatch
-)
-
-// ResourcePrefix marks RateLimits entries that meter instances rather
-// than requests: "resource:RunInstances" is drawn by MaxCount, the
-// others by the number of InstanceId values. A request that finds too
-// few tokens fails with RequestResourceCountExceeded (HTTP 503).
-const ResourcePrefix = "resource:"
-
-// DefaultRateLimits returns buckets shaped like the documented Amazon EC2
-// request-rate limits (bucket size, refill per second): non-mutating
-// 100/20, unfiltered and unpaginated non-mutating 50/10, mutating 50/5,
-// resource-intensive 50/5; the other services get 100/20. RunInstances
-// has the request bucket EC2 gives it of its own (5, refill 2 per second).
-// Each action draws on a bucket of its own, as EC2 evaluates each API
-// individually. Resource
-// (instance) tokens: RunInstances 1000/2, TerminateInstances 1000/20,
-// StopInstances 1000/20, StartInstances 1000/2.
-func DefaultRateLimits() RateLimits {
-	return RateLimits{
-		CategoryNonMutating:                   {Size: 100, Refill: 20},
-		CategoryUnfiltered:                    {Size: 50, Refill: 10},
-		CategoryMutating:                      {Size: 50, Refill: 5},
-		CategoryResourceHeavy:                 {Size: 50, Refill: 5},
-		CategoryOther:                         {Size: 100, Refill: 20},
-		"RunInstances":                        {Size: 5, Refill: 2},
-		ResourcePrefix + "RunInstances":       {Size: 1000, Refill: 2},
-		ResourcePrefix + "TerminateInstances": {Size: 1000, Refill: 20},
-		ResourcePrefix + "StopInstances":      {Size: 1000, Refill: 20},
-		ResourcePrefix + "StartInstances":     {Size: 1000, Refill: 2},
-	}
-}
-
-// Scaled returns the limits with every size and refill rate multiplied
-// by f, for benchmarks that keep the shape but not the wall-clock time.
-func (l RateLimits) Scaled(f float64) RateLimits {
-	out := make(RateLimits, len(l))
-	for k, b := range l {
-		out[k] = Bucket{Size: b.Size * f, Refill: b.Refill * f}
-	}
-	return out
-}
-
-// resourceHeavy are the actions EC2 documents as resource-intensive.
-// Instance launches and stops are metered by the resource buckets
-// (ResourcePrefix) on top of their mutating request bucket.
-var resourceHeavy = map[string]bool{
-	"AuthorizeSecurityGroupEgress": true, "AuthorizeSecurityGroupIngress": true,
-	"RevokeSecurityGroupEgress": true, "RevokeSecurityGroupIngress": true,
-	"CreateKeyPair": true, "AcceptVpcPeeringConnection": true, "CreateVpcPeeringConnection": true,
-	"DeleteVpcPeeringConnection": true, "RejectVpcPeeringConnection": true,
-	"CancelSpotFleetRequests": true, "RequestSpotFleet": true,
-}
-
-// Category returns the rate-limit category of an action. unfiltered
-// tells a non-mutating call without ids, filters or MaxResults.
-func Category(service, action string, unfiltered bool) string {
-	if service != "ec2" {
-		return CategoryOther
-	}
-	switch {
-	case resourceHeavy[action]:
-		return CategoryResourceHeavy
-	case strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Get") || strings.HasPrefix(action, "List"):
-		if unfiltered {
-			return CategoryUnfiltered
-		}
-		return CategoryNonMutating
-	}
-	return CategoryMutating
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-	b      Bucket
-}
-
-func (k *bucket) take(now time.Time) bool { return k.takeN(now, 1) }
-
-func (k *bucket) takeN(now time.Time, n float64) bool {
-	if el := now.Sub(k.last).Seconds(); el > 0 {
-		k.tokens += el * k.b.Refill
-		if k.tokens > k.b.Size {
-			k.tokens = k.b.Size
-		}
-		k.last = now
-	}
-	if k.tokens >= n {
-		k.tokens -= n
-		return true
-	}
-	return false
-}
-
-// resourceCount is how many instance tokens a request draws.
-func resourceCount(action string, q *qnode) float64 {
-	if q == nil {
-		return 0
-	}
-	if action == "RunInstances" {
-		n, _, err := q.integer("MaxCount")
-		if err != nil || n < 1 {
-			return 1
-		}
-		return float64(n)
-	}
-	return float64(len(q.list("InstanceId")))
-}
-
-func unfilteredQuery(q *qnode) bool {
-	for k := range q.kids {
-		switch k {
-		case "Action", "Version", "DryRun":
-			continue
-		}
-		return false
-	}
-	return true
-}
-
 // throttleCode is the error code each service uses for throttling.
 func throttleError(service string) *apiError {
 	if service == "ec2" {
@@ -205,8 +63,9 @@ func throttleError(service string) *apiError {
 }
 
 // injectFault decides whether this request fails before it reaches the
-// state: throttled or answered with a 5xx.
-func (s *Server) injectFault(service, action string, q *qnode) *apiError {
+// state: throttled or answered with a 5xx. region is the region the
+// request was signed for ("" when unsigned: the server's).
+func (s *Server) injectFault(service, region, action string, q *qnode) *apiError {
 	s.faultsMu.Lock()
 	f := s.faults
 	if !f.Throttle && f.ThrottleFraction <= 0 && f.ServerErrorFraction <= 0 {
@@ -215,38 +74,11 @@ func (s *Server) injectFault(service, action string, q *qnode) *apiError {
 	}
 	throttled := false
 	if f.Throttle {
-		unf := q != nil && unfilteredQuery(q)
-		cat := Category(service, action, unf)
-		spec, ok := s.opts.limits[action]
-		key := service + "/" + action
-		if !ok {
-			spec, ok = s.opts.limits[cat]
-		}
-		if ok && spec.Size > 0 {
-			if unf {
-				key += "/unfiltered"
-			}
-			bk := s.buckets[key]
-			now := s.now()
-			if bk == nil {
-				bk = &bucket{tokens: spec.Size, last: now, b: spec}
-				s.buckets[key] = bk
-			}
-			throttled = !bk.take(now)
-		}
-		if rspec, ok := s.opts.limits[ResourcePrefix+action]; ok && !throttled && service == "ec2" && rspec.Size > 0 {
-			key := ResourcePrefix + action
-			bk := s.buckets[key]
-			now := s.now()
-			if bk == nil {
-				bk = &bucket{tokens: rspec.Size, last: now, b: rspec}
-				s.buckets[key] = bk
-			}
-			if n := resourceCount(action, q); n > 0 && !bk.takeN(now, n) {
-				s.faultsMu.Unlock()
-				return &apiError{status: 503, code: "RequestResourceCountExceeded",
-					msg: "Request resource count exceeded: " + action + " would use more instance tokens than are available."}
-			}
+		var ferr *apiError
+		throttled, ferr = s.takeTokensLocked(service, region, action, q)
+		if ferr != nil {
+			s.faultsMu.Unlock()
+			return ferr
 		}
 	}
 	s.faultsMu.Unlock()

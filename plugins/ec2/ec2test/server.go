@@ -387,7 +387,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			msg: fmt.Sprintf("The action %s is not valid for this web service.", action)})
 		return
 	}
-	if ferr := s.injectFault(service, action, q); ferr != nil {
+	if ferr := s.injectFault(service, credRegion(r.Header.Get("Authorization")), action, q); ferr != nil {
 		s.record(service, action, protoFor(service), ferr.code)
 		s.writeQueryError(w, service, action, ferr)
 		return

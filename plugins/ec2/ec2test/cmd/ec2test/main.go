@@ -56,7 +56,7 @@ func parse(args []string) ([]ec2test.Option, bool, error) {
 	region := fs.String("region", "us-east-1", "`region` of the emulated account")
 	snapDelay := fs.Duration("snapshot-delay", 0, "how long snapshots stay pending")
 	seed := fs.Uint64("seed", 0, "seed for ids and random faults")
-	throttle := fs.Bool("throttle", false, "enable EC2-shaped token-bucket throttling")
+	throttle := fs.Bool("throttle", false, "enable token-bucket throttling with the buckets of AWS's published EC2 table (per action, account and Region)")
 	throttleFrac := fs.Float64("throttle-fraction", 0, "fraction of requests throttled at random")
 	errFrac := fs.Float64("error-fraction", 0, "fraction of requests answered with a 5xx")
 	ec := fs.Duration("eventual-consistency", 0, "how long new resources stay invisible")
