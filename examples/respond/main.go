@@ -62,7 +62,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"embed"
 	"encoding/json"
@@ -215,7 +214,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	live := filepath.Clean(c.proc) == "/proc" && filepath.Clean(c.root) == "/"
 	// The runner's state (journal, the quarantine manifests' key, contain's
 	// saved configuration) lives outside any root being cleaned.
-	stateDir := defaultStateDir()
+	stateDir := cli.StateDir()
 	ec2Env := playbook.HostEnv(playbook.AWSEnv...)
 	var rep abuse.Report
 	pids := []any{}
@@ -332,7 +331,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		where["scan"], where["persist"] = hs.transport, hs.transport
 	}
 	out := newPrinter(stdout, c.jsonOut)
-	stdin := bufio.NewReader(os.Stdin) // answers to the questions of -apply without -yes
+	asker := cli.New("respond", stdout, stderr, c.jsonOut) // the questions of -apply without -yes, on stderr
 	tl := newTimeline()
 	onEvent := func(e playbook.Event) {
 		tl.event(e)
@@ -363,7 +362,7 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 			if c.yes {
 				return true, nil
 			}
-			return askYes(ctx, stdin, stderr, fmt.Sprintf("apply step %s?", sp.Step))
+			return asker.Ask(ctx, os.Stdin, fmt.Sprintf("apply step %s?", sp.Step))
 		},
 	})
 	if err != nil {
@@ -428,25 +427,6 @@ func respond(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	out.files(files)
 	return nil
-}
-
-// defaultStateDir is where the runner keeps its state by default, so that
-// any run can be resumed and its quarantines restored: /var/lib/abusekit
-// as root, else the XDG state directory. The journal is its journal/.
-func defaultStateDir() string {
-	if d := os.Getenv("ABUSEKIT_STATE_DIR"); filepath.IsAbs(d) {
-		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/abusekit"
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "abusekit")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "abusekit")
-	}
-	return filepath.Join(os.TempDir(), "abusekit-state")
 }
 
 func readReport(ctx context.Context, path string) (abuse.Report, error) {
@@ -531,23 +511,6 @@ func (p *printer) stepPlan(sp *playbook.StepPlan, where map[string]string) {
 	}
 	fmt.Fprintf(p.w, "planned now that its inputs are known:\n")
 	p.plan(&playbook.Plan{Steps: []playbook.StepPlan{*sp}}, false, where, true)
-}
-
-// askYes asks on stderr and reads one answer line from stdin: "y" or
-// "yes" approves; anything else, or the end of stdin, refuses.
-func askYes(ctx context.Context, stdin *bufio.Reader, stderr io.Writer, question string) (bool, error) {
-	fmt.Fprintf(stderr, "%s [y/N] ", question)
-	answer := make(chan string, 1)
-	go func() {
-		line, _ := stdin.ReadString('\n')
-		answer <- strings.ToLower(strings.TrimSpace(line))
-	}()
-	select {
-	case a := <-answer:
-		return a == "y" || a == "yes", nil
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
 }
 
 // hostSide says where the host steps run.

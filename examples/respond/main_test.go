@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/abusekit/abusekit/abuse/abuseplugin"
+	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/playbook/plugin"
 	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
 	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
@@ -375,11 +376,11 @@ func TestDefaultStateDir(t *testing.T) {
 	if os.Geteuid() == 0 {
 		want = "/var/lib/abusekit"
 	}
-	if got := defaultStateDir(); got != want {
-		t.Errorf("defaultStateDir() = %q, want %q", got, want)
+	if got := cli.StateDir(); got != want {
+		t.Errorf("cli.StateDir() = %q, want %q", got, want)
 	}
 	t.Setenv("ABUSEKIT_STATE_DIR", "/srv/ir")
-	if got := defaultStateDir(); got != "/srv/ir" {
+	if got := cli.StateDir(); got != "/srv/ir" {
 		t.Errorf("with ABUSEKIT_STATE_DIR: %q", got)
 	}
 }

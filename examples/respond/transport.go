@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -130,7 +128,7 @@ func hostBinary(ctx context.Context, c *config, p remote.Platform, cacheDir stri
 	if p.OS != "linux" {
 		return "", fmt.Errorf("the instance is %s: host steps run on Linux instances only: %w", p, remote.ErrPlatformMismatch)
 	}
-	sum, err := fileSum(self)
+	sum, err := playbook.FileSHA256(self)
 	if err != nil {
 		return "", err
 	}
@@ -155,19 +153,6 @@ func hostBinary(ctx context.Context, c *config, p remote.Platform, cacheDir stri
 		return "", err
 	}
 	return out, checkBinary(out, p)
-}
-
-func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // awsConfig is the runner's own AWS configuration (it holds the cloud
@@ -267,7 +252,7 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 			if !filepath.IsAbs(c.installed) {
 				return nil, fmt.Errorf("-installed %q: an absolute path on the instance", c.installed)
 			}
-			sum, err := fileSum(hs.binary)
+			sum, err := playbook.FileSHA256(hs.binary)
 			if err != nil {
 				return nil, err
 			}
@@ -326,7 +311,7 @@ func newHostSide(ctx context.Context, c *config, incident string, static *[2]str
 		if hs.binary, err = hostBinary(ctx, c, hs.platform, cacheDir); err != nil {
 			return nil, err
 		}
-		if hs.sha256, err = fileSum(hs.binary); err != nil {
+		if hs.sha256, err = playbook.FileSHA256(hs.binary); err != nil {
 			return nil, err
 		}
 		addr := c.sshHost

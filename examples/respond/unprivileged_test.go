@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +37,10 @@ func TestDemoUnprivileged(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "respond")
-	if err := copyExecutable(self, exe); err != nil {
+	if err := copyFile(self, exe); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	home := filepath.Join(dir, "home")
@@ -94,21 +96,4 @@ func TestDemoUnprivileged(t *testing.T) {
 			t.Errorf("%s owned by uid %d, want nobody's", f, st.Uid)
 		}
 	}
-}
-
-func copyExecutable(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

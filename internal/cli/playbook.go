@@ -191,21 +191,13 @@ func (o *Output) Ask(ctx context.Context, stdin io.Reader, question string) (boo
 func ErrorCode(err error) string { return plugin.ErrorCode(err) }
 
 // StateDir is where a runner keeps its state by default, so that any run
-// can be resumed: $ABUSEKIT_STATE_DIR if absolute, /var/lib/abusekit as
-// root, else the XDG state directory ($XDG_STATE_HOME/abusekit or
-// ~/.local/state/abusekit). The journal is its journal/.
+// can be resumed: playbook.DefaultStateDir ($ABUSEKIT_STATE_DIR if
+// absolute, /var/lib/abusekit as root, else the XDG state directory), or,
+// with no home directory to put it in, a directory under the system's
+// temporary one. The journal is its journal/.
 func StateDir() string {
-	if d := os.Getenv("ABUSEKIT_STATE_DIR"); filepath.IsAbs(d) {
+	if d, err := playbook.DefaultStateDir(); err == nil {
 		return d
-	}
-	if os.Geteuid() == 0 {
-		return "/var/lib/abusekit"
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "abusekit")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "abusekit")
 	}
 	return filepath.Join(os.TempDir(), "abusekit-state")
 }
