@@ -211,12 +211,22 @@ func planStop(ctx context.Context, in StopInput, incident string) (scan.StopPlan
 	if err != nil {
 		return plan, err
 	}
-	if in.StartTicks != 0 && in.StartTicks != plan.Target.StartTime {
-		return scan.StopPlan{}, fmt.Errorf("%w: pid %d started at tick %d, detect saw %d", scan.ErrIdentityChanged, in.PID, plan.Target.StartTime, in.StartTicks)
+	// The identity detect saw is the process asked for: the plan's target,
+	// or, when the plan takes its supervising tree, a member of the tree.
+	asked := plan.Target
+	if asked.PID != in.PID {
+		i := slices.IndexFunc(plan.Tree, func(id scan.Identity) bool { return id.PID == in.PID })
+		if i < 0 {
+			return scan.StopPlan{}, fmt.Errorf("%w: pid %d is not in the tree of its supervisor %d", scan.ErrIdentityChanged, in.PID, plan.Target.PID)
+		}
+		asked = plan.Tree[i]
 	}
-	if (in.ExeDev != 0 || in.ExeIno != 0) && (in.ExeDev != plan.Target.ExeDev || in.ExeIno != plan.Target.ExeIno) {
+	if in.StartTicks != 0 && in.StartTicks != asked.StartTime {
+		return scan.StopPlan{}, fmt.Errorf("%w: pid %d started at tick %d, detect saw %d", scan.ErrIdentityChanged, in.PID, asked.StartTime, in.StartTicks)
+	}
+	if (in.ExeDev != 0 || in.ExeIno != 0) && (in.ExeDev != asked.ExeDev || in.ExeIno != asked.ExeIno) {
 		return scan.StopPlan{}, fmt.Errorf("%w: pid %d runs executable %d:%d (%s), detect saw %d:%d", scan.ErrIdentityChanged, in.PID,
-			plan.Target.ExeDev, plan.Target.ExeIno, plan.Target.Exe, in.ExeDev, in.ExeIno)
+			asked.ExeDev, asked.ExeIno, asked.Exe, in.ExeDev, in.ExeIno)
 	}
 	if in.EvidenceDir == "" && incident != "" {
 		// One directory per incident: plan again with it, so that the

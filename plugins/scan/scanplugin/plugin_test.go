@@ -236,7 +236,11 @@ func TestStopActionSupervisor(t *testing.T) {
 	if err := os.WriteFile(bin, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	loop := exec.Command("/bin/sh", "-c", `while :; do "$0" 600; done`, bin)
+	// The loop starts its child at least a clock tick after itself, so that
+	// the identity check must look at the child, not at the supervisor the
+	// plan targets (it compared the two, and passed only when both started
+	// in the same tick).
+	loop := exec.Command("/bin/sh", "-c", `sleep 0.05; while :; do "$0" 600; done`, bin)
 	if err := loop.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +265,11 @@ func TestStopActionSupervisor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := StopInput{PID: child, StartTicks: st.StartTime, EvidenceDir: filepath.Join(dir, "ev"), Freezer: "sigstop", Supervisor: true}
+	var exe unix.Stat_t
+	if err := unix.Stat(bin, &exe); err != nil {
+		t.Fatal(err)
+	}
+	in := StopInput{PID: child, StartTicks: st.StartTime, ExeDev: exe.Dev, ExeIno: exe.Ino, EvidenceDir: filepath.Join(dir, "ev"), Freezer: "sigstop", Supervisor: true}
 	out, err := plugintest.Apply[StopOutput](context.Background(), NewPlugin()["stop"], in)
 	if err != nil {
 		t.Fatal(err)
