@@ -34,16 +34,27 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 				journal = b.TempDir()
 			}
 			durs := make([]time.Duration, 0, b.N)
-			var last time.Time
+			before := make([]time.Duration, 0, b.N) // previous step's end → this step's start event
+			call := make([]time.Duration, 0, b.N)   // start event → end event
+			var last, started time.Time
 			onEvent := func(e playbook.Event) {
 				switch e.Kind {
 				case playbook.EventRunStarted:
 					last = e.Time
+				case playbook.EventStepStarted:
+					started = e.Time
+					before = append(before, e.Time.Sub(last))
 				case playbook.EventStepFinished:
 					durs = append(durs, e.Time.Sub(last))
+					call = append(call, e.Time.Sub(started))
 					last = e.Time
 				}
 			}
+			pluginPID := 0
+			if p, err := h.Plugin("util"); err == nil {
+				pluginPID = p.PID()
+			}
+			var hostCPU, pluginCPU time.Duration
 			b.ResetTimer()
 			for left, run := b.N, 0; left > 0; run++ {
 				n := min(left, benchSteps)
@@ -70,11 +81,14 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				self0, plugin0 := cpuTime(syscall.RUSAGE_SELF), processCPU(pluginPID)
 				b.StartTimer()
 				if _, err := r.Apply(b.Context(), plan); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
+				hostCPU += cpuTime(syscall.RUSAGE_SELF) - self0
+				pluginCPU += processCPU(pluginPID) - plugin0
 				r.Close()
 				b.StartTimer()
 			}
@@ -82,6 +96,15 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 			slices.Sort(durs)
 			b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "µs/step-median")
 			b.ReportMetric(float64(durs[len(durs)*9/10].Microseconds()), "µs/step-p90")
+			slices.Sort(before)
+			slices.Sort(call)
+			b.ReportMetric(float64(before[len(before)/2].Microseconds()), "µs/start-median")
+			b.ReportMetric(float64(call[len(call)/2].Microseconds()), "µs/call-median")
+			// CPU per step (the run's start and end included) of the host
+			// and of the plugin process, which a loaded machine inflates
+			// much less than wall time.
+			b.ReportMetric(float64(hostCPU.Microseconds())/float64(b.N), "host-cpu-µs/step")
+			b.ReportMetric(float64(pluginCPU.Microseconds())/float64(b.N), "plugin-cpu-µs/step")
 		})
 	}
 }
@@ -171,6 +194,27 @@ func cpuTime(who int) time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(who, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processCPU is the CPU time a running process has had so far (every
+// thread's, from /proc/PID/task/*/schedstat, in nanoseconds), 0 if unknown.
+func processCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // a thread that exited meanwhile
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(b), &ns); err == nil {
+			total += time.Duration(ns)
+		}
+	}
+	return total
 }
 
 func benchStart(b *testing.B, opts playbook.HostOptions, specs []playbook.PluginSpec, cold bool) {
