@@ -321,7 +321,16 @@ func (j *Journal) grow(need int64) error {
 // directory's path.
 var syncObserver func(what string)
 
+// syncFault, when set (by tests), is asked before every sync of a record;
+// an error it returns is the sync's, and nothing is synced.
+var syncFault func(what string) error
+
 func syncFile(f *os.File, what string) error {
+	if syncFault != nil {
+		if err := syncFault(what); err != nil {
+			return err
+		}
+	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return err
 	}

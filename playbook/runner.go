@@ -969,18 +969,31 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 			p = np
 			res.PluginPID = p.PID()
 		}
+		// The start record is written here and made durable by ready,
+		// which applyAfter calls once the call's stream is open and before
+		// it sends the call: the plugin gets nothing of the call before
+		// its start (and the previous step's end) is on stable storage.
 		if err := r.journalAppend(Record{Type: RecordStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action,
-			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: redactInput(p, s.Action, in), RunnerPID: os.Getpid(), PluginPID: p.PID()}, true); err != nil {
+			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: redactInput(p, s.Action, in), RunnerPID: os.Getpid(), PluginPID: p.PID()}, false); err != nil {
 			return nil, err
 		}
-		r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})
+		var syncErr error
+		ready := func() error {
+			if r.journal != nil {
+				if syncErr = r.journal.Sync(); syncErr != nil {
+					return syncErr
+				}
+			}
+			r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})
+			return nil
+		}
 		t0 := time.Now()
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if s.Timeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, s.Timeout)
 		}
 		actx, where := withWhere(actx)
-		out, err = p.Apply(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
+		out, err = p.applyAfter(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
 			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved,
 			Notes: r.stepNotes(s.ID),
 			OnNote: func(key string, value json.RawMessage) error {
@@ -996,8 +1009,12 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 			}}, func(pr Progress) {
 			r.emit(Event{Kind: EventStepProgress, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt,
 				PluginPID: p.PID(), Message: pr.Message, Done: pr.Done, Total: pr.Total, Duration: time.Since(t0)})
-		})
+		}, ready)
 		cancel()
+		if syncErr != nil {
+			// The start is not durable: the plugin was not called.
+			return nil, syncErr
+		}
 		res.Transport, res.CommandID = stepWhere(where)
 		if err == nil {
 			break
