@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -55,6 +57,7 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 				pluginPID = p.PID()
 			}
 			var hostCPU, pluginCPU time.Duration
+			var hostSwitches, pluginSwitches int64
 			b.ResetTimer()
 			for left, run := b.N, 0; left > 0; run++ {
 				n := min(left, benchSteps)
@@ -82,6 +85,7 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 					b.Fatal(err)
 				}
 				self0, plugin0 := cpuTime(syscall.RUSAGE_SELF), processCPU(pluginPID)
+				selfSw0, pluginSw0 := selfSwitches(), processSwitches(pluginPID)
 				b.StartTimer()
 				if _, err := r.Apply(b.Context(), plan); err != nil {
 					b.Fatal(err)
@@ -89,6 +93,8 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 				b.StopTimer()
 				hostCPU += cpuTime(syscall.RUSAGE_SELF) - self0
 				pluginCPU += processCPU(pluginPID) - plugin0
+				hostSwitches += selfSwitches() - selfSw0
+				pluginSwitches += processSwitches(pluginPID) - pluginSw0
 				r.Close()
 				b.StartTimer()
 			}
@@ -105,6 +111,10 @@ func BenchmarkStepOutOfProcess(b *testing.B) {
 			// much less than wall time.
 			b.ReportMetric(float64(hostCPU.Microseconds())/float64(b.N), "host-cpu-µs/step")
 			b.ReportMetric(float64(pluginCPU.Microseconds())/float64(b.N), "plugin-cpu-µs/step")
+			// Context switches per step: each is a thread put to sleep
+			// and woken again, what a step's CPU mostly goes to.
+			b.ReportMetric(float64(hostSwitches)/float64(b.N), "host-ctxsw/step")
+			b.ReportMetric(float64(pluginSwitches)/float64(b.N), "plugin-ctxsw/step")
 		})
 	}
 }
@@ -212,6 +222,37 @@ func processCPU(pid int) time.Duration {
 		var ns int64
 		if _, err := fmt.Sscan(string(b), &ns); err == nil {
 			total += time.Duration(ns)
+		}
+	}
+	return total
+}
+
+// selfSwitches is how many context switches this process's threads have
+// made so far.
+func selfSwitches() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Nvcsw + ru.Nivcsw
+}
+
+// processSwitches is how many context switches a running process's threads
+// have made so far (from /proc/PID/task/*/status), 0 if unknown.
+func processSwitches(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // a thread that exited meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
 		}
 	}
 	return total
