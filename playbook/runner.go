@@ -602,7 +602,7 @@ func (r *Runner) checkOutputRefs(i int, s Step, producers map[string]Step) error
 // (Apply resolves the input again; nothing reads it back from there.)
 func redactInput(p *Plugin, action string, in json.RawMessage) json.RawMessage {
 	schema := p.inSchema[action]
-	if schema == nil || len(in) == 0 {
+	if schema == nil || len(in) == 0 || schemaSecretFree(schema) {
 		return in
 	}
 	doc, err := decodeJSON(in)
