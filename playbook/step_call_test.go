@@ -1,8 +1,11 @@
 package playbook_test
 
 import (
+	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,5 +95,42 @@ func TestFailedStartSyncCallsNoPlugin(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"step_started a", "step_finished a"}, events); d != "" {
 		t.Errorf("events (-want +got):\n%s", d)
+	}
+}
+
+// TestStopGraceOverEndsTheCall: when the run's context ends, the running
+// action is asked to stop; if its result has not come within the stop
+// grace period the host stops waiting for it: the run ends cancelled,
+// saying so, while the action's cleanup is still under way.
+func TestStopGraceOverEndsTheCall(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r := newRunner(t, mustNew(t, "p", playbook.Step{ID: "c", Plugin: "util", Action: "cleanup", Input: map[string]any{"dir": dir}}),
+		playbook.Options{StopGrace: 300 * time.Millisecond, OnEvent: func(e playbook.Event) {
+			if e.Kind != playbook.EventStepStarted {
+				return
+			}
+			go func() { // once the action runs, stop the run
+				for {
+					if _, err := os.Stat(filepath.Join(dir, "started")); err == nil {
+						cancel()
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+		}})
+	run, err := r.Run(ctx)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "stop grace period") {
+		t.Fatalf("Run = %v, want context.Canceled after the stop grace period", err)
+	}
+	if run == nil || run.Status != playbook.StatusCanceled {
+		t.Errorf("run = %+v, want canceled", run)
+	}
+	// The action's cleanup (3.2 s) had not finished when the host gave up.
+	b, _ := os.ReadFile(filepath.Join(dir, "cleanup"))
+	if !strings.HasPrefix(string(b), "changed\n") || strings.Contains(string(b), "complete") {
+		t.Errorf("cleanup log when the run returned = %q, want the change and no complete cleanup", b)
 	}
 }
