@@ -977,23 +977,26 @@ func (r *Runner) applyStep(ctx context.Context, s Step, p *Plugin, sc *scope, ap
 			Attempt: attempt, IdempotencyToken: res.IdempotencyToken, Input: redactInput(p, s.Action, in), RunnerPID: os.Getpid(), PluginPID: p.PID()}, false); err != nil {
 			return nil, err
 		}
+		wctx, where := withWhere(ctx)
+		actx, cancel := wctx, context.CancelFunc(func() {})
+		t0 := time.Now()
 		var syncErr error
-		ready := func() error {
+		ready := func() (context.Context, error) {
 			if r.journal != nil {
 				if syncErr = r.journal.Sync(); syncErr != nil {
-					return syncErr
+					return nil, syncErr
 				}
 			}
 			r.emit(Event{Kind: EventStepStarted, Step: s.ID, Plugin: s.Plugin, Action: s.Action, Attempt: attempt, PluginPID: p.PID()})
-			return nil
+			// The attempt's time (Step.Timeout, progress durations) runs
+			// from here: the journal's sync is not the action's.
+			t0 = time.Now()
+			if s.Timeout > 0 {
+				actx, cancel = context.WithTimeout(wctx, s.Timeout)
+			}
+			return actx, nil
 		}
-		t0 := time.Now()
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if s.Timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, s.Timeout)
-		}
-		actx, where := withWhere(actx)
-		out, err = p.applyAfter(actx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
+		out, err = p.applyAfter(wctx, Call{Action: s.Action, Input: in, Incident: r.opts.Incident, Playbook: r.pb.Name,
 			Step: s.ID, IdempotencyToken: res.IdempotencyToken, Attempt: attempt, Approved: approved,
 			Notes: r.stepNotes(s.ID),
 			OnNote: func(key string, value json.RawMessage) error {

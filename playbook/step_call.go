@@ -29,14 +29,17 @@ import (
 //
 // ready, if not nil, is called exactly once, on the calling goroutine,
 // before anything else is returned (errors of the call included), so the
-// caller's start record and event always precede the outcome.
-func (p *Plugin) applyAfter(ctx context.Context, c Call, progress func(Progress), ready func() error) (json.RawMessage, error) {
+// caller's start record and event always precede the outcome. It returns
+// the context of the call from then on (the caller's attempt timeout
+// starts there, not before the sync): ctx serves until then.
+func (p *Plugin) applyAfter(ctx context.Context, c Call, progress func(Progress), ready func() (context.Context, error)) (json.RawMessage, error) {
 	if ready == nil {
-		ready = func() error { return nil }
+		ready = func() (context.Context, error) { return ctx, nil }
 	}
 	err := p.checkCall(c)
 	if err == nil && p.remote != nil {
-		if err := ready(); err != nil {
+		ctx, err := ready()
+		if err != nil {
 			return nil, err
 		}
 		return p.remoteApply(ctx, c, progress)
@@ -54,11 +57,17 @@ func (p *Plugin) applyAfter(ctx context.Context, c Call, progress func(Progress)
 			err = p.transportError(ctx, err)
 		}
 	}
-	if rerr := ready(); rerr != nil {
+	cctx, rerr := ready()
+	if rerr != nil {
 		return nil, rerr // scancel resets the stream: the plugin got no call
 	}
 	if err != nil {
 		return nil, err
+	}
+	ctx = cctx
+	if err := ctx.Err(); err != nil {
+		// Ended while the start was being made durable: not sent.
+		return nil, p.transportError(ctx, err)
 	}
 	id := p.calls.Add(1)
 	w := c.wire()

@@ -134,3 +134,26 @@ func TestStopGraceOverEndsTheCall(t *testing.T) {
 		t.Errorf("cleanup log when the run returned = %q, want the change and no complete cleanup", b)
 	}
 }
+
+// TestAttemptTimeoutStartsAfterTheSync: a step's Timeout bounds its
+// action, not the journal's sync of its start: a sync slower than the
+// timeout (held here) neither times the step out nor sends the call late
+// to a context already ended.
+func TestAttemptTimeoutStartsAfterTheSync(t *testing.T) {
+	defer playbook.FailJournalSyncs(func(what string) error {
+		if what == playbook.RecordStepStarted {
+			time.Sleep(1500 * time.Millisecond) // a disk stall longer than the step's timeout
+		}
+		return nil
+	})()
+	r := newRunner(t, mustNew(t, "p", playbook.Step{ID: "g", Plugin: "util", Action: "greet",
+		Input: map[string]any{"name": "x"}, Timeout: time.Second}),
+		playbook.Options{JournalDir: t.TempDir()})
+	run, err := r.Run(t.Context())
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if run.Steps[0].Status != playbook.StatusSucceeded || run.Steps[0].Attempts != 1 {
+		t.Errorf("step = %+v", run.Steps[0])
+	}
+}
