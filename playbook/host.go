@@ -958,11 +958,8 @@ func (c Call) wire() *pb.Call {
 
 // Plan asks the plugin for an action's plan.
 func (p *Plugin) Plan(ctx context.Context, c Call) (plugin.PlanResponse, error) {
-	if _, ok := p.actions[c.Action]; !ok {
-		return plugin.PlanResponse{}, p.unknownAction(c.Action)
-	}
-	if len(c.Input) > wire.MaxPayload {
-		return plugin.PlanResponse{}, fmt.Errorf("%w: input is %d bytes, more than the %d allowed", plugin.ErrInvalidInput, len(c.Input), wire.MaxPayload)
+	if err := p.checkCall(c); err != nil {
+		return plugin.PlanResponse{}, err
 	}
 	if p.remote != nil {
 		return p.remotePlan(ctx, c)
