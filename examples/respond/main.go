@@ -97,16 +97,22 @@ var demoFiles embed.FS
 // before it is removed.
 var inspectDemo func(*demo)
 
-func main() {
-	// The demo's scanner is this executable too, run from a hidden tmp dir.
-	serveDemoScanner()
-	// Built-in plugins are this executable, re-executed by the host.
-	plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{
+// builtins are the plugins this executable serves when a host re-executes
+// it (a playbook step here, or one over SSM or SSH on the instance).
+func builtins() map[string]func() plugin.Builtin {
+	return map[string]func() plugin.Builtin{
 		"abuse":   abuseplugin.NewBuiltin,
 		"scan":    scanplugin.NewBuiltin,
 		"persist": persistplugin.NewBuiltin,
 		"ec2":     ec2plugin.NewBuiltin,
-	})
+	}
+}
+
+func main() {
+	// The demo's scanner is this executable too, run from a hidden tmp dir.
+	serveDemoScanner()
+	// Built-in plugins are this executable, re-executed by the host.
+	plugin.ServeBuiltinIfPlugin(builtins())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -15,12 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/abusekit/abusekit/abuse/abuseplugin"
 	"github.com/abusekit/abusekit/internal/cli"
 	"github.com/abusekit/abusekit/playbook/plugin"
-	"github.com/abusekit/abusekit/plugins/ec2/ec2plugin"
-	"github.com/abusekit/abusekit/plugins/persist/persistplugin"
-	"github.com/abusekit/abusekit/plugins/scan/scanplugin"
 )
 
 // TestMain serves the built-in plugins when the playbook host re-executes
@@ -34,12 +30,9 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	serveDemoScanner()
-	plugin.ServeIfPlugin(map[string]plugin.Actions{
-		"abuse":   abuseplugin.NewPlugin(),
-		"scan":    scanplugin.NewPlugin(),
-		"persist": persistplugin.NewPlugin(),
-		"ec2":     ec2plugin.NewPlugin(),
-	})
+	// Served as main serves them, so the tests run the same code path
+	// (one-shot mode over SSM included).
+	plugin.ServeBuiltinIfPlugin(builtins())
 	os.Exit(m.Run())
 }
 

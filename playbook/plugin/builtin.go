@@ -27,18 +27,31 @@ type Builtin struct {
 //		plugin.ServeBuiltinIfPlugin(map[string]func() plugin.Builtin{"scan": scanplugin.NewBuiltin})
 //		// … the host's own main …
 //	}
+//
+// Like ServeIfPlugin, it also runs one action in one-shot mode when
+// EnvOneShot names a built-in (a host step sent over SSM Run Command or
+// SSH runs this executable so on the instance).
 func ServeBuiltinIfPlugin(builtins map[string]func() Builtin) {
+	if name, ok := os.LookupEnv(EnvOneShot); ok {
+		ServeOneShot(builtinNamed(builtins, name).Actions)
+	}
 	name, ok := os.LookupEnv(wire.EnvBuiltin)
 	if !ok {
 		return
 	}
+	b := builtinNamed(builtins, name)
+	os.Exit(serve(b.Actions, b.Info, os.Stderr))
+}
+
+// builtinNamed builds the built-in plugin name, or exits: this process was
+// started as a plugin it does not have.
+func builtinNamed(builtins map[string]func() Builtin, name string) Builtin {
 	newBuiltin, ok := builtins[name]
 	if !ok || newBuiltin == nil {
 		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
 		os.Exit(1)
 	}
-	b := newBuiltin()
-	os.Exit(serve(b.Actions, b.Info, os.Stderr))
+	return newBuiltin()
 }
 
 // ModuleVersion is the version of module path (the main module or a

@@ -25,7 +25,18 @@ import (
 
 // The test binary is also a one-shot plugin: with EnvOneShot set it serves
 // oneShotActions, as a host's executable does through ServeIfPlugin.
+// envServeBuiltin makes the test binary serve its plugin as a host's main
+// does with ServeBuiltinIfPlugin, instead of ServeIfPlugin.
+const envServeBuiltin = "PLUGINTEST_SERVE_BUILTIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envServeBuiltin) == "1" {
+		ServeBuiltinIfPlugin(map[string]func() Builtin{"t": func() Builtin {
+			return Builtin{Actions: oneShotActions(), Info: Info{Version: "1.0.0", Description: "test"}}
+		}})
+		fmt.Fprintln(os.Stderr, "ServeBuiltinIfPlugin returned: the host's own main would run now")
+		os.Exit(3)
+	}
 	ServeIfPlugin(map[string]Actions{"t": oneShotActions()})
 	os.Exit(m.Run())
 }
@@ -277,16 +288,31 @@ func TestReadOneShotMalformed(t *testing.T) {
 	}
 }
 
-// A real process in one-shot mode: what the action prints to its standard
-// output goes to standard error, never into the answer.
+// A real process in one-shot mode, served by ServeIfPlugin and by
+// ServeBuiltinIfPlugin (what respond and run-playbook call: a host step
+// over SSM or SSH runs the host's own executable so): what the action
+// prints to its standard output goes to standard error, never into the
+// answer.
 func TestOneShotProcess(t *testing.T) {
+	for _, serve := range []string{"ServeIfPlugin", "ServeBuiltinIfPlugin"} {
+		t.Run(serve, func(t *testing.T) {
+			env := []string{EnvOneShot + "=t"}
+			if serve == "ServeBuiltinIfPlugin" {
+				env = append(env, envServeBuiltin+"=1")
+			}
+			oneShotProcess(t, env)
+		})
+	}
+}
+
+func oneShotProcess(t *testing.T, env []string) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	req, _ := json.Marshal(OneShotRequest{Version: 1, Phase: PhaseApply, Action: "greet", Input: json.RawMessage(`{"name":"ops"}`)})
 	cmd := exec.Command(exe)
-	cmd.Env = []string{EnvOneShot + "=t"}
+	cmd.Env = env
 	cmd.Stdin = bytes.NewReader(req)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
