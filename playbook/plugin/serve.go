@@ -70,24 +70,13 @@ func WithInfo(info Info) ServeOption { return func(i *Info) { *i = info } }
 // With EnvOneShot naming a built-in plugin instead, it runs one action of
 // it in one-shot mode (ServeOneShot) and exits.
 func ServeIfPlugin(builtins map[string]Actions) {
-	if name, ok := os.LookupEnv(EnvOneShot); ok {
-		actions, ok := builtins[name]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
-			os.Exit(1)
-		}
-		ServeOneShot(actions)
+	// One dispatch for both entry points (one-shot mode, then a host's
+	// re-execution): ServeBuiltinIfPlugin with no Info.
+	m := make(map[string]func() Builtin, len(builtins))
+	for name, actions := range builtins {
+		m[name] = func() Builtin { return Builtin{Actions: actions} }
 	}
-	name, ok := os.LookupEnv(wire.EnvBuiltin)
-	if !ok {
-		return
-	}
-	actions, ok := builtins[name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "plugin: this executable has no built-in plugin %q\n", name)
-		os.Exit(1)
-	}
-	os.Exit(serve(actions, Info{}, os.Stderr))
+	ServeBuiltinIfPlugin(m)
 }
 
 // Running reports whether this process was started by a host as a plugin.
